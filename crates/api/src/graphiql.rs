@@ -1,0 +1,134 @@
+//! The GraphiQL playground, served from our own copy of its assets (see
+//! `assets/graphiql/LICENSES.txt`): it must work on machines without internet, so nothing
+//! is loaded from a CDN.
+
+use axum::Router;
+use axum::extract::Path;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+
+use crate::state::AppState;
+
+/// Where GraphQL requests and subscriptions go; the page resolves them against its own URL.
+pub const GRAPHQL_PATH: &str = "/graphql";
+pub const SUBSCRIPTIONS_PATH: &str = "/graphql/ws";
+
+/// The vendored versions are part of the asset URLs, so browsers may cache them forever.
+const ASSETS_PREFIX: &str = "/graphiql/assets/3.9.0";
+
+const DEFAULT_QUERY: &str = r#"# Welcome to Gazette. Press the ▶ button to run this query.
+{
+  post(slug: "the-implementation-of-enterprise-2-0-by-government-departments") {
+    title
+    publishedAt
+    url
+    excerpt
+  }
+}
+"#;
+
+struct Asset {
+    cache_control: &'static str,
+    name: &'static str,
+    content_type: &'static str,
+    body: &'static [u8],
+}
+
+const VENDORED: &str = "public, max-age=31536000, immutable";
+/// Our own start-up script changes between Gazette versions: revalidate it.
+const OURS: &str = "no-cache";
+
+const ASSETS: &[Asset] = &[
+    Asset {
+        cache_control: VENDORED,
+        name: "graphiql.min.css",
+        content_type: "text/css; charset=utf-8",
+        body: include_bytes!("../assets/graphiql/graphiql.min.css"),
+    },
+    Asset {
+        cache_control: VENDORED,
+        name: "graphiql.min.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../assets/graphiql/graphiql.min.js"),
+    },
+    Asset {
+        cache_control: VENDORED,
+        name: "react.production.min.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../assets/graphiql/react.production.min.js"),
+    },
+    Asset {
+        cache_control: VENDORED,
+        name: "react-dom.production.min.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../assets/graphiql/react-dom.production.min.js"),
+    },
+    Asset {
+        cache_control: OURS,
+        name: "gazette-graphiql.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../assets/gazette-graphiql.js"),
+    },
+];
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/graphiql", get(page))
+        .route(&format!("{ASSETS_PREFIX}/{{name}}"), get(asset))
+}
+
+async fn page() -> Response {
+    let html = format!(
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Gazette · GraphiQL</title>
+<link rel="stylesheet" href="{ASSETS_PREFIX}/graphiql.min.css">
+<style>html, body {{ height: 100%; margin: 0; }} #graphiql {{ height: 100vh; }}</style>
+</head>
+<body>
+<div id="graphiql" data-endpoint="{GRAPHQL_PATH}" data-subscription-endpoint="{SUBSCRIPTIONS_PATH}" data-default-query="{query}">Loading GraphiQL…</div>
+<script src="{ASSETS_PREFIX}/react.production.min.js"></script>
+<script src="{ASSETS_PREFIX}/react-dom.production.min.js"></script>
+<script src="{ASSETS_PREFIX}/graphiql.min.js"></script>
+<script src="{ASSETS_PREFIX}/gazette-graphiql.js"></script>
+</body>
+</html>
+"#,
+        query = escape_attribute(DEFAULT_QUERY),
+    );
+    (
+        [(
+            header::CONTENT_SECURITY_POLICY,
+            // GraphiQL's editor sets inline styles and its fonts are data: URLs.
+            "default-src 'self'; style-src 'self' 'unsafe-inline'; font-src 'self' data:; \
+             img-src 'self' data:; connect-src 'self' ws: wss:; frame-ancestors 'none'",
+        )],
+        Html(html),
+    )
+        .into_response()
+}
+
+async fn asset(Path(name): Path<String>) -> Response {
+    match ASSETS.iter().find(|asset| asset.name == name) {
+        Some(asset) => (
+            [
+                (header::CONTENT_TYPE, asset.content_type),
+                (header::CACHE_CONTROL, asset.cache_control),
+            ],
+            asset.body,
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "No such GraphiQL asset.\n").into_response(),
+    }
+}
+
+fn escape_attribute(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}

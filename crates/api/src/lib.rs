@@ -1,0 +1,13 @@
+//! Gazette's HTTP surface: GraphQL over HTTP (and, later, WebSocket), the GraphiQL
+//! playground (served from our own copy of its assets), the generated feeds, and health.
+
+mod conditional;
+mod feeds;
+mod graphiql;
+pub mod graphql;
+mod health;
+mod router;
+mod state;
+
+pub use router::{router, serve};
+pub use state::{ApiConfig, AppState};

@@ -1,0 +1,8 @@
+//! Gazette's text handling, pure functions only: Markdown rendered to sanitised HTML (once,
+//! when a post or comment is written), plain-text excerpts, and URL slugs.
+
+mod markdown;
+mod slug;
+
+pub use markdown::{excerpt, plain_text, render_comment_body, render_post_body};
+pub use slug::slugify;

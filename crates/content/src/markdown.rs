@@ -1,0 +1,228 @@
+use std::sync::LazyLock;
+
+use std::collections::HashSet;
+
+use pulldown_cmark::{CowStr, Event, LinkType, Options, Parser, Tag, TagEnd, html};
+
+/// Markdown extensions an editor expects (GitHub-style tables, strikethrough, task lists).
+fn options() -> Options {
+    Options::ENABLE_TABLES
+        | Options::ENABLE_STRIKETHROUGH
+        | Options::ENABLE_TASKLISTS
+        | Options::ENABLE_FOOTNOTES
+        | Options::ENABLE_SMART_PUNCTUATION
+}
+
+/// Post bodies come from authenticated authors: ammonia's default allow-list (no scripts,
+/// styles, event handlers or `javascript:` URLs), links marked `noopener noreferrer`.
+static POST_SANITIZER: LazyLock<ammonia::Builder<'static>> =
+    LazyLock::new(ammonia::Builder::default);
+
+/// Renders a post's Markdown to HTML that is safe to embed in pages and feeds.
+pub fn render_post_body(markdown: &str) -> String {
+    let mut unsafe_html = String::with_capacity(markdown.len() * 3 / 2);
+    html::push_html(&mut unsafe_html, Parser::new_ext(markdown, options()));
+    POST_SANITIZER.clean(&unsafe_html).to_string()
+}
+
+/// Comments come from anyone: a small allow-list of inline and block tags, no images or
+/// headings, and links marked `nofollow ugc noopener` (no search-engine credit for spam).
+static COMMENT_SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
+    let mut builder = ammonia::Builder::empty();
+    builder
+        .tags(HashSet::from([
+            "a",
+            "p",
+            "br",
+            "em",
+            "strong",
+            "del",
+            "code",
+            "pre",
+            "blockquote",
+            "ul",
+            "ol",
+            "li",
+        ]))
+        .tag_attributes(std::collections::HashMap::from([(
+            "a",
+            HashSet::from(["href"]),
+        )]))
+        .url_schemes(HashSet::from(["http", "https", "mailto"]))
+        .link_rel(Some("nofollow ugc noopener"));
+    builder
+});
+
+/// Renders a comment (plain text or limited Markdown; bare URLs become links) to safe HTML.
+pub fn render_comment_body(text: &str) -> String {
+    let mut unsafe_html = String::with_capacity(text.len() * 3 / 2);
+    let events = Parser::new_ext(text, Options::ENABLE_STRIKETHROUGH);
+    html::push_html(&mut unsafe_html, linkify(events));
+    COMMENT_SANITIZER.clean(&unsafe_html).to_string()
+}
+
+/// Turns bare `http(s)://` URLs in text (not in code or existing links) into links.
+fn linkify<'a>(events: impl Iterator<Item = Event<'a>>) -> impl Iterator<Item = Event<'a>> {
+    let mut link_depth = 0usize;
+    events.flat_map(move |event| {
+        match &event {
+            Event::Start(Tag::Link { .. }) => link_depth += 1,
+            Event::End(TagEnd::Link) => link_depth = link_depth.saturating_sub(1),
+            _ => {}
+        }
+        match event {
+            Event::Text(text) if link_depth == 0 && text.contains("://") => split_urls(&text),
+            other => vec![other],
+        }
+    })
+}
+
+fn split_urls<'a>(text: &str) -> Vec<Event<'a>> {
+    let mut events = Vec::new();
+    let mut rest = text;
+    while let Some(start) = ["https://", "http://"]
+        .iter()
+        .filter_map(|scheme| rest.find(scheme))
+        .min()
+    {
+        let end = rest[start..]
+            .find(char::is_whitespace)
+            .map_or(rest.len(), |offset| start + offset);
+        // Trailing punctuation ends a sentence, not the URL.
+        let url = rest[start..end].trim_end_matches(['.', ',', ';', ':', '!', '?', ')', '"', '\'']);
+        let end = start + url.len();
+        if start > 0 {
+            events.push(Event::Text(CowStr::from(rest[..start].to_owned())));
+        }
+        let url = CowStr::from(url.to_owned());
+        events.push(Event::Start(Tag::Link {
+            link_type: LinkType::Autolink,
+            dest_url: url.clone(),
+            title: CowStr::from(""),
+            id: CowStr::from(""),
+        }));
+        events.push(Event::Text(url));
+        events.push(Event::End(TagEnd::Link));
+        rest = &rest[end..];
+    }
+    if !rest.is_empty() {
+        events.push(Event::Text(CowStr::from(rest.to_owned())));
+    }
+    events
+}
+
+/// The text of a Markdown document without markup, blocks separated by blank lines.
+pub fn plain_text(markdown: &str) -> String {
+    let mut text = String::with_capacity(markdown.len());
+    for event in Parser::new_ext(markdown, options()) {
+        match event {
+            Event::Text(part) | Event::Code(part) => text.push_str(&part),
+            Event::SoftBreak | Event::HardBreak => text.push(' '),
+            Event::End(
+                TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::Item | TagEnd::BlockQuote(_),
+            ) => text.push_str("\n\n"),
+            _ => {}
+        }
+    }
+    text.trim().to_owned()
+}
+
+/// A plain-text summary of at most `max_chars` characters, cut at a word boundary and
+/// ending with an ellipsis when shortened; blank-line-separated blocks become one line.
+pub fn excerpt(markdown: &str, max_chars: usize) -> String {
+    let text = plain_text(markdown);
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() <= max_chars {
+        return flat;
+    }
+    let budget = max_chars.saturating_sub(1);
+    let mut cut = 0;
+    for (index, character) in flat.char_indices() {
+        if flat[..index].chars().count() > budget {
+            break;
+        }
+        if character == ' ' {
+            cut = index;
+        }
+    }
+    if cut == 0 {
+        // One enormous word: cut it at the character budget.
+        cut = flat
+            .char_indices()
+            .nth(budget)
+            .map_or(flat.len(), |(index, _)| index);
+    }
+    format!(
+        "{}…",
+        flat[..cut].trim_end_matches([' ', ',', ';', ':', '.'])
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_markdown() {
+        let html = render_post_body("# Title\n\nSome *text* and a [link](https://example.org).");
+        assert!(html.contains("<h1>Title</h1>"), "{html}");
+        assert!(html.contains("<em>text</em>"), "{html}");
+        assert!(
+            html.contains(r#"<a href="https://example.org" rel="noopener noreferrer">link</a>"#),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn strips_scripts_styles_and_handlers() {
+        let html = render_post_body(
+            "<script>alert(1)</script>\n\n<p style=\"color:red\" onclick=\"x()\">hi</p>\n\n[x](javascript:alert(1))",
+        );
+        assert!(!html.contains("<script"), "{html}");
+        assert!(!html.contains("style="), "{html}");
+        assert!(!html.contains("onclick"), "{html}");
+        assert!(!html.contains("javascript:"), "{html}");
+        assert!(html.contains("hi"), "{html}");
+    }
+
+    #[test]
+    fn excerpts_cut_at_word_boundaries() {
+        let markdown = "Alpha beta gamma delta.\n\nSecond paragraph here.";
+        assert_eq!(
+            excerpt(markdown, 200),
+            "Alpha beta gamma delta. Second paragraph here."
+        );
+        assert_eq!(excerpt(markdown, 17), "Alpha beta gamma…");
+        assert!(excerpt(markdown, 17).chars().count() <= 17);
+        assert_eq!(excerpt("Supercalifragilistic", 6), "Super…");
+    }
+
+    #[test]
+    fn comments_link_bare_urls_without_search_credit() {
+        let html = render_comment_body("Have a look at mine.\nhttp://wp.me/p3jRFF-H.");
+        assert!(
+            html.contains(r#"<a href="http://wp.me/p3jRFF-H" rel="nofollow ugc noopener">http://wp.me/p3jRFF-H</a>."#),
+            "{html}"
+        );
+        let code = render_comment_body("`http://inside.code`");
+        assert!(!code.contains("<a "), "{code}");
+    }
+
+    #[test]
+    fn comments_allow_little_markup() {
+        let html =
+            render_comment_body("# Big\n\n![img](http://x/y.png) **bold** <b onclick=x>b</b>");
+        assert!(!html.contains("<h1"), "{html}");
+        assert!(!html.contains("<img"), "{html}");
+        assert!(!html.contains("onclick"), "{html}");
+        assert!(html.contains("<strong>bold</strong>"), "{html}");
+    }
+
+    #[test]
+    fn plain_text_drops_markup() {
+        assert_eq!(
+            plain_text("**Bold** and `code`\n\n- item"),
+            "Bold and code\n\nitem"
+        );
+    }
+}

@@ -1,0 +1,84 @@
+use std::path::PathBuf;
+
+/// Where Gazette's data lives and how to reach the database.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// A PostgreSQL URL; `None` starts the embedded cluster under `data_dir`.
+    pub url: Option<String>,
+    /// Holds the embedded cluster (`postgres/`), the admin token and the process lock.
+    pub data_dir: PathBuf,
+    /// Where `initdb`, `pg_ctl` and `postgres` are; `None` searches the usual places.
+    pub postgres_bin_dir: Option<PathBuf>,
+    pub max_connections: u32,
+}
+
+impl DatabaseConfig {
+    pub const DEFAULT_DATA_DIR: &'static str = ".gazette";
+    pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
+}
+
+/// What the site says about itself, and where it lives: every link Gazette writes (feeds,
+/// `Post.url`) is absolute, under `public_url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteConfig {
+    /// Absolute base URL without a trailing slash, e.g. `https://blog.example.gov`.
+    pub public_url: String,
+    pub title: String,
+    pub description: String,
+    /// BCP 47 language tag of the content, e.g. `en`.
+    pub language: String,
+}
+
+impl SiteConfig {
+    pub const DEFAULT_TITLE: &'static str = "Gazette";
+    pub const DEFAULT_DESCRIPTION: &'static str = "Posts and public feedback";
+    pub const DEFAULT_LANGUAGE: &'static str = "en";
+
+    /// The absolute URL of a path on this site.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/{}", self.public_url, path.trim_start_matches('/'))
+    }
+
+    /// Where a post is read.
+    pub fn post_url(&self, slug: &str) -> String {
+        self.url(&format!("posts/{slug}"))
+    }
+}
+
+/// Hides the password of a database URL so it can go into messages and logs.
+pub(crate) fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((credentials, host)) => {
+            let user = credentials.split(':').next().unwrap_or_default();
+            if credentials.contains(':') {
+                format!("{scheme}://{user}:***@{host}{tail}")
+            } else {
+                format!("{scheme}://{user}@{host}{tail}")
+            }
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn redacts_passwords_only() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/gazette"),
+            "postgres://app:***@db:5432/gazette"
+        );
+        assert_eq!(
+            redact_url("postgres://app@db/gazette"),
+            "postgres://app@db/gazette"
+        );
+        assert_eq!(redact_url("postgres://db/gazette"), "postgres://db/gazette");
+        assert_eq!(redact_url("not a url"), "not a url");
+    }
+}

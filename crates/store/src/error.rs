@@ -1,0 +1,63 @@
+use crate::embedded::EmbeddedError;
+
+/// Everything the data layer can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Embedded(#[from] EmbeddedError),
+
+    #[error("cannot connect to the database at {url}")]
+    Connect {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+
+    #[error("database migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+
+    /// A named constraint a user can trip (duplicate slug, missing parent…).
+    #[error("constraint {constraint} violated")]
+    Constraint { constraint: String },
+
+    #[error("the system's random number generator failed: {0}")]
+    Random(String),
+
+    #[error("database error")]
+    Sql(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        if let Some(constraint) = error
+            .as_database_error()
+            .and_then(|db| db.constraint())
+            .map(str::to_owned)
+        {
+            return StoreError::Constraint { constraint };
+        }
+        StoreError::Sql(error)
+    }
+}
+
+impl StoreError {
+    /// The name of the violated constraint, when this error is one.
+    pub fn constraint(&self) -> Option<&str> {
+        match self {
+            StoreError::Constraint { constraint } => Some(constraint),
+            _ => None,
+        }
+    }
+}
+
+/// An error and its causes on one line (`outer: inner: innermost`), for logs.
+pub fn display_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

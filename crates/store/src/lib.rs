@@ -1,0 +1,27 @@
+//! Gazette's data layer: everything that touches PostgreSQL.
+//!
+//! - [`Database`] opens the pool (on `DATABASE_URL`'s server or an [`EmbeddedPostgres`]
+//!   cluster under the data directory) and runs the [`MIGRATOR`].
+//! - One module per domain holds its SQL next to the types it returns.
+
+pub mod authors;
+pub mod channels;
+pub mod comments;
+mod config;
+mod database;
+mod embedded;
+mod error;
+pub mod feeds;
+pub mod meta;
+pub mod posts;
+pub mod tags;
+pub mod tokens;
+
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
+pub use config::{DatabaseConfig, SiteConfig};
+pub use database::{Access, Database, MIGRATOR};
+pub use embedded::{EmbeddedError, EmbeddedOptions, EmbeddedPostgres};
+pub use error::{StoreError, display_chain};
+pub use sqlx::PgPool;

@@ -1,0 +1,97 @@
+//! Tags and the posts they label.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgExecutor};
+
+use crate::error::StoreError;
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Tag {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A tag as a post names it: its slug and display name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagName<'a> {
+    pub slug: &'a str,
+    pub name: &'a str,
+}
+
+/// Replaces a post's tags, creating the tags that do not exist yet; returns them in order.
+pub async fn set_post_tags(
+    conn: &mut PgConnection,
+    post_id: i64,
+    tags: &[TagName<'_>],
+) -> Result<Vec<Tag>, StoreError> {
+    let slugs: Vec<&str> = tags.iter().map(|tag| tag.slug).collect();
+    let names: Vec<&str> = tags.iter().map(|tag| tag.name).collect();
+    sqlx::query(
+        r#"
+        insert into tags (slug, name)
+        select * from unnest($1::text[], $2::text[])
+        on conflict (slug) do nothing
+        "#,
+    )
+    .bind(&slugs)
+    .bind(&names)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("delete from post_tags where post_id = $1")
+        .bind(post_id)
+        .execute(&mut *conn)
+        .await?;
+    let linked = sqlx::query_as(
+        r#"
+        with wanted as (
+            select slug, ordinality - 1 as position from unnest($2::text[]) with ordinality as w (slug, ordinality)
+        ), linked as (
+            insert into post_tags (post_id, tag_id, position)
+            select $1, t.id, w.position from wanted w join tags t on t.slug = w.slug
+            on conflict do nothing
+            returning tag_id, position
+        )
+        select t.id, t.slug, t.name, t.created_at
+        from linked l join tags t on t.id = l.tag_id
+        order by l.position
+        "#,
+    )
+    .bind(post_id)
+    .bind(&slugs)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(linked)
+}
+
+/// The tags of each of `post_ids`, in the order the post lists them.
+pub async fn for_posts(
+    exec: impl PgExecutor<'_>,
+    post_ids: &[i64],
+) -> Result<HashMap<i64, Vec<Tag>>, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        post_id: i64,
+        #[sqlx(flatten)]
+        tag: Tag,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
+        r#"
+        select pt.post_id, t.id, t.slug, t.name, t.created_at
+        from post_tags pt join tags t on t.id = pt.tag_id
+        where pt.post_id = any($1)
+        order by pt.post_id, pt.position, t.name
+        "#,
+    )
+    .bind(post_ids)
+    .fetch_all(exec)
+    .await?;
+    let mut by_post: HashMap<i64, Vec<Tag>> = HashMap::new();
+    for row in rows {
+        by_post.entry(row.post_id).or_default().push(row.tag);
+    }
+    Ok(by_post)
+}

@@ -1,0 +1,13 @@
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error(
+        "invalid schedule {schedule:?}: expected a cron expression with seconds, such as \"0 */5 * * * *\" (every five minutes)"
+    )]
+    Schedule { schedule: String },
+
+    #[error("the job scheduler failed")]
+    Scheduler(#[from] tokio_cron_scheduler::JobSchedulerError),
+
+    #[error(transparent)]
+    Store(#[from] gazette_store::StoreError),
+}

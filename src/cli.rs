@@ -1,0 +1,256 @@
+//! The command line: every setting is a flag and an environment variable, with a default.
+//! The README's configuration table lists exactly these (a test keeps them in step).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use gazette_store::DatabaseConfig;
+use gazette_worker::WorkerConfig;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "gazette",
+    version,
+    about = "Gazette: a GraphQL blog service with a syndication worker",
+    long_about = "Gazette: a GraphQL blog service with a syndication worker.\n\n\
+                  Without a command it runs `serve`: the API and the worker in one process, on \
+                  an embedded PostgreSQL under the data directory unless DATABASE_URL is set."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the API and the worker in one process (the default).
+    Serve,
+    /// Run only the HTTP API.
+    Api,
+    /// Run only the syndication worker.
+    Worker {
+        /// Run every job once and exit (for cron-less deployments and scripts).
+        #[arg(long)]
+        once: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create, list and revoke API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Print the GraphQL schema (SDL).
+    Schema,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it (it is shown only this once).
+    Create {
+        /// The name of the person (author) the token belongs to; created when new.
+        #[arg(long)]
+        name: String,
+        /// What the token may do.
+        #[arg(long, value_enum)]
+        role: RoleArg,
+    },
+    /// Revoke a token by its id (see `gazette token list`).
+    Revoke {
+        /// The token's id.
+        id: i64,
+    },
+    /// List tokens (never their secrets).
+    List,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    /// Everything.
+    Admin,
+    /// Their own posts.
+    Author,
+}
+
+/// Settings shared by every command.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// PostgreSQL URL; when unset, Gazette runs its own PostgreSQL under the data directory.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Directory for the embedded PostgreSQL cluster and the admin token.
+    #[arg(long, env = "GAZETTE_DATA_DIR", global = true, default_value = DatabaseConfig::DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+
+    /// Directory holding initdb, pg_ctl and postgres [default: searched on PATH, then /usr/lib/postgresql/<newest>/bin].
+    #[arg(long, env = "GAZETTE_POSTGRES_BIN_DIR", global = true)]
+    pub postgres_bin_dir: Option<PathBuf>,
+
+    /// Most database connections each process opens.
+    #[arg(long, env = "GAZETTE_DB_MAX_CONNECTIONS", global = true, default_value_t = DatabaseConfig::DEFAULT_MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub db_max_connections: u32,
+
+    /// Address and port the HTTP API listens on.
+    #[arg(
+        long,
+        env = "GAZETTE_LISTEN",
+        global = true,
+        default_value = "127.0.0.1:8080"
+    )]
+    pub listen: SocketAddr,
+
+    /// Public base URL of the site, used in every absolute link (feeds, Post.url) [default: http://<listen address>].
+    #[arg(long, env = "GAZETTE_PUBLIC_URL", global = true, value_parser = parse_public_url)]
+    pub public_url: Option<String>,
+
+    /// Site title, shown in feeds.
+    #[arg(long, env = "GAZETTE_SITE_TITLE", global = true, default_value = gazette_store::SiteConfig::DEFAULT_TITLE)]
+    pub site_title: String,
+
+    /// Site description, shown in feeds.
+    #[arg(long, env = "GAZETTE_SITE_DESCRIPTION", global = true, default_value = gazette_store::SiteConfig::DEFAULT_DESCRIPTION)]
+    pub site_description: String,
+
+    /// Language of the content (BCP 47 tag), shown in feeds.
+    #[arg(long, env = "GAZETTE_SITE_LANGUAGE", global = true, default_value = gazette_store::SiteConfig::DEFAULT_LANGUAGE)]
+    pub site_language: String,
+
+    /// When the worker regenerates feeds: a cron expression with seconds, in UTC.
+    #[arg(long, env = "GAZETTE_SCHEDULE", global = true, default_value = WorkerConfig::DEFAULT_SCHEDULE, value_parser = parse_schedule)]
+    pub schedule: String,
+
+    /// Number of posts in the site feed.
+    #[arg(long, env = "GAZETTE_FEED_ITEMS", global = true, default_value_t = WorkerConfig::DEFAULT_FEED_ITEMS, value_parser = clap::value_parser!(u32).range(1..=500))]
+    pub feed_items: u32,
+
+    /// Seed an empty database with the demo post on first start (true or false).
+    #[arg(long, env = "GAZETTE_SEED", global = true, default_value_t = true, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub seed: bool,
+
+    /// Log filter (tracing's EnvFilter syntax), e.g. `info` or `gazette=debug,sqlx=warn`.
+    #[arg(long, env = "GAZETTE_LOG", global = true, default_value = "info")]
+    pub log: String,
+}
+
+impl Settings {
+    pub fn database(&self) -> DatabaseConfig {
+        DatabaseConfig {
+            url: self.database_url.clone().filter(|url| !url.is_empty()),
+            data_dir: self.data_dir.clone(),
+            postgres_bin_dir: self.postgres_bin_dir.clone(),
+            max_connections: self.db_max_connections,
+        }
+    }
+
+    /// The site as seen from outside; `bound` is the address actually listened on (the
+    /// port may have been 0).
+    pub fn site(&self, bound: SocketAddr) -> gazette_store::SiteConfig {
+        let public_url = self.public_url.clone().unwrap_or_else(|| {
+            let host = if bound.ip().is_unspecified() {
+                "localhost".to_owned()
+            } else {
+                bound.ip().to_string()
+            };
+            let host = if bound.is_ipv6() && host != "localhost" {
+                format!("[{host}]")
+            } else {
+                host
+            };
+            format!("http://{host}:{}", bound.port())
+        });
+        gazette_store::SiteConfig {
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            title: self.site_title.clone(),
+            description: self.site_description.clone(),
+            language: self.site_language.clone(),
+        }
+    }
+
+    pub fn worker(&self, site: gazette_store::SiteConfig) -> WorkerConfig {
+        WorkerConfig {
+            schedule: self.schedule.clone(),
+            feed_items: self.feed_items,
+            site,
+        }
+    }
+}
+
+fn parse_public_url(value: &str) -> Result<String, String> {
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"))
+        .ok_or("the public URL must start with http:// or https://")?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        return Err("the public URL must name a host, e.g. https://blog.example.org".to_owned());
+    }
+    if value.contains(['?', '#']) {
+        return Err("the public URL must not have a query or fragment".to_owned());
+    }
+    Ok(value.trim_end_matches('/').to_owned())
+}
+
+fn parse_schedule(value: &str) -> Result<String, String> {
+    gazette_worker::validate_schedule(value)
+        .map(|()| value.to_owned())
+        .map_err(|error| error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn public_urls_are_checked() {
+        assert_eq!(
+            parse_public_url("https://blog.example/"),
+            Ok("https://blog.example".to_owned())
+        );
+        assert_eq!(
+            parse_public_url("http://h:8080/base"),
+            Ok("http://h:8080/base".to_owned())
+        );
+        assert!(parse_public_url("ftp://x").is_err());
+        assert!(parse_public_url("https://").is_err());
+        assert!(parse_public_url("https://x/?a=b").is_err());
+    }
+
+    #[test]
+    fn default_public_url_follows_the_bound_address() {
+        let cli = Cli::try_parse_from(["gazette"]).expect("defaults parse");
+        let bound: SocketAddr = "0.0.0.0:4000".parse().expect("address");
+        assert_eq!(cli.settings.site(bound).public_url, "http://localhost:4000");
+        let bound: SocketAddr = "[::1]:4000".parse().expect("address");
+        assert_eq!(cli.settings.site(bound).public_url, "http://[::1]:4000");
+    }
+
+    /// Every flag and environment variable is documented in the README's configuration table.
+    #[test]
+    fn readme_documents_every_setting() {
+        let readme = include_str!("../README.md");
+        for arg in Cli::command().get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            if ["help", "version"].contains(&long) {
+                continue;
+            }
+            assert!(
+                readme.contains(&format!("`--{long}`")),
+                "README lacks --{long}"
+            );
+            let env = arg
+                .get_env()
+                .and_then(|env| env.to_str())
+                .expect("every setting has an env var");
+            assert!(readme.contains(&format!("`{env}`")), "README lacks {env}");
+        }
+    }
+}

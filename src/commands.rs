@@ -1,0 +1,162 @@
+//! What each subcommand does.
+
+use std::net::SocketAddr;
+
+use anyhow::{Context, bail};
+use gazette_store::tokens::{self, Role};
+use gazette_store::{Access, Database, SiteConfig, authors};
+use tokio::net::TcpListener;
+
+use crate::cli::{Cli, Command, RoleArg, Settings, TokenCommand};
+use crate::seed;
+use crate::services::{Services, run_services};
+
+/// Runs the command the user asked for (`serve` when none).
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = cli.settings;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(&settings, true, true).await,
+        Command::Api => serve(&settings, true, false).await,
+        Command::Worker { once: false } => serve(&settings, false, true).await,
+        Command::Worker { once: true } => worker_once(&settings).await,
+        Command::Migrate => with_database(&settings, Access::Shared, async |_| Ok(())).await,
+        Command::Token(command) => token(&settings, command).await,
+        Command::Schema => {
+            print!("{}", gazette_api::graphql::sdl());
+            Ok(())
+        }
+    }
+}
+
+async fn serve(settings: &Settings, api: bool, worker: bool) -> anyhow::Result<()> {
+    // Bind first: a taken port is the cheapest failure to report.
+    let listener = match api {
+        true => Some(bind(settings.listen).await?),
+        false => None,
+    };
+    let shutdown = shutdown_signal()?;
+    with_database(settings, Access::Exclusive, async move |database| {
+        if api {
+            seed::first_run(database.pool(), &settings.data_dir, settings.seed).await?;
+        }
+        if let Some(listener) = &listener {
+            print_urls(&settings.site(listener.local_addr()?));
+        }
+        let services = Services {
+            api: listener,
+            worker,
+        };
+        run_services(database.pool().clone(), settings, services, shutdown).await
+    })
+    .await
+}
+
+async fn worker_once(settings: &Settings) -> anyhow::Result<()> {
+    with_database(settings, Access::Shared, async move |database| {
+        let site = settings.site(settings.listen);
+        gazette_worker::run_all(database.pool(), &settings.worker(site)).await?;
+        Ok(())
+    })
+    .await
+}
+
+async fn token(settings: &Settings, command: TokenCommand) -> anyhow::Result<()> {
+    with_database(settings, Access::Shared, async move |database| {
+        let pool = database.pool();
+        match command {
+            TokenCommand::Create { name, role } => {
+                let name = name.trim();
+                if name.is_empty() || name.chars().count() > 200 {
+                    bail!("the token's --name must have 1 to 200 characters");
+                }
+                let role = match role {
+                    RoleArg::Admin => Role::Admin,
+                    RoleArg::Author => Role::Author,
+                };
+                let mut tx = pool.begin().await?;
+                let slug = gazette_content::slugify(name, 200, "author");
+                let author = authors::find_or_create(&mut tx, &slug, name).await?;
+                let (token, secret) = tokens::create(&mut *tx, author.id, name, role).await?;
+                tx.commit().await?;
+                println!("{secret}");
+                eprintln!(
+                    "Created {} token {} for {} (author {}). It is shown only this once: store it now.",
+                    role.as_str(),
+                    token.id,
+                    author.name,
+                    author.slug
+                );
+            }
+            TokenCommand::Revoke { id } => {
+                if !tokens::revoke(pool, id).await? {
+                    bail!("there is no active token with id {id} (see `gazette token list`)");
+                }
+                eprintln!("Revoked token {id}.");
+            }
+            TokenCommand::List => {
+                println!("{:>6}  {:<8}  {:<25}  {:<25}  {:<25}  name", "id", "role", "created", "last used", "revoked");
+                let never = || "-".to_owned();
+                for token in tokens::list(pool).await? {
+                    println!(
+                        "{:>6}  {:<8}  {:<25}  {:<25}  {:<25}  {}",
+                        token.id,
+                        token.role.as_str(),
+                        token.created_at.to_rfc3339(),
+                        token.last_used_at.map_or_else(never, |at| at.to_rfc3339()),
+                        token.revoked_at.map_or_else(never, |at| at.to_rfc3339()),
+                        token.name
+                    );
+                }
+            }
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// Opens and migrates the database, runs `work`, and closes the database whatever happened
+/// (stopping the embedded cluster this process started).
+async fn with_database(
+    settings: &Settings,
+    access: Access,
+    work: impl AsyncFnOnce(&Database) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let database = Database::open(&settings.database(), access).await?;
+    let result = match database.migrate().await {
+        Ok(()) => work(&database).await,
+        Err(error) => Err(error.into()),
+    };
+    let closed = database.close().await;
+    result?;
+    closed?;
+    Ok(())
+}
+
+async fn bind(address: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen on {address}"))
+}
+
+fn print_urls(site: &SiteConfig) {
+    println!("Gazette is running.");
+    println!("  GraphiQL playground  {}", site.url("graphiql"));
+    println!("  GraphQL endpoint     {}", site.url("graphql"));
+    println!("  RSS feed             {}", site.url("feed.xml"));
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM. The handlers are installed by this call, not
+/// when the future is first polled, so a signal that arrives while the services are still
+/// starting is not lost (and does not kill the process before the cluster is stopped).
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+        tracing::info!("shutting down");
+    })
+}

@@ -1,0 +1,63 @@
+//! Running the long-lived parts (API, worker) on an open database until shutdown.
+
+use std::future::Future;
+
+use anyhow::Context;
+use gazette_api::{ApiConfig, AppState};
+use gazette_store::PgPool;
+use gazette_worker::Worker;
+use tokio::net::TcpListener;
+
+use crate::cli::Settings;
+
+/// Which parts to run.
+#[derive(Debug)]
+pub struct Services {
+    /// Serve the API on this listener.
+    pub api: Option<TcpListener>,
+    pub worker: bool,
+}
+
+/// Runs the chosen services until `shutdown` completes, then stops them in order: the API
+/// finishes in-flight requests, then the worker stops scheduling.
+pub async fn run_services(
+    pool: PgPool,
+    settings: &Settings,
+    services: Services,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let bound = match &services.api {
+        Some(listener) => listener
+            .local_addr()
+            .context("reading the listening address")?,
+        None => settings.listen,
+    };
+    let site = settings.site(bound);
+    let worker = if services.worker {
+        Some(Worker::start(pool.clone(), settings.worker(site.clone())).await?)
+    } else {
+        None
+    };
+    let served = match services.api {
+        Some(listener) => {
+            let state = AppState::new(
+                pool,
+                ApiConfig {
+                    listen: bound,
+                    site,
+                },
+            );
+            gazette_api::serve(listener, state, shutdown)
+                .await
+                .context("the HTTP server failed")
+        }
+        None => {
+            shutdown.await;
+            Ok(())
+        }
+    };
+    if let Some(worker) = worker {
+        worker.shutdown().await?;
+    }
+    served
+}

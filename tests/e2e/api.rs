@@ -1,0 +1,190 @@
+//! The HTTP surface: GraphQL, GraphiQL, health, the feed.
+
+use reqwest::StatusCode;
+use reqwest::header;
+use serde_json::json;
+
+use crate::helpers::{TestApp, error_code, eventually};
+
+const DEMO_SLUG: &str = "the-implementation-of-enterprise-2-0-by-government-departments";
+
+#[tokio::test]
+async fn the_demo_post_is_reachable_by_slug_and_id() {
+    let app = TestApp::spawn_seeded().await;
+    let by_slug = app
+        .graphql(
+            "query($slug: String) { post(slug: $slug) { id title status publishedAt url excerpt bodyHtml } }",
+            json!({ "slug": DEMO_SLUG }),
+        )
+        .await;
+    let post = &by_slug["data"]["post"];
+    assert_eq!(
+        post["title"],
+        "The implementation of Enterprise 2.0 by government departments"
+    );
+    assert_eq!(post["status"], "PUBLISHED");
+    assert_eq!(post["publishedAt"], "2013-08-22T12:00:00+00:00");
+    assert_eq!(post["url"], app.url(&format!("/posts/{DEMO_SLUG}")));
+    assert!(
+        post["excerpt"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("As a government department employee"))
+    );
+    assert!(
+        post["bodyHtml"].as_str().is_some_and(|html| html
+            .contains(r#"<a href="http://australia.gov.au/news-and-media/social-media/podcasts""#)),
+        "{post}"
+    );
+
+    let by_id = app
+        .graphql(
+            "query($id: ID) { post(id: $id) { slug } }",
+            json!({ "id": post["id"] }),
+        )
+        .await;
+    assert_eq!(by_id["data"]["post"]["slug"], DEMO_SLUG);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_posts_are_null_and_bad_ids_are_user_errors() {
+    let app = TestApp::spawn_seeded().await;
+    let unknown = app
+        .graphql(r#"{ post(slug: "no-such-post") { id } }"#, json!({}))
+        .await;
+    assert_eq!(unknown["data"]["post"], serde_json::Value::Null);
+    assert!(unknown.get("errors").is_none(), "{unknown}");
+
+    let bad = app
+        .graphql(r#"{ post(id: "not-an-id") { id } }"#, json!({}))
+        .await;
+    assert_eq!(error_code(&bad), Some("BAD_USER_INPUT"), "{bad}");
+    assert_eq!(bad["errors"][0]["extensions"]["field"], "id");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn graphiql_is_served_from_gazette_itself() {
+    let app = TestApp::spawn().await;
+    let root = app.get("/").await;
+    assert!(root.status().is_redirection());
+    assert_eq!(root.headers()[header::LOCATION], "/graphiql");
+
+    let page = app.get("/graphiql").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.expect("page body");
+    assert!(html.contains(r#"data-endpoint="/graphql""#), "{html}");
+    assert!(
+        html.contains(r#"data-subscription-endpoint="/graphql/ws""#),
+        "{html}"
+    );
+    assert!(
+        !html.contains("https://"),
+        "the page must load nothing from elsewhere: {html}"
+    );
+    let scripts: Vec<&str> = html
+        .split("src=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    let stylesheets: Vec<&str> = html
+        .split("stylesheet\" href=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    assert_eq!(scripts.len(), 4, "{html}");
+    assert_eq!(stylesheets.len(), 1, "{html}");
+    for asset in scripts.iter().chain(&stylesheets) {
+        assert!(asset.starts_with("/graphiql/assets/"), "{asset}");
+        let response = app.get(asset).await;
+        assert_eq!(response.status(), StatusCode::OK, "{asset}");
+        let body = response.text().await.expect("asset body");
+        assert!(body.len() > 100, "{asset} is suspiciously small");
+    }
+    assert_eq!(
+        app.get("/graphiql/assets/3.9.0/nope.js").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let app = TestApp::spawn().await;
+    assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
+    assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_feed_lists_the_demo_post_and_supports_conditional_get() {
+    let app = TestApp::spawn_seeded().await;
+    // The worker builds the feed as it starts; give it a moment.
+    let response = eventually(100, || async {
+        let response = app.get("/feed.xml").await;
+        (response.status() == StatusCode::OK).then_some(response)
+    })
+    .await
+    .expect("the feed appears");
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "application/rss+xml; charset=utf-8"
+    );
+    let etag = response.headers()[header::ETAG]
+        .to_str()
+        .expect("etag")
+        .to_owned();
+    let last_modified = response.headers()[header::LAST_MODIFIED]
+        .to_str()
+        .expect("date")
+        .to_owned();
+    let body = response.bytes().await.expect("feed body");
+    let feed = feed_rs::parser::parse(&body[..]).expect("a valid feed");
+    assert_eq!(feed.entries.len(), 1);
+    let entry = &feed.entries[0];
+    assert_eq!(
+        entry.title.as_ref().map(|title| title.content.as_str()),
+        Some("The implementation of Enterprise 2.0 by government departments")
+    );
+    assert_eq!(entry.links[0].href, app.url(&format!("/posts/{DEMO_SLUG}")));
+    let categories: Vec<&str> = entry.categories.iter().map(|c| c.term.as_str()).collect();
+    assert_eq!(categories, ["Enterprise 2.0", "Government", "Social media"]);
+    let stored = gazette_store::feeds::find(&app.pool, "feed.xml")
+        .await
+        .expect("read the stored feed")
+        .expect("the worker stored the feed");
+    assert_eq!(stored.item_count, 1);
+    assert_eq!(format!("\"{}\"", stored.content_hash), etag);
+
+    let unchanged = app
+        .client
+        .get(app.url("/feed.xml"))
+        .header(header::IF_NONE_MATCH, &etag)
+        .send()
+        .await
+        .expect("conditional GET");
+    assert_eq!(unchanged.status(), StatusCode::NOT_MODIFIED);
+    assert!(unchanged.bytes().await.expect("body").is_empty());
+    let since = app
+        .client
+        .get(app.url("/feed.xml"))
+        .header(header::IF_MODIFIED_SINCE, &last_modified)
+        .send()
+        .await
+        .expect("conditional GET");
+    assert_eq!(since.status(), StatusCode::NOT_MODIFIED);
+
+    let head = app
+        .client
+        .head(app.url("/feed.xml"))
+        .send()
+        .await
+        .expect("HEAD");
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_eq!(
+        head.headers()[header::ETAG].to_str().ok(),
+        Some(etag.as_str())
+    );
+    assert!(head.bytes().await.expect("body").is_empty());
+    app.stop().await;
+}

@@ -1,0 +1,158 @@
+//! Bad configuration and environment: one clear sentence on stderr, a non-zero exit, never
+//! a panic.
+
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+use gazette_store::testing::TestDatabase;
+
+/// A `gazette` command, isolated from the test runner's own settings.
+pub fn command(args: &[&str], env: &[(&str, &str)]) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_gazette"));
+    for (name, _) in std::env::vars() {
+        if name == "DATABASE_URL" || name.starts_with("GAZETTE_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .args(args)
+        .envs(env.iter().copied())
+        .env("GAZETTE_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
+/// Runs `gazette` to completion (at most a minute).
+pub async fn gazette(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let output = command(args, env).output();
+    tokio::time::timeout(Duration::from_secs(60), output)
+        .await
+        .expect("gazette finished within a minute")
+        .expect("gazette ran")
+}
+
+/// Asserts a failed run with a one-sentence explanation containing `expected`.
+fn assert_clear_failure(output: &Output, expected: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "expected a failure, got {output:?}"
+    );
+    assert!(
+        stderr.contains(expected),
+        "stderr lacks {expected:?}: {stderr}"
+    );
+    assert!(
+        !stderr.contains("panicked"),
+        "a panic is never an answer: {stderr}"
+    );
+    assert!(!stderr.contains("RUST_BACKTRACE"), "{stderr}");
+}
+
+#[tokio::test]
+async fn missing_postgres_binaries_say_what_to_install() {
+    let empty = tempfile::tempdir().expect("temp dir");
+    let data = tempfile::tempdir().expect("temp dir");
+    let bin_dir = empty.path().to_str().expect("utf-8 path");
+    let data_dir = data.path().to_str().expect("utf-8 path");
+    let output = gazette(
+        &[
+            "migrate",
+            "--postgres-bin-dir",
+            bin_dir,
+            "--data-dir",
+            data_dir,
+        ],
+        &[],
+    )
+    .await;
+    assert_clear_failure(&output, "install the PostgreSQL server package");
+    assert_clear_failure(&output, "DATABASE_URL");
+    assert_eq!(String::from_utf8_lossy(&output.stderr).lines().count(), 1);
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_named_without_its_password() {
+    let output = gazette(
+        &["migrate"],
+        &[(
+            "DATABASE_URL",
+            "postgres://gazette:s3cret@127.0.0.1:1/gazette",
+        )],
+    )
+    .await;
+    assert_clear_failure(
+        &output,
+        "cannot connect to the database at postgres://gazette:***@127.0.0.1:1/gazette",
+    );
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("s3cret"));
+}
+
+#[tokio::test]
+async fn an_unusable_data_directory_is_refused() {
+    let parent = tempfile::tempdir().expect("temp dir");
+    let file = parent.path().join("plain-file");
+    std::fs::write(&file, "x").expect("write");
+    let data_dir = file.join("data");
+    let output = gazette(
+        &["migrate", "--data-dir", data_dir.to_str().expect("utf-8")],
+        &[],
+    )
+    .await;
+    assert_clear_failure(&output, "is not usable");
+}
+
+#[tokio::test]
+async fn a_taken_port_is_refused() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = taken.local_addr().expect("address").to_string();
+    let database = TestDatabase::create().await;
+    let output = gazette(
+        &["api", "--listen", &address],
+        &[("DATABASE_URL", database.url())],
+    )
+    .await;
+    assert_clear_failure(&output, &format!("cannot listen on {address}"));
+}
+
+#[tokio::test]
+async fn unknown_setting_values_are_refused() {
+    for (args, env, expected) in [
+        (
+            vec!["migrate"],
+            vec![("GAZETTE_SEED", "maybe")],
+            "invalid value 'maybe'",
+        ),
+        (
+            vec!["migrate", "--schedule", "every tuesday"],
+            vec![],
+            "invalid schedule",
+        ),
+        (
+            vec!["migrate", "--listen", "localhost"],
+            vec![],
+            "invalid value 'localhost'",
+        ),
+        (
+            vec!["migrate", "--public-url", "blog.example"],
+            vec![],
+            "must start with http",
+        ),
+        (
+            vec!["token", "create", "--name", "x", "--role", "root"],
+            vec![],
+            "invalid value 'root'",
+        ),
+    ] {
+        let output = gazette(&args, &env).await;
+        assert_clear_failure(&output, expected);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "usage errors exit with 2: {args:?}"
+        );
+    }
+}

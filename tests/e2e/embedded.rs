@@ -1,0 +1,256 @@
+//! The `gazette` binary on its embedded PostgreSQL: first start, seeding once, a refused
+//! second server, one-off commands next to a running server, clean shutdown, restart.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{Connection, PgConnection};
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout};
+
+use crate::cli_errors::{command, gazette};
+
+struct RunningServer {
+    child: Child,
+    lines: Lines<BufReader<ChildStdout>>,
+    /// What it printed before it said it was running.
+    banner: Vec<String>,
+}
+
+async fn start_serve(data_dir: &Path, listen: &str) -> RunningServer {
+    let mut child = command(
+        &[
+            "serve",
+            "--listen",
+            listen,
+            "--data-dir",
+            data_dir.to_str().expect("utf-8"),
+        ],
+        &[],
+    )
+    .spawn()
+    .expect("start gazette serve");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut banner = Vec::new();
+    let started = tokio::time::timeout(Duration::from_secs(120), async {
+        while let Some(line) = lines.next_line().await.expect("read stdout") {
+            let running = line == "Gazette is running.";
+            banner.push(line);
+            if running {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    if started != Ok(true) {
+        let output = child.wait_with_output().await.expect("collect output");
+        panic!("gazette serve did not start: {banner:?} {output:?}");
+    }
+    // The rest of the banner: the three URLs.
+    for _ in 0..3 {
+        if let Ok(Some(line)) = lines.next_line().await {
+            banner.push(line);
+        }
+    }
+    RunningServer {
+        child,
+        lines,
+        banner,
+    }
+}
+
+impl RunningServer {
+    /// SIGTERM, then waits for a clean exit.
+    async fn terminate(mut self) {
+        let pid = self.child.id().expect("still running").to_string();
+        let killed = tokio::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .await
+            .expect("run kill");
+        assert!(killed.success());
+        // Drain stdout so the child never blocks on a full pipe.
+        while let Ok(Some(_)) = self.lines.next_line().await {}
+        let status = tokio::time::timeout(Duration::from_secs(60), self.child.wait())
+            .await
+            .expect("gazette stops within a minute of SIGTERM")
+            .expect("wait for gazette");
+        assert!(
+            status.success(),
+            "gazette exits cleanly on SIGTERM: {status:?}"
+        );
+    }
+}
+
+fn free_address() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("address").to_string()
+}
+
+async fn connect(data_dir: &Path) -> PgConnection {
+    let options = PgConnectOptions::new()
+        .socket(data_dir.join("postgres"))
+        .username("gazette")
+        .database("gazette");
+    PgConnection::connect_with(&options)
+        .await
+        .expect("connect over the Unix socket")
+}
+
+async fn count(connection: &mut PgConnection, table: &str) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!("select count(*) from {table}")))
+        .fetch_one(connection)
+        .await
+        .expect("count")
+}
+
+#[tokio::test]
+async fn embedded_postgres_lifecycle() {
+    // Under /tmp: short enough for the socket path, reachable by the postgres user.
+    let data = tempfile::Builder::new()
+        .prefix("gz-e2e-")
+        .tempdir_in("/tmp")
+        .expect("temp dir");
+    let data_dir = data.path();
+    let listen = free_address();
+
+    // First start: creates the cluster, seeds, prints the admin token once.
+    let server = start_serve(data_dir, &listen).await;
+    let token_line = server
+        .banner
+        .iter()
+        .position(|line| line.starts_with("Admin token"))
+        .expect("the admin token is announced");
+    let token = server.banner[token_line + 1].trim().to_owned();
+    assert!(token.starts_with("gz_"), "{:?}", server.banner);
+    let token_file = data_dir.join("admin-token");
+    assert_eq!(
+        std::fs::read_to_string(&token_file)
+            .expect("token file")
+            .trim(),
+        token
+    );
+    assert_eq!(
+        std::fs::metadata(&token_file)
+            .expect("meta")
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    let base = format!("http://{listen}");
+    for url in ["/graphiql", "/graphql", "/feed.xml"] {
+        assert!(
+            server
+                .banner
+                .iter()
+                .any(|line| line.ends_with(&format!("{base}{url}"))),
+            "the banner names {url}: {:?}",
+            server.banner
+        );
+    }
+
+    // The seeded post answers over GraphQL.
+    let response: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/graphql"))
+        .json(&serde_json::json!({
+            "query": r#"{ post(slug: "the-implementation-of-enterprise-2-0-by-government-departments") { title } }"#
+        }))
+        .send()
+        .await
+        .expect("query")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        response["data"]["post"]["title"],
+        "The implementation of Enterprise 2.0 by government departments"
+    );
+
+    // The cluster listens on a Unix socket only, and runs unprivileged.
+    let mut connection = connect(data_dir).await;
+    let listen_addresses: String = sqlx::query_scalar("select current_setting('listen_addresses')")
+        .fetch_one(&mut connection)
+        .await
+        .expect("setting");
+    assert_eq!(listen_addresses, "");
+    let we_are_root = std::fs::metadata("/proc/self").expect("proc").uid() == 0;
+    let cluster_owner = std::fs::metadata(data_dir.join("postgres/data"))
+        .expect("cluster")
+        .uid();
+    if we_are_root {
+        assert_ne!(cluster_owner, 0, "PostgreSQL must not run as root");
+    }
+
+    // A second server on the same data directory is refused, and the first is unharmed.
+    let second = gazette(
+        &[
+            "serve",
+            "--listen",
+            &free_address(),
+            "--data-dir",
+            data_dir.to_str().expect("utf-8"),
+        ],
+        &[],
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success());
+    assert!(
+        stderr.contains("already in use by another gazette process"),
+        "{stderr}"
+    );
+    assert_eq!(count(&mut connection, "posts").await, 1);
+
+    // One-off commands use the running server's cluster.
+    let created = gazette(
+        &[
+            "token",
+            "create",
+            "--name",
+            "Jane Doe",
+            "--role",
+            "author",
+            "--data-dir",
+            data_dir.to_str().expect("utf-8"),
+        ],
+        &[],
+    )
+    .await;
+    assert!(created.status.success(), "{created:?}");
+    assert!(
+        String::from_utf8_lossy(&created.stdout)
+            .trim()
+            .starts_with("gz_")
+    );
+    assert_eq!(count(&mut connection, "api_tokens").await, 2);
+    connection.close().await.expect("close");
+
+    // SIGTERM stops the server and its cluster.
+    server.terminate().await;
+    assert!(
+        !data_dir.join("postgres/data/postmaster.pid").exists(),
+        "the embedded PostgreSQL is stopped with gazette"
+    );
+
+    // A restart seeds nothing and prints no new token.
+    let restarted = start_serve(data_dir, &listen).await;
+    assert!(
+        !restarted
+            .banner
+            .iter()
+            .any(|line| line.starts_with("Admin token")),
+        "{:?}",
+        restarted.banner
+    );
+    let mut connection = connect(data_dir).await;
+    assert_eq!(count(&mut connection, "posts").await, 1);
+    assert_eq!(count(&mut connection, "comments").await, 2);
+    assert_eq!(count(&mut connection, "api_tokens").await, 2);
+    connection.close().await.expect("close");
+    restarted.terminate().await;
+}

@@ -1,0 +1,141 @@
+//! Starting Gazette for a test and talking to it.
+
+use std::time::Duration;
+
+use clap::Parser;
+use gazette::{Cli, Services, Settings, run_services};
+use gazette_store::PgPool;
+use gazette_store::testing::TestDatabase;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Gazette (API and worker) running in-process on a fresh database.
+pub struct TestApp {
+    /// e.g. `http://127.0.0.1:41234`
+    pub base_url: String,
+    pub pool: PgPool,
+    /// Kept alive for the test: a shared server's database is dropped with it.
+    _database: TestDatabase,
+    pub client: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Settings as the binary would parse them from these arguments.
+pub fn settings(args: &[&str]) -> Settings {
+    let mut argv = vec!["gazette"];
+    argv.extend_from_slice(args);
+    Cli::try_parse_from(argv)
+        .expect("valid test arguments")
+        .settings
+}
+
+impl TestApp {
+    /// An empty (migrated) database.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(false).await
+    }
+
+    /// A database holding what a first start creates: the admin token and the demo post.
+    pub async fn spawn_seeded() -> Self {
+        Self::spawn_with(true).await
+    }
+
+    async fn spawn_with(seed: bool) -> Self {
+        let database = TestDatabase::create().await;
+        let pool = database.pool().await;
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        if seed {
+            gazette::seed::first_run(&pool, data_dir.path(), true)
+                .await
+                .expect("first run");
+        }
+        let settings = settings(&["--database-url", database.url(), "--listen", "127.0.0.1:0"]);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind an ephemeral port");
+        let base_url = format!("http://{}", listener.local_addr().expect("bound address"));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let services = Services {
+            api: Some(listener),
+            worker: true,
+        };
+        let task_pool = pool.clone();
+        let task = tokio::spawn(async move {
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            run_services(task_pool, &settings, services, shutdown).await
+        });
+        Self {
+            base_url,
+            pool,
+            _database: database,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("HTTP client"),
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("GET request")
+    }
+
+    /// POSTs a GraphQL request and returns the whole JSON response.
+    pub async fn graphql(&self, query: &str, variables: Value) -> Value {
+        self.client
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("GraphQL request")
+            .json()
+            .await
+            .expect("a JSON response")
+    }
+
+    /// Stops the server and waits for it; fails the test if it ended with an error.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await
+                .expect("the server task did not panic")
+                .expect("the server stopped cleanly");
+        }
+    }
+}
+
+/// The `extensions.code` of the first GraphQL error.
+pub fn error_code(response: &Value) -> Option<&str> {
+    response["errors"][0]["extensions"]["code"].as_str()
+}
+
+/// Retries `probe` until it returns `Some`, at most `attempts` times, 100 ms apart.
+pub async fn eventually<T, F, Fut>(attempts: u32, mut probe: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    for _ in 0..attempts {
+        if let Some(found) = probe().await {
+            return Some(found);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}

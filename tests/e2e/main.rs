@@ -1,0 +1,9 @@
+//! End-to-end tests: the real server (in-process on an ephemeral port, or the `gazette`
+//! binary itself) over real HTTP, on a real PostgreSQL. One test binary for the package.
+
+mod api;
+mod cli_errors;
+mod embedded;
+mod first_run;
+mod helpers;
+mod migrations;
