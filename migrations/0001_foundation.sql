@@ -53,6 +53,8 @@ create table posts (
     body text not null default '',
     body_html text not null default '',
     excerpt text not null default '',
+    -- false: the excerpt follows the body; true: the author wrote it.
+    custom_excerpt boolean not null default false,
     status text not null default 'draft',
     comments_open boolean not null default true,
     published_at timestamptz,
@@ -64,15 +66,21 @@ create table posts (
     constraint posts_slug_key unique (slug),
     constraint posts_slug_format check (slug ~ '^[a-z0-9]+(-[a-z0-9]+)*$' and char_length(slug) <= 200),
     constraint posts_title_length check (char_length(title) between 1 and 200),
+    constraint posts_excerpt_length check (char_length(excerpt) <= 1000),
     constraint posts_body_size check (octet_length(body) <= 262144),
     constraint posts_status_valid check (status in ('draft', 'published')),
     constraint posts_published_has_date check (status = 'draft' or published_at is not null)
 );
--- Keyset pagination paths: newest published first (the default), by update, by title, per author.
-create index posts_published_idx on posts (published_at desc, id desc) where status = 'published';
-create index posts_updated_idx on posts (updated_at desc, id desc);
-create index posts_title_idx on posts (title, id);
-create index posts_author_idx on posts (author_id, published_at desc, id desc);
+-- Keyset pagination paths. The publication order is by publication date, or creation date
+-- for drafts that were never published (one expression, so one index serves both).
+create index posts_publication_order_idx on posts ((coalesce(published_at, created_at)) desc, id desc)
+    where status = 'published';
+create index posts_draft_order_idx on posts (author_id, (coalesce(published_at, created_at)) desc, id desc)
+    where status = 'draft';
+create index posts_author_order_idx on posts (author_id, (coalesce(published_at, created_at)) desc, id desc)
+    where status = 'published';
+create index posts_updated_idx on posts (status, updated_at desc, id desc);
+create index posts_title_idx on posts (status, title, id);
 create index posts_search_idx on posts using gin (search);
 
 create table tags (

@@ -230,7 +230,9 @@ async fn insert_demo(tx: &mut sqlx::PgConnection, demo: &DemoPost) -> anyhow::Re
             body: &demo.body,
             body_html: &body_html,
             excerpt: &excerpt,
+            custom_excerpt: false,
             status: PostStatus::Published,
+            comments_open: true,
             published_at: Some(demo.published_at),
         },
     )

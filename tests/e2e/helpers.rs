@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use clap::Parser;
 use gazette::{Cli, Services, Settings, run_services};
-use gazette_store::PgPool;
 use gazette_store::testing::TestDatabase;
+use gazette_store::tokens::{self, Role};
+use gazette_store::{PgPool, authors};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -16,7 +17,7 @@ pub struct TestApp {
     pub base_url: String,
     pub pool: PgPool,
     /// Kept alive for the test: a shared server's database is dropped with it.
-    _database: TestDatabase,
+    pub database: TestDatabase,
     pub client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
@@ -34,15 +35,20 @@ pub fn settings(args: &[&str]) -> Settings {
 impl TestApp {
     /// An empty (migrated) database.
     pub async fn spawn() -> Self {
-        Self::spawn_with(false).await
+        Self::spawn_with(false, true).await
     }
 
     /// A database holding what a first start creates: the admin token and the demo post.
     pub async fn spawn_seeded() -> Self {
-        Self::spawn_with(true).await
+        Self::spawn_with(true, true).await
     }
 
-    async fn spawn_with(seed: bool) -> Self {
+    /// Only the API, no worker: nothing but requests touches the database.
+    pub async fn spawn_api_only() -> Self {
+        Self::spawn_with(false, false).await
+    }
+
+    async fn spawn_with(seed: bool, worker: bool) -> Self {
         let database = TestDatabase::create().await;
         let pool = database.pool().await;
         let data_dir = tempfile::tempdir().expect("temp dir");
@@ -59,7 +65,7 @@ impl TestApp {
         let (stop, stopped) = oneshot::channel::<()>();
         let services = Services {
             api: Some(listener),
-            worker: true,
+            worker,
         };
         let task_pool = pool.clone();
         let task = tokio::spawn(async move {
@@ -71,7 +77,7 @@ impl TestApp {
         Self {
             base_url,
             pool,
-            _database: database,
+            database,
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .timeout(Duration::from_secs(30))
@@ -96,15 +102,55 @@ impl TestApp {
 
     /// POSTs a GraphQL request and returns the whole JSON response.
     pub async fn graphql(&self, query: &str, variables: Value) -> Value {
-        self.client
+        self.graphql_as(None, query, variables).await
+    }
+
+    /// POSTs a GraphQL request with `token` (when given) as its bearer token.
+    pub async fn graphql_as(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut request = self
+            .client
             .post(self.url("/graphql"))
-            .json(&json!({ "query": query, "variables": variables }))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request
             .send()
             .await
             .expect("GraphQL request")
             .json()
             .await
             .expect("a JSON response")
+    }
+
+    /// A new API token for the author named `name` (created when new).
+    pub async fn token(&self, name: &str, role: Role) -> String {
+        let mut connection = self.pool.acquire().await.expect("connection");
+        let slug = name.to_lowercase().replace(' ', "-");
+        let author = authors::find_or_create(&mut connection, &slug, name)
+            .await
+            .expect("author");
+        let (_, secret) = tokens::create(&mut *connection, author.id, name, role)
+            .await
+            .expect("token");
+        secret
+    }
+
+    /// Creates a post through GraphQL and returns it (`id slug title status publishedAt`);
+    /// fails the test on any error.
+    pub async fn create_post(&self, token: &str, input: Value) -> Value {
+        let response = self
+            .graphql_as(
+                Some(token),
+                "mutation($input: CreatePostInput!) { createPost(input: $input) { post { id slug title status publishedAt } } }",
+                json!({ "input": input }),
+            )
+            .await;
+        assert!(
+            response.get("errors").is_none(),
+            "createPost failed: {response}"
+        );
+        response["data"]["createPost"]["post"].clone()
     }
 
     /// Stops the server and waits for it; fails the test if it ended with an error.

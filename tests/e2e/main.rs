@@ -5,5 +5,8 @@ mod api;
 mod cli_errors;
 mod embedded;
 mod first_run;
+mod graphql_http;
 mod helpers;
 mod migrations;
+mod posts;
+mod statements;

@@ -6,6 +6,7 @@ mod feeds;
 mod graphiql;
 pub mod graphql;
 mod health;
+mod publishing;
 mod router;
 mod state;
 

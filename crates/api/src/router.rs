@@ -2,6 +2,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::response::Redirect;
 use axum::routing::get;
 use tokio::net::TcpListener;
@@ -12,13 +13,18 @@ use tower_http::trace::TraceLayer;
 use crate::state::AppState;
 use crate::{feeds, graphiql, graphql, health};
 
+/// Large enough for a 256 KiB post body, JSON-escaped, with room to spare.
+const MAX_GRAPHQL_BODY: usize = 2 * 1024 * 1024;
+
 /// Every route Gazette serves.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(|| async { Redirect::temporary("/graphiql") }))
         .route(
             "/graphql",
-            get(graphql::http::get).post(graphql::http::post),
+            get(graphql::http::get)
+                .post(graphql::http::post)
+                .layer(DefaultBodyLimit::max(MAX_GRAPHQL_BODY)),
         )
         .merge(graphiql::routes())
         .route("/healthz", get(health::healthz))

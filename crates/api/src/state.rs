@@ -23,12 +23,10 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(pool: PgPool, config: ApiConfig) -> Self {
-        let config = Arc::new(config);
-        let schema = build_schema(pool.clone(), config.clone());
         Self {
             pool,
-            config,
-            schema,
+            config: Arc::new(config),
+            schema: build_schema(),
         }
     }
 }

@@ -3,9 +3,10 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, PgExecutor};
+use sqlx::{PgConnection, PgExecutor, QueryBuilder};
 
 use crate::error::StoreError;
+use crate::keyset::{Direction, Position, SortKey, Window, in_list_order, push_window};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Author {
@@ -57,4 +58,46 @@ pub async fn find_by_ids(
         .into_iter()
         .map(|author| (author.id, author))
         .collect())
+}
+
+pub async fn find_by_slug(
+    exec: impl PgExecutor<'_>,
+    slug: &str,
+) -> Result<Option<Author>, StoreError> {
+    let author = sqlx::query_as("select * from authors where slug = $1")
+        .bind(slug)
+        .fetch_optional(exec)
+        .await?;
+    Ok(author)
+}
+
+/// Authors with at least one published post, by name (then id).
+pub async fn page(exec: impl PgExecutor<'_>, window: &Window) -> Result<Vec<Author>, StoreError> {
+    let mut query = QueryBuilder::new(format!("select a.* from authors a where {HAS_PUBLISHED}"));
+    push_window(&mut query, "a.name", "a.id", Direction::Asc, window);
+    let authors = query.build_query_as().fetch_all(exec).await?;
+    Ok(in_list_order(authors, window))
+}
+
+pub async fn count(exec: impl PgExecutor<'_>) -> Result<i64, StoreError> {
+    let count = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "select count(*) from authors a where {HAS_PUBLISHED}"
+    )))
+    .fetch_one(exec)
+    .await?;
+    Ok(count)
+}
+
+/// Token holders who never published are not part of the public site.
+const HAS_PUBLISHED: &str =
+    "exists (select 1 from posts p where p.author_id = a.id and p.status = 'published')";
+
+impl Author {
+    /// This author's position in the author list (by name).
+    pub fn position(&self) -> Position {
+        Position {
+            key: SortKey::Text(self.name.clone()),
+            id: self.id,
+        }
+    }
 }

@@ -1,6 +1,8 @@
 //! Threaded comments. The materialised `path` (maintained by a trigger) orders a post's
 //! whole thread depth-first, oldest first, from one index range scan.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 
@@ -83,4 +85,23 @@ pub async fn thread(exec: impl PgExecutor<'_>, post_id: i64) -> Result<Vec<Comme
         .fetch_all(exec)
         .await?;
     Ok(comments)
+}
+
+/// The number of published comments on each of `post_ids` (posts without any are absent).
+pub async fn published_counts(
+    exec: impl PgExecutor<'_>,
+    post_ids: &[i64],
+) -> Result<HashMap<i64, i64>, StoreError> {
+    let counts: Vec<(i64, i64)> = sqlx::query_as(
+        r#"
+        select post_id, count(*)
+        from comments
+        where post_id = any($1) and status = 'published'
+        group by post_id
+        "#,
+    )
+    .bind(post_ids)
+    .fetch_all(exec)
+    .await?;
+    Ok(counts.into_iter().collect())
 }

@@ -58,6 +58,7 @@ impl Database {
                     data_dir: config.data_dir.clone(),
                     bin_dir: config.postgres_bin_dir.clone(),
                     durable: true,
+                    statement_statistics: false,
                 };
                 let embedded = match access {
                     Access::Exclusive => EmbeddedPostgres::start(&options).await?,

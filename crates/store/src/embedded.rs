@@ -80,6 +80,8 @@ pub struct EmbeddedOptions {
     pub bin_dir: Option<PathBuf>,
     /// `false` trades crash safety for speed (no fsync): only for throw-away test clusters.
     pub durable: bool,
+    /// Loads `pg_stat_statements`, which tests use to count the statements a request runs.
+    pub statement_statistics: bool,
 }
 
 impl EmbeddedOptions {
@@ -88,6 +90,7 @@ impl EmbeddedOptions {
             data_dir: data_dir.into(),
             bin_dir: None,
             durable: true,
+            statement_statistics: false,
         }
     }
 }
@@ -177,7 +180,7 @@ impl EmbeddedPostgres {
         if !cluster.pgdata().join("PG_VERSION").is_file() {
             cluster.initdb().await?;
         }
-        cluster.write_settings(options.durable)?;
+        cluster.write_settings(options)?;
         if cluster.is_running().await? {
             // Left behind by a gazette process that was killed: we hold the lock now, so
             // it is ours to use and to stop.
@@ -312,7 +315,7 @@ impl EmbeddedPostgres {
     }
 
     /// Settings that depend on where the cluster is now, rewritten at every start.
-    fn write_settings(&self, durable: bool) -> Result<(), EmbeddedError> {
+    fn write_settings(&self, options: &EmbeddedOptions) -> Result<(), EmbeddedError> {
         let path = self.pgdata().join("gazette.conf");
         let mut settings = format!(
             "# Written by gazette at every start; put your own settings in postgresql.conf.\n\
@@ -322,8 +325,11 @@ impl EmbeddedPostgres {
              max_connections = 200\n",
             self.root.display()
         );
-        if !durable {
+        if !options.durable {
             settings.push_str("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n");
+        }
+        if options.statement_statistics {
+            settings.push_str("shared_preload_libraries = 'pg_stat_statements'\n");
         }
         let dir_error = |source| EmbeddedError::DataDir {
             dir: path.clone(),

@@ -1,9 +1,13 @@
 //! Posts: their rows, and the queries that read and write them.
+//!
+//! Lists are paged by keyset (the sort key and the id of the last row seen), never by
+//! OFFSET, so page 1,000 costs what page 1 costs.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgExecutor;
+use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder};
 
 use crate::error::StoreError;
+use crate::keyset::{Direction, Position, SortKey, Window, in_list_order, push_window};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
 #[sqlx(type_name = "text", rename_all = "lowercase")]
@@ -23,6 +27,8 @@ pub struct Post {
     /// `body` rendered to sanitised HTML when it was written.
     pub body_html: String,
     pub excerpt: String,
+    /// Whether the author wrote the excerpt (else it follows the body).
+    pub custom_excerpt: bool,
     pub status: PostStatus,
     pub comments_open: bool,
     pub published_at: Option<DateTime<Utc>>,
@@ -30,11 +36,11 @@ pub struct Post {
     pub updated_at: DateTime<Utc>,
 }
 
-/// The columns of [`Post`], for queries that select them from `posts p`.
+/// The columns of [`Post`], selected from `posts p`.
 const POST_COLUMNS: &str = "p.id, p.author_id, p.slug, p.title, p.body, p.body_html, p.excerpt, \
-     p.status, p.comments_open, p.published_at, p.created_at, p.updated_at";
+     p.custom_excerpt, p.status, p.comments_open, p.published_at, p.created_at, p.updated_at";
 
-/// A post to insert; the caller renders `body_html` and `excerpt`.
+/// A post to insert; the caller renders `body_html` and the excerpt.
 #[derive(Debug, Clone)]
 pub struct NewPost<'a> {
     pub author_id: i64,
@@ -43,17 +49,21 @@ pub struct NewPost<'a> {
     pub body: &'a str,
     pub body_html: &'a str,
     pub excerpt: &'a str,
+    pub custom_excerpt: bool,
     pub status: PostStatus,
+    pub comments_open: bool,
     pub published_at: Option<DateTime<Utc>>,
 }
 
 pub async fn insert(exec: impl PgExecutor<'_>, post: &NewPost<'_>) -> Result<Post, StoreError> {
     let inserted = sqlx::query_as(
         r#"
-        insert into posts (author_id, slug, title, body, body_html, excerpt, status, published_at, created_at, updated_at)
-        values ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($8, now()), coalesce($8, now()))
-        returning id, author_id, slug, title, body, body_html, excerpt, status, comments_open,
-                  published_at, created_at, updated_at
+        insert into posts (author_id, slug, title, body, body_html, excerpt, custom_excerpt, status,
+                           comments_open, published_at, created_at, updated_at)
+        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+                least(coalesce($10, now()), now()), least(coalesce($10, now()), now()))
+        returning id, author_id, slug, title, body, body_html, excerpt, custom_excerpt, status,
+                  comments_open, published_at, created_at, updated_at
         "#,
     )
     .bind(post.author_id)
@@ -62,11 +72,76 @@ pub async fn insert(exec: impl PgExecutor<'_>, post: &NewPost<'_>) -> Result<Pos
     .bind(post.body)
     .bind(post.body_html)
     .bind(post.excerpt)
+    .bind(post.custom_excerpt)
     .bind(post.status)
+    .bind(post.comments_open)
     .bind(post.published_at)
     .fetch_one(exec)
     .await?;
     Ok(inserted)
+}
+
+/// Changes to a post; `None` leaves a column as it is.
+#[derive(Debug, Clone, Default)]
+pub struct PostChanges<'a> {
+    pub slug: Option<&'a str>,
+    pub title: Option<&'a str>,
+    /// New body with its rendering.
+    pub body: Option<(&'a str, &'a str)>,
+    /// New excerpt, and whether the author wrote it.
+    pub excerpt: Option<(&'a str, bool)>,
+    pub comments_open: Option<bool>,
+    pub status: Option<PostStatus>,
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+/// Applies `changes` and bumps `updated_at`; `None` when there is no such post.
+pub async fn update(
+    exec: impl PgExecutor<'_>,
+    id: i64,
+    changes: &PostChanges<'_>,
+) -> Result<Option<Post>, StoreError> {
+    let updated = sqlx::query_as(
+        r#"
+        update posts p set
+            slug = coalesce($2, p.slug),
+            title = coalesce($3, p.title),
+            body = coalesce($4, p.body),
+            body_html = coalesce($5, p.body_html),
+            excerpt = coalesce($6, p.excerpt),
+            custom_excerpt = coalesce($7, p.custom_excerpt),
+            comments_open = coalesce($8, p.comments_open),
+            status = coalesce($9, p.status),
+            published_at = coalesce($10, p.published_at),
+            updated_at = now()
+        where p.id = $1
+        returning p.id, p.author_id, p.slug, p.title, p.body, p.body_html, p.excerpt,
+                  p.custom_excerpt, p.status, p.comments_open, p.published_at, p.created_at,
+                  p.updated_at
+        "#,
+    )
+    .bind(id)
+    .bind(changes.slug)
+    .bind(changes.title)
+    .bind(changes.body.map(|(body, _)| body))
+    .bind(changes.body.map(|(_, html)| html))
+    .bind(changes.excerpt.map(|(excerpt, _)| excerpt))
+    .bind(changes.excerpt.map(|(_, custom)| custom))
+    .bind(changes.comments_open)
+    .bind(changes.status)
+    .bind(changes.published_at)
+    .fetch_optional(exec)
+    .await?;
+    Ok(updated)
+}
+
+/// Deletes a post with its comments and tag links; false when there was none.
+pub async fn delete(exec: impl PgExecutor<'_>, id: i64) -> Result<bool, StoreError> {
+    let result = sqlx::query("delete from posts where id = $1")
+        .bind(id)
+        .execute(exec)
+        .await?;
+    Ok(result.rows_affected() == 1)
 }
 
 pub async fn find_by_id(exec: impl PgExecutor<'_>, id: i64) -> Result<Option<Post>, StoreError> {
@@ -75,6 +150,17 @@ pub async fn find_by_id(exec: impl PgExecutor<'_>, id: i64) -> Result<Option<Pos
     )))
     .bind(id)
     .fetch_optional(exec)
+    .await?;
+    Ok(post)
+}
+
+/// The post, locked until the end of the caller's transaction (edits do not interleave).
+pub async fn find_for_update(conn: &mut PgConnection, id: i64) -> Result<Option<Post>, StoreError> {
+    let post = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {POST_COLUMNS} from posts p where p.id = $1 for update"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
     .await?;
     Ok(post)
 }
@@ -90,4 +176,185 @@ pub async fn find_by_slug(
     .fetch_optional(exec)
     .await?;
     Ok(post)
+}
+
+/// `base` when no post uses it, else the first free `base-2`, `base-3`, …; the unique
+/// constraint settles races (the caller retries on `posts_slug_key`).
+pub async fn free_slug(
+    conn: &mut PgConnection,
+    base: &str,
+    max_len: usize,
+) -> Result<String, StoreError> {
+    let taken: Vec<String> =
+        sqlx::query_scalar("select slug from posts where slug = $1 or slug like $1 || '-%'")
+            .bind(base)
+            .fetch_all(conn)
+            .await?;
+    if !taken.iter().any(|slug| slug == base) {
+        return Ok(base.to_owned());
+    }
+    let mut suffix = 2u32;
+    loop {
+        let tail = format!("-{suffix}");
+        let mut stem = base.to_owned();
+        stem.truncate(max_len.saturating_sub(tail.len()));
+        let candidate = format!("{}{tail}", stem.trim_end_matches('-'));
+        if !taken.contains(&candidate) {
+            return Ok(candidate);
+        }
+        suffix += 1;
+    }
+}
+
+/// Which drafts a reader may see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DraftScope {
+    None,
+    /// This author's own.
+    OwnedBy(i64),
+    All,
+}
+
+/// What to list.
+#[derive(Debug, Clone)]
+pub struct PostFilter {
+    pub status: PostStatus,
+    pub drafts: DraftScope,
+    pub author_id: Option<i64>,
+    pub tag_slug: Option<String>,
+    /// Exclusive bounds on the publication date.
+    pub published_after: Option<DateTime<Utc>>,
+    pub published_before: Option<DateTime<Utc>>,
+    /// Full-text search over title and body (web-search syntax: words, "phrases", -not, or).
+    pub search: Option<String>,
+}
+
+impl PostFilter {
+    pub fn published() -> Self {
+        Self {
+            status: PostStatus::Published,
+            drafts: DraftScope::None,
+            author_id: None,
+            tag_slug: None,
+            published_after: None,
+            published_before: None,
+            search: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostOrderField {
+    /// Publication date (creation date for drafts never published).
+    PublishedAt,
+    UpdatedAt,
+    Title,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PostOrder {
+    pub field: PostOrderField,
+    pub direction: Direction,
+}
+
+impl Default for PostOrder {
+    fn default() -> Self {
+        Self {
+            field: PostOrderField::PublishedAt,
+            direction: Direction::Desc,
+        }
+    }
+}
+
+impl PostOrderField {
+    fn expression(self) -> &'static str {
+        match self {
+            PostOrderField::PublishedAt => "coalesce(p.published_at, p.created_at)",
+            PostOrderField::UpdatedAt => "p.updated_at",
+            PostOrderField::Title => "p.title",
+        }
+    }
+}
+
+impl Post {
+    /// This post's position in `field`'s ordering.
+    pub fn position(&self, field: PostOrderField) -> Position {
+        let key = match field {
+            PostOrderField::PublishedAt => {
+                SortKey::Time(self.published_at.unwrap_or(self.created_at))
+            }
+            PostOrderField::UpdatedAt => SortKey::Time(self.updated_at),
+            PostOrderField::Title => SortKey::Text(self.title.clone()),
+        };
+        Position { key, id: self.id }
+    }
+}
+
+fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &PostFilter) {
+    match filter.status {
+        PostStatus::Published => {
+            query.push(" and p.status = 'published'");
+        }
+        PostStatus::Draft => {
+            query.push(" and p.status = 'draft'");
+            match filter.drafts {
+                DraftScope::None => {
+                    query.push(" and false");
+                }
+                DraftScope::OwnedBy(author) => {
+                    query.push(" and p.author_id = ").push_bind(author);
+                }
+                DraftScope::All => {}
+            }
+        }
+    }
+    if let Some(author) = filter.author_id {
+        query.push(" and p.author_id = ").push_bind(author);
+    }
+    if let Some(tag) = &filter.tag_slug {
+        query
+            .push(" and exists (select 1 from post_tags pt join tags t on t.id = pt.tag_id where pt.post_id = p.id and t.slug = ")
+            .push_bind(tag.clone())
+            .push(")");
+    }
+    if let Some(after) = filter.published_after {
+        query.push(" and p.published_at > ").push_bind(after);
+    }
+    if let Some(before) = filter.published_before {
+        query.push(" and p.published_at < ").push_bind(before);
+    }
+    if let Some(search) = &filter.search {
+        query
+            .push(" and p.search @@ websearch_to_tsquery('english', ")
+            .push_bind(search.clone())
+            .push(")");
+    }
+}
+
+/// One page of posts in `order`.
+pub async fn page(
+    exec: impl PgExecutor<'_>,
+    filter: &PostFilter,
+    order: PostOrder,
+    window: &Window,
+) -> Result<Vec<Post>, StoreError> {
+    let mut query = QueryBuilder::new(format!("select {POST_COLUMNS} from posts p where true"));
+    push_filter(&mut query, filter);
+    push_window(
+        &mut query,
+        order.field.expression(),
+        "p.id",
+        order.direction,
+        window,
+    );
+    let posts = query.build_query_as().fetch_all(exec).await?;
+    Ok(in_list_order(posts, window))
+}
+
+/// How many posts `filter` matches.
+pub async fn count(exec: impl PgExecutor<'_>, filter: &PostFilter) -> Result<i64, StoreError> {
+    let mut query = QueryBuilder::new("select count(*) from posts p where true");
+    push_filter(&mut query, filter);
+    let count = query.build_query_scalar().fetch_one(exec).await?;
+    Ok(count)
 }

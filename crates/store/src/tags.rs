@@ -3,9 +3,10 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, PgExecutor};
+use sqlx::{PgConnection, PgExecutor, QueryBuilder};
 
 use crate::error::StoreError;
+use crate::keyset::{Direction, Position, SortKey, Window, in_list_order, push_window};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Tag {
@@ -94,4 +95,62 @@ pub async fn for_posts(
         by_post.entry(row.post_id).or_default().push(row.tag);
     }
     Ok(by_post)
+}
+
+const TAG_COLUMNS: &str = "t.id, t.slug, t.name, t.created_at";
+
+pub async fn find_by_slug(
+    exec: impl PgExecutor<'_>,
+    slug: &str,
+) -> Result<Option<Tag>, StoreError> {
+    let tag = sqlx::query_as("select id, slug, name, created_at from tags where slug = $1")
+        .bind(slug)
+        .fetch_optional(exec)
+        .await?;
+    Ok(tag)
+}
+
+pub async fn find_by_ids(
+    exec: impl PgExecutor<'_>,
+    ids: &[i64],
+) -> Result<HashMap<i64, Tag>, StoreError> {
+    let tags: Vec<Tag> =
+        sqlx::query_as("select id, slug, name, created_at from tags where id = any($1)")
+            .bind(ids)
+            .fetch_all(exec)
+            .await?;
+    Ok(tags.into_iter().map(|tag| (tag.id, tag)).collect())
+}
+
+/// Tags that label at least one published post, by name (then id).
+pub async fn page(exec: impl PgExecutor<'_>, window: &Window) -> Result<Vec<Tag>, StoreError> {
+    let mut query = QueryBuilder::new(format!(
+        "select {TAG_COLUMNS} from tags t where {USED_BY_A_PUBLISHED_POST}"
+    ));
+    push_window(&mut query, "t.name", "t.id", Direction::Asc, window);
+    let tags = query.build_query_as().fetch_all(exec).await?;
+    Ok(in_list_order(tags, window))
+}
+
+pub async fn count(exec: impl PgExecutor<'_>) -> Result<i64, StoreError> {
+    let count = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "select count(*) from tags t where {USED_BY_A_PUBLISHED_POST}"
+    )))
+    .fetch_one(exec)
+    .await?;
+    Ok(count)
+}
+
+/// A tag nobody's published post carries is an editor's leftover, not part of the site.
+const USED_BY_A_PUBLISHED_POST: &str = "exists (select 1 from post_tags pt join posts p on p.id = pt.post_id \
+     where pt.tag_id = t.id and p.status = 'published')";
+
+impl Tag {
+    /// This tag's position in the tag list (by name).
+    pub fn position(&self) -> Position {
+        Position {
+            key: SortKey::Text(self.name.clone()),
+            id: self.id,
+        }
+    }
 }

@@ -95,6 +95,33 @@ impl TestDatabase {
         &self.url
     }
 
+    /// How many statements ran in this database since the last call (this query excluded):
+    /// tests assert counts, never timings. Needs `pg_stat_statements`.
+    pub async fn statements_since_last_count(&self) -> i64 {
+        let mut connection = PgConnection::connect_with(&self.options)
+            .await
+            .expect("connect to the test database");
+        let count: i64 = sqlx::query_scalar(
+            r#"
+            select coalesce(sum(calls), 0)::bigint
+            from pg_stat_statements
+            where dbid = (select oid from pg_database where datname = current_database())
+              and query not like '%pg_stat_statements%'
+            "#,
+        )
+        .fetch_one(&mut connection)
+        .await
+        .expect("read pg_stat_statements");
+        sqlx::query(
+            "select pg_stat_statements_reset(0, (select oid from pg_database where datname = current_database()), 0)",
+        )
+        .execute(&mut connection)
+        .await
+        .expect("reset pg_stat_statements");
+        connection.close().await.expect("close");
+        count
+    }
+
     /// A small pool on this database.
     pub async fn pool(&self) -> PgPool {
         PgPoolOptions::new()
@@ -178,6 +205,7 @@ async fn embedded_server() -> Result<TestServer, String> {
         data_dir: dir.clone(),
         bin_dir: None,
         durable: false,
+        statement_statistics: true,
     };
     let cluster = EmbeddedPostgres::start(&options)
         .await
@@ -219,6 +247,11 @@ async fn create_template(admin: &PgConnectOptions, template: &str) -> Result<(),
     let mut template_connection = PgConnection::connect_with(&admin.clone().database(template))
         .await
         .map_err(fail)?;
+    // Statement counts (tests assert how many statements a request runs) need it.
+    sqlx::raw_sql("create extension if not exists pg_stat_statements")
+        .execute(&mut template_connection)
+        .await
+        .map_err(|error| format!("the tests need the pg_stat_statements extension: {error}"))?;
     MIGRATOR
         .run(&mut template_connection)
         .await

@@ -1,14 +1,457 @@
-//! GraphQL over HTTP: `POST /graphql` with a JSON body, `GET /graphql?query=…`.
+//! GraphQL over HTTP, per the GraphQL-over-HTTP specification: `POST /graphql` with a JSON
+//! body, `GET /graphql?query=…` for queries only. Responses are
+//! `application/graphql-response+json` when the client accepts it (with the spec's status
+//! codes: 400 for requests that cannot execute), `application/json` otherwise (200 for
+//! every well-formed request, as older clients expect).
 
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
-use axum::extract::State;
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
+use async_graphql::{ServerError, Variables};
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use gazette_store::tokens;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
 
+use super::auth::Viewer;
+use super::context::RequestContext;
 use crate::state::AppState;
 
-pub async fn post(State(state): State<AppState>, request: GraphQLRequest) -> GraphQLResponse {
-    state.schema.execute(request.into_inner()).await.into()
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json; charset=utf-8";
+const JSON: &str = "application/json; charset=utf-8";
+
+/// The response media type the client asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MediaType {
+    GraphqlResponseJson,
+    Json,
 }
 
-pub async fn get(State(state): State<AppState>, request: GraphQLRequest) -> GraphQLResponse {
-    state.schema.execute(request.into_inner()).await.into()
+impl MediaType {
+    fn content_type(self) -> &'static str {
+        match self {
+            MediaType::GraphqlResponseJson => GRAPHQL_RESPONSE_JSON,
+            MediaType::Json => JSON,
+        }
+    }
+}
+
+/// A request's parameters, from the JSON body or the query string.
+#[derive(Debug, Default)]
+struct Params {
+    query: Option<String>,
+    variables: Option<Value>,
+    operation_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BodyParams {
+    query: Option<String>,
+    variables: Option<Value>,
+    operation_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct QueryStringParams {
+    query: Option<String>,
+    /// JSON, encoded in the query string.
+    variables: Option<String>,
+    operation_name: Option<String>,
+}
+
+pub async fn get(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let media = match negotiate(&headers) {
+        Ok(media) => media,
+        Err(Unacceptable { browser: true }) if uri.query().is_none() => {
+            // Someone opened the endpoint in a browser: show them the playground.
+            return Redirect::to("/graphiql").into_response();
+        }
+        Err(Unacceptable { .. }) => return not_acceptable(),
+    };
+    let params = match Query::<QueryStringParams>::try_from_uri(&uri) {
+        Ok(Query(params)) => params,
+        Err(rejection) => {
+            return request_error(
+                media,
+                StatusCode::BAD_REQUEST,
+                &format!("The query string cannot be read: {rejection}."),
+            );
+        }
+    };
+    let variables = match params
+        .variables
+        .as_deref()
+        .map(serde_json::from_str::<Value>)
+    {
+        None => None,
+        Some(Ok(variables)) => Some(variables),
+        Some(Err(error)) => {
+            return request_error(
+                media,
+                StatusCode::BAD_REQUEST,
+                &format!("`variables` is not valid JSON: {error}."),
+            );
+        }
+    };
+    let params = Params {
+        query: params.query,
+        variables,
+        operation_name: params.operation_name,
+    };
+    execute(&state, &headers, media, params, Method::GET).await
+}
+
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let media = match negotiate(&headers) {
+        Ok(media) => media,
+        Err(Unacceptable { .. }) => return not_acceptable(),
+    };
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .map(|value| value.trim().to_ascii_lowercase());
+    if content_type.as_deref() != Some("application/json") {
+        return request_error(
+            media,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Send the request as JSON with `Content-Type: application/json`.",
+        );
+    }
+    let parsed: Value = match serde_json::from_slice(&body) {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            return request_error(
+                media,
+                StatusCode::BAD_REQUEST,
+                &format!("The body is not valid JSON: {error}."),
+            );
+        }
+    };
+    if parsed.is_array() {
+        return request_error(
+            media,
+            StatusCode::BAD_REQUEST,
+            "Batched requests are not supported: send one operation per request.",
+        );
+    }
+    let params: BodyParams = match serde_json::from_value(parsed) {
+        Ok(params) => params,
+        Err(error) => {
+            return request_error(
+                media,
+                StatusCode::BAD_REQUEST,
+                &format!("The body is not a GraphQL request: {error}."),
+            );
+        }
+    };
+    let params = Params {
+        query: params.query,
+        variables: params.variables,
+        operation_name: params.operation_name,
+    };
+    execute(&state, &headers, media, params, Method::POST).await
+}
+
+async fn execute(
+    state: &AppState,
+    headers: &HeaderMap,
+    media: MediaType,
+    params: Params,
+    method: Method,
+) -> Response {
+    let viewer = match authenticate(state, headers).await {
+        Ok(viewer) => viewer,
+        Err(response) => return *response,
+    };
+    let Some(query) = params.query.filter(|query| !query.trim().is_empty()) else {
+        return request_error(
+            media,
+            StatusCode::BAD_REQUEST,
+            "The request has no `query`.",
+        );
+    };
+    let variables = match params.variables {
+        None | Some(Value::Null) => Variables::default(),
+        Some(variables @ Value::Object(_)) => Variables::from_json(variables),
+        Some(_) => {
+            return request_error(
+                media,
+                StatusCode::BAD_REQUEST,
+                "`variables` must be a JSON object.",
+            );
+        }
+    };
+
+    let mut request = async_graphql::Request::new(query.clone()).variables(variables);
+    if let Some(name) = &params.operation_name {
+        request = request.operation_name(name);
+    }
+    let parse_failed = match async_graphql::parser::parse_query(&query) {
+        Ok(document) => {
+            if method == Method::GET
+                && operation_type(&document, params.operation_name.as_deref())
+                    .is_some_and(|kind| kind != OperationType::Query)
+            {
+                return method_not_allowed(media);
+            }
+            request.set_parsed_query(document);
+            false
+        }
+        // Execution reports the syntax error, with its position.
+        Err(_) => true,
+    };
+    let request = request.data(RequestContext::new(
+        state.pool.clone(),
+        state.config.clone(),
+        viewer,
+    ));
+    let mut response = state.schema.execute(request).await;
+
+    // Errors raised before execution (syntax, validation) come without data.
+    let executed = !matches!(response.data, async_graphql::Value::Null)
+        || response.errors.iter().any(|error| !error.path.is_empty());
+    for error in &mut response.errors {
+        let code = if parse_failed {
+            "GRAPHQL_PARSE_FAILED"
+        } else if !executed {
+            "GRAPHQL_VALIDATION_FAILED"
+        } else {
+            // Our resolvers always name a code; what comes without one is async-graphql
+            // refusing an argument value.
+            "BAD_USER_INPUT"
+        };
+        set_code_if_missing(error, code);
+    }
+    let mut body = Map::new();
+    if executed {
+        body.insert("data".to_owned(), json_or_null(&response.data));
+    }
+    if !response.errors.is_empty() {
+        body.insert("errors".to_owned(), json_or_null(&response.errors));
+    }
+    if !response.extensions.is_empty() {
+        body.insert("extensions".to_owned(), json_or_null(&response.extensions));
+    }
+    let status = if executed || media == MediaType::Json {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    respond(media, status, Value::Object(body))
+}
+
+fn set_code_if_missing(error: &mut ServerError, code: &str) {
+    let extensions = error.extensions.get_or_insert_with(Default::default);
+    if extensions.get("code").is_none() {
+        extensions.set("code", code);
+    }
+}
+
+fn json_or_null(value: &impl serde::Serialize) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+/// The kind of the operation that would run; `None` when the name does not pick one (the
+/// executor then reports it).
+fn operation_type(document: &ExecutableDocument, name: Option<&str>) -> Option<OperationType> {
+    match (&document.operations, name) {
+        (DocumentOperations::Single(operation), _) => Some(operation.node.ty),
+        (DocumentOperations::Multiple(operations), Some(name)) => {
+            operations.get(name).map(|operation| operation.node.ty)
+        }
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => operations
+            .values()
+            .next()
+            .map(|operation| operation.node.ty),
+        (DocumentOperations::Multiple(_), None) => None,
+    }
+}
+
+/// No token: anonymous. A valid token: its owner. Anything else ends the request with 401.
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Viewer, Box<Response>> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(Viewer::Anonymous);
+    };
+    let secret = value
+        .to_str()
+        .ok()
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, secret)| secret.trim())
+        .filter(|secret| !secret.is_empty());
+    let Some(secret) = secret else {
+        return Err(Box::new(unauthenticated(
+            "The Authorization header must be `Bearer <token>`.",
+        )));
+    };
+    match tokens::authenticate(&state.pool, secret).await {
+        Ok(Some(owner)) => Ok(Viewer::Token(owner)),
+        Ok(None) => Err(Box::new(unauthenticated(
+            "The token is not valid: it is unknown or has been revoked.",
+        ))),
+        Err(error) => {
+            tracing::error!(error = %gazette_store::display_chain(&error), "token check failed");
+            Err(Box::new(respond(
+                MediaType::Json,
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({ "errors": [{
+                    "message": "The token cannot be checked right now; try again shortly.",
+                    "extensions": { "code": "INTERNAL" }
+                }]}),
+            )))
+        }
+    }
+}
+
+fn unauthenticated(message: &str) -> Response {
+    let mut response = respond(
+        MediaType::Json,
+        StatusCode::UNAUTHORIZED,
+        json!({ "errors": [{ "message": message, "extensions": { "code": "UNAUTHENTICATED" } }] }),
+    );
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(r#"Bearer realm="gazette", error="invalid_token""#),
+    );
+    response
+}
+
+fn method_not_allowed(media: MediaType) -> Response {
+    let mut response = request_error(
+        media,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Mutations and subscriptions cannot be sent with GET; use POST.",
+    );
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    response
+}
+
+fn not_acceptable() -> Response {
+    respond(
+        MediaType::Json,
+        StatusCode::NOT_ACCEPTABLE,
+        json!({ "errors": [{
+            "message": "This endpoint answers with application/graphql-response+json or application/json; accept one of them.",
+            "extensions": { "code": "NOT_ACCEPTABLE" }
+        }]}),
+    )
+}
+
+/// A request that could not be executed at all.
+fn request_error(media: MediaType, status: StatusCode, message: &str) -> Response {
+    respond(
+        media,
+        status,
+        json!({ "errors": [{ "message": message, "extensions": { "code": "BAD_REQUEST" } }] }),
+    )
+}
+
+fn respond(media: MediaType, status: StatusCode, body: Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, media.content_type())],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+struct Unacceptable {
+    /// The client would take HTML: a browser.
+    browser: bool,
+}
+
+/// Picks the response media type from `Accept`: the acceptable type with the highest
+/// quality, `application/graphql-response+json` on a tie; `application/json` when the
+/// header is absent or accepts anything.
+fn negotiate(headers: &HeaderMap) -> Result<MediaType, Unacceptable> {
+    let Some(accept) = headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+    else {
+        return Ok(MediaType::Json);
+    };
+    let mut best: Option<(f32, MediaType)> = None;
+    let mut browser = false;
+    for item in accept.split(',') {
+        let mut parts = item.split(';');
+        let media = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let quality = parts
+            .filter_map(|part| part.trim().strip_prefix("q="))
+            .find_map(|q| q.parse::<f32>().ok())
+            .unwrap_or(1.0);
+        if quality <= 0.0 {
+            continue;
+        }
+        let candidate = match media.as_str() {
+            "application/graphql-response+json" => MediaType::GraphqlResponseJson,
+            "application/json" | "application/*" | "*/*" => MediaType::Json,
+            "text/html" => {
+                browser = true;
+                continue;
+            }
+            _ => continue,
+        };
+        let better = match best {
+            None => true,
+            Some((best_quality, best_media)) => {
+                quality > best_quality
+                    || (quality == best_quality
+                        && candidate == MediaType::GraphqlResponseJson
+                        && best_media == MediaType::Json)
+            }
+        };
+        if better {
+            best = Some((quality, candidate));
+        }
+    }
+    match best {
+        Some((_, media)) => Ok(media),
+        None if accept.trim().is_empty() => Ok(MediaType::Json),
+        None => Err(Unacceptable { browser }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(value: &str) -> Result<MediaType, bool> {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::ACCEPT,
+            HeaderValue::from_str(value).expect("header"),
+        );
+        negotiate(&headers).map_err(|unacceptable| unacceptable.browser)
+    }
+
+    #[test]
+    fn negotiates_media_types() {
+        assert_eq!(negotiate(&HeaderMap::new()).ok(), Some(MediaType::Json));
+        assert_eq!(
+            accept("application/graphql-response+json").ok(),
+            Some(MediaType::GraphqlResponseJson)
+        );
+        assert_eq!(accept("application/json").ok(), Some(MediaType::Json));
+        assert_eq!(accept("*/*").ok(), Some(MediaType::Json));
+        assert_eq!(
+            accept("application/graphql-response+json, application/json;q=0.9").ok(),
+            Some(MediaType::GraphqlResponseJson)
+        );
+        assert_eq!(
+            accept("application/json, application/graphql-response+json").ok(),
+            Some(MediaType::GraphqlResponseJson)
+        );
+        assert_eq!(
+            accept("application/graphql-response+json;q=0.5, application/json").ok(),
+            Some(MediaType::Json)
+        );
+        assert_eq!(accept("text/html,application/xhtml+xml").err(), Some(true));
+        assert_eq!(accept("image/png").err(), Some(false));
+    }
 }

@@ -4,31 +4,23 @@ use async_graphql::ID;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
+use super::errors::ApiError;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NodeKind {
     Post,
     Author,
     Tag,
-    Comment,
-    Channel,
 }
 
 impl NodeKind {
-    const ALL: [NodeKind; 5] = [
-        NodeKind::Post,
-        NodeKind::Author,
-        NodeKind::Tag,
-        NodeKind::Comment,
-        NodeKind::Channel,
-    ];
+    const ALL: [NodeKind; 3] = [NodeKind::Post, NodeKind::Author, NodeKind::Tag];
 
     fn type_name(self) -> &'static str {
         match self {
             NodeKind::Post => "Post",
             NodeKind::Author => "Author",
             NodeKind::Tag => "Tag",
-            NodeKind::Comment => "Comment",
-            NodeKind::Channel => "SocialChannel",
         }
     }
 }
@@ -47,6 +39,18 @@ impl GlobalId {
 
     pub fn to_id(self) -> ID {
         ID(STANDARD.encode(format!("{}:{}", self.kind.type_name(), self.id)))
+    }
+
+    /// The row id behind `id`, which must be a `kind` id; `field` names the argument in the
+    /// error otherwise.
+    pub fn decode(id: &str, kind: NodeKind, field: &str) -> Result<i64, ApiError> {
+        match Self::parse(id) {
+            Some(global) if global.kind == kind => Ok(global.id),
+            _ => Err(ApiError::bad_input(
+                field,
+                format!("`{field}` is not a valid {} id.", kind.type_name()),
+            )),
+        }
     }
 
     /// `None` when `id` is not one of ours.

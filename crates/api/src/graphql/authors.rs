@@ -1,0 +1,183 @@
+//! Authors in the schema, and the viewer.
+
+use async_graphql::{Context, Enum, ID, Object, Result};
+use gazette_store::authors::{self, Author};
+use gazette_store::posts::{PostFilter, PostOrder};
+use gazette_store::tokens::Role as StoreRole;
+
+use super::auth::Viewer;
+use super::connection::{PageArgs, PageRequest, TotalCount, connection_types};
+use super::context::RequestContext;
+use super::errors::ApiError;
+use super::ids::{GlobalId, NodeKind};
+use super::loaders::loader_error;
+use super::posts::{PostConnection, post_connection};
+
+connection_types!(
+    AuthorConnection,
+    AuthorEdge,
+    AuthorNode,
+    "A page of authors."
+);
+
+const AUTHOR_ORDERING: &str = "authors:name";
+
+#[derive(Default)]
+pub struct AuthorQuery;
+
+#[Object]
+impl AuthorQuery {
+    /// An author by their global `id` or their `slug` (give one); null when there is none.
+    async fn author(
+        &self,
+        ctx: &Context<'_>,
+        id: Option<ID>,
+        slug: Option<String>,
+    ) -> Result<Option<AuthorNode>> {
+        let request = RequestContext::of(ctx)?;
+        let author = match (id, slug) {
+            (Some(id), None) => {
+                let id = GlobalId::decode(&id, NodeKind::Author, "id")?;
+                request
+                    .loaders
+                    .authors
+                    .load_one(id)
+                    .await
+                    .map_err(loader_error)?
+            }
+            (None, Some(slug)) => authors::find_by_slug(&request.pool, &slug)
+                .await
+                .map_err(ApiError::from)?,
+            _ => {
+                return Err(
+                    ApiError::bad_input("id", "Give exactly one of `id` and `slug`.").into(),
+                );
+            }
+        };
+        Ok(author.map(AuthorNode))
+    }
+
+    /// Authors who have published, by name.
+    async fn authors(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<AuthorConnection> {
+        let request = RequestContext::of(ctx)?;
+        let page = PageRequest::new(&PageArgs::new(first, after, last, before), AUTHOR_ORDERING)?;
+        let rows = authors::page(&request.pool, &page.window)
+            .await
+            .map_err(ApiError::from)?;
+        let (edges, page_info) = page.finish(rows, AUTHOR_ORDERING, Author::position, AuthorNode);
+        let pool = request.pool.clone();
+        Ok(AuthorConnection {
+            edges,
+            page_info,
+            total_count: TotalCount::new(move || {
+                let pool = pool.clone();
+                async move { authors::count(&pool).await }
+            }),
+        })
+    }
+
+    /// Who the request's token belongs to; null without a token.
+    async fn viewer(&self, ctx: &Context<'_>) -> Result<Option<ViewerNode>> {
+        let request = RequestContext::of(ctx)?;
+        let Viewer::Token(owner) = request.viewer else {
+            return Ok(None);
+        };
+        let author = request
+            .loaders
+            .authors
+            .load_one(owner.author_id)
+            .await
+            .map_err(loader_error)?
+            .ok_or_else(|| ApiError::Internal("a token's author is missing".into()))?;
+        Ok(Some(ViewerNode {
+            author: AuthorNode(author),
+            role: owner.role.into(),
+        }))
+    }
+}
+
+/// A person who writes posts.
+pub struct AuthorNode(pub Author);
+
+#[Object(name = "Author")]
+impl AuthorNode {
+    pub async fn id(&self) -> ID {
+        GlobalId::new(NodeKind::Author, self.0.id).to_id()
+    }
+
+    async fn slug(&self) -> &str {
+        &self.0.slug
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn bio(&self) -> &str {
+        &self.0.bio
+    }
+
+    /// The author's own website.
+    async fn url(&self) -> Option<&str> {
+        self.0.url.as_deref()
+    }
+
+    /// The author's published posts, newest first.
+    async fn posts(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<PostConnection> {
+        let filter = PostFilter {
+            author_id: Some(self.0.id),
+            ..PostFilter::published()
+        };
+        let args = PageArgs::new(first, after, last, before);
+        Ok(post_connection(ctx, args, filter, PostOrder::default()).await?)
+    }
+}
+
+/// What a token may do.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum Role {
+    /// Everything.
+    Admin,
+    /// Write and manage their own posts.
+    Author,
+}
+
+impl From<StoreRole> for Role {
+    fn from(role: StoreRole) -> Self {
+        match role {
+            StoreRole::Admin => Role::Admin,
+            StoreRole::Author => Role::Author,
+        }
+    }
+}
+
+/// The holder of the request's token.
+pub struct ViewerNode {
+    author: AuthorNode,
+    role: Role,
+}
+
+#[Object(name = "Viewer")]
+impl ViewerNode {
+    async fn author(&self) -> &AuthorNode {
+        &self.author
+    }
+
+    async fn role(&self) -> Role {
+        self.role
+    }
+}

@@ -1,0 +1,110 @@
+//! Tags in the schema.
+
+use async_graphql::{Context, ID, Object, Result};
+use gazette_store::posts::{PostFilter, PostOrder};
+use gazette_store::tags::{self, Tag};
+
+use super::connection::{PageArgs, PageRequest, TotalCount, connection_types};
+use super::context::RequestContext;
+use super::errors::ApiError;
+use super::ids::{GlobalId, NodeKind};
+use super::posts::{PostConnection, post_connection};
+
+connection_types!(TagConnection, TagEdge, TagNode, "A page of tags.");
+
+const TAG_ORDERING: &str = "tags:name";
+
+#[derive(Default)]
+pub struct TagQuery;
+
+#[Object]
+impl TagQuery {
+    /// A tag by its global `id` or its `slug` (give one); null when there is none.
+    async fn tag(
+        &self,
+        ctx: &Context<'_>,
+        id: Option<ID>,
+        slug: Option<String>,
+    ) -> Result<Option<TagNode>> {
+        let request = RequestContext::of(ctx)?;
+        let tag = match (id, slug) {
+            (Some(id), None) => {
+                let id = GlobalId::decode(&id, NodeKind::Tag, "id")?;
+                tags::find_by_ids(&request.pool, &[id])
+                    .await
+                    .map_err(ApiError::from)?
+                    .remove(&id)
+            }
+            (None, Some(slug)) => tags::find_by_slug(&request.pool, &slug)
+                .await
+                .map_err(ApiError::from)?,
+            _ => {
+                return Err(
+                    ApiError::bad_input("id", "Give exactly one of `id` and `slug`.").into(),
+                );
+            }
+        };
+        Ok(tag.map(TagNode))
+    }
+
+    /// The tags of published posts, by name.
+    async fn tags(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<TagConnection> {
+        let request = RequestContext::of(ctx)?;
+        let page = PageRequest::new(&PageArgs::new(first, after, last, before), TAG_ORDERING)?;
+        let rows = tags::page(&request.pool, &page.window)
+            .await
+            .map_err(ApiError::from)?;
+        let (edges, page_info) = page.finish(rows, TAG_ORDERING, Tag::position, TagNode);
+        let pool = request.pool.clone();
+        Ok(TagConnection {
+            edges,
+            page_info,
+            total_count: TotalCount::new(move || {
+                let pool = pool.clone();
+                async move { tags::count(&pool).await }
+            }),
+        })
+    }
+}
+
+/// A label on posts.
+pub struct TagNode(pub Tag);
+
+#[Object(name = "Tag")]
+impl TagNode {
+    pub async fn id(&self) -> ID {
+        GlobalId::new(NodeKind::Tag, self.0.id).to_id()
+    }
+
+    async fn slug(&self) -> &str {
+        &self.0.slug
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// The published posts with this tag, newest first.
+    async fn posts(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<PostConnection> {
+        let filter = PostFilter {
+            tag_slug: Some(self.0.slug.clone()),
+            ..PostFilter::published()
+        };
+        let args = PageArgs::new(first, after, last, before);
+        Ok(post_connection(ctx, args, filter, PostOrder::default()).await?)
+    }
+}

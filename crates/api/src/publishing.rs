@@ -1,0 +1,426 @@
+//! Writing posts: input checks, rendering, slugs, permissions, and the transaction around
+//! each change. The GraphQL mutations are thin wrappers over these functions.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use gazette_store::posts::{self, NewPost, Post, PostChanges, PostStatus};
+use gazette_store::tags::{self, TagName};
+use gazette_store::tokens::Role;
+use gazette_store::{PgPool, StoreError, authors};
+
+use crate::graphql::Viewer;
+use crate::graphql::errors::ApiError;
+
+pub const MAX_TITLE_CHARS: usize = 200;
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+pub const MAX_EXCERPT_CHARS: usize = 1000;
+pub const MAX_SLUG_LEN: usize = 200;
+pub const MAX_TAGS: usize = 20;
+pub const MAX_TAG_CHARS: usize = 100;
+/// Generated excerpts: long enough for a feed reader's preview.
+const EXCERPT_CHARS: usize = 300;
+/// Clocks differ a little; "now" from a client may be slightly ahead of ours.
+const CLOCK_SKEW: TimeDelta = TimeDelta::seconds(60);
+
+/// A new post as the client sent it.
+#[derive(Debug, Clone, Default)]
+pub struct PostInput {
+    pub title: String,
+    pub body: String,
+    pub excerpt: Option<String>,
+    pub slug: Option<String>,
+    pub tags: Vec<String>,
+    pub comments_open: Option<bool>,
+    pub publish: bool,
+    pub published_at: Option<DateTime<Utc>>,
+    /// Admins may write on someone's behalf.
+    pub author_id: Option<i64>,
+}
+
+/// Changes to a post; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct PostEdit {
+    pub title: Option<String>,
+    pub body: Option<String>,
+    /// `Some(None)` returns the excerpt to following the body.
+    pub excerpt: Option<Option<String>>,
+    pub slug: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub comments_open: Option<bool>,
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+pub async fn create_post(
+    pool: &PgPool,
+    viewer: &Viewer,
+    input: PostInput,
+) -> Result<Post, ApiError> {
+    let owner = viewer.require_token()?;
+    let author_id = match input.author_id {
+        Some(author) if author != owner.author_id && owner.role != Role::Admin => {
+            return Err(ApiError::Forbidden(
+                "Only admins may write posts on someone else's behalf.".to_owned(),
+            ));
+        }
+        Some(author) => {
+            if authors::find_by_ids(pool, &[author]).await?.is_empty() {
+                return Err(ApiError::bad_input("authorId", "There is no such author."));
+            }
+            author
+        }
+        None => owner.author_id,
+    };
+    let title = check_title(&input.title)?;
+    check_body(&input.body)?;
+    let excerpt = input.excerpt.as_deref().map(check_excerpt).transpose()?;
+    let explicit_slug = input.slug.as_deref().map(check_slug).transpose()?;
+    let tag_names = check_tags(&input.tags)?;
+    if input.published_at.is_some() && !input.publish {
+        return Err(ApiError::bad_input(
+            "publishedAt",
+            "`publishedAt` goes with `status: PUBLISHED` (or use publishPost).",
+        ));
+    }
+    let published_at = match input.publish {
+        true => Some(check_published_at(input.published_at)?.unwrap_or_else(Utc::now)),
+        false => None,
+    };
+    let body_html = gazette_content::render_post_body(&input.body);
+    let generated_excerpt = gazette_content::excerpt(&input.body, EXCERPT_CHARS);
+    let base_slug = gazette_content::slugify(&title, MAX_SLUG_LEN, "post");
+
+    // A generated slug can lose a race with a concurrent post: then pick the next one.
+    for _ in 0..3 {
+        let mut tx = pool.begin().await.map_err(StoreError::from)?;
+        let slug = match &explicit_slug {
+            Some(slug) => slug.clone(),
+            None => posts::free_slug(&mut tx, &base_slug, MAX_SLUG_LEN).await?,
+        };
+        let inserted = posts::insert(
+            &mut *tx,
+            &NewPost {
+                author_id,
+                slug: &slug,
+                title: &title,
+                body: &input.body,
+                body_html: &body_html,
+                excerpt: excerpt.as_deref().unwrap_or(&generated_excerpt),
+                custom_excerpt: excerpt.is_some(),
+                status: if input.publish {
+                    PostStatus::Published
+                } else {
+                    PostStatus::Draft
+                },
+                comments_open: input.comments_open.unwrap_or(true),
+                published_at,
+            },
+        )
+        .await;
+        match inserted {
+            Ok(post) => {
+                set_tags(&mut tx, post.id, &tag_names).await?;
+                tx.commit().await.map_err(StoreError::from)?;
+                return Ok(post);
+            }
+            Err(error) if error.constraint() == Some("posts_slug_key") => {
+                if explicit_slug.is_some() {
+                    return Err(slug_taken());
+                }
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Err(ApiError::Internal(
+        "could not find a free slug after three attempts".into(),
+    ))
+}
+
+pub async fn update_post(
+    pool: &PgPool,
+    viewer: &Viewer,
+    id: i64,
+    edit: PostEdit,
+) -> Result<Post, ApiError> {
+    viewer.require_token()?;
+    let title = edit.title.as_deref().map(check_title).transpose()?;
+    if let Some(body) = &edit.body {
+        check_body(body)?;
+    }
+    let excerpt = match &edit.excerpt {
+        Some(Some(excerpt)) => Some(Some(check_excerpt(excerpt)?)),
+        Some(None) => Some(None),
+        None => None,
+    };
+    let slug = edit.slug.as_deref().map(check_slug).transpose()?;
+    let tag_names = edit.tags.as_deref().map(check_tags).transpose()?;
+    let published_at = check_published_at(edit.published_at)?;
+
+    let mut tx = pool.begin().await.map_err(StoreError::from)?;
+    let current = load_for_edit(&mut tx, viewer, id).await?;
+    if published_at.is_some() && current.status != PostStatus::Published {
+        return Err(ApiError::bad_input(
+            "publishedAt",
+            "Only a published post has a publication date; use publishPost.",
+        ));
+    }
+    let body = edit.body.as_deref().unwrap_or(&current.body);
+    let body_html = edit.body.as_deref().map(gazette_content::render_post_body);
+    // An excerpt the author did not write follows the body.
+    let new_excerpt = match excerpt {
+        Some(Some(custom)) => Some((custom, true)),
+        Some(None) => Some((gazette_content::excerpt(body, EXCERPT_CHARS), false)),
+        None if edit.body.is_some() && !current.custom_excerpt => {
+            Some((gazette_content::excerpt(body, EXCERPT_CHARS), false))
+        }
+        None => None,
+    };
+    let changes = PostChanges {
+        slug: slug.as_deref(),
+        title: title.as_deref(),
+        body: edit.body.as_deref().zip(body_html.as_deref()),
+        excerpt: new_excerpt
+            .as_ref()
+            .map(|(text, custom)| (text.as_str(), *custom)),
+        comments_open: edit.comments_open,
+        status: None,
+        published_at,
+    };
+    let updated = match posts::update(&mut *tx, id, &changes).await {
+        Ok(updated) => updated.ok_or_else(post_not_found)?,
+        Err(error) if error.constraint() == Some("posts_slug_key") => return Err(slug_taken()),
+        Err(error) => return Err(error.into()),
+    };
+    if let Some(tag_names) = &tag_names {
+        set_tags(&mut tx, id, tag_names).await?;
+    }
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(updated)
+}
+
+/// Publishes a post: at `published_at`, or when it was first published, or now.
+pub async fn publish_post(
+    pool: &PgPool,
+    viewer: &Viewer,
+    id: i64,
+    published_at: Option<DateTime<Utc>>,
+) -> Result<Post, ApiError> {
+    let published_at = check_published_at(published_at)?;
+    let mut tx = pool.begin().await.map_err(StoreError::from)?;
+    let current = load_for_edit(&mut tx, viewer, id).await?;
+    let changes = PostChanges {
+        status: Some(PostStatus::Published),
+        published_at: Some(
+            published_at
+                .or(current.published_at)
+                .unwrap_or_else(Utc::now),
+        ),
+        ..PostChanges::default()
+    };
+    let post = posts::update(&mut *tx, id, &changes)
+        .await?
+        .ok_or_else(post_not_found)?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(post)
+}
+
+/// Makes a post a draft again; it keeps its publication date for a later republish.
+pub async fn unpublish_post(pool: &PgPool, viewer: &Viewer, id: i64) -> Result<Post, ApiError> {
+    let mut tx = pool.begin().await.map_err(StoreError::from)?;
+    load_for_edit(&mut tx, viewer, id).await?;
+    let changes = PostChanges {
+        status: Some(PostStatus::Draft),
+        ..PostChanges::default()
+    };
+    let post = posts::update(&mut *tx, id, &changes)
+        .await?
+        .ok_or_else(post_not_found)?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(post)
+}
+
+/// Deletes a post with its comments; returns it as it was.
+pub async fn delete_post(pool: &PgPool, viewer: &Viewer, id: i64) -> Result<Post, ApiError> {
+    let mut tx = pool.begin().await.map_err(StoreError::from)?;
+    let post = load_for_edit(&mut tx, viewer, id).await?;
+    posts::delete(&mut *tx, id).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(post)
+}
+
+/// The post, locked for the rest of the transaction, if this viewer may change it.
+async fn load_for_edit(
+    tx: &mut gazette_store::PgConnection,
+    viewer: &Viewer,
+    id: i64,
+) -> Result<Post, ApiError> {
+    viewer.require_token()?;
+    let post = posts::find_for_update(&mut *tx, id)
+        .await?
+        .ok_or_else(post_not_found)?;
+    viewer.require_editor_of(&post)?;
+    Ok(post)
+}
+
+async fn set_tags(
+    tx: &mut gazette_store::PgConnection,
+    post_id: i64,
+    names: &[(String, String)],
+) -> Result<(), ApiError> {
+    let tags: Vec<TagName> = names
+        .iter()
+        .map(|(slug, name)| TagName { slug, name })
+        .collect();
+    tags::set_post_tags(tx, post_id, &tags).await?;
+    Ok(())
+}
+
+fn post_not_found() -> ApiError {
+    ApiError::not_found("There is no post with this id.")
+}
+
+fn slug_taken() -> ApiError {
+    ApiError::bad_input("slug", "Another post already uses this slug.")
+}
+
+fn check_title(title: &str) -> Result<String, ApiError> {
+    let title = title.trim();
+    let chars = title.chars().count();
+    if chars == 0 {
+        return Err(ApiError::bad_input("title", "The title must not be empty."));
+    }
+    if chars > MAX_TITLE_CHARS {
+        return Err(ApiError::bad_input(
+            "title",
+            format!("The title may have at most {MAX_TITLE_CHARS} characters; it has {chars}."),
+        ));
+    }
+    Ok(title.to_owned())
+}
+
+fn check_body(body: &str) -> Result<(), ApiError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(ApiError::bad_input(
+            "body",
+            format!(
+                "The body may have at most 256 KiB ({MAX_BODY_BYTES} bytes of UTF-8); it has {}.",
+                body.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_excerpt(excerpt: &str) -> Result<String, ApiError> {
+    let excerpt = excerpt.trim();
+    if excerpt.chars().count() > MAX_EXCERPT_CHARS {
+        return Err(ApiError::bad_input(
+            "excerpt",
+            format!("The excerpt may have at most {MAX_EXCERPT_CHARS} characters."),
+        ));
+    }
+    Ok(excerpt.to_owned())
+}
+
+fn check_slug(slug: &str) -> Result<String, ApiError> {
+    let well_formed = !slug.is_empty()
+        && slug.len() <= MAX_SLUG_LEN
+        && slug.split('-').all(|word| {
+            !word.is_empty()
+                && word
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        });
+    if well_formed {
+        Ok(slug.to_owned())
+    } else {
+        Err(ApiError::bad_input(
+            "slug",
+            format!(
+                "A slug is 1 to {MAX_SLUG_LEN} lowercase letters and digits in words joined by single hyphens, such as `my-first-post`."
+            ),
+        ))
+    }
+}
+
+/// Tag names, trimmed and deduplicated by slug, as (slug, name) pairs in the given order.
+fn check_tags(names: &[String]) -> Result<Vec<(String, String)>, ApiError> {
+    let mut tags: Vec<(String, String)> = Vec::new();
+    for name in names {
+        let name = name.trim();
+        let chars = name.chars().count();
+        if chars == 0 || chars > MAX_TAG_CHARS {
+            return Err(ApiError::bad_input(
+                "tags",
+                format!("Each tag has 1 to {MAX_TAG_CHARS} characters."),
+            ));
+        }
+        let slug = tag_slug(name);
+        if !tags.iter().any(|(existing, _)| *existing == slug) {
+            tags.push((slug, name.to_owned()));
+        }
+    }
+    if tags.len() > MAX_TAGS {
+        return Err(ApiError::bad_input(
+            "tags",
+            format!("A post may have at most {MAX_TAGS} tags."),
+        ));
+    }
+    Ok(tags)
+}
+
+/// Tags are matched by slug, so the slug must follow from the name alone: names without
+/// Latin letters or digits get one spelled from their bytes.
+fn tag_slug(name: &str) -> String {
+    let slug = gazette_content::slugify(name, MAX_TAG_CHARS, "");
+    if !slug.is_empty() {
+        return slug;
+    }
+    let spelled: String = name.bytes().map(|byte| format!("{byte:02x}")).collect();
+    let mut slug = format!("tag-{spelled}");
+    slug.truncate(MAX_TAG_CHARS);
+    slug
+}
+
+fn check_published_at(at: Option<DateTime<Utc>>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    match at {
+        Some(at) if at > Utc::now() + CLOCK_SKEW => Err(ApiError::bad_input(
+            "publishedAt",
+            "`publishedAt` may not be in the future: scheduled publishing is not supported.",
+        )),
+        other => Ok(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_checked() {
+        assert!(check_slug("my-first-post-2").is_ok());
+        for bad in ["", "My-Post", "a--b", "-a", "a-", "a b", "é"] {
+            assert!(check_slug(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn tags_are_deduplicated_by_slug() {
+        let tags = check_tags(&[" Rust ".to_owned(), "rust".to_owned(), "日本".to_owned()])
+            .expect("valid tags");
+        assert_eq!(
+            tags,
+            [
+                ("rust".to_owned(), "Rust".to_owned()),
+                ("tag-e697a5e69cac".to_owned(), "日本".to_owned())
+            ]
+        );
+        assert!(check_tags(&[" ".to_owned()]).is_err());
+    }
+
+    #[test]
+    fn titles_are_trimmed_and_bounded() {
+        assert_eq!(check_title("  Hello  ").ok().as_deref(), Some("Hello"));
+        assert!(check_title("   ").is_err());
+        assert!(check_title(&"x".repeat(201)).is_err());
+        assert!(check_title(&"é".repeat(200)).is_ok());
+    }
+}

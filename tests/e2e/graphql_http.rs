@@ -1,0 +1,284 @@
+//! GraphQL over HTTP: media types, status codes, GET, request errors, bearer tokens.
+
+use reqwest::StatusCode;
+use reqwest::header::{self, HeaderValue};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, error_code};
+use gazette_store::tokens::{self, Role};
+
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+const DEMO_QUERY: &str =
+    r#"{ post(slug: "the-implementation-of-enterprise-2-0-by-government-departments") { title } }"#;
+
+async fn post_raw(
+    app: &TestApp,
+    accept: Option<&str>,
+    content_type: &str,
+    body: impl Into<reqwest::Body>,
+) -> (StatusCode, String, Value) {
+    let mut request = app
+        .client
+        .post(app.url("/graphql"))
+        .header(header::CONTENT_TYPE, content_type)
+        .body(body);
+    if let Some(accept) = accept {
+        request = request.header(header::ACCEPT, accept);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status();
+    let media = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, media, body)
+}
+
+#[tokio::test]
+async fn responses_follow_the_accept_header() {
+    let app = TestApp::spawn_seeded().await;
+    let body = json!({ "query": DEMO_QUERY }).to_string();
+    let (status, media, response) = post_raw(
+        &app,
+        Some(GRAPHQL_RESPONSE),
+        "application/json",
+        body.clone(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(media.starts_with(GRAPHQL_RESPONSE), "{media}");
+    assert_eq!(
+        response["data"]["post"]["title"],
+        "The implementation of Enterprise 2.0 by government departments"
+    );
+
+    for accept in [None, Some("application/json"), Some("*/*")] {
+        let (status, media, _) = post_raw(&app, accept, "application/json", body.clone()).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            media.starts_with("application/json"),
+            "{accept:?} → {media}"
+        );
+    }
+    let (status, _, response) = post_raw(&app, Some("image/png"), "application/json", body).await;
+    assert_eq!(status, StatusCode::NOT_ACCEPTABLE);
+    assert_eq!(error_code(&response), Some("NOT_ACCEPTABLE"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn invalid_documents_are_400_for_graphql_response_json_and_200_for_json() {
+    let app = TestApp::spawn().await;
+    for (query, code) in [
+        (
+            "{ post(slug: \"x\") { noSuchField } }",
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+        ("{ post(slug: ", "GRAPHQL_PARSE_FAILED"),
+    ] {
+        let body = json!({ "query": query }).to_string();
+        let (status, _, response) = post_raw(
+            &app,
+            Some(GRAPHQL_RESPONSE),
+            "application/json",
+            body.clone(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
+        assert!(
+            response.get("data").is_none(),
+            "no data for a request that never ran: {response}"
+        );
+        assert_eq!(error_code(&response), Some(code), "{response}");
+
+        let (status, _, response) =
+            post_raw(&app, Some("application/json"), "application/json", body).await;
+        assert_eq!(status, StatusCode::OK, "{query}");
+        assert_eq!(error_code(&response), Some(code));
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn unreadable_requests_are_refused_with_a_sentence() {
+    let app = TestApp::spawn().await;
+    let cases: [(&str, &str, StatusCode); 5] = [
+        ("text/plain", DEMO_QUERY, StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        ("application/json", "{not json", StatusCode::BAD_REQUEST),
+        (
+            "application/json",
+            r#"[{"query":"{ __typename }"}]"#,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "application/json",
+            r#"{"variables":{}}"#,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "application/json",
+            r#"{"query":"{ __typename }","variables":[1]}"#,
+            StatusCode::BAD_REQUEST,
+        ),
+    ];
+    for (content_type, body, expected) in cases {
+        let (status, _, response) =
+            post_raw(&app, Some(GRAPHQL_RESPONSE), content_type, body.to_owned()).await;
+        assert_eq!(status, expected, "{content_type} {body}");
+        let message = response["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            message.ends_with('.') && message.len() > 10,
+            "a sentence: {response}"
+        );
+    }
+    let huge =
+        json!({ "query": "{ __typename }", "variables": { "x": "y".repeat(3 * 1024 * 1024) } });
+    let (status, _, _) = post_raw(&app, None, "application/json", huge.to_string()).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn get_runs_queries_and_refuses_mutations() {
+    let app = TestApp::spawn_seeded().await;
+    let response = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[
+            (
+                "query",
+                "query($slug: String) { post(slug: $slug) { title } }",
+            ),
+            (
+                "variables",
+                r#"{"slug":"the-implementation-of-enterprise-2-0-by-government-departments"}"#,
+            ),
+        ])
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(
+        body["data"]["post"]["title"],
+        "The implementation of Enterprise 2.0 by government departments"
+    );
+
+    let mutation = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[(
+            "query",
+            r#"mutation { deletePost(input: {id: "UG9zdDox"}) { deletedPostId } }"#,
+        )])
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(mutation.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(mutation.headers()[header::ALLOW], "POST");
+    assert_eq!(
+        app.get("/graphql?query=%7B").await.status(),
+        StatusCode::OK,
+        "a syntax error in legacy JSON is 200"
+    );
+
+    let browser = app
+        .client
+        .get(app.url("/graphql"))
+        .header(header::ACCEPT, "text/html,application/xhtml+xml")
+        .send()
+        .await
+        .expect("GET");
+    assert!(browser.status().is_redirection());
+    assert_eq!(browser.headers()[header::LOCATION], "/graphiql");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_tokens_are_401_and_good_ones_identify_the_viewer() {
+    let app = TestApp::spawn().await;
+    let token = app.token("Ada Admin", Role::Admin).await;
+    let viewer = app
+        .graphql_as(
+            Some(&token),
+            "{ viewer { role author { name slug } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(viewer["data"]["viewer"]["role"], "ADMIN");
+    assert_eq!(viewer["data"]["viewer"]["author"]["name"], "Ada Admin");
+    let anonymous = app.graphql("{ viewer { role } }", json!({})).await;
+    assert_eq!(anonymous["data"]["viewer"], Value::Null);
+
+    for authorization in [
+        "Bearer gz_not-a-real-token",
+        "Basic dXNlcjpwYXNz",
+        "Bearer ",
+    ] {
+        let response = app
+            .client
+            .post(app.url("/graphql"))
+            .header(
+                header::AUTHORIZATION,
+                HeaderValue::from_str(authorization).expect("header"),
+            )
+            .json(&json!({ "query": "{ __typename }" }))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "{authorization}"
+        );
+        assert!(response.headers().contains_key(header::WWW_AUTHENTICATE));
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(error_code(&body), Some("UNAUTHENTICATED"));
+    }
+
+    // Revoked tokens stop working at once.
+    let owner = tokens::authenticate(&app.pool, &token)
+        .await
+        .expect("auth")
+        .expect("valid");
+    assert!(
+        tokens::revoke(&app.pool, owner.token_id)
+            .await
+            .expect("revoke")
+    );
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .bearer_auth(&token)
+        .json(&json!({ "query": "{ viewer { role } }" }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn hostile_queries_are_bounded() {
+    let app = TestApp::spawn().await;
+    let mut query = String::from("{ posts { edges { node { id } } } }");
+    for _ in 0..12 {
+        query = query.replacen(
+            "node { id }",
+            "node { author { posts { edges { node { id } } } } }",
+            1,
+        );
+    }
+    let response = app.graphql(&query, json!({})).await;
+    assert_eq!(
+        error_code(&response),
+        Some("GRAPHQL_VALIDATION_FAILED"),
+        "{response}"
+    );
+    app.stop().await;
+}
