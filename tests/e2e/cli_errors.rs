@@ -156,3 +156,45 @@ async fn unknown_setting_values_are_refused() {
         );
     }
 }
+
+#[tokio::test]
+async fn tokens_are_created_listed_and_revoked_from_the_command_line() {
+    let database = TestDatabase::create().await;
+    let env = [("DATABASE_URL", database.url())];
+    let created = gazette(
+        &["token", "create", "--name", "Jane Doe", "--role", "author"],
+        &env,
+    )
+    .await;
+    assert!(created.status.success(), "{created:?}");
+    let secret = String::from_utf8_lossy(&created.stdout).trim().to_owned();
+    assert!(secret.starts_with("gz_") && secret.len() > 40, "{secret}");
+    let note = String::from_utf8_lossy(&created.stderr);
+    assert!(note.contains("shown only this once"), "{note}");
+
+    let listed = gazette(&["token", "list"], &env).await;
+    let listing = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listing.contains("Jane Doe") && listing.contains("author"),
+        "{listing}"
+    );
+    assert!(!listing.contains(&secret), "secrets are never listed");
+    let id = listing
+        .lines()
+        .find(|line| line.contains("Jane Doe"))
+        .and_then(|line| line.split_whitespace().next())
+        .expect("the token's id")
+        .to_owned();
+
+    let revoked = gazette(&["token", "revoke", &id], &env).await;
+    assert!(revoked.status.success(), "{revoked:?}");
+    let pool = database.pool().await;
+    let owner = gazette_store::tokens::authenticate(&pool, &secret)
+        .await
+        .expect("check");
+    assert_eq!(owner, None, "a revoked token no longer authenticates");
+    let again = gazette(&["token", "revoke", &id], &env).await;
+    assert_clear_failure(&again, "no active token");
+    let empty_name = gazette(&["token", "create", "--name", " ", "--role", "admin"], &env).await;
+    assert_clear_failure(&empty_name, "--name");
+}

@@ -727,3 +727,25 @@ async fn tags_authors_and_nodes() {
     assert_eq!(error_code(&bad), Some("BAD_USER_INPUT"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn internal_errors_leak_nothing() {
+    let app = TestApp::spawn_seeded().await;
+    // Break the database under the running server.
+    sqlx::query("alter table post_tags rename to post_tags_gone")
+        .execute(&app.pool)
+        .await
+        .expect("rename");
+    let response = app
+        .graphql(
+            "{ posts(first: 5) { edges { node { title tags { name } } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&response), Some("INTERNAL"), "{response}");
+    let text = response.to_string();
+    for leak in ["post_tags", "relation", "sqlx", "select", "SQLSTATE"] {
+        assert!(!text.contains(leak), "the error leaks {leak:?}: {text}");
+    }
+    app.stop().await;
+}

@@ -204,9 +204,7 @@ pub async fn publish_post(
     published_at: Option<DateTime<Utc>>,
 ) -> Result<Post, ApiError> {
     let published_at = check_published_at(published_at)?;
-    let mut tx = pool.begin().await.map_err(StoreError::from)?;
-    let current = load_for_edit(&mut tx, viewer, id).await?;
-    let changes = PostChanges {
+    change_status(pool, viewer, id, |current| PostChanges {
         status: Some(PostStatus::Published),
         published_at: Some(
             published_at
@@ -214,23 +212,29 @@ pub async fn publish_post(
                 .unwrap_or_else(Utc::now),
         ),
         ..PostChanges::default()
-    };
-    let post = posts::update(&mut *tx, id, &changes)
-        .await?
-        .ok_or_else(post_not_found)?;
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(post)
+    })
+    .await
 }
 
 /// Makes a post a draft again; it keeps its publication date for a later republish.
 pub async fn unpublish_post(pool: &PgPool, viewer: &Viewer, id: i64) -> Result<Post, ApiError> {
-    let mut tx = pool.begin().await.map_err(StoreError::from)?;
-    load_for_edit(&mut tx, viewer, id).await?;
-    let changes = PostChanges {
+    change_status(pool, viewer, id, |_| PostChanges {
         status: Some(PostStatus::Draft),
         ..PostChanges::default()
-    };
-    let post = posts::update(&mut *tx, id, &changes)
+    })
+    .await
+}
+
+/// Applies the changes `decide` makes from the current post, in one transaction.
+async fn change_status(
+    pool: &PgPool,
+    viewer: &Viewer,
+    id: i64,
+    decide: impl FnOnce(&Post) -> PostChanges<'static>,
+) -> Result<Post, ApiError> {
+    let mut tx = pool.begin().await.map_err(StoreError::from)?;
+    let current = load_for_edit(&mut tx, viewer, id).await?;
+    let post = posts::update(&mut *tx, id, &decide(&current))
         .await?
         .ok_or_else(post_not_found)?;
     tx.commit().await.map_err(StoreError::from)?;

@@ -6,10 +6,10 @@ use gazette_store::posts::{PostFilter, PostOrder};
 use gazette_store::tokens::Role as StoreRole;
 
 use super::auth::Viewer;
-use super::connection::{PageArgs, PageRequest, TotalCount, connection_types};
+use super::connection::{PageArgs, TotalCount, connection_types, load_page};
 use super::context::RequestContext;
 use super::errors::ApiError;
-use super::ids::{GlobalId, NodeKind};
+use super::ids::{GlobalId, Lookup, NodeKind};
 use super::loaders::loader_error;
 use super::posts::{PostConnection, post_connection};
 
@@ -35,24 +35,16 @@ impl AuthorQuery {
         slug: Option<String>,
     ) -> Result<Option<AuthorNode>> {
         let request = RequestContext::of(ctx)?;
-        let author = match (id, slug) {
-            (Some(id), None) => {
-                let id = GlobalId::decode(&id, NodeKind::Author, "id")?;
-                request
-                    .loaders
-                    .authors
-                    .load_one(id)
-                    .await
-                    .map_err(loader_error)?
-            }
-            (None, Some(slug)) => authors::find_by_slug(&request.pool, &slug)
+        let author = match Lookup::new(id, slug, NodeKind::Author)? {
+            Lookup::Id(id) => request
+                .loaders
+                .authors
+                .load_one(id)
+                .await
+                .map_err(loader_error)?,
+            Lookup::Slug(slug) => authors::find_by_slug(&request.pool, &slug)
                 .await
                 .map_err(ApiError::from)?,
-            _ => {
-                return Err(
-                    ApiError::bad_input("id", "Give exactly one of `id` and `slug`.").into(),
-                );
-            }
         };
         Ok(author.map(AuthorNode))
     }
@@ -67,11 +59,15 @@ impl AuthorQuery {
         before: Option<String>,
     ) -> Result<AuthorConnection> {
         let request = RequestContext::of(ctx)?;
-        let page = PageRequest::new(&PageArgs::new(first, after, last, before), AUTHOR_ORDERING)?;
-        let rows = authors::page(&request.pool, &page.window)
-            .await
-            .map_err(ApiError::from)?;
-        let (edges, page_info) = page.finish(rows, AUTHOR_ORDERING, Author::position, AuthorNode);
+        let pool = request.pool.clone();
+        let (edges, page_info) = load_page(
+            &PageArgs::new(first, after, last, before),
+            AUTHOR_ORDERING,
+            |window| async move { authors::page(&pool, &window).await },
+            Author::position,
+            AuthorNode,
+        )
+        .await?;
         let pool = request.pool.clone();
         Ok(AuthorConnection {
             edges,

@@ -143,6 +143,22 @@ impl PageRequest {
     }
 }
 
+/// Checks the arguments, reads the page with `fetch`, and builds its edges and page info.
+pub async fn load_page<T, N, Fut>(
+    args: &PageArgs,
+    ordering: &str,
+    fetch: impl FnOnce(Window) -> Fut,
+    position: impl Fn(&T) -> Position,
+    node: impl Fn(T) -> N,
+) -> Result<(Vec<Edge<N>>, PageInfo), ApiError>
+where
+    Fut: Future<Output = Result<Vec<T>, StoreError>>,
+{
+    let page = PageRequest::new(args, ordering)?;
+    let rows = fetch(page.window.clone()).await?;
+    Ok(page.finish(rows, ordering, position, node))
+}
+
 /// Where a page sits in its list.
 #[derive(Debug, Clone, SimpleObject)]
 pub struct PageInfo {

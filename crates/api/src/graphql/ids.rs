@@ -25,6 +25,26 @@ impl NodeKind {
     }
 }
 
+/// How a query names one object: by global id or by slug, never both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    Id(i64),
+    Slug(String),
+}
+
+impl Lookup {
+    pub fn new(id: Option<ID>, slug: Option<String>, kind: NodeKind) -> Result<Self, ApiError> {
+        match (id, slug) {
+            (Some(id), None) => Ok(Lookup::Id(GlobalId::decode(&id, kind, "id")?)),
+            (None, Some(slug)) => Ok(Lookup::Slug(slug)),
+            _ => Err(ApiError::bad_input(
+                "id",
+                "Give exactly one of `id` and `slug`.",
+            )),
+        }
+    }
+}
+
 /// A decoded global id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GlobalId {

@@ -9,10 +9,10 @@ use gazette_store::posts::{
 };
 
 use super::authors::AuthorNode;
-use super::connection::{PageArgs, PageRequest, TotalCount, connection_types};
+use super::connection::{PageArgs, TotalCount, connection_types, load_page};
 use super::context::RequestContext;
 use super::errors::ApiError;
-use super::ids::{GlobalId, NodeKind};
+use super::ids::{GlobalId, Lookup, NodeKind};
 use super::loaders::loader_error;
 use super::tags::TagNode;
 use crate::publishing::{self, PostEdit, PostInput};
@@ -122,10 +122,16 @@ pub async fn post_connection(
 ) -> Result<PostConnection, ApiError> {
     let request = RequestContext::of(ctx)?;
     let ordering = ordering_name(order);
-    let page = PageRequest::new(&args, ordering)?;
-    let rows = posts::page(&request.pool, &filter, order, &page.window).await?;
-    let (edges, page_info) =
-        page.finish(rows, ordering, |post| post.position(order.field), PostNode);
+    let pool = request.pool.clone();
+    let page_filter = filter.clone();
+    let (edges, page_info) = load_page(
+        &args,
+        ordering,
+        |window| async move { posts::page(&pool, &page_filter, order, &window).await },
+        |post| post.position(order.field),
+        PostNode,
+    )
+    .await?;
     let pool = request.pool.clone();
     Ok(PostConnection {
         edges,
@@ -152,22 +158,11 @@ impl PostQuery {
         slug: Option<String>,
     ) -> Result<Option<PostNode>> {
         let request = RequestContext::of(ctx)?;
-        let post = match (id, slug) {
-            (Some(id), None) => {
-                let id = GlobalId::decode(&id, NodeKind::Post, "id")?;
-                posts::find_by_id(&request.pool, id)
-                    .await
-                    .map_err(ApiError::from)?
-            }
-            (None, Some(slug)) => posts::find_by_slug(&request.pool, &slug)
-                .await
-                .map_err(ApiError::from)?,
-            _ => {
-                return Err(
-                    ApiError::bad_input("id", "Give exactly one of `id` and `slug`.").into(),
-                );
-            }
-        };
+        let post = match Lookup::new(id, slug, NodeKind::Post)? {
+            Lookup::Id(id) => posts::find_by_id(&request.pool, id).await,
+            Lookup::Slug(slug) => posts::find_by_slug(&request.pool, &slug).await,
+        }
+        .map_err(ApiError::from)?;
         Ok(post
             .filter(|post| request.viewer.can_read(post))
             .map(PostNode))

@@ -4,10 +4,10 @@ use async_graphql::{Context, ID, Object, Result};
 use gazette_store::posts::{PostFilter, PostOrder};
 use gazette_store::tags::{self, Tag};
 
-use super::connection::{PageArgs, PageRequest, TotalCount, connection_types};
+use super::connection::{PageArgs, TotalCount, connection_types, load_page};
 use super::context::RequestContext;
 use super::errors::ApiError;
-use super::ids::{GlobalId, NodeKind};
+use super::ids::{GlobalId, Lookup, NodeKind};
 use super::posts::{PostConnection, post_connection};
 
 connection_types!(TagConnection, TagEdge, TagNode, "A page of tags.");
@@ -27,22 +27,14 @@ impl TagQuery {
         slug: Option<String>,
     ) -> Result<Option<TagNode>> {
         let request = RequestContext::of(ctx)?;
-        let tag = match (id, slug) {
-            (Some(id), None) => {
-                let id = GlobalId::decode(&id, NodeKind::Tag, "id")?;
-                tags::find_by_ids(&request.pool, &[id])
-                    .await
-                    .map_err(ApiError::from)?
-                    .remove(&id)
-            }
-            (None, Some(slug)) => tags::find_by_slug(&request.pool, &slug)
+        let tag = match Lookup::new(id, slug, NodeKind::Tag)? {
+            Lookup::Id(id) => tags::find_by_ids(&request.pool, &[id])
+                .await
+                .map_err(ApiError::from)?
+                .remove(&id),
+            Lookup::Slug(slug) => tags::find_by_slug(&request.pool, &slug)
                 .await
                 .map_err(ApiError::from)?,
-            _ => {
-                return Err(
-                    ApiError::bad_input("id", "Give exactly one of `id` and `slug`.").into(),
-                );
-            }
         };
         Ok(tag.map(TagNode))
     }
@@ -57,11 +49,15 @@ impl TagQuery {
         before: Option<String>,
     ) -> Result<TagConnection> {
         let request = RequestContext::of(ctx)?;
-        let page = PageRequest::new(&PageArgs::new(first, after, last, before), TAG_ORDERING)?;
-        let rows = tags::page(&request.pool, &page.window)
-            .await
-            .map_err(ApiError::from)?;
-        let (edges, page_info) = page.finish(rows, TAG_ORDERING, Tag::position, TagNode);
+        let pool = request.pool.clone();
+        let (edges, page_info) = load_page(
+            &PageArgs::new(first, after, last, before),
+            TAG_ORDERING,
+            |window| async move { tags::page(&pool, &window).await },
+            Tag::position,
+            TagNode,
+        )
+        .await?;
         let pool = request.pool.clone();
         Ok(TagConnection {
             edges,
