@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use gazette_api::{CommentPolicy, Moderation};
 use gazette_store::DatabaseConfig;
 use gazette_worker::WorkerConfig;
 
@@ -74,6 +75,16 @@ pub enum RoleArg {
     Author,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ModerationArg {
+    /// Publish every comment at once.
+    Open,
+    /// Hold comments with two or more links.
+    Links,
+    /// Hold every comment from readers without a token.
+    All,
+}
+
 /// Settings shared by every command.
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
@@ -130,6 +141,22 @@ pub struct Settings {
     #[arg(long, env = "GAZETTE_SEED", global = true, default_value_t = true, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
     pub seed: bool,
 
+    /// Which comments from readers without a token wait for a moderator: none (open), those with two or more links (links), or all.
+    #[arg(long, env = "GAZETTE_COMMENT_MODERATION", global = true, value_enum, default_value_t = ModerationArg::Links)]
+    pub comment_moderation: ModerationArg,
+
+    /// Comments one client address may post per minute without a token (0: no limit).
+    #[arg(long, env = "GAZETTE_COMMENT_RATE_LIMIT", global = true, default_value_t = CommentPolicy::DEFAULT_RATE_LIMIT)]
+    pub comment_rate_limit: u32,
+
+    /// The deepest a reply may sit (top-level comments have depth 0); deeper replies attach at this depth.
+    #[arg(long, env = "GAZETTE_COMMENT_MAX_DEPTH", global = true, default_value_t = CommentPolicy::DEFAULT_MAX_DEPTH, value_parser = clap::value_parser!(i32).range(1..=1000))]
+    pub comment_max_depth: i32,
+
+    /// Take the client address from X-Forwarded-For (only behind a proxy that sets it) (true or false).
+    #[arg(long, env = "GAZETTE_TRUST_FORWARDED_FOR", global = true, default_value_t = false, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub trust_forwarded_for: bool,
+
     /// Log filter (tracing's EnvFilter syntax), e.g. `info` or `gazette=debug,sqlx=warn`.
     #[arg(long, env = "GAZETTE_LOG", global = true, default_value = "info")]
     pub log: String,
@@ -166,6 +193,19 @@ impl Settings {
             title: self.site_title.clone(),
             description: self.site_description.clone(),
             language: self.site_language.clone(),
+        }
+    }
+
+    pub fn comment_policy(&self) -> CommentPolicy {
+        CommentPolicy {
+            moderation: match self.comment_moderation {
+                ModerationArg::Open => Moderation::Open,
+                ModerationArg::Links => Moderation::Links,
+                ModerationArg::All => Moderation::All,
+            },
+            rate_limit_per_minute: self.comment_rate_limit,
+            max_depth: self.comment_max_depth,
+            trust_forwarded_for: self.trust_forwarded_for,
         }
     }
 

@@ -273,6 +273,8 @@ async fn insert_demo(tx: &mut sqlx::PgConnection, demo: &DemoPost) -> anyhow::Re
                 body_html: &gazette_content::render_comment_body(&comment.body),
                 status: CommentStatus::Published,
                 created_at: Some(at),
+                client_address: None,
+                client_mutation_id: None,
             },
         )
         .await?;
@@ -292,6 +294,8 @@ async fn insert_demo(tx: &mut sqlx::PgConnection, demo: &DemoPost) -> anyhow::Re
                     body_html: &gazette_content::render_comment_body(reply),
                     status: CommentStatus::Published,
                     created_at: Some(at),
+                    client_address: None,
+                    client_mutation_id: None,
                 },
             )
             .await?;

@@ -3,7 +3,7 @@
 use std::future::Future;
 
 use anyhow::Context;
-use gazette_api::{ApiConfig, AppState};
+use gazette_api::ApiConfig;
 use gazette_store::PgPool;
 use gazette_worker::Worker;
 use tokio::net::TcpListener;
@@ -40,14 +40,12 @@ pub async fn run_services(
     };
     let served = match services.api {
         Some(listener) => {
-            let state = AppState::new(
-                pool,
-                ApiConfig {
-                    listen: bound,
-                    site,
-                },
-            );
-            gazette_api::serve(listener, state, shutdown)
+            let config = ApiConfig {
+                listen: bound,
+                site,
+                comments: settings.comment_policy(),
+            };
+            gazette_api::serve(listener, pool, config, shutdown)
                 .await
                 .context("the HTTP server failed")
         }

@@ -61,6 +61,8 @@ async fn fill(app: &TestApp) {
                 body_html: "<p>Nice</p>",
                 status: CommentStatus::Published,
                 created_at: None,
+                client_address: None,
+                client_mutation_id: None,
             },
         )
         .await

@@ -1,7 +1,10 @@
 //! Gazette's HTTP surface: GraphQL over HTTP (and, later, WebSocket), the GraphiQL
 //! playground (served from our own copy of its assets), the generated feeds, and health.
 
+mod client;
+mod commenting;
 mod conditional;
+mod events;
 mod feeds;
 mod graphiql;
 pub mod graphql;
@@ -11,4 +14,4 @@ mod router;
 mod state;
 
 pub use router::{router, serve};
-pub use state::{ApiConfig, AppState};
+pub use state::{ApiConfig, AppState, CommentPolicy, Moderation};

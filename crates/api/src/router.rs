@@ -1,16 +1,19 @@
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::response::Redirect;
 use axum::routing::get;
+use gazette_store::PgPool;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tower_http::compression::CompressionLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::state::AppState;
+use crate::state::{ApiConfig, AppState};
 use crate::{feeds, graphiql, graphql, health};
 
 /// Large enough for a 256 KiB post body, JSON-escaped, with room to spare.
@@ -26,6 +29,7 @@ pub fn router(state: AppState) -> Router {
                 .post(graphql::http::post)
                 .layer(DefaultBodyLimit::max(MAX_GRAPHQL_BODY)),
         )
+        .route("/graphql/ws", get(graphql::ws::subscriptions))
         .merge(graphiql::routes())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -39,13 +43,21 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves the API on `listener` until `shutdown` completes, then finishes in-flight requests.
+/// Serves the API on `listener` until `shutdown` completes, then ends subscriptions and
+/// finishes in-flight requests.
 pub async fn serve(
     listener: TcpListener,
-    state: AppState,
+    pool: PgPool,
+    config: ApiConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
+    let (shutting_down, shutdown_seen) = watch::channel(false);
+    let state = AppState::new(pool, config, shutdown_seen);
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = shutting_down.send(true);
+        })
         .await
 }

@@ -1,9 +1,10 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use gazette_store::PgPool;
-use gazette_store::SiteConfig;
+use gazette_store::{PgPool, SiteConfig};
+use tokio::sync::watch;
 
+use crate::events::EventHub;
 use crate::graphql::{AppSchema, build_schema};
 
 /// Settings of the HTTP API.
@@ -11,6 +12,46 @@ use crate::graphql::{AppSchema, build_schema};
 pub struct ApiConfig {
     pub listen: SocketAddr,
     pub site: SiteConfig,
+    pub comments: CommentPolicy,
+}
+
+/// How public comments are taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommentPolicy {
+    pub moderation: Moderation,
+    /// Comments one client address may post per minute without a token; 0: no limit.
+    pub rate_limit_per_minute: u32,
+    /// The deepest a reply may sit (top-level comments have depth 0).
+    pub max_depth: i32,
+    /// Take the client address from `X-Forwarded-For` (behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+}
+
+impl CommentPolicy {
+    pub const DEFAULT_RATE_LIMIT: u32 = 5;
+    pub const DEFAULT_MAX_DEPTH: i32 = 32;
+}
+
+impl Default for CommentPolicy {
+    fn default() -> Self {
+        Self {
+            moderation: Moderation::Links,
+            rate_limit_per_minute: Self::DEFAULT_RATE_LIMIT,
+            max_depth: Self::DEFAULT_MAX_DEPTH,
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+/// Which comments from readers without a token wait for a moderator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moderation {
+    /// None: every comment is published at once.
+    Open,
+    /// Comments with two or more links (as WordPress does).
+    Links,
+    /// All of them.
+    All,
 }
 
 /// What every handler and resolver shares: cheap to clone.
@@ -19,14 +60,20 @@ pub struct AppState {
     pub pool: PgPool,
     pub config: Arc<ApiConfig>,
     pub schema: AppSchema,
+    pub events: EventHub,
+    /// Becomes true when the server shuts down: long-lived WebSockets end then.
+    pub shutting_down: watch::Receiver<bool>,
 }
 
 impl AppState {
-    pub fn new(pool: PgPool, config: ApiConfig) -> Self {
+    pub fn new(pool: PgPool, config: ApiConfig, shutting_down: watch::Receiver<bool>) -> Self {
+        let events = EventHub::start(pool.clone());
         Self {
+            schema: build_schema(events.clone()),
             pool,
             config: Arc::new(config),
-            schema: build_schema(),
+            events,
+            shutting_down,
         }
     }
 }

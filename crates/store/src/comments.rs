@@ -1,14 +1,17 @@
 //! Threaded comments. The materialised `path` (maintained by a trigger) orders a post's
-//! whole thread depth-first, oldest first, from one index range scan.
+//! whole thread depth-first, oldest first, from one index range scan; every descendant's
+//! path contains its ancestors' ids, which a GIN index answers for tombstone checks.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::PgExecutor;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder};
 
 use crate::error::StoreError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type)]
 #[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum CommentStatus {
     Published,
@@ -31,8 +34,61 @@ pub struct Comment {
     pub body: String,
     pub body_html: String,
     pub status: CommentStatus,
+    pub client_mutation_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The author of the comment's post: a moderator of the comment.
+    pub post_author_id: i64,
+}
+
+/// [`Comment`]'s columns from `comments c join posts p on p.id = c.post_id`.
+const COLUMNS: &str = "c.id, c.post_id, c.parent_id, c.path, c.depth, c.author_name, c.author_email, \
+     c.author_url, c.author_id, c.body, c.body_html, c.status, c.client_mutation_id, c.created_at, \
+     c.updated_at, p.author_id as post_author_id";
+
+/// Who reads: decides which pending, spam and deleted comments they see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Reader {
+    /// Admins moderate every post.
+    pub admin: bool,
+    /// Authors moderate their own posts.
+    pub author_id: Option<i64>,
+}
+
+impl Reader {
+    pub const PUBLIC: Reader = Reader {
+        admin: false,
+        author_id: None,
+    };
+}
+
+/// Appends ` and <c is visible to reader>`: published comments (unless under a pending or
+/// spam one), pending and spam ones for moderators, and deleted ones only as tombstones
+/// holding visible replies.
+fn push_visible(query: &mut QueryBuilder<Postgres>, reader: Reader) {
+    let moderator = |query: &mut QueryBuilder<Postgres>| {
+        query
+            .push("(")
+            .push_bind(reader.admin)
+            .push(" or coalesce(p.author_id = ")
+            .push_bind(reader.author_id)
+            .push(", false))");
+    };
+    query.push(" and ((c.status = 'published' and (");
+    moderator(query);
+    query.push(
+        " or not exists (select 1 from comments a where a.id = any(c.path[1:c.depth]) \
+         and a.status in ('pending', 'spam'))))",
+    );
+    query.push(" or (c.status in ('pending', 'spam') and ");
+    moderator(query);
+    query.push(
+        ") or (c.status = 'deleted' and exists (select 1 from comments d \
+         where d.post_id = c.post_id and d.path @> array[c.id] and d.id <> c.id \
+         and (d.status = 'published' or (d.status in ('pending', 'spam') and ",
+    );
+    moderator(query);
+    query.push(")))))");
 }
 
 /// A comment to insert; the caller renders `body_html`.
@@ -49,20 +105,26 @@ pub struct NewComment<'a> {
     pub status: CommentStatus,
     /// Set for imported comments; new ones get `now()`.
     pub created_at: Option<DateTime<Utc>>,
+    pub client_address: Option<&'a str>,
+    pub client_mutation_id: Option<&'a str>,
 }
 
 pub async fn insert(
     exec: impl PgExecutor<'_>,
     comment: &NewComment<'_>,
 ) -> Result<Comment, StoreError> {
-    let inserted = sqlx::query_as(
+    let inserted = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         r#"
-        insert into comments (post_id, parent_id, author_name, author_email, author_url, author_id,
-                              body, body_html, status, created_at, updated_at)
-        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, coalesce($10, now()), coalesce($10, now()))
-        returning *
-        "#,
-    )
+        with c as (
+            insert into comments (post_id, parent_id, author_name, author_email, author_url, author_id,
+                                  body, body_html, status, created_at, updated_at, client_address,
+                                  client_mutation_id)
+            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, coalesce($10, now()), coalesce($10, now()), $11, $12)
+            returning *
+        )
+        select {COLUMNS} from c join posts p on p.id = c.post_id
+        "#
+    )))
     .bind(comment.post_id)
     .bind(comment.parent_id)
     .bind(comment.author_name)
@@ -73,18 +135,195 @@ pub async fn insert(
     .bind(comment.body_html)
     .bind(comment.status)
     .bind(comment.created_at)
+    .bind(comment.client_address)
+    .bind(comment.client_mutation_id)
     .fetch_one(exec)
     .await?;
     Ok(inserted)
 }
 
-/// A post's whole thread in display order (depth-first, oldest first), every status.
-pub async fn thread(exec: impl PgExecutor<'_>, post_id: i64) -> Result<Vec<Comment>, StoreError> {
-    let comments = sqlx::query_as("select * from comments where post_id = $1 order by path")
-        .bind(post_id)
-        .fetch_all(exec)
-        .await?;
+pub async fn find_by_id(exec: impl PgExecutor<'_>, id: i64) -> Result<Option<Comment>, StoreError> {
+    let comment = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from comments c join posts p on p.id = c.post_id where c.id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(exec)
+    .await?;
+    Ok(comment)
+}
+
+/// Comments by id, each only if `reader` may see it.
+pub async fn find_visible(
+    exec: impl PgExecutor<'_>,
+    ids: &[i64],
+    reader: Reader,
+) -> Result<HashMap<i64, Comment>, StoreError> {
+    let mut query = QueryBuilder::new(format!(
+        "select {COLUMNS} from comments c join posts p on p.id = c.post_id where c.id = any("
+    ));
+    query.push_bind(ids.to_vec()).push(")");
+    push_visible(&mut query, reader);
+    let comments: Vec<Comment> = query.build_query_as().fetch_all(exec).await?;
+    Ok(comments
+        .into_iter()
+        .map(|comment| (comment.id, comment))
+        .collect())
+}
+
+/// The comment, locked until the end of the caller's transaction.
+pub async fn find_for_update(
+    conn: &mut PgConnection,
+    id: i64,
+) -> Result<Option<Comment>, StoreError> {
+    let comment = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from comments c join posts p on p.id = c.post_id where c.id = $1 for update of c"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(comment)
+}
+
+/// One page of a post's whole thread in display order (depth-first, oldest first), after
+/// the comment at `after_path`: ONE statement, whatever the depth.
+pub async fn thread_page(
+    exec: impl PgExecutor<'_>,
+    post_id: i64,
+    reader: Reader,
+    after_path: Option<&[i64]>,
+    limit: i64,
+) -> Result<Vec<Comment>, StoreError> {
+    let mut query = QueryBuilder::new(format!(
+        "select {COLUMNS} from comments c join posts p on p.id = c.post_id where c.post_id = "
+    ));
+    query.push_bind(post_id);
+    push_visible(&mut query, reader);
+    if let Some(path) = after_path {
+        query.push(" and c.path > ").push_bind(path.to_vec());
+    }
+    query.push(" order by c.path limit ").push_bind(limit);
+    let comments = query.build_query_as().fetch_all(exec).await?;
     Ok(comments)
+}
+
+/// How many comments of a post's thread `reader` sees.
+pub async fn thread_count(
+    exec: impl PgExecutor<'_>,
+    post_id: i64,
+    reader: Reader,
+) -> Result<i64, StoreError> {
+    let mut query = QueryBuilder::new(
+        "select count(*) from comments c join posts p on p.id = c.post_id where c.post_id = ",
+    );
+    query.push_bind(post_id);
+    push_visible(&mut query, reader);
+    let count = query.build_query_scalar().fetch_one(exec).await?;
+    Ok(count)
+}
+
+/// Whose children a page lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Parent {
+    /// The top-level comments of posts (keys are post ids).
+    Post,
+    /// The direct replies to comments (keys are comment ids).
+    Comment,
+}
+
+impl Parent {
+    fn condition(self) -> &'static str {
+        match self {
+            Parent::Post => "c.post_id = x.key and c.parent_id is null",
+            Parent::Comment => "c.parent_id = x.key",
+        }
+    }
+}
+
+/// A page of children, by id (creation order): rows strictly between `after` and `before`,
+/// at most `limit`, counted from the end when `from_end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ChildPage {
+    pub after: Option<i64>,
+    pub before: Option<i64>,
+    pub limit: i64,
+    pub from_end: bool,
+    pub newest_first: bool,
+}
+
+/// The same page of children for many parents at once (one statement): a DataLoader's
+/// batch. Each parent's rows come in list order.
+pub async fn child_pages(
+    exec: impl PgExecutor<'_>,
+    parent: Parent,
+    keys: &[i64],
+    reader: Reader,
+    page: ChildPage,
+) -> Result<HashMap<i64, Vec<Comment>>, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        key: i64,
+        #[sqlx(flatten)]
+        comment: Comment,
+    }
+    let mut query = QueryBuilder::new("select x.key, c.* from unnest(");
+    query.push_bind(keys.to_vec());
+    query.push(format!(
+        "::bigint[]) as x(key) cross join lateral (select {COLUMNS} from comments c \
+         join posts p on p.id = c.post_id where {}",
+        parent.condition()
+    ));
+    push_visible(&mut query, reader);
+    // In list order "after" means older when oldest-first, newer when newest-first.
+    let (after_op, before_op) = if page.newest_first {
+        ("<", ">")
+    } else {
+        (">", "<")
+    };
+    if let Some(after) = page.after {
+        query
+            .push(format!(" and c.id {after_op} "))
+            .push_bind(after);
+    }
+    if let Some(before) = page.before {
+        query
+            .push(format!(" and c.id {before_op} "))
+            .push_bind(before);
+    }
+    let ascending = page.newest_first == page.from_end;
+    let direction = if ascending { "asc" } else { "desc" };
+    query.push(format!(" order by c.id {direction} limit "));
+    query.push_bind(page.limit);
+    query.push(") c");
+    let rows: Vec<Row> = query.build_query_as().fetch_all(exec).await?;
+    let mut pages: HashMap<i64, Vec<Comment>> = HashMap::new();
+    for row in rows {
+        pages.entry(row.key).or_default().push(row.comment);
+    }
+    if page.from_end {
+        for comments in pages.values_mut() {
+            comments.reverse();
+        }
+    }
+    Ok(pages)
+}
+
+/// How many children `reader` sees for each of `keys` (one statement).
+pub async fn child_counts(
+    exec: impl PgExecutor<'_>,
+    parent: Parent,
+    keys: &[i64],
+    reader: Reader,
+) -> Result<HashMap<i64, i64>, StoreError> {
+    let mut query = QueryBuilder::new(format!(
+        "select x.key, (select count(*) from comments c join posts p on p.id = c.post_id where {}",
+        parent.condition()
+    ));
+    push_visible(&mut query, reader);
+    query.push(") from unnest(");
+    query.push_bind(keys.to_vec());
+    query.push("::bigint[]) as x(key)");
+    let counts: Vec<(i64, i64)> = query.build_query_as().fetch_all(exec).await?;
+    Ok(counts.into_iter().collect())
 }
 
 /// The number of published comments on each of `post_ids` (posts without any are absent).
@@ -104,4 +343,185 @@ pub async fn published_counts(
     .fetch_all(exec)
     .await?;
     Ok(counts.into_iter().collect())
+}
+
+/// The number of published direct replies to each of `comment_ids`.
+pub async fn published_reply_counts(
+    exec: impl PgExecutor<'_>,
+    comment_ids: &[i64],
+) -> Result<HashMap<i64, i64>, StoreError> {
+    let counts: Vec<(i64, i64)> = sqlx::query_as(
+        r#"
+        select parent_id, count(*)
+        from comments
+        where parent_id = any($1) and status = 'published'
+        group by parent_id
+        "#,
+    )
+    .bind(comment_ids)
+    .fetch_all(exec)
+    .await?;
+    Ok(counts.into_iter().collect())
+}
+
+/// Serialises the callers that use the same `key` until their transactions end.
+pub async fn lock(conn: &mut PgConnection, key: &str) -> Result<(), StoreError> {
+    sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(key)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The comment an earlier `addComment` with this client mutation id made on this post in
+/// the last 24 hours.
+pub async fn find_retry(
+    conn: &mut PgConnection,
+    post_id: i64,
+    client_mutation_id: &str,
+) -> Result<Option<Comment>, StoreError> {
+    let comment = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        r#"
+        select {COLUMNS} from comments c join posts p on p.id = c.post_id
+        where c.post_id = $1 and c.client_mutation_id = $2 and c.created_at > now() - interval '24 hours'
+        order by c.created_at
+        limit 1
+        "#
+    )))
+    .bind(post_id)
+    .bind(client_mutation_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(comment)
+}
+
+/// How many comments `client` wrote since `since`, and when the oldest of them was written.
+pub async fn recent_from_client(
+    conn: &mut PgConnection,
+    client: &str,
+    since: DateTime<Utc>,
+) -> Result<(i64, Option<DateTime<Utc>>), StoreError> {
+    let recent = sqlx::query_as(
+        "select count(*), min(created_at) from comments where client_address = $1 and created_at > $2",
+    )
+    .bind(client)
+    .bind(since)
+    .fetch_one(conn)
+    .await?;
+    Ok(recent)
+}
+
+/// Replaces a comment's body (and its status, when moderation says so).
+pub async fn update_body(
+    exec: impl PgExecutor<'_>,
+    id: i64,
+    body: &str,
+    body_html: &str,
+    status: CommentStatus,
+) -> Result<Comment, StoreError> {
+    let updated = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        r#"
+        with c as (
+            update comments set body = $2, body_html = $3, status = $4, updated_at = now()
+            where id = $1
+            returning *
+        )
+        select {COLUMNS} from c join posts p on p.id = c.post_id
+        "#
+    )))
+    .bind(id)
+    .bind(body)
+    .bind(body_html)
+    .bind(status)
+    .fetch_one(exec)
+    .await?;
+    Ok(updated)
+}
+
+pub async fn set_status(
+    exec: impl PgExecutor<'_>,
+    id: i64,
+    status: CommentStatus,
+) -> Result<Comment, StoreError> {
+    let updated = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        r#"
+        with c as (
+            update comments set status = $2, updated_at = now() where id = $1 returning *
+        )
+        select {COLUMNS} from c join posts p on p.id = c.post_id
+        "#
+    )))
+    .bind(id)
+    .bind(status)
+    .fetch_one(exec)
+    .await?;
+    Ok(updated)
+}
+
+/// Deletes a comment, keeping its row as a tombstone (which holds its replies in place) but
+/// nothing of what it said or who said it.
+pub async fn tombstone(exec: impl PgExecutor<'_>, id: i64) -> Result<Comment, StoreError> {
+    let deleted = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        r#"
+        with c as (
+            update comments
+            set status = 'deleted', body = '', body_html = '', author_name = '[deleted]',
+                author_email = null, author_url = null, client_address = null, updated_at = now()
+            where id = $1
+            returning *
+        )
+        select {COLUMNS} from c join posts p on p.id = c.post_id
+        "#
+    )))
+    .bind(id)
+    .fetch_one(exec)
+    .await?;
+    Ok(deleted)
+}
+
+/// A post's whole thread in display order, every status (tests, exports).
+pub async fn thread(exec: impl PgExecutor<'_>, post_id: i64) -> Result<Vec<Comment>, StoreError> {
+    thread_page(
+        exec,
+        post_id,
+        Reader {
+            admin: true,
+            author_id: None,
+        },
+        None,
+        i64::MAX,
+    )
+    .await
+}
+
+/// Edit tokens let an anonymous commenter change or delete their comment for a while. They
+/// are not stored: each is an HMAC of the comment id under a per-database secret, so a
+/// retried `addComment` can hand out the same token again.
+pub async fn edit_token(conn: &mut PgConnection, comment_id: i64) -> Result<String, StoreError> {
+    let secret = crate::meta::secret(conn, "comment_edit_secret").await?;
+    Ok(hex::encode(
+        edit_mac(&secret, comment_id).finalize().into_bytes(),
+    ))
+}
+
+/// Whether `token` is the edit token of `comment_id` (compared in constant time).
+pub async fn verify_edit_token(
+    conn: &mut PgConnection,
+    comment_id: i64,
+    token: &str,
+) -> Result<bool, StoreError> {
+    let Ok(presented) = hex::decode(token) else {
+        return Ok(false);
+    };
+    let secret = crate::meta::secret(conn, "comment_edit_secret").await?;
+    Ok(edit_mac(&secret, comment_id)
+        .verify_slice(&presented)
+        .is_ok())
+}
+
+fn edit_mac(secret: &[u8], comment_id: i64) -> Hmac<Sha256> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
+    mac.update(b"comment-edit:");
+    mac.update(&comment_id.to_be_bytes());
+    mac
 }

@@ -20,8 +20,9 @@ pub enum StoreError {
     #[error("constraint {constraint} violated")]
     Constraint { constraint: String },
 
-    #[error("the system's random number generator failed: {0}")]
-    Random(String),
+    /// Making a random secret failed, or a stored one is corrupt.
+    #[error("secret unavailable: {0}")]
+    Secret(String),
 
     #[error("database error")]
     Sql(#[source] sqlx::Error),

@@ -15,6 +15,7 @@ pub enum Direction {
 pub enum SortKey {
     Time(DateTime<Utc>),
     Text(String),
+    Int(i64),
 }
 
 /// A row's position in an ordering: its sort key, then its id to break ties.
@@ -54,6 +55,7 @@ pub(crate) fn push_window(
             match &position.key {
                 SortKey::Time(time) => query.push_bind(*time),
                 SortKey::Text(text) => query.push_bind(text.clone()),
+                SortKey::Int(number) => query.push_bind(*number),
             };
             query.push(", ").push_bind(position.id).push(")");
         }

@@ -11,6 +11,7 @@ mod config;
 mod database;
 mod embedded;
 mod error;
+pub mod events;
 pub mod feeds;
 pub mod keyset;
 pub mod meta;

@@ -165,6 +165,19 @@ pub async fn find_for_update(conn: &mut PgConnection, id: i64) -> Result<Option<
     Ok(post)
 }
 
+pub async fn find_by_ids(
+    exec: impl PgExecutor<'_>,
+    ids: &[i64],
+) -> Result<std::collections::HashMap<i64, Post>, StoreError> {
+    let posts: Vec<Post> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {POST_COLUMNS} from posts p where p.id = any($1)"
+    )))
+    .bind(ids)
+    .fetch_all(exec)
+    .await?;
+    Ok(posts.into_iter().map(|post| (post.id, post)).collect())
+}
+
 pub async fn find_by_slug(
     exec: impl PgExecutor<'_>,
     slug: &str,

@@ -53,7 +53,7 @@ fn digest(secret: &str) -> Vec<u8> {
 
 fn new_secret() -> Result<String, StoreError> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|error| StoreError::Random(error.to_string()))?;
+    getrandom::fill(&mut bytes).map_err(|error| StoreError::Secret(error.to_string()))?;
     Ok(format!("{TOKEN_PREFIX}{}", hex::encode(bytes)))
 }
 

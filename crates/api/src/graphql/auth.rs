@@ -1,5 +1,6 @@
 //! Who is asking: anonymous readers, or the holder of an API token (an author or an admin).
 
+use gazette_store::comments::{Comment, Reader};
 use gazette_store::posts::{DraftScope, Post, PostStatus};
 use gazette_store::tokens::{Role, TokenOwner};
 
@@ -22,8 +23,25 @@ impl Viewer {
         }
     }
 
-    pub fn is_admin(&self) -> bool {
-        matches!(self, Viewer::Token(owner) if owner.role == Role::Admin)
+    /// Who this viewer is when reading comments (moderators see held ones).
+    pub fn comment_reader(&self) -> Reader {
+        match self {
+            Viewer::Token(owner) => Reader {
+                admin: owner.role == Role::Admin,
+                author_id: Some(owner.author_id),
+            },
+            Viewer::Anonymous => Reader::PUBLIC,
+        }
+    }
+
+    /// Admins moderate every comment; authors those on their own posts.
+    pub fn moderates(&self, comment: &Comment) -> bool {
+        match self {
+            Viewer::Token(owner) => {
+                owner.role == Role::Admin || owner.author_id == comment.post_author_id
+            }
+            Viewer::Anonymous => false,
+        }
     }
 
     /// The drafts this viewer may read: an admin all, an author their own, others none.

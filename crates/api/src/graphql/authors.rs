@@ -74,7 +74,7 @@ impl AuthorQuery {
             page_info,
             total_count: TotalCount::new(move || {
                 let pool = pool.clone();
-                async move { authors::count(&pool).await }
+                async move { Ok(authors::count(&pool).await?) }
             }),
         })
     }

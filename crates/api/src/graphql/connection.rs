@@ -174,7 +174,7 @@ pub struct Edge<N> {
     pub node: N,
 }
 
-type CountFuture = Pin<Box<dyn Future<Output = Result<i64, StoreError>> + Send>>;
+type CountFuture = Pin<Box<dyn Future<Output = Result<i64, ApiError>> + Send>>;
 
 /// Counts the whole list, only when a client asks for `totalCount`.
 #[derive(Clone)]
@@ -184,13 +184,13 @@ impl TotalCount {
     pub fn new<F, Fut>(count: F) -> Self
     where
         F: Fn() -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<i64, StoreError>> + Send + 'static,
+        Fut: Future<Output = Result<i64, ApiError>> + Send + 'static,
     {
         Self(Arc::new(move || Box::pin(count())))
     }
 
     pub async fn resolve(&self) -> Result<i64> {
-        Ok((self.0)().await.map_err(ApiError::from)?)
+        Ok((self.0)().await?)
     }
 }
 
@@ -246,6 +246,7 @@ fn encode_cursor(ordering: &str, position: &Position) -> String {
     let key = match &position.key {
         SortKey::Time(time) => format!("t{}", time.to_rfc3339()),
         SortKey::Text(text) => format!("s{text}"),
+        SortKey::Int(number) => format!("i{number}"),
     };
     URL_SAFE_NO_PAD.encode(format!("{ordering}|{}|{key}", position.id))
 }
@@ -278,6 +279,7 @@ fn decode_cursor(cursor: &str, ordering: &str, field: &str) -> Result<Position, 
                 .with_timezone(&Utc),
         ),
         Some(("s", text)) => SortKey::Text(text.to_owned()),
+        Some(("i", number)) => SortKey::Int(number.parse().map_err(|_| invalid())?),
         _ => return Err(invalid()),
     };
     Ok(Position { key, id })

@@ -16,6 +16,12 @@ pub enum ApiError {
     /// `field` names the input field at fault, as the client sent it.
     #[error("{message}")]
     BadUserInput { field: String, message: String },
+    /// The post takes no comments (closed, or not published).
+    #[error("{0}")]
+    CommentsClosed(String),
+    /// Too many comments from one client address; try again after `retry_after` seconds.
+    #[error("Too many comments from your address: try again in {retry_after} seconds.")]
+    RateLimited { retry_after: u64 },
     #[error("Internal error: the request could not be completed. It has been logged.")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -38,6 +44,8 @@ impl ApiError {
             ApiError::Forbidden(_) => "FORBIDDEN",
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::BadUserInput { .. } => "BAD_USER_INPUT",
+            ApiError::CommentsClosed(_) => "COMMENTS_CLOSED",
+            ApiError::RateLimited { .. } => "RATE_LIMITED",
             ApiError::Internal(_) => "INTERNAL",
         }
     }
@@ -59,10 +67,17 @@ impl From<ApiError> for async_graphql::Error {
             ApiError::BadUserInput { field, .. } => Some(field.clone()),
             _ => None,
         };
+        let retry_after = match &error {
+            ApiError::RateLimited { retry_after } => Some(*retry_after),
+            _ => None,
+        };
         async_graphql::Error::new(error.to_string()).extend_with(|_, extensions| {
             extensions.set("code", code);
             if let Some(field) = field {
                 extensions.set("field", field);
+            }
+            if let Some(seconds) = retry_after {
+                extensions.set("retryAfter", seconds);
             }
         })
     }

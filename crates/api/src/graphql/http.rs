@@ -7,15 +7,18 @@
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::{ServerError, Variables};
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use gazette_store::tokens;
+use gazette_store::{PgPool, tokens};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::auth::Viewer;
 use super::context::RequestContext;
+use crate::client::client_address;
 use crate::state::AppState;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json; charset=utf-8";
@@ -62,7 +65,12 @@ struct QueryStringParams {
     operation_name: Option<String>,
 }
 
-pub async fn get(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+pub async fn get(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
     let media = match negotiate(&headers) {
         Ok(media) => media,
         Err(Unacceptable { browser: true }) if uri.query().is_none() => {
@@ -101,10 +109,15 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap, uri: Uri) ->
         variables,
         operation_name: params.operation_name,
     };
-    execute(&state, &headers, media, params, Method::GET).await
+    execute(&state, &headers, peer, media, params, Method::GET).await
 }
 
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn post(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let media = match negotiate(&headers) {
         Ok(media) => media,
         Err(Unacceptable { .. }) => return not_acceptable(),
@@ -153,17 +166,18 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         variables: params.variables,
         operation_name: params.operation_name,
     };
-    execute(&state, &headers, media, params, Method::POST).await
+    execute(&state, &headers, peer, media, params, Method::POST).await
 }
 
 async fn execute(
     state: &AppState,
     headers: &HeaderMap,
+    peer: SocketAddr,
     media: MediaType,
     params: Params,
     method: Method,
 ) -> Response {
-    let viewer = match authenticate(state, headers).await {
+    let viewer = match authenticate(&state.pool, headers.get(header::AUTHORIZATION)).await {
         Ok(viewer) => viewer,
         Err(response) => return *response,
     };
@@ -204,10 +218,12 @@ async fn execute(
         // Execution reports the syntax error, with its position.
         Err(_) => true,
     };
+    let client = client_address(headers, peer, state.config.comments.trust_forwarded_for);
     let request = request.data(RequestContext::new(
         state.pool.clone(),
         state.config.clone(),
         viewer,
+        Some(client),
     ));
     let mut response = state.schema.execute(request).await;
 
@@ -272,8 +288,11 @@ fn operation_type(document: &ExecutableDocument, name: Option<&str>) -> Option<O
 }
 
 /// No token: anonymous. A valid token: its owner. Anything else ends the request with 401.
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Viewer, Box<Response>> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
+pub(crate) async fn authenticate(
+    pool: &PgPool,
+    authorization: Option<&HeaderValue>,
+) -> Result<Viewer, Box<Response>> {
+    let Some(value) = authorization else {
         return Ok(Viewer::Anonymous);
     };
     let secret = value
@@ -288,7 +307,7 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Viewer, B
             "The Authorization header must be `Bearer <token>`.",
         )));
     };
-    match tokens::authenticate(&state.pool, secret).await {
+    match tokens::authenticate(pool, secret).await {
         Ok(Some(owner)) => Ok(Viewer::Token(owner)),
         Ok(None) => Err(Box::new(unauthenticated(
             "The token is not valid: it is unknown or has been revoked.",

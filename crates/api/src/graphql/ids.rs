@@ -11,16 +11,23 @@ pub enum NodeKind {
     Post,
     Author,
     Tag,
+    Comment,
 }
 
 impl NodeKind {
-    const ALL: [NodeKind; 3] = [NodeKind::Post, NodeKind::Author, NodeKind::Tag];
+    const ALL: [NodeKind; 4] = [
+        NodeKind::Post,
+        NodeKind::Author,
+        NodeKind::Tag,
+        NodeKind::Comment,
+    ];
 
     fn type_name(self) -> &'static str {
         match self {
             NodeKind::Post => "Post",
             NodeKind::Author => "Author",
             NodeKind::Tag => "Tag",
+            NodeKind::Comment => "Comment",
         }
     }
 }

@@ -1,85 +1,202 @@
-//! DataLoaders for every field that reads related rows: one query per field per request
-//! level, whatever the page size (no N+1).
+//! DataLoaders for every field that reads related rows: one query per field per level of a
+//! request, whatever the page size (no N+1).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use gazette_store::authors::{self, Author};
+use gazette_store::comments::{self, ChildPage, Comment, Parent, Reader};
+use gazette_store::posts::{self, Post};
 use gazette_store::tags::{self, Tag};
-use gazette_store::{PgPool, StoreError, comments};
+use gazette_store::{PgPool, StoreError};
+
+use super::errors::ApiError;
+
+type LoadResult<K, V> = Result<HashMap<K, V>, Arc<StoreError>>;
 
 /// Authors by id.
-pub struct AuthorLoader(pub PgPool);
+pub struct AuthorLoader(PgPool);
 
 impl Loader<i64> for AuthorLoader {
     type Value = Author;
     type Error = Arc<StoreError>;
 
-    async fn load(&self, ids: &[i64]) -> Result<HashMap<i64, Author>, Self::Error> {
+    async fn load(&self, ids: &[i64]) -> LoadResult<i64, Author> {
         authors::find_by_ids(&self.0, ids).await.map_err(Arc::new)
     }
 }
 
+/// Posts by id (whoever may read them: callers check).
+pub struct PostLoader(PgPool);
+
+impl Loader<i64> for PostLoader {
+    type Value = Post;
+    type Error = Arc<StoreError>;
+
+    async fn load(&self, ids: &[i64]) -> LoadResult<i64, Post> {
+        posts::find_by_ids(&self.0, ids).await.map_err(Arc::new)
+    }
+}
+
 /// A post's tags, in the post's order, by post id.
-pub struct PostTagsLoader(pub PgPool);
+pub struct PostTagsLoader(PgPool);
 
 impl Loader<i64> for PostTagsLoader {
     type Value = Vec<Tag>;
     type Error = Arc<StoreError>;
 
-    async fn load(&self, post_ids: &[i64]) -> Result<HashMap<i64, Vec<Tag>>, Self::Error> {
+    async fn load(&self, post_ids: &[i64]) -> LoadResult<i64, Vec<Tag>> {
         tags::for_posts(&self.0, post_ids).await.map_err(Arc::new)
     }
 }
 
 /// Published comments per post id.
-pub struct CommentCountLoader(pub PgPool);
+pub struct CommentCountLoader(PgPool);
 
 impl Loader<i64> for CommentCountLoader {
     type Value = i64;
     type Error = Arc<StoreError>;
 
-    async fn load(&self, post_ids: &[i64]) -> Result<HashMap<i64, i64>, Self::Error> {
+    async fn load(&self, post_ids: &[i64]) -> LoadResult<i64, i64> {
         comments::published_counts(&self.0, post_ids)
             .await
             .map_err(Arc::new)
     }
 }
 
-/// The loaders of one request (or one WebSocket connection): their caches never outlive it,
-/// so no request sees another's view of the data.
+/// Published direct replies per comment id.
+pub struct ReplyCountLoader(PgPool);
+
+impl Loader<i64> for ReplyCountLoader {
+    type Value = i64;
+    type Error = Arc<StoreError>;
+
+    async fn load(&self, comment_ids: &[i64]) -> LoadResult<i64, i64> {
+        comments::published_reply_counts(&self.0, comment_ids)
+            .await
+            .map_err(Arc::new)
+    }
+}
+
+/// Comments by id, as the request's reader may see them.
+pub struct CommentLoader(PgPool, Reader);
+
+impl Loader<i64> for CommentLoader {
+    type Value = Comment;
+    type Error = Arc<StoreError>;
+
+    async fn load(&self, ids: &[i64]) -> LoadResult<i64, Comment> {
+        comments::find_visible(&self.0, ids, self.1)
+            .await
+            .map_err(Arc::new)
+    }
+}
+
+/// One page of a parent's children: a post's top-level comments or a comment's replies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ChildPageKey {
+    pub parent: Parent,
+    pub key: i64,
+    pub page: ChildPage,
+}
+
+/// Pages of children, one statement for all parents that ask for the same page.
+pub struct ChildPageLoader(PgPool, Reader);
+
+impl Loader<ChildPageKey> for ChildPageLoader {
+    type Value = Vec<Comment>;
+    type Error = Arc<StoreError>;
+
+    async fn load(&self, keys: &[ChildPageKey]) -> LoadResult<ChildPageKey, Vec<Comment>> {
+        let mut groups: HashMap<(Parent, ChildPage), Vec<i64>> = HashMap::new();
+        for key in keys {
+            groups
+                .entry((key.parent, key.page))
+                .or_default()
+                .push(key.key);
+        }
+        let mut pages = HashMap::new();
+        for ((parent, page), parent_keys) in groups {
+            let found = comments::child_pages(&self.0, parent, &parent_keys, self.1, page)
+                .await
+                .map_err(Arc::new)?;
+            for key in parent_keys {
+                let comments = found.get(&key).cloned().unwrap_or_default();
+                pages.insert(ChildPageKey { parent, key, page }, comments);
+            }
+        }
+        Ok(pages)
+    }
+}
+
+/// How many children (visible to the reader) each parent has.
+pub struct ChildCountLoader(PgPool, Reader);
+
+impl Loader<(Parent, i64)> for ChildCountLoader {
+    type Value = i64;
+    type Error = Arc<StoreError>;
+
+    async fn load(&self, keys: &[(Parent, i64)]) -> LoadResult<(Parent, i64), i64> {
+        let mut groups: HashMap<Parent, Vec<i64>> = HashMap::new();
+        for (parent, key) in keys {
+            groups.entry(*parent).or_default().push(*key);
+        }
+        let mut counts = HashMap::new();
+        for (parent, parent_keys) in groups {
+            let found = comments::child_counts(&self.0, parent, &parent_keys, self.1)
+                .await
+                .map_err(Arc::new)?;
+            counts.extend(found.into_iter().map(|(key, count)| ((parent, key), count)));
+        }
+        Ok(counts)
+    }
+}
+
+/// The loaders of one request (or one WebSocket connection). They batch but do not cache,
+/// so a long-lived subscription never serves stale rows.
 pub struct Loaders {
     pub authors: DataLoader<AuthorLoader>,
+    pub posts: DataLoader<PostLoader>,
     pub post_tags: DataLoader<PostTagsLoader>,
     pub comment_counts: DataLoader<CommentCountLoader>,
+    pub reply_counts: DataLoader<ReplyCountLoader>,
+    pub comments: DataLoader<CommentLoader>,
+    pub child_pages: DataLoader<ChildPageLoader>,
+    pub child_counts: DataLoader<ChildCountLoader>,
 }
 
 impl Loaders {
-    pub fn new(pool: &PgPool) -> Self {
+    pub fn new(pool: &PgPool, reader: Reader) -> Self {
         Self {
             authors: DataLoader::new(AuthorLoader(pool.clone()), tokio::spawn),
+            posts: DataLoader::new(PostLoader(pool.clone()), tokio::spawn),
             post_tags: DataLoader::new(PostTagsLoader(pool.clone()), tokio::spawn),
             comment_counts: DataLoader::new(CommentCountLoader(pool.clone()), tokio::spawn),
+            reply_counts: DataLoader::new(ReplyCountLoader(pool.clone()), tokio::spawn),
+            comments: DataLoader::new(CommentLoader(pool.clone(), reader), tokio::spawn),
+            child_pages: DataLoader::new(ChildPageLoader(pool.clone(), reader), tokio::spawn),
+            child_counts: DataLoader::new(ChildCountLoader(pool.clone(), reader), tokio::spawn),
         }
     }
 }
 
 /// A loader failure as the resolver reports it (logged, shown as INTERNAL).
-pub fn loader_error(error: Arc<StoreError>) -> super::errors::ApiError {
-    super::errors::ApiError::Internal(Box::new(ArcError(error)))
+pub fn loader_error(error: Arc<StoreError>) -> ApiError {
+    ApiError::Internal(Box::new(SharedError(error)))
 }
 
+/// A store error shared by every key of a failed batch.
 #[derive(Debug)]
-struct ArcError(Arc<StoreError>);
+struct SharedError(Arc<StoreError>);
 
-impl std::fmt::Display for ArcError {
+impl std::fmt::Display for SharedError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.0.fmt(f)
     }
 }
 
-impl std::error::Error for ArcError {
+impl std::error::Error for SharedError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.0.source()
     }

@@ -2,6 +2,7 @@
 
 mod auth;
 mod authors;
+mod comments;
 mod connection;
 mod context;
 pub mod errors;
@@ -11,8 +12,11 @@ mod loaders;
 mod node;
 mod posts;
 mod tags;
+pub mod ws;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema};
+use async_graphql::{MergedObject, MergedSubscription, Schema};
+
+use crate::events::EventHub;
 
 pub use auth::Viewer;
 pub use context::RequestContext;
@@ -27,26 +31,37 @@ pub struct Query(
 );
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(posts::PostMutation);
+pub struct Mutation(posts::PostMutation, comments::CommentMutation);
 
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(comments::CommentSubscription, posts::PostSubscription);
+
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 /// Deep enough for GraphiQL's introspection query and real threads; shallow enough that a
 /// hostile query cannot make the server walk forever.
 const MAX_DEPTH: usize = 32;
 const MAX_COMPLEXITY: usize = 5_000;
 
-/// The schema; per-request data (the viewer, the loaders) comes with each request.
-pub fn build_schema() -> AppSchema {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
-        .finish()
+/// The schema, with the process's event hub for subscriptions; per-request data (the
+/// viewer, the loaders) comes with each request.
+pub fn build_schema(events: EventHub) -> AppSchema {
+    schema_builder().data(events).finish()
+}
+
+fn schema_builder() -> async_graphql::SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .limit_depth(MAX_DEPTH)
+    .limit_complexity(MAX_COMPLEXITY)
 }
 
 /// The schema in SDL, as `gazette schema` prints it and `schema.graphql` records it.
 pub fn sdl() -> String {
-    build_schema().sdl()
+    schema_builder().finish().sdl()
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 use async_graphql::{Context, ID, Interface, Object, Result};
 
 use super::authors::AuthorNode;
+use super::comments::CommentNode;
 use super::context::RequestContext;
 use super::errors::ApiError;
 use super::ids::{GlobalId, NodeKind};
@@ -17,6 +18,7 @@ pub enum Node {
     Post(PostNode),
     Author(AuthorNode),
     Tag(TagNode),
+    Comment(CommentNode),
 }
 
 #[derive(Default)]
@@ -63,5 +65,25 @@ async fn load_node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>, ApiError>
             .await?
             .remove(&global.id)
             .map(|tag| Node::Tag(TagNode(tag))),
+        NodeKind::Comment => {
+            let comment = request
+                .loaders
+                .comments
+                .load_one(global.id)
+                .await
+                .map_err(loader_error)?;
+            let Some(comment) = comment else {
+                return Ok(None);
+            };
+            // A comment is as visible as its post.
+            let post = request
+                .loaders
+                .posts
+                .load_one(comment.post_id)
+                .await
+                .map_err(loader_error)?;
+            post.filter(|post| request.viewer.can_read(post))
+                .map(|_| Node::Comment(CommentNode(comment)))
+        }
     })
 }

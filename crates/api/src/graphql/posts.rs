@@ -1,7 +1,12 @@
-//! Posts in the schema: the `Post` type, `post`/`posts`, and the post mutations.
+//! Posts in the schema: the `Post` type, `post`/`posts`, the post mutations and the
+//! `postPublished` subscription.
 
-use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
+use async_graphql::futures_util::{Stream, stream};
+use async_graphql::{
+    Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject, Subscription,
+};
 use chrono::{DateTime, Utc};
+use gazette_store::comments::Parent;
 use gazette_store::keyset::Direction;
 use gazette_store::posts::{
     self, Post, PostFilter as StoreFilter, PostOrder as StoreOrder, PostOrderField as StoreField,
@@ -9,13 +14,17 @@ use gazette_store::posts::{
 };
 
 use super::authors::AuthorNode;
+use super::comments::{CommentConnection, CommentOrder, child_connection, thread_connection};
 use super::connection::{PageArgs, TotalCount, connection_types, load_page};
 use super::context::RequestContext;
 use super::errors::ApiError;
 use super::ids::{GlobalId, Lookup, NodeKind};
 use super::loaders::loader_error;
 use super::tags::TagNode;
+use crate::events::EventHub;
 use crate::publishing::{self, PostEdit, PostInput};
+use gazette_store::events::EventKind;
+use tokio::sync::broadcast;
 
 connection_types!(PostConnection, PostEdge, PostNode, "A page of posts.");
 
@@ -139,7 +148,7 @@ pub async fn post_connection(
         total_count: TotalCount::new(move || {
             let pool = pool.clone();
             let filter = filter.clone();
-            async move { posts::count(&pool, &filter).await }
+            async move { Ok(posts::count(&pool, &filter).await?) }
         }),
     })
 }
@@ -335,6 +344,31 @@ impl PostNode {
             .map_err(loader_error)?
             .unwrap_or_default();
         Ok(tags.into_iter().map(TagNode).collect())
+    }
+
+    /// The top-level comments (replies hang under them), oldest first by default.
+    async fn comments(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        #[graphql(default)] order_by: CommentOrder,
+    ) -> Result<CommentConnection> {
+        let args = PageArgs::new(first, after, last, before);
+        Ok(child_connection(ctx, Parent::Post, self.0.id, args, order_by).await?)
+    }
+
+    /// The whole discussion flattened in display order (depth-first, oldest first), each
+    /// comment with its `depth`: one statement per page, however deep the thread.
+    async fn thread(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<CommentConnection> {
+        Ok(thread_connection(ctx, self.0.id, first, after).await?)
     }
 
     /// Published comments on the post.
@@ -556,6 +590,47 @@ impl PostMutation {
             deleted_post_id: input.id,
             post: PostNode(post),
             client_mutation_id: input.client_mutation_id,
+        }))
+    }
+}
+
+#[derive(Default)]
+pub struct PostSubscription;
+
+#[Subscription]
+impl PostSubscription {
+    /// Each post published from now on, from any API process.
+    async fn post_published(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<impl Stream<Item = PostNode> + use<>> {
+        let request = RequestContext::of(ctx)?;
+        let events = ctx.data::<EventHub>()?.subscribe();
+        let pool = request.pool.clone();
+        Ok(stream::unfold(events, move |mut events| {
+            let pool = pool.clone();
+            async move {
+                loop {
+                    let event = match events.recv().await {
+                        Ok(event) => event,
+                        Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    };
+                    if event.kind != EventKind::PostPublished {
+                        continue;
+                    }
+                    match posts::find_by_id(&pool, event.post_id).await {
+                        Ok(Some(post)) if post.status == StoreStatus::Published => {
+                            return Some((PostNode(post), events));
+                        }
+                        Ok(_) => continue,
+                        Err(error) => {
+                            tracing::warn!(error = %gazette_store::display_chain(&error), "cannot load a published post for subscribers");
+                            continue;
+                        }
+                    }
+                }
+            }
         }))
     }
 }

@@ -64,7 +64,7 @@ impl TagQuery {
             page_info,
             total_count: TotalCount::new(move || {
                 let pool = pool.clone();
-                async move { tags::count(&pool).await }
+                async move { Ok(tags::count(&pool).await?) }
             }),
         })
     }

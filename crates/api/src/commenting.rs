@@ -1,0 +1,419 @@
+//! Public commenting: input checks, rendering, threading, moderation, rate limits, retries,
+//! edit tokens. The GraphQL mutations are thin wrappers over these functions.
+
+use chrono::{TimeDelta, Utc};
+use gazette_store::comments::{self, Comment, CommentStatus, NewComment};
+use gazette_store::posts::{self, PostStatus};
+use gazette_store::{PgConnection, PgPool, StoreError};
+
+use crate::graphql::Viewer;
+use crate::graphql::errors::ApiError;
+use crate::state::{CommentPolicy, Moderation};
+
+pub const MAX_AUTHOR_NAME_CHARS: usize = 80;
+pub const MAX_BODY_CHARS: usize = 10_000;
+/// How long a commenter may edit or delete their comment with its edit token.
+pub const EDIT_WINDOW: TimeDelta = TimeDelta::minutes(15);
+/// As WordPress does: this many links hold an anonymous comment for moderation.
+const LINKS_HELD: usize = 2;
+
+/// A comment as a reader sent it.
+#[derive(Debug, Clone, Default)]
+pub struct CommentInput {
+    pub post_id: i64,
+    pub parent_id: Option<i64>,
+    pub author_name: String,
+    pub author_email: Option<String>,
+    pub author_url: Option<String>,
+    pub body: String,
+    pub client_mutation_id: Option<String>,
+}
+
+/// What `addComment` made (or found, for a retry).
+#[derive(Debug, Clone)]
+pub struct AddedComment {
+    pub comment: Comment,
+    /// For the commenter's edits; absent when a retry does not look like the same commenter.
+    pub edit_token: Option<String>,
+    /// The reply was deeper than allowed and went under an ancestor instead.
+    pub depth_capped: bool,
+}
+
+pub async fn add_comment(
+    pool: &PgPool,
+    policy: &CommentPolicy,
+    viewer: &Viewer,
+    client_address: Option<&str>,
+    input: CommentInput,
+) -> Result<AddedComment, ApiError> {
+    let author_name = check_author_name(&input.author_name)?;
+    let body = check_body(&input.body)?;
+    let author_email = input
+        .author_email
+        .as_deref()
+        .map(check_email)
+        .transpose()?
+        .flatten();
+    let author_url = input
+        .author_url
+        .as_deref()
+        .map(check_url)
+        .transpose()?
+        .flatten();
+    if input
+        .client_mutation_id
+        .as_ref()
+        .is_some_and(|id| id.chars().count() > 200)
+    {
+        return Err(ApiError::bad_input(
+            "clientMutationId",
+            "`clientMutationId` may have at most 200 characters.",
+        ));
+    }
+
+    let mut tx = pool.begin().await.map_err(StoreError::from)?;
+    let post = posts::find_by_id(&mut *tx, input.post_id)
+        .await?
+        .filter(|post| viewer.can_read(post))
+        .ok_or_else(|| ApiError::not_found("There is no post with this id."))?;
+    if post.status != PostStatus::Published {
+        return Err(ApiError::CommentsClosed(
+            "Comments open when the post is published.".to_owned(),
+        ));
+    }
+    if !post.comments_open {
+        return Err(ApiError::CommentsClosed(
+            "Comments on this post are closed.".to_owned(),
+        ));
+    }
+
+    // A retry of an earlier addComment returns what it made: nothing is written twice.
+    if let Some(client_mutation_id) = &input.client_mutation_id {
+        comments::lock(
+            &mut tx,
+            &format!("comment-retry:{}:{client_mutation_id}", post.id),
+        )
+        .await?;
+        if let Some(first) = comments::find_retry(&mut tx, post.id, client_mutation_id).await? {
+            // Someone else reusing the id gets the comment, but not the power to edit it.
+            let same_commenter = first.author_name == author_name && first.body == body;
+            let edit_token = match same_commenter {
+                true => Some(comments::edit_token(&mut tx, first.id).await?),
+                false => None,
+            };
+            tx.commit().await.map_err(StoreError::from)?;
+            return Ok(AddedComment {
+                depth_capped: false,
+                comment: first,
+                edit_token,
+            });
+        }
+    }
+
+    if *viewer == Viewer::Anonymous {
+        check_rate(&mut tx, policy, client_address).await?;
+    }
+
+    let (parent_id, depth_capped) = match input.parent_id {
+        None => (None, false),
+        Some(parent_id) => {
+            let parent = comments::find_visible(&mut *tx, &[parent_id], viewer.comment_reader())
+                .await?
+                .remove(&parent_id)
+                .filter(|parent| parent.post_id == post.id)
+                .ok_or_else(|| {
+                    ApiError::bad_input(
+                        "parentId",
+                        "There is no such comment on this post to reply to.",
+                    )
+                })?;
+            if parent.status == CommentStatus::Deleted {
+                return Err(ApiError::bad_input(
+                    "parentId",
+                    "A deleted comment takes no replies.",
+                ));
+            }
+            if parent.depth >= policy.max_depth {
+                // Attach at the deepest allowed level, under the parent's ancestor there.
+                let index = usize::try_from(policy.max_depth - 1).unwrap_or_default();
+                (parent.path.get(index).copied(), true)
+            } else {
+                (Some(parent.id), false)
+            }
+        }
+    };
+
+    let body_html = gazette_content::render_comment_body(&body);
+    let owner = match viewer {
+        Viewer::Token(owner) => Some(owner.author_id),
+        Viewer::Anonymous => None,
+    };
+    let status = match (owner, policy.moderation) {
+        (Some(_), _) | (None, Moderation::Open) => CommentStatus::Published,
+        (None, Moderation::All) => CommentStatus::Pending,
+        (None, Moderation::Links) if link_count(&body_html) >= LINKS_HELD => CommentStatus::Pending,
+        (None, Moderation::Links) => CommentStatus::Published,
+    };
+    let comment = comments::insert(
+        &mut *tx,
+        &NewComment {
+            post_id: post.id,
+            parent_id,
+            author_name: &author_name,
+            author_email: author_email.as_deref(),
+            author_url: author_url.as_deref(),
+            author_id: owner,
+            body: &body,
+            body_html: &body_html,
+            status,
+            created_at: None,
+            client_address,
+            client_mutation_id: input.client_mutation_id.as_deref(),
+        },
+    )
+    .await?;
+    let edit_token = comments::edit_token(&mut tx, comment.id).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(AddedComment {
+        comment,
+        edit_token: Some(edit_token),
+        depth_capped,
+    })
+}
+
+/// Refuses the comment when this client posted its allowance in the last minute. The
+/// window slides, and the count is the database's, so it holds across API processes.
+async fn check_rate(
+    tx: &mut PgConnection,
+    policy: &CommentPolicy,
+    client_address: Option<&str>,
+) -> Result<(), ApiError> {
+    let (Some(client), limit @ 1..) = (client_address, policy.rate_limit_per_minute) else {
+        return Ok(());
+    };
+    comments::lock(tx, &format!("comment-rate:{client}")).await?;
+    let window = TimeDelta::minutes(1);
+    let now = Utc::now();
+    let (count, oldest) = comments::recent_from_client(tx, client, now - window).await?;
+    if count < i64::from(limit) {
+        return Ok(());
+    }
+    let frees_at = oldest.unwrap_or(now) + window;
+    let seconds = (frees_at - now).num_milliseconds().max(0).div_euclid(1000) + 1;
+    Err(ApiError::RateLimited {
+        retry_after: u64::try_from(seconds).unwrap_or(1).max(1),
+    })
+}
+
+/// Changes a comment's text with its edit token, within the edit window. Moderation looks
+/// at the new text as it did at the old.
+pub async fn edit_comment(
+    pool: &PgPool,
+    policy: &CommentPolicy,
+    viewer: &Viewer,
+    id: i64,
+    edit_token: &str,
+    body: &str,
+) -> Result<Comment, ApiError> {
+    let body = check_body(body)?;
+    let mut tx = pool.begin().await.map_err(StoreError::from)?;
+    let comment = load_editable(&mut tx, id).await?;
+    check_edit_token(&mut tx, &comment, edit_token).await?;
+    let body_html = gazette_content::render_comment_body(&body);
+    let held_now = comment.author_id.is_none()
+        && match policy.moderation {
+            Moderation::Open => false,
+            Moderation::All => true,
+            Moderation::Links => link_count(&body_html) >= LINKS_HELD,
+        };
+    let status = match comment.status {
+        CommentStatus::Published if held_now && !viewer.moderates(&comment) => {
+            CommentStatus::Pending
+        }
+        status => status,
+    };
+    let updated = comments::update_body(&mut *tx, id, &body, &body_html, status).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(updated)
+}
+
+/// Deletes a comment: by its commenter (with the edit token, within the edit window) or by
+/// a moderator (an admin, or the post's author). It stays as a tombstone while it has
+/// replies, and disappears otherwise.
+pub async fn delete_comment(
+    pool: &PgPool,
+    viewer: &Viewer,
+    id: i64,
+    edit_token: Option<&str>,
+) -> Result<Comment, ApiError> {
+    let mut tx = pool.begin().await.map_err(StoreError::from)?;
+    let comment = comments::find_for_update(&mut tx, id)
+        .await?
+        .ok_or_else(comment_not_found)?;
+    match edit_token {
+        Some(token) => check_edit_token(&mut tx, &comment, token).await?,
+        None => require_moderator(viewer, &comment)?,
+    }
+    if comment.status == CommentStatus::Deleted {
+        return Ok(comment);
+    }
+    let deleted = comments::tombstone(&mut *tx, id).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(deleted)
+}
+
+/// Publishes a held comment, or marks one as spam: for moderators.
+pub async fn moderate(
+    pool: &PgPool,
+    viewer: &Viewer,
+    id: i64,
+    status: CommentStatus,
+) -> Result<Comment, ApiError> {
+    let mut tx = pool.begin().await.map_err(StoreError::from)?;
+    let comment = load_editable(&mut tx, id).await?;
+    require_moderator(viewer, &comment)?;
+    let moderated = comments::set_status(&mut *tx, id, status).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(moderated)
+}
+
+fn require_moderator(viewer: &Viewer, comment: &Comment) -> Result<(), ApiError> {
+    viewer.require_token()?;
+    if viewer.moderates(comment) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "Only admins and the post's author moderate its comments.".to_owned(),
+        ))
+    }
+}
+
+/// The comment, locked, unless it is gone or deleted.
+async fn load_editable(tx: &mut PgConnection, id: i64) -> Result<Comment, ApiError> {
+    let comment = comments::find_for_update(tx, id)
+        .await?
+        .ok_or_else(comment_not_found)?;
+    if comment.status == CommentStatus::Deleted {
+        return Err(ApiError::bad_input("id", "This comment was deleted."));
+    }
+    Ok(comment)
+}
+
+async fn check_edit_token(
+    tx: &mut PgConnection,
+    comment: &Comment,
+    token: &str,
+) -> Result<(), ApiError> {
+    let in_time = Utc::now() - comment.created_at <= EDIT_WINDOW;
+    if in_time && comments::verify_edit_token(tx, comment.id, token).await? {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "The edit token is wrong or has expired: a comment can be changed for 15 minutes after it is posted.".to_owned(),
+        ))
+    }
+}
+
+fn comment_not_found() -> ApiError {
+    ApiError::not_found("There is no comment with this id.")
+}
+
+/// Links in rendered HTML (bare URLs are links by then).
+fn link_count(html: &str) -> usize {
+    html.matches("<a ").count()
+}
+
+fn check_author_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    let chars = name.chars().count();
+    if chars == 0 || chars > MAX_AUTHOR_NAME_CHARS {
+        return Err(ApiError::bad_input(
+            "authorName",
+            format!("The name must have 1 to {MAX_AUTHOR_NAME_CHARS} characters."),
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+fn check_body(body: &str) -> Result<String, ApiError> {
+    let body = body.trim();
+    let chars = body.chars().count();
+    if chars == 0 || chars > MAX_BODY_CHARS {
+        return Err(ApiError::bad_input(
+            "body",
+            format!("A comment must have 1 to {MAX_BODY_CHARS} characters; this one has {chars}."),
+        ));
+    }
+    Ok(body.to_owned())
+}
+
+/// An email address is optional; given, it must look like one.
+fn check_email(email: &str) -> Result<Option<String>, ApiError> {
+    let email = email.trim();
+    if email.is_empty() {
+        return Ok(None);
+    }
+    let plausible = email.len() <= 320
+        && !email.contains(char::is_whitespace)
+        && email
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
+    if plausible {
+        Ok(Some(email.to_owned()))
+    } else {
+        Err(ApiError::bad_input(
+            "authorEmail",
+            "This is not an email address.",
+        ))
+    }
+}
+
+/// A website is optional; given, it must be an http(s) URL (no `javascript:` links).
+fn check_url(url: &str) -> Result<Option<String>, ApiError> {
+    let url = url.trim();
+    if url.is_empty() {
+        return Ok(None);
+    }
+    let host = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .and_then(|rest| rest.split(['/', '?', '#']).next())
+        .filter(|host| !host.is_empty());
+    if host.is_some() && url.len() <= 2048 && !url.contains(char::is_whitespace) {
+        Ok(Some(url.to_owned()))
+    } else {
+        Err(ApiError::bad_input(
+            "authorUrl",
+            "The website must be an http:// or https:// address.",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs_are_checked() {
+        assert!(check_author_name(" Ann ").is_ok_and(|name| name == "Ann"));
+        assert!(check_author_name("").is_err());
+        assert!(check_author_name(&"n".repeat(81)).is_err());
+        assert!(check_body(&"b".repeat(10_000)).is_ok());
+        assert!(check_body(&"b".repeat(10_001)).is_err());
+        assert!(check_body("  ").is_err());
+        assert_eq!(check_email(" ").ok(), Some(None));
+        assert!(check_email("a@b.org").is_ok_and(|email| email.is_some()));
+        assert!(check_email("nope").is_err());
+        assert!(check_url("javascript:alert(1)").is_err());
+        assert!(check_url("https://").is_err());
+        assert!(check_url("https://example.org/me").is_ok_and(|url| url.is_some()));
+    }
+
+    #[test]
+    fn links_are_counted_after_rendering() {
+        let html =
+            gazette_content::render_comment_body("See http://a.example and [b](http://b.example).");
+        assert_eq!(link_count(&html), 2);
+        assert_eq!(link_count("<p>no links</p>"), 0);
+    }
+}

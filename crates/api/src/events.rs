@@ -1,0 +1,51 @@
+//! Fans the database's change events out to this process's subscribers.
+
+use std::time::Duration;
+
+use gazette_store::PgPool;
+use gazette_store::events::{Event, EventListener};
+use tokio::sync::broadcast;
+
+/// Subscribers that fall this far behind skip events rather than hold everyone up.
+const BACKLOG: usize = 1024;
+
+#[derive(Clone)]
+pub struct EventHub {
+    sender: broadcast::Sender<Event>,
+}
+
+impl EventHub {
+    /// Listens in the background for as long as the process runs, reconnecting after
+    /// database outages.
+    pub fn start(pool: PgPool) -> Self {
+        let (sender, _) = broadcast::channel(BACKLOG);
+        let hub = Self {
+            sender: sender.clone(),
+        };
+        tokio::spawn(async move {
+            loop {
+                match EventListener::connect(&pool).await {
+                    Ok(mut listener) => loop {
+                        match listener.next().await {
+                            // No subscriber is no error.
+                            Ok(event) => drop(sender.send(event)),
+                            Err(error) => {
+                                tracing::warn!(error = %gazette_store::display_chain(&error), "event listener failed; reconnecting");
+                                break;
+                            }
+                        }
+                    },
+                    Err(error) => {
+                        tracing::warn!(error = %gazette_store::display_chain(&error), "cannot listen for events; retrying");
+                    }
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+        hub
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.sender.subscribe()
+    }
+}

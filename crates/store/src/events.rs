@@ -1,0 +1,59 @@
+//! Change events between processes: database triggers `pg_notify` on the `gazette_events`
+//! channel when posts and comments change (delivered when the writing transaction commits),
+//! and every API and worker process listens. A comment written through one API process so
+//! reaches the subscribers of all of them.
+
+use serde::Deserialize;
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+
+use crate::error::StoreError;
+
+/// The channel the triggers of migration 0002 notify.
+pub const CHANNEL: &str = "gazette_events";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// A post became published (created published, or published later).
+    PostPublished,
+    /// Any other change to a post or its tags, including deletion.
+    PostChanged,
+    /// A comment became published (posted, or approved).
+    CommentPublished,
+    /// Any other change to a comment.
+    CommentChanged,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct Event {
+    pub kind: EventKind,
+    pub post_id: i64,
+    pub comment_id: Option<i64>,
+}
+
+/// A connection listening for events.
+#[derive(Debug)]
+pub struct EventListener(PgListener);
+
+impl EventListener {
+    pub async fn connect(pool: &PgPool) -> Result<Self, StoreError> {
+        let mut listener = PgListener::connect_with(pool).await?;
+        listener.listen(CHANNEL).await?;
+        Ok(Self(listener))
+    }
+
+    /// The next event. Reconnects by itself when the connection drops (events sent while
+    /// it was down are lost: listeners must not rely on seeing every one).
+    pub async fn next(&mut self) -> Result<Event, StoreError> {
+        loop {
+            let notification = self.0.recv().await?;
+            match serde_json::from_str::<Event>(notification.payload()) {
+                Ok(event) => return Ok(event),
+                Err(error) => {
+                    tracing::warn!(%error, payload = notification.payload(), "ignoring an unreadable event");
+                }
+            }
+        }
+    }
+}
