@@ -1,5 +1,6 @@
 //! Starting Gazette for a test and talking to it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
@@ -17,7 +18,7 @@ pub struct TestApp {
     pub base_url: String,
     pub pool: PgPool,
     /// Kept alive for the test: a shared server's database is dropped with it.
-    pub database: TestDatabase,
+    pub database: Arc<TestDatabase>,
     pub client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
@@ -35,29 +36,42 @@ pub fn settings(args: &[&str]) -> Settings {
 impl TestApp {
     /// An empty (migrated) database.
     pub async fn spawn() -> Self {
-        Self::spawn_with(false, true).await
+        Self::spawn_with(false, true, &[]).await
     }
 
     /// A database holding what a first start creates: the admin token and the demo post.
     pub async fn spawn_seeded() -> Self {
-        Self::spawn_with(true, true).await
+        Self::spawn_with(true, true, &[]).await
     }
 
     /// Only the API, no worker: nothing but requests touches the database.
     pub async fn spawn_api_only() -> Self {
-        Self::spawn_with(false, false).await
+        Self::spawn_with(false, false, &[]).await
     }
 
-    async fn spawn_with(seed: bool, worker: bool) -> Self {
-        let database = TestDatabase::create().await;
+    /// Gazette with extra command-line `args` (e.g. `--comment-moderation all`).
+    pub async fn spawn_with(seed: bool, worker: bool, args: &[&str]) -> Self {
+        let database = Arc::new(TestDatabase::create().await);
         let pool = database.pool().await;
-        let data_dir = tempfile::tempdir().expect("temp dir");
         if seed {
+            let data_dir = tempfile::tempdir().expect("temp dir");
             gazette::seed::first_run(&pool, data_dir.path(), true)
                 .await
                 .expect("first run");
         }
-        let settings = settings(&["--database-url", database.url(), "--listen", "127.0.0.1:0"]);
+        Self::start(database, pool, worker, args).await
+    }
+
+    /// A second API process on this one's database (no worker, no seeding).
+    pub async fn another_instance(&self) -> Self {
+        let pool = self.database.pool().await;
+        Self::start(self.database.clone(), pool, false, &[]).await
+    }
+
+    async fn start(database: Arc<TestDatabase>, pool: PgPool, worker: bool, args: &[&str]) -> Self {
+        let mut all_args = vec!["--database-url", database.url(), "--listen", "127.0.0.1:0"];
+        all_args.extend_from_slice(args);
+        let settings = settings(&all_args);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind an ephemeral port");

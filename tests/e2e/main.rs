@@ -3,6 +3,7 @@
 
 mod api;
 mod cli_errors;
+mod comments;
 mod embedded;
 mod first_run;
 mod graphql_http;
@@ -10,3 +11,4 @@ mod helpers;
 mod migrations;
 mod posts;
 mod statements;
+mod subscriptions;

@@ -102,3 +102,148 @@ async fn a_page_of_posts_with_relations_runs_a_fixed_number_of_statements() {
     assert_eq!(large, 4, "statements for 50 posts");
     app.stop().await;
 }
+
+/// A post with 10,000 comments: 200 chains, each 50 levels deep.
+async fn deep_thread(app: &TestApp) -> i64 {
+    let author = authors::find_or_create(
+        &mut app.pool.acquire().await.expect("conn"),
+        "deep",
+        "Deep",
+    )
+    .await
+    .expect("author");
+    let post = posts::insert(
+        &app.pool,
+        &NewPost {
+            author_id: author.id,
+            slug: "deep",
+            title: "Deep",
+            body: "",
+            body_html: "",
+            excerpt: "",
+            custom_excerpt: false,
+            status: PostStatus::Published,
+            comments_open: true,
+            published_at: Some(chrono::Utc::now()),
+        },
+    )
+    .await
+    .expect("post");
+    sqlx::query(
+        "insert into comments (post_id, author_name, body, body_html) \
+         select $1, 'Reader', 'level 0', '<p>level 0</p>' from generate_series(1, 200)",
+    )
+    .bind(post.id)
+    .execute(&app.pool)
+    .await
+    .expect("top level");
+    for level in 1..50 {
+        sqlx::query(
+            "insert into comments (post_id, parent_id, author_name, body, body_html) \
+             select post_id, id, 'Reader', 'level ' || $2, '<p>level ' || $2 || '</p>' \
+             from comments where post_id = $1 and depth = $2 - 1 order by id",
+        )
+        .bind(post.id)
+        .bind(level)
+        .execute(&app.pool)
+        .await
+        .expect("a level");
+    }
+    post.id
+}
+
+#[tokio::test]
+async fn a_deep_thread_pages_with_one_statement_per_page() {
+    let app = TestApp::spawn_api_only().await;
+    let post_id = deep_thread(&app).await;
+    let count: i64 = sqlx::query_scalar("select count(*) from comments")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+    assert_eq!(count, 10_000);
+    let post =
+        gazette_api::graphql::GlobalId::new(gazette_api::graphql::NodeKind::Post, post_id).to_id();
+    let query = "query($id: ID, $after: String) { post(id: $id) { thread(first: 100, after: $after) { pageInfo { endCursor hasNextPage } edges { node { depth body } } } } }";
+
+    let mut after = serde_json::Value::Null;
+    let mut seen = 0;
+    let mut deepest = 0;
+    for page in 0..3 {
+        app.database.statements_since_last_count().await;
+        let response = app
+            .graphql(query, json!({ "id": post.0, "after": after }))
+            .await;
+        let statements = app.database.statements_since_last_count().await;
+        let thread = &response["data"]["post"]["thread"];
+        let edges = thread["edges"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{response}"));
+        assert_eq!(edges.len(), 100);
+        seen += edges.len();
+        deepest = deepest.max(
+            edges
+                .iter()
+                .map(|edge| edge["node"]["depth"].as_i64().unwrap_or(0))
+                .max()
+                .unwrap_or(0),
+        );
+        // One statement finds the post, one reads the page of its thread.
+        assert_eq!(statements, 2, "statements for page {page}");
+        after = thread["pageInfo"]["endCursor"].clone();
+    }
+    assert_eq!(seen, 300);
+    assert_eq!(deepest, 49, "a chain is 50 levels deep: depths 0 to 49");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn nested_comment_lists_run_a_fixed_number_of_statements() {
+    let app = TestApp::spawn_api_only().await;
+    fill(&app).await;
+    // Every post gets three top-level comments with two replies each.
+    sqlx::query(
+        "insert into comments (post_id, author_name, body, body_html) \
+         select p.id, 'Reader', 'top', '<p>top</p>' from posts p, generate_series(1, 3)",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("comments");
+    sqlx::query(
+        "insert into comments (post_id, parent_id, author_name, body, body_html) \
+         select c.post_id, c.id, 'Reader', 'reply', '<p>reply</p>' from comments c, generate_series(1, 2) \
+         where c.parent_id is null and c.body = 'top'",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("replies");
+    let query = "query($first: Int) { posts(first: $first) { edges { node { comments(first: 10) { edges { node { replies(first: 5) { totalCount } } } } } } } }";
+    let mut counts = Vec::new();
+    for first in [5, 20] {
+        app.database.statements_since_last_count().await;
+        let response = app.graphql(query, json!({ "first": first })).await;
+        counts.push(app.database.statements_since_last_count().await);
+        let posts = response["data"]["posts"]["edges"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{response}"));
+        assert_eq!(posts.len(), first);
+        for post in posts {
+            let comments = post["node"]["comments"]["edges"]
+                .as_array()
+                .expect("comments");
+            // `fill` gave each post one comment; this test three more.
+            assert_eq!(comments.len(), 4);
+            let replies: Vec<i64> = comments
+                .iter()
+                .map(|comment| {
+                    comment["node"]["replies"]["totalCount"]
+                        .as_i64()
+                        .expect("count")
+                })
+                .collect();
+            assert_eq!(replies, [0, 2, 2, 2]);
+        }
+    }
+    // The page of posts, one batch of comment pages, one of reply pages, one of reply counts.
+    assert_eq!(counts, [4, 4]);
+    app.stop().await;
+}

@@ -1,0 +1,250 @@
+//! Subscriptions over WebSocket, in both protocols, across two API processes on one
+//! database: events travel through PostgreSQL LISTEN/NOTIFY.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use gazette_store::tokens::Role;
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::comments::{add_comment, published_post};
+use crate::helpers::TestApp;
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+async fn connect(app: &TestApp, protocol: &'static str) -> Socket {
+    let url = format!(
+        "{}/graphql/ws",
+        app.base_url.replacen("http://", "ws://", 1)
+    );
+    let mut request = url.into_client_request().expect("request");
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", HeaderValue::from_static(protocol));
+    let (mut socket, response) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("connect");
+    assert_eq!(response.headers()["sec-websocket-protocol"], protocol);
+    send(
+        &mut socket,
+        json!({ "type": "connection_init", "payload": {} }),
+    )
+    .await;
+    let ack = receive(&mut socket, Duration::from_secs(10))
+        .await
+        .expect("an answer to connection_init");
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+    socket
+}
+
+async fn send(socket: &mut Socket, message: Value) {
+    socket
+        .send(Message::text(message.to_string()))
+        .await
+        .expect("send");
+}
+
+/// The next protocol message other than keep-alives, if one comes within `wait`.
+async fn receive(socket: &mut Socket, wait: Duration) -> Option<Value> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let message = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .ok()??
+            .ok()?;
+        let Message::Text(text) = message else {
+            continue;
+        };
+        let value: Value = serde_json::from_str(&text).expect("JSON message");
+        if !matches!(value["type"].as_str(), Some("ka" | "ping" | "pong")) {
+            return Some(value);
+        }
+    }
+}
+
+/// Runs `trigger` until the subscription delivers (the server sets the subscription up
+/// asynchronously, so the first triggers may come too early); returns the delivery.
+async fn first_delivery<F, Fut>(socket: &mut Socket, mut trigger: F) -> Value
+where
+    F: FnMut(u32) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    for attempt in 0..20 {
+        trigger(attempt).await;
+        if let Some(message) = receive(socket, Duration::from_millis(500)).await {
+            return message;
+        }
+    }
+    panic!("the subscription delivered nothing");
+}
+
+#[tokio::test]
+async fn comments_reach_subscribers_of_another_process() {
+    let writer = TestApp::spawn().await;
+    let reader = writer.another_instance().await;
+    let (poster, post) = published_post(&writer).await;
+    let mut socket = connect(&reader, "graphql-transport-ws").await;
+    send(
+        &mut socket,
+        json!({ "id": "1", "type": "subscribe", "payload": {
+            "query": "subscription($post: ID!) { commentAdded(postId: $post) { body status author { name } } }",
+            "variables": { "post": post }
+        }}),
+    )
+    .await;
+
+    let first = first_delivery(&mut socket, |attempt| {
+        let writer = &writer;
+        let post = post.clone();
+        async move {
+            let response = add_comment(
+                writer,
+                None,
+                json!({ "postId": post, "authorName": "Ann", "body": format!("hello {attempt}") }),
+            )
+            .await;
+            assert!(response.get("errors").is_none(), "{response}");
+        }
+    })
+    .await;
+    assert_eq!(first["type"], "next", "{first}");
+    assert_eq!(first["id"], "1");
+    assert_eq!(
+        first["payload"]["data"]["commentAdded"]["author"]["name"],
+        "Ann"
+    );
+    assert!(
+        first["payload"]["data"]["commentAdded"]["body"]
+            .as_str()
+            .is_some_and(|b| b.starts_with("hello"))
+    );
+    // Drain deliveries of any earlier attempts.
+    while receive(&mut socket, Duration::from_millis(300))
+        .await
+        .is_some()
+    {}
+
+    // Held comments are not announced; approving one is.
+    let held = add_comment(&writer, None, json!({ "postId": post, "authorName": "Spam", "body": "http://a.example http://b.example" })).await;
+    add_comment(
+        &writer,
+        None,
+        json!({ "postId": post, "authorName": "Ben", "body": "published" }),
+    )
+    .await;
+    let next = receive(&mut socket, Duration::from_secs(10))
+        .await
+        .expect("a delivery");
+    assert_eq!(
+        next["payload"]["data"]["commentAdded"]["body"], "published",
+        "{next}"
+    );
+    writer
+        .graphql_as(
+            Some(&poster),
+            "mutation($id: ID!) { approveComment(input: {id: $id}) { comment { status } } }",
+            json!({ "id": held["data"]["addComment"]["comment"]["id"] }),
+        )
+        .await;
+    let approved = receive(&mut socket, Duration::from_secs(10))
+        .await
+        .expect("a delivery");
+    assert_eq!(
+        approved["payload"]["data"]["commentAdded"]["author"]["name"],
+        "Spam"
+    );
+    assert_eq!(
+        approved["payload"]["data"]["commentAdded"]["status"],
+        "PUBLISHED"
+    );
+
+    send(&mut socket, json!({ "id": "1", "type": "complete" })).await;
+    socket.close(None).await.expect("close");
+    reader.stop().await;
+    writer.stop().await;
+}
+
+#[tokio::test]
+async fn the_legacy_protocol_announces_published_posts() {
+    let writer = TestApp::spawn().await;
+    let reader = writer.another_instance().await;
+    let token = writer.token("Poster", Role::Author).await;
+    let mut socket = connect(&reader, "graphql-ws").await;
+    send(
+        &mut socket,
+        json!({ "id": "7", "type": "start", "payload": { "query": "subscription { postPublished { title status } }" } }),
+    )
+    .await;
+    let delivered = first_delivery(&mut socket, |attempt| {
+        let writer = &writer;
+        let token = token.clone();
+        async move {
+            writer
+                .create_post(
+                    &token,
+                    json!({ "title": format!("News {attempt}"), "status": "PUBLISHED" }),
+                )
+                .await;
+        }
+    })
+    .await;
+    assert_eq!(delivered["type"], "data", "{delivered}");
+    assert_eq!(delivered["id"], "7");
+    assert_eq!(
+        delivered["payload"]["data"]["postPublished"]["status"],
+        "PUBLISHED"
+    );
+    while receive(&mut socket, Duration::from_millis(300))
+        .await
+        .is_some()
+    {}
+
+    // Drafts are not announced; publishing them is.
+    let draft = writer
+        .create_post(&token, json!({ "title": "Later" }))
+        .await;
+    writer
+        .graphql_as(
+            Some(&token),
+            "mutation($id: ID!) { publishPost(input: {id: $id}) { post { id } } }",
+            json!({ "id": draft["id"] }),
+        )
+        .await;
+    let published = receive(&mut socket, Duration::from_secs(10))
+        .await
+        .expect("a delivery");
+    assert_eq!(
+        published["payload"]["data"]["postPublished"]["title"],
+        "Later"
+    );
+    socket.close(None).await.expect("close");
+    reader.stop().await;
+    writer.stop().await;
+}
+
+#[tokio::test]
+async fn subscribing_to_a_missing_post_is_an_error() {
+    let app = TestApp::spawn().await;
+    let mut socket = connect(&app, "graphql-transport-ws").await;
+    send(
+        &mut socket,
+        json!({ "id": "1", "type": "subscribe", "payload": {
+            "query": "subscription { commentAdded(postId: \"UG9zdDo5OTk5\") { body } }"
+        }}),
+    )
+    .await;
+    let answer = receive(&mut socket, Duration::from_secs(10))
+        .await
+        .expect("an answer");
+    let errors = match answer["type"].as_str() {
+        Some("error") => answer["payload"].clone(),
+        _ => answer["payload"]["errors"].clone(),
+    };
+    assert_eq!(errors[0]["extensions"]["code"], "NOT_FOUND", "{answer}");
+    app.stop().await;
+}
