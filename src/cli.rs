@@ -133,7 +133,11 @@ pub struct Settings {
     #[arg(long, env = "GAZETTE_SCHEDULE", global = true, default_value = WorkerConfig::DEFAULT_SCHEDULE, value_parser = parse_schedule)]
     pub schedule: String,
 
-    /// Number of posts in the site feed.
+    /// A WebSub hub (e.g. https://pubsubhubbub.appspot.com/) that every feed links and that the worker tells when a feed changes.
+    #[arg(long, env = "GAZETTE_WEBSUB_HUB", global = true, value_parser = parse_hub_url)]
+    pub websub_hub: Option<String>,
+
+    /// Number of items (posts or comments) in each feed.
     #[arg(long, env = "GAZETTE_FEED_ITEMS", global = true, default_value_t = WorkerConfig::DEFAULT_FEED_ITEMS, value_parser = clap::value_parser!(u32).range(1..=500))]
     pub feed_items: u32,
 
@@ -214,6 +218,7 @@ impl Settings {
             schedule: self.schedule.clone(),
             feed_items: self.feed_items,
             site,
+            websub_hub: self.websub_hub.clone(),
         }
     }
 }
@@ -231,6 +236,18 @@ fn parse_public_url(value: &str) -> Result<String, String> {
         return Err("the public URL must not have a query or fragment".to_owned());
     }
     Ok(value.trim_end_matches('/').to_owned())
+}
+
+fn parse_hub_url(value: &str) -> Result<String, String> {
+    let host = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"))
+        .and_then(|rest| rest.split(['/', '?', '#']).next())
+        .filter(|host| !host.is_empty());
+    match host {
+        Some(_) => Ok(value.to_owned()),
+        None => Err("the WebSub hub must be an http:// or https:// URL".to_owned()),
+    }
 }
 
 fn parse_schedule(value: &str) -> Result<String, String> {

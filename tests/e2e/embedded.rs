@@ -155,7 +155,7 @@ async fn embedded_postgres_lifecycle() {
     }
 
     // The seeded post answers over GraphQL.
-    let response: serde_json::Value = reqwest::Client::new()
+    let response: serde_json::Value = crate::helpers::http_client()
         .post(format!("{base}/graphql"))
         .json(&serde_json::json!({
             "query": r#"{ post(slug: "the-implementation-of-enterprise-2-0-by-government-departments") { title } }"#

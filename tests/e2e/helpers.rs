@@ -92,11 +92,7 @@ impl TestApp {
             base_url,
             pool,
             database,
-            client: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .timeout(Duration::from_secs(30))
-                .build()
-                .expect("HTTP client"),
+            client: http_client(),
             stop: Some(stop),
             task: Some(task),
         }
@@ -178,6 +174,17 @@ impl TestApp {
                 .expect("the server stopped cleanly");
         }
     }
+}
+
+/// An HTTP client for tests: no redirects followed, bounded in time.
+pub fn http_client() -> reqwest::Client {
+    // reqwest leaves the TLS provider to the application, as Gazette's worker does.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("HTTP client")
 }
 
 /// The `extensions.code` of the first GraphQL error.

@@ -105,13 +105,10 @@ async fn a_page_of_posts_with_relations_runs_a_fixed_number_of_statements() {
 
 /// A post with 10,000 comments: 200 chains, each 50 levels deep.
 async fn deep_thread(app: &TestApp) -> i64 {
-    let author = authors::find_or_create(
-        &mut app.pool.acquire().await.expect("conn"),
-        "deep",
-        "Deep",
-    )
-    .await
-    .expect("author");
+    let author =
+        authors::find_or_create(&mut app.pool.acquire().await.expect("conn"), "deep", "Deep")
+            .await
+            .expect("author");
     let post = posts::insert(
         &app.pool,
         &NewPost {

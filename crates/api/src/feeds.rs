@@ -1,6 +1,6 @@
-//! The feeds the worker generated, served with conditional GET.
+//! The feeds the worker generated, served from memory with conditional GET.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -10,30 +10,96 @@ use crate::state::AppState;
 /// Readers poll; the worker refreshes feeds within seconds of a change.
 const FEED_CACHE_CONTROL: &str = "public, max-age=60";
 
-pub async fn site_feed(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    serve_feed(&state, "feed.xml", &headers).await
+pub async fn posts_rss(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    serve_site_feed(&state, "feed.xml", &headers).await
 }
 
-async fn serve_feed(state: &AppState, key: &str, headers: &HeaderMap) -> Response {
-    match gazette_store::feeds::find(&state.pool, key).await {
+pub async fn posts_atom(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    serve_site_feed(&state, "feed.atom", &headers).await
+}
+
+pub async fn comments_rss(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    serve_site_feed(&state, "comments/feed.xml", &headers).await
+}
+
+pub async fn comments_atom(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    serve_site_feed(&state, "comments/feed.atom", &headers).await
+}
+
+pub async fn tag_rss(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let missing = format!("There is no tag “{slug}” with published posts.\n");
+    serve_named_feed(
+        &state,
+        &slug,
+        &format!("tags/{slug}/feed.xml"),
+        missing,
+        &headers,
+    )
+    .await
+}
+
+pub async fn post_comments_rss(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let missing = format!("There is no published post “{slug}”.\n");
+    let key = format!("posts/{slug}/comments/feed.xml");
+    serve_named_feed(&state, &slug, &key, missing, &headers).await
+}
+
+/// The site's own feeds always exist once the worker has run.
+async fn serve_site_feed(state: &AppState, key: &str, headers: &HeaderMap) -> Response {
+    let missing = || {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "5")],
+            "This feed has not been generated yet; the worker builds it within seconds of starting. Try again shortly.\n",
+        )
+            .into_response()
+    };
+    serve(state, key, headers, missing).await
+}
+
+/// Feeds of a tag or a post: a 404 names what is missing.
+async fn serve_named_feed(
+    state: &AppState,
+    slug: &str,
+    key: &str,
+    missing: String,
+    headers: &HeaderMap,
+) -> Response {
+    let not_found = move || (StatusCode::NOT_FOUND, missing).into_response();
+    if !is_slug(slug) {
+        return not_found();
+    }
+    serve(state, key, headers, not_found).await
+}
+
+async fn serve(
+    state: &AppState,
+    key: &str,
+    headers: &HeaderMap,
+    missing: impl FnOnce() -> Response,
+) -> Response {
+    match state.feeds.get(key).await {
         Ok(Some(feed)) => conditional::respond(
             &Document {
-                body: feed.body,
-                content_type: feed.content_type,
-                content_hash: feed.content_hash,
+                body: feed.body.clone(),
+                content_type: feed.content_type.clone(),
+                content_hash: feed.content_hash.clone(),
                 modified_at: feed.generated_at,
                 cache_control: FEED_CACHE_CONTROL,
             },
             headers,
         ),
-        Ok(None) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            [(header::RETRY_AFTER, "5")],
-            "This feed has not been generated yet; the worker builds it within seconds of starting. Try again shortly.\n",
-        )
-            .into_response(),
+        Ok(None) => missing(),
         Err(error) => {
-            tracing::error!(%error, key, "could not load a feed");
+            tracing::error!(error = %gazette_store::display_chain(&error), key, "could not load a feed");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 [(header::RETRY_AFTER, "5")],
@@ -42,4 +108,12 @@ async fn serve_feed(state: &AppState, key: &str, headers: &HeaderMap) -> Respons
                 .into_response()
         }
     }
+}
+
+fn is_slug(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 200
+        && text
+            .bytes()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-')
 }

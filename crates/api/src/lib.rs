@@ -5,6 +5,7 @@ mod client;
 mod commenting;
 mod conditional;
 mod events;
+mod feed_cache;
 mod feeds;
 mod graphiql;
 pub mod graphql;

@@ -33,7 +33,15 @@ pub fn router(state: AppState) -> Router {
         .merge(graphiql::routes())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/feed.xml", get(feeds::site_feed))
+        .route("/feed.xml", get(feeds::posts_rss))
+        .route("/feed.atom", get(feeds::posts_atom))
+        .route("/comments/feed.xml", get(feeds::comments_rss))
+        .route("/comments/feed.atom", get(feeds::comments_atom))
+        .route("/tags/{slug}/feed.xml", get(feeds::tag_rss))
+        .route(
+            "/posts/{slug}/comments/feed.xml",
+            get(feeds::post_comments_rss),
+        )
         .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

@@ -5,6 +5,7 @@ use gazette_store::{PgPool, SiteConfig};
 use tokio::sync::watch;
 
 use crate::events::EventHub;
+use crate::feed_cache::FeedCache;
 use crate::graphql::{AppSchema, build_schema};
 
 /// Settings of the HTTP API.
@@ -61,6 +62,7 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
     pub schema: AppSchema,
     pub events: EventHub,
+    pub feeds: FeedCache,
     /// Becomes true when the server shuts down: long-lived WebSockets end then.
     pub shutting_down: watch::Receiver<bool>,
 }
@@ -70,6 +72,7 @@ impl AppState {
         let events = EventHub::start(pool.clone());
         Self {
             schema: build_schema(events.clone()),
+            feeds: FeedCache::new(pool.clone(), &events),
             pool,
             config: Arc::new(config),
             events,

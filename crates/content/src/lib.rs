@@ -4,5 +4,5 @@
 mod markdown;
 mod slug;
 
-pub use markdown::{excerpt, plain_text, render_comment_body, render_post_body};
+pub use markdown::{absolute_links, excerpt, plain_text, render_comment_body, render_post_body};
 pub use slug::slugify;

@@ -25,6 +25,16 @@ pub fn render_post_body(markdown: &str) -> String {
     POST_SANITIZER.clean(&unsafe_html).to_string()
 }
 
+/// Rewrites the relative links and image sources of sanitised post HTML against `base` (the
+/// post's absolute URL), for places where the HTML leaves the site (feeds). `None` when
+/// `base` is not an absolute URL.
+pub fn absolute_links(html: &str, base: &str) -> Option<String> {
+    let base = ammonia::Url::parse(base).ok()?;
+    let mut builder = ammonia::Builder::default();
+    builder.url_relative(ammonia::UrlRelative::RewriteWithBase(base));
+    Some(builder.clean(html).to_string())
+}
+
 /// Comments come from anyone: a small allow-list of inline and block tags, no images or
 /// headings, and links marked `nofollow ugc noopener` (no search-engine credit for spam).
 static COMMENT_SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
@@ -216,6 +226,28 @@ mod tests {
         assert!(!html.contains("<img"), "{html}");
         assert!(!html.contains("onclick"), "{html}");
         assert!(html.contains("<strong>bold</strong>"), "{html}");
+    }
+
+    #[test]
+    fn relative_links_become_absolute() {
+        let html = render_post_body(
+            "[about](/about) [next](next-post) ![map](img/map.png) [out](https://x.example/) [top](#top)",
+        );
+        let absolute =
+            absolute_links(&html, "https://blog.example/posts/first").expect("base is absolute");
+        for expected in [
+            r#"href="https://blog.example/about""#,
+            r#"href="https://blog.example/posts/next-post""#,
+            r#"src="https://blog.example/posts/img/map.png""#,
+            r#"href="https://x.example/""#,
+            r#"href="https://blog.example/posts/first#top""#,
+        ] {
+            assert!(
+                absolute.contains(expected),
+                "{expected} missing from {absolute}"
+            );
+        }
+        assert_eq!(absolute_links(&html, "not a url"), None);
     }
 
     #[test]

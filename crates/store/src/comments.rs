@@ -72,7 +72,7 @@ impl Reader {
 /// Appends ` and <c is visible to reader>`: published comments (unless under a pending or
 /// spam one), pending and spam ones for moderators, and deleted ones only as tombstones
 /// holding visible replies.
-fn push_visible(query: &mut QueryBuilder<Postgres>, reader: Reader) {
+pub(crate) fn push_visible(query: &mut QueryBuilder<Postgres>, reader: Reader) {
     let moderator = |query: &mut QueryBuilder<Postgres>| {
         query
             .push("(")

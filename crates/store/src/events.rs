@@ -23,13 +23,17 @@ pub enum EventKind {
     CommentPublished,
     /// Any other change to a comment.
     CommentChanged,
+    /// The worker stored a new version of a feed (or removed one).
+    FeedChanged,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Event {
     pub kind: EventKind,
-    pub post_id: i64,
+    pub post_id: Option<i64>,
     pub comment_id: Option<i64>,
+    /// The feed's key, for `FeedChanged`.
+    pub key: Option<String>,
 }
 
 /// A connection listening for events.

@@ -1,9 +1,13 @@
-//! Generated feeds: what the worker built, stored whole so every API process can serve it.
+//! Generated feeds: what the worker reads to build them, and the feeds it built, stored
+//! whole so every API process can serve every feed.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
-use sqlx::PgExecutor;
+use sqlx::{PgConnection, PgExecutor, QueryBuilder};
 
+use crate::comments::{Reader, push_visible};
 use crate::error::StoreError;
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -19,6 +23,16 @@ pub struct StoredFeed {
     pub generated_at: DateTime<Utc>,
 }
 
+/// A stored feed without its body.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct FeedInfo {
+    pub key: String,
+    pub content_type: String,
+    pub content_hash: String,
+    pub item_count: i32,
+    pub generated_at: DateTime<Utc>,
+}
+
 /// A published post with what a feed shows of it.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct FeedPost {
@@ -28,41 +42,171 @@ pub struct FeedPost {
     pub excerpt: String,
     pub body_html: String,
     pub published_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub author_name: String,
     pub tags: Vec<String>,
     pub comment_count: i64,
 }
 
-/// The latest published posts, newest first, with their authors, tags and comment counts.
+/// A published comment with what a feed shows of it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct FeedComment {
+    pub id: i64,
+    pub post_id: i64,
+    pub post_slug: String,
+    pub post_title: String,
+    pub author_name: String,
+    pub author_url: Option<String>,
+    pub body: String,
+    pub body_html: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A published post that has a comments feed.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct FeedSubject {
+    pub id: i64,
+    pub slug: String,
+    pub title: String,
+}
+
+/// A tag that labels published posts.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct FeedTag {
+    pub slug: String,
+    pub name: String,
+}
+
+const FEED_POST_COLUMNS: &str = r#"
+    p.id, p.slug, p.title, p.excerpt, p.body_html, p.published_at, p.created_at, p.updated_at,
+    a.name as author_name,
+    array(
+        select t.name from post_tags pt join tags t on t.id = pt.tag_id
+        where pt.post_id = p.id order by pt.position, t.name
+    ) as tags,
+    (select count(*) from comments c where c.post_id = p.id and c.status = 'published') as comment_count
+"#;
+
+/// The latest published posts (with `tag`, when given), newest first.
 pub async fn latest_posts(
     exec: impl PgExecutor<'_>,
+    tag: Option<&str>,
     limit: i64,
 ) -> Result<Vec<FeedPost>, StoreError> {
+    let mut query = QueryBuilder::new(format!(
+        "select {FEED_POST_COLUMNS} from posts p join authors a on a.id = p.author_id \
+         where p.status = 'published'"
+    ));
+    if let Some(tag) = tag {
+        query
+            .push(" and exists (select 1 from post_tags pt join tags t on t.id = pt.tag_id where pt.post_id = p.id and t.slug = ")
+            .push_bind(tag.to_owned())
+            .push(")");
+    }
+    query.push(" order by coalesce(p.published_at, p.created_at) desc, p.id desc limit ");
+    query.push_bind(limit);
+    let posts = query.build_query_as().fetch_all(exec).await?;
+    Ok(posts)
+}
+
+/// The latest published comments readers can see (of one post, when given), newest first.
+pub async fn latest_comments(
+    exec: impl PgExecutor<'_>,
+    post_id: Option<i64>,
+    limit: i64,
+) -> Result<Vec<FeedComment>, StoreError> {
+    let mut query = QueryBuilder::new(
+        "select c.id, c.post_id, p.slug as post_slug, p.title as post_title, c.author_name, \
+         c.author_url, c.body, c.body_html, c.created_at, c.updated_at \
+         from comments c join posts p on p.id = c.post_id \
+         where p.status = 'published' and c.status = 'published'",
+    );
+    if let Some(post_id) = post_id {
+        query.push(" and c.post_id = ").push_bind(post_id);
+    }
+    push_visible(&mut query, Reader::PUBLIC);
+    query.push(" order by c.id desc limit ").push_bind(limit);
+    let comments = query.build_query_as().fetch_all(exec).await?;
+    Ok(comments)
+}
+
+/// Published posts (those of `ids`, when given), for their comment feeds.
+pub async fn published_posts(
+    exec: impl PgExecutor<'_>,
+    ids: Option<&[i64]>,
+) -> Result<Vec<FeedSubject>, StoreError> {
     let posts = sqlx::query_as(
         r#"
-        select p.id, p.slug, p.title, p.excerpt, p.body_html, p.published_at, p.updated_at,
-               a.name as author_name,
-               array(
-                   select t.name from post_tags pt join tags t on t.id = pt.tag_id
-                   where pt.post_id = p.id order by pt.position, t.name
-               ) as tags,
-               (select count(*) from comments c where c.post_id = p.id and c.status = 'published') as comment_count
-        from posts p
-        join authors a on a.id = p.author_id
-        where p.status = 'published'
-        order by p.published_at desc, p.id desc
-        limit $1
+        select id, slug, title from posts
+        where status = 'published' and ($1::bigint[] is null or id = any($1))
+        order by id
         "#,
     )
-    .bind(limit)
+    .bind(ids)
     .fetch_all(exec)
     .await?;
     Ok(posts)
 }
 
+/// Tags of published posts, for their feeds.
+pub async fn published_tags(exec: impl PgExecutor<'_>) -> Result<Vec<FeedTag>, StoreError> {
+    let tags = sqlx::query_as(
+        r#"
+        select t.slug, t.name from tags t
+        where exists (
+            select 1 from post_tags pt join posts p on p.id = pt.post_id
+            where pt.tag_id = t.id and p.status = 'published'
+        )
+        order by t.slug
+        "#,
+    )
+    .fetch_all(exec)
+    .await?;
+    Ok(tags)
+}
+
+/// Removes the feeds of tags and posts that no longer have one (deleted, unpublished,
+/// renamed); returns their keys.
+pub async fn remove_stale(exec: impl PgExecutor<'_>) -> Result<Vec<String>, StoreError> {
+    let removed = sqlx::query_scalar(
+        r#"
+        with removed as (
+            delete from generated_feeds f
+            where (f.key like 'tags/%' and not exists (
+                    select 1 from tags t
+                    where f.key in ('tags/' || t.slug || '/feed.xml', 'tags/' || t.slug || '/feed.atom')
+                      and exists (select 1 from post_tags pt join posts p on p.id = pt.post_id
+                                  where pt.tag_id = t.id and p.status = 'published')))
+               or (f.key like 'posts/%' and not exists (
+                    select 1 from posts p
+                    where p.status = 'published' and f.key = 'posts/' || p.slug || '/comments/feed.xml'))
+            returning f.key
+        )
+        select key from removed, lateral (
+            select pg_notify('gazette_events', json_build_object('kind', 'feed_changed', 'key', key)::text)
+        ) notified
+        "#,
+    )
+    .fetch_all(exec)
+    .await?;
+    Ok(removed)
+}
+
+/// Makes feed `key` this transaction's to build: other workers wait until it commits or
+/// rolls back, so two never build the same feed at once.
+pub async fn lock(tx: &mut PgConnection, key: &str) -> Result<(), StoreError> {
+    sqlx::query("select pg_advisory_xact_lock(hashtextextended('feed:' || $1, 0))")
+        .bind(key)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
 /// Stores a feed unless the stored copy is identical; true when it was written. One
-/// statement, so a reader sees the old feed or the new one, never a mix.
+/// statement, so a reader sees the old feed or the new one, never a mix; a change is
+/// announced (`feed_changed`) when the transaction commits.
 pub async fn store_if_changed(
     exec: impl PgExecutor<'_>,
     key: &str,
@@ -73,17 +217,22 @@ pub async fn store_if_changed(
     let content_hash = hex::encode(Sha256::digest(body.as_bytes()));
     let written: Option<String> = sqlx::query_scalar(
         r#"
-        insert into generated_feeds (key, content_type, body, content_hash, item_count, generated_at)
-        values ($1, $2, $3, $4, $5, now())
-        on conflict (key) do update
-        set content_type = excluded.content_type,
-            body = excluded.body,
-            content_hash = excluded.content_hash,
-            item_count = excluded.item_count,
-            generated_at = excluded.generated_at
-        where generated_feeds.content_hash <> excluded.content_hash
-           or generated_feeds.content_type <> excluded.content_type
-        returning key
+        with written as (
+            insert into generated_feeds (key, content_type, body, content_hash, item_count, generated_at)
+            values ($1, $2, $3, $4, $5, now())
+            on conflict (key) do update
+            set content_type = excluded.content_type,
+                body = excluded.body,
+                content_hash = excluded.content_hash,
+                item_count = excluded.item_count,
+                generated_at = excluded.generated_at
+            where generated_feeds.content_hash <> excluded.content_hash
+               or generated_feeds.content_type <> excluded.content_type
+            returning key
+        )
+        select key from written, lateral (
+            select pg_notify('gazette_events', json_build_object('kind', 'feed_changed', 'key', key)::text)
+        ) notified
         "#,
     )
     .bind(key)
@@ -102,4 +251,27 @@ pub async fn find(exec: impl PgExecutor<'_>, key: &str) -> Result<Option<StoredF
         .fetch_optional(exec)
         .await?;
     Ok(feed)
+}
+
+/// The content hash of each of `keys` that is stored (to revalidate cached copies).
+pub async fn hashes(
+    exec: impl PgExecutor<'_>,
+    keys: &[String],
+) -> Result<HashMap<String, String>, StoreError> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("select key, content_hash from generated_feeds where key = any($1)")
+            .bind(keys)
+            .fetch_all(exec)
+            .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Every stored feed, by key, without bodies.
+pub async fn list(exec: impl PgExecutor<'_>) -> Result<Vec<FeedInfo>, StoreError> {
+    let feeds = sqlx::query_as(
+        "select key, content_type, content_hash, item_count, generated_at from generated_feeds order by key",
+    )
+    .fetch_all(exec)
+    .await?;
+    Ok(feeds)
 }

@@ -1,51 +1,34 @@
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
 use rss::extension::atom::{AtomExtension, Link};
 use rss::extension::dublincore::DublinCoreExtension;
+use rss::extension::{Extension, ExtensionMap};
 use rss::{Category, Channel, Guid, Item};
 
-/// What a feed says about itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FeedChannel {
-    pub title: String,
-    /// The site's home page.
-    pub link: String,
-    pub description: String,
-    /// BCP 47 language tag, e.g. `en`.
-    pub language: String,
-    /// The feed's own absolute URL (`atom:link rel="self"`).
-    pub self_url: String,
-    /// Minutes a reader may cache the feed.
-    pub ttl_minutes: u32,
-}
+use crate::model::{FeedChannel, FeedEntry, GENERATOR};
+use crate::xml::xml_safe;
 
-/// One item; every URL absolute.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FeedEntry {
-    pub title: String,
-    pub link: String,
-    /// Permanent and unique; `guid_is_permalink` says whether it is also the item's URL.
-    pub guid: String,
-    pub guid_is_permalink: bool,
-    pub published_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    /// Plain-text summary.
-    pub description: String,
-    /// Full sanitised HTML (`content:encoded`).
-    pub content_html: String,
-    pub categories: Vec<String>,
-    pub author: String,
-    /// Where the item's comments are read.
-    pub comments_link: Option<String>,
-}
-
-pub const GENERATOR: &str = concat!("Gazette ", env!("CARGO_PKG_VERSION"));
+const CONTENT_NAMESPACE: &str = "http://purl.org/rss/1.0/modules/content/";
+const WFW_NAMESPACE: &str = "http://wellformedweb.org/CommentAPI/";
+const SLASH_NAMESPACE: &str = "http://purl.org/rss/1.0/modules/slash/";
 
 /// Renders an RSS 2.0 document. `lastBuildDate` is the newest item's update time (not the
-/// clock), so unchanged posts give a byte-identical feed.
+/// clock), so unchanged content gives a byte-identical feed.
 pub fn render_rss(channel: &FeedChannel, entries: &[FeedEntry]) -> String {
     let last_build = entries.iter().map(|entry| entry.updated_at).max();
+    let mut links = vec![Link {
+        href: channel.self_url.clone(),
+        rel: "self".to_owned(),
+        mime_type: Some("application/rss+xml".to_owned()),
+        ..Link::default()
+    }];
+    if let Some(hub) = &channel.hub {
+        links.push(Link {
+            href: hub.clone(),
+            rel: "hub".to_owned(),
+            ..Link::default()
+        });
+    }
     let mut rss = Channel {
         title: xml_safe(&channel.title),
         link: channel.link.clone(),
@@ -57,32 +40,43 @@ pub fn render_rss(channel: &FeedChannel, entries: &[FeedEntry]) -> String {
         items: entries.iter().map(item).collect(),
         ..Channel::default()
     };
-    rss.set_atom_ext(AtomExtension {
-        links: vec![Link {
-            href: channel.self_url.clone(),
-            rel: "self".to_owned(),
-            mime_type: Some("application/rss+xml".to_owned()),
-            ..Link::default()
-        }],
-    });
+    rss.set_atom_ext(AtomExtension { links });
     rss.set_namespaces(BTreeMap::from([
         (
             "atom".to_owned(),
             rss::extension::atom::NAMESPACE.to_owned(),
         ),
-        (
-            "content".to_owned(),
-            "http://purl.org/rss/1.0/modules/content/".to_owned(),
-        ),
+        ("content".to_owned(), CONTENT_NAMESPACE.to_owned()),
         (
             "dc".to_owned(),
             rss::extension::dublincore::NAMESPACE.to_owned(),
         ),
+        ("slash".to_owned(), SLASH_NAMESPACE.to_owned()),
+        ("wfw".to_owned(), WFW_NAMESPACE.to_owned()),
     ]));
     rss.to_string()
 }
 
 fn item(entry: &FeedEntry) -> Item {
+    let mut extensions = ExtensionMap::default();
+    if let Some(feed) = &entry.comments_feed {
+        extensions.insert(
+            "wfw".to_owned(),
+            BTreeMap::from([(
+                "commentRss".to_owned(),
+                vec![text_extension("wfw:commentRss", feed)],
+            )]),
+        );
+    }
+    if let Some(count) = entry.comment_count {
+        extensions.insert(
+            "slash".to_owned(),
+            BTreeMap::from([(
+                "comments".to_owned(),
+                vec![text_extension("slash:comments", &count.to_string())],
+            )]),
+        );
+    }
     Item {
         title: Some(xml_safe(&entry.title)),
         link: Some(entry.link.clone()),
@@ -106,53 +100,23 @@ fn item(entry: &FeedEntry) -> Item {
             creators: vec![xml_safe(&entry.author)],
             ..DublinCoreExtension::default()
         }),
+        extensions,
         ..Item::default()
     }
 }
 
-/// Drops the characters XML 1.0 forbids (most C0 controls, U+FFFE/U+FFFF), which would
-/// make the whole feed unreadable; the XML writer escapes everything else.
-fn xml_safe(text: &str) -> String {
-    text.chars()
-        .filter(|&c| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..))
-        .collect()
+fn text_extension(name: &str, value: &str) -> Extension {
+    Extension {
+        name: name.to_owned(),
+        value: Some(xml_safe(value)),
+        ..Extension::default()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
-
-    fn channel() -> FeedChannel {
-        FeedChannel {
-            title: "Gazette".to_owned(),
-            link: "https://blog.example/".to_owned(),
-            description: "Posts".to_owned(),
-            language: "en".to_owned(),
-            self_url: "https://blog.example/feed.xml".to_owned(),
-            ttl_minutes: 5,
-        }
-    }
-
-    fn entry(title: &str) -> FeedEntry {
-        let date = Utc
-            .with_ymd_and_hms(2013, 8, 22, 12, 0, 0)
-            .single()
-            .expect("valid date");
-        FeedEntry {
-            title: title.to_owned(),
-            link: "https://blog.example/posts/a".to_owned(),
-            guid: "https://blog.example/posts/a".to_owned(),
-            guid_is_permalink: true,
-            published_at: date,
-            updated_at: date,
-            description: "Summary".to_owned(),
-            content_html: "<p>Body &amp; more</p>".to_owned(),
-            categories: vec!["Government".to_owned()],
-            author: "Author".to_owned(),
-            comments_link: Some("https://blog.example/posts/a#comments".to_owned()),
-        }
-    }
+    use crate::model::tests_support::{channel, entry};
 
     #[test]
     fn feed_parses_with_a_real_parser() {
@@ -175,8 +139,17 @@ mod tests {
             item.published.map(|d| d.to_rfc3339()).as_deref(),
             Some("2013-08-22T12:00:00+00:00")
         );
-        assert!(xml.contains(r#"<atom:link href="https://blog.example/feed.xml" rel="self" type="application/rss+xml"/>"#), "{xml}");
-        assert!(xml.contains("<dc:creator>Author</dc:creator>"), "{xml}");
+        for expected in [
+            r#"<atom:link href="https://blog.example/feed.xml" rel="self" type="application/rss+xml"/>"#,
+            r#"<atom:link href="https://hub.example/" rel="hub"/>"#,
+            "<dc:creator>Author</dc:creator>",
+            "<wfw:commentRss>https://blog.example/posts/a/comments/feed.xml</wfw:commentRss>",
+            "<slash:comments>2</slash:comments>",
+            r#"<guid isPermaLink="false">tag:blog.example,2013-08-22:post-1</guid>"#,
+            "<comments>https://blog.example/posts/a#comments</comments>",
+        ] {
+            assert!(xml.contains(expected), "{expected} missing from {xml}");
+        }
     }
 
     #[test]

@@ -8,6 +8,14 @@ pub enum WorkerError {
     #[error("the job scheduler failed")]
     Scheduler(#[from] tokio_cron_scheduler::JobSchedulerError),
 
+    #[error("cannot set up the WebSub client: {0}")]
+    Hub(String),
+
     #[error(transparent)]
     Store(#[from] gazette_store::StoreError),
+}
+
+/// An error with its causes, for logs.
+pub(crate) fn chain(error: &WorkerError) -> String {
+    gazette_store::display_chain(error)
 }

@@ -1,19 +1,24 @@
 use std::sync::Arc;
 
 use gazette_store::{PgPool, SiteConfig};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
-use crate::error::WorkerError;
-use crate::jobs;
+use crate::error::{WorkerError, chain};
+use crate::jobs::{self, Scope};
+use crate::websub::Pinger;
 
 /// Settings of the worker.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
     /// Cron expression with seconds (tokio-cron-scheduler's format), in UTC.
     pub schedule: String,
-    /// Posts in the site feed.
+    /// Items in each feed.
     pub feed_items: u32,
     pub site: SiteConfig,
+    /// A WebSub hub to link from every feed and to announce changed feeds to.
+    pub websub_hub: Option<String>,
 }
 
 impl WorkerConfig {
@@ -30,43 +35,58 @@ pub fn validate_schedule(schedule: &str) -> Result<(), WorkerError> {
         })
 }
 
-/// The running worker.
+/// The running worker: the schedule, and the change follower.
 pub struct Worker {
     scheduler: JobScheduler,
+    stop: watch::Sender<bool>,
+    follower: JoinHandle<()>,
 }
 
 impl Worker {
-    /// Runs every job once (so a fresh system has its feeds at once), then on the schedule.
+    /// Runs every job once (so a fresh system has its feeds at once), then on the schedule
+    /// and after changes.
     pub async fn start(pool: PgPool, config: WorkerConfig) -> Result<Self, WorkerError> {
         validate_schedule(&config.schedule)?;
+        let pinger = config.websub_hub.clone().map(Pinger::new).transpose()?;
         let config = Arc::new(config);
-        if let Err(error) = jobs::run_all(&pool, &config).await {
+        if let Err(error) = jobs::run(&pool, &config, &Scope::All, pinger.as_ref()).await {
             // The schedule retries; a database hiccup at start-up must not stop the worker.
-            tracing::error!(error = %error, "the first run of the worker's jobs failed");
+            tracing::error!(error = %chain(&error), "the first run of the worker's jobs failed");
         }
         let scheduler = JobScheduler::new().await?;
         let schedule = config.schedule.clone();
-        let config_schedule = schedule.clone();
+        let (job_pool, job_config, job_pinger) = (pool.clone(), config.clone(), pinger.clone());
         let job = Job::new_async(schedule.as_str(), move |_, _| {
-            let pool = pool.clone();
-            let config = config.clone();
+            let pool = job_pool.clone();
+            let config = job_config.clone();
+            let pinger = job_pinger.clone();
             Box::pin(async move {
-                if let Err(error) = jobs::run_all(&pool, &config).await {
-                    tracing::error!(error = %error, "a scheduled run of the worker's jobs failed");
+                if let Err(error) = jobs::run(&pool, &config, &Scope::All, pinger.as_ref()).await {
+                    tracing::error!(error = %chain(&error), "a scheduled run of the worker's jobs failed");
                 }
             })
         })
-        .map_err(|_| WorkerError::Schedule { schedule })?;
+        .map_err(|_| WorkerError::Schedule {
+            schedule: schedule.clone(),
+        })?;
         scheduler.add(job).await?;
         scheduler.start().await?;
-        tracing::info!(schedule = %config_schedule, "worker started");
-        Ok(Self { scheduler })
+        let (stop, stopped) = watch::channel(false);
+        let follower = tokio::spawn(crate::changes::follow(pool, config, pinger, stopped));
+        tracing::info!(%schedule, "worker started");
+        Ok(Self {
+            scheduler,
+            stop,
+            follower,
+        })
     }
 
-    /// Stops scheduling; a run in progress finishes its current statement and is dropped,
-    /// which is safe because every feed is written in one statement.
+    /// Stops scheduling and following changes. A run in progress is dropped at its next
+    /// await, which is safe: every feed is written in one statement of its own transaction.
     pub async fn shutdown(mut self) -> Result<(), WorkerError> {
         self.scheduler.shutdown().await?;
+        let _ = self.stop.send(true);
+        let _ = self.follower.await;
         tracing::info!("worker stopped");
         Ok(())
     }

@@ -528,7 +528,7 @@ impl CommentSubscription {
                         Err(broadcast::error::RecvError::Lagged(_)) => continue,
                         Err(broadcast::error::RecvError::Closed) => return None,
                     };
-                    if event.kind != EventKind::CommentPublished || event.post_id != post_id {
+                    if event.kind != EventKind::CommentPublished || event.post_id != Some(post_id) {
                         continue;
                     }
                     let Some(comment_id) = event.comment_id else {

@@ -6,6 +6,7 @@ mod comments;
 mod connection;
 mod context;
 pub mod errors;
+mod feeds;
 pub mod http;
 mod ids;
 mod loaders;
@@ -28,6 +29,7 @@ pub struct Query(
     posts::PostQuery,
     tags::TagQuery,
     authors::AuthorQuery,
+    feeds::FeedQuery,
 );
 
 #[derive(MergedObject, Default)]

@@ -346,6 +346,15 @@ impl PostNode {
         Ok(tags.into_iter().map(TagNode).collect())
     }
 
+    /// The RSS feed of the post's comments.
+    async fn comments_feed_url(&self, ctx: &Context<'_>) -> Result<String> {
+        let request = RequestContext::of(ctx)?;
+        Ok(request
+            .config
+            .site
+            .url(&format!("posts/{}/comments/feed.xml", self.0.slug)))
+    }
+
     /// The top-level comments (replies hang under them), oldest first by default.
     async fn comments(
         &self,
@@ -616,10 +625,11 @@ impl PostSubscription {
                         Err(broadcast::error::RecvError::Lagged(_)) => continue,
                         Err(broadcast::error::RecvError::Closed) => return None,
                     };
-                    if event.kind != EventKind::PostPublished {
+                    let (EventKind::PostPublished, Some(post_id)) = (event.kind, event.post_id)
+                    else {
                         continue;
-                    }
-                    match posts::find_by_id(&pool, event.post_id).await {
+                    };
+                    match posts::find_by_id(&pool, post_id).await {
                         Ok(Some(post)) if post.status == StoreStatus::Published => {
                             return Some((PostNode(post), events));
                         }

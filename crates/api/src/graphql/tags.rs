@@ -87,6 +87,15 @@ impl TagNode {
         &self.0.name
     }
 
+    /// The RSS feed of the tag's posts.
+    async fn feed_url(&self, ctx: &Context<'_>) -> Result<String> {
+        let request = RequestContext::of(ctx)?;
+        Ok(request
+            .config
+            .site
+            .url(&format!("tags/{}/feed.xml", self.0.slug)))
+    }
+
     /// The published posts with this tag, newest first.
     async fn posts(
         &self,

@@ -1,6 +1,6 @@
 //! The worker's jobs, each split into load → build (pure) → store.
 
-mod feeds;
+pub(crate) mod feeds;
 
 use std::time::Instant;
 
@@ -8,17 +8,44 @@ use gazette_store::PgPool;
 
 use crate::error::WorkerError;
 use crate::scheduler::WorkerConfig;
+use crate::websub::Pinger;
 
-/// Runs every job once.
-#[tracing::instrument(skip_all, err)]
+pub use feeds::Scope;
+
+/// Runs every job once over everything (the schedule, and `gazette worker --once`).
 pub async fn run_all(pool: &PgPool, config: &WorkerConfig) -> Result<(), WorkerError> {
+    run(pool, config, &Scope::All, None).await
+}
+
+/// Runs the jobs over `scope`, logs what changed, and announces changed feeds to the
+/// WebSub hub.
+#[tracing::instrument(skip_all, err)]
+pub(crate) async fn run(
+    pool: &PgPool,
+    config: &WorkerConfig,
+    scope: &Scope,
+    pinger: Option<&Pinger>,
+) -> Result<(), WorkerError> {
     let started = Instant::now();
-    let report = feeds::regenerate(pool, config).await?;
+    let report = feeds::regenerate(pool, config, scope).await?;
     tracing::info!(
-        changed = report.changed,
+        scope = match scope {
+            Scope::All => "all",
+            Scope::Posts(_) => "changes",
+        },
+        feeds = report.feeds,
         items = report.items,
-        elapsed_ms = started.elapsed().as_millis() as u64,
+        changed = ?report.changed,
+        elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         "feeds regenerated"
     );
+    if let Some(pinger) = pinger {
+        let urls = report
+            .changed
+            .iter()
+            .map(|key| config.site.url(key))
+            .collect();
+        pinger.announce(urls);
+    }
     Ok(())
 }

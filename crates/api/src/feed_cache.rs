@@ -1,0 +1,125 @@
+//! The feeds in memory: serving one must not cost a database round trip per request. Each
+//! API process keeps the feeds it has served, drops a copy as soon as the worker announces a
+//! new version (`feed_changed` through LISTEN/NOTIFY), and re-checks any copy older than a
+//! minute (a cheap hash comparison) in case an announcement was missed. When the database
+//! is down, the last good copy is still served.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use gazette_store::events::EventKind;
+use gazette_store::feeds::{self, StoredFeed};
+use gazette_store::{PgPool, StoreError};
+use tokio::sync::broadcast;
+
+use crate::events::EventHub;
+
+/// How long a copy is served without asking the database whether it is still current.
+const FRESH_FOR: Duration = Duration::from_secs(60);
+/// Feeds kept at most; beyond, the least recently checked go.
+const CAPACITY: usize = 10_000;
+
+#[derive(Clone)]
+pub struct FeedCache {
+    pool: PgPool,
+    entries: Arc<Mutex<HashMap<String, Entry>>>,
+}
+
+struct Entry {
+    feed: Arc<StoredFeed>,
+    checked_at: Instant,
+}
+
+impl FeedCache {
+    pub fn new(pool: PgPool, events: &EventHub) -> Self {
+        let cache = Self {
+            pool,
+            entries: Arc::default(),
+        };
+        let mut subscription = events.subscribe();
+        let entries = cache.entries.clone();
+        tokio::spawn(async move {
+            loop {
+                match subscription.recv().await {
+                    Ok(event) if event.kind == EventKind::FeedChanged => {
+                        if let Some(key) = event.key {
+                            lock(&entries).remove(&key);
+                        }
+                    }
+                    Ok(_) => {}
+                    // Missed announcements: forget everything rather than serve stale feeds.
+                    Err(broadcast::error::RecvError::Lagged(_)) => lock(&entries).clear(),
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+        cache
+    }
+
+    /// The current feed stored under `key`, if there is one.
+    pub async fn get(&self, key: &str) -> Result<Option<Arc<StoredFeed>>, StoreError> {
+        let cached = lock(&self.entries)
+            .get(key)
+            .map(|entry| (entry.feed.clone(), entry.checked_at.elapsed() < FRESH_FOR));
+        match cached {
+            Some((feed, true)) => Ok(Some(feed)),
+            Some((feed, false)) => match self.revalidate(key, &feed).await {
+                Ok(current) => Ok(current),
+                Err(error) => {
+                    tracing::warn!(error = %gazette_store::display_chain(&error), key, "serving the last good copy of a feed");
+                    Ok(Some(feed))
+                }
+            },
+            None => self.load(key).await,
+        }
+    }
+
+    async fn revalidate(
+        &self,
+        key: &str,
+        feed: &Arc<StoredFeed>,
+    ) -> Result<Option<Arc<StoredFeed>>, StoreError> {
+        let hashes = feeds::hashes(&self.pool, &[key.to_owned()]).await?;
+        if hashes.get(key) == Some(&feed.content_hash) {
+            if let Some(entry) = lock(&self.entries).get_mut(key) {
+                entry.checked_at = Instant::now();
+            }
+            return Ok(Some(feed.clone()));
+        }
+        self.load(key).await
+    }
+
+    async fn load(&self, key: &str) -> Result<Option<Arc<StoredFeed>>, StoreError> {
+        let Some(feed) = feeds::find(&self.pool, key).await? else {
+            lock(&self.entries).remove(key);
+            return Ok(None);
+        };
+        let feed = Arc::new(feed);
+        let mut entries = lock(&self.entries);
+        if entries.len() >= CAPACITY {
+            let oldest = entries
+                .iter()
+                .min_by_key(|(_, entry)| entry.checked_at)
+                .map(|(key, _)| key.clone());
+            if let Some(oldest) = oldest {
+                entries.remove(&oldest);
+            }
+        }
+        entries.insert(
+            key.to_owned(),
+            Entry {
+                feed: feed.clone(),
+                checked_at: Instant::now(),
+            },
+        );
+        Ok(Some(feed))
+    }
+}
+
+/// The map stays consistent even if a holder panicked: every change is one call.
+fn lock(
+    entries: &Mutex<HashMap<String, Entry>>,
+) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+    entries.lock().unwrap_or_else(PoisonError::into_inner)
+}

@@ -1,0 +1,52 @@
+//! The generated feeds, as the schema lists them.
+
+use async_graphql::{Context, Enum, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use gazette_store::feeds;
+
+use super::context::RequestContext;
+use super::errors::ApiError;
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum FeedFormat {
+    Rss,
+    Atom,
+}
+
+/// A feed the worker generated and the API serves.
+#[derive(SimpleObject)]
+pub struct Feed {
+    /// Where readers subscribe: an absolute URL.
+    pub url: String,
+    pub format: FeedFormat,
+    /// Items (posts or comments) in the feed.
+    pub item_count: i32,
+    /// When its content last changed.
+    pub generated_at: DateTime<Utc>,
+}
+
+#[derive(Default)]
+pub struct FeedQuery;
+
+#[Object]
+impl FeedQuery {
+    /// Every feed: the site's posts and comments (RSS and Atom), each tag's posts, each
+    /// post's comments; by URL.
+    async fn feeds(&self, ctx: &Context<'_>) -> Result<Vec<Feed>> {
+        let request = RequestContext::of(ctx)?;
+        let stored = feeds::list(&request.pool).await.map_err(ApiError::from)?;
+        Ok(stored
+            .into_iter()
+            .map(|feed| Feed {
+                url: request.config.site.url(&feed.key),
+                format: if feed.content_type.starts_with("application/atom+xml") {
+                    FeedFormat::Atom
+                } else {
+                    FeedFormat::Rss
+                },
+                item_count: feed.item_count,
+                generated_at: feed.generated_at,
+            })
+            .collect())
+    }
+}
