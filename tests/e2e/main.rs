@@ -5,6 +5,7 @@ mod api;
 mod cli_errors;
 mod comments;
 mod embedded;
+mod feeds;
 mod first_run;
 mod graphql_http;
 mod helpers;
