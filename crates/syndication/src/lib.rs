@@ -4,6 +4,7 @@
 mod atom_feed;
 mod model;
 mod rss_feed;
+pub mod social;
 mod xml;
 
 pub use atom_feed::render_atom;
