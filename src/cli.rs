@@ -137,6 +137,14 @@ pub struct Settings {
     #[arg(long, env = "GAZETTE_WEBSUB_HUB", global = true, value_parser = parse_hub_url)]
     pub websub_hub: Option<String>,
 
+    /// How many of the latest posts get a summary for each social channel.
+    #[arg(long, env = "GAZETTE_SUMMARY_POSTS", global = true, default_value_t = WorkerConfig::DEFAULT_SUMMARY_POSTS, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub summary_posts: u32,
+
+    /// How long each channel digest covers: hours (`12h`) or days (`1d`, `7d`).
+    #[arg(long, env = "GAZETTE_DIGEST_PERIOD", global = true, default_value = "1d", value_parser = parse_period)]
+    pub digest_period: chrono::TimeDelta,
+
     /// Number of items (posts or comments) in each feed.
     #[arg(long, env = "GAZETTE_FEED_ITEMS", global = true, default_value_t = WorkerConfig::DEFAULT_FEED_ITEMS, value_parser = clap::value_parser!(u32).range(1..=500))]
     pub feed_items: u32,
@@ -219,6 +227,8 @@ impl Settings {
             feed_items: self.feed_items,
             site,
             websub_hub: self.websub_hub.clone(),
+            summary_posts: self.summary_posts,
+            digest_period: self.digest_period,
         }
     }
 }
@@ -236,6 +246,23 @@ fn parse_public_url(value: &str) -> Result<String, String> {
         return Err("the public URL must not have a query or fragment".to_owned());
     }
     Ok(value.trim_end_matches('/').to_owned())
+}
+
+fn parse_period(value: &str) -> Result<chrono::TimeDelta, String> {
+    let invalid = || {
+        format!("{value:?} is not a period: write hours such as 12h or days such as 1d (1h to 31d)")
+    };
+    let (number, unit) = value.trim().split_at(value.trim().len().saturating_sub(1));
+    let number: i64 = number.parse().map_err(|_| invalid())?;
+    let period = match unit {
+        "h" => chrono::TimeDelta::hours(number),
+        "d" => chrono::TimeDelta::days(number),
+        _ => return Err(invalid()),
+    };
+    if period < chrono::TimeDelta::hours(1) || period > chrono::TimeDelta::days(31) {
+        return Err(invalid());
+    }
+    Ok(period)
 }
 
 fn parse_hub_url(value: &str) -> Result<String, String> {
@@ -279,6 +306,15 @@ mod tests {
         assert!(parse_public_url("ftp://x").is_err());
         assert!(parse_public_url("https://").is_err());
         assert!(parse_public_url("https://x/?a=b").is_err());
+    }
+
+    #[test]
+    fn periods_are_hours_or_days() {
+        assert_eq!(parse_period("12h"), Ok(chrono::TimeDelta::hours(12)));
+        assert_eq!(parse_period("7d"), Ok(chrono::TimeDelta::days(7)));
+        for bad in ["", "d", "0h", "32d", "1w", "-1d", "1.5d"] {
+            assert!(parse_period(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

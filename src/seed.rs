@@ -251,7 +251,9 @@ async fn insert_demo(tx: &mut sqlx::PgConnection, demo: &DemoPost) -> anyhow::Re
                 kind: channel_kind(name),
                 name,
                 url,
-                position: i32::try_from(position)?,
+                position: Some(i32::try_from(position)?),
+                enabled: true,
+                template: None,
             },
         )
         .await?;

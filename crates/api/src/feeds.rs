@@ -26,6 +26,27 @@ pub async fn comments_atom(State(state): State<AppState>, headers: HeaderMap) ->
     serve_site_feed(&state, "comments/feed.atom", &headers).await
 }
 
+/// `/syndication/{slug}.json` and `.txt`: a channel's ready-to-post texts.
+pub async fn channel_texts(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let slug = file
+        .strip_suffix(".json")
+        .or_else(|| file.strip_suffix(".txt"))
+        .unwrap_or("");
+    let missing = format!("There is no enabled channel “{slug}”; see Query.channels.\n");
+    serve_named_feed(
+        &state,
+        slug,
+        &format!("syndication/{file}"),
+        missing,
+        &headers,
+    )
+    .await
+}
+
 pub async fn tag_rss(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -74,7 +95,7 @@ async fn serve_named_feed(
     headers: &HeaderMap,
 ) -> Response {
     let not_found = move || (StatusCode::NOT_FOUND, missing).into_response();
-    if !is_slug(slug) {
+    if !gazette_content::is_slug(slug, 200) {
         return not_found();
     }
     serve(state, key, headers, not_found).await
@@ -108,12 +129,4 @@ async fn serve(
                 .into_response()
         }
     }
-}
-
-fn is_slug(text: &str) -> bool {
-    !text.is_empty()
-        && text.len() <= 200
-        && text
-            .bytes()
-            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-')
 }

@@ -42,6 +42,7 @@ pub fn router(state: AppState) -> Router {
             "/posts/{slug}/comments/feed.xml",
             get(feeds::post_comments_rss),
         )
+        .route("/syndication/{file}", get(feeds::channel_texts))
         .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

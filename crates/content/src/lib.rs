@@ -5,4 +5,4 @@ mod markdown;
 mod slug;
 
 pub use markdown::{absolute_links, excerpt, plain_text, render_comment_body, render_post_body};
-pub use slug::slugify;
+pub use slug::{is_slug, slugify};

@@ -27,6 +27,19 @@ pub fn slugify(text: &str, max_len: usize, fallback: &str) -> String {
     }
 }
 
+/// Whether `text` is a well-formed slug of at most `max_len` bytes: lowercase ASCII letters
+/// and digits in words joined by single hyphens.
+pub fn is_slug(text: &str, max_len: usize) -> bool {
+    !text.is_empty()
+        && text.len() <= max_len
+        && text.split('-').all(|word| {
+            !word.is_empty()
+                && word
+                    .bytes()
+                    .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit())
+        })
+}
+
 /// Latin-1 and Latin Extended-A letters without their diacritics; other characters as-is.
 fn fold_to_ascii(character: char) -> impl Iterator<Item = char> {
     let folded: &str = match character {
@@ -62,7 +75,7 @@ fn fold_to_ascii(character: char) -> impl Iterator<Item = char> {
 
 #[cfg(test)]
 mod tests {
-    use super::slugify;
+    use super::{is_slug, slugify};
 
     #[test]
     fn slugs_are_lowercase_words_joined_by_hyphens() {
@@ -79,6 +92,15 @@ mod tests {
             slugify("Café Straße Œuvre", 200, "post"),
             "cafe-strasse-oeuvre"
         );
+    }
+
+    #[test]
+    fn slugs_are_recognised() {
+        assert!(is_slug("my-first-post-2", 200));
+        for bad in ["", "My-Post", "a--b", "-a", "a-", "a b", "é"] {
+            assert!(!is_slug(bad, 200), "{bad:?}");
+        }
+        assert!(!is_slug("abcdef", 5));
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Social channels: where an organisation announces its posts.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 
@@ -40,7 +42,10 @@ pub struct NewChannel<'a> {
     pub kind: ChannelKind,
     pub name: &'a str,
     pub url: &'a str,
-    pub position: i32,
+    /// `None`: after the last channel.
+    pub position: Option<i32>,
+    pub enabled: bool,
+    pub template: Option<&'a str>,
 }
 
 pub async fn insert(
@@ -49,8 +54,9 @@ pub async fn insert(
 ) -> Result<Channel, StoreError> {
     let inserted = sqlx::query_as(
         r#"
-        insert into social_channels (slug, kind, name, url, position)
-        values ($1, $2, $3, $4, $5)
+        insert into social_channels (slug, kind, name, url, position, enabled, template)
+        values ($1, $2, $3, $4,
+                coalesce($5, (select coalesce(max(position) + 1, 0) from social_channels)), $6, $7)
         returning *
         "#,
     )
@@ -59,9 +65,62 @@ pub async fn insert(
     .bind(channel.name)
     .bind(channel.url)
     .bind(channel.position)
+    .bind(channel.enabled)
+    .bind(channel.template)
     .fetch_one(exec)
     .await?;
     Ok(inserted)
+}
+
+/// Changes to a channel; `None` leaves a column as it is. `template: Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct ChannelChanges<'a> {
+    pub slug: Option<&'a str>,
+    pub kind: Option<ChannelKind>,
+    pub name: Option<&'a str>,
+    pub url: Option<&'a str>,
+    pub enabled: Option<bool>,
+    pub template: Option<Option<&'a str>>,
+}
+
+pub async fn update(
+    exec: impl PgExecutor<'_>,
+    id: i64,
+    changes: &ChannelChanges<'_>,
+) -> Result<Option<Channel>, StoreError> {
+    let updated = sqlx::query_as(
+        r#"
+        update social_channels set
+            slug = coalesce($2, slug),
+            kind = coalesce($3, kind),
+            name = coalesce($4, name),
+            url = coalesce($5, url),
+            enabled = coalesce($6, enabled),
+            template = case when $7 then $8 else template end,
+            updated_at = now()
+        where id = $1
+        returning *
+        "#,
+    )
+    .bind(id)
+    .bind(changes.slug)
+    .bind(changes.kind)
+    .bind(changes.name)
+    .bind(changes.url)
+    .bind(changes.enabled)
+    .bind(changes.template.is_some())
+    .bind(changes.template.flatten())
+    .fetch_optional(exec)
+    .await?;
+    Ok(updated)
+}
+
+pub async fn delete(exec: impl PgExecutor<'_>, id: i64) -> Result<Option<Channel>, StoreError> {
+    let deleted = sqlx::query_as("delete from social_channels where id = $1 returning *")
+        .bind(id)
+        .fetch_optional(exec)
+        .await?;
+    Ok(deleted)
 }
 
 /// Every channel, in display order.
@@ -70,4 +129,38 @@ pub async fn list(exec: impl PgExecutor<'_>) -> Result<Vec<Channel>, StoreError>
         .fetch_all(exec)
         .await?;
     Ok(channels)
+}
+
+/// The channels summaries are written for.
+pub async fn enabled(exec: impl PgExecutor<'_>) -> Result<Vec<Channel>, StoreError> {
+    let channels =
+        sqlx::query_as("select * from social_channels where enabled order by position, id")
+            .fetch_all(exec)
+            .await?;
+    Ok(channels)
+}
+
+pub async fn find_by_ids(
+    exec: impl PgExecutor<'_>,
+    ids: &[i64],
+) -> Result<HashMap<i64, Channel>, StoreError> {
+    let channels: Vec<Channel> = sqlx::query_as("select * from social_channels where id = any($1)")
+        .bind(ids)
+        .fetch_all(exec)
+        .await?;
+    Ok(channels
+        .into_iter()
+        .map(|channel| (channel.id, channel))
+        .collect())
+}
+
+pub async fn find_by_slug(
+    exec: impl PgExecutor<'_>,
+    slug: &str,
+) -> Result<Option<Channel>, StoreError> {
+    let channel = sqlx::query_as("select * from social_channels where slug = $1")
+        .bind(slug)
+        .fetch_optional(exec)
+        .await?;
+    Ok(channel)
 }

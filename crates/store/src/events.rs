@@ -25,6 +25,8 @@ pub enum EventKind {
     CommentChanged,
     /// The worker stored a new version of a feed (or removed one).
     FeedChanged,
+    /// A social channel was added, changed or removed.
+    ChannelChanged,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -167,8 +167,8 @@ pub async fn published_tags(exec: impl PgExecutor<'_>) -> Result<Vec<FeedTag>, S
     Ok(tags)
 }
 
-/// Removes the feeds of tags and posts that no longer have one (deleted, unpublished,
-/// renamed); returns their keys.
+/// Removes the feeds of tags, posts and channels that no longer have one (deleted,
+/// unpublished, renamed, disabled); returns their keys.
 pub async fn remove_stale(exec: impl PgExecutor<'_>) -> Result<Vec<String>, StoreError> {
     let removed = sqlx::query_scalar(
         r#"
@@ -182,6 +182,10 @@ pub async fn remove_stale(exec: impl PgExecutor<'_>) -> Result<Vec<String>, Stor
                or (f.key like 'posts/%' and not exists (
                     select 1 from posts p
                     where p.status = 'published' and f.key = 'posts/' || p.slug || '/comments/feed.xml'))
+               or (f.key like 'syndication/%' and not exists (
+                    select 1 from social_channels c
+                    where c.enabled
+                      and f.key in ('syndication/' || c.slug || '.json', 'syndication/' || c.slug || '.txt')))
             returning f.key
         )
         select key from removed, lateral (

@@ -42,6 +42,7 @@ pub async fn follow(
         };
         loop {
             let mut posts = HashSet::new();
+            let mut changed = false;
             let mut deadline: Option<Instant> = None;
             // Gather a burst of events.
             let failed = loop {
@@ -55,6 +56,7 @@ pub async fn follow(
                             if let Some(post) = event.post_id {
                                 posts.insert(post);
                             }
+                            changed = true;
                             deadline.get_or_insert(Instant::now() + MAX_DELAY);
                         }
                         Ok(_) => {}
@@ -67,7 +69,7 @@ pub async fn follow(
                     _ = stop.wait_for(|stopped| *stopped) => return,
                 }
             };
-            if !posts.is_empty() {
+            if changed {
                 let scope = Scope::Posts(posts);
                 if let Err(error) = jobs::run(&pool, &config, &scope, pinger.as_ref()).await {
                     tracing::error!(error = %crate::error::chain(&error), "regenerating after a change failed");

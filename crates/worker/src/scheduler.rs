@@ -19,11 +19,16 @@ pub struct WorkerConfig {
     pub site: SiteConfig,
     /// A WebSub hub to link from every feed and to announce changed feeds to.
     pub websub_hub: Option<String>,
+    /// How many of the latest posts get a summary per channel.
+    pub summary_posts: u32,
+    /// How long a digest period is (periods are aligned on the Unix epoch).
+    pub digest_period: chrono::TimeDelta,
 }
 
 impl WorkerConfig {
     pub const DEFAULT_SCHEDULE: &'static str = "0 */5 * * * *";
     pub const DEFAULT_FEED_ITEMS: u32 = 20;
+    pub const DEFAULT_SUMMARY_POSTS: u32 = 10;
 }
 
 /// Checks a cron expression without scheduling anything.

@@ -12,14 +12,16 @@ pub enum NodeKind {
     Author,
     Tag,
     Comment,
+    Channel,
 }
 
 impl NodeKind {
-    const ALL: [NodeKind; 4] = [
+    const ALL: [NodeKind; 5] = [
         NodeKind::Post,
         NodeKind::Author,
         NodeKind::Tag,
         NodeKind::Comment,
+        NodeKind::Channel,
     ];
 
     fn type_name(self) -> &'static str {
@@ -28,6 +30,7 @@ impl NodeKind {
             NodeKind::Author => "Author",
             NodeKind::Tag => "Tag",
             NodeKind::Comment => "Comment",
+            NodeKind::Channel => "Channel",
         }
     }
 }

@@ -2,6 +2,7 @@
 
 mod auth;
 mod authors;
+mod channels;
 mod comments;
 mod connection;
 mod context;
@@ -30,10 +31,15 @@ pub struct Query(
     tags::TagQuery,
     authors::AuthorQuery,
     feeds::FeedQuery,
+    channels::ChannelQuery,
 );
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(posts::PostMutation, comments::CommentMutation);
+pub struct Mutation(
+    posts::PostMutation,
+    comments::CommentMutation,
+    channels::ChannelMutation,
+);
 
 #[derive(MergedSubscription, Default)]
 pub struct Subscription(comments::CommentSubscription, posts::PostSubscription);

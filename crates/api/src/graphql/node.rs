@@ -3,6 +3,7 @@
 use async_graphql::{Context, ID, Interface, Object, Result};
 
 use super::authors::AuthorNode;
+use super::channels::ChannelNode;
 use super::comments::CommentNode;
 use super::context::RequestContext;
 use super::errors::ApiError;
@@ -19,6 +20,7 @@ pub enum Node {
     Author(AuthorNode),
     Tag(TagNode),
     Comment(CommentNode),
+    Channel(ChannelNode),
 }
 
 #[derive(Default)]
@@ -65,6 +67,10 @@ async fn load_node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>, ApiError>
             .await?
             .remove(&global.id)
             .map(|tag| Node::Tag(TagNode(tag))),
+        NodeKind::Channel => gazette_store::channels::find_by_ids(&request.pool, &[global.id])
+            .await?
+            .remove(&global.id)
+            .map(|channel| Node::Channel(ChannelNode(channel))),
         NodeKind::Comment => {
             let comment = request
                 .loaders

@@ -1,6 +1,8 @@
-//! The worker's jobs, each split into load → build (pure) → store.
+//! The worker's jobs, each split into load → build (pure) → store: the feeds, then the
+//! social-channel summaries and digests.
 
 pub(crate) mod feeds;
+pub(crate) mod social;
 
 use std::time::Instant;
 
@@ -28,6 +30,7 @@ pub(crate) async fn run(
 ) -> Result<(), WorkerError> {
     let started = Instant::now();
     let report = feeds::regenerate(pool, config, scope).await?;
+    let social = social::regenerate(pool, config, chrono::Utc::now()).await?;
     tracing::info!(
         scope = match scope {
             Scope::All => "all",
@@ -36,6 +39,8 @@ pub(crate) async fn run(
         feeds = report.feeds,
         items = report.items,
         changed = ?report.changed,
+        summaries_changed = social.summaries_changed,
+        channel_documents_changed = ?social.changed,
         elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         "feeds regenerated"
     );

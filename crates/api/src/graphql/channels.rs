@@ -1,0 +1,632 @@
+//! Social channels in the schema: the channels themselves (admins manage them), the
+//! summaries and digests the worker writes for them, and a preview for editors.
+
+use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use gazette_store::channels::{
+    self, Channel, ChannelChanges, ChannelKind as StoredKind, NewChannel,
+};
+use gazette_store::summaries::{self, StoredDigest, StoredSummary};
+use gazette_store::{StoreError, posts};
+use gazette_syndication::social::{self, SummaryInput, Template};
+
+use super::context::RequestContext;
+use super::errors::ApiError;
+use super::ids::{GlobalId, NodeKind};
+use super::loaders::loader_error;
+use super::posts::PostNode;
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum ChannelKind {
+    Facebook,
+    Twitter,
+    Youtube,
+    Flickr,
+    Blog,
+    Rss,
+    Podcast,
+    Mastodon,
+    Linkedin,
+    Other,
+}
+
+impl From<StoredKind> for ChannelKind {
+    fn from(kind: StoredKind) -> Self {
+        match kind {
+            StoredKind::Facebook => ChannelKind::Facebook,
+            StoredKind::Twitter => ChannelKind::Twitter,
+            StoredKind::Youtube => ChannelKind::Youtube,
+            StoredKind::Flickr => ChannelKind::Flickr,
+            StoredKind::Blog => ChannelKind::Blog,
+            StoredKind::Rss => ChannelKind::Rss,
+            StoredKind::Podcast => ChannelKind::Podcast,
+            StoredKind::Mastodon => ChannelKind::Mastodon,
+            StoredKind::Linkedin => ChannelKind::Linkedin,
+            StoredKind::Other => ChannelKind::Other,
+        }
+    }
+}
+
+impl From<ChannelKind> for StoredKind {
+    fn from(kind: ChannelKind) -> Self {
+        match kind {
+            ChannelKind::Facebook => StoredKind::Facebook,
+            ChannelKind::Twitter => StoredKind::Twitter,
+            ChannelKind::Youtube => StoredKind::Youtube,
+            ChannelKind::Flickr => StoredKind::Flickr,
+            ChannelKind::Blog => StoredKind::Blog,
+            ChannelKind::Rss => StoredKind::Rss,
+            ChannelKind::Podcast => StoredKind::Podcast,
+            ChannelKind::Mastodon => StoredKind::Mastodon,
+            ChannelKind::Linkedin => StoredKind::Linkedin,
+            ChannelKind::Other => StoredKind::Other,
+        }
+    }
+}
+
+fn syndication_kind(kind: StoredKind) -> social::ChannelKind {
+    match kind {
+        StoredKind::Facebook => social::ChannelKind::Facebook,
+        StoredKind::Twitter => social::ChannelKind::Twitter,
+        StoredKind::Youtube => social::ChannelKind::Youtube,
+        StoredKind::Flickr => social::ChannelKind::Flickr,
+        StoredKind::Blog => social::ChannelKind::Blog,
+        StoredKind::Rss => social::ChannelKind::Rss,
+        StoredKind::Podcast => social::ChannelKind::Podcast,
+        StoredKind::Mastodon => social::ChannelKind::Mastodon,
+        StoredKind::Linkedin => social::ChannelKind::Linkedin,
+        StoredKind::Other => social::ChannelKind::Other,
+    }
+}
+
+/// A place where the organisation announces its posts.
+pub struct ChannelNode(pub Channel);
+
+#[Object(name = "Channel")]
+impl ChannelNode {
+    pub async fn id(&self) -> ID {
+        GlobalId::new(NodeKind::Channel, self.0.id).to_id()
+    }
+
+    /// The channel's name in URLs: `/syndication/{slug}.json`.
+    async fn slug(&self) -> &str {
+        &self.0.slug
+    }
+
+    async fn kind(&self) -> ChannelKind {
+        self.0.kind.into()
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// The organisation's page on the channel.
+    async fn url(&self) -> &str {
+        &self.0.url
+    }
+
+    /// Whether summaries are written for it.
+    async fn enabled(&self) -> bool {
+        self.0.enabled
+    }
+
+    /// The summary template; null for the kind's default.
+    async fn template(&self) -> Option<&str> {
+        self.0.template.as_deref()
+    }
+
+    /// The most a text may measure on this channel.
+    async fn limit(&self) -> usize {
+        social::rules(syndication_kind(self.0.kind)).limit
+    }
+
+    /// The ready-to-post summaries, as JSON and as plain text.
+    async fn syndication_urls(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
+        let request = RequestContext::of(ctx)?;
+        let site = &request.config.site;
+        Ok(vec![
+            site.url(&format!("syndication/{}.json", self.0.slug)),
+            site.url(&format!("syndication/{}.txt", self.0.slug)),
+        ])
+    }
+}
+
+/// A ready-to-post text for one channel and one post.
+pub struct SocialSummary(StoredSummary);
+
+#[Object]
+impl SocialSummary {
+    async fn channel(&self, ctx: &Context<'_>) -> Result<ChannelNode> {
+        Ok(load_channel(ctx, self.0.channel_id).await?)
+    }
+
+    async fn post(&self, ctx: &Context<'_>) -> Result<PostNode> {
+        Ok(load_post(ctx, self.0.post_id).await?)
+    }
+
+    async fn text(&self) -> &str {
+        &self.0.text
+    }
+
+    /// The text's length under the channel's own counting rule.
+    async fn length(&self) -> i32 {
+        self.0.length
+    }
+
+    async fn limit(&self) -> i32 {
+        self.0.char_limit
+    }
+
+    /// Whether something was shortened or left out to fit.
+    async fn truncated(&self) -> bool {
+        self.0.truncated
+    }
+
+    async fn generated_at(&self) -> DateTime<Utc> {
+        self.0.generated_at
+    }
+}
+
+/// New comments a post received in a digest's period.
+pub struct DigestFeedback {
+    post_id: i64,
+    new_comments: i64,
+}
+
+#[Object]
+impl DigestFeedback {
+    async fn post(&self, ctx: &Context<'_>) -> Result<PostNode> {
+        Ok(load_post(ctx, self.post_id).await?)
+    }
+
+    async fn new_comments(&self) -> i64 {
+        self.new_comments
+    }
+}
+
+/// What happened in a period, for a channel: posts published and the feedback received.
+pub struct ChannelDigest(StoredDigest);
+
+#[derive(serde::Deserialize, Default)]
+struct DigestDetails {
+    posts: Vec<i64>,
+    feedback: Vec<(i64, i64)>,
+}
+
+impl ChannelDigest {
+    fn details(&self) -> DigestDetails {
+        serde_json::from_str(&self.0.details).unwrap_or_default()
+    }
+}
+
+#[Object]
+impl ChannelDigest {
+    async fn channel(&self, ctx: &Context<'_>) -> Result<ChannelNode> {
+        Ok(load_channel(ctx, self.0.channel_id).await?)
+    }
+
+    async fn period_start(&self) -> DateTime<Utc> {
+        self.0.period_start
+    }
+
+    async fn period_end(&self) -> DateTime<Utc> {
+        self.0.period_end
+    }
+
+    /// Posts published in the period, newest first.
+    async fn published_posts(&self, ctx: &Context<'_>) -> Result<Vec<PostNode>> {
+        let mut posts = Vec::new();
+        for id in self.details().posts {
+            posts.push(load_post(ctx, id).await?);
+        }
+        Ok(posts)
+    }
+
+    /// New published comments per post, most discussed first.
+    async fn feedback(&self) -> Vec<DigestFeedback> {
+        self.details()
+            .feedback
+            .into_iter()
+            .map(|(post_id, new_comments)| DigestFeedback {
+                post_id,
+                new_comments,
+            })
+            .collect()
+    }
+
+    /// The digest as a text for the channel.
+    async fn text(&self) -> &str {
+        &self.0.text
+    }
+
+    async fn length(&self) -> i32 {
+        self.0.length
+    }
+
+    async fn limit(&self) -> i32 {
+        self.0.char_limit
+    }
+
+    async fn truncated(&self) -> bool {
+        self.0.truncated
+    }
+
+    async fn generated_at(&self) -> DateTime<Utc> {
+        self.0.generated_at
+    }
+}
+
+/// A summary as it would be written, not stored.
+#[derive(SimpleObject)]
+pub struct SummaryPreview {
+    pub text: String,
+    /// Under the channel's own counting rule.
+    pub length: usize,
+    pub limit: usize,
+    pub truncated: bool,
+}
+
+async fn load_channel(ctx: &Context<'_>, id: i64) -> Result<ChannelNode, ApiError> {
+    let request = RequestContext::of(ctx)?;
+    channels::find_by_ids(&request.pool, &[id])
+        .await?
+        .remove(&id)
+        .map(ChannelNode)
+        .ok_or_else(|| ApiError::Internal("a summary's channel is missing".into()))
+}
+
+async fn load_post(ctx: &Context<'_>, id: i64) -> Result<PostNode, ApiError> {
+    let request = RequestContext::of(ctx)?;
+    request
+        .loaders
+        .posts
+        .load_one(id)
+        .await
+        .map_err(loader_error)?
+        .map(PostNode)
+        .ok_or_else(|| ApiError::Internal("a summary's post is missing".into()))
+}
+
+#[derive(Default)]
+pub struct ChannelQuery;
+
+#[Object]
+impl ChannelQuery {
+    /// Every channel, in display order.
+    async fn channels(&self, ctx: &Context<'_>) -> Result<Vec<ChannelNode>> {
+        let request = RequestContext::of(ctx)?;
+        let channels = channels::list(&request.pool)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(channels.into_iter().map(ChannelNode).collect())
+    }
+
+    /// A channel by its global `id` or its `slug` (give one); null when there is none.
+    async fn channel(
+        &self,
+        ctx: &Context<'_>,
+        id: Option<ID>,
+        slug: Option<String>,
+    ) -> Result<Option<ChannelNode>> {
+        let request = RequestContext::of(ctx)?;
+        let channel = match super::ids::Lookup::new(id, slug, NodeKind::Channel)? {
+            super::ids::Lookup::Id(id) => channels::find_by_ids(&request.pool, &[id])
+                .await
+                .map_err(ApiError::from)?
+                .remove(&id),
+            super::ids::Lookup::Slug(slug) => channels::find_by_slug(&request.pool, &slug)
+                .await
+                .map_err(ApiError::from)?,
+        };
+        Ok(channel.map(ChannelNode))
+    }
+
+    /// The summaries of enabled channels for the latest published posts, of one channel
+    /// and/or one post when given; newest posts first.
+    async fn social_summaries(
+        &self,
+        ctx: &Context<'_>,
+        channel: Option<ID>,
+        post: Option<ID>,
+    ) -> Result<Vec<SocialSummary>> {
+        let request = RequestContext::of(ctx)?;
+        let channel = channel
+            .as_deref()
+            .map(|id| GlobalId::decode(id, NodeKind::Channel, "channel"))
+            .transpose()?;
+        let post = post
+            .as_deref()
+            .map(|id| GlobalId::decode(id, NodeKind::Post, "post"))
+            .transpose()?;
+        let stored = summaries::list(&request.pool, channel, post)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(stored.into_iter().map(SocialSummary).collect())
+    }
+
+    /// The channel's digest of the current period; null before the worker wrote one (or
+    /// when the channel is disabled).
+    async fn channel_digest(
+        &self,
+        ctx: &Context<'_>,
+        channel: ID,
+    ) -> Result<Option<ChannelDigest>> {
+        let request = RequestContext::of(ctx)?;
+        let channel = GlobalId::decode(&channel, NodeKind::Channel, "channel")?;
+        let digest = summaries::latest_digest(&request.pool, channel)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(digest.map(ChannelDigest))
+    }
+
+    /// The summary a channel would get for a post, with `template` if given (or the
+    /// channel's own, or its kind's default): for trying a template before saving it.
+    async fn preview_social_summary(
+        &self,
+        ctx: &Context<'_>,
+        post: ID,
+        channel: ID,
+        template: Option<String>,
+    ) -> Result<SummaryPreview> {
+        let request = RequestContext::of(ctx)?;
+        let post_id = GlobalId::decode(&post, NodeKind::Post, "post")?;
+        let channel_id = GlobalId::decode(&channel, NodeKind::Channel, "channel")?;
+        let post = posts::find_by_id(&request.pool, post_id)
+            .await
+            .map_err(ApiError::from)?
+            .filter(|post| request.viewer.can_read(post))
+            .ok_or_else(|| ApiError::not_found("There is no post with this id."))?;
+        let channel = channels::find_by_ids(&request.pool, &[channel_id])
+            .await
+            .map_err(ApiError::from)?
+            .remove(&channel_id)
+            .ok_or_else(|| ApiError::not_found("There is no channel with this id."))?;
+        let source = template.or(channel.template.clone());
+        let template = source.as_deref().map(parse_template).transpose()?;
+        let tags = request
+            .loaders
+            .post_tags
+            .load_one(post.id)
+            .await
+            .map_err(loader_error)?
+            .unwrap_or_default();
+        let author = request
+            .loaders
+            .authors
+            .load_one(post.author_id)
+            .await
+            .map_err(loader_error)?
+            .map(|author| author.name)
+            .unwrap_or_default();
+        let input = SummaryInput {
+            title: gazette_content::plain_text(&post.title),
+            excerpt: gazette_content::plain_text(&post.excerpt),
+            link: request.config.site.post_url(&post.slug),
+            tags: tags.into_iter().map(|tag| tag.name).collect(),
+            author,
+            date: post.published_at.unwrap_or(post.created_at).date_naive(),
+        };
+        let summary = social::summarize(syndication_kind(channel.kind), template.as_ref(), &input);
+        Ok(SummaryPreview {
+            text: summary.text,
+            length: summary.length,
+            limit: summary.limit,
+            truncated: summary.truncated,
+        })
+    }
+}
+
+fn parse_template(source: &str) -> Result<Template, ApiError> {
+    Template::parse(source).map_err(|error| ApiError::bad_input("template", error.to_string()))
+}
+
+#[derive(InputObject)]
+pub struct CreateChannelInput {
+    pub name: String,
+    pub kind: ChannelKind,
+    /// The organisation's page on the channel (http or https).
+    pub url: String,
+    /// Made from the name when not given.
+    pub slug: Option<String>,
+    #[graphql(default = true)]
+    pub enabled: bool,
+    /// With placeholders {title} {excerpt} {link} {hashtags} {author} {date}.
+    pub template: Option<String>,
+    pub client_mutation_id: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateChannelInput {
+    pub id: ID,
+    pub name: Option<String>,
+    pub kind: Option<ChannelKind>,
+    pub url: Option<String>,
+    pub slug: Option<String>,
+    pub enabled: Option<bool>,
+    /// A new template; `null` returns to the kind's default.
+    pub template: MaybeUndefined<String>,
+    pub client_mutation_id: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct DeleteChannelInput {
+    pub id: ID,
+    pub client_mutation_id: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct CreateChannelPayload {
+    pub channel: ChannelNode,
+    pub client_mutation_id: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct UpdateChannelPayload {
+    pub channel: ChannelNode,
+    pub client_mutation_id: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct DeleteChannelPayload {
+    pub deleted_channel_id: ID,
+    pub client_mutation_id: Option<String>,
+}
+
+#[derive(Default)]
+pub struct ChannelMutation;
+
+#[Object]
+impl ChannelMutation {
+    /// Adds a channel. Admins only.
+    async fn create_channel(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateChannelInput,
+    ) -> Result<Option<CreateChannelPayload>> {
+        let request = RequestContext::of(ctx)?;
+        require_admin(request)?;
+        let name = check_name(&input.name)?;
+        let url = check_url(&input.url)?;
+        if let Some(template) = &input.template {
+            parse_template(template)?;
+        }
+        let slug = match &input.slug {
+            Some(slug) => check_slug(slug)?,
+            None => gazette_content::slugify(&name, 100, "channel"),
+        };
+        let created = channels::insert(
+            &request.pool,
+            &NewChannel {
+                slug: &slug,
+                kind: input.kind.into(),
+                name: &name,
+                url: &url,
+                position: None,
+                enabled: input.enabled,
+                template: input.template.as_deref(),
+            },
+        )
+        .await
+        .map_err(slug_conflict)?;
+        Ok(Some(CreateChannelPayload {
+            channel: ChannelNode(created),
+            client_mutation_id: input.client_mutation_id,
+        }))
+    }
+
+    /// Changes a channel; disabling one removes its summaries. Admins only.
+    async fn update_channel(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateChannelInput,
+    ) -> Result<Option<UpdateChannelPayload>> {
+        let request = RequestContext::of(ctx)?;
+        require_admin(request)?;
+        let id = GlobalId::decode(&input.id, NodeKind::Channel, "id")?;
+        let name = input.name.as_deref().map(check_name).transpose()?;
+        let url = input.url.as_deref().map(check_url).transpose()?;
+        let slug = input.slug.as_deref().map(check_slug).transpose()?;
+        let template = match &input.template {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Value(template) => {
+                parse_template(template)?;
+                Some(Some(template.as_str()))
+            }
+        };
+        let changes = ChannelChanges {
+            slug: slug.as_deref(),
+            kind: input.kind.map(StoredKind::from),
+            name: name.as_deref(),
+            url: url.as_deref(),
+            enabled: input.enabled,
+            template,
+        };
+        let updated = channels::update(&request.pool, id, &changes)
+            .await
+            .map_err(slug_conflict)?
+            .ok_or_else(|| ApiError::not_found("There is no channel with this id."))?;
+        Ok(Some(UpdateChannelPayload {
+            channel: ChannelNode(updated),
+            client_mutation_id: input.client_mutation_id,
+        }))
+    }
+
+    /// Removes a channel and everything written for it. Admins only.
+    async fn delete_channel(
+        &self,
+        ctx: &Context<'_>,
+        input: DeleteChannelInput,
+    ) -> Result<Option<DeleteChannelPayload>> {
+        let request = RequestContext::of(ctx)?;
+        require_admin(request)?;
+        let id = GlobalId::decode(&input.id, NodeKind::Channel, "id")?;
+        channels::delete(&request.pool, id)
+            .await
+            .map_err(ApiError::from)?
+            .ok_or_else(|| ApiError::not_found("There is no channel with this id."))?;
+        Ok(Some(DeleteChannelPayload {
+            deleted_channel_id: input.id,
+            client_mutation_id: input.client_mutation_id,
+        }))
+    }
+}
+
+fn require_admin(request: &RequestContext) -> Result<(), ApiError> {
+    let owner = request.viewer.require_token()?;
+    if owner.role == gazette_store::tokens::Role::Admin {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "Only admins manage channels.".to_owned(),
+        ))
+    }
+}
+
+fn slug_conflict(error: StoreError) -> ApiError {
+    if error.constraint() == Some("social_channels_slug_key") {
+        ApiError::bad_input("slug", "Another channel already uses this slug.")
+    } else {
+        error.into()
+    }
+}
+
+fn check_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    match name.chars().count() {
+        1..=100 => Ok(name.to_owned()),
+        _ => Err(ApiError::bad_input(
+            "name",
+            "A channel's name has 1 to 100 characters.",
+        )),
+    }
+}
+
+fn check_url(url: &str) -> Result<String, ApiError> {
+    let url = url.trim();
+    let host = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .and_then(|rest| rest.split(['/', '?', '#']).next())
+        .filter(|host| !host.is_empty());
+    if host.is_some() && url.len() <= 2048 && !url.contains(char::is_whitespace) {
+        Ok(url.to_owned())
+    } else {
+        Err(ApiError::bad_input(
+            "url",
+            "The channel's page must be an http:// or https:// address.",
+        ))
+    }
+}
+
+fn check_slug(slug: &str) -> Result<String, ApiError> {
+    if gazette_content::is_slug(slug, 100) {
+        Ok(slug.to_owned())
+    } else {
+        Err(ApiError::bad_input(
+            "slug",
+            "A slug is lowercase letters and digits in words joined by single hyphens, such as `twitter`.",
+        ))
+    }
+}

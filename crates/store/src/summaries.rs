@@ -1,0 +1,265 @@
+//! Social summaries and digests as the worker generated them, stored like feeds: with a
+//! content hash, rewritten only when they change.
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+use sqlx::{PgExecutor, QueryBuilder};
+
+use crate::error::StoreError;
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredSummary {
+    pub channel_id: i64,
+    pub post_id: i64,
+    pub text: String,
+    pub length: i32,
+    pub char_limit: i32,
+    pub truncated: bool,
+    pub generated_at: DateTime<Utc>,
+}
+
+/// A summary to store.
+#[derive(Debug, Clone)]
+pub struct NewSummary<'a> {
+    pub channel_id: i64,
+    pub post_id: i64,
+    pub text: &'a str,
+    pub length: i32,
+    pub char_limit: i32,
+    pub truncated: bool,
+}
+
+fn hash(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// Stores a summary unless the stored one says the same; true when written.
+pub async fn store(
+    exec: impl PgExecutor<'_>,
+    summary: &NewSummary<'_>,
+) -> Result<bool, StoreError> {
+    let written: Option<String> = sqlx::query_scalar(
+        r#"
+        insert into channel_summaries (key, channel_id, post_id, body, content_hash, length, char_limit, truncated, generated_at)
+        values ($1 || '/' || $2, $1, $2, $3, $4, $5, $6, $7, now())
+        on conflict (key) do update
+        set body = excluded.body, content_hash = excluded.content_hash, length = excluded.length,
+            char_limit = excluded.char_limit, truncated = excluded.truncated,
+            generated_at = excluded.generated_at
+        where channel_summaries.content_hash <> excluded.content_hash
+           or channel_summaries.char_limit <> excluded.char_limit
+        returning key
+        "#,
+    )
+    .bind(summary.channel_id)
+    .bind(summary.post_id)
+    .bind(summary.text)
+    .bind(hash(summary.text))
+    .bind(summary.length)
+    .bind(summary.char_limit)
+    .bind(summary.truncated)
+    .fetch_optional(exec)
+    .await?;
+    Ok(written.is_some())
+}
+
+/// Removes a channel's summaries of posts other than `keep` (they left the latest posts).
+pub async fn remove_others(
+    exec: impl PgExecutor<'_>,
+    channel_id: i64,
+    keep: &[i64],
+) -> Result<u64, StoreError> {
+    let removed = sqlx::query(
+        "delete from channel_summaries where channel_id = $1 and post_id is not null and post_id <> all($2)",
+    )
+    .bind(channel_id)
+    .bind(keep)
+    .execute(exec)
+    .await?;
+    Ok(removed.rows_affected())
+}
+
+/// Removes everything written for channels that are disabled; returns how many rows.
+pub async fn remove_disabled(exec: impl PgExecutor<'_>) -> Result<i64, StoreError> {
+    let removed = sqlx::query_scalar(
+        r#"
+        with summaries as (
+            delete from channel_summaries s using social_channels c
+            where c.id = s.channel_id and not c.enabled
+            returning 1
+        ), digests as (
+            delete from channel_digests d using social_channels c
+            where c.id = d.channel_id and not c.enabled
+            returning 1
+        )
+        select (select count(*) from summaries) + (select count(*) from digests)
+        "#,
+    )
+    .fetch_one(exec)
+    .await?;
+    Ok(removed)
+}
+
+/// Stored summaries, of one channel and/or one post when given, newest posts first.
+pub async fn list(
+    exec: impl PgExecutor<'_>,
+    channel_id: Option<i64>,
+    post_id: Option<i64>,
+) -> Result<Vec<StoredSummary>, StoreError> {
+    let mut query = QueryBuilder::new(
+        "select s.channel_id, s.post_id, s.body as text, s.length, s.char_limit, s.truncated, s.generated_at \
+         from channel_summaries s join social_channels c on c.id = s.channel_id \
+         join posts p on p.id = s.post_id where c.enabled",
+    );
+    if let Some(channel_id) = channel_id {
+        query.push(" and s.channel_id = ").push_bind(channel_id);
+    }
+    if let Some(post_id) = post_id {
+        query.push(" and s.post_id = ").push_bind(post_id);
+    }
+    query
+        .push(" order by coalesce(p.published_at, p.created_at) desc, p.id desc, c.position, c.id");
+    let summaries = query.build_query_as().fetch_all(exec).await?;
+    Ok(summaries)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredDigest {
+    pub channel_id: i64,
+    pub period_start: DateTime<Utc>,
+    pub period_end: DateTime<Utc>,
+    pub text: String,
+    /// JSON: `{"posts": [ids], "feedback": [[post id, new comments], …]}`.
+    pub details: String,
+    pub length: i32,
+    pub char_limit: i32,
+    pub truncated: bool,
+    pub generated_at: DateTime<Utc>,
+}
+
+/// A digest to store.
+#[derive(Debug, Clone)]
+pub struct NewDigest<'a> {
+    pub channel_id: i64,
+    pub period_start: DateTime<Utc>,
+    pub period_end: DateTime<Utc>,
+    pub text: &'a str,
+    pub details: &'a str,
+    pub length: i32,
+    pub char_limit: i32,
+    pub truncated: bool,
+}
+
+/// Stores a digest unless the stored one for its period is the same; true when written.
+pub async fn store_digest(
+    exec: impl PgExecutor<'_>,
+    digest: &NewDigest<'_>,
+) -> Result<bool, StoreError> {
+    let content = format!("{}\n{}", digest.text, digest.details);
+    let written: Option<i64> = sqlx::query_scalar(
+        r#"
+        insert into channel_digests (channel_id, period_start, period_end, body, details, length, char_limit,
+                                     truncated, content_hash, generated_at)
+        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())
+        on conflict (channel_id, period_start) do update
+        set period_end = excluded.period_end, body = excluded.body, details = excluded.details,
+            length = excluded.length, char_limit = excluded.char_limit, truncated = excluded.truncated,
+            content_hash = excluded.content_hash, generated_at = excluded.generated_at
+        where channel_digests.content_hash <> excluded.content_hash
+        returning channel_id
+        "#,
+    )
+    .bind(digest.channel_id)
+    .bind(digest.period_start)
+    .bind(digest.period_end)
+    .bind(digest.text)
+    .bind(digest.details)
+    .bind(digest.length)
+    .bind(digest.char_limit)
+    .bind(digest.truncated)
+    .bind(hash(&content))
+    .fetch_optional(exec)
+    .await?;
+    Ok(written.is_some())
+}
+
+/// The newest digest of a channel.
+pub async fn latest_digest(
+    exec: impl PgExecutor<'_>,
+    channel_id: i64,
+) -> Result<Option<StoredDigest>, StoreError> {
+    let digest = sqlx::query_as(
+        r#"
+        select d.channel_id, d.period_start, d.period_end, d.body as text, d.details, d.length,
+               d.char_limit, d.truncated, d.generated_at
+        from channel_digests d join social_channels c on c.id = d.channel_id
+        where d.channel_id = $1 and c.enabled
+        order by d.period_start desc
+        limit 1
+        "#,
+    )
+    .bind(channel_id)
+    .fetch_optional(exec)
+    .await?;
+    Ok(digest)
+}
+
+/// A post published in a digest's period.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PeriodPost {
+    pub id: i64,
+    pub slug: String,
+    pub title: String,
+}
+
+/// A post's new published comments in a digest's period.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PeriodFeedback {
+    pub id: i64,
+    pub slug: String,
+    pub title: String,
+    pub new_comments: i64,
+}
+
+/// Posts published in `[start, end)`, newest first.
+pub async fn posts_published_between(
+    exec: impl PgExecutor<'_>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<Vec<PeriodPost>, StoreError> {
+    let posts = sqlx::query_as(
+        r#"
+        select id, slug, title from posts
+        where status = 'published' and published_at >= $1 and published_at < $2
+        order by published_at desc, id desc
+        "#,
+    )
+    .bind(start)
+    .bind(end)
+    .fetch_all(exec)
+    .await?;
+    Ok(posts)
+}
+
+/// Published posts' published comments made in `[start, end)`, most discussed first.
+pub async fn feedback_between(
+    exec: impl PgExecutor<'_>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<Vec<PeriodFeedback>, StoreError> {
+    let feedback = sqlx::query_as(
+        r#"
+        select p.id, p.slug, p.title, count(*) as new_comments
+        from comments c join posts p on p.id = c.post_id
+        where p.status = 'published' and c.status = 'published'
+          and c.created_at >= $1 and c.created_at < $2
+        group by p.id
+        order by new_comments desc, p.title, p.id
+        "#,
+    )
+    .bind(start)
+    .bind(end)
+    .fetch_all(exec)
+    .await?;
+    Ok(feedback)
+}
