@@ -11,5 +11,6 @@ mod graphql_http;
 mod helpers;
 mod migrations;
 mod posts;
+mod social;
 mod statements;
 mod subscriptions;
