@@ -234,13 +234,10 @@ impl Settings {
 }
 
 fn parse_public_url(value: &str) -> Result<String, String> {
-    let rest = value
-        .strip_prefix("https://")
-        .or_else(|| value.strip_prefix("http://"))
-        .ok_or("the public URL must start with http:// or https://")?;
-    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if host.is_empty() || host.contains(char::is_whitespace) {
-        return Err("the public URL must name a host, e.g. https://blog.example.org".to_owned());
+    if !gazette_content::is_http_url(value) {
+        return Err(
+            "the public URL must be an http:// or https:// address with a host, e.g. https://blog.example.org".to_owned(),
+        );
     }
     if value.contains(['?', '#']) {
         return Err("the public URL must not have a query or fragment".to_owned());
@@ -266,14 +263,10 @@ fn parse_period(value: &str) -> Result<chrono::TimeDelta, String> {
 }
 
 fn parse_hub_url(value: &str) -> Result<String, String> {
-    let host = value
-        .strip_prefix("https://")
-        .or_else(|| value.strip_prefix("http://"))
-        .and_then(|rest| rest.split(['/', '?', '#']).next())
-        .filter(|host| !host.is_empty());
-    match host {
-        Some(_) => Ok(value.to_owned()),
-        None => Err("the WebSub hub must be an http:// or https:// URL".to_owned()),
+    if gazette_content::is_http_url(value) {
+        Ok(value.to_owned())
+    } else {
+        Err("the WebSub hub must be an http:// or https:// URL".to_owned())
     }
 }
 

@@ -139,7 +139,7 @@ async fn unknown_setting_values_are_refused() {
         (
             vec!["migrate", "--public-url", "blog.example"],
             vec![],
-            "must start with http",
+            "must be an http:// or https:// address",
         ),
         (
             vec!["token", "create", "--name", "x", "--role", "root"],

@@ -374,12 +374,7 @@ fn check_url(url: &str) -> Result<Option<String>, ApiError> {
     if url.is_empty() {
         return Ok(None);
     }
-    let host = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .and_then(|rest| rest.split(['/', '?', '#']).next())
-        .filter(|host| !host.is_empty());
-    if host.is_some() && url.len() <= 2048 && !url.contains(char::is_whitespace) {
+    if gazette_content::is_http_url(url) {
         Ok(Some(url.to_owned()))
     } else {
         Err(ApiError::bad_input(

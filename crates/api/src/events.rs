@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use async_graphql::futures_util::{Stream, stream};
 use gazette_store::PgPool;
 use gazette_store::events::{Event, EventListener};
 use tokio::sync::broadcast;
@@ -47,5 +48,32 @@ impl EventHub {
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.sender.subscribe()
+    }
+
+    /// The events from now on, as what `pick` makes of each (skipping those it turns into
+    /// `None`): the body of a GraphQL subscription. A subscriber too slow to keep up skips
+    /// what it missed.
+    pub fn stream<T, F, Fut>(&self, pick: F) -> impl Stream<Item = T> + use<T, F, Fut>
+    where
+        F: FnMut(Event) -> Fut + Send + 'static,
+        Fut: Future<Output = Option<T>> + Send,
+        T: Send,
+    {
+        stream::unfold(
+            (self.subscribe(), pick),
+            |(mut events, mut pick)| async move {
+                loop {
+                    match events.recv().await {
+                        Ok(event) => {
+                            if let Some(item) = pick(event).await {
+                                return Some((item, (events, pick)));
+                            }
+                        }
+                        Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    }
+                }
+            },
+        )
     }
 }

@@ -3,6 +3,8 @@
 
 mod markdown;
 mod slug;
+mod url;
 
 pub use markdown::{absolute_links, excerpt, plain_text, render_comment_body, render_post_body};
 pub use slug::{is_slug, slugify};
+pub use url::is_http_url;

@@ -22,6 +22,24 @@ pub enum ChannelKind {
     Other,
 }
 
+impl ChannelKind {
+    /// The stored name, e.g. `twitter`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::Facebook => "facebook",
+            ChannelKind::Twitter => "twitter",
+            ChannelKind::Youtube => "youtube",
+            ChannelKind::Flickr => "flickr",
+            ChannelKind::Blog => "blog",
+            ChannelKind::Rss => "rss",
+            ChannelKind::Podcast => "podcast",
+            ChannelKind::Mastodon => "mastodon",
+            ChannelKind::Linkedin => "linkedin",
+            ChannelKind::Other => "other",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Channel {
     pub id: i64,

@@ -65,18 +65,7 @@ impl From<ChannelKind> for StoredKind {
 }
 
 fn syndication_kind(kind: StoredKind) -> social::ChannelKind {
-    match kind {
-        StoredKind::Facebook => social::ChannelKind::Facebook,
-        StoredKind::Twitter => social::ChannelKind::Twitter,
-        StoredKind::Youtube => social::ChannelKind::Youtube,
-        StoredKind::Flickr => social::ChannelKind::Flickr,
-        StoredKind::Blog => social::ChannelKind::Blog,
-        StoredKind::Rss => social::ChannelKind::Rss,
-        StoredKind::Podcast => social::ChannelKind::Podcast,
-        StoredKind::Mastodon => social::ChannelKind::Mastodon,
-        StoredKind::Linkedin => social::ChannelKind::Linkedin,
-        StoredKind::Other => social::ChannelKind::Other,
-    }
+    social::ChannelKind::from_name(kind.as_str())
 }
 
 /// A place where the organisation announces its posts.
@@ -350,9 +339,16 @@ impl ChannelQuery {
     async fn channel_digest(
         &self,
         ctx: &Context<'_>,
-        channel: ID,
+        channel: Option<ID>,
     ) -> Result<Option<ChannelDigest>> {
         let request = RequestContext::of(ctx)?;
+        let Some(channel) = channel else {
+            return Err(ApiError::bad_input(
+                "channel",
+                "Give the `channel` whose digest you want.",
+            )
+            .into());
+        };
         let channel = GlobalId::decode(&channel, NodeKind::Channel, "channel")?;
         let digest = summaries::latest_digest(&request.pool, channel)
             .await
@@ -605,12 +601,7 @@ fn check_name(name: &str) -> Result<String, ApiError> {
 
 fn check_url(url: &str) -> Result<String, ApiError> {
     let url = url.trim();
-    let host = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .and_then(|rest| rest.split(['/', '?', '#']).next())
-        .filter(|host| !host.is_empty());
-    if host.is_some() && url.len() <= 2048 && !url.contains(char::is_whitespace) {
+    if gazette_content::is_http_url(url) {
         Ok(url.to_owned())
     } else {
         Err(ApiError::bad_input(
@@ -628,5 +619,36 @@ fn check_slug(slug: &str) -> Result<String, ApiError> {
             "slug",
             "A slug is lowercase letters and digits in words joined by single hyphens, such as `twitter`.",
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_keeps_its_rules() {
+        let kinds = [
+            ChannelKind::Facebook,
+            ChannelKind::Twitter,
+            ChannelKind::Youtube,
+            ChannelKind::Flickr,
+            ChannelKind::Blog,
+            ChannelKind::Rss,
+            ChannelKind::Podcast,
+            ChannelKind::Mastodon,
+            ChannelKind::Linkedin,
+            ChannelKind::Other,
+        ];
+        for kind in kinds {
+            let stored = StoredKind::from(kind);
+            let rules_kind = syndication_kind(stored);
+            assert_eq!(
+                rules_kind == social::ChannelKind::Other,
+                kind == ChannelKind::Other,
+                "{kind:?} maps to {rules_kind:?}"
+            );
+            assert_eq!(ChannelKind::from(stored), kind);
+        }
     }
 }

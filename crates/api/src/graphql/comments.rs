@@ -2,13 +2,11 @@
 //! comment mutations and the `commentAdded` subscription.
 
 use async_graphql::futures_util::Stream;
-use async_graphql::futures_util::stream;
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
 use gazette_store::comments::{self, ChildPage, Comment, CommentStatus as StoredStatus, Parent};
 use gazette_store::events::EventKind;
 use gazette_store::keyset::{Position, SortKey};
-use tokio::sync::broadcast;
 
 use super::connection::{Edge, PageArgs, PageInfo, PageRequest, TotalCount, connection_types};
 use super::context::RequestContext;
@@ -517,33 +515,21 @@ impl CommentSubscription {
         if !readable {
             return Err(ApiError::not_found("There is no post with this id.").into());
         }
-        let events = ctx.data::<EventHub>()?.subscribe();
         let pool = request.pool.clone();
-        Ok(stream::unfold(events, move |mut events| {
+        Ok(ctx.data::<EventHub>()?.stream(move |event| {
             let pool = pool.clone();
             async move {
-                loop {
-                    let event = match events.recv().await {
-                        Ok(event) => event,
-                        Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                        Err(broadcast::error::RecvError::Closed) => return None,
-                    };
-                    if event.kind != EventKind::CommentPublished || event.post_id != Some(post_id) {
-                        continue;
-                    }
-                    let Some(comment_id) = event.comment_id else {
-                        continue;
-                    };
-                    // Read it now: it may have changed since the event was sent.
-                    match comments::find_by_id(&pool, comment_id).await {
-                        Ok(Some(comment)) if comment.status == StoredStatus::Published => {
-                            return Some((CommentNode(comment), events));
-                        }
-                        Ok(_) => continue,
-                        Err(error) => {
-                            tracing::warn!(error = %gazette_store::display_chain(&error), "cannot load a new comment for subscribers");
-                            continue;
-                        }
+                if event.kind != EventKind::CommentPublished || event.post_id != Some(post_id) {
+                    return None;
+                }
+                // Read it now: it may have changed since the event was sent.
+                match comments::find_by_id(&pool, event.comment_id?).await {
+                    Ok(comment) => comment
+                        .filter(|comment| comment.status == StoredStatus::Published)
+                        .map(CommentNode),
+                    Err(error) => {
+                        tracing::warn!(error = %gazette_store::display_chain(&error), "cannot load a new comment for subscribers");
+                        None
                     }
                 }
             }

@@ -1,7 +1,7 @@
 //! Posts in the schema: the `Post` type, `post`/`posts`, the post mutations and the
 //! `postPublished` subscription.
 
-use async_graphql::futures_util::{Stream, stream};
+use async_graphql::futures_util::Stream;
 use async_graphql::{
     Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject, Subscription,
 };
@@ -24,7 +24,6 @@ use super::tags::TagNode;
 use crate::events::EventHub;
 use crate::publishing::{self, PostEdit, PostInput};
 use gazette_store::events::EventKind;
-use tokio::sync::broadcast;
 
 connection_types!(PostConnection, PostEdge, PostNode, "A page of posts.");
 
@@ -614,30 +613,20 @@ impl PostSubscription {
         ctx: &Context<'_>,
     ) -> Result<impl Stream<Item = PostNode> + use<>> {
         let request = RequestContext::of(ctx)?;
-        let events = ctx.data::<EventHub>()?.subscribe();
         let pool = request.pool.clone();
-        Ok(stream::unfold(events, move |mut events| {
+        Ok(ctx.data::<EventHub>()?.stream(move |event| {
             let pool = pool.clone();
             async move {
-                loop {
-                    let event = match events.recv().await {
-                        Ok(event) => event,
-                        Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                        Err(broadcast::error::RecvError::Closed) => return None,
-                    };
-                    let (EventKind::PostPublished, Some(post_id)) = (event.kind, event.post_id)
-                    else {
-                        continue;
-                    };
-                    match posts::find_by_id(&pool, post_id).await {
-                        Ok(Some(post)) if post.status == StoreStatus::Published => {
-                            return Some((PostNode(post), events));
-                        }
-                        Ok(_) => continue,
-                        Err(error) => {
-                            tracing::warn!(error = %gazette_store::display_chain(&error), "cannot load a published post for subscribers");
-                            continue;
-                        }
+                let (EventKind::PostPublished, Some(post_id)) = (event.kind, event.post_id) else {
+                    return None;
+                };
+                match posts::find_by_id(&pool, post_id).await {
+                    Ok(post) => post
+                        .filter(|post| post.status == StoreStatus::Published)
+                        .map(PostNode),
+                    Err(error) => {
+                        tracing::warn!(error = %gazette_store::display_chain(&error), "cannot load a published post for subscribers");
+                        None
                     }
                 }
             }

@@ -17,6 +17,23 @@ pub enum ChannelKind {
 }
 
 impl ChannelKind {
+    /// The kind called `name` (`twitter`, `mastodon`, …, as stored); `Other` for names this
+    /// version does not know.
+    pub fn from_name(name: &str) -> Self {
+        match name {
+            "facebook" => ChannelKind::Facebook,
+            "twitter" => ChannelKind::Twitter,
+            "youtube" => ChannelKind::Youtube,
+            "flickr" => ChannelKind::Flickr,
+            "blog" => ChannelKind::Blog,
+            "rss" => ChannelKind::Rss,
+            "podcast" => ChannelKind::Podcast,
+            "mastodon" => ChannelKind::Mastodon,
+            "linkedin" => ChannelKind::Linkedin,
+            _ => ChannelKind::Other,
+        }
+    }
+
     pub const ALL: [ChannelKind; 10] = [
         ChannelKind::Facebook,
         ChannelKind::Twitter,

@@ -4,7 +4,7 @@
 //! conditional GET and in-memory serving).
 
 use chrono::{DateTime, TimeDelta, Utc};
-use gazette_store::channels::{self, Channel, ChannelKind as StoredKind};
+use gazette_store::channels::{self, Channel};
 use gazette_store::feeds::{self, FeedPost};
 use gazette_store::summaries::{self, NewDigest, NewSummary, PeriodFeedback, PeriodPost};
 use gazette_store::{PgPool, SiteConfig, StoreError};
@@ -41,7 +41,7 @@ pub async fn regenerate(
     let feedback = summaries::feedback_between(pool, period_start, period_end).await?;
 
     for channel in channels::enabled(pool).await? {
-        let kind = kind_of(channel.kind);
+        let kind = ChannelKind::from_name(channel.kind.as_str());
         // Templates are checked when saved; an unreadable one falls back to the default.
         let template = channel
             .template
@@ -132,21 +132,6 @@ pub fn period(now: DateTime<Utc>, length: TimeDelta) -> (DateTime<Utc>, DateTime
     (start, start + TimeDelta::seconds(seconds))
 }
 
-pub fn kind_of(kind: StoredKind) -> ChannelKind {
-    match kind {
-        StoredKind::Facebook => ChannelKind::Facebook,
-        StoredKind::Twitter => ChannelKind::Twitter,
-        StoredKind::Youtube => ChannelKind::Youtube,
-        StoredKind::Flickr => ChannelKind::Flickr,
-        StoredKind::Blog => ChannelKind::Blog,
-        StoredKind::Rss => ChannelKind::Rss,
-        StoredKind::Podcast => ChannelKind::Podcast,
-        StoredKind::Mastodon => ChannelKind::Mastodon,
-        StoredKind::Linkedin => ChannelKind::Linkedin,
-        StoredKind::Other => ChannelKind::Other,
-    }
-}
-
 /// A post as a summary sees it: plain text, without Markdown or HTML.
 pub fn summary_input(site: &SiteConfig, post: &FeedPost) -> SummaryInput {
     SummaryInput {
@@ -209,7 +194,7 @@ fn documents(
     let document = json!({
         "channel": {
             "slug": channel.slug,
-            "kind": format!("{:?}", channel.kind).to_uppercase(),
+            "kind": channel.kind.as_str().to_uppercase(),
             "name": channel.name,
             "url": channel.url,
         },
