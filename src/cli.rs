@@ -137,6 +137,10 @@ pub struct Settings {
     #[arg(long, env = "GAZETTE_WEBSUB_HUB", global = true, value_parser = parse_hub_url)]
     pub websub_hub: Option<String>,
 
+    /// Seconds a feed is served from memory before the API checks (by hash) that it is still current; the worker's announcements refresh it sooner.
+    #[arg(long, env = "GAZETTE_FEED_RECHECK_SECONDS", global = true, default_value_t = gazette_api::ApiConfig::DEFAULT_FEED_RECHECK_SECONDS, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub feed_recheck_seconds: u64,
+
     /// How many of the latest posts get a summary for each social channel.
     #[arg(long, env = "GAZETTE_SUMMARY_POSTS", global = true, default_value_t = WorkerConfig::DEFAULT_SUMMARY_POSTS, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub summary_posts: u32,

@@ -44,6 +44,7 @@ pub async fn run_services(
                 listen: bound,
                 site,
                 comments: settings.comment_policy(),
+                feed_recheck: std::time::Duration::from_secs(settings.feed_recheck_seconds),
             };
             gazette_api::serve(listener, pool, config, shutdown)
                 .await

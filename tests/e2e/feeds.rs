@@ -574,3 +574,54 @@ async fn feeds_are_served_from_memory() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_last_good_copy_is_served_while_the_database_is_down() {
+    // Re-check on every request: the database is asked each time, and is down.
+    let app = TestApp::spawn_with(true, true, &["--feed-recheck-seconds", "0"]).await;
+    let first = feed_when(&app, "/feed.xml", |body| body.contains("<item>")).await;
+    let etag = app.get("/feed.xml").await.headers()[header::ETAG].clone();
+
+    let mut admin =
+        sqlx::PgConnection::connect_with(&app.database.options().clone().database("postgres"))
+            .await
+            .expect("connect as admin");
+    let name = app.database.name().to_owned();
+    let set_connections = |allowed: bool| {
+        sqlx::AssertSqlSafe(format!(
+            r#"alter database "{name}" with allow_connections {allowed}"#
+        ))
+    };
+    sqlx::query(set_connections(false))
+        .execute(&mut admin)
+        .await
+        .expect("close the database");
+    sqlx::query("select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()")
+        .bind(&name)
+        .execute(&mut admin)
+        .await
+        .expect("cut its connections");
+
+    let during = app.get("/feed.xml").await;
+    assert_eq!(
+        during.status(),
+        StatusCode::OK,
+        "the cached feed survives the outage"
+    );
+    assert_eq!(during.headers()[header::ETAG], etag);
+    assert_eq!(during.text().await.expect("body"), first);
+    let never_cached = app.get("/comments/feed.xml").await;
+    assert_eq!(never_cached.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(never_cached.headers().contains_key(header::RETRY_AFTER));
+    assert_eq!(
+        app.get("/readyz").await.status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+
+    sqlx::query(set_connections(true))
+        .execute(&mut admin)
+        .await
+        .expect("reopen the database");
+    admin.close().await.expect("close");
+    app.stop().await;
+}

@@ -1,8 +1,8 @@
 //! The feeds in memory: serving one must not cost a database round trip per request. Each
 //! API process keeps the feeds it has served, drops a copy as soon as the worker announces a
-//! new version (`feed_changed` through LISTEN/NOTIFY), and re-checks any copy older than a
-//! minute (a cheap hash comparison) in case an announcement was missed. When the database
-//! is down, the last good copy is still served.
+//! new version (`feed_changed` through LISTEN/NOTIFY), and re-checks any copy older than
+//! `--feed-recheck-seconds` (a cheap hash comparison) in case an announcement was missed.
+//! When the database is down, the last good copy is still served.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -15,14 +15,14 @@ use tokio::sync::broadcast;
 
 use crate::events::EventHub;
 
-/// How long a copy is served without asking the database whether it is still current.
-const FRESH_FOR: Duration = Duration::from_secs(60);
 /// Feeds kept at most; beyond, the least recently checked go.
 const CAPACITY: usize = 10_000;
 
 #[derive(Clone)]
 pub struct FeedCache {
     pool: PgPool,
+    /// How long a copy is served without asking the database whether it is still current.
+    fresh_for: Duration,
     entries: Arc<Mutex<HashMap<String, Entry>>>,
 }
 
@@ -32,9 +32,10 @@ struct Entry {
 }
 
 impl FeedCache {
-    pub fn new(pool: PgPool, events: &EventHub) -> Self {
+    pub fn new(pool: PgPool, events: &EventHub, fresh_for: Duration) -> Self {
         let cache = Self {
             pool,
+            fresh_for,
             entries: Arc::default(),
         };
         let mut subscription = events.subscribe();
@@ -59,9 +60,12 @@ impl FeedCache {
 
     /// The current feed stored under `key`, if there is one.
     pub async fn get(&self, key: &str) -> Result<Option<Arc<StoredFeed>>, StoreError> {
-        let cached = lock(&self.entries)
-            .get(key)
-            .map(|entry| (entry.feed.clone(), entry.checked_at.elapsed() < FRESH_FOR));
+        let cached = lock(&self.entries).get(key).map(|entry| {
+            (
+                entry.feed.clone(),
+                entry.checked_at.elapsed() < self.fresh_for,
+            )
+        });
         match cached {
             Some((feed, true)) => Ok(Some(feed)),
             Some((feed, false)) => match self.revalidate(key, &feed).await {

@@ -14,6 +14,12 @@ pub struct ApiConfig {
     pub listen: SocketAddr,
     pub site: SiteConfig,
     pub comments: CommentPolicy,
+    /// How long a feed is served from memory before its hash is checked again.
+    pub feed_recheck: std::time::Duration,
+}
+
+impl ApiConfig {
+    pub const DEFAULT_FEED_RECHECK_SECONDS: u64 = 60;
 }
 
 /// How public comments are taken.
@@ -72,7 +78,7 @@ impl AppState {
         let events = EventHub::start(pool.clone());
         Self {
             schema: build_schema(events.clone()),
-            feeds: FeedCache::new(pool.clone(), &events),
+            feeds: FeedCache::new(pool.clone(), &events, config.feed_recheck),
             pool,
             config: Arc::new(config),
             events,

@@ -100,8 +100,7 @@ pub fn rules(kind: ChannelKind) -> ChannelRules {
             15,
             "{title}\n\n{excerpt}\n\nRead the post: {link}\n\n{hashtags}",
         ),
-        // Apple Podcasts' episode descriptions stop at 4,000.
-        ChannelKind::Podcast => (4_000, Counting::Chars, 0, "{title}\n\n{excerpt}\n\n{link}"),
+        ChannelKind::Podcast => (5_000, Counting::Chars, 0, "{title}\n\n{excerpt}\n\n{link}"),
         ChannelKind::Flickr => (2_000, Counting::Chars, 10, STACKED),
         ChannelKind::Blog => (
             1_000,
