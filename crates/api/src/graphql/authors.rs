@@ -10,7 +10,7 @@ use super::connection::{PageArgs, TotalCount, connection_types, load_page};
 use super::context::RequestContext;
 use super::errors::ApiError;
 use super::ids::{GlobalId, Lookup, NodeKind};
-use super::loaders::loader_error;
+use super::loaders::LoadOne;
 use super::posts::{PostConnection, post_connection};
 
 connection_types!(
@@ -36,12 +36,7 @@ impl AuthorQuery {
     ) -> Result<Option<AuthorNode>> {
         let request = RequestContext::of(ctx)?;
         let author = match Lookup::new(id, slug, NodeKind::Author)? {
-            Lookup::Id(id) => request
-                .loaders
-                .authors
-                .load_one(id)
-                .await
-                .map_err(loader_error)?,
+            Lookup::Id(id) => request.loaders.authors.one(id).await?,
             Lookup::Slug(slug) => authors::find_by_slug(&request.pool, &slug)
                 .await
                 .map_err(ApiError::from)?,
@@ -88,9 +83,8 @@ impl AuthorQuery {
         let author = request
             .loaders
             .authors
-            .load_one(owner.author_id)
-            .await
-            .map_err(loader_error)?
+            .one(owner.author_id)
+            .await?
             .ok_or_else(|| ApiError::Internal("a token's author is missing".into()))?;
         Ok(Some(ViewerNode {
             author: AuthorNode(author),

@@ -13,7 +13,7 @@ use gazette_syndication::social::{self, SummaryInput, Template};
 use super::context::RequestContext;
 use super::errors::ApiError;
 use super::ids::{GlobalId, NodeKind};
-use super::loaders::loader_error;
+use super::loaders::LoadOne;
 use super::posts::PostNode;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -270,9 +270,8 @@ async fn load_post(ctx: &Context<'_>, id: i64) -> Result<PostNode, ApiError> {
     request
         .loaders
         .posts
-        .load_one(id)
-        .await
-        .map_err(loader_error)?
+        .one(id)
+        .await?
         .map(PostNode)
         .ok_or_else(|| ApiError::Internal("a summary's post is missing".into()))
 }
@@ -383,16 +382,14 @@ impl ChannelQuery {
         let tags = request
             .loaders
             .post_tags
-            .load_one(post.id)
-            .await
-            .map_err(loader_error)?
+            .one(post.id)
+            .await?
             .unwrap_or_default();
         let author = request
             .loaders
             .authors
-            .load_one(post.author_id)
-            .await
-            .map_err(loader_error)?
+            .one(post.author_id)
+            .await?
             .map(|author| author.name)
             .unwrap_or_default();
         let input = SummaryInput {

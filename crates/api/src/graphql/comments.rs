@@ -12,7 +12,7 @@ use super::connection::{Edge, PageArgs, PageInfo, PageRequest, TotalCount, conne
 use super::context::RequestContext;
 use super::errors::ApiError;
 use super::ids::{GlobalId, NodeKind};
-use super::loaders::{ChildPageKey, loader_error};
+use super::loaders::{ChildPageKey, LoadOne};
 use super::posts::PostNode;
 use crate::commenting::{self, CommentInput};
 use crate::events::EventHub;
@@ -97,13 +97,12 @@ pub async fn child_connection(
     let rows = request
         .loaders
         .child_pages
-        .load_one(ChildPageKey {
+        .one(ChildPageKey {
             parent,
             key,
             page: child_page,
         })
-        .await
-        .map_err(loader_error)?
+        .await?
         .unwrap_or_default();
     let (edges, page_info) = page.finish(rows, ordering, position, CommentNode);
     let loaders = request.loaders.clone();
@@ -112,14 +111,7 @@ pub async fn child_connection(
         page_info,
         total_count: TotalCount::new(move || {
             let loaders = loaders.clone();
-            async move {
-                let count = loaders
-                    .child_counts
-                    .load_one((parent, key))
-                    .await
-                    .map_err(loader_error)?;
-                Ok(count.unwrap_or(0))
-            }
+            async move { Ok(loaders.child_counts.one((parent, key)).await?.unwrap_or(0)) }
         }),
     })
 }
@@ -208,9 +200,8 @@ impl CommentNode {
         let post = request
             .loaders
             .posts
-            .load_one(self.0.post_id)
-            .await
-            .map_err(loader_error)?
+            .one(self.0.post_id)
+            .await?
             .ok_or_else(|| ApiError::Internal("a comment's post is missing".into()))?;
         Ok(PostNode(post))
     }
@@ -222,12 +213,7 @@ impl CommentNode {
             return Ok(None);
         };
         let request = RequestContext::of(ctx)?;
-        let parent = request
-            .loaders
-            .comments
-            .load_one(parent_id)
-            .await
-            .map_err(loader_error)?;
+        let parent = request.loaders.comments.one(parent_id).await?;
         Ok(parent.map(CommentNode))
     }
 
@@ -270,12 +256,7 @@ impl CommentNode {
     /// Published direct replies.
     async fn reply_count(&self, ctx: &Context<'_>) -> Result<i64> {
         let request = RequestContext::of(ctx)?;
-        let count = request
-            .loaders
-            .reply_counts
-            .load_one(self.0.id)
-            .await
-            .map_err(loader_error)?;
+        let count = request.loaders.reply_counts.one(self.0.id).await?;
         Ok(count.unwrap_or(0))
     }
 

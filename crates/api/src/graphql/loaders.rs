@@ -181,8 +181,23 @@ impl Loaders {
     }
 }
 
+/// Loading one key in a resolver, failures reported the resolver's way.
+pub trait LoadOne<K, V> {
+    fn one(&self, key: K) -> impl Future<Output = Result<Option<V>, ApiError>> + Send;
+}
+
+impl<K, T> LoadOne<K, T::Value> for DataLoader<T>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+    T: Loader<K, Error = Arc<StoreError>>,
+{
+    async fn one(&self, key: K) -> Result<Option<T::Value>, ApiError> {
+        self.load_one(key).await.map_err(loader_error)
+    }
+}
+
 /// A loader failure as the resolver reports it (logged, shown as INTERNAL).
-pub fn loader_error(error: Arc<StoreError>) -> ApiError {
+fn loader_error(error: Arc<StoreError>) -> ApiError {
     ApiError::Internal(Box::new(SharedError(error)))
 }
 

@@ -8,7 +8,7 @@ use super::comments::CommentNode;
 use super::context::RequestContext;
 use super::errors::ApiError;
 use super::ids::{GlobalId, NodeKind};
-use super::loaders::loader_error;
+use super::loaders::LoadOne;
 use super::posts::PostNode;
 use super::tags::TagNode;
 
@@ -59,9 +59,8 @@ async fn load_node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>, ApiError>
         NodeKind::Author => request
             .loaders
             .authors
-            .load_one(global.id)
-            .await
-            .map_err(loader_error)?
+            .one(global.id)
+            .await?
             .map(|author| Node::Author(AuthorNode(author))),
         NodeKind::Tag => gazette_store::tags::find_by_ids(&request.pool, &[global.id])
             .await?
@@ -72,22 +71,12 @@ async fn load_node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>, ApiError>
             .remove(&global.id)
             .map(|channel| Node::Channel(ChannelNode(channel))),
         NodeKind::Comment => {
-            let comment = request
-                .loaders
-                .comments
-                .load_one(global.id)
-                .await
-                .map_err(loader_error)?;
+            let comment = request.loaders.comments.one(global.id).await?;
             let Some(comment) = comment else {
                 return Ok(None);
             };
             // A comment is as visible as its post.
-            let post = request
-                .loaders
-                .posts
-                .load_one(comment.post_id)
-                .await
-                .map_err(loader_error)?;
+            let post = request.loaders.posts.one(comment.post_id).await?;
             post.filter(|post| request.viewer.can_read(post))
                 .map(|_| Node::Comment(CommentNode(comment)))
         }

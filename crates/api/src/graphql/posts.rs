@@ -19,7 +19,7 @@ use super::connection::{PageArgs, TotalCount, connection_types, load_page};
 use super::context::RequestContext;
 use super::errors::ApiError;
 use super::ids::{GlobalId, Lookup, NodeKind};
-use super::loaders::loader_error;
+use super::loaders::LoadOne;
 use super::tags::TagNode;
 use crate::events::EventHub;
 use crate::publishing::{self, PostEdit, PostInput};
@@ -325,9 +325,8 @@ impl PostNode {
         let author = request
             .loaders
             .authors
-            .load_one(self.0.author_id)
-            .await
-            .map_err(loader_error)?
+            .one(self.0.author_id)
+            .await?
             .ok_or_else(|| ApiError::Internal("a post's author is missing".into()))?;
         Ok(AuthorNode(author))
     }
@@ -338,9 +337,8 @@ impl PostNode {
         let tags = request
             .loaders
             .post_tags
-            .load_one(self.0.id)
-            .await
-            .map_err(loader_error)?
+            .one(self.0.id)
+            .await?
             .unwrap_or_default();
         Ok(tags.into_iter().map(TagNode).collect())
     }
@@ -382,12 +380,7 @@ impl PostNode {
     /// Published comments on the post.
     async fn comment_count(&self, ctx: &Context<'_>) -> Result<i64> {
         let request = RequestContext::of(ctx)?;
-        let count = request
-            .loaders
-            .comment_counts
-            .load_one(self.0.id)
-            .await
-            .map_err(loader_error)?;
+        let count = request.loaders.comment_counts.one(self.0.id).await?;
         Ok(count.unwrap_or(0))
     }
 }
