@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use gazette_api::{CommentPolicy, Moderation};
+use gazette_api::{CommentPolicy, CorsOrigins, Moderation};
 use gazette_store::DatabaseConfig;
 use gazette_worker::WorkerConfig;
 
@@ -137,6 +137,10 @@ pub struct Settings {
     #[arg(long, env = "GAZETTE_WEBSUB_HUB", global = true, value_parser = parse_hub_url)]
     pub websub_hub: Option<String>,
 
+    /// Web origins that browsers may call the API from: `*` for any, a comma-separated list such as `https://www.example.gov,https://admin.example.gov`, or empty for none.
+    #[arg(long, env = "GAZETTE_CORS_ORIGINS", global = true, default_value = "*", value_parser = parse_cors_origins)]
+    pub cors_origins: CorsOrigins,
+
     /// Seconds a feed is served from memory before the API checks (by hash) that it is still current; the worker's announcements refresh it sooner.
     #[arg(long, env = "GAZETTE_FEED_RECHECK_SECONDS", global = true, default_value_t = gazette_api::ApiConfig::DEFAULT_FEED_RECHECK_SECONDS, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub feed_recheck_seconds: u64,
@@ -266,6 +270,28 @@ fn parse_period(value: &str) -> Result<chrono::TimeDelta, String> {
     Ok(period)
 }
 
+fn parse_cors_origins(value: &str) -> Result<CorsOrigins, String> {
+    match value.trim() {
+        "" => Ok(CorsOrigins::None),
+        "*" => Ok(CorsOrigins::Any),
+        list => list
+            .split(',')
+            .map(|origin| {
+                let origin = origin.trim().trim_end_matches('/');
+                let path = origin.split_once("://").map_or("", |(_, rest)| rest);
+                if gazette_content::is_http_url(origin) && !path.contains(['/', '?', '#']) {
+                    Ok(origin.to_owned())
+                } else {
+                    Err(format!(
+                        "{origin:?} is not an origin such as https://www.example.gov"
+                    ))
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(CorsOrigins::List),
+    }
+}
+
 fn parse_hub_url(value: &str) -> Result<String, String> {
     if gazette_content::is_http_url(value) {
         Ok(value.to_owned())
@@ -303,6 +329,21 @@ mod tests {
         assert!(parse_public_url("ftp://x").is_err());
         assert!(parse_public_url("https://").is_err());
         assert!(parse_public_url("https://x/?a=b").is_err());
+    }
+
+    #[test]
+    fn cors_origins_are_any_a_list_or_none() {
+        assert_eq!(parse_cors_origins("*"), Ok(CorsOrigins::Any));
+        assert_eq!(parse_cors_origins(""), Ok(CorsOrigins::None));
+        assert_eq!(
+            parse_cors_origins("https://a.example, http://b.example:8080/"),
+            Ok(CorsOrigins::List(vec![
+                "https://a.example".to_owned(),
+                "http://b.example:8080".to_owned()
+            ]))
+        );
+        assert!(parse_cors_origins("https://a.example/path").is_err());
+        assert!(parse_cors_origins("a.example").is_err());
     }
 
     #[test]

@@ -45,6 +45,7 @@ pub async fn run_services(
                 site,
                 comments: settings.comment_policy(),
                 feed_recheck: std::time::Duration::from_secs(settings.feed_recheck_seconds),
+                cors: settings.cors_origins.clone(),
             };
             gazette_api::serve(listener, pool, config, shutdown)
                 .await

@@ -282,3 +282,49 @@ async fn hostile_queries_are_bounded() {
     );
     app.stop().await;
 }
+
+async fn preflight(app: &TestApp, origin: &str) -> reqwest::Response {
+    app.client
+        .request(reqwest::Method::OPTIONS, app.url("/graphql"))
+        .header(header::ORIGIN, origin)
+        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+        .header(
+            header::ACCESS_CONTROL_REQUEST_HEADERS,
+            "authorization,content-type",
+        )
+        .send()
+        .await
+        .expect("preflight")
+}
+
+#[tokio::test]
+async fn browsers_may_call_from_the_allowed_origins() {
+    let open = TestApp::spawn().await;
+    let allowed = preflight(&open, "https://anywhere.example").await;
+    assert!(allowed.status().is_success());
+    assert_eq!(allowed.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    let headers = allowed.headers()[header::ACCESS_CONTROL_ALLOW_HEADERS]
+        .to_str()
+        .expect("headers")
+        .to_lowercase();
+    assert!(
+        headers.contains("authorization") && headers.contains("content-type"),
+        "{headers}"
+    );
+    open.stop().await;
+
+    let listed =
+        TestApp::spawn_with(false, false, &["--cors-origins", "https://www.example.gov"]).await;
+    let allowed = preflight(&listed, "https://www.example.gov").await;
+    assert_eq!(
+        allowed.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "https://www.example.gov"
+    );
+    let refused = preflight(&listed, "https://evil.example").await;
+    assert!(
+        !refused
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+    );
+    listed.stop().await;
+}

@@ -15,4 +15,4 @@ mod router;
 mod state;
 
 pub use router::{router, serve};
-pub use state::{ApiConfig, AppState, CommentPolicy, Moderation};
+pub use state::{ApiConfig, AppState, CommentPolicy, CorsOrigins, Moderation};

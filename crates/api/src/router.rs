@@ -4,16 +4,18 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, Method, header};
 use axum::response::Redirect;
 use axum::routing::get;
 use gazette_store::PgPool;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::state::{ApiConfig, AppState};
+use crate::state::{ApiConfig, AppState, CorsOrigins};
 use crate::{feeds, graphiql, graphql, health};
 
 /// Large enough for a 256 KiB post body, JSON-escaped, with room to spare.
@@ -21,7 +23,8 @@ const MAX_GRAPHQL_BODY: usize = 2 * 1024 * 1024;
 
 /// Every route Gazette serves.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let cors = cors_layer(&state.config.cors);
+    let routes = Router::new()
         .route("/", get(|| async { Redirect::temporary("/graphiql") }))
         .route(
             "/graphql",
@@ -49,7 +52,33 @@ pub fn router(state: AppState) -> Router {
             Duration::from_secs(30),
         ))
         .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .with_state(state);
+    match cors {
+        Some(cors) => routes.layer(cors),
+        None => routes,
+    }
+}
+
+/// Browsers may call the API from the configured origins: queries, mutations and feeds,
+/// with the `Authorization` header; the validators of feeds are readable.
+fn cors_layer(origins: &CorsOrigins) -> Option<CorsLayer> {
+    let allow_origin = match origins {
+        CorsOrigins::None => return None,
+        CorsOrigins::Any => AllowOrigin::any(),
+        CorsOrigins::List(origins) => AllowOrigin::list(
+            origins
+                .iter()
+                .filter_map(|origin| HeaderValue::from_str(origin).ok()),
+        ),
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow_origin)
+            .allow_methods([Method::GET, Method::HEAD, Method::POST, Method::OPTIONS])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+            .expose_headers([header::ETAG, header::LAST_MODIFIED, header::RETRY_AFTER])
+            .max_age(Duration::from_secs(3600)),
+    )
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then ends subscriptions and

@@ -16,6 +16,19 @@ pub struct ApiConfig {
     pub comments: CommentPolicy,
     /// How long a feed is served from memory before its hash is checked again.
     pub feed_recheck: std::time::Duration,
+    /// Which web origins browsers may call the API from.
+    pub cors: CorsOrigins,
+}
+
+/// Origins allowed to call the API from a browser (CORS). Tokens travel in the
+/// `Authorization` header, never in cookies, so allowing any origin exposes nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigins {
+    Any,
+    /// Exact origins, such as `https://www.example.gov`.
+    List(Vec<String>),
+    /// No CORS headers: same-origin use only.
+    None,
 }
 
 impl ApiConfig {
