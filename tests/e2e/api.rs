@@ -188,3 +188,80 @@ async fn the_feed_lists_the_demo_post_and_supports_conditional_get() {
     assert!(head.bytes().await.expect("body").is_empty());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_links_gazette_hands_out_lead_to_readable_pages() {
+    let app = TestApp::spawn_seeded().await;
+    let page = app.get(&format!("/posts/{DEMO_SLUG}")).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(
+        page.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .is_ok_and(|t| t.starts_with("text/html"))
+    );
+    assert!(page.headers().contains_key(header::CONTENT_SECURITY_POLICY));
+    let html = page.text().await.expect("page");
+    for expected in [
+        "<h1>The implementation of Enterprise 2.0 by government departments</h1>",
+        "Government Blogger",
+        "22 August 2013",
+        r#"<a href="http://australia.gov.au/news-and-media/social-media/facebook""#,
+        &format!(r#"href="{}""#, app.url("/tags/government")),
+        &format!(
+            r#"href="{}""#,
+            app.url(&format!("/posts/{DEMO_SLUG}/comments/feed.xml"))
+        ),
+        "Good read!",
+        "Thank you for commenting on my blog!",
+        r#"id="comments""#,
+    ] {
+        assert!(html.contains(expected), "missing {expected}");
+    }
+
+    let token = app
+        .token("Writer", gazette_store::tokens::Role::Author)
+        .await;
+    app.create_post(&token, json!({ "title": "<script>alert(1)</script> & co", "status": "PUBLISHED", "tags": ["government"] })).await;
+    app.create_post(&token, json!({ "title": "Secret draft" }))
+        .await;
+    let hostile = app
+        .get("/posts/script-alert-1-script-co")
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        hostile.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; co"),
+        "{hostile}"
+    );
+    assert!(!hostile.contains("<script>"));
+    assert_eq!(
+        app.get("/posts/secret-draft").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get("/posts/no-such-post").await.status(),
+        StatusCode::NOT_FOUND
+    );
+
+    let tag = app
+        .get("/tags/government")
+        .await
+        .text()
+        .await
+        .expect("tag page");
+    assert!(tag.contains("<h1>Government</h1>"));
+    assert!(tag.contains(&format!(
+        r#"href="{}""#,
+        app.url(&format!("/posts/{DEMO_SLUG}"))
+    )));
+    assert!(
+        tag.contains("&lt;script&gt;"),
+        "both posts are listed, escaped"
+    );
+    assert_eq!(
+        app.get("/tags/no-such-tag").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    app.stop().await;
+}

@@ -8,6 +8,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
+use crate::html::escape;
 use crate::state::AppState;
 
 /// Where GraphQL requests and subscriptions go; the page resolves them against its own URL.
@@ -98,7 +99,7 @@ async fn page() -> Response {
 </body>
 </html>
 "#,
-        query = escape_attribute(DEFAULT_QUERY),
+        query = escape(DEFAULT_QUERY),
     );
     (
         [(
@@ -124,11 +125,4 @@ async fn asset(Path(name): Path<String>) -> Response {
             .into_response(),
         None => (StatusCode::NOT_FOUND, "No such GraphiQL asset.\n").into_response(),
     }
-}
-
-fn escape_attribute(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('"', "&quot;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }

@@ -10,6 +10,8 @@ mod feeds;
 mod graphiql;
 pub mod graphql;
 mod health;
+mod html;
+mod pages;
 mod publishing;
 mod router;
 mod state;

@@ -16,7 +16,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::state::{ApiConfig, AppState, CorsOrigins};
-use crate::{feeds, graphiql, graphql, health};
+use crate::{feeds, graphiql, graphql, health, pages};
 
 /// Large enough for a 256 KiB post body, JSON-escaped, with room to spare.
 const MAX_GRAPHQL_BODY: usize = 2 * 1024 * 1024;
@@ -46,6 +46,8 @@ pub fn router(state: AppState) -> Router {
             get(feeds::post_comments_rss),
         )
         .route("/syndication/{file}", get(feeds::channel_texts))
+        .route("/posts/{slug}", get(pages::post_page))
+        .route("/tags/{slug}", get(pages::tag_page))
         .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

@@ -1,0 +1,209 @@
+//! Plain HTML pages for the links Gazette hands out (`Post.url`, feed items, social
+//! summaries), so a reader who follows one finds the post and its discussion. Gazette is
+//! an API first: sites with their own front end point `--public-url` at it instead.
+
+use std::fmt::Write;
+
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use gazette_store::comments::{self, Comment, CommentStatus, Reader};
+use gazette_store::posts::{self, Post, PostFilter, PostOrder, PostStatus};
+use gazette_store::{StoreError, authors, keyset, tags};
+
+use crate::html::escape;
+use crate::state::AppState;
+
+/// Comments shown on a post's page; longer threads are read through the API.
+const THREAD_ON_PAGE: i64 = 500;
+const POSTS_ON_TAG_PAGE: i64 = 50;
+
+pub async fn post_page(State(state): State<AppState>, Path(slug): Path<String>) -> Response {
+    match render_post(&state, &slug).await {
+        Ok(Some(html)) => page(html),
+        Ok(None) => not_found("There is no published post with this address."),
+        Err(error) => unavailable(&error),
+    }
+}
+
+pub async fn tag_page(State(state): State<AppState>, Path(slug): Path<String>) -> Response {
+    match render_tag(&state, &slug).await {
+        Ok(Some(html)) => page(html),
+        Ok(None) => not_found("There is no tag with this address."),
+        Err(error) => unavailable(&error),
+    }
+}
+
+async fn render_post(state: &AppState, slug: &str) -> Result<Option<String>, StoreError> {
+    let Some(post) = posts::find_by_slug(&state.pool, slug)
+        .await?
+        .filter(|post| post.status == PostStatus::Published)
+    else {
+        return Ok(None);
+    };
+    let author = authors::find_by_ids(&state.pool, &[post.author_id])
+        .await?
+        .remove(&post.author_id)
+        .map(|author| author.name)
+        .unwrap_or_default();
+    let post_tags = tags::for_posts(&state.pool, &[post.id])
+        .await?
+        .remove(&post.id)
+        .unwrap_or_default();
+    let thread =
+        comments::thread_page(&state.pool, post.id, Reader::PUBLIC, None, THREAD_ON_PAGE).await?;
+    let site = &state.config.site;
+    let comments_feed = site.url(&format!("posts/{}/comments/feed.xml", post.slug));
+
+    let mut body = String::new();
+    let _ = write!(
+        body,
+        "<article><h1>{}</h1><p class=\"byline\">{} · <time datetime=\"{}\">{}</time></p>{}",
+        escape(&post.title),
+        escape(&author),
+        post.published_at
+            .map(|at| at.to_rfc3339())
+            .unwrap_or_default(),
+        post.published_at
+            .map(|at| at.format("%-d %B %Y").to_string())
+            .unwrap_or_default(),
+        post.body_html,
+    );
+    if !post_tags.is_empty() {
+        body.push_str("<p class=\"tags\">");
+        for tag in &post_tags {
+            let _ = write!(
+                body,
+                "<a href=\"{}\">{}</a> ",
+                escape(&site.url(&format!("tags/{}", tag.slug))),
+                escape(&tag.name)
+            );
+        }
+        body.push_str("</p>");
+    }
+    body.push_str("</article>");
+    let _ = write!(
+        body,
+        "<section id=\"comments\"><h2>Comments</h2><p><a href=\"{}\">Comments feed</a></p>",
+        escape(&comments_feed)
+    );
+    if thread.is_empty() {
+        body.push_str("<p>No comments yet.</p>");
+    }
+    for comment in &thread {
+        body.push_str(&render_comment(comment));
+    }
+    body.push_str("</section>");
+    let alternate = format!(
+        "<link rel=\"alternate\" type=\"application/rss+xml\" title=\"Comments\" href=\"{}\">",
+        escape(&comments_feed)
+    );
+    Ok(Some(document(state, &post.title, &alternate, &body)))
+}
+
+fn render_comment(comment: &Comment) -> String {
+    let indent = comment.depth.min(8);
+    if comment.status == CommentStatus::Deleted {
+        return format!(
+            "<div class=\"comment deleted\" id=\"comment-{}\" style=\"margin-left:{indent}em\"><p><em>This comment was deleted.</em></p></div>",
+            comment.id
+        );
+    }
+    let name = match &comment.author_url {
+        Some(url) => format!(
+            "<a href=\"{}\" rel=\"nofollow ugc noopener\">{}</a>",
+            escape(url),
+            escape(&comment.author_name)
+        ),
+        None => escape(&comment.author_name),
+    };
+    format!(
+        "<div class=\"comment\" id=\"comment-{}\" style=\"margin-left:{indent}em\"><p class=\"byline\">{name} · <time datetime=\"{}\">{}</time></p>{}</div>",
+        comment.id,
+        comment.created_at.to_rfc3339(),
+        comment.created_at.format("%-d %B %Y %H:%M UTC"),
+        comment.body_html,
+    )
+}
+
+async fn render_tag(state: &AppState, slug: &str) -> Result<Option<String>, StoreError> {
+    let Some(tag) = tags::find_by_slug(&state.pool, slug).await? else {
+        return Ok(None);
+    };
+    let filter = PostFilter {
+        tag_slug: Some(tag.slug.clone()),
+        ..PostFilter::published()
+    };
+    let window = keyset::Window {
+        limit: POSTS_ON_TAG_PAGE,
+        ..keyset::Window::default()
+    };
+    let posts: Vec<Post> = posts::page(&state.pool, &filter, PostOrder::default(), &window).await?;
+    let site = &state.config.site;
+    let feed = site.url(&format!("tags/{}/feed.xml", tag.slug));
+    let mut body = format!(
+        "<h1>{}</h1><p><a href=\"{}\">Feed</a></p><ul>",
+        escape(&tag.name),
+        escape(&feed)
+    );
+    for post in &posts {
+        let _ = write!(
+            body,
+            "<li><a href=\"{}\">{}</a> — {}</li>",
+            escape(&site.post_url(&post.slug)),
+            escape(&post.title),
+            escape(&post.excerpt)
+        );
+    }
+    body.push_str("</ul>");
+    let alternate = format!(
+        "<link rel=\"alternate\" type=\"application/rss+xml\" title=\"{}\" href=\"{}\">",
+        escape(&tag.name),
+        escape(&feed)
+    );
+    Ok(Some(document(state, &tag.name, &alternate, &body)))
+}
+
+fn document(state: &AppState, title: &str, head: &str, body: &str) -> String {
+    let site = &state.config.site;
+    format!(
+        "<!doctype html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title} · {site_title}</title>\
+         <link rel=\"alternate\" type=\"application/rss+xml\" title=\"{site_title}\" href=\"{feed}\">{head}\
+         <style>body{{max-width:42em;margin:2em auto;padding:0 1em;font:1.05em/1.5 system-ui,sans-serif}}\
+         .byline{{color:#555;font-size:.9em}}.comment{{border-left:2px solid #ddd;padding-left:.75em;margin-top:1em}}</style>\
+         </head><body><header><a href=\"{home}\">{site_title}</a></header><main>{body}</main></body></html>\n",
+        lang = escape(&site.language),
+        title = escape(title),
+        site_title = escape(&site.title),
+        feed = escape(&site.url("feed.xml")),
+        home = escape(&site.url("/")),
+    )
+}
+
+fn page(html: String) -> Response {
+    (
+        [(
+            header::CONTENT_SECURITY_POLICY,
+            // Bodies are sanitised already; this makes sure nothing in them can run.
+            "default-src 'none'; img-src * data:; style-src 'unsafe-inline'; frame-ancestors 'none'",
+        )],
+        Html(html),
+    )
+        .into_response()
+}
+
+fn not_found(message: &str) -> Response {
+    (StatusCode::NOT_FOUND, format!("{message}\n")).into_response()
+}
+
+fn unavailable(error: &StoreError) -> Response {
+    tracing::error!(error = %gazette_store::display_chain(error), "could not render a page");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, "5")],
+        "This page is temporarily unavailable. Try again shortly.\n",
+    )
+        .into_response()
+}
