@@ -24,18 +24,21 @@ impl EventHub {
             sender: sender.clone(),
         };
         tokio::spawn(async move {
-            loop {
+            // Until the process shuts down (and closes the pool).
+            while !pool.is_closed() {
                 match EventListener::connect(&pool).await {
                     Ok(mut listener) => loop {
                         match listener.next().await {
                             // No subscriber is no error.
                             Ok(event) => drop(sender.send(event)),
+                            Err(_) if pool.is_closed() => return,
                             Err(error) => {
                                 tracing::warn!(error = %gazette_store::display_chain(&error), "event listener failed; reconnecting");
                                 break;
                             }
                         }
                     },
+                    Err(_) if pool.is_closed() => return,
                     Err(error) => {
                         tracing::warn!(error = %gazette_store::display_chain(&error), "cannot listen for events; retrying");
                     }
