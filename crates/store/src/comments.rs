@@ -486,21 +486,6 @@ pub async fn tombstone(exec: impl PgExecutor<'_>, id: i64) -> Result<Comment, St
     Ok(deleted)
 }
 
-/// A post's whole thread in display order, every status (tests, exports).
-pub async fn thread(exec: impl PgExecutor<'_>, post_id: i64) -> Result<Vec<Comment>, StoreError> {
-    thread_page(
-        exec,
-        post_id,
-        Reader {
-            admin: true,
-            author_id: None,
-        },
-        None,
-        i64::MAX,
-    )
-    .await
-}
-
 /// Edit tokens let an anonymous commenter change or delete their comment for a while. They
 /// are not stored: each is an HMAC of the comment id under a per-database secret, so a
 /// retried `addComment` can hand out the same token again.

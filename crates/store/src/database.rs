@@ -84,14 +84,6 @@ impl Database {
         }
     }
 
-    /// Wraps an existing pool (tests, tools); nothing to stop on close.
-    pub fn from_pool(pool: PgPool) -> Self {
-        Self {
-            pool,
-            embedded: None,
-        }
-    }
-
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
