@@ -4,8 +4,11 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use std::time::Duration;
+
+use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use gazette_api::{CommentPolicy, CorsOrigins, Moderation};
+use gazette_api::{CommentPolicy, CorsOrigins, Limits, Moderation};
 use gazette_store::DatabaseConfig;
 use gazette_worker::WorkerConfig;
 
@@ -137,8 +140,8 @@ pub struct Settings {
     #[arg(long, env = "GAZETTE_WEBSUB_HUB", global = true, value_parser = parse_hub_url)]
     pub websub_hub: Option<String>,
 
-    /// Web origins that browsers may call the API from: `*` for any, a comma-separated list such as `https://www.example.gov,https://admin.example.gov`, or empty for none.
-    #[arg(long, env = "GAZETTE_CORS_ORIGINS", global = true, default_value = "*", value_parser = parse_cors_origins)]
+    /// Web origins that browsers may call the API from: empty for none (same-origin only), a comma-separated list such as `https://www.example.gov,https://admin.example.gov`, or `*` for any.
+    #[arg(long, env = "GAZETTE_CORS_ORIGINS", global = true, default_value = "", value_parser = parse_cors_origins)]
     pub cors_origins: CorsOrigins,
 
     /// Seconds a feed is served from memory before the API checks (by hash) that it is still current; the worker's announcements refresh it sooner.
@@ -177,6 +180,66 @@ pub struct Settings {
     #[arg(long, env = "GAZETTE_TRUST_FORWARDED_FOR", global = true, default_value_t = false, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
     pub trust_forwarded_for: bool,
 
+    /// With --trust-forwarded-for: how many proxies in front of Gazette append to X-Forwarded-For (the client is that many entries from the end).
+    #[arg(long, env = "GAZETTE_TRUSTED_PROXY_HOPS", global = true, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10))]
+    pub trusted_proxy_hops: u32,
+
+    /// File holding the secret key comment edit tokens are made with (created, mode 0600, when missing) [default: <data dir>/edit-token-key].
+    #[arg(long, env = "GAZETTE_EDIT_TOKEN_KEY_FILE", global = true)]
+    pub edit_token_key_file: Option<PathBuf>,
+
+    /// Longest a database statement may run (e.g. `5s`, `500ms`; `0` for no limit); a request whose statement runs longer fails with TIMEOUT.
+    #[arg(long, env = "GAZETTE_DB_STATEMENT_TIMEOUT", global = true, default_value = "5s", value_parser = parse_duration)]
+    pub db_statement_timeout: Duration,
+
+    /// Most a GraphQL operation may cost: each field 1, each list or connection its page size times what it selects.
+    #[arg(long, env = "GAZETTE_GRAPHQL_MAX_COMPLEXITY", global = true, default_value_t = Limits::default().max_complexity, value_parser = clap::value_parser!(u64).range(100..=10_000_000).map(usize_from))]
+    pub graphql_max_complexity: usize,
+
+    /// Deepest a GraphQL operation may nest.
+    #[arg(long, env = "GAZETTE_GRAPHQL_MAX_DEPTH", global = true, default_value_t = Limits::default().max_depth, value_parser = clap::value_parser!(u64).range(5..=200).map(usize_from))]
+    pub graphql_max_depth: usize,
+
+    /// Most aliased fields in one GraphQL document.
+    #[arg(long, env = "GAZETTE_GRAPHQL_MAX_ALIASES", global = true, default_value_t = Limits::default().max_aliases, value_parser = clap::value_parser!(u64).range(0..=10_000).map(usize_from))]
+    pub graphql_max_aliases: usize,
+
+    /// Most root fields in one GraphQL operation.
+    #[arg(long, env = "GAZETTE_GRAPHQL_MAX_ROOT_FIELDS", global = true, default_value_t = Limits::default().max_root_fields, value_parser = clap::value_parser!(u64).range(1..=10_000).map(usize_from))]
+    pub graphql_max_root_fields: usize,
+
+    /// Most bytes of a GraphQL query document.
+    #[arg(long, env = "GAZETTE_GRAPHQL_MAX_QUERY_BYTES", global = true, default_value_t = Limits::default().max_query_bytes, value_parser = clap::value_parser!(u64).range(1024..=1_048_576).map(usize_from))]
+    pub graphql_max_query_bytes: usize,
+
+    /// Most bytes of a GraphQL response; a larger one is refused with RESPONSE_TOO_LARGE.
+    #[arg(long, env = "GAZETTE_GRAPHQL_MAX_RESPONSE_BYTES", global = true, default_value_t = Limits::default().max_response_bytes, value_parser = clap::value_parser!(u64).range(65_536..=1_073_741_824).map(usize_from))]
+    pub graphql_max_response_bytes: usize,
+
+    /// GraphQL requests executing at once per process; more wait up to 2 seconds, then get 503 with Retry-After.
+    #[arg(long, env = "GAZETTE_GRAPHQL_MAX_CONCURRENT", global = true, default_value_t = Limits::default().max_concurrent, value_parser = clap::value_parser!(u64).range(1..=10_000).map(usize_from))]
+    pub graphql_max_concurrent: usize,
+
+    /// Most bytes of one WebSocket message from a client.
+    #[arg(long, env = "GAZETTE_WS_MAX_MESSAGE_BYTES", global = true, default_value_t = Limits::default().ws_max_message_bytes, value_parser = clap::value_parser!(u64).range(1024..=16_777_216).map(usize_from))]
+    pub ws_max_message_bytes: usize,
+
+    /// A WebSocket without a subscription (and without messages) for this long is closed, e.g. `60s`.
+    #[arg(long, env = "GAZETTE_WS_IDLE_TIMEOUT", global = true, default_value = "60s", value_parser = parse_duration)]
+    pub ws_idle_timeout: Duration,
+
+    /// Open WebSockets per client address (IPv6: per /64).
+    #[arg(long, env = "GAZETTE_WS_MAX_CONNECTIONS_PER_CLIENT", global = true, default_value_t = Limits::default().ws_max_connections_per_client, value_parser = clap::value_parser!(u64).range(1..=10_000).map(usize_from))]
+    pub ws_max_connections_per_client: usize,
+
+    /// Open WebSockets per process.
+    #[arg(long, env = "GAZETTE_WS_MAX_CONNECTIONS", global = true, default_value_t = Limits::default().ws_max_connections, value_parser = clap::value_parser!(u64).range(1..=1_000_000).map(usize_from))]
+    pub ws_max_connections: usize,
+
+    /// Subscriptions running at once on one WebSocket.
+    #[arg(long, env = "GAZETTE_WS_MAX_SUBSCRIPTIONS", global = true, default_value_t = Limits::default().ws_max_subscriptions, value_parser = clap::value_parser!(u64).range(1..=10_000).map(usize_from))]
+    pub ws_max_subscriptions: usize,
+
     /// Log filter (tracing's EnvFilter syntax), e.g. `info` or `gazette=debug,sqlx=warn`.
     #[arg(long, env = "GAZETTE_LOG", global = true, default_value = "info")]
     pub log: String,
@@ -189,6 +252,7 @@ impl Settings {
             data_dir: self.data_dir.clone(),
             postgres_bin_dir: self.postgres_bin_dir.clone(),
             max_connections: self.db_max_connections,
+            statement_timeout: self.db_statement_timeout,
         }
     }
 
@@ -225,7 +289,40 @@ impl Settings {
             },
             rate_limit_per_minute: self.comment_rate_limit,
             max_depth: self.comment_max_depth,
-            trust_forwarded_for: self.trust_forwarded_for,
+        }
+    }
+
+    /// How many proxies' `X-Forwarded-For` entries to trust (0: none).
+    pub fn trusted_proxy_hops(&self) -> u32 {
+        if self.trust_forwarded_for {
+            self.trusted_proxy_hops
+        } else {
+            0
+        }
+    }
+
+    /// Where the edit-token key lives.
+    pub fn edit_token_key_file(&self) -> PathBuf {
+        self.edit_token_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("edit-token-key"))
+    }
+
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_complexity: self.graphql_max_complexity,
+            max_depth: self.graphql_max_depth,
+            max_aliases: self.graphql_max_aliases,
+            max_root_fields: self.graphql_max_root_fields,
+            max_query_bytes: self.graphql_max_query_bytes,
+            max_response_bytes: self.graphql_max_response_bytes,
+            max_concurrent: self.graphql_max_concurrent,
+            ws_max_message_bytes: self.ws_max_message_bytes,
+            ws_idle_timeout: self.ws_idle_timeout,
+            ws_max_connections_per_client: self.ws_max_connections_per_client,
+            ws_max_connections: self.ws_max_connections,
+            ws_max_subscriptions: self.ws_max_subscriptions,
+            ..Limits::default()
         }
     }
 
@@ -268,6 +365,36 @@ fn parse_period(value: &str) -> Result<chrono::TimeDelta, String> {
         return Err(invalid());
     }
     Ok(period)
+}
+
+fn usize_from(value: u64) -> usize {
+    usize::try_from(value).unwrap_or(usize::MAX)
+}
+
+/// `500ms`, `5s`, `2m`, or `0` (none).
+fn parse_duration(value: &str) -> Result<Duration, String> {
+    let value = value.trim();
+    let invalid = || {
+        format!(
+            "{value:?} is not a duration: write milliseconds (500ms), seconds (5s) or minutes (2m)"
+        )
+    };
+    if value == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let (number, unit) = match value.strip_suffix("ms") {
+        Some(number) => (number, 1),
+        None => match value.strip_suffix('s') {
+            Some(number) => (number, 1_000),
+            None => (value.strip_suffix('m').ok_or_else(invalid)?, 60_000),
+        },
+    };
+    let number: u64 = number.parse().map_err(|_| invalid())?;
+    let millis = number
+        .checked_mul(unit)
+        .filter(|millis| *millis <= 86_400_000)
+        .ok_or_else(invalid)?;
+    Ok(Duration::from_millis(millis))
 }
 
 fn parse_cors_origins(value: &str) -> Result<CorsOrigins, String> {
@@ -344,6 +471,24 @@ mod tests {
         );
         assert!(parse_cors_origins("https://a.example/path").is_err());
         assert!(parse_cors_origins("a.example").is_err());
+    }
+
+    #[test]
+    fn durations_are_milliseconds_seconds_or_minutes() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        for bad in ["", "s", "5", "5h", "-1s", "1.5s", "9999999m"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cross_origin_access_is_off_by_default() {
+        let cli = Cli::try_parse_from(["gazette"]).expect("defaults parse");
+        assert_eq!(cli.settings.cors_origins, CorsOrigins::None);
+        assert_eq!(cli.settings.trusted_proxy_hops(), 0);
     }
 
     #[test]

@@ -4,6 +4,8 @@ use std::future::Future;
 
 use anyhow::Context;
 use gazette_api::ApiConfig;
+use gazette_domain::EditTokenKey;
+use gazette_domain::commenting::Commenting;
 use gazette_store::PgPool;
 use gazette_worker::Worker;
 use tokio::net::TcpListener;
@@ -40,12 +42,19 @@ pub async fn run_services(
     };
     let served = match services.api {
         Some(listener) => {
+            let key_file = settings.edit_token_key_file();
+            let edit_tokens = EditTokenKey::load_or_create(&key_file)?;
             let config = ApiConfig {
                 listen: bound,
                 site,
-                comments: settings.comment_policy(),
+                commenting: Commenting {
+                    policy: settings.comment_policy(),
+                    edit_tokens,
+                },
+                trusted_proxy_hops: settings.trusted_proxy_hops(),
                 feed_recheck: std::time::Duration::from_secs(settings.feed_recheck_seconds),
                 cors: settings.cors_origins.clone(),
+                limits: settings.limits(),
             };
             gazette_api::serve(listener, pool, config, shutdown)
                 .await

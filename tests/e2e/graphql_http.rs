@@ -299,7 +299,31 @@ async fn preflight(app: &TestApp, origin: &str) -> reqwest::Response {
 
 #[tokio::test]
 async fn browsers_may_call_from_the_allowed_origins() {
-    let open = TestApp::spawn().await;
+    // By default no other site's pages may call the API (or read its answers).
+    let closed = TestApp::spawn_api_only().await;
+    let refused = preflight(&closed, "https://anywhere.example").await;
+    assert!(
+        !refused
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN),
+        "no cross-origin access by default"
+    );
+    let simple = closed
+        .client
+        .post(closed.url("/graphql"))
+        .header(header::ORIGIN, "https://anywhere.example")
+        .json(&json!({ "query": "{ posts { totalCount } }" }))
+        .send()
+        .await
+        .expect("request");
+    assert!(
+        !simple
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+    );
+    closed.stop().await;
+
+    let open = TestApp::spawn_with(false, false, &["--cors-origins", "*"]).await;
     let allowed = preflight(&open, "https://anywhere.example").await;
     assert!(allowed.status().is_success());
     assert_eq!(allowed.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");

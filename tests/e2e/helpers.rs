@@ -7,7 +7,7 @@ use clap::Parser;
 use gazette::{Cli, Services, Settings, run_services};
 use gazette_store::testing::TestDatabase;
 use gazette_store::tokens::{self, Role};
-use gazette_store::{PgPool, authors};
+use gazette_store::{Access, Database, PgPool, authors};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -19,6 +19,8 @@ pub struct TestApp {
     pub pool: PgPool,
     /// Kept alive for the test: a shared server's database is dropped with it.
     pub database: Arc<TestDatabase>,
+    /// The server's data directory (its edit-token key lives there).
+    pub data_dir: Arc<tempfile::TempDir>,
     pub client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
@@ -52,26 +54,53 @@ impl TestApp {
     /// Gazette with extra command-line `args` (e.g. `--comment-moderation all`).
     pub async fn spawn_with(seed: bool, worker: bool, args: &[&str]) -> Self {
         let database = Arc::new(TestDatabase::create().await);
-        let pool = database.pool().await;
-        if seed {
-            let data_dir = tempfile::tempdir().expect("temp dir");
-            gazette::seed::first_run(&pool, data_dir.path(), true)
+        let data_dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+        let seed_dir = seed.then(|| data_dir.clone());
+        Self::start(database, data_dir, worker, args, seed_dir).await
+    }
+
+    /// A second API process on this one's database and data directory (no worker, no
+    /// seeding), as a load balancer's second backend would be.
+    pub async fn another_instance(&self) -> Self {
+        Self::start(
+            self.database.clone(),
+            self.data_dir.clone(),
+            false,
+            &[],
+            None,
+        )
+        .await
+    }
+
+    async fn start(
+        database: Arc<TestDatabase>,
+        data_dir: Arc<tempfile::TempDir>,
+        worker: bool,
+        args: &[&str],
+        seed_into: Option<Arc<tempfile::TempDir>>,
+    ) -> Self {
+        let data_dir_arg = data_dir.path().display().to_string();
+        let mut all_args = vec![
+            "--database-url",
+            database.url(),
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            &data_dir_arg,
+        ];
+        all_args.extend_from_slice(args);
+        let settings = settings(&all_args);
+        // The pool the binary would open, with the same settings (statement timeout…).
+        let pool = Database::open(&settings.database(), Access::Shared)
+            .await
+            .expect("connect to the test database")
+            .pool()
+            .clone();
+        if let Some(dir) = seed_into {
+            gazette::seed::first_run(&pool, dir.path(), true)
                 .await
                 .expect("first run");
         }
-        Self::start(database, pool, worker, args).await
-    }
-
-    /// A second API process on this one's database (no worker, no seeding).
-    pub async fn another_instance(&self) -> Self {
-        let pool = self.database.pool().await;
-        Self::start(self.database.clone(), pool, false, &[]).await
-    }
-
-    async fn start(database: Arc<TestDatabase>, pool: PgPool, worker: bool, args: &[&str]) -> Self {
-        let mut all_args = vec!["--database-url", database.url(), "--listen", "127.0.0.1:0"];
-        all_args.extend_from_slice(args);
-        let settings = settings(&all_args);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind an ephemeral port");
@@ -92,6 +121,7 @@ impl TestApp {
             base_url,
             pool,
             database,
+            data_dir,
             client: http_client(),
             stop: Some(stop),
             task: Some(task),

@@ -2,7 +2,6 @@
 //! playground (served from our own copy of its assets), the generated feeds, and health.
 
 mod client;
-mod commenting;
 mod conditional;
 mod events;
 mod feed_cache;
@@ -11,10 +10,11 @@ mod graphiql;
 pub mod graphql;
 mod health;
 mod html;
+mod limits;
 mod pages;
-mod publishing;
 mod router;
 mod state;
 
+pub use gazette_domain::commenting::{CommentPolicy, Moderation};
 pub use router::{router, serve};
-pub use state::{ApiConfig, AppState, CommentPolicy, CorsOrigins, Moderation};
+pub use state::{ApiConfig, AppState, CorsOrigins, Limits};

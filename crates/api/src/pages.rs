@@ -7,9 +7,9 @@ use std::fmt::Write;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use gazette_store::comments::{self, Comment, CommentStatus, Reader};
-use gazette_store::posts::{self, Post, PostFilter, PostOrder, PostStatus};
-use gazette_store::{StoreError, authors, keyset, tags};
+use gazette_store::comments::{self, Comment, CommentStatus};
+use gazette_store::posts::{self, Post, PostFilter, PostOrder};
+use gazette_store::{Reader, StoreError, authors, keyset, tags};
 
 use crate::html::escape;
 use crate::state::AppState;
@@ -29,19 +29,17 @@ pub async fn post_page(State(state): State<AppState>, Path(slug): Path<String>) 
 pub async fn tag_page(State(state): State<AppState>, Path(slug): Path<String>) -> Response {
     match render_tag(&state, &slug).await {
         Ok(Some(html)) => page(html),
-        Ok(None) => not_found("There is no tag with this address."),
+        Ok(None) => not_found("There is no tag with published posts at this address."),
         Err(error) => unavailable(&error),
     }
 }
 
 async fn render_post(state: &AppState, slug: &str) -> Result<Option<String>, StoreError> {
-    let Some(post) = posts::find_by_slug(&state.pool, slug)
-        .await?
-        .filter(|post| post.status == PostStatus::Published)
-    else {
+    // Pages are for the public: anyone's view, whoever asks.
+    let Some(post) = posts::find_visible_by_slug(&state.pool, slug, Reader::PUBLIC).await? else {
         return Ok(None);
     };
-    let author = authors::find_by_ids(&state.pool, &[post.author_id])
+    let author = authors::find_visible(&state.pool, &[post.author_id], Reader::PUBLIC)
         .await?
         .remove(&post.author_id)
         .map(|author| author.name)
@@ -127,7 +125,7 @@ fn render_comment(comment: &Comment) -> String {
 }
 
 async fn render_tag(state: &AppState, slug: &str) -> Result<Option<String>, StoreError> {
-    let Some(tag) = tags::find_by_slug(&state.pool, slug).await? else {
+    let Some(tag) = tags::find_visible_by_slug(&state.pool, slug, Reader::PUBLIC).await? else {
         return Ok(None);
     };
     let filter = PostFilter {

@@ -1,33 +1,41 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
+use gazette_domain::commenting::Commenting;
 use gazette_store::{PgPool, SiteConfig};
 use tokio::sync::watch;
 
 use crate::events::EventHub;
 use crate::feed_cache::FeedCache;
 use crate::graphql::{AppSchema, build_schema};
+use crate::limits::{ExecutionSlots, SocketRegistry};
 
 /// Settings of the HTTP API.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
     pub listen: SocketAddr,
     pub site: SiteConfig,
-    pub comments: CommentPolicy,
+    /// How public comments are taken, and the key their edit tokens are made with.
+    pub commenting: Commenting,
+    /// How many proxies in front of Gazette append to `X-Forwarded-For` (0: trust none and
+    /// use the peer address).
+    pub trusted_proxy_hops: u32,
     /// How long a feed is served from memory before its hash is checked again.
-    pub feed_recheck: std::time::Duration,
+    pub feed_recheck: Duration,
     /// Which web origins browsers may call the API from.
     pub cors: CorsOrigins,
+    /// What one request or connection may cost.
+    pub limits: Limits,
 }
 
-/// Origins allowed to call the API from a browser (CORS). Tokens travel in the
-/// `Authorization` header, never in cookies, so allowing any origin exposes nothing.
+/// Origins allowed to call the API from a browser (CORS).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CorsOrigins {
     Any,
     /// Exact origins, such as `https://www.example.gov`.
     List(Vec<String>),
-    /// No CORS headers: same-origin use only.
+    /// No CORS headers: same-origin use only (the default).
     None,
 }
 
@@ -35,43 +43,57 @@ impl ApiConfig {
     pub const DEFAULT_FEED_RECHECK_SECONDS: u64 = 60;
 }
 
-/// How public comments are taken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CommentPolicy {
-    pub moderation: Moderation,
-    /// Comments one client address may post per minute without a token; 0: no limit.
-    pub rate_limit_per_minute: u32,
-    /// The deepest a reply may sit (top-level comments have depth 0).
-    pub max_depth: i32,
-    /// Take the client address from `X-Forwarded-For` (behind a trusted proxy).
-    pub trust_forwarded_for: bool,
+/// What one anonymous client may make the server do. Every limit has a setting; see the
+/// README and docs/security.md.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Most a GraphQL operation may cost: each field 1, each list or connection its page
+    /// size times what it selects.
+    pub max_complexity: usize,
+    pub max_depth: usize,
+    /// Most aliased fields in one operation.
+    pub max_aliases: usize,
+    /// Most fields at the root of one operation.
+    pub max_root_fields: usize,
+    /// Most bytes of a query document.
+    pub max_query_bytes: usize,
+    /// Most bytes of a serialised GraphQL response.
+    pub max_response_bytes: usize,
+    /// GraphQL operations executing at once in this process; more wait briefly, then are
+    /// refused with `503`.
+    pub max_concurrent: usize,
+    /// How long an operation waits for a free slot before the `503`.
+    pub queue_timeout: Duration,
+    /// Most bytes of one WebSocket message from a client.
+    pub ws_max_message_bytes: usize,
+    /// A socket without a subscription (or a connection_init) for this long is closed.
+    pub ws_idle_timeout: Duration,
+    /// Open WebSockets per client (address, or IPv6 /64).
+    pub ws_max_connections_per_client: usize,
+    /// Open WebSockets in this process.
+    pub ws_max_connections: usize,
+    /// Subscriptions running at once on one WebSocket.
+    pub ws_max_subscriptions: usize,
 }
 
-impl CommentPolicy {
-    pub const DEFAULT_RATE_LIMIT: u32 = 5;
-    pub const DEFAULT_MAX_DEPTH: i32 = 32;
-}
-
-impl Default for CommentPolicy {
+impl Default for Limits {
     fn default() -> Self {
         Self {
-            moderation: Moderation::Links,
-            rate_limit_per_minute: Self::DEFAULT_RATE_LIMIT,
-            max_depth: Self::DEFAULT_MAX_DEPTH,
-            trust_forwarded_for: false,
+            max_complexity: 20_000,
+            max_depth: 32,
+            max_aliases: 30,
+            max_root_fields: 20,
+            max_query_bytes: 32 * 1024,
+            max_response_bytes: 10 * 1024 * 1024,
+            max_concurrent: 32,
+            queue_timeout: Duration::from_secs(2),
+            ws_max_message_bytes: 64 * 1024,
+            ws_idle_timeout: Duration::from_secs(60),
+            ws_max_connections_per_client: 20,
+            ws_max_connections: 1_000,
+            ws_max_subscriptions: 20,
         }
     }
-}
-
-/// Which comments from readers without a token wait for a moderator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Moderation {
-    /// None: every comment is published at once.
-    Open,
-    /// Comments with two or more links (as WordPress does).
-    Links,
-    /// All of them.
-    All,
 }
 
 /// What every handler and resolver shares: cheap to clone.
@@ -82,6 +104,10 @@ pub struct AppState {
     pub schema: AppSchema,
     pub events: EventHub,
     pub feeds: FeedCache,
+    /// GraphQL operations executing now (the concurrency cap).
+    pub executions: ExecutionSlots,
+    /// Open WebSockets, per client and in all.
+    pub sockets: SocketRegistry,
     /// Becomes true when the server shuts down: long-lived WebSockets end then.
     pub shutting_down: watch::Receiver<bool>,
 }
@@ -90,8 +116,13 @@ impl AppState {
     pub fn new(pool: PgPool, config: ApiConfig, shutting_down: watch::Receiver<bool>) -> Self {
         let events = EventHub::start(pool.clone());
         Self {
-            schema: build_schema(events.clone()),
+            schema: build_schema(events.clone(), &config.limits),
             feeds: FeedCache::new(pool.clone(), &events, config.feed_recheck),
+            executions: ExecutionSlots::new(config.limits.max_concurrent),
+            sockets: SocketRegistry::new(
+                config.limits.ws_max_connections,
+                config.limits.ws_max_connections_per_client,
+            ),
             pool,
             config: Arc::new(config),
             events,

@@ -7,6 +7,7 @@ use sqlx::{PgConnection, PgExecutor, QueryBuilder};
 
 use crate::error::StoreError;
 use crate::keyset::{Direction, Position, SortKey, Window, in_list_order, push_window};
+use crate::visibility::Reader;
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Author {
@@ -46,28 +47,32 @@ pub async fn find_or_create(
     Ok(author)
 }
 
-pub async fn find_by_ids(
+/// The authors of `ids` that `reader` may see (see [`crate::visibility`]).
+pub async fn find_visible(
     exec: impl PgExecutor<'_>,
     ids: &[i64],
+    reader: Reader,
 ) -> Result<HashMap<i64, Author>, StoreError> {
-    let authors: Vec<Author> = sqlx::query_as("select * from authors where id = any($1)")
-        .bind(ids)
-        .fetch_all(exec)
-        .await?;
+    let mut query = QueryBuilder::new("select a.* from authors a where a.id = any(");
+    query.push_bind(ids.to_vec()).push(")");
+    reader.push_author_visible(&mut query);
+    let authors: Vec<Author> = query.build_query_as().fetch_all(exec).await?;
     Ok(authors
         .into_iter()
         .map(|author| (author.id, author))
         .collect())
 }
 
-pub async fn find_by_slug(
+/// The author with this slug, if `reader` may see them.
+pub async fn find_visible_by_slug(
     exec: impl PgExecutor<'_>,
     slug: &str,
+    reader: Reader,
 ) -> Result<Option<Author>, StoreError> {
-    let author = sqlx::query_as("select * from authors where slug = $1")
-        .bind(slug)
-        .fetch_optional(exec)
-        .await?;
+    let mut query = QueryBuilder::new("select a.* from authors a where a.slug = ");
+    query.push_bind(slug.to_owned());
+    reader.push_author_visible(&mut query);
+    let author = query.build_query_as().fetch_optional(exec).await?;
     Ok(author)
 }
 

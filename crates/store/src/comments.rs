@@ -12,11 +12,10 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
-use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder};
+use sqlx::{PgConnection, PgExecutor, QueryBuilder};
 
 use crate::error::StoreError;
+use crate::visibility::Reader;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type)]
 #[sqlx(type_name = "text", rename_all = "lowercase")]
@@ -41,6 +40,8 @@ pub struct Comment {
     pub body: String,
     pub body_html: String,
     pub status: CommentStatus,
+    /// Where an anonymous commenter wrote from (the rate limit's key); never shown.
+    pub client_address: Option<String>,
     pub client_mutation_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -50,53 +51,8 @@ pub struct Comment {
 
 /// [`Comment`]'s columns from `comments c join posts p on p.id = c.post_id`.
 const COLUMNS: &str = "c.id, c.post_id, c.parent_id, c.path, c.depth, c.author_name, c.author_email, \
-     c.author_url, c.author_id, c.body, c.body_html, c.status, c.client_mutation_id, c.created_at, \
+     c.author_url, c.author_id, c.body, c.body_html, c.status, c.client_address, c.client_mutation_id, c.created_at, \
      c.updated_at, p.author_id as post_author_id";
-
-/// Who reads: decides which pending, spam and deleted comments they see.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Reader {
-    /// Admins moderate every post.
-    pub admin: bool,
-    /// Authors moderate their own posts.
-    pub author_id: Option<i64>,
-}
-
-impl Reader {
-    pub const PUBLIC: Reader = Reader {
-        admin: false,
-        author_id: None,
-    };
-}
-
-/// Appends ` and <c is visible to reader>`: published comments (unless under a pending or
-/// spam one), pending and spam ones for moderators, and deleted ones only as tombstones
-/// holding visible replies.
-pub(crate) fn push_visible(query: &mut QueryBuilder<Postgres>, reader: Reader) {
-    let moderator = |query: &mut QueryBuilder<Postgres>| {
-        query
-            .push("(")
-            .push_bind(reader.admin)
-            .push(" or coalesce(p.author_id = ")
-            .push_bind(reader.author_id)
-            .push(", false))");
-    };
-    query.push(" and ((c.status = 'published' and (");
-    moderator(query);
-    query.push(
-        " or not exists (select 1 from comments a where a.id = any(c.path[1:c.depth]) \
-         and a.status in ('pending', 'spam'))))",
-    );
-    query.push(" or (c.status in ('pending', 'spam') and ");
-    moderator(query);
-    query.push(
-        ") or (c.status = 'deleted' and exists (select 1 from comments d \
-         where d.post_id = c.post_id and d.path @> array[c.id] and d.id <> c.id \
-         and (d.status = 'published' or (d.status in ('pending', 'spam') and ",
-    );
-    moderator(query);
-    query.push(")))))");
-}
 
 /// A comment to insert; the caller renders `body_html`.
 #[derive(Debug, Clone)]
@@ -149,16 +105,6 @@ pub async fn insert(
     Ok(inserted)
 }
 
-pub async fn find_by_id(exec: impl PgExecutor<'_>, id: i64) -> Result<Option<Comment>, StoreError> {
-    let comment = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from comments c join posts p on p.id = c.post_id where c.id = $1"
-    )))
-    .bind(id)
-    .fetch_optional(exec)
-    .await?;
-    Ok(comment)
-}
-
 /// Comments by id, each only if `reader` may see it.
 pub async fn find_visible(
     exec: impl PgExecutor<'_>,
@@ -169,7 +115,7 @@ pub async fn find_visible(
         "select {COLUMNS} from comments c join posts p on p.id = c.post_id where c.id = any("
     ));
     query.push_bind(ids.to_vec()).push(")");
-    push_visible(&mut query, reader);
+    reader.push_comment_visible(&mut query);
     let comments: Vec<Comment> = query.build_query_as().fetch_all(exec).await?;
     Ok(comments
         .into_iter()
@@ -177,8 +123,9 @@ pub async fn find_visible(
         .collect())
 }
 
-/// The comment, locked until the end of the caller's transaction.
-pub async fn find_for_update(
+/// The comment, locked until the end of the caller's transaction, whoever may see it: for
+/// the domain's use cases, which check the policy next.
+pub async fn find_for_update_unchecked(
     conn: &mut PgConnection,
     id: i64,
 ) -> Result<Option<Comment>, StoreError> {
@@ -204,7 +151,7 @@ pub async fn thread_page(
         "select {COLUMNS} from comments c join posts p on p.id = c.post_id where c.post_id = "
     ));
     query.push_bind(post_id);
-    push_visible(&mut query, reader);
+    reader.push_comment_visible(&mut query);
     if let Some(path) = after_path {
         query.push(" and c.path > ").push_bind(path.to_vec());
     }
@@ -223,7 +170,7 @@ pub async fn thread_count(
         "select count(*) from comments c join posts p on p.id = c.post_id where c.post_id = ",
     );
     query.push_bind(post_id);
-    push_visible(&mut query, reader);
+    reader.push_comment_visible(&mut query);
     let count = query.build_query_scalar().fetch_one(exec).await?;
     Ok(count)
 }
@@ -279,7 +226,7 @@ pub async fn child_pages(
          join posts p on p.id = c.post_id where {}",
         parent.condition()
     ));
-    push_visible(&mut query, reader);
+    reader.push_comment_visible(&mut query);
     // In list order "after" means older when oldest-first, newer when newest-first.
     let (after_op, before_op) = if page.newest_first {
         ("<", ">")
@@ -325,7 +272,7 @@ pub async fn child_counts(
         "select x.key, (select count(*) from comments c join posts p on p.id = c.post_id where {}",
         parent.condition()
     ));
-    push_visible(&mut query, reader);
+    reader.push_comment_visible(&mut query);
     query.push(") from unnest(");
     query.push_bind(keys.to_vec());
     query.push("::bigint[]) as x(key)");
@@ -333,41 +280,39 @@ pub async fn child_counts(
     Ok(counts.into_iter().collect())
 }
 
-/// The number of published comments on each of `post_ids` (posts without any are absent).
+/// How many published comments `reader` sees on each of `post_ids` (posts without any
+/// are absent): replies hidden under a held comment do not count.
 pub async fn published_counts(
     exec: impl PgExecutor<'_>,
     post_ids: &[i64],
+    reader: Reader,
 ) -> Result<HashMap<i64, i64>, StoreError> {
-    let counts: Vec<(i64, i64)> = sqlx::query_as(
-        r#"
-        select post_id, count(*)
-        from comments
-        where post_id = any($1) and status = 'published'
-        group by post_id
-        "#,
-    )
-    .bind(post_ids)
-    .fetch_all(exec)
-    .await?;
-    Ok(counts.into_iter().collect())
+    published_counts_by(exec, "c.post_id", post_ids, reader).await
 }
 
-/// The number of published direct replies to each of `comment_ids`.
+/// How many published direct replies `reader` sees to each of `comment_ids`.
 pub async fn published_reply_counts(
     exec: impl PgExecutor<'_>,
     comment_ids: &[i64],
+    reader: Reader,
 ) -> Result<HashMap<i64, i64>, StoreError> {
-    let counts: Vec<(i64, i64)> = sqlx::query_as(
-        r#"
-        select parent_id, count(*)
-        from comments
-        where parent_id = any($1) and status = 'published'
-        group by parent_id
-        "#,
-    )
-    .bind(comment_ids)
-    .fetch_all(exec)
-    .await?;
+    published_counts_by(exec, "c.parent_id", comment_ids, reader).await
+}
+
+async fn published_counts_by(
+    exec: impl PgExecutor<'_>,
+    key: &'static str,
+    keys: &[i64],
+    reader: Reader,
+) -> Result<HashMap<i64, i64>, StoreError> {
+    let mut query = QueryBuilder::new(format!(
+        "select {key}, count(*) from comments c join posts p on p.id = c.post_id \
+         where c.status = 'published' and {key} = any("
+    ));
+    query.push_bind(keys.to_vec()).push(")");
+    reader.push_comment_visible(&mut query);
+    query.push(format!(" group by {key}"));
+    let counts: Vec<(i64, i64)> = query.build_query_as().fetch_all(exec).await?;
     Ok(counts.into_iter().collect())
 }
 
@@ -381,8 +326,8 @@ pub async fn lock(conn: &mut PgConnection, key: &str) -> Result<(), StoreError> 
 }
 
 /// The comment an earlier `addComment` with this client mutation id made on this post in
-/// the last 24 hours.
-pub async fn find_retry(
+/// the last 24 hours, whoever may see it: the domain decides what the retry gets back.
+pub async fn find_retry_unchecked(
     conn: &mut PgConnection,
     post_id: i64,
     client_mutation_id: &str,
@@ -484,36 +429,4 @@ pub async fn tombstone(exec: impl PgExecutor<'_>, id: i64) -> Result<Comment, St
     .fetch_one(exec)
     .await?;
     Ok(deleted)
-}
-
-/// Edit tokens let an anonymous commenter change or delete their comment for a while. They
-/// are not stored: each is an HMAC of the comment id under a per-database secret, so a
-/// retried `addComment` can hand out the same token again.
-pub async fn edit_token(conn: &mut PgConnection, comment_id: i64) -> Result<String, StoreError> {
-    let secret = crate::meta::secret(conn, "comment_edit_secret").await?;
-    Ok(hex::encode(
-        edit_mac(&secret, comment_id).finalize().into_bytes(),
-    ))
-}
-
-/// Whether `token` is the edit token of `comment_id` (compared in constant time).
-pub async fn verify_edit_token(
-    conn: &mut PgConnection,
-    comment_id: i64,
-    token: &str,
-) -> Result<bool, StoreError> {
-    let Ok(presented) = hex::decode(token) else {
-        return Ok(false);
-    };
-    let secret = crate::meta::secret(conn, "comment_edit_secret").await?;
-    Ok(edit_mac(&secret, comment_id)
-        .verify_slice(&presented)
-        .is_ok())
-}
-
-fn edit_mac(secret: &[u8], comment_id: i64) -> Hmac<Sha256> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
-    mac.update(b"comment-edit:");
-    mac.update(&comment_id.to_be_bytes());
-    mac
 }

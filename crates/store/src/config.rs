@@ -10,11 +10,15 @@ pub struct DatabaseConfig {
     /// Where `initdb`, `pg_ctl` and `postgres` are; `None` searches the usual places.
     pub postgres_bin_dir: Option<PathBuf>,
     pub max_connections: u32,
+    /// Longest a statement may run before PostgreSQL cancels it; zero for no limit.
+    /// Migrations run without it.
+    pub statement_timeout: std::time::Duration,
 }
 
 impl DatabaseConfig {
     pub const DEFAULT_DATA_DIR: &'static str = ".gazette";
     pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
+    pub const DEFAULT_STATEMENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 }
 
 /// What the site says about itself, and where it lives: every link Gazette writes (feeds,

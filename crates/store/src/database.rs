@@ -44,6 +44,7 @@ impl Database {
                     source,
                 };
                 let options: PgConnectOptions = url.parse().map_err(connect_error)?;
+                let options = with_statement_timeout(options, config.statement_timeout);
                 let pool = pool_options
                     .connect_with(options)
                     .await
@@ -72,8 +73,12 @@ impl Database {
                 create_database_if_missing(&admin, EMBEDDED_DATABASE)
                     .await
                     .map_err(connect_error)?;
+                let options = with_statement_timeout(
+                    embedded.connect_options(EMBEDDED_DATABASE),
+                    config.statement_timeout,
+                );
                 let pool = pool_options
-                    .connect_with(embedded.connect_options(EMBEDDED_DATABASE))
+                    .connect_with(options)
                     .await
                     .map_err(connect_error)?;
                 Ok(Self {
@@ -89,9 +94,18 @@ impl Database {
     }
 
     /// Applies the pending migrations. Concurrent callers are serialised by an advisory lock.
+    /// They run on a connection of their own without the statement timeout (building an
+    /// index on a large table takes what it takes), which is closed afterwards.
     #[tracing::instrument(skip_all, err)]
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        MIGRATOR.run(&self.pool).await?;
+        let mut connection = self.pool.acquire().await?;
+        sqlx::query("set statement_timeout = 0")
+            .execute(&mut *connection)
+            .await?;
+        let migrated = MIGRATOR.run(&mut *connection).await;
+        // Never hand a connection without the timeout back to the pool.
+        let _ = connection.detach().close().await;
+        migrated?;
         Ok(())
     }
 
@@ -103,6 +117,14 @@ impl Database {
         }
         Ok(())
     }
+}
+
+/// Every connection of the pool cancels statements that run longer than `timeout`.
+fn with_statement_timeout(options: PgConnectOptions, timeout: Duration) -> PgConnectOptions {
+    if timeout.is_zero() {
+        return options;
+    }
+    options.options([("statement_timeout", format!("{}ms", timeout.as_millis()))])
 }
 
 async fn create_database_if_missing(

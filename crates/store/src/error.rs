@@ -20,13 +20,20 @@ pub enum StoreError {
     #[error("constraint {constraint} violated")]
     Constraint { constraint: String },
 
-    /// Making a random secret failed, or a stored one is corrupt.
+    /// Making a random secret failed.
     #[error("secret unavailable: {0}")]
     Secret(String),
+
+    /// A statement ran past the statement timeout and PostgreSQL cancelled it.
+    #[error("a database statement ran past the statement timeout")]
+    StatementTimeout(#[source] sqlx::Error),
 
     #[error("database error")]
     Sql(#[source] sqlx::Error),
 }
+
+/// PostgreSQL's `query_canceled`, which `statement_timeout` raises.
+const QUERY_CANCELED: &str = "57014";
 
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
@@ -36,6 +43,10 @@ impl From<sqlx::Error> for StoreError {
             .map(str::to_owned)
         {
             return StoreError::Constraint { constraint };
+        }
+        let code = error.as_database_error().and_then(|db| db.code());
+        if code.as_deref() == Some(QUERY_CANCELED) {
+            return StoreError::StatementTimeout(error);
         }
         StoreError::Sql(error)
     }

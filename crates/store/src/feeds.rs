@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgExecutor, QueryBuilder};
 
-use crate::comments::{Reader, push_visible};
 use crate::error::StoreError;
+use crate::visibility::{NOT_UNDER_HELD, Reader};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct StoredFeed {
@@ -86,8 +86,8 @@ const FEED_POST_COLUMNS: &str = r#"
         select t.name from post_tags pt join tags t on t.id = pt.tag_id
         where pt.post_id = p.id order by pt.position, t.name
     ) as tags,
-    (select count(*) from comments c where c.post_id = p.id and c.status = 'published') as comment_count
-"#;
+    (select count(*) from comments c where c.post_id = p.id and c.status = 'published'
+       and "#;
 
 /// The latest published posts (with `tag`, when given), newest first.
 pub async fn latest_posts(
@@ -95,9 +95,10 @@ pub async fn latest_posts(
     tag: Option<&str>,
     limit: i64,
 ) -> Result<Vec<FeedPost>, StoreError> {
+    // Readers count the comments they can see: none hidden under a held one.
     let mut query = QueryBuilder::new(format!(
-        "select {FEED_POST_COLUMNS} from posts p join authors a on a.id = p.author_id \
-         where p.status = 'published'"
+        "select {FEED_POST_COLUMNS}{NOT_UNDER_HELD}) as comment_count \
+         from posts p join authors a on a.id = p.author_id where p.status = 'published'"
     ));
     if let Some(tag) = tag {
         query
@@ -126,7 +127,7 @@ pub async fn latest_comments(
     if let Some(post_id) = post_id {
         query.push(" and c.post_id = ").push_bind(post_id);
     }
-    push_visible(&mut query, Reader::PUBLIC);
+    Reader::PUBLIC.push_comment_visible(&mut query);
     query.push(" order by c.id desc limit ").push_bind(limit);
     let comments = query.build_query_as().fetch_all(exec).await?;
     Ok(comments)

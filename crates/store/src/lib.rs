@@ -19,6 +19,7 @@ pub mod posts;
 pub mod summaries;
 pub mod tags;
 pub mod tokens;
+pub mod visibility;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -27,4 +28,5 @@ pub use config::{DatabaseConfig, SiteConfig};
 pub use database::{Access, Database, MIGRATOR};
 pub use embedded::{EmbeddedError, EmbeddedOptions, EmbeddedPostgres};
 pub use error::{StoreError, display_chain};
-pub use sqlx::{PgConnection, PgPool};
+pub use sqlx::{Error as SqlxError, PgConnection, PgPool};
+pub use visibility::Reader;

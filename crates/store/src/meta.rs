@@ -42,27 +42,3 @@ pub async fn ping(exec: impl PgExecutor<'_>) -> Result<(), StoreError> {
     sqlx::query("select 1").execute(exec).await?;
     Ok(())
 }
-
-/// A random secret of this database, created on first use (32 bytes).
-pub async fn secret(conn: &mut PgConnection, key: &str) -> Result<Vec<u8>, StoreError> {
-    let mut fresh = [0u8; 32];
-    getrandom::fill(&mut fresh).map_err(|error| StoreError::Secret(error.to_string()))?;
-    let stored: String = sqlx::query_scalar(
-        r#"
-        with created as (
-            insert into gazette_meta (key, value) values ($1, $2)
-            on conflict (key) do nothing
-            returning value
-        )
-        select value from created
-        union all
-        select value from gazette_meta where key = $1
-        limit 1
-        "#,
-    )
-    .bind(key)
-    .bind(hex::encode(fresh))
-    .fetch_one(conn)
-    .await?;
-    hex::decode(stored).map_err(|error| StoreError::Secret(error.to_string()))
-}

@@ -3,11 +3,14 @@
 //! Lists are paged by keyset (the sort key and the id of the last row seen), never by
 //! OFFSET, so page 1,000 costs what page 1 costs.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder};
 
 use crate::error::StoreError;
 use crate::keyset::{Direction, Position, SortKey, Window, in_list_order, push_window};
+use crate::visibility::Reader;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
 #[sqlx(type_name = "text", rename_all = "lowercase")]
@@ -144,18 +147,42 @@ pub async fn delete(exec: impl PgExecutor<'_>, id: i64) -> Result<bool, StoreErr
     Ok(result.rows_affected() == 1)
 }
 
-pub async fn find_by_id(exec: impl PgExecutor<'_>, id: i64) -> Result<Option<Post>, StoreError> {
-    let post = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {POST_COLUMNS} from posts p where p.id = $1"
-    )))
-    .bind(id)
-    .fetch_optional(exec)
-    .await?;
+/// The posts of `ids` that `reader` may see.
+pub async fn find_visible(
+    exec: impl PgExecutor<'_>,
+    ids: &[i64],
+    reader: Reader,
+) -> Result<HashMap<i64, Post>, StoreError> {
+    let mut query = QueryBuilder::new(format!(
+        "select {POST_COLUMNS} from posts p where p.id = any("
+    ));
+    query.push_bind(ids.to_vec()).push(")");
+    reader.push_post_visible(&mut query, "p");
+    let posts: Vec<Post> = query.build_query_as().fetch_all(exec).await?;
+    Ok(posts.into_iter().map(|post| (post.id, post)).collect())
+}
+
+/// The post with this slug, if `reader` may see it.
+pub async fn find_visible_by_slug(
+    exec: impl PgExecutor<'_>,
+    slug: &str,
+    reader: Reader,
+) -> Result<Option<Post>, StoreError> {
+    let mut query = QueryBuilder::new(format!(
+        "select {POST_COLUMNS} from posts p where p.slug = "
+    ));
+    query.push_bind(slug.to_owned());
+    reader.push_post_visible(&mut query, "p");
+    let post = query.build_query_as().fetch_optional(exec).await?;
     Ok(post)
 }
 
-/// The post, locked until the end of the caller's transaction (edits do not interleave).
-pub async fn find_for_update(conn: &mut PgConnection, id: i64) -> Result<Option<Post>, StoreError> {
+/// The post, locked until the end of the caller's transaction (edits do not interleave),
+/// whoever may see it: for the domain's use cases, which check the policy next.
+pub async fn find_for_update_unchecked(
+    conn: &mut PgConnection,
+    id: i64,
+) -> Result<Option<Post>, StoreError> {
     let post = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {POST_COLUMNS} from posts p where p.id = $1 for update"
     )))
@@ -165,28 +192,18 @@ pub async fn find_for_update(conn: &mut PgConnection, id: i64) -> Result<Option<
     Ok(post)
 }
 
-pub async fn find_by_ids(
-    exec: impl PgExecutor<'_>,
-    ids: &[i64],
-) -> Result<std::collections::HashMap<i64, Post>, StoreError> {
-    let posts: Vec<Post> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {POST_COLUMNS} from posts p where p.id = any($1)"
-    )))
-    .bind(ids)
-    .fetch_all(exec)
-    .await?;
-    Ok(posts.into_iter().map(|post| (post.id, post)).collect())
-}
-
-pub async fn find_by_slug(
-    exec: impl PgExecutor<'_>,
-    slug: &str,
+/// The post, share-locked until the end of the caller's transaction (it cannot be
+/// unpublished, closed or deleted meanwhile), whoever may see it: for the domain's use
+/// cases, which check the policy next.
+pub async fn find_for_share_unchecked(
+    conn: &mut PgConnection,
+    id: i64,
 ) -> Result<Option<Post>, StoreError> {
     let post = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {POST_COLUMNS} from posts p where p.slug = $1"
+        "select {POST_COLUMNS} from posts p where p.id = $1 for share"
     )))
-    .bind(slug)
-    .fetch_optional(exec)
+    .bind(id)
+    .fetch_optional(conn)
     .await?;
     Ok(post)
 }
@@ -219,20 +236,12 @@ pub async fn free_slug(
     }
 }
 
-/// Which drafts a reader may see.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DraftScope {
-    None,
-    /// This author's own.
-    OwnedBy(i64),
-    All,
-}
-
 /// What to list.
 #[derive(Debug, Clone)]
 pub struct PostFilter {
     pub status: PostStatus,
-    pub drafts: DraftScope,
+    /// Who lists: only the posts they may see are listed.
+    pub reader: Reader,
     pub author_id: Option<i64>,
     pub tag_slug: Option<String>,
     /// Exclusive bounds on the publication date.
@@ -243,10 +252,11 @@ pub struct PostFilter {
 }
 
 impl PostFilter {
+    /// Published posts, as anyone sees them.
     pub fn published() -> Self {
         Self {
             status: PostStatus::Published,
-            drafts: DraftScope::None,
+            reader: Reader::PUBLIC,
             author_id: None,
             tag_slug: None,
             published_after: None,
@@ -304,23 +314,11 @@ impl Post {
 }
 
 fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &PostFilter) {
-    match filter.status {
-        PostStatus::Published => {
-            query.push(" and p.status = 'published'");
-        }
-        PostStatus::Draft => {
-            query.push(" and p.status = 'draft'");
-            match filter.drafts {
-                DraftScope::None => {
-                    query.push(" and false");
-                }
-                DraftScope::OwnedBy(author) => {
-                    query.push(" and p.author_id = ").push_bind(author);
-                }
-                DraftScope::All => {}
-            }
-        }
-    }
+    query.push(match filter.status {
+        PostStatus::Published => " and p.status = 'published'",
+        PostStatus::Draft => " and p.status = 'draft'",
+    });
+    filter.reader.push_post_visible(query, "p");
     if let Some(author) = filter.author_id {
         query.push(" and p.author_id = ").push_bind(author);
     }

@@ -6,6 +6,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{PgExecutor, QueryBuilder};
 
 use crate::error::StoreError;
+use crate::visibility::Reader;
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct StoredSummary {
@@ -100,17 +101,20 @@ pub async fn remove_disabled(exec: impl PgExecutor<'_>) -> Result<i64, StoreErro
     Ok(removed)
 }
 
-/// Stored summaries, of one channel and/or one post when given, newest posts first.
+/// Stored summaries of posts `reader` may see, of one channel and/or one post when given,
+/// newest posts first.
 pub async fn list(
     exec: impl PgExecutor<'_>,
     channel_id: Option<i64>,
     post_id: Option<i64>,
+    reader: Reader,
 ) -> Result<Vec<StoredSummary>, StoreError> {
     let mut query = QueryBuilder::new(
         "select s.channel_id, s.post_id, s.body as text, s.length, s.char_limit, s.truncated, s.generated_at \
          from channel_summaries s join social_channels c on c.id = s.channel_id \
          join posts p on p.id = s.post_id where c.enabled",
     );
+    reader.push_post_visible(&mut query, "p");
     if let Some(channel_id) = channel_id {
         query.push(" and s.channel_id = ").push_bind(channel_id);
     }
@@ -241,25 +245,25 @@ pub async fn posts_published_between(
     Ok(posts)
 }
 
-/// Published posts' published comments made in `[start, end)`, most discussed first.
+/// Published posts' published comments made in `[start, end)` that readers can see, most
+/// discussed first.
 pub async fn feedback_between(
     exec: impl PgExecutor<'_>,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
 ) -> Result<Vec<PeriodFeedback>, StoreError> {
-    let feedback = sqlx::query_as(
+    let mut query = QueryBuilder::new(
         r#"
         select p.id, p.slug, p.title, count(*) as new_comments
         from comments c join posts p on p.id = c.post_id
-        where p.status = 'published' and c.status = 'published'
-          and c.created_at >= $1 and c.created_at < $2
-        group by p.id
-        order by new_comments desc, p.title, p.id
-        "#,
-    )
-    .bind(start)
-    .bind(end)
-    .fetch_all(exec)
-    .await?;
+        where c.status = 'published' and c.created_at >= "#,
+    );
+    query
+        .push_bind(start)
+        .push(" and c.created_at < ")
+        .push_bind(end);
+    Reader::PUBLIC.push_comment_visible(&mut query);
+    query.push(" group by p.id order by new_comments desc, p.title, p.id");
+    let feedback = query.build_query_as().fetch_all(exec).await?;
     Ok(feedback)
 }

@@ -7,6 +7,7 @@ use sqlx::{PgConnection, PgExecutor, QueryBuilder};
 
 use crate::error::StoreError;
 use crate::keyset::{Direction, Position, SortKey, Window, in_list_order, push_window};
+use crate::visibility::Reader;
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Tag {
@@ -68,7 +69,8 @@ pub async fn set_post_tags(
     Ok(linked)
 }
 
-/// The tags of each of `post_ids`, in the order the post lists them.
+/// The tags of each of `post_ids`, in the order the post lists them. A post's tags are as
+/// visible as the post: callers pass ids of posts the reader may see.
 pub async fn for_posts(
     exec: impl PgExecutor<'_>,
     post_ids: &[i64],
@@ -99,26 +101,31 @@ pub async fn for_posts(
 
 const TAG_COLUMNS: &str = "t.id, t.slug, t.name, t.created_at";
 
-pub async fn find_by_slug(
+/// The tag with this slug, if it labels a post `reader` sees.
+pub async fn find_visible_by_slug(
     exec: impl PgExecutor<'_>,
     slug: &str,
+    reader: Reader,
 ) -> Result<Option<Tag>, StoreError> {
-    let tag = sqlx::query_as("select id, slug, name, created_at from tags where slug = $1")
-        .bind(slug)
-        .fetch_optional(exec)
-        .await?;
+    let mut query = QueryBuilder::new(format!("select {TAG_COLUMNS} from tags t where t.slug = "));
+    query.push_bind(slug.to_owned());
+    reader.push_tag_visible(&mut query);
+    let tag = query.build_query_as().fetch_optional(exec).await?;
     Ok(tag)
 }
 
-pub async fn find_by_ids(
+/// The tags of `ids` that label a post `reader` sees.
+pub async fn find_visible(
     exec: impl PgExecutor<'_>,
     ids: &[i64],
+    reader: Reader,
 ) -> Result<HashMap<i64, Tag>, StoreError> {
-    let tags: Vec<Tag> =
-        sqlx::query_as("select id, slug, name, created_at from tags where id = any($1)")
-            .bind(ids)
-            .fetch_all(exec)
-            .await?;
+    let mut query = QueryBuilder::new(format!(
+        "select {TAG_COLUMNS} from tags t where t.id = any("
+    ));
+    query.push_bind(ids.to_vec()).push(")");
+    reader.push_tag_visible(&mut query);
+    let tags: Vec<Tag> = query.build_query_as().fetch_all(exec).await?;
     Ok(tags.into_iter().map(|tag| (tag.id, tag)).collect())
 }
 

@@ -133,3 +133,15 @@ pub async fn list(exec: impl PgExecutor<'_>) -> Result<Vec<ApiToken>, StoreError
     .await?;
     Ok(tokens)
 }
+
+/// Whether the token of this id exists and is not revoked (long-lived connections ask again
+/// and again, so a revocation reaches them).
+pub async fn is_active(exec: impl PgExecutor<'_>, token_id: i64) -> Result<bool, StoreError> {
+    let active = sqlx::query_scalar(
+        "select exists (select 1 from api_tokens where id = $1 and revoked_at is null)",
+    )
+    .bind(token_id)
+    .fetch_one(exec)
+    .await?;
+    Ok(active)
+}

@@ -5,13 +5,13 @@ use gazette_store::authors::{self, Author};
 use gazette_store::posts::{PostFilter, PostOrder};
 use gazette_store::tokens::Role as StoreRole;
 
-use super::auth::Viewer;
 use super::connection::{PageArgs, TotalCount, connection_types, load_page};
 use super::context::RequestContext;
 use super::errors::ApiError;
 use super::ids::{GlobalId, Lookup, NodeKind};
 use super::loaders::LoadOne;
 use super::posts::{PostConnection, post_connection};
+use gazette_domain::Viewer;
 
 connection_types!(
     AuthorConnection,
@@ -27,7 +27,8 @@ pub struct AuthorQuery;
 
 #[Object]
 impl AuthorQuery {
-    /// An author by their global `id` or their `slug` (give one); null when there is none.
+    /// An author by their global `id` or their `slug` (give one); null when there is none, or
+    /// when they have published nothing the viewer may read.
     async fn author(
         &self,
         ctx: &Context<'_>,
@@ -37,14 +38,17 @@ impl AuthorQuery {
         let request = RequestContext::of(ctx)?;
         let author = match Lookup::new(id, slug, NodeKind::Author)? {
             Lookup::Id(id) => request.loaders.authors.one(id).await?,
-            Lookup::Slug(slug) => authors::find_by_slug(&request.pool, &slug)
-                .await
-                .map_err(ApiError::from)?,
+            Lookup::Slug(slug) => {
+                authors::find_visible_by_slug(&request.pool, &slug, request.reader())
+                    .await
+                    .map_err(ApiError::from)?
+            }
         };
         Ok(author.map(AuthorNode))
     }
 
     /// Authors who have published, by name.
+    #[graphql(complexity = "super::connection::page_cost(first, last, child_complexity)")]
     async fn authors(
         &self,
         ctx: &Context<'_>,
@@ -85,7 +89,7 @@ impl AuthorQuery {
             .authors
             .one(owner.author_id)
             .await?
-            .ok_or_else(|| ApiError::Internal("a token's author is missing".into()))?;
+            .ok_or_else(|| ApiError::internal("a token's author is missing"))?;
         Ok(Some(ViewerNode {
             author: AuthorNode(author),
             role: owner.role.into(),
@@ -120,6 +124,7 @@ impl AuthorNode {
     }
 
     /// The author's published posts, newest first.
+    #[graphql(complexity = "super::connection::page_cost(first, last, child_complexity)")]
     async fn posts(
         &self,
         ctx: &Context<'_>,

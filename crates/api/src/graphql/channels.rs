@@ -1,13 +1,16 @@
 //! Social channels in the schema: the channels themselves (admins manage them), the
 //! summaries and digests the worker writes for them, and a preview for editors.
 
+use std::collections::HashMap;
+
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
+use gazette_store::StoreError;
 use gazette_store::channels::{
     self, Channel, ChannelChanges, ChannelKind as StoredKind, NewChannel,
 };
+use gazette_store::posts::Post;
 use gazette_store::summaries::{self, StoredDigest, StoredSummary};
-use gazette_store::{StoreError, posts};
 use gazette_syndication::social::{self, SummaryInput, Template};
 
 use super::context::RequestContext;
@@ -159,14 +162,14 @@ impl SocialSummary {
 
 /// New comments a post received in a digest's period.
 pub struct DigestFeedback {
-    post_id: i64,
+    post: Post,
     new_comments: i64,
 }
 
 #[Object]
 impl DigestFeedback {
-    async fn post(&self, ctx: &Context<'_>) -> Result<PostNode> {
-        Ok(load_post(ctx, self.post_id).await?)
+    async fn post(&self) -> PostNode {
+        PostNode(self.post.clone())
     }
 
     async fn new_comments(&self) -> i64 {
@@ -177,16 +180,28 @@ impl DigestFeedback {
 /// What happened in a period, for a channel: posts published and the feedback received.
 pub struct ChannelDigest(StoredDigest);
 
-#[derive(serde::Deserialize, Default)]
+#[derive(serde::Deserialize)]
 struct DigestDetails {
     posts: Vec<i64>,
     feedback: Vec<(i64, i64)>,
 }
 
 impl ChannelDigest {
-    fn details(&self) -> DigestDetails {
-        serde_json::from_str(&self.0.details).unwrap_or_default()
+    fn details(&self) -> Result<DigestDetails, ApiError> {
+        serde_json::from_str(&self.0.details).map_err(ApiError::internal)
     }
+}
+
+/// The posts of `ids` the viewer may read, in the order of `ids`.
+async fn visible_posts(ctx: &Context<'_>, ids: &[i64]) -> Result<Vec<Post>, ApiError> {
+    let request = RequestContext::of(ctx)?;
+    let mut found = request
+        .loaders
+        .posts
+        .load_many(ids.iter().copied())
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
 }
 
 #[Object]
@@ -203,25 +218,37 @@ impl ChannelDigest {
         self.0.period_end
     }
 
-    /// Posts published in the period, newest first.
+    /// Posts published in the period, newest first (those the viewer may still read).
+    #[graphql(complexity = "super::connection::list_cost(super::LIST_ESTIMATE, child_complexity)")]
     async fn published_posts(&self, ctx: &Context<'_>) -> Result<Vec<PostNode>> {
-        let mut posts = Vec::new();
-        for id in self.details().posts {
-            posts.push(load_post(ctx, id).await?);
-        }
-        Ok(posts)
+        let posts = visible_posts(ctx, &self.details()?.posts).await?;
+        Ok(posts.into_iter().map(PostNode).collect())
     }
 
-    /// New published comments per post, most discussed first.
-    async fn feedback(&self) -> Vec<DigestFeedback> {
-        self.details()
+    /// New published comments per post, most discussed first (on posts the viewer may
+    /// still read).
+    #[graphql(complexity = "super::connection::list_cost(super::LIST_ESTIMATE, child_complexity)")]
+    async fn feedback(&self, ctx: &Context<'_>) -> Result<Vec<DigestFeedback>> {
+        let details = self.details()?;
+        let ids: Vec<i64> = details
+            .feedback
+            .iter()
+            .map(|(post_id, _)| *post_id)
+            .collect();
+        let mut posts: HashMap<i64, Post> = visible_posts(ctx, &ids)
+            .await?
+            .into_iter()
+            .map(|post| (post.id, post))
+            .collect();
+        Ok(details
             .feedback
             .into_iter()
-            .map(|(post_id, new_comments)| DigestFeedback {
-                post_id,
-                new_comments,
+            .filter_map(|(post_id, new_comments)| {
+                posts
+                    .remove(&post_id)
+                    .map(|post| DigestFeedback { post, new_comments })
             })
-            .collect()
+            .collect())
     }
 
     /// The digest as a text for the channel.
@@ -262,9 +289,10 @@ async fn load_channel(ctx: &Context<'_>, id: i64) -> Result<ChannelNode, ApiErro
         .await?
         .remove(&id)
         .map(ChannelNode)
-        .ok_or_else(|| ApiError::Internal("a summary's channel is missing".into()))
+        .ok_or_else(|| ApiError::internal("a summary's channel is missing"))
 }
 
+/// A summary's post, as the viewer may read it (summaries are listed only for those).
 async fn load_post(ctx: &Context<'_>, id: i64) -> Result<PostNode, ApiError> {
     let request = RequestContext::of(ctx)?;
     request
@@ -273,7 +301,7 @@ async fn load_post(ctx: &Context<'_>, id: i64) -> Result<PostNode, ApiError> {
         .one(id)
         .await?
         .map(PostNode)
-        .ok_or_else(|| ApiError::Internal("a summary's post is missing".into()))
+        .ok_or_else(|| ApiError::not_found("The summary's post is not visible to you."))
 }
 
 #[derive(Default)]
@@ -282,6 +310,7 @@ pub struct ChannelQuery;
 #[Object]
 impl ChannelQuery {
     /// Every channel, in display order.
+    #[graphql(complexity = "super::connection::list_cost(super::LIST_ESTIMATE, child_complexity)")]
     async fn channels(&self, ctx: &Context<'_>) -> Result<Vec<ChannelNode>> {
         let request = RequestContext::of(ctx)?;
         let channels = channels::list(&request.pool)
@@ -312,6 +341,7 @@ impl ChannelQuery {
 
     /// The summaries of enabled channels for the latest published posts, of one channel
     /// and/or one post when given; newest posts first.
+    #[graphql(complexity = "super::connection::list_cost(super::LIST_ESTIMATE, child_complexity)")]
     async fn social_summaries(
         &self,
         ctx: &Context<'_>,
@@ -327,7 +357,7 @@ impl ChannelQuery {
             .as_deref()
             .map(|id| GlobalId::decode(id, NodeKind::Post, "post"))
             .transpose()?;
-        let stored = summaries::list(&request.pool, channel, post)
+        let stored = summaries::list(&request.pool, channel, post, request.reader())
             .await
             .map_err(ApiError::from)?;
         Ok(stored.into_iter().map(SocialSummary).collect())
@@ -367,10 +397,11 @@ impl ChannelQuery {
         let request = RequestContext::of(ctx)?;
         let post_id = GlobalId::decode(&post, NodeKind::Post, "post")?;
         let channel_id = GlobalId::decode(&channel, NodeKind::Channel, "channel")?;
-        let post = posts::find_by_id(&request.pool, post_id)
-            .await
-            .map_err(ApiError::from)?
-            .filter(|post| request.viewer.can_read(post))
+        let post = request
+            .loaders
+            .posts
+            .one(post_id)
+            .await?
             .ok_or_else(|| ApiError::not_found("There is no post with this id."))?;
         let channel = channels::find_by_ids(&request.pool, &[channel_id])
             .await
@@ -567,14 +598,8 @@ impl ChannelMutation {
 }
 
 fn require_admin(request: &RequestContext) -> Result<(), ApiError> {
-    let owner = request.viewer.require_token()?;
-    if owner.role == gazette_store::tokens::Role::Admin {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(
-            "Only admins manage channels.".to_owned(),
-        ))
-    }
+    request.viewer.require_admin("manage channels")?;
+    Ok(())
 }
 
 fn slug_conflict(error: StoreError) -> ApiError {

@@ -1,11 +1,10 @@
 //! Comments in the schema: the `Comment` type, the post's comment lists and thread, the
 //! comment mutations and the `commentAdded` subscription.
 
-use async_graphql::futures_util::Stream;
+use async_graphql::futures_util::{Stream, StreamExt, future};
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
 use gazette_store::comments::{self, ChildPage, Comment, CommentStatus as StoredStatus, Parent};
-use gazette_store::events::EventKind;
 use gazette_store::keyset::{Position, SortKey};
 
 use super::connection::{Edge, PageArgs, PageInfo, PageRequest, TotalCount, connection_types};
@@ -14,8 +13,9 @@ use super::errors::ApiError;
 use super::ids::{GlobalId, NodeKind};
 use super::loaders::{ChildPageKey, LoadOne};
 use super::posts::PostNode;
-use crate::commenting::{self, CommentInput};
+use super::ws::subscription_slot;
 use crate::events::EventHub;
+use gazette_domain::commenting::{self, CommentInput};
 
 connection_types!(
     CommentConnection,
@@ -202,7 +202,7 @@ impl CommentNode {
             .posts
             .one(self.0.post_id)
             .await?
-            .ok_or_else(|| ApiError::Internal("a comment's post is missing".into()))?;
+            .ok_or_else(|| ApiError::not_found("The comment's post is not visible to you."))?;
         Ok(PostNode(post))
     }
 
@@ -261,6 +261,7 @@ impl CommentNode {
     }
 
     /// Direct replies, oldest first.
+    #[graphql(complexity = "super::connection::page_cost(first, last, child_complexity)")]
     async fn replies(
         &self,
         ctx: &Context<'_>,
@@ -373,9 +374,9 @@ impl CommentMutation {
             .transpose()?;
         let added = commenting::add_comment(
             &request.pool,
-            &request.config.comments,
+            &request.config.commenting,
             &request.viewer,
-            request.client_address.as_deref(),
+            request.client.as_ref(),
             CommentInput {
                 post_id,
                 parent_id,
@@ -386,7 +387,8 @@ impl CommentMutation {
                 client_mutation_id: input.client_mutation_id.clone(),
             },
         )
-        .await?;
+        .await
+        .map_err(ApiError::from)?;
         Ok(Some(AddCommentPayload {
             comment: CommentNode(added.comment),
             edit_token: added.edit_token,
@@ -405,13 +407,14 @@ impl CommentMutation {
         let id = GlobalId::decode(&input.id, NodeKind::Comment, "id")?;
         let comment = commenting::edit_comment(
             &request.pool,
-            &request.config.comments,
+            &request.config.commenting,
             &request.viewer,
             id,
             &input.edit_token,
             &input.body,
         )
-        .await?;
+        .await
+        .map_err(ApiError::from)?;
         Ok(Some(EditCommentPayload {
             comment: CommentNode(comment),
             client_mutation_id: input.client_mutation_id,
@@ -429,11 +432,13 @@ impl CommentMutation {
         let id = GlobalId::decode(&input.id, NodeKind::Comment, "id")?;
         let comment = commenting::delete_comment(
             &request.pool,
+            &request.config.commenting,
             &request.viewer,
             id,
             input.edit_token.as_deref(),
         )
-        .await?;
+        .await
+        .map_err(ApiError::from)?;
         Ok(Some(DeleteCommentPayload {
             deleted_comment_id: input.id,
             comment: CommentNode(comment),
@@ -451,7 +456,8 @@ impl CommentMutation {
         let id = GlobalId::decode(&input.id, NodeKind::Comment, "id")?;
         let comment =
             commenting::moderate(&request.pool, &request.viewer, id, StoredStatus::Published)
-                .await?;
+                .await
+                .map_err(ApiError::from)?;
         Ok(Some(ApproveCommentPayload {
             comment: CommentNode(comment),
             client_mutation_id: input.client_mutation_id,
@@ -466,8 +472,9 @@ impl CommentMutation {
     ) -> Result<Option<MarkCommentSpamPayload>> {
         let request = RequestContext::of(ctx)?;
         let id = GlobalId::decode(&input.id, NodeKind::Comment, "id")?;
-        let comment =
-            commenting::moderate(&request.pool, &request.viewer, id, StoredStatus::Spam).await?;
+        let comment = commenting::moderate(&request.pool, &request.viewer, id, StoredStatus::Spam)
+            .await
+            .map_err(ApiError::from)?;
         Ok(Some(MarkCommentSpamPayload {
             comment: CommentNode(comment),
             client_mutation_id: input.client_mutation_id,
@@ -480,8 +487,8 @@ pub struct CommentSubscription;
 
 #[Subscription]
 impl CommentSubscription {
-    /// Each comment published on the post from now on (posted, or approved), from any API
-    /// process.
+    /// Each comment published on the post from now on (posted, or approved) that the public
+    /// may see, from any API process.
     async fn comment_added(
         &self,
         ctx: &Context<'_>,
@@ -489,31 +496,15 @@ impl CommentSubscription {
     ) -> Result<impl Stream<Item = CommentNode> + use<>> {
         let request = RequestContext::of(ctx)?;
         let post_id = GlobalId::decode(&post_id, NodeKind::Post, "postId")?;
-        let readable = gazette_store::posts::find_by_id(&request.pool, post_id)
-            .await
-            .map_err(ApiError::from)?
-            .is_some_and(|post| request.viewer.can_read(&post));
-        if !readable {
+        if request.loaders.posts.one(post_id).await?.is_none() {
             return Err(ApiError::not_found("There is no post with this id.").into());
         }
-        let pool = request.pool.clone();
-        Ok(ctx.data::<EventHub>()?.stream(move |event| {
-            let pool = pool.clone();
-            async move {
-                if event.kind != EventKind::CommentPublished || event.post_id != Some(post_id) {
-                    return None;
-                }
-                // Read it now: it may have changed since the event was sent.
-                match comments::find_by_id(&pool, event.comment_id?).await {
-                    Ok(comment) => comment
-                        .filter(|comment| comment.status == StoredStatus::Published)
-                        .map(CommentNode),
-                    Err(error) => {
-                        tracing::warn!(error = %gazette_store::display_chain(&error), "cannot load a new comment for subscribers");
-                        None
-                    }
-                }
-            }
+        let slot = subscription_slot(ctx)?;
+        let comments = ctx.data::<EventHub>()?.published_comments();
+        Ok(comments.filter_map(move |comment| {
+            // The subscription holds its place on the socket until it ends.
+            let _held = &slot;
+            future::ready((comment.post_id == post_id).then(|| CommentNode((*comment).clone())))
         }))
     }
 }

@@ -3,10 +3,9 @@
 use std::sync::Arc;
 
 use async_graphql::Context;
-use gazette_store::PgPool;
-use gazette_store::comments::Reader;
+use gazette_domain::{ClientKey, Viewer};
+use gazette_store::{PgPool, Reader};
 
-use super::auth::Viewer;
 use super::errors::ApiError;
 use super::loaders::Loaders;
 use crate::state::ApiConfig;
@@ -15,8 +14,10 @@ pub struct RequestContext {
     pub pool: PgPool,
     pub config: Arc<ApiConfig>,
     pub viewer: Viewer,
-    /// Where the request came from (rate limits); `None` when unknown.
-    pub client_address: Option<String>,
+    /// Who the request came from (rate limits); `None` when unknown.
+    pub client: Option<ClientKey>,
+    /// Batching loaders that read as this viewer: every related row a resolver returns
+    /// comes through them, so the visibility policy is applied once, in the queries.
     pub loaders: Arc<Loaders>,
 }
 
@@ -25,24 +26,25 @@ impl RequestContext {
         pool: PgPool,
         config: Arc<ApiConfig>,
         viewer: Viewer,
-        client_address: Option<String>,
+        client: Option<ClientKey>,
     ) -> Self {
-        let loaders = Arc::new(Loaders::new(&pool, viewer.comment_reader()));
+        let loaders = Arc::new(Loaders::new(&pool, viewer.reader()));
         Self {
             pool,
             config,
             viewer,
-            client_address,
+            client,
             loaders,
         }
     }
 
     pub fn of<'a>(ctx: &Context<'a>) -> Result<&'a RequestContext, ApiError> {
         ctx.data::<RequestContext>()
-            .map_err(|_| ApiError::Internal("the request context is missing".into()))
+            .map_err(|_| ApiError::internal("the request context is missing"))
     }
 
+    /// What this request's viewer reads (see the domain's policy).
     pub fn reader(&self) -> Reader {
-        self.viewer.comment_reader()
+        self.viewer.reader()
     }
 }

@@ -1,74 +1,53 @@
 //! One error convention for every resolver: a sentence for people, and `extensions.code`
-//! (with `field` for bad input) for programs. Internal failures are logged with their cause
-//! chain and shown to clients only as a generic sentence: no SQL, no stack.
+//! (with `field` for bad input) for programs. The domain decides what is refused and why
+//! ([`DomainError`]); this is only how GraphQL shows it. Internal failures are logged with
+//! their cause chain and shown to clients only as a generic sentence: no SQL, no stack.
 
 use async_graphql::ErrorExtensions;
+use gazette_domain::DomainError;
 use gazette_store::{StoreError, display_chain};
 
+/// A domain error on its way to a GraphQL client.
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    #[error("{0}")]
-    Unauthenticated(String),
-    #[error("{0}")]
-    Forbidden(String),
-    #[error("{0}")]
-    NotFound(String),
-    /// `field` names the input field at fault, as the client sent it.
-    #[error("{message}")]
-    BadUserInput { field: String, message: String },
-    /// The post takes no comments (closed, or not published).
-    #[error("{0}")]
-    CommentsClosed(String),
-    /// Too many comments from one client address; try again after `retry_after` seconds.
-    #[error("Too many comments from your address: try again in {retry_after} seconds.")]
-    RateLimited { retry_after: u64 },
-    #[error("Internal error: the request could not be completed. It has been logged.")]
-    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
-}
+#[error(transparent)]
+pub struct ApiError(#[from] DomainError);
 
 impl ApiError {
     pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
-        ApiError::BadUserInput {
-            field: field.into(),
-            message: message.into(),
-        }
+        DomainError::bad_input(field, message).into()
     }
 
     pub fn not_found(what: impl Into<String>) -> Self {
-        ApiError::NotFound(what.into())
+        DomainError::not_found(what).into()
+    }
+
+    pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        DomainError::internal(cause).into()
     }
 
     pub fn code(&self) -> &'static str {
-        match self {
-            ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
-            ApiError::Forbidden(_) => "FORBIDDEN",
-            ApiError::NotFound(_) => "NOT_FOUND",
-            ApiError::BadUserInput { .. } => "BAD_USER_INPUT",
-            ApiError::CommentsClosed(_) => "COMMENTS_CLOSED",
-            ApiError::RateLimited { .. } => "RATE_LIMITED",
-            ApiError::Internal(_) => "INTERNAL",
-        }
+        self.0.code()
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        ApiError::Internal(Box::new(error))
+        DomainError::from(error).into()
     }
 }
 
 impl From<ApiError> for async_graphql::Error {
-    fn from(error: ApiError) -> Self {
-        if let ApiError::Internal(source) = &error {
+    fn from(ApiError(error): ApiError) -> Self {
+        if let DomainError::Internal(source) = &error {
             tracing::error!(error = %display_chain(source.as_ref()), "internal error");
         }
         let code = error.code();
         let field = match &error {
-            ApiError::BadUserInput { field, .. } => Some(field.clone()),
+            DomainError::BadUserInput { field, .. } => Some(field.clone()),
             _ => None,
         };
         let retry_after = match &error {
-            ApiError::RateLimited { retry_after } => Some(*retry_after),
+            DomainError::RateLimited { retry_after } => Some(*retry_after),
             _ => None,
         };
         async_graphql::Error::new(error.to_string()).extend_with(|_, extensions| {

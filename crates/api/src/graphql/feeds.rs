@@ -32,6 +32,7 @@ pub struct FeedQuery;
 impl FeedQuery {
     /// Every feed: the site's posts and comments (RSS and Atom), each tag's posts, each
     /// post's comments; by URL.
+    #[graphql(complexity = "super::connection::list_cost(super::LIST_ESTIMATE, child_complexity)")]
     async fn feeds(&self, ctx: &Context<'_>) -> Result<Vec<Feed>> {
         let request = RequestContext::of(ctx)?;
         let stored = feeds::list(&request.pool).await.map_err(ApiError::from)?;

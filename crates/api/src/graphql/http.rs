@@ -4,21 +4,24 @@
 //! codes: 400 for requests that cannot execute), `application/json` otherwise (200 for
 //! every well-formed request, as older clients expect).
 
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::{ServerError, Variables};
 use axum::body::Bytes;
-use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use gazette_domain::Viewer;
 use gazette_store::{PgPool, tokens};
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
-use super::auth::Viewer;
 use super::context::RequestContext;
-use crate::client::client_address;
+use super::limits::{check_size, refusal};
+use crate::client::client_key;
 use crate::state::AppState;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json; charset=utf-8";
@@ -177,6 +180,11 @@ async fn execute(
     params: Params,
     method: Method,
 ) -> Response {
+    let limits = &state.config.limits;
+    // Back-pressure: a burst waits briefly for a free slot, then is told to come back.
+    let Some(_slot) = state.executions.acquire(limits.queue_timeout).await else {
+        return busy(media);
+    };
     let viewer = match authenticate(&state.pool, headers.get(header::AUTHORIZATION)).await {
         Ok(viewer) => viewer,
         Err(response) => return *response,
@@ -188,6 +196,9 @@ async fn execute(
             "The request has no `query`.",
         );
     };
+    if let Err(error) = check_size(&query, limits) {
+        return refused(media, &error);
+    }
     let variables = match params.variables {
         None | Some(Value::Null) => Variables::default(),
         Some(variables @ Value::Object(_)) => Variables::from_json(variables),
@@ -218,7 +229,7 @@ async fn execute(
         // Execution reports the syntax error, with its position.
         Err(_) => true,
     };
-    let client = client_address(headers, peer, state.config.comments.trust_forwarded_for);
+    let client = client_key(headers, peer, state.config.trusted_proxy_hops);
     let request = request.data(RequestContext::new(
         state.pool.clone(),
         state.config.clone(),
@@ -227,7 +238,7 @@ async fn execute(
     ));
     let mut response = state.schema.execute(request).await;
 
-    // Errors raised before execution (syntax, validation) come without data.
+    // Errors raised before execution (syntax, validation, limits) come without data.
     let executed = !matches!(response.data, async_graphql::Value::Null)
         || response.errors.iter().any(|error| !error.path.is_empty());
     for error in &mut response.errors {
@@ -242,22 +253,124 @@ async fn execute(
         };
         set_code_if_missing(error, code);
     }
-    let mut body = Map::new();
-    if executed {
-        body.insert("data".to_owned(), json_or_null(&response.data));
-    }
-    if !response.errors.is_empty() {
-        body.insert("errors".to_owned(), json_or_null(&response.errors));
-    }
-    if !response.extensions.is_empty() {
-        body.insert("extensions".to_owned(), json_or_null(&response.extensions));
-    }
+    // Serialised straight from the executor's response: fields stay in the order the
+    // query asked for them, and the size cap bounds the buffer, not a copy of it.
+    let body = ResponseBody {
+        data: executed.then_some(&response.data),
+        errors: &response.errors,
+        extensions: &response.extensions,
+    };
+    let serialised = match to_json_capped(&body, limits.max_response_bytes) {
+        Ok(bytes) => bytes,
+        Err(Capped::TooLarge) => {
+            return refused(
+                media,
+                &refusal(
+                    "RESPONSE_TOO_LARGE",
+                    format!(
+                        "The response would be larger than {} bytes: ask for fewer items, or fewer fields of large ones (such as `body`).",
+                        limits.max_response_bytes
+                    ),
+                    |extensions| extensions.set("limit", limits.max_response_bytes),
+                ),
+            );
+        }
+        Err(Capped::Failed(error)) => {
+            tracing::error!(%error, "cannot serialise a GraphQL response");
+            return respond(
+                media,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({ "errors": [{
+                    "message": "Internal error: the response could not be written. It has been logged.",
+                    "extensions": { "code": "INTERNAL" }
+                }]}),
+            );
+        }
+    };
     let status = if executed || media == MediaType::Json {
         StatusCode::OK
     } else {
         StatusCode::BAD_REQUEST
     };
-    respond(media, status, Value::Object(body))
+    (
+        status,
+        [(header::CONTENT_TYPE, media.content_type())],
+        serialised,
+    )
+        .into_response()
+}
+
+#[derive(Serialize)]
+struct ResponseBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a async_graphql::Value>,
+    #[serde(skip_serializing_if = "<[ServerError]>::is_empty")]
+    errors: &'a [ServerError],
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    extensions: &'a BTreeMap<String, async_graphql::Value>,
+}
+
+enum Capped {
+    TooLarge,
+    Failed(serde_json::Error),
+}
+
+/// JSON of `value`, unless it would exceed `cap` bytes (writing stops there).
+fn to_json_capped(value: &impl Serialize, cap: usize) -> Result<Vec<u8>, Capped> {
+    struct CappedWriter {
+        buffer: Vec<u8>,
+        cap: usize,
+        exceeded: bool,
+    }
+    impl std::io::Write for CappedWriter {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            if self.buffer.len() + bytes.len() > self.cap {
+                self.exceeded = true;
+                return Err(std::io::Error::other("response size cap"));
+            }
+            self.buffer.extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut writer = CappedWriter {
+        buffer: Vec::new(),
+        cap,
+        exceeded: false,
+    };
+    match serde_json::to_writer(&mut writer, value) {
+        Ok(()) => Ok(writer.buffer),
+        Err(_) if writer.exceeded => Err(Capped::TooLarge),
+        Err(error) => Err(Capped::Failed(error)),
+    }
+}
+
+/// An operation refused before it ran (a limit): `400` with `graphql-response+json`,
+/// `200` with plain JSON, as for validation errors.
+fn refused(media: MediaType, error: &ServerError) -> Response {
+    let status = match media {
+        MediaType::GraphqlResponseJson => StatusCode::BAD_REQUEST,
+        MediaType::Json => StatusCode::OK,
+    };
+    respond(media, status, json!({ "errors": [error] }))
+}
+
+/// Every execution slot stayed taken for the whole wait.
+fn busy(media: MediaType) -> Response {
+    let mut response = respond(
+        media,
+        StatusCode::SERVICE_UNAVAILABLE,
+        json!({ "errors": [{
+            "message": "The server is busy: try again in a moment.",
+            "extensions": { "code": "SERVER_BUSY" }
+        }]}),
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
 }
 
 fn set_code_if_missing(error: &mut ServerError, code: &str) {
@@ -265,10 +378,6 @@ fn set_code_if_missing(error: &mut ServerError, code: &str) {
     if extensions.get("code").is_none() {
         extensions.set("code", code);
     }
-}
-
-fn json_or_null(value: &impl serde::Serialize) -> Value {
-    serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
 /// The kind of the operation that would run; `None` when the name does not pick one (the

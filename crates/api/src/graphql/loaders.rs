@@ -6,40 +6,45 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use gazette_store::authors::{self, Author};
-use gazette_store::comments::{self, ChildPage, Comment, Parent, Reader};
+use gazette_store::comments::{self, ChildPage, Comment, Parent};
 use gazette_store::posts::{self, Post};
 use gazette_store::tags::{self, Tag};
-use gazette_store::{PgPool, StoreError};
+use gazette_store::{PgPool, Reader, StoreError};
 
 use super::errors::ApiError;
 
 type LoadResult<K, V> = Result<HashMap<K, V>, Arc<StoreError>>;
 
-/// Authors by id.
-pub struct AuthorLoader(PgPool);
+/// Authors by id, as the request's reader may see them.
+pub struct AuthorLoader(PgPool, Reader);
 
 impl Loader<i64> for AuthorLoader {
     type Value = Author;
     type Error = Arc<StoreError>;
 
     async fn load(&self, ids: &[i64]) -> LoadResult<i64, Author> {
-        authors::find_by_ids(&self.0, ids).await.map_err(Arc::new)
+        authors::find_visible(&self.0, ids, self.1)
+            .await
+            .map_err(Arc::new)
     }
 }
 
-/// Posts by id (whoever may read them: callers check).
-pub struct PostLoader(PgPool);
+/// Posts by id, as the request's reader may see them (drafts only for their author and
+/// admins).
+pub struct PostLoader(PgPool, Reader);
 
 impl Loader<i64> for PostLoader {
     type Value = Post;
     type Error = Arc<StoreError>;
 
     async fn load(&self, ids: &[i64]) -> LoadResult<i64, Post> {
-        posts::find_by_ids(&self.0, ids).await.map_err(Arc::new)
+        posts::find_visible(&self.0, ids, self.1)
+            .await
+            .map_err(Arc::new)
     }
 }
 
-/// A post's tags, in the post's order, by post id.
+/// A post's tags, in the post's order, by post id (of posts already loaded as visible).
 pub struct PostTagsLoader(PgPool);
 
 impl Loader<i64> for PostTagsLoader {
@@ -51,29 +56,29 @@ impl Loader<i64> for PostTagsLoader {
     }
 }
 
-/// Published comments per post id.
-pub struct CommentCountLoader(PgPool);
+/// Published comments the reader sees, per post id.
+pub struct CommentCountLoader(PgPool, Reader);
 
 impl Loader<i64> for CommentCountLoader {
     type Value = i64;
     type Error = Arc<StoreError>;
 
     async fn load(&self, post_ids: &[i64]) -> LoadResult<i64, i64> {
-        comments::published_counts(&self.0, post_ids)
+        comments::published_counts(&self.0, post_ids, self.1)
             .await
             .map_err(Arc::new)
     }
 }
 
-/// Published direct replies per comment id.
-pub struct ReplyCountLoader(PgPool);
+/// Published direct replies the reader sees, per comment id.
+pub struct ReplyCountLoader(PgPool, Reader);
 
 impl Loader<i64> for ReplyCountLoader {
     type Value = i64;
     type Error = Arc<StoreError>;
 
     async fn load(&self, comment_ids: &[i64]) -> LoadResult<i64, i64> {
-        comments::published_reply_counts(&self.0, comment_ids)
+        comments::published_reply_counts(&self.0, comment_ids, self.1)
             .await
             .map_err(Arc::new)
     }
@@ -169,11 +174,11 @@ pub struct Loaders {
 impl Loaders {
     pub fn new(pool: &PgPool, reader: Reader) -> Self {
         Self {
-            authors: DataLoader::new(AuthorLoader(pool.clone()), tokio::spawn),
-            posts: DataLoader::new(PostLoader(pool.clone()), tokio::spawn),
+            authors: DataLoader::new(AuthorLoader(pool.clone(), reader), tokio::spawn),
+            posts: DataLoader::new(PostLoader(pool.clone(), reader), tokio::spawn),
             post_tags: DataLoader::new(PostTagsLoader(pool.clone()), tokio::spawn),
-            comment_counts: DataLoader::new(CommentCountLoader(pool.clone()), tokio::spawn),
-            reply_counts: DataLoader::new(ReplyCountLoader(pool.clone()), tokio::spawn),
+            comment_counts: DataLoader::new(CommentCountLoader(pool.clone(), reader), tokio::spawn),
+            reply_counts: DataLoader::new(ReplyCountLoader(pool.clone(), reader), tokio::spawn),
             comments: DataLoader::new(CommentLoader(pool.clone(), reader), tokio::spawn),
             child_pages: DataLoader::new(ChildPageLoader(pool.clone(), reader), tokio::spawn),
             child_counts: DataLoader::new(ChildCountLoader(pool.clone(), reader), tokio::spawn),
@@ -198,7 +203,7 @@ where
 
 /// A loader failure as the resolver reports it (logged, shown as INTERNAL).
 fn loader_error(error: Arc<StoreError>) -> ApiError {
-    ApiError::Internal(Box::new(SharedError(error)))
+    ApiError::internal(SharedError(error))
 }
 
 /// A store error shared by every key of a failed batch.

@@ -1,6 +1,5 @@
 //! The GraphQL schema, split by domain; each domain contributes its part of the roots.
 
-mod auth;
 mod authors;
 mod channels;
 mod comments;
@@ -10,6 +9,7 @@ pub mod errors;
 mod feeds;
 pub mod http;
 mod ids;
+pub mod limits;
 mod loaders;
 mod node;
 mod posts;
@@ -18,10 +18,14 @@ pub mod ws;
 
 use async_graphql::{MergedObject, MergedSubscription, Schema};
 
-use crate::events::EventHub;
+use std::sync::Arc;
 
-pub use auth::Viewer;
+use crate::events::EventHub;
+use crate::state::Limits;
+use limits::OperationLimits;
+
 pub use context::RequestContext;
+pub use gazette_domain::Viewer;
 pub use ids::{GlobalId, NodeKind};
 
 #[derive(MergedObject, Default)]
@@ -46,15 +50,19 @@ pub struct Subscription(comments::CommentSubscription, posts::PostSubscription);
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
-/// Deep enough for GraphiQL's introspection query and real threads; shallow enough that a
-/// hostile query cannot make the server walk forever.
-const MAX_DEPTH: usize = 32;
-const MAX_COMPLEXITY: usize = 5_000;
+/// The most tags a post has (the cost of `Post.tags`).
+pub const MAX_POST_TAGS: usize = gazette_domain::publishing::MAX_TAGS;
+/// What the cost limit assumes for lists without a page size (channels, summaries, feeds):
+/// they grow with what admins configure, not with what readers write.
+pub const LIST_ESTIMATE: usize = 20;
 
-/// The schema, with the process's event hub for subscriptions; per-request data (the
-/// viewer, the loaders) comes with each request.
-pub fn build_schema(events: EventHub) -> AppSchema {
-    schema_builder().data(events).finish()
+/// The schema, with the process's event hub for subscriptions and its limits; per-request
+/// data (the viewer, the loaders) comes with each request.
+pub fn build_schema(events: EventHub, limits: &Limits) -> AppSchema {
+    schema_builder()
+        .extension(OperationLimits(Arc::new(limits.clone())))
+        .data(events)
+        .finish()
 }
 
 fn schema_builder() -> async_graphql::SchemaBuilder<Query, Mutation, Subscription> {
@@ -63,8 +71,6 @@ fn schema_builder() -> async_graphql::SchemaBuilder<Query, Mutation, Subscriptio
         Mutation::default(),
         Subscription::default(),
     )
-    .limit_depth(MAX_DEPTH)
-    .limit_complexity(MAX_COMPLEXITY)
 }
 
 /// The schema in SDL, as `gazette schema` prints it and `schema.graphql` records it.

@@ -34,6 +34,7 @@ impl NodeQuery {
     }
 
     /// The objects with these global ids, in order; null for each one not found.
+    #[graphql(complexity = "super::connection::list_cost(ids.len(), child_complexity)")]
     async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
         if ids.len() > 100 {
             return Err(ApiError::bad_input("ids", "Ask for at most 100 nodes at once.").into());
@@ -51,10 +52,13 @@ async fn load_node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>, ApiError>
     let Some(global) = GlobalId::parse(id) else {
         return Err(ApiError::bad_input("id", "`id` is not a valid global id."));
     };
+    let reader = request.reader();
     Ok(match global.kind {
-        NodeKind::Post => gazette_store::posts::find_by_id(&request.pool, global.id)
+        NodeKind::Post => request
+            .loaders
+            .posts
+            .one(global.id)
             .await?
-            .filter(|post| request.viewer.can_read(post))
             .map(|post| Node::Post(PostNode(post))),
         NodeKind::Author => request
             .loaders
@@ -62,7 +66,7 @@ async fn load_node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>, ApiError>
             .one(global.id)
             .await?
             .map(|author| Node::Author(AuthorNode(author))),
-        NodeKind::Tag => gazette_store::tags::find_by_ids(&request.pool, &[global.id])
+        NodeKind::Tag => gazette_store::tags::find_visible(&request.pool, &[global.id], reader)
             .await?
             .remove(&global.id)
             .map(|tag| Node::Tag(TagNode(tag))),
@@ -70,15 +74,11 @@ async fn load_node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>, ApiError>
             .await?
             .remove(&global.id)
             .map(|channel| Node::Channel(ChannelNode(channel))),
-        NodeKind::Comment => {
-            let comment = request.loaders.comments.one(global.id).await?;
-            let Some(comment) = comment else {
-                return Ok(None);
-            };
-            // A comment is as visible as its post.
-            let post = request.loaders.posts.one(comment.post_id).await?;
-            post.filter(|post| request.viewer.can_read(post))
-                .map(|_| Node::Comment(CommentNode(comment)))
-        }
+        NodeKind::Comment => request
+            .loaders
+            .comments
+            .one(global.id)
+            .await?
+            .map(|comment| Node::Comment(CommentNode(comment))),
     })
 }

@@ -1,7 +1,7 @@
 //! Posts in the schema: the `Post` type, `post`/`posts`, the post mutations and the
 //! `postPublished` subscription.
 
-use async_graphql::futures_util::Stream;
+use async_graphql::futures_util::{Stream, StreamExt};
 use async_graphql::{
     Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject, Subscription,
 };
@@ -21,9 +21,9 @@ use super::errors::ApiError;
 use super::ids::{GlobalId, Lookup, NodeKind};
 use super::loaders::LoadOne;
 use super::tags::TagNode;
+use super::ws::subscription_slot;
 use crate::events::EventHub;
-use crate::publishing::{self, PostEdit, PostInput};
-use gazette_store::events::EventKind;
+use gazette_domain::publishing::{self, PostEdit, PostInput};
 
 connection_types!(PostConnection, PostEdge, PostNode, "A page of posts.");
 
@@ -167,13 +167,14 @@ impl PostQuery {
     ) -> Result<Option<PostNode>> {
         let request = RequestContext::of(ctx)?;
         let post = match Lookup::new(id, slug, NodeKind::Post)? {
-            Lookup::Id(id) => posts::find_by_id(&request.pool, id).await,
-            Lookup::Slug(slug) => posts::find_by_slug(&request.pool, &slug).await,
-        }
-        .map_err(ApiError::from)?;
-        Ok(post
-            .filter(|post| request.viewer.can_read(post))
-            .map(PostNode))
+            Lookup::Id(id) => request.loaders.posts.one(id).await?,
+            Lookup::Slug(slug) => {
+                posts::find_visible_by_slug(&request.pool, &slug, request.reader())
+                    .await
+                    .map_err(ApiError::from)?
+            }
+        };
+        Ok(post.map(PostNode))
     }
 
     /// Posts, newest published first unless `orderBy` says otherwise.
@@ -181,6 +182,7 @@ impl PostQuery {
         clippy::too_many_arguments,
         reason = "each argument is a GraphQL argument of the field"
     )]
+    #[graphql(complexity = "super::connection::page_cost(first, last, child_complexity)")]
     async fn posts(
         &self,
         ctx: &Context<'_>,
@@ -219,7 +221,9 @@ async fn store_filter(
         .transpose()?;
     if let Some(slug) = &filter.author_slug {
         // An unknown author has no posts: match nothing rather than everything.
-        let found = gazette_store::authors::find_by_slug(&request.pool, slug).await?;
+        let found =
+            gazette_store::authors::find_visible_by_slug(&request.pool, slug, request.reader())
+                .await?;
         let id = found.map_or(0, |author| author.id);
         if author_id.is_some_and(|given| given != id) {
             author_id = Some(0);
@@ -250,7 +254,7 @@ async fn store_filter(
     }
     Ok(StoreFilter {
         status: status.into(),
-        drafts: request.viewer.drafts(),
+        reader: request.reader(),
         author_id,
         tag_slug: filter.tag,
         published_after: filter.published_after,
@@ -327,11 +331,14 @@ impl PostNode {
             .authors
             .one(self.0.author_id)
             .await?
-            .ok_or_else(|| ApiError::Internal("a post's author is missing".into()))?;
+            .ok_or_else(|| ApiError::internal("a post's author is missing"))?;
         Ok(AuthorNode(author))
     }
 
     /// The post's tags, in the order the author gave them.
+    #[graphql(
+        complexity = "super::connection::list_cost(crate::graphql::MAX_POST_TAGS, child_complexity)"
+    )]
     async fn tags(&self, ctx: &Context<'_>) -> Result<Vec<TagNode>> {
         let request = RequestContext::of(ctx)?;
         let tags = request
@@ -353,6 +360,7 @@ impl PostNode {
     }
 
     /// The top-level comments (replies hang under them), oldest first by default.
+    #[graphql(complexity = "super::connection::page_cost(first, last, child_complexity)")]
     async fn comments(
         &self,
         ctx: &Context<'_>,
@@ -368,6 +376,7 @@ impl PostNode {
 
     /// The whole discussion flattened in display order (depth-first, oldest first), each
     /// comment with its `depth`: one statement per page, however deep the thread.
+    #[graphql(complexity = "super::connection::page_cost(first, None, child_complexity)")]
     async fn thread(
         &self,
         ctx: &Context<'_>,
@@ -506,7 +515,8 @@ impl PostMutation {
                 author_id,
             },
         )
-        .await?;
+        .await
+        .map_err(ApiError::from)?;
         Ok(Some(CreatePostPayload {
             post: PostNode(post),
             client_mutation_id: input.client_mutation_id,
@@ -540,7 +550,8 @@ impl PostMutation {
                 published_at: input.published_at,
             },
         )
-        .await?;
+        .await
+        .map_err(ApiError::from)?;
         Ok(Some(UpdatePostPayload {
             post: PostNode(post),
             client_mutation_id: input.client_mutation_id,
@@ -556,7 +567,8 @@ impl PostMutation {
         let request = RequestContext::of(ctx)?;
         let id = GlobalId::decode(&input.id, NodeKind::Post, "id")?;
         let post = publishing::publish_post(&request.pool, &request.viewer, id, input.published_at)
-            .await?;
+            .await
+            .map_err(ApiError::from)?;
         Ok(Some(PublishPostPayload {
             post: PostNode(post),
             client_mutation_id: input.client_mutation_id,
@@ -571,7 +583,9 @@ impl PostMutation {
     ) -> Result<Option<UnpublishPostPayload>> {
         let request = RequestContext::of(ctx)?;
         let id = GlobalId::decode(&input.id, NodeKind::Post, "id")?;
-        let post = publishing::unpublish_post(&request.pool, &request.viewer, id).await?;
+        let post = publishing::unpublish_post(&request.pool, &request.viewer, id)
+            .await
+            .map_err(ApiError::from)?;
         Ok(Some(UnpublishPostPayload {
             post: PostNode(post),
             client_mutation_id: input.client_mutation_id,
@@ -586,7 +600,9 @@ impl PostMutation {
     ) -> Result<Option<DeletePostPayload>> {
         let request = RequestContext::of(ctx)?;
         let id = GlobalId::decode(&input.id, NodeKind::Post, "id")?;
-        let post = publishing::delete_post(&request.pool, &request.viewer, id).await?;
+        let post = publishing::delete_post(&request.pool, &request.viewer, id)
+            .await
+            .map_err(ApiError::from)?;
         Ok(Some(DeletePostPayload {
             deleted_post_id: input.id,
             post: PostNode(post),
@@ -605,24 +621,12 @@ impl PostSubscription {
         &self,
         ctx: &Context<'_>,
     ) -> Result<impl Stream<Item = PostNode> + use<>> {
-        let request = RequestContext::of(ctx)?;
-        let pool = request.pool.clone();
-        Ok(ctx.data::<EventHub>()?.stream(move |event| {
-            let pool = pool.clone();
-            async move {
-                let (EventKind::PostPublished, Some(post_id)) = (event.kind, event.post_id) else {
-                    return None;
-                };
-                match posts::find_by_id(&pool, post_id).await {
-                    Ok(post) => post
-                        .filter(|post| post.status == StoreStatus::Published)
-                        .map(PostNode),
-                    Err(error) => {
-                        tracing::warn!(error = %gazette_store::display_chain(&error), "cannot load a published post for subscribers");
-                        None
-                    }
-                }
-            }
+        let slot = subscription_slot(ctx)?;
+        let posts = ctx.data::<EventHub>()?.published_posts();
+        Ok(posts.map(move |post| {
+            // The subscription holds its place on the socket until it ends.
+            let _held = &slot;
+            PostNode((*post).clone())
         }))
     }
 }

@@ -19,7 +19,8 @@ pub struct TagQuery;
 
 #[Object]
 impl TagQuery {
-    /// A tag by its global `id` or its `slug` (give one); null when there is none.
+    /// A tag by its global `id` or its `slug` (give one); null when there is none, or when it
+    /// labels no post the viewer may read.
     async fn tag(
         &self,
         ctx: &Context<'_>,
@@ -28,18 +29,21 @@ impl TagQuery {
     ) -> Result<Option<TagNode>> {
         let request = RequestContext::of(ctx)?;
         let tag = match Lookup::new(id, slug, NodeKind::Tag)? {
-            Lookup::Id(id) => tags::find_by_ids(&request.pool, &[id])
+            Lookup::Id(id) => tags::find_visible(&request.pool, &[id], request.reader())
                 .await
                 .map_err(ApiError::from)?
                 .remove(&id),
-            Lookup::Slug(slug) => tags::find_by_slug(&request.pool, &slug)
-                .await
-                .map_err(ApiError::from)?,
+            Lookup::Slug(slug) => {
+                tags::find_visible_by_slug(&request.pool, &slug, request.reader())
+                    .await
+                    .map_err(ApiError::from)?
+            }
         };
         Ok(tag.map(TagNode))
     }
 
     /// The tags of published posts, by name.
+    #[graphql(complexity = "super::connection::page_cost(first, last, child_complexity)")]
     async fn tags(
         &self,
         ctx: &Context<'_>,
@@ -97,6 +101,7 @@ impl TagNode {
     }
 
     /// The published posts with this tag, newest first.
+    #[graphql(complexity = "super::connection::page_cost(first, last, child_complexity)")]
     async fn posts(
         &self,
         ctx: &Context<'_>,

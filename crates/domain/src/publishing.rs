@@ -4,11 +4,10 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use gazette_store::posts::{self, NewPost, Post, PostChanges, PostStatus};
 use gazette_store::tags::{self, TagName};
-use gazette_store::tokens::Role;
-use gazette_store::{PgPool, StoreError, authors};
+use gazette_store::{PgPool, authors};
 
-use crate::graphql::Viewer;
-use crate::graphql::errors::ApiError;
+use crate::error::DomainError;
+use crate::policy::Viewer;
 
 pub const MAX_TITLE_CHARS: usize = 200;
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -53,17 +52,17 @@ pub async fn create_post(
     pool: &PgPool,
     viewer: &Viewer,
     input: PostInput,
-) -> Result<Post, ApiError> {
+) -> Result<Post, DomainError> {
     let owner = viewer.require_token()?;
     let author_id = match input.author_id {
-        Some(author) if author != owner.author_id && owner.role != Role::Admin => {
-            return Err(ApiError::Forbidden(
-                "Only admins may write posts on someone else's behalf.".to_owned(),
-            ));
-        }
         Some(author) => {
-            if authors::find_by_ids(pool, &[author]).await?.is_empty() {
-                return Err(ApiError::bad_input("authorId", "There is no such author."));
+            viewer.require_writer_as(author)?;
+            let found = authors::find_visible(pool, &[author], viewer.reader()).await?;
+            if found.is_empty() {
+                return Err(DomainError::bad_input(
+                    "authorId",
+                    "There is no such author.",
+                ));
             }
             author
         }
@@ -75,7 +74,7 @@ pub async fn create_post(
     let explicit_slug = input.slug.as_deref().map(check_slug).transpose()?;
     let tag_names = check_tags(&input.tags)?;
     if input.published_at.is_some() && !input.publish {
-        return Err(ApiError::bad_input(
+        return Err(DomainError::bad_input(
             "publishedAt",
             "`publishedAt` goes with `status: PUBLISHED` (or use publishPost).",
         ));
@@ -90,7 +89,7 @@ pub async fn create_post(
 
     // A generated slug can lose a race with a concurrent post: then pick the next one.
     for _ in 0..3 {
-        let mut tx = pool.begin().await.map_err(StoreError::from)?;
+        let mut tx = pool.begin().await?;
         let slug = match &explicit_slug {
             Some(slug) => slug.clone(),
             None => posts::free_slug(&mut tx, &base_slug, MAX_SLUG_LEN).await?,
@@ -118,7 +117,7 @@ pub async fn create_post(
         match inserted {
             Ok(post) => {
                 set_tags(&mut tx, post.id, &tag_names).await?;
-                tx.commit().await.map_err(StoreError::from)?;
+                tx.commit().await?;
                 return Ok(post);
             }
             Err(error) if error.constraint() == Some("posts_slug_key") => {
@@ -129,8 +128,8 @@ pub async fn create_post(
             Err(error) => return Err(error.into()),
         }
     }
-    Err(ApiError::Internal(
-        "could not find a free slug after three attempts".into(),
+    Err(DomainError::internal(
+        "could not find a free slug after three attempts",
     ))
 }
 
@@ -139,7 +138,7 @@ pub async fn update_post(
     viewer: &Viewer,
     id: i64,
     edit: PostEdit,
-) -> Result<Post, ApiError> {
+) -> Result<Post, DomainError> {
     viewer.require_token()?;
     let title = edit.title.as_deref().map(check_title).transpose()?;
     if let Some(body) = &edit.body {
@@ -154,10 +153,10 @@ pub async fn update_post(
     let tag_names = edit.tags.as_deref().map(check_tags).transpose()?;
     let published_at = check_published_at(edit.published_at)?;
 
-    let mut tx = pool.begin().await.map_err(StoreError::from)?;
+    let mut tx = pool.begin().await?;
     let current = load_for_edit(&mut tx, viewer, id).await?;
     if published_at.is_some() && current.status != PostStatus::Published {
-        return Err(ApiError::bad_input(
+        return Err(DomainError::bad_input(
             "publishedAt",
             "Only a published post has a publication date; use publishPost.",
         ));
@@ -192,7 +191,7 @@ pub async fn update_post(
     if let Some(tag_names) = &tag_names {
         set_tags(&mut tx, id, tag_names).await?;
     }
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(updated)
 }
 
@@ -202,7 +201,7 @@ pub async fn publish_post(
     viewer: &Viewer,
     id: i64,
     published_at: Option<DateTime<Utc>>,
-) -> Result<Post, ApiError> {
+) -> Result<Post, DomainError> {
     let published_at = check_published_at(published_at)?;
     change_status(pool, viewer, id, |current| PostChanges {
         status: Some(PostStatus::Published),
@@ -217,7 +216,7 @@ pub async fn publish_post(
 }
 
 /// Makes a post a draft again; it keeps its publication date for a later republish.
-pub async fn unpublish_post(pool: &PgPool, viewer: &Viewer, id: i64) -> Result<Post, ApiError> {
+pub async fn unpublish_post(pool: &PgPool, viewer: &Viewer, id: i64) -> Result<Post, DomainError> {
     change_status(pool, viewer, id, |_| PostChanges {
         status: Some(PostStatus::Draft),
         ..PostChanges::default()
@@ -231,22 +230,22 @@ async fn change_status(
     viewer: &Viewer,
     id: i64,
     decide: impl FnOnce(&Post) -> PostChanges<'static>,
-) -> Result<Post, ApiError> {
-    let mut tx = pool.begin().await.map_err(StoreError::from)?;
+) -> Result<Post, DomainError> {
+    let mut tx = pool.begin().await?;
     let current = load_for_edit(&mut tx, viewer, id).await?;
     let post = posts::update(&mut *tx, id, &decide(&current))
         .await?
         .ok_or_else(post_not_found)?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(post)
 }
 
 /// Deletes a post with its comments; returns it as it was.
-pub async fn delete_post(pool: &PgPool, viewer: &Viewer, id: i64) -> Result<Post, ApiError> {
-    let mut tx = pool.begin().await.map_err(StoreError::from)?;
+pub async fn delete_post(pool: &PgPool, viewer: &Viewer, id: i64) -> Result<Post, DomainError> {
+    let mut tx = pool.begin().await?;
     let post = load_for_edit(&mut tx, viewer, id).await?;
     posts::delete(&mut *tx, id).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(post)
 }
 
@@ -255,9 +254,9 @@ async fn load_for_edit(
     tx: &mut gazette_store::PgConnection,
     viewer: &Viewer,
     id: i64,
-) -> Result<Post, ApiError> {
+) -> Result<Post, DomainError> {
     viewer.require_token()?;
-    let post = posts::find_for_update(&mut *tx, id)
+    let post = posts::find_for_update_unchecked(&mut *tx, id)
         .await?
         .ok_or_else(post_not_found)?;
     viewer.require_editor_of(&post)?;
@@ -268,7 +267,7 @@ async fn set_tags(
     tx: &mut gazette_store::PgConnection,
     post_id: i64,
     names: &[(String, String)],
-) -> Result<(), ApiError> {
+) -> Result<(), DomainError> {
     let tags: Vec<TagName> = names
         .iter()
         .map(|(slug, name)| TagName { slug, name })
@@ -277,22 +276,25 @@ async fn set_tags(
     Ok(())
 }
 
-fn post_not_found() -> ApiError {
-    ApiError::not_found("There is no post with this id.")
+fn post_not_found() -> DomainError {
+    DomainError::not_found("There is no post with this id.")
 }
 
-fn slug_taken() -> ApiError {
-    ApiError::bad_input("slug", "Another post already uses this slug.")
+fn slug_taken() -> DomainError {
+    DomainError::bad_input("slug", "Another post already uses this slug.")
 }
 
-fn check_title(title: &str) -> Result<String, ApiError> {
+fn check_title(title: &str) -> Result<String, DomainError> {
     let title = title.trim();
     let chars = title.chars().count();
     if chars == 0 {
-        return Err(ApiError::bad_input("title", "The title must not be empty."));
+        return Err(DomainError::bad_input(
+            "title",
+            "The title must not be empty.",
+        ));
     }
     if chars > MAX_TITLE_CHARS {
-        return Err(ApiError::bad_input(
+        return Err(DomainError::bad_input(
             "title",
             format!("The title may have at most {MAX_TITLE_CHARS} characters; it has {chars}."),
         ));
@@ -300,9 +302,9 @@ fn check_title(title: &str) -> Result<String, ApiError> {
     Ok(title.to_owned())
 }
 
-fn check_body(body: &str) -> Result<(), ApiError> {
+fn check_body(body: &str) -> Result<(), DomainError> {
     if body.len() > MAX_BODY_BYTES {
-        return Err(ApiError::bad_input(
+        return Err(DomainError::bad_input(
             "body",
             format!(
                 "The body may have at most 256 KiB ({MAX_BODY_BYTES} bytes of UTF-8); it has {}.",
@@ -313,10 +315,10 @@ fn check_body(body: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn check_excerpt(excerpt: &str) -> Result<String, ApiError> {
+fn check_excerpt(excerpt: &str) -> Result<String, DomainError> {
     let excerpt = excerpt.trim();
     if excerpt.chars().count() > MAX_EXCERPT_CHARS {
-        return Err(ApiError::bad_input(
+        return Err(DomainError::bad_input(
             "excerpt",
             format!("The excerpt may have at most {MAX_EXCERPT_CHARS} characters."),
         ));
@@ -324,11 +326,11 @@ fn check_excerpt(excerpt: &str) -> Result<String, ApiError> {
     Ok(excerpt.to_owned())
 }
 
-fn check_slug(slug: &str) -> Result<String, ApiError> {
+fn check_slug(slug: &str) -> Result<String, DomainError> {
     if gazette_content::is_slug(slug, MAX_SLUG_LEN) {
         Ok(slug.to_owned())
     } else {
-        Err(ApiError::bad_input(
+        Err(DomainError::bad_input(
             "slug",
             format!(
                 "A slug is 1 to {MAX_SLUG_LEN} lowercase letters and digits in words joined by single hyphens, such as `my-first-post`."
@@ -338,13 +340,13 @@ fn check_slug(slug: &str) -> Result<String, ApiError> {
 }
 
 /// Tag names, trimmed and deduplicated by slug, as (slug, name) pairs in the given order.
-fn check_tags(names: &[String]) -> Result<Vec<(String, String)>, ApiError> {
+fn check_tags(names: &[String]) -> Result<Vec<(String, String)>, DomainError> {
     let mut tags: Vec<(String, String)> = Vec::new();
     for name in names {
         let name = name.trim();
         let chars = name.chars().count();
         if chars == 0 || chars > MAX_TAG_CHARS {
-            return Err(ApiError::bad_input(
+            return Err(DomainError::bad_input(
                 "tags",
                 format!("Each tag has 1 to {MAX_TAG_CHARS} characters."),
             ));
@@ -355,7 +357,7 @@ fn check_tags(names: &[String]) -> Result<Vec<(String, String)>, ApiError> {
         }
     }
     if tags.len() > MAX_TAGS {
-        return Err(ApiError::bad_input(
+        return Err(DomainError::bad_input(
             "tags",
             format!("A post may have at most {MAX_TAGS} tags."),
         ));
@@ -376,9 +378,9 @@ fn tag_slug(name: &str) -> String {
     slug
 }
 
-fn check_published_at(at: Option<DateTime<Utc>>) -> Result<Option<DateTime<Utc>>, ApiError> {
+fn check_published_at(at: Option<DateTime<Utc>>) -> Result<Option<DateTime<Utc>>, DomainError> {
     match at {
-        Some(at) if at > Utc::now() + CLOCK_SKEW => Err(ApiError::bad_input(
+        Some(at) if at > Utc::now() + CLOCK_SKEW => Err(DomainError::bad_input(
             "publishedAt",
             "`publishedAt` may not be in the future: scheduled publishing is not supported.",
         )),

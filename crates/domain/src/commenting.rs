@@ -4,11 +4,12 @@
 use chrono::{TimeDelta, Utc};
 use gazette_store::comments::{self, Comment, CommentStatus, NewComment};
 use gazette_store::posts::{self, PostStatus};
-use gazette_store::{PgConnection, PgPool, StoreError};
+use gazette_store::{PgConnection, PgPool};
 
-use crate::graphql::Viewer;
-use crate::graphql::errors::ApiError;
-use crate::state::{CommentPolicy, Moderation};
+use crate::clients::ClientKey;
+use crate::edit_tokens::EditTokenKey;
+use crate::error::DomainError;
+use crate::policy::Viewer;
 
 pub const MAX_AUTHOR_NAME_CHARS: usize = 80;
 pub const MAX_BODY_CHARS: usize = 10_000;
@@ -16,6 +17,49 @@ pub const MAX_BODY_CHARS: usize = 10_000;
 pub const EDIT_WINDOW: TimeDelta = TimeDelta::minutes(15);
 /// As WordPress does: this many links hold an anonymous comment for moderation.
 const LINKS_HELD: usize = 2;
+
+/// How public comments are taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommentPolicy {
+    pub moderation: Moderation,
+    /// Comments one client may post per minute without a token; 0: no limit.
+    pub rate_limit_per_minute: u32,
+    /// The deepest a reply may sit (top-level comments have depth 0).
+    pub max_depth: i32,
+}
+
+impl CommentPolicy {
+    pub const DEFAULT_RATE_LIMIT: u32 = 5;
+    pub const DEFAULT_MAX_DEPTH: i32 = 32;
+}
+
+impl Default for CommentPolicy {
+    fn default() -> Self {
+        Self {
+            moderation: Moderation::Links,
+            rate_limit_per_minute: Self::DEFAULT_RATE_LIMIT,
+            max_depth: Self::DEFAULT_MAX_DEPTH,
+        }
+    }
+}
+
+/// Which comments from readers without a token wait for a moderator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moderation {
+    /// None: every comment is published at once.
+    Open,
+    /// Comments with two or more links (as WordPress does).
+    Links,
+    /// All of them.
+    All,
+}
+
+/// What commenting needs besides the request: the rules and the edit-token key.
+#[derive(Debug, Clone)]
+pub struct Commenting {
+    pub policy: CommentPolicy,
+    pub edit_tokens: EditTokenKey,
+}
 
 /// A comment as a reader sent it.
 #[derive(Debug, Clone, Default)]
@@ -41,11 +85,12 @@ pub struct AddedComment {
 
 pub async fn add_comment(
     pool: &PgPool,
-    policy: &CommentPolicy,
+    commenting: &Commenting,
     viewer: &Viewer,
-    client_address: Option<&str>,
+    client: Option<&ClientKey>,
     input: CommentInput,
-) -> Result<AddedComment, ApiError> {
+) -> Result<AddedComment, DomainError> {
+    let policy = &commenting.policy;
     let author_name = check_author_name(&input.author_name)?;
     let body = check_body(&input.body)?;
     let author_email = input
@@ -65,24 +110,25 @@ pub async fn add_comment(
         .as_ref()
         .is_some_and(|id| id.chars().count() > 200)
     {
-        return Err(ApiError::bad_input(
+        return Err(DomainError::bad_input(
             "clientMutationId",
             "`clientMutationId` may have at most 200 characters.",
         ));
     }
 
-    let mut tx = pool.begin().await.map_err(StoreError::from)?;
-    let post = posts::find_by_id(&mut *tx, input.post_id)
+    let mut tx = pool.begin().await?;
+    // Share-locked: a concurrent unpublish or close waits for this comment, or wins first.
+    let post = posts::find_for_share_unchecked(&mut tx, input.post_id)
         .await?
         .filter(|post| viewer.can_read(post))
-        .ok_or_else(|| ApiError::not_found("There is no post with this id."))?;
+        .ok_or_else(|| DomainError::not_found("There is no post with this id."))?;
     if post.status != PostStatus::Published {
-        return Err(ApiError::CommentsClosed(
+        return Err(DomainError::CommentsClosed(
             "Comments open when the post is published.".to_owned(),
         ));
     }
     if !post.comments_open {
-        return Err(ApiError::CommentsClosed(
+        return Err(DomainError::CommentsClosed(
             "Comments on this post are closed.".to_owned(),
         ));
     }
@@ -94,41 +140,40 @@ pub async fn add_comment(
             &format!("comment-retry:{}:{client_mutation_id}", post.id),
         )
         .await?;
-        if let Some(first) = comments::find_retry(&mut tx, post.id, client_mutation_id).await? {
-            // Someone else reusing the id gets the comment, but not the power to edit it.
-            let same_commenter = first.author_name == author_name && first.body == body;
-            let edit_token = match same_commenter {
-                true => Some(comments::edit_token(&mut tx, first.id).await?),
-                false => None,
+        if let Some(first) =
+            comments::find_retry_unchecked(&mut tx, post.id, client_mutation_id).await?
+        {
+            let sent = Sent {
+                author_name: &author_name,
+                body: &body,
+                author_email: author_email.as_deref(),
+                author_url: author_url.as_deref(),
             };
-            tx.commit().await.map_err(StoreError::from)?;
-            return Ok(AddedComment {
-                depth_capped: false,
-                comment: first,
-                edit_token,
-            });
+            let retried = retried_comment(&mut tx, commenting, viewer, client, first, &sent).await;
+            tx.commit().await?;
+            return retried;
         }
     }
 
     if *viewer == Viewer::Anonymous {
-        check_rate(&mut tx, policy, client_address).await?;
+        check_rate(&mut tx, policy, client).await?;
     }
 
     let (parent_id, depth_capped) = match input.parent_id {
         None => (None, false),
         Some(parent_id) => {
-            let parent = comments::find_visible(&mut *tx, &[parent_id], viewer.comment_reader())
+            let parent = comments::find_visible(&mut *tx, &[parent_id], viewer.reader())
                 .await?
                 .remove(&parent_id)
                 .filter(|parent| parent.post_id == post.id)
                 .ok_or_else(|| {
-                    ApiError::bad_input(
+                    DomainError::bad_input(
                         "parentId",
                         "There is no such comment on this post to reply to.",
                     )
                 })?;
             if parent.status == CommentStatus::Deleted {
-                return Err(ApiError::bad_input(
+                return Err(DomainError::bad_input(
                     "parentId",
                     "A deleted comment takes no replies.",
                 ));
@@ -167,18 +212,74 @@ pub async fn add_comment(
             body_html: &body_html,
             status,
             created_at: None,
-            client_address,
+            client_address: client.map(ClientKey::as_str),
             client_mutation_id: input.client_mutation_id.as_deref(),
         },
     )
     .await?;
-    let edit_token = comments::edit_token(&mut tx, comment.id).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(AddedComment {
+        edit_token: Some(commenting.edit_tokens.token_for(comment.id)),
         comment,
-        edit_token: Some(edit_token),
         depth_capped,
     })
+}
+
+/// What a retry sent, to compare with the comment the first attempt made.
+struct Sent<'a> {
+    author_name: &'a str,
+    body: &'a str,
+    author_email: Option<&'a str>,
+    author_url: Option<&'a str>,
+}
+
+/// What a retried `addComment` gets back. The same commenter (the same token owner, or the
+/// same client with the same name, text, email and website — the email and the address are
+/// never shown, so they cannot be copied from the page) gets their comment, whatever its
+/// status, and its edit token. Anyone else reusing the id gets the comment only if they may
+/// see it anyway, and never the edit token.
+async fn retried_comment(
+    tx: &mut PgConnection,
+    commenting: &Commenting,
+    viewer: &Viewer,
+    client: Option<&ClientKey>,
+    first: Comment,
+    sent: &Sent<'_>,
+) -> Result<AddedComment, DomainError> {
+    let same_writer = match viewer {
+        Viewer::Token(owner) => first.author_id == Some(owner.author_id),
+        Viewer::Anonymous => {
+            first.author_id.is_none()
+                && client
+                    .is_some_and(|client| first.client_address.as_deref() == Some(client.as_str()))
+        }
+    };
+    let same_commenter = same_writer
+        && first.author_name == sent.author_name
+        && first.body == sent.body
+        && first.author_email.as_deref() == sent.author_email
+        && first.author_url.as_deref() == sent.author_url;
+    if same_commenter {
+        return Ok(AddedComment {
+            edit_token: Some(commenting.edit_tokens.token_for(first.id)),
+            comment: first,
+            depth_capped: false,
+        });
+    }
+    let visible = comments::find_visible(&mut *tx, &[first.id], viewer.reader())
+        .await?
+        .remove(&first.id);
+    match visible {
+        Some(comment) => Ok(AddedComment {
+            comment,
+            edit_token: None,
+            depth_capped: false,
+        }),
+        None => Err(DomainError::bad_input(
+            "clientMutationId",
+            "This clientMutationId was already used for another comment on this post: send a fresh random id (a UUID) with each new comment.",
+        )),
+    }
 }
 
 /// Refuses the comment when this client posted its allowance in the last minute. The
@@ -186,21 +287,21 @@ pub async fn add_comment(
 async fn check_rate(
     tx: &mut PgConnection,
     policy: &CommentPolicy,
-    client_address: Option<&str>,
-) -> Result<(), ApiError> {
-    let (Some(client), limit @ 1..) = (client_address, policy.rate_limit_per_minute) else {
+    client: Option<&ClientKey>,
+) -> Result<(), DomainError> {
+    let (Some(client), limit @ 1..) = (client, policy.rate_limit_per_minute) else {
         return Ok(());
     };
     comments::lock(tx, &format!("comment-rate:{client}")).await?;
     let window = TimeDelta::minutes(1);
     let now = Utc::now();
-    let (count, oldest) = comments::recent_from_client(tx, client, now - window).await?;
+    let (count, oldest) = comments::recent_from_client(tx, client.as_str(), now - window).await?;
     if count < i64::from(limit) {
         return Ok(());
     }
     let frees_at = oldest.unwrap_or(now) + window;
     let seconds = (frees_at - now).num_milliseconds().max(0).div_euclid(1000) + 1;
-    Err(ApiError::RateLimited {
+    Err(DomainError::RateLimited {
         retry_after: u64::try_from(seconds).unwrap_or(1).max(1),
     })
 }
@@ -209,31 +310,31 @@ async fn check_rate(
 /// at the new text as it did at the old.
 pub async fn edit_comment(
     pool: &PgPool,
-    policy: &CommentPolicy,
+    commenting: &Commenting,
     viewer: &Viewer,
     id: i64,
     edit_token: &str,
     body: &str,
-) -> Result<Comment, ApiError> {
+) -> Result<Comment, DomainError> {
     let body = check_body(body)?;
-    let mut tx = pool.begin().await.map_err(StoreError::from)?;
-    let comment = load_editable(&mut tx, id).await?;
-    check_edit_token(&mut tx, &comment, edit_token).await?;
+    let mut tx = pool.begin().await?;
+    let comment = load_editable(&mut tx, viewer, id).await?;
+    check_edit_token(&commenting.edit_tokens, &comment, edit_token)?;
     let body_html = gazette_content::render_comment_body(&body);
     let held_now = comment.author_id.is_none()
-        && match policy.moderation {
+        && match commenting.policy.moderation {
             Moderation::Open => false,
             Moderation::All => true,
             Moderation::Links => link_count(&body_html) >= LINKS_HELD,
         };
     let status = match comment.status {
-        CommentStatus::Published if held_now && !viewer.moderates(&comment) => {
+        CommentStatus::Published if held_now && !viewer.moderates(comment.post_author_id) => {
             CommentStatus::Pending
         }
         status => status,
     };
     let updated = comments::update_body(&mut *tx, id, &body, &body_html, status).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(updated)
 }
 
@@ -242,23 +343,24 @@ pub async fn edit_comment(
 /// replies, and disappears otherwise.
 pub async fn delete_comment(
     pool: &PgPool,
+    commenting: &Commenting,
     viewer: &Viewer,
     id: i64,
     edit_token: Option<&str>,
-) -> Result<Comment, ApiError> {
-    let mut tx = pool.begin().await.map_err(StoreError::from)?;
-    let comment = comments::find_for_update(&mut tx, id)
-        .await?
-        .ok_or_else(comment_not_found)?;
+) -> Result<Comment, DomainError> {
+    let mut tx = pool.begin().await?;
+    let comment = load_for_change(&mut tx, viewer, id).await?;
     match edit_token {
-        Some(token) => check_edit_token(&mut tx, &comment, token).await?,
-        None => require_moderator(viewer, &comment)?,
+        Some(token) => check_edit_token(&commenting.edit_tokens, &comment, token)?,
+        None => {
+            viewer.require_moderator_of(comment.post_author_id)?;
+        }
     }
     if comment.status == CommentStatus::Deleted {
         return Ok(comment);
     }
     let deleted = comments::tombstone(&mut *tx, id).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(deleted)
 }
 
@@ -268,54 +370,59 @@ pub async fn moderate(
     viewer: &Viewer,
     id: i64,
     status: CommentStatus,
-) -> Result<Comment, ApiError> {
-    let mut tx = pool.begin().await.map_err(StoreError::from)?;
-    let comment = load_editable(&mut tx, id).await?;
-    require_moderator(viewer, &comment)?;
+) -> Result<Comment, DomainError> {
+    viewer.require_token()?;
+    let mut tx = pool.begin().await?;
+    let comment = load_editable(&mut tx, viewer, id).await?;
+    viewer.require_moderator_of(comment.post_author_id)?;
     let moderated = comments::set_status(&mut *tx, id, status).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(moderated)
 }
 
-fn require_moderator(viewer: &Viewer, comment: &Comment) -> Result<(), ApiError> {
-    viewer.require_token()?;
-    if viewer.moderates(comment) {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(
-            "Only admins and the post's author moderate its comments.".to_owned(),
-        ))
-    }
-}
-
-/// The comment, locked, unless it is gone or deleted.
-async fn load_editable(tx: &mut PgConnection, id: i64) -> Result<Comment, ApiError> {
-    let comment = comments::find_for_update(tx, id)
+/// The comment, locked, if it exists on a post this viewer may read (a comment on a draft
+/// is as hidden as the draft).
+async fn load_for_change(
+    tx: &mut PgConnection,
+    viewer: &Viewer,
+    id: i64,
+) -> Result<Comment, DomainError> {
+    let comment = comments::find_for_update_unchecked(tx, id)
         .await?
         .ok_or_else(comment_not_found)?;
-    if comment.status == CommentStatus::Deleted {
-        return Err(ApiError::bad_input("id", "This comment was deleted."));
+    let post = posts::find_for_share_unchecked(tx, comment.post_id).await?;
+    if !post.is_some_and(|post| viewer.can_read(&post)) {
+        return Err(comment_not_found());
     }
     Ok(comment)
 }
 
-async fn check_edit_token(
+/// Like [`load_for_change`], and refused when the comment is deleted.
+async fn load_editable(
     tx: &mut PgConnection,
-    comment: &Comment,
-    token: &str,
-) -> Result<(), ApiError> {
+    viewer: &Viewer,
+    id: i64,
+) -> Result<Comment, DomainError> {
+    let comment = load_for_change(tx, viewer, id).await?;
+    if comment.status == CommentStatus::Deleted {
+        return Err(DomainError::bad_input("id", "This comment was deleted."));
+    }
+    Ok(comment)
+}
+
+fn check_edit_token(key: &EditTokenKey, comment: &Comment, token: &str) -> Result<(), DomainError> {
     let in_time = Utc::now() - comment.created_at <= EDIT_WINDOW;
-    if in_time && comments::verify_edit_token(tx, comment.id, token).await? {
+    if in_time && key.verify(comment.id, token) {
         Ok(())
     } else {
-        Err(ApiError::Forbidden(
+        Err(DomainError::Forbidden(
             "The edit token is wrong or has expired: a comment can be changed for 15 minutes after it is posted.".to_owned(),
         ))
     }
 }
 
-fn comment_not_found() -> ApiError {
-    ApiError::not_found("There is no comment with this id.")
+fn comment_not_found() -> DomainError {
+    DomainError::not_found("There is no comment with this id.")
 }
 
 /// Links in rendered HTML (bare URLs are links by then).
@@ -323,11 +430,11 @@ fn link_count(html: &str) -> usize {
     html.matches("<a ").count()
 }
 
-fn check_author_name(name: &str) -> Result<String, ApiError> {
+fn check_author_name(name: &str) -> Result<String, DomainError> {
     let name = name.trim();
     let chars = name.chars().count();
     if chars == 0 || chars > MAX_AUTHOR_NAME_CHARS {
-        return Err(ApiError::bad_input(
+        return Err(DomainError::bad_input(
             "authorName",
             format!("The name must have 1 to {MAX_AUTHOR_NAME_CHARS} characters."),
         ));
@@ -335,11 +442,11 @@ fn check_author_name(name: &str) -> Result<String, ApiError> {
     Ok(name.to_owned())
 }
 
-fn check_body(body: &str) -> Result<String, ApiError> {
+fn check_body(body: &str) -> Result<String, DomainError> {
     let body = body.trim();
     let chars = body.chars().count();
     if chars == 0 || chars > MAX_BODY_CHARS {
-        return Err(ApiError::bad_input(
+        return Err(DomainError::bad_input(
             "body",
             format!("A comment must have 1 to {MAX_BODY_CHARS} characters; this one has {chars}."),
         ));
@@ -348,7 +455,7 @@ fn check_body(body: &str) -> Result<String, ApiError> {
 }
 
 /// An email address is optional; given, it must look like one.
-fn check_email(email: &str) -> Result<Option<String>, ApiError> {
+fn check_email(email: &str) -> Result<Option<String>, DomainError> {
     let email = email.trim();
     if email.is_empty() {
         return Ok(None);
@@ -361,7 +468,7 @@ fn check_email(email: &str) -> Result<Option<String>, ApiError> {
     if plausible {
         Ok(Some(email.to_owned()))
     } else {
-        Err(ApiError::bad_input(
+        Err(DomainError::bad_input(
             "authorEmail",
             "This is not an email address.",
         ))
@@ -369,7 +476,7 @@ fn check_email(email: &str) -> Result<Option<String>, ApiError> {
 }
 
 /// A website is optional; given, it must be an http(s) URL (no `javascript:` links).
-fn check_url(url: &str) -> Result<Option<String>, ApiError> {
+fn check_url(url: &str) -> Result<Option<String>, DomainError> {
     let url = url.trim();
     if url.is_empty() {
         return Ok(None);
@@ -377,7 +484,7 @@ fn check_url(url: &str) -> Result<Option<String>, ApiError> {
     if gazette_content::is_http_url(url) {
         Ok(Some(url.to_owned()))
     } else {
-        Err(ApiError::bad_input(
+        Err(DomainError::bad_input(
             "authorUrl",
             "The website must be an http:// or https:// address.",
         ))

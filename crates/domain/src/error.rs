@@ -1,0 +1,81 @@
+//! What a use case can refuse or fail with: a sentence for people and a stable code for
+//! programs. The transports (GraphQL, HTML pages) present these; they add no rules.
+
+use gazette_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// `field` names the input field at fault, as the client sent it.
+    #[error("{message}")]
+    BadUserInput { field: String, message: String },
+    /// The post takes no comments (closed, or not published).
+    #[error("{0}")]
+    CommentsClosed(String),
+    /// Too many comments from one client address; try again after `retry_after` seconds.
+    #[error("Too many comments from your address: try again in {retry_after} seconds.")]
+    RateLimited { retry_after: u64 },
+    /// The database stopped a statement that ran past the statement timeout.
+    #[error(
+        "The request took too long in the database and was stopped: ask for less at once, or try again later."
+    )]
+    TimedOut,
+    #[error("Internal error: the request could not be completed. It has been logged.")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl DomainError {
+    pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
+        DomainError::BadUserInput {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found(what: impl Into<String>) -> Self {
+        DomainError::NotFound(what.into())
+    }
+
+    /// A failure that is ours, not the caller's: logged with its cause, shown generically.
+    pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        DomainError::Internal(cause.into())
+    }
+
+    /// The `extensions.code` clients match on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DomainError::Unauthenticated(_) => "UNAUTHENTICATED",
+            DomainError::Forbidden(_) => "FORBIDDEN",
+            DomainError::NotFound(_) => "NOT_FOUND",
+            DomainError::BadUserInput { .. } => "BAD_USER_INPUT",
+            DomainError::CommentsClosed(_) => "COMMENTS_CLOSED",
+            DomainError::RateLimited { .. } => "RATE_LIMITED",
+            DomainError::TimedOut => "TIMEOUT",
+            DomainError::Internal(_) => "INTERNAL",
+        }
+    }
+}
+
+impl From<StoreError> for DomainError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::StatementTimeout(cause) => {
+                tracing::warn!(error = %cause, "a statement ran past the statement timeout");
+                DomainError::TimedOut
+            }
+            error => DomainError::Internal(Box::new(error)),
+        }
+    }
+}
+
+/// Transactions are begun and committed by the use cases.
+impl From<gazette_store::SqlxError> for DomainError {
+    fn from(error: gazette_store::SqlxError) -> Self {
+        StoreError::from(error).into()
+    }
+}
