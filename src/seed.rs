@@ -5,7 +5,7 @@
 //! list of social channels (name, then URL) and the threaded comments.
 
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use anyhow::{Context, bail};
@@ -76,15 +76,20 @@ fn write_admin_token(data_dir: &Path, secret: &str) -> anyhow::Result<()> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("data directory {} is not usable", data_dir.display()))?;
     let path = data_dir.join(ADMIN_TOKEN_FILE);
+    let cannot_write = || format!("cannot write the admin token to {}", path.display());
+    // Never through a symlink someone planted, and private even when the file was there
+    // before with looser permissions (the mode only applies to files we create).
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(&path)
-        .with_context(|| format!("cannot write the admin token to {}", path.display()))?;
-    writeln!(file, "{secret}")
-        .with_context(|| format!("cannot write the admin token to {}", path.display()))
+        .with_context(cannot_write)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .with_context(cannot_write)?;
+    writeln!(file, "{secret}").with_context(cannot_write)
 }
 
 /// The demo post as parsed from its text.

@@ -91,14 +91,22 @@ fn free_address() -> String {
     listener.local_addr().expect("address").to_string()
 }
 
+/// Connects as the application does: its own role, with the password in the data directory.
 async fn connect(data_dir: &Path) -> PgConnection {
+    let password = std::fs::read_to_string(data_dir.join("postgres-password"))
+        .expect("the application's password file");
     let options = PgConnectOptions::new()
         .socket(data_dir.join("postgres"))
-        .username("gazette")
+        .username("gazette_app")
+        .password(password.trim())
         .database("gazette");
     PgConnection::connect_with(&options)
         .await
         .expect("connect over the Unix socket")
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).expect("file").permissions().mode() & 0o777
 }
 
 async fn count(connection: &mut PgConnection, table: &str) -> i64 {
@@ -183,7 +191,43 @@ async fn embedded_postgres_lifecycle() {
         .expect("cluster")
         .uid();
     if we_are_root {
-        assert_ne!(cluster_owner, 0, "PostgreSQL must not run as root");
+        let postgres = nix::unistd::User::from_name("postgres")
+            .expect("user lookup")
+            .expect("the postgres user exists (gazette creates it when missing)");
+        assert_eq!(
+            cluster_owner,
+            postgres.uid.as_raw(),
+            "PostgreSQL runs as the postgres user, never root or nobody"
+        );
+    }
+
+    // The application is no superuser: it owns its database and nothing more.
+    let (superuser, create_db, create_role, owner): (bool, bool, bool, String) = sqlx::query_as(
+        "select r.rolsuper, r.rolcreatedb, r.rolcreaterole, pg_get_userbyid(d.datdba)::text \
+         from pg_roles r, pg_database d where r.rolname = current_user and d.datname = current_database()",
+    )
+    .fetch_one(&mut connection)
+    .await
+    .expect("role");
+    assert!(!superuser && !create_db && !create_role);
+    assert_eq!(owner, "gazette_app");
+    let copy = sqlx::query("copy (select 1) to program 'true'")
+        .execute(&mut connection)
+        .await;
+    assert!(copy.is_err(), "running programs needs a superuser");
+    // Both passwords are private to whoever runs gazette, and nobody gets in without one.
+    for file in ["postgres-password", "postgres-superuser-password"] {
+        assert_eq!(mode(&data_dir.join(file)), 0o600, "{file}");
+    }
+    for user in ["gazette", "gazette_app", "postgres"] {
+        let without_password = PgConnectOptions::new()
+            .socket(data_dir.join("postgres"))
+            .username(user)
+            .database("gazette");
+        assert!(
+            PgConnection::connect_with(&without_password).await.is_err(),
+            "{user} connected without a password"
+        );
     }
 
     // A second server on the same data directory is refused, and the first is unharmed.

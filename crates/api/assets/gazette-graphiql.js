@@ -14,7 +14,8 @@
       fetcher: fetcher,
       defaultQuery: root.dataset.defaultQuery,
       defaultEditorToolsVisibility: true,
-      shouldPersistHeaders: true,
+      // A token typed into the Headers tab must not outlive the page in the browser's storage.
+      shouldPersistHeaders: false,
     })
   );
 })();

@@ -5,7 +5,8 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Method, header};
-use axum::response::Redirect;
+use axum::middleware;
+use axum::response::{Redirect, Response};
 use axum::routing::get;
 use gazette_store::PgPool;
 use tokio::net::TcpListener;
@@ -48,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .route("/syndication/{file}", get(feeds::channel_texts))
         .route("/posts/{slug}", get(pages::post_page))
         .route("/tags/{slug}", get(pages::tag_page))
+        .layer(middleware::map_response(security_headers))
         .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
@@ -59,6 +61,20 @@ pub fn router(state: AppState) -> Router {
         Some(cors) => routes.layer(cors),
         None => routes,
     }
+}
+
+/// On every response: browsers must not guess a type other than the one sent (a feed or a
+/// `.txt` syndication document must never be run as a script or a page), and no other
+/// site may frame Gazette's pages (clickjacking).
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers
+        .entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+    headers
+        .entry(header::X_FRAME_OPTIONS)
+        .or_insert(HeaderValue::from_static("DENY"));
+    response
 }
 
 /// Browsers may call the API from the configured origins: queries, mutations and feeds,

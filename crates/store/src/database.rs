@@ -5,7 +5,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
 
 use crate::config::{DatabaseConfig, redact_url};
-use crate::embedded::{EmbeddedOptions, EmbeddedPostgres};
+use crate::embedded::{APP_ROLE, EmbeddedOptions, EmbeddedPostgres, set_role_password};
 use crate::error::StoreError;
 
 /// The schema migrations under `migrations/`, embedded at compile time. Each runs in its own
@@ -69,8 +69,8 @@ impl Database {
                     url: format!("the embedded server in {}", embedded.root().display()),
                     source,
                 };
-                let admin = embedded.connect_options("postgres");
-                create_database_if_missing(&admin, EMBEDDED_DATABASE)
+                let admin = embedded.superuser_connect_options("postgres");
+                prepare_app_database(&admin, embedded.app_password())
                     .await
                     .map_err(connect_error)?;
                 let options = with_statement_timeout(
@@ -127,32 +127,105 @@ fn with_statement_timeout(options: PgConnectOptions, timeout: Duration) -> PgCon
     options.options([("statement_timeout", format!("{}ms", timeout.as_millis()))])
 }
 
-async fn create_database_if_missing(
-    admin: &PgConnectOptions,
-    name: &'static str,
-) -> Result<(), sqlx::Error> {
+/// The application's role (login, password, nothing more) and its database, which it owns
+/// with everything in it. A database made by an older gazette, owned by the superuser, is
+/// handed over.
+async fn prepare_app_database(admin: &PgConnectOptions, password: &str) -> Result<(), sqlx::Error> {
     let mut connection = PgConnection::connect_with(admin).await?;
-    let exists: bool =
-        sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
-            .bind(name)
+    let role_exists: bool =
+        sqlx::query_scalar("select exists (select 1 from pg_roles where rolname = $1)")
+            .bind(APP_ROLE)
             .fetch_one(&mut connection)
             .await?;
-    if !exists {
-        let statement = format!(r#"create database "{name}""#);
-        let created = sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+    let created = match role_exists {
+        true => Ok(()),
+        false => set_role_password(&mut connection, APP_ROLE, password, "login").await,
+    };
+    match created {
+        // Another gazette process created it between our check and now.
+        Err(error) if !has_code(&error, "42710") => return Err(error),
+        _ => {}
+    }
+    set_role_password(&mut connection, APP_ROLE, password, "").await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        r#"alter role "{APP_ROLE}" login nosuperuser nocreatedb nocreaterole noreplication nobypassrls"#
+    )))
+    .execute(&mut connection)
+    .await?;
+
+    let owner: Option<String> = sqlx::query_scalar(
+        "select pg_get_userbyid(datdba)::text from pg_database where datname = $1",
+    )
+    .bind(EMBEDDED_DATABASE)
+    .fetch_optional(&mut connection)
+    .await?;
+    match owner.as_deref() {
+        None => {
+            let created = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                r#"create database "{EMBEDDED_DATABASE}" owner "{APP_ROLE}""#
+            )))
             .execute(&mut connection)
             .await;
-        // Another gazette process may have created it between our check and now.
-        let duplicate_database = |error: &sqlx::Error| {
-            error
-                .as_database_error()
-                .and_then(|db| db.code())
-                .is_some_and(|code| code == "42P04")
-        };
-        match created {
-            Err(error) if !duplicate_database(&error) => return Err(error),
-            _ => {}
+            match created {
+                Err(error) if !has_code(&error, "42P04") => return Err(error),
+                _ => {}
+            }
         }
+        Some(APP_ROLE) => {}
+        Some(_) => hand_over_database(admin, &mut connection).await?,
     }
     connection.close().await
+}
+
+/// Makes the application's role the owner of its database and of everything in its schema.
+async fn hand_over_database(
+    admin: &PgConnectOptions,
+    connection: &mut PgConnection,
+) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        r#"alter database "{EMBEDDED_DATABASE}" owner to "{APP_ROLE}""#
+    )))
+    .execute(&mut *connection)
+    .await?;
+    let mut inside = PgConnection::connect_with(&admin.clone().database(EMBEDDED_DATABASE)).await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        r#"
+        do $$
+        declare
+            item record;
+        begin
+            execute 'alter schema public owner to "{APP_ROLE}"';
+            for item in
+                select c.oid::regclass as name from pg_class c
+                join pg_namespace n on n.oid = c.relnamespace
+                where n.nspname = 'public' and c.relkind in ('r', 'p', 'v', 'm', 'f', 'S')
+                  and not exists (select 1 from pg_depend d
+                                  where d.objid = c.oid and d.deptype in ('a', 'i'))
+            loop
+                execute format('alter table %s owner to "{APP_ROLE}"', item.name);
+            end loop;
+            for item in
+                select p.oid::regprocedure as name from pg_proc p
+                join pg_namespace n on n.oid = p.pronamespace
+                where n.nspname = 'public'
+            loop
+                execute format('alter function %s owner to "{APP_ROLE}"', item.name);
+            end loop;
+        end
+        $$
+        "#
+    )))
+    .execute(&mut inside)
+    .await?;
+    tracing::warn!(
+        "the embedded database now belongs to the application's own role, not the superuser"
+    );
+    inside.close().await
+}
+
+fn has_code(error: &sqlx::Error, code: &str) -> bool {
+    error
+        .as_database_error()
+        .and_then(|db| db.code())
+        .is_some_and(|found| found == code)
 }

@@ -11,19 +11,36 @@
 //! - `gazette.lock`: held (flock) by the gazette process that owns the cluster, released
 //!   by the kernel when that process ends, so a second server cannot start on the same data;
 //! - `postgres/`: owned by the server's user, mode 0700; holds `data/` (the cluster), the
-//!   Unix socket (no TCP port to collide with) and `server.log`.
+//!   Unix socket (no TCP port to collide with) and `server.log`;
+//! - `postgres-superuser-password` and `postgres-password` (mode 0600, owned by whoever runs
+//!   gazette, so not readable by the server's user): the SCRAM passwords of the cluster's
+//!   superuser and of the role the application connects as.
+//!
+//! Who can reach the database: the socket directory is mode 0700 and owned by the server's
+//! user, so only that user and root can open the socket, and every connection needs a
+//! password (SCRAM; no `trust`). The application connects as `gazette_app`, which owns its
+//! database and nothing else: no superuser, no `CREATEDB`, no `CREATEROLE`, so even a SQL
+//! injection could not run programs or read files as the server.
 
 use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 use sqlx::postgres::PgConnectOptions;
+use sqlx::{Connection, PgConnection};
 
-/// The cluster's superuser; local connections over the socket use trust authentication.
+/// The cluster's superuser, for creating the application's role and database (and tests).
 pub const SUPERUSER: &str = "gazette";
+/// The role the application connects as: owner of its database, nothing more.
+pub const APP_ROLE: &str = "gazette_app";
+/// The files, under the data directory, that hold the two passwords.
+pub const SUPERUSER_PASSWORD_FILE: &str = "postgres-superuser-password";
+pub const APP_PASSWORD_FILE: &str = "postgres-password";
+/// The only account PostgreSQL runs as when gazette is started by root.
+const SERVER_USER: &str = "postgres";
 /// `sun_path` holds 108 bytes including the terminating NUL.
 const SOCKET_PATH_MAX: usize = 107;
 const SOCKET_NAME: &str = ".s.PGSQL.5432";
@@ -63,9 +80,21 @@ pub enum EmbeddedError {
     UnsupportedPath { dir: PathBuf, character: char },
 
     #[error(
-        "PostgreSQL refuses to run as root and there is no unprivileged `postgres` or `nobody` user to run it as; create a `postgres` user or set DATABASE_URL"
+        "PostgreSQL refuses to run as root, there is no `postgres` user to run it as, and creating one failed ({detail}); create a `postgres` system user or set DATABASE_URL"
     )]
-    NoServerUser,
+    NoServerUser { detail: String },
+
+    #[error(
+        "{} is not a directory gazette made: refusing to use it for the cluster (it may be a link planted to make gazette change another directory); remove it or choose another --data-dir",
+        path.display()
+    )]
+    UnsafeClusterPath { path: PathBuf },
+
+    #[error(
+        "the cluster in {} was created before gazette kept its passwords, and could not be given one: {detail}",
+        dir.display()
+    )]
+    Bootstrap { dir: PathBuf, detail: String },
 
     #[error("{step} failed: {detail}")]
     Command { step: &'static str, detail: String },
@@ -104,6 +133,8 @@ pub struct EmbeddedPostgres {
     pgdata: PathBuf,
     pg_ctl: PathBuf,
     server_user: Option<ServerUser>,
+    superuser_password: String,
+    app_password: String,
     /// `None` when attached to the cluster of another gazette process, which stops it.
     lock: Option<File>,
     running: bool,
@@ -114,6 +145,17 @@ struct ServerUser {
     name: String,
     uid: u32,
     gid: u32,
+}
+
+/// Who may connect, and how: `pg_hba.conf`, rewritten at every start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// Passwords (SCRAM) for everyone: how the cluster always runs.
+    Passwords,
+    /// The superuser without a password, for the moments it takes to give an old cluster
+    /// (made by a gazette that used `trust`) its password. The socket is reachable only by
+    /// root and the server's user meanwhile.
+    Bootstrap,
 }
 
 impl EmbeddedPostgres {
@@ -139,22 +181,33 @@ impl EmbeddedPostgres {
             DataDirLock::Acquired(lock) => Self::start_locked(options, data_dir, lock).await,
             DataDirLock::HeldBy(holder) => {
                 let pg_ctl = find_binaries(options.bin_dir.as_deref())?;
-                let root = existing_cluster_root(&data_dir);
+                let in_use = || EmbeddedError::InUse {
+                    dir: data_dir.clone(),
+                    holder: holder.clone(),
+                };
+                let Some(root) = existing_cluster_root(&data_dir)? else {
+                    return Err(in_use());
+                };
+                let (Some(superuser_password), Some(app_password)) = (
+                    read_password(&data_dir.join(SUPERUSER_PASSWORD_FILE))?,
+                    read_password(&data_dir.join(APP_PASSWORD_FILE))?,
+                ) else {
+                    return Err(in_use());
+                };
                 let attached = Self {
                     pgdata: root.join("data"),
                     root,
                     pg_ctl,
-                    server_user: server_user()?,
+                    server_user: server_user().await?,
+                    superuser_password,
+                    app_password,
                     lock: None,
                     running: false,
                 };
                 if attached.is_running().await? {
                     Ok(attached)
                 } else {
-                    Err(EmbeddedError::InUse {
-                        dir: data_dir,
-                        holder,
-                    })
+                    Err(in_use())
                 }
             }
         }
@@ -166,25 +219,39 @@ impl EmbeddedPostgres {
         lock: File,
     ) -> Result<Self, EmbeddedError> {
         let pg_ctl = find_binaries(options.bin_dir.as_deref())?;
-        let server_user = server_user()?;
+        let server_user = server_user().await?;
         let root = choose_cluster_root(&data_dir, server_user.as_ref())?;
+        let (superuser_password, superuser_password_is_new) =
+            load_or_create_password(&data_dir.join(SUPERUSER_PASSWORD_FILE))?;
+        let (app_password, _) = load_or_create_password(&data_dir.join(APP_PASSWORD_FILE))?;
         let mut cluster = Self {
             pgdata: root.join("data"),
             root,
             pg_ctl,
             server_user,
+            superuser_password,
+            app_password,
             lock: Some(lock),
             running: false,
         };
         cluster.prepare_root()?;
-        if !cluster.pgdata().join("PG_VERSION").is_file() {
+        let created = !cluster.pgdata().join("PG_VERSION").is_file();
+        if created {
             cluster.initdb().await?;
         }
+        // A cluster from before passwords (or whose password file was lost) gets one.
+        let access = if superuser_password_is_new && !created {
+            Access::Bootstrap
+        } else {
+            Access::Passwords
+        };
         cluster.write_settings(options)?;
+        cluster.write_access(access)?;
         if cluster.is_running().await? {
             // Left behind by a gazette process that was killed: we hold the lock now, so
-            // it is ours to use and to stop.
+            // it is ours to use and to stop. It reads the access rules afresh.
             tracing::warn!(cluster = %cluster.root.display(), "adopting a PostgreSQL server left running by an earlier gazette process");
+            cluster.reload().await?;
         } else {
             let log = cluster.root.join("server.log");
             let result = cluster
@@ -211,16 +278,43 @@ impl EmbeddedPostgres {
             }
         }
         cluster.running = true;
+        if access == Access::Bootstrap {
+            cluster.set_superuser_password().await?;
+            cluster.write_access(Access::Passwords)?;
+            cluster.reload().await?;
+        }
         tracing::info!(socket = %cluster.root.display(), "embedded PostgreSQL is running");
         Ok(cluster)
     }
 
-    /// Connection options for `database` over the cluster's Unix socket.
+    /// Connection options for `database` over the cluster's Unix socket, as the
+    /// application's role.
     pub fn connect_options(&self, database: &str) -> PgConnectOptions {
         PgConnectOptions::new()
             .socket(&self.root)
-            .username(SUPERUSER)
+            .username(APP_ROLE)
+            .password(&self.app_password)
             .database(database)
+    }
+
+    /// Connection options for `database` as the cluster's superuser: for creating the
+    /// application's role and database, and for tests.
+    pub fn superuser_connect_options(&self, database: &str) -> PgConnectOptions {
+        PgConnectOptions::new()
+            .socket(&self.root)
+            .username(SUPERUSER)
+            .password(&self.superuser_password)
+            .database(database)
+    }
+
+    /// The application role's password.
+    pub fn app_password(&self) -> &str {
+        &self.app_password
+    }
+
+    /// The superuser's password (tests hand it to child processes in a URL).
+    pub fn superuser_password(&self) -> &str {
+        &self.superuser_password
     }
 
     /// The directory holding the cluster and its socket.
@@ -260,14 +354,27 @@ impl EmbeddedPostgres {
         &self.pgdata
     }
 
+    /// Makes the cluster's directory the server user's, mode 0700 — only a real directory,
+    /// never through a link.
     fn prepare_root(&self) -> Result<(), EmbeddedError> {
         let dir_error = |source| EmbeddedError::DataDir {
             dir: self.root.clone(),
             source,
         };
-        fs::create_dir_all(&self.root).map_err(dir_error)?;
+        match fs::symlink_metadata(&self.root) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => {
+                return Err(EmbeddedError::UnsafeClusterPath {
+                    path: self.root.clone(),
+                });
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                fs::create_dir(&self.root).map_err(dir_error)?;
+            }
+            Err(error) => return Err(dir_error(error)),
+        }
         if let Some(user) = &self.server_user {
-            std::os::unix::fs::chown(&self.root, Some(user.uid), Some(user.gid))
+            std::os::unix::fs::lchown(&self.root, Some(user.uid), Some(user.gid))
                 .map_err(dir_error)?;
         }
         fs::set_permissions(&self.root, fs::Permissions::from_mode(0o700)).map_err(dir_error)
@@ -280,13 +387,19 @@ impl EmbeddedPostgres {
             .map(|dir| dir.join("initdb"))
             .unwrap_or_else(|| PathBuf::from("initdb"));
         let pgdata = self.pgdata();
+        // initdb runs as the server's user and reads the superuser's password from a file:
+        // one only that user can read, removed right after.
+        let password_file = self.root.join("initdb-password");
+        self.write_owned(&password_file, &self.superuser_password)?;
+        let password_arg = format!("--pwfile={}", password_file.display());
         let args = |locale: &'static str| -> Vec<&OsStr> {
             vec![
                 "--pgdata".as_ref(),
                 pgdata.as_os_str(),
                 "--username".as_ref(),
                 SUPERUSER.as_ref(),
-                "--auth=trust".as_ref(),
+                "--auth=scram-sha-256".as_ref(),
+                password_arg.as_ref(),
                 "--encoding=UTF8".as_ref(),
                 locale.as_ref(),
                 "--no-instructions".as_ref(),
@@ -294,14 +407,17 @@ impl EmbeddedPostgres {
         };
         tracing::info!(cluster = %pgdata.display(), "creating the embedded PostgreSQL cluster");
         // C.UTF-8 gives Unicode-aware lower()/upper(); systems without it get plain C.
-        let first = self.run("initdb", &initdb, &args("--locale=C.UTF-8")).await;
-        if first.is_err() {
+        let mut created = self.run("initdb", &initdb, &args("--locale=C.UTF-8")).await;
+        if created.is_err() {
             let _ = fs::remove_dir_all(pgdata);
-            self.run("initdb", &initdb, &args("--locale=C")).await?;
+            created = self.run("initdb", &initdb, &args("--locale=C")).await;
         }
+        let _ = fs::remove_file(&password_file);
+        created?;
         let conf = pgdata.join("postgresql.conf");
         let mut file = OpenOptions::new()
             .append(true)
+            .custom_flags(nix::libc::O_NOFOLLOW)
             .open(&conf)
             .map_err(|source| EmbeddedError::DataDir {
                 dir: conf.clone(),
@@ -316,12 +432,12 @@ impl EmbeddedPostgres {
 
     /// Settings that depend on where the cluster is now, rewritten at every start.
     fn write_settings(&self, options: &EmbeddedOptions) -> Result<(), EmbeddedError> {
-        let path = self.pgdata().join("gazette.conf");
         let mut settings = format!(
             "# Written by gazette at every start; put your own settings in postgresql.conf.\n\
              listen_addresses = ''\n\
              unix_socket_directories = '\"{}\"'\n\
              unix_socket_permissions = 0700\n\
+             password_encryption = 'scram-sha-256'\n\
              max_connections = 200\n",
             self.root.display()
         );
@@ -331,14 +447,90 @@ impl EmbeddedPostgres {
         if options.statement_statistics {
             settings.push_str("shared_preload_libraries = 'pg_stat_statements'\n");
         }
+        self.write_owned(&self.pgdata().join("gazette.conf"), &settings)
+    }
+
+    /// `pg_hba.conf`: local socket connections only, with passwords.
+    fn write_access(&self, access: Access) -> Result<(), EmbeddedError> {
+        let mut rules = String::from(
+            "# Written by gazette at every start: Unix-socket connections only, with passwords.\n",
+        );
+        if access == Access::Bootstrap {
+            rules.push_str(&format!("local all {SUPERUSER} trust\n"));
+        }
+        rules.push_str("local all all scram-sha-256\n");
+        self.write_owned(&self.pgdata().join("pg_hba.conf"), &rules)
+    }
+
+    /// Replaces `path` (in a directory the server's user owns) with a file of `contents`
+    /// that the server's user owns and only it can read. The old file is removed first and
+    /// the new one created exclusively, so a link planted there is never followed.
+    fn write_owned(&self, path: &Path, contents: &str) -> Result<(), EmbeddedError> {
         let dir_error = |source| EmbeddedError::DataDir {
-            dir: path.clone(),
+            dir: path.to_owned(),
             source,
         };
-        fs::write(&path, settings).map_err(dir_error)?;
-        if let Some(user) = &self.server_user {
-            std::os::unix::fs::chown(&path, Some(user.uid), Some(user.gid)).map_err(dir_error)?;
+        match fs::remove_file(path) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                return Err(dir_error(error));
+            }
+            _ => {}
         }
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(dir_error)?;
+        file.write_all(contents.as_bytes()).map_err(dir_error)?;
+        if let Some(user) = &self.server_user {
+            std::os::unix::fs::fchown(&file, Some(user.uid), Some(user.gid)).map_err(dir_error)?;
+        }
+        Ok(())
+    }
+
+    /// Gives the superuser the password of our file (a cluster made before gazette kept
+    /// passwords), connecting the one time without one.
+    async fn set_superuser_password(&self) -> Result<(), EmbeddedError> {
+        let bootstrap = |detail: String| EmbeddedError::Bootstrap {
+            dir: self.root.clone(),
+            detail,
+        };
+        let options = PgConnectOptions::new()
+            .socket(&self.root)
+            .username(SUPERUSER)
+            .database("postgres");
+        let mut connection = PgConnection::connect_with(&options)
+            .await
+            .map_err(|error| bootstrap(error.to_string()))?;
+        set_role_password(&mut connection, SUPERUSER, &self.superuser_password, "")
+            .await
+            .map_err(|error| bootstrap(error.to_string()))?;
+        connection
+            .close()
+            .await
+            .map_err(|error| bootstrap(error.to_string()))?;
+        tracing::warn!(
+            "the embedded cluster's superuser now has a password (kept in the data directory); trust authentication is gone"
+        );
+        Ok(())
+    }
+
+    /// Makes the server read its configuration files again.
+    async fn reload(&self) -> Result<(), EmbeddedError> {
+        self.run(
+            "reloading the embedded PostgreSQL server's configuration",
+            &self.pg_ctl,
+            &[
+                "reload".as_ref(),
+                "--silent".as_ref(),
+                "-D".as_ref(),
+                self.pgdata().as_os_str(),
+            ],
+        )
+        .await?;
+        // pg_ctl returns once the signal is sent; the postmaster needs a moment.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         Ok(())
     }
 
@@ -364,6 +556,7 @@ impl EmbeddedPostgres {
             .current_dir(&self.root)
             .env("LC_ALL", "C")
             .env_remove("PGDATA")
+            .env_remove("PGPASSWORD")
             .stdin(std::process::Stdio::null());
         if let Some(user) = &self.server_user {
             command.uid(user.uid).gid(user.gid);
@@ -398,6 +591,31 @@ impl EmbeddedPostgres {
         }
         Err(EmbeddedError::Command { step, detail })
     }
+}
+
+/// `ALTER ROLE … PASSWORD …` (or `CREATE ROLE` when `create` holds its options), quoted by
+/// the server itself: DDL takes no bind parameters.
+pub(crate) async fn set_role_password(
+    connection: &mut PgConnection,
+    role: &str,
+    password: &str,
+    create: &str,
+) -> Result<(), sqlx::Error> {
+    let template = if create.is_empty() {
+        "alter role %I password %L".to_owned()
+    } else {
+        format!("create role %I {create} password %L")
+    };
+    let statement: String = sqlx::query_scalar("select format($1, $2::text, $3::text)")
+        .bind(template)
+        .bind(role)
+        .bind(password)
+        .fetch_one(&mut *connection)
+        .await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+        .execute(connection)
+        .await?;
+    Ok(())
 }
 
 impl Drop for EmbeddedPostgres {
@@ -524,27 +742,111 @@ fn versioned_dirs(parent: &Path, prefix: &str, leaf: &str) -> Vec<PathBuf> {
     versions.into_iter().map(|(_, dir)| dir).collect()
 }
 
-/// PostgreSQL refuses to run as root: then we run it as `postgres`, or `nobody` without one.
-fn server_user() -> Result<Option<ServerUser>, EmbeddedError> {
+/// PostgreSQL refuses to run as root: then we run it as `postgres`, a system account that
+/// exists for it alone, created when missing. Never `nobody`, which other daemons share:
+/// every process of the server's user can reach the cluster's files.
+async fn server_user() -> Result<Option<ServerUser>, EmbeddedError> {
     if !nix::unistd::geteuid().is_root() {
         return Ok(None);
     }
-    ["postgres", "nobody"]
-        .iter()
-        .find_map(|name| nix::unistd::User::from_name(name).ok().flatten())
-        .map(|user| {
-            Some(ServerUser {
+    let lookup = || {
+        nix::unistd::User::from_name(SERVER_USER)
+            .ok()
+            .flatten()
+            .map(|user| ServerUser {
                 name: user.name,
                 uid: user.uid.as_raw(),
                 gid: user.gid.as_raw(),
             })
-        })
-        .ok_or(EmbeddedError::NoServerUser)
+    };
+    if let Some(user) = lookup() {
+        return Ok(Some(user));
+    }
+    tracing::warn!("creating the `{SERVER_USER}` system user to run the embedded PostgreSQL");
+    let created = tokio::process::Command::new("useradd")
+        .args([
+            "--system",
+            "--user-group",
+            "--no-create-home",
+            "--home-dir",
+            "/nonexistent",
+            "--shell",
+            "/usr/sbin/nologin",
+            "--comment",
+            "PostgreSQL server (gazette)",
+            SERVER_USER,
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await;
+    let detail = match created {
+        Ok(output) if output.status.success() => String::new(),
+        Ok(output) => String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        Err(error) => format!("cannot run useradd: {error}"),
+    };
+    // Another process may have created it meanwhile: look again either way.
+    lookup()
+        .map(Some)
+        .ok_or(EmbeddedError::NoServerUser { detail })
 }
 
-fn existing_cluster_root(data_dir: &Path) -> PathBuf {
+/// Where root's clusters go when the data directory is out of the server user's reach,
+/// for this data directory: `/var/lib/gazette/<hash>`.
+fn fallback_root(data_dir: &Path) -> PathBuf {
+    let digest = Sha256::digest(data_dir.as_os_str().as_encoded_bytes());
+    Path::new(ROOT_FALLBACK_DIR).join(&hex::encode(digest)[..16])
+}
+
+/// The cluster's directory if one exists: `<data dir>/postgres`, or the fallback it links
+/// to. A link anywhere else is refused, never followed: gazette changes the owner of the
+/// cluster's directory, and must not be tricked into doing so to another one.
+fn existing_cluster_root(data_dir: &Path) -> Result<Option<PathBuf>, EmbeddedError> {
     let preferred = data_dir.join("postgres");
-    fs::read_link(&preferred).unwrap_or(preferred)
+    let meta = match fs::symlink_metadata(&preferred) {
+        Ok(meta) => meta,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(EmbeddedError::DataDir {
+                dir: preferred,
+                source,
+            });
+        }
+    };
+    if meta.is_dir() {
+        return Ok(Some(preferred));
+    }
+    let fallback = fallback_root(data_dir);
+    let points_to_fallback = meta.file_type().is_symlink()
+        && fs::read_link(&preferred).is_ok_and(|target| target == fallback);
+    if !points_to_fallback || !is_safe_fallback(&fallback)? {
+        return Err(EmbeddedError::UnsafeClusterPath { path: preferred });
+    }
+    Ok(Some(fallback))
+}
+
+/// Whether the fallback directory (and `/var/lib/gazette` above it) are real directories
+/// that only root could have made: no links, not writable by others. A missing fallback is
+/// safe to create.
+fn is_safe_fallback(fallback: &Path) -> Result<bool, EmbeddedError> {
+    let parent = Path::new(ROOT_FALLBACK_DIR);
+    for (dir, may_be_missing) in [(parent, false), (fallback, true)] {
+        match fs::symlink_metadata(dir) {
+            Ok(meta) => {
+                let root_owned = meta.uid() == 0 || dir == fallback;
+                if !meta.is_dir() || !root_owned || (dir == parent && meta.mode() & 0o022 != 0) {
+                    return Ok(false);
+                }
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound && may_be_missing => {}
+            Err(source) => {
+                return Err(EmbeddedError::DataDir {
+                    dir: dir.to_owned(),
+                    source,
+                });
+            }
+        }
+    }
+    Ok(true)
 }
 
 /// `<data dir>/postgres`, unless the server's user cannot reach it or the socket path would
@@ -554,33 +856,35 @@ fn choose_cluster_root(
     data_dir: &Path,
     user: Option<&ServerUser>,
 ) -> Result<PathBuf, EmbeddedError> {
-    let preferred = data_dir.join("postgres");
-    if let Ok(target) = fs::read_link(&preferred) {
-        return Ok(target);
-    }
     let socket_fits = |root: &Path| root.join(SOCKET_NAME).as_os_str().len() <= SOCKET_PATH_MAX;
-    let reachable = user.is_none_or(|user| reachable_by(data_dir, user));
-    if preferred.is_dir() || (socket_fits(&preferred) && reachable) {
-        return if socket_fits(&preferred) {
-            Ok(preferred)
+    if let Some(root) = existing_cluster_root(data_dir)? {
+        return if socket_fits(&root) {
+            Ok(root)
         } else {
             Err(EmbeddedError::PathTooLong {
                 dir: data_dir.to_owned(),
             })
         };
     }
+    let preferred = data_dir.join("postgres");
+    let reachable = user.is_none_or(|user| reachable_by(data_dir, user));
+    if socket_fits(&preferred) && reachable {
+        return Ok(preferred);
+    }
     let Some(user) = user else {
         return Err(EmbeddedError::PathTooLong {
             dir: data_dir.to_owned(),
         });
     };
-    let digest = Sha256::digest(data_dir.as_os_str().as_encoded_bytes());
-    let fallback = Path::new(ROOT_FALLBACK_DIR).join(&hex::encode(digest)[..16]);
+    let fallback = fallback_root(data_dir);
     let link_error = |source| EmbeddedError::DataDir {
         dir: data_dir.to_owned(),
         source,
     };
-    fs::create_dir_all(&fallback).map_err(link_error)?;
+    fs::create_dir_all(ROOT_FALLBACK_DIR).map_err(link_error)?;
+    if !is_safe_fallback(&fallback)? {
+        return Err(EmbeddedError::UnsafeClusterPath { path: fallback });
+    }
     std::os::unix::fs::symlink(&fallback, &preferred).map_err(link_error)?;
     tracing::warn!(
         cluster = %fallback.display(),
@@ -590,6 +894,47 @@ fn choose_cluster_root(
         preferred.display()
     );
     Ok(fallback)
+}
+
+/// A password from its file in the data directory, if there is one.
+fn read_password(path: &Path) -> Result<Option<String>, EmbeddedError> {
+    match fs::read_to_string(path) {
+        Ok(text) if !text.trim().is_empty() => Ok(Some(text.trim().to_owned())),
+        Ok(_) => Ok(None),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(EmbeddedError::DataDir {
+            dir: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// The password in `path`, or a new random one saved there (mode 0600, owned by whoever
+/// runs gazette); true when it is new.
+fn load_or_create_password(path: &Path) -> Result<(String, bool), EmbeddedError> {
+    let file_error = |source| EmbeddedError::DataDir {
+        dir: path.to_owned(),
+        source,
+    };
+    if let Some(password) = read_password(path)? {
+        // Keep it private even if someone loosened it.
+        fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(file_error)?;
+        return Ok((password, false));
+    }
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes)
+        .map_err(|error| file_error(std::io::Error::other(format!("no random bytes: {error}"))))?;
+    let password = hex::encode(bytes);
+    let _ = fs::remove_file(path);
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(file_error)?;
+    writeln!(file, "{password}").map_err(file_error)?;
+    file.sync_all().map_err(file_error)?;
+    Ok((password, true))
 }
 
 /// Whether `user` may traverse every directory down to and including `dir`.

@@ -211,16 +211,18 @@ async fn embedded_server() -> Result<TestServer, String> {
         .await
         .map_err(|error| error.to_string())?;
     spawn_watchdog(&cluster.root().join("data"), &dir)?;
-    let admin = cluster.connect_options("postgres");
+    // Tests own the whole throw-away cluster: they connect as its superuser.
+    let admin = cluster.superuser_connect_options("postgres");
     let template = "gazette_template".to_owned();
     create_template(&admin, &template).await?;
     let socket = cluster.root().display().to_string();
+    let password = cluster.superuser_password().to_owned();
     Ok(TestServer {
         admin,
         template,
         url_for: Box::new(move |name| {
             format!(
-                "postgres://{}@localhost/{name}?host={socket}",
+                "postgres://{}:{password}@localhost/{name}?host={socket}",
                 crate::embedded::SUPERUSER
             )
         }),
