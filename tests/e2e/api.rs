@@ -109,6 +109,56 @@ async fn graphiql_is_served_from_gazette_itself() {
 }
 
 #[tokio::test]
+async fn browsers_get_no_room_to_guess_types_or_frame_pages() {
+    let app = TestApp::spawn_seeded().await;
+    // Feeds and the plain-text syndication documents are never sniffed into something else.
+    let mut paths = vec![
+        "/feed.xml".to_owned(),
+        "/graphiql".to_owned(),
+        "/graphiql/assets/3.9.0/gazette-graphiql.js".to_owned(),
+    ];
+    let syndication = crate::helpers::eventually(100, || async {
+        let response = app.get("/syndication/twitter.txt").await;
+        (response.status() == StatusCode::OK).then_some(())
+    })
+    .await;
+    assert!(
+        syndication.is_some(),
+        "the worker writes the syndication documents"
+    );
+    paths.push("/syndication/twitter.txt".to_owned());
+    for path in &paths {
+        let response = app.get(path).await;
+        assert_eq!(
+            response.headers()[header::X_CONTENT_TYPE_OPTIONS],
+            "nosniff",
+            "{path}"
+        );
+        assert_eq!(
+            response.headers()[header::X_FRAME_OPTIONS],
+            "DENY",
+            "{path}"
+        );
+    }
+    let page = app.get("/graphiql").await;
+    let policy = page.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .expect("policy")
+        .to_owned();
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    // A token typed into the playground's Headers tab stays out of the browser's storage.
+    let script = app
+        .get("/graphiql/assets/3.9.0/gazette-graphiql.js")
+        .await
+        .text()
+        .await
+        .expect("script");
+    assert!(script.contains("shouldPersistHeaders: false"), "{script}");
+    assert!(!script.contains("shouldPersistHeaders: true"));
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn health_and_readiness() {
     let app = TestApp::spawn().await;
     assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);

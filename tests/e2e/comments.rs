@@ -329,6 +329,115 @@ async fn held_comments_are_seen_by_moderators_only() {
 }
 
 #[tokio::test]
+async fn counts_leave_out_replies_hidden_under_held_comments() {
+    let app = TestApp::spawn().await;
+    let (poster, post) = published_post(&app).await;
+    comment(&app, &post, None, "visible").await;
+    let held = add_comment(&app, None, json!({ "postId": post, "authorName": "Linky", "body": "http://a.example http://b.example" })).await;
+    let held_id = held["data"]["addComment"]["comment"]["id"].clone();
+    // The post's author answers the held comment: published, but hidden with its parent.
+    let reply = add_comment(
+        &app,
+        Some(&poster),
+        json!({ "postId": post, "parentId": held_id, "authorName": "Poster", "body": "answer" }),
+    )
+    .await;
+    assert_eq!(
+        reply["data"]["addComment"]["comment"]["status"],
+        "PUBLISHED"
+    );
+
+    let public = thread(&app, None, &post, 10, Value::Null).await;
+    assert_eq!(public["commentCount"], 1, "{public}");
+    assert_eq!(public["thread"]["totalCount"], 1);
+    let counts = app
+        .graphql(
+            "query($id: ID!) { node(id: $id) { ... on Post { comments { totalCount nodes { replyCount } } } } }",
+            json!({ "id": post }),
+        )
+        .await;
+    assert_eq!(
+        counts["data"]["node"]["comments"]["totalCount"], 1,
+        "{counts}"
+    );
+    // The moderator sees the held comment and the reply under it.
+    let moderated = thread(&app, Some(&poster), &post, 10, Value::Null).await;
+    assert_eq!(moderated["thread"]["totalCount"], 3, "{moderated}");
+    assert_eq!(moderated["commentCount"], 2, "published ones they see");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn retries_give_held_comments_back_only_to_their_commenter() {
+    let app = TestApp::spawn_with(false, true, &["--trust-forwarded-for", "true"]).await;
+    let (_, post) = published_post(&app).await;
+    let send = async |from: &str, input: &Value| -> Value {
+        app.client
+            .post(app.url("/graphql"))
+            .header("x-forwarded-for", from)
+            .json(&json!({
+                "query": format!("mutation($input: AddCommentInput!) {{ addComment(input: $input) {{ editToken comment {{ {COMMENT} }} }} }}"),
+                "variables": { "input": input }
+            }))
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json")
+    };
+    let held = json!({
+        "postId": post, "authorName": "Linky", "authorEmail": "linky@example.org",
+        "body": "http://a.example http://b.example", "clientMutationId": "held-1"
+    });
+    let first = send("198.51.100.7", &held).await;
+    assert_eq!(first["data"]["addComment"]["comment"]["status"], "PENDING");
+    let token = first["data"]["addComment"]["editToken"].clone();
+    assert!(token.is_string());
+
+    // The same commenter, retrying from the same address, gets it back with its token.
+    let retry = send("198.51.100.7", &held).await;
+    assert_eq!(
+        retry["data"]["addComment"]["comment"]["id"],
+        first["data"]["addComment"]["comment"]["id"]
+    );
+    assert_eq!(retry["data"]["addComment"]["editToken"], token);
+    // Someone else with the same public details but another address gets neither the
+    // held comment nor its token; neither does someone guessing the name and text but
+    // not the (never shown) email.
+    let elsewhere = send("203.0.113.50", &held).await;
+    assert_eq!(
+        error_code(&elsewhere),
+        Some("BAD_USER_INPUT"),
+        "{elsewhere}"
+    );
+    assert_eq!(
+        elsewhere["errors"][0]["extensions"]["field"],
+        "clientMutationId"
+    );
+    let mut guessed = held.clone();
+    guessed["authorEmail"] = Value::Null;
+    let guess = send("198.51.100.7", &guessed).await;
+    assert_eq!(error_code(&guess), Some("BAD_USER_INPUT"), "{guess}");
+
+    // A published comment is everyone's to see: a stranger's retry gets it, not its token.
+    let open = json!({ "postId": post, "authorName": "Ann", "body": "hello", "clientMutationId": "open-1" });
+    let published = send("198.51.100.8", &open).await;
+    let stranger = send("203.0.113.51", &open).await;
+    assert_eq!(
+        stranger["data"]["addComment"]["comment"]["id"],
+        published["data"]["addComment"]["comment"]["id"]
+    );
+    assert_eq!(stranger["data"]["addComment"]["editToken"], Value::Null);
+    let stored: i64 = sqlx::query_scalar("select count(*) from comments")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+    assert_eq!(stored, 2, "retries wrote nothing");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn hostile_comments_come_out_inert() {
     let app = TestApp::spawn_with(
         false,
@@ -579,6 +688,44 @@ async fn commenters_edit_and_delete_with_their_token_for_fifteen_minutes() {
         )
         .await;
     assert_eq!(error_code(&anonymous_delete), Some("UNAUTHENTICATED"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn edit_tokens_come_from_a_private_key_outside_the_database() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let app = TestApp::spawn().await;
+    let (_, post) = published_post(&app).await;
+    let added = comment(&app, &post, None, "Typo here").await;
+    let token = added["editToken"].as_str().expect("edit token").to_owned();
+    let key_file = app.data_dir.path().join("edit-token-key");
+    let mode = std::fs::metadata(&key_file)
+        .expect("key file")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    // Nothing in the database can make a token: a copy of it forges none.
+    let secrets: i64 = sqlx::query_scalar(
+        "select count(*) from gazette_meta where key like '%secret%' or key like '%key%'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("count");
+    assert_eq!(secrets, 0);
+    // Another API process on the same data directory accepts the token.
+    let other = app.another_instance().await;
+    let edited = other
+        .graphql(
+            "mutation($id: ID!, $token: String!) { editComment(input: {id: $id, editToken: $token, body: \"Fixed\"}) { comment { body } } }",
+            json!({ "id": added["comment"]["id"], "token": token }),
+        )
+        .await;
+    assert_eq!(
+        edited["data"]["editComment"]["comment"]["body"], "Fixed",
+        "{edited}"
+    );
+    other.stop().await;
     app.stop().await;
 }
 

@@ -296,5 +296,85 @@ async fn embedded_postgres_lifecycle() {
     assert_eq!(count(&mut connection, "comments").await, 2);
     assert_eq!(count(&mut connection, "api_tokens").await, 2);
     connection.close().await.expect("close");
+
+    // An older gazette's cluster: its database belongs to the superuser, and the superuser's
+    // password file is gone. The next start gives the superuser a new password and hands
+    // the database to the application's role.
+    let mut superuser = connect_as_superuser(data_dir).await;
+    sqlx::raw_sql("alter database gazette owner to gazette; alter table posts owner to gazette")
+        .execute(&mut superuser)
+        .await
+        .expect("make it an old cluster");
+    superuser.close().await.expect("close");
     restarted.terminate().await;
+    std::fs::remove_file(data_dir.join("postgres-superuser-password")).expect("remove");
+
+    let upgraded = start_serve(data_dir, &listen).await;
+    assert_eq!(mode(&data_dir.join("postgres-superuser-password")), 0o600);
+    let mut superuser = connect_as_superuser(data_dir).await;
+    let owners: Vec<String> = sqlx::query_scalar(
+        "select pg_get_userbyid(datdba)::text from pg_database where datname = 'gazette' \
+         union all select tableowner::text from pg_tables where tablename = 'posts'",
+    )
+    .fetch_all(&mut superuser)
+    .await
+    .expect("owners");
+    assert_eq!(owners, ["gazette_app", "gazette_app"]);
+    superuser.close().await.expect("close");
+    let mut connection = connect(data_dir).await;
+    assert_eq!(count(&mut connection, "posts").await, 1);
+    connection.close().await.expect("close");
+    upgraded.terminate().await;
+}
+
+async fn connect_as_superuser(data_dir: &Path) -> PgConnection {
+    let password = std::fs::read_to_string(data_dir.join("postgres-superuser-password"))
+        .expect("the superuser's password file");
+    let options = PgConnectOptions::new()
+        .socket(data_dir.join("postgres"))
+        .username("gazette")
+        .password(password.trim())
+        .database("gazette");
+    PgConnection::connect_with(&options)
+        .await
+        .expect("connect as the superuser")
+}
+
+#[tokio::test]
+async fn a_planted_link_is_never_followed() {
+    let data = tempfile::Builder::new()
+        .prefix("gz-link-")
+        .tempdir_in("/tmp")
+        .expect("temp dir");
+    let victim = tempfile::Builder::new()
+        .prefix("gz-victim-")
+        .tempdir_in("/tmp")
+        .expect("temp dir");
+    let before = std::fs::metadata(victim.path()).expect("victim");
+    std::os::unix::fs::symlink(victim.path(), data.path().join("postgres")).expect("link");
+    let output = gazette(
+        &[
+            "migrate",
+            "--data-dir",
+            data.path().to_str().expect("utf-8"),
+        ],
+        &[],
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("is not a directory gazette made"),
+        "{stderr}"
+    );
+    let after = std::fs::metadata(victim.path()).expect("victim");
+    assert_eq!(
+        (after.uid(), after.gid(), after.mode()),
+        (before.uid(), before.gid(), before.mode())
+    );
+    assert_eq!(
+        std::fs::read_dir(victim.path()).expect("list").count(),
+        0,
+        "nothing was written into the link's target"
+    );
 }

@@ -165,3 +165,42 @@ async fn an_unwritable_token_file_leaves_nothing_half_done() {
         "the next start tries again"
     );
 }
+
+#[tokio::test]
+async fn the_token_file_is_private_and_never_written_through_a_link() {
+    use std::os::unix::fs::PermissionsExt;
+
+    // A file left readable by everyone is made private when the token goes in.
+    let database = TestDatabase::create().await;
+    let pool = database.pool().await;
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let file = data_dir.path().join("admin-token");
+    std::fs::write(&file, "old\n").expect("write");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    first_run(&pool, data_dir.path(), false)
+        .await
+        .expect("first run");
+    let mode = std::fs::metadata(&file).expect("file").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(
+        std::fs::read_to_string(&file)
+            .expect("read")
+            .starts_with("gz_")
+    );
+
+    // A link planted where the file goes is refused, and its target left alone.
+    let database = TestDatabase::create().await;
+    let pool = database.pool().await;
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let victim = data_dir.path().join("victim");
+    std::fs::write(&victim, "precious\n").expect("write");
+    std::os::unix::fs::symlink(&victim, data_dir.path().join("admin-token")).expect("link");
+    first_run(&pool, data_dir.path(), false)
+        .await
+        .expect_err("a link is not followed");
+    assert_eq!(
+        std::fs::read_to_string(&victim).expect("read"),
+        "precious\n"
+    );
+    assert_eq!(count(&pool, "api_tokens").await, 0, "nothing half done");
+}

@@ -277,7 +277,7 @@ async fn hostile_queries_are_bounded() {
     let response = app.graphql(&query, json!({})).await;
     assert_eq!(
         error_code(&response),
-        Some("GRAPHQL_VALIDATION_FAILED"),
+        Some("QUERY_TOO_COMPLEX"),
         "{response}"
     );
     app.stop().await;

@@ -3,14 +3,18 @@
 
 mod api;
 mod cli_errors;
+mod clients;
 mod comments;
 mod embedded;
 mod feeds;
 mod first_run;
 mod graphql_http;
 mod helpers;
+mod limits;
 mod migrations;
 mod posts;
 mod social;
+mod sockets;
 mod statements;
-mod subscriptions;
+pub mod subscriptions;
+mod visibility;

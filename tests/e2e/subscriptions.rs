@@ -15,9 +15,13 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use crate::comments::{add_comment, published_post};
 use crate::helpers::TestApp;
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-async fn connect(app: &TestApp, protocol: &'static str) -> Socket {
+/// Opens a socket speaking `protocol`, without initialising it.
+pub async fn open(
+    app: &TestApp,
+    protocol: &'static str,
+) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
     let url = format!(
         "{}/graphql/ws",
         app.base_url.replacen("http://", "ws://", 1)
@@ -26,13 +30,17 @@ async fn connect(app: &TestApp, protocol: &'static str) -> Socket {
     request
         .headers_mut()
         .insert("sec-websocket-protocol", HeaderValue::from_static(protocol));
-    let (mut socket, response) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("connect");
+    let (socket, response) = tokio_tungstenite::connect_async(request).await?;
     assert_eq!(response.headers()["sec-websocket-protocol"], protocol);
+    Ok(socket)
+}
+
+/// Opens and initialises a socket with `payload` (e.g. a token), expecting the ack.
+pub async fn connect_with(app: &TestApp, protocol: &'static str, payload: Value) -> Socket {
+    let mut socket = open(app, protocol).await.expect("connect");
     send(
         &mut socket,
-        json!({ "type": "connection_init", "payload": {} }),
+        json!({ "type": "connection_init", "payload": payload }),
     )
     .await;
     let ack = receive(&mut socket, Duration::from_secs(10))
@@ -42,7 +50,11 @@ async fn connect(app: &TestApp, protocol: &'static str) -> Socket {
     socket
 }
 
-async fn send(socket: &mut Socket, message: Value) {
+pub async fn connect(app: &TestApp, protocol: &'static str) -> Socket {
+    connect_with(app, protocol, json!({})).await
+}
+
+pub async fn send(socket: &mut Socket, message: Value) {
     socket
         .send(Message::text(message.to_string()))
         .await
@@ -50,7 +62,7 @@ async fn send(socket: &mut Socket, message: Value) {
 }
 
 /// The next protocol message other than keep-alives, if one comes within `wait`.
-async fn receive(socket: &mut Socket, wait: Duration) -> Option<Value> {
+pub async fn receive(socket: &mut Socket, wait: Duration) -> Option<Value> {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         let message = tokio::time::timeout_at(deadline, socket.next())

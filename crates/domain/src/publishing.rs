@@ -4,7 +4,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use gazette_store::posts::{self, NewPost, Post, PostChanges, PostStatus};
 use gazette_store::tags::{self, TagName};
-use gazette_store::{PgPool, authors};
+use gazette_store::{PgPool, authors, summaries};
 
 use crate::error::DomainError;
 use crate::policy::Viewer;
@@ -215,13 +215,22 @@ pub async fn publish_post(
     .await
 }
 
-/// Makes a post a draft again; it keeps its publication date for a later republish.
+/// Makes a post a draft again; it keeps its publication date for a later republish. Its
+/// ready-to-post summaries go at once, in the same transaction: they are the public's, and
+/// the worker writes them again if the post comes back.
 pub async fn unpublish_post(pool: &PgPool, viewer: &Viewer, id: i64) -> Result<Post, DomainError> {
-    change_status(pool, viewer, id, |_| PostChanges {
+    let mut tx = pool.begin().await?;
+    load_for_edit(&mut tx, viewer, id).await?;
+    let changes = PostChanges {
         status: Some(PostStatus::Draft),
         ..PostChanges::default()
-    })
-    .await
+    };
+    let post = posts::update(&mut *tx, id, &changes)
+        .await?
+        .ok_or_else(post_not_found)?;
+    summaries::remove_for_post(&mut *tx, id).await?;
+    tx.commit().await?;
+    Ok(post)
 }
 
 /// Applies the changes `decide` makes from the current post, in one transaction.

@@ -80,6 +80,15 @@ pub async fn remove_others(
     Ok(removed.rows_affected())
 }
 
+/// Removes every channel's summary of one post (it left the public site).
+pub async fn remove_for_post(exec: impl PgExecutor<'_>, post_id: i64) -> Result<u64, StoreError> {
+    let removed = sqlx::query("delete from channel_summaries where post_id = $1")
+        .bind(post_id)
+        .execute(exec)
+        .await?;
+    Ok(removed.rows_affected())
+}
+
 /// Removes everything written for channels that are disabled; returns how many rows.
 pub async fn remove_disabled(exec: impl PgExecutor<'_>) -> Result<i64, StoreError> {
     let removed = sqlx::query_scalar(

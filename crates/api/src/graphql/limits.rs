@@ -126,20 +126,70 @@ fn check_subscription(request: &Request) -> ServerResult<()> {
     }
 }
 
-/// Refuses a query document larger than the limit (before it is parsed).
+/// Refuses a query document larger than the limit, or nested deeper than any query within
+/// the depth limit could be, before it is parsed: the parser recurses once per level of
+/// `{`, `[` and `(`, and must never be handed thousands of them.
 pub fn check_size(query: &str, limits: &Limits) -> ServerResult<()> {
-    if query.len() <= limits.max_query_bytes {
-        return Ok(());
+    if query.len() > limits.max_query_bytes {
+        return Err(refusal(
+            "QUERY_TOO_LARGE",
+            format!(
+                "The query document has {} bytes and the limit is {}.",
+                query.len(),
+                limits.max_query_bytes
+            ),
+            |extensions| extensions.set("limit", limits.max_query_bytes),
+        ));
     }
-    Err(refusal(
-        "QUERY_TOO_LARGE",
-        format!(
-            "The query document has {} bytes and the limit is {}.",
-            query.len(),
-            limits.max_query_bytes
-        ),
-        |extensions| extensions.set("limit", limits.max_query_bytes),
-    ))
+    // Selection sets, arguments and list or object values each open a level.
+    let max_nesting = limits.max_depth * 2 + 16;
+    if nesting(query) > max_nesting {
+        return Err(refusal(
+            "QUERY_TOO_DEEP",
+            format!(
+                "The query document nests brackets more than {max_nesting} levels deep; queries may nest {} levels.",
+                limits.max_depth
+            ),
+            |extensions| extensions.set("limit", limits.max_depth),
+        ));
+    }
+    Ok(())
+}
+
+/// The deepest nesting of `{`, `[` and `(` outside strings and comments.
+fn nesting(query: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let mut chars = query.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '{' | '[' | '(' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            '}' | ']' | ')' => depth = depth.saturating_sub(1),
+            '#' => {
+                for skipped in chars.by_ref() {
+                    if skipped == '\n' || skipped == '\r' {
+                        break;
+                    }
+                }
+            }
+            '"' => {
+                // Plain and block strings alike: skip to the closing quote, past escapes.
+                while let Some(inner) = chars.next() {
+                    match inner {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '"' => break,
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    deepest
 }
 
 /// Refuses documents with too many aliases, or an operation with too many root fields.
@@ -274,6 +324,15 @@ mod tests {
             shape("{ ...F ...F } fragment F on Query { a: posts { totalCount } }").is_ok(),
             "a fragment's aliases count once"
         );
+    }
+
+    #[test]
+    fn nesting_is_counted_outside_strings_and_comments() {
+        assert_eq!(nesting("{ a { b(x: [1, [2]]) } }"), 5);
+        assert_eq!(nesting(r#"{ a(s: "{{{{[[[(") } # {{{{{{"#), 2);
+        assert_eq!(nesting(r#"{ a(s: "\"{{{") }"#), 2);
+        let limits = Limits::default();
+        assert!(check_size(&format!("{}{}", "{a".repeat(200), "}".repeat(200)), &limits).is_err());
     }
 
     #[test]

@@ -1,0 +1,307 @@
+//! What one anonymous request may cost: query cost, depth, aliases, root fields, document
+//! and response size, concurrency, and the database's statement timeout. Queries that must
+//! be refused are listed here, and so are the queries real clients send, which must pass.
+
+use std::time::Duration;
+
+use gazette_store::tokens::Role;
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, RETRY_AFTER};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, error_code};
+
+const DEMO_SLUG: &str = "the-implementation-of-enterprise-2-0-by-government-departments";
+
+/// The query the security issue found: three levels of `comments(first: 60)` through the
+/// `Comment.post → Post.comments` cycle.
+fn nested_comment_query(slug: &str, first: u32) -> String {
+    format!(
+        r#"{{ post(slug: "{slug}") {{ comments(first: {first}) {{ nodes {{ post {{ comments(first: {first}) {{ nodes {{ post {{ comments(first: {first}) {{ nodes {{ id body }} }} }} }} }} }} }} }} }} }}"#
+    )
+}
+
+/// Adds `count` top-level comments to the demo post, straight into the database.
+async fn add_comments(app: &TestApp, count: i64) {
+    sqlx::query(
+        "insert into comments (post_id, author_name, body, body_html) \
+         select p.id, 'Reader', 'Comment ' || n, '<p>Comment ' || n || '</p>' \
+         from posts p, generate_series(1, $1) n where p.slug = $2",
+    )
+    .bind(count)
+    .bind(DEMO_SLUG)
+    .execute(&app.pool)
+    .await
+    .expect("comments");
+}
+
+#[tokio::test]
+async fn the_nested_query_is_refused_before_it_touches_the_database() {
+    // No worker: nothing but the request touches the database.
+    let app = TestApp::spawn_with(true, false, &[]).await;
+    add_comments(&app, 60).await;
+    app.database.statements_since_last_count().await;
+    let response = app
+        .graphql(&nested_comment_query(DEMO_SLUG, 60), json!({}))
+        .await;
+    let statements = app.database.statements_since_last_count().await;
+    assert_eq!(
+        error_code(&response),
+        Some("QUERY_TOO_COMPLEX"),
+        "{response}"
+    );
+    assert!(response.get("data").is_none(), "nothing ran: {response}");
+    let error = &response["errors"][0];
+    assert_eq!(error["extensions"]["limit"], 20_000);
+    assert!(
+        error["extensions"]["cost"]
+            .as_u64()
+            .is_some_and(|cost| cost > 200_000),
+        "{error}"
+    );
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("20000")),
+        "the message names the limit: {error}"
+    );
+    assert_eq!(statements, 0, "the refusal ran no SQL");
+
+    // With application/graphql-response+json the refusal is a 400, as for validation.
+    let refused = app
+        .client
+        .post(app.url("/graphql"))
+        .header(ACCEPT, "application/graphql-response+json")
+        .json(&json!({ "query": nested_comment_query(DEMO_SLUG, 60) }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    app.stop().await;
+}
+
+/// Queries a hostile client might send, and the code each is refused with.
+fn refused_queries() -> Vec<(String, &'static str)> {
+    let aliases: String = (0..31).map(|n| format!("a{n}: __typename ")).collect();
+    let roots: String = (0..21)
+        .map(|n| format!("r{n}: posts(first: 1) {{ totalCount }} "))
+        .collect();
+    let deep_types = format!(
+        "{{ __schema {{ types {{ {}name{} }} }} }}",
+        "ofType { ".repeat(32),
+        " }".repeat(32)
+    );
+    vec![
+        (nested_comment_query(DEMO_SLUG, 60), "QUERY_TOO_COMPLEX"),
+        (nested_comment_query(DEMO_SLUG, 100), "QUERY_TOO_COMPLEX"),
+        (
+            "{ posts(first: 100) { nodes { comments(first: 100) { nodes { replies(first: 100) { nodes { id } } } } } } }".to_owned(),
+            "QUERY_TOO_COMPLEX",
+        ),
+        (
+            "{ authors(first: 100) { nodes { posts(first: 100) { nodes { author { posts(first: 100) { nodes { id } } } } } } } }".to_owned(),
+            "QUERY_TOO_COMPLEX",
+        ),
+        (
+            "{ tags(first: 100) { nodes { posts(first: 100) { nodes { tags { posts(first: 100) { nodes { title } } } } } } } }".to_owned(),
+            "QUERY_TOO_COMPLEX",
+        ),
+        (
+            "{ posts(last: 100) { edges { node { thread(first: 100) { nodes { post { thread(first: 100) { nodes { id } } } } } } } } }".to_owned(),
+            "QUERY_TOO_COMPLEX",
+        ),
+        (format!("{{ {aliases} }}"), "TOO_MANY_ALIASES"),
+        (format!("{{ {roots} }}"), "TOO_MANY_ROOT_FIELDS"),
+        (
+            format!("{{ posts {{ totalCount }} }} # {}", "x".repeat(40_000)),
+            "QUERY_TOO_LARGE",
+        ),
+        (deep_types, "QUERY_TOO_DEEP"),
+        (
+            format!("{{{}{}", "a {".repeat(8_000), "}".repeat(8_001)),
+            "QUERY_TOO_DEEP",
+        ),
+        (
+            format!(
+                "{{ posts(filter: {{ search: {}\"x\"{} }}) {{ totalCount }} }}",
+                "[".repeat(10_000),
+                "]".repeat(10_000)
+            ),
+            "QUERY_TOO_DEEP",
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn hostile_queries_are_refused_with_a_code() {
+    let app = TestApp::spawn_seeded().await;
+    for (query, code) in refused_queries() {
+        let response = app.graphql(&query, json!({})).await;
+        assert_eq!(
+            error_code(&response),
+            Some(code),
+            "{}…: {response}",
+            &query[..query.len().min(120)]
+        );
+        assert!(response.get("data").is_none(), "{response}");
+    }
+    // The server is still up and answering.
+    let alive = app.graphql("{ posts { totalCount } }", json!({})).await;
+    assert_eq!(alive["data"]["posts"]["totalCount"], 1);
+    app.stop().await;
+}
+
+/// The standard introspection query of graphql-js (GraphiQL and code generators send it).
+const INTROSPECTION: &str = r#"
+query IntrospectionQuery {
+  __schema {
+    queryType { name } mutationType { name } subscriptionType { name }
+    types { ...FullType }
+    directives { name description isRepeatable locations args(includeDeprecated: true) { ...InputValue } }
+  }
+}
+fragment FullType on __Type {
+  kind name description specifiedByURL isOneOf
+  fields(includeDeprecated: true) { name description args(includeDeprecated: true) { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason }
+  inputFields(includeDeprecated: true) { ...InputValue }
+  interfaces { ...TypeRef }
+  enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+  possibleTypes { ...TypeRef }
+}
+fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue isDeprecated deprecationReason }
+fragment TypeRef on __Type {
+  kind name
+  ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } } }
+}
+"#;
+
+/// What real clients send: the playground's introspection and first query, the README's
+/// example, the benchmark's three workloads, and the documented shapes.
+fn accepted_queries() -> Vec<&'static str> {
+    vec![
+        INTROSPECTION,
+        // GraphiQL's default query.
+        r#"{ post(slug: "the-implementation-of-enterprise-2-0-by-government-departments") { title publishedAt url excerpt } }"#,
+        // Q1: the front page.
+        "{ posts(first: 20) { nodes { id title excerpt publishedAt url author { name } tags { name slug } commentCount } } }",
+        // Q2: a post page with a long thread.
+        r#"{ post(slug: "the-implementation-of-enterprise-2-0-by-government-departments") { title bodyHtml thread(first: 100) { pageInfo { hasNextPage endCursor } nodes { id depth parent { id } author { name url } bodyHtml createdAt } } } }"#,
+        // Q3: posts with their discussions, two levels.
+        "{ posts(first: 20) { nodes { id title comments(first: 10) { totalCount nodes { id body author { name } replies(first: 5) { totalCount nodes { id body author { name } } } } } } } }",
+        // docs/comments.md: the batched shape.
+        "{ posts { edges { node { comments { edges { node { replies { totalCount } } } } } } } }",
+        "{ tags(first: 100) { totalCount nodes { name posts(first: 20) { totalCount nodes { title } } } } }",
+        "{ authors { nodes { name posts(first: 50) { nodes { title commentCount } } } } }",
+        "{ channels { slug kind limit syndicationUrls } feeds { url format itemCount } }",
+    ]
+}
+
+#[tokio::test]
+async fn what_real_clients_send_still_passes() {
+    let app = TestApp::spawn_seeded().await;
+    let admin = app.token("Editor", Role::Admin).await;
+    for query in accepted_queries() {
+        let response = app.graphql(query, json!({})).await;
+        assert!(
+            response.get("errors").is_none(),
+            "{}…: {response}",
+            &query[..query.len().min(80)]
+        );
+    }
+    // The README's first mutation.
+    let created = app
+        .graphql_as(
+            Some(&admin),
+            r#"mutation { createPost(input: {title: "Hello", body: "*Hi*", status: PUBLISHED}) { post { url } } }"#,
+            json!({}),
+        )
+        .await;
+    assert!(created.get("errors").is_none(), "{created}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn responses_larger_than_the_cap_are_refused_whole() {
+    let app = TestApp::spawn_with(false, false, &["--graphql-max-response-bytes", "65536"]).await;
+    let token = app.token("Writer", Role::Author).await;
+    let body = "All work and no play. ".repeat(4_000);
+    app.create_post(
+        &token,
+        json!({ "title": "Long", "body": body, "status": "PUBLISHED" }),
+    )
+    .await;
+    let small = app
+        .graphql("{ posts { nodes { title } } }", json!({}))
+        .await;
+    assert_eq!(small["data"]["posts"]["nodes"][0]["title"], "Long");
+    let large = app.graphql("{ posts { nodes { body } } }", json!({})).await;
+    assert_eq!(error_code(&large), Some("RESPONSE_TOO_LARGE"), "{large}");
+    assert_eq!(large["errors"][0]["extensions"]["limit"], 65536);
+    assert!(large.get("data").is_none());
+    app.stop().await;
+}
+
+/// Holds an exclusive lock on `posts` until dropped (rolled back): requests that read
+/// posts wait on it.
+async fn lock_posts(app: &TestApp) -> sqlx::Transaction<'static, sqlx::Postgres> {
+    let mut tx = app.pool.begin().await.expect("begin");
+    sqlx::query("lock table posts in access exclusive mode")
+        .execute(&mut *tx)
+        .await
+        .expect("lock");
+    tx
+}
+
+#[tokio::test]
+async fn a_busy_server_answers_503_with_retry_after() {
+    let app = TestApp::spawn_with(false, false, &["--graphql-max-concurrent", "1"]).await;
+    let lock = lock_posts(&app).await;
+    // The first request takes the only slot and waits on the lock.
+    let first = {
+        let client = app.client.clone();
+        let url = app.url("/graphql");
+        tokio::spawn(async move {
+            client
+                .post(url)
+                .json(&json!({ "query": "{ posts { totalCount } }" }))
+                .send()
+                .await
+                .expect("first request")
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&json!({ "query": "{ posts { totalCount } }" }))
+        .send()
+        .await
+        .expect("second request");
+    assert_eq!(second.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(second.headers()[RETRY_AFTER], "1");
+    let body: Value = second.json().await.expect("json");
+    assert_eq!(error_code(&body), Some("SERVER_BUSY"), "{body}");
+
+    drop(lock);
+    let first = first.await.expect("first task");
+    assert_eq!(first.status(), StatusCode::OK);
+    let body: Value = first.json().await.expect("json");
+    assert_eq!(
+        body["data"]["posts"]["totalCount"], 0,
+        "the waiting request completed"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn statements_that_run_too_long_are_stopped() {
+    let app = TestApp::spawn_with(false, false, &["--db-statement-timeout", "300ms"]).await;
+    let lock = lock_posts(&app).await;
+    // Without the timeout this would wait on the lock for as long as it is held.
+    let response = app.graphql("{ posts { totalCount } }", json!({})).await;
+    assert_eq!(error_code(&response), Some("TIMEOUT"), "{response}");
+    drop(lock);
+    let again = app.graphql("{ posts { totalCount } }", json!({})).await;
+    assert_eq!(again["data"]["posts"]["totalCount"], 0);
+    app.stop().await;
+}

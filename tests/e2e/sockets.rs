@@ -1,0 +1,377 @@
+//! WebSockets as a door into the server: tokens re-checked on open sockets, only
+//! subscriptions on them, the close codes of graphql-transport-ws, bounded messages, idle
+//! time, sockets per client and subscriptions per socket, one statement per event however
+//! many subscribers, and nothing held reaching anonymous subscribers.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use gazette_store::tokens::{self, Role};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::comments::{add_comment, published_post};
+use crate::helpers::TestApp;
+use crate::subscriptions::{Socket, connect, connect_with, open, receive, send};
+
+/// The close frame's code, if the socket closes within `wait` (other messages are skipped).
+async fn closed_with(socket: &mut Socket, wait: Duration) -> Option<u16> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        match tokio::time::timeout_at(deadline, socket.next()).await {
+            Err(_) => return None,
+            Ok(None) | Ok(Some(Err(_))) => return Some(1006),
+            Ok(Some(Ok(Message::Close(frame)))) => {
+                return Some(frame.map_or(1005, |frame| u16::from(frame.code)));
+            }
+            Ok(Some(Ok(_))) => continue,
+        }
+    }
+}
+
+/// The first error code of a protocol message (`error` or `next` with errors).
+fn error_of(message: &Value) -> Option<&str> {
+    let errors = match message["type"].as_str() {
+        Some("error") => &message["payload"],
+        _ => &message["payload"]["errors"],
+    };
+    errors[0]["extensions"]["code"].as_str()
+}
+
+const POST_PUBLISHED: &str = "subscription { postPublished { title } }";
+
+async fn subscribe(socket: &mut Socket, id: &str, query: &str) {
+    send(
+        socket,
+        json!({ "id": id, "type": "subscribe", "payload": { "query": query } }),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_revoked_token_stops_working_on_open_sockets() {
+    let app = TestApp::spawn_api_only().await;
+    let secret = app.token("Night Editor", Role::Admin).await;
+    let owner = tokens::authenticate(&app.pool, &secret)
+        .await
+        .expect("lookup")
+        .expect("a valid token");
+    let mut socket = connect_with(
+        &app,
+        "graphql-transport-ws",
+        json!({ "Authorization": format!("Bearer {secret}") }),
+    )
+    .await;
+    subscribe(&mut socket, "1", POST_PUBLISHED).await;
+    assert!(
+        receive(&mut socket, Duration::from_millis(300))
+            .await
+            .is_none(),
+        "the subscription runs"
+    );
+
+    assert!(
+        tokens::revoke(&app.pool, owner.token_id)
+            .await
+            .expect("revoke")
+    );
+    // Either the next operation is refused or the socket is closed first; within seconds,
+    // the socket is closed with 4403 either way.
+    subscribe(&mut socket, "2", POST_PUBLISHED).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let mut refused = false;
+    let code = loop {
+        match tokio::time::timeout_at(deadline, socket.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => {
+                let message: Value = serde_json::from_str(&text).expect("json");
+                if message["type"] != "complete" {
+                    assert_eq!(error_of(&message), Some("UNAUTHENTICATED"), "{message}");
+                    refused = true;
+                }
+            }
+            Ok(Some(Ok(Message::Close(frame)))) => break frame.map(|frame| u16::from(frame.code)),
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("the socket stayed open or broke: {other:?}"),
+        }
+    };
+    assert_eq!(code, Some(4403), "refused first: {refused}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn only_subscriptions_run_over_websocket() {
+    let app = TestApp::spawn_api_only().await;
+    let (_, post) = published_post(&app).await;
+    let mut socket = connect(&app, "graphql-transport-ws").await;
+    subscribe(&mut socket, "1", "{ posts { totalCount } }").await;
+    let answer = receive(&mut socket, Duration::from_secs(10))
+        .await
+        .expect("an answer");
+    assert_eq!(error_of(&answer), Some("OPERATION_NOT_ALLOWED"), "{answer}");
+    send(
+        &mut socket,
+        json!({ "id": "2", "type": "subscribe", "payload": {
+            "query": "mutation($post: ID!) { addComment(input: {postId: $post, authorName: \"WS\", body: \"over the socket\"}) { comment { id } } }",
+            "variables": { "post": post }
+        }}),
+    )
+    .await;
+    let answer = loop {
+        let message = receive(&mut socket, Duration::from_secs(10))
+            .await
+            .expect("an answer");
+        if message["id"] == "2" && message["type"] != "complete" {
+            break message;
+        }
+    };
+    assert_eq!(error_of(&answer), Some("OPERATION_NOT_ALLOWED"), "{answer}");
+    let stored: i64 = sqlx::query_scalar("select count(*) from comments")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+    assert_eq!(stored, 0, "the mutation did not run");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn connection_init_is_required_and_checked() {
+    let app = TestApp::spawn_api_only().await;
+    // A token that is not valid: 4403 Forbidden, as graphql-transport-ws prescribes.
+    let mut socket = open(&app, "graphql-transport-ws").await.expect("open");
+    send(
+        &mut socket,
+        json!({ "type": "connection_init", "payload": { "Authorization": "Bearer gz_nope" } }),
+    )
+    .await;
+    assert_eq!(
+        closed_with(&mut socket, Duration::from_secs(10)).await,
+        Some(4403)
+    );
+    // An operation before connection_init: 4401 Unauthorized.
+    let mut socket = open(&app, "graphql-transport-ws").await.expect("open");
+    subscribe(&mut socket, "1", POST_PUBLISHED).await;
+    assert_eq!(
+        closed_with(&mut socket, Duration::from_secs(10)).await,
+        Some(4401)
+    );
+    // No connection_init at all: 4408 after ten seconds.
+    let mut socket = open(&app, "graphql-transport-ws").await.expect("open");
+    assert_eq!(
+        closed_with(&mut socket, Duration::from_secs(20)).await,
+        Some(4408)
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn oversized_messages_close_the_socket() {
+    let app = TestApp::spawn_with(false, false, &["--ws-max-message-bytes", "4096"]).await;
+    let mut socket = connect(&app, "graphql-transport-ws").await;
+    let padding = "x".repeat(10_000);
+    subscribe(
+        &mut socket,
+        "1",
+        &format!("subscription {{ postPublished {{ title }} }} # {padding}"),
+    )
+    .await;
+    assert_eq!(
+        closed_with(&mut socket, Duration::from_secs(10)).await,
+        Some(1009)
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn idle_sockets_are_closed_and_subscribed_ones_stay() {
+    let app = TestApp::spawn_with(false, false, &["--ws-idle-timeout", "1s"]).await;
+    let mut idle = connect(&app, "graphql-transport-ws").await;
+    let mut busy = connect(&app, "graphql-transport-ws").await;
+    subscribe(&mut busy, "1", POST_PUBLISHED).await;
+    assert_eq!(
+        closed_with(&mut idle, Duration::from_secs(10)).await,
+        Some(1000)
+    );
+    assert_eq!(
+        closed_with(&mut busy, Duration::from_secs(3)).await,
+        None,
+        "a socket with a subscription is not idle"
+    );
+    // Once its subscription completes, it is idle too.
+    send(&mut busy, json!({ "id": "1", "type": "complete" })).await;
+    assert_eq!(
+        closed_with(&mut busy, Duration::from_secs(10)).await,
+        Some(1000)
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn sockets_per_client_and_subscriptions_per_socket_are_capped() {
+    let app = TestApp::spawn_with(
+        false,
+        false,
+        &[
+            "--ws-max-connections-per-client",
+            "2",
+            "--ws-max-subscriptions",
+            "2",
+        ],
+    )
+    .await;
+    let mut first = connect(&app, "graphql-transport-ws").await;
+    let second = connect(&app, "graphql-transport-ws").await;
+    match open(&app, "graphql-transport-ws").await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 429);
+        }
+        other => panic!("a third socket from one address was accepted: {other:?}"),
+    }
+    drop(second);
+    // The place frees up once the server sees the socket gone.
+    let mut reopened = None;
+    for _ in 0..50 {
+        if let Ok(socket) = open(&app, "graphql-transport-ws").await {
+            reopened = Some(socket);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(reopened.is_some(), "a closed socket frees its place");
+
+    subscribe(&mut first, "1", POST_PUBLISHED).await;
+    subscribe(&mut first, "2", POST_PUBLISHED).await;
+    subscribe(&mut first, "3", POST_PUBLISHED).await;
+    // The three start together; whichever starts last finds the socket full.
+    let refused = receive(&mut first, Duration::from_secs(10))
+        .await
+        .expect("an answer");
+    assert_eq!(
+        error_of(&refused),
+        Some("TOO_MANY_SUBSCRIPTIONS"),
+        "{refused}"
+    );
+    let running: Vec<&str> = ["1", "2", "3"]
+        .into_iter()
+        .filter(|id| refused["id"] != *id)
+        .collect();
+    assert_eq!(running.len(), 2, "{refused}");
+    // Completing one makes room for another, which then delivers.
+    let (completed, kept) = (running[0], running[1]);
+    // Drain the refused one's `complete`.
+    while let Some(message) = receive(&mut first, Duration::from_millis(300)).await {
+        assert_eq!(message["type"], "complete", "{message}");
+    }
+    send(&mut first, json!({ "id": completed, "type": "complete" })).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    subscribe(&mut first, "4", POST_PUBLISHED).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let token = app.token("Publisher", Role::Author).await;
+    app.create_post(&token, json!({ "title": "Fresh", "status": "PUBLISHED" }))
+        .await;
+    let mut delivered_to = Vec::new();
+    while let Some(message) = receive(&mut first, Duration::from_secs(3)).await {
+        assert!(message["payload"]["errors"].is_null(), "{message}");
+        if message["type"] == "next" {
+            delivered_to.push(message["id"].as_str().unwrap_or_default().to_owned());
+        }
+        if delivered_to.len() == 2 {
+            break;
+        }
+    }
+    delivered_to.sort();
+    let mut expected = vec![kept.to_owned(), "4".to_owned()];
+    expected.sort();
+    assert_eq!(delivered_to, expected);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_event_costs_one_statement_however_many_subscribe() {
+    let app = TestApp::spawn_api_only().await;
+    let token = app.token("Publisher", Role::Author).await;
+    let draft = app
+        .create_post(&token, json!({ "title": "Big news" }))
+        .await;
+    let mut sockets = Vec::new();
+    for _ in 0..8 {
+        let mut socket = connect(&app, "graphql-transport-ws").await;
+        subscribe(&mut socket, "1", POST_PUBLISHED).await;
+        sockets.push(socket);
+    }
+    // Let every subscription start before the event.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.database.statements_since_last_count().await;
+    sqlx::query("update posts set status = 'published', published_at = now() where slug = $1")
+        .bind(draft["slug"].as_str().expect("slug"))
+        .execute(&app.pool)
+        .await
+        .expect("publish");
+    for socket in &mut sockets {
+        let message = receive(socket, Duration::from_secs(10))
+            .await
+            .expect("every subscriber gets the event");
+        assert_eq!(
+            message["payload"]["data"]["postPublished"]["title"],
+            "Big news"
+        );
+    }
+    let statements = app.database.statements_since_last_count().await;
+    // The update itself, and one read of the post for all eight subscribers.
+    assert_eq!(statements, 2, "one statement per event, not per subscriber");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn replies_under_held_comments_do_not_reach_anonymous_subscribers() {
+    let app = TestApp::spawn_api_only().await;
+    let (poster, post) = published_post(&app).await;
+    let held = add_comment(
+        &app,
+        None,
+        json!({ "postId": post, "authorName": "Linky", "body": "http://a.example http://b.example" }),
+    )
+    .await;
+    let held_id = held["data"]["addComment"]["comment"]["id"].clone();
+    assert_eq!(held["data"]["addComment"]["comment"]["status"], "PENDING");
+
+    let mut socket = connect(&app, "graphql-transport-ws").await;
+    send(
+        &mut socket,
+        json!({ "id": "1", "type": "subscribe", "payload": {
+            "query": "subscription($post: ID!) { commentAdded(postId: $post) { body } }",
+            "variables": { "post": post }
+        }}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The post's author replies to the held comment: published, but hidden with its parent.
+    let reply = add_comment(
+        &app,
+        Some(&poster),
+        json!({ "postId": post, "parentId": held_id, "authorName": "Poster", "body": "reply under a held comment" }),
+    )
+    .await;
+    assert_eq!(
+        reply["data"]["addComment"]["comment"]["status"], "PUBLISHED",
+        "{reply}"
+    );
+    add_comment(
+        &app,
+        None,
+        json!({ "postId": post, "authorName": "Ann", "body": "a visible comment" }),
+    )
+    .await;
+    let delivered = receive(&mut socket, Duration::from_secs(10))
+        .await
+        .expect("a delivery");
+    assert_eq!(
+        delivered["payload"]["data"]["commentAdded"]["body"], "a visible comment",
+        "the hidden reply was not delivered first: {delivered}"
+    );
+    assert!(
+        receive(&mut socket, Duration::from_millis(500))
+            .await
+            .is_none()
+    );
+    app.stop().await;
+}
