@@ -943,3 +943,57 @@ async fn every_mutation_refuses_callers_it_is_not_for() {
     assert!(added.get("errors").is_none(), "{added}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn unpublishing_withdraws_what_the_worker_wrote_at_once() {
+    // No worker: what it wrote stays until the unpublishing transaction removes it.
+    let app = TestApp::spawn_with(true, false, &[]).await;
+    let writer = app.token("Writer", Role::Author).await;
+    let post = app
+        .create_post(
+            &writer,
+            json!({ "title": "Short lived", "status": "PUBLISHED" }),
+        )
+        .await;
+    let post_id = numeric(post["id"].as_str().expect("id"));
+    let slug = post["slug"].as_str().expect("slug").to_owned();
+    let feed_key = format!("posts/{slug}/comments/feed.xml");
+    sqlx::query(
+        "insert into generated_feeds (key, content_type, body, content_hash, item_count) \
+         values ($1, 'application/rss+xml; charset=utf-8', '<rss/>', 'h', 0)",
+    )
+    .bind(&feed_key)
+    .execute(&app.pool)
+    .await
+    .expect("feed");
+    sqlx::query(
+        "insert into channel_summaries (key, channel_id, post_id, body, content_hash, length, char_limit) \
+         select c.id || '/' || $1, c.id, $1, 'Short lived', 'h', 11, 280 from social_channels c",
+    )
+    .bind(post_id)
+    .execute(&app.pool)
+    .await
+    .expect("summaries");
+    assert_eq!(app.get(&format!("/{feed_key}")).await.status(), 200);
+
+    ok(
+        &app,
+        Some(&writer),
+        "mutation($id: ID!) { unpublishPost(input: {id: $id}) { post { status } } }",
+        json!({ "id": post["id"] }),
+    )
+    .await;
+    let summaries: i64 =
+        sqlx::query_scalar("select count(*) from channel_summaries where post_id = $1")
+            .bind(post_id)
+            .fetch_one(&app.pool)
+            .await
+            .expect("count");
+    assert_eq!(summaries, 0);
+    let gone = crate::helpers::eventually(50, || async {
+        (app.get(&format!("/{feed_key}")).await.status() == 404).then_some(())
+    })
+    .await;
+    assert!(gone.is_some(), "the comments feed of a draft is not served");
+    app.stop().await;
+}

@@ -4,7 +4,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use gazette_store::posts::{self, NewPost, Post, PostChanges, PostStatus};
 use gazette_store::tags::{self, TagName};
-use gazette_store::{PgPool, authors, summaries};
+use gazette_store::{PgPool, authors, feeds, summaries};
 
 use crate::error::DomainError;
 use crate::policy::Viewer;
@@ -216,8 +216,8 @@ pub async fn publish_post(
 }
 
 /// Makes a post a draft again; it keeps its publication date for a later republish. Its
-/// ready-to-post summaries go at once, in the same transaction: they are the public's, and
-/// the worker writes them again if the post comes back.
+/// ready-to-post summaries and its comments feed go at once, in the same transaction: they
+/// are the public's, and the worker writes them again if the post comes back.
 pub async fn unpublish_post(pool: &PgPool, viewer: &Viewer, id: i64) -> Result<Post, DomainError> {
     let mut tx = pool.begin().await?;
     load_for_edit(&mut tx, viewer, id).await?;
@@ -229,6 +229,7 @@ pub async fn unpublish_post(pool: &PgPool, viewer: &Viewer, id: i64) -> Result<P
         .await?
         .ok_or_else(post_not_found)?;
     summaries::remove_for_post(&mut *tx, id).await?;
+    feeds::remove_stale(&mut *tx).await?;
     tx.commit().await?;
     Ok(post)
 }
@@ -254,6 +255,8 @@ pub async fn delete_post(pool: &PgPool, viewer: &Viewer, id: i64) -> Result<Post
     let mut tx = pool.begin().await?;
     let post = load_for_edit(&mut tx, viewer, id).await?;
     posts::delete(&mut *tx, id).await?;
+    // Its comments feed (and tag feeds only it kept) go with it, not at the worker's next run.
+    feeds::remove_stale(&mut *tx).await?;
     tx.commit().await?;
     Ok(post)
 }

@@ -95,11 +95,13 @@ pub async fn latest_posts(
     tag: Option<&str>,
     limit: i64,
 ) -> Result<Vec<FeedPost>, StoreError> {
-    // Readers count the comments they can see: none hidden under a held one.
+    // Feeds are for the public: its posts, and the comments it can see (none hidden under
+    // a held one).
     let mut query = QueryBuilder::new(format!(
         "select {FEED_POST_COLUMNS}{NOT_UNDER_HELD}) as comment_count \
-         from posts p join authors a on a.id = p.author_id where p.status = 'published'"
+         from posts p join authors a on a.id = p.author_id where true"
     ));
+    Reader::PUBLIC.push_post_visible(&mut query, "p");
     if let Some(tag) = tag {
         query
             .push(" and exists (select 1 from post_tags pt join tags t on t.id = pt.tag_id where pt.post_id = p.id and t.slug = ")
@@ -122,7 +124,7 @@ pub async fn latest_comments(
         "select c.id, c.post_id, p.slug as post_slug, p.title as post_title, c.author_name, \
          c.author_url, c.body, c.body_html, c.created_at, c.updated_at \
          from comments c join posts p on p.id = c.post_id \
-         where p.status = 'published' and c.status = 'published'",
+         where c.status = 'published'",
     );
     if let Some(post_id) = post_id {
         query.push(" and c.post_id = ").push_bind(post_id);
