@@ -76,6 +76,15 @@ pub struct Limits {
     pub ws_max_subscriptions: usize,
 }
 
+impl Limits {
+    /// How deep brackets may nest in a document: selection sets, arguments and list or
+    /// object values each open a level, so a query within the depth limit nests at most
+    /// about twice as deep.
+    pub fn max_nesting(&self) -> usize {
+        self.max_depth * 2 + 16
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Self {

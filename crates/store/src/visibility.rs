@@ -54,10 +54,6 @@ impl Reader {
         }
     }
 
-    pub fn is_admin(&self) -> bool {
-        self.admin
-    }
-
     /// Whether this reader sees a post of `status` by `author_id` (the same rule as
     /// [`Reader::push_post_visible`], for rows already in memory).
     pub fn sees_post(&self, status: PostStatus, author_id: i64) -> bool {

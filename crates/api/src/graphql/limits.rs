@@ -141,8 +141,7 @@ pub fn check_size(query: &str, limits: &Limits) -> ServerResult<()> {
             |extensions| extensions.set("limit", limits.max_query_bytes),
         ));
     }
-    // Selection sets, arguments and list or object values each open a level.
-    let max_nesting = limits.max_depth * 2 + 16;
+    let max_nesting = limits.max_nesting();
     if nesting(query) > max_nesting {
         return Err(refusal(
             "QUERY_TOO_DEEP",
@@ -159,7 +158,7 @@ pub fn check_size(query: &str, limits: &Limits) -> ServerResult<()> {
 /// The deepest nesting of `{`, `[` and `(` outside strings and comments.
 fn nesting(query: &str) -> usize {
     let (mut depth, mut deepest) = (0usize, 0usize);
-    let mut chars = query.chars().peekable();
+    let mut chars = query.chars();
     while let Some(c) = chars.next() {
         match c {
             '{' | '[' | '(' => {

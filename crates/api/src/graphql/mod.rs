@@ -62,7 +62,7 @@ pub fn build_schema(events: EventHub, limits: &Limits) -> AppSchema {
     schema_builder()
         // The extension reports depth with its own code and message; the library's own
         // check (selection sets, which nest deeper than fields) stays as a backstop.
-        .limit_recursive_depth(limits.max_depth * 2 + 16)
+        .limit_recursive_depth(limits.max_nesting())
         .extension(OperationLimits(Arc::new(limits.clone())))
         .data(events)
         .finish()
