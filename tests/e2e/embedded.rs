@@ -93,11 +93,20 @@ fn free_address() -> String {
 
 /// Connects as the application does: its own role, with the password in the data directory.
 async fn connect(data_dir: &Path) -> PgConnection {
-    let password = std::fs::read_to_string(data_dir.join("postgres-password"))
-        .expect("the application's password file");
+    connect_as(data_dir, "gazette_app", "postgres-password").await
+}
+
+async fn connect_as_superuser(data_dir: &Path) -> PgConnection {
+    connect_as(data_dir, "gazette", "postgres-superuser-password").await
+}
+
+/// Connects over the cluster's socket as `user`, with the password in `password_file`.
+async fn connect_as(data_dir: &Path, user: &str, password_file: &str) -> PgConnection {
+    let password =
+        std::fs::read_to_string(data_dir.join(password_file)).expect("the password file");
     let options = PgConnectOptions::new()
         .socket(data_dir.join("postgres"))
-        .username("gazette_app")
+        .username(user)
         .password(password.trim())
         .database("gazette");
     PgConnection::connect_with(&options)
@@ -325,19 +334,6 @@ async fn embedded_postgres_lifecycle() {
     assert_eq!(count(&mut connection, "posts").await, 1);
     connection.close().await.expect("close");
     upgraded.terminate().await;
-}
-
-async fn connect_as_superuser(data_dir: &Path) -> PgConnection {
-    let password = std::fs::read_to_string(data_dir.join("postgres-superuser-password"))
-        .expect("the superuser's password file");
-    let options = PgConnectOptions::new()
-        .socket(data_dir.join("postgres"))
-        .username("gazette")
-        .password(password.trim())
-        .database("gazette");
-    PgConnection::connect_with(&options)
-        .await
-        .expect("connect as the superuser")
 }
 
 #[tokio::test]
