@@ -484,6 +484,18 @@ mod tests {
         }
     }
 
+    /// Durations are written as text for clap; they must say what the libraries' own
+    /// defaults say.
+    #[test]
+    fn command_line_defaults_are_the_libraries_defaults() {
+        let cli = Cli::try_parse_from(["gazette"]).expect("defaults parse");
+        assert_eq!(cli.settings.limits(), Limits::default());
+        assert_eq!(
+            cli.settings.database().statement_timeout,
+            DatabaseConfig::DEFAULT_STATEMENT_TIMEOUT
+        );
+    }
+
     #[test]
     fn cross_origin_access_is_off_by_default() {
         let cli = Cli::try_parse_from(["gazette"]).expect("defaults parse");
