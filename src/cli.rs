@@ -10,6 +10,7 @@ use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use gazette_api::{CommentPolicy, CorsOrigins, Limits, Moderation};
 use gazette_store::DatabaseConfig;
+use gazette_store::synthetic::SyntheticSite;
 use gazette_worker::WorkerConfig;
 
 #[derive(Debug, Parser)]
@@ -48,6 +49,37 @@ pub enum Command {
     Token(TokenCommand),
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Fill an empty database with the benchmark's synthetic site (docs/benchmarks.md).
+    BenchData(BenchDataArgs),
+}
+
+/// The size of the synthetic site; the defaults are the benchmark's data set.
+#[derive(Debug, Args)]
+pub struct BenchDataArgs {
+    /// Published posts, the big thread's included.
+    #[arg(long, default_value_t = SyntheticSite::default().posts)]
+    pub posts: u32,
+    /// Comments on each ordinary post (half top-level, the rest replies).
+    #[arg(long, default_value_t = SyntheticSite::default().comments_per_post)]
+    pub comments_per_post: u32,
+    /// Top-level comments of the big thread, each heading a chain of replies.
+    #[arg(long, default_value_t = SyntheticSite::default().big_thread_chains)]
+    pub big_thread_chains: u32,
+    /// Levels of each chain of the big thread.
+    #[arg(long, default_value_t = SyntheticSite::default().big_thread_depth)]
+    pub big_thread_depth: u32,
+}
+
+impl BenchDataArgs {
+    pub fn site(&self) -> SyntheticSite {
+        SyntheticSite {
+            posts: self.posts,
+            comments_per_post: self.comments_per_post,
+            big_thread_chains: self.big_thread_chains,
+            big_thread_depth: self.big_thread_depth,
+            ..SyntheticSite::default()
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 
 use anyhow::{Context, bail};
 use gazette_store::tokens::{self, Role};
+use gazette_store::synthetic::{self, SyntheticSite};
 use gazette_store::{Access, Database, SiteConfig, authors};
 use tokio::net::TcpListener;
 
@@ -21,6 +22,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Worker { once: true } => worker_once(&settings).await,
         Command::Migrate => with_database(&settings, Access::Shared, async |_| Ok(())).await,
         Command::Token(command) => token(&settings, command).await,
+        Command::BenchData(args) => bench_data(&settings, &args.site()).await,
         Command::Schema => {
             print!("{}", gazette_api::graphql::sdl());
             Ok(())
@@ -55,6 +57,21 @@ async fn worker_once(settings: &Settings) -> anyhow::Result<()> {
     with_database(settings, Access::Shared, async move |database| {
         let site = settings.site(settings.listen);
         gazette_worker::run_all(database.pool(), &settings.worker(site)).await?;
+        Ok(())
+    })
+    .await
+}
+
+async fn bench_data(settings: &Settings, site: &SyntheticSite) -> anyhow::Result<()> {
+    with_database(settings, Access::Shared, async move |database| {
+        let started = std::time::Instant::now();
+        let counts = synthetic::generate(database.pool(), site).await?;
+        eprintln!(
+            "Generated {} posts and {} comments in {:.1} s.",
+            counts.posts,
+            counts.comments,
+            started.elapsed().as_secs_f64()
+        );
         Ok(())
     })
     .await

@@ -17,6 +17,7 @@ pub mod keyset;
 pub mod meta;
 pub mod posts;
 pub mod summaries;
+pub mod synthetic;
 pub mod tags;
 pub mod tokens;
 pub mod visibility;

@@ -1,0 +1,43 @@
+"""An SVG chart of each workload's throughput against its baselines (no dependencies)."""
+
+from html import escape
+import math
+
+COLOURS = {"gazette": "#2b6cb0", "postgraphile": "#d69e2e", "sql": "#718096", "nginx": "#38a169"}
+LABELS = {"gazette": "Gazette", "postgraphile": "PostGraphile 4.14.1", "sql": "raw SQL (pgbench)",
+          "nginx": "nginx (static file)"}
+
+
+def render(rows):
+    """`rows`: dicts with key, title, target and rps (median req/s). Log-scale bars."""
+    workloads = list(dict.fromkeys(row["key"] for row in rows))
+    by = {(row["key"], row["target"]): row for row in rows}
+    top = max(row["rps"] for row in rows)
+    decades = max(1, math.ceil(math.log10(top)))
+    left, width, bar, gap = 290, 560, 16, 18
+    scale = lambda rps: width * max(math.log10(max(rps, 1)), 0) / decades  # noqa: E731
+    y = 40
+    parts = []
+    for key in workloads:
+        targets = [t for t in COLOURS if (key, t) in by]
+        title = by[(key, targets[0])]["title"]
+        parts.append(f'<text x="10" y="{y + bar}" font-weight="bold">{escape(title)}</text>')
+        for target in targets:
+            rps = by[(key, target)]["rps"]
+            parts.append(
+                f'<text x="{left - 8}" y="{y + bar - 3}" text-anchor="end">{LABELS[target]}</text>'
+                f'<rect x="{left}" y="{y + 2}" width="{scale(rps):.1f}" height="{bar - 4}" fill="{COLOURS[target]}"/>'
+                f'<text x="{left + scale(rps) + 6:.1f}" y="{y + bar - 3}">{rps:,.0f}</text>')
+            y += bar
+        y += gap
+    ticks = "".join(
+        f'<line x1="{left + width * d / decades:.1f}" y1="30" x2="{left + width * d / decades:.1f}" y2="{y}" stroke="#ddd"/>'
+        f'<text x="{left + width * d / decades:.1f}" y="24" text-anchor="middle">{10 ** d:,}</text>'
+        for d in range(decades + 1))
+    height = y + 10
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 90}" height="{height}" '
+        f'font-family="sans-serif" font-size="12">'
+        f'<rect width="100%" height="100%" fill="white"/>'
+        f'<text x="10" y="16" font-size="13">Requests per second (log scale), median of the rounds</text>'
+        f"{ticks}{''.join(parts)}</svg>\n")

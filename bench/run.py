@@ -1,0 +1,630 @@
+#!/usr/bin/env python3
+"""Gazette's benchmark driver (run it through `scripts/bench`, which installs the tools).
+
+It starts a throwaway PostgreSQL cluster, fills it with `gazette bench-data`, times the
+worker, then runs Gazette, PostGraphile, raw SQL (pgbench) and nginx against the same data,
+interleaved round by round, and prints one table with ratios measured in the same run.
+Responses are checked: one without data, or with errors, is a failure, not a request served.
+
+`--check` runs every workload once against every target and fails on a bad answer: the
+correctness part, which CI runs. It prints no timings.
+"""
+
+import argparse
+import base64
+import json
+import os
+import pwd
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import chart  # noqa: E402
+import workloads  # noqa: E402
+
+PG_PORT = 55432
+GAZETTE_PORT = 18080
+POSTGRAPHILE_PORT = 15678
+NGINX_PORT = 18081
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def log(message):
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+class Failure(Exception):
+    pass
+
+
+# ---------------------------------------------------------------------------------------
+# Processes
+
+
+class Cluster:
+    """A PostgreSQL cluster of our own, with pg_stat_statements, run as an unprivileged user."""
+
+    def __init__(self, bin_dir: Path, root: Path):
+        self.bin = bin_dir
+        self.root = root
+        self.data = root / "pg"
+        self.user = "postgres" if os.geteuid() == 0 else None
+        self.url = f"postgres://postgres@127.0.0.1:{PG_PORT}/gazette"
+
+    def _run(self, *args, **kwargs):
+        command = [str(a) for a in args]
+        if self.user:
+            command = ["runuser", "-u", self.user, "--"] + command
+        return subprocess.run(command, check=True, **kwargs)
+
+    def start(self):
+        if self.data.exists():
+            self.stop(quiet=True)
+            shutil.rmtree(self.data)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.data.mkdir()
+        if self.user:
+            entry = pwd.getpwnam(self.user)
+            for path in (self.root, self.data):
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+        self._run(self.bin / "initdb", "-D", self.data, "-U", "postgres", "--auth=trust",
+                  "-E", "UTF8", "--locale=C", stdout=subprocess.DEVNULL)
+        with open(self.data / "postgresql.conf", "a") as conf:
+            conf.write(
+                f"port = {PG_PORT}\nlisten_addresses = '127.0.0.1'\n"
+                f"unix_socket_directories = '{self.root}'\n"
+                "shared_preload_libraries = 'pg_stat_statements'\n"
+                "max_connections = 200\nshared_buffers = 256MB\n"
+                "synchronous_commit = on\nlogging_collector = off\n"
+            )
+        self._run(self.bin / "pg_ctl", "-D", self.data, "-l", self.root / "pg.log", "-w", "start",
+                  stdout=subprocess.DEVNULL)
+        self.psql("postgres", "create database gazette")
+        self.psql("gazette", "create extension pg_stat_statements")
+
+    def stop(self, quiet=False):
+        try:
+            self._run(self.bin / "pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop",
+                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL if quiet else None)
+        except subprocess.CalledProcessError:
+            if not quiet:
+                raise
+
+    def psql(self, database, sql):
+        out = subprocess.run(
+            [str(self.bin / "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+             "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", "postgres", "-d", database, "-c", sql],
+            check=True, capture_output=True, text=True)
+        return out.stdout.strip()
+
+    def reset_statements(self):
+        self.psql("gazette", "select pg_stat_statements_reset()")
+
+    def statements(self):
+        """Statements executed and their total execution time (ms) since the last reset."""
+        row = self.psql("gazette",
+                        "select coalesce(sum(calls), 0), coalesce(sum(total_exec_time), 0) "
+                        "from pg_stat_statements where query not like '%pg_stat_statements%'")
+        calls, ms = row.split("|")
+        return int(calls), float(ms)
+
+
+class Server:
+    def __init__(self, name, command, url, log_path, env=None, cwd=None):
+        self.name = name
+        self.url = url
+        self.log_path = log_path
+        self.process = subprocess.Popen(
+            command, stdout=open(log_path, "w"), stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True)
+
+    def wait_ready(self, path="/", timeout=120):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise Failure(f"{self.name} exited ({self.process.returncode}); see {self.log_path}")
+            try:
+                with urllib.request.urlopen(self.url + path, timeout=2) as response:
+                    if response.status < 500:
+                        return
+            except urllib.error.HTTPError as error:
+                if error.code < 500:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise Failure(f"{self.name} did not answer {path} within {timeout} s; see {self.log_path}")
+
+    def pids(self):
+        """The server's process and its children (nginx's workers)."""
+        pids = [self.process.pid]
+        try:
+            children = subprocess.run(["pgrep", "-P", str(self.process.pid)],
+                                      capture_output=True, text=True).stdout.split()
+            pids += [int(pid) for pid in children]
+        except OSError:
+            pass
+        return pids
+
+    def cpu_ticks(self):
+        total = 0
+        for pid in self.pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+            except (OSError, IndexError, ValueError):
+                pass
+        return total
+
+    def rss_bytes(self):
+        total = 0
+        for pid in self.pids():
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+            except (OSError, ValueError):
+                pass
+        return total
+
+    def stop(self):
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+class MemorySampler(threading.Thread):
+    def __init__(self, server):
+        super().__init__(daemon=True)
+        self.server = server
+        self.peak = 0
+        self.running = True
+
+    def run(self):
+        while self.running:
+            self.peak = max(self.peak, self.server.rss_bytes())
+            time.sleep(0.2)
+
+    def finish(self):
+        self.running = False
+        self.join()
+        return self.peak
+
+
+# ---------------------------------------------------------------------------------------
+# Requests
+
+
+def graphql_ok(body: bytes):
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(answer, dict) and "errors" not in answer and isinstance(answer.get("data"), dict) \
+        and all(value is not None for value in answer["data"].values())
+
+
+def post_json(url, payload):
+    request = urllib.request.Request(url, data=json.dumps(payload).encode(),
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def gazette_post_id(slug_number):
+    return base64.b64encode(f"Post:{slug_number}".encode()).decode()
+
+
+LUA_COMMON = r"""
+local bad = 0
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function response(status, headers, body)
+  if not ok(status, headers, body) then bad = bad + 1 end
+end
+function done(summary, latency, requests)
+  local failures = 0
+  for _, thread in ipairs(threads) do failures = failures + thread:get("bad") end
+  local e = summary.errors
+  io.write(string.format(
+    'WRK {"requests": %d, "bad": %d, "socket_errors": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d}\n',
+    summary.requests, failures, e.connect + e.read + e.write + e.timeout, summary.duration,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+LUA_GRAPHQL_OK = r"""
+function ok(status, headers, body)
+  return status == 200 and body:find('{"data":{', 1, true) == 1 and not body:find('"errors"', 1, true)
+    and not body:find('":null', 1, true)
+end
+"""
+
+
+def lua_long_string(text):
+    level = "=" * 4
+    assert f"]{level}]" not in text
+    return f"[{level}[{text}]{level}]"
+
+
+def lua_graphql(payload):
+    return (
+        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+        f"wrk.body = {lua_long_string(json.dumps(payload))}\n" + LUA_GRAPHQL_OK + LUA_COMMON
+    )
+
+
+def lua_comments(mutation, input_template):
+    """A new comment per request; `input_template` holds POST_ID and N placeholders."""
+    return (
+        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+        f"local query = {lua_long_string(json.dumps(mutation))}\n"
+        f"local template = {lua_long_string(input_template)}\n"
+        "local counter = 0\n"
+        "function request()\n"
+        "  counter = counter + 1\n"
+        "  local input = template:gsub('N', tostring(counter)):gsub('POST', tostring(POSTS[(counter % #POSTS) + 1]))\n"
+        '  return wrk.format(nil, nil, nil, \'{"query":\' .. query .. \',"variables":{"input":\' .. input .. "}}")\n'
+        "end\n" + LUA_GRAPHQL_OK + LUA_COMMON
+    )
+
+
+def lua_feed(expect_status, etag=None):
+    headers = f'wrk.headers["If-None-Match"] = {lua_long_string(etag)}\n' if etag else ""
+    check = ("status == 304" if expect_status == 304
+             else 'status == 200 and body:find("<rss", 1, true) ~= nil')
+    return headers + f"function ok(status, headers, body) return {check} end\n" + LUA_COMMON
+
+
+# ---------------------------------------------------------------------------------------
+# The run
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.root = Path(args.dir).resolve()
+        self.repo = Path(__file__).resolve().parent.parent
+        self.cluster = Cluster(Path(args.pg_bin), self.root)
+        self.servers = {}
+        self.results = []  # one dict per measured run
+        self.facts = {}
+        self.post_ids = []
+
+    # -- set-up --------------------------------------------------------------------------
+
+    def gazette(self, *args, env=None):
+        command = [self.args.gazette, "--database-url", self.cluster.url, "--data-dir",
+                   str(self.root / "gazette-data"), *args]
+        started = time.monotonic()
+        subprocess.run(command, check=True, env={**os.environ, "GAZETTE_LOG": "warn", **(env or {})})
+        return time.monotonic() - started
+
+    def set_up(self):
+        log(f"PostgreSQL cluster in {self.cluster.data}")
+        self.cluster.start()
+        size = ["--posts", str(self.args.posts)]
+        if self.args.check:
+            size += ["--big-thread-chains", "20", "--big-thread-depth", "50"]
+        self.facts["data_seconds"] = self.gazette("bench-data", *size)
+        self.facts["posts"] = int(self.cluster.psql("gazette", "select count(*) from posts"))
+        self.facts["comments"] = int(self.cluster.psql("gazette", "select count(*) from comments"))
+        log(f"data: {self.facts['posts']} posts, {self.facts['comments']} comments "
+            f"in {self.facts['data_seconds']:.1f} s")
+        self.facts["worker_full_seconds"] = self.gazette("worker", "--once")
+        self.facts["worker_nochange_seconds"] = self.gazette("worker", "--once")
+        self.facts["stored_feeds"] = int(self.cluster.psql("gazette", "select count(*) from generated_feeds"))
+        log(f"worker --once: full {self.facts['worker_full_seconds']:.2f} s, "
+            f"nothing changed {self.facts['worker_nochange_seconds']:.2f} s, "
+            f"{self.facts['stored_feeds']} stored feeds")
+        self.post_ids = [int(x) for x in self.cluster.psql(
+            "gazette", "select id from posts where slug ~ '^post-[0-9]+$' "
+            "order by published_at desc limit 100").split()]
+
+        self.servers["gazette"] = Server(
+            "gazette",
+            [self.args.gazette, "serve", "--database-url", self.cluster.url,
+             "--data-dir", str(self.root / "gazette-data"), "--listen", f"127.0.0.1:{GAZETTE_PORT}",
+             "--seed", "false", "--comment-moderation", "open", "--comment-rate-limit", "0"],
+            f"http://127.0.0.1:{GAZETTE_PORT}", self.root / "gazette.log")
+        self.servers["gazette"].wait_ready("/readyz")
+
+        postgraphile = self.repo / "bench" / "postgraphile" / "node_modules" / ".bin" / "postgraphile"
+        self.servers["postgraphile"] = Server(
+            "postgraphile",
+            [str(postgraphile), "--connection", self.cluster.url, "--schema", "public",
+             "--append-plugins", "@graphile-contrib/pg-simplify-inflector",
+             "--host", "127.0.0.1", "--port", str(POSTGRAPHILE_PORT),
+             "--disable-query-log", "--disable-graphiql", "--max-pool-size", "32"],
+            f"http://127.0.0.1:{POSTGRAPHILE_PORT}", self.root / "postgraphile.log",
+            env={"NODE_ENV": "production"})
+        self.servers["postgraphile"].wait_ready("/graphql")
+
+        # nginx serves the feed Gazette serves, as a static file.
+        static = self.root / "static"
+        static.mkdir(exist_ok=True)
+        with urllib.request.urlopen(self.servers["gazette"].url + "/feed.xml") as response:
+            (static / "feed.xml").write_bytes(response.read())
+        conf = self.root / "nginx.conf"
+        conf.write_text(
+            f"worker_processes auto;\npid {self.root}/nginx.pid;\nerror_log {self.root}/nginx-error.log;\n"
+            "daemon off;\nevents { worker_connections 1024; }\n"
+            "http {\n  access_log off;\n  sendfile on;\n  tcp_nopush on;\n  keepalive_requests 100000;\n"
+            "  types { application/rss+xml xml; }\n"
+            f"  client_body_temp_path {self.root}/nginx-tmp;\n"
+            f"  server {{ listen 127.0.0.1:{NGINX_PORT}; root {static}; }}\n}}\n")
+        (self.root / "nginx-tmp").mkdir(exist_ok=True)
+        self.servers["nginx"] = Server("nginx", ["nginx", "-c", str(conf), "-p", str(self.root)],
+                                       f"http://127.0.0.1:{NGINX_PORT}", self.root / "nginx.log")
+        self.servers["nginx"].wait_ready("/feed.xml")
+
+    def tear_down(self):
+        for server in self.servers.values():
+            server.stop()
+        self.cluster.stop(quiet=True)
+
+    # -- workloads -----------------------------------------------------------------------
+
+    def comment_input(self, target, n):
+        post = self.post_ids[n % len(self.post_ids)]
+        if target == "gazette":
+            return {"postId": gazette_post_id(post), "authorName": "Bench reader",
+                    "body": f"A comment from the benchmark, number {n}."}
+        return {"comment": {"postId": str(post), "authorName": "Bench reader",
+                            "body": f"A comment from the benchmark, number {n}.",
+                            "bodyHtml": f"<p>A comment from the benchmark, number {n}.</p>",
+                            "path": [], "depth": 0}}
+
+    def runs(self):
+        """(workload key, title, target, how to run it once, how to load it)."""
+        for key, title, gazette_query, postgraphile_query, sql in workloads.GRAPHQL_WORKLOADS:
+            for target, query in (("gazette", gazette_query), ("postgraphile", postgraphile_query)):
+                yield key, title, target, query
+            yield key, title, "sql", sql
+        yield "feed200", "GET /feed.xml, 200", "gazette", None
+        yield "feed200", "GET /feed.xml, 200", "nginx", None
+        yield "feed304", "GET /feed.xml, 304", "gazette", None
+        yield "feed304", "GET /feed.xml, 304", "nginx", None
+
+    def pgbench_script(self, key, sql):
+        path = self.root / f"{key}.sql"
+        path.write_text(sql)
+        return path
+
+    def check_once(self, key, target, query):
+        if target == "sql":
+            script = self.pgbench_script(key, query)
+            subprocess.run([str(Path(self.args.pg_bin) / "pgbench"), "-n", "-M", "prepared", "-t", "1",
+                            "-f", str(script), self.cluster.url], check=True, capture_output=True)
+            return
+        server = self.servers[target]
+        if key.startswith("feed"):
+            request = urllib.request.Request(server.url + "/feed.xml")
+            with urllib.request.urlopen(request) as response:
+                body, etag = response.read(), response.headers["ETag"]
+            if b"<rss" not in body or not etag:
+                raise Failure(f"{target}: /feed.xml is not an RSS feed with an ETag")
+            if key == "feed304":
+                request = urllib.request.Request(server.url + "/feed.xml", headers={"If-None-Match": etag})
+                try:
+                    urllib.request.urlopen(request)
+                    raise Failure(f"{target}: a matching If-None-Match did not get 304")
+                except urllib.error.HTTPError as error:
+                    if error.code != 304:
+                        raise Failure(f"{target}: If-None-Match got {error.code}") from error
+            return
+        payload = {"query": query}
+        if key == "comment":
+            payload["variables"] = {"input": self.comment_input(target, 0)}
+        status, body = post_json(server.url + "/graphql", payload)
+        if status != 200 or not graphql_ok(body):
+            raise Failure(f"{target} answered {key} with {status}: {body[:500]!r}")
+
+    def statements_once(self, key, target, query):
+        """Statements one request runs, counted by pg_stat_statements."""
+        self.cluster.reset_statements()
+        self.check_once(key, target, query)
+        calls, _ = self.cluster.statements()
+        return calls
+
+    def lua(self, key, target, query):
+        if key == "feed200":
+            return lua_feed(200)
+        if key == "feed304":
+            with urllib.request.urlopen(self.servers[target].url + "/feed.xml") as response:
+                return lua_feed(304, response.headers["ETag"])
+        if key == "comment":
+            template = json.dumps(self.comment_input(target, 0))
+            template = template.replace("number 0", "number N")
+            if target == "gazette":
+                template = template.replace(json.dumps(gazette_post_id(self.post_ids[0])), '"POST"')
+                posts = ",".join(f'"{gazette_post_id(p)}"' for p in self.post_ids)
+            else:
+                template = template.replace(json.dumps(str(self.post_ids[0])), '"POST"')
+                posts = ",".join(f'"{p}"' for p in self.post_ids)
+            return f"POSTS = {{{posts}}}\n" + lua_comments(query, template)
+        return lua_graphql({"query": query})
+
+    def measure(self, key, title, target, query, round_number):
+        duration = self.args.duration
+        connections = self.args.connections
+        self.cluster.reset_statements()
+        result = {"key": key, "title": title, "target": target, "round": round_number}
+        if target == "sql":
+            script = self.pgbench_script(key, query)
+            out = subprocess.run(
+                [str(Path(self.args.pg_bin) / "pgbench"), "-n", "-M", "prepared", "-c", str(connections),
+                 "-j", "2", "-T", str(duration), "-f", str(script), self.cluster.url],
+                check=True, capture_output=True, text=True).stdout
+            tps = float(re.search(r"tps = ([0-9.]+) \(without initial", out).group(1))
+            latency = float(re.search(r"latency average = ([0-9.]+) ms", out).group(1))
+            failed = re.search(r"number of failed transactions: (\d+)", out)
+            result.update(rps=tps, p50_ms=latency, p99_ms=None, bad=int(failed.group(1)) if failed else 0)
+        else:
+            server = self.servers[target]
+            script = self.root / f"{key}-{target}.lua"
+            script.write_text(self.lua(key, target, query))
+            path = "/feed.xml" if key.startswith("feed") else "/graphql"
+            ticks = server.cpu_ticks()
+            sampler = MemorySampler(server)
+            sampler.start()
+            out = subprocess.run(
+                ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "-s", str(script), server.url + path],
+                check=True, capture_output=True, text=True).stdout
+            peak = sampler.finish()
+            cpu_ms = (server.cpu_ticks() - ticks) * 1000 / CLK_TCK
+            line = next(line for line in out.splitlines() if line.startswith("WRK "))
+            wrk = json.loads(line[4:])
+            served = wrk["requests"] - wrk["bad"]
+            seconds = wrk["duration_us"] / 1e6
+            result.update(rps=served / seconds, p50_ms=wrk["p50_us"] / 1000, p99_ms=wrk["p99_us"] / 1000,
+                          bad=wrk["bad"] + wrk["socket_errors"], cpu_ms=cpu_ms / max(served, 1),
+                          rss_mb=peak / 2**20)
+        if target != "nginx":
+            calls, pg_ms = self.cluster.statements()
+            served_total = result["rps"] * duration
+            result["statements"] = calls / max(served_total, 1)
+            result["pg_ms"] = pg_ms / max(served_total, 1)
+        log(f"round {round_number} {key:8} {target:12} {result['rps']:10.0f} req/s"
+            + (f"  {result['bad']} bad" if result["bad"] else ""))
+        self.results.append(result)
+
+    # -- modes ---------------------------------------------------------------------------
+
+    def check(self):
+        counts = {}
+        for key, _title, target, query in self.runs():
+            self.check_once(key, target, query)
+            if target == "gazette" and not key.startswith("feed"):
+                counts[key] = self.statements_once(key, target, query)
+        log("every workload answered with data and no errors on every target")
+        log("Gazette statements per request: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+    def measure_all(self):
+        runs = list(self.runs())
+        for key, _title, target, query in runs:  # warm-up, and a last check of every answer
+            self.check_once(key, target, query)
+        for round_number in range(1, self.args.rounds + 1):
+            for key, title, target, query in runs:
+                self.measure(key, title, target, query, round_number)
+
+    # -- report --------------------------------------------------------------------------
+
+    def summary(self):
+        rows = {}
+        for result in self.results:
+            rows.setdefault((result["key"], result["target"]), []).append(result)
+        merged = {}
+        for (key, target), runs in rows.items():
+            def median(field):
+                values = [r[field] for r in runs if r.get(field) is not None]
+                return statistics.median(values) if values else None
+            merged[(key, target)] = {
+                "key": key, "title": runs[0]["title"], "target": target,
+                "rps": median("rps"), "rps_min": min(r["rps"] for r in runs),
+                "rps_max": max(r["rps"] for r in runs), "p50_ms": median("p50_ms"),
+                "p99_ms": median("p99_ms"), "statements": median("statements"),
+                "pg_ms": median("pg_ms"), "cpu_ms": median("cpu_ms"),
+                "rss_mb": max((r.get("rss_mb") or 0) for r in runs) or None,
+                "bad": sum(r["bad"] for r in runs),
+            }
+        return merged
+
+    def report(self):
+        merged = self.summary()
+        fmt = lambda v, spec: "" if v is None else format(v, spec)  # noqa: E731
+        lines = [
+            "| Workload | Target | req/s (median; min–max) | p50 ms | p99 ms | statements / req "
+            "| PostgreSQL ms / req | server CPU ms / req | server RSS MB | failed | vs PostGraphile "
+            "| vs raw SQL | vs nginx |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for key in dict.fromkeys(r["key"] for r in self.results):
+            for target in ("gazette", "postgraphile", "sql", "nginx"):
+                row = merged.get((key, target))
+                if row is None:
+                    continue
+                ratios = []
+                for base in ("postgraphile", "sql", "nginx"):
+                    other = merged.get((key, base))
+                    ratios.append(f"{row['rps'] / other['rps']:.2f}×" if target == "gazette" and other else "")
+                lines.append(
+                    f"| {row['title']} | {target} | {row['rps']:,.0f} ({row['rps_min']:,.0f}–{row['rps_max']:,.0f}) "
+                    f"| {fmt(row['p50_ms'], '.2f')} | {fmt(row['p99_ms'], '.2f')} | {fmt(row['statements'], '.1f')} "
+                    f"| {fmt(row['pg_ms'], '.2f')} | {fmt(row['cpu_ms'], '.2f')} | {fmt(row['rss_mb'], '.0f')} "
+                    f"| {row['bad']} | " + " | ".join(ratios) + " |")
+        facts = self.facts
+        lines += [
+            "",
+            f"Data: {facts['posts']:,} posts, {facts['comments']:,} comments, generated in "
+            f"{facts['data_seconds']:.1f} s. `gazette worker --once`: {facts['worker_full_seconds']:.2f} s "
+            f"on the fresh data, {facts['worker_nochange_seconds']:.2f} s when nothing changed; "
+            f"{facts['stored_feeds']} stored feeds.",
+            f"wrk -t2 -c{self.args.connections} -d{self.args.duration}s (pgbench -M prepared "
+            f"-c{self.args.connections} -j2), {self.args.rounds} round(s), interleaved.",
+        ]
+        table = "\n".join(lines)
+        print(table)
+        out = self.root / "results.json"
+        out.write_text(json.dumps({"facts": facts, "runs": self.results}, indent=1))
+        if self.args.markdown:
+            Path(self.args.markdown).write_text(table + "\n")
+        if self.args.svg:
+            Path(self.args.svg).write_text(chart.render(list(merged.values())))
+        failed = sum(row["bad"] for row in merged.values())
+        if failed:
+            raise Failure(f"{failed} responses failed the check (see the table)")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--gazette", required=True, help="the gazette binary")
+    parser.add_argument("--pg-bin", required=True, help="PostgreSQL's bin directory")
+    parser.add_argument("--dir", default="/var/tmp/gazette-bench", help="working directory")
+    parser.add_argument("--posts", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per run")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--quick", action="store_true", help="1 round of 3 s on 2,000 posts")
+    parser.add_argument("--check", action="store_true", help="correctness only, no timings")
+    parser.add_argument("--markdown", help="also write the table here")
+    parser.add_argument("--svg", help="write a chart of each workload against its baselines here")
+    args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.duration = 1, 3
+    if args.check:
+        args.posts = min(args.posts, 200)
+    bench = Bench(args)
+    try:
+        bench.set_up()
+        if args.check:
+            bench.check()
+        else:
+            bench.measure_all()
+            bench.report()
+    except (Failure, subprocess.CalledProcessError) as error:
+        log(f"FAILED: {error}")
+        return 1
+    finally:
+        bench.tear_down()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
