@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use gazette_api::{CommentPolicy, CorsOrigins, Limits, Moderation};
+use gazette_domain::feeds::FeedSettings;
 use gazette_store::DatabaseConfig;
 use gazette_store::synthetic::SyntheticSite;
 use gazette_worker::WorkerConfig;
@@ -189,7 +190,7 @@ pub struct Settings {
     pub digest_period: chrono::TimeDelta,
 
     /// Number of items (posts or comments) in each feed.
-    #[arg(long, env = "GAZETTE_FEED_ITEMS", global = true, default_value_t = WorkerConfig::DEFAULT_FEED_ITEMS, value_parser = clap::value_parser!(u32).range(1..=500))]
+    #[arg(long, env = "GAZETTE_FEED_ITEMS", global = true, default_value_t = FeedSettings::DEFAULT_FEED_ITEMS, value_parser = clap::value_parser!(u32).range(1..=500))]
     pub feed_items: u32,
 
     /// Seed an empty database with the demo post on first start (true or false).
@@ -358,12 +359,18 @@ impl Settings {
         }
     }
 
+    pub fn feeds(&self, site: gazette_store::SiteConfig) -> FeedSettings {
+        FeedSettings {
+            site,
+            feed_items: self.feed_items,
+            websub_hub: self.websub_hub.clone(),
+        }
+    }
+
     pub fn worker(&self, site: gazette_store::SiteConfig) -> WorkerConfig {
         WorkerConfig {
             schedule: self.schedule.clone(),
-            feed_items: self.feed_items,
-            site,
-            websub_hub: self.websub_hub.clone(),
+            feeds: self.feeds(site),
             summary_posts: self.summary_posts,
             digest_period: self.digest_period,
         }

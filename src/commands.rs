@@ -3,8 +3,8 @@
 use std::net::SocketAddr;
 
 use anyhow::{Context, bail};
-use gazette_store::tokens::{self, Role};
 use gazette_store::synthetic::{self, SyntheticSite};
+use gazette_store::tokens::{self, Role};
 use gazette_store::{Access, Database, SiteConfig, authors};
 use tokio::net::TcpListener;
 

@@ -47,6 +47,8 @@ pub async fn run_services(
             let config = ApiConfig {
                 listen: bound,
                 site,
+                feed_items: settings.feed_items,
+                websub_hub: settings.websub_hub.clone(),
                 commenting: Commenting {
                     policy: settings.comment_policy(),
                     edit_tokens,

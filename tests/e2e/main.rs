@@ -16,5 +16,7 @@ mod posts;
 mod social;
 mod sockets;
 mod statements;
+mod stored_visibility;
 pub mod subscriptions;
 mod visibility;
+mod worker_runs;

@@ -9,14 +9,18 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use gazette_store::events::EventKind;
-use gazette_store::feeds::{self, StoredFeed};
+use gazette_store::feeds;
 use gazette_store::{PgPool, StoreError};
 use tokio::sync::broadcast;
 
+use crate::conditional::Document;
 use crate::events::EventHub;
 
 /// Feeds kept at most; beyond, the least recently checked go.
 const CAPACITY: usize = 10_000;
+
+/// Readers poll; the worker refreshes feeds within seconds of a change.
+const FEED_CACHE_CONTROL: &str = "public, max-age=60";
 
 #[derive(Clone)]
 pub struct FeedCache {
@@ -27,7 +31,7 @@ pub struct FeedCache {
 }
 
 struct Entry {
-    feed: Arc<StoredFeed>,
+    feed: Arc<Document>,
     checked_at: Instant,
 }
 
@@ -59,7 +63,7 @@ impl FeedCache {
     }
 
     /// The current feed stored under `key`, if there is one.
-    pub async fn get(&self, key: &str) -> Result<Option<Arc<StoredFeed>>, StoreError> {
+    pub async fn get(&self, key: &str) -> Result<Option<Arc<Document>>, StoreError> {
         let cached = lock(&self.entries).get(key).map(|entry| {
             (
                 entry.feed.clone(),
@@ -82,10 +86,10 @@ impl FeedCache {
     async fn revalidate(
         &self,
         key: &str,
-        feed: &Arc<StoredFeed>,
-    ) -> Result<Option<Arc<StoredFeed>>, StoreError> {
+        feed: &Arc<Document>,
+    ) -> Result<Option<Arc<Document>>, StoreError> {
         let hashes = feeds::hashes(&self.pool, &[key.to_owned()]).await?;
-        if hashes.get(key) == Some(&feed.content_hash) {
+        if hashes.get(key).map(String::as_str) == Some(feed.content_hash()) {
             if let Some(entry) = lock(&self.entries).get_mut(key) {
                 entry.checked_at = Instant::now();
             }
@@ -94,12 +98,20 @@ impl FeedCache {
         self.load(key).await
     }
 
-    async fn load(&self, key: &str) -> Result<Option<Arc<StoredFeed>>, StoreError> {
+    async fn load(&self, key: &str) -> Result<Option<Arc<Document>>, StoreError> {
         let Some(feed) = feeds::find(&self.pool, key).await? else {
             lock(&self.entries).remove(key);
             return Ok(None);
         };
-        let feed = Arc::new(feed);
+        // Prepared once per version (shared body, gzip variant, header values), then served
+        // from memory until the worker announces a new one.
+        let feed = Arc::new(Document::new(
+            feed.body,
+            &feed.content_type,
+            &feed.content_hash,
+            feed.generated_at,
+            FEED_CACHE_CONTROL,
+        ));
         let mut entries = lock(&self.entries);
         if entries.len() >= CAPACITY {
             let oldest = entries

@@ -4,11 +4,10 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::conditional::{self, Document};
-use crate::state::AppState;
+use gazette_domain::feeds::FeedSettings;
 
-/// Readers poll; the worker refreshes feeds within seconds of a change.
-const FEED_CACHE_CONTROL: &str = "public, max-age=60";
+use crate::conditional;
+use crate::state::AppState;
 
 pub async fn posts_rss(State(state): State<AppState>, headers: HeaderMap) -> Response {
     serve_site_feed(&state, "feed.xml", &headers).await
@@ -70,6 +69,20 @@ pub async fn post_comments_rss(
 ) -> Response {
     let missing = format!("There is no published post “{slug}”.\n");
     let key = format!("posts/{slug}/comments/feed.xml");
+    if gazette_content::is_slug(&slug, 200) && matches!(state.feeds.get(&key).await, Ok(None)) {
+        // Built on the first request rather than for every post on every run; the worker
+        // keeps it current from then on.
+        let settings = FeedSettings {
+            site: state.config.site.clone(),
+            feed_items: state.config.feed_items,
+            websub_hub: state.config.websub_hub.clone(),
+        };
+        if let Err(error) =
+            gazette_domain::feeds::build_post_comments(&state.pool, &settings, &slug).await
+        {
+            tracing::error!(error = %gazette_store::display_chain(&error), key, "could not build a comment feed");
+        }
+    }
     serve_named_feed(&state, &slug, &key, missing, &headers).await
 }
 
@@ -108,16 +121,7 @@ async fn serve(
     missing: impl FnOnce() -> Response,
 ) -> Response {
     match state.feeds.get(key).await {
-        Ok(Some(feed)) => conditional::respond(
-            &Document {
-                body: feed.body.clone(),
-                content_type: feed.content_type.clone(),
-                content_hash: feed.content_hash.clone(),
-                modified_at: feed.generated_at,
-                cache_control: FEED_CACHE_CONTROL,
-            },
-            headers,
-        ),
+        Ok(Some(feed)) => conditional::respond(&feed, headers),
         Ok(None) => missing(),
         Err(error) => {
             tracing::error!(error = %gazette_store::display_chain(&error), key, "could not load a feed");

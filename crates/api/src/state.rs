@@ -8,7 +8,7 @@ use tokio::sync::watch;
 
 use crate::events::EventHub;
 use crate::feed_cache::FeedCache;
-use crate::graphql::{AppSchema, build_schema};
+use crate::graphql::{Schemas, build_schemas};
 use crate::limits::{ExecutionSlots, SocketRegistry};
 
 /// Settings of the HTTP API.
@@ -16,6 +16,10 @@ use crate::limits::{ExecutionSlots, SocketRegistry};
 pub struct ApiConfig {
     pub listen: SocketAddr,
     pub site: SiteConfig,
+    /// Items per feed and the WebSub hub: a post's comment feed is built here the first
+    /// time someone asks for it, exactly as the worker would build it.
+    pub feed_items: u32,
+    pub websub_hub: Option<String>,
     /// How public comments are taken, and the key their edit tokens are made with.
     pub commenting: Commenting,
     /// How many proxies in front of Gazette append to `X-Forwarded-For` (0: trust none and
@@ -110,7 +114,7 @@ impl Default for Limits {
 pub struct AppState {
     pub pool: PgPool,
     pub config: Arc<ApiConfig>,
-    pub schema: AppSchema,
+    pub schemas: Schemas,
     pub events: EventHub,
     pub feeds: FeedCache,
     /// GraphQL operations executing now (the concurrency cap).
@@ -125,7 +129,7 @@ impl AppState {
     pub fn new(pool: PgPool, config: ApiConfig, shutting_down: watch::Receiver<bool>) -> Self {
         let events = EventHub::start(pool.clone());
         Self {
-            schema: build_schema(events.clone(), &config.limits),
+            schemas: build_schemas(events.clone(), &config.limits),
             feeds: FeedCache::new(pool.clone(), &events, config.feed_recheck),
             executions: ExecutionSlots::new(config.limits.max_concurrent),
             sockets: SocketRegistry::new(

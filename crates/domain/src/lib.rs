@@ -6,6 +6,7 @@ pub mod clients;
 pub mod commenting;
 pub mod edit_tokens;
 mod error;
+pub mod feeds;
 pub mod policy;
 pub mod publishing;
 

@@ -287,7 +287,17 @@ pub async fn published_counts(
     post_ids: &[i64],
     reader: Reader,
 ) -> Result<HashMap<i64, i64>, StoreError> {
-    published_counts_by(exec, "c.post_id", post_ids, reader).await
+    // Driven from the posts asked for, one index-only count each: joining comments to
+    // posts instead made the generic plan hash every post of the site (2.5 ms vs 0.3 ms
+    // for a front page of 20).
+    let mut query = QueryBuilder::new(
+        "select p.id, (select count(*) from comments c where c.post_id = p.id \
+         and c.status = 'published'",
+    );
+    reader.push_comment_visible(&mut query);
+    query.push(") from posts p where p.id = any(");
+    query.push_bind(post_ids.to_vec()).push(")");
+    published_counts_of(exec, query).await
 }
 
 /// How many published direct replies `reader` sees to each of `comment_ids`.
@@ -296,24 +306,22 @@ pub async fn published_reply_counts(
     comment_ids: &[i64],
     reader: Reader,
 ) -> Result<HashMap<i64, i64>, StoreError> {
-    published_counts_by(exec, "c.parent_id", comment_ids, reader).await
+    let mut query = QueryBuilder::new(
+        "select k.id, (select count(*) from comments c where c.parent_id = k.id \
+         and c.status = 'published'",
+    );
+    reader.push_comment_visible(&mut query);
+    query.push(") from comments k join posts p on p.id = k.post_id where k.id = any(");
+    query.push_bind(comment_ids.to_vec()).push(")");
+    published_counts_of(exec, query).await
 }
 
-async fn published_counts_by(
+async fn published_counts_of(
     exec: impl PgExecutor<'_>,
-    key: &'static str,
-    keys: &[i64],
-    reader: Reader,
+    mut query: QueryBuilder<sqlx::Postgres>,
 ) -> Result<HashMap<i64, i64>, StoreError> {
-    let mut query = QueryBuilder::new(format!(
-        "select {key}, count(*) from comments c join posts p on p.id = c.post_id \
-         where c.status = 'published' and {key} = any("
-    ));
-    query.push_bind(keys.to_vec()).push(")");
-    reader.push_comment_visible(&mut query);
-    query.push(format!(" group by {key}"));
     let counts: Vec<(i64, i64)> = query.build_query_as().fetch_all(exec).await?;
-    Ok(counts.into_iter().collect())
+    Ok(counts.into_iter().filter(|(_, count)| *count > 0).collect())
 }
 
 /// Serialises the callers that use the same `key` until their transactions end.

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgExecutor, QueryBuilder};
 
 use crate::error::StoreError;
-use crate::visibility::{NOT_UNDER_HELD, Reader};
+use crate::visibility::Reader;
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct StoredFeed {
@@ -87,7 +87,7 @@ const FEED_POST_COLUMNS: &str = r#"
         where pt.post_id = p.id order by pt.position, t.name
     ) as tags,
     (select count(*) from comments c where c.post_id = p.id and c.status = 'published'
-       and "#;
+       and c.visible_to_public) as comment_count"#;
 
 /// The latest published posts (with `tag`, when given), newest first.
 pub async fn latest_posts(
@@ -98,7 +98,7 @@ pub async fn latest_posts(
     // Feeds are for the public: its posts, and the comments it can see (none hidden under
     // a held one).
     let mut query = QueryBuilder::new(format!(
-        "select {FEED_POST_COLUMNS}{NOT_UNDER_HELD}) as comment_count \
+        "select {FEED_POST_COLUMNS} \
          from posts p join authors a on a.id = p.author_id where true"
     ));
     Reader::PUBLIC.push_post_visible(&mut query, "p");
@@ -135,16 +135,71 @@ pub async fn latest_comments(
     Ok(comments)
 }
 
-/// Published posts (those of `ids`, when given), for their comment feeds.
-pub async fn published_posts(
+/// What the feeds have not caught up with (migration 0006's `feed_changes`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PendingChanges {
+    /// How many change rows were claimed.
+    pub count: i64,
+    /// Posts that changed (their comments, tags or themselves).
+    pub post_ids: Vec<i64>,
+    /// Tags that gained or lost a post, or were renamed.
+    pub tag_ids: Vec<i64>,
+}
+
+impl PendingChanges {
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+}
+
+/// Claims every pending change for the caller's transaction: commit once the feeds show
+/// them (they are gone), roll back on failure (they stay for the next run). Another worker
+/// claiming at the same time waits for this one, then gets only what is newer.
+pub async fn claim_changes(tx: &mut PgConnection) -> Result<PendingChanges, StoreError> {
+    let (count, post_ids, tag_ids): (i64, Option<Vec<i64>>, Option<Vec<i64>>) = sqlx::query_as(
+        r#"
+        with claimed as (delete from feed_changes returning post_id, tag_id)
+        select count(*),
+               array_agg(distinct post_id) filter (where post_id is not null),
+               array_agg(distinct tag_id) filter (where tag_id is not null)
+        from claimed
+        "#,
+    )
+    .fetch_one(tx)
+    .await?;
+    Ok(PendingChanges {
+        count,
+        post_ids: post_ids.unwrap_or_default(),
+        tag_ids: tag_ids.unwrap_or_default(),
+    })
+}
+
+/// The published post with `slug`, for its comment feed.
+pub async fn published_post(
+    exec: impl PgExecutor<'_>,
+    slug: &str,
+) -> Result<Option<FeedSubject>, StoreError> {
+    let post = sqlx::query_as(
+        "select id, slug, title from posts where status = 'published' and slug = $1",
+    )
+    .bind(slug)
+    .fetch_optional(exec)
+    .await?;
+    Ok(post)
+}
+
+/// Published posts whose comment feed is stored (those of `ids`, when given): the comment
+/// feeds a change must refresh. The others are built when first asked for.
+pub async fn posts_with_comment_feeds(
     exec: impl PgExecutor<'_>,
     ids: Option<&[i64]>,
 ) -> Result<Vec<FeedSubject>, StoreError> {
     let posts = sqlx::query_as(
         r#"
-        select id, slug, title from posts
-        where status = 'published' and ($1::bigint[] is null or id = any($1))
-        order by id
+        select p.id, p.slug, p.title from posts p
+        join generated_feeds f on f.key = 'posts/' || p.slug || '/comments/feed.xml'
+        where p.status = 'published' and ($1::bigint[] is null or p.id = any($1))
+        order by p.id
         "#,
     )
     .bind(ids)
@@ -153,8 +208,13 @@ pub async fn published_posts(
     Ok(posts)
 }
 
-/// Tags of published posts, for their feeds.
-pub async fn published_tags(exec: impl PgExecutor<'_>) -> Result<Vec<FeedTag>, StoreError> {
+/// Tags of published posts (those of `ids` or on posts of `post_ids`, when given), for
+/// their feeds.
+pub async fn published_tags(
+    exec: impl PgExecutor<'_>,
+    only: Option<(&[i64], &[i64])>,
+) -> Result<Vec<FeedTag>, StoreError> {
+    let (ids, post_ids) = only.unzip();
     let tags = sqlx::query_as(
         r#"
         select t.slug, t.name from tags t
@@ -162,9 +222,14 @@ pub async fn published_tags(exec: impl PgExecutor<'_>) -> Result<Vec<FeedTag>, S
             select 1 from post_tags pt join posts p on p.id = pt.post_id
             where pt.tag_id = t.id and p.status = 'published'
         )
+          and ($1::bigint[] is null
+               or t.id = any($1)
+               or exists (select 1 from post_tags pt where pt.tag_id = t.id and pt.post_id = any($2)))
         order by t.slug
         "#,
     )
+    .bind(ids)
+    .bind(post_ids)
     .fetch_all(exec)
     .await?;
     Ok(tags)
@@ -179,12 +244,14 @@ pub async fn remove_stale(exec: impl PgExecutor<'_>) -> Result<Vec<String>, Stor
             delete from generated_feeds f
             where (f.key like 'tags/%' and not exists (
                     select 1 from tags t
-                    where f.key in ('tags/' || t.slug || '/feed.xml', 'tags/' || t.slug || '/feed.atom')
+                    where t.slug = split_part(f.key, '/', 2)
+                      and f.key in ('tags/' || t.slug || '/feed.xml', 'tags/' || t.slug || '/feed.atom')
                       and exists (select 1 from post_tags pt join posts p on p.id = pt.post_id
                                   where pt.tag_id = t.id and p.status = 'published')))
                or (f.key like 'posts/%' and not exists (
                     select 1 from posts p
-                    where p.status = 'published' and f.key = 'posts/' || p.slug || '/comments/feed.xml'))
+                    where p.slug = split_part(f.key, '/', 2) and p.status = 'published'
+                      and f.key = 'posts/' || p.slug || '/comments/feed.xml'))
                or (f.key like 'syndication/%' and not exists (
                     select 1 from social_channels c
                     where c.enabled

@@ -29,6 +29,28 @@ pub async fn claim_once(tx: &mut PgConnection, key: &str) -> Result<bool, StoreE
     Ok(claimed.is_some())
 }
 
+/// The value stored under `key`, if any.
+pub async fn get(exec: impl PgExecutor<'_>, key: &str) -> Result<Option<String>, StoreError> {
+    let value = sqlx::query_scalar("select value from gazette_meta where key = $1")
+        .bind(key)
+        .fetch_optional(exec)
+        .await?;
+    Ok(value)
+}
+
+/// Stores `value` under `key`, replacing what was there.
+pub async fn set(exec: impl PgExecutor<'_>, key: &str, value: &str) -> Result<(), StoreError> {
+    sqlx::query(
+        "insert into gazette_meta (key, value) values ($1, $2) \
+         on conflict (key) do update set value = excluded.value",
+    )
+    .bind(key)
+    .bind(value)
+    .execute(exec)
+    .await?;
+    Ok(())
+}
+
 /// Whether any post exists (a database someone already filled is never seeded).
 pub async fn has_posts(exec: impl PgExecutor<'_>) -> Result<bool, StoreError> {
     let has_posts = sqlx::query_scalar("select exists (select 1 from posts)")

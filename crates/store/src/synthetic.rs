@@ -69,7 +69,10 @@ impl From<sqlx::Error> for SyntheticError {
 }
 
 /// Fills an empty (migrated) database with `site`, in one transaction.
-pub async fn generate(pool: &PgPool, site: &SyntheticSite) -> Result<SyntheticCounts, SyntheticError> {
+pub async fn generate(
+    pool: &PgPool,
+    site: &SyntheticSite,
+) -> Result<SyntheticCounts, SyntheticError> {
     if site.posts < 2
         || site.authors < 1
         || site.tags < 3

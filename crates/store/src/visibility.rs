@@ -19,11 +19,6 @@ use sqlx::{Postgres, QueryBuilder};
 
 use crate::posts::PostStatus;
 
-/// `c` (a comment) is not under a pending or spam comment. Every descendant's path holds its
-/// ancestors' ids.
-pub(crate) const NOT_UNDER_HELD: &str = "not exists (select 1 from comments a \
-     where a.id = any(c.path[1:c.depth]) and a.status in ('pending', 'spam'))";
-
 /// Who reads. Built by the domain's policy from the request's token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Reader {
@@ -79,39 +74,27 @@ impl Reader {
         query.push(")");
     }
 
-    /// `(<reader moderates post p>)` as a boolean SQL expression.
-    fn push_moderates(&self, query: &mut QueryBuilder<Postgres>) {
-        match (self.admin, self.author_id) {
-            (true, _) => {
-                query.push("true");
-            }
-            (false, Some(author)) => {
-                query.push("p.author_id = ").push_bind(author);
-            }
-            (false, None) => {
-                query.push("false");
-            }
-        }
-    }
-
-    /// Appends ` and <comment c (joined to its post p) is visible>`.
+    /// Appends ` and <comment c (joined to its post p) is visible>`. Whether a comment
+    /// shows to the public and to its moderators is stored with it (migration 0005 keeps
+    /// it right on every write), so this is two column tests, not a walk of the thread.
     pub(crate) fn push_comment_visible(&self, query: &mut QueryBuilder<Postgres>) {
         self.push_post_visible(query, "p");
-        query.push(" and ((c.status = 'published' and (");
-        self.push_moderates(query);
-        query.push(" or ").push(NOT_UNDER_HELD).push("))");
-        query.push(" or (c.status in ('pending', 'spam') and ");
-        self.push_moderates(query);
-        query.push(
-            ") or (c.status = 'deleted' and exists (select 1 from comments d \
-             where d.post_id = c.post_id and d.path @> array[c.id] and d.id <> c.id \
-             and ((d.status = 'published' and (",
-        );
-        self.push_moderates(query);
-        query.push(" or ").push(NOT_UNDER_HELD.replace("c.", "d."));
-        query.push(")) or (d.status in ('pending', 'spam') and ");
-        self.push_moderates(query);
-        query.push(")))))");
+        match (self.admin, self.author_id) {
+            (true, _) => {
+                query.push(" and c.visible_to_moderators");
+            }
+            (false, Some(author)) => {
+                query
+                    .push(
+                        " and (c.visible_to_public or (c.visible_to_moderators and p.author_id = ",
+                    )
+                    .push_bind(author)
+                    .push("))");
+            }
+            (false, None) => {
+                query.push(" and c.visible_to_public");
+            }
+        }
     }
 
     /// Appends ` and <tag t labels a post the reader sees>`.

@@ -1,7 +1,8 @@
-//! Regenerates within seconds of a change: follows the database's change events, gathers
-//! the posts they touch, and runs once things have been quiet for a moment.
+//! Regenerates within seconds of a change: follows the database's change events and runs
+//! once things have been quiet for a moment. The events only say *when* to run; what to
+//! rebuild comes from the changes the database recorded (`feed_changes`), so a missed
+//! event delays a rebuild, never loses one.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use gazette_store::events::{EventKind, EventListener};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::jobs::{self, Scope};
+use crate::jobs;
 use crate::scheduler::WorkerConfig;
 use crate::websub::Pinger;
 
@@ -25,6 +26,7 @@ pub async fn follow(
     pinger: Option<Pinger>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let mut reconnected = false;
     loop {
         let connected = tokio::select! {
             connected = EventListener::connect(&pool) => connected,
@@ -40,10 +42,12 @@ pub async fn follow(
                 }
             }
         };
+        // Changes made while the connection was lost are caught up at once (the first
+        // connection follows the worker's start-up run, which caught up already).
+        let mut changed = reconnected;
+        reconnected = true;
         loop {
-            let mut posts = HashSet::new();
-            let mut changed = false;
-            let mut deadline: Option<Instant> = None;
+            let mut deadline: Option<Instant> = changed.then(Instant::now);
             // Gather a burst of events.
             let failed = loop {
                 let timeout = match deadline {
@@ -53,9 +57,6 @@ pub async fn follow(
                 tokio::select! {
                     event = listener.next() => match event {
                         Ok(event) if event.kind != EventKind::FeedChanged => {
-                            if let Some(post) = event.post_id {
-                                posts.insert(post);
-                            }
                             changed = true;
                             deadline.get_or_insert(Instant::now() + MAX_DELAY);
                         }
@@ -70,10 +71,10 @@ pub async fn follow(
                 }
             };
             if changed {
-                let scope = Scope::Posts(posts);
-                if let Err(error) = jobs::run(&pool, &config, &scope, pinger.as_ref()).await {
+                if let Err(error) = jobs::run(&pool, &config, pinger.as_ref()).await {
                     tracing::error!(error = %crate::error::chain(&error), "regenerating after a change failed");
                 }
+                changed = false;
             }
             if failed {
                 break;

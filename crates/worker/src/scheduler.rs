@@ -1,12 +1,13 @@
 use std::sync::Arc;
 
-use gazette_store::{PgPool, SiteConfig};
+use gazette_domain::feeds::FeedSettings;
+use gazette_store::PgPool;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
 use crate::error::{WorkerError, chain};
-use crate::jobs::{self, Scope};
+use crate::jobs;
 use crate::websub::Pinger;
 
 /// Settings of the worker.
@@ -14,11 +15,9 @@ use crate::websub::Pinger;
 pub struct WorkerConfig {
     /// Cron expression with seconds (tokio-cron-scheduler's format), in UTC.
     pub schedule: String,
-    /// Items in each feed.
-    pub feed_items: u32,
-    pub site: SiteConfig,
-    /// A WebSub hub to link from every feed and to announce changed feeds to.
-    pub websub_hub: Option<String>,
+    /// What feeds are built with (the site, items per feed, the WebSub hub to link from
+    /// every feed and to announce changed feeds to).
+    pub feeds: FeedSettings,
     /// How many of the latest posts get a summary per channel.
     pub summary_posts: u32,
     /// How long a digest period is (periods are aligned on the Unix epoch).
@@ -27,7 +26,6 @@ pub struct WorkerConfig {
 
 impl WorkerConfig {
     pub const DEFAULT_SCHEDULE: &'static str = "0 */5 * * * *";
-    pub const DEFAULT_FEED_ITEMS: u32 = 20;
     pub const DEFAULT_SUMMARY_POSTS: u32 = 10;
 }
 
@@ -52,9 +50,14 @@ impl Worker {
     /// and after changes.
     pub async fn start(pool: PgPool, config: WorkerConfig) -> Result<Self, WorkerError> {
         validate_schedule(&config.schedule)?;
-        let pinger = config.websub_hub.clone().map(Pinger::new).transpose()?;
+        let pinger = config
+            .feeds
+            .websub_hub
+            .clone()
+            .map(Pinger::new)
+            .transpose()?;
         let config = Arc::new(config);
-        if let Err(error) = jobs::run(&pool, &config, &Scope::All, pinger.as_ref()).await {
+        if let Err(error) = jobs::run(&pool, &config, pinger.as_ref()).await {
             // The schedule retries; a database hiccup at start-up must not stop the worker.
             tracing::error!(error = %chain(&error), "the first run of the worker's jobs failed");
         }
@@ -66,7 +69,7 @@ impl Worker {
             let config = job_config.clone();
             let pinger = job_pinger.clone();
             Box::pin(async move {
-                if let Err(error) = jobs::run(&pool, &config, &Scope::All, pinger.as_ref()).await {
+                if let Err(error) = jobs::run(&pool, &config, pinger.as_ref()).await {
                     tracing::error!(error = %chain(&error), "a scheduled run of the worker's jobs failed");
                 }
             })

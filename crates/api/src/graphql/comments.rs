@@ -1,6 +1,9 @@
 //! Comments in the schema: the `Comment` type, the post's comment lists and thread, the
 //! comment mutations and the `commentAdded` subscription.
 
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
 use async_graphql::futures_util::{Stream, StreamExt, future};
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
@@ -104,7 +107,7 @@ pub async fn child_connection(
         })
         .await?
         .unwrap_or_default();
-    let (edges, page_info) = page.finish(rows, ordering, position, CommentNode);
+    let (edges, page_info) = page.finish(rows, ordering, position, CommentNode::from);
     let loaders = request.loaders.clone();
     Ok(CommentConnection {
         edges,
@@ -160,8 +163,40 @@ pub async fn thread_connection(
         ),
         id: comment.id,
     };
+    // When `parent` is asked for: the page's comments and the parents of those whose
+    // parent is not in it (the first comment's ancestors), one statement whatever the page
+    // size, where loading each `parent` split into several batches under load.
+    let look_ahead = ctx.look_ahead();
+    let wants_parents = look_ahead
+        .field("edges")
+        .field("node")
+        .field("parent")
+        .exists()
+        || look_ahead.field("nodes").field("parent").exists();
+    let known = match wants_parents {
+        true => {
+            let mut known: HashMap<i64, Comment> = rows
+                .iter()
+                .map(|comment| (comment.id, comment.clone()))
+                .collect();
+            let missing: Vec<i64> = rows
+                .iter()
+                .filter_map(|comment| comment.parent_id)
+                .filter(|parent| !known.contains_key(parent))
+                .collect::<HashSet<_>>()
+                .into_iter()
+                .collect();
+            if !missing.is_empty() {
+                known.extend(comments::find_visible(&request.pool, &missing, reader).await?);
+            }
+            Some(Arc::new(known))
+        }
+        false => None,
+    };
     let (edges, page_info): (Vec<Edge<CommentNode>>, PageInfo) =
-        page.finish(rows, THREAD_ORDERING, thread_position, CommentNode);
+        page.finish(rows, THREAD_ORDERING, thread_position, |comment| {
+            CommentNode(comment, known.clone())
+        });
     let pool = request.pool.clone();
     Ok(CommentConnection {
         edges,
@@ -180,8 +215,16 @@ fn parse_path(path: &str) -> Result<Vec<i64>, ApiError> {
         .map_err(|_| ApiError::bad_input("after", "`after` is not a thread cursor."))
 }
 
-/// A reader's comment on a post, or a reply to another comment.
-pub struct CommentNode(pub Comment);
+/// A reader's comment on a post, or a reply to another comment. A comment that came in a
+/// page of a thread knows the page's other comments (and their parents), so `parent` needs
+/// no further look-up: a visible comment's parent is always visible to the same reader.
+pub struct CommentNode(pub Comment, Option<Arc<HashMap<i64, Comment>>>);
+
+impl From<Comment> for CommentNode {
+    fn from(comment: Comment) -> Self {
+        Self(comment, None)
+    }
+}
 
 impl CommentNode {
     fn is_tombstone(&self) -> bool {
@@ -212,9 +255,12 @@ impl CommentNode {
         let Some(parent_id) = self.0.parent_id else {
             return Ok(None);
         };
+        if let Some(parent) = self.1.as_ref().and_then(|known| known.get(&parent_id)) {
+            return Ok(Some(CommentNode(parent.clone(), self.1.clone())));
+        }
         let request = RequestContext::of(ctx)?;
         let parent = request.loaders.comments.one(parent_id).await?;
-        Ok(parent.map(CommentNode))
+        Ok(parent.map(CommentNode::from))
     }
 
     /// Null for deleted comments.
@@ -390,7 +436,7 @@ impl CommentMutation {
         .await
         .map_err(ApiError::from)?;
         Ok(Some(AddCommentPayload {
-            comment: CommentNode(added.comment),
+            comment: CommentNode::from(added.comment),
             edit_token: added.edit_token,
             depth_capped: added.depth_capped,
             client_mutation_id: input.client_mutation_id,
@@ -416,7 +462,7 @@ impl CommentMutation {
         .await
         .map_err(ApiError::from)?;
         Ok(Some(EditCommentPayload {
-            comment: CommentNode(comment),
+            comment: CommentNode::from(comment),
             client_mutation_id: input.client_mutation_id,
         }))
     }
@@ -441,7 +487,7 @@ impl CommentMutation {
         .map_err(ApiError::from)?;
         Ok(Some(DeleteCommentPayload {
             deleted_comment_id: input.id,
-            comment: CommentNode(comment),
+            comment: CommentNode::from(comment),
             client_mutation_id: input.client_mutation_id,
         }))
     }
@@ -459,7 +505,7 @@ impl CommentMutation {
                 .await
                 .map_err(ApiError::from)?;
         Ok(Some(ApproveCommentPayload {
-            comment: CommentNode(comment),
+            comment: CommentNode::from(comment),
             client_mutation_id: input.client_mutation_id,
         }))
     }
@@ -476,7 +522,7 @@ impl CommentMutation {
             .await
             .map_err(ApiError::from)?;
         Ok(Some(MarkCommentSpamPayload {
-            comment: CommentNode(comment),
+            comment: CommentNode::from(comment),
             client_mutation_id: input.client_mutation_id,
         }))
     }
@@ -504,7 +550,9 @@ impl CommentSubscription {
         Ok(comments.filter_map(move |comment| {
             // The subscription holds its place on the socket until it ends.
             let _held = &slot;
-            future::ready((comment.post_id == post_id).then(|| CommentNode((*comment).clone())))
+            future::ready(
+                (comment.post_id == post_id).then(|| CommentNode::from((*comment).clone())),
+            )
         }))
     }
 }

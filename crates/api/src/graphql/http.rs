@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::context::RequestContext;
-use super::limits::{check_size, refusal};
+use super::limits::{CheckOnly, check_size, passed, refusal};
 use crate::client::client_key;
 use crate::state::AppState;
 
@@ -215,6 +215,12 @@ async fn execute(
     if let Some(name) = &params.operation_name {
         request = request.operation_name(name);
     }
+    // The guarded schema checks the operation (limits, validation) and stops; the schema
+    // without extensions runs it. Parsed once, here, for both.
+    let mut check = async_graphql::Request::new(query.clone())
+        .variables(request.variables.clone())
+        .data(CheckOnly);
+    check.operation_name = params.operation_name.clone();
     let parse_failed = match async_graphql::parser::parse_query(&query) {
         Ok(document) => {
             if method == Method::GET
@@ -223,6 +229,7 @@ async fn execute(
             {
                 return method_not_allowed(media);
             }
+            check.set_parsed_query(document.clone());
             request.set_parsed_query(document);
             false
         }
@@ -236,7 +243,11 @@ async fn execute(
         viewer,
         Some(client),
     ));
-    let mut response = state.schema.execute(request).await;
+    let checked = state.schemas.guarded.execute(check).await;
+    let mut response = match passed(&checked) {
+        true => state.schemas.executor.execute(request).await,
+        false => checked,
+    };
 
     // Errors raised before execution (syntax, validation, limits) come without data.
     let executed = !matches!(response.data, async_graphql::Value::Null)

@@ -56,16 +56,35 @@ pub const MAX_POST_TAGS: usize = gazette_domain::publishing::MAX_TAGS;
 /// they grow with what admins configure, not with what readers write.
 pub const LIST_ESTIMATE: usize = 20;
 
-/// The schema, with the process's event hub for subscriptions and its limits; per-request
-/// data (the viewer, the loaders) comes with each request.
-pub fn build_schema(events: EventHub, limits: &Limits) -> AppSchema {
-    schema_builder()
-        // The extension reports depth with its own code and message; the library's own
-        // check (selection sets, which nest deeper than fields) stays as a backstop.
-        .limit_recursive_depth(limits.max_nesting())
-        .extension(OperationLimits(Arc::new(limits.clone())))
-        .data(events)
-        .finish()
+/// The schema twice over, with the process's event hub for subscriptions; per-request data
+/// (the viewer, the loaders) comes with each request.
+#[derive(Clone)]
+pub struct Schemas {
+    /// With the limits extension: checks every operation, and runs subscriptions.
+    pub guarded: AppSchema,
+    /// Without extensions: runs HTTP operations the guarded schema has checked. An
+    /// extension, even one that only looks at the document, puts every field's resolution
+    /// through its chain (a `ResolveInfo` and boxed futures per field): on a 1,000-object
+    /// answer that cost more CPU than the resolvers themselves (docs/benchmarks.md).
+    pub executor: AppSchema,
+}
+
+pub fn build_schemas(events: EventHub, limits: &Limits) -> Schemas {
+    Schemas {
+        guarded: schema_builder()
+            // The extension reports depth with its own code and message; the library's own
+            // check (selection sets, which nest deeper than fields) stays as a backstop.
+            .limit_recursive_depth(limits.max_nesting())
+            .extension(OperationLimits(Arc::new(limits.clone())))
+            .data(events.clone())
+            .finish(),
+        executor: schema_builder()
+            .limit_recursive_depth(limits.max_nesting())
+            // Already validated, strictly, by the guarded schema.
+            .validation_mode(async_graphql::ValidationMode::Fast)
+            .data(events)
+            .finish(),
+    }
 }
 
 fn schema_builder() -> async_graphql::SchemaBuilder<Query, Mutation, Subscription> {

@@ -79,6 +79,6 @@ async fn load_node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>, ApiError>
             .comments
             .one(global.id)
             .await?
-            .map(|comment| Node::Comment(CommentNode(comment))),
+            .map(|comment| Node::Comment(CommentNode::from(comment))),
     })
 }

@@ -295,8 +295,9 @@ impl Connection {
                 Ok(data)
             }
         };
-        let mut graphql = GraphqlSocket::new(self.state.schema.clone(), input, self.protocol)
-            .on_connection_init(on_init);
+        let mut graphql =
+            GraphqlSocket::new(self.state.schemas.guarded.clone(), input, self.protocol)
+                .on_connection_init(on_init);
 
         let opened = Instant::now();
         let mut token_checked = Instant::now();

@@ -12,30 +12,25 @@ use crate::error::WorkerError;
 use crate::scheduler::WorkerConfig;
 use crate::websub::Pinger;
 
-pub use feeds::Scope;
-
-/// Runs every job once over everything (the schedule, and `gazette worker --once`).
+/// Runs every job once (`gazette worker --once`).
 pub async fn run_all(pool: &PgPool, config: &WorkerConfig) -> Result<(), WorkerError> {
-    run(pool, config, &Scope::All, None).await
+    run(pool, config, None).await
 }
 
-/// Runs the jobs over `scope`, logs what changed, and announces changed feeds to the
-/// WebSub hub.
+/// Runs the jobs: rebuilds the feeds the pending changes touch and the channel texts, logs
+/// what changed, and announces changed feeds to the WebSub hub.
 #[tracing::instrument(skip_all, err)]
 pub(crate) async fn run(
     pool: &PgPool,
     config: &WorkerConfig,
-    scope: &Scope,
     pinger: Option<&Pinger>,
 ) -> Result<(), WorkerError> {
     let started = Instant::now();
-    let report = feeds::regenerate(pool, config, scope).await?;
+    let report = feeds::regenerate(pool, &config.feeds).await?;
     let social = social::regenerate(pool, config, chrono::Utc::now()).await?;
     tracing::info!(
-        scope = match scope {
-            Scope::All => "all",
-            Scope::Posts(_) => "changes",
-        },
+        full = report.full,
+        changes = report.changes,
         feeds = report.feeds,
         items = report.items,
         changed = ?report.changed,
@@ -48,7 +43,7 @@ pub(crate) async fn run(
         let urls = report
             .changed
             .iter()
-            .map(|key| config.site.url(key))
+            .map(|key| config.feeds.site.url(key))
             .collect();
         pinger.announce(urls);
     }

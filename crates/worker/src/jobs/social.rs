@@ -49,7 +49,11 @@ pub async fn regenerate(
             .and_then(|source| Template::parse(source).ok());
         let mut written = Vec::new();
         for post in &posts {
-            let summary = summarize(kind, template.as_ref(), &summary_input(&config.site, post));
+            let summary = summarize(
+                kind,
+                template.as_ref(),
+                &summary_input(&config.feeds.site, post),
+            );
             let changed = summaries::store(
                 pool,
                 &NewSummary {
@@ -70,7 +74,7 @@ pub async fn regenerate(
         let digest = render_digest(
             kind,
             &digest_input(
-                &config.site,
+                &config.feeds.site,
                 period_start,
                 period_end,
                 &period_posts,
@@ -98,7 +102,7 @@ pub async fn regenerate(
         .await?;
 
         for (key, content_type, body) in documents(
-            &config.site,
+            &config.feeds.site,
             &channel,
             &written,
             &digest,

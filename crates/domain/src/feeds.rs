@@ -1,0 +1,329 @@
+//! The feeds Gazette publishes, and building one: load → render (pure, in
+//! `gazette-syndication`) → store. The worker rebuilds the feeds a change touches; the API
+//! builds a post's comment feed the first time someone asks for it.
+//!
+//! Every feed is rebuilt in its own transaction holding that feed's advisory lock, so two
+//! processes never build the same feed at once, and stored in one statement only when its
+//! bytes changed: a process killed mid-build leaves the feed as it was, or as new.
+
+use gazette_store::feeds::{self, FeedComment, FeedPost, FeedSubject};
+use gazette_store::{PgConnection, PgPool, SiteConfig, StoreError};
+use gazette_syndication::{FeedChannel, FeedEntry, render_atom, render_rss, tag_uri};
+
+/// What every feed is built with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedSettings {
+    pub site: SiteConfig,
+    /// Items in each feed.
+    pub feed_items: u32,
+    /// A WebSub hub every feed links to.
+    pub websub_hub: Option<String>,
+}
+
+impl FeedSettings {
+    pub const DEFAULT_FEED_ITEMS: u32 = 20;
+
+    /// Everything a stored feed's bytes depend on besides the content: when it differs from
+    /// what the stored feeds were built with, they are all rebuilt.
+    pub fn fingerprint(&self) -> String {
+        let site = &self.site;
+        format!(
+            "v1|{}|{}|{}|{}|{}|{}",
+            site.public_url,
+            site.title,
+            site.description,
+            site.language,
+            self.feed_items,
+            self.websub_hub.as_deref().unwrap_or("")
+        )
+    }
+}
+
+pub const RSS_CONTENT_TYPE: &str = "application/rss+xml; charset=utf-8";
+pub const ATOM_CONTENT_TYPE: &str = "application/atom+xml; charset=utf-8";
+/// Minutes a reader may cache a feed (RSS `ttl`): the default schedule's period.
+const FEED_TTL_MINUTES: u32 = 5;
+/// Characters of a comment shown as an item's summary.
+const COMMENT_SUMMARY_CHARS: usize = 300;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Rss,
+    Atom,
+}
+
+impl Format {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Rss => RSS_CONTENT_TYPE,
+            Format::Atom => ATOM_CONTENT_TYPE,
+        }
+    }
+
+    fn render(self, channel: &FeedChannel, entries: &[FeedEntry]) -> String {
+        match self {
+            Format::Rss => render_rss(channel, entries),
+            Format::Atom => render_atom(channel, entries),
+        }
+    }
+}
+
+/// One feed Gazette publishes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedSpec {
+    /// The latest posts.
+    Posts(Format),
+    /// The latest comments on every post.
+    Comments(Format),
+    /// The latest posts with a tag.
+    Tag { slug: String, name: String },
+    /// The latest comments on one post.
+    PostComments(FeedSubject),
+}
+
+impl FeedSpec {
+    /// The feed's path under the public URL, which is also its key in storage.
+    pub fn key(&self) -> String {
+        match self {
+            FeedSpec::Posts(Format::Rss) => "feed.xml".to_owned(),
+            FeedSpec::Posts(Format::Atom) => "feed.atom".to_owned(),
+            FeedSpec::Comments(Format::Rss) => "comments/feed.xml".to_owned(),
+            FeedSpec::Comments(Format::Atom) => "comments/feed.atom".to_owned(),
+            FeedSpec::Tag { slug, .. } => format!("tags/{slug}/feed.xml"),
+            FeedSpec::PostComments(post) => format!("posts/{}/comments/feed.xml", post.slug),
+        }
+    }
+
+    pub fn format(&self) -> Format {
+        match self {
+            FeedSpec::Posts(format) | FeedSpec::Comments(format) => *format,
+            FeedSpec::Tag { .. } | FeedSpec::PostComments(_) => Format::Rss,
+        }
+    }
+}
+
+/// Loads what `spec` shows and renders it; returns the document and its item count.
+async fn build(
+    tx: &mut PgConnection,
+    settings: &FeedSettings,
+    spec: &FeedSpec,
+) -> Result<(String, usize), StoreError> {
+    let site = &settings.site;
+    let limit = i64::from(settings.feed_items);
+    let self_url = site.url(&spec.key());
+    let channel = |title: String, link: String, description: String| FeedChannel {
+        title,
+        link,
+        description,
+        language: site.language.clone(),
+        self_url: self_url.clone(),
+        ttl_minutes: FEED_TTL_MINUTES,
+        hub: settings.websub_hub.clone(),
+    };
+    let (channel, entries) = match spec {
+        FeedSpec::Posts(_) => {
+            let posts = feeds::latest_posts(&mut *tx, None, limit).await?;
+            let channel = channel(site.title.clone(), site.url("/"), site.description.clone());
+            (channel, post_entries(site, &posts))
+        }
+        FeedSpec::Tag { slug, name } => {
+            let posts = feeds::latest_posts(&mut *tx, Some(slug), limit).await?;
+            let channel = channel(
+                format!("{} · {name}", site.title),
+                site.url(&format!("tags/{slug}")),
+                format!("Posts tagged “{name}”"),
+            );
+            (channel, post_entries(site, &posts))
+        }
+        FeedSpec::Comments(_) => {
+            let comments = feeds::latest_comments(&mut *tx, None, limit).await?;
+            let channel = channel(
+                format!("Comments on {}", site.title),
+                site.url("/"),
+                format!("The latest comments on {}", site.title),
+            );
+            (channel, comment_entries(site, &comments, true))
+        }
+        FeedSpec::PostComments(post) => {
+            let comments = feeds::latest_comments(&mut *tx, Some(post.id), limit).await?;
+            let channel = channel(
+                format!("Comments on: {}", post.title),
+                site.post_url(&post.slug),
+                format!("Comments on “{}”", post.title),
+            );
+            (channel, comment_entries(site, &comments, false))
+        }
+    };
+    let document = spec.format().render(&channel, &entries);
+    Ok((document, entries.len()))
+}
+
+/// The host of the public URL: the authority of `tag:` ids.
+fn authority(site: &SiteConfig) -> &str {
+    let rest = site
+        .public_url
+        .split_once("://")
+        .map_or(site.public_url.as_str(), |(_, rest)| rest);
+    let host = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    match host.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or(bracketed),
+        None => host.split(':').next().unwrap_or(host),
+    }
+}
+
+fn post_entries(site: &SiteConfig, posts: &[FeedPost]) -> Vec<FeedEntry> {
+    posts
+        .iter()
+        .map(|post| {
+            let link = site.post_url(&post.slug);
+            FeedEntry {
+                title: post.title.clone(),
+                guid: tag_uri(
+                    authority(site),
+                    post.created_at,
+                    &format!("post-{}", post.id),
+                ),
+                guid_is_permalink: false,
+                published_at: post.published_at,
+                updated_at: post.updated_at,
+                description: post.excerpt.clone(),
+                content_html: gazette_content::absolute_links(&post.body_html, &link)
+                    .unwrap_or_else(|| post.body_html.clone()),
+                categories: post.tags.clone(),
+                author: post.author_name.clone(),
+                comments_link: Some(format!("{link}#comments")),
+                comments_feed: Some(format!("{link}/comments/feed.xml")),
+                comment_count: Some(post.comment_count),
+                link,
+            }
+        })
+        .collect()
+}
+
+fn comment_entries(site: &SiteConfig, comments: &[FeedComment], site_wide: bool) -> Vec<FeedEntry> {
+    comments
+        .iter()
+        .map(|comment| {
+            let post_url = site.post_url(&comment.post_slug);
+            let title = match site_wide {
+                true => format!(
+                    "Comment on {} by {}",
+                    comment.post_title, comment.author_name
+                ),
+                false => format!("By: {}", comment.author_name),
+            };
+            FeedEntry {
+                title,
+                link: format!("{post_url}#comment-{}", comment.id),
+                guid: tag_uri(
+                    authority(site),
+                    comment.created_at,
+                    &format!("comment-{}", comment.id),
+                ),
+                guid_is_permalink: false,
+                published_at: comment.created_at,
+                updated_at: comment.updated_at,
+                description: gazette_content::excerpt(&comment.body, COMMENT_SUMMARY_CHARS),
+                content_html: gazette_content::absolute_links(&comment.body_html, &post_url)
+                    .unwrap_or_else(|| comment.body_html.clone()),
+                categories: Vec::new(),
+                author: comment.author_name.clone(),
+                comments_link: None,
+                comments_feed: None,
+                comment_count: None,
+            }
+        })
+        .collect()
+}
+
+/// Rebuilds the feed `spec` describes; true when its stored bytes changed.
+pub async fn rebuild(
+    pool: &PgPool,
+    settings: &FeedSettings,
+    spec: &FeedSpec,
+) -> Result<Rebuilt, StoreError> {
+    let key = spec.key();
+    let mut tx = pool.begin().await?;
+    feeds::lock(&mut tx, &key).await?;
+    let (body, items) = build(&mut tx, settings, spec).await?;
+    let item_count = i32::try_from(items).unwrap_or(i32::MAX);
+    let changed = feeds::store_if_changed(
+        &mut *tx,
+        &key,
+        spec.format().content_type(),
+        &body,
+        item_count,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Rebuilt {
+        key,
+        items,
+        changed,
+    })
+}
+
+/// What [`rebuild`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rebuilt {
+    pub key: String,
+    pub items: usize,
+    pub changed: bool,
+}
+
+/// Builds the comment feed of the published post `slug` if it is not stored yet (the first
+/// request for it); false when there is no such post.
+pub async fn build_post_comments(
+    pool: &PgPool,
+    settings: &FeedSettings,
+    slug: &str,
+) -> Result<bool, StoreError> {
+    let Some(post) = feeds::published_post(pool, slug).await? else {
+        return Ok(false);
+    };
+    rebuild(pool, settings, &FeedSpec::PostComments(post)).await?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn site(public_url: &str) -> SiteConfig {
+        SiteConfig {
+            public_url: public_url.to_owned(),
+            title: "T".to_owned(),
+            description: "D".to_owned(),
+            language: "en".to_owned(),
+        }
+    }
+
+    #[test]
+    fn tag_ids_use_the_bare_host() {
+        assert_eq!(
+            authority(&site("https://blog.example.gov/base")),
+            "blog.example.gov"
+        );
+        assert_eq!(authority(&site("http://127.0.0.1:8080")), "127.0.0.1");
+        assert_eq!(authority(&site("http://[::1]:8080")), "::1");
+    }
+
+    #[test]
+    fn feed_keys_are_their_paths() {
+        let post = FeedSubject {
+            id: 1,
+            slug: "hello".to_owned(),
+            title: "Hello".to_owned(),
+        };
+        assert_eq!(
+            FeedSpec::PostComments(post).key(),
+            "posts/hello/comments/feed.xml"
+        );
+        assert_eq!(FeedSpec::Comments(Format::Atom).key(), "comments/feed.atom");
+        let tag = FeedSpec::Tag {
+            slug: "rust".to_owned(),
+            name: "Rust".to_owned(),
+        };
+        assert_eq!(tag.key(), "tags/rust/feed.xml");
+    }
+}
