@@ -3,8 +3,8 @@
 from html import escape
 import math
 
-COLOURS = {"gazette": "#2b6cb0", "postgraphile": "#d69e2e", "sql": "#718096", "nginx": "#38a169"}
-LABELS = {"gazette": "Gazette", "postgraphile": "PostGraphile 4.14.1", "sql": "raw SQL (pgbench)",
+COLOURS = {"gazette": "#2b6cb0", "gazette-uncached": "#90cdf4", "postgraphile": "#d69e2e", "sql": "#718096", "nginx": "#38a169"}
+LABELS = {"gazette": "Gazette", "gazette-uncached": "Gazette, response cache off", "postgraphile": "PostGraphile 4.14.1", "sql": "raw SQL (pgbench)",
           "nginx": "nginx (static file)"}
 
 

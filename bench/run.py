@@ -35,6 +35,7 @@ PG_PORT = 55432
 GAZETTE_PORT = 18080
 POSTGRAPHILE_PORT = 15678
 NGINX_PORT = 18081
+UNCACHED_PORT = 18082
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -352,6 +353,14 @@ class Bench:
              "--seed", "false", "--comment-moderation", "open", "--comment-rate-limit", "0"],
             f"http://127.0.0.1:{GAZETTE_PORT}", self.root / "gazette.log")
         self.servers["gazette"].wait_ready("/readyz")
+        # The same binary without its response cache: what each query costs to execute.
+        self.servers["gazette-uncached"] = Server(
+            "gazette-uncached",
+            [self.args.gazette, "api", "--database-url", self.cluster.url,
+             "--data-dir", str(self.root / "gazette-data"), "--listen", f"127.0.0.1:{UNCACHED_PORT}",
+             "--seed", "false", "--graphql-cache-ttl", "0"],
+            f"http://127.0.0.1:{UNCACHED_PORT}", self.root / "gazette-uncached.log")
+        self.servers["gazette-uncached"].wait_ready("/readyz")
 
         postgraphile = self.repo / "bench" / "postgraphile" / "node_modules" / ".bin" / "postgraphile"
         self.servers["postgraphile"] = Server(
@@ -391,7 +400,7 @@ class Bench:
 
     def comment_input(self, target, n):
         post = self.post_ids[n % len(self.post_ids)]
-        if target == "gazette":
+        if target.startswith("gazette"):
             return {"postId": gazette_post_id(post), "authorName": "Bench reader",
                     "body": f"A comment from the benchmark, number {n}."}
         return {"comment": {"postId": str(post), "authorName": "Bench reader",
@@ -402,7 +411,7 @@ class Bench:
     def runs(self):
         """(workload key, title, target, query), filtered by --only."""
         only = set(self.args.only or [])
-        targets = only & {"gazette", "postgraphile", "sql", "nginx"}
+        targets = only & {"gazette", "gazette-uncached", "postgraphile", "sql", "nginx"}
         keys = only - targets
         for run in self.all_runs():
             if (not targets or run[2] in targets) and (not keys or run[0] in keys):
@@ -410,8 +419,10 @@ class Bench:
 
     def all_runs(self):
         for key, title, gazette_query, postgraphile_query, sql in workloads.GRAPHQL_WORKLOADS:
-            for target, query in (("gazette", gazette_query), ("postgraphile", postgraphile_query)):
-                yield key, title, target, query
+            for target, query in (("gazette", gazette_query), ("gazette-uncached", gazette_query),
+                                  ("postgraphile", postgraphile_query)):
+                if not (target == "gazette-uncached" and key == "comment"):  # never cached
+                    yield key, title, target, query
             yield key, title, "sql", sql
         yield "feed200", "GET /feed.xml, 200", "gazette", None
         yield "feed200", "GET /feed.xml, 200", "nginx", None
@@ -468,7 +479,7 @@ class Bench:
         if key == "comment":
             template = json.dumps(self.comment_input(target, 0))
             template = template.replace("number 0", "number __N__")
-            if target == "gazette":
+            if target.startswith("gazette"):
                 template = template.replace(json.dumps(gazette_post_id(self.post_ids[0])), '"__POST__"')
                 posts = ",".join(f'"{gazette_post_id(p)}"' for p in self.post_ids)
             else:
@@ -530,10 +541,11 @@ class Bench:
         counts = {}
         for key, _title, target, query in self.runs():
             self.check_once(key, target, query)
-            if target == "gazette" and not key.startswith("feed"):
+            if target == "gazette-uncached":
                 counts[key] = self.statements_once(key, target, query)
         log("every workload answered with data and no errors on every target")
-        log("Gazette statements per request: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        log("Gazette statements per request (first run, uncached): "
+            + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
     def measure_all(self):
         runs = list(self.runs())
@@ -575,14 +587,15 @@ class Bench:
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for key in dict.fromkeys(r["key"] for r in self.results):
-            for target in ("gazette", "postgraphile", "sql", "nginx"):
+            for target in ("gazette", "gazette-uncached", "postgraphile", "sql", "nginx"):
                 row = merged.get((key, target))
                 if row is None:
                     continue
                 ratios = []
                 for base in ("postgraphile", "sql", "nginx"):
                     other = merged.get((key, base))
-                    ratios.append(f"{row['rps'] / other['rps']:.2f}×" if target == "gazette" and other else "")
+                    ratios.append(f"{row['rps'] / other['rps']:.2f}×"
+                                  if target.startswith("gazette") and other else "")
                 lines.append(
                     f"| {row['title']} | {target} | {row['rps']:,.0f} ({row['rps_min']:,.0f}–{row['rps_max']:,.0f}) "
                     f"| {fmt(row['p50_ms'], '.2f')} | {fmt(row['p99_ms'], '.2f')} | {fmt(row['statements'], '.1f')} "

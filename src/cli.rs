@@ -257,6 +257,10 @@ pub struct Settings {
     #[arg(long, env = "GAZETTE_WS_MAX_MESSAGE_BYTES", global = true, default_value_t = Limits::default().ws_max_message_bytes, value_parser = clap::value_parser!(u64).range(1024..=16_777_216).map(usize_from))]
     pub ws_max_message_bytes: usize,
 
+    /// The longest an anonymous query's response is served from memory, e.g. `5s` (`0`: no cache); any change to the content empties the cache sooner.
+    #[arg(long, env = "GAZETTE_GRAPHQL_CACHE_TTL", global = true, default_value = "5s", value_parser = parse_duration)]
+    pub graphql_cache_ttl: Duration,
+
     /// A WebSocket without a subscription (and without messages) for this long is closed, e.g. `60s`.
     #[arg(long, env = "GAZETTE_WS_IDLE_TIMEOUT", global = true, default_value = "60s", value_parser = parse_duration)]
     pub ws_idle_timeout: Duration,

@@ -55,6 +55,7 @@ pub async fn run_services(
                 },
                 trusted_proxy_hops: settings.trusted_proxy_hops(),
                 feed_recheck: std::time::Duration::from_secs(settings.feed_recheck_seconds),
+                response_cache_ttl: settings.graphql_cache_ttl,
                 cors: settings.cors_origins.clone(),
                 limits: settings.limits(),
             };

@@ -13,6 +13,7 @@ mod helpers;
 mod limits;
 mod migrations;
 mod posts;
+mod response_cache;
 mod social;
 mod sockets;
 mod statements;

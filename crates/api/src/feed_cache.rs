@@ -52,6 +52,9 @@ impl FeedCache {
                             lock(&entries).remove(&key);
                         }
                     }
+                    // A lost event connection (the database may be down) keeps the copies:
+                    // the periodic hash re-check catches what was missed, and the last good
+                    // copy is served meanwhile.
                     Ok(_) => {}
                     // Missed announcements: forget everything rather than serve stale feeds.
                     Err(broadcast::error::RecvError::Lagged(_)) => lock(&entries).clear(),

@@ -8,6 +8,7 @@ use tokio::sync::watch;
 
 use crate::events::EventHub;
 use crate::feed_cache::FeedCache;
+use crate::graphql::response_cache::ResponseCache;
 use crate::graphql::{Schemas, build_schemas};
 use crate::limits::{ExecutionSlots, SocketRegistry};
 
@@ -27,6 +28,9 @@ pub struct ApiConfig {
     pub trusted_proxy_hops: u32,
     /// How long a feed is served from memory before its hash is checked again.
     pub feed_recheck: Duration,
+    /// The longest an anonymous query's response is served from memory (zero: never);
+    /// any change empties the cache sooner.
+    pub response_cache_ttl: Duration,
     /// Which web origins browsers may call the API from.
     pub cors: CorsOrigins,
     /// What one request or connection may cost.
@@ -117,6 +121,8 @@ pub struct AppState {
     pub schemas: Schemas,
     pub events: EventHub,
     pub feeds: FeedCache,
+    /// Anonymous query responses, until the content changes.
+    pub responses: ResponseCache,
     /// GraphQL operations executing now (the concurrency cap).
     pub executions: ExecutionSlots,
     /// Open WebSockets, per client and in all.
@@ -131,6 +137,7 @@ impl AppState {
         Self {
             schemas: build_schemas(events.clone(), &config.limits),
             feeds: FeedCache::new(pool.clone(), &events, config.feed_recheck),
+            responses: ResponseCache::new(&events, config.response_cache_ttl),
             executions: ExecutionSlots::new(config.limits.max_concurrent),
             sockets: SocketRegistry::new(
                 config.limits.ws_max_connections,

@@ -27,6 +27,14 @@ pub enum EventKind {
     FeedChanged,
     /// A social channel was added, changed or removed.
     ChannelChanged,
+    /// An author or a tag changed (migration 0007).
+    ContentChanged,
+    /// The worker stored new channel summaries or digests.
+    SummariesChanged,
+    /// Not sent by the database: the listener lost its connection, and events sent
+    /// meanwhile are lost. Whoever keeps copies must drop them.
+    #[serde(skip)]
+    Resync,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -49,11 +57,18 @@ impl EventListener {
         Ok(Self(listener))
     }
 
-    /// The next event. Reconnects by itself when the connection drops (events sent while
-    /// it was down are lost: listeners must not rely on seeing every one).
+    /// The next event. Reconnects by itself when the connection drops; events sent while
+    /// it was down are lost, so a lost connection is reported as [`EventKind::Resync`].
     pub async fn next(&mut self) -> Result<Event, StoreError> {
         loop {
-            let notification = self.0.recv().await?;
+            let Some(notification) = self.0.try_recv().await? else {
+                return Ok(Event {
+                    kind: EventKind::Resync,
+                    post_id: None,
+                    comment_id: None,
+                    key: None,
+                });
+            };
             match serde_json::from_str::<Event>(notification.payload()) {
                 Ok(event) => return Ok(event),
                 Err(error) => {

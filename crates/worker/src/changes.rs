@@ -56,7 +56,7 @@ pub async fn follow(
                 };
                 tokio::select! {
                     event = listener.next() => match event {
-                        Ok(event) if event.kind != EventKind::FeedChanged => {
+                        Ok(event) if !matches!(event.kind, EventKind::FeedChanged | EventKind::SummariesChanged) => {
                             changed = true;
                             deadline.get_or_insert(Instant::now() + MAX_DELAY);
                         }

@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 
 use super::context::RequestContext;
 use super::limits::{CheckOnly, check_size, passed, refusal};
+use super::response_cache::CacheKey;
 use crate::client::client_key;
 use crate::state::AppState;
 
@@ -181,6 +182,28 @@ async fn execute(
     method: Method,
 ) -> Response {
     let limits = &state.config.limits;
+    // An anonymous query answered recently, with no change since, is answered again from
+    // memory: no slot, no parsing, no database.
+    let cache_key = (headers.get(header::AUTHORIZATION).is_none() && state.responses.enabled())
+        .then(|| {
+            params.query.as_ref().map(|query| CacheKey {
+                query: query.clone(),
+                variables: params
+                    .variables
+                    .as_ref()
+                    .map_or_else(String::new, Value::to_string),
+                operation_name: params.operation_name.clone(),
+            })
+        })
+        .flatten();
+    if let Some(body) = cache_key.as_ref().and_then(|key| state.responses.get(key)) {
+        return (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, media.content_type())],
+            body,
+        )
+            .into_response();
+    }
     // Back-pressure: a burst waits briefly for a free slot, then is told to come back.
     let Some(_slot) = state.executions.acquire(limits.queue_timeout).await else {
         return busy(media);
@@ -221,12 +244,11 @@ async fn execute(
         .variables(request.variables.clone())
         .data(CheckOnly);
     check.operation_name = params.operation_name.clone();
+    let mut kind = None;
     let parse_failed = match async_graphql::parser::parse_query(&query) {
         Ok(document) => {
-            if method == Method::GET
-                && operation_type(&document, params.operation_name.as_deref())
-                    .is_some_and(|kind| kind != OperationType::Query)
-            {
+            kind = operation_type(&document, params.operation_name.as_deref());
+            if method == Method::GET && kind.is_some_and(|kind| kind != OperationType::Query) {
                 return method_not_allowed(media);
             }
             check.set_parsed_query(document.clone());
@@ -243,6 +265,7 @@ async fn execute(
         viewer,
         Some(client),
     ));
+    let generation = state.responses.generation();
     let checked = state.schemas.guarded.execute(check).await;
     let mut response = match passed(&checked) {
         true => state.schemas.executor.execute(request).await,
@@ -272,7 +295,7 @@ async fn execute(
         extensions: &response.extensions,
     };
     let serialised = match to_json_capped(&body, limits.max_response_bytes) {
-        Ok(bytes) => bytes,
+        Ok(bytes) => Bytes::from(bytes),
         Err(Capped::TooLarge) => {
             return refused(
                 media,
@@ -298,6 +321,17 @@ async fn execute(
             );
         }
     };
+    match kind {
+        // This process's own write is visible to its next read at once; other processes
+        // hear of it through the change event.
+        Some(OperationType::Mutation) => state.responses.clear(),
+        Some(OperationType::Query) if executed && response.errors.is_empty() => {
+            if let Some(key) = cache_key {
+                state.responses.put(key, serialised.clone(), generation);
+            }
+        }
+        _ => {}
+    }
     let status = if executed || media == MediaType::Json {
         StatusCode::OK
     } else {

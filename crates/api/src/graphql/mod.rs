@@ -13,6 +13,7 @@ pub mod limits;
 mod loaders;
 mod node;
 mod posts;
+pub mod response_cache;
 mod tags;
 pub mod ws;
 

@@ -1,0 +1,101 @@
+//! Anonymous query responses are kept until the content changes: a repeated query runs no
+//! statement, a mutation is visible to the next read at once, a change made elsewhere
+//! (another process, psql) empties the cache through its change event, and token holders
+//! are never served from it. Counted by PostgreSQL, never timed.
+
+use gazette_store::tokens::Role;
+use serde_json::json;
+
+use crate::helpers::{TestApp, eventually};
+
+const FRONT_PAGE: &str = "{ posts(first: 5) { edges { node { slug title commentCount } } } }";
+
+fn comment_count(response: &serde_json::Value) -> i64 {
+    response["data"]["posts"]["edges"][0]["node"]["commentCount"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no comment count in {response}"))
+}
+
+#[tokio::test]
+async fn anonymous_queries_are_answered_from_memory_until_something_changes() {
+    let app = TestApp::spawn_api_only().await;
+    let token = app.token("Writer", Role::Author).await;
+    let post = app
+        .create_post(&token, json!({ "title": "Cached", "status": "PUBLISHED" }))
+        .await;
+
+    let first = app.graphql(FRONT_PAGE, json!({})).await;
+    assert_eq!(comment_count(&first), 0);
+    app.database.statements_since_last_count().await;
+    for _ in 0..5 {
+        assert_eq!(app.graphql(FRONT_PAGE, json!({})).await, first);
+    }
+    assert_eq!(
+        app.database.statements_since_last_count().await,
+        0,
+        "five repeats of an anonymous query, no statement"
+    );
+
+    // A mutation through this process: the next read sees it, without waiting.
+    let added = app
+        .graphql(
+            "mutation($input: AddCommentInput!) { addComment(input: $input) { comment { id } } }",
+            json!({ "input": { "postId": post["id"], "authorName": "Ann", "body": "First!" } }),
+        )
+        .await;
+    assert!(added.get("errors").is_none(), "{added}");
+    assert_eq!(comment_count(&app.graphql(FRONT_PAGE, json!({})).await), 1);
+
+    // A change made elsewhere arrives as a change event and empties the cache (well
+    // before the 5 s TTL would).
+    sqlx::query(
+        "insert into comments (post_id, author_name, body, body_html) \
+         select id, 'Psql', 'from psql', '<p>from psql</p>' from posts where slug = 'cached'",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("insert");
+    let refreshed = eventually(10, || async {
+        let response = app.graphql(FRONT_PAGE, json!({})).await;
+        (comment_count(&response) == 2).then_some(response)
+    })
+    .await;
+    assert!(refreshed.is_some(), "the change event emptied the cache");
+
+    // So does renaming an author (names show on every post).
+    let query = "{ posts(first: 1) { edges { node { author { name } } } } }";
+    app.graphql(query, json!({})).await;
+    sqlx::query("update authors set name = 'Renamed' where slug = 'writer'")
+        .execute(&app.pool)
+        .await
+        .expect("rename");
+    let renamed = eventually(10, || async {
+        let response = app.graphql(query, json!({})).await;
+        (response["data"]["posts"]["edges"][0]["node"]["author"]["name"] == "Renamed").then_some(())
+    })
+    .await;
+    assert!(renamed.is_some(), "an author's new name reached the cache");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn token_holders_and_disabled_caches_always_execute() {
+    let app = TestApp::spawn_with(false, false, &["--graphql-cache-ttl", "0"]).await;
+    app.graphql(FRONT_PAGE, json!({})).await;
+    app.database.statements_since_last_count().await;
+    app.graphql(FRONT_PAGE, json!({})).await;
+    assert!(app.database.statements_since_last_count().await > 0);
+    app.stop().await;
+
+    let app = TestApp::spawn_api_only().await;
+    let token = app.token("Admin", Role::Admin).await;
+    app.graphql_as(Some(&token), FRONT_PAGE, json!({})).await;
+    app.database.statements_since_last_count().await;
+    let response = app.graphql_as(Some(&token), FRONT_PAGE, json!({})).await;
+    assert!(response.get("errors").is_none(), "{response}");
+    assert!(
+        app.database.statements_since_last_count().await > 0,
+        "a token holder's query ran again"
+    );
+    app.stop().await;
+}
