@@ -18,6 +18,7 @@ import pwd
 import re
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -31,11 +32,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import chart  # noqa: E402
 import workloads  # noqa: E402
 
-PG_PORT = 55432
-GAZETTE_PORT = 18080
-POSTGRAPHILE_PORT = 15678
-NGINX_PORT = 18081
-UNCACHED_PORT = 18082
+def free_port():
+    """A loopback port nothing listens on now (a run never collides with another server)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+PG_PORT = free_port()
+GAZETTE_PORT = free_port()
+POSTGRAPHILE_PORT = free_port()
+NGINX_PORT = free_port()
+UNCACHED_PORT = free_port()
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -72,6 +80,8 @@ class Cluster:
             self.stop(quiet=True)
             shutil.rmtree(self.data)
         self.root.mkdir(parents=True, exist_ok=True)
+        # nginx's workers (nobody) read the static feed under it.
+        os.chmod(self.root, 0o755)
         self.data.mkdir()
         if self.user:
             entry = pwd.getpwnam(self.user)

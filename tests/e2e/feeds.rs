@@ -625,3 +625,43 @@ async fn the_last_good_copy_is_served_while_the_database_is_down() {
     admin.close().await.expect("close");
     app.stop().await;
 }
+
+/// A feed is gzipped once per version, not per request: a client that accepts gzip gets
+/// the stored gzip variant with its own strong ETag, which revalidates like the plain one.
+#[tokio::test]
+async fn feeds_come_gzipped_with_an_etag_per_encoding() {
+    let app = TestApp::spawn_seeded().await;
+    let plain = feed_when(&app, "/feed.xml", |body| body.contains("<item>")).await;
+    let gzip_request = || {
+        app.client
+            .get(app.url("/feed.xml"))
+            .header(header::ACCEPT_ENCODING, "gzip, deflate, br")
+    };
+    let response = gzip_request().send().await.expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    let headers = response.headers().clone();
+    assert_eq!(headers[header::CONTENT_ENCODING], "gzip");
+    assert_eq!(headers[header::VARY], "accept-encoding");
+    let etag = headers[header::ETAG].to_str().expect("etag").to_owned();
+    assert!(etag.ends_with("-gzip\""), "{etag}");
+    let compressed = response.bytes().await.expect("body");
+    assert!(compressed.len() < plain.len());
+    let mut unzipped = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(compressed.as_ref()),
+        &mut unzipped,
+    )
+    .expect("valid gzip");
+    assert_eq!(unzipped, plain);
+
+    let revalidated = gzip_request()
+        .header(header::IF_NONE_MATCH, &etag)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(revalidated.status(), StatusCode::NOT_MODIFIED);
+    // The plain representation keeps its own ETag.
+    let plain_etag = app.get("/feed.xml").await.headers()[header::ETAG].clone();
+    assert_ne!(plain_etag.to_str().expect("etag"), etag);
+    app.stop().await;
+}

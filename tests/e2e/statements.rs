@@ -244,3 +244,96 @@ async fn nested_comment_lists_run_a_fixed_number_of_statements() {
     assert_eq!(counts, [4, 4]);
     app.stop().await;
 }
+
+/// The benchmark's own workloads (bench/queries), uncached, on synthetic sites of two
+/// sizes: each runs the same fixed number of statements, whatever the site holds.
+#[tokio::test]
+async fn the_benchmark_workloads_run_a_fixed_number_of_statements() {
+    let workloads = [
+        (
+            "q1",
+            include_str!("../../bench/queries/q1.gazette.graphql"),
+            4,
+        ),
+        (
+            "q2",
+            include_str!("../../bench/queries/q2.gazette.graphql"),
+            2,
+        ),
+        (
+            "q3",
+            include_str!("../../bench/queries/q3.gazette.graphql"),
+            4,
+        ),
+        (
+            "comment",
+            include_str!("../../bench/queries/comment.gazette.graphql"),
+            5,
+        ),
+    ];
+    for posts in [25, 50] {
+        let app = TestApp::spawn_with(
+            false,
+            false,
+            &[
+                "--graphql-cache-ttl",
+                "0",
+                "--comment-moderation",
+                "open",
+                "--comment-rate-limit",
+                "0",
+            ],
+        )
+        .await;
+        gazette_store::synthetic::generate(
+            &app.pool,
+            &gazette_store::synthetic::SyntheticSite {
+                posts,
+                big_thread_chains: 4,
+                big_thread_depth: 40,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("synthetic site");
+        let post_id: i64 = sqlx::query_scalar("select id from posts where slug = 'post-1'")
+            .fetch_one(&app.pool)
+            .await
+            .expect("post-1");
+        let post =
+            gazette_api::graphql::GlobalId::new(gazette_api::graphql::NodeKind::Post, post_id)
+                .to_id();
+        let variables = json!({ "input": { "postId": post.0, "authorName": "Bench reader", "body": "A comment." } });
+        // Warm up the pool so connection set-up is not counted.
+        app.graphql(workloads[0].1, json!({})).await;
+        for (name, query, expected) in workloads {
+            app.database.statements_since_last_count().await;
+            let response = app.graphql(query, variables.clone()).await;
+            let statements = app.database.statements_since_last_count().await;
+            assert!(response.get("errors").is_none(), "{name}: {response}");
+            let data = response["data"].as_object().expect("data");
+            assert!(
+                data.values().all(|value| !value.is_null()),
+                "{name}: {response}"
+            );
+            assert_eq!(
+                statements, expected,
+                "statements of {name} on {posts} posts"
+            );
+        }
+        if posts == 25 {
+            let thread = app.graphql(workloads[1].1, json!({})).await;
+            let edges = thread["data"]["post"]["thread"]["edges"]
+                .as_array()
+                .expect("edges");
+            assert_eq!(edges.len(), 100, "a full page of the big thread");
+            // Chains of 40: the page holds three chain heads (no parent); every reply has its parent.
+            let heads = edges
+                .iter()
+                .filter(|edge| edge["node"]["parent"].is_null())
+                .count();
+            assert_eq!(heads, 3);
+        }
+        app.stop().await;
+    }
+}

@@ -37,6 +37,27 @@ pub fn router(state: AppState) -> Router {
         .merge(graphiql::routes())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/posts/{slug}", get(pages::post_page))
+        .route("/tags/{slug}", get(pages::tag_page))
+        .layer(CompressionLayer::new())
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        // Feeds and channel texts are served from memory, gzipped ahead of time: no
+        // per-request compression, and no timer for a response that never waits long.
+        .merge(feed_routes())
+        .layer(middleware::map_response(security_headers))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state);
+    match cors {
+        Some(cors) => routes.layer(cors),
+        None => routes,
+    }
+}
+
+fn feed_routes() -> Router<AppState> {
+    Router::new()
         .route("/feed.xml", get(feeds::posts_rss))
         .route("/feed.atom", get(feeds::posts_atom))
         .route("/comments/feed.xml", get(feeds::comments_rss))
@@ -47,20 +68,6 @@ pub fn router(state: AppState) -> Router {
             get(feeds::post_comments_rss),
         )
         .route("/syndication/{file}", get(feeds::channel_texts))
-        .route("/posts/{slug}", get(pages::post_page))
-        .route("/tags/{slug}", get(pages::tag_page))
-        .layer(middleware::map_response(security_headers))
-        .layer(CompressionLayer::new())
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
-        ))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state);
-    match cors {
-        Some(cors) => routes.layer(cors),
-        None => routes,
-    }
 }
 
 /// On every response: browsers must not guess a type other than the one sent (a feed or a
