@@ -82,6 +82,10 @@ pub async fn generate(
         return Err(SyntheticError::TooSmall);
     }
     let mut tx = pool.begin().await?;
+    // Bulk statements of a large site run longer than a request's statement timeout.
+    sqlx::query("set local statement_timeout = 0")
+        .execute(&mut *tx)
+        .await?;
     let existing: i64 = sqlx::query_scalar("select count(*) from posts")
         .fetch_one(&mut *tx)
         .await?;
