@@ -352,11 +352,13 @@ class Bench:
         log(f"worker --once: full {self.facts['worker_full_seconds']:.2f} s, "
             f"nothing changed {self.facts['worker_nochange_seconds']:.2f} s, "
             f"{self.facts['stored_feeds']} stored feeds")
-        # Comments go to 100 posts deep in the archive (post-1001 to post-1100): neither the
-        # front page nor the big thread, which the read workloads measure.
+        # Comments go to 100 posts deep in the archive (post-1001 to post-1100 of 10,000):
+        # neither the front page nor the big thread, which the read workloads measure.
+        self.first_commented = self.args.posts // 10 + 1
         self.post_ids = [int(x) for x in self.cluster.psql(
-            "gazette", "select id from posts where slug in "
-            "(select 'post-' || n from generate_series(1001, 1100) n) order by id").split()]
+            "gazette", "select id from posts where slug in (select 'post-' || n from "
+            f"generate_series({self.first_commented}, {self.first_commented + 99}) n) "
+            "order by id").split()]
 
         self.servers["gazette"] = Server(
             "gazette",
@@ -449,8 +451,13 @@ class Bench:
     def check_once(self, key, target, query):
         if target == "sql":
             script = self.pgbench_script(key, query)
+            posted = "select count(*) from comments where author_name = 'Bench reader'"
+            before = int(self.cluster.psql("gazette", posted))
             subprocess.run([str(Path(self.args.pg_bin) / "pgbench"), "-n", "-M", "prepared", "-t", "1",
-                            "-f", str(script), self.cluster.url], check=True, capture_output=True)
+                            "-D", f"first={self.first_commented}", "-f", str(script),
+                            self.cluster.url], check=True, capture_output=True)
+            if key == "comment" and int(self.cluster.psql("gazette", posted)) != before + 1:
+                raise Failure("the raw SQL comment script stored no comment")
             return
         server = self.servers[target]
         if key.startswith("feed"):
@@ -509,7 +516,8 @@ class Bench:
             script = self.pgbench_script(key, query)
             out = subprocess.run(
                 [str(Path(self.args.pg_bin) / "pgbench"), "-n", "-M", "prepared", "-c", str(connections),
-                 "-j", "2", "-T", str(duration), "-f", str(script), self.cluster.url],
+                 "-j", "2", "-T", str(duration), "-D", f"first={self.first_commented}",
+                 "-f", str(script), self.cluster.url],
                 check=True, capture_output=True, text=True).stdout
             tps = float(re.search(r"tps = ([0-9.]+) \(without initial", out).group(1))
             latency = float(re.search(r"latency average = ([0-9.]+) ms", out).group(1))
