@@ -179,12 +179,11 @@ pub async fn published_post(
     exec: impl PgExecutor<'_>,
     slug: &str,
 ) -> Result<Option<FeedSubject>, StoreError> {
-    let post = sqlx::query_as(
-        "select id, slug, title from posts where status = 'published' and slug = $1",
-    )
-    .bind(slug)
-    .fetch_optional(exec)
-    .await?;
+    // Feeds are for the public: the one visibility rule decides which posts have one.
+    let mut query = QueryBuilder::new("select p.id, p.slug, p.title from posts p where p.slug = ");
+    query.push_bind(slug.to_owned());
+    Reader::PUBLIC.push_post_visible(&mut query, "p");
+    let post = query.build_query_as().fetch_optional(exec).await?;
     Ok(post)
 }
 
@@ -194,44 +193,40 @@ pub async fn posts_with_comment_feeds(
     exec: impl PgExecutor<'_>,
     ids: Option<&[i64]>,
 ) -> Result<Vec<FeedSubject>, StoreError> {
-    let posts = sqlx::query_as(
-        r#"
-        select p.id, p.slug, p.title from posts p
-        join generated_feeds f on f.key = 'posts/' || p.slug || '/comments/feed.xml'
-        where p.status = 'published' and ($1::bigint[] is null or p.id = any($1))
-        order by p.id
-        "#,
-    )
-    .bind(ids)
-    .fetch_all(exec)
-    .await?;
+    let mut query = QueryBuilder::new(
+        "select p.id, p.slug, p.title from posts p \
+         join generated_feeds f on f.key = 'posts/' || p.slug || '/comments/feed.xml' where true",
+    );
+    if let Some(ids) = ids {
+        query
+            .push(" and p.id = any(")
+            .push_bind(ids.to_vec())
+            .push(")");
+    }
+    Reader::PUBLIC.push_post_visible(&mut query, "p");
+    query.push(" order by p.id");
+    let posts = query.build_query_as().fetch_all(exec).await?;
     Ok(posts)
 }
 
-/// Tags of published posts (those of `ids` or on posts of `post_ids`, when given), for
-/// their feeds.
+/// Tags the public sees (those of `ids` or on posts of `post_ids`, when given), for their
+/// feeds.
 pub async fn published_tags(
     exec: impl PgExecutor<'_>,
     only: Option<(&[i64], &[i64])>,
 ) -> Result<Vec<FeedTag>, StoreError> {
-    let (ids, post_ids) = only.unzip();
-    let tags = sqlx::query_as(
-        r#"
-        select t.slug, t.name from tags t
-        where exists (
-            select 1 from post_tags pt join posts p on p.id = pt.post_id
-            where pt.tag_id = t.id and p.status = 'published'
-        )
-          and ($1::bigint[] is null
-               or t.id = any($1)
-               or exists (select 1 from post_tags pt where pt.tag_id = t.id and pt.post_id = any($2)))
-        order by t.slug
-        "#,
-    )
-    .bind(ids)
-    .bind(post_ids)
-    .fetch_all(exec)
-    .await?;
+    let mut query = QueryBuilder::new("select t.slug, t.name from tags t where true");
+    Reader::PUBLIC.push_tag_visible(&mut query);
+    if let Some((ids, post_ids)) = only {
+        query
+            .push(" and (t.id = any(")
+            .push_bind(ids.to_vec())
+            .push(") or exists (select 1 from post_tags pt where pt.tag_id = t.id and pt.post_id = any(")
+            .push_bind(post_ids.to_vec())
+            .push(")))");
+    }
+    query.push(" order by t.slug");
+    let tags = query.build_query_as().fetch_all(exec).await?;
     Ok(tags)
 }
 
