@@ -10,6 +10,7 @@ mod feeds;
 mod first_run;
 mod graphql_http;
 mod helpers;
+mod input_text;
 mod limits;
 mod migrations;
 mod posts;

@@ -21,6 +21,7 @@ use async_graphql::{
     ErrorExtensionValues, Request, ServerError, ServerResult, ValidationResult, Variables,
 };
 
+use super::input_text;
 use super::ws::SocketSession;
 use crate::state::Limits;
 
@@ -56,6 +57,7 @@ impl Extension for OperationLimitsExtension {
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
         check_size(&request.query, &self.0)?;
+        input_text::check_variables(&request.variables)?;
         if let Some(socket) = ctx.data_opt::<SocketSession>() {
             socket.check_token().await?;
             check_subscription(&request)?;
@@ -72,6 +74,7 @@ impl Extension for OperationLimitsExtension {
     ) -> ServerResult<ExecutableDocument> {
         let document = next.run(ctx, query, variables).await?;
         check_shape(&document, &self.0)?;
+        input_text::check_document(&document)?;
         Ok(document)
     }
 

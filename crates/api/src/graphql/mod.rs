@@ -9,6 +9,7 @@ pub mod errors;
 mod feeds;
 pub mod http;
 mod ids;
+mod input_text;
 pub mod limits;
 mod loaders;
 mod node;
