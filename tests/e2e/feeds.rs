@@ -665,3 +665,48 @@ async fn feeds_come_gzipped_with_an_etag_per_encoding() {
     assert_ne!(plain_etag.to_str().expect("etag"), etag);
     app.stop().await;
 }
+
+/// `Query.feeds` lists feeds only, each with the media type it is served as: a client
+/// discovering feeds through the API must not hand a channel's JSON or text to a reader.
+#[tokio::test]
+async fn query_feeds_lists_only_feeds_with_their_media_type() {
+    let app = TestApp::spawn_seeded().await;
+    feed_when(&app, "/feed.xml", |body| body.contains("<item>")).await;
+    // The demo's channels have their texts stored next to the feeds.
+    let channels = app
+        .graphql("{ channels { syndicationUrls } }", json!({}))
+        .await;
+    let syndication = channels["data"]["channels"][0]["syndicationUrls"][0]
+        .as_str()
+        .expect("a channel text URL")
+        .to_owned();
+    eventually(100, || async {
+        (app.get(syndication.trim_start_matches(&app.url("")))
+            .await
+            .status()
+            == StatusCode::OK)
+            .then_some(())
+    })
+    .await
+    .expect("the channel texts are generated");
+
+    let listed = app
+        .graphql("{ feeds { url format mediaType } }", json!({}))
+        .await;
+    let feeds = listed["data"]["feeds"].as_array().expect("feeds");
+    assert!(feeds.len() >= 4, "{listed}");
+    for feed in feeds {
+        let url = feed["url"].as_str().expect("url");
+        assert!(!url.contains("/syndication/"), "{url} is not a feed");
+        let media_type = feed["mediaType"].as_str().expect("media type");
+        let expected = match feed["format"].as_str() {
+            Some("RSS") => "application/rss+xml",
+            Some("ATOM") => "application/atom+xml",
+            other => panic!("format {other:?}"),
+        };
+        assert!(media_type.starts_with(expected), "{url}: {media_type}");
+        let served = app.get(url.trim_start_matches(&app.url(""))).await;
+        assert_eq!(served.headers()[header::CONTENT_TYPE], media_type, "{url}");
+    }
+    app.stop().await;
+}

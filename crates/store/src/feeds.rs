@@ -335,10 +335,13 @@ pub async fn hashes(
     Ok(rows.into_iter().collect())
 }
 
-/// Every stored feed, by key, without bodies.
+/// The stored feeds (RSS and Atom, not the channel texts stored alongside), by key,
+/// without bodies.
 pub async fn list(exec: impl PgExecutor<'_>) -> Result<Vec<FeedInfo>, StoreError> {
     let feeds = sqlx::query_as(
-        "select key, content_type, content_hash, item_count, generated_at from generated_feeds order by key",
+        "select key, content_type, content_hash, item_count, generated_at from generated_feeds \
+         where content_type like 'application/rss+xml%' or content_type like 'application/atom+xml%' \
+         order by key",
     )
     .fetch_all(exec)
     .await?;

@@ -19,6 +19,8 @@ pub struct Feed {
     /// Where readers subscribe: an absolute URL.
     pub url: String,
     pub format: FeedFormat,
+    /// What the feed is served as, e.g. `application/rss+xml; charset=utf-8`.
+    pub media_type: String,
     /// Items (posts or comments) in the feed.
     pub item_count: i32,
     /// When its content last changed.
@@ -30,8 +32,9 @@ pub struct FeedQuery;
 
 #[Object]
 impl FeedQuery {
-    /// Every feed: the site's posts and comments (RSS and Atom), each tag's posts, each
-    /// post's comments; by URL.
+    /// Every feed built so far: the site's posts and comments (RSS and Atom), each tag's
+    /// posts, and the comments of each post whose feed has been asked for; by URL. Only
+    /// feeds: a channel's ready-to-post texts are `Channel.syndicationUrls`.
     #[graphql(complexity = "super::connection::list_cost(super::LIST_ESTIMATE, child_complexity)")]
     async fn feeds(&self, ctx: &Context<'_>) -> Result<Vec<Feed>> {
         let request = RequestContext::of(ctx)?;
@@ -45,6 +48,7 @@ impl FeedQuery {
                 } else {
                     FeedFormat::Rss
                 },
+                media_type: feed.content_type,
                 item_count: feed.item_count,
                 generated_at: feed.generated_at,
             })
