@@ -498,3 +498,61 @@ async fn channel_texts_are_served_like_feeds() {
     }
     app.stop().await;
 }
+
+/// A title is plain text: in a summary it comes through verbatim (only shortened), never
+/// read as Markdown or HTML — no list numbers eaten, no tags dropped, no entities decoded,
+/// no curly quotes.
+#[tokio::test]
+async fn titles_reach_summaries_verbatim() {
+    let app = TestApp::spawn_with(true, true, &[]).await;
+    let token = app.token("Writer", Role::Admin).await;
+    let twitter = channel_id(&app, "twitter").await;
+    let preview = "query($post: ID!, $channel: ID!) { previewSocialSummary(post: $post, channel: $channel, template: \"{title}\") { text } }";
+    let titles = [
+        "2024. A year in review",
+        "1. Why we publish",
+        "<br> vs <br/>",
+        "Fish &amp; chips, \"quoted\" and 'single'",
+        "*Not emphasis* and `not code`",
+    ];
+    for title in titles {
+        let post = app
+            .create_post(&token, json!({ "title": title, "status": "PUBLISHED" }))
+            .await;
+        let result = app
+            .graphql_as(
+                Some(&token),
+                preview,
+                json!({ "post": post["id"], "channel": twitter }),
+            )
+            .await;
+        assert_eq!(
+            result["data"]["previewSocialSummary"]["text"], title,
+            "{result}"
+        );
+    }
+    // The worker's stored summaries too.
+    let stored = eventually(100, || async {
+        let response = app
+            .graphql(
+                "query($channel: ID) { socialSummaries(channel: $channel) { text } }",
+                json!({ "channel": twitter }),
+            )
+            .await;
+        let texts: Vec<String> = response["data"]["socialSummaries"]
+            .as_array()?
+            .iter()
+            .filter_map(|summary| summary["text"].as_str().map(str::to_owned))
+            .collect();
+        titles
+            .iter()
+            .all(|title| texts.iter().any(|text| text.starts_with(title)))
+            .then_some(texts)
+    })
+    .await;
+    assert!(
+        stored.is_some(),
+        "every title opens a stored X summary verbatim"
+    );
+    app.stop().await;
+}

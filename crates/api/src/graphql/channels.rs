@@ -424,7 +424,8 @@ impl ChannelQuery {
             .map(|author| author.name)
             .unwrap_or_default();
         let input = SummaryInput {
-            title: gazette_content::plain_text(&post.title),
+            // Titles are plain text everywhere: verbatim (the summary only shortens them).
+            title: post.title.clone(),
             excerpt: gazette_content::plain_text(&post.excerpt),
             link: request.config.site.post_url(&post.slug),
             tags: tags.into_iter().map(|tag| tag.name).collect(),

@@ -139,7 +139,8 @@ pub fn period(now: DateTime<Utc>, length: TimeDelta) -> (DateTime<Utc>, DateTime
 /// A post as a summary sees it: plain text, without Markdown or HTML.
 pub fn summary_input(site: &SiteConfig, post: &FeedPost) -> SummaryInput {
     SummaryInput {
-        title: gazette_content::plain_text(&post.title),
+        // Titles are plain text everywhere: verbatim (the summary only shortens them).
+        title: post.title.clone(),
         excerpt: gazette_content::plain_text(&post.excerpt),
         link: site.post_url(&post.slug),
         tags: post.tags.clone(),
