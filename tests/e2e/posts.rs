@@ -750,3 +750,65 @@ async fn internal_errors_leak_nothing() {
     }
     app.stop().await;
 }
+
+/// A tag is its name: names that slugify alike (`C++`, `C#`) stay two tags, the newer one
+/// with the next free slug; the same name in another case is the same tag; long non-Latin
+/// names that share a beginning do not merge either.
+#[tokio::test]
+async fn tags_are_their_names_and_colliding_slugs_get_a_suffix() {
+    let app = TestApp::spawn_api_only().await;
+    let token = app.token("Writer", Role::Author).await;
+    let tags_of = |slug: &str| {
+        let query = format!(r#"{{ post(slug: "{slug}") {{ tags {{ name slug }} }} }}"#);
+        let app = &app;
+        async move { app.graphql(&query, json!({})).await["data"]["post"]["tags"].clone() }
+    };
+    app.create_post(
+        &token,
+        json!({ "title": "Plus", "status": "PUBLISHED", "tags": ["C++"] }),
+    )
+    .await;
+    app.create_post(
+        &token,
+        json!({ "title": "Sharp", "status": "PUBLISHED", "tags": ["C#", "c++"] }),
+    )
+    .await;
+    assert_eq!(
+        tags_of("plus").await,
+        json!([{ "name": "C++", "slug": "c" }])
+    );
+    assert_eq!(
+        tags_of("sharp").await,
+        json!([{ "name": "C#", "slug": "c-2" }, { "name": "C++", "slug": "c" }])
+    );
+    let sharp = app
+        .graphql(
+            r#"{ tag(slug: "c-2") { name posts(first: 5) { edges { node { slug } } } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(sharp["data"]["tag"]["name"], "C#", "{sharp}");
+    assert_eq!(
+        sharp["data"]["tag"]["posts"]["edges"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+
+    // Two long Japanese names with the same first 40 characters.
+    let shared = "ソーシャルメディアと行政の協働についての長い議論".repeat(2);
+    let first = format!("{shared}その一");
+    let second = format!("{shared}その二");
+    app.create_post(
+        &token,
+        json!({ "title": "Kana", "status": "PUBLISHED", "tags": [first, second] }),
+    )
+    .await;
+    let kana = tags_of("kana").await;
+    let kana = kana.as_array().expect("tags");
+    assert_eq!(kana.len(), 2, "{kana:?}");
+    assert_eq!(kana[0]["name"], first);
+    assert_eq!(kana[1]["name"], second);
+    assert_ne!(kana[0]["slug"], kana[1]["slug"]);
+    app.stop().await;
+}

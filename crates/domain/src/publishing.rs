@@ -351,7 +351,8 @@ fn check_slug(slug: &str) -> Result<String, DomainError> {
     }
 }
 
-/// Tag names, trimmed and deduplicated by slug, as (slug, name) pairs in the given order.
+/// Tag names, trimmed and deduplicated by name (without regard to case), as (slug, name)
+/// pairs in the given order.
 fn check_tags(names: &[String]) -> Result<Vec<(String, String)>, DomainError> {
     let mut tags: Vec<(String, String)> = Vec::new();
     for name in names {
@@ -363,9 +364,11 @@ fn check_tags(names: &[String]) -> Result<Vec<(String, String)>, DomainError> {
                 format!("Each tag has 1 to {MAX_TAG_CHARS} characters."),
             ));
         }
-        let slug = tag_slug(name);
-        if !tags.iter().any(|(existing, _)| *existing == slug) {
-            tags.push((slug, name.to_owned()));
+        if !tags
+            .iter()
+            .any(|(_, existing)| existing.to_lowercase() == name.to_lowercase())
+        {
+            tags.push((tag_slug(name), name.to_owned()));
         }
     }
     if tags.len() > MAX_TAGS {
@@ -377,8 +380,8 @@ fn check_tags(names: &[String]) -> Result<Vec<(String, String)>, DomainError> {
     Ok(tags)
 }
 
-/// Tags are matched by slug, so the slug must follow from the name alone: names without
-/// Latin letters or digits get one spelled from their bytes.
+/// The slug a new tag asks for (the store adds `-2`, `-3`… when it is taken): names
+/// without Latin letters or digits get one spelled from their bytes.
 fn tag_slug(name: &str) -> String {
     let slug = gazette_content::slugify(name, MAX_TAG_CHARS, "");
     if !slug.is_empty() {

@@ -17,32 +17,28 @@ pub struct Tag {
     pub created_at: DateTime<Utc>,
 }
 
-/// A tag as a post names it: its slug and display name.
+/// A tag as a post names it: its display name, and the slug it gets if it is new and the
+/// slug is free (else the next free one: `slug-2`, `slug-3`…).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TagName<'a> {
     pub slug: &'a str,
     pub name: &'a str,
 }
 
+/// Most bytes of a tag's slug (the `tags_slug_format` constraint).
+const MAX_TAG_SLUG: usize = 100;
+
 /// Replaces a post's tags, creating the tags that do not exist yet; returns them in order.
+/// Tags are matched by name, without regard to case.
 pub async fn set_post_tags(
     conn: &mut PgConnection,
     post_id: i64,
     tags: &[TagName<'_>],
 ) -> Result<Vec<Tag>, StoreError> {
-    let slugs: Vec<&str> = tags.iter().map(|tag| tag.slug).collect();
-    let names: Vec<&str> = tags.iter().map(|tag| tag.name).collect();
-    sqlx::query(
-        r#"
-        insert into tags (slug, name)
-        select * from unnest($1::text[], $2::text[])
-        on conflict (slug) do nothing
-        "#,
-    )
-    .bind(&slugs)
-    .bind(&names)
-    .execute(&mut *conn)
-    .await?;
+    let mut ids = Vec::with_capacity(tags.len());
+    for tag in tags {
+        ids.push(find_or_create(conn, tag).await?);
+    }
     sqlx::query("delete from post_tags where post_id = $1")
         .bind(post_id)
         .execute(&mut *conn)
@@ -50,10 +46,10 @@ pub async fn set_post_tags(
     let linked = sqlx::query_as(
         r#"
         with wanted as (
-            select slug, ordinality - 1 as position from unnest($2::text[]) with ordinality as w (slug, ordinality)
+            select id, ordinality - 1 as position from unnest($2::bigint[]) with ordinality as w (id, ordinality)
         ), linked as (
             insert into post_tags (post_id, tag_id, position)
-            select $1, t.id, w.position from wanted w join tags t on t.slug = w.slug
+            select $1, w.id, w.position from wanted w
             on conflict do nothing
             returning tag_id, position
         )
@@ -63,10 +59,56 @@ pub async fn set_post_tags(
         "#,
     )
     .bind(post_id)
-    .bind(&slugs)
+    .bind(&ids)
     .fetch_all(&mut *conn)
     .await?;
     Ok(linked)
+}
+
+/// The id of the tag named `tag.name`, created with the first free slug from `tag.slug`
+/// when there is none. Two writers creating tags at once may both want a slug: the loser
+/// of the race tries again (the unique indexes decide), a bounded number of times.
+async fn find_or_create(conn: &mut PgConnection, tag: &TagName<'_>) -> Result<i64, StoreError> {
+    // Room for a `-NNNN` suffix within the slug's limit, cut at a word boundary.
+    let mut base = tag.slug.to_owned();
+    if base.len() > MAX_TAG_SLUG - 5 {
+        base.truncate(MAX_TAG_SLUG - 5);
+        base = base.trim_end_matches('-').to_owned();
+    }
+    for _ in 0..5 {
+        let found: Option<i64> =
+            sqlx::query_scalar("select id from tags where lower(name) = lower($1)")
+                .bind(tag.name)
+                .fetch_optional(&mut *conn)
+                .await?;
+        if let Some(id) = found {
+            return Ok(id);
+        }
+        let created: Option<i64> = sqlx::query_scalar(
+            r#"
+            insert into tags (slug, name)
+            select c.slug, $2 from (
+                select case when n = 1 then $1 else $1 || '-' || n end as slug, n
+                from generate_series(1, 10000) n
+            ) c
+            where not exists (select 1 from tags t where t.slug = c.slug)
+            order by c.n
+            limit 1
+            on conflict do nothing
+            returning id
+            "#,
+        )
+        .bind(&base)
+        .bind(tag.name)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(id) = created {
+            return Ok(id);
+        }
+    }
+    Err(StoreError::Constraint {
+        constraint: "tags_slug_key".to_owned(),
+    })
 }
 
 /// The tags of each of `post_ids`, in the order the post lists them. A post's tags are as
