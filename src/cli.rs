@@ -280,6 +280,19 @@ pub struct Settings {
     /// Log filter (tracing's EnvFilter syntax), e.g. `info` or `gazette=debug,sqlx=warn`.
     #[arg(long, env = "GAZETTE_LOG", global = true, default_value = "info")]
     pub log: String,
+
+    /// How log lines are written: `text` for people, `json` (one object per line) for log shippers.
+    #[arg(long, env = "GAZETTE_LOG_FORMAT", global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines, coloured only on a terminal.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 impl Settings {

@@ -10,7 +10,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = gazette::Cli::parse();
-    gazette::telemetry::init(&cli.settings.log);
+    gazette::telemetry::init(&cli.settings.log, cli.settings.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {

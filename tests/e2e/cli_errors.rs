@@ -16,8 +16,9 @@ pub fn command(args: &[&str], env: &[(&str, &str)]) -> tokio::process::Command {
     }
     command
         .args(args)
-        .envs(env.iter().copied())
+        // Quiet by default; a caller's own GAZETTE_LOG wins.
         .env("GAZETTE_LOG", "warn")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -197,4 +198,62 @@ async fn tokens_are_created_listed_and_revoked_from_the_command_line() {
     assert_clear_failure(&again, "no active token");
     let empty_name = gazette(&["token", "create", "--name", " ", "--role", "admin"], &env).await;
     assert_clear_failure(&empty_name, "--name");
+}
+
+/// Issue 11, item 10: one-off commands print no PostgreSQL notices at the default level,
+/// logs carry no colour codes when stderr is not a terminal, and `--log-format json`
+/// writes one JSON object per line.
+#[tokio::test]
+async fn logs_are_plain_quiet_and_optionally_json() {
+    let database = gazette_store::testing::TestDatabase::create().await;
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let data_dir = data_dir.path().to_str().expect("utf-8").to_owned();
+    for _ in 0..2 {
+        let output = gazette(
+            &[
+                "migrate",
+                "--database-url",
+                database.url(),
+                "--data-dir",
+                &data_dir,
+            ],
+            &[("GAZETTE_LOG", "info")],
+        )
+        .await;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stderr}");
+        assert!(!stderr.contains("already exists, skipping"), "{stderr}");
+        assert!(
+            !stderr.contains('\u{1b}'),
+            "colour codes on a pipe: {stderr:?}"
+        );
+    }
+    // `worker --once` logs its run at info; as JSON, every line is an object.
+    let output = gazette(
+        &[
+            "worker",
+            "--once",
+            "--database-url",
+            database.url(),
+            "--data-dir",
+            &data_dir,
+        ],
+        &[("GAZETTE_LOG", "info"), ("GAZETTE_LOG_FORMAT", "json")],
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .collect();
+    assert!(!lines.is_empty(), "the run was logged: {output:?}");
+    for line in lines {
+        let event: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|error| panic!("{error}: {line}"));
+        assert!(
+            event["level"].is_string() && event["fields"].is_object(),
+            "{line}"
+        );
+    }
 }
