@@ -113,14 +113,18 @@ async fn token(settings: &Settings, command: TokenCommand) -> anyhow::Result<()>
             TokenCommand::List => {
                 println!("{:>6}  {:<8}  {:<25}  {:<25}  {:<25}  name", "id", "role", "created", "last used", "revoked");
                 let never = || "-".to_owned();
+                // Whole seconds in UTC: 20 characters, so the columns line up.
+                let listed = |at: chrono::DateTime<chrono::Utc>| {
+                    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                };
                 for token in tokens::list(pool).await? {
                     println!(
                         "{:>6}  {:<8}  {:<25}  {:<25}  {:<25}  {}",
                         token.id,
                         token.role.as_str(),
-                        token.created_at.to_rfc3339(),
-                        token.last_used_at.map_or_else(never, |at| at.to_rfc3339()),
-                        token.revoked_at.map_or_else(never, |at| at.to_rfc3339()),
+                        listed(token.created_at),
+                        token.last_used_at.map_or_else(never, listed),
+                        token.revoked_at.map_or_else(never, listed),
                         token.name
                     );
                 }

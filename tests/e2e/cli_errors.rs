@@ -180,6 +180,24 @@ async fn tokens_are_created_listed_and_revoked_from_the_command_line() {
         "{listing}"
     );
     assert!(!listing.contains(&secret), "secrets are never listed");
+    // Columns line up: every row's name starts where the header's does.
+    let name_column = listing
+        .lines()
+        .next()
+        .and_then(|header| header.find("name"))
+        .expect("header");
+    for row in listing
+        .lines()
+        .skip(1)
+        .filter(|line| !line.trim().is_empty())
+    {
+        assert!(
+            row.get(name_column..)
+                .is_some_and(|rest| !rest.starts_with(' '))
+                && row[..name_column].ends_with("  "),
+            "misaligned row {row:?} in\n{listing}"
+        );
+    }
     let id = listing
         .lines()
         .find(|line| line.contains("Jane Doe"))

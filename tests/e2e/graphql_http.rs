@@ -389,3 +389,27 @@ async fn response_keys_follow_the_query_order() {
     }
     app.stop().await;
 }
+
+/// Issue 11, item 10: a syntax error is one plain sentence with its position in
+/// `locations`, not the parser's drawing of the source.
+#[tokio::test]
+async fn syntax_errors_are_a_sentence_and_a_location() {
+    let app = TestApp::spawn().await;
+    let response = app.graphql("{ post(slug: ", json!({})).await;
+    let error = &response["errors"][0];
+    let message = error["message"].as_str().expect("message");
+    assert!(message.starts_with("Syntax error: "), "{message}");
+    assert!(
+        !message.contains('\n') && !message.contains("-->") && !message.contains('|'),
+        "{message}"
+    );
+    assert_eq!(error["locations"][0]["line"], 1, "{response}");
+    assert!(
+        error["locations"][0]["column"]
+            .as_u64()
+            .is_some_and(|column| column >= 13),
+        "{response}"
+    );
+    assert_eq!(error_code(&response), Some("GRAPHQL_PARSE_FAILED"));
+    app.stop().await;
+}

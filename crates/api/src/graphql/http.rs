@@ -277,6 +277,7 @@ async fn execute(
         || response.errors.iter().any(|error| !error.path.is_empty());
     for error in &mut response.errors {
         let code = if parse_failed {
+            error.message = plain_syntax_message(&error.message);
             "GRAPHQL_PARSE_FAILED"
         } else if !executed {
             "GRAPHQL_VALIDATION_FAILED"
@@ -427,6 +428,20 @@ fn set_code_if_missing(error: &mut ServerError, code: &str) {
 
 /// The kind of the operation that would run; `None` when the name does not pick one (the
 /// executor then reports it).
+/// The parser's message without its drawing of the source (`--> 1:11`, `|`, `^---`): one
+/// sentence, the position being in `locations` already.
+fn plain_syntax_message(message: &str) -> String {
+    if !message.contains("-->") {
+        return message.to_owned();
+    }
+    let detail = message
+        .lines()
+        .rev()
+        .find_map(|line| line.trim().strip_prefix("= "))
+        .unwrap_or("unexpected input");
+    format!("Syntax error: {detail}.")
+}
+
 fn operation_type(document: &ExecutableDocument, name: Option<&str>) -> Option<OperationType> {
     match (&document.operations, name) {
         (DocumentOperations::Single(operation), _) => Some(operation.node.ty),
