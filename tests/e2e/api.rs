@@ -315,3 +315,32 @@ async fn the_links_gazette_hands_out_lead_to_readable_pages() {
     );
     app.stop().await;
 }
+
+/// Issue 11, item 9 (part): a missing page is a small HTML page in the pages' style, and
+/// browsers asking for `/favicon.ico` get an icon rather than a 404.
+#[tokio::test]
+async fn missing_pages_are_html_and_the_favicon_exists() {
+    let app = TestApp::spawn().await;
+    for path in ["/posts/no-such-post", "/tags/no-such-tag"] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        let media = response.headers()[reqwest::header::CONTENT_TYPE]
+            .to_str()
+            .expect("type")
+            .to_owned();
+        assert!(media.starts_with("text/html"), "{path}: {media}");
+        let body = response.text().await.expect("body");
+        assert!(
+            body.starts_with("<!doctype html>") && body.contains("<h1>Not found</h1>"),
+            "{body}"
+        );
+    }
+    let icon = app.get("/favicon.ico").await;
+    assert_eq!(icon.status(), StatusCode::OK);
+    assert_eq!(
+        icon.headers()[reqwest::header::CONTENT_TYPE],
+        "image/svg+xml"
+    );
+    assert!(icon.text().await.expect("icon").starts_with("<svg"));
+    app.stop().await;
+}

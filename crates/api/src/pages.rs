@@ -21,7 +21,7 @@ const POSTS_ON_TAG_PAGE: i64 = 50;
 pub async fn post_page(State(state): State<AppState>, Path(slug): Path<String>) -> Response {
     match render_post(&state, &slug).await {
         Ok(Some(html)) => page(html),
-        Ok(None) => not_found("There is no published post with this address."),
+        Ok(None) => not_found(&state, "There is no published post with this address."),
         Err(error) => unavailable(&error),
     }
 }
@@ -29,7 +29,10 @@ pub async fn post_page(State(state): State<AppState>, Path(slug): Path<String>) 
 pub async fn tag_page(State(state): State<AppState>, Path(slug): Path<String>) -> Response {
     match render_tag(&state, &slug).await {
         Ok(Some(html)) => page(html),
-        Ok(None) => not_found("There is no tag with published posts at this address."),
+        Ok(None) => not_found(
+            &state,
+            "There is no tag with published posts at this address.",
+        ),
         Err(error) => unavailable(&error),
     }
 }
@@ -192,8 +195,33 @@ fn page(html: String) -> Response {
         .into_response()
 }
 
-fn not_found(message: &str) -> Response {
-    (StatusCode::NOT_FOUND, format!("{message}\n")).into_response()
+/// A 404 in the pages' own style, with a way back.
+fn not_found(state: &AppState, message: &str) -> Response {
+    let body = format!(
+        "<h1>Not found</h1><p>{}</p><p><a href=\"{}\">{}</a></p>",
+        escape(message),
+        escape(&state.config.site.url("feed.xml")),
+        "The latest posts, as a feed",
+    );
+    let mut response = page(document(state, "Not found", "", &body));
+    *response.status_mut() = StatusCode::NOT_FOUND;
+    response
+}
+
+/// The site's icon, so browsers asking for `/favicon.ico` get one instead of logging a 404.
+pub async fn favicon() -> Response {
+    const ICON: &str = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 16 16\">\
+                        <rect width=\"16\" height=\"16\" rx=\"3\" fill=\"#2b6cb0\"/>\
+                        <text x=\"8\" y=\"12\" font-size=\"11\" text-anchor=\"middle\" \
+                        fill=\"#fff\" font-family=\"serif\">G</text></svg>";
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        ICON,
+    )
+        .into_response()
 }
 
 fn unavailable(error: &StoreError) -> Response {

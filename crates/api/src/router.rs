@@ -37,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .merge(graphiql::routes())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/favicon.ico", get(pages::favicon))
         .route("/posts/{slug}", get(pages::post_page))
         .route("/tags/{slug}", get(pages::tag_page))
         .layer(CompressionLayer::new())
