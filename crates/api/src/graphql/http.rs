@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 use super::context::RequestContext;
 use super::limits::{CheckOnly, check_size, passed, refusal};
 use super::response_cache::CacheKey;
+use super::response_order;
 use crate::client::client_key;
 use crate::state::AppState;
 
@@ -245,6 +246,7 @@ async fn execute(
         .data(CheckOnly);
     check.operation_name = params.operation_name.clone();
     let mut kind = None;
+    let mut ordering = None;
     let parse_failed = match async_graphql::parser::parse_query(&query) {
         Ok(document) => {
             kind = operation_type(&document, params.operation_name.as_deref());
@@ -252,6 +254,7 @@ async fn execute(
                 return method_not_allowed(media);
             }
             check.set_parsed_query(document.clone());
+            ordering = Some(document.clone());
             request.set_parsed_query(document);
             false
         }
@@ -288,8 +291,15 @@ async fn execute(
         };
         set_code_if_missing(error, code);
     }
-    // Serialised straight from the executor's response: fields stay in the order the
-    // query asked for them, and the size cap bounds the buffer, not a copy of it.
+    if let (true, Some(document)) = (executed, &ordering) {
+        response_order::reorder(
+            document,
+            params.operation_name.as_deref(),
+            &mut response.data,
+        );
+    }
+    // Serialised straight from the executor's response, in the order the query asked for
+    // its fields; the size cap bounds the buffer, not a copy of it.
     let body = ResponseBody {
         data: executed.then_some(&response.data),
         errors: &response.errors,

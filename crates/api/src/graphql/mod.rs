@@ -15,6 +15,7 @@ mod loaders;
 mod node;
 mod posts;
 pub mod response_cache;
+mod response_order;
 mod tags;
 pub mod ws;
 
