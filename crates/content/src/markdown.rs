@@ -146,14 +146,14 @@ pub fn excerpt(markdown: &str, max_chars: usize) -> String {
         return flat;
     }
     let budget = max_chars.saturating_sub(1);
+    // Cut where Unicode lets a line break (UAX #14): after spaces, but also between
+    // ideographs, so Chinese or Japanese without spaces is cut at the budget too.
     let mut cut = 0;
-    for (index, character) in flat.char_indices() {
-        if flat[..index].chars().count() > budget {
+    for (index, _) in unicode_linebreak::linebreaks(&flat) {
+        if flat[..index].trim_end().chars().count() > budget {
             break;
         }
-        if character == ' ' {
-            cut = index;
-        }
+        cut = index;
     }
     if cut == 0 {
         // One enormous word: cut it at the character budget.
@@ -171,6 +171,25 @@ pub fn excerpt(markdown: &str, max_chars: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 11, item 4: text without spaces is cut where Unicode allows a line break.
+    #[test]
+    fn excerpts_of_text_without_spaces_end_at_a_line_break_opportunity() {
+        let text = "政府機関によるソーシャルメディアの活用。市民との対話を深めるための新しい方法を紹介します。".repeat(5);
+        let cut = excerpt(&text, 40);
+        assert!(cut.ends_with('…'), "{cut}");
+        let kept = cut.trim_end_matches('…');
+        assert!(
+            kept.chars().count() <= 39 && kept.chars().count() > 30,
+            "{cut}"
+        );
+        assert!(
+            unicode_linebreak::linebreaks(&text).any(|(index, _)| text[..index].trim_end() == kept),
+            "cut where no line may break: {cut}"
+        );
+        // Spaces still win where there are some.
+        assert_eq!(excerpt("one two three four", 12), "one two…");
+    }
 
     #[test]
     fn renders_markdown() {

@@ -161,14 +161,29 @@ fn longest_fitting_prefix(
     render: impl Fn(&str) -> (String, usize),
     limit: usize,
 ) -> Option<(String, String, usize)> {
-    // Ends of words: the field is whitespace-collapsed, so words end before single spaces;
-    // a space can still belong to a grapheme cluster (after a prepended mark such as
-    // U+06DD), so only cuts between clusters count.
+    // Where Unicode lets a line break (UAX #14): after spaces, and between ideographs, so
+    // text without spaces (Chinese, Japanese) is shortened too rather than dropped. Only
+    // cuts between grapheme clusters count (a space can belong to one, after a prepended
+    // mark such as U+06DD).
+    // A URL or a domain is never cut: a platform would count and link what is left of it.
     let boundaries = grapheme_boundaries(field);
-    let cuts: Vec<usize> = field
-        .char_indices()
-        .filter(|(index, c)| *c == ' ' && boundaries.contains(index))
+    let links: Vec<(usize, usize)> = pieces(field)
+        .filter_map(|piece| match piece {
+            Piece::Url(part) | Piece::Domain(part) => {
+                let start = part.as_ptr() as usize - field.as_ptr() as usize;
+                Some((start, start + part.len()))
+            }
+            Piece::Text(_) => None,
+        })
+        .collect();
+    let cuts: Vec<usize> = unicode_linebreak::linebreaks(field)
         .map(|(index, _)| index)
+        .filter(|index| *index < field.len() && boundaries.contains(index))
+        .filter(|index| {
+            !links
+                .iter()
+                .any(|(start, end)| start < index && index < end)
+        })
         .collect();
     let candidate = |cut: usize| {
         let word_end = &field[..cut];
@@ -347,6 +362,41 @@ mod tests {
             author: "Ann".to_owned(),
             date: NaiveDate::from_ymd_opt(2013, 8, 22).expect("date"),
         }
+    }
+
+    /// Issue 11, item 4: an excerpt without spaces (Japanese) is shortened where Unicode
+    /// allows a line break, not dropped whole.
+    #[test]
+    fn text_without_spaces_is_shortened_not_dropped() {
+        let excerpt = "政府機関によるエンタープライズ2.0の導入について、ソーシャルメディアを活用した市民との対話の方法を詳しく説明します。".repeat(4);
+        let summary = summarize(
+            ChannelKind::Twitter,
+            None,
+            &input("行政とソーシャルメディア", &excerpt),
+        );
+        assert!(summary.length <= 280, "{summary:?}");
+        assert!(summary.truncated);
+        assert!(
+            summary.text.contains("政府機関によるエンタープライズ"),
+            "the excerpt was dropped: {summary:?}"
+        );
+        assert!(
+            summary.length > 200,
+            "most of the room is used: {summary:?}"
+        );
+        let start = summary.text.find("政府機関").expect("the excerpt");
+        let end = summary.text.find(ELLIPSIS).expect("an ellipsis");
+        let kept = &summary.text[start..end];
+        let shortened = &summary.text;
+        assert!(excerpt.starts_with(kept), "{shortened}");
+        assert!(
+            unicode_linebreak::linebreaks(&excerpt).any(|(index, _)| {
+                let before = &excerpt[..index];
+                before == kept
+                    || before.trim_end_matches([',', ';', ':', '.', '-', '–', '—', ' ']) == kept
+            }),
+            "cut where no line may break: {shortened}"
+        );
     }
 
     #[test]
