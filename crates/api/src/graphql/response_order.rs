@@ -36,27 +36,68 @@ fn operation<'a>(
 fn reorder_value(document: &ExecutableDocument, selections: &[&SelectionSet], value: &mut Value) {
     match value {
         Value::List(items) => {
+            // Every element answers the same selections: gather them once.
+            let fields = fields_of(document, selections);
             for item in items {
-                reorder_value(document, selections, item);
+                reorder_object(document, &fields, item);
             }
         }
-        Value::Object(object) => {
-            let mut fields: Vec<(Name, Vec<&SelectionSet>)> = Vec::new();
-            for selection in selections {
-                collect(document, selection, &mut fields, 0);
-            }
-            let mut ordered = async_graphql::indexmap::IndexMap::with_capacity(object.len());
-            for (key, nested) in &fields {
-                if let Some(mut child) = object.shift_remove(key) {
-                    reorder_value(document, nested, &mut child);
-                    ordered.insert(key.clone(), child);
-                }
-            }
-            // Anything not found in the selections (never expected) keeps its place after.
-            ordered.extend(std::mem::take(object));
-            *object = ordered;
-        }
+        Value::Object(_) => reorder_object(document, &fields_of(document, selections), value),
         _ => {}
+    }
+}
+
+fn fields_of<'a>(
+    document: &'a ExecutableDocument,
+    selections: &[&'a SelectionSet],
+) -> Vec<(Name, Vec<&'a SelectionSet>)> {
+    let mut fields = Vec::new();
+    for selection in selections {
+        collect(document, selection, &mut fields, 0);
+    }
+    fields
+}
+
+fn reorder_object(
+    document: &ExecutableDocument,
+    fields: &[(Name, Vec<&SelectionSet>)],
+    value: &mut Value,
+) {
+    let Value::Object(object) = value else {
+        // A list of lists, or null.
+        if let Value::List(items) = value {
+            for item in items {
+                reorder_object(document, fields, item);
+            }
+        }
+        return;
+    };
+    let position = |key: &Name| fields.iter().position(|(wanted, _)| wanted == key);
+    let in_order = object
+        .keys()
+        .map(position)
+        .try_fold(0usize, |last, found| match found {
+            Some(at) if at >= last => Some(at),
+            _ => None,
+        })
+        .is_some();
+    if !in_order {
+        let mut ordered = async_graphql::indexmap::IndexMap::with_capacity(object.len());
+        for (key, _) in fields {
+            if let Some(child) = object.shift_remove(key) {
+                ordered.insert(key.clone(), child);
+            }
+        }
+        // Anything not found in the selections (never expected) keeps its place after.
+        ordered.extend(std::mem::take(object));
+        *object = ordered;
+    }
+    for (key, nested) in fields {
+        if nested.iter().any(|set| !set.items.is_empty())
+            && let Some(child) = object.get_mut(key)
+        {
+            reorder_value(document, nested, child);
+        }
     }
 }
 
