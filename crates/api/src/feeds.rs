@@ -69,7 +69,13 @@ pub async fn post_comments_rss(
 ) -> Response {
     let missing = format!("There is no published post “{slug}”.\n");
     let key = format!("posts/{slug}/comments/feed.xml");
-    if gazette_content::is_slug(&slug, 200) && matches!(state.feeds.get(&key).await, Ok(None)) {
+    if gazette_content::is_slug(&slug, 200) {
+        match state.feeds.get(&key).await {
+            Ok(Some(feed)) => return conditional::respond(&feed, &headers),
+            // A failure is reported (and a last good copy served) by the look-up below.
+            Err(_) => return serve_named_feed(&state, &slug, &key, missing, &headers).await,
+            Ok(None) => {}
+        }
         // Built on the first request rather than for every post on every run; the worker
         // keeps it current from then on.
         let settings = FeedSettings {

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
+use async_graphql::parser::types::OperationType;
 use async_graphql::{ServerError, Variables};
 use axum::body::Bytes;
 
@@ -249,7 +249,8 @@ async fn execute(
     let mut ordering = None;
     let parse_failed = match async_graphql::parser::parse_query(&query) {
         Ok(document) => {
-            kind = operation_type(&document, params.operation_name.as_deref());
+            kind = response_order::selected_operation(&document, params.operation_name.as_deref())
+                .map(|operation| operation.ty);
             if method == Method::GET && kind.is_some_and(|kind| kind != OperationType::Query) {
                 return method_not_allowed(media);
             }
@@ -450,20 +451,6 @@ fn plain_syntax_message(message: &str) -> String {
         .find_map(|line| line.trim().strip_prefix("= "))
         .unwrap_or("unexpected input");
     format!("Syntax error: {detail}.")
-}
-
-fn operation_type(document: &ExecutableDocument, name: Option<&str>) -> Option<OperationType> {
-    match (&document.operations, name) {
-        (DocumentOperations::Single(operation), _) => Some(operation.node.ty),
-        (DocumentOperations::Multiple(operations), Some(name)) => {
-            operations.get(name).map(|operation| operation.node.ty)
-        }
-        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => operations
-            .values()
-            .next()
-            .map(|operation| operation.node.ty),
-        (DocumentOperations::Multiple(_), None) => None,
-    }
 }
 
 /// No token: anonymous. A valid token: its owner. Anything else ends the request with 401.

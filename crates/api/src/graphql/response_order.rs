@@ -11,13 +11,14 @@ use async_graphql::parser::types::{
 
 /// Reorders `data` (the answer to `operation_name` in `document`) in place.
 pub fn reorder(document: &ExecutableDocument, operation_name: Option<&str>, data: &mut Value) {
-    let Some(operation) = operation(document, operation_name) else {
+    let Some(operation) = selected_operation(document, operation_name) else {
         return;
     };
     reorder_value(document, &[&operation.selection_set.node], data);
 }
 
-fn operation<'a>(
+/// The operation a request runs: the document's only one, or the one named.
+pub(super) fn selected_operation<'a>(
     document: &'a ExecutableDocument,
     name: Option<&str>,
 ) -> Option<&'a OperationDefinition> {
