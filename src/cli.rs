@@ -50,6 +50,13 @@ pub enum Command {
     Token(TokenCommand),
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Measure texts as a social channel counts them: one JSON string per line on stdin,
+    /// its length per line on stdout (X's weighted length for `twitter`).
+    Measure {
+        /// The channel kind, as stored: twitter, mastodon, facebook, linkedin, …
+        #[arg(long, default_value = "twitter")]
+        channel: String,
+    },
     /// Fill an empty database with the benchmark's synthetic site (docs/benchmarks.md).
     BenchData(BenchDataArgs),
 }

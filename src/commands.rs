@@ -27,7 +27,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", gazette_api::graphql::sdl());
             Ok(())
         }
+        Command::Measure { channel } => measure(&channel),
     }
+}
+
+/// Streams: a line in, a number out, so a long corpus needs no memory and a caller can
+/// pair answers with questions by position.
+fn measure(channel: &str) -> anyhow::Result<()> {
+    use std::io::{BufRead, Write};
+
+    use gazette_syndication::social::{ChannelKind, measure, rules};
+
+    let counting = rules(ChannelKind::from_name(channel)).counting;
+    let mut output = std::io::BufWriter::new(std::io::stdout().lock());
+    for (index, line) in std::io::stdin().lock().lines().enumerate() {
+        let line = line.context("reading standard input")?;
+        let text: String = serde_json::from_str(&line)
+            .with_context(|| format!("line {}: expected one JSON string", index + 1))?;
+        writeln!(output, "{}", measure(counting, &text))?;
+    }
+    output.flush()?;
+    Ok(())
 }
 
 async fn serve(settings: &Settings, api: bool, worker: bool) -> anyhow::Result<()> {

@@ -1,7 +1,5 @@
 //! Measuring a text the way a channel does.
 
-use unicode_segmentation::UnicodeSegmentation;
-
 use super::rules::Counting;
 
 /// The length of `text` under `counting`.
@@ -20,57 +18,8 @@ pub fn measure(counting: Counting, text: &str) -> usize {
                 Piece::Domain(text) | Piece::Text(text) => text.chars().count(),
             })
             .sum(),
-        Counting::TwitterWeighted => pieces(text)
-            .map(|piece| match piece {
-                Piece::Url(_) => TWITTER_URL_LENGTH,
-                // X links bare domains too (counted 23), when it recognises their ending;
-                // counting the longer of the two never undercounts.
-                Piece::Domain(domain) => twitter_weight(domain).max(TWITTER_URL_LENGTH),
-                Piece::Text(text) => twitter_weight(text),
-            })
-            .sum(),
+        Counting::TwitterWeighted => super::twitter_text::weighted_length(text),
     }
-}
-
-/// twitter-text v3: `transformedURLLength`.
-const TWITTER_URL_LENGTH: usize = 23;
-
-/// twitter-text v3 `ranges` of weight 1 (scale 100, default weight 200).
-const TWITTER_LIGHT_RANGES: [(u32, u32); 4] = [(0, 4351), (8192, 8205), (8208, 8223), (8242, 8247)];
-
-fn twitter_weight(text: &str) -> usize {
-    text.graphemes(true)
-        .map(|grapheme| {
-            if is_emoji(grapheme) {
-                // With emoji parsing on, a whole emoji sequence weighs 2.
-                2
-            } else {
-                grapheme
-                    .chars()
-                    .map(|c| {
-                        let code = u32::from(c);
-                        let light = TWITTER_LIGHT_RANGES
-                            .iter()
-                            .any(|(start, end)| (*start..=*end).contains(&code));
-                        if light { 1 } else { 2 }
-                    })
-                    .sum()
-            }
-        })
-        .sum()
-}
-
-/// An emoji presentation sequence: pictographs, flags, keycaps, or anything asking for
-/// emoji presentation (U+FE0F).
-fn is_emoji(grapheme: &str) -> bool {
-    grapheme.chars().any(|c| {
-        matches!(u32::from(c),
-            0x1F000..=0x1FAFF   // pictographs, emoticons, transport, flags (regional indicators)
-            | 0x2600..=0x27BF   // miscellaneous symbols, dingbats
-            | 0x2B00..=0x2BFF   // arrows, stars
-            | 0xFE0F            // emoji presentation selector
-            | 0x20E3) // keycap
-    })
 }
 
 /// A text cut into URLs, bare domains and the rest.
@@ -175,24 +124,6 @@ fn is_domain(word: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn twitter_counts_as_twitter_text_does() {
-        let weighted = |text| measure(Counting::TwitterWeighted, text);
-        assert_eq!(weighted("hello"), 5);
-        assert_eq!(weighted("日本語"), 6, "CJK counts double");
-        assert_eq!(weighted("👍"), 2);
-        assert_eq!(weighted("👨‍👩‍👧‍👦"), 2, "an emoji sequence is one emoji");
-        assert_eq!(weighted("🇦🇺"), 2);
-        assert_eq!(
-            weighted("see https://example.org/a/very/long/path/indeed"),
-            4 + 23
-        );
-        assert_eq!(weighted("(https://example.org)."), 1 + 23 + 2);
-        assert_eq!(weighted("wp.me/p3jRFF-H"), 23, "bare domains are links too");
-        assert_eq!(weighted("…"), 2, "U+2026 is outside the light ranges");
-        assert_eq!(weighted("“quoted”"), 8, "U+201C and U+201D are light");
-    }
 
     #[test]
     fn other_counts() {

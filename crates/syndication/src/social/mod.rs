@@ -6,6 +6,7 @@ mod measure;
 mod rules;
 mod summary;
 mod template;
+mod twitter_text;
 
 #[cfg(test)]
 mod properties;
