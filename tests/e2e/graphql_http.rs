@@ -415,6 +415,63 @@ async fn syntax_errors_are_a_sentence_and_a_location() {
     app.stop().await;
 }
 
+/// Introspection describes Gazette's schema, not async-graphql's `__Schema` type, and
+/// agrees with `schema.graphql` on `DateTime` (issue 11, item 8; the client stage compares
+/// the whole schema through graphql-js).
+#[tokio::test]
+async fn introspection_describes_the_schema_and_its_scalars() {
+    let app = TestApp::spawn().await;
+    let sdl = include_str!("../../schema.graphql");
+    let described = |description: &str| {
+        assert!(
+            !description.contains("GraphQL Schema defines the capabilities"),
+            "{description}"
+        );
+        assert!(
+            sdl.contains(&format!("\"\"\"\n{description}\n\"\"\"\nschema {{")),
+            "schema.graphql carries the same description: {description}"
+        );
+    };
+    let direct = app
+        .graphql(
+            r#"{ __schema { description } dateTime: __type(name: "DateTime") { description specifiedByURL } }"#,
+            json!({}),
+        )
+        .await;
+    described(
+        direct["data"]["__schema"]["description"]
+            .as_str()
+            .expect("a description"),
+    );
+    let date_time = &direct["data"]["dateTime"];
+    let description = date_time["description"].as_str().expect("description");
+    assert!(
+        description.contains("RFC 3339") && !description.contains("Implement"),
+        "{description}"
+    );
+    assert!(
+        sdl.contains(description),
+        "schema.graphql has the same text"
+    );
+    assert_eq!(
+        date_time["specifiedByURL"],
+        "https://datatracker.ietf.org/doc/html/rfc3339"
+    );
+    assert!(sdl.contains(
+        r#"scalar DateTime @specifiedBy(url: "https://datatracker.ietf.org/doc/html/rfc3339")"#
+    ));
+    // Through a fragment and an alias, as code generators ask.
+    let fragment = app
+        .graphql(
+            "query Introspect { ...Root } fragment Root on Query { s: __schema { d: description queryType { name } } }",
+            json!({}),
+        )
+        .await;
+    described(fragment["data"]["s"]["d"].as_str().expect("a description"));
+    assert_eq!(fragment["data"]["s"]["queryType"]["name"], "Query");
+    app.stop().await;
+}
+
 /// The object keys of a JSON text, in the order they are written.
 fn object_keys(raw: &str) -> Vec<String> {
     let mut keys = Vec::new();

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::context::RequestContext;
+use super::introspection::asks_for_schema;
 use super::limits::{CheckOnly, check_size, passed, refusal};
 use super::response_cache::CacheKey;
 use super::response_order;
@@ -270,10 +271,19 @@ async fn execute(
         Some(client),
     ));
     let generation = state.responses.generation();
-    let checked = state.schemas.guarded.execute(check).await;
-    let mut response = match passed(&checked) {
-        true => state.schemas.executor.execute(request).await,
-        false => checked,
+    let mut response = if ordering
+        .as_ref()
+        .is_some_and(|document| asks_for_schema(document, params.operation_name.as_deref()))
+    {
+        // Introspection of the schema runs where its description is answered, checks and
+        // all, in one pass.
+        state.schemas.guarded.execute(request).await
+    } else {
+        let checked = state.schemas.guarded.execute(check).await;
+        match passed(&checked) {
+            true => state.schemas.executor.execute(request).await,
+            false => checked,
+        }
     };
 
     // Errors raised before execution (syntax, validation, limits) come without data.

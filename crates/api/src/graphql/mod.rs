@@ -10,6 +10,7 @@ mod feeds;
 pub mod http;
 mod ids;
 mod input_text;
+mod introspection;
 pub mod limits;
 mod loaders;
 mod node;
@@ -63,7 +64,8 @@ pub const LIST_ESTIMATE: usize = 20;
 /// (the viewer, the loaders) comes with each request.
 #[derive(Clone)]
 pub struct Schemas {
-    /// With the limits extension: checks every operation, and runs subscriptions.
+    /// With the limits extension: checks every operation, and runs subscriptions and
+    /// operations that introspect `__schema` (whose description an extension answers).
     pub guarded: AppSchema,
     /// Without extensions: runs HTTP operations the guarded schema has checked. An
     /// extension, even one that only looks at the document, puts every field's resolution
@@ -79,6 +81,7 @@ pub fn build_schemas(events: EventHub, limits: &Limits) -> Schemas {
             // check (selection sets, which nest deeper than fields) stays as a backstop.
             .limit_recursive_depth(limits.max_nesting())
             .extension(OperationLimits(Arc::new(limits.clone())))
+            .extension(introspection::SchemaDescription)
             .data(events.clone())
             .finish(),
         executor: schema_builder()
@@ -96,11 +99,28 @@ fn schema_builder() -> async_graphql::SchemaBuilder<Query, Mutation, Subscriptio
         Mutation::default(),
         Subscription::default(),
     )
+    .override_output_type_description::<chrono::DateTime<chrono::Utc>>(
+        introspection::DATE_TIME_DESCRIPTION,
+    )
 }
 
-/// The schema in SDL, as `gazette schema` prints it and `schema.graphql` records it.
+/// The schema in SDL, as `gazette schema` prints it and `schema.graphql` records it: the
+/// same schema introspection describes, `@specifiedBy` and the schema's description
+/// included (async-graphql prints neither by default).
 pub fn sdl() -> String {
-    schema_builder().finish().sdl()
+    let sdl = schema_builder()
+        .finish()
+        .sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by());
+    // The schema block comes last, at the start of a line.
+    match sdl.rfind("\nschema {") {
+        Some(block) => format!(
+            "{}\n\"\"\"\n{}\n\"\"\"{}",
+            &sdl[..block],
+            introspection::SCHEMA_DESCRIPTION,
+            &sdl[block..]
+        ),
+        None => sdl,
+    }
 }
 
 #[cfg(test)]
