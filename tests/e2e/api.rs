@@ -4,7 +4,8 @@ use reqwest::StatusCode;
 use reqwest::header;
 use serde_json::json;
 
-use crate::helpers::{TestApp, error_code, eventually};
+use crate::helpers::{TestApp, error_code, eventually, http_client};
+use gazette_store::tokens::Role;
 
 const DEMO_SLUG: &str = "the-implementation-of-enterprise-2-0-by-government-departments";
 
@@ -342,5 +343,137 @@ async fn missing_pages_are_html_and_the_favicon_exists() {
         "image/svg+xml"
     );
     assert!(icon.text().await.expect("icon").starts_with("<svg"));
+    app.stop().await;
+}
+
+/// Issue 11, item 9: readers get a list of the latest posts at `/posts` (the site title's
+/// link), list items carry their dates, and pages revalidate with ETags.
+#[tokio::test]
+async fn readers_page_through_the_latest_posts_and_revalidate() {
+    let app = TestApp::spawn().await;
+    let empty = app.get("/posts").await;
+    assert_eq!(empty.status(), StatusCode::OK);
+    assert!(
+        empty
+            .text()
+            .await
+            .expect("body")
+            .contains("Nothing is published yet.")
+    );
+
+    let editor = app.token("Editor", Role::Admin).await;
+    let mut titles = Vec::new();
+    for number in 1..=23 {
+        let title = format!("Post number {number:02}");
+        app.create_post(
+            &editor,
+            json!({ "title": title, "body": "Text.", "status": "PUBLISHED", "tags": ["Listed"] }),
+        )
+        .await;
+        titles.push(title);
+    }
+    app.create_post(
+        &editor,
+        json!({ "title": "A draft nobody sees", "body": "x" }),
+    )
+    .await;
+
+    let first = app.get("/posts").await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let headers = first.headers().clone();
+    assert_eq!(headers[reqwest::header::CACHE_CONTROL], "public, no-cache");
+    let etag = headers[reqwest::header::ETAG]
+        .to_str()
+        .expect("etag")
+        .to_owned();
+    assert!(etag.starts_with("W/\""), "{etag}");
+    let body = first.text().await.expect("body");
+    assert!(
+        body.contains(&format!("href=\"{}\"", app.url("/posts"))),
+        "the site title leads here"
+    );
+    assert!(!body.contains("A draft nobody sees"));
+    // Newest first, 20 to a page, each with its date.
+    let shown: Vec<&String> = titles
+        .iter()
+        .filter(|title| body.contains(title.as_str()))
+        .collect();
+    assert_eq!(shown.len(), 20, "{body}");
+    assert!(body.find("Post number 23") < body.find("Post number 04"));
+    assert!(!body.contains("Post number 03"));
+    assert_eq!(
+        body.matches("<time class=\"byline\" datetime=\"").count(),
+        20
+    );
+    let next = body
+        .split("<a rel=\"next\" href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a link to older posts")
+        .replace("&amp;", "&");
+    let older = http_client().get(&next).send().await.expect("older posts");
+    assert_eq!(older.status(), StatusCode::OK);
+    let older = older.text().await.expect("body");
+    for number in ["03", "02", "01"] {
+        assert!(older.contains(&format!("Post number {number}")), "{older}");
+    }
+    assert!(!older.contains("Post number 04") && !older.contains("rel=\"next\""));
+
+    // Revalidation: the same version is a 304 without a body; a change is a new ETag.
+    let again = http_client()
+        .get(app.url("/posts"))
+        .header(reqwest::header::IF_NONE_MATCH, &etag)
+        .send()
+        .await
+        .expect("revalidation");
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(again.headers()[reqwest::header::ETAG], etag.as_str());
+    assert!(again.bytes().await.expect("body").is_empty());
+    app.create_post(
+        &editor,
+        json!({ "title": "Post number 24", "body": "x", "status": "PUBLISHED" }),
+    )
+    .await;
+    let changed = http_client()
+        .get(app.url("/posts"))
+        .header(reqwest::header::IF_NONE_MATCH, &etag)
+        .send()
+        .await
+        .expect("after a change");
+    assert_eq!(changed.status(), StatusCode::OK);
+    assert_ne!(changed.headers()[reqwest::header::ETAG], etag.as_str());
+
+    // Post and tag pages revalidate the same way; tag pages date their posts.
+    let tag = app.get("/tags/listed").await;
+    let tag_etag = tag.headers()[reqwest::header::ETAG].clone();
+    assert!(
+        tag.text()
+            .await
+            .expect("body")
+            .contains("<time class=\"byline\" datetime=\"")
+    );
+    let post = app.get("/posts/post-number-01").await;
+    let post_etag = post.headers()[reqwest::header::ETAG].clone();
+    for (path, etag) in [
+        ("/tags/listed", tag_etag),
+        ("/posts/post-number-01", post_etag),
+    ] {
+        let response = http_client()
+            .get(app.url(path))
+            .header(reqwest::header::IF_NONE_MATCH, etag)
+            .send()
+            .await
+            .expect("revalidation");
+        assert_eq!(response.status(), StatusCode::NOT_MODIFIED, "{path}");
+    }
+
+    let bad = app.get("/posts?after=yesterday").await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        bad.text()
+            .await
+            .expect("body")
+            .starts_with("<!doctype html>")
+    );
     app.stop().await;
 }

@@ -1,15 +1,20 @@
 //! Plain HTML pages for the links Gazette hands out (`Post.url`, feed items, social
-//! summaries), so a reader who follows one finds the post and its discussion. Gazette is
-//! an API first: sites with their own front end point `--public-url` at it instead.
+//! summaries), so a reader who follows one finds the post and its discussion, and `/posts`
+//! lists the latest. Gazette is an API first: `/` stays the playground's address, and
+//! sites with their own front end point `--public-url` at it instead (docs/pages.md).
 
 use std::fmt::Write;
 
-use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
+use chrono::{DateTime, SecondsFormat, Utc};
 use gazette_store::comments::{self, Comment, CommentStatus};
-use gazette_store::posts::{self, Post, PostFilter, PostOrder};
+use gazette_store::keyset::{Position, SortKey};
+use gazette_store::posts::{self, Post, PostFilter, PostOrder, PostOrderField};
 use gazette_store::{Reader, StoreError, authors, keyset, tags};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 use crate::html::escape;
 use crate::state::AppState;
@@ -17,18 +22,60 @@ use crate::state::AppState;
 /// Comments shown on a post's page; longer threads are read through the API.
 const THREAD_ON_PAGE: i64 = 500;
 const POSTS_ON_TAG_PAGE: i64 = 50;
+const POSTS_ON_LIST_PAGE: i64 = 20;
+/// Pages change with every comment: caches may keep them but ask each time (a 304 when
+/// nothing changed).
+const PAGE_CACHE_CONTROL: &str = "public, no-cache";
 
-pub async fn post_page(State(state): State<AppState>, Path(slug): Path<String>) -> Response {
+pub async fn post_page(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    request: HeaderMap,
+) -> Response {
     match render_post(&state, &slug).await {
-        Ok(Some(html)) => page(html),
+        Ok(Some(html)) => page(html, &request),
         Ok(None) => not_found(&state, "There is no published post with this address."),
         Err(error) => unavailable(&error),
     }
 }
 
-pub async fn tag_page(State(state): State<AppState>, Path(slug): Path<String>) -> Response {
+/// Where the list continues: `/posts?after=<published at>~<id>`, the last post shown.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    after: Option<String>,
+}
+
+/// The latest published posts, newest first, a page at a time.
+pub async fn posts_page(
+    State(state): State<AppState>,
+    Query(query): Query<ListQuery>,
+    request: HeaderMap,
+) -> Response {
+    let after = match query.after.as_deref().map(parse_list_position) {
+        None => None,
+        Some(Some(position)) => Some(position),
+        Some(None) => {
+            return html_error(
+                &state,
+                StatusCode::BAD_REQUEST,
+                "Bad page address",
+                "This page of posts does not exist: follow the links from the first page.",
+            );
+        }
+    };
+    match render_list(&state, after).await {
+        Ok(html) => page(html, &request),
+        Err(error) => unavailable(&error),
+    }
+}
+
+pub async fn tag_page(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    request: HeaderMap,
+) -> Response {
     match render_tag(&state, &slug).await {
-        Ok(Some(html)) => page(html),
+        Ok(Some(html)) => page(html, &request),
         Ok(None) => not_found(
             &state,
             "There is no tag with published posts at this address.",
@@ -148,13 +195,7 @@ async fn render_tag(state: &AppState, slug: &str) -> Result<Option<String>, Stor
         escape(&feed)
     );
     for post in &posts {
-        let _ = write!(
-            body,
-            "<li><a href=\"{}\">{}</a> — {}</li>",
-            escape(&site.post_url(&post.slug)),
-            escape(&post.title),
-            escape(&post.excerpt)
-        );
+        body.push_str(&list_item(state, post));
     }
     body.push_str("</ul>");
     let alternate = format!(
@@ -163,6 +204,79 @@ async fn render_tag(state: &AppState, slug: &str) -> Result<Option<String>, Stor
         escape(&feed)
     );
     Ok(Some(document(state, &tag.name, &alternate, &body)))
+}
+
+async fn render_list(state: &AppState, after: Option<Position>) -> Result<String, StoreError> {
+    let window = keyset::Window {
+        after,
+        // One more than shown tells whether an older page exists.
+        limit: POSTS_ON_LIST_PAGE + 1,
+        ..keyset::Window::default()
+    };
+    let mut posts: Vec<Post> = posts::page(
+        &state.pool,
+        &PostFilter::published(),
+        PostOrder::default(),
+        &window,
+    )
+    .await?;
+    let older = posts.len() > POSTS_ON_LIST_PAGE as usize;
+    posts.truncate(POSTS_ON_LIST_PAGE as usize);
+    let mut body = String::from("<h1>Latest posts</h1>");
+    if posts.is_empty() {
+        body.push_str("<p>Nothing is published yet.</p>");
+    }
+    body.push_str("<ul class=\"posts\">");
+    for post in &posts {
+        body.push_str(&list_item(state, post));
+    }
+    body.push_str("</ul>");
+    if let (true, Some(last)) = (older, posts.last()) {
+        let _ = write!(
+            body,
+            "<p><a rel=\"next\" href=\"{}\">Older posts</a></p>",
+            escape(
+                &state
+                    .config
+                    .site
+                    .url(&format!("posts?after={}", list_position(last)))
+            )
+        );
+    }
+    Ok(document(state, "Latest posts", "", &body))
+}
+
+/// A post in a list: title, date and excerpt.
+fn list_item(state: &AppState, post: &Post) -> String {
+    let published = post.published_at.unwrap_or(post.created_at);
+    format!(
+        "<li><a href=\"{}\">{}</a> <time class=\"byline\" datetime=\"{}\">{}</time><br>{}</li>",
+        escape(&state.config.site.post_url(&post.slug)),
+        escape(&post.title),
+        published.to_rfc3339_opts(SecondsFormat::Secs, true),
+        published.format("%-d %B %Y"),
+        escape(&post.excerpt)
+    )
+}
+
+fn list_position(post: &Post) -> String {
+    match post.position(PostOrderField::PublishedAt).key {
+        SortKey::Time(at) => format!(
+            "{}~{}",
+            at.to_rfc3339_opts(SecondsFormat::Micros, true),
+            post.id
+        ),
+        // The published-at ordering is keyed by time.
+        _ => String::new(),
+    }
+}
+
+fn parse_list_position(text: &str) -> Option<Position> {
+    let (at, id) = text.rsplit_once('~')?;
+    Some(Position {
+        key: SortKey::Time(DateTime::parse_from_rfc3339(at).ok()?.with_timezone(&Utc)),
+        id: id.parse().ok()?,
+    })
 }
 
 fn document(state: &AppState, title: &str, head: &str, body: &str) -> String {
@@ -179,11 +293,43 @@ fn document(state: &AppState, title: &str, head: &str, body: &str) -> String {
         title = escape(title),
         site_title = escape(&site.title),
         feed = escape(&site.url("feed.xml")),
-        home = escape(&site.url("/")),
+        home = escape(&site.url("posts")),
     )
 }
 
-fn page(html: String) -> Response {
+/// A page with its validator: a weak ETag (the compression layer may gzip the bytes, the
+/// content stays the same), and 304 when the reader holds this version already.
+fn page(html: String, request: &HeaderMap) -> Response {
+    let digest = Sha256::digest(html.as_bytes());
+    let hash: String = digest[..12]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    let etag = format!("W/\"{hash}\"");
+    let holds_it = request
+        .get(header::IF_NONE_MATCH)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|candidates| {
+            candidates.split(',').map(str::trim).any(|candidate| {
+                candidate == "*" || candidate.trim_start_matches("W/") == &etag[2..]
+            })
+        });
+    let mut response = match holds_it {
+        true => StatusCode::NOT_MODIFIED.into_response(),
+        false => html_response(html),
+    };
+    let headers = response.headers_mut();
+    if let Ok(etag) = HeaderValue::from_str(&etag) {
+        headers.insert(header::ETAG, etag);
+    }
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(PAGE_CACHE_CONTROL),
+    );
+    response
+}
+
+fn html_response(html: String) -> Response {
     (
         [(
             header::CONTENT_SECURITY_POLICY,
@@ -197,14 +343,18 @@ fn page(html: String) -> Response {
 
 /// A 404 in the pages' own style, with a way back.
 fn not_found(state: &AppState, message: &str) -> Response {
+    html_error(state, StatusCode::NOT_FOUND, "Not found", message)
+}
+
+fn html_error(state: &AppState, status: StatusCode, title: &str, message: &str) -> Response {
     let body = format!(
-        "<h1>Not found</h1><p>{}</p><p><a href=\"{}\">{}</a></p>",
+        "<h1>{}</h1><p>{}</p><p><a href=\"{}\">The latest posts</a></p>",
+        escape(title),
         escape(message),
-        escape(&state.config.site.url("feed.xml")),
-        "The latest posts, as a feed",
+        escape(&state.config.site.url("posts")),
     );
-    let mut response = page(document(state, "Not found", "", &body));
-    *response.status_mut() = StatusCode::NOT_FOUND;
+    let mut response = html_response(document(state, title, "", &body));
+    *response.status_mut() = status;
     response
 }
 

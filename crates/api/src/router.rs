@@ -38,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/favicon.ico", get(pages::favicon))
+        .route("/posts", get(pages::posts_page))
         .route("/posts/{slug}", get(pages::post_page))
         .route("/tags/{slug}", get(pages::tag_page))
         .layer(CompressionLayer::new())
