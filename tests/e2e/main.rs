@@ -14,6 +14,7 @@ mod input_text;
 mod limits;
 mod migrations;
 mod posts;
+mod reliability;
 mod response_cache;
 mod social;
 mod sockets;

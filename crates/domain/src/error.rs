@@ -25,6 +25,11 @@ pub enum DomainError {
         "The request took too long in the database and was stopped: ask for less at once, or try again later."
     )]
     TimedOut,
+    /// The database cannot be reached (restarting, down, or every connection busy).
+    #[error(
+        "The database is not answering (it may be restarting or overloaded): try again in a few seconds."
+    )]
+    Unavailable,
     #[error("Internal error: the request could not be completed. It has been logged.")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -56,6 +61,7 @@ impl DomainError {
             DomainError::CommentsClosed(_) => "COMMENTS_CLOSED",
             DomainError::RateLimited { .. } => "RATE_LIMITED",
             DomainError::TimedOut => "TIMEOUT",
+            DomainError::Unavailable => "DATABASE_UNAVAILABLE",
             DomainError::Internal(_) => "INTERNAL",
         }
     }
@@ -67,6 +73,10 @@ impl From<StoreError> for DomainError {
             StoreError::StatementTimeout(cause) => {
                 tracing::warn!(error = %cause, "a statement ran past the statement timeout");
                 DomainError::TimedOut
+            }
+            error if error.is_unavailable() => {
+                tracing::warn!(error = %gazette_store::display_chain(&error), "the database is unavailable");
+                DomainError::Unavailable
             }
             error => DomainError::Internal(Box::new(error)),
         }

@@ -27,24 +27,34 @@ pub async fn find_or_create(
     slug: &str,
     name: &str,
 ) -> Result<Author, StoreError> {
-    let author = sqlx::query_as(
-        r#"
-        with created as (
-            insert into authors (slug, name) values ($1, $2)
-            on conflict (slug) do nothing
-            returning *
+    // A concurrent creator's uncommitted row makes the insert wait, then do nothing, and
+    // the select cannot see that row in this statement's snapshot: the next statement
+    // (a new snapshot) finds it.
+    for _ in 0..3 {
+        let author = sqlx::query_as(
+            r#"
+            with created as (
+                insert into authors (slug, name) values ($1, $2)
+                on conflict (slug) do nothing
+                returning *
+            )
+            select * from created
+            union all
+            select * from authors where slug = $1
+            limit 1
+            "#,
         )
-        select * from created
-        union all
-        select * from authors where slug = $1
-        limit 1
-        "#,
-    )
-    .bind(slug)
-    .bind(name)
-    .fetch_one(conn)
-    .await?;
-    Ok(author)
+        .bind(slug)
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(author) = author {
+            return Ok(author);
+        }
+    }
+    Err(StoreError::Constraint {
+        constraint: "authors_slug_key".to_owned(),
+    })
 }
 
 /// The authors of `ids` that `reader` may see (see [`crate::visibility`]).

@@ -24,6 +24,9 @@ pub enum Access {
     Shared,
 }
 
+/// See `acquire_timeout` in [`Database::open`].
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// The connection pool, and the embedded cluster behind it when there is one.
 #[derive(Debug)]
 pub struct Database {
@@ -36,7 +39,9 @@ impl Database {
     pub async fn open(config: &DatabaseConfig, access: Access) -> Result<Self, StoreError> {
         let pool_options = PgPoolOptions::new()
             .max_connections(config.max_connections)
-            .acquire_timeout(Duration::from_secs(10));
+            // How long a request waits for a connection before it is answered "database
+            // unavailable" (503): a restart or a saturated pool shows quickly, not as a hang.
+            .acquire_timeout(ACQUIRE_TIMEOUT);
         match &config.url {
             Some(url) => {
                 let connect_error = |source| StoreError::Connect {

@@ -28,6 +28,11 @@ pub enum StoreError {
     #[error("a database statement ran past the statement timeout")]
     StatementTimeout(#[source] sqlx::Error),
 
+    /// No connection to the database: it is down or restarting, the connection broke, or
+    /// every pooled connection stayed busy for the whole acquire timeout.
+    #[error("the database is unavailable")]
+    Unavailable(#[source] sqlx::Error),
+
     #[error("database error")]
     Sql(#[source] sqlx::Error),
 }
@@ -48,11 +53,37 @@ impl From<sqlx::Error> for StoreError {
         if code.as_deref() == Some(QUERY_CANCELED) {
             return StoreError::StatementTimeout(error);
         }
+        if is_unavailable(&error) {
+            return StoreError::Unavailable(error);
+        }
         StoreError::Sql(error)
     }
 }
 
+/// Whether `error` says the database cannot be reached, rather than that a statement failed:
+/// connection failures (I/O, a closed or exhausted pool, a broken protocol) and
+/// PostgreSQL's connection exceptions (class 08) and shutdowns (57P01–57P03).
+fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(database) => database.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
+    }
+}
+
 impl StoreError {
+    /// Whether the database could not be reached (worth retrying later).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+            || matches!(self, StoreError::Connect { source, .. } if is_unavailable(source))
+    }
+
     /// The name of the violated constraint, when this error is one.
     pub fn constraint(&self) -> Option<&str> {
         match self {

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
-use sqlx::{PgExecutor, QueryBuilder};
+use sqlx::{PgConnection, PgExecutor, QueryBuilder};
 
 use crate::error::StoreError;
 use crate::visibility::Reader;
@@ -62,6 +62,17 @@ pub async fn store(
     .fetch_optional(exec)
     .await?;
     Ok(written.is_some())
+}
+
+/// Serialises the regeneration of channel texts across workers, until the caller's
+/// transaction ends.
+pub async fn lock_regeneration(tx: &mut PgConnection) -> Result<(), StoreError> {
+    const SOCIAL_REGENERATION_LOCK: i64 = 0x6761_7a65_736f_6369; // "gazesoci"
+    sqlx::query("select pg_advisory_xact_lock($1)")
+        .bind(SOCIAL_REGENERATION_LOCK)
+        .execute(tx)
+        .await?;
+    Ok(())
 }
 
 /// Removes a channel's summaries of posts other than `keep` (they left the latest posts).

@@ -3,34 +3,28 @@
 //! rebuild comes from the changes the database recorded (`feed_changes`), so a missed
 //! event delays a rebuild, never loses one.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use gazette_store::PgPool;
 use gazette_store::events::{EventKind, EventListener};
-use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::jobs;
-use crate::scheduler::WorkerConfig;
-use crate::websub::Pinger;
+use crate::scheduler::{Runner, stopped};
 
 /// A burst of edits becomes one run: wait until this long without events…
 const QUIET: Duration = Duration::from_millis(300);
 /// …but no longer than this after the first.
 const MAX_DELAY: Duration = Duration::from_secs(2);
 
-pub async fn follow(
-    pool: PgPool,
-    config: Arc<WorkerConfig>,
-    pinger: Option<Pinger>,
-    mut stop: watch::Receiver<bool>,
-) {
+/// Follows the change events until the worker stops. The first connection starts with a
+/// run: the worker's catch-up on what changed while no worker ran.
+pub(crate) async fn follow(runner: Runner) {
+    let pool = runner.pool.clone();
+    let mut stop = runner.stopping.clone();
     let mut reconnected = false;
     loop {
         let connected = tokio::select! {
             connected = EventListener::connect(&pool) => connected,
-            _ = stop.wait_for(|stopped| *stopped) => return,
+            () = stopped(&mut stop) => return,
         };
         let mut listener = match connected {
             Ok(listener) => listener,
@@ -38,13 +32,17 @@ pub async fn follow(
                 tracing::warn!(error = %gazette_store::display_chain(&error), "cannot follow changes; retrying");
                 tokio::select! {
                     () = tokio::time::sleep(Duration::from_secs(1)) => continue,
-                    _ = stop.wait_for(|stopped| *stopped) => return,
+                    () = stopped(&mut stop) => return,
                 }
             }
         };
-        // Changes made while the connection was lost are caught up at once (the first
-        // connection follows the worker's start-up run, which caught up already).
-        let mut changed = reconnected;
+        // Changes made while the connection was lost are caught up at once; the first
+        // connection catches up on everything since the last worker ran.
+        let mut changed = true;
+        let mut why = match reconnected {
+            true => "catching up after the change events were lost",
+            false => "the start-up run",
+        };
         reconnected = true;
         loop {
             let mut deadline: Option<Instant> = changed.then(Instant::now);
@@ -67,13 +65,12 @@ pub async fn follow(
                         }
                     },
                     () = tokio::time::sleep_until(timeout), if deadline.is_some() => break false,
-                    _ = stop.wait_for(|stopped| *stopped) => return,
+                    () = stopped(&mut stop) => return,
                 }
             };
             if changed {
-                if let Err(error) = jobs::run(&pool, &config, pinger.as_ref()).await {
-                    tracing::error!(error = %crate::error::chain(&error), "regenerating after a change failed");
-                }
+                runner.run(why).await;
+                why = "regenerating after a change";
                 changed = false;
             }
             if failed {

@@ -13,6 +13,9 @@ pub enum WorkerError {
 
     #[error(transparent)]
     Store(#[from] gazette_store::StoreError),
+
+    #[error("{failed} feed(s) could not be rebuilt (logged above); their changes stay pending")]
+    FeedsFailed { failed: usize },
 }
 
 /// An error with its causes, for logs.

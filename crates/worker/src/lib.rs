@@ -11,4 +11,4 @@ mod websub;
 
 pub use error::WorkerError;
 pub use jobs::run_all;
-pub use scheduler::{Worker, WorkerConfig, validate_schedule};
+pub use scheduler::{SHUTDOWN_DRAIN, Worker, WorkerConfig, validate_schedule};

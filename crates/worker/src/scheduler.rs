@@ -1,8 +1,9 @@
 use std::sync::Arc;
+use std::time::Duration;
 
 use gazette_domain::feeds::FeedSettings;
 use gazette_store::PgPool;
-use tokio::sync::watch;
+use tokio::sync::{Mutex, watch};
 use tokio::task::JoinHandle;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
@@ -38,16 +39,24 @@ pub fn validate_schedule(schedule: &str) -> Result<(), WorkerError> {
         })
 }
 
+/// How long shutdown waits for a run in progress before abandoning it. Abandoning is safe:
+/// every feed and channel text is written in a transaction of its own, and the changes the
+/// run claimed roll back to pending, so the next run (in any process) picks them up.
+pub const SHUTDOWN_DRAIN: Duration = Duration::from_secs(5);
+
 /// The running worker: the schedule, and the change follower.
 pub struct Worker {
     scheduler: JobScheduler,
     stop: watch::Sender<bool>,
     follower: JoinHandle<()>,
+    runner: Runner,
 }
 
 impl Worker {
-    /// Runs every job once (so a fresh system has its feeds at once), then on the schedule
-    /// and after changes.
+    /// Starts the schedule and the change follower and returns at once: the first run
+    /// (which catches up on whatever changed while no worker ran, and on a large site with
+    /// new settings may take a while) happens in the background, so the API beside it
+    /// serves and a signal is heard meanwhile.
     pub async fn start(pool: PgPool, config: WorkerConfig) -> Result<Self, WorkerError> {
         validate_schedule(&config.schedule)?;
         let pinger = config
@@ -56,46 +65,98 @@ impl Worker {
             .clone()
             .map(Pinger::new)
             .transpose()?;
-        let config = Arc::new(config);
-        if let Err(error) = jobs::run(&pool, &config, pinger.as_ref()).await {
-            // The schedule retries; a database hiccup at start-up must not stop the worker.
-            tracing::error!(error = %chain(&error), "the first run of the worker's jobs failed");
-        }
+        let (stop, stopping) = watch::channel(false);
+        let runner = Runner {
+            pool: pool.clone(),
+            config: Arc::new(config),
+            pinger,
+            turn: Arc::default(),
+            stopping,
+        };
         let scheduler = JobScheduler::new().await?;
-        let schedule = config.schedule.clone();
-        let (job_pool, job_config, job_pinger) = (pool.clone(), config.clone(), pinger.clone());
+        let schedule = runner.config.schedule.clone();
+        let job_runner = runner.clone();
         let job = Job::new_async(schedule.as_str(), move |_, _| {
-            let pool = job_pool.clone();
-            let config = job_config.clone();
-            let pinger = job_pinger.clone();
-            Box::pin(async move {
-                if let Err(error) = jobs::run(&pool, &config, pinger.as_ref()).await {
-                    tracing::error!(error = %chain(&error), "a scheduled run of the worker's jobs failed");
-                }
-            })
+            let runner = job_runner.clone();
+            Box::pin(async move { runner.run("a scheduled run").await })
         })
         .map_err(|_| WorkerError::Schedule {
             schedule: schedule.clone(),
         })?;
         scheduler.add(job).await?;
         scheduler.start().await?;
-        let (stop, stopped) = watch::channel(false);
-        let follower = tokio::spawn(crate::changes::follow(pool, config, pinger, stopped));
+        let follower = tokio::spawn(crate::changes::follow(runner.clone()));
         tracing::info!(%schedule, "worker started");
         Ok(Self {
             scheduler,
             stop,
             follower,
+            runner,
         })
     }
 
-    /// Stops scheduling and following changes. A run in progress is dropped at its next
-    /// await, which is safe: every feed is written in one statement of its own transaction.
+    /// Stops scheduling and following changes, and lets a run in progress finish, for at
+    /// most [`SHUTDOWN_DRAIN`]; then it is abandoned.
     pub async fn shutdown(mut self) -> Result<(), WorkerError> {
-        self.scheduler.shutdown().await?;
         let _ = self.stop.send(true);
+        self.scheduler.shutdown().await?;
         let _ = self.follower.await;
-        tracing::info!("worker stopped");
+        // A scheduled run holds the turn until it finished or gave up.
+        let drained = tokio::time::timeout(
+            SHUTDOWN_DRAIN + Duration::from_secs(1),
+            self.runner.turn.lock(),
+        )
+        .await
+        .is_ok();
+        tracing::info!(drained, "worker stopped");
         Ok(())
     }
+}
+
+/// Runs the jobs for the schedule and the change follower: one run at a time in this
+/// process (other processes coordinate through the database), none once stopping.
+#[derive(Clone)]
+pub(crate) struct Runner {
+    pub(crate) pool: PgPool,
+    pub(crate) config: Arc<WorkerConfig>,
+    pinger: Option<Pinger>,
+    turn: Arc<Mutex<()>>,
+    pub(crate) stopping: watch::Receiver<bool>,
+}
+
+impl Runner {
+    /// One run of the jobs; failures are logged (the next run retries), and a stop that
+    /// comes while running waits [`SHUTDOWN_DRAIN`] for the run, then abandons it.
+    pub(crate) async fn run(&self, why: &'static str) {
+        let mut stopping = self.stopping.clone();
+        let _turn = tokio::select! {
+            turn = self.turn.lock() => turn,
+            () = stopped(&mut stopping) => return,
+        };
+        if *stopping.borrow() {
+            return;
+        }
+        let run = jobs::run(&self.pool, &self.config, self.pinger.as_ref());
+        tokio::pin!(run);
+        let result = tokio::select! {
+            result = &mut run => result,
+            () = stopped(&mut stopping) => {
+                match tokio::time::timeout(SHUTDOWN_DRAIN, &mut run).await {
+                    Ok(result) => result,
+                    Err(_) => {
+                        tracing::warn!(why, "shutting down: abandoned the worker run in progress; what it claimed stays pending");
+                        return;
+                    }
+                }
+            }
+        };
+        if let Err(error) = result {
+            tracing::error!(error = %chain(&error), why, "the worker's run failed; the next one retries");
+        }
+    }
+}
+
+/// Resolves once the worker is stopping (or its stop signal is gone).
+pub(crate) async fn stopped(stopping: &mut watch::Receiver<bool>) {
+    let _ = stopping.wait_for(|stopped| *stopped).await;
 }

@@ -354,17 +354,34 @@ async fn execute(
         }
         _ => {}
     }
-    let status = if executed || media == MediaType::Json {
+    // Without its database the server cannot answer: 503 and when to come back, so
+    // clients and balancers retry instead of taking a partial answer for the truth.
+    let unavailable = response.errors.iter().any(|error| {
+        error
+            .extensions
+            .as_ref()
+            .and_then(|extensions| extensions.get("code"))
+            .is_some_and(|code| *code == async_graphql::Value::from("DATABASE_UNAVAILABLE"))
+    });
+    let status = if unavailable {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else if executed || media == MediaType::Json {
         StatusCode::OK
     } else {
         StatusCode::BAD_REQUEST
     };
-    (
+    let mut answer = (
         status,
         [(header::CONTENT_TYPE, media.content_type())],
         serialised,
     )
-        .into_response()
+        .into_response();
+    if unavailable {
+        answer
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+    }
+    answer
 }
 
 #[derive(Serialize)]
@@ -489,15 +506,23 @@ pub(crate) async fn authenticate(
             "The token is not valid: it is unknown or has been revoked.",
         ))),
         Err(error) => {
+            let code = match error.is_unavailable() {
+                true => "DATABASE_UNAVAILABLE",
+                false => "INTERNAL",
+            };
             tracing::error!(error = %gazette_store::display_chain(&error), "token check failed");
-            Err(Box::new(respond(
+            let mut response = respond(
                 MediaType::Json,
                 StatusCode::SERVICE_UNAVAILABLE,
                 json!({ "errors": [{
                     "message": "The token cannot be checked right now; try again shortly.",
-                    "extensions": { "code": "INTERNAL" }
+                    "extensions": { "code": code }
                 }]}),
-            )))
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+            Err(Box::new(response))
         }
     }
 }

@@ -21,6 +21,8 @@ pub struct Report {
     pub changes: i64,
     /// Whether every feed was rebuilt (new settings, or the first run).
     pub full: bool,
+    /// Feeds that could not be rebuilt (each logged); their changes stay pending.
+    pub failed: usize,
 }
 
 pub async fn regenerate(pool: &PgPool, settings: &FeedSettings) -> Result<Report, StoreError> {
@@ -60,15 +62,29 @@ pub async fn regenerate(pool: &PgPool, settings: &FeedSettings) -> Result<Report
             .into_iter()
             .map(FeedSpec::PostComments),
     );
+    // One feed failing (a statement timeout, a lock held too long) does not stop the others.
     for spec in &specs {
-        let rebuilt = domain_feeds::rebuild(pool, settings, spec).await?;
-        report.feeds += 1;
-        report.items += rebuilt.items;
-        if rebuilt.changed {
-            report.changed.push(rebuilt.key);
+        match domain_feeds::rebuild(pool, settings, spec).await {
+            Ok(rebuilt) => {
+                report.feeds += 1;
+                report.items += rebuilt.items;
+                if rebuilt.changed {
+                    report.changed.push(rebuilt.key);
+                }
+            }
+            Err(error) => {
+                report.failed += 1;
+                tracing::error!(feed = %spec.key(), error = %gazette_store::display_chain(&error), "a feed could not be rebuilt; the others go on");
+            }
         }
     }
     report.changed.extend(feeds::remove_stale(pool).await?);
+    if report.failed > 0 {
+        // The claimed changes go back to pending, so the next run rebuilds what failed
+        // (and, harmlessly, finds the others unchanged).
+        claim.rollback().await?;
+        return Ok(report);
+    }
     if full {
         meta::set(&mut *claim, BUILT_WITH, &fingerprint).await?;
     }

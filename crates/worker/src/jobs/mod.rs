@@ -26,26 +26,50 @@ pub(crate) async fn run(
     pinger: Option<&Pinger>,
 ) -> Result<(), WorkerError> {
     let started = Instant::now();
-    let report = feeds::regenerate(pool, &config.feeds).await?;
-    let social = social::regenerate(pool, config, chrono::Utc::now()).await?;
-    tracing::info!(
-        full = report.full,
-        changes = report.changes,
-        feeds = report.feeds,
-        items = report.items,
-        changed = ?report.changed,
-        summaries_changed = social.summaries_changed,
-        channel_documents_changed = ?social.changed,
-        elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        "feeds regenerated"
-    );
-    if let Some(pinger) = pinger {
+    // The two jobs are independent: a failure in one does not keep the other from running.
+    let feeds = feeds::regenerate(pool, &config.feeds).await;
+    let social = social::regenerate(pool, config, chrono::Utc::now()).await;
+    let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    match &feeds {
+        Ok(report) => tracing::info!(
+            full = report.full,
+            changes = report.changes,
+            feeds = report.feeds,
+            failed = report.failed,
+            items = report.items,
+            changed = ?report.changed,
+            elapsed_ms,
+            "feeds regenerated"
+        ),
+        Err(error) => {
+            tracing::error!(error = %gazette_store::display_chain(error), "the feeds could not be regenerated")
+        }
+    }
+    match &social {
+        Ok(report) => tracing::info!(
+            summaries_changed = report.summaries_changed,
+            channel_documents_changed = ?report.changed,
+            "channel texts regenerated"
+        ),
+        Err(error) => {
+            tracing::error!(error = %gazette_store::display_chain(error), "the channel texts could not be regenerated")
+        }
+    }
+    if let (Some(pinger), Ok(report)) = (pinger, &feeds) {
         let urls = report
             .changed
             .iter()
             .map(|key| config.feeds.site.url(key))
             .collect();
         pinger.announce(urls);
+    }
+    let failed_feeds = feeds.as_ref().map_or(0, |report| report.failed);
+    feeds?;
+    social?;
+    if failed_feeds > 0 {
+        return Err(WorkerError::FeedsFailed {
+            failed: failed_feeds,
+        });
     }
     Ok(())
 }

@@ -33,14 +33,19 @@ pub async fn regenerate(
     now: DateTime<Utc>,
 ) -> Result<Report, StoreError> {
     let mut report = Report::default();
-    summaries::remove_disabled(pool).await?;
-    let posts = feeds::latest_posts(pool, None, i64::from(config.summary_posts)).await?;
+    // One transaction, one worker at a time: two workers' runs cannot interleave their
+    // stores and removals, and a run that fails or dies leaves the texts as they were.
+    let mut tx = pool.begin().await?;
+    summaries::lock_regeneration(&mut tx).await?;
+    summaries::remove_disabled(&mut *tx).await?;
+    let posts = feeds::latest_posts(&mut *tx, None, i64::from(config.summary_posts)).await?;
     let post_ids: Vec<i64> = posts.iter().map(|post| post.id).collect();
     let (period_start, period_end) = period(now, config.digest_period);
-    let period_posts = summaries::posts_published_between(pool, period_start, period_end).await?;
-    let feedback = summaries::feedback_between(pool, period_start, period_end).await?;
+    let period_posts =
+        summaries::posts_published_between(&mut *tx, period_start, period_end).await?;
+    let feedback = summaries::feedback_between(&mut *tx, period_start, period_end).await?;
 
-    for channel in channels::enabled(pool).await? {
+    for channel in channels::enabled(&mut *tx).await? {
         let kind = ChannelKind::from_name(channel.kind.as_str());
         // Templates are checked when saved; an unreadable one falls back to the default.
         let template = channel
@@ -55,7 +60,7 @@ pub async fn regenerate(
                 &summary_input(&config.feeds.site, post),
             );
             let changed = summaries::store(
-                pool,
+                &mut *tx,
                 &NewSummary {
                     channel_id: channel.id,
                     post_id: post.id,
@@ -69,7 +74,7 @@ pub async fn regenerate(
             report.summaries_changed += usize::from(changed);
             written.push((post, summary));
         }
-        summaries::remove_others(pool, channel.id, &post_ids).await?;
+        summaries::remove_others(&mut *tx, channel.id, &post_ids).await?;
 
         let digest = render_digest(
             kind,
@@ -87,7 +92,7 @@ pub async fn regenerate(
         })
         .to_string();
         summaries::store_digest(
-            pool,
+            &mut *tx,
             &NewDigest {
                 channel_id: channel.id,
                 period_start,
@@ -109,17 +114,16 @@ pub async fn regenerate(
             period_start,
             period_end,
         ) {
-            let mut tx = pool.begin().await?;
             feeds::lock(&mut tx, &key).await?;
             let changed =
                 feeds::store_if_changed(&mut *tx, &key, content_type, &body, count(written.len()))
                     .await?;
-            tx.commit().await?;
             if changed {
                 report.changed.push(key);
             }
         }
     }
+    tx.commit().await?;
     Ok(report)
 }
 
