@@ -12,14 +12,14 @@ use tokio::process::{Child, ChildStdout};
 
 use crate::cli_errors::{command, gazette};
 
-struct RunningServer {
-    child: Child,
+pub(crate) struct RunningServer {
+    pub(crate) child: Child,
     lines: Lines<BufReader<ChildStdout>>,
     /// What it printed before it said it was running.
     banner: Vec<String>,
 }
 
-async fn start_serve(data_dir: &Path, listen: &str) -> RunningServer {
+pub(crate) async fn start_serve(data_dir: &Path, listen: &str) -> RunningServer {
     let mut child = command(
         &[
             "serve",
@@ -92,7 +92,7 @@ fn free_address() -> String {
 }
 
 /// Connects as the application does: its own role, with the password in the data directory.
-async fn connect(data_dir: &Path) -> PgConnection {
+pub(crate) async fn connect(data_dir: &Path) -> PgConnection {
     connect_as(data_dir, "gazette_app", "postgres-password").await
 }
 

@@ -288,3 +288,579 @@ async fn stored_texts(app: &TestApp) -> Vec<(String, String)> {
     .await
     .expect("stored texts")
 }
+
+// ---------------------------------------------------------------------------------------
+// The fault suite: scenarios under load, with figures. Short in CI; the full sizes
+// (200 clients for 30 s) with GAZETTE_FAULT_SOAK=1.
+
+/// Clients and duration of a storm.
+fn storm_size() -> (usize, Duration) {
+    match std::env::var("GAZETTE_FAULT_SOAK").as_deref() {
+        Ok("1") => (200, Duration::from_secs(30)),
+        _ => (40, Duration::from_secs(6)),
+    }
+}
+
+/// No answer within this long counts as a hang (status 0), which no scenario allows.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(20);
+
+const ADD_COMMENT: &str =
+    "mutation($input: AddCommentInput!) { addComment(input: $input) { comment { id } } }";
+const READ_THREAD: &str = "query($post: ID!) { node(id: $post) { ... on Post { thread(first: 50) { edges { node { id body } } } } } }";
+
+/// What a storm saw: every answer by HTTP status and by error code, and the comments the
+/// server acknowledged (by their unique bodies).
+#[derive(Default)]
+struct StormReport {
+    requests: u64,
+    by_status: std::collections::BTreeMap<u16, u64>,
+    by_code: std::collections::BTreeMap<String, u64>,
+    acknowledged: Vec<String>,
+    retries: u64,
+    slowest: Duration,
+}
+
+impl std::fmt::Debug for StormReport {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            formatter,
+            "requests {}, statuses {:?}, codes {:?}, retries {}, acknowledged {}, slowest {:?}",
+            self.requests,
+            self.by_status,
+            self.by_code,
+            self.retries,
+            self.acknowledged.len(),
+            self.slowest
+        )
+    }
+}
+
+impl StormReport {
+    fn merge(&mut self, other: StormReport) {
+        self.requests += other.requests;
+        for (status, count) in other.by_status {
+            *self.by_status.entry(status).or_default() += count;
+        }
+        for (code, count) in other.by_code {
+            *self.by_code.entry(code).or_default() += count;
+        }
+        self.acknowledged.extend(other.acknowledged);
+        self.retries += other.retries;
+        self.slowest = self.slowest.max(other.slowest);
+    }
+
+    /// Statuses outside 200 and documented back-pressure (503 with a code) are failures.
+    fn assert_only_documented_failures(&self) {
+        assert_eq!(self.by_status.get(&0), None, "requests hung: {self:?}");
+        for status in self.by_status.keys() {
+            assert!(
+                matches!(status, 200 | 503),
+                "status {status} is neither an answer nor documented back-pressure: {self:?}"
+            );
+        }
+        for code in self.by_code.keys() {
+            assert!(
+                matches!(
+                    code.as_str(),
+                    "SERVER_BUSY" | "DATABASE_UNAVAILABLE" | "TIMEOUT"
+                ),
+                "unexpected error code {code}: {self:?}"
+            );
+        }
+    }
+}
+
+/// `clients` clients spread over `bases` until `duration` has passed: two in three post a
+/// comment (every other one a reply to their previous comment) with a `clientMutationId`,
+/// retrying a failed attempt up to twice with the same id; the others read the thread.
+async fn storm(
+    bases: Vec<String>,
+    post: String,
+    clients: usize,
+    duration: Duration,
+) -> StormReport {
+    let deadline = Instant::now() + duration;
+    let mut tasks = tokio::task::JoinSet::new();
+    for client in 0..clients {
+        let base = bases[client % bases.len()].clone();
+        let post = post.clone();
+        tasks.spawn(storm_client(client, base, post, deadline));
+    }
+    let mut report = StormReport::default();
+    while let Some(client) = tasks.join_next().await {
+        report.merge(client.expect("a storm client"));
+    }
+    report
+}
+
+async fn storm_client(client: usize, base: String, post: String, deadline: Instant) -> StormReport {
+    let http = reqwest::Client::builder()
+        .timeout(CLIENT_TIMEOUT)
+        .build()
+        .expect("client");
+    let mut report = StormReport::default();
+    let mut previous: Option<String> = None;
+    let mut turn = 0_u64;
+    while Instant::now() < deadline {
+        turn += 1;
+        if turn.is_multiple_of(3) {
+            send(
+                &http,
+                &base,
+                READ_THREAD,
+                json!({ "post": post }),
+                &mut report,
+            )
+            .await;
+            continue;
+        }
+        let body = format!("storm {client}-{turn}");
+        let parent = if turn.is_multiple_of(2) {
+            previous.clone()
+        } else {
+            None
+        };
+        let input = json!({
+            "postId": post, "authorName": format!("Client {client}"), "body": body,
+            "clientMutationId": body, "parentId": parent,
+        });
+        for attempt in 0..3 {
+            if attempt > 0 {
+                report.retries += 1;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            let answer = send(
+                &http,
+                &base,
+                ADD_COMMENT,
+                json!({ "input": input }),
+                &mut report,
+            )
+            .await;
+            if let Some(id) = answer
+                .as_ref()
+                .and_then(|answer| answer["data"]["addComment"]["comment"]["id"].as_str())
+            {
+                report.acknowledged.push(body.clone());
+                previous = Some(id.to_owned());
+                break;
+            }
+        }
+    }
+    report
+}
+
+/// One GraphQL request, recorded; the answer when there was one.
+async fn send(
+    http: &reqwest::Client,
+    base: &str,
+    query: &str,
+    variables: serde_json::Value,
+    report: &mut StormReport,
+) -> Option<serde_json::Value> {
+    let started = Instant::now();
+    report.requests += 1;
+    let response = http
+        .post(format!("{base}/graphql"))
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await;
+    report.slowest = report.slowest.max(started.elapsed());
+    let Ok(response) = response else {
+        // No HTTP answer: refused while the server stops is not a hang, a timeout is.
+        let status = match response {
+            Err(error) if error.is_timeout() => 0,
+            _ => 1,
+        };
+        *report.by_status.entry(status).or_default() += 1;
+        return None;
+    };
+    *report
+        .by_status
+        .entry(response.status().as_u16())
+        .or_default() += 1;
+    if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+        assert!(
+            response
+                .headers()
+                .contains_key(reqwest::header::RETRY_AFTER),
+            "503 comes with Retry-After"
+        );
+    }
+    let answer: serde_json::Value = response.json().await.ok()?;
+    if let Some(errors) = answer["errors"].as_array() {
+        for error in errors {
+            let code = error["extensions"]["code"].as_str().unwrap_or("NONE");
+            *report.by_code.entry(code.to_owned()).or_default() += 1;
+        }
+    }
+    Some(answer)
+}
+
+/// Every acknowledged comment is stored exactly once, and nothing the storm sent is stored
+/// twice. Returns how many storm comments are stored.
+async fn assert_stored_once(connection: &mut PgConnection, report: &StormReport) -> usize {
+    let stored: Vec<(String, i64)> = sqlx::query_as(
+        "select body, count(*) from comments where body like 'storm %' group by body",
+    )
+    .fetch_all(connection)
+    .await
+    .expect("stored comments");
+    let stored: std::collections::HashMap<String, i64> = stored.into_iter().collect();
+    let twice: Vec<_> = stored.iter().filter(|(_, count)| **count > 1).collect();
+    assert!(twice.is_empty(), "stored twice: {twice:?}");
+    let lost: Vec<_> = report
+        .acknowledged
+        .iter()
+        .filter(|body| !stored.contains_key(*body))
+        .collect();
+    assert!(lost.is_empty(), "acknowledged but not stored: {lost:?}");
+    stored.len()
+}
+
+/// Scenario 1: a comment storm. Every acknowledged comment is stored exactly once; retries
+/// with a `clientMutationId` add nothing; the only failures are documented back-pressure.
+#[tokio::test]
+async fn a_comment_storm_loses_and_doubles_nothing() {
+    let app = TestApp::spawn_with(
+        true,
+        true,
+        &["--comment-rate-limit", "0", "--comment-moderation", "open"],
+    )
+    .await;
+    let post = demo_post_id(&app.url("")).await;
+    let (clients, duration) = storm_size();
+    let report = storm(vec![app.url("")], post, clients, duration).await;
+    report.assert_only_documented_failures();
+    let mut connection = PgConnection::connect_with(app.database.options())
+        .await
+        .expect("connect");
+    let stored = assert_stored_once(&mut connection, &report).await;
+    println!(
+        "FIGURES storm: clients {clients}, {duration:?}, requests {}, statuses {:?}, codes {:?}, retries {}, acknowledged {}, stored {stored}, slowest {:?}",
+        report.requests,
+        report.by_status,
+        report.by_code,
+        report.retries,
+        report.acknowledged.len(),
+        report.slowest
+    );
+    assert!(
+        report.acknowledged.len() > clients,
+        "the storm posted comments"
+    );
+    app.stop().await;
+}
+
+async fn demo_post_id(base: &str) -> String {
+    let answer: serde_json::Value = http_client()
+        .post(format!("{}/graphql", base.trim_end_matches('/')))
+        .json(&json!({ "query": "{ posts(first: 1) { edges { node { id } } } }" }))
+        .send()
+        .await
+        .expect("posts")
+        .json()
+        .await
+        .expect("JSON");
+    answer["data"]["posts"]["edges"][0]["node"]["id"]
+        .as_str()
+        .expect("a post")
+        .to_owned()
+}
+
+/// A `gazette` process whose log goes to a file (a full stderr pipe would stall it under
+/// load) and whose stdout is drained, started once it says it is running.
+struct Process {
+    child: Child,
+    log: std::path::PathBuf,
+}
+
+async fn start_process(args: &[&str], env: &[(&str, &str)], log: std::path::PathBuf) -> Process {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let file = std::fs::File::create(&log).expect("log file");
+    let mut child = command(args, env)
+        .env("GAZETTE_LOG", "info")
+        .stderr(std::process::Stdio::from(file))
+        .spawn()
+        .expect("start gazette");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let running = tokio::time::timeout(Duration::from_secs(120), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line == "Gazette is running." {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(
+        running,
+        Ok(true),
+        "gazette did not start: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Process { child, log }
+}
+
+/// `pg_ctl` on the embedded cluster of `data_dir`, as the user the cluster runs as.
+fn pg_ctl(data_dir: &std::path::Path, action: &[&str]) {
+    let pg_ctl = glob_pg_ctl();
+    let pgdata = data_dir.join("postgres/data");
+    let log = data_dir.join("postgres/server.log");
+    let mut arguments: Vec<String> = vec![pg_ctl];
+    arguments.extend(action.iter().map(|part| (*part).to_owned()));
+    arguments.extend([
+        "-D".to_owned(),
+        pgdata.display().to_string(),
+        "-l".to_owned(),
+        log.display().to_string(),
+        "-w".to_owned(),
+        "-t".to_owned(),
+        "60".to_owned(),
+    ]);
+    let root = nix::unistd::Uid::effective().is_root();
+    let status = if root {
+        std::process::Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .args(&arguments)
+            .status()
+    } else {
+        std::process::Command::new(&arguments[0])
+            .args(&arguments[1..])
+            .status()
+    }
+    .expect("run pg_ctl");
+    assert!(status.success(), "pg_ctl {action:?}: {status:?}");
+}
+
+fn glob_pg_ctl() -> String {
+    let mut found: Vec<std::path::PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path().join("bin/pg_ctl"))
+        .filter(|path| path.exists())
+        .collect();
+    found.sort();
+    found
+        .pop()
+        .map_or_else(|| "pg_ctl".to_owned(), |path| path.display().to_string())
+}
+
+/// The DATABASE_URL of the embedded cluster in `data_dir` (its socket, the app's role).
+fn database_url(data_dir: &std::path::Path) -> String {
+    let password = std::fs::read_to_string(data_dir.join("postgres-password")).expect("password");
+    format!(
+        "postgres://gazette_app:{}@localhost/gazette?host={}",
+        password.trim(),
+        data_dir.join("postgres").display()
+    )
+}
+
+/// Scenario 2: PostgreSQL stops for three seconds in the middle of a storm, under an API
+/// on the embedded cluster and another on `DATABASE_URL`. While it is down, requests fail
+/// fast with 503 `DATABASE_UNAVAILABLE` (never a hang), `/readyz` says 503, feeds are
+/// served from memory; after it returns, both APIs and the worker heal within 5 s by
+/// themselves, and no acknowledged comment is lost.
+#[tokio::test]
+async fn a_database_restart_under_load_loses_nothing_and_heals() {
+    let data = tempfile::Builder::new()
+        .prefix("gz-restart-")
+        .tempdir_in("/tmp")
+        .expect("temp dir");
+    let data_dir = data.path().join("data");
+    let logs = tempfile::tempdir().expect("logs");
+    let (first_listen, second_listen) = (
+        format!("127.0.0.1:{}", free_port()),
+        format!("127.0.0.1:{}", free_port()),
+    );
+    let relaxed = ["--comment-rate-limit", "0", "--comment-moderation", "open"];
+    let mut args = vec!["serve", "--listen", &first_listen, "--data-dir"];
+    let data_arg = data_dir.display().to_string();
+    args.push(&data_arg);
+    args.extend(relaxed);
+    let mut embedded = start_process(&args, &[], logs.path().join("serve.log")).await;
+    let url = database_url(&data_dir);
+    let mut api_args = vec!["api", "--listen", &second_listen];
+    api_args.extend(relaxed);
+    let mut second = start_process(
+        &api_args,
+        &[("DATABASE_URL", &url)],
+        logs.path().join("api.log"),
+    )
+    .await;
+    let bases = vec![
+        format!("http://{first_listen}"),
+        format!("http://{second_listen}"),
+    ];
+    for base in &bases {
+        until_ok(&format!("{base}/readyz"), Duration::from_secs(30)).await;
+    }
+    until_ok(&format!("{}/feed.xml", bases[0]), Duration::from_secs(30)).await;
+    let post = demo_post_id(&bases[0]).await;
+
+    let (clients, _) = storm_size();
+    let load = tokio::spawn(storm(
+        bases.clone(),
+        post.clone(),
+        clients,
+        Duration::from_secs(9),
+    ));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let stop_started = Instant::now();
+    pg_ctl(&data_dir, &["stop", "-m", "fast"]);
+    let stopped_in = stop_started.elapsed();
+    // While it is down: quick, clear refusals; readiness says so; feeds from memory.
+    let http = reqwest::Client::builder()
+        .timeout(CLIENT_TIMEOUT)
+        .build()
+        .expect("client");
+    for base in &bases {
+        let asked = Instant::now();
+        let refused = http
+            .post(format!("{base}/graphql"))
+            .json(&json!({ "query": "{ posts(first: 1) { totalCount } }" }))
+            .send()
+            .await
+            .expect("an answer while the database is down");
+        let refused_in = asked.elapsed();
+        assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE, "{base}");
+        assert!(refused.headers().contains_key(reqwest::header::RETRY_AFTER));
+        let body: serde_json::Value = refused.json().await.expect("JSON");
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "DATABASE_UNAVAILABLE",
+            "{body}"
+        );
+        assert!(refused_in < Duration::from_secs(5), "{refused_in:?}");
+        assert_eq!(
+            http.get(format!("{base}/readyz"))
+                .send()
+                .await
+                .expect("readyz")
+                .status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+    }
+    let feed = http
+        .get(format!("{}/feed.xml", bases[0]))
+        .send()
+        .await
+        .expect("feed");
+    assert_eq!(
+        feed.status(),
+        StatusCode::OK,
+        "the feed is served from memory"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let start_started = Instant::now();
+    pg_ctl(&data_dir, &["start"]);
+    let back = Instant::now();
+    let mut healed_in = Duration::ZERO;
+    for base in &bases {
+        let ready = until_ok(&format!("{base}/readyz"), Duration::from_secs(5)).await;
+        healed_in = healed_in.max(ready);
+    }
+    // A write through each API succeeds within 5 s of the database's return.
+    for base in &bases {
+        let written = loop {
+            let answer: serde_json::Value = http
+                .post(format!("{base}/graphql"))
+                .json(&json!({ "query": ADD_COMMENT, "variables": { "input": {
+                    "postId": post, "authorName": "After", "body": format!("after the restart via {base}")
+                } } }))
+                .send()
+                .await
+                .expect("answer")
+                .json()
+                .await
+                .expect("JSON");
+            if answer["data"]["addComment"]["comment"]["id"].is_string() {
+                break back.elapsed();
+            }
+            assert!(
+                back.elapsed() < Duration::from_secs(5),
+                "{base} has not healed: {answer}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        healed_in = healed_in.max(written);
+    }
+    let report = load.await.expect("storm");
+    if report.by_code.contains_key("INTERNAL") {
+        let internal = |log: &std::path::Path| {
+            std::fs::read_to_string(log)
+                .unwrap_or_default()
+                .lines()
+                .filter(|line| line.contains("ERROR"))
+                .take(5)
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        panic!(
+            "internal errors during the restart: {report:?}\n{}\n{}",
+            internal(&embedded.log),
+            internal(&second.log)
+        );
+    }
+    report.assert_only_documented_failures();
+    // The worker heals too: once the storm is over, a new comment posted through the
+    // second API reaches the comments feed served by the first.
+    http.post(format!("{}/graphql", bases[1]))
+        .json(&json!({ "query": ADD_COMMENT, "variables": { "input": {
+            "postId": post, "authorName": "After", "body": "the worker heard of this"
+        } } }))
+        .send()
+        .await
+        .expect("a comment after the storm");
+    let posted = Instant::now();
+    let worker_healed = loop {
+        let feed = http
+            .get(format!("{}/comments/feed.xml", bases[0]))
+            .send()
+            .await
+            .expect("comments feed")
+            .text()
+            .await
+            .expect("body");
+        if feed.contains("the worker heard of this") {
+            break posted.elapsed();
+        }
+        assert!(
+            posted.elapsed() < Duration::from_secs(15),
+            "the worker did not rebuild the comments feed after the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let mut connection = crate::embedded::connect(&data_dir).await;
+    let stored = assert_stored_once(&mut connection, &report).await;
+    println!(
+        "FIGURES restart: clients {clients}, requests {}, statuses {:?}, codes {:?}, retries {}, acknowledged {}, stored {stored}, slowest {:?}, stop took {stopped_in:?}, start took {:?}, APIs healed {healed_in:?} after the start, a comment reached the feed {worker_healed:?} after it was posted",
+        report.requests,
+        report.by_status,
+        report.by_code,
+        report.retries,
+        report.acknowledged.len(),
+        report.slowest,
+        back.duration_since(start_started),
+    );
+    assert!(
+        report.by_code.contains_key("DATABASE_UNAVAILABLE"),
+        "the storm met the outage"
+    );
+    let (status, _) = terminate(&mut second.child, Duration::from_secs(20)).await;
+    assert!(
+        status.success(),
+        "{}",
+        std::fs::read_to_string(&second.log).unwrap_or_default()
+    );
+    let (status, _) = terminate(&mut embedded.child, Duration::from_secs(30)).await;
+    assert!(
+        status.success(),
+        "{}",
+        std::fs::read_to_string(&embedded.log).unwrap_or_default()
+    );
+}

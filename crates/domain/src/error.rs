@@ -47,8 +47,20 @@ impl DomainError {
     }
 
     /// A failure that is ours, not the caller's: logged with its cause, shown generically.
+    /// A database that cannot be reached is not a fault of ours: it is `Unavailable`,
+    /// whichever path the error took to get here.
     pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
-        DomainError::Internal(cause.into())
+        let cause = cause.into();
+        let unavailable = cause
+            .downcast_ref::<StoreError>()
+            .is_some_and(StoreError::is_unavailable)
+            || cause
+                .downcast_ref::<gazette_store::SqlxError>()
+                .is_some_and(gazette_store::is_unavailable);
+        match unavailable {
+            true => DomainError::Unavailable,
+            false => DomainError::Internal(cause),
+        }
     }
 
     /// The `extensions.code` clients match on.
@@ -78,7 +90,7 @@ impl From<StoreError> for DomainError {
                 tracing::warn!(error = %gazette_store::display_chain(&error), "the database is unavailable");
                 DomainError::Unavailable
             }
-            error => DomainError::Internal(Box::new(error)),
+            error => DomainError::internal(error),
         }
     }
 }

@@ -63,7 +63,7 @@ impl From<sqlx::Error> for StoreError {
 /// Whether `error` says the database cannot be reached, rather than that a statement failed:
 /// connection failures (I/O, a closed or exhausted pool, a broken protocol) and
 /// PostgreSQL's connection exceptions (class 08) and shutdowns (57P01–57P03).
-fn is_unavailable(error: &sqlx::Error) -> bool {
+pub fn is_unavailable(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Io(_)
         | sqlx::Error::PoolTimedOut

@@ -28,6 +28,6 @@ pub mod testing;
 pub use config::{DatabaseConfig, SiteConfig};
 pub use database::{Access, Database, MIGRATOR};
 pub use embedded::{EmbeddedError, EmbeddedOptions, EmbeddedPostgres};
-pub use error::{StoreError, display_chain};
+pub use error::{StoreError, display_chain, is_unavailable};
 pub use sqlx::{Error as SqlxError, PgConnection, PgPool};
 pub use visibility::Reader;

@@ -201,9 +201,13 @@ where
     }
 }
 
-/// A loader failure as the resolver reports it (logged, shown as INTERNAL).
+/// A loader failure as the resolver reports it: `DATABASE_UNAVAILABLE` when the database
+/// could not be reached, else logged and shown as `INTERNAL`.
 fn loader_error(error: Arc<StoreError>) -> ApiError {
-    ApiError::internal(SharedError(error))
+    match error.is_unavailable() {
+        true => gazette_domain::DomainError::Unavailable.into(),
+        false => ApiError::internal(SharedError(error)),
+    }
 }
 
 /// A store error shared by every key of a failed batch.
