@@ -10,7 +10,7 @@ use sqlx::{Connection, PgConnection};
 use tokio::process::Child;
 
 use crate::cli_errors::command;
-use crate::helpers::{TestApp, http_client};
+use crate::helpers::{TestApp, eventually, http_client};
 use gazette_store::testing::TestDatabase;
 use gazette_store::tokens::Role;
 
@@ -863,4 +863,467 @@ async fn a_database_restart_under_load_loses_nothing_and_heals() {
         "{}",
         std::fs::read_to_string(&embedded.log).unwrap_or_default()
     );
+}
+
+/// Scenario 4: SIGTERM under load. A request in flight (held on a lock) finishes; the
+/// WebSocket client gets a close frame (1001); the worker stops; the embedded cluster
+/// stops cleanly, so the next start needs no recovery; nothing acknowledged is lost.
+#[tokio::test]
+async fn sigterm_under_load_finishes_what_is_in_flight_and_stops_clean() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let data = tempfile::Builder::new()
+        .prefix("gz-stop-")
+        .tempdir_in("/tmp")
+        .expect("temp dir");
+    let data_dir = data.path().join("data");
+    let data_arg = data_dir.display().to_string();
+    let logs = tempfile::tempdir().expect("logs");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let args = [
+        "serve",
+        "--listen",
+        &listen,
+        "--data-dir",
+        &data_arg,
+        "--comment-rate-limit",
+        "0",
+        "--comment-moderation",
+        "open",
+    ];
+    let mut server = start_process(&args, &[], logs.path().join("serve.log")).await;
+    let base = format!("http://{listen}");
+    until_ok(&format!("{base}/readyz"), Duration::from_secs(30)).await;
+    let post = demo_post_id(&base).await;
+
+    let mut request = format!("ws://{listen}/graphql/ws")
+        .into_client_request()
+        .expect("request");
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        reqwest::header::HeaderValue::from_static("graphql-transport-ws"),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.expect("ws");
+    crate::subscriptions::send(&mut socket, json!({ "type": "connection_init" })).await;
+    let ack = crate::subscriptions::receive(&mut socket, Duration::from_secs(10)).await;
+    assert_eq!(ack.expect("ack")["type"], "connection_ack");
+    crate::subscriptions::send(
+        &mut socket,
+        json!({ "id": "1", "type": "subscribe", "payload": {
+            "query": "subscription($post: ID!) { commentAdded(postId: $post) { id } }",
+            "variables": { "post": post }
+        }}),
+    )
+    .await;
+
+    let (clients, _) = storm_size();
+    let load = tokio::spawn(storm(
+        vec![base.clone()],
+        post.clone(),
+        clients,
+        Duration::from_secs(6),
+    ));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // A request that is in flight when the signal comes: it waits on a lock we hold.
+    let mut holder = crate::embedded::connect(&data_dir).await;
+    sqlx::query("begin")
+        .execute(&mut holder)
+        .await
+        .expect("begin");
+    sqlx::query("lock table tags in access exclusive mode")
+        .execute(&mut holder)
+        .await
+        .expect("lock");
+    let in_flight = tokio::spawn({
+        let base = base.clone();
+        async move {
+            http_client()
+                .post(format!("{base}/graphql"))
+                .json(&json!({ "query": "{ tags(first: 5) { edges { node { name } } } }" }))
+                .timeout(CLIENT_TIMEOUT)
+                .send()
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let pid = server.child.id().expect("running");
+    let signalled = Instant::now();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    sqlx::query("rollback")
+        .execute(&mut holder)
+        .await
+        .expect("release");
+    drop(holder);
+
+    let answered = in_flight
+        .await
+        .expect("joined")
+        .expect("the request in flight was answered");
+    assert_eq!(answered.status(), StatusCode::OK);
+    let answer: serde_json::Value = answered.json().await.expect("JSON");
+    assert!(answer["data"]["tags"]["edges"].is_array(), "{answer}");
+
+    let close = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(message) = socket.next().await {
+            match message {
+                Ok(Message::Close(frame)) => return frame.map(|frame| u16::from(frame.code)),
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+        None
+    })
+    .await
+    .expect("the socket closes");
+    assert_eq!(
+        close,
+        Some(1001),
+        "a close frame saying the server is going away"
+    );
+
+    let status = tokio::time::timeout(Duration::from_secs(40), server.child.wait())
+        .await
+        .expect("exits")
+        .expect("wait");
+    let stopped_in = signalled.elapsed();
+    let log = std::fs::read_to_string(&server.log).unwrap_or_default();
+    assert!(status.success(), "{status:?}\n{log}");
+    assert!(log.contains("worker stopped"), "{log}");
+    assert!(log.contains("embedded PostgreSQL stopped"), "{log}");
+
+    let report = load.await.expect("storm");
+    // After the signal, new connections are refused (status 1, not a hang) until exit.
+    assert_eq!(report.by_status.get(&0), None, "{report:?}");
+    for status in report.by_status.keys() {
+        assert!(matches!(status, 1 | 200 | 503), "{report:?}");
+    }
+
+    // Restarting needs no recovery: the cluster was shut down, not left crashed.
+    let mut again = start_process(&args, &[], logs.path().join("again.log")).await;
+    let server_log =
+        std::fs::read_to_string(data_dir.join("postgres/server.log")).unwrap_or_default();
+    let last_start = server_log
+        .rsplit("starting PostgreSQL")
+        .next()
+        .unwrap_or_default();
+    assert!(
+        last_start.contains("database system was shut down at")
+            && !last_start.contains("automatic recovery in progress"),
+        "{last_start}"
+    );
+    let mut connection = crate::embedded::connect(&data_dir).await;
+    let stored = assert_stored_once(&mut connection, &report).await;
+    println!(
+        "FIGURES shutdown: {report:?}, stored {stored}, exited {stopped_in:?} after SIGTERM (a request held 0.7 s finished first), websocket closed 1001, restart without recovery"
+    );
+    let (status, _) = terminate(&mut again.child, Duration::from_secs(30)).await;
+    assert!(status.success());
+}
+
+/// Scenario 5: more slow requests than connections. Requests queue for a connection for a
+/// bounded time and are answered 503 `DATABASE_UNAVAILABLE` with `Retry-After`; those that
+/// got one are stopped by the statement timeout; nothing hangs or crashes, and the next
+/// request after the jam is served.
+#[tokio::test]
+async fn pool_exhaustion_queues_then_refuses_with_retry_after() {
+    let app = TestApp::spawn_with(
+        false,
+        false,
+        &[
+            "--db-max-connections",
+            "3",
+            "--db-statement-timeout",
+            "2s",
+            "--graphql-cache-ttl",
+            "0",
+        ],
+    )
+    .await;
+    let mut holder = PgConnection::connect_with(app.database.options())
+        .await
+        .expect("connect");
+    sqlx::query("begin")
+        .execute(&mut holder)
+        .await
+        .expect("begin");
+    sqlx::query("lock table tags in access exclusive mode")
+        .execute(&mut holder)
+        .await
+        .expect("lock");
+    let started = Instant::now();
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..12 {
+        let url = app.url("/graphql");
+        requests.spawn(async move {
+            let response = http_client()
+                .post(url)
+                .json(&json!({ "query": "{ tags(first: 5) { edges { node { name } } } }" }))
+                .timeout(CLIENT_TIMEOUT)
+                .send()
+                .await
+                .expect("an answer, not a hang");
+            let status = response.status();
+            let retry_after = response
+                .headers()
+                .contains_key(reqwest::header::RETRY_AFTER);
+            let body: serde_json::Value = response.json().await.expect("JSON");
+            let code = body["errors"][0]["extensions"]["code"]
+                .as_str()
+                .unwrap_or("NONE")
+                .to_owned();
+            (status, retry_after, code)
+        });
+    }
+    let mut outcomes = std::collections::BTreeMap::<String, u32>::new();
+    while let Some(outcome) = requests.join_next().await {
+        let (status, retry_after, code) = outcome.expect("joined");
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            assert!(retry_after, "503 comes with Retry-After");
+        }
+        *outcomes
+            .entry(format!("{} {code}", status.as_u16()))
+            .or_default() += 1;
+    }
+    let all_answered_in = started.elapsed();
+    sqlx::query("rollback")
+        .execute(&mut holder)
+        .await
+        .expect("release");
+    println!(
+        "FIGURES pool: 12 requests on 3 connections held by a lock: {outcomes:?}, all answered within {all_answered_in:?}"
+    );
+    assert!(
+        outcomes.contains_key("503 DATABASE_UNAVAILABLE"),
+        "some waited for a connection and were refused: {outcomes:?}"
+    );
+    assert!(
+        outcomes
+            .keys()
+            .all(|outcome| outcome == "503 DATABASE_UNAVAILABLE" || outcome == "200 TIMEOUT"),
+        "{outcomes:?}"
+    );
+    assert!(
+        all_answered_in < Duration::from_secs(15),
+        "{all_answered_in:?}"
+    );
+    let after: serde_json::Value = app
+        .graphql("{ tags(first: 5) { edges { node { name } } } }", json!({}))
+        .await;
+    assert!(
+        after["errors"].is_null(),
+        "served again after the jam: {after}"
+    );
+    app.stop().await;
+}
+
+/// Scenario 3: a worker killed (SIGKILL) in the middle of writing the channel texts. Its
+/// transaction dies with it: no channel shows texts of the new run while another shows the
+/// old one, and the next run completes.
+#[tokio::test]
+async fn a_worker_killed_while_writing_channel_texts_leaves_no_mixture() {
+    let app = TestApp::spawn_api_only().await;
+    let env = [("DATABASE_URL", app.database.url())];
+    sqlx::query("insert into social_channels (slug, kind, name, url, position) values ('first', 'twitter', 'First', 'https://x.example/first', 1), ('second', 'mastodon', 'Second', 'https://m.example/@second', 2)")
+        .execute(&app.pool)
+        .await
+        .expect("channels");
+    let writer = app.token("Writer", Role::Author).await;
+    app.create_post(
+        &writer,
+        json!({ "title": "Old news", "status": "PUBLISHED" }),
+    )
+    .await;
+    assert!(
+        crate::cli_errors::gazette(&["worker", "--once"], &env)
+            .await
+            .status
+            .success()
+    );
+
+    // The next run will write the first channel's texts, then wait on the second's.
+    app.create_post(
+        &writer,
+        json!({ "title": "Fresh news", "status": "PUBLISHED" }),
+    )
+    .await;
+    let mut holder = PgConnection::connect_with(app.database.options())
+        .await
+        .expect("connect");
+    sqlx::query("begin")
+        .execute(&mut holder)
+        .await
+        .expect("begin");
+    sqlx::query("select 1 from channel_summaries s join social_channels c on c.id = s.channel_id where c.slug = 'second' for update")
+        .execute(&mut holder)
+        .await
+        .expect("hold the second channel's texts");
+    let mut worker = command(&["worker"], &env).spawn().expect("start a worker");
+    let waited = eventually(200, || async {
+        let waiting: i64 = sqlx::query_scalar(
+            "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database()",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .expect("pg_stat_activity");
+        (waiting > 0).then_some(())
+    })
+    .await;
+    assert!(waited.is_some(), "the worker reached the second channel");
+    worker.start_kill().expect("SIGKILL");
+    worker.wait().await.expect("reaped");
+    sqlx::query("rollback")
+        .execute(&mut holder)
+        .await
+        .expect("release");
+
+    let fresh_texts: i64 =
+        sqlx::query_scalar("select count(*) from channel_summaries where body like '%Fresh news%'")
+            .fetch_one(&app.pool)
+            .await
+            .expect("count");
+    assert_eq!(fresh_texts, 0, "the killed run left nothing behind");
+    let documents: Vec<String> =
+        sqlx::query_scalar("select body from generated_feeds where key like 'syndication/%'")
+            .fetch_all(&app.pool)
+            .await
+            .expect("documents");
+    assert!(!documents.is_empty());
+    assert!(documents.iter().all(|body| !body.contains("Fresh news")));
+
+    assert!(
+        crate::cli_errors::gazette(&["worker", "--once"], &env)
+            .await
+            .status
+            .success()
+    );
+    let fresh_texts: i64 =
+        sqlx::query_scalar("select count(*) from channel_summaries where body like '%Fresh news%'")
+            .fetch_one(&app.pool)
+            .await
+            .expect("count");
+    assert_eq!(fresh_texts, 2, "the next run wrote both channels");
+    app.stop().await;
+}
+
+/// Scenario 6: two APIs and two workers on one database. One change regenerates each feed
+/// once (the workers split the recorded changes between them), and both APIs serve the
+/// new feed within seconds. (A comment posted through one API reaching a subscriber on the
+/// other is `subscriptions::comments_reach_subscribers_of_another_process`.)
+#[tokio::test]
+async fn two_apis_and_two_workers_regenerate_each_feed_once() {
+    let first = TestApp::spawn_api_only().await;
+    let second = first.another_instance().await;
+    let logs = tempfile::tempdir().expect("logs");
+    let env = [
+        ("DATABASE_URL", first.database.url()),
+        ("GAZETTE_LOG_FORMAT", "json"),
+    ];
+    let mut workers = Vec::new();
+    for name in ["one", "two"] {
+        let log = logs.path().join(format!("worker-{name}.log"));
+        let file = std::fs::File::create(&log).expect("log");
+        let child = command(&["worker"], &env)
+            .env("GAZETTE_LOG", "info")
+            .stderr(std::process::Stdio::from(file))
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("a worker");
+        workers.push((child, log));
+    }
+    until_ok(&first.url("/feed.xml"), Duration::from_secs(30)).await;
+    // Both workers finished their start-up runs.
+    let settled = |logs: &[std::path::PathBuf]| {
+        logs.iter().all(|log| {
+            std::fs::read_to_string(log)
+                .unwrap_or_default()
+                .contains("feeds regenerated")
+        })
+    };
+    let paths: Vec<_> = workers.iter().map(|(_, log)| log.clone()).collect();
+    for _ in 0..100 {
+        if settled(&paths) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(settled(&paths), "both workers ran once");
+    let before: Vec<usize> = paths
+        .iter()
+        .map(|log| {
+            std::fs::read_to_string(log)
+                .unwrap_or_default()
+                .lines()
+                .count()
+        })
+        .collect();
+
+    let writer = first.token("Writer", Role::Author).await;
+    let changed = Instant::now();
+    first
+        .create_post(
+            &writer,
+            json!({ "title": "Scale-out news", "status": "PUBLISHED", "tags": ["Scale"] }),
+        )
+        .await;
+    let mut served_in = Duration::ZERO;
+    for app in [&first, &second] {
+        loop {
+            let feed = app.get("/feed.xml").await.text().await.expect("feed");
+            if feed.contains("Scale-out news") {
+                served_in = served_in.max(changed.elapsed());
+                break;
+            }
+            assert!(
+                changed.elapsed() < Duration::from_secs(10),
+                "the new feed was not served"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    // Give a second, late run the chance to rebuild again (it must not).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut rebuilt = std::collections::BTreeMap::<String, u32>::new();
+    for (log, skip) in paths.iter().zip(before) {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        for line in text.lines().skip(skip) {
+            let Ok(entry) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            if entry["fields"]["message"] != "feeds regenerated" {
+                continue;
+            }
+            let changed = entry["fields"]["changed"].as_str().unwrap_or_default();
+            for key in ["feed.xml", "feed.atom", "tags/scale/feed.xml"] {
+                if changed.contains(&format!("\"{key}\"")) {
+                    *rebuilt.entry(key.to_owned()).or_default() += 1;
+                }
+            }
+        }
+    }
+    println!(
+        "FIGURES scale-out: rebuilt after one change {rebuilt:?}; both APIs served it within {served_in:?}"
+    );
+    for key in ["feed.xml", "feed.atom", "tags/scale/feed.xml"] {
+        assert_eq!(
+            rebuilt.get(key),
+            Some(&1),
+            "{key} rebuilt once: {rebuilt:?}"
+        );
+    }
+    for (mut child, _) in workers {
+        let (status, _) = terminate(&mut child, Duration::from_secs(20)).await;
+        assert!(status.success());
+    }
+    second.stop().await;
+    first.stop().await;
 }

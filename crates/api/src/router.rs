@@ -117,12 +117,27 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (shutting_down, shutdown_seen) = watch::channel(false);
+    let mut draining = shutting_down.subscribe();
     let state = AppState::new(pool, config, shutdown_seen);
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = shutting_down.send(true);
-        })
-        .await
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = shutting_down.send(true);
+    });
+    // After the signal, requests in flight get `SHUTDOWN_DRAIN` to finish (a statement is
+    // stopped after 5 s anyway); WebSockets are closed with 1001 at once.
+    let drain_over = async move {
+        let _ = draining.wait_for(|stopping| *stopping).await;
+        tokio::time::sleep(SHUTDOWN_DRAIN).await;
+    };
+    tokio::select! {
+        served = server.into_future() => served,
+        () = drain_over => {
+            tracing::warn!(drain = ?SHUTDOWN_DRAIN, "requests still in flight after the drain time; stopping without them");
+            Ok(())
+        }
+    }
 }
+
+/// How long a stopping API waits for requests in flight.
+pub const SHUTDOWN_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
