@@ -1327,3 +1327,170 @@ async fn two_apis_and_two_workers_regenerate_each_feed_once() {
     second.stop().await;
     first.stop().await;
 }
+
+/// A tmpfs of its own for a scenario (the test runs as root on CI's machines), unmounted
+/// when dropped.
+struct Tmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    fn mount(size: &str) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("gz-disk-")
+            .tempdir_in("/tmp")
+            .expect("temp dir");
+        let options = format!("size={size},mode=0755");
+        mount(&[
+            "-t",
+            "tmpfs",
+            "-o",
+            &options,
+            "tmpfs",
+            &dir.path().display().to_string(),
+        ]);
+        Self { dir }
+    }
+
+    fn remount(&self, options: &str) {
+        mount(&[
+            "-o",
+            &format!("remount,{options}"),
+            &self.dir.path().display().to_string(),
+        ]);
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+fn mount(args: &[&str]) {
+    let status = std::process::Command::new("mount")
+        .args(args)
+        .status()
+        .expect("run mount");
+    assert!(
+        status.success(),
+        "mount {args:?} failed: this scenario needs root (as .ci/run has)"
+    );
+}
+
+/// Scenario 7: the embedded cluster's disk. Too full to create the cluster, or read-only:
+/// one clear sentence on stderr and a non-zero exit. Full while running: writes are
+/// refused with 503 `STORAGE_FULL`, reads go on, and writes work again once space is
+/// freed. Nothing is corrupted: every start after the disk is fixed comes up with the data.
+#[tokio::test]
+async fn a_full_or_read_only_disk_is_a_clear_error_and_nothing_breaks() {
+    let disk = Tmpfs::mount("8m");
+    let data_dir = disk.path().join("data");
+    let data_arg = data_dir.display().to_string();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let args = [
+        "serve",
+        "--listen",
+        &listen,
+        "--data-dir",
+        &data_arg,
+        "--comment-moderation",
+        "open",
+    ];
+
+    let too_small = crate::cli_errors::gazette(&args, &[]).await;
+    let stderr = String::from_utf8_lossy(&too_small.stderr);
+    assert!(!too_small.status.success());
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+
+    disk.remount("size=256m");
+    let logs = tempfile::tempdir().expect("logs");
+    let mut server = start_process(&args, &[], logs.path().join("serve.log")).await;
+    let base = format!("http://{listen}");
+    until_ok(&format!("{base}/readyz"), Duration::from_secs(30)).await;
+    let post = demo_post_id(&base).await;
+    let comment = |body: &'static str| {
+        let base = base.clone();
+        let post = post.clone();
+        async move {
+            let response = http_client()
+                .post(format!("{base}/graphql"))
+                .json(&json!({ "query": ADD_COMMENT, "variables": { "input": {
+                    "postId": post, "authorName": "Disk", "body": body } } }))
+                .send()
+                .await
+                .expect("an answer");
+            let status = response.status();
+            let answer: serde_json::Value = response.json().await.expect("JSON");
+            (status, answer)
+        }
+    };
+
+    // Fill the disk while the server runs.
+    let filler = disk.path().join("filler");
+    {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&filler).expect("filler");
+        let chunk = vec![0_u8; 1 << 20];
+        while file.write_all(&chunk).is_ok() {}
+    }
+    let (status, answer) = comment("written on a full disk").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
+    assert_eq!(
+        answer["errors"][0]["extensions"]["code"], "STORAGE_FULL",
+        "{answer}"
+    );
+    let read = http_client()
+        .post(format!("{base}/graphql"))
+        .json(&json!({ "query": "{ posts(first: 1) { totalCount } }" }))
+        .send()
+        .await
+        .expect("a read");
+    assert_eq!(read.status(), StatusCode::OK, "reads go on");
+    std::fs::remove_file(&filler).expect("free the space");
+    let (status, answer) = comment("written once space returned").await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(
+        answer["data"]["addComment"]["comment"]["id"].is_string(),
+        "{answer}"
+    );
+    let (status, _) = terminate(&mut server.child, Duration::from_secs(30)).await;
+    assert!(status.success());
+
+    disk.remount("ro");
+    let read_only = crate::cli_errors::gazette(&args, &[]).await;
+    let stderr = String::from_utf8_lossy(&read_only.stderr);
+    assert!(!read_only.status.success());
+    assert!(stderr.contains("Read-only file system"), "{stderr}");
+
+    disk.remount("rw");
+    let mut again = start_process(&args, &[], logs.path().join("again.log")).await;
+    let mut connection = crate::embedded::connect(&data_dir).await;
+    let kept: i64 = sqlx::query_scalar(
+        "select count(*) from comments where body = 'written once space returned'",
+    )
+    .fetch_one(&mut connection)
+    .await
+    .expect("count");
+    assert_eq!(kept, 1, "the data survived");
+    let lost: i64 =
+        sqlx::query_scalar("select count(*) from comments where body = 'written on a full disk'")
+            .fetch_one(&mut connection)
+            .await
+            .expect("count");
+    assert_eq!(lost, 0, "the refused write left nothing");
+    let (status, _) = terminate(&mut again.child, Duration::from_secs(30)).await;
+    assert!(status.success());
+    println!(
+        "FIGURES disk: too small to create the cluster: exit {:?}; full while running: 503 STORAGE_FULL, reads 200, writes back once freed; read-only: exit {:?}; restarts kept the data",
+        too_small.status.code(),
+        read_only.status.code()
+    );
+}

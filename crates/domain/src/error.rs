@@ -30,6 +30,11 @@ pub enum DomainError {
         "The database is not answering (it may be restarting or overloaded): try again in a few seconds."
     )]
     Unavailable,
+    /// The database's disk is full: nothing was written.
+    #[error(
+        "The server has run out of storage and could not save this: nothing was written. Try again later."
+    )]
+    StorageFull,
     #[error("Internal error: the request could not be completed. It has been logged.")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -74,6 +79,7 @@ impl DomainError {
             DomainError::RateLimited { .. } => "RATE_LIMITED",
             DomainError::TimedOut => "TIMEOUT",
             DomainError::Unavailable => "DATABASE_UNAVAILABLE",
+            DomainError::StorageFull => "STORAGE_FULL",
             DomainError::Internal(_) => "INTERNAL",
         }
     }
@@ -85,6 +91,10 @@ impl From<StoreError> for DomainError {
             StoreError::StatementTimeout(cause) => {
                 tracing::warn!(error = %cause, "a statement ran past the statement timeout");
                 DomainError::TimedOut
+            }
+            StoreError::StorageFull(cause) => {
+                tracing::error!(error = %cause, "the database's disk is full: writes fail until space is freed");
+                DomainError::StorageFull
             }
             error if error.is_unavailable() => {
                 tracing::warn!(error = %gazette_store::display_chain(&error), "the database is unavailable");

@@ -28,6 +28,10 @@ pub enum StoreError {
     #[error("a database statement ran past the statement timeout")]
     StatementTimeout(#[source] sqlx::Error),
 
+    /// The database's disk is full (SQLSTATE 53100): nothing was written.
+    #[error("the database's disk is full")]
+    StorageFull(#[source] sqlx::Error),
+
     /// No connection to the database: it is down or restarting, the connection broke, or
     /// every pooled connection stayed busy for the whole acquire timeout.
     #[error("the database is unavailable")]
@@ -36,6 +40,9 @@ pub enum StoreError {
     #[error("database error")]
     Sql(#[source] sqlx::Error),
 }
+
+/// PostgreSQL's `disk_full`.
+const DISK_FULL: &str = "53100";
 
 /// PostgreSQL's `query_canceled`, which `statement_timeout` raises.
 const QUERY_CANCELED: &str = "57014";
@@ -52,6 +59,9 @@ impl From<sqlx::Error> for StoreError {
         let code = error.as_database_error().and_then(|db| db.code());
         if code.as_deref() == Some(QUERY_CANCELED) {
             return StoreError::StatementTimeout(error);
+        }
+        if code.as_deref() == Some(DISK_FULL) {
+            return StoreError::StorageFull(error);
         }
         if is_unavailable(&error) {
             return StoreError::Unavailable(error);

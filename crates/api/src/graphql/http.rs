@@ -361,7 +361,10 @@ async fn execute(
             .extensions
             .as_ref()
             .and_then(|extensions| extensions.get("code"))
-            .is_some_and(|code| *code == async_graphql::Value::from("DATABASE_UNAVAILABLE"))
+            .is_some_and(|code| {
+                *code == async_graphql::Value::from("DATABASE_UNAVAILABLE")
+                    || *code == async_graphql::Value::from("STORAGE_FULL")
+            })
     });
     let status = if unavailable {
         StatusCode::SERVICE_UNAVAILABLE
