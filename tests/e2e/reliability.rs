@@ -1494,3 +1494,71 @@ async fn a_full_or_read_only_disk_is_a_clear_error_and_nothing_breaks() {
         read_only.status.code()
     );
 }
+
+/// A comment racing a close: `addComment` reads the post share-locked, so a close that
+/// commits while the comment waits is seen, and the comment is refused; a plain read would
+/// have let it onto a closed post.
+#[tokio::test]
+async fn a_comment_racing_a_close_sees_the_close() {
+    let app = TestApp::spawn_api_only().await;
+    let writer = app.token("Writer", Role::Author).await;
+    let post = app
+        .create_post(
+            &writer,
+            json!({ "title": "Closing soon", "status": "PUBLISHED" }),
+        )
+        .await;
+    let post_id = post["id"].as_str().expect("id").to_owned();
+    let database_id: i64 = sqlx::query_scalar("select id from posts where slug = 'closing-soon'")
+        .fetch_one(&app.pool)
+        .await
+        .expect("post");
+    let mut closer = PgConnection::connect_with(app.database.options())
+        .await
+        .expect("connect");
+    sqlx::query("begin")
+        .execute(&mut closer)
+        .await
+        .expect("begin");
+    sqlx::query("update posts set comments_open = false where id = $1")
+        .bind(database_id)
+        .execute(&mut closer)
+        .await
+        .expect("close, not yet committed");
+    let comment = tokio::spawn({
+        let url = app.url("/graphql");
+        async move {
+            http_client()
+                .post(url)
+                .json(&json!({ "query": ADD_COMMENT, "variables": { "input": {
+                    "postId": post_id, "authorName": "Racer", "body": "Just in time?" } } }))
+                .send()
+                .await
+                .expect("answer")
+                .json::<serde_json::Value>()
+                .await
+                .expect("JSON")
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(
+        !comment.is_finished(),
+        "the comment waits for the close to decide"
+    );
+    sqlx::query("commit")
+        .execute(&mut closer)
+        .await
+        .expect("commit the close");
+    let answer = comment.await.expect("joined");
+    assert_eq!(
+        answer["errors"][0]["extensions"]["code"], "COMMENTS_CLOSED",
+        "{answer}"
+    );
+    let stored: i64 = sqlx::query_scalar("select count(*) from comments where post_id = $1")
+        .bind(database_id)
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+    assert_eq!(stored, 0);
+    app.stop().await;
+}
