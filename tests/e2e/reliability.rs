@@ -297,7 +297,8 @@ async fn stored_texts(app: &TestApp) -> Vec<(String, String)> {
 fn storm_size() -> (usize, Duration) {
     match std::env::var("GAZETTE_FAULT_SOAK").as_deref() {
         Ok("1") => (200, Duration::from_secs(30)),
-        _ => (40, Duration::from_secs(6)),
+        // Small enough to share two cores with the rest of the suite.
+        _ => (16, Duration::from_secs(4)),
     }
 }
 

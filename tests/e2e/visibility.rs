@@ -659,12 +659,10 @@ async fn anonymous_readers_never_see_hidden_posts_or_comments() {
                     .send()
                     .await
                     .expect("request");
-                assert!(
-                    response.status().is_success(),
-                    "{query}: {}",
-                    response.status()
-                );
-                (query, response.text().await.expect("body"))
+                let status = response.status();
+                let body = response.text().await.expect("body");
+                assert!(status.is_success(), "{query}: {status} {body}");
+                (query, body)
             }
         })
         .buffer_unordered(6)
