@@ -22,6 +22,19 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// Begins a transaction on `connection` and runs `statement` in it, which takes the locks
+/// a scenario holds until it rolls back or commits.
+async fn hold_in_transaction(connection: &mut PgConnection, statement: &'static str) {
+    sqlx::query("begin")
+        .execute(&mut *connection)
+        .await
+        .expect("begin");
+    sqlx::query(statement)
+        .execute(&mut *connection)
+        .await
+        .unwrap_or_else(|error| panic!("{statement}: {error}"));
+}
+
 /// Sends SIGTERM and waits for the exit, at most `within`; returns how long it took.
 pub async fn terminate(
     child: &mut Child,
@@ -73,14 +86,11 @@ async fn serve_answers_and_stops_while_the_first_worker_run_waits() {
     let mut holder = PgConnection::connect_with(database.options())
         .await
         .expect("connect");
-    sqlx::query("begin")
-        .execute(&mut holder)
-        .await
-        .expect("begin");
-    sqlx::query("lock table feed_changes in access exclusive mode")
-        .execute(&mut holder)
-        .await
-        .expect("lock");
+    hold_in_transaction(
+        &mut holder,
+        "lock table feed_changes in access exclusive mode",
+    )
+    .await;
 
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
@@ -930,14 +940,7 @@ async fn sigterm_under_load_finishes_what_is_in_flight_and_stops_clean() {
 
     // A request that is in flight when the signal comes: it waits on a lock we hold.
     let mut holder = crate::embedded::connect(&data_dir).await;
-    sqlx::query("begin")
-        .execute(&mut holder)
-        .await
-        .expect("begin");
-    sqlx::query("lock table tags in access exclusive mode")
-        .execute(&mut holder)
-        .await
-        .expect("lock");
+    hold_in_transaction(&mut holder, "lock table tags in access exclusive mode").await;
     let in_flight = tokio::spawn({
         let base = base.clone();
         async move {
@@ -1053,14 +1056,7 @@ async fn pool_exhaustion_queues_then_refuses_with_retry_after() {
     let mut holder = PgConnection::connect_with(app.database.options())
         .await
         .expect("connect");
-    sqlx::query("begin")
-        .execute(&mut holder)
-        .await
-        .expect("begin");
-    sqlx::query("lock table tags in access exclusive mode")
-        .execute(&mut holder)
-        .await
-        .expect("lock");
+    hold_in_transaction(&mut holder, "lock table tags in access exclusive mode").await;
     let started = Instant::now();
     let mut requests = tokio::task::JoinSet::new();
     for _ in 0..12 {
@@ -1160,14 +1156,7 @@ async fn a_worker_killed_while_writing_channel_texts_leaves_no_mixture() {
     let mut holder = PgConnection::connect_with(app.database.options())
         .await
         .expect("connect");
-    sqlx::query("begin")
-        .execute(&mut holder)
-        .await
-        .expect("begin");
-    sqlx::query("select 1 from channel_summaries s join social_channels c on c.id = s.channel_id where c.slug = 'second' for update")
-        .execute(&mut holder)
-        .await
-        .expect("hold the second channel's texts");
+    hold_in_transaction(&mut holder, "select 1 from channel_summaries s join social_channels c on c.id = s.channel_id where c.slug = 'second' for update").await;
     let mut worker = command(&["worker"], &env).spawn().expect("start a worker");
     let waited = eventually(200, || async {
         let waiting: i64 = sqlx::query_scalar(
