@@ -16,6 +16,7 @@ mod migrations;
 mod posts;
 mod reliability;
 mod response_cache;
+mod scheduling;
 mod social;
 mod sockets;
 mod statements;

@@ -760,6 +760,17 @@ fn mutation_cases(fixture: &HashMap<&str, String>) -> BTreeMap<&'static str, (Au
             (Audience::Authors, json!({ "id": id("post") })),
         ),
         (
+            "schedulePost",
+            (
+                Audience::Authors,
+                json!({ "id": id("draft"), "publishAt": "2099-01-01T00:00:00Z" }),
+            ),
+        ),
+        (
+            "unschedulePost",
+            (Audience::Authors, json!({ "id": id("draft") })),
+        ),
+        (
             "deletePost",
             (Audience::Authors, json!({ "id": id("post") })),
         ),

@@ -62,8 +62,9 @@ async fn a_run_with_nothing_changed_does_not_grow_with_the_site() {
     let small = idle_run_statements(20).await;
     let large = idle_run_statements(300).await;
     assert_eq!(small, large, "statements of an idle run, 20 vs 300 posts");
-    // Claiming the (no) changes and the channel texts' few reads; no feed is rebuilt.
-    assert!(small <= 12, "an idle run ran {small} statements");
+    // Publishing the (no) due scheduled posts, claiming the (no) changes and the channel
+    // texts' few reads; no feed is rebuilt.
+    assert!(small <= 13, "an idle run ran {small} statements");
 }
 
 #[tokio::test]

@@ -29,7 +29,8 @@ pub struct PostInput {
     pub slug: Option<String>,
     pub tags: Vec<String>,
     pub comments_open: Option<bool>,
-    pub publish: bool,
+    /// Draft, published (at `published_at`, or now), or scheduled (for `published_at`).
+    pub status: PostStatus,
     pub published_at: Option<DateTime<Utc>>,
     /// Admins may write on someone's behalf.
     pub author_id: Option<i64>,
@@ -73,15 +74,18 @@ pub async fn create_post(
     let excerpt = input.excerpt.as_deref().map(check_excerpt).transpose()?;
     let explicit_slug = input.slug.as_deref().map(check_slug).transpose()?;
     let tag_names = check_tags(&input.tags)?;
-    if input.published_at.is_some() && !input.publish {
-        return Err(DomainError::bad_input(
-            "publishedAt",
-            "`publishedAt` goes with `status: PUBLISHED` (or use publishPost).",
-        ));
-    }
-    let published_at = match input.publish {
-        true => Some(check_published_at(input.published_at)?.unwrap_or_else(Utc::now)),
-        false => None,
+    let published_at = match input.status {
+        PostStatus::Draft if input.published_at.is_some() => {
+            return Err(DomainError::bad_input(
+                "publishedAt",
+                "`publishedAt` goes with `status: PUBLISHED` or `SCHEDULED` (or use publishPost or schedulePost).",
+            ));
+        }
+        PostStatus::Draft => None,
+        PostStatus::Published => {
+            Some(check_published_at(input.published_at)?.unwrap_or_else(Utc::now))
+        }
+        PostStatus::Scheduled => Some(check_publish_at("publishedAt", input.published_at)?),
     };
     let body_html = gazette_content::render_post_body(&input.body);
     let generated_excerpt = gazette_content::excerpt(&input.body, EXCERPT_CHARS);
@@ -104,11 +108,7 @@ pub async fn create_post(
                 body_html: &body_html,
                 excerpt: excerpt.as_deref().unwrap_or(&generated_excerpt),
                 custom_excerpt: excerpt.is_some(),
-                status: if input.publish {
-                    PostStatus::Published
-                } else {
-                    PostStatus::Draft
-                },
+                status: input.status,
                 comments_open: input.comments_open.unwrap_or(true),
                 published_at,
             },
@@ -151,16 +151,20 @@ pub async fn update_post(
     };
     let slug = edit.slug.as_deref().map(check_slug).transpose()?;
     let tag_names = edit.tags.as_deref().map(check_tags).transpose()?;
-    let published_at = check_published_at(edit.published_at)?;
-
     let mut tx = pool.begin().await?;
     let current = load_for_edit(&mut tx, viewer, id).await?;
-    if published_at.is_some() && current.status != PostStatus::Published {
-        return Err(DomainError::bad_input(
-            "publishedAt",
-            "Only a published post has a publication date; use publishPost.",
-        ));
-    }
+    // A published post's date is in the past; a scheduled post's (a new time) in the future.
+    let published_at = match (current.status, edit.published_at) {
+        (_, None) => None,
+        (PostStatus::Published, at) => check_published_at(at)?,
+        (PostStatus::Scheduled, at) => Some(check_publish_at("publishedAt", at)?),
+        (PostStatus::Draft, Some(_)) => {
+            return Err(DomainError::bad_input(
+                "publishedAt",
+                "A draft has no publication date: use publishPost or schedulePost.",
+            ));
+        }
+    };
     let body = edit.body.as_deref().unwrap_or(&current.body);
     let body_html = edit.body.as_deref().map(gazette_content::render_post_body);
     // An excerpt the author did not write follows the body.
@@ -195,7 +199,8 @@ pub async fn update_post(
     Ok(updated)
 }
 
-/// Publishes a post: at `published_at`, or when it was first published, or now.
+/// Publishes a post: at `published_at`, or when it was first published, or now. A
+/// scheduled post is published now (its time has not come yet).
 pub async fn publish_post(
     pool: &PgPool,
     viewer: &Viewer,
@@ -207,12 +212,60 @@ pub async fn publish_post(
         status: Some(PostStatus::Published),
         published_at: Some(
             published_at
-                .or(current.published_at)
+                .or(current.published_at.filter(|at| *at <= Utc::now()))
                 .unwrap_or_else(Utc::now),
         ),
         ..PostChanges::default()
     })
     .await
+}
+
+/// Schedules a draft (or reschedules a scheduled post) for `publish_at`, when the worker
+/// publishes it. Until then it is hidden from readers, as a draft is.
+pub async fn schedule_post(
+    pool: &PgPool,
+    viewer: &Viewer,
+    id: i64,
+    publish_at: DateTime<Utc>,
+) -> Result<Post, DomainError> {
+    let publish_at = check_publish_at("publishAt", Some(publish_at))?;
+    let mut tx = pool.begin().await?;
+    let current = load_for_edit(&mut tx, viewer, id).await?;
+    if current.status == PostStatus::Published {
+        return Err(DomainError::bad_input(
+            "id",
+            "The post is published already: unpublish it first to schedule it.",
+        ));
+    }
+    let changes = PostChanges {
+        status: Some(PostStatus::Scheduled),
+        published_at: Some(publish_at),
+        ..PostChanges::default()
+    };
+    let post = posts::update(&mut *tx, id, &changes)
+        .await?
+        .ok_or_else(post_not_found)?;
+    tx.commit().await?;
+    Ok(post)
+}
+
+/// Takes a scheduled post back to a draft; its planned time stays on it, shown to its
+/// author, until it is scheduled or published again.
+pub async fn unschedule_post(pool: &PgPool, viewer: &Viewer, id: i64) -> Result<Post, DomainError> {
+    let mut tx = pool.begin().await?;
+    let current = load_for_edit(&mut tx, viewer, id).await?;
+    if current.status != PostStatus::Scheduled {
+        return Err(DomainError::bad_input("id", "The post is not scheduled."));
+    }
+    let changes = PostChanges {
+        status: Some(PostStatus::Draft),
+        ..PostChanges::default()
+    };
+    let post = posts::update(&mut *tx, id, &changes)
+        .await?
+        .ok_or_else(post_not_found)?;
+    tx.commit().await?;
+    Ok(post)
 }
 
 /// Makes a post a draft again; it keeps its publication date for a later republish. Its
@@ -397,9 +450,24 @@ fn check_published_at(at: Option<DateTime<Utc>>) -> Result<Option<DateTime<Utc>>
     match at {
         Some(at) if at > Utc::now() + CLOCK_SKEW => Err(DomainError::bad_input(
             "publishedAt",
-            "`publishedAt` may not be in the future: scheduled publishing is not supported.",
+            "A published post's `publishedAt` may not be in the future: schedule the post instead (schedulePost, or `status: SCHEDULED`).",
         )),
         other => Ok(other),
+    }
+}
+
+/// A time to publish at: given, and in the future.
+fn check_publish_at(field: &str, at: Option<DateTime<Utc>>) -> Result<DateTime<Utc>, DomainError> {
+    match at {
+        None => Err(DomainError::bad_input(
+            field,
+            format!("A scheduled post needs `{field}`: when to publish it."),
+        )),
+        Some(at) if at <= Utc::now() => Err(DomainError::bad_input(
+            field,
+            format!("`{field}` is not in the future: publish the post now with publishPost."),
+        )),
+        Some(at) => Ok(at),
     }
 }
 

@@ -12,10 +12,13 @@ use crate::error::StoreError;
 use crate::keyset::{Direction, Position, SortKey, Window, in_list_order, push_window};
 use crate::visibility::Reader;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, sqlx::Type)]
 #[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum PostStatus {
+    #[default]
     Draft,
+    /// Waiting for its `published_at`, when the worker publishes it.
+    Scheduled,
     Published,
 }
 
@@ -316,6 +319,7 @@ impl Post {
 fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &PostFilter) {
     query.push(match filter.status {
         PostStatus::Published => " and p.status = 'published'",
+        PostStatus::Scheduled => " and p.status = 'scheduled'",
         PostStatus::Draft => " and p.status = 'draft'",
     });
     filter.reader.push_post_visible(query, "p");
@@ -368,4 +372,27 @@ pub async fn count(exec: impl PgExecutor<'_>, filter: &PostFilter) -> Result<i64
     push_filter(&mut query, filter);
     let count = query.build_query_scalar().fetch_one(exec).await?;
     Ok(count)
+}
+
+/// Publishes every scheduled post whose time has come, in one statement: with several
+/// workers, each post is published by exactly one of them (the others' updates find it
+/// published already). Returns the ids published.
+pub async fn publish_due(exec: impl PgExecutor<'_>) -> Result<Vec<i64>, StoreError> {
+    let published = sqlx::query_scalar(
+        "update posts set status = 'published', updated_at = now() \
+         where status = 'scheduled' and published_at <= now() returning id",
+    )
+    .fetch_all(exec)
+    .await?;
+    Ok(published)
+}
+
+/// When the next scheduled post is due, if any.
+pub async fn next_scheduled(
+    exec: impl PgExecutor<'_>,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let next = sqlx::query_scalar("select min(published_at) from posts where status = 'scheduled'")
+        .fetch_one(exec)
+        .await?;
+    Ok(next)
 }

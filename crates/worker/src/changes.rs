@@ -55,6 +55,9 @@ pub(crate) async fn follow(runner: Runner) {
                 tokio::select! {
                     event = listener.next() => match event {
                         Ok(event) if !matches!(event.kind, EventKind::FeedChanged | EventKind::SummariesChanged) => {
+                            if matches!(event.kind, EventKind::PostChanged | EventKind::Resync) {
+                                runner.schedule_changed.notify_one();
+                            }
                             changed = true;
                             deadline.get_or_insert(Instant::now() + MAX_DELAY);
                         }

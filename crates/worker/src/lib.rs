@@ -1,11 +1,13 @@
 //! Gazette's worker: regenerates the feeds on a cron schedule (tokio-cron-scheduler) and
 //! within seconds of a change (LISTEN/NOTIFY). Each job loads from the store, builds with
 //! the pure functions of `gazette-syndication`, and stores the result only when it changed.
-//! Changed feeds are announced to a WebSub hub when one is configured.
+//! Changed feeds are announced to a WebSub hub when one is configured. Scheduled posts are
+//! published when their time comes.
 
 mod changes;
 mod error;
 mod jobs;
+mod scheduled;
 mod scheduler;
 mod websub;
 

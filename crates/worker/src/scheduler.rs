@@ -49,6 +49,7 @@ pub struct Worker {
     scheduler: JobScheduler,
     stop: watch::Sender<bool>,
     follower: JoinHandle<()>,
+    publisher: JoinHandle<()>,
     runner: Runner,
 }
 
@@ -72,6 +73,7 @@ impl Worker {
             pinger,
             turn: Arc::default(),
             stopping,
+            schedule_changed: Arc::default(),
         };
         let scheduler = JobScheduler::new().await?;
         let schedule = runner.config.schedule.clone();
@@ -86,11 +88,16 @@ impl Worker {
         scheduler.add(job).await?;
         scheduler.start().await?;
         let follower = tokio::spawn(crate::changes::follow(runner.clone()));
+        let publisher = tokio::spawn(crate::scheduled::publish_when_due(
+            runner.clone(),
+            runner.schedule_changed.clone(),
+        ));
         tracing::info!(%schedule, "worker started");
         Ok(Self {
             scheduler,
             stop,
             follower,
+            publisher,
             runner,
         })
     }
@@ -101,6 +108,7 @@ impl Worker {
         let _ = self.stop.send(true);
         self.scheduler.shutdown().await?;
         let _ = self.follower.await;
+        let _ = self.publisher.await;
         // A scheduled run holds the turn until it finished or gave up.
         let drained = tokio::time::timeout(
             SHUTDOWN_DRAIN + Duration::from_secs(1),
@@ -122,6 +130,8 @@ pub(crate) struct Runner {
     pinger: Option<Pinger>,
     turn: Arc<Mutex<()>>,
     pub(crate) stopping: watch::Receiver<bool>,
+    /// Poked by the change follower when posts change: a post may have been scheduled.
+    pub(crate) schedule_changed: Arc<tokio::sync::Notify>,
 }
 
 impl Runner {

@@ -30,6 +30,8 @@ connection_types!(PostConnection, PostEdge, PostNode, "A page of posts.");
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum PostStatus {
     Draft,
+    /// Waiting to be published at its `publishedAt` (seen only by its author and admins).
+    Scheduled,
     Published,
 }
 
@@ -37,6 +39,7 @@ impl From<StoreStatus> for PostStatus {
     fn from(status: StoreStatus) -> Self {
         match status {
             StoreStatus::Draft => PostStatus::Draft,
+            StoreStatus::Scheduled => PostStatus::Scheduled,
             StoreStatus::Published => PostStatus::Published,
         }
     }
@@ -46,6 +49,7 @@ impl From<PostStatus> for StoreStatus {
     fn from(status: PostStatus) -> Self {
         match status {
             PostStatus::Draft => StoreStatus::Draft,
+            PostStatus::Scheduled => StoreStatus::Scheduled,
             PostStatus::Published => StoreStatus::Published,
         }
     }
@@ -211,7 +215,7 @@ async fn store_filter(
     filter: PostFilter,
 ) -> Result<StoreFilter, ApiError> {
     let status = filter.status.unwrap_or(PostStatus::Published);
-    if status == PostStatus::Draft {
+    if status != PostStatus::Published {
         request.viewer.require_token()?;
     }
     let mut author_id = filter
@@ -409,10 +413,12 @@ pub struct CreatePostInput {
     pub tags: Vec<String>,
     #[graphql(default = true)]
     pub comments_open: bool,
-    /// `DRAFT` (the default) or `PUBLISHED`.
+    /// `DRAFT` (the default), `PUBLISHED`, or `SCHEDULED` (published by the worker at
+    /// `publishedAt`).
     #[graphql(default_with = "PostStatus::Draft")]
     pub status: PostStatus,
-    /// For `PUBLISHED`: the publication date (default now; not in the future).
+    /// For `PUBLISHED`: the publication date (default now; not in the future). For
+    /// `SCHEDULED`: when to publish (required, in the future).
     pub published_at: Option<DateTime<Utc>>,
     /// Admins only: write on this author's behalf.
     pub author_id: Option<ID>,
@@ -431,8 +437,29 @@ pub struct UpdatePostInput {
     /// The complete new list of tag names.
     pub tags: Option<Vec<String>>,
     pub comments_open: Option<bool>,
-    /// A published post's publication date (not in the future).
+    /// A published post's publication date (not in the future), or a scheduled post's new
+    /// time to publish (in the future).
     pub published_at: Option<DateTime<Utc>>,
+    pub client_mutation_id: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct SchedulePostInput {
+    pub id: ID,
+    /// When the worker publishes the post (in the future).
+    pub publish_at: DateTime<Utc>,
+    pub client_mutation_id: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct SchedulePostPayload {
+    pub post: PostNode,
+    pub client_mutation_id: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct UnschedulePostPayload {
+    pub post: PostNode,
     pub client_mutation_id: Option<String>,
 }
 
@@ -510,7 +537,7 @@ impl PostMutation {
                 slug: input.slug,
                 tags: input.tags,
                 comments_open: Some(input.comments_open),
-                publish: input.status == PostStatus::Published,
+                status: input.status.into(),
                 published_at: input.published_at,
                 author_id,
             },
@@ -570,6 +597,44 @@ impl PostMutation {
             .await
             .map_err(ApiError::from)?;
         Ok(Some(PublishPostPayload {
+            post: PostNode(post),
+            client_mutation_id: input.client_mutation_id,
+        }))
+    }
+
+    /// Schedules a draft, or reschedules a scheduled post: the worker publishes it at
+    /// `publishAt` (within seconds), with everything a manual publish does (feeds,
+    /// channel texts, `postPublished`). Until then only its author and admins see it.
+    /// Authors schedule their own posts.
+    async fn schedule_post(
+        &self,
+        ctx: &Context<'_>,
+        input: SchedulePostInput,
+    ) -> Result<Option<SchedulePostPayload>> {
+        let request = RequestContext::of(ctx)?;
+        let id = GlobalId::decode(&input.id, NodeKind::Post, "id")?;
+        let post = publishing::schedule_post(&request.pool, &request.viewer, id, input.publish_at)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Some(SchedulePostPayload {
+            post: PostNode(post),
+            client_mutation_id: input.client_mutation_id,
+        }))
+    }
+
+    /// Takes a scheduled post back to a draft (it keeps its planned time until it is
+    /// scheduled or published again).
+    async fn unschedule_post(
+        &self,
+        ctx: &Context<'_>,
+        input: PostIdInput,
+    ) -> Result<Option<UnschedulePostPayload>> {
+        let request = RequestContext::of(ctx)?;
+        let id = GlobalId::decode(&input.id, NodeKind::Post, "id")?;
+        let post = publishing::unschedule_post(&request.pool, &request.viewer, id)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Some(UnschedulePostPayload {
             post: PostNode(post),
             client_mutation_id: input.client_mutation_id,
         }))

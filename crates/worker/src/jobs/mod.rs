@@ -12,8 +12,12 @@ use crate::error::WorkerError;
 use crate::scheduler::WorkerConfig;
 use crate::websub::Pinger;
 
-/// Runs every job once (`gazette worker --once`).
+/// Runs every job once (`gazette worker --once`), publishing due scheduled posts first.
 pub async fn run_all(pool: &PgPool, config: &WorkerConfig) -> Result<(), WorkerError> {
+    let published = gazette_store::posts::publish_due(pool).await?;
+    if !published.is_empty() {
+        tracing::info!(posts = ?published, "scheduled posts published");
+    }
     run(pool, config, None).await
 }
 
