@@ -1,6 +1,7 @@
-"""Feed readers against a running Gazette (clients/run starts it): feedparser parses every
-feed the API lists with no errors, absolute links and stable ids, and revalidates with 304;
-newsboat reloads every feed headlessly."""
+"""Feed readers and crawlers against a running Gazette (clients/run starts it): feedparser
+parses every feed the API lists (RSS, Atom, JSON Feed) with no errors, absolute links and
+stable ids, and revalidates with 304; newsboat reloads every feed headlessly; the sitemap
+validates against the sitemaps.org XSD and every page it lists answers."""
 
 import json
 import os
@@ -12,6 +13,7 @@ import urllib.error
 import urllib.request
 
 import feedparser
+from lxml import etree
 
 BASE = os.environ["GAZETTE_URL"]
 DEMO_SLUG = "the-implementation-of-enterprise-2-0-by-government-departments"
@@ -29,27 +31,35 @@ def graphql(query):
     return result["data"]
 
 
-def feed_urls():
-    """Every feed the API lists, and a post's comment feed (built on first request)."""
+def feed_urls(xml_only=True):
+    """Every feed the API lists, and a post's comment feed (built on first request). The
+    readers here (feedparser 6.0, Debian's newsboat 2.21) read RSS and Atom, not JSON Feed:
+    `xml_only` leaves JSON Feeds out (class JsonFeed checks those)."""
     feeds = graphql("{ feeds { url mediaType } }")["feeds"]
     assert feeds, "the API lists feeds"
     for feed in feeds:
         assert feed["mediaType"].split(";")[0] in (
             "application/rss+xml",
             "application/atom+xml",
+            "application/feed+json",
         ), feed
-    return [feed["url"] for feed in feeds] + [
-        f"{BASE}/posts/{DEMO_SLUG}/comments/feed.xml"
+    urls = [
+        feed["url"]
+        for feed in feeds
+        if not (xml_only and feed["mediaType"].startswith("application/feed+json"))
     ]
+    return urls + [f"{BASE}/posts/{DEMO_SLUG}/comments/feed.xml"]
 
 
 def fetch(url, headers=None):
+    """Status, headers (names in lower case) and body."""
     request = urllib.request.Request(url, headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, dict(response.headers), response.read()
+            status, received, body = response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
+        status, received, body = error.code, error.headers, error.read()
+    return status, {name.lower(): value for name, value in received.items()}, body
 
 
 class Feedparser(unittest.TestCase):
@@ -85,6 +95,61 @@ class Feedparser(unittest.TestCase):
                 self.assertEqual(by_etag.status, 304)
                 by_date = feedparser.parse(url, modified=first.modified)
                 self.assertEqual(by_date.status, 304)
+
+
+class JsonFeed(unittest.TestCase):
+    def test_json_feeds_have_what_the_spec_requires(self):
+        listed = [url for url in feed_urls(xml_only=False) if url.endswith(".json")]
+        self.assertEqual(
+            sorted(listed), [BASE + "/comments/feed.json", BASE + "/feed.json"]
+        )
+        for path in ("/feed.json", "/comments/feed.json"):
+            with self.subTest(path=path):
+                status, headers, body = fetch(BASE + path)
+                self.assertEqual(status, 200)
+                self.assertTrue(headers["content-type"].startswith("application/feed+json"))
+                feed = json.loads(body)
+                self.assertEqual(feed["version"], "https://jsonfeed.org/version/1.1")
+                self.assertIsInstance(feed["title"], str)
+                self.assertIsInstance(feed["items"], list)
+                self.assertTrue(feed["items"])
+                for item in feed["items"]:
+                    self.assertIsInstance(item["id"], str)
+                    self.assertTrue("content_html" in item or "content_text" in item)
+                    self.assertTrue(item["url"].startswith(BASE + "/posts/"))
+                # Revalidation, as for the other feeds.
+                again = fetch(BASE + path, {"If-None-Match": headers["etag"]})
+                self.assertEqual(again[0], 304)
+
+
+class Sitemap(unittest.TestCase):
+    def schema(self, name):
+        here = os.path.dirname(os.path.abspath(__file__))
+        return etree.XMLSchema(etree.parse(os.path.join(here, "schemas", name)))
+
+    def test_the_sitemap_validates_and_every_page_in_it_answers(self):
+        status, headers, body = fetch(BASE + "/sitemap.xml")
+        self.assertEqual(status, 200)
+        document = etree.fromstring(body)
+        namespace = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
+        if document.tag == namespace + "sitemapindex":
+            self.schema("siteindex.xsd").assertValid(document)
+            parts = [loc.text for loc in document.iter(namespace + "loc")]
+        else:
+            self.schema("sitemap.xsd").assertValid(document)
+            parts = [BASE + "/sitemap.xml"]
+        urlset = self.schema("sitemap.xsd")
+        pages = []
+        for part in parts:
+            part_document = etree.fromstring(fetch(part)[2])
+            urlset.assertValid(part_document)
+            pages += [loc.text for loc in part_document.iter(namespace + "loc")]
+        self.assertIn(BASE + "/posts/" + DEMO_SLUG, pages)
+        for page in pages:
+            with self.subTest(page=page):
+                self.assertEqual(fetch(page)[0], 200)
+        robots = fetch(BASE + "/robots.txt")[2].decode()
+        self.assertIn("Sitemap: " + BASE + "/sitemap.xml", robots)
 
 
 class Newsboat(unittest.TestCase):

@@ -702,6 +702,7 @@ async fn query_feeds_lists_only_feeds_with_their_media_type() {
         let expected = match feed["format"].as_str() {
             Some("RSS") => "application/rss+xml",
             Some("ATOM") => "application/atom+xml",
+            Some("JSON_FEED") => "application/feed+json",
             other => panic!("format {other:?}"),
         };
         assert!(media_type.starts_with(expected), "{url}: {media_type}");

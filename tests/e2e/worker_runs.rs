@@ -130,8 +130,10 @@ async fn comment_feeds_are_built_on_first_request_and_kept_current() {
     .expect("tags");
     let mut expected: Vec<&str> = vec![
         "comments/feed.atom",
+        "comments/feed.json",
         "comments/feed.xml",
         "feed.atom",
+        "feed.json",
         "feed.xml",
         "posts/post-3/comments/feed.xml",
     ];

@@ -25,6 +25,16 @@ pub async fn comments_atom(State(state): State<AppState>, headers: HeaderMap) ->
     serve_site_feed(&state, "comments/feed.atom", &headers).await
 }
 
+/// JSON Feed 1.1 of the latest posts.
+pub async fn posts_json(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    serve_site_feed(&state, "feed.json", &headers).await
+}
+
+/// JSON Feed 1.1 of the latest comments.
+pub async fn comments_json(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    serve_site_feed(&state, "comments/feed.json", &headers).await
+}
+
 /// `/syndication/{slug}.json` and `.txt`: a channel's ready-to-post texts.
 pub async fn channel_texts(
     State(state): State<AppState>,

@@ -88,6 +88,9 @@ async fn page() -> Response {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Gazette · GraphiQL</title>
 <link rel="stylesheet" href="{ASSETS_PREFIX}/graphiql.min.css">
+<link rel="alternate" type="application/rss+xml" title="Posts (RSS)" href="/feed.xml">
+<link rel="alternate" type="application/atom+xml" title="Posts (Atom)" href="/feed.atom">
+<link rel="alternate" type="application/feed+json" title="Posts (JSON Feed)" href="/feed.json">
 <style>html, body {{ height: 100%; margin: 0; }} #graphiql {{ height: 100vh; }}</style>
 </head>
 <body>

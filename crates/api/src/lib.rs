@@ -13,6 +13,7 @@ mod html;
 mod limits;
 mod pages;
 mod router;
+mod sitemap;
 mod state;
 
 pub use gazette_domain::commenting::{CommentPolicy, Moderation};

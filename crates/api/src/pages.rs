@@ -285,7 +285,9 @@ fn document(state: &AppState, title: &str, head: &str, body: &str) -> String {
         "<!doctype html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title} · {site_title}</title>\
-         <link rel=\"alternate\" type=\"application/rss+xml\" title=\"{site_title}\" href=\"{feed}\">{head}\
+         <link rel=\"alternate\" type=\"application/rss+xml\" title=\"{site_title}\" href=\"{feed}\">\
+         <link rel=\"alternate\" type=\"application/atom+xml\" title=\"{site_title}\" href=\"{atom}\">\
+         <link rel=\"alternate\" type=\"application/feed+json\" title=\"{site_title}\" href=\"{json_feed}\">{head}\
          <style>body{{max-width:42em;margin:2em auto;padding:0 1em;font:1.05em/1.5 system-ui,sans-serif}}\
          .byline{{color:#555;font-size:.9em}}.comment{{border-left:2px solid #ddd;padding-left:.75em;margin-top:1em}}</style>\
          </head><body><header><a href=\"{home}\">{site_title}</a></header><main>{body}</main></body></html>\n",
@@ -293,6 +295,8 @@ fn document(state: &AppState, title: &str, head: &str, body: &str) -> String {
         title = escape(title),
         site_title = escape(&site.title),
         feed = escape(&site.url("feed.xml")),
+        atom = escape(&site.url("feed.atom")),
+        json_feed = escape(&site.url("feed.json")),
         home = escape(&site.url("posts")),
     )
 }

@@ -17,7 +17,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::state::{ApiConfig, AppState, CorsOrigins};
-use crate::{feeds, graphiql, graphql, health, pages};
+use crate::{feeds, graphiql, graphql, health, pages, sitemap};
 
 /// Large enough for a 256 KiB post body, JSON-escaped, with room to spare.
 const MAX_GRAPHQL_BODY: usize = 2 * 1024 * 1024;
@@ -62,14 +62,19 @@ fn feed_routes() -> Router<AppState> {
     Router::new()
         .route("/feed.xml", get(feeds::posts_rss))
         .route("/feed.atom", get(feeds::posts_atom))
+        .route("/feed.json", get(feeds::posts_json))
         .route("/comments/feed.xml", get(feeds::comments_rss))
         .route("/comments/feed.atom", get(feeds::comments_atom))
+        .route("/comments/feed.json", get(feeds::comments_json))
         .route("/tags/{slug}/feed.xml", get(feeds::tag_rss))
         .route(
             "/posts/{slug}/comments/feed.xml",
             get(feeds::post_comments_rss),
         )
         .route("/syndication/{file}", get(feeds::channel_texts))
+        .route("/sitemap.xml", get(sitemap::sitemap_xml))
+        .route("/sitemaps/{file}", get(sitemap::sitemap_part))
+        .route("/robots.txt", get(sitemap::robots_txt))
 }
 
 /// On every response: browsers must not guess a type other than the one sent (a feed or a

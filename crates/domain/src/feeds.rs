@@ -8,7 +8,9 @@
 
 use gazette_store::feeds::{self, FeedComment, FeedPost, FeedSubject};
 use gazette_store::{PgConnection, PgPool, SiteConfig, StoreError};
-use gazette_syndication::{FeedChannel, FeedEntry, render_atom, render_rss, tag_uri};
+use gazette_syndication::{
+    FeedChannel, FeedEntry, render_atom, render_json_feed, render_rss, tag_uri,
+};
 
 /// What every feed is built with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +30,8 @@ impl FeedSettings {
     pub fn fingerprint(&self) -> String {
         let site = &self.site;
         format!(
-            "v1|{}|{}|{}|{}|{}|{}",
+            // v2: JSON Feeds joined the set; a new version rebuilds every feed once.
+            "v2|{}|{}|{}|{}|{}|{}",
             site.public_url,
             site.title,
             site.description,
@@ -41,6 +44,7 @@ impl FeedSettings {
 
 pub const RSS_CONTENT_TYPE: &str = "application/rss+xml; charset=utf-8";
 pub const ATOM_CONTENT_TYPE: &str = "application/atom+xml; charset=utf-8";
+pub const JSON_FEED_CONTENT_TYPE: &str = "application/feed+json; charset=utf-8";
 /// Minutes a reader may cache a feed (RSS `ttl`): the default schedule's period.
 const FEED_TTL_MINUTES: u32 = 5;
 /// Characters of a comment shown as an item's summary.
@@ -50,6 +54,8 @@ const COMMENT_SUMMARY_CHARS: usize = 300;
 pub enum Format {
     Rss,
     Atom,
+    /// JSON Feed 1.1.
+    Json,
 }
 
 impl Format {
@@ -57,6 +63,7 @@ impl Format {
         match self {
             Format::Rss => RSS_CONTENT_TYPE,
             Format::Atom => ATOM_CONTENT_TYPE,
+            Format::Json => JSON_FEED_CONTENT_TYPE,
         }
     }
 
@@ -64,6 +71,7 @@ impl Format {
         match self {
             Format::Rss => render_rss(channel, entries),
             Format::Atom => render_atom(channel, entries),
+            Format::Json => render_json_feed(channel, entries),
         }
     }
 }
@@ -87,8 +95,10 @@ impl FeedSpec {
         match self {
             FeedSpec::Posts(Format::Rss) => "feed.xml".to_owned(),
             FeedSpec::Posts(Format::Atom) => "feed.atom".to_owned(),
+            FeedSpec::Posts(Format::Json) => "feed.json".to_owned(),
             FeedSpec::Comments(Format::Rss) => "comments/feed.xml".to_owned(),
             FeedSpec::Comments(Format::Atom) => "comments/feed.atom".to_owned(),
+            FeedSpec::Comments(Format::Json) => "comments/feed.json".to_owned(),
             FeedSpec::Tag { slug, .. } => format!("tags/{slug}/feed.xml"),
             FeedSpec::PostComments(post) => format!("posts/{}/comments/feed.xml", post.slug),
         }

@@ -335,12 +335,13 @@ pub async fn hashes(
     Ok(rows.into_iter().collect())
 }
 
-/// The stored feeds (RSS and Atom, not the channel texts stored alongside), by key,
-/// without bodies.
+/// The stored feeds (RSS, Atom and JSON Feed, not the channel texts stored alongside), by
+/// key, without bodies.
 pub async fn list(exec: impl PgExecutor<'_>) -> Result<Vec<FeedInfo>, StoreError> {
     let feeds = sqlx::query_as(
         "select key, content_type, content_hash, item_count, generated_at from generated_feeds \
          where content_type like 'application/rss+xml%' or content_type like 'application/atom+xml%' \
+            or content_type like 'application/feed+json%' \
          order by key",
     )
     .fetch_all(exec)

@@ -16,6 +16,7 @@ pub mod feeds;
 pub mod keyset;
 pub mod meta;
 pub mod posts;
+pub mod sitemap;
 pub mod summaries;
 pub mod synthetic;
 pub mod tags;

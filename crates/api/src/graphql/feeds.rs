@@ -11,6 +11,8 @@ use super::errors::ApiError;
 pub enum FeedFormat {
     Rss,
     Atom,
+    /// JSON Feed 1.1.
+    JsonFeed,
 }
 
 /// A feed the worker generated and the API serves.
@@ -32,7 +34,7 @@ pub struct FeedQuery;
 
 #[Object]
 impl FeedQuery {
-    /// Every feed built so far: the site's posts and comments (RSS and Atom), each tag's
+    /// Every feed built so far: the site's posts and comments (RSS, Atom and JSON Feed), each tag's
     /// posts, and the comments of each post whose feed has been asked for; by URL. Only
     /// feeds: a channel's ready-to-post texts are `Channel.syndicationUrls`.
     #[graphql(complexity = "super::connection::list_cost(super::LIST_ESTIMATE, child_complexity)")]
@@ -45,6 +47,8 @@ impl FeedQuery {
                 url: request.config.site.url(&feed.key),
                 format: if feed.content_type.starts_with("application/atom+xml") {
                     FeedFormat::Atom
+                } else if feed.content_type.starts_with("application/feed+json") {
+                    FeedFormat::JsonFeed
                 } else {
                     FeedFormat::Rss
                 },

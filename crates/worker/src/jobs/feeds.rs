@@ -42,8 +42,10 @@ pub async fn regenerate(pool: &PgPool, settings: &FeedSettings) -> Result<Report
     let mut specs = vec![
         FeedSpec::Posts(Format::Rss),
         FeedSpec::Posts(Format::Atom),
+        FeedSpec::Posts(Format::Json),
         FeedSpec::Comments(Format::Rss),
         FeedSpec::Comments(Format::Atom),
+        FeedSpec::Comments(Format::Json),
     ];
     let only_tags = (!full).then_some((pending.tag_ids.as_slice(), pending.post_ids.as_slice()));
     specs.extend(

@@ -244,11 +244,17 @@ export type CreatePostInput = {
   commentsOpen?: Scalars['Boolean']['input'];
   /** A summary; without one, the start of the body is used. */
   excerpt?: InputMaybe<Scalars['String']['input']>;
-  /** For `PUBLISHED`: the publication date (default now; not in the future). */
+  /**
+   * For `PUBLISHED`: the publication date (default now; not in the future). For
+   * `SCHEDULED`: when to publish (required, in the future).
+   */
   publishedAt?: InputMaybe<Scalars['DateTime']['input']>;
   /** Without one, the slug is made from the title (and made unique). */
   slug?: InputMaybe<Scalars['String']['input']>;
-  /** `DRAFT` (the default) or `PUBLISHED`. */
+  /**
+   * `DRAFT` (the default), `PUBLISHED`, or `SCHEDULED` (published by the worker at
+   * `publishedAt`).
+   */
   status?: PostStatus;
   /** Tag names; new tags are created. */
   tags?: Array<Scalars['String']['input']>;
@@ -332,6 +338,8 @@ export type Feed = {
 
 export type FeedFormat =
   | 'ATOM'
+  /** JSON Feed 1.1. */
+  | 'JSON_FEED'
   | 'RSS';
 
 export type MarkCommentSpamPayload = {
@@ -373,8 +381,20 @@ export type Mutation = {
   markCommentSpam?: Maybe<MarkCommentSpamPayload>;
   /** Publishes a post. */
   publishPost?: Maybe<PublishPostPayload>;
+  /**
+   * Schedules a draft, or reschedules a scheduled post: the worker publishes it at
+   * `publishAt` (within seconds), with everything a manual publish does (feeds,
+   * channel texts, `postPublished`). Until then only its author and admins see it.
+   * Authors schedule their own posts.
+   */
+  schedulePost?: Maybe<SchedulePostPayload>;
   /** Makes a published post a draft again. */
   unpublishPost?: Maybe<UnpublishPostPayload>;
+  /**
+   * Takes a scheduled post back to a draft (it keeps its planned time until it is
+   * scheduled or published again).
+   */
+  unschedulePost?: Maybe<UnschedulePostPayload>;
   /** Changes a channel; disabling one removes its summaries. Admins only. */
   updateChannel?: Maybe<UpdateChannelPayload>;
   /** Changes a post; fields left out stay as they are. Authors change their own posts. */
@@ -432,7 +452,17 @@ export type MutationPublishPostArgs = {
 };
 
 
+export type MutationSchedulePostArgs = {
+  input: SchedulePostInput;
+};
+
+
 export type MutationUnpublishPostArgs = {
+  input: PostIdInput;
+};
+
+
+export type MutationUnschedulePostArgs = {
   input: PostIdInput;
 };
 
@@ -574,7 +604,9 @@ export type PostOrderField =
 
 export type PostStatus =
   | 'DRAFT'
-  | 'PUBLISHED';
+  | 'PUBLISHED'
+  /** Waiting to be published at its `publishedAt` (seen only by its author and admins). */
+  | 'SCHEDULED';
 
 export type PublishPostInput = {
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
@@ -608,7 +640,7 @@ export type Query = {
   /** Every channel, in display order. */
   channels: Array<Channel>;
   /**
-   * Every feed built so far: the site's posts and comments (RSS and Atom), each tag's
+   * Every feed built so far: the site's posts and comments (RSS, Atom and JSON Feed), each tag's
    * posts, and the comments of each post whose feed has been asked for; by URL. Only
    * feeds: a channel's ready-to-post texts are `Channel.syndicationUrls`.
    */
@@ -730,6 +762,19 @@ export type Role =
   /** Write and manage their own posts. */
   | 'AUTHOR';
 
+export type SchedulePostInput = {
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  id: Scalars['ID']['input'];
+  /** When the worker publishes the post (in the future). */
+  publishAt: Scalars['DateTime']['input'];
+};
+
+export type SchedulePostPayload = {
+  __typename?: 'SchedulePostPayload';
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  post: Post;
+};
+
 export type SocialSummary = {
   __typename?: 'SocialSummary';
   channel: Channel;
@@ -811,6 +856,12 @@ export type UnpublishPostPayload = {
   post: Post;
 };
 
+export type UnschedulePostPayload = {
+  __typename?: 'UnschedulePostPayload';
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  post: Post;
+};
+
 export type UpdateChannelInput = {
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
   enabled?: InputMaybe<Scalars['Boolean']['input']>;
@@ -836,7 +887,10 @@ export type UpdatePostInput = {
   /** A new summary; `null` returns to the start of the body. */
   excerpt?: InputMaybe<Scalars['String']['input']>;
   id: Scalars['ID']['input'];
-  /** A published post's publication date (not in the future). */
+  /**
+   * A published post's publication date (not in the future), or a scheduled post's new
+   * time to publish (in the future).
+   */
   publishedAt?: InputMaybe<Scalars['DateTime']['input']>;
   /** A new slug (the slug does not follow title changes by itself). */
   slug?: InputMaybe<Scalars['String']['input']>;

@@ -1,0 +1,223 @@
+//! `/sitemap.xml` and `/robots.txt`, so search engines find every published post and tag.
+//! One `urlset` while the site fits in one file (50,000 URLs); past that, `/sitemap.xml`
+//! becomes an index of `/sitemaps/pages.xml`, `/sitemaps/posts-N.xml` and
+//! `/sitemaps/tags-N.xml`. Built on request from the database (what the public sees, by
+//! the one visibility rule) and served with conditional GET (docs/feeds.md).
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use gazette_store::sitemap::{self, SitemapEntry};
+use gazette_store::{SiteConfig, StoreError};
+use gazette_syndication::{MAX_URLS_PER_FILE, SitemapLink, render_sitemap_index, render_urlset};
+use sha2::{Digest, Sha256};
+
+use crate::conditional::{Document, respond};
+use crate::state::AppState;
+
+const XML: &str = "application/xml; charset=utf-8";
+/// Crawlers come back now and then; an hour's staleness costs nothing.
+const CACHE_CONTROL: &str = "public, max-age=3600";
+
+/// How the site's URLs are spread over files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plan {
+    /// Everything in `/sitemap.xml`.
+    Single,
+    /// An index of the listing page, then this many files of posts and of tags.
+    Index { post_files: usize, tag_files: usize },
+}
+
+fn plan(posts: usize, tags: usize, per_file: usize) -> Plan {
+    // The list of latest posts (`/posts`) is one URL more.
+    if posts + tags < per_file {
+        return Plan::Single;
+    }
+    Plan::Index {
+        post_files: posts.div_ceil(per_file),
+        tag_files: tags.div_ceil(per_file),
+    }
+}
+
+pub async fn sitemap_xml(State(state): State<AppState>, request: HeaderMap) -> Response {
+    match build_sitemap(&state).await {
+        Ok((xml, modified)) => serve(xml, modified, &request),
+        Err(error) => unavailable(&error),
+    }
+}
+
+/// A part of a split sitemap: `pages.xml`, `posts-N.xml` or `tags-N.xml`.
+pub async fn sitemap_part(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    request: HeaderMap,
+) -> Response {
+    match build_part(&state, &file).await {
+        Ok(Some((xml, modified))) => serve(xml, modified, &request),
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            "There is no such sitemap: /sitemap.xml lists them.\n",
+        )
+            .into_response(),
+        Err(error) => unavailable(&error),
+    }
+}
+
+/// Every crawler may read the site; the API endpoints are not pages.
+pub async fn robots_txt(State(state): State<AppState>) -> Response {
+    let text = format!(
+        "User-agent: *\nDisallow: /graphql\nDisallow: /graphiql\nAllow: /\n\nSitemap: {}\n",
+        state.config.site.url("sitemap.xml")
+    );
+    (
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, CACHE_CONTROL),
+        ],
+        text,
+    )
+        .into_response()
+}
+
+async fn build_sitemap(state: &AppState) -> Result<(String, Option<DateTime<Utc>>), StoreError> {
+    let site = &state.config.site;
+    let (post_count, latest) = sitemap::post_summary(&state.pool).await?;
+    let tag_count = sitemap::tag_count(&state.pool).await?;
+    let count = |value: i64| usize::try_from(value).unwrap_or(0);
+    match plan(count(post_count), count(tag_count), MAX_URLS_PER_FILE) {
+        Plan::Single => {
+            let mut links = vec![listing(site, latest)];
+            links.extend(links_to(
+                site,
+                "posts",
+                &sitemap::posts(&state.pool, 0, post_count).await?,
+            ));
+            links.extend(links_to(
+                site,
+                "tags",
+                &sitemap::tags(&state.pool, 0, tag_count).await?,
+            ));
+            Ok((render_urlset(&links), latest))
+        }
+        Plan::Index {
+            post_files,
+            tag_files,
+        } => {
+            let part = |name: String| SitemapLink {
+                loc: site.url(&format!("sitemaps/{name}")),
+                lastmod: latest,
+            };
+            let mut links = vec![part("pages.xml".to_owned())];
+            links.extend((1..=post_files).map(|number| part(format!("posts-{number}.xml"))));
+            links.extend((1..=tag_files).map(|number| part(format!("tags-{number}.xml"))));
+            Ok((render_sitemap_index(&links), latest))
+        }
+    }
+}
+
+async fn build_part(
+    state: &AppState,
+    file: &str,
+) -> Result<Option<(String, Option<DateTime<Utc>>)>, StoreError> {
+    let site = &state.config.site;
+    let (_, latest) = sitemap::post_summary(&state.pool).await?;
+    if file == "pages.xml" {
+        return Ok(Some((render_urlset(&[listing(site, latest)]), latest)));
+    }
+    let Some((kind, number)) = file
+        .strip_suffix(".xml")
+        .and_then(|stem| stem.split_once('-'))
+        .and_then(|(kind, number)| Some((kind, number.parse::<i64>().ok()?)))
+        .filter(|(_, number)| *number >= 1)
+    else {
+        return Ok(None);
+    };
+    let per_file = i64::try_from(MAX_URLS_PER_FILE).unwrap_or(i64::MAX);
+    let offset = (number - 1).saturating_mul(per_file);
+    let entries = match kind {
+        "posts" => sitemap::posts(&state.pool, offset, per_file).await?,
+        "tags" => sitemap::tags(&state.pool, offset, per_file).await?,
+        _ => return Ok(None),
+    };
+    if entries.is_empty() {
+        return Ok(None);
+    }
+    let links = links_to(site, kind, &entries);
+    let modified = entries.iter().map(|entry| entry.lastmod).max();
+    Ok(Some((render_urlset(&links), modified)))
+}
+
+fn listing(site: &SiteConfig, latest: Option<DateTime<Utc>>) -> SitemapLink {
+    SitemapLink {
+        loc: site.url("posts"),
+        lastmod: latest,
+    }
+}
+
+fn links_to(site: &SiteConfig, kind: &str, entries: &[SitemapEntry]) -> Vec<SitemapLink> {
+    entries
+        .iter()
+        .map(|entry| SitemapLink {
+            loc: site.url(&format!("{kind}/{}", entry.slug)),
+            lastmod: Some(entry.lastmod),
+        })
+        .collect()
+}
+
+fn serve(xml: String, modified: Option<DateTime<Utc>>, request: &HeaderMap) -> Response {
+    let hash: String = Sha256::digest(xml.as_bytes())[..16]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    let document = Document::new(
+        xml,
+        XML,
+        &hash,
+        modified.unwrap_or(DateTime::UNIX_EPOCH),
+        CACHE_CONTROL,
+    );
+    respond(&document, request)
+}
+
+fn unavailable(error: &StoreError) -> Response {
+    tracing::error!(error = %gazette_store::display_chain(error), "could not build the sitemap");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, "5")],
+        "The sitemap is temporarily unavailable. Try again shortly.\n",
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_file_while_it_fits_then_an_index() {
+        assert_eq!(plan(7, 2, 10), Plan::Single);
+        assert_eq!(
+            plan(8, 2, 10),
+            Plan::Index {
+                post_files: 1,
+                tag_files: 1
+            }
+        );
+        assert_eq!(
+            plan(25, 0, 10),
+            Plan::Index {
+                post_files: 3,
+                tag_files: 0
+            }
+        );
+        assert_eq!(plan(49_999, 0, MAX_URLS_PER_FILE), Plan::Single);
+        assert_eq!(
+            plan(50_000, 3, MAX_URLS_PER_FILE),
+            Plan::Index {
+                post_files: 1,
+                tag_files: 1
+            }
+        );
+    }
+}
