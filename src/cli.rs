@@ -50,6 +50,15 @@ pub enum Command {
     Token(TokenCommand),
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Import a blog from a Blogger export (Atom) or a WordPress export (WXR), detected
+    /// from the file; running it again adds only what is new (docs/import.md).
+    Import {
+        /// The export file.
+        file: std::path::PathBuf,
+        /// Report what would be imported, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Measure texts as a social channel counts them: one JSON string per line on stdin,
     /// its length per line on stdout (X's weighted length for `twitter`).
     Measure {

@@ -28,7 +28,39 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Measure { channel } => measure(&channel),
+        Command::Import { file, dry_run } => import(&settings, &file, dry_run).await,
     }
+}
+
+async fn import(settings: &Settings, file: &std::path::Path, dry_run: bool) -> anyhow::Result<()> {
+    use gazette_domain::import::{Format, import_file};
+    with_database(settings, Access::Shared, async move |database| {
+        let report = import_file(database.pool(), file, dry_run).await?;
+        let format = match report.format {
+            Some(Format::Blogger) => "Blogger export",
+            Some(Format::WordPress) => "WordPress export (WXR)",
+            None => "export",
+        };
+        let verb = if dry_run { "would import" } else { "imported" };
+        println!("{}: {format}", file.display());
+        println!(
+            "  posts:    {verb} {}, already present {}",
+            report.posts_imported, report.posts_present
+        );
+        println!(
+            "  comments: {verb} {}, already present {}",
+            report.comments_imported, report.comments_present
+        );
+        println!("  skipped:  {}", report.skipped.len());
+        for (what, why) in &report.skipped {
+            println!("    {what}: {why}");
+        }
+        if dry_run {
+            println!("Dry run: nothing was changed.");
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// Streams: a line in, a number out, so a long corpus needs no memory and a caller can

@@ -7,6 +7,7 @@ pub mod commenting;
 pub mod edit_tokens;
 mod error;
 pub mod feeds;
+pub mod import;
 pub mod policy;
 pub mod publishing;
 

@@ -13,6 +13,7 @@ mod embedded;
 mod error;
 pub mod events;
 pub mod feeds;
+pub mod imports;
 pub mod keyset;
 pub mod meta;
 pub mod posts;
@@ -31,4 +32,7 @@ pub use database::{Access, Database, MIGRATOR};
 pub use embedded::{EmbeddedError, EmbeddedOptions, EmbeddedPostgres};
 pub use error::{StoreError, display_chain, is_unavailable};
 pub use sqlx::{Error as SqlxError, PgConnection, PgPool};
+
+/// A transaction on the pool, as `PgPool::begin` gives it.
+pub type PgTransaction = sqlx::Transaction<'static, sqlx::Postgres>;
 pub use visibility::Reader;

@@ -1,0 +1,68 @@
+//! What imports brought in (migration 0010): export ids mapped to Gazette's posts and
+//! comments, so an import can be run again and adds only what is new.
+
+use sqlx::PgExecutor;
+
+use crate::error::StoreError;
+
+/// The post an export's `external_id` became, if it was imported before.
+pub async fn post(
+    exec: impl PgExecutor<'_>,
+    source: &str,
+    external_id: &str,
+) -> Result<Option<i64>, StoreError> {
+    let found = sqlx::query_scalar(
+        "select post_id from imported where source = $1 and external_id = $2 and post_id is not null",
+    )
+    .bind(source)
+    .bind(external_id)
+    .fetch_optional(exec)
+    .await?;
+    Ok(found)
+}
+
+/// The comment an export's `external_id` became, if it was imported before.
+pub async fn comment(
+    exec: impl PgExecutor<'_>,
+    source: &str,
+    external_id: &str,
+) -> Result<Option<i64>, StoreError> {
+    let found = sqlx::query_scalar(
+        "select comment_id from imported where source = $1 and external_id = $2 and comment_id is not null",
+    )
+    .bind(source)
+    .bind(external_id)
+    .fetch_optional(exec)
+    .await?;
+    Ok(found)
+}
+
+pub async fn record_post(
+    exec: impl PgExecutor<'_>,
+    source: &str,
+    external_id: &str,
+    post_id: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("insert into imported (source, external_id, post_id) values ($1, $2, $3)")
+        .bind(source)
+        .bind(external_id)
+        .bind(post_id)
+        .execute(exec)
+        .await?;
+    Ok(())
+}
+
+pub async fn record_comment(
+    exec: impl PgExecutor<'_>,
+    source: &str,
+    external_id: &str,
+    comment_id: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("insert into imported (source, external_id, comment_id) values ($1, $2, $3)")
+        .bind(source)
+        .bind(external_id)
+        .bind(comment_id)
+        .execute(exec)
+        .await?;
+    Ok(())
+}
