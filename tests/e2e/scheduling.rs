@@ -357,6 +357,16 @@ async fn two_workers_publish_once_and_a_restart_catches_up() {
         "the restarted worker published the post it missed"
     );
     assert!(anonymous_sees(&app, &id).await);
+    // …and everything a publish does follows: the restarted worker rebuilds the feeds.
+    let in_feed = eventually(100, || async {
+        let feed = app.get("/feed.xml").await.text().await.unwrap_or_default();
+        feed.contains("Due while down").then_some(())
+    })
+    .await;
+    assert!(
+        in_feed.is_some(),
+        "the feed carries the post published after the restart"
+    );
     let (status, _) = terminate(&mut again, Duration::from_secs(20)).await;
     assert!(status.success());
     app.stop().await;

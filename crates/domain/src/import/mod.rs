@@ -131,7 +131,11 @@ pub async fn import_file(
         format: Some(format),
         ..ImportReport::default()
     };
-    let importer = Importer { pool, dry_run };
+    let importer = Importer {
+        pool,
+        dry_run,
+        authors: std::sync::Mutex::default(),
+    };
     match format {
         Format::WordPress => importer.wordpress(path, &mut report).await?,
         Format::Blogger => importer.blogger(path, &mut report).await?,
@@ -174,6 +178,9 @@ fn detect(path: &Path) -> Result<Format, ImportError> {
 struct Importer<'a> {
     pool: &'a PgPool,
     dry_run: bool,
+    /// Author ids by login, once their creation committed (not in a dry run, where
+    /// nothing commits): most posts of a blog share a few authors.
+    authors: std::sync::Mutex<HashMap<String, i64>>,
 }
 
 impl Importer<'_> {
@@ -254,6 +261,7 @@ impl Importer<'_> {
             return Ok(());
         };
         let mut tx = self.pool.begin().await?;
+        imports::commit_without_waiting(&mut tx).await?;
         // What a comment answers is its post, or (in some exports) its parent comment.
         let post_id = match imports::post(&mut *tx, source, answers).await? {
             Some(post) => Some(post),
@@ -281,7 +289,7 @@ impl Importer<'_> {
                 comment
             })
             .collect();
-        self.comments(&mut tx, source, post_id, &comments, report)
+        self.comments(&mut tx, source, post_id, false, &comments, report)
             .await?;
         self.finish(tx).await
     }
@@ -294,42 +302,65 @@ impl Importer<'_> {
         report: &mut ImportReport,
     ) -> Result<(), ImportError> {
         let mut tx = self.pool.begin().await?;
-        let post_id = match imports::post(&mut *tx, source, &post.external_id).await? {
-            Some(existing) => {
-                report.posts_present += 1;
-                existing
-            }
-            None => {
-                let id = insert_post(&mut tx, post).await?;
-                imports::record_post(&mut *tx, source, &post.external_id, id).await?;
-                report.posts_imported += 1;
-                id
-            }
-        };
-        self.comments(&mut tx, source, post_id, &post.comments, report)
+        imports::commit_without_waiting(&mut tx).await?;
+        let (post_id, fresh, author) =
+            match imports::post(&mut *tx, source, &post.external_id).await? {
+                Some(existing) => {
+                    report.posts_present += 1;
+                    (existing, false, None)
+                }
+                None => {
+                    let known = self.known_author(&post.author_login);
+                    let (id, author) = insert_post(&mut tx, post, known).await?;
+                    imports::record_post(&mut *tx, source, &post.external_id, id).await?;
+                    report.posts_imported += 1;
+                    (id, true, Some(author))
+                }
+            };
+        self.comments(&mut tx, source, post_id, fresh, &post.comments, report)
             .await?;
-        self.finish(tx).await
+        self.finish(tx).await?;
+        if let (false, Some(author), Ok(mut authors)) = (self.dry_run, author, self.authors.lock())
+        {
+            authors.insert(post.author_login.clone(), author);
+        }
+        Ok(())
     }
 
-    /// Inserts the comments not imported before, parents first.
+    fn known_author(&self, login: &str) -> Option<i64> {
+        self.authors
+            .lock()
+            .ok()
+            .and_then(|authors| authors.get(login).copied())
+    }
+
+    /// Inserts the comments not imported before, parents first. On a post inserted in
+    /// this transaction (`fresh_post`) none can have been: their records would have gone
+    /// with the post.
     async fn comments(
         &self,
         tx: &mut PgConnection,
         source: &str,
         post_id: i64,
+        fresh_post: bool,
         comments: &[ImportComment],
         report: &mut ImportReport,
     ) -> Result<(), ImportError> {
+        let mut inserted_here: HashMap<&str, i64> = HashMap::new();
         for comment in parents_first(comments) {
-            if imports::comment(&mut *tx, source, &comment.external_id)
-                .await?
-                .is_some()
+            if !fresh_post
+                && imports::comment(&mut *tx, source, &comment.external_id)
+                    .await?
+                    .is_some()
             {
                 report.comments_present += 1;
                 continue;
             }
-            let parent_id = match &comment.parent_external_id {
-                Some(parent) => imports::comment(&mut *tx, source, parent).await?,
+            let parent_id = match comment.parent_external_id.as_deref() {
+                Some(parent) => match inserted_here.get(parent) {
+                    Some(id) => Some(*id),
+                    None => imports::comment(&mut *tx, source, parent).await?,
+                },
                 None => None,
             };
             let body_html = gazette_content::render_post_body(&comment.body_html);
@@ -352,6 +383,7 @@ impl Importer<'_> {
             )
             .await?;
             imports::record_comment(&mut *tx, source, &comment.external_id, inserted.id).await?;
+            inserted_here.insert(&comment.external_id, inserted.id);
             report.comments_imported += 1;
         }
         Ok(())
@@ -397,9 +429,22 @@ fn parents_first(comments: &[ImportComment]) -> Vec<&ImportComment> {
     ordered
 }
 
-async fn insert_post(tx: &mut PgConnection, post: &ImportPost) -> Result<i64, ImportError> {
-    let author_slug = gazette_content::slugify(&post.author_login, 100, "imported");
-    let author = authors::find_or_create(&mut *tx, &author_slug, &post.author_name).await?;
+/// Inserts the post (its author found or created unless `known_author`); returns the ids
+/// of the post and its author.
+async fn insert_post(
+    tx: &mut PgConnection,
+    post: &ImportPost,
+    known_author: Option<i64>,
+) -> Result<(i64, i64), ImportError> {
+    let author_id = match known_author {
+        Some(id) => id,
+        None => {
+            let author_slug = gazette_content::slugify(&post.author_login, 100, "imported");
+            authors::find_or_create(&mut *tx, &author_slug, &post.author_name)
+                .await?
+                .id
+        }
+    };
     let title = match post.title.trim() {
         "" => "(untitled)",
         title => title,
@@ -425,7 +470,7 @@ async fn insert_post(tx: &mut PgConnection, post: &ImportPost) -> Result<i64, Im
     let inserted = posts::insert(
         &mut *tx,
         &NewPost {
-            author_id: author.id,
+            author_id,
             slug: &slug,
             title,
             body: &post.body_html,
@@ -449,5 +494,5 @@ async fn insert_post(tx: &mut PgConnection, post: &ImportPost) -> Result<i64, Im
         .map(|(name, slug)| TagName { slug, name })
         .collect();
     tags::set_post_tags(&mut *tx, inserted.id, &tags).await?;
-    Ok(inserted.id)
+    Ok((inserted.id, author_id))
 }
