@@ -354,3 +354,66 @@ pub fn write_large_export(path: &Path, posts: usize) {
     }
     writeln!(file, "</channel></rss>").expect("write");
 }
+
+/// Links to the old blog keep working: old permalinks redirect (301) to the imported post.
+#[tokio::test]
+async fn old_permalinks_redirect_to_the_imported_posts() {
+    let app = TestApp::spawn_api_only().await;
+    import(&app, &fixture("wordpress.xml"), &[]).await;
+    import(&app, &fixture("blogger.xml"), &[]).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    for (old, new) in [
+        (
+            "/2024/03/council-approves-library/",
+            "/posts/council-approves-library",
+        ),
+        (
+            "/2024/03/12/council-approves-library/",
+            "/posts/council-approves-library",
+        ),
+        ("/?p=101", "/posts/council-approves-library"),
+        ("/2013/08/opening-our-data.html", "/posts/opening-our-data"),
+    ] {
+        let response = client.get(app.url(old)).send().await.expect("request");
+        assert_eq!(
+            response.status(),
+            reqwest::StatusCode::MOVED_PERMANENTLY,
+            "{old}"
+        );
+        assert_eq!(
+            response.headers()[reqwest::header::LOCATION],
+            app.url(new).as_str(),
+            "{old}"
+        );
+    }
+    // Drafts, unknown posts and malformed paths are the 404 page; `/` is the playground.
+    for missing in [
+        "/?p=102",
+        "/?p=999",
+        "/2013/08/unfinished-thoughts.html",
+        "/2013/8x/a.html",
+    ] {
+        let response = client.get(app.url(missing)).send().await.expect("request");
+        assert_eq!(
+            response.status(),
+            reqwest::StatusCode::NOT_FOUND,
+            "{missing}"
+        );
+    }
+    let root = client.get(app.url("/")).send().await.expect("request");
+    assert_eq!(root.headers()[reqwest::header::LOCATION], "/graphiql");
+    // The feeds under similar paths are still the feeds: no worker ran, so the tag feed
+    // route answers that the feed is not there (plain text), not the old-link route.
+    let feed = client
+        .get(app.url("/tags/library/feed.xml"))
+        .send()
+        .await
+        .expect("feed");
+    assert_eq!(feed.status(), reqwest::StatusCode::NOT_FOUND);
+    let body = feed.text().await.expect("body");
+    assert!(!body.starts_with("<!doctype html>"), "{body}");
+    app.stop().await;
+}

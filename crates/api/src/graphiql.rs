@@ -13,6 +13,8 @@ use crate::state::AppState;
 
 /// Where GraphQL requests and subscriptions go; the page resolves them against its own URL.
 pub const GRAPHQL_PATH: &str = "/graphql";
+/// Where the playground is; `/` redirects here.
+pub const PLAYGROUND_PATH: &str = "/graphiql";
 pub const SUBSCRIPTIONS_PATH: &str = "/graphql/ws";
 
 /// The vendored versions are part of the asset URLs, so browsers may cache them forever.
@@ -75,7 +77,7 @@ const ASSETS: &[Asset] = &[
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/graphiql", get(page))
+        .route(PLAYGROUND_PATH, get(page))
         .route(&format!("{ASSETS_PREFIX}/{{name}}"), get(asset))
 }
 

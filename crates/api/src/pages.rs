@@ -345,6 +345,11 @@ fn html_response(html: String) -> Response {
         .into_response()
 }
 
+/// The 404 page for an address that leads nowhere.
+pub(crate) fn not_found_page(state: &AppState) -> Response {
+    not_found(state, "There is nothing at this address.")
+}
+
 /// A 404 in the pages' own style, with a way back.
 fn not_found(state: &AppState, message: &str) -> Response {
     html_error(state, StatusCode::NOT_FOUND, "Not found", message)

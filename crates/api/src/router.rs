@@ -6,7 +6,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware;
-use axum::response::{Redirect, Response};
+use axum::response::Response;
 use axum::routing::get;
 use gazette_store::PgPool;
 use tokio::net::TcpListener;
@@ -17,7 +17,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::state::{ApiConfig, AppState, CorsOrigins};
-use crate::{feeds, graphiql, graphql, health, pages, sitemap};
+use crate::{feeds, graphiql, graphql, health, old_links, pages, sitemap};
 
 /// Large enough for a 256 KiB post body, JSON-escaped, with room to spare.
 const MAX_GRAPHQL_BODY: usize = 2 * 1024 * 1024;
@@ -26,7 +26,7 @@ const MAX_GRAPHQL_BODY: usize = 2 * 1024 * 1024;
 pub fn router(state: AppState) -> Router {
     let cors = cors_layer(&state.config.cors);
     let routes = Router::new()
-        .route("/", get(|| async { Redirect::temporary("/graphiql") }))
+        .route("/", get(old_links::root))
         .route(
             "/graphql",
             get(graphql::http::get)
@@ -41,6 +41,9 @@ pub fn router(state: AppState) -> Router {
         .route("/posts", get(pages::posts_page))
         .route("/posts/{slug}", get(pages::post_page))
         .route("/tags/{slug}", get(pages::tag_page))
+        .route("/{year}/{month}/{slug}", get(old_links::by_month))
+        .route("/{year}/{month}/{slug}/", get(old_links::by_month))
+        .route("/{year}/{month}/{day}/{slug}/", get(old_links::by_day))
         .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

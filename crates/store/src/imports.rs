@@ -77,3 +77,19 @@ pub async fn record_comment(
         .await?;
     Ok(())
 }
+
+/// The post imported from a WordPress export as `external_id` (`post-123`), from any
+/// WordPress site imported: `/?p=123` links name no site.
+pub async fn post_by_wordpress_id(
+    exec: impl PgExecutor<'_>,
+    external_id: &str,
+) -> Result<Option<i64>, StoreError> {
+    let found = sqlx::query_scalar(
+        "select post_id from imported where source like 'wordpress:%' and external_id = $1 \
+         and post_id is not null order by source limit 1",
+    )
+    .bind(external_id)
+    .fetch_optional(exec)
+    .await?;
+    Ok(found)
+}
