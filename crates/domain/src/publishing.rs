@@ -208,14 +208,16 @@ pub async fn publish_post(
     published_at: Option<DateTime<Utc>>,
 ) -> Result<Post, DomainError> {
     let published_at = check_published_at(published_at)?;
-    change_status(pool, viewer, id, |current| PostChanges {
-        status: Some(PostStatus::Published),
-        published_at: Some(
-            published_at
-                .or(current.published_at.filter(|at| *at <= Utc::now()))
-                .unwrap_or_else(Utc::now),
-        ),
-        ..PostChanges::default()
+    change_status(pool, viewer, id, |current| {
+        Ok(PostChanges {
+            status: Some(PostStatus::Published),
+            published_at: Some(
+                published_at
+                    .or(current.published_at.filter(|at| *at <= Utc::now()))
+                    .unwrap_or_else(Utc::now),
+            ),
+            ..PostChanges::default()
+        })
     })
     .await
 }
@@ -229,43 +231,35 @@ pub async fn schedule_post(
     publish_at: DateTime<Utc>,
 ) -> Result<Post, DomainError> {
     let publish_at = check_publish_at("publishAt", Some(publish_at))?;
-    let mut tx = pool.begin().await?;
-    let current = load_for_edit(&mut tx, viewer, id).await?;
-    if current.status == PostStatus::Published {
-        return Err(DomainError::bad_input(
-            "id",
-            "The post is published already: unpublish it first to schedule it.",
-        ));
-    }
-    let changes = PostChanges {
-        status: Some(PostStatus::Scheduled),
-        published_at: Some(publish_at),
-        ..PostChanges::default()
-    };
-    let post = posts::update(&mut *tx, id, &changes)
-        .await?
-        .ok_or_else(post_not_found)?;
-    tx.commit().await?;
-    Ok(post)
+    change_status(pool, viewer, id, |current| {
+        if current.status == PostStatus::Published {
+            return Err(DomainError::bad_input(
+                "id",
+                "The post is published already: unpublish it first to schedule it.",
+            ));
+        }
+        Ok(PostChanges {
+            status: Some(PostStatus::Scheduled),
+            published_at: Some(publish_at),
+            ..PostChanges::default()
+        })
+    })
+    .await
 }
 
 /// Takes a scheduled post back to a draft; its planned time stays on it, shown to its
 /// author, until it is scheduled or published again.
 pub async fn unschedule_post(pool: &PgPool, viewer: &Viewer, id: i64) -> Result<Post, DomainError> {
-    let mut tx = pool.begin().await?;
-    let current = load_for_edit(&mut tx, viewer, id).await?;
-    if current.status != PostStatus::Scheduled {
-        return Err(DomainError::bad_input("id", "The post is not scheduled."));
-    }
-    let changes = PostChanges {
-        status: Some(PostStatus::Draft),
-        ..PostChanges::default()
-    };
-    let post = posts::update(&mut *tx, id, &changes)
-        .await?
-        .ok_or_else(post_not_found)?;
-    tx.commit().await?;
-    Ok(post)
+    change_status(pool, viewer, id, |current| {
+        if current.status != PostStatus::Scheduled {
+            return Err(DomainError::bad_input("id", "The post is not scheduled."));
+        }
+        Ok(PostChanges {
+            status: Some(PostStatus::Draft),
+            ..PostChanges::default()
+        })
+    })
+    .await
 }
 
 /// Makes a post a draft again; it keeps its publication date for a later republish. Its
@@ -287,16 +281,17 @@ pub async fn unpublish_post(pool: &PgPool, viewer: &Viewer, id: i64) -> Result<P
     Ok(post)
 }
 
-/// Applies the changes `decide` makes from the current post, in one transaction.
+/// Applies the changes `decide` makes from the current post (or its refusal), in one
+/// transaction.
 async fn change_status(
     pool: &PgPool,
     viewer: &Viewer,
     id: i64,
-    decide: impl FnOnce(&Post) -> PostChanges<'static>,
+    decide: impl FnOnce(&Post) -> Result<PostChanges<'static>, DomainError>,
 ) -> Result<Post, DomainError> {
     let mut tx = pool.begin().await?;
     let current = load_for_edit(&mut tx, viewer, id).await?;
-    let post = posts::update(&mut *tx, id, &decide(&current))
+    let post = posts::update(&mut *tx, id, &decide(&current)?)
         .await?
         .ok_or_else(post_not_found)?;
     tx.commit().await?;
