@@ -417,3 +417,42 @@ async fn old_permalinks_redirect_to_the_imported_posts() {
     assert!(!body.starts_with("<!doctype html>"), "{body}");
     app.stop().await;
 }
+
+/// A post the database refuses partway (here its second comment's author name is longer
+/// than comments allow) is rolled back whole, reported, and the import goes on.
+#[tokio::test]
+async fn a_post_that_fails_midway_is_absent_not_half_imported() {
+    let app = TestApp::spawn_api_only().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("failing.xml");
+    let long_name = "N".repeat(200);
+    std::fs::write(
+        &file,
+        format!(
+            "<?xml version=\"1.0\"?>\n<rss version=\"2.0\" xmlns:content=\"http://purl.org/rss/1.0/modules/content/\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\" xmlns:wp=\"http://wordpress.org/export/1.2/\"><channel><wp:base_site_url>https://failing.example</wp:base_site_url>\
+             <item><title>Refused</title><content:encoded>x</content:encoded><wp:post_id>1</wp:post_id><wp:post_date_gmt>2020-01-01 00:00:00</wp:post_date_gmt><wp:status>publish</wp:status><wp:post_type>post</wp:post_type>\
+             <wp:comment><wp:comment_id>10</wp:comment_id><wp:comment_author>Fine</wp:comment_author><wp:comment_content>ok</wp:comment_content><wp:comment_approved>1</wp:comment_approved><wp:comment_parent>0</wp:comment_parent></wp:comment>\
+             <wp:comment><wp:comment_id>11</wp:comment_id><wp:comment_author>{long_name}</wp:comment_author><wp:comment_content>too long a name</wp:comment_content><wp:comment_approved>1</wp:comment_approved><wp:comment_parent>0</wp:comment_parent></wp:comment></item>\
+             <item><title>Accepted</title><content:encoded>y</content:encoded><wp:post_id>2</wp:post_id><wp:post_date_gmt>2020-01-02 00:00:00</wp:post_date_gmt><wp:status>publish</wp:status><wp:post_type>post</wp:post_type></item>\
+             </channel></rss>"
+        ),
+    )
+    .expect("write");
+    let report = import(&app, &file, &[]).await;
+    assert!(
+        report.contains("posts:    imported 1, already present 0"),
+        "{report}"
+    );
+    assert!(report.contains("comments_author_name_length"), "{report}");
+    let titles: Vec<String> = sqlx::query_scalar("select title from posts order by id")
+        .fetch_all(&app.pool)
+        .await
+        .expect("titles");
+    assert_eq!(titles, ["Accepted"]);
+    assert_eq!(
+        count(&app, "comments").await,
+        0,
+        "not even the first comment stayed"
+    );
+    app.stop().await;
+}

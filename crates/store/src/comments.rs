@@ -72,15 +72,6 @@ pub struct NewComment<'a> {
     pub client_mutation_id: Option<&'a str>,
 }
 
-/// The post a comment belongs to.
-pub async fn post_of(exec: impl PgExecutor<'_>, id: i64) -> Result<Option<i64>, StoreError> {
-    let post = sqlx::query_scalar("select post_id from comments where id = $1")
-        .bind(id)
-        .fetch_optional(exec)
-        .await?;
-    Ok(post)
-}
-
 pub async fn insert(
     exec: impl PgExecutor<'_>,
     comment: &NewComment<'_>,

@@ -1,7 +1,8 @@
 //! What imports brought in (migration 0010): export ids mapped to Gazette's posts and
 //! comments, so an import can be run again and adds only what is new.
 
-use sqlx::PgExecutor;
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgExecutor};
 
 use crate::error::StoreError;
 
@@ -9,7 +10,7 @@ use crate::error::StoreError;
 /// import can be run again and adds what is missing, so a crash that loses its last few
 /// commits loses nothing; waiting for the disk at each of ten thousand commits would be
 /// most of an import's time.
-pub async fn commit_without_waiting(tx: &mut sqlx::PgConnection) -> Result<(), StoreError> {
+pub async fn commit_without_waiting(tx: &mut PgConnection) -> Result<(), StoreError> {
     sqlx::query("set local synchronous_commit = off")
         .execute(tx)
         .await?;
@@ -92,4 +93,116 @@ pub async fn post_by_wordpress_id(
     .fetch_optional(exec)
     .await?;
     Ok(found)
+}
+
+/// A comment held while a Blogger export is read (they come after all the posts), in
+/// temporary tables of the importing connection, so memory does not grow with the file.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StagedComment {
+    pub external_id: String,
+    /// The post, or comment, the comment answers.
+    pub answers: String,
+    /// Its parent comment, when the export names it.
+    pub parent: Option<String>,
+    pub author_name: String,
+    pub author_email: Option<String>,
+    pub author_url: Option<String>,
+    pub body: String,
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// Creates (or empties) this connection's staging tables.
+pub async fn stage_begin(conn: &mut PgConnection) -> Result<(), StoreError> {
+    for statement in [
+        "create temporary table if not exists import_staged_posts (external_id text primary key)",
+        "create temporary table if not exists import_staged_comments (seq bigserial primary key, \
+         external_id text not null, answers text not null, parent text, author_name text not null, \
+         author_email text, author_url text, body text not null, created_at timestamptz)",
+        // Each post looks up what answers it: without these, a large export is quadratic.
+        "create index if not exists import_staged_answers on import_staged_comments (answers)",
+        "create index if not exists import_staged_parent on import_staged_comments (parent)",
+        "truncate import_staged_posts, import_staged_comments",
+    ] {
+        sqlx::query(statement).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+pub async fn stage_post(conn: &mut PgConnection, external_id: &str) -> Result<(), StoreError> {
+    sqlx::query("insert into import_staged_posts (external_id) values ($1) on conflict do nothing")
+        .bind(external_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn stage_comment(
+    conn: &mut PgConnection,
+    comment: &StagedComment,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "insert into import_staged_comments (external_id, answers, parent, author_name, author_email, \
+         author_url, body, created_at) values ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&comment.external_id)
+    .bind(&comment.answers)
+    .bind(&comment.parent)
+    .bind(&comment.author_name)
+    .bind(&comment.author_email)
+    .bind(&comment.author_url)
+    .bind(&comment.body)
+    .bind(comment.created_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The staged comments under the post `post_external_id` (answering it, or answering a
+/// comment under it, at any depth), in file order, each with its parent comment: the one
+/// the export names, or the comment it answers.
+pub async fn staged_comments_of(
+    conn: &mut PgConnection,
+    post_external_id: &str,
+) -> Result<Vec<StagedComment>, StoreError> {
+    let comments = sqlx::query_as(
+        r#"
+        with recursive under (external_id) as (
+            select c.external_id from import_staged_comments c where c.answers = $1
+            union
+            select c.external_id from import_staged_comments c
+            join under u on c.answers = u.external_id or c.parent = u.external_id
+        )
+        select c.external_id, c.answers,
+               coalesce(c.parent, case when c.answers <> $1 then c.answers end) as parent,
+               c.author_name, c.author_email, c.author_url, c.body, c.created_at
+        from import_staged_comments c
+        where c.external_id in (select external_id from under)
+        order by c.seq
+        "#,
+    )
+    .bind(post_external_id)
+    .fetch_all(conn)
+    .await?;
+    Ok(comments)
+}
+
+/// Staged comments under no staged post: what they answer is not in the export.
+pub async fn staged_orphans(conn: &mut PgConnection) -> Result<Vec<(String, String)>, StoreError> {
+    let orphans = sqlx::query_as(
+        r#"
+        with recursive placed (external_id) as (
+            select c.external_id from import_staged_comments c
+            where c.answers in (select external_id from import_staged_posts)
+            union
+            select c.external_id from import_staged_comments c
+            join placed p on c.answers = p.external_id or c.parent = p.external_id
+        )
+        select external_id, answers from import_staged_comments
+        where external_id not in (select external_id from placed)
+        order by seq
+        "#,
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(orphans)
 }

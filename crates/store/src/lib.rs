@@ -35,4 +35,12 @@ pub use sqlx::{Error as SqlxError, PgConnection, PgPool};
 
 /// A transaction on the pool, as `PgPool::begin` gives it.
 pub type PgTransaction = sqlx::Transaction<'static, sqlx::Postgres>;
+
+/// A transaction on a connection the caller holds.
+pub type Transaction<'c> = sqlx::Transaction<'c, sqlx::Postgres>;
+
+/// Begins a transaction on a connection the caller holds (its temporary tables included).
+pub async fn begin(conn: &mut PgConnection) -> Result<Transaction<'_>, StoreError> {
+    Ok(sqlx::Connection::begin(conn).await?)
+}
 pub use visibility::Reader;

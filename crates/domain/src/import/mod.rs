@@ -5,11 +5,9 @@
 //! export id (migration 0010): importing the same file again changes nothing, and a newer
 //! export adds only what is new. The file is streamed a record at a time.
 //!
-//! Transactions: a WordPress item (a post with its comments) is one transaction. Blogger
-//! lists every comment after every post, so a Blogger import takes two passes: the posts,
-//! one transaction each, then the comments, one transaction per run of comments on the
-//! same post. An interrupted import leaves each post whole or absent; running it again
-//! finishes the comments (docs/import.md).
+//! Transactions: each post with its comments is one transaction, so an interrupted import
+//! leaves every post whole or absent. Blogger lists every comment after every post: its
+//! comments are staged in temporary tables first (docs/import.md).
 
 mod blogger;
 mod wordpress;
@@ -22,9 +20,10 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use gazette_store::comments::{self, CommentStatus, NewComment};
+use gazette_store::imports::StagedComment;
 use gazette_store::posts::{self, NewPost, PostStatus};
 use gazette_store::tags::{self, TagName};
-use gazette_store::{PgConnection, PgPool, PgTransaction, StoreError, authors, imports};
+use gazette_store::{PgConnection, PgPool, StoreError, authors, imports};
 
 use xml::{Node, Records};
 
@@ -214,8 +213,13 @@ impl Importer<'_> {
         }
     }
 
+    /// Blogger lists every comment after every post. Pass 1 stages the comments (and the
+    /// posts' ids) in temporary tables of one connection; pass 2 imports each post with its
+    /// comments in one transaction, as for WordPress. Memory holds one post's comments.
     async fn blogger(&self, path: &Path, report: &mut ImportReport) -> Result<(), ImportError> {
-        // Pass 1: the posts (and what is skipped).
+        let mut connection = self.pool.acquire().await?;
+        let conn: &mut PgConnection = &mut connection;
+        imports::stage_begin(conn).await?;
         let mut blog = String::new();
         let mut records = Records::new(open(path)?, "atom:entry");
         loop {
@@ -227,71 +231,58 @@ impl Importer<'_> {
             let Some(entry) = records.next_record(&mut outside)? else {
                 break;
             };
-            let source = format!("blogger:{blog}");
             match blogger::record(&entry) {
-                Record::Post(post) => self.post(&source, &post, report).await?,
+                Record::Post(post) => imports::stage_post(conn, &post.external_id).await?,
+                Record::Comment { answers, comment } => {
+                    imports::stage_comment(
+                        conn,
+                        &StagedComment {
+                            external_id: comment.external_id,
+                            answers,
+                            parent: comment.parent_external_id,
+                            author_name: comment.author_name,
+                            author_email: comment.author_email,
+                            author_url: comment.author_url,
+                            body: comment.body_html,
+                            created_at: comment.created_at,
+                        },
+                    )
+                    .await?;
+                }
                 Record::Skipped { what, reason } => report.skipped.push((what, reason)),
-                Record::Comment { .. } | Record::Ignored => {}
+                Record::Ignored => {}
             }
         }
-        // Pass 2: the comments, a run of comments on one post per transaction.
+        for (comment, answers) in imports::staged_orphans(conn).await? {
+            report.skipped.push((
+                format!("comment {comment}"),
+                format!("it answers {answers}, which is not in the export"),
+            ));
+        }
         let source = format!("blogger:{blog}");
         let mut records = Records::new(open(path)?, "atom:entry");
-        let mut run: Vec<(String, ImportComment)> = Vec::new();
         while let Some(entry) = records.next_record(&mut |_: &Node| {})? {
-            if let Record::Comment { answers, comment } = blogger::record(&entry) {
-                if run.last().is_some_and(|(last, _)| *last != answers) {
-                    self.blogger_comments(&source, std::mem::take(&mut run), report)
-                        .await?;
-                }
-                run.push((answers, comment));
-            }
+            let Record::Post(mut post) = blogger::record(&entry) else {
+                continue;
+            };
+            post.comments = imports::staged_comments_of(conn, &post.external_id)
+                .await?
+                .into_iter()
+                .map(|staged| ImportComment {
+                    external_id: staged.external_id,
+                    parent_external_id: staged.parent,
+                    author_name: staged.author_name,
+                    author_email: staged.author_email,
+                    author_url: staged.author_url,
+                    body_html: staged.body,
+                    created_at: staged.created_at,
+                    status: CommentStatus::Published,
+                })
+                .collect();
+            let tx = gazette_store::begin(conn).await?;
+            self.post_or_report(tx, &source, &post, report).await?;
         }
-        self.blogger_comments(&source, run, report).await
-    }
-
-    /// Comments answering one post (or comments on it), in one transaction.
-    async fn blogger_comments(
-        &self,
-        source: &str,
-        run: Vec<(String, ImportComment)>,
-        report: &mut ImportReport,
-    ) -> Result<(), ImportError> {
-        let Some((answers, _)) = run.first() else {
-            return Ok(());
-        };
-        let mut tx = self.pool.begin().await?;
-        imports::commit_without_waiting(&mut tx).await?;
-        // What a comment answers is its post, or (in some exports) its parent comment.
-        let post_id = match imports::post(&mut *tx, source, answers).await? {
-            Some(post) => Some(post),
-            None => match imports::comment(&mut *tx, source, answers).await? {
-                Some(comment) => comments::post_of(&mut *tx, comment).await?,
-                None => None,
-            },
-        };
-        let Some(post_id) = post_id else {
-            for (answers, comment) in &run {
-                report.skipped.push((
-                    format!("comment {}", comment.external_id),
-                    format!("it answers {answers}, which is not an imported post"),
-                ));
-            }
-            return Ok(());
-        };
-        let comments: Vec<ImportComment> = run
-            .into_iter()
-            .map(|(answers, mut comment)| {
-                if comment.parent_external_id.is_none() && answers.contains(".post-") {
-                    // A reply that names its parent comment in `in-reply-to`.
-                    comment.parent_external_id = Some(answers);
-                }
-                comment
-            })
-            .collect();
-        self.comments(&mut tx, source, post_id, false, &comments, report)
-            .await?;
-        self.finish(tx).await
+        Ok(())
     }
 
     /// One post and the comments it carries, in one transaction.
@@ -301,8 +292,55 @@ impl Importer<'_> {
         post: &ImportPost,
         report: &mut ImportReport,
     ) -> Result<(), ImportError> {
-        let mut tx = self.pool.begin().await?;
-        imports::commit_without_waiting(&mut tx).await?;
+        let tx = self.pool.begin().await?;
+        self.post_or_report(tx, source, post, report).await
+    }
+
+    /// The post in `tx`, committed; a post the database refuses (a constraint: too long a
+    /// name, say) is rolled back whole and reported, and the import goes on.
+    async fn post_or_report(
+        &self,
+        mut tx: gazette_store::Transaction<'_>,
+        source: &str,
+        post: &ImportPost,
+        report: &mut ImportReport,
+    ) -> Result<(), ImportError> {
+        let mut counts = ImportReport::default();
+        match self.post_in(&mut tx, source, post, &mut counts).await {
+            Ok(author) => {
+                self.finish(tx, author.map(|id| (post.author_login.as_str(), id)))
+                    .await?;
+                report.posts_imported += counts.posts_imported;
+                report.posts_present += counts.posts_present;
+                report.comments_imported += counts.comments_imported;
+                report.comments_present += counts.comments_present;
+                Ok(())
+            }
+            Err(ImportError::Store(error)) if error.constraint().is_some() => {
+                tx.rollback().await?;
+                report.skipped.push((
+                    format!("post {} {:?}", post.external_id, post.title),
+                    format!(
+                        "the database refused it ({}): nothing of it was imported",
+                        error.constraint().unwrap_or_default()
+                    ),
+                ));
+                Ok(())
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The post (unless imported before) and its new comments, in the caller's
+    /// transaction; returns the author's id when the post was inserted.
+    async fn post_in(
+        &self,
+        tx: &mut PgConnection,
+        source: &str,
+        post: &ImportPost,
+        report: &mut ImportReport,
+    ) -> Result<Option<i64>, ImportError> {
+        imports::commit_without_waiting(&mut *tx).await?;
         let (post_id, fresh, author) =
             match imports::post(&mut *tx, source, &post.external_id).await? {
                 Some(existing) => {
@@ -311,20 +349,15 @@ impl Importer<'_> {
                 }
                 None => {
                     let known = self.known_author(&post.author_login);
-                    let (id, author) = insert_post(&mut tx, post, known).await?;
+                    let (id, author) = insert_post(&mut *tx, post, known).await?;
                     imports::record_post(&mut *tx, source, &post.external_id, id).await?;
                     report.posts_imported += 1;
                     (id, true, Some(author))
                 }
             };
-        self.comments(&mut tx, source, post_id, fresh, &post.comments, report)
+        self.comments(&mut *tx, source, post_id, fresh, &post.comments, report)
             .await?;
-        self.finish(tx).await?;
-        if let (false, Some(author), Ok(mut authors)) = (self.dry_run, author, self.authors.lock())
-        {
-            authors.insert(post.author_login.clone(), author);
-        }
-        Ok(())
+        Ok(author)
     }
 
     fn known_author(&self, login: &str) -> Option<i64> {
@@ -389,10 +422,19 @@ impl Importer<'_> {
         Ok(())
     }
 
-    async fn finish(&self, tx: PgTransaction) -> Result<(), ImportError> {
-        match self.dry_run {
-            true => tx.rollback().await.map_err(StoreError::from)?,
-            false => tx.commit().await.map_err(StoreError::from)?,
+    /// Commits (or, in a dry run, rolls back); remembers a new author once committed.
+    async fn finish(
+        &self,
+        tx: gazette_store::Transaction<'_>,
+        new_author: Option<(&str, i64)>,
+    ) -> Result<(), ImportError> {
+        if self.dry_run {
+            tx.rollback().await?;
+            return Ok(());
+        }
+        tx.commit().await?;
+        if let (Some((login, id)), Ok(mut authors)) = (new_author, self.authors.lock()) {
+            authors.insert(login.to_owned(), id);
         }
         Ok(())
     }
