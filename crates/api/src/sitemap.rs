@@ -2,7 +2,12 @@
 //! One `urlset` while the site fits in one file (50,000 URLs); past that, `/sitemap.xml`
 //! becomes an index of `/sitemaps/pages.xml`, `/sitemaps/posts-N.xml` and
 //! `/sitemaps/tags-N.xml`. Built on request from the database (what the public sees, by
-//! the one visibility rule) and served with conditional GET (docs/feeds.md).
+//! the one visibility rule), reused for a minute, and served with conditional GET
+//! (docs/feeds.md).
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -40,9 +45,44 @@ fn plan(posts: usize, tags: usize, per_file: usize) -> Plan {
     }
 }
 
+/// How long a built sitemap is reused. A large site's sitemap is a megabyte to query,
+/// render and compress: built on every request, it would let anyone keep the server busy.
+const REUSE_FOR: Duration = Duration::from_secs(60);
+
+/// A built sitemap and when it was built, by site (public URL) and file.
+type Built = HashMap<(String, String), (Instant, Arc<Document>)>;
+
+static BUILT: LazyLock<Mutex<Built>> = LazyLock::new(Mutex::default);
+
+fn reusable(state: &AppState, file: &str) -> Option<Arc<Document>> {
+    let key = (state.config.site.public_url.clone(), file.to_owned());
+    let built = BUILT.lock().ok()?;
+    built
+        .get(&key)
+        .filter(|(at, _)| at.elapsed() < REUSE_FOR)
+        .map(|(_, document)| document.clone())
+}
+
+fn keep(state: &AppState, file: &str, document: Arc<Document>) {
+    if let Ok(mut built) = BUILT.lock() {
+        built.retain(|_, (at, _)| at.elapsed() < REUSE_FOR);
+        built.insert(
+            (state.config.site.public_url.clone(), file.to_owned()),
+            (Instant::now(), document),
+        );
+    }
+}
+
 pub async fn sitemap_xml(State(state): State<AppState>, request: HeaderMap) -> Response {
+    if let Some(document) = reusable(&state, "sitemap.xml") {
+        return respond(&document, &request);
+    }
     match build_sitemap(&state).await {
-        Ok((xml, modified)) => serve(xml, modified, &request),
+        Ok((xml, modified)) => {
+            let document = Arc::new(document(xml, modified));
+            keep(&state, "sitemap.xml", document.clone());
+            respond(&document, &request)
+        }
         Err(error) => unavailable(&error),
     }
 }
@@ -53,8 +93,15 @@ pub async fn sitemap_part(
     Path(file): Path<String>,
     request: HeaderMap,
 ) -> Response {
+    if let Some(document) = reusable(&state, &file) {
+        return respond(&document, &request);
+    }
     match build_part(&state, &file).await {
-        Ok(Some((xml, modified))) => serve(xml, modified, &request),
+        Ok(Some((xml, modified))) => {
+            let document = Arc::new(document(xml, modified));
+            keep(&state, &file, document.clone());
+            respond(&document, &request)
+        }
         Ok(None) => (
             StatusCode::NOT_FOUND,
             "There is no such sitemap: /sitemap.xml lists them.\n",
@@ -165,19 +212,18 @@ fn links_to(site: &SiteConfig, kind: &str, entries: &[SitemapEntry]) -> Vec<Site
         .collect()
 }
 
-fn serve(xml: String, modified: Option<DateTime<Utc>>, request: &HeaderMap) -> Response {
+fn document(xml: String, modified: Option<DateTime<Utc>>) -> Document {
     let hash: String = Sha256::digest(xml.as_bytes())[..16]
         .iter()
         .map(|byte| format!("{byte:02x}"))
         .collect();
-    let document = Document::new(
+    Document::new(
         xml,
         XML,
         &hash,
         modified.unwrap_or(DateTime::UNIX_EPOCH),
         CACHE_CONTROL,
-    );
-    respond(&document, request)
+    )
 }
 
 fn unavailable(error: &StoreError) -> Response {
