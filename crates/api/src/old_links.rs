@@ -45,17 +45,16 @@ pub async fn root(State(state): State<AppState>, Query(query): Query<RootQuery>)
     if !is_number(&id, 20) {
         return crate::pages::not_found_page(&state);
     }
-    match imports::post_by_wordpress_id(&state.pool, &format!("post-{id}")).await {
-        Ok(Some(post_id)) => {
-            match posts::find_visible(&state.pool, &[post_id], Reader::PUBLIC).await {
-                Ok(mut found) => match found.remove(&post_id) {
-                    Some(post) => moved_to(&state.config.site.post_url(&post.slug)),
-                    None => crate::pages::not_found_page(&state),
-                },
-                Err(_) => crate::pages::not_found_page(&state),
-            }
-        }
-        _ => crate::pages::not_found_page(&state),
+    let found = match imports::post_by_wordpress_id(&state.pool, &format!("post-{id}")).await {
+        Ok(Some(post_id)) => posts::find_visible(&state.pool, &[post_id], Reader::PUBLIC)
+            .await
+            .ok()
+            .and_then(|mut found| found.remove(&post_id)),
+        _ => None,
+    };
+    match found {
+        Some(post) => moved_to(&state.config.site.post_url(&post.slug)),
+        None => crate::pages::not_found_page(&state),
     }
 }
 

@@ -168,8 +168,8 @@ async fn build_part(
     file: &str,
 ) -> Result<Option<(String, Option<DateTime<Utc>>)>, StoreError> {
     let site = &state.config.site;
-    let (_, latest) = sitemap::post_summary(&state.pool).await?;
     if file == "pages.xml" {
+        let (_, latest) = sitemap::post_summary(&state.pool).await?;
         return Ok(Some((render_urlset(&[listing(site, latest)]), latest)));
     }
     let Some((kind, number)) = file

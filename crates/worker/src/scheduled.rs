@@ -5,12 +5,10 @@
 //! do the rest, as for a manual publish: the change is recorded for the feeds, and
 //! `post_published` is announced (the change follower rebuilds, APIs tell subscribers).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use gazette_store::posts;
-use tokio::sync::Notify;
 
 use crate::scheduler::{Runner, stopped};
 
@@ -20,8 +18,9 @@ const LONGEST_WAIT: Duration = Duration::from_secs(30);
 /// After a failure (the database away), try again this soon.
 const RETRY: Duration = Duration::from_secs(1);
 
-/// Runs until the worker stops; `schedule_changed` wakes it when posts change.
-pub(crate) async fn publish_when_due(runner: Runner, schedule_changed: Arc<Notify>) {
+/// Runs until the worker stops; the runner's `schedule_changed` wakes it when posts change.
+pub(crate) async fn publish_when_due(runner: Runner) {
+    let schedule_changed = runner.schedule_changed.clone();
     let mut stopping = runner.stopping.clone();
     loop {
         if *stopping.borrow() {

@@ -88,10 +88,7 @@ impl Worker {
         scheduler.add(job).await?;
         scheduler.start().await?;
         let follower = tokio::spawn(crate::changes::follow(runner.clone()));
-        let publisher = tokio::spawn(crate::scheduled::publish_when_due(
-            runner.clone(),
-            runner.schedule_changed.clone(),
-        ));
+        let publisher = tokio::spawn(crate::scheduled::publish_when_due(runner.clone()));
         tracing::info!(%schedule, "worker started");
         Ok(Self {
             scheduler,
