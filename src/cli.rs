@@ -144,6 +144,20 @@ pub struct Settings {
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,
 
+    /// Read replicas of DATABASE_URL's server (streaming standbys), repeatable or comma-separated: queries, pages and feeds read from them while they answer [default: none].
+    #[arg(
+        long,
+        env = "GAZETTE_DATABASE_READ_URL",
+        global = true,
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    pub database_read_url: Vec<String>,
+
+    /// Where Prometheus metrics (`/metrics`) are served: an address, `api` (on the API's own port) or `off` [default: 127.0.0.1:9464, skipped with a warning when taken].
+    #[arg(long, env = "GAZETTE_METRICS_LISTEN", global = true, value_parser = parse_metrics_listen)]
+    pub metrics_listen: Option<MetricsListen>,
+
     /// Directory for the embedded PostgreSQL cluster and the admin token.
     #[arg(long, env = "GAZETTE_DATA_DIR", global = true, default_value = DatabaseConfig::DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
@@ -302,6 +316,33 @@ pub struct Settings {
     pub log_format: LogFormat,
 }
 
+/// Where `/metrics` is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsListen {
+    /// On an address of its own, apart from the public API.
+    Address(SocketAddr),
+    /// On the API's port, beside everything else it serves.
+    Api,
+    Off,
+}
+
+impl MetricsListen {
+    /// Loopback only: metrics say how busy the site is and how its database fares, which is
+    /// nobody's business outside.
+    pub const DEFAULT: SocketAddr =
+        SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9464);
+}
+
+fn parse_metrics_listen(value: &str) -> Result<MetricsListen, String> {
+    match value.trim() {
+        "api" => Ok(MetricsListen::Api),
+        "off" => Ok(MetricsListen::Off),
+        address => address.parse().map(MetricsListen::Address).map_err(|_| {
+            "expected an address and port (e.g. 127.0.0.1:9464), `api` or `off`".to_owned()
+        }),
+    }
+}
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -315,6 +356,12 @@ impl Settings {
     pub fn database(&self) -> DatabaseConfig {
         DatabaseConfig {
             url: self.database_url.clone().filter(|url| !url.is_empty()),
+            read_urls: self
+                .database_read_url
+                .iter()
+                .map(|url| url.trim().to_owned())
+                .filter(|url| !url.is_empty())
+                .collect(),
             data_dir: self.data_dir.clone(),
             postgres_bin_dir: self.postgres_bin_dir.clone(),
             max_connections: self.db_max_connections,

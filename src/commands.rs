@@ -8,7 +8,7 @@ use gazette_store::tokens::{self, Role};
 use gazette_store::{Access, Database, SiteConfig, authors};
 use tokio::net::TcpListener;
 
-use crate::cli::{Cli, Command, RoleArg, Settings, TokenCommand};
+use crate::cli::{Cli, Command, MetricsListen, RoleArg, Settings, TokenCommand};
 use crate::seed;
 use crate::services::{Services, run_services};
 
@@ -88,6 +88,7 @@ async fn serve(settings: &Settings, api: bool, worker: bool) -> anyhow::Result<(
         true => Some(bind(settings.listen).await?),
         false => None,
     };
+    let metrics = bind_metrics(settings.metrics_listen, api).await?;
     let shutdown = shutdown_signal()?;
     with_database(settings, Access::Exclusive, async move |database| {
         if api {
@@ -96,13 +97,46 @@ async fn serve(settings: &Settings, api: bool, worker: bool) -> anyhow::Result<(
         if let Some(listener) = &listener {
             print_urls(&settings.site(listener.local_addr()?));
         }
+        if let Some(metrics) = &metrics {
+            tracing::info!(address = %metrics.local_addr()?, "serving /metrics");
+        }
         let services = Services {
             api: listener,
             worker,
+            metrics,
         };
-        run_services(database.pool().clone(), settings, services, shutdown).await
+        run_services(database.reads(), settings, services, shutdown).await
     })
     .await
+}
+
+/// The listener of `/metrics` on an address of its own, if there is to be one. The default
+/// address being taken (another gazette on this machine has it) is a warning, not a
+/// failure; an address the operator chose must be had.
+async fn bind_metrics(
+    chosen: Option<MetricsListen>,
+    api: bool,
+) -> anyhow::Result<Option<TcpListener>> {
+    match chosen {
+        None => match TcpListener::bind(MetricsListen::DEFAULT).await {
+            Ok(listener) => Ok(Some(listener)),
+            Err(error) => {
+                tracing::warn!(address = %MetricsListen::DEFAULT, %error, "not serving /metrics: its default address is taken (set --metrics-listen)");
+                Ok(None)
+            }
+        },
+        Some(MetricsListen::Address(address)) => {
+            Ok(Some(TcpListener::bind(address).await.with_context(
+                || format!("cannot serve metrics on {address} (--metrics-listen)"),
+            )?))
+        }
+        Some(MetricsListen::Api) if !api => {
+            bail!(
+                "`--metrics-listen api` needs the API, and `gazette worker` has none: give the worker an address of its own"
+            )
+        }
+        Some(MetricsListen::Api | MetricsListen::Off) => Ok(None),
+    }
 }
 
 async fn worker_once(settings: &Settings) -> anyhow::Result<()> {
@@ -194,7 +228,13 @@ async fn with_database(
     access: Access,
     work: impl AsyncFnOnce(&Database) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let database = Database::open(&settings.database(), access).await?;
+    let config = settings.database();
+    if config.url.is_none() && !config.read_urls.is_empty() {
+        bail!(
+            "--database-read-url needs DATABASE_URL: replicas follow a PostgreSQL server you run, and the embedded one has none"
+        );
+    }
+    let database = Database::open(&config, access).await?;
     let result = match database.migrate().await {
         Ok(()) => work(&database).await,
         Err(error) => Err(error.into()),

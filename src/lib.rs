@@ -6,6 +6,6 @@ pub mod seed;
 mod services;
 pub mod telemetry;
 
-pub use cli::{Cli, Command, RoleArg, Settings, TokenCommand};
+pub use cli::{Cli, Command, MetricsListen, RoleArg, Settings, TokenCommand};
 pub use commands::run;
 pub use services::{Services, run_services};

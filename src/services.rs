@@ -6,11 +6,12 @@ use anyhow::Context;
 use gazette_api::ApiConfig;
 use gazette_domain::EditTokenKey;
 use gazette_domain::commenting::Commenting;
-use gazette_store::PgPool;
+use gazette_store::Reads;
 use gazette_worker::Worker;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
-use crate::cli::Settings;
+use crate::cli::{MetricsListen, Settings};
 
 /// Which parts to run.
 #[derive(Debug)]
@@ -18,16 +19,44 @@ pub struct Services {
     /// Serve the API on this listener.
     pub api: Option<TcpListener>,
     pub worker: bool,
+    /// Serve `/metrics` on this listener.
+    pub metrics: Option<TcpListener>,
 }
 
 /// Runs the chosen services until `shutdown` completes, then stops them in order: the API
 /// finishes in-flight requests, then the worker stops scheduling.
 pub async fn run_services(
-    pool: PgPool,
+    reads: Reads,
     settings: &Settings,
     services: Services,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let pool = reads.primary().clone();
+    reads.replicas().watch();
+    // One signal, heard by each server.
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        }
+    };
+    if let Some(listener) = services.metrics {
+        let scrape = gazette_api::metrics::Scrape {
+            reads: reads.clone(),
+            moderation_queue: services.api.is_some(),
+        };
+        let until = until_stopped();
+        tokio::spawn(async move {
+            if let Err(error) = gazette_api::metrics::serve(listener, scrape, until).await {
+                tracing::error!(%error, "the metrics server failed");
+            }
+        });
+    }
     let bound = match &services.api {
         Some(listener) => listener
             .local_addr()
@@ -58,13 +87,14 @@ pub async fn run_services(
                 response_cache_ttl: settings.graphql_cache_ttl,
                 cors: settings.cors_origins.clone(),
                 limits: settings.limits(),
+                metrics_on_api: settings.metrics_listen == Some(MetricsListen::Api),
             };
-            gazette_api::serve(listener, pool, config, shutdown)
+            gazette_api::serve(listener, reads, config, until_stopped())
                 .await
                 .context("the HTTP server failed")
         }
         None => {
-            shutdown.await;
+            until_stopped().await;
             Ok(())
         }
     };

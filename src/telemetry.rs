@@ -4,6 +4,9 @@
 use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::cli::LogFormat;
 
@@ -20,14 +23,19 @@ pub fn init(filter: &str, format: LogFormat) {
         eprintln!("gazette: ignoring the log filter {filter:?} ({error}); logging at info");
         EnvFilter::new(format!("info,{QUIET_NOTICES}"))
     });
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    // A second initialisation (tests) keeps the first subscriber.
-    let _ = match format {
-        LogFormat::Text => builder
+    // Each layer filters for itself: the log lines follow `--log`, while the metrics layer
+    // sees sqlx's statement and pool events whatever the log level.
+    let log_lines = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let log_lines = match format {
+        LogFormat::Text => log_lines
             .with_ansi(std::io::stderr().is_terminal())
-            .try_init(),
-        LogFormat::Json => builder.json().try_init(),
+            .with_filter(filter)
+            .boxed(),
+        LogFormat::Json => log_lines.json().with_filter(filter).boxed(),
     };
+    // A second initialisation (tests) keeps the first subscriber.
+    let _ = tracing_subscriber::registry()
+        .with(log_lines)
+        .with(gazette_metrics::SqlEvents.with_filter(gazette_metrics::sql_events_filter()))
+        .try_init();
 }

@@ -18,6 +18,9 @@ pub fn command(args: &[&str], env: &[(&str, &str)]) -> tokio::process::Command {
         .args(args)
         // Quiet by default; a caller's own GAZETTE_LOG wins.
         .env("GAZETTE_LOG", "warn")
+        // Many test processes at once would race for the default metrics address; the
+        // tests of metrics give an address of their own.
+        .env("GAZETTE_METRICS_LISTEN", "off")
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -109,13 +109,20 @@ impl TestApp {
         let services = Services {
             api: Some(listener),
             worker,
+            metrics: None,
         };
         let task_pool = pool.clone();
         let task = tokio::spawn(async move {
             let shutdown = async {
                 let _ = stopped.await;
             };
-            run_services(task_pool, &settings, services, shutdown).await
+            run_services(
+                gazette_store::Reads::primary_only(task_pool),
+                &settings,
+                services,
+                shutdown,
+            )
+            .await
         });
         Self {
             base_url,

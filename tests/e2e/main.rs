@@ -15,6 +15,7 @@ mod import;
 mod input_text;
 mod limits;
 mod migrations;
+mod operations;
 mod posts;
 mod reliability;
 mod response_cache;

@@ -581,12 +581,16 @@ async fn demo_post_id(base: &str) -> String {
 
 /// A `gazette` process whose log goes to a file (a full stderr pipe would stall it under
 /// load) and whose stdout is drained, started once it says it is running.
-struct Process {
-    child: Child,
-    log: std::path::PathBuf,
+pub struct Process {
+    pub child: Child,
+    pub log: std::path::PathBuf,
 }
 
-async fn start_process(args: &[&str], env: &[(&str, &str)], log: std::path::PathBuf) -> Process {
+pub async fn start_process(
+    args: &[&str],
+    env: &[(&str, &str)],
+    log: std::path::PathBuf,
+) -> Process {
     use tokio::io::{AsyncBufReadExt, BufReader};
     let file = std::fs::File::create(&log).expect("log file");
     let mut child = command(args, env)
@@ -646,7 +650,7 @@ fn pg_ctl(data_dir: &std::path::Path, action: &[&str]) {
     assert!(status.success(), "pg_ctl {action:?}: {status:?}");
 }
 
-fn glob_pg_ctl() -> String {
+pub fn glob_pg_ctl() -> String {
     let mut found: Vec<std::path::PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
         .into_iter()
         .flatten()

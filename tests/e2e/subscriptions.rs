@@ -22,10 +22,15 @@ pub async fn open(
     app: &TestApp,
     protocol: &'static str,
 ) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
-    let url = format!(
-        "{}/graphql/ws",
-        app.base_url.replacen("http://", "ws://", 1)
-    );
+    open_at(&app.base_url, protocol).await
+}
+
+/// Opens a socket speaking `protocol` to the server at `base_url`, without initialising it.
+pub async fn open_at(
+    base_url: &str,
+    protocol: &'static str,
+) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
+    let url = format!("{}/graphql/ws", base_url.replacen("http://", "ws://", 1));
     let mut request = url.into_client_request().expect("request");
     request
         .headers_mut()
@@ -37,7 +42,12 @@ pub async fn open(
 
 /// Opens and initialises a socket with `payload` (e.g. a token), expecting the ack.
 pub async fn connect_with(app: &TestApp, protocol: &'static str, payload: Value) -> Socket {
-    let mut socket = open(app, protocol).await.expect("connect");
+    connect_at(&app.base_url, protocol, payload).await
+}
+
+/// [`connect_with`] to the server at `base_url`.
+pub async fn connect_at(base_url: &str, protocol: &'static str, payload: Value) -> Socket {
+    let mut socket = open_at(base_url, protocol).await.expect("connect");
     send(
         &mut socket,
         json!({ "type": "connection_init", "payload": payload }),

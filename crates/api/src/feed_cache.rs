@@ -4,13 +4,13 @@
 //! `--feed-recheck-seconds` (a cheap hash comparison) in case an announcement was missed.
 //! When the database is down, the last good copy is still served.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use gazette_store::events::EventKind;
 use gazette_store::feeds;
-use gazette_store::{PgPool, StoreError};
+use gazette_store::{PgPool, Reads, StoreError};
 use tokio::sync::broadcast;
 
 use crate::conditional::Document;
@@ -24,7 +24,11 @@ const FEED_CACHE_CONTROL: &str = "public, max-age=60";
 
 #[derive(Clone)]
 pub struct FeedCache {
-    pool: PgPool,
+    /// Feeds are read where reads go (a replica when there is one), except a version the
+    /// worker has just announced: a replica may not have it yet, and the copy read would be
+    /// kept for `fresh_for`, so that one read goes to the primary.
+    reads: Reads,
+    announced: Arc<Mutex<HashSet<String>>>,
     /// How long a copy is served without asking the database whether it is still current.
     fresh_for: Duration,
     entries: Arc<Mutex<HashMap<String, Entry>>>,
@@ -36,20 +40,28 @@ struct Entry {
 }
 
 impl FeedCache {
-    pub fn new(pool: PgPool, events: &EventHub, fresh_for: Duration) -> Self {
+    pub fn new(reads: Reads, events: &EventHub, fresh_for: Duration) -> Self {
         let cache = Self {
-            pool,
+            reads,
+            announced: Arc::default(),
             fresh_for,
             entries: Arc::default(),
         };
         let mut subscription = events.subscribe();
         let entries = cache.entries.clone();
+        let announced = cache.announced.clone();
         tokio::spawn(async move {
             loop {
                 match subscription.recv().await {
                     Ok(event) if event.kind == EventKind::FeedChanged => {
                         if let Some(key) = event.key {
                             lock(&entries).remove(&key);
+                            let mut announced = lock(&announced);
+                            // Bounded like the copies; past it, a replica's lag (usually
+                            // milliseconds) is what a reader may see.
+                            if announced.len() < CAPACITY {
+                                announced.insert(key);
+                            }
                         }
                     }
                     // A lost event connection (the database may be down) keeps the copies:
@@ -57,7 +69,14 @@ impl FeedCache {
                     // copy is served meanwhile.
                     Ok(_) => {}
                     // Missed announcements: forget everything rather than serve stale feeds.
-                    Err(broadcast::error::RecvError::Lagged(_)) => lock(&entries).clear(),
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        // Which versions were announced is lost with them: read the next
+                        // copies from the primary.
+                        let mut entries = lock(&entries);
+                        let mut announced = lock(&announced);
+                        let room = CAPACITY.saturating_sub(announced.len());
+                        announced.extend(entries.drain().map(|(key, _)| key).take(room));
+                    }
                     Err(broadcast::error::RecvError::Closed) => return,
                 }
             }
@@ -73,6 +92,15 @@ impl FeedCache {
                 entry.checked_at.elapsed() < self.fresh_for,
             )
         });
+        let result = if cached.as_ref().is_some_and(|(_, fresh)| *fresh) {
+            "hit"
+        } else {
+            "miss"
+        };
+        gazette_metrics::metrics()
+            .feed_cache
+            .with_label_values(&[result])
+            .inc();
         match cached {
             Some((feed, true)) => Ok(Some(feed)),
             Some((feed, false)) => match self.revalidate(key, &feed).await {
@@ -91,7 +119,17 @@ impl FeedCache {
         key: &str,
         feed: &Arc<Document>,
     ) -> Result<Option<Arc<Document>>, StoreError> {
-        let hashes = feeds::hashes(&self.pool, &[key.to_owned()]).await?;
+        let keys = [key.to_owned()];
+        let hashes = self
+            .reads
+            .run(
+                |pool: PgPool| {
+                    let keys = &keys;
+                    async move { feeds::hashes(&pool, keys).await }
+                },
+                fell_back,
+            )
+            .await?;
         if hashes.get(key).map(String::as_str) == Some(feed.content_hash()) {
             if let Some(entry) = lock(&self.entries).get_mut(key) {
                 entry.checked_at = Instant::now();
@@ -102,7 +140,22 @@ impl FeedCache {
     }
 
     async fn load(&self, key: &str) -> Result<Option<Arc<Document>>, StoreError> {
-        let Some(feed) = feeds::find(&self.pool, key).await? else {
+        let announced = lock(&self.announced).contains(key);
+        let found = match announced {
+            true => feeds::find(self.reads.primary(), key).await?,
+            false => {
+                self.reads
+                    .run(
+                        |pool: PgPool| async move { feeds::find(&pool, key).await },
+                        fell_back,
+                    )
+                    .await?
+            }
+        };
+        if announced {
+            lock(&self.announced).remove(key);
+        }
+        let Some(feed) = found else {
             lock(&self.entries).remove(key);
             return Ok(None);
         };
@@ -136,9 +189,11 @@ impl FeedCache {
     }
 }
 
-/// The map stays consistent even if a holder panicked: every change is one call.
-fn lock(
-    entries: &Mutex<HashMap<String, Entry>>,
-) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
-    entries.lock().unwrap_or_else(PoisonError::into_inner)
+fn fell_back() {
+    gazette_metrics::metrics().replica_fallbacks.inc();
+}
+
+/// The maps stay consistent even if a holder panicked: every change is one call.
+fn lock<T>(guarded: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    guarded.lock().unwrap_or_else(PoisonError::into_inner)
 }

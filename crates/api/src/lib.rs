@@ -11,6 +11,7 @@ pub mod graphql;
 mod health;
 mod html;
 mod limits;
+pub mod metrics;
 mod old_links;
 mod pages;
 mod router;

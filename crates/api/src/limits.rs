@@ -20,10 +20,14 @@ impl ExecutionSlots {
 
     /// A slot, held until the permit drops; `None` when none frees up within `wait`.
     pub async fn acquire(&self, wait: Duration) -> Option<OwnedSemaphorePermit> {
-        tokio::time::timeout(wait, self.0.clone().acquire_owned())
-            .await
-            .ok()?
-            .ok()
+        if let Ok(permit) = self.0.clone().try_acquire_owned() {
+            return Some(permit);
+        }
+        let waiting = &gazette_metrics::metrics().graphql_waiting;
+        waiting.inc();
+        let permit = tokio::time::timeout(wait, self.0.clone().acquire_owned()).await;
+        waiting.dec();
+        permit.ok()?.ok()
     }
 }
 
@@ -72,6 +76,7 @@ impl SocketRegistry {
         }
         *of_client += 1;
         counts.total += 1;
+        gazette_metrics::metrics().websocket_connections.inc();
         Ok(SocketGuard {
             counts: self.counts.clone(),
             client,
@@ -87,6 +92,7 @@ pub struct SocketGuard {
 
 impl Drop for SocketGuard {
     fn drop(&mut self) {
+        gazette_metrics::metrics().websocket_connections.dec();
         let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
         counts.total = counts.total.saturating_sub(1);
         if let Some(of_client) = counts.per_client.get_mut(&self.client) {

@@ -7,7 +7,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use gazette_store::{Reader, imports, posts};
+use gazette_store::{PgPool, Reader, imports, posts};
 use serde::Deserialize;
 
 use crate::graphiql;
@@ -45,13 +45,21 @@ pub async fn root(State(state): State<AppState>, Query(query): Query<RootQuery>)
     if !is_number(&id, 20) {
         return crate::pages::not_found_page(&state);
     }
-    let found = match imports::post_by_wordpress_id(&state.pool, &format!("post-{id}")).await {
-        Ok(Some(post_id)) => posts::find_visible(&state.pool, &[post_id], Reader::PUBLIC)
-            .await
-            .ok()
-            .and_then(|mut found| found.remove(&post_id)),
-        _ => None,
-    };
+    let exported_id = format!("post-{id}");
+    let found = state
+        .read(|pool: PgPool| {
+            let exported_id = &exported_id;
+            async move {
+                let Some(post_id) = imports::post_by_wordpress_id(&pool, exported_id).await? else {
+                    return Ok(None);
+                };
+                let mut found = posts::find_visible(&pool, &[post_id], Reader::PUBLIC).await?;
+                Ok(found.remove(&post_id))
+            }
+        })
+        .await
+        .ok()
+        .flatten();
     match found {
         Some(post) => moved_to(&state.config.site.post_url(&post.slug)),
         None => crate::pages::not_found_page(&state),
@@ -63,7 +71,12 @@ async fn redirect_to_slug(state: &AppState, year: &str, month: &str, slug: &str)
     if !is_number(year, 4) || !is_number(month, 2) || !gazette_content::is_slug(slug, 200) {
         return crate::pages::not_found_page(state);
     }
-    match posts::find_visible_by_slug(&state.pool, slug, Reader::PUBLIC).await {
+    let found = state
+        .read(|pool: PgPool| async move {
+            posts::find_visible_by_slug(&pool, slug, Reader::PUBLIC).await
+        })
+        .await;
+    match found {
         Ok(Some(post)) => moved_to(&state.config.site.post_url(&post.slug)),
         _ => crate::pages::not_found_page(state),
     }

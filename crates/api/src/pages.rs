@@ -12,7 +12,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use gazette_store::comments::{self, Comment, CommentStatus};
 use gazette_store::keyset::{Position, SortKey};
 use gazette_store::posts::{self, Post, PostFilter, PostOrder, PostOrderField};
-use gazette_store::{Reader, StoreError, authors, keyset, tags};
+use gazette_store::{PgPool, Reader, StoreError, authors, keyset, tags};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -32,7 +32,13 @@ pub async fn post_page(
     Path(slug): Path<String>,
     request: HeaderMap,
 ) -> Response {
-    match render_post(&state, &slug).await {
+    match state
+        .read_page(|pool: PgPool| {
+            let (state, slug) = (&state, &slug);
+            async move { render_post(state, &pool, slug).await }
+        })
+        .await
+    {
         Ok(Some(html)) => page(html, &request),
         Ok(None) => not_found(&state, "There is no published post with this address."),
         Err(error) => unavailable(&error),
@@ -63,7 +69,13 @@ pub async fn posts_page(
             );
         }
     };
-    match render_list(&state, after).await {
+    match state
+        .read_page(|pool: PgPool| {
+            let (state, after) = (&state, &after);
+            async move { render_list(state, &pool, after.clone()).await }
+        })
+        .await
+    {
         Ok(html) => page(html, &request),
         Err(error) => unavailable(&error),
     }
@@ -74,7 +86,13 @@ pub async fn tag_page(
     Path(slug): Path<String>,
     request: HeaderMap,
 ) -> Response {
-    match render_tag(&state, &slug).await {
+    match state
+        .read_page(|pool: PgPool| {
+            let (state, slug) = (&state, &slug);
+            async move { render_tag(state, &pool, slug).await }
+        })
+        .await
+    {
         Ok(Some(html)) => page(html, &request),
         Ok(None) => not_found(
             &state,
@@ -84,22 +102,25 @@ pub async fn tag_page(
     }
 }
 
-async fn render_post(state: &AppState, slug: &str) -> Result<Option<String>, StoreError> {
+async fn render_post(
+    state: &AppState,
+    pool: &PgPool,
+    slug: &str,
+) -> Result<Option<String>, StoreError> {
     // Pages are for the public: anyone's view, whoever asks.
-    let Some(post) = posts::find_visible_by_slug(&state.pool, slug, Reader::PUBLIC).await? else {
+    let Some(post) = posts::find_visible_by_slug(pool, slug, Reader::PUBLIC).await? else {
         return Ok(None);
     };
-    let author = authors::find_visible(&state.pool, &[post.author_id], Reader::PUBLIC)
+    let author = authors::find_visible(pool, &[post.author_id], Reader::PUBLIC)
         .await?
         .remove(&post.author_id)
         .map(|author| author.name)
         .unwrap_or_default();
-    let post_tags = tags::for_posts(&state.pool, &[post.id])
+    let post_tags = tags::for_posts(pool, &[post.id])
         .await?
         .remove(&post.id)
         .unwrap_or_default();
-    let thread =
-        comments::thread_page(&state.pool, post.id, Reader::PUBLIC, None, THREAD_ON_PAGE).await?;
+    let thread = comments::thread_page(pool, post.id, Reader::PUBLIC, None, THREAD_ON_PAGE).await?;
     let site = &state.config.site;
     let comments_feed = site.url(&format!("posts/{}/comments/feed.xml", post.slug));
 
@@ -174,8 +195,12 @@ fn render_comment(comment: &Comment) -> String {
     )
 }
 
-async fn render_tag(state: &AppState, slug: &str) -> Result<Option<String>, StoreError> {
-    let Some(tag) = tags::find_visible_by_slug(&state.pool, slug, Reader::PUBLIC).await? else {
+async fn render_tag(
+    state: &AppState,
+    pool: &PgPool,
+    slug: &str,
+) -> Result<Option<String>, StoreError> {
+    let Some(tag) = tags::find_visible_by_slug(pool, slug, Reader::PUBLIC).await? else {
         return Ok(None);
     };
     let filter = PostFilter {
@@ -186,7 +211,7 @@ async fn render_tag(state: &AppState, slug: &str) -> Result<Option<String>, Stor
         limit: POSTS_ON_TAG_PAGE,
         ..keyset::Window::default()
     };
-    let posts: Vec<Post> = posts::page(&state.pool, &filter, PostOrder::default(), &window).await?;
+    let posts: Vec<Post> = posts::page(pool, &filter, PostOrder::default(), &window).await?;
     let site = &state.config.site;
     let feed = site.url(&format!("tags/{}/feed.xml", tag.slug));
     let mut body = format!(
@@ -206,7 +231,11 @@ async fn render_tag(state: &AppState, slug: &str) -> Result<Option<String>, Stor
     Ok(Some(document(state, &tag.name, &alternate, &body)))
 }
 
-async fn render_list(state: &AppState, after: Option<Position>) -> Result<String, StoreError> {
+async fn render_list(
+    state: &AppState,
+    pool: &PgPool,
+    after: Option<Position>,
+) -> Result<String, StoreError> {
     let window = keyset::Window {
         after,
         // One more than shown tells whether an older page exists.
@@ -214,7 +243,7 @@ async fn render_list(state: &AppState, after: Option<Position>) -> Result<String
         ..keyset::Window::default()
     };
     let mut posts: Vec<Post> = posts::page(
-        &state.pool,
+        pool,
         &PostFilter::published(),
         PostOrder::default(),
         &window,

@@ -8,7 +8,7 @@ use axum::http::{HeaderValue, Method, header};
 use axum::middleware;
 use axum::response::Response;
 use axum::routing::get;
-use gazette_store::PgPool;
+use gazette_store::Reads;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_http::compression::CompressionLayer;
@@ -17,7 +17,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::state::{ApiConfig, AppState, CorsOrigins};
-use crate::{feeds, graphiql, graphql, health, old_links, pages, sitemap};
+use crate::{feeds, graphiql, graphql, health, metrics, old_links, pages, sitemap};
 
 /// Large enough for a 256 KiB post body, JSON-escaped, with room to spare.
 const MAX_GRAPHQL_BODY: usize = 2 * 1024 * 1024;
@@ -25,6 +25,10 @@ const MAX_GRAPHQL_BODY: usize = 2 * 1024 * 1024;
 /// Every route Gazette serves.
 pub fn router(state: AppState) -> Router {
     let cors = cors_layer(&state.config.cors);
+    let scrape = state.config.metrics_on_api.then(|| metrics::Scrape {
+        reads: state.reads.clone(),
+        moderation_queue: true,
+    });
     let routes = Router::new()
         .route("/", get(old_links::root))
         .route(
@@ -54,7 +58,12 @@ pub fn router(state: AppState) -> Router {
         .merge(feed_routes())
         .layer(middleware::map_response(security_headers))
         .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn(metrics::track))
         .with_state(state);
+    let routes = match scrape {
+        Some(scrape) => routes.merge(metrics::routes(scrape)),
+        None => routes,
+    };
     match cors {
         Some(cors) => routes.layer(cors),
         None => routes,
@@ -120,13 +129,13 @@ fn cors_layer(origins: &CorsOrigins) -> Option<CorsLayer> {
 /// finishes in-flight requests.
 pub async fn serve(
     listener: TcpListener,
-    pool: PgPool,
+    reads: Reads,
     config: ApiConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (shutting_down, shutdown_seen) = watch::channel(false);
     let mut draining = shutting_down.subscribe();
-    let state = AppState::new(pool, config, shutdown_seen);
+    let state = AppState::new(reads, config, shutdown_seen);
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;

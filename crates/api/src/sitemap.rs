@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use gazette_store::sitemap::{self, SitemapEntry};
-use gazette_store::{SiteConfig, StoreError};
+use gazette_store::{PgPool, SiteConfig, StoreError};
 use gazette_syndication::{MAX_URLS_PER_FILE, SitemapLink, render_sitemap_index, render_urlset};
 use sha2::{Digest, Sha256};
 
@@ -77,7 +77,13 @@ pub async fn sitemap_xml(State(state): State<AppState>, request: HeaderMap) -> R
     if let Some(document) = reusable(&state, "sitemap.xml") {
         return respond(&document, &request);
     }
-    match build_sitemap(&state).await {
+    match state
+        .read_page(|pool: PgPool| {
+            let state = &state;
+            async move { build_sitemap(state, &pool).await }
+        })
+        .await
+    {
         Ok((xml, modified)) => {
             let document = Arc::new(document(xml, modified));
             keep(&state, "sitemap.xml", document.clone());
@@ -96,7 +102,13 @@ pub async fn sitemap_part(
     if let Some(document) = reusable(&state, &file) {
         return respond(&document, &request);
     }
-    match build_part(&state, &file).await {
+    match state
+        .read_page(|pool: PgPool| {
+            let (state, file) = (&state, &file);
+            async move { build_part(state, &pool, file).await }
+        })
+        .await
+    {
         Ok(Some((xml, modified))) => {
             let document = Arc::new(document(xml, modified));
             keep(&state, &file, document.clone());
@@ -127,10 +139,13 @@ pub async fn robots_txt(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-async fn build_sitemap(state: &AppState) -> Result<(String, Option<DateTime<Utc>>), StoreError> {
+async fn build_sitemap(
+    state: &AppState,
+    pool: &PgPool,
+) -> Result<(String, Option<DateTime<Utc>>), StoreError> {
     let site = &state.config.site;
-    let (post_count, latest) = sitemap::post_summary(&state.pool).await?;
-    let tag_count = sitemap::tag_count(&state.pool).await?;
+    let (post_count, latest) = sitemap::post_summary(pool).await?;
+    let tag_count = sitemap::tag_count(pool).await?;
     let count = |value: i64| usize::try_from(value).unwrap_or(0);
     match plan(count(post_count), count(tag_count), MAX_URLS_PER_FILE) {
         Plan::Single => {
@@ -138,12 +153,12 @@ async fn build_sitemap(state: &AppState) -> Result<(String, Option<DateTime<Utc>
             links.extend(links_to(
                 site,
                 "posts",
-                &sitemap::posts(&state.pool, 0, post_count).await?,
+                &sitemap::posts(pool, 0, post_count).await?,
             ));
             links.extend(links_to(
                 site,
                 "tags",
-                &sitemap::tags(&state.pool, 0, tag_count).await?,
+                &sitemap::tags(pool, 0, tag_count).await?,
             ));
             Ok((render_urlset(&links), latest))
         }
@@ -165,11 +180,12 @@ async fn build_sitemap(state: &AppState) -> Result<(String, Option<DateTime<Utc>
 
 async fn build_part(
     state: &AppState,
+    pool: &PgPool,
     file: &str,
 ) -> Result<Option<(String, Option<DateTime<Utc>>)>, StoreError> {
     let site = &state.config.site;
     if file == "pages.xml" {
-        let (_, latest) = sitemap::post_summary(&state.pool).await?;
+        let (_, latest) = sitemap::post_summary(pool).await?;
         return Ok(Some((render_urlset(&[listing(site, latest)]), latest)));
     }
     let Some((kind, number)) = file
@@ -183,8 +199,8 @@ async fn build_part(
     let per_file = i64::try_from(MAX_URLS_PER_FILE).unwrap_or(i64::MAX);
     let offset = (number - 1).saturating_mul(per_file);
     let entries = match kind {
-        "posts" => sitemap::posts(&state.pool, offset, per_file).await?,
-        "tags" => sitemap::tags(&state.pool, offset, per_file).await?,
+        "posts" => sitemap::posts(pool, offset, per_file).await?,
+        "tags" => sitemap::tags(pool, offset, per_file).await?,
         _ => return Ok(None),
     };
     if entries.is_empty() {

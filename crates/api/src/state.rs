@@ -1,9 +1,10 @@
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use gazette_domain::commenting::Commenting;
-use gazette_store::{PgPool, SiteConfig};
+use gazette_store::{PgPool, Reads, ReplicaPool, SiteConfig, StoreError};
 use tokio::sync::watch;
 
 use crate::events::EventHub;
@@ -35,6 +36,8 @@ pub struct ApiConfig {
     pub cors: CorsOrigins,
     /// What one request or connection may cost.
     pub limits: Limits,
+    /// Serve `/metrics` on the API's own port too (`--metrics-listen api`).
+    pub metrics_on_api: bool,
 }
 
 /// Origins allowed to call the API from a browser (CORS).
@@ -119,7 +122,11 @@ impl Default for Limits {
 pub struct AppState(Arc<Shared>);
 
 pub struct Shared {
+    /// The primary: writes, and the reads that must see them.
     pub pool: PgPool,
+    /// Reads that may lag the primary a little (queries, pages, feeds): replicas when
+    /// configured and answering.
+    pub reads: Reads,
     pub config: Arc<ApiConfig>,
     pub schemas: Schemas,
     pub events: EventHub,
@@ -143,11 +150,13 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(pool: PgPool, config: ApiConfig, shutting_down: watch::Receiver<bool>) -> Self {
+    pub fn new(reads: Reads, config: ApiConfig, shutting_down: watch::Receiver<bool>) -> Self {
+        let pool = reads.primary().clone();
         let events = EventHub::start(pool.clone());
         Self(Arc::new(Shared {
             schemas: build_schemas(events.clone(), &config.limits),
-            feeds: FeedCache::new(pool.clone(), &events, config.feed_recheck),
+            feeds: FeedCache::new(reads.clone(), &events, config.feed_recheck),
+            reads,
             responses: ResponseCache::new(&events, config.response_cache_ttl),
             executions: ExecutionSlots::new(config.limits.max_concurrent),
             sockets: SocketRegistry::new(
@@ -159,5 +168,45 @@ impl AppState {
             events,
             shutting_down,
         }))
+    }
+}
+
+impl Shared {
+    /// Runs `read` where reads go (see [`Reads::run`]), counting a fall-back to the primary.
+    pub async fn read<T, Read>(&self, read: impl Fn(PgPool) -> Read) -> Result<T, StoreError>
+    where
+        Read: Future<Output = Result<T, StoreError>>,
+    {
+        self.reads
+            .run(read, || gazette_metrics::metrics().replica_fallbacks.inc())
+            .await
+    }
+
+    /// A replica for a read that may lag the primary, if one answers.
+    pub fn replica(&self) -> Option<ReplicaPool> {
+        let replica = self.reads.replica();
+        if replica.is_none() && !self.reads.replicas().is_empty() {
+            gazette_metrics::metrics().replica_fallbacks.inc();
+        }
+        replica
+    }
+
+    /// `replica` failed to answer a read, which the primary answers instead.
+    pub fn replica_failed(&self, replica: &ReplicaPool, reason: &str) {
+        self.reads.failed(replica, reason);
+        gazette_metrics::metrics().replica_fallbacks.inc();
+    }
+
+    /// [`Shared::read`] for a page (HTML, sitemap), counting the statements it runs.
+    pub async fn read_page<T, Read>(&self, read: impl Fn(PgPool) -> Read) -> Result<T, StoreError>
+    where
+        Read: Future<Output = Result<T, StoreError>>,
+    {
+        let (result, statements) = gazette_metrics::count_statements(self.read(read)).await;
+        gazette_metrics::metrics()
+            .statements_per_request
+            .with_label_values(&["page"])
+            .observe(f64::from(statements));
+        result
     }
 }

@@ -81,6 +81,8 @@ pub struct AddedComment {
     pub edit_token: Option<String>,
     /// The reply was deeper than allowed and went under an ancestor instead.
     pub depth_capped: bool,
+    /// A retry: the comment is the first attempt's, nothing new was written.
+    pub retried: bool,
 }
 
 pub async fn add_comment(
@@ -222,6 +224,7 @@ pub async fn add_comment(
         edit_token: Some(commenting.edit_tokens.token_for(comment.id)),
         comment,
         depth_capped,
+        retried: false,
     })
 }
 
@@ -264,6 +267,7 @@ async fn retried_comment(
             edit_token: Some(commenting.edit_tokens.token_for(first.id)),
             comment: first,
             depth_capped: false,
+            retried: true,
         });
     }
     let visible = comments::find_visible(&mut *tx, &[first.id], viewer.reader())
@@ -274,6 +278,7 @@ async fn retried_comment(
             comment,
             edit_token: None,
             depth_capped: false,
+            retried: true,
         }),
         None => Err(DomainError::bad_input(
             "clientMutationId",

@@ -438,3 +438,11 @@ pub async fn tombstone(exec: impl PgExecutor<'_>, id: i64) -> Result<Comment, St
     .await?;
     Ok(deleted)
 }
+
+/// How many comments wait for a moderator (held: `pending`), site-wide.
+pub async fn awaiting_moderation(exec: impl PgExecutor<'_>) -> Result<i64, StoreError> {
+    let count = sqlx::query_scalar("select count(*) from comments where status = 'pending'")
+        .fetch_one(exec)
+        .await?;
+    Ok(count)
+}

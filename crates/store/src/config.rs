@@ -5,6 +5,8 @@ use std::path::PathBuf;
 pub struct DatabaseConfig {
     /// A PostgreSQL URL; `None` starts the embedded cluster under `data_dir`.
     pub url: Option<String>,
+    /// Read replicas of that server (`--database-read-url`), for reads that may lag it.
+    pub read_urls: Vec<String>,
     /// Holds the embedded cluster (`postgres/`), the admin token and the process lock.
     pub data_dir: PathBuf,
     /// Where `initdb`, `pg_ctl` and `postgres` are; `None` searches the usual places.

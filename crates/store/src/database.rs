@@ -7,6 +7,7 @@ use sqlx::{Connection, PgConnection, PgPool};
 use crate::config::{DatabaseConfig, redact_url};
 use crate::embedded::{APP_ROLE, EmbeddedOptions, EmbeddedPostgres, set_role_password};
 use crate::error::StoreError;
+use crate::replicas::{ReadReplicas, Reads};
 
 /// The schema migrations under `migrations/`, embedded at compile time. Each runs in its own
 /// transaction, so a failing migration leaves the database as it was.
@@ -31,14 +32,21 @@ pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 #[derive(Debug)]
 pub struct Database {
     pool: PgPool,
+    /// `--database-read-url`'s servers (none when not given).
+    replicas: ReadReplicas,
     embedded: Option<EmbeddedPostgres>,
 }
 
 impl Database {
     /// Connects to `DATABASE_URL`'s server, or starts (or attaches to) the embedded cluster.
     pub async fn open(config: &DatabaseConfig, access: Access) -> Result<Self, StoreError> {
-        let pool_options = PgPoolOptions::new()
-            .max_connections(config.max_connections)
+        let replicas = ReadReplicas::connect(
+            &config.read_urls,
+            config.max_connections,
+            config.statement_timeout,
+        )
+        .await?;
+        let pool_options = pool_options(config.max_connections)
             // How long a request waits for a connection before it is answered "database
             // unavailable" (503): a restart or a saturated pool shows quickly, not as a hang.
             .acquire_timeout(ACQUIRE_TIMEOUT);
@@ -56,6 +64,7 @@ impl Database {
                     .map_err(connect_error)?;
                 Ok(Self {
                     pool,
+                    replicas,
                     embedded: None,
                 })
             }
@@ -88,6 +97,7 @@ impl Database {
                     .map_err(connect_error)?;
                 Ok(Self {
                     pool,
+                    replicas,
                     embedded: Some(embedded),
                 })
             }
@@ -96,6 +106,11 @@ impl Database {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Where reads that may lag the primary go: the replicas that answer, else the primary.
+    pub fn reads(&self) -> Reads {
+        Reads::new(self.pool.clone(), self.replicas.clone())
     }
 
     /// Applies the pending migrations. Concurrent callers are serialised by an advisory lock.
@@ -116,6 +131,9 @@ impl Database {
 
     /// Closes the pool, then stops the embedded cluster if this process owns it.
     pub async fn close(self) -> Result<(), StoreError> {
+        for replica in self.replicas.pools() {
+            replica.close().await;
+        }
         self.pool.close().await;
         if let Some(embedded) = self.embedded {
             embedded.stop().await?;
@@ -124,8 +142,19 @@ impl Database {
     }
 }
 
+/// The settings every pool shares. Acquisitions are reported (at `trace`) so the metrics
+/// can show how long statements wait for a connection.
+pub(crate) fn pool_options(max_connections: u32) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_time_level(log::LevelFilter::Trace)
+}
+
 /// Every connection of the pool cancels statements that run longer than `timeout`.
-fn with_statement_timeout(options: PgConnectOptions, timeout: Duration) -> PgConnectOptions {
+pub(crate) fn with_statement_timeout(
+    options: PgConnectOptions,
+    timeout: Duration,
+) -> PgConnectOptions {
     if timeout.is_zero() {
         return options;
     }

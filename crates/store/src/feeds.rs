@@ -144,6 +144,8 @@ pub struct PendingChanges {
     pub post_ids: Vec<i64>,
     /// Tags that gained or lost a post, or were renamed.
     pub tag_ids: Vec<i64>,
+    /// When the oldest claimed change was recorded.
+    pub oldest: Option<DateTime<Utc>>,
 }
 
 impl PendingChanges {
@@ -152,16 +154,24 @@ impl PendingChanges {
     }
 }
 
+type ClaimedRow = (
+    i64,
+    Option<Vec<i64>>,
+    Option<Vec<i64>>,
+    Option<DateTime<Utc>>,
+);
+
 /// Claims every pending change for the caller's transaction: commit once the feeds show
 /// them (they are gone), roll back on failure (they stay for the next run). Another worker
 /// claiming at the same time waits for this one, then gets only what is newer.
 pub async fn claim_changes(tx: &mut PgConnection) -> Result<PendingChanges, StoreError> {
-    let (count, post_ids, tag_ids): (i64, Option<Vec<i64>>, Option<Vec<i64>>) = sqlx::query_as(
+    let (count, post_ids, tag_ids, oldest): ClaimedRow = sqlx::query_as(
         r#"
-        with claimed as (delete from feed_changes returning post_id, tag_id)
+        with claimed as (delete from feed_changes returning post_id, tag_id, changed_at)
         select count(*),
                array_agg(distinct post_id) filter (where post_id is not null),
-               array_agg(distinct tag_id) filter (where tag_id is not null)
+               array_agg(distinct tag_id) filter (where tag_id is not null),
+               min(changed_at)
         from claimed
         "#,
     )
@@ -171,6 +181,7 @@ pub async fn claim_changes(tx: &mut PgConnection) -> Result<PendingChanges, Stor
         count,
         post_ids: post_ids.unwrap_or_default(),
         tag_ids: tag_ids.unwrap_or_default(),
+        oldest,
     })
 }
 

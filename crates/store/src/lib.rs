@@ -17,6 +17,7 @@ pub mod imports;
 pub mod keyset;
 pub mod meta;
 pub mod posts;
+mod replicas;
 pub mod sitemap;
 pub mod summaries;
 pub mod synthetic;
@@ -31,6 +32,7 @@ pub use config::{DatabaseConfig, SiteConfig};
 pub use database::{Access, Database, MIGRATOR};
 pub use embedded::{EmbeddedError, EmbeddedOptions, EmbeddedPostgres};
 pub use error::{StoreError, display_chain, is_unavailable};
+pub use replicas::{ReadReplicas, Reads, ReplicaPool};
 pub use sqlx::{Error as SqlxError, PgConnection, PgPool};
 
 /// A transaction on the pool, as `PgPool::begin` gives it.

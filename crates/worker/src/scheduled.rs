@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
+use gazette_metrics::{Job, RunOutcome};
 use gazette_store::posts;
 
 use crate::scheduler::{Runner, stopped};
@@ -43,7 +44,14 @@ pub(crate) async fn publish_when_due(runner: Runner) {
 
 /// Publishes what is due; returns how long to wait for the next.
 async fn publish_due(runner: &Runner) -> Result<Duration, gazette_store::StoreError> {
-    let published = posts::publish_due(&runner.pool).await?;
+    let started = std::time::Instant::now();
+    let published = posts::publish_due(&runner.pool).await;
+    let outcome = match published {
+        Ok(_) => RunOutcome::Success,
+        Err(_) => RunOutcome::Failure,
+    };
+    gazette_metrics::metrics().worker_run(Job::PublishScheduled, outcome, started.elapsed());
+    let published = published?;
     if !published.is_empty() {
         tracing::info!(posts = ?published, "scheduled posts published");
     }

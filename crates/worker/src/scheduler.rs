@@ -60,6 +60,7 @@ impl Worker {
     /// serves and a signal is heard meanwhile.
     pub async fn start(pool: PgPool, config: WorkerConfig) -> Result<Self, WorkerError> {
         validate_schedule(&config.schedule)?;
+        gazette_metrics::metrics().worker_started();
         let pinger = config
             .feeds
             .websub_hub

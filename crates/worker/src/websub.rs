@@ -45,13 +45,16 @@ impl Pinger {
                 .await;
             match sent {
                 Ok(response) if response.status().is_success() => {
+                    ping_outcome("sent");
                     tracing::info!(feed = feed_url, hub = %self.hub, "announced to the WebSub hub");
                     return;
                 }
                 Ok(response) => {
+                    ping_outcome("refused");
                     tracing::warn!(feed = feed_url, status = %response.status(), attempt, "the WebSub hub refused the announcement");
                 }
                 Err(error) => {
+                    ping_outcome("unreachable");
                     tracing::warn!(feed = feed_url, %error, attempt, "cannot reach the WebSub hub");
                 }
             }
@@ -60,6 +63,15 @@ impl Pinger {
                 wait *= 2;
             }
         }
+        ping_outcome("gave_up");
         tracing::error!(feed = feed_url, hub = %self.hub, "gave up announcing to the WebSub hub");
     }
+}
+
+/// Each attempt counts (sent, refused, unreachable), and a feed given up on once more.
+fn ping_outcome(outcome: &str) {
+    gazette_metrics::metrics()
+        .websub_pings
+        .with_label_values(&[outcome])
+        .inc();
 }

@@ -435,6 +435,9 @@ impl CommentMutation {
         )
         .await
         .map_err(ApiError::from)?;
+        if !added.retried && added.comment.status == StoredStatus::Pending {
+            gazette_metrics::metrics().comments_held.inc();
+        }
         Ok(Some(AddCommentPayload {
             comment: CommentNode::from(added.comment),
             edit_token: added.edit_token,

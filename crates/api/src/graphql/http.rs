@@ -15,6 +15,8 @@ use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use gazette_domain::Viewer;
+use std::time::Instant;
+
 use gazette_store::{PgPool, tokens};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -183,6 +185,26 @@ async fn execute(
     params: Params,
     method: Method,
 ) -> Response {
+    let (response, statements) = gazette_metrics::count_statements(execute_counted(
+        state, headers, peer, media, params, method,
+    ))
+    .await;
+    gazette_metrics::metrics()
+        .statements_per_request
+        .with_label_values(&["graphql"])
+        .observe(f64::from(statements));
+    response
+}
+
+async fn execute_counted(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    media: MediaType,
+    params: Params,
+    method: Method,
+) -> Response {
+    let started = Instant::now();
     let limits = &state.config.limits;
     // An anonymous query answered recently, with no change since, is answered again from
     // memory: no slot, no parsing, no database.
@@ -199,6 +221,12 @@ async fn execute(
         })
         .flatten();
     if let Some(body) = cache_key.as_ref().and_then(|key| state.responses.get(key)) {
+        gazette_metrics::metrics().graphql_operation(
+            operation_label(&params),
+            "query",
+            None,
+            started.elapsed(),
+        );
         return (
             StatusCode::OK,
             [(header::CONTENT_TYPE, media.content_type())],
@@ -236,14 +264,10 @@ async fn execute(
         }
     };
 
-    let mut request = async_graphql::Request::new(query.clone()).variables(variables);
-    if let Some(name) = &params.operation_name {
-        request = request.operation_name(name);
-    }
     // The guarded schema checks the operation (limits, validation) and stops; the schema
     // without extensions runs it. Parsed once, here, for both.
     let mut check = async_graphql::Request::new(query.clone())
-        .variables(request.variables.clone())
+        .variables(variables.clone())
         .data(CheckOnly);
     check.operation_name = params.operation_name.clone();
     let mut kind = None;
@@ -256,34 +280,63 @@ async fn execute(
                 return method_not_allowed(media);
             }
             check.set_parsed_query(document.clone());
-            ordering = Some(document.clone());
-            request.set_parsed_query(document);
+            ordering = Some(document);
             false
         }
         // Execution reports the syntax error, with its position.
         Err(_) => true,
     };
     let client = client_key(headers, peer, state.config.trusted_proxy_hops);
-    let request = request.data(RequestContext::new(
-        state.pool.clone(),
-        state.config.clone(),
-        viewer,
-        Some(client),
-    ));
-    let generation = state.responses.generation();
-    let mut response = if ordering
+    let introspects = ordering
         .as_ref()
-        .is_some_and(|document| asks_for_schema(document, params.operation_name.as_deref()))
-    {
+        .is_some_and(|document| asks_for_schema(document, params.operation_name.as_deref()));
+    let on = |pool: PgPool| {
+        let mut request = async_graphql::Request::new(query.clone()).variables(variables.clone());
+        request.operation_name = params.operation_name.clone();
+        if let Some(document) = &ordering {
+            request.set_parsed_query(document.clone());
+        }
+        request.data(RequestContext::new(
+            pool,
+            state.config.clone(),
+            viewer,
+            Some(client.clone()),
+        ))
+    };
+    let generation = state.responses.generation();
+    let rejected = match introspects {
         // Introspection of the schema runs where its description is answered, checks and
         // all, in one pass.
-        state.schemas.guarded.execute(request).await
-    } else {
-        let checked = state.schemas.guarded.execute(check).await;
-        match passed(&checked) {
-            true => state.schemas.executor.execute(request).await,
-            false => checked,
+        true => None,
+        false => {
+            Some(state.schemas.guarded.execute(check).await).filter(|checked| !passed(checked))
         }
+    };
+    let run = async |pool: PgPool| match introspects {
+        true => state.schemas.guarded.execute(on(pool)).await,
+        false => state.schemas.executor.execute(on(pool)).await,
+    };
+    let mut response = match rejected {
+        Some(rejected) => rejected,
+        // A query may read from a replica (a mutation, and what it answers, never does);
+        // one the replica failed to answer is run again on the primary: queries change
+        // nothing, so running one twice is safe.
+        None => match (kind == Some(OperationType::Query))
+            .then(|| state.replica())
+            .flatten()
+        {
+            Some(replica) => {
+                let answered = run(replica.pool.clone()).await;
+                match has_code(&answered, "DATABASE_UNAVAILABLE") {
+                    true => {
+                        state.replica_failed(&replica, "a query found it unavailable");
+                        run(state.pool.clone()).await
+                    }
+                    false => answered,
+                }
+            }
+            None => run(state.pool.clone()).await,
+        },
     };
 
     // Errors raised before execution (syntax, validation, limits) come without data.
@@ -302,6 +355,21 @@ async fn execute(
         };
         set_code_if_missing(error, code);
     }
+    let kind_label = match kind {
+        Some(OperationType::Query) => "query",
+        Some(OperationType::Mutation) => "mutation",
+        Some(OperationType::Subscription) => "subscription",
+        None => "unknown",
+    };
+    gazette_metrics::metrics().graphql_operation(
+        params
+            .operation_name
+            .as_deref()
+            .or_else(|| leading_operation_name(&query)),
+        kind_label,
+        response.errors.first().and_then(code_of),
+        started.elapsed(),
+    );
     if let (true, Some(document)) = (executed, &ordering) {
         response_order::reorder(
             document,
@@ -356,16 +424,8 @@ async fn execute(
     }
     // Without its database the server cannot answer: 503 and when to come back, so
     // clients and balancers retry instead of taking a partial answer for the truth.
-    let unavailable = response.errors.iter().any(|error| {
-        error
-            .extensions
-            .as_ref()
-            .and_then(|extensions| extensions.get("code"))
-            .is_some_and(|code| {
-                *code == async_graphql::Value::from("DATABASE_UNAVAILABLE")
-                    || *code == async_graphql::Value::from("STORAGE_FULL")
-            })
-    });
+    let unavailable =
+        has_code(&response, "DATABASE_UNAVAILABLE") || has_code(&response, "STORAGE_FULL");
     let status = if unavailable {
         StatusCode::SERVICE_UNAVAILABLE
     } else if executed || media == MediaType::Json {
@@ -385,6 +445,44 @@ async fn execute(
             .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
     }
     answer
+}
+
+/// The operation's name for the metrics: the request's `operationName`, else the name the
+/// document starts with.
+fn operation_label(params: &Params) -> Option<&str> {
+    params
+        .operation_name
+        .as_deref()
+        .or_else(|| leading_operation_name(params.query.as_deref()?))
+}
+
+/// `Name` in a document that starts `query Name`, `mutation Name` or `subscription Name`
+/// (what clients send); without parsing the document, which a cached answer skips.
+fn leading_operation_name(document: &str) -> Option<&str> {
+    let rest = document.trim_start();
+    let rest = ["query", "mutation", "subscription"]
+        .iter()
+        .find_map(|keyword| rest.strip_prefix(keyword))?;
+    let rest = rest.strip_prefix(|c: char| c.is_whitespace())?.trim_start();
+    let end = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(rest.len());
+    Some(&rest[..end]).filter(|name| !name.is_empty())
+}
+
+/// The error's `extensions.code`.
+fn code_of(error: &ServerError) -> Option<&str> {
+    match error.extensions.as_ref()?.get("code")? {
+        async_graphql::Value::String(code) => Some(code),
+        _ => None,
+    }
+}
+
+fn has_code(response: &async_graphql::Response, code: &str) -> bool {
+    response
+        .errors
+        .iter()
+        .any(|error| code_of(error) == Some(code))
 }
 
 #[derive(Serialize)]
@@ -651,6 +749,21 @@ mod tests {
             HeaderValue::from_str(value).expect("header"),
         );
         negotiate(&headers).map_err(|unacceptable| unacceptable.browser)
+    }
+
+    #[test]
+    fn names_operations_from_the_document() {
+        assert_eq!(
+            leading_operation_name("query FrontPage { posts }"),
+            Some("FrontPage")
+        );
+        assert_eq!(
+            leading_operation_name("\n mutation Add($x: ID) { a }"),
+            Some("Add")
+        );
+        assert_eq!(leading_operation_name("query($x: ID) { a }"), None);
+        assert_eq!(leading_operation_name("{ a }"), None);
+        assert_eq!(leading_operation_name("queryX { a }"), None);
     }
 
     #[test]

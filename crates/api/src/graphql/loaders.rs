@@ -174,14 +174,38 @@ pub struct Loaders {
 impl Loaders {
     pub fn new(pool: &PgPool, reader: Reader) -> Self {
         Self {
-            authors: DataLoader::new(AuthorLoader(pool.clone(), reader), tokio::spawn),
-            posts: DataLoader::new(PostLoader(pool.clone(), reader), tokio::spawn),
-            post_tags: DataLoader::new(PostTagsLoader(pool.clone()), tokio::spawn),
-            comment_counts: DataLoader::new(CommentCountLoader(pool.clone(), reader), tokio::spawn),
-            reply_counts: DataLoader::new(ReplyCountLoader(pool.clone(), reader), tokio::spawn),
-            comments: DataLoader::new(CommentLoader(pool.clone(), reader), tokio::spawn),
-            child_pages: DataLoader::new(ChildPageLoader(pool.clone(), reader), tokio::spawn),
-            child_counts: DataLoader::new(ChildCountLoader(pool.clone(), reader), tokio::spawn),
+            authors: DataLoader::new(
+                AuthorLoader(pool.clone(), reader),
+                gazette_metrics::spawn_counted,
+            ),
+            posts: DataLoader::new(
+                PostLoader(pool.clone(), reader),
+                gazette_metrics::spawn_counted,
+            ),
+            post_tags: DataLoader::new(
+                PostTagsLoader(pool.clone()),
+                gazette_metrics::spawn_counted,
+            ),
+            comment_counts: DataLoader::new(
+                CommentCountLoader(pool.clone(), reader),
+                gazette_metrics::spawn_counted,
+            ),
+            reply_counts: DataLoader::new(
+                ReplyCountLoader(pool.clone(), reader),
+                gazette_metrics::spawn_counted,
+            ),
+            comments: DataLoader::new(
+                CommentLoader(pool.clone(), reader),
+                gazette_metrics::spawn_counted,
+            ),
+            child_pages: DataLoader::new(
+                ChildPageLoader(pool.clone(), reader),
+                gazette_metrics::spawn_counted,
+            ),
+            child_counts: DataLoader::new(
+                ChildCountLoader(pool.clone(), reader),
+                gazette_metrics::spawn_counted,
+            ),
         }
     }
 }

@@ -143,7 +143,7 @@ impl SocketSession {
     /// the subscription completes or the socket closes).
     pub fn subscription_slot(&self) -> Result<SubscriptionSlot, async_graphql::Error> {
         let taken = self.subscriptions.fetch_add(1, Ordering::SeqCst);
-        let slot = SubscriptionSlot(self.subscriptions.clone());
+        let slot = SubscriptionSlot::take(self.subscriptions.clone());
         if taken >= self.max_subscriptions {
             drop(slot);
             let max = self.max_subscriptions;
@@ -162,9 +162,18 @@ impl SocketSession {
 /// One running subscription, counted until dropped.
 pub struct SubscriptionSlot(Arc<AtomicUsize>);
 
+impl SubscriptionSlot {
+    /// The caller has counted it on its socket already.
+    fn take(socket_count: Arc<AtomicUsize>) -> Self {
+        gazette_metrics::metrics().subscriptions.inc();
+        Self(socket_count)
+    }
+}
+
 impl Drop for SubscriptionSlot {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
+        gazette_metrics::metrics().subscriptions.dec();
     }
 }
 

@@ -19,6 +19,9 @@ pub struct Report {
     pub items: usize,
     /// Change rows handled.
     pub changes: i64,
+    /// When the oldest of them was made (its transaction began): how far behind the feeds
+    /// were.
+    pub oldest_change: Option<chrono::DateTime<chrono::Utc>>,
     /// Whether every feed was rebuilt (new settings, or the first run).
     pub full: bool,
     /// Feeds that could not be rebuilt (each logged); their changes stay pending.
@@ -32,6 +35,7 @@ pub async fn regenerate(pool: &PgPool, settings: &FeedSettings) -> Result<Report
     let full = meta::get(pool, BUILT_WITH).await?.as_deref() != Some(fingerprint.as_str());
     let mut report = Report {
         changes: pending.count,
+        oldest_change: pending.oldest,
         full,
         ..Report::default()
     };

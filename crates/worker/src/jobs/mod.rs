@@ -6,6 +6,7 @@ pub(crate) mod social;
 
 use std::time::Instant;
 
+use gazette_metrics::{Job, RunOutcome};
 use gazette_store::PgPool;
 
 use crate::error::WorkerError;
@@ -30,9 +31,27 @@ pub(crate) async fn run(
     pinger: Option<&Pinger>,
 ) -> Result<(), WorkerError> {
     let started = Instant::now();
+    let metrics = gazette_metrics::metrics();
     // The two jobs are independent: a failure in one does not keep the other from running.
     let feeds = feeds::regenerate(pool, &config.feeds).await;
+    let feeds_took = started.elapsed();
+    let feeds_outcome = match &feeds {
+        Ok(report) if report.failed == 0 => {
+            if let Some(oldest) = report.oldest_change {
+                let lag = (chrono::Utc::now() - oldest).to_std().unwrap_or_default();
+                metrics.change_lag.observe(lag.as_secs_f64());
+            }
+            RunOutcome::Success
+        }
+        _ => RunOutcome::Failure,
+    };
+    metrics.worker_run(Job::Feeds, feeds_outcome, feeds_took);
     let social = social::regenerate(pool, config, chrono::Utc::now()).await;
+    let social_outcome = match &social {
+        Ok(_) => RunOutcome::Success,
+        Err(_) => RunOutcome::Failure,
+    };
+    metrics.worker_run(Job::Social, social_outcome, started.elapsed() - feeds_took);
     let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     match &feeds {
         Ok(report) => tracing::info!(

@@ -1,0 +1,127 @@
+//! `/metrics` for Prometheus, and the HTTP layer that counts every request. The families
+//! are gazette-metrics'; what is a state rather than an event (pool sizes, readiness, the
+//! moderation queue) is read here at each scrape.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use gazette_metrics::{PoolStats, metrics};
+use gazette_store::{PgPool, Reads, comments, meta};
+use tokio::net::TcpListener;
+
+/// The text exposition format's content type.
+const EXPOSITION: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// A scrape must answer even when the database does not.
+const SAMPLE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// What a scrape reads besides the counters.
+#[derive(Debug, Clone)]
+pub struct Scrape {
+    pub reads: Reads,
+    /// The moderation queue's size is the API's concern; a worker-only process leaves it out.
+    pub moderation_queue: bool,
+}
+
+/// `GET /metrics`, for a router of any state.
+pub fn routes<S>(scrape: Scrape) -> Router<S> {
+    Router::new()
+        .route("/metrics", get(render))
+        .with_state(scrape)
+}
+
+/// Serves `/metrics` alone on `listener` (`--metrics-listen`) until `shutdown`.
+pub async fn serve(
+    listener: TcpListener,
+    scrape: Scrape,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, routes::<()>(scrape))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn render(State(scrape): State<Scrape>) -> Response {
+    let metrics = metrics();
+    let primary = scrape.reads.primary();
+    metrics.pool("primary", stats(primary));
+    // Replicas are summed: one series per replica URL would name servers in labels.
+    let replicas = scrape.reads.replicas();
+    metrics
+        .replicas_configured
+        .set(i64::try_from(replicas.len()).unwrap_or(i64::MAX));
+    metrics
+        .replicas_healthy
+        .set(i64::try_from(replicas.answering()).unwrap_or(i64::MAX));
+    if !replicas.is_empty() {
+        let summed = replicas.pools().map(stats).fold(
+            PoolStats {
+                size: 0,
+                idle: 0,
+                max: 0,
+            },
+            |sum, pool| PoolStats {
+                size: sum.size + pool.size,
+                idle: sum.idle + pool.idle,
+                max: sum.max + pool.max,
+            },
+        );
+        metrics.pool("replica", summed);
+    }
+    let ready = tokio::time::timeout(SAMPLE_TIMEOUT, meta::ping(primary)).await;
+    metrics.ready.set(i64::from(matches!(ready, Ok(Ok(())))));
+    if scrape.moderation_queue {
+        let queue = tokio::time::timeout(SAMPLE_TIMEOUT, comments::awaiting_moderation(primary));
+        if let Ok(Ok(count)) = queue.await {
+            metrics.comments_awaiting_moderation.set(count);
+        }
+    }
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static(EXPOSITION))],
+        metrics.render(),
+    )
+        .into_response()
+}
+
+fn stats(pool: &PgPool) -> PoolStats {
+    PoolStats {
+        size: pool.size(),
+        idle: pool.num_idle(),
+        max: pool.options().get_max_connections(),
+    }
+}
+
+/// Counts each request by route pattern (never the raw path: that is the client's to vary
+/// without bound), method and status, and times it to the response head.
+pub async fn track(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let method = match *request.method() {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::OPTIONS => "OPTIONS",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        _ => "other",
+    };
+    let response = next.run(request).await;
+    let metrics = metrics();
+    metrics
+        .http_requests
+        .with_label_values(&[route.as_str(), method, response.status().as_str()])
+        .inc();
+    metrics
+        .http_duration
+        .with_label_values(&[route.as_str()])
+        .observe(started.elapsed().as_secs_f64());
+    response
+}

@@ -1,0 +1,628 @@
+//! Operations (issue 14): `/metrics` scraped from a real `gazette serve`, every family
+//! present and moving when its event happens; the dashboard and alert rules under
+//! `deploy/` name only families that exist.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::{Connection, PgConnection};
+
+use crate::helpers::http_client;
+use crate::reliability::{free_port, start_process, terminate, until_ok};
+use crate::subscriptions::{connect_at, receive, send};
+use gazette_store::testing::TestDatabase;
+
+/// One scrape, parsed: each sample with its labels.
+#[derive(Debug)]
+pub struct Scrape {
+    samples: Vec<(String, Vec<(String, String)>, f64)>,
+    /// Families declared by `# TYPE`.
+    families: BTreeSet<String>,
+    text: String,
+}
+
+impl Scrape {
+    pub async fn of(url: &str) -> Self {
+        let response = http_client().get(url).send().await.expect("scrape");
+        assert_eq!(response.status(), StatusCode::OK);
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .expect("ASCII")
+            .to_owned();
+        assert!(
+            content_type.starts_with("text/plain; version=0.0.4"),
+            "{content_type}"
+        );
+        Self::parse(&response.text().await.expect("text"))
+    }
+
+    fn parse(text: &str) -> Self {
+        let mut samples = Vec::new();
+        let mut families = BTreeSet::new();
+        for line in text.lines() {
+            if let Some(declared) = line.strip_prefix("# TYPE ") {
+                let name = declared.split_whitespace().next().expect("a family name");
+                families.insert(name.to_owned());
+                continue;
+            }
+            if line.starts_with('#') || line.is_empty() {
+                continue;
+            }
+            let (series, value) = line.rsplit_once(' ').expect("a sample line");
+            let value: f64 = value.parse().expect("a number");
+            let (name, labels) = match series.split_once('{') {
+                Some((name, labels)) => {
+                    let labels = labels.trim_end_matches('}');
+                    let pairs = labels
+                        .split("\",")
+                        .filter(|pair| !pair.is_empty())
+                        .map(|pair| {
+                            let (key, value) = pair.split_once("=\"").expect("label=\"value\"");
+                            (key.to_owned(), value.trim_end_matches('"').to_owned())
+                        })
+                        .collect();
+                    (name.to_owned(), pairs)
+                }
+                None => (series.to_owned(), Vec::new()),
+            };
+            samples.push((name, labels, value));
+        }
+        Self {
+            samples,
+            families,
+            text: text.to_owned(),
+        }
+    }
+
+    /// The sum of the samples of `name` whose labels include all of `labels`.
+    pub fn sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.matching(name, labels).sum()
+    }
+
+    /// Whether a sample of `name` with `labels` is there at all.
+    pub fn has(&self, name: &str, labels: &[(&str, &str)]) -> bool {
+        self.matching(name, labels).next().is_some()
+    }
+
+    fn matching<'a>(
+        &'a self,
+        name: &'a str,
+        labels: &'a [(&'a str, &'a str)],
+    ) -> impl Iterator<Item = f64> + 'a {
+        self.samples
+            .iter()
+            .filter(move |(sample, found, _)| {
+                sample == name
+                    && labels.iter().all(|(key, value)| {
+                        found.iter().any(|(found_key, found_value)| {
+                            found_key == key && found_value == value
+                        })
+                    })
+            })
+            .map(|(_, _, value)| *value)
+    }
+}
+
+/// Scrapes until `check` holds (at most `within`), returning that scrape.
+async fn scrape_until(url: &str, within: Duration, check: impl Fn(&Scrape) -> bool) -> Scrape {
+    let started = Instant::now();
+    loop {
+        let scrape = Scrape::of(url).await;
+        if check(&scrape) {
+            return scrape;
+        }
+        assert!(
+            started.elapsed() < within,
+            "the metrics did not get there within {within:?}:\n{}",
+            scrape.text
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Every family the operations guide lists, as the text format declares it.
+const FAMILIES: &[&str] = &[
+    "gazette_http_requests_total",
+    "gazette_http_request_duration_seconds",
+    "gazette_graphql_operations_total",
+    "gazette_graphql_operation_duration_seconds",
+    "gazette_graphql_operations_waiting",
+    "gazette_websocket_connections",
+    "gazette_graphql_subscriptions",
+    "gazette_db_pool_connections",
+    "gazette_db_pool_max_connections",
+    "gazette_db_pool_acquire_seconds",
+    "gazette_db_statements_per_request",
+    "gazette_feed_cache_requests_total",
+    "gazette_worker_runs_total",
+    "gazette_worker_run_duration_seconds",
+    "gazette_worker_last_success_timestamp_seconds",
+    "gazette_worker_seconds_since_last_success",
+    "gazette_feed_change_lag_seconds",
+    "gazette_websub_pings_total",
+    "gazette_comments_held_total",
+    "gazette_comments_awaiting_moderation",
+    "gazette_ready",
+    "gazette_db_replicas_healthy",
+    "gazette_db_replicas_configured",
+    "gazette_db_replica_fallbacks_total",
+    "gazette_process_start_time_seconds",
+];
+
+const POSTS: &str = "query FrontPage { posts(first: 3) { edges { node { title author { name } tags { name } } } } }";
+
+#[tokio::test]
+async fn metrics_are_scraped_and_each_family_moves_with_its_event() {
+    let database = TestDatabase::create().await;
+    let data = tempfile::tempdir().expect("data dir");
+    let logs = tempfile::tempdir().expect("logs");
+    let api = format!("127.0.0.1:{}", free_port());
+    let metrics_address = format!("127.0.0.1:{}", free_port());
+    // A hub that is not there: each announcement counts as unreachable.
+    let hub = format!("http://127.0.0.1:{}/", free_port());
+    let data_arg = data.path().display().to_string();
+    let args = [
+        "serve",
+        "--listen",
+        &api,
+        "--metrics-listen",
+        &metrics_address,
+        "--data-dir",
+        &data_arg,
+        "--websub-hub",
+        &hub,
+        "--comment-moderation",
+        "all",
+        "--comment-rate-limit",
+        "0",
+        "--graphql-cache-ttl",
+        "0",
+        "--graphql-max-concurrent",
+        "1",
+    ];
+    let mut server = start_process(
+        &args,
+        &[("DATABASE_URL", database.url())],
+        logs.path().join("serve.log"),
+    )
+    .await;
+    let base = format!("http://{api}");
+    let metrics_url = format!("http://{metrics_address}/metrics");
+    until_ok(&format!("{base}/feed.xml"), Duration::from_secs(30)).await;
+
+    // Not on the public port unless asked (`--metrics-listen api`).
+    let public = http_client()
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("public /metrics");
+    assert_eq!(public.status(), StatusCode::NOT_FOUND);
+
+    let before = scrape_until(&metrics_url, Duration::from_secs(30), |scrape| {
+        scrape.sum(
+            "gazette_worker_runs_total",
+            &[("worker_job", "feeds"), ("outcome", "success")],
+        ) >= 1.0
+    })
+    .await;
+    assert_eq!(before.sum("gazette_ready", &[]), 1.0);
+    assert!(before.sum("gazette_process_start_time_seconds", &[]) > 1.7e9);
+    assert!(before.has(
+        "gazette_db_pool_connections",
+        &[("pool", "primary"), ("state", "idle")]
+    ));
+    assert_eq!(
+        before.sum("gazette_db_pool_max_connections", &[("pool", "primary")]),
+        10.0
+    );
+    assert!(
+        before.sum(
+            "gazette_worker_last_success_timestamp_seconds",
+            &[("worker_job", "feeds")]
+        ) > 1.7e9
+    );
+    assert!(before.has(
+        "gazette_worker_seconds_since_last_success",
+        &[("worker_job", "social")]
+    ));
+
+    let client = http_client();
+    // HTTP, feeds from memory (the first read may miss, the next hits), a page.
+    for _ in 0..2 {
+        let feed = client
+            .get(format!("{base}/feed.xml"))
+            .send()
+            .await
+            .expect("feed");
+        assert_eq!(feed.status(), StatusCode::OK);
+    }
+    let missing = client
+        .get(format!("{base}/no/such/page/here"))
+        .send()
+        .await
+        .expect("404");
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let front: Value = client
+        .post(format!("{base}/graphql"))
+        .json(&json!({ "query": "{ posts(first: 1) { edges { node { id slug } } } }" }))
+        .send()
+        .await
+        .expect("posts")
+        .json()
+        .await
+        .expect("JSON");
+    let demo = &front["data"]["posts"]["edges"][0]["node"];
+    let post = demo["id"].as_str().expect("the demo post").to_owned();
+    let slug = demo["slug"].as_str().expect("its slug");
+    let post_page = client
+        .get(format!("{base}/posts/{slug}"))
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(post_page.status(), StatusCode::OK);
+    let posts_page = client
+        .get(format!("{base}/posts"))
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(posts_page.status(), StatusCode::OK);
+    // GraphQL: a named query, an invalid one, and a name no one may grow the registry with.
+    let graphql = |body: Value| {
+        let client = client.clone();
+        let url = format!("{base}/graphql");
+        async move {
+            client
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .expect("GraphQL")
+                .json::<Value>()
+                .await
+                .expect("JSON")
+        }
+    };
+    let answer = graphql(json!({ "query": POSTS, "operationName": "FrontPage" })).await;
+    assert!(answer.get("errors").is_none(), "{answer}");
+    graphql(json!({ "query": "query Broken { nope }" })).await;
+    for index in 0..250 {
+        graphql(json!({ "query": format!("query Spam{index} {{ __typename }}") })).await;
+    }
+    // A held comment (moderation `all`).
+    let added = graphql(json!({
+        "query": "mutation Comment($input: AddCommentInput!) { addComment(input: $input) { comment { id status } } }",
+        "variables": { "input": { "postId": post, "authorName": "Reader", "body": "Counted while held." } },
+        "operationName": "Comment",
+    }))
+    .await;
+    assert_eq!(
+        added["data"]["addComment"]["comment"]["status"], "PENDING",
+        "{added}"
+    );
+    // A socket with a subscription.
+    let mut socket = connect_at(&base, "graphql-transport-ws", json!({})).await;
+    send(
+        &mut socket,
+        json!({ "id": "1", "type": "subscribe", "payload": {
+            "query": "subscription($post: ID!) { commentAdded(postId: $post) { id } }",
+            "variables": { "post": post },
+        } }),
+    )
+    .await;
+
+    let during = scrape_until(&metrics_url, Duration::from_secs(10), |scrape| {
+        scrape.sum("gazette_graphql_subscriptions", &[]) == 1.0
+    })
+    .await;
+    assert_eq!(during.sum("gazette_websocket_connections", &[]), 1.0);
+    assert!(
+        during.sum(
+            "gazette_http_requests_total",
+            &[("route", "/feed.xml"), ("method", "GET"), ("status", "200")]
+        ) >= 2.0
+    );
+    assert!(
+        during.sum(
+            "gazette_http_requests_total",
+            &[("route", "unmatched"), ("status", "404")]
+        ) >= 1.0
+    );
+    assert!(
+        during.sum(
+            "gazette_http_request_duration_seconds_count",
+            &[("route", "/posts")]
+        ) > before.sum(
+            "gazette_http_request_duration_seconds_count",
+            &[("route", "/posts")]
+        )
+    );
+    assert!(during.sum("gazette_feed_cache_requests_total", &[("result", "hit")]) >= 1.0);
+    assert!(
+        during.sum("gazette_feed_cache_requests_total", &[]) >= 2.0,
+        "{}",
+        during.text
+    );
+    assert_eq!(
+        during.sum(
+            "gazette_graphql_operations_total",
+            &[
+                ("operation", "FrontPage"),
+                ("type", "query"),
+                ("outcome", "success")
+            ]
+        ),
+        1.0
+    );
+    assert_eq!(
+        during.sum(
+            "gazette_graphql_operations_total",
+            &[
+                ("operation", "Broken"),
+                ("outcome", "GRAPHQL_VALIDATION_FAILED")
+            ]
+        ),
+        1.0
+    );
+    // The registry holds at most 200 operation names (besides `anonymous`); the rest count
+    // as `other`.
+    let names: BTreeSet<&str> = during
+        .samples
+        .iter()
+        .filter(|(name, _, _)| name == "gazette_graphql_operations_total")
+        .flat_map(|(_, labels, _)| labels.iter())
+        .filter(|(key, _)| key == "operation")
+        .map(|(_, value)| value.as_str())
+        .collect();
+    assert!(names.len() <= 202, "{} operation names", names.len());
+    assert!(
+        during.sum(
+            "gazette_graphql_operations_total",
+            &[("operation", "other")]
+        ) >= 50.0
+    );
+    assert!(
+        during.sum(
+            "gazette_graphql_operation_duration_seconds_count",
+            &[("type", "mutation")]
+        ) >= 1.0
+    );
+    // Statements per request: a GraphQL query reads, a page reads.
+    assert!(
+        during.sum(
+            "gazette_db_statements_per_request_sum",
+            &[("kind", "graphql")]
+        ) > before.sum(
+            "gazette_db_statements_per_request_sum",
+            &[("kind", "graphql")]
+        )
+    );
+    assert!(
+        during.sum("gazette_db_statements_per_request_sum", &[("kind", "page")])
+            >= during.sum(
+                "gazette_db_statements_per_request_count",
+                &[("kind", "page")]
+            ),
+        "each page ran at least one statement"
+    );
+    assert!(
+        during.sum("gazette_db_pool_acquire_seconds_count", &[])
+            > before.sum("gazette_db_pool_acquire_seconds_count", &[])
+    );
+    assert_eq!(during.sum("gazette_comments_held_total", &[]), 1.0);
+    assert_eq!(during.sum("gazette_comments_awaiting_moderation", &[]), 1.0);
+
+    // Approving the comment changes the post's feeds: the worker rebuilds them (a run, a
+    // lag), and announces them to the hub (which is not there).
+    let admin = std::fs::read_to_string(data.path().join("admin-token"))
+        .expect("the admin token")
+        .trim()
+        .to_owned();
+    let comment = added["data"]["addComment"]["comment"]["id"]
+        .as_str()
+        .expect("comment id")
+        .to_owned();
+    let approved: Value = client
+        .post(format!("{base}/graphql"))
+        .bearer_auth(&admin)
+        .json(&json!({
+            "query": "mutation($id: ID!) { approveComment(input: { id: $id }) { comment { status } } }",
+            "variables": { "id": comment },
+        }))
+        .send()
+        .await
+        .expect("approve")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(
+        approved["data"]["approveComment"]["comment"]["status"], "PUBLISHED",
+        "{approved}"
+    );
+    let event = receive(&mut socket, Duration::from_secs(10)).await;
+    assert!(event.is_some(), "the subscriber heard of the comment");
+    let after = scrape_until(&metrics_url, Duration::from_secs(20), |scrape| {
+        scrape.sum("gazette_feed_change_lag_seconds_count", &[])
+            > before.sum("gazette_feed_change_lag_seconds_count", &[])
+            && scrape.sum("gazette_websub_pings_total", &[("outcome", "unreachable")]) >= 1.0
+    })
+    .await;
+    // Every family is there once its events have happened.
+    for family in FAMILIES {
+        assert!(
+            after.families.contains(*family),
+            "{family} is not declared:\n{}",
+            after.text
+        );
+    }
+    assert!(
+        after.sum(
+            "gazette_worker_runs_total",
+            &[("worker_job", "feeds"), ("outcome", "success")]
+        ) > before.sum(
+            "gazette_worker_runs_total",
+            &[("worker_job", "feeds"), ("outcome", "success")]
+        )
+    );
+    assert!(
+        after.sum(
+            "gazette_worker_run_duration_seconds_count",
+            &[("worker_job", "social")]
+        ) > before.sum(
+            "gazette_worker_run_duration_seconds_count",
+            &[("worker_job", "social")]
+        )
+    );
+    assert!(
+        after.sum(
+            "gazette_worker_seconds_since_last_success",
+            &[("worker_job", "feeds")]
+        ) < 60.0
+    );
+    assert_eq!(after.sum("gazette_comments_awaiting_moderation", &[]), 0.0);
+    drop(socket);
+    scrape_until(&metrics_url, Duration::from_secs(10), |scrape| {
+        scrape.sum("gazette_websocket_connections", &[]) == 0.0
+            && scrape.sum("gazette_graphql_subscriptions", &[]) == 0.0
+    })
+    .await;
+
+    // Operations waiting for a slot (one slot here): hold the posts table, so one query
+    // holds the slot while waiting for the lock, and the next waits for the slot.
+    let mut holder = PgConnection::connect_with(database.options())
+        .await
+        .expect("connect");
+    sqlx::query("begin")
+        .execute(&mut holder)
+        .await
+        .expect("begin");
+    sqlx::query("lock table posts in access exclusive mode")
+        .execute(&mut holder)
+        .await
+        .expect("lock");
+    let blocked: Vec<_> = (0..2)
+        .map(|_| {
+            tokio::spawn(graphql(
+                json!({ "query": "{ posts(first: 1) { totalCount } }" }),
+            ))
+        })
+        .collect();
+    scrape_until(&metrics_url, Duration::from_secs(5), |scrape| {
+        scrape.sum("gazette_graphql_operations_waiting", &[]) >= 1.0
+    })
+    .await;
+    sqlx::query("rollback")
+        .execute(&mut holder)
+        .await
+        .expect("rollback");
+    for query in blocked {
+        query.await.expect("the blocked queries finish");
+    }
+    scrape_until(&metrics_url, Duration::from_secs(5), |scrape| {
+        scrape.sum("gazette_graphql_operations_waiting", &[]) == 0.0
+    })
+    .await;
+
+    // What an operator's Prometheus and Grafana are given names only what is scraped.
+    let deployed = [
+        "deploy/prometheus/alerts.yml",
+        "deploy/grafana/gazette-dashboard.json",
+    ];
+    for file in deployed {
+        let text = std::fs::read_to_string(file).unwrap_or_else(|error| panic!("{file}: {error}"));
+        let named = metric_names(&text);
+        assert!(!named.is_empty(), "{file} names no metric");
+        for name in named {
+            let family = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|suffix| name.strip_suffix(suffix))
+                .filter(|family| after.families.contains(*family))
+                .unwrap_or(&name);
+            assert!(
+                after.families.contains(family),
+                "{file} uses {name}, which /metrics does not have"
+            );
+        }
+    }
+    let dashboard: Value = serde_json::from_str(
+        &std::fs::read_to_string("deploy/grafana/gazette-dashboard.json").expect("dashboard"),
+    )
+    .expect("the dashboard is JSON");
+    assert!(
+        dashboard["panels"]
+            .as_array()
+            .is_some_and(|panels| panels.len() >= 6)
+    );
+
+    let (status, _) = terminate(&mut server.child, Duration::from_secs(20)).await;
+    assert!(status.success());
+}
+
+/// The `gazette_…` names in a file.
+fn metric_names(text: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("gazette_") {
+        let tail = &rest[at..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        let preceded = rest[..at]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '/');
+        if !preceded {
+            names.insert(tail[..end].to_owned());
+        }
+        rest = &tail[end..];
+    }
+    names
+}
+
+/// `--metrics-listen api` serves the metrics beside the API; a worker cannot, and says so.
+#[tokio::test]
+async fn metrics_on_the_api_port_and_a_clear_refusal_without_one() {
+    let database = TestDatabase::create().await;
+    let data = tempfile::tempdir().expect("data dir");
+    let logs = tempfile::tempdir().expect("logs");
+    let api = format!("127.0.0.1:{}", free_port());
+    let data_arg = data.path().display().to_string();
+    let mut server = start_process(
+        &[
+            "api",
+            "--listen",
+            &api,
+            "--metrics-listen",
+            "api",
+            "--data-dir",
+            &data_arg,
+        ],
+        &[("DATABASE_URL", database.url())],
+        logs.path().join("api.log"),
+    )
+    .await;
+    until_ok(&format!("http://{api}/healthz"), Duration::from_secs(10)).await;
+    let scrape = Scrape::of(&format!("http://{api}/metrics")).await;
+    assert!(scrape.families.contains("gazette_http_requests_total"));
+    assert!(
+        !scrape.has("gazette_worker_runs_total", &[]),
+        "an API-only process runs no jobs"
+    );
+    let (status, _) = terminate(&mut server.child, Duration::from_secs(20)).await;
+    assert!(status.success());
+
+    let refused = crate::cli_errors::gazette(
+        &["worker", "--metrics-listen", "api"],
+        &[("DATABASE_URL", database.url())],
+    )
+    .await;
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("--metrics-listen api"), "{stderr}");
+
+    let bad = crate::cli_errors::gazette(&["--metrics-listen", "everywhere", "api"], &[]).await;
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("expected an address and port"), "{stderr}");
+}
