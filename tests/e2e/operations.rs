@@ -14,10 +14,13 @@ use crate::reliability::{free_port, start_process, terminate, until_ok};
 use crate::subscriptions::{connect_at, receive, send};
 use gazette_store::testing::TestDatabase;
 
+/// A sample's labels, as `(name, value)` pairs.
+type Labels = Vec<(String, String)>;
+
 /// One scrape, parsed: each sample with its labels.
 #[derive(Debug)]
 pub struct Scrape {
-    samples: Vec<(String, Vec<(String, String)>, f64)>,
+    samples: Vec<(String, Labels, f64)>,
     /// Families declared by `# TYPE`.
     families: BTreeSet<String>,
     text: String,
@@ -446,6 +449,13 @@ async fn metrics_are_scraped_and_each_family_moves_with_its_event() {
         scrape.sum("gazette_feed_change_lag_seconds_count", &[])
             > before.sum("gazette_feed_change_lag_seconds_count", &[])
             && scrape.sum("gazette_websub_pings_total", &[("outcome", "unreachable")]) >= 1.0
+            && scrape.sum(
+                "gazette_worker_run_duration_seconds_count",
+                &[("worker_job", "social")],
+            ) > before.sum(
+                "gazette_worker_run_duration_seconds_count",
+                &[("worker_job", "social")],
+            )
     })
     .await;
     // Every family is there once its events have happened.
