@@ -90,7 +90,13 @@ async fn serve(settings: &Settings, api: bool, worker: bool) -> anyhow::Result<(
     };
     let metrics = bind_metrics(settings.metrics_listen, api).await?;
     let shutdown = shutdown_signal()?;
-    with_database(settings, Access::Exclusive, async move |database| {
+    let mut config = settings.database();
+    if !api {
+        // The worker reads what it rebuilds from the primary: replicas would only cost it
+        // connections.
+        config.read_urls.clear();
+    }
+    open_database(settings, config, Access::Exclusive, async move |database| {
         if api {
             seed::first_run(database.pool(), &settings.data_dir, settings.seed).await?;
         }
@@ -221,15 +227,29 @@ async fn token(settings: &Settings, command: TokenCommand) -> anyhow::Result<()>
     .await
 }
 
-/// Opens and migrates the database, runs `work`, and closes the database whatever happened
-/// (stopping the embedded cluster this process started).
+/// Opens and migrates the database (the primary alone: one-off commands have no reads to
+/// spread), runs `work`, and closes the database whatever happened (stopping the embedded
+/// cluster this process started).
 async fn with_database(
     settings: &Settings,
     access: Access,
     work: impl AsyncFnOnce(&Database) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let config = settings.database();
-    if config.url.is_none() && !config.read_urls.is_empty() {
+    let mut config = settings.database();
+    config.read_urls.clear();
+    open_database(settings, config, access, work).await
+}
+
+/// [`with_database`] on `config`, replicas included.
+async fn open_database(
+    settings: &Settings,
+    config: gazette_store::DatabaseConfig,
+    access: Access,
+    work: impl AsyncFnOnce(&Database) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    // Refused for every command, whichever uses the replicas.
+    let asked = settings.database();
+    if asked.url.is_none() && !asked.read_urls.is_empty() {
         bail!(
             "--database-read-url needs DATABASE_URL: replicas follow a PostgreSQL server you run, and the embedded one has none"
         );

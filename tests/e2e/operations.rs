@@ -631,6 +631,25 @@ async fn metrics_on_the_api_port_and_a_clear_refusal_without_one() {
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("--metrics-listen api"), "{stderr}");
 
+    let data_arg = data.path().join("embedded").display().to_string();
+    let embedded = crate::cli_errors::gazette(
+        &[
+            "api",
+            "--data-dir",
+            &data_arg,
+            "--database-read-url",
+            "postgres://reader@127.0.0.1:1/gazette",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(embedded.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&embedded.stderr);
+    assert!(
+        stderr.contains("--database-read-url needs DATABASE_URL"),
+        "{stderr}"
+    );
+
     let bad = crate::cli_errors::gazette(&["--metrics-listen", "everywhere", "api"], &[]).await;
     assert_eq!(bad.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&bad.stderr);

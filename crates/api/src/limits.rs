@@ -23,11 +23,28 @@ impl ExecutionSlots {
         if let Ok(permit) = self.0.clone().try_acquire_owned() {
             return Some(permit);
         }
-        let waiting = &gazette_metrics::metrics().graphql_waiting;
-        waiting.inc();
-        let permit = tokio::time::timeout(wait, self.0.clone().acquire_owned()).await;
-        waiting.dec();
-        permit.ok()?.ok()
+        let _waiting = Waiting::start();
+        tokio::time::timeout(wait, self.0.clone().acquire_owned())
+            .await
+            .ok()?
+            .ok()
+    }
+}
+
+/// One operation counted as waiting for a slot until dropped, also when its client goes
+/// away mid-wait (the future is dropped, not finished).
+struct Waiting;
+
+impl Waiting {
+    fn start() -> Self {
+        gazette_metrics::metrics().graphql_waiting.inc();
+        Self
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        gazette_metrics::metrics().graphql_waiting.dec();
     }
 }
 
