@@ -104,7 +104,11 @@ async fn serve(settings: &Settings, api: bool, worker: bool) -> anyhow::Result<(
             print_urls(&settings.site(listener.local_addr()?));
         }
         if let Some(metrics) = &metrics {
-            tracing::info!(address = %metrics.local_addr()?, "serving /metrics");
+            let address = metrics.local_addr()?;
+            match api {
+                true => println!("  Metrics (Prometheus) http://{address}/metrics"),
+                false => tracing::info!(%address, "serving /metrics"),
+            }
         }
         let services = Services {
             api: listener,
