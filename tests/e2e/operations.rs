@@ -655,3 +655,65 @@ async fn metrics_on_the_api_port_and_a_clear_refusal_without_one() {
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert!(stderr.contains("expected an address and port"), "{stderr}");
 }
+
+/// The default metrics address taken (another gazette on this machine) is a warning and
+/// the process runs on; an address the operator chose that is taken stops it.
+#[tokio::test]
+async fn a_taken_metrics_address_warns_by_default_and_fails_when_chosen() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let database = TestDatabase::create().await;
+    // Held by this test, or by something else already: taken either way.
+    let _held = std::net::TcpListener::bind("127.0.0.1:9464");
+    let data = tempfile::tempdir().expect("data dir");
+    let data_arg = data.path().display().to_string();
+    let api = format!("127.0.0.1:{}", free_port());
+    let mut child = crate::cli_errors::command(
+        &["api", "--listen", &api, "--data-dir", &data_arg],
+        &[("DATABASE_URL", database.url())],
+    )
+    .env_remove("GAZETTE_METRICS_LISTEN")
+    .spawn()
+    .expect("start gazette");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let running = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Ok(Some(line)) = stdout.next_line().await {
+            if line == "Gazette is running." {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(running, Ok(true), "the API runs without its metrics");
+    until_ok(&format!("http://{api}/healthz"), Duration::from_secs(10)).await;
+    let (status, _) = terminate(&mut child, Duration::from_secs(20)).await;
+    assert!(status.success());
+    let mut stderr = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr)
+        .await
+        .expect("stderr");
+    assert!(
+        stderr.contains("not serving /metrics: its default address is taken"),
+        "{stderr}"
+    );
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let chosen = taken.local_addr().expect("address").to_string();
+    let refused = crate::cli_errors::gazette(
+        &[
+            "api",
+            "--listen",
+            &api,
+            "--metrics-listen",
+            &chosen,
+            "--data-dir",
+            &data_arg,
+        ],
+        &[("DATABASE_URL", database.url())],
+    )
+    .await;
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("cannot serve metrics on"), "{stderr}");
+}
