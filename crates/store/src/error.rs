@@ -72,7 +72,10 @@ impl From<sqlx::Error> for StoreError {
 
 /// Whether `error` says the database cannot be reached, rather than that a statement failed:
 /// connection failures (I/O, a closed or exhausted pool, a broken protocol) and
-/// PostgreSQL's connection exceptions (class 08) and shutdowns (57P01–57P03).
+/// PostgreSQL's connection exceptions (class 08) and shutdowns (57P01–57P03). Also
+/// `serialization_failure` (40001): Gazette runs no serializable transactions, so it comes
+/// from a read replica cancelling a read that conflicts with what it replays — that server
+/// cannot answer now, and the read is asked of the primary instead.
 pub fn is_unavailable(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Io(_)
@@ -81,7 +84,7 @@ pub fn is_unavailable(error: &sqlx::Error) -> bool {
         | sqlx::Error::WorkerCrashed
         | sqlx::Error::Protocol(_) => true,
         sqlx::Error::Database(database) => database.code().is_some_and(|code| {
-            code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")
+            code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "40001")
         }),
         _ => false,
     }
@@ -113,4 +116,32 @@ pub fn display_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::TestDatabase;
+
+    /// What PostgreSQL itself raises, by SQLSTATE, and whether it means "cannot answer now".
+    #[tokio::test]
+    async fn unavailable_is_decided_by_the_sqlstate() {
+        let database = TestDatabase::create().await;
+        let pool = database.pool().await;
+        for (code, unavailable) in [
+            ("57P01", true),
+            ("40001", true),
+            ("08006", true),
+            ("23505", false),
+            ("42P01", false),
+        ] {
+            let statement =
+                format!("do $$ begin raise exception 'raised' using errcode = '{code}'; end $$");
+            let error = sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+                .execute(&pool)
+                .await
+                .expect_err("the statement raises");
+            let error = super::StoreError::from(error);
+            assert_eq!(error.is_unavailable(), unavailable, "{code}: {error:?}");
+        }
+    }
 }
