@@ -361,6 +361,30 @@ async fn reads_go_to_the_replica_writes_to_the_primary_and_a_stopped_replica_cos
     );
     assert_eq!(on_primary, 0, "the primary answered no read");
 
+    // A post's comment feed is built (on the primary) when first asked for, and served at
+    // once: not looked for on a replica that may not have it yet.
+    let slugs: Value = graphql(
+        &client,
+        &base,
+        json!({ "query": "{ posts(first: 1) { edges { node { slug } } } }" }),
+    )
+    .await
+    .1;
+    let slug = slugs["data"]["posts"]["edges"][0]["node"]["slug"]
+        .as_str()
+        .expect("a slug")
+        .to_owned();
+    let feed = client
+        .get(format!("{base}/posts/{slug}/comments/feed.xml"))
+        .send()
+        .await
+        .expect("comment feed");
+    assert_eq!(
+        feed.status(),
+        StatusCode::OK,
+        "the new comment feed is served"
+    );
+
     // A mutation writes to the primary, and its own answer reads from there.
     let demo: Value = graphql(
         &client,

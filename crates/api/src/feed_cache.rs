@@ -48,20 +48,14 @@ impl FeedCache {
             entries: Arc::default(),
         };
         let mut subscription = events.subscribe();
-        let entries = cache.entries.clone();
-        let announced = cache.announced.clone();
+        let listener = cache.clone();
+        let (entries, announced) = (cache.entries.clone(), cache.announced.clone());
         tokio::spawn(async move {
             loop {
                 match subscription.recv().await {
                     Ok(event) if event.kind == EventKind::FeedChanged => {
                         if let Some(key) = event.key {
-                            lock(&entries).remove(&key);
-                            let mut announced = lock(&announced);
-                            // Bounded like the copies; past it, a replica's lag (usually
-                            // milliseconds) is what a reader may see.
-                            if announced.len() < CAPACITY {
-                                announced.insert(key);
-                            }
+                            listener.stored(key);
                         }
                     }
                     // A lost event connection (the database may be down) keeps the copies:
@@ -82,6 +76,18 @@ impl FeedCache {
             }
         });
         cache
+    }
+
+    /// A new version of `key` is stored (the worker announced it, or this process built
+    /// it): the copy goes, and the next is read from the primary, which has it for sure.
+    pub fn stored(&self, key: String) {
+        lock(&self.entries).remove(&key);
+        let mut announced = lock(&self.announced);
+        // Bounded like the copies; past it, a replica's lag (usually milliseconds) is what
+        // a reader may see.
+        if announced.len() < CAPACITY {
+            announced.insert(key);
+        }
     }
 
     /// The current feed stored under `key`, if there is one.

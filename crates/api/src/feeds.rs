@@ -93,10 +93,11 @@ pub async fn post_comments_rss(
             feed_items: state.config.feed_items,
             websub_hub: state.config.websub_hub.clone(),
         };
-        if let Err(error) =
-            gazette_domain::feeds::build_post_comments(&state.pool, &settings, &slug).await
-        {
-            tracing::error!(error = %gazette_store::display_chain(&error), key, "could not build a comment feed");
+        match gazette_domain::feeds::build_post_comments(&state.pool, &settings, &slug).await {
+            Ok(_) => state.feeds.stored(key.clone()),
+            Err(error) => {
+                tracing::error!(error = %gazette_store::display_chain(&error), key, "could not build a comment feed")
+            }
         }
     }
     serve_named_feed(&state, &slug, &key, missing, &headers).await
