@@ -218,21 +218,28 @@ pub async fn free_slug(
     base: &str,
     max_len: usize,
 ) -> Result<String, StoreError> {
+    // Most slugs are free: one look-up in the unique index says so. Only a taken one needs
+    // its numbered variants, whose `like` cannot use that index and reads every post.
+    let base_taken: bool =
+        sqlx::query_scalar("select exists (select 1 from posts where slug = $1)")
+            .bind(base)
+            .fetch_one(&mut *conn)
+            .await?;
+    if !base_taken {
+        return Ok(base.to_owned());
+    }
     let taken: Vec<String> =
-        sqlx::query_scalar("select slug from posts where slug = $1 or slug like $1 || '-%'")
+        sqlx::query_scalar("select slug from posts where slug like $1 || '-%'")
             .bind(base)
             .fetch_all(conn)
             .await?;
-    if !taken.iter().any(|slug| slug == base) {
-        return Ok(base.to_owned());
-    }
     let mut suffix = 2u32;
     loop {
         let tail = format!("-{suffix}");
         let mut stem = base.to_owned();
         stem.truncate(max_len.saturating_sub(tail.len()));
         let candidate = format!("{}{tail}", stem.trim_end_matches('-'));
-        if !taken.contains(&candidate) {
+        if candidate != base && !taken.contains(&candidate) {
             return Ok(candidate);
         }
         suffix += 1;
