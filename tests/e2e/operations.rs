@@ -152,6 +152,9 @@ const FAMILIES: &[&str] = &[
     "gazette_db_replicas_configured",
     "gazette_db_replica_fallbacks_total",
     "gazette_process_start_time_seconds",
+    "process_resident_memory_bytes",
+    "process_cpu_seconds_total",
+    "process_open_fds",
 ];
 
 const POSTS: &str = "query FrontPage { posts(first: 3) { edges { node { title author { name } tags { name } } } } }";
@@ -212,6 +215,8 @@ async fn metrics_are_scraped_and_each_family_moves_with_its_event() {
     .await;
     assert_eq!(before.sum("gazette_ready", &[]), 1.0);
     assert!(before.sum("gazette_process_start_time_seconds", &[]) > 1.7e9);
+    assert!(before.sum("process_resident_memory_bytes", &[]) > 1e6);
+    assert!(before.sum("process_open_fds", &[]) >= 3.0);
     assert!(before.has(
         "gazette_db_pool_connections",
         &[("pool", "primary"), ("state", "idle")]
@@ -458,6 +463,10 @@ async fn metrics_are_scraped_and_each_family_moves_with_its_event() {
             )
     })
     .await;
+    assert!(
+        after.sum("process_cpu_seconds_total", &[]) > before.sum("process_cpu_seconds_total", &[]),
+        "the process used CPU between the scrapes"
+    );
     // Every family is there once its events have happened.
     for family in FAMILIES {
         assert!(

@@ -7,6 +7,7 @@ use prometheus::{
 };
 
 use crate::bounded::BoundedLabels;
+use crate::process::ProcessFamilies;
 
 /// The process's metrics.
 pub fn metrics() -> &'static Metrics {
@@ -89,6 +90,7 @@ pub struct Metrics {
     pub comments_awaiting_moderation: IntGauge,
     pub ready: IntGauge,
     pub up_since: Gauge,
+    process: ProcessFamilies,
 }
 
 /// Latencies of requests served mostly from memory, up to requests that wait on the database.
@@ -106,7 +108,7 @@ const STATEMENT_BUCKETS: &[f64] = &[
 
 /// Registering a family can only fail on a name or label error, fixed in this file and
 /// exercised by its tests: a failure is a programming error.
-fn registered<C: prometheus::core::Collector + Clone + 'static>(
+pub(crate) fn registered<C: prometheus::core::Collector + Clone + 'static>(
     registry: &Registry,
     made: prometheus::Result<C>,
 ) -> C {
@@ -331,6 +333,7 @@ impl Metrics {
                 "1 when the database answers (what /readyz says), else 0.",
             ),
             up_since,
+            process: ProcessFamilies::new(&r),
             registry: r,
         }
     }
@@ -398,6 +401,7 @@ impl Metrics {
 
     /// The text exposition format, with the time-derived gauges brought up to date.
     pub fn render(&self) -> String {
+        self.process.sample();
         let now = unix_seconds(SystemTime::now());
         let since_start = self.started.elapsed().as_secs_f64();
         for job in Job::ALL {
@@ -444,8 +448,16 @@ mod tests {
             "gazette_worker_runs_total{outcome=\"failure\",worker_job=\"social\"} 0",
             "# HELP gazette_worker_seconds_since_last_success",
             "# TYPE gazette_graphql_operation_duration_seconds histogram",
+            "# TYPE process_cpu_seconds_total counter",
+            "# TYPE process_resident_memory_bytes gauge",
         ] {
             assert!(text.contains(family), "{family} missing from:\n{text}");
         }
+        let resident = text
+            .lines()
+            .find_map(|line| line.strip_prefix("process_resident_memory_bytes "))
+            .and_then(|value| value.parse::<f64>().ok())
+            .expect("the resident memory sample");
+        assert!(resident > 1_000_000.0, "{resident} bytes resident");
     }
 }

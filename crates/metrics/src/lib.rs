@@ -8,6 +8,7 @@
 
 mod bounded;
 mod families;
+mod process;
 mod sql;
 
 pub use bounded::BoundedLabels;
