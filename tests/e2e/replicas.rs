@@ -363,17 +363,16 @@ async fn reads_go_to_the_replica_writes_to_the_primary_and_a_stopped_replica_cos
 
     // A post's comment feed is built (on the primary) when first asked for, and served at
     // once: not looked for on a replica that may not have it yet.
-    let slugs: Value = graphql(
+    let demo: Value = graphql(
         &client,
         &base,
-        json!({ "query": "{ posts(first: 1) { edges { node { slug } } } }" }),
+        json!({ "query": "{ posts(first: 1) { edges { node { id slug } } } }" }),
     )
     .await
     .1;
-    let slug = slugs["data"]["posts"]["edges"][0]["node"]["slug"]
-        .as_str()
-        .expect("a slug")
-        .to_owned();
+    let demo = &demo["data"]["posts"]["edges"][0]["node"];
+    let slug = demo["slug"].as_str().expect("a slug");
+    let post_id = demo["id"].as_str().expect("a post id").to_owned();
     let feed = client
         .get(format!("{base}/posts/{slug}/comments/feed.xml"))
         .send()
@@ -386,17 +385,6 @@ async fn reads_go_to_the_replica_writes_to_the_primary_and_a_stopped_replica_cos
     );
 
     // A mutation writes to the primary, and its own answer reads from there.
-    let demo: Value = graphql(
-        &client,
-        &base,
-        json!({ "query": "{ posts(first: 1) { edges { node { id } } } }" }),
-    )
-    .await
-    .1;
-    let post_id = demo["data"]["posts"]["edges"][0]["node"]["id"]
-        .as_str()
-        .expect("a post id")
-        .to_owned();
     ReplicatedCluster::reset_statements(&primary).await;
     ReplicatedCluster::reset_statements(&replica).await;
     let (status, added) = graphql(
