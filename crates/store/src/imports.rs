@@ -49,33 +49,41 @@ pub async fn comment(
     Ok(found)
 }
 
-pub async fn record_post(
-    exec: impl PgExecutor<'_>,
-    source: &str,
-    external_id: &str,
-    post_id: i64,
-) -> Result<(), StoreError> {
-    sqlx::query("insert into imported (source, external_id, post_id) values ($1, $2, $3)")
-        .bind(source)
-        .bind(external_id)
-        .bind(post_id)
-        .execute(exec)
-        .await?;
-    Ok(())
+/// What a record of an export became.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Imported {
+    Post(i64),
+    Comment(i64),
 }
 
-pub async fn record_comment(
+/// Records what each export record (by its `external_id`) became, all in one statement:
+/// a post and its comments cost one round trip, not one each.
+pub async fn record(
     exec: impl PgExecutor<'_>,
     source: &str,
-    external_id: &str,
-    comment_id: i64,
+    records: &[(&str, Imported)],
 ) -> Result<(), StoreError> {
-    sqlx::query("insert into imported (source, external_id, comment_id) values ($1, $2, $3)")
-        .bind(source)
-        .bind(external_id)
-        .bind(comment_id)
-        .execute(exec)
-        .await?;
+    if records.is_empty() {
+        return Ok(());
+    }
+    let external_ids: Vec<&str> = records.iter().map(|(id, _)| *id).collect();
+    let (posts, comments): (Vec<Option<i64>>, Vec<Option<i64>>) = records
+        .iter()
+        .map(|(_, imported)| match imported {
+            Imported::Post(id) => (Some(*id), None),
+            Imported::Comment(id) => (None, Some(*id)),
+        })
+        .unzip();
+    sqlx::query(
+        "insert into imported (source, external_id, post_id, comment_id) \
+         select $1, * from unnest($2::text[], $3::bigint[], $4::bigint[])",
+    )
+    .bind(source)
+    .bind(external_ids)
+    .bind(posts)
+    .bind(comments)
+    .execute(exec)
+    .await?;
     Ok(())
 }
 

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use gazette_store::comments::{self, CommentStatus, NewComment};
-use gazette_store::imports::StagedComment;
+use gazette_store::imports::{Imported, StagedComment};
 use gazette_store::posts::{self, NewPost, PostStatus};
 use gazette_store::tags::{self, TagName};
 use gazette_store::{PgConnection, PgPool, StoreError, authors, imports};
@@ -341,6 +341,8 @@ impl Importer<'_> {
         report: &mut ImportReport,
     ) -> Result<Option<i64>, ImportError> {
         imports::commit_without_waiting(&mut *tx).await?;
+        // What each record became, written in one statement once the post is in.
+        let mut records = Vec::new();
         let (post_id, fresh, author) =
             match imports::post(&mut *tx, source, &post.external_id).await? {
                 Some(existing) => {
@@ -350,13 +352,16 @@ impl Importer<'_> {
                 None => {
                     let known = self.known_author(&post.author_login);
                     let (id, author) = insert_post(&mut *tx, post, known).await?;
-                    imports::record_post(&mut *tx, source, &post.external_id, id).await?;
+                    records.push((post.external_id.as_str(), Imported::Post(id)));
                     report.posts_imported += 1;
                     (id, true, Some(author))
                 }
             };
-        self.comments(&mut *tx, source, post_id, fresh, &post.comments, report)
+        let comments = self
+            .comments(&mut *tx, source, post_id, fresh, &post.comments, report)
             .await?;
+        records.extend(comments);
+        imports::record(&mut *tx, source, &records).await?;
         Ok(author)
     }
 
@@ -367,25 +372,28 @@ impl Importer<'_> {
             .and_then(|authors| authors.get(login).copied())
     }
 
-    /// Inserts the comments not imported before, parents first. On a post inserted in
-    /// this transaction (`fresh_post`) none can have been: their records would have gone
-    /// with the post.
-    async fn comments(
+    /// Inserts the comments not imported before, parents first, and returns what each
+    /// became, for the caller to record. On a post inserted in this transaction
+    /// (`fresh_post`) none can have been: their records would have gone with the post.
+    async fn comments<'a>(
         &self,
         tx: &mut PgConnection,
         source: &str,
         post_id: i64,
         fresh_post: bool,
-        comments: &[ImportComment],
+        comments: &'a [ImportComment],
         report: &mut ImportReport,
-    ) -> Result<(), ImportError> {
+    ) -> Result<Vec<(&'a str, Imported)>, ImportError> {
+        let mut records = Vec::new();
         let mut inserted_here: HashMap<&str, i64> = HashMap::new();
         for comment in parents_first(comments) {
-            if !fresh_post
-                && imports::comment(&mut *tx, source, &comment.external_id)
-                    .await?
-                    .is_some()
-            {
+            // Listed twice in the export, or imported by an earlier run.
+            let present = inserted_here.contains_key(comment.external_id.as_str())
+                || (!fresh_post
+                    && imports::comment(&mut *tx, source, &comment.external_id)
+                        .await?
+                        .is_some());
+            if present {
                 report.comments_present += 1;
                 continue;
             }
@@ -415,11 +423,11 @@ impl Importer<'_> {
                 },
             )
             .await?;
-            imports::record_comment(&mut *tx, source, &comment.external_id, inserted.id).await?;
+            records.push((comment.external_id.as_str(), Imported::Comment(inserted.id)));
             inserted_here.insert(&comment.external_id, inserted.id);
             report.comments_imported += 1;
         }
-        Ok(())
+        Ok(records)
     }
 
     /// Commits (or, in a dry run, rolls back); remembers a new author once committed.
