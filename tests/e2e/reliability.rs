@@ -591,9 +591,17 @@ pub async fn start_process(
     env: &[(&str, &str)],
     log: std::path::PathBuf,
 ) -> Process {
+    start_command(command(args, env), log).await
+}
+
+/// [`start_process`] for a command the caller has prepared (`cli_errors::command`).
+pub async fn start_command(
+    mut command: tokio::process::Command,
+    log: std::path::PathBuf,
+) -> Process {
     use tokio::io::{AsyncBufReadExt, BufReader};
     let file = std::fs::File::create(&log).expect("log file");
-    let mut child = command(args, env)
+    let mut child = command
         .env("GAZETTE_LOG", "info")
         .stderr(std::process::Stdio::from(file))
         .spawn()

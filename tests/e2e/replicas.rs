@@ -479,6 +479,29 @@ async fn reads_go_to_the_replica_writes_to_the_primary_and_a_stopped_replica_cos
     assert!(status.success());
 }
 
+/// Waits until `url` serves a body containing `text`, at most `within`.
+async fn until_served(client: &reqwest::Client, url: &str, text: &str, within: Duration) {
+    let started = Instant::now();
+    loop {
+        let body = client
+            .get(url)
+            .send()
+            .await
+            .expect("GET")
+            .text()
+            .await
+            .expect("text");
+        if body.contains(text) {
+            return;
+        }
+        assert!(
+            started.elapsed() < within,
+            "{url} did not serve {text:?} within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Debian's nginx in front of two API processes, with deploy/nginx/gazette.conf (its
 /// upstream addresses, port and log made local); stopped when dropped.
 struct Balancer {
@@ -699,34 +722,19 @@ async fn two_apis_behind_nginx_one_worker_a_primary_and_a_replica() {
     }
 
     // One change: the worker rebuilds each feed it touches once, and both APIs serve it.
-    let settled = || {
-        std::fs::read_to_string(&worker_log)
-            .unwrap_or_default()
-            .lines()
-            .count()
-    };
-    let started = Instant::now();
-    loop {
-        let feed = client
-            .get(format!("{front}/comments/feed.xml"))
-            .send()
-            .await
-            .expect("feed")
-            .text()
-            .await
-            .expect("text");
-        if posted.len() == 1 || feed.contains(&format!("Through the balancer {}", posted.len() - 1))
-        {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the comments reached the feed"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let last = format!("Through the balancer {}", posted.len() - 1);
+    until_served(
+        &client,
+        &format!("{front}/comments/feed.xml"),
+        &last,
+        Duration::from_secs(20),
+    )
+    .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let before = settled();
+    let before = std::fs::read_to_string(&worker_log)
+        .unwrap_or_default()
+        .lines()
+        .count();
     let token = crate::cli_errors::gazette(
         &["token", "create", "--name", "Operator", "--role", "admin"],
         &env,
@@ -749,28 +757,11 @@ async fn two_apis_behind_nginx_one_worker_a_primary_and_a_replica() {
         .expect("JSON");
     assert!(created.get("errors").is_none(), "{created}");
     let changed = Instant::now();
-    let mut served_in = Duration::ZERO;
     for api in &apis {
-        loop {
-            let feed = client
-                .get(format!("http://{api}/feed.xml"))
-                .send()
-                .await
-                .expect("feed")
-                .text()
-                .await
-                .expect("text");
-            if feed.contains("Balanced news") {
-                served_in = served_in.max(changed.elapsed());
-                break;
-            }
-            assert!(
-                changed.elapsed() < Duration::from_secs(15),
-                "{api} did not serve the new feed"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let url = format!("http://{api}/feed.xml");
+        until_served(&client, &url, "Balanced news", Duration::from_secs(15)).await;
     }
+    let served_in = changed.elapsed();
     // Time for a second, late rebuild (there must be none).
     tokio::time::sleep(Duration::from_secs(3)).await;
     let mut rebuilt = std::collections::BTreeMap::<&str, u32>::new();
