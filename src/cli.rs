@@ -259,9 +259,21 @@ pub struct Settings {
     #[arg(long, env = "GAZETTE_GRAPHQL_MAX_COMPLEXITY", global = true, default_value_t = Limits::default().max_complexity, value_parser = clap::value_parser!(u64).range(100..=10_000_000).map(usize_from))]
     pub graphql_max_complexity: usize,
 
-    /// Deepest a GraphQL operation may nest.
+    /// Most one GraphQL subscription's selection may cost (it runs again for every event and subscriber).
+    #[arg(long, env = "GAZETTE_GRAPHQL_MAX_SUBSCRIPTION_COMPLEXITY", global = true, default_value_t = Limits::default().max_subscription_complexity, value_parser = clap::value_parser!(u64).range(10..=10_000_000).map(usize_from))]
+    pub graphql_max_subscription_complexity: usize,
+
+    /// Deepest a GraphQL document may nest (fields, fragment spreads and inline fragments each open a level).
     #[arg(long, env = "GAZETTE_GRAPHQL_MAX_DEPTH", global = true, default_value_t = Limits::default().max_depth, value_parser = clap::value_parser!(u64).range(5..=200).map(usize_from))]
     pub graphql_max_depth: usize,
+
+    /// Most lexical tokens (names, values, punctuation) in one GraphQL document.
+    #[arg(long, env = "GAZETTE_GRAPHQL_MAX_TOKENS", global = true, default_value_t = Limits::default().max_tokens, value_parser = clap::value_parser!(u64).range(100..=1_000_000).map(usize_from))]
+    pub graphql_max_tokens: usize,
+
+    /// Most directives (`@skip`, `@include`, …) in one GraphQL document.
+    #[arg(long, env = "GAZETTE_GRAPHQL_MAX_DIRECTIVES", global = true, default_value_t = Limits::default().max_directives, value_parser = clap::value_parser!(u64).range(0..=10_000).map(usize_from))]
+    pub graphql_max_directives: usize,
 
     /// Most aliased fields in one GraphQL document.
     #[arg(long, env = "GAZETTE_GRAPHQL_MAX_ALIASES", global = true, default_value_t = Limits::default().max_aliases, value_parser = clap::value_parser!(u64).range(0..=10_000).map(usize_from))]
@@ -290,6 +302,10 @@ pub struct Settings {
     /// The longest an anonymous query's response is served from memory, e.g. `5s` (`0`: no cache); any change to the content empties the cache sooner.
     #[arg(long, env = "GAZETTE_GRAPHQL_CACHE_TTL", global = true, default_value = "5s", value_parser = parse_duration)]
     pub graphql_cache_ttl: Duration,
+
+    /// Most bytes the response cache holds (keys and answers); the least recently used answers go first.
+    #[arg(long, env = "GAZETTE_GRAPHQL_CACHE_MAX_BYTES", global = true, default_value_t = gazette_api::ApiConfig::DEFAULT_RESPONSE_CACHE_BYTES, value_parser = clap::value_parser!(u64).range(0..=4_294_967_296).map(usize_from))]
+    pub graphql_cache_max_bytes: usize,
 
     /// A WebSocket without a subscription (and without messages) for this long is closed, e.g. `60s`.
     #[arg(long, env = "GAZETTE_WS_IDLE_TIMEOUT", global = true, default_value = "60s", value_parser = parse_duration)]
@@ -424,7 +440,10 @@ impl Settings {
     pub fn limits(&self) -> Limits {
         Limits {
             max_complexity: self.graphql_max_complexity,
+            max_subscription_complexity: self.graphql_max_subscription_complexity,
             max_depth: self.graphql_max_depth,
+            max_tokens: self.graphql_max_tokens,
+            max_directives: self.graphql_max_directives,
             max_aliases: self.graphql_max_aliases,
             max_root_fields: self.graphql_max_root_fields,
             max_query_bytes: self.graphql_max_query_bytes,

@@ -12,7 +12,7 @@ use async_graphql::futures_util::{Stream, stream};
 use gazette_store::comments::{self, Comment};
 use gazette_store::events::{Event, EventKind, EventListener};
 use gazette_store::posts::{self, Post};
-use gazette_store::{PgPool, Reader, StoreError};
+use gazette_store::{PgPool, ReadBudget, Reader, StoreError};
 use tokio::sync::broadcast;
 
 /// Subscribers that fall this far behind skip events rather than hold everyone up.
@@ -75,9 +75,10 @@ impl EventHub {
                 if self.published_posts.receiver_count() > 0 =>
             {
                 // Read it now: it may have changed since the event was sent.
-                if let Some(post) = posts::find_visible(pool, &[id], Reader::PUBLIC)
-                    .await?
-                    .remove(&id)
+                if let Some(post) =
+                    posts::find_visible(pool, &[id], Reader::PUBLIC, &ReadBudget::unlimited())
+                        .await?
+                        .remove(&id)
                 {
                     // No subscriber is no error.
                     let _ = self.published_posts.send(Arc::new(post));
@@ -86,9 +87,10 @@ impl EventHub {
             (EventKind::CommentPublished, _, Some(id))
                 if self.published_comments.receiver_count() > 0 =>
             {
-                if let Some(comment) = comments::find_visible(pool, &[id], Reader::PUBLIC)
-                    .await?
-                    .remove(&id)
+                if let Some(comment) =
+                    comments::find_visible(pool, &[id], Reader::PUBLIC, &ReadBudget::unlimited())
+                        .await?
+                        .remove(&id)
                 {
                     let _ = self.published_comments.send(Arc::new(comment));
                 }

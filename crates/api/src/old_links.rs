@@ -7,7 +7,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use gazette_store::{PgPool, Reader, imports, posts};
+use gazette_store::{PgPool, ReadBudget, Reader, imports, posts};
 use serde::Deserialize;
 
 use crate::graphiql;
@@ -53,7 +53,13 @@ pub async fn root(State(state): State<AppState>, Query(query): Query<RootQuery>)
                 let Some(post_id) = imports::post_by_wordpress_id(&pool, exported_id).await? else {
                     return Ok(None);
                 };
-                let mut found = posts::find_visible(&pool, &[post_id], Reader::PUBLIC).await?;
+                let mut found = posts::find_visible(
+                    &pool,
+                    &[post_id],
+                    Reader::PUBLIC,
+                    &ReadBudget::unlimited(),
+                )
+                .await?;
                 Ok(found.remove(&post_id))
             }
         })
@@ -73,7 +79,7 @@ async fn redirect_to_slug(state: &AppState, year: &str, month: &str, slug: &str)
     }
     let found = state
         .read(|pool: PgPool| async move {
-            posts::find_visible_by_slug(&pool, slug, Reader::PUBLIC).await
+            posts::find_visible_by_slug(&pool, slug, Reader::PUBLIC, &ReadBudget::unlimited()).await
         })
         .await;
     match found {

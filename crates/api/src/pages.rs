@@ -12,7 +12,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use gazette_store::comments::{self, Comment, CommentStatus};
 use gazette_store::keyset::{Position, SortKey};
 use gazette_store::posts::{self, Post, PostFilter, PostOrder, PostOrderField};
-use gazette_store::{PgPool, Reader, StoreError, authors, keyset, tags};
+use gazette_store::{PgPool, ReadBudget, Reader, StoreError, authors, keyset, tags};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -108,7 +108,9 @@ async fn render_post(
     slug: &str,
 ) -> Result<Option<String>, StoreError> {
     // Pages are for the public: anyone's view, whoever asks.
-    let Some(post) = posts::find_visible_by_slug(pool, slug, Reader::PUBLIC).await? else {
+    let Some(post) =
+        posts::find_visible_by_slug(pool, slug, Reader::PUBLIC, &ReadBudget::unlimited()).await?
+    else {
         return Ok(None);
     };
     let author = authors::find_visible(pool, &[post.author_id], Reader::PUBLIC)
@@ -120,7 +122,15 @@ async fn render_post(
         .await?
         .remove(&post.id)
         .unwrap_or_default();
-    let thread = comments::thread_page(pool, post.id, Reader::PUBLIC, None, THREAD_ON_PAGE).await?;
+    let thread = comments::thread_page(
+        pool,
+        post.id,
+        Reader::PUBLIC,
+        None,
+        THREAD_ON_PAGE,
+        &ReadBudget::unlimited(),
+    )
+    .await?;
     let site = &state.config.site;
     let comments_feed = site.url(&format!("posts/{}/comments/feed.xml", post.slug));
 
@@ -211,7 +221,14 @@ async fn render_tag(
         limit: POSTS_ON_TAG_PAGE,
         ..keyset::Window::default()
     };
-    let posts: Vec<Post> = posts::page(pool, &filter, PostOrder::default(), &window).await?;
+    let posts: Vec<Post> = posts::page(
+        pool,
+        &filter,
+        PostOrder::default(),
+        &window,
+        &ReadBudget::unlimited(),
+    )
+    .await?;
     let site = &state.config.site;
     let feed = site.url(&format!("tags/{}/feed.xml", tag.slug));
     let mut body = format!(
@@ -247,6 +264,7 @@ async fn render_list(
         &PostFilter::published(),
         PostOrder::default(),
         &window,
+        &ReadBudget::unlimited(),
     )
     .await?;
     let older = posts.len() > POSTS_ON_LIST_PAGE as usize;

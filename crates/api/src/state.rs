@@ -4,11 +4,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gazette_domain::commenting::Commenting;
-use gazette_store::{PgPool, Reads, ReplicaPool, SiteConfig, StoreError};
+use gazette_store::{BudgetPool, PgPool, ReadBudget, Reads, ReplicaPool, SiteConfig, StoreError};
 use tokio::sync::watch;
 
 use crate::events::EventHub;
 use crate::feed_cache::FeedCache;
+use crate::graphql::pricing::DocumentLimits;
 use crate::graphql::response_cache::ResponseCache;
 use crate::graphql::{Schemas, build_schemas};
 use crate::limits::{ExecutionSlots, SocketRegistry};
@@ -32,6 +33,8 @@ pub struct ApiConfig {
     /// The longest an anonymous query's response is served from memory (zero: never);
     /// any change empties the cache sooner.
     pub response_cache_ttl: Duration,
+    /// Most bytes the response cache holds.
+    pub response_cache_bytes: usize,
     /// Which web origins browsers may call the API from.
     pub cors: CorsOrigins,
     /// What one request or connection may cost.
@@ -52,6 +55,7 @@ pub enum CorsOrigins {
 
 impl ApiConfig {
     pub const DEFAULT_FEED_RECHECK_SECONDS: u64 = 60;
+    pub const DEFAULT_RESPONSE_CACHE_BYTES: usize = 16 * 1024 * 1024;
 }
 
 /// What one anonymous client may make the server do. Every limit has a setting; see the
@@ -59,9 +63,18 @@ impl ApiConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     /// Most a GraphQL operation may cost: each field 1, each list or connection its page
-    /// size times what it selects.
+    /// size times what it selects; also the most selections a document may expand to
+    /// through its fragments.
     pub max_complexity: usize,
+    /// Most one subscription's selection may cost: it runs again for every event, for every
+    /// subscriber.
+    pub max_subscription_complexity: usize,
+    /// Deepest a document may nest (fields, fragment spreads and inline fragments).
     pub max_depth: usize,
+    /// Most lexical tokens in a query document.
+    pub max_tokens: usize,
+    /// Most directives (`@…`) in a query document.
+    pub max_directives: usize,
     /// Most aliased fields in one operation.
     pub max_aliases: usize,
     /// Most fields at the root of one operation.
@@ -94,13 +107,41 @@ impl Limits {
     pub fn max_nesting(&self) -> usize {
         self.max_depth * 2 + 16
     }
+
+    /// The text all answers being built at once may hold: six answers' worth (one answer
+    /// may load four and build one), so the sixteen execution slots cannot each build a
+    /// whole one at the same time.
+    pub fn answer_pool_bytes(&self) -> usize {
+        self.max_response_bytes.saturating_mul(6)
+    }
+
+    /// What bounds one document: `subscription` selects the lower cost limit.
+    pub fn document(&self, subscription: bool) -> DocumentLimits {
+        let max_cost = match subscription {
+            true => self.max_subscription_complexity,
+            false => self.max_complexity,
+        };
+        DocumentLimits {
+            max_bytes: self.max_query_bytes,
+            max_tokens: self.max_tokens,
+            max_directives: self.max_directives,
+            max_nesting: self.max_nesting(),
+            max_depth: self.max_depth,
+            max_aliases: self.max_aliases,
+            max_root_fields: self.max_root_fields,
+            max_cost: u64::try_from(max_cost).unwrap_or(u64::MAX),
+        }
+    }
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Self {
             max_complexity: 20_000,
+            max_subscription_complexity: 1_000,
             max_depth: 32,
+            max_tokens: 2_000,
+            max_directives: 50,
             max_aliases: 30,
             max_root_fields: 20,
             max_query_bytes: 32 * 1024,
@@ -135,6 +176,8 @@ pub struct Shared {
     pub responses: ResponseCache,
     /// GraphQL operations executing now (the concurrency cap).
     pub executions: ExecutionSlots,
+    /// The text all answers being built at once may hold (see [`Shared::answer_budget`]).
+    pub answers: Arc<BudgetPool>,
     /// Open WebSockets, per client and in all.
     pub sockets: SocketRegistry,
     /// Becomes true when the server shuts down: long-lived WebSockets end then.
@@ -157,8 +200,13 @@ impl AppState {
             schemas: build_schemas(events.clone(), &config.limits),
             feeds: FeedCache::new(reads.clone(), &events, config.feed_recheck),
             reads,
-            responses: ResponseCache::new(&events, config.response_cache_ttl),
+            responses: ResponseCache::new(
+                &events,
+                config.response_cache_ttl,
+                config.response_cache_bytes,
+            ),
             executions: ExecutionSlots::new(config.limits.max_concurrent),
+            answers: BudgetPool::new(config.limits.answer_pool_bytes()),
             sockets: SocketRegistry::new(
                 config.limits.ws_max_connections,
                 config.limits.ws_max_connections_per_client,
@@ -172,6 +220,12 @@ impl AppState {
 }
 
 impl Shared {
+    /// The budget of one GraphQL answer: `--graphql-max-response-bytes` of text built (and
+    /// four times as much of rows loaded), drawn from the process's pool.
+    pub fn answer_budget(&self) -> ReadBudget {
+        ReadBudget::new(self.config.limits.max_response_bytes, self.answers.clone())
+    }
+
     /// Runs `read` where reads go (see [`Reads::run`]), counting a fall-back to the primary.
     pub async fn read<T, Read>(&self, read: impl Fn(PgPool) -> Read) -> Result<T, StoreError>
     where

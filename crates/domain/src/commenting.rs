@@ -4,7 +4,7 @@
 use chrono::{TimeDelta, Utc};
 use gazette_store::comments::{self, Comment, CommentStatus, NewComment};
 use gazette_store::posts::{self, PostStatus};
-use gazette_store::{PgConnection, PgPool};
+use gazette_store::{PgConnection, PgPool, ReadBudget};
 
 use crate::clients::ClientKey;
 use crate::edit_tokens::EditTokenKey;
@@ -164,16 +164,21 @@ pub async fn add_comment(
     let (parent_id, depth_capped) = match input.parent_id {
         None => (None, false),
         Some(parent_id) => {
-            let parent = comments::find_visible(&mut *tx, &[parent_id], viewer.reader())
-                .await?
-                .remove(&parent_id)
-                .filter(|parent| parent.post_id == post.id)
-                .ok_or_else(|| {
-                    DomainError::bad_input(
-                        "parentId",
-                        "There is no such comment on this post to reply to.",
-                    )
-                })?;
+            let parent = comments::find_visible(
+                &mut *tx,
+                &[parent_id],
+                viewer.reader(),
+                &ReadBudget::unlimited(),
+            )
+            .await?
+            .remove(&parent_id)
+            .filter(|parent| parent.post_id == post.id)
+            .ok_or_else(|| {
+                DomainError::bad_input(
+                    "parentId",
+                    "There is no such comment on this post to reply to.",
+                )
+            })?;
             if parent.status == CommentStatus::Deleted {
                 return Err(DomainError::bad_input(
                     "parentId",
@@ -270,9 +275,14 @@ async fn retried_comment(
             retried: true,
         });
     }
-    let visible = comments::find_visible(&mut *tx, &[first.id], viewer.reader())
-        .await?
-        .remove(&first.id);
+    let visible = comments::find_visible(
+        &mut *tx,
+        &[first.id],
+        viewer.reader(),
+        &ReadBudget::unlimited(),
+    )
+    .await?
+    .remove(&first.id);
     match visible {
         Some(comment) => Ok(AddedComment {
             comment,

@@ -35,6 +35,14 @@ pub enum DomainError {
         "The server has run out of storage and could not save this: nothing was written. Try again later."
     )]
     StorageFull,
+    /// The answer needs more text than one answer may hold.
+    #[error(
+        "The response would be larger than {limit} bytes: ask for fewer items, or fewer fields of large ones (such as `body`)."
+    )]
+    AnswerTooLarge { limit: usize },
+    /// Answers being built at once hold all the memory the server gives them.
+    #[error("The server is busy building other answers: try again in a moment.")]
+    Busy,
     #[error("Internal error: the request could not be completed. It has been logged.")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -80,6 +88,8 @@ impl DomainError {
             DomainError::TimedOut => "TIMEOUT",
             DomainError::Unavailable => "DATABASE_UNAVAILABLE",
             DomainError::StorageFull => "STORAGE_FULL",
+            DomainError::AnswerTooLarge { .. } => "RESPONSE_TOO_LARGE",
+            DomainError::Busy => "SERVER_BUSY",
             DomainError::Internal(_) => "INTERNAL",
         }
     }
@@ -96,6 +106,10 @@ impl From<StoreError> for DomainError {
                 tracing::error!(error = %cause, "the database's disk is full: writes fail until space is freed");
                 DomainError::StorageFull
             }
+            StoreError::Budget(gazette_store::BudgetExceeded::Answer { limit }) => {
+                DomainError::AnswerTooLarge { limit }
+            }
+            StoreError::Budget(gazette_store::BudgetExceeded::Pool { .. }) => DomainError::Busy,
             error if error.is_unavailable() => {
                 tracing::warn!(error = %gazette_store::display_chain(&error), "the database is unavailable");
                 DomainError::Unavailable
@@ -108,6 +122,13 @@ impl From<StoreError> for DomainError {
 /// Transactions are begun and committed by the use cases.
 impl From<gazette_store::SqlxError> for DomainError {
     fn from(error: gazette_store::SqlxError) -> Self {
+        StoreError::from(error).into()
+    }
+}
+
+/// A resolver's charge against its answer's budget.
+impl From<gazette_store::BudgetExceeded> for DomainError {
+    fn from(error: gazette_store::BudgetExceeded) -> Self {
         StoreError::from(error).into()
     }
 }

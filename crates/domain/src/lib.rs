@@ -2,6 +2,7 @@
 //! cases that write ([`publishing`], [`commenting`]), and the errors they report. Nothing
 //! here knows about GraphQL or HTTP; the API and the worker call in.
 
+pub mod channels;
 pub mod clients;
 pub mod commenting;
 pub mod edit_tokens;

@@ -61,6 +61,9 @@ pub struct Metrics {
     pub graphql_duration: HistogramVec,
     /// GraphQL operations waiting for an execution slot (`--max-concurrent-operations`).
     pub graphql_waiting: IntGauge,
+    /// Executions that passed every check and ran resolvers: one per HTTP operation, one
+    /// per subscription event delivered to one subscriber.
+    pub graphql_executions: IntCounterVec,
     operation_names: BoundedLabels,
     error_codes: BoundedLabels,
 
@@ -205,6 +208,12 @@ impl Metrics {
                 &r,
                 "gazette_graphql_operations_waiting",
                 "GraphQL operations waiting for an execution slot.",
+            ),
+            graphql_executions: counter_vec(
+                &r,
+                "gazette_graphql_executions_total",
+                "GraphQL executions that passed every check and ran resolvers, by transport (http, or websocket: one per subscription event per subscriber).",
+                &["transport"],
             ),
             operation_names: BoundedLabels::new(200, 64, "other", is_name_char),
             error_codes: BoundedLabels::new(50, 40, "OTHER_ERROR", is_code_char),

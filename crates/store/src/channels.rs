@@ -3,9 +3,10 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::PgExecutor;
+use sqlx::{PgConnection, PgExecutor};
 
 use crate::error::StoreError;
+use crate::visibility::Reader;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
 #[sqlx(type_name = "text", rename_all = "lowercase")]
@@ -64,6 +65,29 @@ pub struct NewChannel<'a> {
     pub position: Option<i32>,
     pub enabled: bool,
     pub template: Option<&'a str>,
+}
+
+/// Inserts `channel` unless the site has `max` channels already (`None` then), in one
+/// transaction that holds the channels' advisory lock, so concurrent inserts cannot pass
+/// the bound together.
+pub async fn insert_within(
+    conn: &mut PgConnection,
+    channel: &NewChannel<'_>,
+    max: usize,
+) -> Result<Option<Channel>, StoreError> {
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    sqlx::query("select pg_advisory_xact_lock(hashtext('gazette:channels'))")
+        .execute(&mut *tx)
+        .await?;
+    let count: i64 = sqlx::query_scalar("select count(*) from social_channels")
+        .fetch_one(&mut *tx)
+        .await?;
+    if usize::try_from(count).unwrap_or(usize::MAX) >= max {
+        return Ok(None);
+    }
+    let inserted = insert(&mut *tx, channel).await?;
+    tx.commit().await?;
+    Ok(Some(inserted))
 }
 
 pub async fn insert(
@@ -141,11 +165,19 @@ pub async fn delete(exec: impl PgExecutor<'_>, id: i64) -> Result<Option<Channel
     Ok(deleted)
 }
 
-/// Every channel, in display order.
-pub async fn list(exec: impl PgExecutor<'_>) -> Result<Vec<Channel>, StoreError> {
-    let channels = sqlx::query_as("select * from social_channels order by position, id")
-        .fetch_all(exec)
-        .await?;
+/// A channel's columns as `reader` may see them: its template only for admins.
+const VISIBLE_COLUMNS: &str = "id, slug, kind, name, url, enabled, \
+     case when $1 then template end as template, position, created_at, updated_at";
+
+/// The channels `reader` may see, in display order: enabled ones to everyone, disabled
+/// ones too to admins (see [`Reader::sees_channel_settings`]).
+pub async fn list(exec: impl PgExecutor<'_>, reader: Reader) -> Result<Vec<Channel>, StoreError> {
+    let channels = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {VISIBLE_COLUMNS} from social_channels where (enabled or $1) order by position, id"
+    )))
+    .bind(reader.sees_channel_settings())
+    .fetch_all(exec)
+    .await?;
     Ok(channels)
 }
 
@@ -158,27 +190,37 @@ pub async fn enabled(exec: impl PgExecutor<'_>) -> Result<Vec<Channel>, StoreErr
     Ok(channels)
 }
 
+/// The channels of `ids` that `reader` may see.
 pub async fn find_by_ids(
     exec: impl PgExecutor<'_>,
     ids: &[i64],
+    reader: Reader,
 ) -> Result<HashMap<i64, Channel>, StoreError> {
-    let channels: Vec<Channel> = sqlx::query_as("select * from social_channels where id = any($1)")
-        .bind(ids)
-        .fetch_all(exec)
-        .await?;
+    let channels: Vec<Channel> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {VISIBLE_COLUMNS} from social_channels where (enabled or $1) and id = any($2)"
+    )))
+    .bind(reader.sees_channel_settings())
+    .bind(ids)
+    .fetch_all(exec)
+    .await?;
     Ok(channels
         .into_iter()
         .map(|channel| (channel.id, channel))
         .collect())
 }
 
+/// The channel with this slug, if `reader` may see it.
 pub async fn find_by_slug(
     exec: impl PgExecutor<'_>,
     slug: &str,
+    reader: Reader,
 ) -> Result<Option<Channel>, StoreError> {
-    let channel = sqlx::query_as("select * from social_channels where slug = $1")
-        .bind(slug)
-        .fetch_optional(exec)
-        .await?;
+    let channel = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {VISIBLE_COLUMNS} from social_channels where (enabled or $1) and slug = $2"
+    )))
+    .bind(reader.sees_channel_settings())
+    .bind(slug)
+    .fetch_optional(exec)
+    .await?;
     Ok(channel)
 }

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor, QueryBuilder};
 
+use crate::budget::{ReadBudget, TextBytes};
 use crate::error::StoreError;
 use crate::visibility::Reader;
 
@@ -47,6 +48,17 @@ pub struct Comment {
     pub updated_at: DateTime<Utc>,
     /// The author of the comment's post: a moderator of the comment.
     pub post_author_id: i64,
+}
+
+impl TextBytes for Comment {
+    fn text_bytes(&self) -> usize {
+        self.author_name.len()
+            + self.author_email.as_ref().map_or(0, String::len)
+            + self.author_url.as_ref().map_or(0, String::len)
+            + self.body.len()
+            + self.body_html.len()
+            + self.path.len() * 8
+    }
 }
 
 /// [`Comment`]'s columns from `comments c join posts p on p.id = c.post_id`.
@@ -105,18 +117,19 @@ pub async fn insert(
     Ok(inserted)
 }
 
-/// Comments by id, each only if `reader` may see it.
+/// Comments by id, each only if `reader` may see it, read within `budget`.
 pub async fn find_visible(
     exec: impl PgExecutor<'_>,
     ids: &[i64],
     reader: Reader,
+    budget: &ReadBudget,
 ) -> Result<HashMap<i64, Comment>, StoreError> {
     let mut query = QueryBuilder::new(format!(
         "select {COLUMNS} from comments c join posts p on p.id = c.post_id where c.id = any("
     ));
     query.push_bind(ids.to_vec()).push(")");
     reader.push_comment_visible(&mut query);
-    let comments: Vec<Comment> = query.build_query_as().fetch_all(exec).await?;
+    let comments: Vec<Comment> = budget.collect(query.build_query_as().fetch(exec)).await?;
     Ok(comments
         .into_iter()
         .map(|comment| (comment.id, comment))
@@ -139,13 +152,14 @@ pub async fn find_for_update_unchecked(
 }
 
 /// One page of a post's whole thread in display order (depth-first, oldest first), after
-/// the comment at `after_path`: ONE statement, whatever the depth.
+/// the comment at `after_path`: ONE statement, whatever the depth; read within `budget`.
 pub async fn thread_page(
     exec: impl PgExecutor<'_>,
     post_id: i64,
     reader: Reader,
     after_path: Option<&[i64]>,
     limit: i64,
+    budget: &ReadBudget,
 ) -> Result<Vec<Comment>, StoreError> {
     let mut query = QueryBuilder::new(format!(
         "select {COLUMNS} from comments c join posts p on p.id = c.post_id where c.post_id = "
@@ -156,8 +170,7 @@ pub async fn thread_page(
         query.push(" and c.path > ").push_bind(path.to_vec());
     }
     query.push(" order by c.path limit ").push_bind(limit);
-    let comments = query.build_query_as().fetch_all(exec).await?;
-    Ok(comments)
+    budget.collect(query.build_query_as().fetch(exec)).await
 }
 
 /// How many comments of a post's thread `reader` sees.
@@ -205,19 +218,25 @@ pub struct ChildPage {
 }
 
 /// The same page of children for many parents at once (one statement): a DataLoader's
-/// batch. Each parent's rows come in list order.
+/// batch. Each parent's rows come in list order; read within `budget`.
 pub async fn child_pages(
     exec: impl PgExecutor<'_>,
     parent: Parent,
     keys: &[i64],
     reader: Reader,
     page: ChildPage,
+    budget: &ReadBudget,
 ) -> Result<HashMap<i64, Vec<Comment>>, StoreError> {
     #[derive(sqlx::FromRow)]
     struct Row {
         key: i64,
         #[sqlx(flatten)]
         comment: Comment,
+    }
+    impl TextBytes for Row {
+        fn text_bytes(&self) -> usize {
+            self.comment.text_bytes()
+        }
     }
     let mut query = QueryBuilder::new("select x.key, c.* from unnest(");
     query.push_bind(keys.to_vec());
@@ -248,7 +267,7 @@ pub async fn child_pages(
     query.push(format!(" order by c.id {direction} limit "));
     query.push_bind(page.limit);
     query.push(") c");
-    let rows: Vec<Row> = query.build_query_as().fetch_all(exec).await?;
+    let rows: Vec<Row> = budget.collect(query.build_query_as().fetch(exec)).await?;
     let mut pages: HashMap<i64, Vec<Comment>> = HashMap::new();
     for row in rows {
         pages.entry(row.key).or_default().push(row.comment);
@@ -355,14 +374,16 @@ pub async fn find_retry_unchecked(
     Ok(comment)
 }
 
-/// How many comments `client` wrote since `since`, and when the oldest of them was written.
+/// How many comments `client` wrote without a token since `since`, and when the oldest of
+/// them was written (comments with a token are not in the address's anonymous allowance).
 pub async fn recent_from_client(
     conn: &mut PgConnection,
     client: &str,
     since: DateTime<Utc>,
 ) -> Result<(i64, Option<DateTime<Utc>>), StoreError> {
     let recent = sqlx::query_as(
-        "select count(*), min(created_at) from comments where client_address = $1 and created_at > $2",
+        "select count(*), min(created_at) from comments \
+         where client_address = $1 and created_at > $2 and author_id is null",
     )
     .bind(client)
     .bind(since)

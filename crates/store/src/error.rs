@@ -37,6 +37,10 @@ pub enum StoreError {
     #[error("the database is unavailable")]
     Unavailable(#[source] sqlx::Error),
 
+    /// A read stopped because the answer it was for needs more than its budget.
+    #[error(transparent)]
+    Budget(#[from] crate::budget::BudgetExceeded),
+
     #[error("database error")]
     Sql(#[source] sqlx::Error),
 }

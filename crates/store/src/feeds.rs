@@ -347,14 +347,20 @@ pub async fn hashes(
 }
 
 /// The stored feeds (RSS, Atom and JSON Feed, not the channel texts stored alongside), by
-/// key, without bodies.
-pub async fn list(exec: impl PgExecutor<'_>) -> Result<Vec<FeedInfo>, StoreError> {
+/// key, without bodies: at most `limit`, after the key `after_key` when given.
+pub async fn list(
+    exec: impl PgExecutor<'_>,
+    after_key: Option<&str>,
+    limit: i64,
+) -> Result<Vec<FeedInfo>, StoreError> {
     let feeds = sqlx::query_as(
         "select key, content_type, content_hash, item_count, generated_at from generated_feeds \
-         where content_type like 'application/rss+xml%' or content_type like 'application/atom+xml%' \
-            or content_type like 'application/feed+json%' \
-         order by key",
+         where (content_type like 'application/rss+xml%' or content_type like 'application/atom+xml%' \
+            or content_type like 'application/feed+json%') and ($1::text is null or key > $1) \
+         order by key limit $2",
     )
+    .bind(after_key)
+    .bind(limit)
     .fetch_all(exec)
     .await?;
     Ok(feeds)

@@ -5,6 +5,7 @@
 //! - One module per domain holds its SQL next to the types it returns.
 
 pub mod authors;
+mod budget;
 pub mod channels;
 pub mod comments;
 mod config;
@@ -28,6 +29,7 @@ pub mod visibility;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
+pub use budget::{BudgetExceeded, BudgetPool, ReadBudget, TextBytes};
 pub use config::{DatabaseConfig, SiteConfig};
 pub use database::{Access, Database, MIGRATOR};
 pub use embedded::{EmbeddedError, EmbeddedOptions, EmbeddedPostgres};

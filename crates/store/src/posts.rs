@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder};
 
+use crate::budget::{ReadBudget, TextBytes};
 use crate::error::StoreError;
 use crate::keyset::{Direction, Position, SortKey, Window, in_list_order, push_window};
 use crate::visibility::Reader;
@@ -40,6 +41,16 @@ pub struct Post {
     pub published_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl TextBytes for Post {
+    fn text_bytes(&self) -> usize {
+        self.slug.len()
+            + self.title.len()
+            + self.body.len()
+            + self.body_html.len()
+            + self.excerpt.len()
+    }
 }
 
 /// The columns of [`Post`], selected from `posts p`.
@@ -150,34 +161,36 @@ pub async fn delete(exec: impl PgExecutor<'_>, id: i64) -> Result<bool, StoreErr
     Ok(result.rows_affected() == 1)
 }
 
-/// The posts of `ids` that `reader` may see.
+/// The posts of `ids` that `reader` may see, read within `budget`.
 pub async fn find_visible(
     exec: impl PgExecutor<'_>,
     ids: &[i64],
     reader: Reader,
+    budget: &ReadBudget,
 ) -> Result<HashMap<i64, Post>, StoreError> {
     let mut query = QueryBuilder::new(format!(
         "select {POST_COLUMNS} from posts p where p.id = any("
     ));
     query.push_bind(ids.to_vec()).push(")");
     reader.push_post_visible(&mut query, "p");
-    let posts: Vec<Post> = query.build_query_as().fetch_all(exec).await?;
+    let posts: Vec<Post> = budget.collect(query.build_query_as().fetch(exec)).await?;
     Ok(posts.into_iter().map(|post| (post.id, post)).collect())
 }
 
-/// The post with this slug, if `reader` may see it.
+/// The post with this slug, if `reader` may see it, read within `budget`.
 pub async fn find_visible_by_slug(
     exec: impl PgExecutor<'_>,
     slug: &str,
     reader: Reader,
+    budget: &ReadBudget,
 ) -> Result<Option<Post>, StoreError> {
     let mut query = QueryBuilder::new(format!(
         "select {POST_COLUMNS} from posts p where p.slug = "
     ));
     query.push_bind(slug.to_owned());
     reader.push_post_visible(&mut query, "p");
-    let post = query.build_query_as().fetch_optional(exec).await?;
-    Ok(post)
+    let posts: Vec<Post> = budget.collect(query.build_query_as().fetch(exec)).await?;
+    Ok(posts.into_iter().next())
 }
 
 /// The post, locked until the end of the caller's transaction (edits do not interleave),
@@ -353,12 +366,13 @@ fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &PostFilter) {
     }
 }
 
-/// One page of posts in `order`.
+/// One page of posts in `order`, read within `budget`.
 pub async fn page(
     exec: impl PgExecutor<'_>,
     filter: &PostFilter,
     order: PostOrder,
     window: &Window,
+    budget: &ReadBudget,
 ) -> Result<Vec<Post>, StoreError> {
     let mut query = QueryBuilder::new(format!("select {POST_COLUMNS} from posts p where true"));
     push_filter(&mut query, filter);
@@ -369,7 +383,7 @@ pub async fn page(
         order.direction,
         window,
     );
-    let posts = query.build_query_as().fetch_all(exec).await?;
+    let posts = budget.collect(query.build_query_as().fetch(exec)).await?;
     Ok(in_list_order(posts, window))
 }
 

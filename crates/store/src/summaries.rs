@@ -122,12 +122,13 @@ pub async fn remove_disabled(exec: impl PgExecutor<'_>) -> Result<i64, StoreErro
 }
 
 /// Stored summaries of posts `reader` may see, of one channel and/or one post when given,
-/// newest posts first.
+/// newest posts first; at most `limit`.
 pub async fn list(
     exec: impl PgExecutor<'_>,
     channel_id: Option<i64>,
     post_id: Option<i64>,
     reader: Reader,
+    limit: i64,
 ) -> Result<Vec<StoredSummary>, StoreError> {
     let mut query = QueryBuilder::new(
         "select s.channel_id, s.post_id, s.body as text, s.length, s.char_limit, s.truncated, s.generated_at \
@@ -142,7 +143,8 @@ pub async fn list(
         query.push(" and s.post_id = ").push_bind(post_id);
     }
     query
-        .push(" order by coalesce(p.published_at, p.created_at) desc, p.id desc, c.position, c.id");
+        .push(" order by coalesce(p.published_at, p.created_at) desc, p.id desc, c.position, c.id limit ")
+        .push_bind(limit);
     let summaries = query.build_query_as().fetch_all(exec).await?;
     Ok(summaries)
 }

@@ -13,7 +13,8 @@
 //!   and published-under-held ones; a deleted comment shows (as a tombstone) only while it
 //!   has a descendant the reader sees;
 //! - a tag: it labels a post the reader sees;
-//! - an author: they wrote a post the reader sees, or they are the reader.
+//! - an author: they wrote a post the reader sees, or they are the reader;
+//! - a social channel: enabled, or any for admins; its template only for admins.
 
 use sqlx::{Postgres, QueryBuilder};
 
@@ -53,6 +54,13 @@ impl Reader {
     /// [`Reader::push_post_visible`], for rows already in memory).
     pub fn sees_post(&self, status: PostStatus, author_id: i64) -> bool {
         status == PostStatus::Published || self.admin || self.author_id == Some(author_id)
+    }
+
+    /// Whether this reader sees every social channel (disabled ones too) and their
+    /// templates: admins, who manage them. Everyone else sees enabled channels without
+    /// templates.
+    pub fn sees_channel_settings(&self) -> bool {
+        self.admin
     }
 
     /// Whether this reader moderates the comments of a post by `post_author_id`.

@@ -48,7 +48,6 @@ impl AuthorQuery {
     }
 
     /// Authors who have published, by name.
-    #[graphql(complexity = "super::connection::page_cost(first, last, child_complexity)")]
     async fn authors(
         &self,
         ctx: &Context<'_>,
@@ -124,7 +123,6 @@ impl AuthorNode {
     }
 
     /// The author's published posts, newest first.
-    #[graphql(complexity = "super::connection::page_cost(first, last, child_complexity)")]
     async fn posts(
         &self,
         ctx: &Context<'_>,

@@ -13,11 +13,13 @@ use gazette_store::posts::Post;
 use gazette_store::summaries::{self, StoredDigest, StoredSummary};
 use gazette_syndication::social::{self, SummaryInput, Template};
 
+use super::connection::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, list_size};
 use super::context::RequestContext;
 use super::errors::ApiError;
 use super::ids::{GlobalId, NodeKind};
 use super::loaders::LoadOne;
 use super::posts::PostNode;
+use gazette_domain::channels::MAX_CHANNELS;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum ChannelKind {
@@ -98,14 +100,21 @@ impl ChannelNode {
         &self.0.url
     }
 
-    /// Whether summaries are written for it.
+    /// Whether summaries are written for it (only admins see disabled channels).
     async fn enabled(&self) -> bool {
         self.0.enabled
     }
 
-    /// The summary template; null for the kind's default.
-    async fn template(&self) -> Option<&str> {
-        self.0.template.as_deref()
+    /// The summary template; null for the kind's default (and for viewers who are not
+    /// admins: templates are settings).
+    async fn template(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        let request = RequestContext::of(ctx)?;
+        Ok(self
+            .0
+            .template
+            .as_deref()
+            .map(|template| request.charge(template))
+            .transpose()?)
     }
 
     /// The most a text may measure on this channel.
@@ -137,8 +146,8 @@ impl SocialSummary {
         Ok(load_post(ctx, self.0.post_id).await?)
     }
 
-    async fn text(&self) -> &str {
-        &self.0.text
+    async fn text(&self, ctx: &Context<'_>) -> Result<&str> {
+        Ok(RequestContext::of(ctx)?.charge(&self.0.text)?)
     }
 
     /// The text's length under the channel's own counting rule.
@@ -200,7 +209,7 @@ async fn visible_posts(ctx: &Context<'_>, ids: &[i64]) -> Result<Vec<Post>, ApiE
         .posts
         .load_many(ids.iter().copied())
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(super::loaders::loader_error)?;
     Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
 }
 
@@ -218,18 +227,26 @@ impl ChannelDigest {
         self.0.period_end
     }
 
-    /// Posts published in the period, newest first (those the viewer may still read).
-    #[graphql(complexity = "super::connection::list_cost(super::LIST_ESTIMATE, child_complexity)")]
-    async fn published_posts(&self, ctx: &Context<'_>) -> Result<Vec<PostNode>> {
-        let posts = visible_posts(ctx, &self.details()?.posts).await?;
+    /// Posts published in the period, newest first (those the viewer may still read): the
+    /// `first` of them (20 when not given, at most 100).
+    async fn published_posts(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+    ) -> Result<Vec<PostNode>> {
+        let size = list_size(first, DEFAULT_PAGE_SIZE)?;
+        let mut ids = self.details()?.posts;
+        ids.truncate(size);
+        let posts = visible_posts(ctx, &ids).await?;
         Ok(posts.into_iter().map(PostNode).collect())
     }
 
     /// New published comments per post, most discussed first (on posts the viewer may
-    /// still read).
-    #[graphql(complexity = "super::connection::list_cost(super::LIST_ESTIMATE, child_complexity)")]
-    async fn feedback(&self, ctx: &Context<'_>) -> Result<Vec<DigestFeedback>> {
-        let details = self.details()?;
+    /// still read): the `first` posts (20 when not given, at most 100).
+    async fn feedback(&self, ctx: &Context<'_>, first: Option<i32>) -> Result<Vec<DigestFeedback>> {
+        let size = list_size(first, DEFAULT_PAGE_SIZE)?;
+        let mut details = self.details()?;
+        details.feedback.truncate(size);
         let ids: Vec<i64> = details
             .feedback
             .iter()
@@ -252,8 +269,8 @@ impl ChannelDigest {
     }
 
     /// The digest as a text for the channel.
-    async fn text(&self) -> &str {
-        &self.0.text
+    async fn text(&self, ctx: &Context<'_>) -> Result<&str> {
+        Ok(RequestContext::of(ctx)?.charge(&self.0.text)?)
     }
 
     async fn length(&self) -> i32 {
@@ -283,13 +300,14 @@ pub struct SummaryPreview {
     pub truncated: bool,
 }
 
+/// A summary's or digest's channel (enabled, since the worker writes only for those).
 async fn load_channel(ctx: &Context<'_>, id: i64) -> Result<ChannelNode, ApiError> {
     let request = RequestContext::of(ctx)?;
-    channels::find_by_ids(&request.pool, &[id])
+    channels::find_by_ids(&request.pool, &[id], request.reader())
         .await?
         .remove(&id)
         .map(ChannelNode)
-        .ok_or_else(|| ApiError::internal("a summary's channel is missing"))
+        .ok_or_else(|| ApiError::not_found("The channel is not visible to you."))
 }
 
 /// A summary's post, as the viewer may read it (summaries are listed only for those).
@@ -309,17 +327,18 @@ pub struct ChannelQuery;
 
 #[Object]
 impl ChannelQuery {
-    /// Every channel, in display order.
-    #[graphql(complexity = "super::connection::list_cost(super::LIST_ESTIMATE, child_complexity)")]
+    /// The channels, in display order: the enabled ones (admins see disabled ones too). At
+    /// most 50.
     async fn channels(&self, ctx: &Context<'_>) -> Result<Vec<ChannelNode>> {
         let request = RequestContext::of(ctx)?;
-        let channels = channels::list(&request.pool)
+        let channels = channels::list(&request.pool, request.reader())
             .await
             .map_err(ApiError::from)?;
         Ok(channels.into_iter().map(ChannelNode).collect())
     }
 
-    /// A channel by its global `id` or its `slug` (give one); null when there is none.
+    /// A channel by its global `id` or its `slug` (give one); null when there is none (or
+    /// it is disabled and the viewer is not an admin).
     async fn channel(
         &self,
         ctx: &Context<'_>,
@@ -328,27 +347,33 @@ impl ChannelQuery {
     ) -> Result<Option<ChannelNode>> {
         let request = RequestContext::of(ctx)?;
         let channel = match super::ids::Lookup::new(id, slug, NodeKind::Channel)? {
-            super::ids::Lookup::Id(id) => channels::find_by_ids(&request.pool, &[id])
-                .await
-                .map_err(ApiError::from)?
-                .remove(&id),
-            super::ids::Lookup::Slug(slug) => channels::find_by_slug(&request.pool, &slug)
-                .await
-                .map_err(ApiError::from)?,
+            super::ids::Lookup::Id(id) => {
+                channels::find_by_ids(&request.pool, &[id], request.reader())
+                    .await
+                    .map_err(ApiError::from)?
+                    .remove(&id)
+            }
+            super::ids::Lookup::Slug(slug) => {
+                channels::find_by_slug(&request.pool, &slug, request.reader())
+                    .await
+                    .map_err(ApiError::from)?
+            }
         };
         Ok(channel.map(ChannelNode))
     }
 
     /// The summaries of enabled channels for the latest published posts, of one channel
-    /// and/or one post when given; newest posts first.
-    #[graphql(complexity = "super::connection::list_cost(super::LIST_ESTIMATE, child_complexity)")]
+    /// and/or one post when given; newest posts first, the `first` of them (100 when not
+    /// given, at most 100).
     async fn social_summaries(
         &self,
         ctx: &Context<'_>,
         channel: Option<ID>,
         post: Option<ID>,
+        first: Option<i32>,
     ) -> Result<Vec<SocialSummary>> {
         let request = RequestContext::of(ctx)?;
+        let limit = i64::try_from(list_size(first, MAX_PAGE_SIZE)?).unwrap_or(0);
         let channel = channel
             .as_deref()
             .map(|id| GlobalId::decode(id, NodeKind::Channel, "channel"))
@@ -357,7 +382,7 @@ impl ChannelQuery {
             .as_deref()
             .map(|id| GlobalId::decode(id, NodeKind::Post, "post"))
             .transpose()?;
-        let stored = summaries::list(&request.pool, channel, post, request.reader())
+        let stored = summaries::list(&request.pool, channel, post, request.reader(), limit)
             .await
             .map_err(ApiError::from)?;
         Ok(stored.into_iter().map(SocialSummary).collect())
@@ -403,7 +428,7 @@ impl ChannelQuery {
             .one(post_id)
             .await?
             .ok_or_else(|| ApiError::not_found("There is no post with this id."))?;
-        let channel = channels::find_by_ids(&request.pool, &[channel_id])
+        let channel = channels::find_by_ids(&request.pool, &[channel_id], request.reader())
             .await
             .map_err(ApiError::from)?
             .remove(&channel_id)
@@ -520,8 +545,13 @@ impl ChannelMutation {
             Some(slug) => check_slug(slug)?,
             None => gazette_content::slugify(&name, 100, "channel"),
         };
-        let created = channels::insert(
-            &request.pool,
+        let mut connection = request
+            .pool
+            .acquire()
+            .await
+            .map_err(|error| ApiError::from(StoreError::from(error)))?;
+        let created = channels::insert_within(
+            &mut connection,
             &NewChannel {
                 slug: &slug,
                 kind: input.kind.into(),
@@ -531,9 +561,16 @@ impl ChannelMutation {
                 enabled: input.enabled,
                 template: input.template.as_deref(),
             },
+            MAX_CHANNELS,
         )
         .await
-        .map_err(slug_conflict)?;
+        .map_err(slug_conflict)?
+        .ok_or_else(|| {
+            ApiError::bad_input(
+                "name",
+                format!("A site has at most {MAX_CHANNELS} channels: delete one first."),
+            )
+        })?;
         Ok(Some(CreateChannelPayload {
             channel: ChannelNode(created),
             client_mutation_id: input.client_mutation_id,

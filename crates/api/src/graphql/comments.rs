@@ -150,6 +150,7 @@ pub async fn thread_connection(
         reader,
         after_path.as_deref(),
         page.window.limit,
+        &request.answer,
     )
     .await?;
     let thread_position = |comment: &Comment| Position {
@@ -187,7 +188,10 @@ pub async fn thread_connection(
                 .into_iter()
                 .collect();
             if !missing.is_empty() {
-                known.extend(comments::find_visible(&request.pool, &missing, reader).await?);
+                known.extend(
+                    comments::find_visible(&request.pool, &missing, reader, &request.answer)
+                        .await?,
+                );
             }
             Some(Arc::new(known))
         }
@@ -229,6 +233,14 @@ impl From<Comment> for CommentNode {
 impl CommentNode {
     fn is_tombstone(&self) -> bool {
         self.0.status == StoredStatus::Deleted
+    }
+
+    /// Some of the comment's text, charged to the answer; null for a tombstone.
+    fn text<'t>(&self, ctx: &Context<'_>, text: &'t str) -> Result<Option<&'t str>> {
+        if self.is_tombstone() {
+            return Ok(None);
+        }
+        Ok(Some(RequestContext::of(ctx)?.charge(text)?))
     }
 }
 
@@ -272,14 +284,14 @@ impl CommentNode {
     }
 
     /// The text as written (plain text or limited Markdown); null for deleted comments.
-    async fn body(&self) -> Option<&str> {
-        (!self.is_tombstone()).then_some(self.0.body.as_str())
+    async fn body(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        self.text(ctx, &self.0.body)
     }
 
     /// `body` as sanitised HTML; links carry `rel="nofollow ugc noopener"`. Null for
     /// deleted comments.
-    async fn body_html(&self) -> Option<&str> {
-        (!self.is_tombstone()).then_some(self.0.body_html.as_str())
+    async fn body_html(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        self.text(ctx, &self.0.body_html)
     }
 
     async fn status(&self) -> CommentStatus {
@@ -307,7 +319,6 @@ impl CommentNode {
     }
 
     /// Direct replies, oldest first.
-    #[graphql(complexity = "super::connection::page_cost(first, last, child_complexity)")]
     async fn replies(
         &self,
         ctx: &Context<'_>,
@@ -502,6 +513,7 @@ impl CommentMutation {
         input: ModerateCommentInput,
     ) -> Result<Option<ApproveCommentPayload>> {
         let request = RequestContext::of(ctx)?;
+        request.require_token()?;
         let id = GlobalId::decode(&input.id, NodeKind::Comment, "id")?;
         let comment =
             commenting::moderate(&request.pool, &request.viewer, id, StoredStatus::Published)
@@ -520,6 +532,7 @@ impl CommentMutation {
         input: ModerateCommentInput,
     ) -> Result<Option<MarkCommentSpamPayload>> {
         let request = RequestContext::of(ctx)?;
+        request.require_token()?;
         let id = GlobalId::decode(&input.id, NodeKind::Comment, "id")?;
         let comment = commenting::moderate(&request.pool, &request.viewer, id, StoredStatus::Spam)
             .await

@@ -20,20 +20,16 @@ pub const MAX_PAGE_SIZE: i32 = 100;
 /// The page size when the client gives neither `first` nor `last`.
 pub const DEFAULT_PAGE_SIZE: i32 = 20;
 
-/// What a connection field costs in the query-cost limit: its page size (as asked, within
-/// the allowed range) times what each item selects, plus one for the field itself. The
-/// cost is an upper bound on the rows the field can make the server build.
-pub fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
-    let size = last
-        .or(first)
-        .unwrap_or(DEFAULT_PAGE_SIZE)
-        .clamp(0, MAX_PAGE_SIZE);
-    1 + usize::try_from(size).unwrap_or_default() * child_complexity
-}
-
-/// What a list of at most `bound` items costs in the query-cost limit.
-pub fn list_cost(bound: usize, child_complexity: usize) -> usize {
-    1 + bound * child_complexity
+/// How many items a paged list (not a connection) returns: `first`, between 0 and the
+/// largest page, else `default`.
+pub fn list_size(first: Option<i32>, default: i32) -> Result<usize, ApiError> {
+    match first {
+        Some(size) if !(0..=MAX_PAGE_SIZE).contains(&size) => Err(ApiError::bad_input(
+            "first",
+            format!("`first` must be between 0 and {MAX_PAGE_SIZE}, not {size}."),
+        )),
+        size => Ok(usize::try_from(size.unwrap_or(default)).unwrap_or_default()),
+    }
 }
 
 /// The pagination arguments of a connection field.

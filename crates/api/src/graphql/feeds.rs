@@ -4,6 +4,7 @@ use async_graphql::{Context, Enum, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use gazette_store::feeds;
 
+use super::connection::{MAX_PAGE_SIZE, list_size};
 use super::context::RequestContext;
 use super::errors::ApiError;
 
@@ -34,13 +35,31 @@ pub struct FeedQuery;
 
 #[Object]
 impl FeedQuery {
-    /// Every feed built so far: the site's posts and comments (RSS, Atom and JSON Feed), each tag's
-    /// posts, and the comments of each post whose feed has been asked for; by URL. Only
-    /// feeds: a channel's ready-to-post texts are `Channel.syndicationUrls`.
-    #[graphql(complexity = "super::connection::list_cost(super::LIST_ESTIMATE, child_complexity)")]
-    async fn feeds(&self, ctx: &Context<'_>) -> Result<Vec<Feed>> {
+    /// The feeds built so far: the site's posts and comments (RSS, Atom and JSON Feed), each
+    /// tag's posts, and the comments of each post whose feed has been asked for; by URL,
+    /// `first` of them (100 when not given, at most 100), after the feed whose URL is
+    /// `after`. Only feeds: a channel's ready-to-post texts are `Channel.syndicationUrls`.
+    async fn feeds(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Vec<Feed>> {
         let request = RequestContext::of(ctx)?;
-        let stored = feeds::list(&request.pool).await.map_err(ApiError::from)?;
+        let limit = list_size(first, MAX_PAGE_SIZE)?;
+        let site_root = request.config.site.url("");
+        let after_key = match &after {
+            None => None,
+            Some(url) => Some(url.strip_prefix(&site_root).ok_or_else(|| {
+                ApiError::bad_input(
+                    "after",
+                    "`after` is the `url` of a feed this list returned.",
+                )
+            })?),
+        };
+        let stored = feeds::list(&request.pool, after_key, i64::try_from(limit).unwrap_or(0))
+            .await
+            .map_err(ApiError::from)?;
         Ok(stored
             .into_iter()
             .map(|feed| Feed {

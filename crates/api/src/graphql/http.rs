@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use async_graphql::parser::types::OperationType;
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::{ServerError, Variables};
 use axum::body::Bytes;
 
@@ -17,13 +17,15 @@ use axum::response::{IntoResponse, Redirect, Response};
 use gazette_domain::Viewer;
 use std::time::Instant;
 
-use gazette_store::{PgPool, tokens};
+use gazette_store::{PgPool, ReadBudget, tokens};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 use super::context::RequestContext;
 use super::introspection::asks_for_schema;
-use super::limits::{CheckOnly, check_size, passed, refusal};
+use super::limits::{CheckOnly, passed, refusal};
+use super::pricing;
 use super::response_cache::CacheKey;
 use super::response_order;
 use crate::client::client_key;
@@ -205,19 +207,15 @@ async fn execute_counted(
     method: Method,
 ) -> Response {
     let started = Instant::now();
-    let limits = &state.config.limits;
     // An anonymous query answered recently, with no change since, is answered again from
     // memory: no slot, no parsing, no database.
     let cache_key = (headers.get(header::AUTHORIZATION).is_none() && state.responses.enabled())
         .then(|| {
-            params.query.as_ref().map(|query| CacheKey {
-                query: query.clone(),
-                variables: params
-                    .variables
-                    .as_ref()
-                    .map_or_else(String::new, Value::to_string),
-                operation_name: params.operation_name.clone(),
-            })
+            CacheKey::new(
+                params.query.as_deref()?,
+                params.variables.as_ref(),
+                params.operation_name.as_deref(),
+            )
         })
         .flatten();
     if let Some(body) = cache_key.as_ref().and_then(|key| state.responses.get(key)) {
@@ -234,73 +232,147 @@ async fn execute_counted(
         )
             .into_response();
     }
+    let mut report = Report::default();
+    let response = answer(
+        state,
+        headers,
+        peer,
+        media,
+        params,
+        method,
+        cache_key,
+        &mut report,
+    )
+    .await;
+    // An operation that was not found valid is counted without the name it claims.
+    let label = match report.checked {
+        true => report.name.as_deref(),
+        false => Some("unvalidated"),
+    };
+    gazette_metrics::metrics().graphql_operation(
+        label,
+        report.kind,
+        report.code.as_deref(),
+        started.elapsed(),
+    );
+    response
+}
+
+/// What the metrics say of one operation: its name (only once the document was found
+/// valid and ran, and only as the document names it, so junk never takes one of the
+/// bounded labels; `unvalidated` before that), its type, and the first error's code.
+struct Report {
+    /// Whether the document passed every check and ran.
+    checked: bool,
+    name: Option<String>,
+    kind: &'static str,
+    code: Option<String>,
+}
+
+impl Default for Report {
+    fn default() -> Self {
+        Self {
+            checked: false,
+            name: None,
+            kind: "unknown",
+            code: None,
+        }
+    }
+}
+
+impl Report {
+    /// `response` is sent as it is: its first error's code is the outcome.
+    fn refused(&mut self, code: &str, response: Response) -> Response {
+        self.code = Some(code.to_owned());
+        response
+    }
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the request's parts, handed down from the handlers"
+)]
+async fn answer(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    media: MediaType,
+    params: Params,
+    method: Method,
+    cache_key: Option<CacheKey>,
+    report: &mut Report,
+) -> Response {
+    let limits = &state.config.limits;
     // Back-pressure: a burst waits briefly for a free slot, then is told to come back.
     let Some(_slot) = state.executions.acquire(limits.queue_timeout).await else {
-        return busy(media);
+        return report.refused("SERVER_BUSY", busy(media));
     };
     let viewer = match authenticate(&state.pool, headers.get(header::AUTHORIZATION)).await {
         Ok(viewer) => viewer,
-        Err(response) => return *response,
+        Err(response) => return report.refused("UNAUTHENTICATED", *response),
     };
     let Some(query) = params.query.filter(|query| !query.trim().is_empty()) else {
-        return request_error(
-            media,
-            StatusCode::BAD_REQUEST,
-            "The request has no `query`.",
+        return report.refused(
+            "BAD_REQUEST",
+            request_error(
+                media,
+                StatusCode::BAD_REQUEST,
+                "The request has no `query`.",
+            ),
         );
     };
-    if let Err(error) = check_size(&query, limits) {
-        return refused(media, &error);
-    }
     let variables = match params.variables {
         None | Some(Value::Null) => Variables::default(),
         Some(variables @ Value::Object(_)) => Variables::from_json(variables),
         Some(_) => {
-            return request_error(
-                media,
-                StatusCode::BAD_REQUEST,
-                "`variables` must be a JSON object.",
+            return report.refused(
+                "BAD_REQUEST",
+                request_error(
+                    media,
+                    StatusCode::BAD_REQUEST,
+                    "`variables` must be a JSON object.",
+                ),
             );
         }
     };
 
-    // The guarded schema checks the operation (limits, validation) and stops; the schema
-    // without extensions runs it. Parsed once, here, for both.
-    let mut check = async_graphql::Request::new(query.clone())
-        .variables(variables.clone())
-        .data(CheckOnly);
-    check.operation_name = params.operation_name.clone();
-    let mut kind = None;
-    let mut ordering = None;
-    let parse_failed = match async_graphql::parser::parse_query(&query) {
-        Ok(document) => {
-            kind = response_order::selected_operation(&document, params.operation_name.as_deref())
-                .map(|operation| operation.ty);
-            if method == Method::GET && kind.is_some_and(|kind| kind != OperationType::Query) {
-                return method_not_allowed(media);
-            }
-            check.set_parsed_query(document.clone());
-            ordering = Some(document);
-            false
-        }
-        // Execution reports the syntax error, with its position.
-        Err(_) => true,
+    // The document budget, before async-graphql parses, validates or runs anything.
+    let document = match pricing::check_text(&query, &limits.document(false))
+        .and_then(|_| pricing::parse(&query))
+    {
+        Ok(document) => document,
+        Err(error) => return refuse(report, media, &error),
     };
+    let kind = pricing::operation_kind(&document, params.operation_name.as_deref());
+    report.kind = kind_label(kind);
+    if method == Method::GET && kind.is_some_and(|kind| kind != OperationType::Query) {
+        return report.refused("METHOD_NOT_ALLOWED", method_not_allowed(media));
+    }
+    let document_limits = limits.document(kind == Some(OperationType::Subscription));
+    if let Err(error) = pricing::price(
+        &state.schemas.model,
+        &document,
+        params.operation_name.as_deref(),
+        &variables,
+        &document_limits,
+    ) {
+        return refuse(report, media, &error);
+    }
+
+    // The guarded schema validates the operation and stops; the schema without extensions
+    // runs it. Parsed once, here, for both.
     let client = client_key(headers, peer, state.config.trusted_proxy_hops);
-    let introspects = ordering
-        .as_ref()
-        .is_some_and(|document| asks_for_schema(document, params.operation_name.as_deref()));
-    let on = |pool: PgPool| {
+    let introspects = asks_for_schema(&document, params.operation_name.as_deref());
+    let request = |pool: PgPool, answer: Arc<ReadBudget>| {
         let mut request = async_graphql::Request::new(query.clone()).variables(variables.clone());
         request.operation_name = params.operation_name.clone();
-        if let Some(document) = &ordering {
-            request.set_parsed_query(document.clone());
-        }
+        request.set_parsed_query(document.clone());
         request.data(RequestContext::new(
             pool,
             state.config.clone(),
             viewer,
             Some(client.clone()),
+            answer,
         ))
     };
     let generation = state.responses.generation();
@@ -309,15 +381,41 @@ async fn execute_counted(
         // all, in one pass.
         true => None,
         false => {
+            let mut check = async_graphql::Request::new(query.clone())
+                .variables(variables.clone())
+                .data(CheckOnly);
+            check.operation_name = params.operation_name.clone();
+            check.set_parsed_query(document.clone());
             Some(state.schemas.guarded.execute(check).await).filter(|checked| !passed(checked))
         }
     };
-    let run = async |pool: PgPool| match introspects {
-        true => state.schemas.guarded.execute(on(pool)).await,
-        false => state.schemas.executor.execute(on(pool)).await,
+    let run = async |pool: PgPool| {
+        let answer = Arc::new(state.answer_budget());
+        gazette_metrics::metrics()
+            .graphql_executions
+            .with_label_values(&["http"])
+            .inc();
+        let response = match introspects {
+            true => {
+                state
+                    .schemas
+                    .guarded
+                    .execute(request(pool, answer.clone()))
+                    .await
+            }
+            false => {
+                state
+                    .schemas
+                    .executor
+                    .execute(request(pool, answer.clone()))
+                    .await
+            }
+        };
+        (response, answer)
     };
-    let mut response = match rejected {
-        Some(rejected) => rejected,
+    let mut from_replica = false;
+    let (mut response, answer) = match rejected {
+        Some(rejected) => (rejected, Arc::new(ReadBudget::unlimited())),
         // A query may read from a replica (a mutation, and what it answers, never does);
         // one the replica failed to answer is run again on the primary: queries change
         // nothing, so running one twice is safe.
@@ -327,52 +425,51 @@ async fn execute_counted(
         {
             Some(replica) => {
                 let answered = run(replica.pool.clone()).await;
-                match has_code(&answered, "DATABASE_UNAVAILABLE") {
+                match has_code(&answered.0, "DATABASE_UNAVAILABLE") {
                     true => {
                         state.replica_failed(&replica, "a query found it unavailable");
                         run(state.pool.clone()).await
                     }
-                    false => answered,
+                    false => {
+                        from_replica = true;
+                        answered
+                    }
                 }
             }
             None => run(state.pool.clone()).await,
         },
     };
 
-    // Errors raised before execution (syntax, validation, limits) come without data.
+    // Errors raised before execution (validation) come without data.
     let executed = !matches!(response.data, async_graphql::Value::Null)
         || response.errors.iter().any(|error| !error.path.is_empty());
     for error in &mut response.errors {
-        let code = if parse_failed {
-            error.message = plain_syntax_message(&error.message);
-            "GRAPHQL_PARSE_FAILED"
-        } else if !executed {
-            "GRAPHQL_VALIDATION_FAILED"
-        } else {
+        let code = match executed {
+            false => "GRAPHQL_VALIDATION_FAILED",
             // Our resolvers always name a code; what comes without one is async-graphql
             // refusing an argument value.
-            "BAD_USER_INPUT"
+            true => "BAD_USER_INPUT",
         };
         set_code_if_missing(error, code);
     }
-    let kind_label = match kind {
-        Some(OperationType::Query) => "query",
-        Some(OperationType::Mutation) => "mutation",
-        Some(OperationType::Subscription) => "subscription",
-        None => "unknown",
-    };
-    gazette_metrics::metrics().graphql_operation(
-        params
-            .operation_name
-            .as_deref()
-            .or_else(|| leading_operation_name(&query)),
-        kind_label,
-        response.errors.first().and_then(code_of),
-        started.elapsed(),
-    );
-    if let (true, Some(document)) = (executed, &ordering) {
+    report.code = response.errors.first().and_then(code_of).map(str::to_owned);
+    // An answer that outgrew its budget is refused whole: what was built so far is not an
+    // answer to the query.
+    if answer.is_exceeded() {
+        return match has_code(&response, "SERVER_BUSY")
+            && !has_code(&response, "RESPONSE_TOO_LARGE")
+        {
+            true => report.refused("SERVER_BUSY", busy(media)),
+            false => refuse(report, media, &too_large(limits.max_response_bytes)),
+        };
+    }
+    if executed {
+        report.checked = true;
+        report.name = document_operation_name(&document, params.operation_name.as_deref());
+    }
+    if executed {
         response_order::reorder(
-            document,
+            &document,
             params.operation_name.as_deref(),
             &mut response.data,
         );
@@ -387,35 +484,31 @@ async fn execute_counted(
     let serialised = match to_json_capped(&body, limits.max_response_bytes) {
         Ok(bytes) => Bytes::from(bytes),
         Err(Capped::TooLarge) => {
-            return refused(
-                media,
-                &refusal(
-                    "RESPONSE_TOO_LARGE",
-                    format!(
-                        "The response would be larger than {} bytes: ask for fewer items, or fewer fields of large ones (such as `body`).",
-                        limits.max_response_bytes
-                    ),
-                    |extensions| extensions.set("limit", limits.max_response_bytes),
-                ),
-            );
+            return refuse(report, media, &too_large(limits.max_response_bytes));
         }
         Err(Capped::Failed(error)) => {
             tracing::error!(%error, "cannot serialise a GraphQL response");
-            return respond(
-                media,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                json!({ "errors": [{
-                    "message": "Internal error: the response could not be written. It has been logged.",
-                    "extensions": { "code": "INTERNAL" }
-                }]}),
+            return report.refused(
+                "INTERNAL",
+                respond(
+                    media,
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    json!({ "errors": [{
+                        "message": "Internal error: the response could not be written. It has been logged.",
+                        "extensions": { "code": "INTERNAL" }
+                    }]}),
+                ),
             );
         }
     };
+    drop(answer);
     match kind {
         // This process's own write is visible to its next read at once; other processes
         // hear of it through the change event.
         Some(OperationType::Mutation) => state.responses.clear(),
-        Some(OperationType::Query) if executed && response.errors.is_empty() => {
+        // A replica's answer may predate a change this process has already heard of: it
+        // is never kept.
+        Some(OperationType::Query) if executed && response.errors.is_empty() && !from_replica => {
             if let Some(key) = cache_key {
                 state.responses.put(key, serialised.clone(), generation);
             }
@@ -445,6 +538,45 @@ async fn execute_counted(
             .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
     }
     answer
+}
+
+/// A refusal before or instead of an answer, counted with its code.
+fn refuse(report: &mut Report, media: MediaType, error: &ServerError) -> Response {
+    report.code = code_of(error).map(str::to_owned);
+    refused(media, error)
+}
+
+fn too_large(limit: usize) -> ServerError {
+    refusal(
+        "RESPONSE_TOO_LARGE",
+        format!(
+            "The response would be larger than {limit} bytes: ask for fewer items, or fewer fields of large ones (such as `body`)."
+        ),
+        |extensions| extensions.set("limit", limit),
+    )
+}
+
+fn kind_label(kind: Option<OperationType>) -> &'static str {
+    match kind {
+        Some(OperationType::Query) => "query",
+        Some(OperationType::Mutation) => "mutation",
+        Some(OperationType::Subscription) => "subscription",
+        None => "unknown",
+    }
+}
+
+/// The name the document gives the operation that ran (none for an anonymous one).
+fn document_operation_name(
+    document: &ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<String> {
+    match &document.operations {
+        DocumentOperations::Single(_) => None,
+        DocumentOperations::Multiple(operations) => match operation_name {
+            Some(name) => operations.contains_key(name).then(|| name.to_owned()),
+            None => operations.keys().next().map(ToString::to_string),
+        },
+    }
 }
 
 /// The operation's name for the metrics: the request's `operationName`, else the name the
@@ -563,22 +695,6 @@ fn set_code_if_missing(error: &mut ServerError, code: &str) {
     if extensions.get("code").is_none() {
         extensions.set("code", code);
     }
-}
-
-/// The kind of the operation that would run; `None` when the name does not pick one (the
-/// executor then reports it).
-/// The parser's message without its drawing of the source (`--> 1:11`, `|`, `^---`): one
-/// sentence, the position being in `locations` already.
-fn plain_syntax_message(message: &str) -> String {
-    if !message.contains("-->") {
-        return message.to_owned();
-    }
-    let detail = message
-        .lines()
-        .rev()
-        .find_map(|line| line.trim().strip_prefix("= "))
-        .unwrap_or("unexpected input");
-    format!("Syntax error: {detail}.")
 }
 
 /// No token: anonymous. A valid token: its owner. Anything else ends the request with 401.

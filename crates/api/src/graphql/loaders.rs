@@ -9,7 +9,7 @@ use gazette_store::authors::{self, Author};
 use gazette_store::comments::{self, ChildPage, Comment, Parent};
 use gazette_store::posts::{self, Post};
 use gazette_store::tags::{self, Tag};
-use gazette_store::{PgPool, Reader, StoreError};
+use gazette_store::{PgPool, ReadBudget, Reader, StoreError};
 
 use super::errors::ApiError;
 
@@ -30,15 +30,15 @@ impl Loader<i64> for AuthorLoader {
 }
 
 /// Posts by id, as the request's reader may see them (drafts only for their author and
-/// admins).
-pub struct PostLoader(PgPool, Reader);
+/// admins), within the answer's budget.
+pub struct PostLoader(PgPool, Reader, Arc<ReadBudget>);
 
 impl Loader<i64> for PostLoader {
     type Value = Post;
     type Error = Arc<StoreError>;
 
     async fn load(&self, ids: &[i64]) -> LoadResult<i64, Post> {
-        posts::find_visible(&self.0, ids, self.1)
+        posts::find_visible(&self.0, ids, self.1, &self.2)
             .await
             .map_err(Arc::new)
     }
@@ -84,15 +84,15 @@ impl Loader<i64> for ReplyCountLoader {
     }
 }
 
-/// Comments by id, as the request's reader may see them.
-pub struct CommentLoader(PgPool, Reader);
+/// Comments by id, as the request's reader may see them, within the answer's budget.
+pub struct CommentLoader(PgPool, Reader, Arc<ReadBudget>);
 
 impl Loader<i64> for CommentLoader {
     type Value = Comment;
     type Error = Arc<StoreError>;
 
     async fn load(&self, ids: &[i64]) -> LoadResult<i64, Comment> {
-        comments::find_visible(&self.0, ids, self.1)
+        comments::find_visible(&self.0, ids, self.1, &self.2)
             .await
             .map_err(Arc::new)
     }
@@ -106,8 +106,9 @@ pub struct ChildPageKey {
     pub page: ChildPage,
 }
 
-/// Pages of children, one statement for all parents that ask for the same page.
-pub struct ChildPageLoader(PgPool, Reader);
+/// Pages of children, one statement for all parents that ask for the same page, within
+/// the answer's budget.
+pub struct ChildPageLoader(PgPool, Reader, Arc<ReadBudget>);
 
 impl Loader<ChildPageKey> for ChildPageLoader {
     type Value = Vec<Comment>;
@@ -123,7 +124,7 @@ impl Loader<ChildPageKey> for ChildPageLoader {
         }
         let mut pages = HashMap::new();
         for ((parent, page), parent_keys) in groups {
-            let found = comments::child_pages(&self.0, parent, &parent_keys, self.1, page)
+            let found = comments::child_pages(&self.0, parent, &parent_keys, self.1, page, &self.2)
                 .await
                 .map_err(Arc::new)?;
             for key in parent_keys {
@@ -172,14 +173,14 @@ pub struct Loaders {
 }
 
 impl Loaders {
-    pub fn new(pool: &PgPool, reader: Reader) -> Self {
+    pub fn new(pool: &PgPool, reader: Reader, answer: Arc<ReadBudget>) -> Self {
         Self {
             authors: DataLoader::new(
                 AuthorLoader(pool.clone(), reader),
                 gazette_metrics::spawn_counted,
             ),
             posts: DataLoader::new(
-                PostLoader(pool.clone(), reader),
+                PostLoader(pool.clone(), reader, answer.clone()),
                 gazette_metrics::spawn_counted,
             ),
             post_tags: DataLoader::new(
@@ -195,11 +196,11 @@ impl Loaders {
                 gazette_metrics::spawn_counted,
             ),
             comments: DataLoader::new(
-                CommentLoader(pool.clone(), reader),
+                CommentLoader(pool.clone(), reader, answer.clone()),
                 gazette_metrics::spawn_counted,
             ),
             child_pages: DataLoader::new(
-                ChildPageLoader(pool.clone(), reader),
+                ChildPageLoader(pool.clone(), reader, answer),
                 gazette_metrics::spawn_counted,
             ),
             child_counts: DataLoader::new(
@@ -226,11 +227,13 @@ where
 }
 
 /// A loader failure as the resolver reports it: `DATABASE_UNAVAILABLE` when the database
-/// could not be reached, else logged and shown as `INTERNAL`.
-fn loader_error(error: Arc<StoreError>) -> ApiError {
-    match error.is_unavailable() {
-        true => gazette_domain::DomainError::Unavailable.into(),
-        false => ApiError::internal(SharedError(error)),
+/// could not be reached, the budget's refusal when the answer grew too large, else logged
+/// and shown as `INTERNAL`.
+pub(super) fn loader_error(error: Arc<StoreError>) -> ApiError {
+    match &*error {
+        StoreError::Budget(exceeded) => gazette_domain::DomainError::from(*exceeded).into(),
+        _ if error.is_unavailable() => gazette_domain::DomainError::Unavailable.into(),
+        _ => ApiError::internal(SharedError(error)),
     }
 }
 

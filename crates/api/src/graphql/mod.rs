@@ -15,8 +15,10 @@ pub mod limits;
 mod loaders;
 mod node;
 mod posts;
+pub mod pricing;
 pub mod response_cache;
 mod response_order;
+mod schema_model;
 mod tags;
 pub mod ws;
 
@@ -27,6 +29,7 @@ use std::sync::Arc;
 use crate::events::EventHub;
 use crate::state::Limits;
 use limits::OperationLimits;
+pub use schema_model::SchemaModel;
 
 pub use context::RequestContext;
 pub use gazette_domain::Viewer;
@@ -56,9 +59,6 @@ pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 /// The most tags a post has (the cost of `Post.tags`).
 pub const MAX_POST_TAGS: usize = gazette_domain::publishing::MAX_TAGS;
-/// What the cost limit assumes for lists without a page size (channels, summaries, feeds):
-/// they grow with what admins configure, not with what readers write.
-pub const LIST_ESTIMATE: usize = 20;
 
 /// The schema twice over, with the process's event hub for subscriptions; per-request data
 /// (the viewer, the loaders) comes with each request.
@@ -72,20 +72,30 @@ pub struct Schemas {
     /// through its chain (a `ResolveInfo` and boxed futures per field): on a 1,000-object
     /// answer that cost more CPU than the resolvers themselves (docs/benchmarks.md).
     pub executor: AppSchema,
+    /// What pricing a document needs to know of the schema.
+    pub model: Arc<SchemaModel>,
 }
 
 pub fn build_schemas(events: EventHub, limits: &Limits) -> Schemas {
+    // Our own SDL, read by the parser of the same library: a failure is a programming
+    // error, and `schema_model`'s tests read it too.
+    let model =
+        Arc::new(SchemaModel::from_sdl(&types_sdl()).expect("the schema's own SDL is readable"));
     Schemas {
         guarded: schema_builder()
-            // The extension reports depth with its own code and message; the library's own
-            // check (selection sets, which nest deeper than fields) stays as a backstop.
-            .limit_recursive_depth(limits.max_nesting())
-            .extension(OperationLimits(Arc::new(limits.clone())))
+            // Documents are priced (depth included, with its own code and message) before
+            // async-graphql sees them; its recursion check, at the same limit, is a backstop.
+            .limit_recursive_depth(limits.max_depth)
+            .extension(OperationLimits {
+                limits: Arc::new(limits.clone()),
+                model: model.clone(),
+            })
             .extension(introspection::SchemaDescription)
             .data(events.clone())
             .finish(),
+        model,
         executor: schema_builder()
-            .limit_recursive_depth(limits.max_nesting())
+            .limit_recursive_depth(limits.max_depth)
             // Already validated, strictly, by the guarded schema.
             .validation_mode(async_graphql::ValidationMode::Fast)
             .data(events)
@@ -93,7 +103,7 @@ pub fn build_schemas(events: EventHub, limits: &Limits) -> Schemas {
     }
 }
 
-fn schema_builder() -> async_graphql::SchemaBuilder<Query, Mutation, Subscription> {
+pub(crate) fn schema_builder() -> async_graphql::SchemaBuilder<Query, Mutation, Subscription> {
     Schema::build(
         Query::default(),
         Mutation::default(),
@@ -104,13 +114,19 @@ fn schema_builder() -> async_graphql::SchemaBuilder<Query, Mutation, Subscriptio
     )
 }
 
+/// The schema's types in SDL, as async-graphql prints them (without the schema's
+/// description, which its own parser does not read).
+pub(crate) fn types_sdl() -> String {
+    schema_builder()
+        .finish()
+        .sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
+}
+
 /// The schema in SDL, as `gazette schema` prints it and `schema.graphql` records it: the
 /// same schema introspection describes, `@specifiedBy` and the schema's description
 /// included (async-graphql prints neither by default).
 pub fn sdl() -> String {
-    let sdl = schema_builder()
-        .finish()
-        .sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by());
+    let sdl = types_sdl();
     // The schema block comes last, at the start of a line.
     match sdl.rfind("\nschema {") {
         Some(block) => format!(

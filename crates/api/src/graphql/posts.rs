@@ -136,10 +136,11 @@ pub async fn post_connection(
     let ordering = ordering_name(order);
     let pool = request.pool.clone();
     let page_filter = filter.clone();
+    let answer = request.answer.clone();
     let (edges, page_info) = load_page(
         &args,
         ordering,
-        |window| async move { posts::page(&pool, &page_filter, order, &window).await },
+        |window| async move { posts::page(&pool, &page_filter, order, &window, &answer).await },
         |post| post.position(order.field),
         PostNode,
     )
@@ -173,7 +174,7 @@ impl PostQuery {
         let post = match Lookup::new(id, slug, NodeKind::Post)? {
             Lookup::Id(id) => request.loaders.posts.one(id).await?,
             Lookup::Slug(slug) => {
-                posts::find_visible_by_slug(&request.pool, &slug, request.reader())
+                posts::find_visible_by_slug(&request.pool, &slug, request.reader(), &request.answer)
                     .await
                     .map_err(ApiError::from)?
             }
@@ -186,7 +187,6 @@ impl PostQuery {
         clippy::too_many_arguments,
         reason = "each argument is a GraphQL argument of the field"
     )]
-    #[graphql(complexity = "super::connection::page_cost(first, last, child_complexity)")]
     async fn posts(
         &self,
         ctx: &Context<'_>,
@@ -286,18 +286,18 @@ impl PostNode {
     }
 
     /// The Markdown source.
-    async fn body(&self) -> &str {
-        &self.0.body
+    async fn body(&self, ctx: &Context<'_>) -> Result<&str> {
+        Ok(RequestContext::of(ctx)?.charge(&self.0.body)?)
     }
 
     /// `body` rendered to sanitised HTML (when the post was written).
-    async fn body_html(&self) -> &str {
-        &self.0.body_html
+    async fn body_html(&self, ctx: &Context<'_>) -> Result<&str> {
+        Ok(RequestContext::of(ctx)?.charge(&self.0.body_html)?)
     }
 
     /// A plain-text summary: the author's, or the start of the body.
-    async fn excerpt(&self) -> &str {
-        &self.0.excerpt
+    async fn excerpt(&self, ctx: &Context<'_>) -> Result<&str> {
+        Ok(RequestContext::of(ctx)?.charge(&self.0.excerpt)?)
     }
 
     async fn status(&self) -> PostStatus {
@@ -340,9 +340,6 @@ impl PostNode {
     }
 
     /// The post's tags, in the order the author gave them.
-    #[graphql(
-        complexity = "super::connection::list_cost(crate::graphql::MAX_POST_TAGS, child_complexity)"
-    )]
     async fn tags(&self, ctx: &Context<'_>) -> Result<Vec<TagNode>> {
         let request = RequestContext::of(ctx)?;
         let tags = request
@@ -364,7 +361,6 @@ impl PostNode {
     }
 
     /// The top-level comments (replies hang under them), oldest first by default.
-    #[graphql(complexity = "super::connection::page_cost(first, last, child_complexity)")]
     async fn comments(
         &self,
         ctx: &Context<'_>,
@@ -380,7 +376,6 @@ impl PostNode {
 
     /// The whole discussion flattened in display order (depth-first, oldest first), each
     /// comment with its `depth`: one statement per page, however deep the thread.
-    #[graphql(complexity = "super::connection::page_cost(first, None, child_complexity)")]
     async fn thread(
         &self,
         ctx: &Context<'_>,
@@ -522,6 +517,7 @@ impl PostMutation {
         input: CreatePostInput,
     ) -> Result<Option<CreatePostPayload>> {
         let request = RequestContext::of(ctx)?;
+        request.require_token()?;
         let author_id = input
             .author_id
             .as_deref()
@@ -557,6 +553,7 @@ impl PostMutation {
         input: UpdatePostInput,
     ) -> Result<Option<UpdatePostPayload>> {
         let request = RequestContext::of(ctx)?;
+        request.require_token()?;
         let id = GlobalId::decode(&input.id, NodeKind::Post, "id")?;
         let excerpt = match input.excerpt {
             MaybeUndefined::Undefined => None,
@@ -592,6 +589,7 @@ impl PostMutation {
         input: PublishPostInput,
     ) -> Result<Option<PublishPostPayload>> {
         let request = RequestContext::of(ctx)?;
+        request.require_token()?;
         let id = GlobalId::decode(&input.id, NodeKind::Post, "id")?;
         let post = publishing::publish_post(&request.pool, &request.viewer, id, input.published_at)
             .await
@@ -612,6 +610,7 @@ impl PostMutation {
         input: SchedulePostInput,
     ) -> Result<Option<SchedulePostPayload>> {
         let request = RequestContext::of(ctx)?;
+        request.require_token()?;
         let id = GlobalId::decode(&input.id, NodeKind::Post, "id")?;
         let post = publishing::schedule_post(&request.pool, &request.viewer, id, input.publish_at)
             .await
@@ -630,6 +629,7 @@ impl PostMutation {
         input: PostIdInput,
     ) -> Result<Option<UnschedulePostPayload>> {
         let request = RequestContext::of(ctx)?;
+        request.require_token()?;
         let id = GlobalId::decode(&input.id, NodeKind::Post, "id")?;
         let post = publishing::unschedule_post(&request.pool, &request.viewer, id)
             .await
@@ -647,6 +647,7 @@ impl PostMutation {
         input: PostIdInput,
     ) -> Result<Option<UnpublishPostPayload>> {
         let request = RequestContext::of(ctx)?;
+        request.require_token()?;
         let id = GlobalId::decode(&input.id, NodeKind::Post, "id")?;
         let post = publishing::unpublish_post(&request.pool, &request.viewer, id)
             .await
@@ -664,6 +665,7 @@ impl PostMutation {
         input: PostIdInput,
     ) -> Result<Option<DeletePostPayload>> {
         let request = RequestContext::of(ctx)?;
+        request.require_token()?;
         let id = GlobalId::decode(&input.id, NodeKind::Post, "id")?;
         let post = publishing::delete_post(&request.pool, &request.viewer, id)
             .await

@@ -43,7 +43,6 @@ impl TagQuery {
     }
 
     /// The tags of published posts, by name.
-    #[graphql(complexity = "super::connection::page_cost(first, last, child_complexity)")]
     async fn tags(
         &self,
         ctx: &Context<'_>,
@@ -101,7 +100,6 @@ impl TagNode {
     }
 
     /// The published posts with this tag, newest first.
-    #[graphql(complexity = "super::connection::page_cost(first, last, child_complexity)")]
     async fn posts(
         &self,
         ctx: &Context<'_>,

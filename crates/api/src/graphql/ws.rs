@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use async_graphql::extensions::{ExtensionContext, NextExecute};
 use async_graphql::futures_util::{SinkExt, StreamExt, future};
 use async_graphql::http::{
     ALL_WEBSOCKET_PROTOCOLS, WebSocket as GraphqlSocket, WebSocketProtocols as Protocols, WsMessage,
@@ -23,7 +24,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gazette_domain::{ClientKey, Viewer};
-use gazette_store::{PgPool, tokens};
+use gazette_store::{PgPool, ReadBudget, tokens};
 use std::net::SocketAddr;
 use std::sync::Mutex;
 
@@ -109,23 +110,83 @@ fn refused(status: StatusCode, message: &str) -> Response {
     (status, [(header::RETRY_AFTER, "5")], format!("{message}\n")).into_response()
 }
 
-/// What every operation on one socket shares (connection data, next to the
-/// [`RequestContext`]).
+/// What every operation on one socket shares (connection data). Each operation gets a
+/// [`RequestContext`] of its own, and so does each event it delivers.
 pub struct SocketSession {
-    pool: PgPool,
+    state: AppState,
+    viewer: Viewer,
+    client: ClientKey,
     /// The token the socket was opened with, checked again by every operation.
     token_id: Option<i64>,
     subscriptions: Arc<AtomicUsize>,
-    max_subscriptions: usize,
 }
 
 impl SocketSession {
+    /// The context of one operation or one event, reading as the socket's viewer within
+    /// `answer`.
+    pub fn context(&self, answer: ReadBudget) -> RequestContext {
+        RequestContext::new(
+            self.state.pool.clone(),
+            self.state.config.clone(),
+            self.viewer,
+            Some(self.client.clone()),
+            Arc::new(answer),
+        )
+    }
+
+    /// Runs the selection of one subscription event for this socket's subscriber: in an
+    /// execution slot (as an HTTP operation), with an answer budget of its own, and within
+    /// the response size cap, so one comment cannot make the server build an 11 MB
+    /// message per subscriber.
+    pub async fn execute_event(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> async_graphql::Response {
+        let limits = &self.state.config.limits;
+        let Some(_slot) = self.state.executions.acquire(limits.queue_timeout).await else {
+            return async_graphql::Response::from_errors(vec![refusal(
+                "SERVER_BUSY",
+                "The server was too busy to deliver an event to this subscription; it goes on with the next.".to_owned(),
+                |_| {},
+            )]);
+        };
+        gazette_metrics::metrics()
+            .graphql_executions
+            .with_label_values(&["websocket"])
+            .inc();
+        let budget = Arc::new(self.state.answer_budget());
+        let mut data = Data::default();
+        data.insert(RequestContext::new(
+            self.state.pool.clone(),
+            self.state.config.clone(),
+            self.viewer,
+            Some(self.client.clone()),
+            budget.clone(),
+        ));
+        let response = next.run_with_data(ctx, operation_name, data).await;
+        let too_large = budget.is_exceeded() && !only_busy(&response)
+            || !fits(&response, limits.max_response_bytes);
+        if too_large {
+            return async_graphql::Response::from_errors(vec![refusal(
+                "RESPONSE_TOO_LARGE",
+                format!(
+                    "This event's message would be larger than {} bytes: select fewer or smaller fields.",
+                    limits.max_response_bytes
+                ),
+                |extensions| extensions.set("limit", limits.max_response_bytes),
+            )]);
+        }
+        response
+    }
+
     /// Refuses the operation when the socket's token has been revoked since.
     pub async fn check_token(&self) -> ServerResult<()> {
         let Some(token_id) = self.token_id else {
             return Ok(());
         };
-        match tokens::is_active(&self.pool, token_id).await {
+        match tokens::is_active(&self.state.pool, token_id).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(revoked()),
             Err(error) => {
@@ -144,9 +205,9 @@ impl SocketSession {
     pub fn subscription_slot(&self) -> Result<SubscriptionSlot, async_graphql::Error> {
         let taken = self.subscriptions.fetch_add(1, Ordering::SeqCst);
         let slot = SubscriptionSlot::take(self.subscriptions.clone());
-        if taken >= self.max_subscriptions {
+        let max = self.state.config.limits.ws_max_subscriptions;
+        if taken >= max {
             drop(slot);
-            let max = self.max_subscriptions;
             return Err(async_graphql::Error::new(format!(
                 "This socket runs {max} subscriptions already: complete one first, or open another socket."
             ))
@@ -175,6 +236,39 @@ impl Drop for SubscriptionSlot {
         self.0.fetch_sub(1, Ordering::SeqCst);
         gazette_metrics::metrics().subscriptions.dec();
     }
+}
+
+/// Whether the answer's only trouble is the process-wide pool being full (the event is then
+/// reported as not delivered, not as too large).
+fn only_busy(response: &async_graphql::Response) -> bool {
+    response.errors.iter().all(|error| {
+        error
+            .extensions
+            .as_ref()
+            .and_then(|extensions| extensions.get("code"))
+            .is_some_and(|code| *code == async_graphql::Value::from("SERVER_BUSY"))
+    })
+}
+
+/// Whether `response` serialises to at most `cap` bytes (counted, not kept).
+fn fits(response: &async_graphql::Response, cap: usize) -> bool {
+    struct Counter {
+        written: usize,
+        cap: usize,
+    }
+    impl std::io::Write for Counter {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.written += bytes.len();
+            match self.written > self.cap {
+                true => Err(std::io::Error::other("over the cap")),
+                false => Ok(bytes.len()),
+            }
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    serde_json::to_writer(&mut Counter { written: 0, cap }, response).is_ok()
 }
 
 /// The slot a new subscription takes, when it runs on a socket.
@@ -235,12 +329,12 @@ impl Connection {
         let limits = &self.state.config.limits;
         let watch = Arc::new(Watch::default());
         let subscriptions = Arc::new(AtomicUsize::new(0));
-        let last_message = Arc::new(Mutex::new(Instant::now()));
+        let last_operation = Arc::new(Mutex::new(Instant::now()));
         let (mut sink, stream) = socket.split();
 
         let input = {
             let watch = watch.clone();
-            let last_message = last_message.clone();
+            let last_operation = last_operation.clone();
             stream
                 .take_while(move |message| {
                     if let Err(error) = message {
@@ -255,12 +349,17 @@ impl Connection {
                     future::ready(message.is_ok())
                 })
                 .filter_map(move |message| {
-                    *lock(&last_message) = Instant::now();
-                    future::ready(match message {
+                    let bytes = match message {
                         Ok(Message::Text(text)) => Some(text.as_bytes().to_vec()),
                         Ok(Message::Binary(bytes)) => Some(bytes.to_vec()),
                         _ => None,
-                    })
+                    };
+                    // Only what a client asks the server to do keeps an idle socket open;
+                    // pings (of either protocol, or of WebSocket itself) do not.
+                    if bytes.as_deref().is_some_and(is_operation) {
+                        *lock(&last_operation) = Instant::now();
+                    }
+                    future::ready(bytes)
                 })
         };
 
@@ -290,17 +389,12 @@ impl Connection {
                 watch.initialised.store(true, Ordering::SeqCst);
                 let mut data = Data::default();
                 data.insert(SocketSession {
-                    pool: state.pool.clone(),
+                    state,
+                    viewer,
+                    client,
                     token_id,
                     subscriptions,
-                    max_subscriptions: state.config.limits.ws_max_subscriptions,
                 });
-                data.insert(RequestContext::new(
-                    state.pool.clone(),
-                    state.config.clone(),
-                    viewer,
-                    Some(client),
-                ));
                 Ok(data)
             }
         };
@@ -341,7 +435,7 @@ impl Connection {
                         }
                         continue;
                     }
-                    let idle_for = lock(&last_message).elapsed();
+                    let idle_for = lock(&last_operation).elapsed();
                     if subscriptions.load(Ordering::SeqCst) == 0 && idle_for >= limits.ws_idle_timeout {
                         break Some(Closing::new(1000, "Closed after a while without subscriptions"));
                     }
@@ -380,6 +474,18 @@ impl Connection {
             _ => Closing::new(code, reason),
         }
     }
+}
+
+/// Whether a client's message asks for an operation to start or stop (`subscribe` and
+/// `complete`, or the legacy `start` and `stop`), rather than keeping the socket alive.
+fn is_operation(message: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Kind<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: std::borrow::Cow<'a, str>,
+    }
+    serde_json::from_slice::<Kind<'_>>(message)
+        .is_ok_and(|message| matches!(&*message.kind, "subscribe" | "complete" | "start" | "stop"))
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -1,0 +1,214 @@
+//! How much text one answer may bring into memory, counted while it is read: a query
+//! charges each row's text as the row arrives and stops at the first row past the budget,
+//! instead of collecting every row a statement returns and looking at the size afterwards.
+//! The API gives every GraphQL execution its own budget (under a process-wide pool, so
+//! sixteen executions at once cannot each take their whole allowance); the worker and the
+//! pages read with [`ReadBudget::unlimited`].
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use futures_util::{Stream, TryStreamExt};
+
+/// Why a charge was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BudgetExceeded {
+    /// This answer needs more than its own limit.
+    #[error("the answer needs more than {limit} bytes")]
+    Answer { limit: usize },
+    /// Answers being built at once hold the whole process-wide pool.
+    #[error("answers being built hold {limit} bytes already")]
+    Pool { limit: usize },
+}
+
+/// How many times an answer's limit its reads may load.
+pub const LOADED_PER_BUILT: usize = 4;
+
+/// Bytes shared by every budget of a process.
+#[derive(Debug)]
+pub struct BudgetPool {
+    limit: usize,
+    held: AtomicUsize,
+}
+
+impl BudgetPool {
+    pub fn new(limit: usize) -> Arc<Self> {
+        Arc::new(Self {
+            limit,
+            held: AtomicUsize::new(0),
+        })
+    }
+
+    /// Bytes held now by the budgets alive.
+    pub fn held(&self) -> usize {
+        self.held.load(Ordering::Acquire)
+    }
+
+    fn take(&self, bytes: usize) -> Result<(), BudgetExceeded> {
+        let before = self.held.fetch_add(bytes, Ordering::AcqRel);
+        if before.saturating_add(bytes) > self.limit {
+            self.held.fetch_sub(bytes, Ordering::AcqRel);
+            return Err(BudgetExceeded::Pool { limit: self.limit });
+        }
+        Ok(())
+    }
+
+    fn give_back(&self, bytes: usize) {
+        self.held.fetch_sub(bytes, Ordering::AcqRel);
+    }
+}
+
+/// One answer's allowance: what its resolvers build (values) is counted against `limit`,
+/// what its reads load (rows) against [`LOADED_PER_BUILT`] times as much, since rows carry
+/// columns an answer may not show (a post's body when only its title is asked for). Both
+/// count in the pool until the budget drops.
+#[derive(Debug)]
+pub struct ReadBudget {
+    limit: usize,
+    loaded: AtomicUsize,
+    built: AtomicUsize,
+    /// Set by the first refused charge: nothing more is read or built for this answer.
+    exceeded: AtomicBool,
+    pool: Option<Arc<BudgetPool>>,
+}
+
+impl ReadBudget {
+    /// `limit` bytes built and four times as many loaded, drawn from `pool`.
+    pub fn new(limit: usize, pool: Arc<BudgetPool>) -> Self {
+        Self {
+            limit,
+            loaded: AtomicUsize::new(0),
+            built: AtomicUsize::new(0),
+            exceeded: AtomicBool::new(false),
+            pool: Some(pool),
+        }
+    }
+
+    /// No limit: reads that are not answers to a client (the worker, the pages, which are
+    /// bounded by their own page sizes).
+    pub fn unlimited() -> Self {
+        Self {
+            limit: usize::MAX,
+            loaded: AtomicUsize::new(0),
+            built: AtomicUsize::new(0),
+            exceeded: AtomicBool::new(false),
+            pool: None,
+        }
+    }
+
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Whether a charge was refused: the answer will not be given.
+    pub fn is_exceeded(&self) -> bool {
+        self.exceeded.load(Ordering::Acquire)
+    }
+
+    /// Refuses at once when an earlier charge was refused (no more reads for this answer).
+    pub fn check(&self) -> Result<(), BudgetExceeded> {
+        match self.is_exceeded() {
+            true => Err(BudgetExceeded::Answer { limit: self.limit }),
+            false => Ok(()),
+        }
+    }
+
+    /// Counts `bytes` of rows read from the database.
+    pub fn charge_loaded(&self, bytes: usize) -> Result<(), BudgetExceeded> {
+        self.charge(
+            &self.loaded,
+            self.limit.saturating_mul(LOADED_PER_BUILT),
+            bytes,
+        )
+    }
+
+    /// Counts `bytes` of text an answer's resolvers put in the answer.
+    pub fn charge_built(&self, bytes: usize) -> Result<(), BudgetExceeded> {
+        self.charge(&self.built, self.limit, bytes)
+    }
+
+    fn charge(
+        &self,
+        counter: &AtomicUsize,
+        limit: usize,
+        bytes: usize,
+    ) -> Result<(), BudgetExceeded> {
+        self.check()?;
+        let before = counter.fetch_add(bytes, Ordering::AcqRel);
+        let refused = if before.saturating_add(bytes) > limit {
+            Some(BudgetExceeded::Answer { limit: self.limit })
+        } else {
+            self.pool.as_ref().and_then(|pool| pool.take(bytes).err())
+        };
+        match refused {
+            Some(refusal) => {
+                // Not held in the pool: only what was taken is given back on drop.
+                counter.fetch_sub(bytes, Ordering::AcqRel);
+                self.exceeded.store(true, Ordering::Release);
+                Err(refusal)
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Collects a statement's rows, charging each as it arrives; stops reading at the first
+    /// row past the budget.
+    pub(crate) async fn collect<T, S>(&self, rows: S) -> Result<Vec<T>, crate::StoreError>
+    where
+        T: TextBytes,
+        S: Stream<Item = Result<T, sqlx::Error>>,
+    {
+        self.check()?;
+        let mut rows = std::pin::pin!(rows);
+        let mut collected = Vec::new();
+        while let Some(row) = rows.try_next().await? {
+            self.charge_loaded(row.text_bytes())?;
+            collected.push(row);
+        }
+        Ok(collected)
+    }
+}
+
+impl Drop for ReadBudget {
+    fn drop(&mut self) {
+        if let Some(pool) = &self.pool {
+            pool.give_back(*self.loaded.get_mut() + *self.built.get_mut());
+        }
+    }
+}
+
+/// The text a row holds, as a read charges it.
+pub trait TextBytes {
+    fn text_bytes(&self) -> usize;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn charges_stop_at_the_limit_and_the_pool_is_given_back() {
+        let pool = BudgetPool::new(300);
+        let budget = ReadBudget::new(60, pool.clone());
+        assert!(
+            budget.charge_loaded(200).is_ok(),
+            "rows may take four times the limit"
+        );
+        assert!(budget.charge_built(60).is_ok());
+        assert_eq!(pool.held(), 260);
+        let other = ReadBudget::new(60, pool.clone());
+        assert_eq!(
+            other.charge_loaded(50),
+            Err(BudgetExceeded::Pool { limit: 300 })
+        );
+        assert!(other.is_exceeded() && other.check().is_err());
+        assert_eq!(
+            budget.charge_built(1),
+            Err(BudgetExceeded::Answer { limit: 60 })
+        );
+        assert!(budget.check().is_err(), "nothing more after a refusal");
+        drop(budget);
+        drop(other);
+        assert_eq!(pool.held(), 0);
+    }
+}
