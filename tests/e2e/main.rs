@@ -11,6 +11,7 @@ mod feeds;
 mod first_run;
 mod graphql_http;
 mod helpers;
+mod hostile;
 mod import;
 mod input_text;
 mod limits;

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use gazette_store::tokens::{self, Role};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -202,6 +202,29 @@ async fn idle_sockets_are_closed_and_subscribed_ones_stay() {
         closed_with(&mut busy, Duration::from_secs(10)).await,
         Some(1000)
     );
+    app.stop().await;
+}
+
+/// Issue 20, item 8: pings (the protocol's, and WebSocket's own) do not keep a socket
+/// without subscriptions open, so a few addresses cannot hold every socket forever.
+#[tokio::test]
+async fn pings_do_not_keep_an_idle_socket_open() {
+    let app = TestApp::spawn_with(false, false, &["--ws-idle-timeout", "1s"]).await;
+    let mut pinging = connect(&app, "graphql-transport-ws").await;
+    let started = tokio::time::Instant::now();
+    let mut closed = None;
+    // Pings every 200 ms for up to 6 s: the server closes the socket after its idle second.
+    while started.elapsed() < Duration::from_secs(6) && closed.is_none() {
+        // Not `send`, which fails the test: the server may close between two pings.
+        let ping = json!({ "type": "ping" }).to_string();
+        pinging.send(Message::text(ping)).await.ok();
+        pinging
+            .send(Message::Ping(b"still here".to_vec().into()))
+            .await
+            .ok();
+        closed = closed_with(&mut pinging, Duration::from_millis(200)).await;
+    }
+    assert_eq!(closed, Some(1000), "the pinging socket was closed as idle");
     app.stop().await;
 }
 

@@ -803,6 +803,24 @@ fn mutation_cases(fixture: &HashMap<&str, String>) -> BTreeMap<&'static str, (Au
     ])
 }
 
+/// `input` with every value wrong in what it means (ids that are not ids, dates in the
+/// past, an empty title, an address that is not one), but of the right GraphQL types.
+fn garbled(input: &Value) -> Value {
+    let mut garbled = input.clone();
+    if let Some(fields) = garbled.as_object_mut() {
+        for (key, value) in fields.iter_mut() {
+            *value = match key.as_str() {
+                "id" | "postId" | "authorId" => json!("not-an-id"),
+                "publishAt" | "publishedAt" => json!("2000-01-01T00:00:00Z"),
+                "title" | "name" | "body" => json!(""),
+                "url" => json!("javascript:alert(1)"),
+                _ => value.clone(),
+            };
+        }
+    }
+    garbled
+}
+
 /// Everything a mutation could change, as one digest.
 async fn fingerprint(app: &TestApp) -> String {
     let mut parts = Vec::new();
@@ -939,6 +957,31 @@ async fn every_mutation_refuses_callers_it_is_not_for() {
                 "{name} as {who} changed something"
             );
         }
+    }
+
+    // Issue 20, item 12: a mutation that needs a token refuses an anonymous caller before it
+    // looks at the input, however wrong the input is.
+    for (name, (audience, input)) in &cases {
+        if *audience == Audience::Public {
+            continue;
+        }
+        let field = schema
+            .fields(&schema.mutation)
+            .iter()
+            .find(|field| field.name == *name)
+            .expect("mutation");
+        let query = format!(
+            "mutation($input: {}!) {{ {name}(input: $input) {{ __typename }} }}",
+            field.args[0].ty.name
+        );
+        let response = app
+            .graphql(&query, json!({ "input": garbled(input) }))
+            .await;
+        assert_eq!(
+            error_code(&response),
+            Some("UNAUTHENTICATED"),
+            "{name} with a garbled input: {response}"
+        );
     }
 
     // addComment is public: anyone may comment on a published post.

@@ -81,6 +81,8 @@ pub struct Metrics {
     pub statements_per_request: HistogramVec,
 
     pub feed_cache: IntCounterVec,
+    /// Bytes the GraphQL response cache holds (keys and answers).
+    pub response_cache_bytes: IntGauge,
 
     worker_runs: IntCounterVec,
     worker_duration: HistogramVec,
@@ -274,6 +276,11 @@ impl Metrics {
                 "SQL statements one request ran, by kind (graphql, page).",
                 STATEMENT_BUCKETS,
                 &["kind"],
+            ),
+            response_cache_bytes: int_gauge(
+                &r,
+                "gazette_graphql_cache_bytes",
+                "Bytes the GraphQL response cache holds (keys and answers), at most --graphql-cache-max-bytes.",
             ),
             feed_cache: counter_vec(
                 &r,

@@ -303,9 +303,11 @@ pub struct SummaryPreview {
 /// A summary's or digest's channel (enabled, since the worker writes only for those).
 async fn load_channel(ctx: &Context<'_>, id: i64) -> Result<ChannelNode, ApiError> {
     let request = RequestContext::of(ctx)?;
-    channels::find_by_ids(&request.pool, &[id], request.reader())
+    request
+        .loaders
+        .channels
+        .one(id)
         .await?
-        .remove(&id)
         .map(ChannelNode)
         .ok_or_else(|| ApiError::not_found("The channel is not visible to you."))
 }

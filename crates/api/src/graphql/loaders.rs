@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use gazette_store::authors::{self, Author};
+use gazette_store::channels::{self, Channel};
 use gazette_store::comments::{self, ChildPage, Comment, Parent};
 use gazette_store::posts::{self, Post};
 use gazette_store::tags::{self, Tag};
@@ -39,6 +40,34 @@ impl Loader<i64> for PostLoader {
 
     async fn load(&self, ids: &[i64]) -> LoadResult<i64, Post> {
         posts::find_visible(&self.0, ids, self.1, &self.2)
+            .await
+            .map_err(Arc::new)
+    }
+}
+
+/// Tags by id, as the request's reader may see them.
+pub struct TagLoader(PgPool, Reader);
+
+impl Loader<i64> for TagLoader {
+    type Value = Tag;
+    type Error = Arc<StoreError>;
+
+    async fn load(&self, ids: &[i64]) -> LoadResult<i64, Tag> {
+        tags::find_visible(&self.0, ids, self.1)
+            .await
+            .map_err(Arc::new)
+    }
+}
+
+/// Social channels by id, as the request's reader may see them.
+pub struct ChannelLoader(PgPool, Reader);
+
+impl Loader<i64> for ChannelLoader {
+    type Value = Channel;
+    type Error = Arc<StoreError>;
+
+    async fn load(&self, ids: &[i64]) -> LoadResult<i64, Channel> {
+        channels::find_by_ids(&self.0, ids, self.1)
             .await
             .map_err(Arc::new)
     }
@@ -164,6 +193,8 @@ impl Loader<(Parent, i64)> for ChildCountLoader {
 pub struct Loaders {
     pub authors: DataLoader<AuthorLoader>,
     pub posts: DataLoader<PostLoader>,
+    pub tags: DataLoader<TagLoader>,
+    pub channels: DataLoader<ChannelLoader>,
     pub post_tags: DataLoader<PostTagsLoader>,
     pub comment_counts: DataLoader<CommentCountLoader>,
     pub reply_counts: DataLoader<ReplyCountLoader>,
@@ -181,6 +212,14 @@ impl Loaders {
             ),
             posts: DataLoader::new(
                 PostLoader(pool.clone(), reader, answer.clone()),
+                gazette_metrics::spawn_counted,
+            ),
+            tags: DataLoader::new(
+                TagLoader(pool.clone(), reader),
+                gazette_metrics::spawn_counted,
+            ),
+            channels: DataLoader::new(
+                ChannelLoader(pool.clone(), reader),
                 gazette_metrics::spawn_counted,
             ),
             post_tags: DataLoader::new(

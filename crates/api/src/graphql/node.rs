@@ -58,40 +58,33 @@ impl NodeQuery {
                 .collect()
         };
         let request = RequestContext::of(ctx)?;
-        let reader = request.reader();
         let load = |error| super::loaders::loader_error(error);
-        let posts = request
-            .loaders
+        let loaders = &request.loaders;
+        let posts = loaders
             .posts
             .load_many(of_kind(NodeKind::Post))
             .await
             .map_err(load)?;
-        let authors = request
-            .loaders
+        let authors = loaders
             .authors
             .load_many(of_kind(NodeKind::Author))
             .await
             .map_err(load)?;
-        let comments = request
-            .loaders
+        let comments = loaders
             .comments
             .load_many(of_kind(NodeKind::Comment))
             .await
             .map_err(load)?;
-        let tags = match of_kind(NodeKind::Tag) {
-            tag_ids if tag_ids.is_empty() => Default::default(),
-            tag_ids => gazette_store::tags::find_visible(&request.pool, &tag_ids, reader)
-                .await
-                .map_err(ApiError::from)?,
-        };
-        let channels = match of_kind(NodeKind::Channel) {
-            channel_ids if channel_ids.is_empty() => Default::default(),
-            channel_ids => {
-                gazette_store::channels::find_by_ids(&request.pool, &channel_ids, reader)
-                    .await
-                    .map_err(ApiError::from)?
-            }
-        };
+        let tags = loaders
+            .tags
+            .load_many(of_kind(NodeKind::Tag))
+            .await
+            .map_err(load)?;
+        let channels = loaders
+            .channels
+            .load_many(of_kind(NodeKind::Channel))
+            .await
+            .map_err(load)?;
         // An id asked for twice is answered twice: clone rather than take.
         Ok(wanted
             .iter()
@@ -126,7 +119,6 @@ async fn load_node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>, ApiError>
     let Some(global) = GlobalId::parse(id) else {
         return Err(ApiError::bad_input("id", "`id` is not a valid global id."));
     };
-    let reader = request.reader();
     Ok(match global.kind {
         NodeKind::Post => request
             .loaders
@@ -140,16 +132,18 @@ async fn load_node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>, ApiError>
             .one(global.id)
             .await?
             .map(|author| Node::Author(AuthorNode(author))),
-        NodeKind::Tag => gazette_store::tags::find_visible(&request.pool, &[global.id], reader)
+        NodeKind::Tag => request
+            .loaders
+            .tags
+            .one(global.id)
             .await?
-            .remove(&global.id)
             .map(|tag| Node::Tag(TagNode(tag))),
-        NodeKind::Channel => {
-            gazette_store::channels::find_by_ids(&request.pool, &[global.id], reader)
-                .await?
-                .remove(&global.id)
-                .map(|channel| Node::Channel(ChannelNode(channel)))
-        }
+        NodeKind::Channel => request
+            .loaders
+            .channels
+            .one(global.id)
+            .await?
+            .map(|channel| Node::Channel(ChannelNode(channel))),
         NodeKind::Comment => request
             .loaders
             .comments

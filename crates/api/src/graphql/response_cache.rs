@@ -188,6 +188,7 @@ impl ResponseCache {
         }
         if entry.stored_at.elapsed() >= self.inner.ttl {
             entries.remove(hash);
+            report(&entries);
             return None;
         }
         let (body, last_used) = (entry.body.clone(), entry.used);
@@ -238,6 +239,7 @@ impl ResponseCache {
         entries.bytes += size;
         entries.by_use.insert(used, hash);
         entries.by_hash.insert(hash, entry);
+        report(&entries);
     }
 
     /// Forgets everything (a change happened).
@@ -264,6 +266,7 @@ impl Inner {
         let mut entries = self.lock();
         self.generation.fetch_add(1, Ordering::AcqRel);
         entries.clear();
+        report(&entries);
     }
 
     /// Drops every expired entry.
@@ -278,7 +281,15 @@ impl Inner {
         for hash in expired {
             entries.remove(hash);
         }
+        report(&entries);
     }
+}
+
+/// Shows what the cache holds in the metrics.
+fn report(entries: &Entries) {
+    gazette_metrics::metrics()
+        .response_cache_bytes
+        .set(i64::try_from(entries.bytes).unwrap_or(i64::MAX));
 }
 
 #[cfg(test)]

@@ -92,7 +92,7 @@ export type AuthorEdge = {
 
 export type Channel = Node & {
   __typename?: 'Channel';
-  /** Whether summaries are written for it. */
+  /** Whether summaries are written for it (only admins see disabled channels). */
   enabled: Scalars['Boolean']['output'];
   id: Scalars['ID']['output'];
   kind: ChannelKind;
@@ -103,7 +103,10 @@ export type Channel = Node & {
   slug: Scalars['String']['output'];
   /** The ready-to-post summaries, as JSON and as plain text. */
   syndicationUrls: Array<Scalars['String']['output']>;
-  /** The summary template; null for the kind's default. */
+  /**
+   * The summary template; null for the kind's default (and for viewers who are not
+   * admins: templates are settings).
+   */
   template?: Maybe<Scalars['String']['output']>;
   /** The organisation's page on the channel. */
   url: Scalars['String']['output'];
@@ -114,7 +117,7 @@ export type ChannelDigest = {
   channel: Channel;
   /**
    * New published comments per post, most discussed first (on posts the viewer may
-   * still read).
+   * still read): the `first` posts (20 when not given, at most 100).
    */
   feedback: Array<DigestFeedback>;
   generatedAt: Scalars['DateTime']['output'];
@@ -122,11 +125,24 @@ export type ChannelDigest = {
   limit: Scalars['Int']['output'];
   periodEnd: Scalars['DateTime']['output'];
   periodStart: Scalars['DateTime']['output'];
-  /** Posts published in the period, newest first (those the viewer may still read). */
+  /**
+   * Posts published in the period, newest first (those the viewer may still read): the
+   * `first` of them (20 when not given, at most 100).
+   */
   publishedPosts: Array<Post>;
   /** The digest as a text for the channel. */
   text: Scalars['String']['output'];
   truncated: Scalars['Boolean']['output'];
+};
+
+
+export type ChannelDigestFeedbackArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type ChannelDigestPublishedPostsArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 export type ChannelKind =
@@ -630,24 +646,34 @@ export type Query = {
   author?: Maybe<Author>;
   /** Authors who have published, by name. */
   authors: AuthorConnection;
-  /** A channel by its global `id` or its `slug` (give one); null when there is none. */
+  /**
+   * A channel by its global `id` or its `slug` (give one); null when there is none (or
+   * it is disabled and the viewer is not an admin).
+   */
   channel?: Maybe<Channel>;
   /**
    * The channel's digest of the current period; null before the worker wrote one (or
    * when the channel is disabled).
    */
   channelDigest?: Maybe<ChannelDigest>;
-  /** Every channel, in display order. */
+  /**
+   * The channels, in display order: the enabled ones (admins see disabled ones too). At
+   * most 50.
+   */
   channels: Array<Channel>;
   /**
-   * Every feed built so far: the site's posts and comments (RSS, Atom and JSON Feed), each tag's
-   * posts, and the comments of each post whose feed has been asked for; by URL. Only
-   * feeds: a channel's ready-to-post texts are `Channel.syndicationUrls`.
+   * The feeds built so far: the site's posts and comments (RSS, Atom and JSON Feed), each
+   * tag's posts, and the comments of each post whose feed has been asked for; by URL,
+   * `first` of them (100 when not given, at most 100), after the feed whose URL is
+   * `after`. Only feeds: a channel's ready-to-post texts are `Channel.syndicationUrls`.
    */
   feeds: Array<Feed>;
   /** The object with this global id; null when there is none (or it is not visible). */
   node?: Maybe<Node>;
-  /** The objects with these global ids, in order; null for each one not found. */
+  /**
+   * The objects with these global ids (at most 100), in order; null for each one not
+   * found. Each kind is read in one statement, however many ids.
+   */
   nodes: Array<Maybe<Node>>;
   /**
    * A post by its global `id` or its `slug` (give one); null when there is none or the
@@ -663,7 +689,8 @@ export type Query = {
   previewSocialSummary: SummaryPreview;
   /**
    * The summaries of enabled channels for the latest published posts, of one channel
-   * and/or one post when given; newest posts first.
+   * and/or one post when given; newest posts first, the `first` of them (100 when not
+   * given, at most 100).
    */
   socialSummaries: Array<SocialSummary>;
   /**
@@ -703,6 +730,12 @@ export type QueryChannelDigestArgs = {
 };
 
 
+export type QueryFeedsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
 export type QueryNodeArgs = {
   id: Scalars['ID']['input'];
 };
@@ -738,6 +771,7 @@ export type QueryPreviewSocialSummaryArgs = {
 
 export type QuerySocialSummariesArgs = {
   channel?: InputMaybe<Scalars['ID']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
   post?: InputMaybe<Scalars['ID']['input']>;
 };
 

@@ -1,0 +1,705 @@
+//! The hostile corpus (issue 20): each document that once made the server do unbounded
+//! work, the classes GraphQL Armor's plugins defend against (aliases, directives, tokens,
+//! depth, cost, characters), and the denial-of-service payloads of graphql-cop
+//! (github.com/dolevf/graphql-cop, commit 2b7e086, MIT: `lib/tests/dos_*.py`, sent here
+//! exactly as that tool sends them). Each case asserts the refusal's code, that nothing ran
+//! (no SQL statement, no execution), and the server's peak memory, read from the process.
+
+use std::time::Duration;
+
+use futures_util::SinkExt;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::cli_errors::command;
+use crate::helpers::{TestApp, error_code, http_client};
+use crate::operations::Scrape;
+use crate::reliability::{free_port, start_command, terminate, until_ok};
+use crate::subscriptions::{connect_at, receive, send};
+use gazette_store::testing::TestDatabase;
+
+/// The most resident memory the server may reach while it refuses the corpus (issue 20:
+/// "peak resident memory under 150 MB throughout"; this is the debug build).
+const PEAK_RSS_LIMIT: u64 = 150 * 1024 * 1024;
+
+/// `query { ...F0 }` with each fragment spreading the next twice: 2^levels paths in a
+/// document of about a kilobyte.
+pub fn fragment_bomb(levels: usize) -> String {
+    let mut query = String::from("query { ...F0 }");
+    for level in 0..levels {
+        query.push_str(&format!(
+            " fragment F{level} on Query {{ ...F{next} ...F{next} }}",
+            next = level + 1
+        ));
+    }
+    query.push_str(&format!(" fragment F{levels} on Query {{ __typename }}"));
+    query
+}
+
+/// `__type(name: "Node") { possibleTypes { … interfaces { possibleTypes { … } } } }`,
+/// `levels` deep: each level multiplies what introspection builds.
+pub fn nested_introspection(levels: usize) -> String {
+    let mut query = String::from(r#"{ __type(name: "Node") { possibleTypes { ...L1 } } }"#);
+    for level in 1..levels {
+        query.push_str(&format!(
+            " fragment L{level} on __Type {{ name interfaces {{ possibleTypes {{ ...L{} }} }} }}",
+            level + 1
+        ));
+    }
+    query.push_str(&format!(" fragment L{levels} on __Type {{ name }}"));
+    query
+}
+
+/// Every document refused before execution, with the code it gets.
+pub fn refused_documents() -> Vec<(&'static str, String, &'static str)> {
+    let cop_aliases: String = (0..101)
+        .map(|i| format!("alias{i}:__typename \n"))
+        .collect();
+    let directives = "__typename @include(if: true) ".repeat(51);
+    let tokens = "__typename ".repeat(2_001);
+    let deep = format!(
+        "{{ {}id{} }}",
+        "posts { nodes { author { ".repeat(11),
+        " } } }".repeat(11)
+    );
+    vec![
+        ("issue 20, item 1: fragment bomb", fragment_bomb(22), "QUERY_TOO_COMPLEX"),
+        ("issue 20, item 2: nested introspection", nested_introspection(8), "QUERY_TOO_COMPLEX"),
+        ("nested introspection, 9 levels", nested_introspection(9), "QUERY_TOO_COMPLEX"),
+        (
+            "graphql-cop dos_field_duplication",
+            format!("query cop {{ {}}} ", "__typename \n".repeat(500)),
+            "TOO_MANY_ROOT_FIELDS",
+        ),
+        (
+            "graphql-cop dos_alias_overloading",
+            format!("query cop {{ {cop_aliases} }}"),
+            "TOO_MANY_ALIASES",
+        ),
+        (
+            "Armor max-directives",
+            format!("{{ {directives} }}"),
+            "TOO_MANY_DIRECTIVES",
+        ),
+        ("Armor max-tokens", format!("{{ {tokens} }}"), "TOO_MANY_TOKENS"),
+        ("Armor max-depth", deep, "QUERY_TOO_DEEP"),
+        (
+            "Armor cost-limit",
+            "{ posts(first: 100) { nodes { comments(first: 100) { nodes { replies(first: 100) { nodes { id } } } } } } }".to_owned(),
+            "QUERY_TOO_COMPLEX",
+        ),
+        (
+            "Armor character-limit",
+            format!("{{ __typename }} # {}", "x".repeat(33_000)),
+            "QUERY_TOO_LARGE",
+        ),
+        (
+            "Armor bypass: a fragment named __schema",
+            "{ ...__schema } fragment __schema on Query { posts(first: 100) { nodes { comments(first: 100) { nodes { id body } } } } }".to_owned(),
+            "QUERY_TOO_COMPLEX",
+        ),
+        (
+            "Armor bypass: an operation named __schema",
+            "query __schema { posts(first: 100) { nodes { thread(first: 100) { nodes { id } } } } }".to_owned(),
+            "QUERY_TOO_COMPLEX",
+        ),
+        (
+            "a fragment cycle",
+            "{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }".to_owned(),
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+        (
+            "a bomb spread from an unused fragment",
+            format!("{{ __typename }} {}", &fragment_bomb(22)["query { ...F0 }".len()..]),
+            "QUERY_TOO_COMPLEX",
+        ),
+    ]
+}
+
+/// A `gazette api` process of its own (its metrics and memory are its own), on a database
+/// holding the data the corpus needs.
+struct Server {
+    process: crate::reliability::Process,
+    base: String,
+    database: TestDatabase,
+    _data: tempfile::TempDir,
+    _logs: tempfile::TempDir,
+}
+
+impl Server {
+    async fn start(database: TestDatabase, args: &[&str]) -> Self {
+        let data = tempfile::tempdir().expect("data dir");
+        let logs = tempfile::tempdir().expect("logs");
+        let listen = format!("127.0.0.1:{}", free_port());
+        let data_arg = data.path().display().to_string();
+        let mut all = vec![
+            "api",
+            "--listen",
+            &listen,
+            "--metrics-listen",
+            "api",
+            "--data-dir",
+            &data_arg,
+        ];
+        all.extend_from_slice(args);
+        let process = start_command(
+            command(&all, &[("DATABASE_URL", database.url())]),
+            logs.path().join("api.log"),
+        )
+        .await;
+        let base = format!("http://{listen}");
+        until_ok(&format!("{base}/readyz"), Duration::from_secs(30)).await;
+        Self {
+            process,
+            base,
+            database,
+            _data: data,
+            _logs: logs,
+        }
+    }
+
+    /// The process's peak resident memory so far (VmHWM).
+    fn peak_rss(&self) -> u64 {
+        let pid = self.process.child.id().expect("running");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|value| {
+                value
+                    .trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
+            .map(|kilobytes| kilobytes * 1024)
+            .expect("VmHWM")
+    }
+
+    async fn executions(&self) -> f64 {
+        Scrape::of(&format!("{}/metrics", self.base))
+            .await
+            .sum("gazette_graphql_executions_total", &[])
+    }
+
+    async fn scrape(&self) -> Scrape {
+        Scrape::of(&format!("{}/metrics", self.base)).await
+    }
+
+    async fn post(&self, body: Value) -> (StatusCode, Value) {
+        let response = http_client()
+            .post(format!("{}/graphql", self.base))
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn stop(mut self) {
+        let (status, _) = terminate(&mut self.process.child, Duration::from_secs(20)).await;
+        assert!(status.success());
+    }
+}
+
+/// What one request made the server do: its answer, the statements and executions it ran.
+async fn measured(server: &Server, body: Value) -> (StatusCode, Value, i64, f64) {
+    let executions = server.executions().await;
+    server.database.statements_since_last_count().await;
+    let (status, answer) = server.post(body).await;
+    let statements = server.database.statements_since_last_count().await;
+    let ran = server.executions().await - executions;
+    (status, answer, statements, ran)
+}
+
+/// Fills the database with what the corpus's large answers need: 66 posts with 99
+/// comments of 10,000 characters each (130 MB of commenter-written text), and one post
+/// with a 250 KB body and 21 comments.
+async fn large_site(database: &TestDatabase) {
+    let pool = database.pool().await;
+    sqlx::raw_sql(
+        "insert into authors (slug, name) values ('writer', 'Writer'); \
+         insert into posts (author_id, slug, title, body, body_html, status, published_at) \
+         select (select id from authors where slug = 'writer'), 'long-thread-' || n, 'Long thread ' || n, \
+                'Short.', '<p>Short.</p>', 'published', now() - n * interval '1 minute' \
+         from generate_series(1, 66) n; \
+         insert into comments (post_id, author_name, body, body_html) \
+         select p.id, 'Reader', repeat('A comment with a lot to say. ', 344), \
+                '<p>' || repeat('A comment with a lot to say. ', 344) || '</p>' \
+         from posts p, generate_series(1, 99) n;",
+    )
+    .execute(&pool)
+    .await
+    .expect("the long threads");
+    let big: (i64,) = sqlx::query_as(
+        "insert into posts (author_id, slug, title, body, body_html, status, published_at) \
+         select id, 'big-body', 'Big body', repeat('All work and no play. ', 11900), \
+                '<p>' || repeat('All work and no play. ', 11900) || '</p>', 'published', \
+                now() - interval '1 day' \
+         from authors where slug = 'writer' returning id",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("the big post");
+    sqlx::query(
+        "insert into comments (post_id, author_name, body, body_html) \
+         select $1, 'Reader', 'Comment ' || n, '<p>Comment ' || n || '</p>' from generate_series(1, 21) n",
+    )
+    .bind(big.0)
+    .execute(&pool)
+    .await
+    .expect("the big post's comments");
+}
+
+#[tokio::test]
+async fn the_hostile_corpus_is_refused_before_anything_runs_within_150_mb() {
+    let database = TestDatabase::create().await;
+    large_site(&database).await;
+    let server = Server::start(
+        database,
+        &["--comment-moderation", "open", "--comment-rate-limit", "0"],
+    )
+    .await;
+    let (_, found) = server
+        .post(json!({ "query": r#"{ post(slug: "big-body") { id } }"# }))
+        .await;
+    let big_post = found["data"]["post"]["id"]
+        .as_str()
+        .expect("the big post")
+        .to_owned();
+
+    for (name, query, code) in refused_documents() {
+        let (status, answer, statements, ran) = measured(&server, json!({ "query": query })).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {answer}");
+        assert_eq!(error_code(&answer), Some(code), "{name}: {answer}");
+        assert!(answer.get("data").is_none(), "{name}: {answer}");
+        let message = answer["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(!message.is_empty(), "{name}: a sentence");
+        assert_eq!(statements, 0, "{name}: no SQL ran");
+        assert_eq!(ran, 0.0, "{name}: nothing was executed");
+    }
+    // graphql-cop dos_batch: ten operations in one request are refused whole.
+    let batch: Vec<Value> = (0..10)
+        .map(|_| json!({ "query": "query cop { __typename }" }))
+        .collect();
+    let (status, answer, statements, ran) = measured(&server, json!(batch)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!((statements, ran), (0, 0.0));
+
+    // Within the budget, cheap documents are answered: graphql-cop's circular introspection
+    // (priced by what it returns: `__Field.type` is mostly a wrapper without fields, so it
+    // returns little), its dos_field_duplication (500 × __typename cost 500; at the root they
+    // are 500 root fields, refused above) and directive overloading.
+    let (_, answer, statements, ran) = measured(
+        &server,
+        json!({ "query": "query cop { __schema { types { fields { type { fields { type { fields { type { fields { type { name } } } } } } } } } } }", "operationName": "cop" }),
+    )
+    .await;
+    assert!(answer["data"]["__schema"]["types"].is_array(), "{answer}");
+    assert_eq!((statements, ran), (0, 1.0));
+    let fields = format!(
+        "query cop {{ post(slug: \"big-body\") {{ {}}} }} ",
+        "__typename \n".repeat(500)
+    );
+    let (_, answer, statements, ran) =
+        measured(&server, json!({ "query": fields, "operationName": "cop" })).await;
+    assert_eq!(answer["data"]["post"]["__typename"], "Post", "{answer}");
+    assert_eq!((statements, ran), (1, 1.0));
+    let (_, answer, statements, _) = measured(
+        &server,
+        json!({ "query": "query cop { __typename @aa@aa@aa@aa@aa@aa@aa@aa@aa@aa }", "operationName": "cop" }),
+    )
+    .await;
+    // async-graphql does not look at directives on `__typename`; ten of them cost nothing,
+    // and more than 50 are refused above.
+    assert_eq!(answer["data"]["__typename"], "Query", "{answer}");
+    assert_eq!(statements, 0);
+
+    // Issue 20, item 3: within the cost limit, but 130 MB of comments: refused while
+    // being built, reading no further than its budget.
+    let (_, answer, statements, _) = measured(
+        &server,
+        json!({ "query": "{ posts(first: 66) { nodes { comments(first: 99) { nodes { body bodyHtml } } } } }" }),
+    )
+    .await;
+    assert_eq!(error_code(&answer), Some("RESPONSE_TOO_LARGE"), "{answer}");
+    assert!(answer.get("data").is_none());
+    assert_eq!(answer["errors"][0]["extensions"]["limit"], 10_485_760);
+    assert!(statements <= 3, "{statements} statements");
+
+    // Issue 20, item 5: large undeclared variables are neither kept nor a key.
+    let junk = "x".repeat(1_900_000);
+    let cached_before = server
+        .scrape()
+        .await
+        .sum("gazette_graphql_cache_bytes", &[]);
+    for n in 0..20 {
+        let (_, answer) = server
+            .post(json!({ "query": "{ __typename }", "variables": { format!("v{n}"): junk } }))
+            .await;
+        assert_eq!(answer["data"]["__typename"], "Query");
+    }
+    assert_eq!(
+        server
+            .scrape()
+            .await
+            .sum("gazette_graphql_cache_bytes", &[]),
+        cached_before,
+        "requests with large variables are not kept"
+    );
+    // Many distinct small queries: the cache stays within its bytes.
+    for n in 0..700 {
+        let query = format!(
+            "{{ posts(first: 1) {{ totalCount }} }} # {n} {}",
+            "p".repeat(30_000)
+        );
+        server.post(json!({ "query": query })).await;
+    }
+    let cached = server
+        .scrape()
+        .await
+        .sum("gazette_graphql_cache_bytes", &[]);
+    assert!(
+        cached > 0.0 && cached <= 16.0 * 1024.0 * 1024.0,
+        "{cached} bytes"
+    );
+
+    // Issue 20, item 4: a subscription whose every event would be an 11 MB message.
+    let mut socket = connect_at(&server.base, "graphql-transport-ws", json!({})).await;
+    send(
+        &mut socket,
+        json!({ "id": "big", "type": "subscribe", "payload": {
+            "query": "subscription($post: ID!) { commentAdded(postId: $post) { post { comments(first: 100) { nodes { post { body bodyHtml } } } } } }",
+            "variables": { "post": big_post }
+        }}),
+    )
+    .await;
+    let before = server.scrape().await;
+    let mut delivered = None;
+    for attempt in 0..20 {
+        let (_, added) = server
+            .post(json!({
+                "query": "mutation($input: AddCommentInput!) { addComment(input: $input) { comment { id } } }",
+                "variables": { "input": { "postId": big_post, "authorName": "Ann", "body": format!("Hello {attempt}") } }
+            }))
+            .await;
+        assert!(added.get("errors").is_none(), "{added}");
+        if let Some(message) = receive(&mut socket, Duration::from_millis(500)).await {
+            delivered = Some(message);
+            break;
+        }
+    }
+    let delivered = delivered.expect("the subscription delivered");
+    assert_eq!(delivered["type"], "next", "{delivered}");
+    assert_eq!(
+        delivered["payload"]["errors"][0]["extensions"]["code"], "RESPONSE_TOO_LARGE",
+        "{delivered}"
+    );
+    assert!(delivered["payload"].get("data").is_none_or(Value::is_null));
+    assert!(delivered.to_string().len() < 1_000, "a small message");
+    let after = server.scrape().await;
+    assert!(
+        after.sum(
+            "gazette_graphql_executions_total",
+            &[("transport", "websocket")]
+        ) > before.sum(
+            "gazette_graphql_executions_total",
+            &[("transport", "websocket")]
+        ),
+        "the event ran as an execution, in a slot"
+    );
+    // A subscription costs at most 1,000: this one is refused when it subscribes.
+    send(
+        &mut socket,
+        json!({ "id": "costly", "type": "subscribe", "payload": {
+            "query": "subscription($post: ID!) { commentAdded(postId: $post) { post { comments(first: 100) { nodes { replies(first: 100) { nodes { id } } } } } } }",
+            "variables": { "post": big_post }
+        }}),
+    )
+    .await;
+    let refused = receive(&mut socket, Duration::from_secs(5))
+        .await
+        .expect("an answer");
+    assert_eq!(refused["id"], "costly", "{refused}");
+    assert_eq!(
+        refused["payload"]["errors"][0]["extensions"]["code"], "QUERY_TOO_COMPLEX",
+        "{refused}"
+    );
+    assert_eq!(refused["payload"]["errors"][0]["extensions"]["limit"], 1000);
+    socket.send(Message::Close(None)).await.ok();
+
+    // Issue 20, item 7: junk names, refused, take no label; a real operation keeps its own.
+    for n in 0..250 {
+        server
+            .post(json!({ "query": format!("query Junk{n} {{ nope }}") }))
+            .await;
+    }
+    let (_, answer) = server
+        .post(json!({ "query": "query FrontPage { posts(first: 1) { totalCount } }" }))
+        .await;
+    assert!(answer.get("errors").is_none(), "{answer}");
+    let scrape = server.scrape().await;
+    assert_eq!(
+        scrape.sum(
+            "gazette_graphql_operations_total",
+            &[("operation", "FrontPage")]
+        ),
+        1.0
+    );
+    assert!(!scrape.has(
+        "gazette_graphql_operations_total",
+        &[("operation", "Junk7")]
+    ));
+
+    let peak = server.peak_rss();
+    println!(
+        "FIGURES hostile corpus: peak resident memory {} MB",
+        peak / (1024 * 1024)
+    );
+    assert!(
+        peak < PEAK_RSS_LIMIT,
+        "the server reached {} MB",
+        peak / (1024 * 1024)
+    );
+    let alive = server.post(json!({ "query": "{ __typename }" })).await;
+    assert_eq!(alive.0, StatusCode::OK);
+    server.stop().await;
+}
+
+/// Issue 20, item 6: `nodes` reads each kind in one statement (twenty aliases of a hundred
+/// ids ran 2,000 statements), and every id is priced.
+#[tokio::test]
+async fn nodes_read_each_kind_once_and_price_every_id() {
+    let app = TestApp::spawn_with(true, false, &[]).await;
+    let found = app
+        .graphql(
+            "{ posts(first: 1) { nodes { id author { id } tags { id } comments { nodes { id } } } } channels { id } }",
+            json!({}),
+        )
+        .await;
+    let post = &found["data"]["posts"]["nodes"][0];
+    let mut kinds = vec![
+        post["id"].clone(),
+        post["author"]["id"].clone(),
+        post["tags"][0]["id"].clone(),
+        post["comments"]["nodes"][0]["id"].clone(),
+        found["data"]["channels"][0]["id"].clone(),
+    ];
+    assert!(kinds.iter().all(Value::is_string), "{found}");
+    kinds.push(json!("UG9zdDo5OTk5OTk=")); // Post:999999, which does not exist.
+    let ids: Vec<Value> = kinds.iter().cycle().take(100).cloned().collect();
+    let aliases: String = (0..20)
+        .map(|n| format!("n{n}: nodes(ids: $ids) {{ __typename id }} "))
+        .collect();
+    let query = format!("query($ids: [ID!]!) {{ {aliases} }}");
+    app.database.statements_since_last_count().await;
+    let answer = app.graphql(&query, json!({ "ids": ids })).await;
+    let statements = app.database.statements_since_last_count().await;
+    assert!(answer.get("errors").is_none(), "{answer}");
+    let first = answer["data"]["n0"].as_array().expect("a list");
+    assert_eq!(first.len(), 100);
+    let typenames: Vec<&str> = first[..6]
+        .iter()
+        .map(|node| node["__typename"].as_str().unwrap_or("null"))
+        .collect();
+    assert_eq!(
+        typenames,
+        ["Post", "Author", "Tag", "Comment", "Channel", "null"]
+    );
+    assert!(
+        statements <= 5,
+        "2,000 ids of five kinds in {statements} statements"
+    );
+
+    // Every id is priced: twenty aliases of a hundred posts, each with its comments.
+    let costly: String = (0..20)
+        .map(|n| format!("n{n}: nodes(ids: $ids) {{ ... on Post {{ comments(first: 100) {{ nodes {{ id }} }} }} }} "))
+        .collect();
+    let refused = app
+        .graphql(
+            &format!("query($ids: [ID!]!) {{ {costly} }}"),
+            json!({ "ids": ids }),
+        )
+        .await;
+    assert_eq!(error_code(&refused), Some("QUERY_TOO_COMPLEX"), "{refused}");
+    let too_many: Vec<Value> = kinds.iter().cycle().take(101).cloned().collect();
+    let refused = app
+        .graphql(
+            "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+            json!({ "ids": too_many }),
+        )
+        .await;
+    assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
+    app.stop().await;
+}
+
+/// Issue 20, item 6: a digest's lists are pages, however many posts its period had.
+#[tokio::test]
+async fn digest_lists_are_bounded() {
+    let app = TestApp::spawn_with(true, false, &[]).await;
+    let token = app
+        .token("Writer", gazette_store::tokens::Role::Author)
+        .await;
+    for n in 0..30 {
+        app.create_post(
+            &token,
+            json!({ "title": format!("Busy day {n}"), "status": "PUBLISHED" }),
+        )
+        .await;
+    }
+    let numeric: Vec<i64> =
+        sqlx::query_scalar("select id from posts where title like 'Busy day %' order by id desc")
+            .fetch_all(&app.pool)
+            .await
+            .expect("ids");
+    let feedback: Vec<(i64, i64)> = numeric.iter().map(|id| (*id, 1)).collect();
+    let details = json!({ "posts": numeric, "feedback": feedback }).to_string();
+    sqlx::query(
+        "insert into channel_digests (channel_id, period_start, period_end, body, details, length, char_limit, truncated, content_hash) \
+         select id, now() - interval '1 day', now(), 'A busy day', $1, 10, 280, false, 'h' from social_channels",
+    )
+    .bind(&details)
+    .execute(&app.pool)
+    .await
+    .expect("digests");
+    let channels = app.graphql("{ channels { id } }", json!({})).await;
+    let channel = channels["data"]["channels"][0]["id"].clone();
+    let query = "query($channel: ID!, $first: Int) { channelDigest(channel: $channel) { publishedPosts(first: $first) { title } feedback(first: $first) { newComments } } }";
+    let by_default = app.graphql(query, json!({ "channel": channel })).await;
+    let digest = &by_default["data"]["channelDigest"];
+    assert_eq!(
+        digest["publishedPosts"].as_array().map(Vec::len),
+        Some(20),
+        "{by_default}"
+    );
+    assert_eq!(digest["feedback"].as_array().map(Vec::len), Some(20));
+    let all = app
+        .graphql(query, json!({ "channel": channel, "first": 100 }))
+        .await;
+    assert_eq!(
+        all["data"]["channelDigest"]["publishedPosts"]
+            .as_array()
+            .map(Vec::len),
+        Some(30)
+    );
+    let refused = app
+        .graphql(query, json!({ "channel": channel, "first": 101 }))
+        .await;
+    assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
+    app.stop().await;
+}
+
+/// Issue 20, item 10: channels are read through the policy: readers see the enabled ones
+/// (without their templates), admins see every channel and its settings.
+#[tokio::test]
+async fn readers_see_enabled_channels_without_their_settings() {
+    let app = TestApp::spawn_with(true, false, &[]).await;
+    let admin = app.token("Chief", gazette_store::tokens::Role::Admin).await;
+    let created = app
+        .graphql_as(
+            Some(&admin),
+            r#"mutation { createChannel(input: { name: "Internal", kind: OTHER, url: "https://intranet.example/", enabled: false, template: "{title} — secret plans" }) { channel { id slug template enabled } } }"#,
+            json!({}),
+        )
+        .await;
+    let hidden = &created["data"]["createChannel"]["channel"];
+    assert_eq!(hidden["template"], "{title} — secret plans", "{created}");
+    let hidden_id = hidden["id"].clone();
+    let listing = "{ channels { slug enabled template } }";
+
+    let public = app.graphql(listing, json!({})).await;
+    let channels = public["data"]["channels"].as_array().expect("channels");
+    assert!(!channels.is_empty());
+    assert!(
+        channels
+            .iter()
+            .all(|channel| channel["enabled"] == true && channel["template"].is_null()),
+        "{public}"
+    );
+    assert!(!public.to_string().contains("internal"), "{public}");
+    for lookup in [
+        app.graphql(
+            "query($id: ID!) { node(id: $id) { id } }",
+            json!({ "id": hidden_id }),
+        )
+        .await["data"]["node"]
+            .clone(),
+        app.graphql(
+            "query($id: ID!) { channel(id: $id) { id } }",
+            json!({ "id": hidden_id }),
+        )
+        .await["data"]["channel"]
+            .clone(),
+        app.graphql(r#"{ channel(slug: "internal") { id } }"#, json!({}))
+            .await["data"]["channel"]
+            .clone(),
+        app.graphql(
+            "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+            json!({ "ids": [hidden_id] }),
+        )
+        .await["data"]["nodes"][0]
+            .clone(),
+    ] {
+        assert!(
+            lookup.is_null(),
+            "a disabled channel is not shown: {lookup}"
+        );
+    }
+
+    let as_admin = app.graphql_as(Some(&admin), listing, json!({})).await;
+    assert!(as_admin.to_string().contains("secret plans"), "{as_admin}");
+    assert!(
+        as_admin["data"]["channels"]
+            .as_array()
+            .is_some_and(|all| all.len() == channels.len() + 1)
+    );
+    app.stop().await;
+}
+
+/// Issue 20, item 11: comments written with a token are not in the address's anonymous
+/// allowance (an author behind the office's address does not use up its readers').
+#[tokio::test]
+async fn token_holders_are_outside_the_anonymous_rate_limit() {
+    let app = TestApp::spawn_with(
+        false,
+        false,
+        &["--comment-rate-limit", "2", "--comment-moderation", "open"],
+    )
+    .await;
+    let (token, post) = crate::comments::published_post(&app).await;
+    for n in 0..4 {
+        let added = crate::comments::add_comment(
+            &app,
+            Some(&token),
+            json!({ "postId": post, "authorName": "Poster", "body": format!("The author, {n}") }),
+        )
+        .await;
+        assert!(
+            added.get("errors").is_none(),
+            "a token holder is not rate-limited: {added}"
+        );
+    }
+    for n in 0..2 {
+        let added = crate::comments::add_comment(
+            &app,
+            None,
+            json!({ "postId": post, "authorName": "Reader", "body": format!("A reader, {n}") }),
+        )
+        .await;
+        assert!(
+            added.get("errors").is_none(),
+            "readers keep their allowance: {added}"
+        );
+    }
+    let third = crate::comments::add_comment(
+        &app,
+        None,
+        json!({ "postId": post, "authorName": "Reader", "body": "One too many" }),
+    )
+    .await;
+    assert_eq!(error_code(&third), Some("RATE_LIMITED"), "{third}");
+    app.stop().await;
+}
