@@ -30,6 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import chart  # noqa: E402
+import hostile  # noqa: E402
 import workloads  # noqa: E402
 
 def free_port():
@@ -314,6 +315,7 @@ class Bench:
         self.cluster = Cluster(Path(args.pg_bin), self.root)
         self.servers = {}
         self.results = []  # one dict per measured run
+        self.hostile_results = []
         self.facts = {}
         self.post_ids = []
 
@@ -364,7 +366,9 @@ class Bench:
             "gazette",
             [self.args.gazette, "serve", "--database-url", self.cluster.url,
              "--data-dir", str(self.root / "gazette-data"), "--listen", f"127.0.0.1:{GAZETTE_PORT}",
-             "--seed", "false", "--comment-moderation", "open", "--comment-rate-limit", "0"],
+             "--seed", "false", "--comment-moderation", "open", "--comment-rate-limit", "0",
+             # The hostile workload's two clients are told apart as a proxy would tell them.
+             "--trust-forwarded-for", "true"],
             f"http://127.0.0.1:{GAZETTE_PORT}", self.root / "gazette.log")
         self.servers["gazette"].wait_ready("/readyz")
         # The same binary without its response cache: what each query costs to execute.
@@ -372,7 +376,7 @@ class Bench:
             "gazette-uncached",
             [self.args.gazette, "api", "--database-url", self.cluster.url,
              "--data-dir", str(self.root / "gazette-data"), "--listen", f"127.0.0.1:{UNCACHED_PORT}",
-             "--seed", "false", "--graphql-cache-ttl", "0"],
+             "--seed", "false", "--graphql-cache-ttl", "0", "--trust-forwarded-for", "true"],
             f"http://127.0.0.1:{UNCACHED_PORT}", self.root / "gazette-uncached.log")
         self.servers["gazette-uncached"].wait_ready("/readyz")
 
@@ -567,6 +571,8 @@ class Bench:
             self.check_once(key, target, query)
             if target == "gazette-uncached":
                 counts[key] = self.statements_once(key, target, query)
+        if self.wants_hostile():
+            self.check_hostile()
         log("every workload answered with data and no errors on every target")
         log("Gazette statements per request (first run, uncached): "
             + ", ".join(f"{k} {v}" for k, v in counts.items()))
@@ -578,6 +584,76 @@ class Bench:
         for round_number in range(1, self.args.rounds + 1):
             for key, title, target, query in runs:
                 self.measure(key, title, target, query, round_number)
+        if self.wants_hostile():
+            self.check_hostile()
+            for round_number in range(1, self.args.rounds + 1):
+                for target in ("gazette", "gazette-uncached"):
+                    self.measure_hostile(target, round_number)
+
+    # -- the hostile workload (bench/hostile.py) -------------------------------------------
+
+    def wants_hostile(self):
+        only = set(self.args.only or [])
+        return not only or "hostile" in only
+
+    def check_hostile(self):
+        """Every hostile request is answered with a client error or within its budget:
+        never a 5xx, never a hang."""
+        for name, body in hostile.corpus():
+            status, answer = post_json(self.servers["gazette"].url + "/graphql", body)
+            try:
+                parsed = json.loads(answer)
+            except ValueError as error:
+                raise Failure(f"hostile {name}: not JSON ({status})") from error
+            if status >= 500 or not isinstance(parsed, dict) or not (parsed.get("errors") or parsed.get("data")):
+                raise Failure(f"hostile {name}: {status} {answer[:300]!r}")
+        log(f"the {len(hostile.corpus())} hostile requests were refused or answered within budget")
+
+    def wrk(self, script, url, connections, duration):
+        return subprocess.Popen(
+            ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "-s", str(script), url],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    @staticmethod
+    def wrk_result(process):
+        out, err = process.communicate()
+        if process.returncode != 0:
+            raise Failure(f"wrk failed: {out[-500:]} {err[-500:]}")
+        line = next(line for line in out.splitlines() if line.startswith("WRK "))
+        return json.loads(line[4:])
+
+    def measure_hostile(self, target, round_number):
+        """Q1 by 16 connections alone, then again while 16 more send the hostile corpus."""
+        server = self.servers[target]
+        url = server.url + "/graphql"
+        duration = self.args.duration
+        q1 = next(query for key, _t, query, _p, _s in workloads.GRAPHQL_WORKLOADS if key == "q1")
+        legit_script = self.root / f"hostile-legit-{target}.lua"
+        legit_script.write_text(f'wrk.headers["X-Forwarded-For"] = "{hostile.READER}"\n'
+                                + lua_graphql({"query": q1}))
+        attack_script = self.root / "hostile-attack.lua"
+        attack_script.write_text(hostile.lua(lua_long_string, LUA_COMMON))
+        alone = self.wrk_result(self.wrk(legit_script, url, 16, duration))
+        sampler = MemorySampler(server)
+        sampler.start()
+        attack = self.wrk(attack_script, url, 16, duration + 2)
+        time.sleep(1)
+        under = self.wrk_result(self.wrk(legit_script, url, 16, duration))
+        attacked = self.wrk_result(attack)
+        peak = sampler.finish()
+        rate = lambda run: (run["requests"] - run["bad"]) / (run["duration_us"] / 1e6)  # noqa: E731
+        result = {
+            "key": "hostile", "title": "Q1 under the hostile workload", "target": target,
+            "round": round_number, "rps_alone": rate(alone), "rps": rate(under),
+            "p99_alone_ms": alone["p99_us"] / 1000, "p99_ms": under["p99_us"] / 1000,
+            "p50_ms": under["p50_us"] / 1000, "hostile_rps": rate(attacked),
+            "hostile_5xx": attacked["bad"], "bad": alone["bad"] + under["bad"],
+            "rss_mb": peak / 2**20,
+        }
+        log(f"round {round_number} hostile  {target:16} Q1 {result['rps_alone']:8.0f} req/s alone, "
+            f"{result['rps']:8.0f} under attack ({result['rps'] / result['rps_alone']:.0%}); "
+            f"attack {result['hostile_rps']:.0f} req/s, {attacked['bad']} 5xx; peak {result['rss_mb']:.0f} MB")
+        self.hostile_results.append(result)
 
     # -- report --------------------------------------------------------------------------
 
@@ -600,6 +676,9 @@ class Bench:
                 "bad": sum(r["bad"] for r in runs),
             }
         return merged
+
+    def hostile_report(self):
+        return hostile_table(self.hostile_results)
 
     def report(self):
         merged = self.summary()
@@ -635,10 +714,12 @@ class Bench:
             f"wrk -t2 -c{self.args.connections} -d{self.args.duration}s (pgbench -M prepared "
             f"-c{self.args.connections} -j2), {self.args.rounds} round(s), interleaved.",
         ]
+        lines += self.hostile_report()
         table = "\n".join(lines)
         print(table)
         out = self.root / "results.json"
-        out.write_text(json.dumps({"facts": facts, "runs": self.results}, indent=1))
+        out.write_text(json.dumps({"facts": facts, "runs": self.results,
+                                   "hostile": self.hostile_results}, indent=1))
         if self.args.markdown:
             Path(self.args.markdown).write_text(table + "\n")
         if self.args.svg:
@@ -646,6 +727,27 @@ class Bench:
         failed = sum(row["bad"] for row in merged.values())
         if failed:
             raise Failure(f"{failed} responses failed the check (see the table)")
+
+
+def hostile_table(results):
+    """The hostile workload's table: medians over rounds, peak memory over all."""
+    if not results:
+        return []
+    lines = [
+        "",
+        "| Target | Q1 alone req/s | Q1 under attack req/s | kept | p99 alone ms | p99 under attack ms "
+        "| hostile req/s | hostile 5xx | server peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for target in dict.fromkeys(r["target"] for r in results):
+        runs = [r for r in results if r["target"] == target]
+        median = lambda field: statistics.median(r[field] for r in runs)  # noqa: E731
+        lines.append(
+            f"| {target} | {median('rps_alone'):,.0f} | {median('rps'):,.0f} "
+            f"| {median('rps') / median('rps_alone'):.0%} | {median('p99_alone_ms'):.2f} "
+            f"| {median('p99_ms'):.2f} | {median('hostile_rps'):,.0f} "
+            f"| {sum(r['hostile_5xx'] for r in runs)} | {max(r['rss_mb'] for r in runs):.0f} |")
+    return lines
 
 
 def main():
@@ -662,7 +764,7 @@ def main():
     parser.add_argument("--markdown", help="also write the table here")
     parser.add_argument("--only", nargs="+", metavar="KEY",
                         help="measure only these targets (gazette, postgraphile, sql, nginx) and "
-                             "workloads (q1, q2, q3, comment, feed200, feed304): for profiling")
+                             "workloads (q1, q2, q3, comment, feed200, feed304, hostile): for profiling")
     parser.add_argument("--svg", help="write a chart of each workload against its baselines here")
     args = parser.parse_args()
     if args.quick:

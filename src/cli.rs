@@ -295,6 +295,10 @@ pub struct Settings {
     #[arg(long, env = "GAZETTE_GRAPHQL_MAX_CONCURRENT", global = true, default_value_t = Limits::default().max_concurrent, value_parser = clap::value_parser!(u64).range(1..=10_000).map(usize_from))]
     pub graphql_max_concurrent: usize,
 
+    /// Refused GraphQL documents (over a limit, invalid, unreadable) one client address may send in a minute; past it, its requests wait a second and get 429 until the minute is over (0: never).
+    #[arg(long, env = "GAZETTE_GRAPHQL_MAX_REFUSALS_PER_MINUTE", global = true, default_value_t = Limits::default().max_refusals_per_minute, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub graphql_max_refusals_per_minute: u32,
+
     /// Most bytes of one WebSocket message from a client.
     #[arg(long, env = "GAZETTE_WS_MAX_MESSAGE_BYTES", global = true, default_value_t = Limits::default().ws_max_message_bytes, value_parser = clap::value_parser!(u64).range(1024..=16_777_216).map(usize_from))]
     pub ws_max_message_bytes: usize,
@@ -454,6 +458,7 @@ impl Settings {
             ws_max_connections_per_client: self.ws_max_connections_per_client,
             ws_max_connections: self.ws_max_connections,
             ws_max_subscriptions: self.ws_max_subscriptions,
+            max_refusals_per_minute: self.graphql_max_refusals_per_minute,
             ..Limits::default()
         }
     }

@@ -258,9 +258,18 @@ async fn large_site(database: &TestDatabase) {
 async fn the_hostile_corpus_is_refused_before_anything_runs_within_150_mb() {
     let database = TestDatabase::create().await;
     large_site(&database).await;
+    // Every refusal is measured here: the penalty for clients sending too many is tested
+    // on its own below.
     let server = Server::start(
         database,
-        &["--comment-moderation", "open", "--comment-rate-limit", "0"],
+        &[
+            "--comment-moderation",
+            "open",
+            "--comment-rate-limit",
+            "0",
+            "--graphql-max-refusals-per-minute",
+            "0",
+        ],
     )
     .await;
     let (_, found) = server
@@ -701,5 +710,57 @@ async fn token_holders_are_outside_the_anonymous_rate_limit() {
     )
     .await;
     assert_eq!(error_code(&third), Some("RATE_LIMITED"), "{third}");
+    app.stop().await;
+}
+
+/// A client that keeps sending refused documents waits a second for each answer and gets
+/// `429` for the rest of its minute; other clients are not slowed down.
+#[tokio::test]
+async fn a_client_sending_refused_documents_is_slowed_down_alone() {
+    let app = TestApp::spawn_with(
+        false,
+        false,
+        &[
+            "--graphql-max-refusals-per-minute",
+            "3",
+            "--trust-forwarded-for",
+            "true",
+        ],
+    )
+    .await;
+    let send = |from: &'static str, query: String| {
+        let request = app
+            .client
+            .post(app.url("/graphql"))
+            .header("X-Forwarded-For", from)
+            .json(&json!({ "query": query }));
+        async move {
+            let response = request.send().await.expect("request");
+            let status = response.status();
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.parse::<u64>().ok());
+            let body: Value = response.json().await.expect("JSON");
+            (status, retry_after, body)
+        }
+    };
+    for n in 0..4 {
+        let (_, _, refused) = send("198.51.100.66", fragment_bomb(22 + n)).await;
+        assert_eq!(error_code(&refused), Some("QUERY_TOO_COMPLEX"), "{refused}");
+    }
+    let started = std::time::Instant::now();
+    let (status, retry_after, penalised) = send("198.51.100.66", "{ __typename }".to_owned()).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{penalised}");
+    assert_eq!(error_code(&penalised), Some("RATE_LIMITED"));
+    assert!(retry_after.is_some_and(|seconds| (1..=60).contains(&seconds)));
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "the answer waited its second"
+    );
+    let (status, _, answer) = send("203.0.113.10", "{ __typename }".to_owned()).await;
+    assert_eq!(status, StatusCode::OK, "another client is served: {answer}");
+    assert_eq!(answer["data"]["__typename"], "Query");
     app.stop().await;
 }

@@ -1,10 +1,11 @@
-//! Back-pressure for the whole process: how many GraphQL operations run at once, and how
-//! many WebSockets are open (per client and in all). The per-operation limits (cost,
-//! depth, aliases, size) are in `graphql::limits`.
+//! Back-pressure for the whole process: how many GraphQL operations run at once, how many
+//! WebSockets are open (per client and in all), and which clients keep sending documents
+//! that are refused. The per-document limits (cost, depth, aliases, size) are in
+//! `graphql::pricing`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use gazette_domain::ClientKey;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -45,6 +46,89 @@ impl Waiting {
 impl Drop for Waiting {
     fn drop(&mut self) {
         gazette_metrics::metrics().graphql_waiting.dec();
+    }
+}
+
+/// Clients that keep sending documents the server refuses (over its limits, invalid, or
+/// unreadable). Each refusal costs the server the work of finding it out; past
+/// `max_per_window` refusals in a minute, a client's GraphQL requests wait a second each
+/// and are answered `429` until the minute is over, so a client sending junk as fast as it
+/// can gets one answer per connection per second and leaves the processor to everyone
+/// else (docs/security.md). Clients that send valid documents are never slowed down.
+#[derive(Clone)]
+pub struct Refusals(Arc<RefusalsInner>);
+
+struct RefusalsInner {
+    max_per_window: u32,
+    windows: Mutex<HashMap<ClientKey, RefusalWindow>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct RefusalWindow {
+    started: Instant,
+    refused: u32,
+}
+
+impl Refusals {
+    /// The window refusals are counted in.
+    pub const WINDOW: Duration = Duration::from_secs(60);
+    /// How long a penalised client's request waits before its `429`.
+    pub const DELAY: Duration = Duration::from_secs(1);
+    /// Clients tracked at once; beyond, windows that are over are dropped first, and a
+    /// new client is not tracked while the table is full of live windows (it fails open).
+    const MAX_CLIENTS: usize = 100_000;
+
+    /// `max_per_window` zero: no client is ever penalised.
+    pub fn new(max_per_window: u32) -> Self {
+        Self(Arc::new(RefusalsInner {
+            max_per_window,
+            windows: Mutex::default(),
+        }))
+    }
+
+    /// Counts one refused document from `client`.
+    pub fn refused(&self, client: &ClientKey) {
+        if self.0.max_per_window == 0 {
+            return;
+        }
+        let now = Instant::now();
+        let mut windows = self
+            .0
+            .windows
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !windows.contains_key(client) && windows.len() >= Self::MAX_CLIENTS {
+            windows.retain(|_, window| now.duration_since(window.started) < Self::WINDOW);
+            if windows.len() >= Self::MAX_CLIENTS {
+                return;
+            }
+        }
+        let window = windows.entry(client.clone()).or_insert(RefusalWindow {
+            started: now,
+            refused: 0,
+        });
+        if now.duration_since(window.started) >= Self::WINDOW {
+            *window = RefusalWindow {
+                started: now,
+                refused: 0,
+            };
+        }
+        window.refused = window.refused.saturating_add(1);
+    }
+
+    /// How long `client` stays penalised, when it is.
+    pub fn penalty(&self, client: &ClientKey) -> Option<Duration> {
+        if self.0.max_per_window == 0 {
+            return None;
+        }
+        let windows = self
+            .0
+            .windows
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let window = windows.get(client)?;
+        let left = Self::WINDOW.checked_sub(window.started.elapsed())?;
+        (window.refused > self.0.max_per_window && !left.is_zero()).then_some(left)
     }
 }
 
@@ -148,6 +232,28 @@ mod tests {
             registry.open(client("192.0.2.1")).is_ok(),
             "a closed socket frees its place"
         );
+    }
+
+    #[test]
+    fn a_client_past_its_refusals_is_penalised_alone() {
+        let refusals = Refusals::new(3);
+        let (junk, reader) = (client("192.0.2.66"), client("192.0.2.1"));
+        for _ in 0..3 {
+            refusals.refused(&junk);
+        }
+        assert_eq!(refusals.penalty(&junk), None, "three are allowed");
+        refusals.refused(&junk);
+        assert!(
+            refusals
+                .penalty(&junk)
+                .is_some_and(|left| left <= Refusals::WINDOW)
+        );
+        assert_eq!(refusals.penalty(&reader), None);
+        let off = Refusals::new(0);
+        for _ in 0..10 {
+            off.refused(&junk);
+        }
+        assert_eq!(off.penalty(&junk), None);
     }
 
     #[tokio::test]

@@ -12,7 +12,7 @@ use crate::feed_cache::FeedCache;
 use crate::graphql::pricing::DocumentLimits;
 use crate::graphql::response_cache::ResponseCache;
 use crate::graphql::{Schemas, build_schemas};
-use crate::limits::{ExecutionSlots, SocketRegistry};
+use crate::limits::{ExecutionSlots, Refusals, SocketRegistry};
 
 /// Settings of the HTTP API.
 #[derive(Debug, Clone)]
@@ -98,6 +98,9 @@ pub struct Limits {
     pub ws_max_connections: usize,
     /// Subscriptions running at once on one WebSocket.
     pub ws_max_subscriptions: usize,
+    /// Refused documents a client may send in a minute before its requests are slowed
+    /// down (0: never).
+    pub max_refusals_per_minute: u32,
 }
 
 impl Limits {
@@ -153,6 +156,7 @@ impl Default for Limits {
             ws_max_connections_per_client: 20,
             ws_max_connections: 1_000,
             ws_max_subscriptions: 20,
+            max_refusals_per_minute: 60,
         }
     }
 }
@@ -180,6 +184,8 @@ pub struct Shared {
     pub answers: Arc<BudgetPool>,
     /// Open WebSockets, per client and in all.
     pub sockets: SocketRegistry,
+    /// Clients that keep sending refused documents.
+    pub refusals: Refusals,
     /// Becomes true when the server shuts down: long-lived WebSockets end then.
     pub shutting_down: watch::Receiver<bool>,
 }
@@ -207,6 +213,7 @@ impl AppState {
             ),
             executions: ExecutionSlots::new(config.limits.max_concurrent),
             answers: BudgetPool::new(config.limits.answer_pool_bytes()),
+            refusals: Refusals::new(config.limits.max_refusals_per_minute),
             sockets: SocketRegistry::new(
                 config.limits.ws_max_connections,
                 config.limits.ws_max_connections_per_client,

@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
+use async_graphql::ServerError;
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
-use async_graphql::{ServerError, Variables};
 use axum::body::Bytes;
 
 use axum::extract::{ConnectInfo, Query, State};
@@ -29,7 +29,14 @@ use super::pricing;
 use super::response_cache::CacheKey;
 use super::response_order;
 use crate::client::client_key;
+use crate::limits::Refusals;
 use crate::state::AppState;
+use gazette_domain::ClientKey;
+use std::time::Duration;
+
+/// Documents up to this long are checked on the request's own thread; longer ones (whose
+/// parsing takes a millisecond or more) on the blocking pool.
+const INLINE_CHECK_BYTES: usize = 2048;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json; charset=utf-8";
 const JSON: &str = "application/json; charset=utf-8";
@@ -89,10 +96,16 @@ pub async fn get(
         }
         Err(Unacceptable { .. }) => return not_acceptable(),
     };
+    let client = client_key(&headers, peer, state.config.trusted_proxy_hops);
+    if let Some(wait) = state.refusals.penalty(&client) {
+        return penalised(media, wait).await;
+    }
     let params = match Query::<QueryStringParams>::try_from_uri(&uri) {
         Ok(Query(params)) => params,
         Err(rejection) => {
-            return request_error(
+            return unreadable(
+                &state,
+                &client,
                 media,
                 StatusCode::BAD_REQUEST,
                 &format!("The query string cannot be read: {rejection}."),
@@ -107,7 +120,9 @@ pub async fn get(
         None => None,
         Some(Ok(variables)) => Some(variables),
         Some(Err(error)) => {
-            return request_error(
+            return unreadable(
+                &state,
+                &client,
                 media,
                 StatusCode::BAD_REQUEST,
                 &format!("`variables` is not valid JSON: {error}."),
@@ -119,7 +134,7 @@ pub async fn get(
         variables,
         operation_name: params.operation_name,
     };
-    execute(&state, &headers, peer, media, params, Method::GET).await
+    execute(&state, &headers, client, media, params, Method::GET).await
 }
 
 pub async fn post(
@@ -132,13 +147,20 @@ pub async fn post(
         Ok(media) => media,
         Err(Unacceptable { .. }) => return not_acceptable(),
     };
+    // Before the body is read as JSON: a penalised client costs the server no more.
+    let client = client_key(&headers, peer, state.config.trusted_proxy_hops);
+    if let Some(wait) = state.refusals.penalty(&client) {
+        return penalised(media, wait).await;
+    }
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.split(';').next())
         .map(|value| value.trim().to_ascii_lowercase());
     if content_type.as_deref() != Some("application/json") {
-        return request_error(
+        return unreadable(
+            &state,
+            &client,
             media,
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "Send the request as JSON with `Content-Type: application/json`.",
@@ -147,7 +169,9 @@ pub async fn post(
     let parsed: Value = match serde_json::from_slice(&body) {
         Ok(parsed) => parsed,
         Err(error) => {
-            return request_error(
+            return unreadable(
+                &state,
+                &client,
                 media,
                 StatusCode::BAD_REQUEST,
                 &format!("The body is not valid JSON: {error}."),
@@ -155,7 +179,9 @@ pub async fn post(
         }
     };
     if parsed.is_array() {
-        return request_error(
+        return unreadable(
+            &state,
+            &client,
             media,
             StatusCode::BAD_REQUEST,
             "Batched requests are not supported: send one operation per request.",
@@ -164,7 +190,9 @@ pub async fn post(
     let params: BodyParams = match serde_json::from_value(parsed) {
         Ok(params) => params,
         Err(error) => {
-            return request_error(
+            return unreadable(
+                &state,
+                &client,
                 media,
                 StatusCode::BAD_REQUEST,
                 &format!("The body is not a GraphQL request: {error}."),
@@ -176,19 +204,69 @@ pub async fn post(
         variables: params.variables,
         operation_name: params.operation_name,
     };
-    execute(&state, &headers, peer, media, params, Method::POST).await
+    execute(&state, &headers, client, media, params, Method::POST).await
+}
+
+/// A request that cannot be read, counted as a refusal of its client.
+fn unreadable(
+    state: &AppState,
+    client: &ClientKey,
+    media: MediaType,
+    status: StatusCode,
+    message: &str,
+) -> Response {
+    state.refusals.refused(client);
+    request_error(media, status, message)
+}
+
+/// What a client past its refusals gets: an answer after a second, `429` with the time
+/// until its minute is over (see [`crate::limits::Refusals`]).
+async fn penalised(media: MediaType, wait: Duration) -> Response {
+    tokio::time::sleep(Refusals::DELAY).await;
+    let seconds = wait.as_secs().max(1);
+    let mut response = respond(
+        media,
+        StatusCode::TOO_MANY_REQUESTS,
+        json!({ "errors": [{
+            "message": format!("Too many of your requests were refused in the last minute (over a limit, invalid or unreadable): try again in {seconds} seconds."),
+            "extensions": { "code": "RATE_LIMITED", "retryAfter": seconds }
+        }]}),
+    );
+    if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+/// Whether an answer with this code refused the client's document (as opposed to failing
+/// for a reason of the server's, or being refused for who the client is).
+fn is_refusal(code: &str) -> bool {
+    matches!(
+        code,
+        "GRAPHQL_PARSE_FAILED"
+            | "GRAPHQL_VALIDATION_FAILED"
+            | "BAD_REQUEST"
+            | "QUERY_TOO_COMPLEX"
+            | "QUERY_TOO_DEEP"
+            | "QUERY_TOO_LARGE"
+            | "TOO_MANY_ALIASES"
+            | "TOO_MANY_ROOT_FIELDS"
+            | "TOO_MANY_TOKENS"
+            | "TOO_MANY_DIRECTIVES"
+            | "RESPONSE_TOO_LARGE"
+    )
 }
 
 async fn execute(
     state: &AppState,
     headers: &HeaderMap,
-    peer: SocketAddr,
+    client: ClientKey,
     media: MediaType,
     params: Params,
     method: Method,
 ) -> Response {
     let (response, statements) = gazette_metrics::count_statements(execute_counted(
-        state, headers, peer, media, params, method,
+        state, headers, client, media, params, method,
     ))
     .await;
     gazette_metrics::metrics()
@@ -201,7 +279,7 @@ async fn execute(
 async fn execute_counted(
     state: &AppState,
     headers: &HeaderMap,
-    peer: SocketAddr,
+    client: ClientKey,
     media: MediaType,
     params: Params,
     method: Method,
@@ -236,7 +314,7 @@ async fn execute_counted(
     let response = answer(
         state,
         headers,
-        peer,
+        &client,
         media,
         params,
         method,
@@ -244,6 +322,9 @@ async fn execute_counted(
         &mut report,
     )
     .await;
+    if report.code.as_deref().is_some_and(is_refusal) {
+        state.refusals.refused(&client);
+    }
     // An operation that was not found valid is counted without the name it claims.
     let label = match report.checked {
         true => report.name.as_deref(),
@@ -295,7 +376,7 @@ impl Report {
 async fn answer(
     state: &AppState,
     headers: &HeaderMap,
-    peer: SocketAddr,
+    client: &ClientKey,
     media: MediaType,
     params: Params,
     method: Method,
@@ -321,9 +402,9 @@ async fn answer(
             ),
         );
     };
-    let variables = match params.variables {
-        None | Some(Value::Null) => Variables::default(),
-        Some(variables @ Value::Object(_)) => Variables::from_json(variables),
+    let sent_variables = match params.variables {
+        None | Some(Value::Null) => serde_json::Map::new(),
+        Some(Value::Object(variables)) => variables,
         Some(_) => {
             return report.refused(
                 "BAD_REQUEST",
@@ -336,32 +417,55 @@ async fn answer(
         }
     };
 
-    // The document budget, before async-graphql parses, validates or runs anything.
-    let document = match pricing::check_text(&query, &limits.document(false))
-        .and_then(|_| pricing::parse(&query))
-    {
-        Ok(document) => document,
+    // The document budget, before async-graphql parses, validates or runs anything. A long
+    // document is parsed on the blocking pool, never on the threads that serve requests.
+    let checked = match query.len() <= INLINE_CHECK_BYTES {
+        true => pricing::check(
+            &state.schemas.model,
+            limits,
+            &query,
+            params.operation_name.as_deref(),
+            sent_variables,
+        ),
+        false => {
+            let (model, limits) = (state.schemas.model.clone(), limits.clone());
+            let (text, operation_name) = (query.clone(), params.operation_name.clone());
+            tokio::task::spawn_blocking(move || {
+                pricing::check(
+                    &model,
+                    &limits,
+                    &text,
+                    operation_name.as_deref(),
+                    sent_variables,
+                )
+            })
+            .await
+            .unwrap_or_else(|error| {
+                tracing::error!(%error, "checking a document failed");
+                Err(refusal(
+                    "INTERNAL",
+                    "Internal error: the document could not be checked. It has been logged."
+                        .to_owned(),
+                    |_| {},
+                ))
+            })
+        }
+    };
+    let pricing::Checked {
+        document,
+        variables,
+        kind,
+    } = match checked {
+        Ok(checked) => checked,
         Err(error) => return refuse(report, media, &error),
     };
-    let kind = pricing::operation_kind(&document, params.operation_name.as_deref());
     report.kind = kind_label(kind);
     if method == Method::GET && kind.is_some_and(|kind| kind != OperationType::Query) {
         return report.refused("METHOD_NOT_ALLOWED", method_not_allowed(media));
     }
-    let document_limits = limits.document(kind == Some(OperationType::Subscription));
-    if let Err(error) = pricing::price(
-        &state.schemas.model,
-        &document,
-        params.operation_name.as_deref(),
-        &variables,
-        &document_limits,
-    ) {
-        return refuse(report, media, &error);
-    }
 
     // The guarded schema validates the operation and stops; the schema without extensions
     // runs it. Parsed once, here, for both.
-    let client = client_key(headers, peer, state.config.trusted_proxy_hops);
     let introspects = asks_for_schema(&document, params.operation_name.as_deref());
     let request = |pool: PgPool, answer: Arc<ReadBudget>| {
         let mut request = async_graphql::Request::new(query.clone()).variables(variables.clone());

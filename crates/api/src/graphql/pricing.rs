@@ -208,6 +208,50 @@ fn skip_block_string(bytes: &[u8], mut at: usize) -> usize {
     at
 }
 
+/// A document within its budget, with the variables its operation declares.
+pub struct Checked {
+    pub document: ExecutableDocument,
+    pub variables: Variables,
+    pub kind: Option<OperationType>,
+}
+
+/// The whole document budget of an HTTP request: its text, its parse, then its price
+/// (with the subscription limit for a subscription). Variables the operation does not
+/// declare are dropped: GraphQL reads no others, and a request may carry megabytes of
+/// them that nothing uses.
+pub fn check(
+    model: &SchemaModel,
+    limits: &crate::state::Limits,
+    query: &str,
+    operation_name: Option<&str>,
+    mut sent_variables: serde_json::Map<String, serde_json::Value>,
+) -> Result<Checked, ServerError> {
+    check_text(query, &limits.document(false))?;
+    let document = parse(query)?;
+    if let Some(operation) = selected_operation(&document, operation_name) {
+        let declared: Vec<&str> = operation
+            .variable_definitions
+            .iter()
+            .map(|definition| definition.node.name.node.as_str())
+            .collect();
+        sent_variables.retain(|name, _| declared.contains(&name.as_str()));
+    }
+    let variables = Variables::from_json(serde_json::Value::Object(sent_variables));
+    let kind = operation_kind(&document, operation_name);
+    price(
+        model,
+        &document,
+        operation_name,
+        &variables,
+        &limits.document(kind == Some(OperationType::Subscription)),
+    )?;
+    Ok(Checked {
+        document,
+        variables,
+        kind,
+    })
+}
+
 /// Parses a document whose text passed [`check_text`]; a syntax error is refused with
 /// `GRAPHQL_PARSE_FAILED`, its position in `locations`.
 pub fn parse(query: &str) -> Result<ExecutableDocument, ServerError> {

@@ -51,8 +51,11 @@ impl CacheKey {
         variables: Option<&Value>,
         operation_name: Option<&str>,
     ) -> Option<Self> {
-        let variables = variables.map_or_else(String::new, Value::to_string);
-        (variables.len() <= MAX_VARIABLES_BYTES).then(|| Self {
+        let variables = match variables {
+            None => String::new(),
+            Some(variables) => small_json(variables)?,
+        };
+        Some(Self {
             query: query.to_owned(),
             variables,
             operation_name: operation_name.map(str::to_owned),
@@ -64,6 +67,27 @@ impl CacheKey {
             + self.variables.len()
             + self.operation_name.as_ref().map_or(0, String::len)
     }
+}
+
+/// `value` as JSON text if it is at most [`MAX_VARIABLES_BYTES`]: writing stops there, so
+/// a request with megabytes of variables costs no copy of them.
+fn small_json(value: &Value) -> Option<String> {
+    struct Bounded(Vec<u8>);
+    impl std::io::Write for Bounded {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            if self.0.len() + bytes.len() > MAX_VARIABLES_BYTES {
+                return Err(std::io::Error::other("too large to keep"));
+            }
+            self.0.extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut written = Bounded(Vec::new());
+    serde_json::to_writer(&mut written, value).ok()?;
+    String::from_utf8(written.0).ok()
 }
 
 #[derive(Clone)]
