@@ -290,6 +290,30 @@ async fn the_hostile_corpus_is_refused_before_anything_runs_within_150_mb() {
         assert_eq!(statements, 0, "{name}: no SQL ran");
         assert_eq!(ran, 0.0, "{name}: nothing was executed");
     }
+    // A million zeros in a variable: 2 MB of text, hundreds of MB as a tree. Refused on the
+    // count of its JSON values, before it is parsed.
+    let zeros = format!(
+        r#"{{"query":"query($v: [ID!]!) {{ nodes(ids: $v) {{ __typename }} }}","variables":{{"v":[{}0]}}}}"#,
+        "0,".repeat(1_000_000)
+    );
+    let executions = server.executions().await;
+    let response = http_client()
+        .post(format!("{}/graphql", server.base))
+        .header("content-type", "application/json")
+        .body(zeros)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let answer: Value = response.json().await.expect("JSON");
+    assert!(
+        answer["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("JSON values")),
+        "{answer}"
+    );
+    assert_eq!(server.executions().await, executions);
+
     // graphql-cop dos_batch: ten operations in one request are refused whole.
     let batch: Vec<Value> = (0..10)
         .map(|_| json!({ "query": "query cop { __typename }" }))
@@ -381,7 +405,7 @@ async fn the_hostile_corpus_is_refused_before_anything_runs_within_150_mb() {
     send(
         &mut socket,
         json!({ "id": "big", "type": "subscribe", "payload": {
-            "query": "subscription($post: ID!) { commentAdded(postId: $post) { post { comments(first: 100) { nodes { post { body bodyHtml } } } } } }",
+            "query": "subscription($post: ID!) { commentAdded(postId: $post) { post { comments(first: 21) { nodes { post { body bodyHtml } } } } } }",
             "variables": { "post": big_post }
         }}),
     )
@@ -420,7 +444,7 @@ async fn the_hostile_corpus_is_refused_before_anything_runs_within_150_mb() {
         ),
         "the event ran as an execution, in a slot"
     );
-    // A subscription costs at most 1,000: this one is refused when it subscribes.
+    // A subscription costs at most 200: this one is refused when it subscribes.
     send(
         &mut socket,
         json!({ "id": "costly", "type": "subscribe", "payload": {
@@ -437,7 +461,7 @@ async fn the_hostile_corpus_is_refused_before_anything_runs_within_150_mb() {
         refused["payload"]["errors"][0]["extensions"]["code"], "QUERY_TOO_COMPLEX",
         "{refused}"
     );
-    assert_eq!(refused["payload"]["errors"][0]["extensions"]["limit"], 1000);
+    assert_eq!(refused["payload"]["errors"][0]["extensions"]["limit"], 200);
     socket.send(Message::Close(None)).await.ok();
 
     // Issue 20, item 7: junk names, refused, take no label; a real operation keeps its own.
@@ -762,5 +786,67 @@ async fn a_client_sending_refused_documents_is_slowed_down_alone() {
     let (status, _, answer) = send("203.0.113.10", "{ __typename }".to_owned()).await;
     assert_eq!(status, StatusCode::OK, "another client is served: {answer}");
     assert_eq!(answer["data"]["__typename"], "Query");
+    app.stop().await;
+}
+
+/// A mutation that changed nothing (refused, or every field failed) does not empty the
+/// response cache: that would be free work for anyone.
+#[tokio::test]
+async fn a_refused_mutation_leaves_the_cache_alone() {
+    let app = TestApp::spawn_with(true, false, &[]).await;
+    let front = "{ posts(first: 5) { nodes { title } } }";
+    app.graphql(front, json!({})).await;
+    app.database.statements_since_last_count().await;
+    let refused = app
+        .graphql(
+            r#"mutation { approveComment(input: { id: "Q29tbWVudDox" }) { __typename } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&refused), Some("UNAUTHENTICATED"), "{refused}");
+    app.database.statements_since_last_count().await;
+    let again = app.graphql(front, json!({})).await;
+    assert!(again.get("errors").is_none(), "{again}");
+    assert_eq!(
+        app.database.statements_since_last_count().await,
+        0,
+        "still answered from the cache"
+    );
+    app.stop().await;
+}
+
+/// Deleting one's comments does not give their places in the rate limit back.
+#[tokio::test]
+async fn deleted_comments_still_count_in_the_rate_limit() {
+    let app = TestApp::spawn_with(
+        false,
+        false,
+        &["--comment-rate-limit", "2", "--comment-moderation", "open"],
+    )
+    .await;
+    let (_, post) = crate::comments::published_post(&app).await;
+    for n in 0..2 {
+        let added = crate::comments::add_comment(
+            &app,
+            None,
+            json!({ "postId": post, "authorName": "Reader", "body": format!("Said {n}") }),
+        )
+        .await;
+        let comment = &added["data"]["addComment"];
+        let deleted = app
+            .graphql(
+                "mutation($input: DeleteCommentInput!) { deleteComment(input: $input) { deletedCommentId } }",
+                json!({ "input": { "id": comment["comment"]["id"], "editToken": comment["editToken"] } }),
+            )
+            .await;
+        assert!(deleted.get("errors").is_none(), "{deleted}");
+    }
+    let third = crate::comments::add_comment(
+        &app,
+        None,
+        json!({ "postId": post, "authorName": "Reader", "body": "Said again" }),
+    )
+    .await;
+    assert_eq!(error_code(&third), Some("RATE_LIMITED"), "{third}");
     app.stop().await;
 }

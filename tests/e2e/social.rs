@@ -400,8 +400,21 @@ async fn editors_preview_a_template_before_saving_it() {
         .clone();
     let twitter = channel_id(&app, "twitter").await;
     let preview = "query($post: ID!, $channel: ID!, $template: String) { previewSocialSummary(post: $post, channel: $channel, template: $template) { text length limit truncated } }";
+    // Rendering and measuring texts is work for editors: readers may not ask for it.
+    let anonymous = app
+        .graphql(
+            preview,
+            json!({ "post": post, "channel": twitter, "template": "{title}" }),
+        )
+        .await;
+    assert_eq!(
+        error_code(&anonymous),
+        Some("UNAUTHENTICATED"),
+        "{anonymous}"
+    );
+    let editor = app.token("Editor", Role::Author).await;
     let short = app
-        .graphql(preview, json!({ "post": post, "channel": twitter, "template": "New: {title} {link} {hashtags} — {author}, {date}" }))
+        .graphql_as(Some(&editor), preview, json!({ "post": post, "channel": twitter, "template": "New: {title} {link} {hashtags} — {author}, {date}" }))
         .await;
     let result = &short["data"]["previewSocialSummary"];
     let url = app.url(&format!("/posts/{DEMO_SLUG}"));
@@ -419,7 +432,8 @@ async fn editors_preview_a_template_before_saving_it() {
     );
 
     let refused = app
-        .graphql(
+        .graphql_as(
+            Some(&editor),
             preview,
             json!({ "post": post, "channel": twitter, "template": "{title} {teaser}" }),
         )
@@ -431,7 +445,8 @@ async fn editors_preview_a_template_before_saving_it() {
             .is_some_and(|m| m.contains("{teaser}"))
     );
     let missing = app
-        .graphql(
+        .graphql_as(
+            Some(&editor),
             preview,
             json!({ "post": "UG9zdDo5OTk5", "channel": twitter }),
         )

@@ -205,6 +205,102 @@ async fn idle_sockets_are_closed_and_subscribed_ones_stay() {
     app.stop().await;
 }
 
+/// A page of another site may not open a socket with its visitors' browsers (cross-site
+/// WebSocket hijacking); the site's own pages and clients without `Origin` may.
+#[tokio::test]
+async fn other_sites_pages_may_not_open_sockets() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::http::HeaderValue;
+    let app = TestApp::spawn_with(false, false, &[]).await;
+    let handshake = |origin: Option<String>| {
+        let url = format!(
+            "{}/graphql/ws",
+            app.base_url.replacen("http://", "ws://", 1)
+        );
+        let mut request = url.into_client_request().expect("request");
+        let headers = request.headers_mut();
+        headers.insert(
+            "sec-websocket-protocol",
+            HeaderValue::from_static("graphql-transport-ws"),
+        );
+        if let Some(origin) = origin {
+            headers.insert("origin", HeaderValue::from_str(&origin).expect("origin"));
+        }
+        async move { tokio_tungstenite::connect_async(request).await }
+    };
+    match handshake(Some("https://evil.example".to_owned())).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 403);
+        }
+        other => panic!(
+            "another site's page opened a socket: {:?}",
+            other.map(|_| ())
+        ),
+    }
+    assert!(
+        handshake(Some(app.base_url.clone())).await.is_ok(),
+        "the site's own page"
+    );
+    assert!(
+        handshake(None).await.is_ok(),
+        "a client that is not a browser"
+    );
+    app.stop().await;
+}
+
+/// Documents refused on a socket have a code and count toward the address's penalty; a
+/// socket starts at most ten operations a second (twenty at once).
+#[tokio::test]
+async fn sockets_refusals_count_and_operations_are_paced() {
+    let app = TestApp::spawn_with(false, false, &["--graphql-max-refusals-per-minute", "2"]).await;
+    let mut socket = connect(&app, "graphql-transport-ws").await;
+    for id in ["a", "b", "c"] {
+        subscribe(&mut socket, id, "subscription { postPublished { nope } }").await;
+        let refused = receive(&mut socket, Duration::from_secs(5))
+            .await
+            .expect("an answer");
+        let completed = receive(&mut socket, Duration::from_secs(5)).await;
+        assert_eq!(
+            completed.as_ref().map(|message| message["type"].clone()),
+            Some(json!("complete"))
+        );
+        assert_eq!(
+            error_of(&refused),
+            Some("GRAPHQL_VALIDATION_FAILED"),
+            "{refused}"
+        );
+    }
+    subscribe(&mut socket, "d", POST_PUBLISHED).await;
+    let penalised = receive(&mut socket, Duration::from_secs(5))
+        .await
+        .expect("an answer");
+    assert_eq!(error_of(&penalised), Some("RATE_LIMITED"), "{penalised}");
+    match open(&app, "graphql-transport-ws").await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 429);
+        }
+        other => panic!(
+            "a penalised address opened a socket: {:?}",
+            other.map(|_| ())
+        ),
+    }
+    app.stop().await;
+
+    let app = TestApp::spawn_with(false, false, &["--ws-max-subscriptions", "100"]).await;
+    let mut socket = connect(&app, "graphql-transport-ws").await;
+    for n in 0..30 {
+        subscribe(&mut socket, &format!("s{n}"), POST_PUBLISHED).await;
+    }
+    let mut paced = 0;
+    while let Some(message) = receive(&mut socket, Duration::from_millis(500)).await {
+        if error_of(&message) == Some("RATE_LIMITED") {
+            paced += 1;
+        }
+    }
+    assert!(paced >= 5, "{paced} of 30 operations at once were refused");
+    app.stop().await;
+}
+
 /// Issue 20, item 8: pings (the protocol's, and WebSocket's own) do not keep a socket
 /// without subscriptions open, so a few addresses cannot hold every socket forever.
 #[tokio::test]
@@ -215,9 +311,12 @@ async fn pings_do_not_keep_an_idle_socket_open() {
     let mut closed = None;
     // Pings every 200 ms for up to 6 s: the server closes the socket after its idle second.
     while started.elapsed() < Duration::from_secs(6) && closed.is_none() {
-        // Not `send`, which fails the test: the server may close between two pings.
+        // Not `send`, which fails the test: the server may close between two pings. A stop
+        // of an operation that does not exist is no activity either.
         let ping = json!({ "type": "ping" }).to_string();
         pinging.send(Message::text(ping)).await.ok();
+        let stop = json!({ "type": "complete", "id": "none" }).to_string();
+        pinging.send(Message::text(stop)).await.ok();
         pinging
             .send(Message::Ping(b"still here".to_vec().into()))
             .await

@@ -600,6 +600,10 @@ async fn anonymous_readers_never_see_hidden_posts_or_comments() {
             "1048576",
             "--graphql-max-aliases",
             "10000",
+            "--graphql-max-tokens",
+            "1000000",
+            "--graphql-max-refusals-per-minute",
+            "0",
             "--comment-rate-limit",
             "0",
         ],
@@ -672,6 +676,15 @@ async fn anonymous_readers_never_see_hidden_posts_or_comments() {
     for (query, response) in &answers {
         assert_reveals_nothing(query, response, &world);
         saw_visible |= response.contains("visible comment");
+        // A query refused by a limit would prove nothing about visibility.
+        for limit in [
+            "QUERY_TOO_",
+            "TOO_MANY_",
+            "RESPONSE_TOO_LARGE",
+            "RATE_LIMITED",
+        ] {
+            assert!(!response.contains(limit), "{query}: {response}");
+        }
     }
     assert!(saw_visible, "the generated queries reach real content");
     assert!(answers.len() > 100, "{} queries", answers.len());

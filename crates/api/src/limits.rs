@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use gazette_domain::ClientKey;
+use gazette_store::BudgetPool;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Slots for GraphQL operations executing at once.
@@ -60,7 +61,14 @@ pub struct Refusals(Arc<RefusalsInner>);
 
 struct RefusalsInner {
     max_per_window: u32,
-    windows: Mutex<HashMap<ClientKey, RefusalWindow>>,
+    windows: Mutex<Windows>,
+}
+
+#[derive(Default)]
+struct Windows {
+    by_client: HashMap<ClientKey, RefusalWindow>,
+    /// When windows that are over were last dropped.
+    pruned: Option<Instant>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -97,16 +105,29 @@ impl Refusals {
             .windows
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if !windows.contains_key(client) && windows.len() >= Self::MAX_CLIENTS {
-            windows.retain(|_, window| now.duration_since(window.started) < Self::WINDOW);
-            if windows.len() >= Self::MAX_CLIENTS {
+        if !windows.by_client.contains_key(client) && windows.by_client.len() >= Self::MAX_CLIENTS {
+            // At most once a second: a stream of new addresses must not make every refusal
+            // walk the whole table.
+            if windows
+                .pruned
+                .is_none_or(|pruned| now.duration_since(pruned) >= Duration::from_secs(1))
+            {
+                windows
+                    .by_client
+                    .retain(|_, window| now.duration_since(window.started) < Self::WINDOW);
+                windows.pruned = Some(now);
+            }
+            if windows.by_client.len() >= Self::MAX_CLIENTS {
                 return;
             }
         }
-        let window = windows.entry(client.clone()).or_insert(RefusalWindow {
-            started: now,
-            refused: 0,
-        });
+        let window = windows
+            .by_client
+            .entry(client.clone())
+            .or_insert(RefusalWindow {
+                started: now,
+                refused: 0,
+            });
         if now.duration_since(window.started) >= Self::WINDOW {
             *window = RefusalWindow {
                 started: now,
@@ -126,9 +147,45 @@ impl Refusals {
             .windows
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let window = windows.get(client)?;
+        let window = windows.by_client.get(client)?;
         let left = Self::WINDOW.checked_sub(window.started.elapsed())?;
         (window.refused > self.0.max_per_window && !left.is_zero()).then_some(left)
+    }
+}
+
+/// Each client's share of the answer pool: one whole answer, so that one client building
+/// large answers (each within its own budget) cannot leave every other client
+/// `SERVER_BUSY`.
+#[derive(Clone)]
+pub struct AnswerShares(Arc<AnswerSharesInner>);
+
+struct AnswerSharesInner {
+    share: usize,
+    shares: Mutex<HashMap<ClientKey, std::sync::Weak<BudgetPool>>>,
+}
+
+impl AnswerShares {
+    /// Shares of `share` bytes each.
+    pub fn new(share: usize) -> Self {
+        Self(Arc::new(AnswerSharesInner {
+            share,
+            shares: Mutex::default(),
+        }))
+    }
+
+    /// `client`'s share: the one its answers being built now hold, or a new one.
+    pub fn of(&self, client: &ClientKey) -> Arc<BudgetPool> {
+        let mut shares = self.0.shares.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(share) = shares.get(client).and_then(std::sync::Weak::upgrade) {
+            return share;
+        }
+        // Shares live as long as their answers: forget the ended ones now and then.
+        if shares.len() >= 1_024 && shares.len().is_power_of_two() {
+            shares.retain(|_, share| share.strong_count() > 0);
+        }
+        let share = BudgetPool::new(self.0.share);
+        shares.insert(client.clone(), Arc::downgrade(&share));
+        share
     }
 }
 

@@ -19,9 +19,6 @@ use tower_http::trace::TraceLayer;
 use crate::state::{ApiConfig, AppState, CorsOrigins};
 use crate::{feeds, graphiql, graphql, health, metrics, old_links, pages, sitemap};
 
-/// Large enough for a 256 KiB post body, JSON-escaped, with room to spare.
-const MAX_GRAPHQL_BODY: usize = 2 * 1024 * 1024;
-
 /// Every route Gazette serves.
 pub fn router(state: AppState) -> Router {
     let cors = cors_layer(&state.config.cors);
@@ -35,7 +32,8 @@ pub fn router(state: AppState) -> Router {
             "/graphql",
             get(graphql::http::get)
                 .post(graphql::http::post)
-                .layer(DefaultBodyLimit::max(MAX_GRAPHQL_BODY)),
+                // The handler reads the body itself, after its checks, up to its own limit.
+                .layer(DefaultBodyLimit::disable()),
         )
         .route("/graphql/ws", get(graphql::ws::subscriptions))
         .merge(graphiql::routes())

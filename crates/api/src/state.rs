@@ -12,7 +12,8 @@ use crate::feed_cache::FeedCache;
 use crate::graphql::pricing::DocumentLimits;
 use crate::graphql::response_cache::ResponseCache;
 use crate::graphql::{Schemas, build_schemas};
-use crate::limits::{ExecutionSlots, Refusals, SocketRegistry};
+use crate::limits::{AnswerShares, ExecutionSlots, Refusals, SocketRegistry};
+use gazette_domain::ClientKey;
 
 /// Settings of the HTTP API.
 #[derive(Debug, Clone)]
@@ -111,11 +112,17 @@ impl Limits {
         self.max_depth * 2 + 16
     }
 
-    /// The text all answers being built at once may hold: six answers' worth (one answer
-    /// may load four and build one), so the sixteen execution slots cannot each build a
-    /// whole one at the same time.
+    /// The text all answers being built at once may hold: six times the response cap, so
+    /// the sixteen execution slots cannot each build a whole answer at the same time.
     pub fn answer_pool_bytes(&self) -> usize {
         self.max_response_bytes.saturating_mul(6)
+    }
+
+    /// What one client's answers may hold of the pool at once: one whole answer (its rows
+    /// and its text), which leaves the rest of the pool to everyone else.
+    pub fn answer_share_bytes(&self) -> usize {
+        self.max_response_bytes
+            .saturating_mul(gazette_store::LOADED_PER_BUILT + 1)
     }
 
     /// What bounds one document: `subscription` selects the lower cost limit.
@@ -141,7 +148,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_complexity: 20_000,
-            max_subscription_complexity: 1_000,
+            max_subscription_complexity: 200,
             max_depth: 32,
             max_tokens: 2_000,
             max_directives: 50,
@@ -180,8 +187,10 @@ pub struct Shared {
     pub responses: ResponseCache,
     /// GraphQL operations executing now (the concurrency cap).
     pub executions: ExecutionSlots,
-    /// The text all answers being built at once may hold (see [`Shared::answer_budget`]).
+    /// The text all answers being built at once may hold (see [`Shared::answer_budget`]),
+    /// and each client's share of it.
     pub answers: Arc<BudgetPool>,
+    pub answer_shares: AnswerShares,
     /// Open WebSockets, per client and in all.
     pub sockets: SocketRegistry,
     /// Clients that keep sending refused documents.
@@ -213,6 +222,7 @@ impl AppState {
             ),
             executions: ExecutionSlots::new(config.limits.max_concurrent),
             answers: BudgetPool::new(config.limits.answer_pool_bytes()),
+            answer_shares: AnswerShares::new(config.limits.answer_share_bytes()),
             refusals: Refusals::new(config.limits.max_refusals_per_minute),
             sockets: SocketRegistry::new(
                 config.limits.ws_max_connections,
@@ -227,10 +237,14 @@ impl AppState {
 }
 
 impl Shared {
-    /// The budget of one GraphQL answer: `--graphql-max-response-bytes` of text built (and
-    /// four times as much of rows loaded), drawn from the process's pool.
-    pub fn answer_budget(&self) -> ReadBudget {
-        ReadBudget::new(self.config.limits.max_response_bytes, self.answers.clone())
+    /// The budget of one GraphQL answer for `client`: `--graphql-max-response-bytes` of
+    /// text built (and four times as much of rows loaded), drawn from the process's pool
+    /// and from the client's share of it.
+    pub fn answer_budget(&self, client: &ClientKey) -> ReadBudget {
+        ReadBudget::new(
+            self.config.limits.max_response_bytes,
+            vec![self.answers.clone(), self.answer_shares.of(client)],
+        )
     }
 
     /// Runs `read` where reads go (see [`Reads::run`]), counting a fall-back to the primary.

@@ -297,8 +297,9 @@ async fn retried_comment(
     }
 }
 
-/// Refuses the comment when this client posted its allowance in the last minute. The
-/// window slides, and the count is the database's, so it holds across API processes.
+/// Refuses the comment when this client posted its allowance in the last minute, else
+/// counts it (in the caller's transaction: a comment that is not stored is not counted).
+/// The window slides, and the count is the database's, so it holds across API processes.
 async fn check_rate(
     tx: &mut PgConnection,
     policy: &CommentPolicy,
@@ -312,6 +313,8 @@ async fn check_rate(
     let now = Utc::now();
     let (count, oldest) = comments::recent_from_client(tx, client.as_str(), now - window).await?;
     if count < i64::from(limit) {
+        // Counted apart from the comment: deleting it does not give the place back.
+        comments::record_rate_event(tx, client.as_str()).await?;
         return Ok(());
     }
     let frees_at = oldest.unwrap_or(now) + window;

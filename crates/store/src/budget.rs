@@ -1,8 +1,9 @@
 //! How much text one answer may bring into memory, counted while it is read: a query
 //! charges each row's text as the row arrives and stops at the first row past the budget,
 //! instead of collecting every row a statement returns and looking at the size afterwards.
-//! The API gives every GraphQL execution its own budget (under a process-wide pool, so
-//! sixteen executions at once cannot each take their whole allowance); the worker and the
+//! The API gives every GraphQL execution its own budget, under a process-wide pool (so
+//! sixteen executions at once cannot each take their whole allowance) and under its
+//! client's share of that pool (so one client cannot take all of it); the worker and the
 //! pages read with [`ReadBudget::unlimited`].
 
 use std::sync::Arc;
@@ -69,18 +70,20 @@ pub struct ReadBudget {
     built: AtomicUsize,
     /// Set by the first refused charge: nothing more is read or built for this answer.
     exceeded: AtomicBool,
-    pool: Option<Arc<BudgetPool>>,
+    /// The process's pool, then the client's share of it.
+    pools: Vec<Arc<BudgetPool>>,
 }
 
 impl ReadBudget {
-    /// `limit` bytes built and four times as many loaded, drawn from `pool`.
-    pub fn new(limit: usize, pool: Arc<BudgetPool>) -> Self {
+    /// `limit` bytes built and four times as many loaded, drawn from every one of `pools`
+    /// (the process's, a client's share).
+    pub fn new(limit: usize, pools: Vec<Arc<BudgetPool>>) -> Self {
         Self {
             limit,
             loaded: AtomicUsize::new(0),
             built: AtomicUsize::new(0),
             exceeded: AtomicBool::new(false),
-            pool: Some(pool),
+            pools,
         }
     }
 
@@ -92,7 +95,7 @@ impl ReadBudget {
             loaded: AtomicUsize::new(0),
             built: AtomicUsize::new(0),
             exceeded: AtomicBool::new(false),
-            pool: None,
+            pools: Vec::new(),
         }
     }
 
@@ -138,7 +141,7 @@ impl ReadBudget {
         let refused = if before.saturating_add(bytes) > limit {
             Some(BudgetExceeded::Answer { limit: self.limit })
         } else {
-            self.pool.as_ref().and_then(|pool| pool.take(bytes).err())
+            self.take_from_pools(bytes).err()
         };
         match refused {
             Some(refusal) => {
@@ -149,6 +152,19 @@ impl ReadBudget {
             }
             None => Ok(()),
         }
+    }
+
+    /// Takes `bytes` from every pool, or from none.
+    fn take_from_pools(&self, bytes: usize) -> Result<(), BudgetExceeded> {
+        for (taken, pool) in self.pools.iter().enumerate() {
+            if let Err(refusal) = pool.take(bytes) {
+                for earlier in &self.pools[..taken] {
+                    earlier.give_back(bytes);
+                }
+                return Err(refusal);
+            }
+        }
+        Ok(())
     }
 
     /// Collects a statement's rows, charging each as it arrives; stops reading at the first
@@ -171,8 +187,9 @@ impl ReadBudget {
 
 impl Drop for ReadBudget {
     fn drop(&mut self) {
-        if let Some(pool) = &self.pool {
-            pool.give_back(*self.loaded.get_mut() + *self.built.get_mut());
+        let held = *self.loaded.get_mut() + *self.built.get_mut();
+        for pool in &self.pools {
+            pool.give_back(held);
         }
     }
 }
@@ -189,14 +206,14 @@ mod tests {
     #[test]
     fn charges_stop_at_the_limit_and_the_pool_is_given_back() {
         let pool = BudgetPool::new(300);
-        let budget = ReadBudget::new(60, pool.clone());
+        let budget = ReadBudget::new(60, vec![pool.clone()]);
         assert!(
             budget.charge_loaded(200).is_ok(),
             "rows may take four times the limit"
         );
         assert!(budget.charge_built(60).is_ok());
         assert_eq!(pool.held(), 260);
-        let other = ReadBudget::new(60, pool.clone());
+        let other = ReadBudget::new(60, vec![pool.clone()]);
         assert_eq!(
             other.charge_loaded(50),
             Err(BudgetExceeded::Pool { limit: 300 })
@@ -210,5 +227,24 @@ mod tests {
         drop(budget);
         drop(other);
         assert_eq!(pool.held(), 0);
+    }
+
+    #[test]
+    fn a_clients_share_bounds_it_within_the_pool() {
+        let pool = BudgetPool::new(300);
+        let (share, other_share) = (BudgetPool::new(150), BudgetPool::new(150));
+        let first = ReadBudget::new(100, vec![pool.clone(), share.clone()]);
+        assert!(first.charge_loaded(140).is_ok());
+        let second = ReadBudget::new(100, vec![pool.clone(), share.clone()]);
+        assert_eq!(
+            second.charge_loaded(20),
+            Err(BudgetExceeded::Pool { limit: 150 }),
+            "the client's share is full"
+        );
+        assert_eq!(pool.held(), 140, "nothing of the refused charge is held");
+        let another_client = ReadBudget::new(100, vec![pool.clone(), other_share.clone()]);
+        assert!(another_client.charge_loaded(140).is_ok());
+        drop((first, second, another_client));
+        assert_eq!((pool.held(), share.held(), other_share.held()), (0, 0, 0));
     }
 }

@@ -374,22 +374,35 @@ pub async fn find_retry_unchecked(
     Ok(comment)
 }
 
-/// How many comments `client` wrote without a token since `since`, and when the oldest of
-/// them was written (comments with a token are not in the address's anonymous allowance).
+/// How many comments `client` posted without a token since `since`, and when the oldest
+/// of them was posted: counted from their rate events, which outlive the comments.
 pub async fn recent_from_client(
     conn: &mut PgConnection,
     client: &str,
     since: DateTime<Utc>,
 ) -> Result<(i64, Option<DateTime<Utc>>), StoreError> {
     let recent = sqlx::query_as(
-        "select count(*), min(created_at) from comments \
-         where client_address = $1 and created_at > $2 and author_id is null",
+        "select count(*), min(created_at) from comment_rate_events \
+         where client_address = $1 and created_at > $2",
     )
     .bind(client)
     .bind(since)
     .fetch_one(conn)
     .await?;
     Ok(recent)
+}
+
+/// Records that `client` posted a comment without a token, and forgets the events older
+/// than an hour (the rate limit looks at the last minute).
+pub async fn record_rate_event(conn: &mut PgConnection, client: &str) -> Result<(), StoreError> {
+    sqlx::query(
+        "with forgotten as (delete from comment_rate_events where created_at < now() - interval '1 hour') \
+         insert into comment_rate_events (client_address) values ($1)",
+    )
+    .bind(client)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Replaces a comment's body (and its status, when moderation says so).

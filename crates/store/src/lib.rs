@@ -29,7 +29,7 @@ pub mod visibility;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
-pub use budget::{BudgetExceeded, BudgetPool, ReadBudget, TextBytes};
+pub use budget::{BudgetExceeded, BudgetPool, LOADED_PER_BUILT, ReadBudget, TextBytes};
 pub use config::{DatabaseConfig, SiteConfig};
 pub use database::{Access, Database, MIGRATOR};
 pub use embedded::{EmbeddedError, EmbeddedOptions, EmbeddedPostgres};

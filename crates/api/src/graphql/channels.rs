@@ -414,6 +414,7 @@ impl ChannelQuery {
 
     /// The summary a channel would get for a post, with `template` if given (or the
     /// channel's own, or its kind's default): for trying a template before saving it.
+    /// Needs a token: rendering and measuring a text is work an editor asks for.
     async fn preview_social_summary(
         &self,
         ctx: &Context<'_>,
@@ -422,6 +423,7 @@ impl ChannelQuery {
         template: Option<String>,
     ) -> Result<SummaryPreview> {
         let request = RequestContext::of(ctx)?;
+        request.require_token()?;
         let post_id = GlobalId::decode(&post, NodeKind::Post, "post")?;
         let channel_id = GlobalId::decode(&channel, NodeKind::Channel, "channel")?;
         let post = request
@@ -459,7 +461,12 @@ impl ChannelQuery {
             author,
             date: post.published_at.unwrap_or(post.created_at).date_naive(),
         };
-        let summary = social::summarize(syndication_kind(channel.kind), template.as_ref(), &input);
+        // Measuring a text (X's weighted length) is CPU work: off the request threads.
+        let kind = syndication_kind(channel.kind);
+        let summary =
+            tokio::task::spawn_blocking(move || social::summarize(kind, template.as_ref(), &input))
+                .await
+                .map_err(ApiError::internal)?;
         Ok(SummaryPreview {
             text: summary.text,
             length: summary.length,

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 
 use async_graphql::ServerError;
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
@@ -34,9 +34,8 @@ use crate::state::AppState;
 use gazette_domain::ClientKey;
 use std::time::Duration;
 
-/// Documents up to this long are checked on the request's own thread; longer ones (whose
-/// parsing takes a millisecond or more) on the blocking pool.
-const INLINE_CHECK_BYTES: usize = 2048;
+/// The largest request body: a 256 KiB post body, JSON-escaped, with room to spare.
+const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json; charset=utf-8";
 const JSON: &str = "application/json; charset=utf-8";
@@ -100,18 +99,32 @@ pub async fn get(
     if let Some(wait) = state.refusals.penalty(&client) {
         return penalised(media, wait).await;
     }
+    let refuse = |message: &str| {
+        unreadable(
+            &state,
+            &client,
+            &headers,
+            media,
+            StatusCode::BAD_REQUEST,
+            message,
+        )
+    };
     let params = match Query::<QueryStringParams>::try_from_uri(&uri) {
         Ok(Query(params)) => params,
         Err(rejection) => {
-            return unreadable(
-                &state,
-                &client,
-                media,
-                StatusCode::BAD_REQUEST,
-                &format!("The query string cannot be read: {rejection}."),
-            );
+            return refuse(&format!("The query string cannot be read: {rejection}."));
         }
     };
+    let max_values = state.config.limits.max_tokens;
+    let values = params
+        .variables
+        .as_deref()
+        .map_or(0, |variables| count_json_values(variables.as_bytes()));
+    if values > max_values {
+        return refuse(&format!(
+            "`variables` holds {values} JSON values and the limit is {max_values}."
+        ));
+    }
     let variables = match params
         .variables
         .as_deref()
@@ -120,13 +133,7 @@ pub async fn get(
         None => None,
         Some(Ok(variables)) => Some(variables),
         Some(Err(error)) => {
-            return unreadable(
-                &state,
-                &client,
-                media,
-                StatusCode::BAD_REQUEST,
-                &format!("`variables` is not valid JSON: {error}."),
-            );
+            return refuse(&format!("`variables` is not valid JSON: {error}."));
         }
     };
     let params = Params {
@@ -141,61 +148,67 @@ pub async fn post(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let media = match negotiate(&headers) {
         Ok(media) => media,
         Err(Unacceptable { .. }) => return not_acceptable(),
     };
-    // Before the body is read as JSON: a penalised client costs the server no more.
+    // Before the body is read: a penalised client costs the server no more than this.
     let client = client_key(&headers, peer, state.config.trusted_proxy_hops);
     if let Some(wait) = state.refusals.penalty(&client) {
         return penalised(media, wait).await;
     }
+    let refuse = |status: StatusCode, message: &str| {
+        unreadable(&state, &client, &headers, media, status, message)
+    };
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.split(';').next())
         .map(|value| value.trim().to_ascii_lowercase());
     if content_type.as_deref() != Some("application/json") {
-        return unreadable(
-            &state,
-            &client,
-            media,
+        return refuse(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "Send the request as JSON with `Content-Type: application/json`.",
         );
     }
-    let parsed: Value = match serde_json::from_slice(&body) {
-        Ok(parsed) => parsed,
-        Err(error) => {
-            return unreadable(
-                &state,
-                &client,
-                media,
-                StatusCode::BAD_REQUEST,
-                &format!("The body is not valid JSON: {error}."),
-            );
-        }
+    let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("The request body is larger than {MAX_BODY_BYTES} bytes: send less at once."),
+        );
     };
-    if parsed.is_array() {
-        return unreadable(
-            &state,
-            &client,
-            media,
+    // Counted before they are parsed: JSON values are built into trees many times their
+    // size (a list of a million zeros is 2 MB of text and hundreds of MB in memory).
+    let values = count_json_values(&body);
+    let max_values = state.config.limits.max_tokens;
+    if values > max_values {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "The request holds {values} JSON values and the limit is {max_values}: variables are for arguments, not for data in bulk."
+            ),
+        );
+    }
+    if body.trim_ascii_start().starts_with(b"[") {
+        return refuse(
             StatusCode::BAD_REQUEST,
             "Batched requests are not supported: send one operation per request.",
         );
     }
-    let params: BodyParams = match serde_json::from_value(parsed) {
+    let params: BodyParams = match serde_json::from_slice(&body) {
         Ok(params) => params,
-        Err(error) => {
-            return unreadable(
-                &state,
-                &client,
-                media,
+        Err(error) if error.is_data() => {
+            return refuse(
                 StatusCode::BAD_REQUEST,
                 &format!("The body is not a GraphQL request: {error}."),
+            );
+        }
+        Err(error) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                &format!("The body is not valid JSON: {error}."),
             );
         }
     };
@@ -207,16 +220,49 @@ pub async fn post(
     execute(&state, &headers, client, media, params, Method::POST).await
 }
 
+/// How many values (objects, arrays and their items) a JSON text holds, counted on its
+/// bytes without parsing it: every `{`, `[` and `,` outside strings, plus one.
+fn count_json_values(text: &[u8]) -> usize {
+    let mut values = 1usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &byte in text {
+        match (in_string, byte) {
+            (true, _) if escaped => escaped = false,
+            (true, b'\\') => escaped = true,
+            (true, b'"') => in_string = false,
+            (true, _) => {}
+            (false, b'"') => in_string = true,
+            (false, b'{' | b'[' | b',') => values += 1,
+            (false, _) => {}
+        }
+    }
+    values
+}
+
 /// A request that cannot be read, counted as a refusal of its client.
 fn unreadable(
     state: &AppState,
     client: &ClientKey,
+    headers: &HeaderMap,
     media: MediaType,
     status: StatusCode,
     message: &str,
 ) -> Response {
-    state.refusals.refused(client);
+    count_refusal(state, client, headers);
     request_error(media, status, message)
+}
+
+/// Counts a refusal against `client`, unless a browser says another site's page sent the
+/// request (`Sec-Fetch-Site: cross-site`): a page must not be able to get its visitors'
+/// shared address penalised by making their browsers send junk.
+fn count_refusal(state: &AppState, client: &ClientKey, headers: &HeaderMap) {
+    let cross_site = headers
+        .get("sec-fetch-site")
+        .is_some_and(|site| site.as_bytes().eq_ignore_ascii_case(b"cross-site"));
+    if !cross_site {
+        state.refusals.refused(client);
+    }
 }
 
 /// What a client past its refusals gets: an answer after a second, `429` with the time
@@ -323,7 +369,7 @@ async fn execute_counted(
     )
     .await;
     if report.code.as_deref().is_some_and(is_refusal) {
-        state.refusals.refused(&client);
+        count_refusal(state, &client, headers);
     }
     // An operation that was not found valid is counted without the name it claims.
     let label = match report.checked {
@@ -419,7 +465,7 @@ async fn answer(
 
     // The document budget, before async-graphql parses, validates or runs anything. A long
     // document is parsed on the blocking pool, never on the threads that serve requests.
-    let checked = match query.len() <= INLINE_CHECK_BYTES {
+    let checked = match query.len() <= pricing::INLINE_CHECK_BYTES {
         true => pricing::check(
             &state.schemas.model,
             limits,
@@ -494,7 +540,7 @@ async fn answer(
         }
     };
     let run = async |pool: PgPool| {
-        let answer = Arc::new(state.answer_budget());
+        let answer = Arc::new(state.answer_budget(client));
         gazette_metrics::metrics()
             .graphql_executions
             .with_label_values(&["http"])
@@ -608,8 +654,12 @@ async fn answer(
     drop(answer);
     match kind {
         // This process's own write is visible to its next read at once; other processes
-        // hear of it through the change event.
-        Some(OperationType::Mutation) => state.responses.clear(),
+        // hear of it through the change event. A mutation that changed nothing (refused,
+        // or every field failed) leaves the cache alone: emptying it would be free work
+        // for anyone.
+        Some(OperationType::Mutation) if changed_something(&response.data) => {
+            state.responses.clear()
+        }
         // A replica's answer may predate a change this process has already heard of: it
         // is never kept.
         Some(OperationType::Query) if executed && response.errors.is_empty() && !from_replica => {
@@ -642,6 +692,17 @@ async fn answer(
             .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
     }
     answer
+}
+
+/// Whether a mutation's answer has a field that did its work: a failed mutation field is
+/// null (every mutation field here is nullable for that reason).
+fn changed_something(data: &async_graphql::Value) -> bool {
+    match data {
+        async_graphql::Value::Object(fields) => fields
+            .values()
+            .any(|value| !matches!(value, async_graphql::Value::Null)),
+        _ => false,
+    }
 }
 
 /// A refusal before or instead of an answer, counted with its code.

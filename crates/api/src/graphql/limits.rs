@@ -64,22 +64,54 @@ impl Extension for OperationLimitsExtension {
         mut request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
-        input_text::check_variables(&request.variables)?;
         if let Some(socket) = ctx.data_opt::<SocketSession>() {
+            socket.check_penalty()?;
+            socket.admit_operation()?;
             socket.check_token().await?;
             // Priced here, before async-graphql parses and validates it (HTTP prices its
             // documents before they reach the schema).
-            let document = check_subscription(
-                &self.model,
-                &self.limits,
-                &request.query,
-                request.operation_name.as_deref(),
-                &request.variables,
-            )?;
+            input_text::check_variables(&request.variables).inspect_err(|_| socket.refused())?;
+            let document = match request.query.len() <= pricing::INLINE_CHECK_BYTES {
+                true => check_subscription(
+                    &self.model,
+                    &self.limits,
+                    &request.query,
+                    request.operation_name.as_deref(),
+                    &request.variables,
+                ),
+                // A long document is parsed on the blocking pool, as over HTTP.
+                false => {
+                    let (model, limits) = (self.model.clone(), self.limits.clone());
+                    let query = request.query.clone();
+                    let operation_name = request.operation_name.clone();
+                    let variables = request.variables.clone();
+                    tokio::task::spawn_blocking(move || {
+                        check_subscription(
+                            &model,
+                            &limits,
+                            &query,
+                            operation_name.as_deref(),
+                            &variables,
+                        )
+                    })
+                    .await
+                    .unwrap_or_else(|error| {
+                        tracing::error!(%error, "checking a document failed");
+                        Err(refusal(
+                            "INTERNAL",
+                            "Internal error: the document could not be checked.".to_owned(),
+                            |_| {},
+                        ))
+                    })
+                }
+            }
+            .inspect_err(|_| socket.refused())?;
             request.set_parsed_query(document);
             // The subscription's own resolver (run once, when it starts) reads as the
             // socket's viewer; each event it delivers gets a context of its own.
             request = request.data(socket.context(ReadBudget::unlimited()));
+        } else {
+            input_text::check_variables(&request.variables)?;
         }
         next.run(ctx, request).await
     }
@@ -101,7 +133,19 @@ impl Extension for OperationLimitsExtension {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        let result = next.run(ctx).await?;
+        let result = next.run(ctx).await.map_err(|mut errors| {
+            // Every refusal has a code, on a socket as over HTTP.
+            for error in &mut errors {
+                let extensions = error.extensions.get_or_insert_with(Default::default);
+                if extensions.get("code").is_none() {
+                    extensions.set("code", "GRAPHQL_VALIDATION_FAILED");
+                }
+            }
+            if let Some(socket) = ctx.data_opt::<SocketSession>() {
+                socket.refused();
+            }
+            errors
+        })?;
         if ctx.data_opt::<CheckOnly>().is_some() {
             return Err(vec![ServerError::new(PASSED, None)]);
         }

@@ -33,6 +33,10 @@ use super::schema_model::{Kind, SchemaModel, TypeRef};
 const MAX_PAGE_SIZE: u64 = super::connection::MAX_PAGE_SIZE as u64;
 const DEFAULT_PAGE_SIZE: u64 = super::connection::DEFAULT_PAGE_SIZE as u64;
 
+/// Documents up to this long are checked on the request's own thread; longer ones (whose
+/// parsing takes a millisecond or more) on the blocking pool.
+pub const INLINE_CHECK_BYTES: usize = 2048;
+
 /// What bounds a document and its operation; see docs/security.md.
 #[derive(Debug, Clone, Copy)]
 pub struct DocumentLimits {

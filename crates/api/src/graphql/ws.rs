@@ -55,11 +55,25 @@ pub async fn subscriptions(
             "Ask for the `graphql-transport-ws` (or legacy `graphql-ws`) subprotocol in Sec-WebSocket-Protocol.",
         );
     };
+    if !origin_allowed(&headers, &state.config) {
+        // Cross-site WebSocket hijacking: another site's page would use its visitors'
+        // browsers (and addresses, and cookies) to subscribe.
+        return refused(
+            StatusCode::FORBIDDEN,
+            "This origin may not open a WebSocket here: only this site's own pages and the origins in --cors-origins may.",
+        );
+    }
     let header_viewer = match authenticate(&state.pool, headers.get(header::AUTHORIZATION)).await {
         Ok(viewer) => viewer,
         Err(response) => return *response,
     };
     let client = client_key(&headers, peer, state.config.trusted_proxy_hops);
+    if state.refusals.penalty(&client).is_some() {
+        return refused(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many of your requests were refused in the last minute: try again later.",
+        );
+    }
     let guard = match state.sockets.open(client.clone()) {
         Ok(guard) => guard,
         Err(SocketRefusal::ClientFull) => {
@@ -106,6 +120,36 @@ fn requested_protocol(headers: &HeaderMap) -> Option<Protocols> {
         .find_map(|offered| offered.trim().parse::<Protocols>().ok())
 }
 
+/// Whether a browser page of `Origin` may open a socket: no `Origin` (not a browser), the
+/// site's own origin (as the request's `Host` or the public URL says), or an origin
+/// `--cors-origins` allows.
+fn origin_allowed(headers: &HeaderMap, config: &crate::state::ApiConfig) -> bool {
+    let Some(origin) = headers
+        .get(header::ORIGIN)
+        .and_then(|value| value.to_str().ok())
+    else {
+        return true;
+    };
+    let host = origin
+        .split_once("://")
+        .map_or(origin, |(_, host)| host)
+        .trim_end_matches('/');
+    let own_host = headers
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|own| own.eq_ignore_ascii_case(host));
+    let public = config.site.public_url.trim_end_matches('/');
+    own_host
+        || origin.eq_ignore_ascii_case(public)
+        || match &config.cors {
+            crate::state::CorsOrigins::Any => true,
+            crate::state::CorsOrigins::List(allowed) => allowed
+                .iter()
+                .any(|allowed| allowed.eq_ignore_ascii_case(origin)),
+            crate::state::CorsOrigins::None => false,
+        }
+}
+
 fn refused(status: StatusCode, message: &str) -> Response {
     (status, [(header::RETRY_AFTER, "5")], format!("{message}\n")).into_response()
 }
@@ -119,7 +163,21 @@ pub struct SocketSession {
     /// The token the socket was opened with, checked again by every operation.
     token_id: Option<i64>,
     subscriptions: Arc<AtomicUsize>,
+    /// Operations this socket may still start now (refilled over time).
+    allowance: Mutex<Allowance>,
 }
+
+/// A token bucket: [`OPERATIONS_PER_SECOND`] operations a second, [`OPERATIONS_BURST`] at
+/// once.
+struct Allowance {
+    tokens: f64,
+    at: Instant,
+}
+
+/// How many operations a socket may start: each runs its subscription's resolver (a read
+/// of the database) before any slot is involved.
+const OPERATIONS_PER_SECOND: f64 = 10.0;
+const OPERATIONS_BURST: f64 = 20.0;
 
 impl SocketSession {
     /// The context of one operation or one event, reading as the socket's viewer within
@@ -156,7 +214,7 @@ impl SocketSession {
             .graphql_executions
             .with_label_values(&["websocket"])
             .inc();
-        let budget = Arc::new(self.state.answer_budget());
+        let budget = Arc::new(self.state.answer_budget(&self.client));
         let mut data = Data::default();
         data.insert(RequestContext::new(
             self.state.pool.clone(),
@@ -179,6 +237,44 @@ impl SocketSession {
             )]);
         }
         response
+    }
+
+    /// Takes one operation from the socket's allowance, or refuses it (`RATE_LIMITED`).
+    pub fn admit_operation(&self) -> ServerResult<()> {
+        let mut allowance = lock(&self.allowance);
+        let now = Instant::now();
+        let refilled = now.duration_since(allowance.at).as_secs_f64() * OPERATIONS_PER_SECOND;
+        allowance.tokens = (allowance.tokens + refilled).min(OPERATIONS_BURST);
+        allowance.at = now;
+        if allowance.tokens < 1.0 {
+            return Err(refusal(
+                "RATE_LIMITED",
+                format!(
+                    "This socket starts operations faster than {OPERATIONS_PER_SECOND} a second: slow down."
+                ),
+                |extensions| extensions.set("retryAfter", 1),
+            ));
+        }
+        allowance.tokens -= 1.0;
+        Ok(())
+    }
+
+    /// Refuses the operation when the socket's address is penalised for its refusals.
+    pub fn check_penalty(&self) -> ServerResult<()> {
+        match self.state.refusals.penalty(&self.client) {
+            Some(wait) => Err(refusal(
+                "RATE_LIMITED",
+                "Too many of your requests were refused in the last minute: try again later."
+                    .to_owned(),
+                |extensions| extensions.set("retryAfter", wait.as_secs().max(1)),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a document this socket sent that was refused.
+    pub fn refused(&self) {
+        self.state.refusals.refused(&self.client);
     }
 
     /// Refuses the operation when the socket's token has been revoked since.
@@ -394,6 +490,10 @@ impl Connection {
                     client,
                     token_id,
                     subscriptions,
+                    allowance: Mutex::new(Allowance {
+                        tokens: OPERATIONS_BURST,
+                        at: Instant::now(),
+                    }),
                 });
                 Ok(data)
             }
@@ -476,8 +576,8 @@ impl Connection {
     }
 }
 
-/// Whether a client's message asks for an operation to start or stop (`subscribe` and
-/// `complete`, or the legacy `start` and `stop`), rather than keeping the socket alive.
+/// Whether a client's message starts an operation (`subscribe`, or the legacy `start`):
+/// pings, and stops of operations that may not exist, do not keep a socket alive.
 fn is_operation(message: &[u8]) -> bool {
     #[derive(serde::Deserialize)]
     struct Kind<'a> {
@@ -485,7 +585,7 @@ fn is_operation(message: &[u8]) -> bool {
         kind: std::borrow::Cow<'a, str>,
     }
     serde_json::from_slice::<Kind<'_>>(message)
-        .is_ok_and(|message| matches!(&*message.kind, "subscribe" | "complete" | "start" | "stop"))
+        .is_ok_and(|message| matches!(&*message.kind, "subscribe" | "start"))
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

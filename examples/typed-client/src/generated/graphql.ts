@@ -685,6 +685,7 @@ export type Query = {
   /**
    * The summary a channel would get for a post, with `template` if given (or the
    * channel's own, or its kind's default): for trying a template before saving it.
+   * Needs a token: rendering and measuring a text is work an editor asks for.
    */
   previewSocialSummary: SummaryPreview;
   /**
