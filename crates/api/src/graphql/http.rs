@@ -775,7 +775,7 @@ fn code_of(error: &ServerError) -> Option<&str> {
     }
 }
 
-fn has_code(response: &async_graphql::Response, code: &str) -> bool {
+pub(super) fn has_code(response: &async_graphql::Response, code: &str) -> bool {
     response
         .errors
         .iter()

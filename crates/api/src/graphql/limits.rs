@@ -109,7 +109,7 @@ impl Extension for OperationLimitsExtension {
             request.set_parsed_query(document);
             // The subscription's own resolver (run once, when it starts) reads as the
             // socket's viewer; each event it delivers gets a context of its own.
-            request = request.data(socket.context(ReadBudget::unlimited()));
+            request = request.data(socket.context(Arc::new(ReadBudget::unlimited())));
         } else {
             input_text::check_variables(&request.variables)?;
         }

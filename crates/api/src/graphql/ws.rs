@@ -30,7 +30,7 @@ use std::sync::Mutex;
 
 use super::context::RequestContext;
 use super::errors::ApiError;
-use super::http::authenticate;
+use super::http::{authenticate, has_code};
 use super::limits::refusal;
 use crate::client::client_key;
 use crate::limits::{SocketGuard, SocketRefusal};
@@ -182,13 +182,13 @@ const OPERATIONS_BURST: f64 = 20.0;
 impl SocketSession {
     /// The context of one operation or one event, reading as the socket's viewer within
     /// `answer`.
-    pub fn context(&self, answer: ReadBudget) -> RequestContext {
+    pub fn context(&self, answer: Arc<ReadBudget>) -> RequestContext {
         RequestContext::new(
             self.state.pool.clone(),
             self.state.config.clone(),
             self.viewer,
             Some(self.client.clone()),
-            Arc::new(answer),
+            answer,
         )
     }
 
@@ -216,17 +216,21 @@ impl SocketSession {
             .inc();
         let budget = Arc::new(self.state.answer_budget(&self.client));
         let mut data = Data::default();
-        data.insert(RequestContext::new(
-            self.state.pool.clone(),
-            self.state.config.clone(),
-            self.viewer,
-            Some(self.client.clone()),
-            budget.clone(),
-        ));
+        data.insert(self.context(budget.clone()));
         let response = next.run_with_data(ctx, operation_name, data).await;
-        let too_large = budget.is_exceeded() && !only_busy(&response)
-            || !fits(&response, limits.max_response_bytes);
-        if too_large {
+        // As over HTTP, what was built past a budget is not an answer: one error instead.
+        if budget.is_exceeded()
+            && has_code(&response, "SERVER_BUSY")
+            && !has_code(&response, "RESPONSE_TOO_LARGE")
+        {
+            return async_graphql::Response::from_errors(vec![refusal(
+                "SERVER_BUSY",
+                "The server was too busy to build this event's message; it goes on with the next."
+                    .to_owned(),
+                |_| {},
+            )]);
+        }
+        if budget.is_exceeded() || !fits(&response, limits.max_response_bytes) {
             return async_graphql::Response::from_errors(vec![refusal(
                 "RESPONSE_TOO_LARGE",
                 format!(
@@ -334,17 +338,6 @@ impl Drop for SubscriptionSlot {
     }
 }
 
-/// Whether the answer's only trouble is the process-wide pool being full (the event is then
-/// reported as not delivered, not as too large).
-fn only_busy(response: &async_graphql::Response) -> bool {
-    response.errors.iter().all(|error| {
-        error
-            .extensions
-            .as_ref()
-            .and_then(|extensions| extensions.get("code"))
-            .is_some_and(|code| *code == async_graphql::Value::from("SERVER_BUSY"))
-    })
-}
 
 /// Whether `response` serialises to at most `cap` bytes (counted, not kept).
 fn fits(response: &async_graphql::Response, cap: usize) -> bool {
