@@ -338,7 +338,6 @@ impl Drop for SubscriptionSlot {
     }
 }
 
-
 /// Whether `response` serialises to at most `cap` bytes (counted, not kept).
 fn fits(response: &async_graphql::Response, cap: usize) -> bool {
     struct Counter {
