@@ -60,19 +60,9 @@ pub struct TextCounts {
     pub nesting: usize,
 }
 
-/// The price of a document that is within its limits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Priced {
-    /// The selected operation's cost (all operations', when none is selected yet).
-    pub cost: u64,
-    pub depth: usize,
-    /// Selections the document expands to through its fragments.
-    pub expanded: u64,
-}
-
 /// Refuses a document whose text is too large, has too many tokens or directives, or nests
 /// brackets deeper than any document within the depth limit could; before it is parsed.
-pub fn check_text(query: &str, limits: &DocumentLimits) -> Result<TextCounts, ServerError> {
+pub fn check_text(query: &str, limits: &DocumentLimits) -> Result<(), ServerError> {
     if query.len() > limits.max_bytes {
         return Err(refusal(
             "QUERY_TOO_LARGE",
@@ -115,7 +105,7 @@ pub fn check_text(query: &str, limits: &DocumentLimits) -> Result<TextCounts, Se
             |extensions| extensions.set("limit", limits.max_directives),
         ));
     }
-    Ok(counts)
+    Ok(())
 }
 
 /// Counts the lexical tokens of a GraphQL document (names, numbers, strings and
@@ -283,16 +273,16 @@ fn plain_syntax_message(message: &str) -> String {
     format!("Syntax error: {detail}.")
 }
 
-/// Prices `document` for the operation `operation_name` selects, refusing it when any
-/// limit is passed. `max_cost` is the limit for this kind of request (subscriptions have a
-/// lower one).
+/// Prices `document` for the operation `operation_name` selects (all operations, when none
+/// is selected yet), refusing it when any limit is passed; returns the cost. `max_cost` is
+/// the limit for this kind of request (subscriptions have a lower one).
 pub fn price(
     model: &SchemaModel,
     document: &ExecutableDocument,
     operation_name: Option<&str>,
     variables: &Variables,
     limits: &DocumentLimits,
-) -> Result<Priced, ServerError> {
+) -> Result<u64, ServerError> {
     check_aliases(document, limits)?;
     let mut pricer = Pricer {
         model,
@@ -317,11 +307,9 @@ pub fn price(
 
     // Shape first: refuses cycles and excessive depth before anything recurses further.
     let mut expanded = 0u64;
-    let mut depth = 0usize;
     for (_, operation) in document.operations.iter() {
         let shape = pricer.shape(&operation.node.selection_set.node, 0)?;
         expanded = expanded.saturating_add(shape.expanded);
-        depth = depth.max(shape.depth);
     }
     for name in document.fragments.keys() {
         let shape = pricer.fragment_shape(name.as_str(), 0)?;
@@ -368,11 +356,7 @@ pub fn price(
             limits.max_cost,
         ));
     }
-    Ok(Priced {
-        cost,
-        depth,
-        expanded,
-    })
+    Ok(cost)
 }
 
 fn too_complex(message: String, cost: u64, limit: u64) -> ServerError {
@@ -954,11 +938,11 @@ mod tests {
         }
     }
 
-    fn priced(query: &str) -> Result<Priced, String> {
+    fn priced(query: &str) -> Result<u64, String> {
         priced_with(query, serde_json::json!({}))
     }
 
-    fn priced_with(query: &str, variables: serde_json::Value) -> Result<Priced, String> {
+    fn priced_with(query: &str, variables: serde_json::Value) -> Result<u64, String> {
         let document = async_graphql::parser::parse_query(query).map_err(|e| e.to_string())?;
         price(
             &MODEL,
@@ -995,26 +979,25 @@ mod tests {
 
     #[test]
     fn fields_lists_and_connections_are_priced() {
-        assert_eq!(priced("{ __typename }").map(|p| p.cost), Ok(1));
-        assert_eq!(priced("{ posts { totalCount } }").map(|p| p.cost), Ok(21));
+        assert_eq!(priced("{ __typename }"), Ok(1));
+        assert_eq!(priced("{ posts { totalCount } }"), Ok(21));
         assert_eq!(
-            priced("{ posts(first: 5) { nodes { id tags { name } } } }").map(|p| p.cost),
+            priced("{ posts(first: 5) { nodes { id tags { name } } } }"),
             Ok(1 + 5 * (1 + 1 + 1 + 20))
         );
         assert_eq!(
             priced_with(
                 "query($n: Int) { posts(first: $n) { totalCount } }",
                 serde_json::json!({ "n": 50 })
-            )
-            .map(|p| p.cost),
+            ),
             Ok(51)
         );
         assert_eq!(
-            priced("query($n: Int = 3) { posts(first: $n) { totalCount } }").map(|p| p.cost),
+            priced("query($n: Int = 3) { posts(first: $n) { totalCount } }"),
             Ok(4)
         );
         assert_eq!(
-            priced(r#"{ nodes(ids: ["a", "b", "c"]) { __typename } }"#).map(|p| p.cost),
+            priced(r#"{ nodes(ids: ["a", "b", "c"]) { __typename } }"#),
             Ok(4)
         );
     }
@@ -1072,11 +1055,8 @@ mod tests {
     #[test]
     fn introspection_is_priced_by_what_it_returns() {
         let full = include_str!("testdata/introspection.graphql");
-        let cost = priced(full)
-            .expect("the full introspection query passes")
-            .cost;
+        let cost = priced(full).expect("the full introspection query passes");
         assert!(cost > 3_000, "{cost}");
-        eprintln!("introspection cost {cost}");
         // Nested possibleTypes/interfaces: each level multiplies what is built.
         let mut nested = String::from(r#"{ __type(name: "Node") { possibleTypes { ...L1 } } }"#);
         for level in 1..=8 {
@@ -1089,11 +1069,11 @@ mod tests {
         let refused = priced(&nested).expect_err("refused");
         assert!(refused.contains("would cost 3417967"), "{refused}");
         assert_eq!(
-            priced(r#"{ __type(name: "Node") { possibleTypes { name } } }"#).map(|p| p.cost),
+            priced(r#"{ __type(name: "Node") { possibleTypes { name } } }"#),
             Ok(1 + 1 + 5)
         );
         assert_eq!(
-            priced(r#"{ __type(name: "Nope") { possibleTypes { name } } }"#).map(|p| p.cost),
+            priced(r#"{ __type(name: "Nope") { possibleTypes { name } } }"#),
             Ok(1)
         );
     }
@@ -1120,7 +1100,7 @@ mod tests {
             let response = schema.execute(query).await;
             assert!(response.errors.is_empty(), "{:?}", response.errors);
             let answer = serde_json::to_value(&response.data).expect("json");
-            let cost = priced(query).expect("priced").cost;
+            let cost = priced(query).expect("priced");
             assert_eq!(cost, fields_in(&answer), "{query}");
         }
     }
