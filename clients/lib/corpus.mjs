@@ -82,3 +82,25 @@ export function corpus(size = 4000, seed = 2026) {
   }
   return texts;
 }
+
+// Hosts and what may surround them where X's URL pattern decides by looking ahead: after a
+// listed TLD only a character outside [0-9a-zA-Z@+-] (or the end) may follow, a punycode
+// TLD takes anything, and a port, path or query may start there. Gazette's port checks
+// that look-ahead without a backtracking engine (crates/syndication/src/social/twitter_text.rs),
+// so every combination is measured both ways.
+const boundaryHosts = ['a.com', 'a.com.xn--zzzz', 'x.xn--p1ai', 'b.co.uk', 'example.comm', 'example.community',
+  'ex.c', 'a.b.xn--abc', 'xn--bcher-kva.de', 'sub.x.museum', 'ẞ.de', 'пример.рф', 't.co/abc', 'a_b.com', 'a-.com'];
+const boundaryAfter = ['', 'x', '@', '+', '-', ':', ':80', ':80x', ':x', '/', '/p', '/p(q)', '?', '?a=1', '?a=1.', '.',
+  '..', ',', ')', '#', '$', '＠', 'é', '日', '\u202E', ' ', '\n', ':80/p?q=1', '/@h/', '-x', '.com', '.xn--q'];
+const boundaryBefore = ['', ' ', '@', '#', '$', '-', '_', '.', '/', 'a', '(', 'https://', 'http://', ' https://',
+  '\u202E', '日'];
+
+export function boundaryCorpus() {
+  const texts = [];
+  for (const before of boundaryBefore) {
+    for (const host of boundaryHosts) {
+      for (const after of boundaryAfter) texts.push(before + host + after, `${before}${host}${after} ${host}${after}`);
+    }
+  }
+  return texts;
+}

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
 
-import { corpus } from '../lib/corpus.mjs';
+import { boundaryCorpus, corpus } from '../lib/corpus.mjs';
 import { base, gazetteBin } from '../lib/gazette.mjs';
 
 const twitter = createRequire(import.meta.url)('twitter-text');
@@ -33,6 +33,16 @@ test('the corpus measures the same in Gazette and in twitter-text 3.1', () => {
   // The corpus exercises what it claims to: links X shortens and IP hosts it does not.
   assert.ok(texts.some((text) => text.includes('http://127.0.0.1')));
   assert.ok(texts.filter((text) => twitter.extractUrls(text).length > 0).length > 500);
+});
+
+test('hosts measure the same whatever stands before and after them', () => {
+  const texts = boundaryCorpus();
+  const ours = measuredByGazette(texts);
+  const differences = texts
+    .map((text, index) => ({ text, gazette: ours[index], twitterText: twitter.parseTweet(text).weightedLength }))
+    .filter(({ gazette, twitterText }) => gazette !== twitterText);
+  assert.deepEqual(differences.slice(0, 20), [], `${differences.length} of ${texts.length} texts differ`);
+  assert.ok(texts.length > 15000);
 });
 
 test('every X text Gazette serves has the length twitter-text gives it, within the limit', async () => {

@@ -1,10 +1,12 @@
 //! A channel's digest: what happened since the previous one — the posts published and the
 //! feedback they received, most discussed first — fitted to the channel.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 
 use super::measure::measure;
-use super::rules::{ChannelKind, rules};
+use super::rules::{ChannelKind, Counting, rules};
 use super::summary::Summary;
 
 /// A post published in the period.
@@ -36,81 +38,280 @@ pub struct DigestInput {
 /// The digest's text for a channel of `kind`: whole when it fits, else with the least
 /// important lines replaced by "…and N more".
 pub fn render_digest(kind: ChannelKind, input: &DigestInput) -> Summary {
-    let rules = rules(kind);
-    let mut feedback = input.feedback.clone();
-    feedback.sort_by(|a, b| {
-        b.new_comments
-            .cmp(&a.new_comments)
-            .then_with(|| a.title.cmp(&b.title))
-    });
-    let mut shown_posts = input.posts.len();
-    let mut shown_feedback = feedback.len();
-    loop {
-        let text = digest_text(input, &feedback, shown_posts, shown_feedback);
-        let length = measure(rules.counting, &text);
-        let whole = shown_posts == input.posts.len() && shown_feedback == feedback.len();
-        if length <= rules.limit || (shown_posts == 0 && shown_feedback == 0) {
-            return Summary {
-                text,
-                length,
-                limit: rules.limit,
-                truncated: !whole,
+    let mut digests = render_digests(&[kind], input);
+    digests.pop().unwrap_or_else(|| Summary {
+        text: String::new(),
+        length: 0,
+        limit: rules(kind).limit,
+        truncated: false,
+    })
+}
+
+/// The digest for each of `kinds`, in their order. The lines are written once and each is
+/// measured once per way of counting (channels that count alike share the measurements);
+/// fitting a digest to its limit then adds up measured lines, so the work grows with the
+/// period's posts, not with their square.
+pub fn render_digests(kinds: &[ChannelKind], input: &DigestInput) -> Vec<Summary> {
+    render_digests_measured_by(kinds, input, &mut measure)
+}
+
+/// [`render_digests`] with the measuring function given (tests count its calls).
+fn render_digests_measured_by(
+    kinds: &[ChannelKind],
+    input: &DigestInput,
+    measure: &mut impl FnMut(Counting, &str) -> usize,
+) -> Vec<Summary> {
+    let lines = Lines::new(input);
+    let mut measured: Vec<Measured> = Vec::new();
+    kinds
+        .iter()
+        .map(|kind| {
+            let rules = rules(*kind);
+            let index = match measured
+                .iter()
+                .position(|lengths| lengths.counting == rules.counting)
+            {
+                Some(index) => index,
+                None => {
+                    measured.push(lines.measure(rules.counting, measure));
+                    measured.len() - 1
+                }
+            };
+            lines.fit(&mut measured[index], rules.limit, measure)
+        })
+        .collect()
+}
+
+/// A digest's lines. Lines never share a word, a URL or an emoji, and a line break counts
+/// alike under every rule, so a text's length is the sum of its lines' lengths and of its
+/// line breaks (the property tests check this against measuring the whole text).
+struct Lines {
+    /// The whole text of a period without posts or comments.
+    quiet: Option<String>,
+    header: String,
+    /// "New posts (N):", when there are any.
+    posts_heading: Option<String>,
+    /// "• {title} {link}", newest first.
+    posts: Vec<String>,
+    /// "Feedback (N new comments):", when there is any.
+    feedback_heading: Option<String>,
+    /// "• {title}: N new comments {link}", most discussed first.
+    feedback: Vec<String>,
+}
+
+/// Every line of a [`Lines`] measured under one counting rule.
+struct Measured {
+    counting: Counting,
+    quiet: usize,
+    header: usize,
+    posts_heading: usize,
+    feedback_heading: usize,
+    line_break: usize,
+    /// `posts[n]` is the length of the first `n` post lines together.
+    posts: Vec<usize>,
+    feedback: Vec<usize>,
+    /// "…and N more" by N, measured when first needed.
+    more: HashMap<usize, usize>,
+}
+
+impl Lines {
+    fn new(input: &DigestInput) -> Self {
+        let period = format!(
+            "{} to {}",
+            input.period_start.format("%-d %B %Y %H:%M UTC"),
+            input.period_end.format("%-d %B %Y %H:%M UTC")
+        );
+        if input.posts.is_empty() && input.feedback.is_empty() {
+            return Self {
+                quiet: Some(format!(
+                    "{}: no new posts or comments from {period}.",
+                    input.site
+                )),
+                header: String::new(),
+                posts_heading: None,
+                posts: Vec::new(),
+                feedback_heading: None,
+                feedback: Vec::new(),
             };
         }
-        // Drop from the longer list first; feedback goes before posts when equal.
-        if shown_feedback >= shown_posts && shown_feedback > 0 {
-            shown_feedback -= 1;
-        } else {
-            shown_posts -= 1;
-        }
-    }
-}
-
-fn digest_text(
-    input: &DigestInput,
-    feedback: &[DigestFeedback],
-    shown_posts: usize,
-    shown_feedback: usize,
-) -> String {
-    let period = format!(
-        "{} to {}",
-        input.period_start.format("%-d %B %Y %H:%M UTC"),
-        input.period_end.format("%-d %B %Y %H:%M UTC")
-    );
-    if input.posts.is_empty() && feedback.is_empty() {
-        return format!("{}: no new posts or comments from {period}.", input.site);
-    }
-    let mut lines = vec![format!("{}, {period}", input.site)];
-    if !input.posts.is_empty() {
-        lines.push(String::new());
-        lines.push(format!("New posts ({}):", input.posts.len()));
-        for post in &input.posts[..shown_posts] {
-            lines.push(format!("• {} {}", post.title, post.link));
-        }
-        more(&mut lines, input.posts.len() - shown_posts);
-    }
-    if !feedback.is_empty() {
+        let mut feedback: Vec<&DigestFeedback> = input.feedback.iter().collect();
+        feedback.sort_by(|a, b| {
+            b.new_comments
+                .cmp(&a.new_comments)
+                .then_with(|| a.title.cmp(&b.title))
+        });
         let total: i64 = feedback.iter().map(|item| item.new_comments).sum();
-        lines.push(String::new());
-        lines.push(format!("Feedback ({total} new {}):", plural(total)));
-        for item in &feedback[..shown_feedback] {
-            lines.push(format!(
-                "• {}: {} new {} {}",
-                item.title,
-                item.new_comments,
-                plural(item.new_comments),
-                item.link
-            ));
+        Self {
+            quiet: None,
+            header: format!("{}, {period}", input.site),
+            posts_heading: (!input.posts.is_empty())
+                .then(|| format!("New posts ({}):", input.posts.len())),
+            posts: input
+                .posts
+                .iter()
+                .map(|post| format!("• {} {}", post.title, post.link))
+                .collect(),
+            feedback_heading: (!feedback.is_empty())
+                .then(|| format!("Feedback ({total} new {}):", plural(total))),
+            feedback: feedback
+                .iter()
+                .map(|item| {
+                    format!(
+                        "• {}: {} new {} {}",
+                        item.title,
+                        item.new_comments,
+                        plural(item.new_comments),
+                        item.link
+                    )
+                })
+                .collect(),
         }
-        more(&mut lines, feedback.len() - shown_feedback);
     }
-    lines.join("\n")
+
+    fn measure(
+        &self,
+        counting: Counting,
+        measure: &mut impl FnMut(Counting, &str) -> usize,
+    ) -> Measured {
+        let mut measure_optional =
+            |line: &Option<String>| line.as_deref().map_or(0, |line| measure(counting, line));
+        let quiet = measure_optional(&self.quiet);
+        let posts_heading = measure_optional(&self.posts_heading);
+        let feedback_heading = measure_optional(&self.feedback_heading);
+        let mut running_totals = |lines: &[String]| {
+            let mut totals = Vec::with_capacity(lines.len() + 1);
+            totals.push(0);
+            let mut total = 0;
+            for line in lines {
+                total += measure(counting, line);
+                totals.push(total);
+            }
+            totals
+        };
+        let posts = running_totals(&self.posts);
+        let feedback = running_totals(&self.feedback);
+        Measured {
+            counting,
+            quiet,
+            header: if self.quiet.is_some() {
+                0
+            } else {
+                measure(counting, &self.header)
+            },
+            posts_heading,
+            feedback_heading,
+            line_break: measure(counting, "\n"),
+            posts,
+            feedback,
+            more: HashMap::new(),
+        }
+    }
+
+    /// Drops lines, from the longer list first (feedback before posts when equal), until
+    /// the text fits or nothing is left to drop.
+    fn fit(
+        &self,
+        measured: &mut Measured,
+        limit: usize,
+        measure: &mut impl FnMut(Counting, &str) -> usize,
+    ) -> Summary {
+        if let Some(quiet) = &self.quiet {
+            return Summary {
+                text: quiet.clone(),
+                length: measured.quiet,
+                limit,
+                truncated: false,
+            };
+        }
+        let (all_posts, all_feedback) = (self.posts.len(), self.feedback.len());
+        let (mut shown_posts, mut shown_feedback) = (all_posts, all_feedback);
+        loop {
+            let length = self.length(measured, shown_posts, shown_feedback, measure);
+            if length <= limit || (shown_posts == 0 && shown_feedback == 0) {
+                return Summary {
+                    text: self.text(shown_posts, shown_feedback),
+                    length,
+                    limit,
+                    truncated: shown_posts < all_posts || shown_feedback < all_feedback,
+                };
+            }
+            if shown_feedback >= shown_posts && shown_feedback > 0 {
+                shown_feedback -= 1;
+            } else {
+                shown_posts -= 1;
+            }
+        }
+    }
+
+    /// The length of the text showing the first `shown_posts` and `shown_feedback` lines.
+    fn length(
+        &self,
+        measured: &mut Measured,
+        shown_posts: usize,
+        shown_feedback: usize,
+        measure: &mut impl FnMut(Counting, &str) -> usize,
+    ) -> usize {
+        let mut length = measured.header;
+        let mut lines = 1;
+        for (heading, all, shown, totals) in [
+            (
+                measured.posts_heading,
+                self.posts.len(),
+                shown_posts,
+                &measured.posts,
+            ),
+            (
+                measured.feedback_heading,
+                self.feedback.len(),
+                shown_feedback,
+                &measured.feedback,
+            ),
+        ] {
+            if all == 0 {
+                continue;
+            }
+            // A blank line (which measures nothing), the heading, the lines shown.
+            length += heading + totals[shown];
+            lines += 2 + shown;
+            if shown < all {
+                let counting = measured.counting;
+                length += *measured
+                    .more
+                    .entry(all - shown)
+                    .or_insert_with(|| measure(counting, &more(all - shown)));
+                lines += 1;
+            }
+        }
+        length + (lines - 1) * measured.line_break
+    }
+
+    fn text(&self, shown_posts: usize, shown_feedback: usize) -> String {
+        let mut text = self.header.clone();
+        for (heading, all, shown) in [
+            (&self.posts_heading, &self.posts, shown_posts),
+            (&self.feedback_heading, &self.feedback, shown_feedback),
+        ] {
+            let Some(heading) = heading else {
+                continue;
+            };
+            text.push_str("\n\n");
+            text.push_str(heading);
+            for line in &all[..shown] {
+                text.push('\n');
+                text.push_str(line);
+            }
+            if shown < all.len() {
+                text.push('\n');
+                text.push_str(&more(all.len() - shown));
+            }
+        }
+        text
+    }
 }
 
-fn more(lines: &mut Vec<String>, hidden: usize) {
-    if hidden > 0 {
-        lines.push(format!("…and {hidden} more"));
-    }
+/// The line standing for `hidden` lines left out.
+fn more(hidden: usize) -> String {
+    format!("…and {hidden} more")
 }
 
 fn plural(count: i64) -> &'static str {
@@ -121,6 +322,7 @@ fn plural(count: i64) -> &'static str {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use proptest::prelude::*;
 
     fn at(hour: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 25, hour, 0, 0)
@@ -184,5 +386,157 @@ mod tests {
             "{}",
             summary.text
         );
+    }
+
+    fn busy_day(posts: usize) -> DigestInput {
+        let mut input = digest(vec![], 0);
+        input.posts = (0..posts)
+            .map(|n| DigestPost {
+                title: format!("A short update on the service number {n}, see https://example.gov.au/news for details."),
+                link: format!("https://blog.example/posts/update-{n}"),
+            })
+            .collect();
+        input.feedback = (0..posts / 2)
+            .map(|n| DigestFeedback {
+                title: format!("Update {n}"),
+                link: format!("https://blog.example/posts/update-{n}"),
+                new_comments: i64::try_from(n % 7 + 1).unwrap_or(1),
+            })
+            .collect();
+        input
+    }
+
+    /// Characters measured and measuring calls, per counting rule, for a digest of every kind.
+    fn measuring(input: &DigestInput) -> (usize, usize, HashMap<(String, String), usize>) {
+        let (mut characters, mut calls) = (0, 0);
+        let mut repeats = HashMap::new();
+        let mut counting_measure = |counting: Counting, text: &str| {
+            characters += text.chars().count();
+            calls += 1;
+            *repeats
+                .entry((format!("{counting:?}"), text.to_owned()))
+                .or_insert(0) += 1;
+            measure(counting, text)
+        };
+        let digests = render_digests_measured_by(&ChannelKind::ALL, input, &mut counting_measure);
+        assert_eq!(digests.len(), ChannelKind::ALL.len());
+        (characters, calls, repeats)
+    }
+
+    #[test]
+    fn measuring_grows_with_the_posts_not_their_square() {
+        let input = busy_day(100);
+        let (characters_100, calls_100, repeats) = measuring(&input);
+        // Every line once per counting rule: nothing is measured twice.
+        let twice: Vec<_> = repeats.iter().filter(|(_, count)| **count > 1).collect();
+        assert!(twice.is_empty(), "{twice:?}");
+        let (characters_1000, calls_1000, _) = measuring(&busy_day(1_000));
+        // Ten times the posts: ten times the work, give or take the fixed lines.
+        assert!(
+            calls_1000 <= 11 * calls_100,
+            "{calls_100} then {calls_1000} calls"
+        );
+        assert!(
+            characters_1000 <= 11 * characters_100,
+            "{characters_100} then {characters_1000} characters"
+        );
+        // And no more than each line of the text once per rule, plus the "…and N more"
+        // lines of the steps that drop a line.
+        let lines: usize = busy_day(1_000).posts.len() * 3 / 2;
+        let rules = 4;
+        assert!(calls_1000 <= rules * (2 * lines + 5), "{calls_1000}");
+    }
+
+    /// The digest as first written: measure the whole text after every dropped line.
+    fn reference(kind: ChannelKind, input: &DigestInput) -> Summary {
+        let rules = rules(kind);
+        let lines = Lines::new(input);
+        let (mut shown_posts, mut shown_feedback) = (lines.posts.len(), lines.feedback.len());
+        loop {
+            let text = match &lines.quiet {
+                Some(quiet) => quiet.clone(),
+                None => lines.text(shown_posts, shown_feedback),
+            };
+            let length = measure(rules.counting, &text);
+            let whole = shown_posts == lines.posts.len() && shown_feedback == lines.feedback.len();
+            if length <= rules.limit || (shown_posts == 0 && shown_feedback == 0) {
+                return Summary {
+                    text,
+                    length,
+                    limit: rules.limit,
+                    truncated: !whole,
+                };
+            }
+            if shown_feedback >= shown_posts && shown_feedback > 0 {
+                shown_feedback -= 1;
+            } else {
+                shown_posts -= 1;
+            }
+        }
+    }
+
+    fn title() -> impl Strategy<Value = String> {
+        let word = prop_oneof![
+            "[a-zA-Z]{1,12}",
+            "[\u{4e00}-\u{9fff}]{1,6}",
+            Just("👨‍👩‍👧‍👦".to_owned()),
+            Just("e\u{301}".to_owned()),
+            Just("\u{301}".to_owned()),
+            Just("https://example.org/a/long/path?q=1".to_owned()),
+            Just("example.com".to_owned()),
+            Just("wp.me/p3jRFF-H".to_owned()),
+            Just("http://127.0.0.1:8080/x".to_owned()),
+            Just("☺\u{FE0E}".to_owned()),
+            "\\PC{1,10}",
+        ];
+        let separator = prop_oneof![Just(""), Just(" "), Just("\n"), Just(", "), Just(".")];
+        proptest::collection::vec((word, separator), 0..8).prop_map(|parts| {
+            parts
+                .into_iter()
+                .map(|(word, separator)| format!("{word}{separator}"))
+                .collect()
+        })
+    }
+
+    fn input() -> impl Strategy<Value = DigestInput> {
+        let posts = proptest::collection::vec(title(), 0..40);
+        let feedback = proptest::collection::vec((title(), 1i64..30), 0..40);
+        (title(), posts, feedback).prop_map(|(site, posts, feedback)| {
+            let mut input = digest(vec![], 0);
+            input.site = site;
+            input.posts = posts
+                .into_iter()
+                .enumerate()
+                .map(|(n, title)| DigestPost {
+                    title,
+                    link: format!("https://blog.example/posts/{n}"),
+                })
+                .collect();
+            input.feedback = feedback
+                .into_iter()
+                .enumerate()
+                .map(|(n, (title, new_comments))| DigestFeedback {
+                    title,
+                    link: format!("http://127.0.0.1:8080/posts/{n}"),
+                    new_comments,
+                })
+                .collect();
+            input
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Adding up measured lines gives what measuring the whole text gives, so the
+        /// digest is the one the first, quadratic version chose.
+        #[test]
+        fn adding_up_lines_measures_the_whole_text(input in input()) {
+            let digests = render_digests(&ChannelKind::ALL, &input);
+            for (kind, digest) in ChannelKind::ALL.iter().zip(digests) {
+                prop_assert_eq!(digest.length, measure(rules(*kind).counting, &digest.text));
+                prop_assert_eq!(&digest, &reference(*kind, &input));
+            }
+        }
     }
 }

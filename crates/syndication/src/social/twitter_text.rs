@@ -29,11 +29,7 @@ const MAX_DOMAIN_LABEL_LENGTH: usize = 63;
 pub fn weighted_length(text: &str) -> usize {
     let text: String = text.nfc().collect();
     let links: HashMap<usize, usize> = extract_urls(&text).into_iter().collect();
-    let emoji: HashMap<usize, usize> = EMOJI
-        .find_iter(&text)
-        .map_while(Result::ok)
-        .map(|found| (found.start(), found.end()))
-        .collect();
+    let emoji: HashMap<usize, usize> = emoji(&text).collect();
     let mut length = 0;
     let mut position = 0;
     while let Some(character) = text[position..].chars().next() {
@@ -71,43 +67,41 @@ fn extract_urls(text: &str) -> Vec<(usize, usize)> {
         return Vec::new();
     }
     let mut urls = Vec::new();
-    // A pattern too costly to finish (the backtracking limit) ends the search; what was
-    // found so far stands, and the rest counts character by character.
-    for captures in EXTRACT_URL.captures_iter(text).map_while(Result::ok) {
-        let (Some(before), Some(url), Some(domain)) =
-            (captures.get(2), captures.get(3), captures.get(5))
-        else {
-            continue;
+    let mut search_from = 0;
+    while let Some(captures) = EXTRACT_URL.captures_at(text, search_from) {
+        let Some(url) = UrlMatch::of(&captures) else {
+            break;
         };
-        let scheme = captures.get(4).map(|scheme| scheme.as_str());
-        let (start, mut end) = (url.start(), url.end());
-        if !is_valid_url(url.as_str(), scheme.unwrap_or("https://"), domain.as_str()) {
+        // JavaScript's global search goes on where the URL ends (the character after it,
+        // which the pattern here consumed in place of the look-ahead, may precede the next).
+        search_from = url.end;
+        let found = &text[url.start..url.end];
+        let domain = &text[url.domain.0..url.domain.1];
+        if !is_valid_url(found, url.scheme.unwrap_or("https://"), domain) {
             continue;
         }
-        match scheme {
+        match url.scheme {
             None => {
-                if before.as_str().ends_with(['-', '_', '.', '/']) {
+                if url.before.ends_with(['-', '_', '.', '/']) {
                     continue;
                 }
                 let found_before = urls.len();
                 urls.extend(
-                    ASCII_DOMAIN
-                        .find_iter(domain.as_str())
-                        .map_while(Result::ok)
-                        .map(|ascii| {
-                            (domain.start() + ascii.start(), domain.start() + ascii.end())
-                        }),
+                    ascii_domains(domain)
+                        .into_iter()
+                        .map(|(start, end)| (url.domain.0 + start, url.domain.0 + end)),
                 );
                 // The path and query belong to the last ASCII domain found.
                 if urls.len() > found_before
-                    && captures.get(7).is_some()
+                    && url.has_path
                     && let Some(last) = urls.last_mut()
                 {
-                    last.1 = end;
+                    last.1 = url.end;
                 }
             }
             Some(_) => {
-                if let Ok(Some(tco)) = TCO_URL.captures(url.as_str()) {
+                let mut end = url.end;
+                if let Some(tco) = TCO_URL.captures(found) {
                     if tco
                         .get(1)
                         .is_some_and(|slug| slug.as_str().len() > MAX_TCO_SLUG_LENGTH)
@@ -115,14 +109,94 @@ fn extract_urls(text: &str) -> Vec<(usize, usize)> {
                         continue;
                     }
                     if let Some(whole) = tco.get(0) {
-                        end = start + whole.end();
+                        end = url.start + whole.end();
                     }
                 }
-                urls.push((start, end));
+                urls.push((url.start, end));
             }
         }
     }
     urls
+}
+
+/// One match of [`EXTRACT_URL`], as twitter-text's groups would give it.
+struct UrlMatch<'t> {
+    /// The character before the URL (empty at the start of the text).
+    before: &'t str,
+    scheme: Option<&'t str>,
+    /// The URL's byte range: from the scheme or domain to the end of the port, path or
+    /// query, without the character the pattern consumed after a listed TLD.
+    start: usize,
+    end: usize,
+    domain: (usize, usize),
+    has_path: bool,
+}
+
+impl<'t> UrlMatch<'t> {
+    fn of(captures: &regex::Captures<'t>) -> Option<Self> {
+        let before = captures.name("before")?;
+        let scheme = captures.name("scheme");
+        let tld = captures
+            .name("listed_tld")
+            .or_else(|| captures.name("punycode_tld"))?;
+        let rest = captures
+            .name("listed_rest")
+            .or_else(|| captures.name("punycode_rest"));
+        let end = rest.map_or(tld.end(), |rest| rest.end());
+        let has_path = ["path_after_port", "path", "punycode_path"]
+            .iter()
+            .any(|name| captures.name(name).is_some());
+        Some(Self {
+            before: before.as_str(),
+            scheme: scheme.map(|scheme| scheme.as_str()),
+            start: before.end(),
+            end,
+            domain: (
+                scheme.map_or(before.end(), |scheme| scheme.end()),
+                tld.end(),
+            ),
+            has_path,
+        })
+    }
+}
+
+/// The `validAsciiDomain` matches in `domain`: byte ranges, in order.
+fn ascii_domains(domain: &str) -> Vec<(usize, usize)> {
+    let mut found = Vec::new();
+    let mut search_from = 0;
+    while let Some(captures) = ASCII_DOMAIN.captures_at(domain, search_from) {
+        let (Some(whole), Some(tld)) = (
+            captures.get(0),
+            captures
+                .name("listed_tld")
+                .or_else(|| captures.name("punycode_tld")),
+        ) else {
+            break;
+        };
+        found.push((whole.start(), tld.end()));
+        search_from = tld.end();
+    }
+    found
+}
+
+/// twemoji-parser's matches in `text`: byte ranges. The pattern's one look-ahead (no
+/// U+FE0E, text presentation, after some characters) always holds in a text without
+/// U+FE0E, where the fast engine answers alike; otherwise the backtracking one runs.
+fn emoji(text: &str) -> Box<dyn Iterator<Item = (usize, usize)> + '_> {
+    if text.contains('\u{FE0E}') {
+        Box::new(
+            EMOJI
+                .find_iter(text)
+                .map_while(Result::ok)
+                .map(|found| (found.start(), found.end())),
+        )
+    } else {
+        Box::new(
+            EMOJI_WITHOUT_FE0E
+                .find_iter(text)
+                .map(|found| (found.start(), found.end())),
+        )
+    }
 }
 
 /// `isValidUrl`: the domain converts to ASCII and the URL is not too long. (twitter-text
@@ -135,7 +209,7 @@ fn is_valid_url(url: &str, scheme: &str, domain: &str) -> bool {
 /// twitter-text's `idna.toAscii` over punycode.js 1.4: every label's ASCII form is 1 to
 /// 63 characters long.
 fn labels_convert_to_ascii(domain: &str) -> bool {
-    if domain.starts_with("xn--") && !ASCII_DOMAIN.is_match(domain).unwrap_or(false) {
+    if domain.starts_with("xn--") && !ASCII_DOMAIN.is_match(domain) {
         return false;
     }
     domain.split('.').all(|label| {
@@ -169,13 +243,14 @@ const QUERY_ENDING: &str = r"[a-zA-Z0-9\-_&=#/]";
 const PUNYCODE_TLD: &str = r"(?:[xX][nN]--[\-0-9a-zA-Z]+)";
 const SCHEME: &str = r"[hH][tT][tT][pP][sS]?://";
 
+/// The TLDs of `list` (one per line) as alternatives, in the list's order.
 fn tld_alternatives(list: &str) -> String {
     let names: Vec<String> = list
         .lines()
         .filter(|line| !line.is_empty())
         .map(|name| name.chars().map(case_insensitive).collect())
         .collect();
-    format!(r"(?:(?:{})(?=[^0-9a-zA-Z@+\-]|$))", names.join("|"))
+    names.join("|")
 }
 
 /// twitter-text's patterns carry JavaScript's `i` flag, which folds case within ASCII and
@@ -192,18 +267,36 @@ fn case_insensitive(character: char) -> String {
     } else if character.is_alphabetic() {
         format!("(?i:{character})")
     } else {
-        fancy_regex::escape(&character.to_string()).into_owned()
+        regex::escape(&character.to_string())
     }
 }
 
-static GENERIC_TLD: LazyLock<String> =
-    LazyLock::new(|| tld_alternatives(include_str!("twitter_text/gtld.txt")));
-static COUNTRY_TLD: LazyLock<String> =
-    LazyLock::new(|| tld_alternatives(include_str!("twitter_text/cctld.txt")));
+/// twitter-text's generic TLDs, then its country TLDs: in JavaScript each list is followed
+/// by the look-ahead `(?=[^0-9a-zA-Z@+\-]|$)`, which [`AFTER_LISTED_TLD`] stands in for.
+static LISTED_TLD: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "(?:{}|{})",
+        tld_alternatives(include_str!("twitter_text/gtld.txt")),
+        tld_alternatives(include_str!("twitter_text/cctld.txt"))
+    )
+});
 
-/// twitter-text's `extractUrl`, piece by piece (`$2` preceding character, `$3` URL, `$4`
-/// scheme, `$5` domain, `$6` port, `$7` path, `$8` query).
-static EXTRACT_URL: LazyLock<fancy_regex::Regex> = LazyLock::new(|| {
+/// What may follow a listed TLD, consumed rather than looked at.
+const AFTER_LISTED_TLD: &str = r"[^0-9a-zA-Z@+\-]";
+
+/// twitter-text's `extractUrl` for the regex crate, whose engines have no look-ahead and
+/// take time linear in the text.
+///
+/// In JavaScript a listed TLD must be followed by a character outside `[0-9a-zA-Z@+-]`
+/// or the end, checked by a look-ahead before the optional port, path and query. Every
+/// one of those starts with such a character (`:`, `/`, `?`), so the check is the same as
+/// asking, after a listed TLD, for a port, path or query, *or* one such character
+/// (consumed, and not part of the URL), *or* the end — in that order, which is the order
+/// the backtracking engine tries them. A punycode TLD takes no look-ahead. The groups:
+/// `before` (the preceding character), `scheme`, then either `listed_tld` with
+/// `listed_rest` (its port, path and query; `path_after_port` or `path` tell a path is
+/// there) or `punycode_tld` with `punycode_rest` (`punycode_path`).
+static EXTRACT_URL: LazyLock<regex::Regex> = LazyLock::new(|| {
     let preceding =
         format!(r"(?:[^A-Za-z0-9@＠$#＃{INVALID_CHARACTERS}]|[{DIRECTIONAL_MARKERS}]|^)");
     let domain_character =
@@ -212,10 +305,6 @@ static EXTRACT_URL: LazyLock<fancy_regex::Regex> = LazyLock::new(|| {
         format!(r"(?:(?:{domain_character}(?:[_\-]|{domain_character})*)?{domain_character}\.)");
     let domain_name =
         format!(r"(?:(?:{domain_character}(?:\-|{domain_character})*)?{domain_character}\.)");
-    let domain = format!(
-        r"(?:{subdomain}*{domain_name}(?:{}|{}|{PUNYCODE_TLD}))",
-        *GENERIC_TLD, *COUNTRY_TLD
-    );
     let path_character =
         format!(r"[a-zA-Z{CYRILLIC}0-9!*';:=+,.$/%#\[\]\-\x{{2013}}_~@|&{LATIN_ACCENTS}]");
     let balanced_parentheses = format!(
@@ -225,39 +314,62 @@ static EXTRACT_URL: LazyLock<fancy_regex::Regex> = LazyLock::new(|| {
     // path pattern as text, and the alternation then spans the path's group.
     let path_ending =
         format!(r"[+\-a-zA-Z{CYRILLIC}0-9=_#/{LATIN_ACCENTS}]|(?:{balanced_parentheses})");
-    let path = format!(
+    let path_segment = format!(
         r"(?:(?:{path_character}*(?:{balanced_parentheses}{path_character}*)*{path_ending})|(?:@{path_character}+/))"
     );
-    let pattern = format!(
-        r"(({preceding})(({SCHEME})?({domain})(?::([0-9]+))?(/{path}*)?(\?{QUERY_CHARACTERS}*{QUERY_ENDING})?))"
+    let path = format!("/{path_segment}*");
+    let port = r":[0-9]+";
+    let query = format!(r"\?{QUERY_CHARACTERS}*{QUERY_ENDING}");
+    // `(port)? (path)? (query)?` without the empty case, in the engine's order of trying.
+    let listed_rest = format!(
+        "{port}(?P<path_after_port>{path})?(?:{query})?|(?P<path>{path})(?:{query})?|{query}"
     );
-    compile(&pattern)
+    let punycode_rest = format!("(?:{port})?(?P<punycode_path>{path})?(?:{query})?");
+    let listed = &*LISTED_TLD;
+    compile(&format!(
+        "(?P<before>{preceding})(?P<scheme>{SCHEME})?{subdomain}*{domain_name}\
+         (?:(?P<listed_tld>{listed})(?:(?P<listed_rest>{listed_rest})|{AFTER_LISTED_TLD}|$)\
+         |(?P<punycode_tld>{PUNYCODE_TLD})(?P<punycode_rest>{punycode_rest}))"
+    ))
 });
 
-/// `validAsciiDomain`: the ASCII (and Latin-accented) domains inside a scheme-less match.
-static ASCII_DOMAIN: LazyLock<fancy_regex::Regex> = LazyLock::new(|| {
+/// `validAsciiDomain`: the ASCII (and Latin-accented) domains inside a scheme-less match;
+/// a listed TLD consumes the character after it, as in [`EXTRACT_URL`].
+static ASCII_DOMAIN: LazyLock<regex::Regex> = LazyLock::new(|| {
     compile(&format!(
-        r"(?:(?:[\-a-zA-Z0-9{LATIN_ACCENTS}]+)\.)+(?:{}|{}|{PUNYCODE_TLD})",
-        *GENERIC_TLD, *COUNTRY_TLD
+        r"(?:(?:[\-a-zA-Z0-9{LATIN_ACCENTS}]+)\.)+(?:(?P<listed_tld>{})(?:{AFTER_LISTED_TLD}|$)|(?P<punycode_tld>{PUNYCODE_TLD}))",
+        *LISTED_TLD
     ))
 });
 
 /// `validTcoUrl`: a t.co link ends after its slug and query.
-static TCO_URL: LazyLock<fancy_regex::Regex> = LazyLock::new(|| {
+static TCO_URL: LazyLock<regex::Regex> = LazyLock::new(|| {
     compile(&format!(
         r"^{SCHEME}[tT]\.[cC][oO]/([a-zA-Z0-9]+)(?:\?{QUERY_CHARACTERS}*{QUERY_ENDING})?"
     ))
 });
 
+const TWEMOJI: &str = include_str!("twitter_text/twemoji.regex");
+
 /// twemoji-parser 11's pattern, which twitter-text counts as one emoji per match.
 /// (It looks ahead for U+FE0E, text presentation, hence the backtracking engine.)
-static EMOJI: LazyLock<fancy_regex::Regex> =
-    LazyLock::new(|| compile(include_str!("twitter_text/twemoji.regex").trim_end()));
+static EMOJI: LazyLock<fancy_regex::Regex> = LazyLock::new(|| {
+    fancy_regex::Regex::new(TWEMOJI.trim_end())
+        .unwrap_or_else(|error| panic!("the twemoji pattern compiles: {error}"))
+});
+
+/// The same pattern for texts without U+FE0E, where its look-ahead always holds.
+static EMOJI_WITHOUT_FE0E: LazyLock<regex::Regex> =
+    LazyLock::new(|| compile(&TWEMOJI.trim_end().replace(r"(?!\x{FE0E})", "")));
 
 /// The patterns are constants of this module, checked by its tests; a failure is a bug
 /// in this file, not a runtime condition.
-fn compile(pattern: &str) -> fancy_regex::Regex {
-    fancy_regex::Regex::new(pattern)
+fn compile(pattern: &str) -> regex::Regex {
+    regex::RegexBuilder::new(pattern)
+        // The TLD lists make large automata; the default limits are for untrusted patterns.
+        .size_limit(256 << 20)
+        .dfa_size_limit(64 << 20)
+        .build()
         .unwrap_or_else(|error| panic!("twitter-text pattern compiles: {error}"))
 }
 
