@@ -477,6 +477,7 @@ impl Settings {
             feeds: self.feeds(site),
             summary_posts: self.summary_posts,
             digest_period: self.digest_period,
+            before_render: gazette_worker::BeforeRender::default(),
         }
     }
 }

@@ -562,6 +562,12 @@ async fn feeds_are_served_from_memory() {
     // A yearly schedule: no scheduled run may touch the database during the count.
     let app = TestApp::spawn_with(true, true, &["--schedule", "0 0 0 1 1 *"]).await;
     feed_when(&app, "/feed.xml", |body| body.contains("<item>")).await;
+    // The channel documents are the start-up run's last writes: the worker is idle after.
+    feed_when(&app, "/syndication/twitter.json", |body| {
+        body.contains("digest")
+    })
+    .await;
+    assert_eq!(app.get("/feed.xml").await.status(), StatusCode::OK);
     app.database.statements_since_last_count().await;
     for _ in 0..20 {
         assert_eq!(app.get("/feed.xml").await.status(), StatusCode::OK);

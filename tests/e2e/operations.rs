@@ -141,6 +141,7 @@ const FAMILIES: &[&str] = &[
     "gazette_feed_cache_requests_total",
     "gazette_worker_runs_total",
     "gazette_worker_run_duration_seconds",
+    "gazette_worker_texts_rendered_total",
     "gazette_worker_last_success_timestamp_seconds",
     "gazette_worker_seconds_since_last_success",
     "gazette_feed_change_lag_seconds",

@@ -130,11 +130,13 @@ async fn build(
         ttl_minutes: FEED_TTL_MINUTES,
         hub: settings.websub_hub.clone(),
     };
-    let (channel, entries) = match spec {
+    // Loaded here; made into entries and written off the async runtime (bodies are parsed
+    // to make their links absolute, and can be large).
+    let (channel, loaded) = match spec {
         FeedSpec::Posts(_) => {
             let posts = feeds::latest_posts(&mut *tx, None, limit).await?;
             let channel = channel(site.title.clone(), site.url("/"), site.description.clone());
-            (channel, post_entries(site, &posts))
+            (channel, Loaded::Posts(posts))
         }
         FeedSpec::Tag { slug, name } => {
             let posts = feeds::latest_posts(&mut *tx, Some(slug), limit).await?;
@@ -143,7 +145,7 @@ async fn build(
                 site.url(&format!("tags/{slug}")),
                 format!("Posts tagged “{name}”"),
             );
-            (channel, post_entries(site, &posts))
+            (channel, Loaded::Posts(posts))
         }
         FeedSpec::Comments(_) => {
             let comments = feeds::latest_comments(&mut *tx, None, limit).await?;
@@ -152,7 +154,7 @@ async fn build(
                 site.url("/"),
                 format!("The latest comments on {}", site.title),
             );
-            (channel, comment_entries(site, &comments, true))
+            (channel, Loaded::Comments(comments, true))
         }
         FeedSpec::PostComments(post) => {
             let comments = feeds::latest_comments(&mut *tx, Some(post.id), limit).await?;
@@ -161,11 +163,26 @@ async fn build(
                 site.post_url(&post.slug),
                 format!("Comments on “{}”", post.title),
             );
-            (channel, comment_entries(site, &comments, false))
+            (channel, Loaded::Comments(comments, false))
         }
     };
-    let document = spec.format().render(&channel, &entries);
-    Ok((document, entries.len()))
+    let (site, format) = (site.clone(), spec.format());
+    let built = crate::offload::render(move || {
+        let entries = match loaded {
+            Loaded::Posts(posts) => post_entries(&site, &posts),
+            Loaded::Comments(comments, site_wide) => comment_entries(&site, &comments, site_wide),
+        };
+        (format.render(&channel, &entries), entries.len())
+    })
+    .await;
+    Ok(built)
+}
+
+/// What a feed is made of, as read from the database.
+enum Loaded {
+    Posts(Vec<FeedPost>),
+    /// And whether the feed is the site's (entries name their post).
+    Comments(Vec<FeedComment>, bool),
 }
 
 /// The host of the public URL: the authority of `tag:` ids.

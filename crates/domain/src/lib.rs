@@ -9,6 +9,7 @@ pub mod edit_tokens;
 mod error;
 pub mod feeds;
 pub mod import;
+pub mod offload;
 pub mod policy;
 pub mod publishing;
 

@@ -87,8 +87,7 @@ pub async fn create_post(
         }
         PostStatus::Scheduled => Some(check_publish_at("publishedAt", input.published_at)?),
     };
-    let body_html = gazette_content::render_post_body(&input.body);
-    let generated_excerpt = gazette_content::excerpt(&input.body, EXCERPT_CHARS);
+    let (body_html, generated_excerpt) = render_body(input.body.clone()).await;
     let base_slug = gazette_content::slugify(&title, MAX_SLUG_LEN, "post");
 
     // A generated slug can lose a race with a concurrent post: then pick the next one.
@@ -165,15 +164,24 @@ pub async fn update_post(
             ));
         }
     };
-    let body = edit.body.as_deref().unwrap_or(&current.body);
-    let body_html = edit.body.as_deref().map(gazette_content::render_post_body);
+    let (body_html, body_excerpt) = match &edit.body {
+        Some(body) => {
+            let (html, excerpt) = render_body(body.clone()).await;
+            (Some(html), Some(excerpt))
+        }
+        None => (None, None),
+    };
     // An excerpt the author did not write follows the body.
     let new_excerpt = match excerpt {
         Some(Some(custom)) => Some((custom, true)),
-        Some(None) => Some((gazette_content::excerpt(body, EXCERPT_CHARS), false)),
-        None if edit.body.is_some() && !current.custom_excerpt => {
-            Some((gazette_content::excerpt(body, EXCERPT_CHARS), false))
-        }
+        Some(None) => Some((
+            match body_excerpt {
+                Some(excerpt) => excerpt,
+                None => render_excerpt(current.body.clone()).await,
+            },
+            false,
+        )),
+        None if !current.custom_excerpt => body_excerpt.map(|excerpt| (excerpt, false)),
         None => None,
     };
     let changes = PostChanges {
@@ -464,6 +472,22 @@ fn check_publish_at(field: &str, at: Option<DateTime<Utc>>) -> Result<DateTime<U
         )),
         Some(at) => Ok(at),
     }
+}
+
+/// A post body's HTML and generated excerpt, made off the async runtime: a body can be
+/// large, and Markdown and the sanitiser take time in proportion.
+async fn render_body(body: String) -> (String, String) {
+    crate::offload::render(move || {
+        (
+            gazette_content::render_post_body(&body),
+            gazette_content::excerpt(&body, EXCERPT_CHARS),
+        )
+    })
+    .await
+}
+
+async fn render_excerpt(body: String) -> String {
+    crate::offload::render(move || gazette_content::excerpt(&body, EXCERPT_CHARS)).await
 }
 
 #[cfg(test)]

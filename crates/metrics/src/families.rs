@@ -85,6 +85,7 @@ pub struct Metrics {
     pub response_cache_bytes: IntGauge,
 
     worker_runs: IntCounterVec,
+    worker_texts_rendered: IntCounterVec,
     worker_duration: HistogramVec,
     worker_last_success: GaugeVec,
     worker_since_success: GaugeVec,
@@ -294,6 +295,12 @@ impl Metrics {
                 "Worker job runs, by job and outcome.",
                 &["worker_job", "outcome"],
             ),
+            worker_texts_rendered: counter_vec(
+                &r,
+                "gazette_worker_texts_rendered_total",
+                "Channel texts the worker rendered, by text (summary or digest): only those whose input changed.",
+                &["text"],
+            ),
             worker_duration: histogram_vec(
                 &r,
                 "gazette_worker_run_duration_seconds",
@@ -381,6 +388,18 @@ impl Metrics {
             }
             self.worker_last_success.with_label_values(&[job.label()]);
             self.worker_since_success.with_label_values(&[job.label()]);
+        }
+        for text in ["summary", "digest"] {
+            self.worker_texts_rendered.with_label_values(&[text]);
+        }
+    }
+
+    /// Channel texts a run rendered.
+    pub fn worker_texts_rendered(&self, summaries: usize, digests: usize) {
+        for (text, count) in [("summary", summaries), ("digest", digests)] {
+            self.worker_texts_rendered
+                .with_label_values(&[text])
+                .inc_by(u64::try_from(count).unwrap_or(u64::MAX));
         }
     }
 

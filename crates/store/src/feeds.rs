@@ -241,8 +241,8 @@ pub async fn published_tags(
     Ok(tags)
 }
 
-/// Removes the feeds of tags, posts and channels that no longer have one (deleted,
-/// unpublished, renamed, disabled); returns their keys.
+/// Removes the feeds of tags and posts that no longer have one (deleted, unpublished,
+/// renamed); returns their keys. (Channels' documents: [`remove_stale_channel_documents`].)
 pub async fn remove_stale(exec: impl PgExecutor<'_>) -> Result<Vec<String>, StoreError> {
     let removed = sqlx::query_scalar(
         r#"
@@ -258,10 +258,31 @@ pub async fn remove_stale(exec: impl PgExecutor<'_>) -> Result<Vec<String>, Stor
                     select 1 from posts p
                     where p.slug = split_part(f.key, '/', 2) and p.status = 'published'
                       and f.key = 'posts/' || p.slug || '/comments/feed.xml'))
-               or (f.key like 'syndication/%' and not exists (
-                    select 1 from social_channels c
-                    where c.enabled
-                      and f.key in ('syndication/' || c.slug || '.json', 'syndication/' || c.slug || '.txt')))
+            returning f.key
+        )
+        select key from removed, lateral (
+            select pg_notify('gazette_events', json_build_object('kind', 'feed_changed', 'key', key)::text)
+        ) notified
+        "#,
+    )
+    .fetch_all(exec)
+    .await?;
+    Ok(removed)
+}
+
+/// Removes the published documents of channels that are gone or disabled (or renamed):
+/// returns their keys.
+pub async fn remove_stale_channel_documents(
+    exec: impl PgExecutor<'_>,
+) -> Result<Vec<String>, StoreError> {
+    let removed = sqlx::query_scalar(
+        r#"
+        with removed as (
+            delete from generated_feeds f
+            where f.key like 'syndication/%' and not exists (
+                select 1 from social_channels c
+                where c.enabled
+                  and f.key in ('syndication/' || c.slug || '.json', 'syndication/' || c.slug || '.txt'))
             returning f.key
         )
         select key from removed, lateral (

@@ -28,28 +28,37 @@ pub struct NewSummary<'a> {
     pub length: i32,
     pub char_limit: i32,
     pub truncated: bool,
+    /// What the summary was made of (migration 0013).
+    pub input_hash: &'a str,
 }
 
 fn hash(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
-/// Stores a summary unless the stored one says the same; true when written.
+/// Stores a summary; its text and time change only when the text does (the input hash
+/// is recorded either way). True when the text changed.
 pub async fn store(
     exec: impl PgExecutor<'_>,
     summary: &NewSummary<'_>,
 ) -> Result<bool, StoreError> {
-    let written: Option<String> = sqlx::query_scalar(
+    let changed: Option<bool> = sqlx::query_scalar(
         r#"
-        insert into channel_summaries (key, channel_id, post_id, body, content_hash, length, char_limit, truncated, generated_at)
-        values ($1 || '/' || $2, $1, $2, $3, $4, $5, $6, $7, now())
+        insert into channel_summaries as s (key, channel_id, post_id, body, content_hash, length, char_limit,
+                                            truncated, input_hash, generated_at)
+        values ($1 || '/' || $2, $1, $2, $3, $4, $5, $6, $7, $8, now())
         on conflict (key) do update
         set body = excluded.body, content_hash = excluded.content_hash, length = excluded.length,
             char_limit = excluded.char_limit, truncated = excluded.truncated,
-            generated_at = excluded.generated_at
-        where channel_summaries.content_hash <> excluded.content_hash
-           or channel_summaries.char_limit <> excluded.char_limit
-        returning key
+            input_hash = excluded.input_hash,
+            generated_at = case when s.content_hash <> excluded.content_hash
+                                  or s.char_limit <> excluded.char_limit
+                                then excluded.generated_at else s.generated_at end
+        where s.content_hash <> excluded.content_hash
+           or s.char_limit <> excluded.char_limit
+           or s.input_hash is distinct from excluded.input_hash
+        -- now() is this transaction's start: a text rewritten now, not one kept.
+        returning s.generated_at = now()
         "#,
     )
     .bind(summary.channel_id)
@@ -59,9 +68,10 @@ pub async fn store(
     .bind(summary.length)
     .bind(summary.char_limit)
     .bind(summary.truncated)
+    .bind(summary.input_hash)
     .fetch_optional(exec)
     .await?;
-    Ok(written.is_some())
+    Ok(changed.unwrap_or(false))
 }
 
 /// Serialises the regeneration of channel texts across workers, until the caller's
@@ -73,6 +83,53 @@ pub async fn lock_regeneration(tx: &mut PgConnection) -> Result<(), StoreError> 
         .execute(tx)
         .await?;
     Ok(())
+}
+
+/// Claims every pending change to the channel texts (migration 0013) for the caller's
+/// transaction, like the feeds' changes: how many there were.
+pub async fn claim_changes(tx: &mut PgConnection) -> Result<i64, StoreError> {
+    let count = sqlx::query_scalar(
+        "with claimed as (delete from channel_text_changes returning 1) select count(*) from claimed",
+    )
+    .fetch_one(tx)
+    .await?;
+    Ok(count)
+}
+
+/// A stored text of an enabled channel and what it was made of: a summary (of `post_id`)
+/// or the digest of one period.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredText {
+    pub channel_id: i64,
+    pub post_id: Option<i64>,
+    pub input_hash: Option<String>,
+    pub text: String,
+    pub length: i32,
+    pub char_limit: i32,
+    pub truncated: bool,
+}
+
+/// The enabled channels' summaries, and their digests of the period starting at
+/// `period_start` (with no `post_id`).
+pub async fn stored_texts(
+    exec: impl PgExecutor<'_>,
+    period_start: DateTime<Utc>,
+) -> Result<Vec<StoredText>, StoreError> {
+    let texts = sqlx::query_as(
+        r#"
+        select s.channel_id, s.post_id, s.input_hash, s.body as text, s.length, s.char_limit, s.truncated
+        from channel_summaries s join social_channels c on c.id = s.channel_id
+        where c.enabled and s.post_id is not null
+        union all
+        select d.channel_id, null, d.input_hash, d.body, d.length, d.char_limit, d.truncated
+        from channel_digests d join social_channels c on c.id = d.channel_id
+        where c.enabled and d.period_start = $1
+        "#,
+    )
+    .bind(period_start)
+    .fetch_all(exec)
+    .await?;
+    Ok(texts)
 }
 
 /// Removes a channel's summaries of posts other than `keep` (they left the latest posts).
@@ -174,25 +231,32 @@ pub struct NewDigest<'a> {
     pub length: i32,
     pub char_limit: i32,
     pub truncated: bool,
+    /// What the digest was made of (migration 0013).
+    pub input_hash: &'a str,
 }
 
-/// Stores a digest unless the stored one for its period is the same; true when written.
+/// Stores a digest; its text and time change only when the text or details do (the input
+/// hash is recorded either way). True when they changed.
 pub async fn store_digest(
     exec: impl PgExecutor<'_>,
     digest: &NewDigest<'_>,
 ) -> Result<bool, StoreError> {
     let content = format!("{}\n{}", digest.text, digest.details);
-    let written: Option<i64> = sqlx::query_scalar(
+    let changed: Option<bool> = sqlx::query_scalar(
         r#"
-        insert into channel_digests (channel_id, period_start, period_end, body, details, length, char_limit,
-                                     truncated, content_hash, generated_at)
-        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())
+        insert into channel_digests as d (channel_id, period_start, period_end, body, details, length,
+                                          char_limit, truncated, content_hash, input_hash, generated_at)
+        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())
         on conflict (channel_id, period_start) do update
         set period_end = excluded.period_end, body = excluded.body, details = excluded.details,
             length = excluded.length, char_limit = excluded.char_limit, truncated = excluded.truncated,
-            content_hash = excluded.content_hash, generated_at = excluded.generated_at
-        where channel_digests.content_hash <> excluded.content_hash
-        returning channel_id
+            content_hash = excluded.content_hash, input_hash = excluded.input_hash,
+            generated_at = case when d.content_hash <> excluded.content_hash
+                                then excluded.generated_at else d.generated_at end
+        where d.content_hash <> excluded.content_hash
+           or d.input_hash is distinct from excluded.input_hash
+        -- now() is this transaction's start: a text rewritten now, not one kept.
+        returning d.generated_at = now()
         "#,
     )
     .bind(digest.channel_id)
@@ -204,9 +268,10 @@ pub async fn store_digest(
     .bind(digest.char_limit)
     .bind(digest.truncated)
     .bind(hash(&content))
+    .bind(digest.input_hash)
     .fetch_optional(exec)
     .await?;
-    Ok(written.is_some())
+    Ok(changed.unwrap_or(false))
 }
 
 /// The newest digest of a channel.
@@ -256,8 +321,9 @@ pub async fn posts_published_between(
     let posts = sqlx::query_as(
         r#"
         select id, slug, title from posts
-        where status = 'published' and published_at >= $1 and published_at < $2
-        order by published_at desc, id desc
+        where status = 'published'
+          and coalesce(published_at, created_at) >= $1 and coalesce(published_at, created_at) < $2
+        order by coalesce(published_at, created_at) desc, id desc
         "#,
     )
     .bind(start)

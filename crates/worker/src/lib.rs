@@ -12,5 +12,7 @@ mod scheduler;
 mod websub;
 
 pub use error::WorkerError;
-pub use jobs::run_all;
-pub use scheduler::{SHUTDOWN_DRAIN, Worker, WorkerConfig, validate_schedule};
+pub use jobs::feeds::Report as FeedsReport;
+pub use jobs::social::Report as TextsReport;
+pub use jobs::{RunReport, run_all};
+pub use scheduler::{BeforeRender, SHUTDOWN_DRAIN, Worker, WorkerConfig, validate_schedule};

@@ -23,6 +23,36 @@ pub struct WorkerConfig {
     pub summary_posts: u32,
     /// How long a digest period is (periods are aligned on the Unix epoch).
     pub digest_period: chrono::TimeDelta,
+    /// Called where a run renders its channel texts, on the thread that renders them.
+    pub before_render: BeforeRender,
+}
+
+/// A hook called on the rendering thread just before a run renders its channel texts: the
+/// tests hold a run there to show that the API answers meanwhile. Nothing in the binary
+/// sets one.
+#[derive(Clone, Default)]
+pub struct BeforeRender(Option<Arc<dyn Fn() + Send + Sync>>);
+
+impl BeforeRender {
+    pub fn new(hook: impl Fn() + Send + Sync + 'static) -> Self {
+        Self(Some(Arc::new(hook)))
+    }
+
+    pub(crate) fn call(&self) {
+        if let Some(hook) = &self.0 {
+            hook();
+        }
+    }
+}
+
+impl std::fmt::Debug for BeforeRender {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(if self.0.is_some() {
+            "BeforeRender(set)"
+        } else {
+            "BeforeRender(none)"
+        })
+    }
 }
 
 impl WorkerConfig {

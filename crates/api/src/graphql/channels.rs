@@ -463,10 +463,10 @@ impl ChannelQuery {
         };
         // Measuring a text (X's weighted length) is CPU work: off the request threads.
         let kind = syndication_kind(channel.kind);
-        let summary =
-            tokio::task::spawn_blocking(move || social::summarize(kind, template.as_ref(), &input))
-                .await
-                .map_err(ApiError::internal)?;
+        let summary = gazette_domain::offload::render(move || {
+            social::summarize(kind, template.as_ref(), &input)
+        })
+        .await;
         Ok(SummaryPreview {
             text: summary.text,
             length: summary.length,

@@ -11,7 +11,7 @@ mod twitter_text;
 #[cfg(test)]
 mod properties;
 
-pub use digest::{DigestFeedback, DigestInput, DigestPost, render_digest};
+pub use digest::{DigestFeedback, DigestInput, DigestPost, render_digest, render_digests};
 pub use measure::measure;
 pub use rules::{ChannelKind, ChannelRules, Counting, rules};
 pub use summary::{Summary, SummaryInput, hashtags, summarize};

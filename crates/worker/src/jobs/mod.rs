@@ -13,8 +13,15 @@ use crate::error::WorkerError;
 use crate::scheduler::WorkerConfig;
 use crate::websub::Pinger;
 
+/// What one run of the jobs did.
+#[derive(Debug)]
+pub struct RunReport {
+    pub feeds: feeds::Report,
+    pub social: social::Report,
+}
+
 /// Runs every job once (`gazette worker --once`), publishing due scheduled posts first.
-pub async fn run_all(pool: &PgPool, config: &WorkerConfig) -> Result<(), WorkerError> {
+pub async fn run_all(pool: &PgPool, config: &WorkerConfig) -> Result<RunReport, WorkerError> {
     let published = gazette_store::posts::publish_due(pool).await?;
     if !published.is_empty() {
         tracing::info!(posts = ?published, "scheduled posts published");
@@ -29,7 +36,7 @@ pub(crate) async fn run(
     pool: &PgPool,
     config: &WorkerConfig,
     pinger: Option<&Pinger>,
-) -> Result<(), WorkerError> {
+) -> Result<RunReport, WorkerError> {
     let started = Instant::now();
     let metrics = gazette_metrics::metrics();
     // The two jobs are independent: a failure in one does not keep the other from running.
@@ -69,11 +76,18 @@ pub(crate) async fn run(
         }
     }
     match &social {
-        Ok(report) => tracing::info!(
-            summaries_changed = report.summaries_changed,
-            channel_documents_changed = ?report.changed,
-            "channel texts regenerated"
-        ),
+        Ok(report) if !report.looked => {}
+        Ok(report) => {
+            metrics.worker_texts_rendered(report.summaries_rendered, report.digests_rendered);
+            tracing::info!(
+                changes = report.changes,
+                summaries_rendered = report.summaries_rendered,
+                digests_rendered = report.digests_rendered,
+                summaries_changed = report.summaries_changed,
+                channel_documents_changed = ?report.changed,
+                "channel texts regenerated"
+            )
+        }
         Err(error) => {
             tracing::error!(error = %gazette_store::display_chain(error), "the channel texts could not be regenerated")
         }
@@ -86,13 +100,11 @@ pub(crate) async fn run(
             .collect();
         pinger.announce(urls);
     }
-    let failed_feeds = feeds.as_ref().map_or(0, |report| report.failed);
-    feeds?;
-    social?;
-    if failed_feeds > 0 {
+    let (feeds, social) = (feeds?, social?);
+    if feeds.failed > 0 {
         return Err(WorkerError::FeedsFailed {
-            failed: failed_feeds,
+            failed: feeds.failed,
         });
     }
-    Ok(())
+    Ok(RunReport { feeds, social })
 }
