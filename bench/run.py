@@ -29,6 +29,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import busy_day  # noqa: E402
 import chart  # noqa: E402
 import hostile  # noqa: E402
 import workloads  # noqa: E402
@@ -316,6 +317,7 @@ class Bench:
         self.servers = {}
         self.results = []  # one dict per measured run
         self.hostile_results = []
+        self.busy_day_results = None
         self.facts = {}
         self.post_ids = []
 
@@ -589,6 +591,24 @@ class Bench:
             for round_number in range(1, self.args.rounds + 1):
                 for target in ("gazette", "gazette-uncached"):
                     self.measure_hostile(target, round_number)
+        if self.wants_busy_day():
+            self.measure_busy_day()
+
+    # -- the busy-day workload (bench/busy_day.py) -----------------------------------------
+
+    def wants_busy_day(self):
+        only = set(self.args.only or [])
+        return not only or "busy-day" in only
+
+    def measure_busy_day(self):
+        """Last: it changes the data. Every other server stops first, to leave it the machine."""
+        for server in self.servers.values():
+            server.stop()
+        q1 = next(query for key, _t, query, _p, _s in workloads.GRAPHQL_WORKLOADS if key == "q1")
+        script = self.root / "busy-day-q1.lua"
+        script.write_text(lua_graphql({"query": q1}))
+        tools = argparse.Namespace(Server=Server, log=log, post_id=gazette_post_id)
+        self.busy_day_results = busy_day.run(self, tools, script)
 
     # -- the hostile workload (bench/hostile.py) -------------------------------------------
 
@@ -715,11 +735,13 @@ class Bench:
             f"-c{self.args.connections} -j2), {self.args.rounds} round(s), interleaved.",
         ]
         lines += self.hostile_report()
+        lines += busy_day.table(self.busy_day_results)
         table = "\n".join(lines)
         print(table)
         out = self.root / "results.json"
         out.write_text(json.dumps({"facts": facts, "runs": self.results,
-                                   "hostile": self.hostile_results}, indent=1))
+                                   "hostile": self.hostile_results,
+                                   "busy_day": self.busy_day_results}, indent=1))
         if self.args.markdown:
             Path(self.args.markdown).write_text(table + "\n")
         if self.args.svg:
@@ -764,7 +786,8 @@ def main():
     parser.add_argument("--markdown", help="also write the table here")
     parser.add_argument("--only", nargs="+", metavar="KEY",
                         help="measure only these targets (gazette, postgraphile, sql, nginx) and "
-                             "workloads (q1, q2, q3, comment, feed200, feed304, hostile): for profiling")
+                             "workloads (q1, q2, q3, comment, feed200, feed304, hostile, busy-day): "
+                             "for profiling")
     parser.add_argument("--svg", help="write a chart of each workload against its baselines here")
     args = parser.parse_args()
     if args.quick:

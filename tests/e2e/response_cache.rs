@@ -105,3 +105,68 @@ async fn token_holders_and_disabled_caches_always_execute() {
     );
     app.stop().await;
 }
+
+/// Repeats `query` until it is answered from memory (no statement), as the first test does.
+async fn cached(app: &TestApp, query: &str) -> serde_json::Value {
+    let answer = app.graphql(query, json!({})).await;
+    let kept = eventually(20, || async {
+        app.graphql(query, json!({})).await;
+        app.database.statements_since_last_count().await;
+        for _ in 0..3 {
+            app.graphql(query, json!({})).await;
+        }
+        (app.database.statements_since_last_count().await == 0).then_some(())
+    })
+    .await;
+    assert!(kept.is_some(), "{query} was never answered from memory");
+    answer
+}
+
+/// The worker's writes (feeds, channel texts) drop only the answers that read them: a busy
+/// worker does not keep the front page from being served from memory.
+#[tokio::test]
+async fn the_workers_writes_drop_only_what_reads_them() {
+    const FEEDS: &str = "{ feeds(first: 50) { url itemCount } }";
+    let app = TestApp::spawn_api_only().await;
+    let token = app.token("Writer", Role::Author).await;
+    app.create_post(&token, json!({ "title": "Kept", "status": "PUBLISHED" }))
+        .await;
+    let front_page = cached(&app, FRONT_PAGE).await;
+    let before = cached(&app, FEEDS).await;
+    assert_eq!(before["data"]["feeds"], json!([]), "no worker has run yet");
+
+    // The worker writes every feed, and each write is announced.
+    let address = app
+        .base_url
+        .trim_start_matches("http://")
+        .parse()
+        .expect("the app's address");
+    let settings = crate::helpers::settings(&[]);
+    gazette_worker::run_all(&app.pool, &settings.worker(settings.site(address)))
+        .await
+        .expect("a worker run");
+    let refreshed = eventually(50, || async {
+        let answer = app.graphql(FEEDS, json!({})).await;
+        (answer["data"]["feeds"]
+            .as_array()
+            .is_some_and(|feeds| !feeds.is_empty()))
+        .then_some(answer)
+    })
+    .await;
+    assert!(
+        refreshed.is_some(),
+        "the list of feeds never showed the new feeds"
+    );
+
+    // The front page was kept through all of it.
+    app.database.statements_since_last_count().await;
+    for _ in 0..5 {
+        assert_eq!(app.graphql(FRONT_PAGE, json!({})).await, front_page);
+    }
+    assert_eq!(
+        app.database.statements_since_last_count().await,
+        0,
+        "the worker's writes emptied the front page's cached answer"
+    );
+    app.stop().await;
+}

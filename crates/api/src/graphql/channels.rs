@@ -384,6 +384,7 @@ impl ChannelQuery {
             .as_deref()
             .map(|id| GlobalId::decode(id, NodeKind::Post, "post"))
             .transpose()?;
+        request.reads_generated_texts();
         let stored = summaries::list(&request.pool, channel, post, request.reader(), limit)
             .await
             .map_err(ApiError::from)?;
@@ -406,6 +407,7 @@ impl ChannelQuery {
             .into());
         };
         let channel = GlobalId::decode(&channel, NodeKind::Channel, "channel")?;
+        request.reads_generated_texts();
         let digest = summaries::latest_digest(&request.pool, channel)
             .await
             .map_err(ApiError::from)?;

@@ -1,6 +1,7 @@
 //! What every resolver of one request (or one WebSocket connection) shares.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_graphql::Context;
 use gazette_domain::{ClientKey, Viewer};
@@ -21,6 +22,9 @@ pub struct RequestContext {
     pub loaders: Arc<Loaders>,
     /// What this answer may load and build; shared with the loaders.
     pub answer: Arc<ReadBudget>,
+    /// Set when a resolver read what the worker writes (feeds, channel texts): the answer
+    /// then goes stale when the worker writes, not only when the content changes.
+    generated_reads: Arc<AtomicBool>,
 }
 
 impl RequestContext {
@@ -39,7 +43,19 @@ impl RequestContext {
             client,
             loaders,
             answer,
+            generated_reads: Arc::default(),
         }
+    }
+
+    /// Shares `flag` as this request's record of reading what the worker writes.
+    pub fn recording_generated_reads(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.generated_reads = flag;
+        self
+    }
+
+    /// Called by every resolver that reads feeds or channel texts (see the response cache).
+    pub fn reads_generated_texts(&self) {
+        self.generated_reads.store(true, Ordering::Relaxed);
     }
 
     pub fn of<'a>(ctx: &Context<'a>) -> Result<&'a RequestContext, ApiError> {

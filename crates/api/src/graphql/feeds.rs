@@ -57,6 +57,7 @@ impl FeedQuery {
                 )
             })?),
         };
+        request.reads_generated_texts();
         let stored = feeds::list(&request.pool, after_key, i64::try_from(limit).unwrap_or(0))
             .await
             .map_err(ApiError::from)?;

@@ -21,6 +21,7 @@ use gazette_store::{PgPool, ReadBudget, tokens};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::context::RequestContext;
 use super::introspection::asks_for_schema;
@@ -513,17 +514,21 @@ async fn answer(
     // The guarded schema validates the operation and stops; the schema without extensions
     // runs it. Parsed once, here, for both.
     let introspects = asks_for_schema(&document, params.operation_name.as_deref());
+    let generated_reads = Arc::new(AtomicBool::new(false));
     let request = |pool: PgPool, answer: Arc<ReadBudget>| {
         let mut request = async_graphql::Request::new(query.clone()).variables(variables.clone());
         request.operation_name = params.operation_name.clone();
         request.set_parsed_query(document.clone());
-        request.data(RequestContext::new(
-            pool,
-            state.config.clone(),
-            viewer,
-            Some(client.clone()),
-            answer,
-        ))
+        request.data(
+            RequestContext::new(
+                pool,
+                state.config.clone(),
+                viewer,
+                Some(client.clone()),
+                answer,
+            )
+            .recording_generated_reads(generated_reads.clone()),
+        )
     };
     let generation = state.responses.generation();
     let rejected = match introspects {
@@ -664,7 +669,10 @@ async fn answer(
         // is never kept.
         Some(OperationType::Query) if executed && response.errors.is_empty() && !from_replica => {
             if let Some(key) = cache_key {
-                state.responses.put(key, serialised.clone(), generation);
+                let reads_generated = generated_reads.load(Ordering::Relaxed);
+                state
+                    .responses
+                    .put(key, serialised.clone(), generation, reads_generated);
             }
         }
         _ => {}

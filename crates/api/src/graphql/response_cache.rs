@@ -6,7 +6,10 @@
 //!
 //! Freshness: every change event (LISTEN/NOTIFY, from any process) empties the cache, and
 //! this process's own mutations empty it before they answer, so a writer reads its write.
-//! A response computed while a change arrived is not kept (a generation counter). If the
+//! A response computed while a change arrived is not kept (a generation counter). The
+//! worker's own writes (a feed or a channel text stored) drop only the answers that read
+//! feeds or channel texts: a busy worker, writing a few dozen documents a second, does not
+//! keep the front page from being served from memory. If the
 //! event connection drops, the cache is emptied; `--graphql-cache-ttl` bounds how long any
 //! entry lives regardless, and expired entries are swept every TTL. Answers read from a
 //! replica are not kept: the replica may not have replayed a change the primary already
@@ -25,6 +28,8 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use serde_json::Value;
 use tokio::sync::broadcast;
+
+use gazette_store::events::EventKind;
 
 use crate::events::EventHub;
 
@@ -98,7 +103,10 @@ pub struct ResponseCache {
 struct Inner {
     ttl: Duration,
     max_bytes: usize,
+    /// Counts every change.
     generation: AtomicU64,
+    /// Counts the worker's writes (feeds, channel texts).
+    generated_generation: AtomicU64,
     hasher: RandomState,
     entries: Mutex<Entries>,
 }
@@ -119,6 +127,8 @@ struct Entry {
     body: Bytes,
     stored_at: Instant,
     used: u64,
+    /// The answer read feeds or channel texts.
+    reads_generated: bool,
 }
 
 impl Entry {
@@ -148,9 +158,12 @@ impl Entries {
 }
 
 /// The cache's state when an execution started: a response is kept only if no change
-/// arrived since.
+/// arrived since (and, for one that read feeds or channel texts, no worker write).
 #[derive(Debug, Clone, Copy)]
-pub struct Generation(u64);
+pub struct Generation {
+    every_change: u64,
+    generated: u64,
+}
 
 impl ResponseCache {
     /// A cache emptied by every event `events` relays; `ttl` zero disables it.
@@ -164,7 +177,15 @@ impl ResponseCache {
                     let received = subscription.recv().await;
                     let Some(inner) = inner.upgrade() else { return };
                     match received {
-                        // Any change, or missed ones: nothing kept may be trusted.
+                        Ok(event)
+                            if matches!(
+                                event.kind,
+                                EventKind::FeedChanged | EventKind::SummariesChanged
+                            ) =>
+                        {
+                            inner.clear_generated()
+                        }
+                        // Any other change, or missed ones: nothing kept may be trusted.
                         Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => inner.clear(),
                         Err(broadcast::error::RecvError::Closed) => return,
                     }
@@ -189,6 +210,7 @@ impl ResponseCache {
                 ttl,
                 max_bytes,
                 generation: AtomicU64::new(0),
+                generated_generation: AtomicU64::new(0),
                 hasher: RandomState::new(),
                 entries: Mutex::default(),
             }),
@@ -227,19 +249,25 @@ impl ResponseCache {
 
     /// Call before executing: what [`ResponseCache::put`] checks against.
     pub fn generation(&self) -> Generation {
-        Generation(self.inner.generation.load(Ordering::Acquire))
+        Generation {
+            every_change: self.inner.generation.load(Ordering::Acquire),
+            generated: self.inner.generated_generation.load(Ordering::Acquire),
+        }
     }
 
-    /// Keeps `body` for `key` unless a change arrived since `seen`, dropping the least
+    /// Keeps `body` for `key` unless a change arrived since `seen` (or, when the answer
+    /// `reads_generated` feeds or channel texts, the worker wrote one), dropping the least
     /// recently used entries to make room.
-    pub fn put(&self, key: CacheKey, body: Bytes, seen: Generation) {
+    pub fn put(&self, key: CacheKey, body: Bytes, seen: Generation, reads_generated: bool) {
         if !self.enabled() || body.len() > MAX_RESPONSE_BYTES {
             return;
         }
         let hash = self.hash(&key);
         let mut entries = self.inner.lock();
         // Checked under the lock `clear` takes: a change cannot slip in between.
-        if self.inner.generation.load(Ordering::Acquire) != seen.0 {
+        if self.generation().every_change != seen.every_change
+            || (reads_generated && self.generation().generated != seen.generated)
+        {
             return;
         }
         entries.remove(hash);
@@ -249,6 +277,7 @@ impl ResponseCache {
             body,
             stored_at: Instant::now(),
             used,
+            reads_generated,
         };
         let size = entry.bytes();
         if size > self.inner.max_bytes {
@@ -294,6 +323,22 @@ impl Inner {
         report(&entries);
     }
 
+    /// Drops the answers that read feeds or channel texts (the worker wrote one).
+    fn clear_generated(&self) {
+        let mut entries = self.lock();
+        self.generated_generation.fetch_add(1, Ordering::AcqRel);
+        let stale: Vec<u64> = entries
+            .by_hash
+            .iter()
+            .filter(|(_, entry)| entry.reads_generated)
+            .map(|(hash, _)| *hash)
+            .collect();
+        for hash in stale {
+            entries.remove(hash);
+        }
+        report(&entries);
+    }
+
     /// Drops every expired entry.
     fn sweep(&self) {
         let mut entries = self.lock();
@@ -329,7 +374,7 @@ mod tests {
     fn a_kept_response_is_served_until_a_change() {
         let cache = ResponseCache::unconnected(Duration::from_secs(60), 1 << 20);
         let seen = cache.generation();
-        cache.put(key("{ a }"), Bytes::from_static(b"A"), seen);
+        cache.put(key("{ a }"), Bytes::from_static(b"A"), seen, false);
         assert_eq!(cache.get(&key("{ a }")), Some(Bytes::from_static(b"A")));
         assert_eq!(cache.get(&key("{ b }")), None);
         cache.clear();
@@ -342,14 +387,41 @@ mod tests {
         let cache = ResponseCache::unconnected(Duration::from_secs(60), 1 << 20);
         let seen = cache.generation();
         cache.clear();
-        cache.put(key("{ a }"), Bytes::from_static(b"stale"), seen);
+        cache.put(key("{ a }"), Bytes::from_static(b"stale"), seen, false);
         assert_eq!(cache.get(&key("{ a }")), None);
+    }
+
+    #[test]
+    fn the_workers_writes_drop_only_answers_that_read_them() {
+        let cache = ResponseCache::unconnected(Duration::from_secs(60), 1 << 20);
+        let seen = cache.generation();
+        cache.put(key("{ posts }"), Bytes::from_static(b"P"), seen, false);
+        cache.put(key("{ feeds }"), Bytes::from_static(b"F"), seen, true);
+        let during = cache.generation();
+        cache.inner.clear_generated();
+        assert!(cache.get(&key("{ posts }")).is_some());
+        assert!(cache.get(&key("{ feeds }")).is_none());
+        // An answer that read a feed while the worker wrote one is not kept; one that did
+        // not is.
+        cache.put(key("{ feeds }"), Bytes::from_static(b"old"), during, true);
+        cache.put(key("{ tags }"), Bytes::from_static(b"T"), during, false);
+        assert!(cache.get(&key("{ feeds }")).is_none());
+        assert!(cache.get(&key("{ tags }")).is_some());
+        // Any other change drops everything.
+        cache.clear();
+        assert!(cache.get(&key("{ posts }")).is_none());
+        assert!(cache.get(&key("{ tags }")).is_none());
     }
 
     #[test]
     fn entries_expire_are_swept_and_zero_disables() {
         let cache = ResponseCache::unconnected(Duration::from_millis(1), 1 << 20);
-        cache.put(key("{ a }"), Bytes::from_static(b"A"), cache.generation());
+        cache.put(
+            key("{ a }"),
+            Bytes::from_static(b"A"),
+            cache.generation(),
+            false,
+        );
         std::thread::sleep(Duration::from_millis(5));
         assert!(cache.bytes() > 0);
         cache.inner.sweep();
@@ -357,7 +429,12 @@ mod tests {
         assert_eq!(cache.get(&key("{ a }")), None);
 
         let off = ResponseCache::unconnected(Duration::ZERO, 1 << 20);
-        off.put(key("{ a }"), Bytes::from_static(b"A"), off.generation());
+        off.put(
+            key("{ a }"),
+            Bytes::from_static(b"A"),
+            off.generation(),
+            false,
+        );
         assert_eq!(off.get(&key("{ a }")), None);
     }
 
@@ -371,11 +448,12 @@ mod tests {
                 key(&format!("{{ a{n} }}")),
                 body.clone(),
                 cache.generation(),
+                false,
             );
         }
         // a0 is used again, so a1 is the least recently used when a3 comes.
         assert!(cache.get(&key("{ a0 }")).is_some());
-        cache.put(key("{ a3 }"), body.clone(), cache.generation());
+        cache.put(key("{ a3 }"), body.clone(), cache.generation(), false);
         assert!(cache.bytes() <= 3 * entry_size);
         assert!(
             cache.get(&key("{ a1 }")).is_none(),
@@ -392,7 +470,7 @@ mod tests {
         assert!(CacheKey::new("{ a }", Some(&large), None).is_none());
         let cache = ResponseCache::unconnected(Duration::from_secs(60), 16 << 20);
         let big = Bytes::from(vec![b'x'; MAX_RESPONSE_BYTES + 1]);
-        cache.put(key("{ a }"), big, cache.generation());
+        cache.put(key("{ a }"), big, cache.generation(), false);
         assert_eq!(cache.bytes(), 0);
     }
 }
