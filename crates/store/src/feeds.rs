@@ -244,30 +244,22 @@ pub async fn published_tags(
 /// Removes the feeds of tags and posts that no longer have one (deleted, unpublished,
 /// renamed); returns their keys. (Channels' documents: [`remove_stale_channel_documents`].)
 pub async fn remove_stale(exec: impl PgExecutor<'_>) -> Result<Vec<String>, StoreError> {
-    let removed = sqlx::query_scalar(
+    remove_announced(
+        exec,
         r#"
-        with removed as (
-            delete from generated_feeds f
-            where (f.key like 'tags/%' and not exists (
-                    select 1 from tags t
-                    where t.slug = split_part(f.key, '/', 2)
-                      and f.key in ('tags/' || t.slug || '/feed.xml', 'tags/' || t.slug || '/feed.atom')
-                      and exists (select 1 from post_tags pt join posts p on p.id = pt.post_id
-                                  where pt.tag_id = t.id and p.status = 'published')))
-               or (f.key like 'posts/%' and not exists (
-                    select 1 from posts p
-                    where p.slug = split_part(f.key, '/', 2) and p.status = 'published'
-                      and f.key = 'posts/' || p.slug || '/comments/feed.xml'))
-            returning f.key
-        )
-        select key from removed, lateral (
-            select pg_notify('gazette_events', json_build_object('kind', 'feed_changed', 'key', key)::text)
-        ) notified
+        (f.key like 'tags/%' and not exists (
+            select 1 from tags t
+            where t.slug = split_part(f.key, '/', 2)
+              and f.key in ('tags/' || t.slug || '/feed.xml', 'tags/' || t.slug || '/feed.atom')
+              and exists (select 1 from post_tags pt join posts p on p.id = pt.post_id
+                          where pt.tag_id = t.id and p.status = 'published')))
+        or (f.key like 'posts/%' and not exists (
+            select 1 from posts p
+            where p.slug = split_part(f.key, '/', 2) and p.status = 'published'
+              and f.key = 'posts/' || p.slug || '/comments/feed.xml'))
         "#,
     )
-    .fetch_all(exec)
-    .await?;
-    Ok(removed)
+    .await
 }
 
 /// Removes the published documents of channels that are gone or disabled (or renamed):
@@ -275,23 +267,31 @@ pub async fn remove_stale(exec: impl PgExecutor<'_>) -> Result<Vec<String>, Stor
 pub async fn remove_stale_channel_documents(
     exec: impl PgExecutor<'_>,
 ) -> Result<Vec<String>, StoreError> {
-    let removed = sqlx::query_scalar(
+    remove_announced(
+        exec,
         r#"
-        with removed as (
-            delete from generated_feeds f
-            where f.key like 'syndication/%' and not exists (
-                select 1 from social_channels c
-                where c.enabled
-                  and f.key in ('syndication/' || c.slug || '.json', 'syndication/' || c.slug || '.txt'))
-            returning f.key
-        )
-        select key from removed, lateral (
-            select pg_notify('gazette_events', json_build_object('kind', 'feed_changed', 'key', key)::text)
-        ) notified
+        f.key like 'syndication/%' and not exists (
+            select 1 from social_channels c
+            where c.enabled
+              and f.key in ('syndication/' || c.slug || '.json', 'syndication/' || c.slug || '.txt'))
         "#,
     )
-    .fetch_all(exec)
-    .await?;
+    .await
+}
+
+/// Removes the stored documents (`f`) that `condition` selects, announcing each removal as
+/// a feed change; returns their keys.
+async fn remove_announced(
+    exec: impl PgExecutor<'_>,
+    condition: &'static str,
+) -> Result<Vec<String>, StoreError> {
+    let mut query = QueryBuilder::new("with removed as (delete from generated_feeds f where ");
+    query.push(condition).push(
+        " returning f.key) select key from removed, lateral (\
+         select pg_notify('gazette_events', json_build_object('kind', 'feed_changed', 'key', key)::text)\
+         ) notified",
+    );
+    let removed = query.build_query_scalar().fetch_all(exec).await?;
     Ok(removed)
 }
 
