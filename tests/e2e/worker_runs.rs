@@ -254,6 +254,18 @@ async fn a_change_renders_only_the_channel_texts_it_touches() {
     )
     .await;
     assert_eq!(rendered(&run(&app, &config).await), (summary_posts, 0));
+    // An empty template (an empty text) is not the kind's default (no template).
+    for template in [Some(""), None] {
+        sqlx::query(
+            "update social_channels set template = $1 where id = \
+             (select id from social_channels where enabled order by position, id limit 1)",
+        )
+        .bind(template)
+        .execute(&app.pool)
+        .await
+        .expect("template");
+        assert_eq!(rendered(&run(&app, &config).await), (summary_posts, 0));
+    }
 
     // An edit that changes nothing a text shows (the body of an old post) renders nothing,
     // though the run looks.

@@ -8,7 +8,7 @@
 //! rendering queues here instead of starting a thread per request.
 
 use std::future::Future;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use tokio::sync::Semaphore;
 
@@ -17,7 +17,7 @@ pub fn render_slots() -> usize {
     std::thread::available_parallelism().map_or(2, |cores| cores.get().max(2))
 }
 
-static SLOTS: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(render_slots()));
+static SLOTS: LazyLock<Arc<Semaphore>> = LazyLock::new(|| Arc::new(Semaphore::new(render_slots())));
 
 /// Runs `work` off the async runtime, once a render slot is free, and returns what it
 /// returns. A panic in `work` continues in the caller, as if `work` had run there.
@@ -27,9 +27,14 @@ where
     F: FnOnce() -> T + Send + 'static,
 {
     // The semaphore is never closed, so acquiring fails never; if it did, running without
-    // a slot is better than not running.
-    let _slot = SLOTS.acquire().await.ok();
-    finish(tokio::task::spawn_blocking(work)).await
+    // a slot is better than not running. The render holds its slot, not the caller: a caller
+    // that gives up (a request timing out) leaves the render running, and counted.
+    let slot = SLOTS.clone().acquire_owned().await.ok();
+    finish(tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        work()
+    }))
+    .await
 }
 
 async fn finish<T>(task: impl Future<Output = Result<T, tokio::task::JoinError>>) -> T {

@@ -150,6 +150,14 @@ pub async fn update_post(
     };
     let slug = edit.slug.as_deref().map(check_slug).transpose()?;
     let tag_names = edit.tags.as_deref().map(check_tags).transpose()?;
+    // Rendered before the post's row is locked: comments on it wait for that lock.
+    let (body_html, body_excerpt) = match &edit.body {
+        Some(body) => {
+            let (html, excerpt) = render_body(body.clone()).await;
+            (Some(html), Some(excerpt))
+        }
+        None => (None, None),
+    };
     let mut tx = pool.begin().await?;
     let current = load_for_edit(&mut tx, viewer, id).await?;
     // A published post's date is in the past; a scheduled post's (a new time) in the future.
@@ -163,13 +171,6 @@ pub async fn update_post(
                 "A draft has no publication date: use publishPost or schedulePost.",
             ));
         }
-    };
-    let (body_html, body_excerpt) = match &edit.body {
-        Some(body) => {
-            let (html, excerpt) = render_body(body.clone()).await;
-            (Some(html), Some(excerpt))
-        }
-        None => (None, None),
     };
     // An excerpt the author did not write follows the body.
     let new_excerpt = match excerpt {

@@ -84,7 +84,12 @@ fn render_digests_measured_by(
 
 /// A digest's lines. Lines never share a word, a URL or an emoji, and a line break counts
 /// alike under every rule, so a text's length is the sum of its lines' lengths and of its
-/// line breaks (the property tests check this against measuring the whole text).
+/// line breaks (the property tests check this against measuring the whole text). One
+/// caveat makes the order of words matter: X's count takes the character before a URL as
+/// its "preceding" character, so a line *starting* with, say, `Éditions.fr` counts `É` on
+/// its own when measured alone but as part of the URL after a line break. Every line but
+/// the first (the header, which starts the text either way) therefore starts with fixed
+/// words followed by a space: "New posts", "Feedback", "• ", "…and".
 struct Lines {
     /// The whole text of a period without posts or comments.
     quiet: Option<String>,

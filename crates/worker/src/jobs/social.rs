@@ -91,7 +91,12 @@ pub async fn regenerate(
     let summary_inputs: Vec<SummaryInput> =
         posts.iter().map(|post| summary_input(site, post)).collect();
     let digest_input = digest_input(site, period_start, period_end, &period_posts, &feedback);
-    let digest_hash = digest_input_hash(&digest_input);
+    let details = json!({
+        "posts": period_posts.iter().map(|post| post.id).collect::<Vec<_>>(),
+        "feedback": feedback.iter().map(|item| [item.id, item.new_comments]).collect::<Vec<_>>(),
+    })
+    .to_string();
+    let digest_hash = digest_input_hash(&digest_input, &details);
     let mut plan = Plan::default();
     for channel in &channels {
         for (post, input) in posts.iter().zip(&summary_inputs) {
@@ -158,11 +163,6 @@ pub async fn regenerate(
         report.summaries_changed += usize::from(changed);
         fresh.insert((job.channel_id, Some(job.post_id)), summary);
     }
-    let details = json!({
-        "posts": period_posts.iter().map(|post| post.id).collect::<Vec<_>>(),
-        "feedback": feedback.iter().map(|item| [item.id, item.new_comments]).collect::<Vec<_>>(),
-    })
-    .to_string();
     for ((channel_id, hash), digest) in rendered.digests {
         summaries::store_digest(
             &mut *tx,
@@ -350,6 +350,12 @@ fn summary_input_hash(channel: &Channel, input: &SummaryInput) -> String {
     let mut hash = InputHash::new()
         .part(&TEXTS_VERSION.to_string())
         .part(channel.kind.as_str())
+        // No template (the kind's default) is not an empty one (an empty text).
+        .part(if channel.template.is_some() {
+            "template"
+        } else {
+            "default"
+        })
         .part(channel.template.as_deref().unwrap_or(""))
         .part(&input.title)
         .part(&input.excerpt)
@@ -364,9 +370,12 @@ fn summary_input_hash(channel: &Channel, input: &SummaryInput) -> String {
 }
 
 /// The part of a digest's input hash every channel shares (the kind is added per channel).
-fn digest_input_hash(input: &DigestInput) -> String {
+/// `details` (the ids of the period's posts and their new comments) is stored with the
+/// digest, so it counts too.
+fn digest_input_hash(input: &DigestInput, details: &str) -> String {
     let mut hash = InputHash::new()
         .part(&TEXTS_VERSION.to_string())
+        .part(details)
         .part(&input.site)
         .part(&input.period_start.to_rfc3339())
         .part(&input.period_end.to_rfc3339())
