@@ -5,6 +5,10 @@
 //       twitter-text's order (the order decides which alternative a match takes)
 //   crates/syndication/src/social/twitter_text/twemoji.regex  twemoji-parser's emoji regex
 //       with its UTF-16 surrogate pairs rewritten as code points for Rust's regex crate
+//   crates/syndication/src/social/twitter_text/latin_case.txt, cyrillic_case.txt  the
+//       characters JavaScript's `i` flag adds to twitter-text's Latin-accent and Cyrillic
+//       classes (ʀ matches because its capital Ʀ is in the class), for Rust's regex crate,
+//       which takes the classes as written
 // Run: node clients/twitter-text-data.mjs   (after npm ci in clients/)
 import { createRequire } from 'node:module';
 import { writeFileSync } from 'node:fs';
@@ -40,6 +44,21 @@ function emojiPattern() {
   return converted.replace(/\\u([0-9a-f]{4})/gi, (_, unit) => rust(hex(unit)));
 }
 
+/** What the `i` flag adds to a class: the code units it matches only case-insensitively. */
+function caseFolded(name) {
+  const source = require('twitter-text').regexen[name].source;
+  const exact = new RegExp(`[${source}]`);
+  const folded = new RegExp(`[${source}]`, 'i');
+  const added = [];
+  for (let unit = 0; unit < 0x10000; unit += 1) {
+    const text = String.fromCharCode(unit);
+    if (folded.test(text) && !exact.test(text)) added.push(rust(unit));
+  }
+  return added.join('');
+}
+
+writeFileSync(new URL('latin_case.txt', out), caseFolded('latinAccentChars') + '\n');
+writeFileSync(new URL('cyrillic_case.txt', out), caseFolded('cyrillicLettersAndMarks') + '\n');
 writeFileSync(new URL('gtld.txt', out), tlds('validGTLD').join('\n') + '\n');
 writeFileSync(new URL('cctld.txt', out), tlds('validCCTLD').join('\n') + '\n');
 writeFileSync(new URL('twemoji.regex', out), emojiPattern() + '\n');

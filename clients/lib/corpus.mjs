@@ -37,6 +37,8 @@ const pieces = {
     '192.168.1.1', '192.168.1.1:80/a', 'https://' + 'a'.repeat(70) + '.com',
     'https://example.org/' + 'p'.repeat(300), 'https://example.co.jp/日本', 'example.io:99999',
     'gazette.example/feed.xml', 'https://example.org/feed.xml?format=atom&x=1',
+    // Matched only through JavaScript's case-insensitive flag (Ʀ, В and Ι are in the classes).
+    'https://example.com/ʀ', 'ʀ.com', 'https://example.org/ᲀ', 'https://example.org/ι',
   ],
   punctuation: [
     ' ', ' ', ' ', '  ', '\n', '. ', ', ', ': ', '; ', '! ', '? ', '(', ')', '[', ']', '"', "'",

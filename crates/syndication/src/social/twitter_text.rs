@@ -299,8 +299,22 @@ const INVALID_CHARACTERS: &str = r"\x{FFFE}\x{FEFF}\x{FFFF}";
 const DIRECTIONAL_MARKERS: &str =
     r"\x{202A}-\x{202E}\x{061C}\x{200E}\x{200F}\x{2066}\x{2067}\x{2068}\x{2069}";
 const PUNCTUATION: &str = r"!'#%&()*+,\\\-./:;<=>?@\[\]\^_{|}~$";
+/// twitter-text's classes as written; [`LATIN`] and [`CYRILLIC_LETTERS`] add what
+/// JavaScript's `i` flag makes them match too (generated, see the data script).
 const LATIN_ACCENTS: &str = r"\xC0-\xD6\xD8-\xF6\xF8-\xFF\x{0100}-\x{024F}\x{0253}\x{0254}\x{0256}\x{0257}\x{0259}\x{025B}\x{0263}\x{0268}\x{026F}\x{0272}\x{0289}\x{028B}\x{02BB}\x{0300}-\x{036F}\x{1E00}-\x{1EFF}";
 const CYRILLIC: &str = r"\x{0400}-\x{04FF}";
+static LATIN: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{LATIN_ACCENTS}{}",
+        include_str!("twitter_text/latin_case.txt").trim_end()
+    )
+});
+static CYRILLIC_LETTERS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{CYRILLIC}{}",
+        include_str!("twitter_text/cyrillic_case.txt").trim_end()
+    )
+});
 const QUERY_CHARACTERS: &str = r"[a-zA-Z0-9!?*'@();:&=+$/%#\[\]\-_.,~|]";
 const QUERY_ENDING: &str = r"[a-zA-Z0-9\-_&=#/]";
 const PUNYCODE_TLD: &str = r"(?:[xX][nN]--[\-0-9a-zA-Z]+)";
@@ -368,15 +382,14 @@ static EXTRACT_URL: LazyLock<regex::Regex> = LazyLock::new(|| {
         format!(r"(?:(?:{domain_character}(?:[_\-]|{domain_character})*)?{domain_character}\.)");
     let domain_name =
         format!(r"(?:(?:{domain_character}(?:\-|{domain_character})*)?{domain_character}\.)");
-    let path_character =
-        format!(r"[a-zA-Z{CYRILLIC}0-9!*';:=+,.$/%#\[\]\-\x{{2013}}_~@|&{LATIN_ACCENTS}]");
+    let (latin, cyrillic) = (&*LATIN, &*CYRILLIC_LETTERS);
+    let path_character = format!(r"[a-zA-Z{cyrillic}0-9!*';:=+,.$/%#\[\]\-\x{{2013}}_~@|&{latin}]");
     let balanced_parentheses = format!(
         r"\((?:{path_character}+|(?:{path_character}*\({path_character}+\){path_character}*))\)"
     );
     // Left without parentheses on purpose: twitter-text splices this alternation into the
     // path pattern as text, and the alternation then spans the path's group.
-    let path_ending =
-        format!(r"[+\-a-zA-Z{CYRILLIC}0-9=_#/{LATIN_ACCENTS}]|(?:{balanced_parentheses})");
+    let path_ending = format!(r"[+\-a-zA-Z{cyrillic}0-9=_#/{latin}]|(?:{balanced_parentheses})");
     let path_segment = format!(
         r"(?:(?:{path_character}*(?:{balanced_parentheses}{path_character}*)*{path_ending})|(?:@{path_character}+/))"
     );
@@ -400,8 +413,8 @@ static EXTRACT_URL: LazyLock<regex::Regex> = LazyLock::new(|| {
 /// a listed TLD consumes the character after it, as in [`EXTRACT_URL`].
 static ASCII_DOMAIN: LazyLock<regex::Regex> = LazyLock::new(|| {
     compile(&format!(
-        r"(?:(?:[\-a-zA-Z0-9{LATIN_ACCENTS}]+)\.)+(?:(?P<listed_tld>{})(?:{AFTER_LISTED_TLD}|$)|(?P<punycode_tld>{PUNYCODE_TLD}))",
-        *LISTED_TLD
+        r"(?:(?:[\-a-zA-Z0-9{}]+)\.)+(?:(?P<listed_tld>{})(?:{AFTER_LISTED_TLD}|$)|(?P<punycode_tld>{PUNYCODE_TLD}))",
+        *LATIN, *LISTED_TLD
     ))
 });
 
@@ -463,6 +476,10 @@ mod tests {
             ("https://例え.テスト/パス", 24),
             ("e\u{301}", 1),
             ("☺\u{FE0F}", 2),
+            // JavaScript's `i` flag: ʀ's capital Ʀ is a Latin accent, ᲀ's capital В Cyrillic.
+            ("https://example.com/ʀ", 23),
+            ("ʀ.com", 23),
+            ("https://example.org/ᲀ", 23),
         ] {
             assert_eq!(weighted_length(text), expected, "{text:?}");
         }
