@@ -66,7 +66,6 @@ async fn idle_run_statements(posts: u32) -> i64 {
         report.social.summaries_rendered + report.social.digests_rendered,
         0
     );
-    eprintln!("idle statements");
     let statements = app.database.statements_since_last_count().await;
     app.stop().await;
     statements
