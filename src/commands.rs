@@ -83,7 +83,9 @@ fn measure(channel: &str) -> anyhow::Result<()> {
 }
 
 async fn serve(settings: &Settings, api: bool, worker: bool) -> anyhow::Result<()> {
-    // Bind first: a taken port is the cheapest failure to report.
+    // Settings that cannot work are refused before anything is bound or started; then a
+    // taken port is the cheapest failure to report.
+    check_database_settings(settings)?;
     let listener = match api {
         true => Some(bind(settings.listen).await?),
         false => None,
@@ -251,13 +253,7 @@ async fn open_database(
     access: Access,
     work: impl AsyncFnOnce(&Database) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    // Refused for every command, whichever uses the replicas.
-    let asked = settings.database();
-    if asked.url.is_none() && !asked.read_urls.is_empty() {
-        bail!(
-            "--database-read-url needs DATABASE_URL: replicas follow a PostgreSQL server you run, and the embedded one has none"
-        );
-    }
+    check_database_settings(settings)?;
     let database = Database::open(&config, access).await?;
     let result = match database.migrate().await {
         Ok(()) => work(&database).await,
@@ -266,6 +262,17 @@ async fn open_database(
     let closed = database.close().await;
     result?;
     closed?;
+    Ok(())
+}
+
+/// Refused for every command, whichever uses the replicas.
+fn check_database_settings(settings: &Settings) -> anyhow::Result<()> {
+    let asked = settings.database();
+    if asked.url.is_none() && !asked.read_urls.is_empty() {
+        bail!(
+            "--database-read-url needs DATABASE_URL: replicas follow a PostgreSQL server you run, and the embedded one has none"
+        );
+    }
     Ok(())
 }
 

@@ -643,6 +643,9 @@ async fn metrics_on_the_api_port_and_a_clear_refusal_without_one() {
     assert!(stderr.contains("--metrics-listen api"), "{stderr}");
 
     let data_arg = data.path().join("embedded").display().to_string();
+    // The default port taken (by this test, or by a Gazette left running on this machine):
+    // a configuration error is found before anything is bound.
+    let _default_port = std::net::TcpListener::bind("127.0.0.1:8080");
     let embedded = crate::cli_errors::gazette(
         &[
             "api",
