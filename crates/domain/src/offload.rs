@@ -13,7 +13,7 @@ use std::sync::{Arc, LazyLock};
 use tokio::sync::Semaphore;
 
 /// How many renders may run at once.
-pub fn render_slots() -> usize {
+fn render_slots() -> usize {
     std::thread::available_parallelism().map_or(2, |cores| cores.get().max(2))
 }
 
