@@ -12,7 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use gazette_metrics::{PoolStats, metrics};
-use gazette_store::{PgPool, Reads, comments, meta};
+use gazette_store::{PgPool, Reads, meta};
 use tokio::net::TcpListener;
 
 /// The text exposition format's content type.
@@ -76,7 +76,10 @@ async fn render(State(scrape): State<Scrape>) -> Response {
     let ready = tokio::time::timeout(SAMPLE_TIMEOUT, meta::ping(primary)).await;
     metrics.ready.set(i64::from(matches!(ready, Ok(Ok(())))));
     if scrape.moderation_queue {
-        let queue = tokio::time::timeout(SAMPLE_TIMEOUT, comments::awaiting_moderation(primary));
+        let queue = tokio::time::timeout(
+            SAMPLE_TIMEOUT,
+            gazette_domain::commenting::awaiting_moderation(primary),
+        );
         if let Ok(Ok(count)) = queue.await {
             metrics.comments_awaiting_moderation.set(count);
         }

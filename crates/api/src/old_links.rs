@@ -50,7 +50,9 @@ pub async fn root(State(state): State<AppState>, Query(query): Query<RootQuery>)
         .read(|pool: PgPool| {
             let exported_id = &exported_id;
             async move {
-                let Some(post_id) = imports::post_by_wordpress_id(&pool, exported_id).await? else {
+                let Some(post_id) =
+                    imports::post_by_wordpress_id(&pool, exported_id, Reader::PUBLIC).await?
+                else {
                     return Ok(None);
                 };
                 let mut found = posts::find_visible(

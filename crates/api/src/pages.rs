@@ -118,7 +118,7 @@ async fn render_post(
         .remove(&post.author_id)
         .map(|author| author.name)
         .unwrap_or_default();
-    let post_tags = tags::for_posts(pool, &[post.id])
+    let post_tags = tags::for_posts(pool, &[post.id], Reader::PUBLIC)
         .await?
         .remove(&post.id)
         .unwrap_or_default();
@@ -223,6 +223,7 @@ async fn render_tag(
     };
     let posts: Vec<Post> = posts::page(
         pool,
+        Reader::PUBLIC,
         &filter,
         PostOrder::default(),
         &window,
@@ -261,6 +262,7 @@ async fn render_list(
     };
     let mut posts: Vec<Post> = posts::page(
         pool,
+        Reader::PUBLIC,
         &PostFilter::published(),
         PostOrder::default(),
         &window,

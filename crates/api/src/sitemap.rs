@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use gazette_store::sitemap::{self, SitemapEntry};
-use gazette_store::{PgPool, SiteConfig, StoreError};
+use gazette_store::{PgPool, Reader, SiteConfig, StoreError};
 use gazette_syndication::{MAX_URLS_PER_FILE, SitemapLink, render_sitemap_index, render_urlset};
 use sha2::{Digest, Sha256};
 
@@ -144,8 +144,8 @@ async fn build_sitemap(
     pool: &PgPool,
 ) -> Result<(String, Option<DateTime<Utc>>), StoreError> {
     let site = &state.config.site;
-    let (post_count, latest) = sitemap::post_summary(pool).await?;
-    let tag_count = sitemap::tag_count(pool).await?;
+    let (post_count, latest) = sitemap::post_summary(pool, Reader::PUBLIC).await?;
+    let tag_count = sitemap::tag_count(pool, Reader::PUBLIC).await?;
     let count = |value: i64| usize::try_from(value).unwrap_or(0);
     match plan(count(post_count), count(tag_count), MAX_URLS_PER_FILE) {
         Plan::Single => {
@@ -153,12 +153,12 @@ async fn build_sitemap(
             links.extend(links_to(
                 site,
                 "posts",
-                &sitemap::posts(pool, 0, post_count).await?,
+                &sitemap::posts(pool, Reader::PUBLIC, 0, post_count).await?,
             ));
             links.extend(links_to(
                 site,
                 "tags",
-                &sitemap::tags(pool, 0, tag_count).await?,
+                &sitemap::tags(pool, Reader::PUBLIC, 0, tag_count).await?,
             ));
             Ok((render_urlset(&links), latest))
         }
@@ -185,7 +185,7 @@ async fn build_part(
 ) -> Result<Option<(String, Option<DateTime<Utc>>)>, StoreError> {
     let site = &state.config.site;
     if file == "pages.xml" {
-        let (_, latest) = sitemap::post_summary(pool).await?;
+        let (_, latest) = sitemap::post_summary(pool, Reader::PUBLIC).await?;
         return Ok(Some((render_urlset(&[listing(site, latest)]), latest)));
     }
     let Some((kind, number)) = file
@@ -199,8 +199,8 @@ async fn build_part(
     let per_file = i64::try_from(MAX_URLS_PER_FILE).unwrap_or(i64::MAX);
     let offset = (number - 1).saturating_mul(per_file);
     let entries = match kind {
-        "posts" => sitemap::posts(pool, offset, per_file).await?,
-        "tags" => sitemap::tags(pool, offset, per_file).await?,
+        "posts" => sitemap::posts(pool, Reader::PUBLIC, offset, per_file).await?,
+        "tags" => sitemap::tags(pool, Reader::PUBLIC, offset, per_file).await?,
         _ => return Ok(None),
     };
     if entries.is_empty() {

@@ -6,11 +6,14 @@
 //! processes never build the same feed at once, and stored in one statement only when its
 //! bytes changed: a process killed mid-build leaves the feed as it was, or as new.
 
-use gazette_store::feeds::{self, FeedComment, FeedPost, FeedSubject};
-use gazette_store::{PgConnection, PgPool, SiteConfig, StoreError};
+use gazette_store::sources::{self, FeedComment, FeedPost, FeedSubject};
+use gazette_store::{PgConnection, PgPool, Reader, SiteConfig, StoreError, feeds};
 use gazette_syndication::{
     FeedChannel, FeedEntry, render_atom, render_json_feed, render_rss, tag_uri,
 };
+
+/// Feeds are served to anyone, so they are built from what anyone may see.
+const PUBLIC: Reader = Reader::PUBLIC;
 
 /// What every feed is built with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,12 +137,12 @@ async fn build(
     // to make their links absolute, and can be large).
     let (channel, loaded) = match spec {
         FeedSpec::Posts(_) => {
-            let posts = feeds::latest_posts(&mut *tx, None, limit).await?;
+            let posts = sources::latest_posts(&mut *tx, PUBLIC, None, limit).await?;
             let channel = channel(site.title.clone(), site.url("/"), site.description.clone());
             (channel, Loaded::Posts(posts))
         }
         FeedSpec::Tag { slug, name } => {
-            let posts = feeds::latest_posts(&mut *tx, Some(slug), limit).await?;
+            let posts = sources::latest_posts(&mut *tx, PUBLIC, Some(slug), limit).await?;
             let channel = channel(
                 format!("{} · {name}", site.title),
                 site.url(&format!("tags/{slug}")),
@@ -148,7 +151,7 @@ async fn build(
             (channel, Loaded::Posts(posts))
         }
         FeedSpec::Comments(_) => {
-            let comments = feeds::latest_comments(&mut *tx, None, limit).await?;
+            let comments = sources::latest_comments(&mut *tx, PUBLIC, None, limit).await?;
             let channel = channel(
                 format!("Comments on {}", site.title),
                 site.url("/"),
@@ -157,7 +160,7 @@ async fn build(
             (channel, Loaded::Comments(comments, true))
         }
         FeedSpec::PostComments(post) => {
-            let comments = feeds::latest_comments(&mut *tx, Some(post.id), limit).await?;
+            let comments = sources::latest_comments(&mut *tx, PUBLIC, Some(post.id), limit).await?;
             let channel = channel(
                 format!("Comments on: {}", post.title),
                 site.post_url(&post.slug),
@@ -305,7 +308,7 @@ pub async fn build_post_comments(
     settings: &FeedSettings,
     slug: &str,
 ) -> Result<bool, StoreError> {
-    let Some(post) = feeds::published_post(pool, slug).await? else {
+    let Some(post) = sources::published_post(pool, PUBLIC, slug).await? else {
         return Ok(false);
     };
     rebuild(pool, settings, &FeedSpec::PostComments(post)).await?;

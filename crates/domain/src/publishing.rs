@@ -4,7 +4,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use gazette_store::posts::{self, NewPost, Post, PostChanges, PostStatus};
 use gazette_store::tags::{self, TagName};
-use gazette_store::{PgPool, authors, feeds, summaries};
+use gazette_store::{PgPool, StoreError, authors, feeds, summaries};
 
 use crate::error::DomainError;
 use crate::policy::Viewer;
@@ -95,7 +95,7 @@ pub async fn create_post(
         let mut tx = pool.begin().await?;
         let slug = match &explicit_slug {
             Some(slug) => slug.clone(),
-            None => posts::free_slug(&mut tx, &base_slug, MAX_SLUG_LEN).await?,
+            None => posts::free_slug_unchecked(&mut tx, &base_slug, MAX_SLUG_LEN).await?,
         };
         let inserted = posts::insert(
             &mut *tx,
@@ -288,6 +288,19 @@ pub async fn unpublish_post(pool: &PgPool, viewer: &Viewer, id: i64) -> Result<P
     feeds::remove_stale(&mut *tx).await?;
     tx.commit().await?;
     Ok(post)
+}
+
+/// Publishes every scheduled post whose time has come (the database's clock decides);
+/// returns their ids. The worker's scheduler calls this, never the store directly, so what
+/// follows a publication is decided here for every way a post gets published.
+pub async fn publish_due(pool: &PgPool) -> Result<Vec<i64>, StoreError> {
+    posts::publish_due(pool).await
+}
+
+/// When the next scheduled post is due, if any: a time, not a post, so nothing of a
+/// scheduled post reaches a reader through it.
+pub async fn next_scheduled(pool: &PgPool) -> Result<Option<DateTime<Utc>>, StoreError> {
+    posts::next_scheduled_unchecked(pool).await
 }
 
 /// Applies the changes `decide` makes from the current post (or its refusal), in one

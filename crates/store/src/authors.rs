@@ -86,26 +86,27 @@ pub async fn find_visible_by_slug(
     Ok(author)
 }
 
-/// Authors with at least one published post, by name (then id).
-pub async fn page(exec: impl PgExecutor<'_>, window: &Window) -> Result<Vec<Author>, StoreError> {
-    let mut query = QueryBuilder::new(format!("select a.* from authors a where {HAS_PUBLISHED}"));
+/// The authors `reader` may see (for the public: those with a published post), by name
+/// (then id).
+pub async fn page(
+    exec: impl PgExecutor<'_>,
+    reader: Reader,
+    window: &Window,
+) -> Result<Vec<Author>, StoreError> {
+    let mut query = QueryBuilder::new("select a.* from authors a where true");
+    reader.push_author_visible(&mut query);
     push_window(&mut query, "a.name", "a.id", Direction::Asc, window);
     let authors = query.build_query_as().fetch_all(exec).await?;
     Ok(in_list_order(authors, window))
 }
 
-pub async fn count(exec: impl PgExecutor<'_>) -> Result<i64, StoreError> {
-    let count = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "select count(*) from authors a where {HAS_PUBLISHED}"
-    )))
-    .fetch_one(exec)
-    .await?;
+/// How many authors `reader` may see.
+pub async fn count(exec: impl PgExecutor<'_>, reader: Reader) -> Result<i64, StoreError> {
+    let mut query = QueryBuilder::new("select count(*) from authors a where true");
+    reader.push_author_visible(&mut query);
+    let count = query.build_query_scalar().fetch_one(exec).await?;
     Ok(count)
 }
-
-/// Token holders who never published are not part of the public site.
-const HAS_PUBLISHED: &str =
-    "exists (select 1 from posts p where p.author_id = a.id and p.status = 'published')";
 
 impl Author {
     /// This author's position in the author list (by name).

@@ -182,7 +182,7 @@ pub async fn list(exec: impl PgExecutor<'_>, reader: Reader) -> Result<Vec<Chann
 }
 
 /// The channels summaries are written for.
-pub async fn enabled(exec: impl PgExecutor<'_>) -> Result<Vec<Channel>, StoreError> {
+pub async fn enabled_unchecked(exec: impl PgExecutor<'_>) -> Result<Vec<Channel>, StoreError> {
     let channels =
         sqlx::query_as("select * from social_channels where enabled order by position, id")
             .fetch_all(exec)

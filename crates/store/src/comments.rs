@@ -376,7 +376,7 @@ pub async fn find_retry_unchecked(
 
 /// How many comments `client` posted without a token since `since`, and when the oldest
 /// of them was posted: counted from their rate events, which outlive the comments.
-pub async fn recent_from_client(
+pub async fn recent_from_client_unchecked(
     conn: &mut PgConnection,
     client: &str,
     since: DateTime<Utc>,
@@ -474,7 +474,7 @@ pub async fn tombstone(exec: impl PgExecutor<'_>, id: i64) -> Result<Comment, St
 }
 
 /// How many comments wait for a moderator (held: `pending`), site-wide.
-pub async fn awaiting_moderation(exec: impl PgExecutor<'_>) -> Result<i64, StoreError> {
+pub async fn awaiting_moderation_unchecked(exec: impl PgExecutor<'_>) -> Result<i64, StoreError> {
     let count = sqlx::query_scalar("select count(*) from comments where status = 'pending'")
         .fetch_one(exec)
         .await?;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
-use sqlx::{PgConnection, PgExecutor, QueryBuilder};
+use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder};
 
 use crate::error::StoreError;
 use crate::visibility::Reader;
@@ -31,108 +31,6 @@ pub struct FeedInfo {
     pub content_hash: String,
     pub item_count: i32,
     pub generated_at: DateTime<Utc>,
-}
-
-/// A published post with what a feed shows of it.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct FeedPost {
-    pub id: i64,
-    pub slug: String,
-    pub title: String,
-    pub excerpt: String,
-    pub body_html: String,
-    pub published_at: DateTime<Utc>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub author_name: String,
-    pub tags: Vec<String>,
-    pub comment_count: i64,
-}
-
-/// A published comment with what a feed shows of it.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct FeedComment {
-    pub id: i64,
-    pub post_id: i64,
-    pub post_slug: String,
-    pub post_title: String,
-    pub author_name: String,
-    pub author_url: Option<String>,
-    pub body: String,
-    pub body_html: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-/// A published post that has a comments feed.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct FeedSubject {
-    pub id: i64,
-    pub slug: String,
-    pub title: String,
-}
-
-/// A tag that labels published posts.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct FeedTag {
-    pub slug: String,
-    pub name: String,
-}
-
-const FEED_POST_COLUMNS: &str = r#"
-    p.id, p.slug, p.title, p.excerpt, p.body_html, p.published_at, p.created_at, p.updated_at,
-    a.name as author_name,
-    array(
-        select t.name from post_tags pt join tags t on t.id = pt.tag_id
-        where pt.post_id = p.id order by pt.position, t.name
-    ) as tags,
-    (select count(*) from comments c where c.post_id = p.id and c.status = 'published'
-       and c.visible_to_public) as comment_count"#;
-
-/// The latest published posts (with `tag`, when given), newest first.
-pub async fn latest_posts(
-    exec: impl PgExecutor<'_>,
-    tag: Option<&str>,
-    limit: i64,
-) -> Result<Vec<FeedPost>, StoreError> {
-    // Feeds are for the public: its posts, and the comments it can see (none hidden under
-    // a held one).
-    let mut query = QueryBuilder::new(format!(
-        "select {FEED_POST_COLUMNS} \
-         from posts p join authors a on a.id = p.author_id where true"
-    ));
-    Reader::PUBLIC.push_post_visible(&mut query, "p");
-    if let Some(tag) = tag {
-        query
-            .push(" and exists (select 1 from post_tags pt join tags t on t.id = pt.tag_id where pt.post_id = p.id and t.slug = ")
-            .push_bind(tag.to_owned())
-            .push(")");
-    }
-    query.push(" order by coalesce(p.published_at, p.created_at) desc, p.id desc limit ");
-    query.push_bind(limit);
-    let posts = query.build_query_as().fetch_all(exec).await?;
-    Ok(posts)
-}
-
-/// The latest published comments readers can see (of one post, when given), newest first.
-pub async fn latest_comments(
-    exec: impl PgExecutor<'_>,
-    post_id: Option<i64>,
-    limit: i64,
-) -> Result<Vec<FeedComment>, StoreError> {
-    let mut query = QueryBuilder::new(
-        "select c.id, c.post_id, p.slug as post_slug, p.title as post_title, c.author_name, \
-         c.author_url, c.body, c.body_html, c.created_at, c.updated_at \
-         from comments c join posts p on p.id = c.post_id \
-         where c.status = 'published'",
-    );
-    if let Some(post_id) = post_id {
-        query.push(" and c.post_id = ").push_bind(post_id);
-    }
-    Reader::PUBLIC.push_comment_visible(&mut query);
-    query.push(" order by c.id desc limit ").push_bind(limit);
-    let comments = query.build_query_as().fetch_all(exec).await?;
-    Ok(comments)
 }
 
 /// What the feeds have not caught up with (migration 0006's `feed_changes`).
@@ -185,80 +83,26 @@ pub async fn claim_changes(tx: &mut PgConnection) -> Result<PendingChanges, Stor
     })
 }
 
-/// The published post with `slug`, for its comment feed.
-pub async fn published_post(
-    exec: impl PgExecutor<'_>,
-    slug: &str,
-) -> Result<Option<FeedSubject>, StoreError> {
-    // Feeds are for the public: the one visibility rule decides which posts have one.
-    let mut query = QueryBuilder::new("select p.id, p.slug, p.title from posts p where p.slug = ");
-    query.push_bind(slug.to_owned());
-    Reader::PUBLIC.push_post_visible(&mut query, "p");
-    let post = query.build_query_as().fetch_optional(exec).await?;
-    Ok(post)
-}
-
-/// Published posts whose comment feed is stored (those of `ids`, when given): the comment
-/// feeds a change must refresh. The others are built when first asked for.
-pub async fn posts_with_comment_feeds(
-    exec: impl PgExecutor<'_>,
-    ids: Option<&[i64]>,
-) -> Result<Vec<FeedSubject>, StoreError> {
-    let mut query = QueryBuilder::new(
-        "select p.id, p.slug, p.title from posts p \
-         join generated_feeds f on f.key = 'posts/' || p.slug || '/comments/feed.xml' where true",
-    );
-    if let Some(ids) = ids {
-        query
-            .push(" and p.id = any(")
-            .push_bind(ids.to_vec())
-            .push(")");
-    }
-    Reader::PUBLIC.push_post_visible(&mut query, "p");
-    query.push(" order by p.id");
-    let posts = query.build_query_as().fetch_all(exec).await?;
-    Ok(posts)
-}
-
-/// Tags the public sees (those of `ids` or on posts of `post_ids`, when given), for their
-/// feeds.
-pub async fn published_tags(
-    exec: impl PgExecutor<'_>,
-    only: Option<(&[i64], &[i64])>,
-) -> Result<Vec<FeedTag>, StoreError> {
-    let mut query = QueryBuilder::new("select t.slug, t.name from tags t where true");
-    Reader::PUBLIC.push_tag_visible(&mut query);
-    if let Some((ids, post_ids)) = only {
-        query
-            .push(" and (t.id = any(")
-            .push_bind(ids.to_vec())
-            .push(") or exists (select 1 from post_tags pt where pt.tag_id = t.id and pt.post_id = any(")
-            .push_bind(post_ids.to_vec())
-            .push(")))");
-    }
-    query.push(" order by t.slug");
-    let tags = query.build_query_as().fetch_all(exec).await?;
-    Ok(tags)
-}
-
 /// Removes the feeds of tags and posts that no longer have one (deleted, unpublished,
 /// renamed); returns their keys. (Channels' documents: [`remove_stale_channel_documents`].)
 pub async fn remove_stale(exec: impl PgExecutor<'_>) -> Result<Vec<String>, StoreError> {
-    remove_announced(
-        exec,
-        r#"
-        (f.key like 'tags/%' and not exists (
-            select 1 from tags t
-            where t.slug = split_part(f.key, '/', 2)
-              and f.key in ('tags/' || t.slug || '/feed.xml', 'tags/' || t.slug || '/feed.atom')
-              and exists (select 1 from post_tags pt join posts p on p.id = pt.post_id
-                          where pt.tag_id = t.id and p.status = 'published')))
-        or (f.key like 'posts/%' and not exists (
-            select 1 from posts p
-            where p.slug = split_part(f.key, '/', 2) and p.status = 'published'
-              and f.key = 'posts/' || p.slug || '/comments/feed.xml'))
-        "#,
-    )
+    // Stored feeds are public: a tag's feed stays while the public sees the tag, a post's
+    // comment feed while the public sees the post.
+    remove_announced(exec, |query| {
+        query.push(
+            "(f.key like 'tags/%' and not exists (select 1 from tags t \
+             where t.slug = split_part(f.key, '/', 2) \
+             and f.key in ('tags/' || t.slug || '/feed.xml', 'tags/' || t.slug || '/feed.atom')",
+        );
+        Reader::PUBLIC.push_tag_visible(query);
+        query.push(
+            ")) or (f.key like 'posts/%' and not exists (select 1 from posts p \
+             where p.slug = split_part(f.key, '/', 2) \
+             and f.key = 'posts/' || p.slug || '/comments/feed.xml'",
+        );
+        Reader::PUBLIC.push_post_visible(query, "p");
+        query.push("))");
+    })
     .await
 }
 
@@ -267,15 +111,13 @@ pub async fn remove_stale(exec: impl PgExecutor<'_>) -> Result<Vec<String>, Stor
 pub async fn remove_stale_channel_documents(
     exec: impl PgExecutor<'_>,
 ) -> Result<Vec<String>, StoreError> {
-    remove_announced(
-        exec,
-        r#"
-        f.key like 'syndication/%' and not exists (
-            select 1 from social_channels c
-            where c.enabled
-              and f.key in ('syndication/' || c.slug || '.json', 'syndication/' || c.slug || '.txt'))
-        "#,
-    )
+    remove_announced(exec, |query| {
+        query.push(
+            "f.key like 'syndication/%' and not exists (select 1 from social_channels c \
+             where c.enabled \
+             and f.key in ('syndication/' || c.slug || '.json', 'syndication/' || c.slug || '.txt'))",
+        );
+    })
     .await
 }
 
@@ -283,10 +125,11 @@ pub async fn remove_stale_channel_documents(
 /// a feed change; returns their keys.
 async fn remove_announced(
     exec: impl PgExecutor<'_>,
-    condition: &'static str,
+    condition: impl FnOnce(&mut QueryBuilder<Postgres>),
 ) -> Result<Vec<String>, StoreError> {
     let mut query = QueryBuilder::new("with removed as (delete from generated_feeds f where ");
-    query.push(condition).push(
+    condition(&mut query);
+    query.push(
         " returning f.key) select key from removed, lateral (\
          select pg_notify('gazette_events', json_build_object('kind', 'feed_changed', 'key', key)::text)\
          ) notified",

@@ -2,9 +2,10 @@
 //! comments, so an import can be run again and adds only what is new.
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, PgExecutor};
+use sqlx::{PgConnection, PgExecutor, QueryBuilder};
 
 use crate::error::StoreError;
+use crate::visibility::Reader;
 
 /// Lets the caller's transaction commit without waiting for its WAL to reach the disk. An
 /// import can be run again and adds what is missing, so a crash that loses its last few
@@ -18,7 +19,7 @@ pub async fn commit_without_waiting(tx: &mut PgConnection) -> Result<(), StoreEr
 }
 
 /// The post an export's `external_id` became, if it was imported before.
-pub async fn post(
+pub async fn post_unchecked(
     exec: impl PgExecutor<'_>,
     source: &str,
     external_id: &str,
@@ -34,7 +35,7 @@ pub async fn post(
 }
 
 /// The comment an export's `external_id` became, if it was imported before.
-pub async fn comment(
+pub async fn comment_unchecked(
     exec: impl PgExecutor<'_>,
     source: &str,
     external_id: &str,
@@ -88,18 +89,20 @@ pub async fn record(
 }
 
 /// The post imported from a WordPress export as `external_id` (`post-123`), from any
-/// WordPress site imported: `/?p=123` links name no site.
+/// WordPress site imported (`/?p=123` links name no site), if `reader` sees it.
 pub async fn post_by_wordpress_id(
     exec: impl PgExecutor<'_>,
     external_id: &str,
+    reader: Reader,
 ) -> Result<Option<i64>, StoreError> {
-    let found = sqlx::query_scalar(
-        "select post_id from imported where source like 'wordpress:%' and external_id = $1 \
-         and post_id is not null order by source limit 1",
-    )
-    .bind(external_id)
-    .fetch_optional(exec)
-    .await?;
+    let mut query = QueryBuilder::new(
+        "select i.post_id from imported i join posts p on p.id = i.post_id \
+         where i.source like 'wordpress:%' and i.external_id = ",
+    );
+    query.push_bind(external_id.to_owned());
+    reader.push_post_visible(&mut query, "p");
+    query.push(" order by i.source limit 1");
+    let found = query.build_query_scalar().fetch_optional(exec).await?;
     Ok(found)
 }
 
@@ -168,7 +171,7 @@ pub async fn stage_comment(
 /// The staged comments under the post `post_external_id` (answering it, or answering a
 /// comment under it, at any depth), in file order, each with its parent comment: the one
 /// the export names, or the comment it answers.
-pub async fn staged_comments_of(
+pub async fn staged_comments_of_unchecked(
     conn: &mut PgConnection,
     post_external_id: &str,
 ) -> Result<Vec<StagedComment>, StoreError> {
@@ -195,7 +198,9 @@ pub async fn staged_comments_of(
 }
 
 /// Staged comments under no staged post: what they answer is not in the export.
-pub async fn staged_orphans(conn: &mut PgConnection) -> Result<Vec<(String, String)>, StoreError> {
+pub async fn staged_orphans_unchecked(
+    conn: &mut PgConnection,
+) -> Result<Vec<(String, String)>, StoreError> {
     let orphans = sqlx::query_as(
         r#"
         with recursive placed (external_id) as (

@@ -20,6 +20,7 @@ pub mod meta;
 pub mod posts;
 mod replicas;
 pub mod sitemap;
+pub mod sources;
 pub mod summaries;
 pub mod synthetic;
 pub mod tags;
@@ -35,7 +36,7 @@ pub use database::{Access, Database, MIGRATOR};
 pub use embedded::{EmbeddedError, EmbeddedOptions, EmbeddedPostgres};
 pub use error::{StoreError, display_chain, is_unavailable};
 pub use replicas::{ReadReplicas, Reads, ReplicaPool};
-pub use sqlx::{Error as SqlxError, PgConnection, PgPool};
+pub use sqlx::{Error as SqlxError, PgConnection, PgExecutor, PgPool};
 
 /// A transaction on the pool, as `PgPool::begin` gives it.
 pub type PgTransaction = sqlx::Transaction<'static, sqlx::Postgres>;

@@ -226,7 +226,7 @@ pub async fn find_for_share_unchecked(
 
 /// `base` when no post uses it, else the first free `base-2`, `base-3`, …; the unique
 /// constraint settles races (the caller retries on `posts_slug_key`).
-pub async fn free_slug(
+pub async fn free_slug_unchecked(
     conn: &mut PgConnection,
     base: &str,
     max_len: usize,
@@ -263,8 +263,6 @@ pub async fn free_slug(
 #[derive(Debug, Clone)]
 pub struct PostFilter {
     pub status: PostStatus,
-    /// Who lists: only the posts they may see are listed.
-    pub reader: Reader,
     pub author_id: Option<i64>,
     pub tag_slug: Option<String>,
     /// Exclusive bounds on the publication date.
@@ -275,11 +273,10 @@ pub struct PostFilter {
 }
 
 impl PostFilter {
-    /// Published posts, as anyone sees them.
+    /// Published posts.
     pub fn published() -> Self {
         Self {
             status: PostStatus::Published,
-            reader: Reader::PUBLIC,
             author_id: None,
             tag_slug: None,
             published_after: None,
@@ -336,13 +333,13 @@ impl Post {
     }
 }
 
-fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &PostFilter) {
+fn push_filter(query: &mut QueryBuilder<Postgres>, reader: Reader, filter: &PostFilter) {
     query.push(match filter.status {
         PostStatus::Published => " and p.status = 'published'",
         PostStatus::Scheduled => " and p.status = 'scheduled'",
         PostStatus::Draft => " and p.status = 'draft'",
     });
-    filter.reader.push_post_visible(query, "p");
+    reader.push_post_visible(query, "p");
     if let Some(author) = filter.author_id {
         query.push(" and p.author_id = ").push_bind(author);
     }
@@ -366,16 +363,18 @@ fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &PostFilter) {
     }
 }
 
-/// One page of posts in `order`, read within `budget`.
+/// One page of the posts `filter` matches that `reader` sees, in `order`, read within
+/// `budget`.
 pub async fn page(
     exec: impl PgExecutor<'_>,
+    reader: Reader,
     filter: &PostFilter,
     order: PostOrder,
     window: &Window,
     budget: &ReadBudget,
 ) -> Result<Vec<Post>, StoreError> {
     let mut query = QueryBuilder::new(format!("select {POST_COLUMNS} from posts p where true"));
-    push_filter(&mut query, filter);
+    push_filter(&mut query, reader, filter);
     push_window(
         &mut query,
         order.field.expression(),
@@ -387,10 +386,14 @@ pub async fn page(
     Ok(in_list_order(posts, window))
 }
 
-/// How many posts `filter` matches.
-pub async fn count(exec: impl PgExecutor<'_>, filter: &PostFilter) -> Result<i64, StoreError> {
+/// How many of the posts `filter` matches `reader` sees.
+pub async fn count(
+    exec: impl PgExecutor<'_>,
+    reader: Reader,
+    filter: &PostFilter,
+) -> Result<i64, StoreError> {
     let mut query = QueryBuilder::new("select count(*) from posts p where true");
-    push_filter(&mut query, filter);
+    push_filter(&mut query, reader, filter);
     let count = query.build_query_scalar().fetch_one(exec).await?;
     Ok(count)
 }
@@ -409,7 +412,7 @@ pub async fn publish_due(exec: impl PgExecutor<'_>) -> Result<Vec<i64>, StoreErr
 }
 
 /// When the next scheduled post is due, if any.
-pub async fn next_scheduled(
+pub async fn next_scheduled_unchecked(
     exec: impl PgExecutor<'_>,
 ) -> Result<Option<DateTime<Utc>>, StoreError> {
     let next = sqlx::query_scalar("select min(published_at) from posts where status = 'scheduled'")

@@ -111,11 +111,12 @@ async fn find_or_create(conn: &mut PgConnection, tag: &TagName<'_>) -> Result<i6
     })
 }
 
-/// The tags of each of `post_ids`, in the order the post lists them. A post's tags are as
-/// visible as the post: callers pass ids of posts the reader may see.
+/// The tags of each of `post_ids` that `reader` sees, in the order the post lists them: a
+/// post's tags are as visible as the post.
 pub async fn for_posts(
     exec: impl PgExecutor<'_>,
     post_ids: &[i64],
+    reader: Reader,
 ) -> Result<HashMap<i64, Vec<Tag>>, StoreError> {
     #[derive(sqlx::FromRow)]
     struct Row {
@@ -123,17 +124,15 @@ pub async fn for_posts(
         #[sqlx(flatten)]
         tag: Tag,
     }
-    let rows: Vec<Row> = sqlx::query_as(
-        r#"
-        select pt.post_id, t.id, t.slug, t.name, t.created_at
-        from post_tags pt join tags t on t.id = pt.tag_id
-        where pt.post_id = any($1)
-        order by pt.post_id, pt.position, t.name
-        "#,
-    )
-    .bind(post_ids)
-    .fetch_all(exec)
-    .await?;
+    let mut query = QueryBuilder::new(
+        "select pt.post_id, t.id, t.slug, t.name, t.created_at \
+         from post_tags pt join tags t on t.id = pt.tag_id join posts p on p.id = pt.post_id \
+         where pt.post_id = any(",
+    );
+    query.push_bind(post_ids.to_vec()).push(")");
+    reader.push_post_visible(&mut query, "p");
+    query.push(" order by pt.post_id, pt.position, t.name");
+    let rows: Vec<Row> = query.build_query_as().fetch_all(exec).await?;
     let mut by_post: HashMap<i64, Vec<Tag>> = HashMap::new();
     for row in rows {
         by_post.entry(row.post_id).or_default().push(row.tag);
@@ -171,28 +170,26 @@ pub async fn find_visible(
     Ok(tags.into_iter().map(|tag| (tag.id, tag)).collect())
 }
 
-/// Tags that label at least one published post, by name (then id).
-pub async fn page(exec: impl PgExecutor<'_>, window: &Window) -> Result<Vec<Tag>, StoreError> {
-    let mut query = QueryBuilder::new(format!(
-        "select {TAG_COLUMNS} from tags t where {USED_BY_A_PUBLISHED_POST}"
-    ));
+/// The tags that label a post `reader` sees, by name (then id).
+pub async fn page(
+    exec: impl PgExecutor<'_>,
+    reader: Reader,
+    window: &Window,
+) -> Result<Vec<Tag>, StoreError> {
+    let mut query = QueryBuilder::new(format!("select {TAG_COLUMNS} from tags t where true"));
+    reader.push_tag_visible(&mut query);
     push_window(&mut query, "t.name", "t.id", Direction::Asc, window);
     let tags = query.build_query_as().fetch_all(exec).await?;
     Ok(in_list_order(tags, window))
 }
 
-pub async fn count(exec: impl PgExecutor<'_>) -> Result<i64, StoreError> {
-    let count = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "select count(*) from tags t where {USED_BY_A_PUBLISHED_POST}"
-    )))
-    .fetch_one(exec)
-    .await?;
+/// How many tags label a post `reader` sees.
+pub async fn count(exec: impl PgExecutor<'_>, reader: Reader) -> Result<i64, StoreError> {
+    let mut query = QueryBuilder::new("select count(*) from tags t where true");
+    reader.push_tag_visible(&mut query);
+    let count = query.build_query_scalar().fetch_one(exec).await?;
     Ok(count)
 }
-
-/// A tag nobody's published post carries is an editor's leftover, not part of the site.
-const USED_BY_A_PUBLISHED_POST: &str = "exists (select 1 from post_tags pt join posts p on p.id = pt.post_id \
-     where pt.tag_id = t.id and p.status = 'published')";
 
 impl Tag {
     /// This tag's position in the tag list (by name).

@@ -8,8 +8,8 @@
 use std::time::Duration;
 
 use chrono::Utc;
+use gazette_domain::publishing;
 use gazette_metrics::{Job, RunOutcome};
-use gazette_store::posts;
 
 use crate::scheduler::{Runner, stopped};
 
@@ -45,7 +45,7 @@ pub(crate) async fn publish_when_due(runner: Runner) {
 /// Publishes what is due; returns how long to wait for the next.
 async fn publish_due(runner: &Runner) -> Result<Duration, gazette_store::StoreError> {
     let started = std::time::Instant::now();
-    let published = posts::publish_due(&runner.pool).await;
+    let published = publishing::publish_due(&runner.pool).await;
     let outcome = match published {
         Ok(_) => RunOutcome::Success,
         Err(_) => RunOutcome::Failure,
@@ -55,7 +55,7 @@ async fn publish_due(runner: &Runner) -> Result<Duration, gazette_store::StoreEr
     if !published.is_empty() {
         tracing::info!(posts = ?published, "scheduled posts published");
     }
-    let wait = match posts::next_scheduled(&runner.pool).await? {
+    let wait = match publishing::next_scheduled(&runner.pool).await? {
         // The database decides what is due (its clock); ours only says when to ask
         // again, at least a moment later so a clock ahead of the database's cannot spin.
         Some(at) => (at - Utc::now())

@@ -47,7 +47,7 @@ impl AuthorQuery {
         Ok(author.map(AuthorNode))
     }
 
-    /// Authors who have published, by name.
+    /// The authors you may see (for anyone: those who have published), by name.
     async fn authors(
         &self,
         ctx: &Context<'_>,
@@ -57,11 +57,12 @@ impl AuthorQuery {
         before: Option<String>,
     ) -> Result<AuthorConnection> {
         let request = RequestContext::of(ctx)?;
+        let reader = request.reader();
         let pool = request.pool.clone();
         let (edges, page_info) = load_page(
             &PageArgs::new(first, after, last, before),
             AUTHOR_ORDERING,
-            |window| async move { authors::page(&pool, &window).await },
+            |window| async move { authors::page(&pool, reader, &window).await },
             Author::position,
             AuthorNode,
         )
@@ -72,7 +73,7 @@ impl AuthorQuery {
             page_info,
             total_count: TotalCount::new(move || {
                 let pool = pool.clone();
-                async move { Ok(authors::count(&pool).await?) }
+                async move { Ok(authors::count(&pool, reader).await?) }
             }),
         })
     }

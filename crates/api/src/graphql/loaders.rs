@@ -74,14 +74,16 @@ impl Loader<i64> for ChannelLoader {
 }
 
 /// A post's tags, in the post's order, by post id (of posts already loaded as visible).
-pub struct PostTagsLoader(PgPool);
+pub struct PostTagsLoader(PgPool, Reader);
 
 impl Loader<i64> for PostTagsLoader {
     type Value = Vec<Tag>;
     type Error = Arc<StoreError>;
 
     async fn load(&self, post_ids: &[i64]) -> LoadResult<i64, Vec<Tag>> {
-        tags::for_posts(&self.0, post_ids).await.map_err(Arc::new)
+        tags::for_posts(&self.0, post_ids, self.1)
+            .await
+            .map_err(Arc::new)
     }
 }
 
@@ -223,7 +225,7 @@ impl Loaders {
                 gazette_metrics::spawn_counted,
             ),
             post_tags: DataLoader::new(
-                PostTagsLoader(pool.clone()),
+                PostTagsLoader(pool.clone(), reader),
                 gazette_metrics::spawn_counted,
             ),
             comment_counts: DataLoader::new(

@@ -134,17 +134,21 @@ pub async fn post_connection(
 ) -> Result<PostConnection, ApiError> {
     let request = RequestContext::of(ctx)?;
     let ordering = ordering_name(order);
+    let reader = request.reader();
     let pool = request.pool.clone();
     let page_filter = filter.clone();
     let answer = request.answer.clone();
-    let (edges, page_info) = load_page(
-        &args,
-        ordering,
-        |window| async move { posts::page(&pool, &page_filter, order, &window, &answer).await },
-        |post| post.position(order.field),
-        PostNode,
-    )
-    .await?;
+    let (edges, page_info) =
+        load_page(
+            &args,
+            ordering,
+            |window| async move {
+                posts::page(&pool, reader, &page_filter, order, &window, &answer).await
+            },
+            |post| post.position(order.field),
+            PostNode,
+        )
+        .await?;
     let pool = request.pool.clone();
     Ok(PostConnection {
         edges,
@@ -152,7 +156,7 @@ pub async fn post_connection(
         total_count: TotalCount::new(move || {
             let pool = pool.clone();
             let filter = filter.clone();
-            async move { Ok(posts::count(&pool, &filter).await?) }
+            async move { Ok(posts::count(&pool, reader, &filter).await?) }
         }),
     })
 }
@@ -258,7 +262,6 @@ async fn store_filter(
     }
     Ok(StoreFilter {
         status: status.into(),
-        reader: request.reader(),
         author_id,
         tag_slug: filter.tag,
         published_after: filter.published_after,

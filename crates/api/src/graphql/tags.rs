@@ -42,7 +42,7 @@ impl TagQuery {
         Ok(tag.map(TagNode))
     }
 
-    /// The tags of published posts, by name.
+    /// The tags of the posts you may see (for anyone: published posts), by name.
     async fn tags(
         &self,
         ctx: &Context<'_>,
@@ -52,11 +52,12 @@ impl TagQuery {
         before: Option<String>,
     ) -> Result<TagConnection> {
         let request = RequestContext::of(ctx)?;
+        let reader = request.reader();
         let pool = request.pool.clone();
         let (edges, page_info) = load_page(
             &PageArgs::new(first, after, last, before),
             TAG_ORDERING,
-            |window| async move { tags::page(&pool, &window).await },
+            |window| async move { tags::page(&pool, reader, &window).await },
             Tag::position,
             TagNode,
         )
@@ -67,7 +68,7 @@ impl TagQuery {
             page_info,
             total_count: TotalCount::new(move || {
                 let pool = pool.clone();
-                async move { Ok(tags::count(&pool).await?) }
+                async move { Ok(tags::count(&pool, reader).await?) }
             }),
         })
     }

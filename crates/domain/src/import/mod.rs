@@ -253,7 +253,7 @@ impl Importer<'_> {
                 Record::Ignored => {}
             }
         }
-        for (comment, answers) in imports::staged_orphans(conn).await? {
+        for (comment, answers) in imports::staged_orphans_unchecked(conn).await? {
             report.skipped.push((
                 format!("comment {comment}"),
                 format!("it answers {answers}, which is not in the export"),
@@ -265,7 +265,7 @@ impl Importer<'_> {
             let Record::Post(mut post) = blogger::record(&entry) else {
                 continue;
             };
-            post.comments = imports::staged_comments_of(conn, &post.external_id)
+            post.comments = imports::staged_comments_of_unchecked(conn, &post.external_id)
                 .await?
                 .into_iter()
                 .map(|staged| ImportComment {
@@ -344,7 +344,7 @@ impl Importer<'_> {
         // What each record became, written in one statement once the post is in.
         let mut records = Vec::new();
         let (post_id, fresh, author) =
-            match imports::post(&mut *tx, source, &post.external_id).await? {
+            match imports::post_unchecked(&mut *tx, source, &post.external_id).await? {
                 Some(existing) => {
                     report.posts_present += 1;
                     (existing, false, None)
@@ -390,7 +390,7 @@ impl Importer<'_> {
             // Listed twice in the export, or imported by an earlier run.
             let present = inserted_here.contains_key(comment.external_id.as_str())
                 || (!fresh_post
-                    && imports::comment(&mut *tx, source, &comment.external_id)
+                    && imports::comment_unchecked(&mut *tx, source, &comment.external_id)
                         .await?
                         .is_some());
             if present {
@@ -400,7 +400,7 @@ impl Importer<'_> {
             let parent_id = match comment.parent_external_id.as_deref() {
                 Some(parent) => match inserted_here.get(parent) {
                     Some(id) => Some(*id),
-                    None => imports::comment(&mut *tx, source, parent).await?,
+                    None => imports::comment_unchecked(&mut *tx, source, parent).await?,
                 },
                 None => None,
             };
@@ -504,7 +504,7 @@ async fn insert_post(
         .as_deref()
         .map(|slug| gazette_content::slugify(slug, MAX_SLUG_LEN, "post"))
         .unwrap_or_else(|| gazette_content::slugify(title, MAX_SLUG_LEN, "post"));
-    let slug = posts::free_slug(&mut *tx, &wanted, MAX_SLUG_LEN).await?;
+    let slug = posts::free_slug_unchecked(&mut *tx, &wanted, MAX_SLUG_LEN).await?;
     let body_html = gazette_content::render_post_body(&post.body_html);
     let (excerpt, custom_excerpt) = match &post.excerpt {
         Some(excerpt) => (gazette_content::plain_text(excerpt), true),

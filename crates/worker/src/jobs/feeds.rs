@@ -5,7 +5,7 @@
 
 use gazette_domain::feeds::{self as domain_feeds, FeedSettings, FeedSpec, Format};
 use gazette_store::feeds;
-use gazette_store::{PgPool, StoreError, meta};
+use gazette_store::{PgPool, Reader, StoreError, meta, sources};
 
 /// The `gazette_meta` key holding the settings the stored feeds were built with.
 const BUILT_WITH: &str = "feeds_built_with";
@@ -53,7 +53,7 @@ pub async fn regenerate(pool: &PgPool, settings: &FeedSettings) -> Result<Report
     ];
     let only_tags = (!full).then_some((pending.tag_ids.as_slice(), pending.post_ids.as_slice()));
     specs.extend(
-        feeds::published_tags(pool, only_tags)
+        sources::published_tags(pool, Reader::PUBLIC, only_tags)
             .await?
             .into_iter()
             .map(|tag| FeedSpec::Tag {
@@ -63,7 +63,7 @@ pub async fn regenerate(pool: &PgPool, settings: &FeedSettings) -> Result<Report
     );
     let only_posts = (!full).then_some(pending.post_ids.as_slice());
     specs.extend(
-        feeds::posts_with_comment_feeds(pool, only_posts)
+        sources::posts_with_comment_feeds(pool, Reader::PUBLIC, only_posts)
             .await?
             .into_iter()
             .map(FeedSpec::PostComments),

@@ -12,12 +12,13 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use gazette_domain::offload;
-use gazette_store::channels::{self, Channel};
-use gazette_store::feeds::{self, FeedPost};
-use gazette_store::summaries::{
-    self, NewDigest, NewSummary, PeriodFeedback, PeriodPost, StoredText,
-};
-use gazette_store::{PgPool, SiteConfig, StoreError, meta};
+use gazette_store::channels::Channel;
+use gazette_store::sources::{self, FeedPost, PeriodFeedback, PeriodPost};
+use gazette_store::summaries::{self, NewDigest, NewSummary, StoredText};
+use gazette_store::{PgPool, Reader, SiteConfig, StoreError, feeds, meta};
+
+/// The texts are public: they are made of what anyone may see.
+const PUBLIC: Reader = Reader::PUBLIC;
 use gazette_syndication::social::{
     ChannelKind, DigestFeedback, DigestInput, DigestPost, Summary, SummaryInput, Template,
     render_digests, summarize,
@@ -78,11 +79,12 @@ pub async fn regenerate(
     report.looked = true;
 
     summaries::remove_disabled(&mut *tx).await?;
-    let channels = channels::enabled(&mut *tx).await?;
-    let posts = feeds::latest_posts(&mut *tx, None, i64::from(config.summary_posts)).await?;
+    let channels = gazette_domain::channels::enabled_for_rendering(&mut *tx).await?;
+    let posts =
+        sources::latest_posts(&mut *tx, PUBLIC, None, i64::from(config.summary_posts)).await?;
     let period_posts =
-        summaries::posts_published_between(&mut *tx, period_start, period_end).await?;
-    let feedback = summaries::feedback_between(&mut *tx, period_start, period_end).await?;
+        sources::posts_published_between(&mut *tx, PUBLIC, period_start, period_end).await?;
+    let feedback = sources::feedback_between(&mut *tx, PUBLIC, period_start, period_end).await?;
     let stored = Stored::new(summaries::stored_texts(&mut *tx, period_start).await?);
 
     // Which texts must be rendered: those whose input is not what the stored text was

@@ -644,7 +644,7 @@ export type Query = {
    * when they have published nothing the viewer may read.
    */
   author?: Maybe<Author>;
-  /** Authors who have published, by name. */
+  /** The authors you may see (for anyone: those who have published), by name. */
   authors: AuthorConnection;
   /**
    * A channel by its global `id` or its `slug` (give one); null when there is none (or
@@ -699,7 +699,7 @@ export type Query = {
    * labels no post the viewer may read.
    */
   tag?: Maybe<Tag>;
-  /** The tags of published posts, by name. */
+  /** The tags of the posts you may see (for anyone: published posts), by name. */
   tags: TagConnection;
   /** Who the request's token belongs to; null without a token. */
   viewer?: Maybe<Viewer>;
