@@ -1,6 +1,7 @@
 //! Gazette's HTTP surface: GraphQL over HTTP (and, later, WebSocket), the GraphiQL
 //! playground (served from our own copy of its assets), the generated feeds, and health.
 
+mod auth;
 mod client;
 mod conditional;
 mod events;

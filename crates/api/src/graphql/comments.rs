@@ -16,7 +16,7 @@ use super::errors::ApiError;
 use super::ids::{GlobalId, NodeKind};
 use super::loaders::{ChildPageKey, LoadOne};
 use super::posts::PostNode;
-use super::ws::subscription_slot;
+use super::socket_session::subscription_slot;
 use crate::events::EventHub;
 use gazette_domain::commenting::{self, CommentInput};
 

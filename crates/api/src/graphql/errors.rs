@@ -3,7 +3,7 @@
 //! ([`DomainError`]); this is only how GraphQL shows it. Internal failures are logged with
 //! their cause chain and shown to clients only as a generic sentence: no SQL, no stack.
 
-use async_graphql::ErrorExtensions;
+use async_graphql::{ErrorExtensionValues, ErrorExtensions, ServerError};
 use gazette_domain::DomainError;
 use gazette_store::{StoreError, display_chain};
 
@@ -60,4 +60,34 @@ impl From<ApiError> for async_graphql::Error {
             }
         })
     }
+}
+
+/// The error's `extensions.code`.
+pub fn code_of(error: &ServerError) -> Option<&str> {
+    match error.extensions.as_ref()?.get("code")? {
+        async_graphql::Value::String(code) => Some(code),
+        _ => None,
+    }
+}
+
+/// Whether any of `response`'s errors has `code`.
+pub fn has_code(response: &async_graphql::Response, code: &str) -> bool {
+    response
+        .errors
+        .iter()
+        .any(|error| code_of(error) == Some(code))
+}
+
+/// An error that refuses the whole operation, with its code.
+pub fn refusal(
+    code: &str,
+    message: String,
+    more: impl FnOnce(&mut ErrorExtensionValues),
+) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    let mut extensions = ErrorExtensionValues::default();
+    extensions.set("code", code);
+    more(&mut extensions);
+    error.extensions = Some(extensions);
+    error
 }

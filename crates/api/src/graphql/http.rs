@@ -14,21 +14,22 @@ use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use gazette_domain::Viewer;
 use std::time::Instant;
 
-use gazette_store::{PgPool, ReadBudget, tokens};
+use gazette_store::{PgPool, ReadBudget};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::context::RequestContext;
+use super::errors::{code_of, has_code, refusal};
 use super::introspection::asks_for_schema;
-use super::limits::{CheckOnly, passed, refusal};
+use super::limits::{CheckOnly, passed};
 use super::pricing;
 use super::response_cache::CacheKey;
 use super::response_order;
+use crate::auth::authenticate;
 use crate::client::client_key;
 use crate::limits::Refusals;
 use crate::state::AppState;
@@ -775,21 +776,6 @@ fn leading_operation_name(document: &str) -> Option<&str> {
     Some(&rest[..end]).filter(|name| !name.is_empty())
 }
 
-/// The error's `extensions.code`.
-fn code_of(error: &ServerError) -> Option<&str> {
-    match error.extensions.as_ref()?.get("code")? {
-        async_graphql::Value::String(code) => Some(code),
-        _ => None,
-    }
-}
-
-pub(super) fn has_code(response: &async_graphql::Response, code: &str) -> bool {
-    response
-        .errors
-        .iter()
-        .any(|error| code_of(error) == Some(code))
-}
-
 #[derive(Serialize)]
 struct ResponseBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -868,66 +854,6 @@ fn set_code_if_missing(error: &mut ServerError, code: &str) {
     if extensions.get("code").is_none() {
         extensions.set("code", code);
     }
-}
-
-/// No token: anonymous. A valid token: its owner. Anything else ends the request with 401.
-pub(crate) async fn authenticate(
-    pool: &PgPool,
-    authorization: Option<&HeaderValue>,
-) -> Result<Viewer, Box<Response>> {
-    let Some(value) = authorization else {
-        return Ok(Viewer::Anonymous);
-    };
-    let secret = value
-        .to_str()
-        .ok()
-        .and_then(|value| value.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, secret)| secret.trim())
-        .filter(|secret| !secret.is_empty());
-    let Some(secret) = secret else {
-        return Err(Box::new(unauthenticated(
-            "The Authorization header must be `Bearer <token>`.",
-        )));
-    };
-    match tokens::authenticate(pool, secret).await {
-        Ok(Some(owner)) => Ok(Viewer::Token(owner)),
-        Ok(None) => Err(Box::new(unauthenticated(
-            "The token is not valid: it is unknown or has been revoked.",
-        ))),
-        Err(error) => {
-            let code = match error.is_unavailable() {
-                true => "DATABASE_UNAVAILABLE",
-                false => "INTERNAL",
-            };
-            tracing::error!(error = %gazette_store::display_chain(&error), "token check failed");
-            let mut response = respond(
-                MediaType::Json,
-                StatusCode::SERVICE_UNAVAILABLE,
-                json!({ "errors": [{
-                    "message": "The token cannot be checked right now; try again shortly.",
-                    "extensions": { "code": code }
-                }]}),
-            );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
-            Err(Box::new(response))
-        }
-    }
-}
-
-fn unauthenticated(message: &str) -> Response {
-    let mut response = respond(
-        MediaType::Json,
-        StatusCode::UNAUTHORIZED,
-        json!({ "errors": [{ "message": message, "extensions": { "code": "UNAUTHENTICATED" } }] }),
-    );
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static(r#"Bearer realm="gazette", error="invalid_token""#),
-    );
-    response
 }
 
 fn method_not_allowed(media: MediaType) -> Response {

@@ -6,7 +6,7 @@
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{ServerError, ServerResult, Value as ConstValue, Variables};
 
-use super::limits::refusal;
+use super::errors::refusal;
 
 /// Refuses a variable holding a NUL anywhere inside it.
 pub fn check_variables(variables: &Variables) -> ServerResult<()> {

@@ -12,16 +12,15 @@ use async_graphql::extensions::{
     NextValidation,
 };
 use async_graphql::parser::types::{ExecutableDocument, OperationType};
-use async_graphql::{
-    ErrorExtensionValues, Request, Response, ServerError, ServerResult, ValidationResult, Variables,
-};
+use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResult, Variables};
 
 use gazette_store::ReadBudget;
 
+use super::errors::refusal;
 use super::input_text;
 use super::pricing;
 use super::schema_model::SchemaModel;
-use super::ws::SocketSession;
+use super::socket_session::SocketSession;
 use crate::state::Limits;
 
 /// Request data asking the guarded schema to stop once the operation has passed every
@@ -196,18 +195,4 @@ fn check_subscription(
             Ok(document)
         }
     }
-}
-
-/// An error that refuses the whole operation, with its code.
-pub fn refusal(
-    code: &str,
-    message: String,
-    more: impl FnOnce(&mut ErrorExtensionValues),
-) -> ServerError {
-    let mut error = ServerError::new(message, None);
-    let mut extensions = ErrorExtensionValues::default();
-    extensions.set("code", code);
-    more(&mut extensions);
-    error.extensions = Some(extensions);
-    error
 }

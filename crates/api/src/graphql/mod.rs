@@ -19,6 +19,7 @@ pub mod pricing;
 pub mod response_cache;
 mod response_order;
 mod schema_model;
+mod socket_session;
 mod tags;
 pub mod ws;
 

@@ -20,8 +20,8 @@ use super::context::RequestContext;
 use super::errors::ApiError;
 use super::ids::{GlobalId, Lookup, NodeKind};
 use super::loaders::LoadOne;
+use super::socket_session::subscription_slot;
 use super::tags::TagNode;
-use super::ws::subscription_slot;
 use crate::events::EventHub;
 use gazette_domain::publishing::{self, PostEdit, PostInput};
 

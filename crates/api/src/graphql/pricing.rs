@@ -25,7 +25,7 @@ use async_graphql::parser::types::{
 };
 use async_graphql::{ServerError, Value, Variables};
 
-use super::limits::refusal;
+use super::errors::refusal;
 use super::response_order::selected_operation;
 use super::schema_model::{Kind, SchemaModel, TypeRef};
 
