@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use reqwest::header;
 use serde_json::json;
 
-use crate::helpers::{TestApp, error_code, eventually, http_client};
+use crate::support::{TestApp, error_code, http_client};
 use gazette_store::tokens::Role;
 
 const DEMO_SLUG: &str = "the-implementation-of-enterprise-2-0-by-government-departments";
@@ -118,11 +118,7 @@ async fn browsers_get_no_room_to_guess_types_or_frame_pages() {
         "/graphiql".to_owned(),
         "/graphiql/assets/3.9.0/gazette-graphiql.js".to_owned(),
     ];
-    let syndication = crate::helpers::eventually(100, || async {
-        let response = app.get("/syndication/twitter.txt").await;
-        (response.status() == StatusCode::OK).then_some(())
-    })
-    .await;
+    let syndication = app.get_when_ok("/syndication/twitter.txt", 100).await;
     assert!(
         syndication.is_some(),
         "the worker writes the syndication documents"
@@ -171,12 +167,10 @@ async fn health_and_readiness() {
 async fn the_feed_lists_the_demo_post_and_supports_conditional_get() {
     let app = TestApp::spawn_seeded().await;
     // The worker builds the feed as it starts; give it a moment.
-    let response = eventually(100, || async {
-        let response = app.get("/feed.xml").await;
-        (response.status() == StatusCode::OK).then_some(response)
-    })
-    .await
-    .expect("the feed appears");
+    let response = app
+        .get_when_ok("/feed.xml", 100)
+        .await
+        .expect("the feed appears");
     assert_eq!(
         response.headers()[header::CONTENT_TYPE],
         "application/rss+xml; charset=utf-8"

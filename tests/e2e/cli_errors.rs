@@ -1,42 +1,11 @@
 //! Bad configuration and environment: one clear sentence on stderr, a non-zero exit, never
 //! a panic.
 
-use std::process::{Output, Stdio};
-use std::time::Duration;
+use std::process::Output;
 
 use gazette_store::testing::TestDatabase;
 
-/// A `gazette` command, isolated from the test runner's own settings.
-pub fn command(args: &[&str], env: &[(&str, &str)]) -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_gazette"));
-    for (name, _) in std::env::vars() {
-        if name == "DATABASE_URL" || name.starts_with("GAZETTE_") {
-            command.env_remove(name);
-        }
-    }
-    command
-        .args(args)
-        // Quiet by default; a caller's own GAZETTE_LOG wins.
-        .env("GAZETTE_LOG", "warn")
-        // Many test processes at once would race for the default metrics address; the
-        // tests of metrics give an address of their own.
-        .env("GAZETTE_METRICS_LISTEN", "off")
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    command
-}
-
-/// Runs `gazette` to completion (at most a minute).
-pub async fn gazette(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let output = command(args, env).output();
-    tokio::time::timeout(Duration::from_secs(60), output)
-        .await
-        .expect("gazette finished within a minute")
-        .expect("gazette ran")
-}
+use crate::support::gazette;
 
 /// Asserts a failed run with a one-sentence explanation containing `expected`.
 fn assert_clear_failure(output: &Output, expected: &str) {

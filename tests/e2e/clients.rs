@@ -2,37 +2,31 @@
 //! address they appended (the last `X-Forwarded-For` entries, whatever the client wrote
 //! before them); IPv6 clients count per /64.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::comments::published_post;
-use crate::helpers::{TestApp, error_code};
+use crate::support::{TestApp, error_code, json_answer, published_post};
 
 /// An anonymous comment sent with these `X-Forwarded-For` lines; returns the error code.
 async fn comment_from(app: &TestApp, post: &str, forwarded: &[&str]) -> Option<String> {
-    let mut request = app.client.post(app.url("/graphql")).json(&json!({
-        "query": "mutation($input: AddCommentInput!) { addComment(input: $input) { comment { id } } }",
-        "variables": { "input": { "postId": post, "authorName": "Visitor", "body": "Hello" } }
-    }));
+    let mut request = app.graphql_request(
+        None,
+        "mutation($input: AddCommentInput!) { addComment(input: $input) { comment { id } } }",
+        json!({ "input": { "postId": post, "authorName": "Visitor", "body": "Hello" } }),
+    );
     for line in forwarded {
         request = request.header("x-forwarded-for", *line);
     }
-    let response: Value = request
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("json");
-    error_code(&response).map(str::to_owned)
+    error_code(&json_answer(request).await).map(str::to_owned)
 }
 
 #[tokio::test]
 async fn the_proxy_appended_address_counts_and_ipv6_counts_per_64() {
-    let app = TestApp::spawn_with(
-        false,
-        false,
-        &["--trust-forwarded-for", "true", "--comment-rate-limit", "2"],
-    )
+    let app = TestApp::spawn_api_only_with(&[
+        "--trust-forwarded-for",
+        "true",
+        "--comment-rate-limit",
+        "2",
+    ])
     .await;
     let (_, post) = published_post(&app).await;
 
@@ -90,7 +84,7 @@ async fn the_proxy_appended_address_counts_and_ipv6_counts_per_64() {
 
 #[tokio::test]
 async fn forwarded_addresses_are_ignored_unless_trusted() {
-    let app = TestApp::spawn_with(false, false, &["--comment-rate-limit", "1"]).await;
+    let app = TestApp::spawn_api_only_with(&["--comment-rate-limit", "1"]).await;
     let (_, post) = published_post(&app).await;
     assert_eq!(comment_from(&app, &post, &["198.51.100.1"]).await, None);
     assert_eq!(

@@ -5,36 +5,10 @@
 use gazette_store::tokens::Role;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, error_code};
-
-const COMMENT: &str = "id depth status body bodyHtml author { name url } replyCount parent { id }";
-
-/// A published post by "Poster" (an author); returns the author's token and the post id.
-pub async fn published_post(app: &TestApp) -> (String, String) {
-    let token = app.token("Poster", Role::Author).await;
-    let post = app
-        .create_post(
-            &token,
-            json!({ "title": "Open for comments", "status": "PUBLISHED" }),
-        )
-        .await;
-    (token, post["id"].as_str().expect("post id").to_owned())
-}
-
-/// Sends addComment; returns the whole response.
-pub async fn add_comment(app: &TestApp, token: Option<&str>, input: Value) -> Value {
-    app.graphql_as(
-        token,
-        &format!(
-            "mutation($input: AddCommentInput!) {{ addComment(input: $input) {{ editToken depthCapped clientMutationId comment {{ {COMMENT} }} }} }}"
-        ),
-        json!({ "input": input }),
-    )
-    .await
-}
+use crate::support::{COMMENT, TestApp, add_comment, error_code, json_answer, published_post};
 
 /// Adds an anonymous comment that must succeed; returns the payload.
-pub async fn comment(app: &TestApp, post: &str, parent: Option<&Value>, body: &str) -> Value {
+async fn comment(app: &TestApp, post: &str, parent: Option<&Value>, body: &str) -> Value {
     let mut input = json!({ "postId": post, "authorName": "Reader", "body": body });
     if let Some(parent) = parent {
         input["parentId"] = parent["comment"]["id"].clone();
@@ -76,7 +50,7 @@ fn bodies(thread: &Value) -> Vec<(i64, String)> {
 
 #[tokio::test]
 async fn threads_come_depth_first_in_pages() {
-    let app = TestApp::spawn_with(false, false, &["--comment-rate-limit", "0"]).await;
+    let app = TestApp::spawn_api_only_with(&["--comment-rate-limit", "0"]).await;
     let (_, post) = published_post(&app).await;
     let a = comment(&app, &post, None, "A").await;
     let a1 = comment(&app, &post, Some(&a), "A1").await;
@@ -197,7 +171,7 @@ async fn deleted_comments_with_replies_stay_as_tombstones() {
 
 #[tokio::test]
 async fn replies_beyond_the_depth_cap_attach_at_the_cap() {
-    let app = TestApp::spawn_with(false, false, &["--comment-max-depth", "2"]).await;
+    let app = TestApp::spawn_api_only_with(&["--comment-max-depth", "2"]).await;
     let (_, post) = published_post(&app).await;
     let a = comment(&app, &post, None, "depth 0").await;
     let b = comment(&app, &post, Some(&a), "depth 1").await;
@@ -218,7 +192,7 @@ async fn moderation_holds_what_each_mode_says() {
         ("links", "PUBLISHED", "PENDING"),
         ("all", "PENDING", "PENDING"),
     ] {
-        let app = TestApp::spawn_with(false, false, &["--comment-moderation", mode]).await;
+        let app = TestApp::spawn_api_only_with(&["--comment-moderation", mode]).await;
         let (poster, post) = published_post(&app).await;
         let status = |response: &Value| response["data"]["addComment"]["comment"]["status"].clone();
         let plain_response = add_comment(
@@ -371,20 +345,12 @@ async fn counts_leave_out_replies_hidden_under_held_comments() {
 async fn retries_give_held_comments_back_only_to_their_commenter() {
     let app = TestApp::spawn_with(false, true, &["--trust-forwarded-for", "true"]).await;
     let (_, post) = published_post(&app).await;
+    let query = format!(
+        "mutation($input: AddCommentInput!) {{ addComment(input: $input) {{ editToken comment {{ {COMMENT} }} }} }}"
+    );
     let send = async |from: &str, input: &Value| -> Value {
-        app.client
-            .post(app.url("/graphql"))
-            .header("x-forwarded-for", from)
-            .json(&json!({
-                "query": format!("mutation($input: AddCommentInput!) {{ addComment(input: $input) {{ editToken comment {{ {COMMENT} }} }} }}"),
-                "variables": { "input": input }
-            }))
-            .send()
-            .await
-            .expect("request")
-            .json()
-            .await
-            .expect("json")
+        let request = app.graphql_request(None, &query, json!({ "input": input }));
+        json_answer(request.header("x-forwarded-for", from)).await
     };
     let held = json!({
         "postId": post, "authorName": "Linky", "authorEmail": "linky@example.org",
@@ -429,21 +395,22 @@ async fn retries_give_held_comments_back_only_to_their_commenter() {
         published["data"]["addComment"]["comment"]["id"]
     );
     assert_eq!(stranger["data"]["addComment"]["editToken"], Value::Null);
-    let stored: i64 = sqlx::query_scalar("select count(*) from comments")
-        .fetch_one(&app.pool)
-        .await
-        .expect("count");
-    assert_eq!(stored, 2, "retries wrote nothing");
+    assert_eq!(
+        app.count("select count(*) from comments").await,
+        2,
+        "retries wrote nothing"
+    );
     app.stop().await;
 }
 
 #[tokio::test]
 async fn hostile_comments_come_out_inert() {
-    let app = TestApp::spawn_with(
-        false,
-        false,
-        &["--comment-moderation", "open", "--comment-rate-limit", "0"],
-    )
+    let app = TestApp::spawn_api_only_with(&[
+        "--comment-moderation",
+        "open",
+        "--comment-rate-limit",
+        "0",
+    ])
     .await;
     let (_, post) = published_post(&app).await;
     let payloads = [
@@ -504,31 +471,15 @@ async fn hostile_comments_come_out_inert() {
 
 #[tokio::test]
 async fn anonymous_comments_are_rate_limited_per_address() {
-    let app = TestApp::spawn_with(false, false, &["--trust-forwarded-for", "true"]).await;
+    let app = TestApp::spawn_api_only_with(&["--trust-forwarded-for", "true"]).await;
     let (poster, post) = published_post(&app).await;
-    let send = |address: &'static str, token: Option<String>| {
-        let app = &app;
-        let post = post.clone();
-        async move {
-            let mut request = app
-                .client
-                .post(app.url("/graphql"))
-                .header("x-forwarded-for", address)
-                .json(&json!({
-                    "query": "mutation($input: AddCommentInput!) { addComment(input: $input) { comment { id } } }",
-                    "variables": { "input": { "postId": post, "authorName": "R", "body": "hi" } }
-                }));
-            if let Some(token) = token {
-                request = request.bearer_auth(token);
-            }
-            request
-                .send()
-                .await
-                .expect("send")
-                .json::<Value>()
-                .await
-                .expect("json")
-        }
+    let send = async |address: &str, token: Option<&str>| -> Value {
+        let request = app.graphql_request(
+            token,
+            "mutation($input: AddCommentInput!) { addComment(input: $input) { comment { id } } }",
+            json!({ "input": { "postId": post, "authorName": "R", "body": "hi" } }),
+        );
+        json_answer(request.header("x-forwarded-for", address)).await
     };
     for n in 0..5 {
         let response = send("198.51.100.7", None).await;
@@ -545,17 +496,17 @@ async fn anonymous_comments_are_rate_limited_per_address() {
         "other addresses have their own allowance"
     );
     assert!(
-        send("198.51.100.7", Some(poster))
+        send("198.51.100.7", Some(&poster))
             .await
             .get("errors")
             .is_none(),
         "token holders are not limited"
     );
-    let stored: i64 = sqlx::query_scalar("select count(*) from comments")
-        .fetch_one(&app.pool)
-        .await
-        .expect("count");
-    assert_eq!(stored, 7, "the refused comment was not stored");
+    assert_eq!(
+        app.count("select count(*) from comments").await,
+        7,
+        "the refused comment was not stored"
+    );
     app.stop().await;
 }
 
@@ -591,11 +542,7 @@ async fn retries_with_the_same_client_mutation_id_add_one_comment() {
         new["data"]["addComment"]["comment"]["id"],
         first["comment"]["id"]
     );
-    let stored: i64 = sqlx::query_scalar("select count(*) from comments")
-        .fetch_one(&app.pool)
-        .await
-        .expect("count");
-    assert_eq!(stored, 2);
+    assert_eq!(app.count("select count(*) from comments").await, 2);
     app.stop().await;
 }
 

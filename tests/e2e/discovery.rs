@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use reqwest::header;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, eventually, http_client};
+use crate::support::{TestApp, http_client};
 
 async fn revalidates(app: &TestApp, path: &str) {
     let first = app.get(path).await;
@@ -91,12 +91,10 @@ async fn the_sitemap_lists_what_the_public_sees_and_robots_point_to_it() {
 async fn json_feeds_stand_next_to_rss_and_atom_and_pages_link_them() {
     let app = TestApp::spawn_seeded().await;
     for path in ["/feed.json", "/comments/feed.json"] {
-        let ready = eventually(200, || async {
-            let response = app.get(path).await;
-            (response.status() == StatusCode::OK).then_some(response)
-        })
-        .await
-        .expect("the worker builds the JSON Feed");
+        let ready = app
+            .get_when_ok(path, 200)
+            .await
+            .expect("the worker builds the JSON Feed");
         assert_eq!(
             ready.headers()[header::CONTENT_TYPE],
             "application/feed+json; charset=utf-8"

@@ -10,16 +10,20 @@ use sqlx::{Connection, PgConnection};
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout};
 
-use crate::cli_errors::{command, gazette};
+use crate::support::{
+    command, connect_embedded, connect_embedded_as_superuser, free_address, gazette, graphql_at,
+    short_temp_dir,
+};
 
-pub(crate) struct RunningServer {
-    pub(crate) child: Child,
+/// `gazette serve` with its stdout kept: what it prints before it runs is under test.
+struct RunningServer {
+    child: Child,
     lines: Lines<BufReader<ChildStdout>>,
     /// What it printed before it said it was running.
     banner: Vec<String>,
 }
 
-pub(crate) async fn start_serve(data_dir: &Path, listen: &str) -> RunningServer {
+async fn start_serve(data_dir: &Path, listen: &str) -> RunningServer {
     let mut child = command(
         &[
             "serve",
@@ -86,34 +90,6 @@ impl RunningServer {
     }
 }
 
-fn free_address() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("address").to_string()
-}
-
-/// Connects as the application does: its own role, with the password in the data directory.
-pub(crate) async fn connect(data_dir: &Path) -> PgConnection {
-    connect_as(data_dir, "gazette_app", "postgres-password").await
-}
-
-async fn connect_as_superuser(data_dir: &Path) -> PgConnection {
-    connect_as(data_dir, "gazette", "postgres-superuser-password").await
-}
-
-/// Connects over the cluster's socket as `user`, with the password in `password_file`.
-async fn connect_as(data_dir: &Path, user: &str, password_file: &str) -> PgConnection {
-    let password =
-        std::fs::read_to_string(data_dir.join(password_file)).expect("the password file");
-    let options = PgConnectOptions::new()
-        .socket(data_dir.join("postgres"))
-        .username(user)
-        .password(password.trim())
-        .database("gazette");
-    PgConnection::connect_with(&options)
-        .await
-        .expect("connect over the Unix socket")
-}
-
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).expect("file").permissions().mode() & 0o777
 }
@@ -127,11 +103,7 @@ async fn count(connection: &mut PgConnection, table: &str) -> i64 {
 
 #[tokio::test]
 async fn embedded_postgres_lifecycle() {
-    // Under /tmp: short enough for the socket path, reachable by the postgres user.
-    let data = tempfile::Builder::new()
-        .prefix("gz-e2e-")
-        .tempdir_in("/tmp")
-        .expect("temp dir");
+    let data = short_temp_dir("gz-e2e-");
     let data_dir = data.path();
     let listen = free_address();
 
@@ -151,14 +123,7 @@ async fn embedded_postgres_lifecycle() {
             .trim(),
         token
     );
-    assert_eq!(
-        std::fs::metadata(&token_file)
-            .expect("meta")
-            .permissions()
-            .mode()
-            & 0o777,
-        0o600
-    );
+    assert_eq!(mode(&token_file), 0o600);
     let base = format!("http://{listen}");
     for url in ["/graphiql", "/graphql", "/feed.xml"] {
         assert!(
@@ -172,24 +137,20 @@ async fn embedded_postgres_lifecycle() {
     }
 
     // The seeded post answers over GraphQL.
-    let response: serde_json::Value = crate::helpers::http_client()
-        .post(format!("{base}/graphql"))
-        .json(&serde_json::json!({
+    let response = graphql_at(
+        &base,
+        serde_json::json!({
             "query": r#"{ post(slug: "the-implementation-of-enterprise-2-0-by-government-departments") { title } }"#
-        }))
-        .send()
-        .await
-        .expect("query")
-        .json()
-        .await
-        .expect("json");
+        }),
+    )
+    .await;
     assert_eq!(
         response["data"]["post"]["title"],
         "The implementation of Enterprise 2.0 by government departments"
     );
 
     // The cluster listens on a Unix socket only, and runs unprivileged.
-    let mut connection = connect(data_dir).await;
+    let mut connection = connect_embedded(data_dir).await;
     let listen_addresses: String = sqlx::query_scalar("select current_setting('listen_addresses')")
         .fetch_one(&mut connection)
         .await
@@ -300,7 +261,7 @@ async fn embedded_postgres_lifecycle() {
         "{:?}",
         restarted.banner
     );
-    let mut connection = connect(data_dir).await;
+    let mut connection = connect_embedded(data_dir).await;
     assert_eq!(count(&mut connection, "posts").await, 1);
     assert_eq!(count(&mut connection, "comments").await, 2);
     assert_eq!(count(&mut connection, "api_tokens").await, 2);
@@ -309,7 +270,7 @@ async fn embedded_postgres_lifecycle() {
     // An older gazette's cluster: its database belongs to the superuser, and the superuser's
     // password file is gone. The next start gives the superuser a new password and hands
     // the database to the application's role.
-    let mut superuser = connect_as_superuser(data_dir).await;
+    let mut superuser = connect_embedded_as_superuser(data_dir).await;
     sqlx::raw_sql("alter database gazette owner to gazette; alter table posts owner to gazette")
         .execute(&mut superuser)
         .await
@@ -320,7 +281,7 @@ async fn embedded_postgres_lifecycle() {
 
     let upgraded = start_serve(data_dir, &listen).await;
     assert_eq!(mode(&data_dir.join("postgres-superuser-password")), 0o600);
-    let mut superuser = connect_as_superuser(data_dir).await;
+    let mut superuser = connect_embedded_as_superuser(data_dir).await;
     let owners: Vec<String> = sqlx::query_scalar(
         "select pg_get_userbyid(datdba)::text from pg_database where datname = 'gazette' \
          union all select tableowner::text from pg_tables where tablename = 'posts'",
@@ -330,7 +291,7 @@ async fn embedded_postgres_lifecycle() {
     .expect("owners");
     assert_eq!(owners, ["gazette_app", "gazette_app"]);
     superuser.close().await.expect("close");
-    let mut connection = connect(data_dir).await;
+    let mut connection = connect_embedded(data_dir).await;
     assert_eq!(count(&mut connection, "posts").await, 1);
     connection.close().await.expect("close");
     upgraded.terminate().await;
@@ -338,14 +299,8 @@ async fn embedded_postgres_lifecycle() {
 
 #[tokio::test]
 async fn a_planted_link_is_never_followed() {
-    let data = tempfile::Builder::new()
-        .prefix("gz-link-")
-        .tempdir_in("/tmp")
-        .expect("temp dir");
-    let victim = tempfile::Builder::new()
-        .prefix("gz-victim-")
-        .tempdir_in("/tmp")
-        .expect("temp dir");
+    let data = short_temp_dir("gz-link-");
+    let victim = short_temp_dir("gz-victim-");
     let before = std::fs::metadata(victim.path()).expect("victim");
     std::os::unix::fs::symlink(victim.path(), data.path().join("postgres")).expect("link");
     let output = gazette(

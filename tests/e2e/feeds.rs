@@ -10,8 +10,9 @@ use reqwest::header;
 use serde_json::json;
 use sqlx::Connection;
 
-use crate::cli_errors::command;
-use crate::helpers::{TestApp, eventually, settings};
+use crate::support::{
+    TestApp, add_comment, command, eventually, gazette, hold_feed_lock, settings,
+};
 
 const DEMO_SLUG: &str = "the-implementation-of-enterprise-2-0-by-government-departments";
 
@@ -207,15 +208,9 @@ async fn every_feed_parses_with_absolute_links_and_escaped_text() {
         .next()
         .expect("slug")
         .to_owned();
-    let post_id = app
-        .graphql(
-            &format!(r#"{{ post(slug: "{post}") {{ id }} }}"#),
-            json!({}),
-        )
-        .await["data"]["post"]["id"]
-        .clone();
+    let post_id = app.post_id(&post).await;
     for body in ["First!", "<b>bold</b> & <script>x</script>"] {
-        let response = crate::comments::add_comment(
+        let response = add_comment(
             &app,
             None,
             json!({ "postId": post_id, "authorName": "Ann <admin>", "body": body }),
@@ -357,19 +352,6 @@ async fn changes_reach_the_feeds_without_waiting_for_the_schedule() {
     app.stop().await;
 }
 
-/// A connection that holds the build lock of `key` until dropped.
-async fn hold_feed_lock(app: &TestApp, key: &str) -> sqlx::PgConnection {
-    let mut connection = sqlx::PgConnection::connect_with(app.database.options())
-        .await
-        .expect("connect");
-    sqlx::query("select pg_advisory_lock(hashtextextended('feed:' || $1, 0))")
-        .bind(key)
-        .execute(&mut connection)
-        .await
-        .expect("lock");
-    connection
-}
-
 /// Waits until some session waits for an advisory lock (a worker blocked on a feed).
 async fn a_worker_waits_for_a_feed(app: &TestApp) {
     let waiting = eventually(100, || async {
@@ -394,7 +376,7 @@ async fn two_workers_never_build_the_same_feed_at_once() {
     let worker_config = settings(&["--database-url", app.database.url()])
         .worker(settings(&[]).site("127.0.0.1:8080".parse().expect("address")));
 
-    let lock = hold_feed_lock(&app, "feed.xml").await;
+    let lock = hold_feed_lock(&app.database, "feed.xml").await;
     let first = tokio::spawn({
         let (pool, config) = (app.pool.clone(), worker_config.clone());
         async move { gazette_worker::run_all(&pool, &config).await }
@@ -443,7 +425,7 @@ async fn a_killed_worker_leaves_the_last_feed_intact() {
     .expect("the worker builds the feed");
 
     // A change sets the worker building again; it stalls on the feed we hold, and dies there.
-    let lock = hold_feed_lock(&app, "feed.xml").await;
+    let lock = hold_feed_lock(&app.database, "feed.xml").await;
     app.create_post(&token, json!({ "title": "After", "status": "PUBLISHED" }))
         .await;
     a_worker_waits_for_a_feed(&app).await;
@@ -457,7 +439,7 @@ async fn a_killed_worker_leaves_the_last_feed_intact() {
         .expect("still there");
     assert_eq!(kept, first, "the killed run changed nothing");
     assert_eq!(titles(&parse(&kept.body)), ["Before"]);
-    let once = crate::cli_errors::gazette(
+    let once = gazette(
         &["worker", "--once"],
         &[("DATABASE_URL", app.database.url())],
     )

@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use reqwest::header::{self, HeaderValue};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, error_code};
+use crate::support::{TestApp, error_code};
 use gazette_store::tokens::{self, Role};
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -324,7 +324,7 @@ async fn browsers_may_call_from_the_allowed_origins() {
     );
     closed.stop().await;
 
-    let open = TestApp::spawn_with(false, false, &["--cors-origins", "*"]).await;
+    let open = TestApp::spawn_api_only_with(&["--cors-origins", "*"]).await;
     let allowed = preflight(&open, "https://anywhere.example").await;
     assert!(allowed.status().is_success());
     assert_eq!(allowed.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
@@ -338,8 +338,7 @@ async fn browsers_may_call_from_the_allowed_origins() {
     );
     open.stop().await;
 
-    let listed =
-        TestApp::spawn_with(false, false, &["--cors-origins", "https://www.example.gov"]).await;
+    let listed = TestApp::spawn_api_only_with(&["--cors-origins", "https://www.example.gov"]).await;
     let allowed = preflight(&listed, "https://www.example.gov").await;
     assert_eq!(
         allowed.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],

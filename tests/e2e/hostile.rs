@@ -12,11 +12,10 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::cli_errors::command;
-use crate::helpers::{TestApp, error_code, http_client};
-use crate::operations::Scrape;
-use crate::reliability::{free_port, start_command, terminate, until_ok};
-use crate::subscriptions::{connect_at, receive, send};
+use crate::support::{
+    Scrape, Server, TestApp, add_comment, connect_at, error_code, http_client, published_post,
+    receive, subscribe_to_comments,
+};
 use gazette_store::testing::TestDatabase;
 
 /// The most resident memory the server may reach while it refuses the corpus (issue 20:
@@ -119,49 +118,28 @@ pub fn refused_documents() -> Vec<(&'static str, String, &'static str)> {
 
 /// A `gazette api` process of its own (its metrics and memory are its own), on a database
 /// holding the data the corpus needs.
-struct Server {
-    process: crate::reliability::Process,
+struct Target {
+    server: Server,
     base: String,
     database: TestDatabase,
-    _data: tempfile::TempDir,
-    _logs: tempfile::TempDir,
 }
 
-impl Server {
+impl Target {
     async fn start(database: TestDatabase, args: &[&str]) -> Self {
-        let data = tempfile::tempdir().expect("data dir");
-        let logs = tempfile::tempdir().expect("logs");
-        let listen = format!("127.0.0.1:{}", free_port());
-        let data_arg = data.path().display().to_string();
-        let mut all = vec![
-            "api",
-            "--listen",
-            &listen,
-            "--metrics-listen",
-            "api",
-            "--data-dir",
-            &data_arg,
-        ];
+        let mut all = vec!["--metrics-listen", "api"];
         all.extend_from_slice(args);
-        let process = start_command(
-            command(&all, &[("DATABASE_URL", database.url())]),
-            logs.path().join("api.log"),
-        )
-        .await;
-        let base = format!("http://{listen}");
-        until_ok(&format!("{base}/readyz"), Duration::from_secs(30)).await;
+        let server = Server::start("api", &all, &[("DATABASE_URL", database.url())]).await;
+        server.until_ok("/readyz", Duration::from_secs(30)).await;
         Self {
-            process,
-            base,
+            base: server.base.clone(),
+            server,
             database,
-            _data: data,
-            _logs: logs,
         }
     }
 
     /// The process's peak resident memory so far (VmHWM).
     fn peak_rss(&self) -> u64 {
-        let pid = self.process.child.id().expect("running");
+        let pid = self.server.process.child.id().expect("running");
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
         status
             .lines()
@@ -179,13 +157,13 @@ impl Server {
     }
 
     async fn executions(&self) -> f64 {
-        Scrape::of(&format!("{}/metrics", self.base))
+        self.scrape()
             .await
             .sum("gazette_graphql_executions_total", &[])
     }
 
     async fn scrape(&self) -> Scrape {
-        Scrape::of(&format!("{}/metrics", self.base)).await
+        Scrape::of(&self.server.url("/metrics")).await
     }
 
     async fn post(&self, body: Value) -> (StatusCode, Value) {
@@ -200,13 +178,12 @@ impl Server {
     }
 
     async fn stop(mut self) {
-        let (status, _) = terminate(&mut self.process.child, Duration::from_secs(20)).await;
-        assert!(status.success());
+        self.server.stop().await;
     }
 }
 
 /// What one request made the server do: its answer, the statements and executions it ran.
-async fn measured(server: &Server, body: Value) -> (StatusCode, Value, i64, f64) {
+async fn measured(server: &Target, body: Value) -> (StatusCode, Value, i64, f64) {
     let executions = server.executions().await;
     server.database.statements_since_last_count().await;
     let (status, answer) = server.post(body).await;
@@ -260,7 +237,7 @@ async fn the_hostile_corpus_is_refused_before_anything_runs_within_150_mb() {
     large_site(&database).await;
     // Every refusal is measured here: the penalty for clients sending too many is tested
     // on its own below.
-    let server = Server::start(
+    let server = Target::start(
         database,
         &[
             "--comment-moderation",
@@ -402,12 +379,11 @@ async fn the_hostile_corpus_is_refused_before_anything_runs_within_150_mb() {
 
     // Issue 20, item 4: a subscription whose every event would be an 11 MB message.
     let mut socket = connect_at(&server.base, "graphql-transport-ws", json!({})).await;
-    send(
+    subscribe_to_comments(
         &mut socket,
-        json!({ "id": "big", "type": "subscribe", "payload": {
-            "query": "subscription($post: ID!) { commentAdded(postId: $post) { post { comments(first: 21) { nodes { post { body bodyHtml } } } } } }",
-            "variables": { "post": big_post }
-        }}),
+        "big",
+        &big_post,
+        "post { comments(first: 21) { nodes { post { body bodyHtml } } } }",
     )
     .await;
     let before = server.scrape().await;
@@ -435,22 +411,19 @@ async fn the_hostile_corpus_is_refused_before_anything_runs_within_150_mb() {
     assert!(delivered.to_string().len() < 1_000, "a small message");
     let after = server.scrape().await;
     assert!(
-        after.sum(
-            "gazette_graphql_executions_total",
-            &[("transport", "websocket")]
-        ) > before.sum(
+        after.grew_since(
+            &before,
             "gazette_graphql_executions_total",
             &[("transport", "websocket")]
         ),
         "the event ran as an execution, in a slot"
     );
     // A subscription costs at most 200: this one is refused when it subscribes.
-    send(
+    subscribe_to_comments(
         &mut socket,
-        json!({ "id": "costly", "type": "subscribe", "payload": {
-            "query": "subscription($post: ID!) { commentAdded(postId: $post) { post { comments(first: 100) { nodes { replies(first: 100) { nodes { id } } } } } } }",
-            "variables": { "post": big_post }
-        }}),
+        "costly",
+        &big_post,
+        "post { comments(first: 100) { nodes { replies(first: 100) { nodes { id } } } } }",
     )
     .await;
     let refused = receive(&mut socket, Duration::from_secs(5))
@@ -692,19 +665,37 @@ async fn readers_see_enabled_channels_without_their_settings() {
     app.stop().await;
 }
 
+/// An app that publishes comments at once and takes two a minute from an anonymous
+/// address, with a post open for comments: the app, its author's token, the post's id.
+async fn two_comments_a_minute() -> (TestApp, String, String) {
+    let app = TestApp::spawn_api_only_with(&[
+        "--comment-rate-limit",
+        "2",
+        "--comment-moderation",
+        "open",
+    ])
+    .await;
+    let (token, post) = published_post(&app).await;
+    (app, token, post)
+}
+
+/// An anonymous "Reader" comments `body` on `post`; returns the whole response.
+async fn reader_says(app: &TestApp, post: &str, body: &str) -> Value {
+    add_comment(
+        app,
+        None,
+        json!({ "postId": post, "authorName": "Reader", "body": body }),
+    )
+    .await
+}
+
 /// Issue 20, item 11: comments written with a token are not in the address's anonymous
 /// allowance (an author behind the office's address does not use up its readers').
 #[tokio::test]
 async fn token_holders_are_outside_the_anonymous_rate_limit() {
-    let app = TestApp::spawn_with(
-        false,
-        false,
-        &["--comment-rate-limit", "2", "--comment-moderation", "open"],
-    )
-    .await;
-    let (token, post) = crate::comments::published_post(&app).await;
+    let (app, token, post) = two_comments_a_minute().await;
     for n in 0..4 {
-        let added = crate::comments::add_comment(
+        let added = add_comment(
             &app,
             Some(&token),
             json!({ "postId": post, "authorName": "Poster", "body": format!("The author, {n}") }),
@@ -716,23 +707,13 @@ async fn token_holders_are_outside_the_anonymous_rate_limit() {
         );
     }
     for n in 0..2 {
-        let added = crate::comments::add_comment(
-            &app,
-            None,
-            json!({ "postId": post, "authorName": "Reader", "body": format!("A reader, {n}") }),
-        )
-        .await;
+        let added = reader_says(&app, &post, &format!("A reader, {n}")).await;
         assert!(
             added.get("errors").is_none(),
             "readers keep their allowance: {added}"
         );
     }
-    let third = crate::comments::add_comment(
-        &app,
-        None,
-        json!({ "postId": post, "authorName": "Reader", "body": "One too many" }),
-    )
-    .await;
+    let third = reader_says(&app, &post, "One too many").await;
     assert_eq!(error_code(&third), Some("RATE_LIMITED"), "{third}");
     app.stop().await;
 }
@@ -741,16 +722,12 @@ async fn token_holders_are_outside_the_anonymous_rate_limit() {
 /// `429` for the rest of its minute; other clients are not slowed down.
 #[tokio::test]
 async fn a_client_sending_refused_documents_is_slowed_down_alone() {
-    let app = TestApp::spawn_with(
-        false,
-        false,
-        &[
-            "--graphql-max-refusals-per-minute",
-            "3",
-            "--trust-forwarded-for",
-            "true",
-        ],
-    )
+    let app = TestApp::spawn_api_only_with(&[
+        "--graphql-max-refusals-per-minute",
+        "3",
+        "--trust-forwarded-for",
+        "true",
+    ])
     .await;
     let send = |from: &'static str, query: String| {
         let request = app
@@ -818,20 +795,9 @@ async fn a_refused_mutation_leaves_the_cache_alone() {
 /// Deleting one's comments does not give their places in the rate limit back.
 #[tokio::test]
 async fn deleted_comments_still_count_in_the_rate_limit() {
-    let app = TestApp::spawn_with(
-        false,
-        false,
-        &["--comment-rate-limit", "2", "--comment-moderation", "open"],
-    )
-    .await;
-    let (_, post) = crate::comments::published_post(&app).await;
+    let (app, _, post) = two_comments_a_minute().await;
     for n in 0..2 {
-        let added = crate::comments::add_comment(
-            &app,
-            None,
-            json!({ "postId": post, "authorName": "Reader", "body": format!("Said {n}") }),
-        )
-        .await;
+        let added = reader_says(&app, &post, &format!("Said {n}")).await;
         let comment = &added["data"]["addComment"];
         let deleted = app
             .graphql(
@@ -841,12 +807,7 @@ async fn deleted_comments_still_count_in_the_rate_limit() {
             .await;
         assert!(deleted.get("errors").is_none(), "{deleted}");
     }
-    let third = crate::comments::add_comment(
-        &app,
-        None,
-        json!({ "postId": post, "authorName": "Reader", "body": "Said again" }),
-    )
-    .await;
+    let third = reader_says(&app, &post, "Said again").await;
     assert_eq!(error_code(&third), Some("RATE_LIMITED"), "{third}");
     app.stop().await;
 }

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, error_code};
+use crate::support::{TestApp, error_code};
 
 const INTROSPECTION: &str = r#"{
   __schema {

@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, RETRY_AFTER};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, error_code};
+use crate::support::{TestApp, error_code};
 
 const DEMO_SLUG: &str = "the-implementation-of-enterprise-2-0-by-government-departments";
 
@@ -222,7 +222,7 @@ async fn what_real_clients_send_still_passes() {
 
 #[tokio::test]
 async fn responses_larger_than_the_cap_are_refused_whole() {
-    let app = TestApp::spawn_with(false, false, &["--graphql-max-response-bytes", "65536"]).await;
+    let app = TestApp::spawn_api_only_with(&["--graphql-max-response-bytes", "65536"]).await;
     let token = app.token("Writer", Role::Author).await;
     let body = "All work and no play. ".repeat(4_000);
     app.create_post(
@@ -254,7 +254,7 @@ async fn lock_posts(app: &TestApp) -> sqlx::Transaction<'static, sqlx::Postgres>
 
 #[tokio::test]
 async fn a_busy_server_answers_503_with_retry_after() {
-    let app = TestApp::spawn_with(false, false, &["--graphql-max-concurrent", "1"]).await;
+    let app = TestApp::spawn_api_only_with(&["--graphql-max-concurrent", "1"]).await;
     let lock = lock_posts(&app).await;
     // The first request takes the only slot and waits on the lock.
     let first = {
@@ -295,7 +295,7 @@ async fn a_busy_server_answers_503_with_retry_after() {
 
 #[tokio::test]
 async fn statements_that_run_too_long_are_stopped() {
-    let app = TestApp::spawn_with(false, false, &["--db-statement-timeout", "300ms"]).await;
+    let app = TestApp::spawn_api_only_with(&["--db-statement-timeout", "300ms"]).await;
     let lock = lock_posts(&app).await;
     // Without the timeout this would wait on the lock for as long as it is held.
     let response = app.graphql("{ posts { totalCount } }", json!({})).await;

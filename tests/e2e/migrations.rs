@@ -3,7 +3,7 @@
 use gazette_store::MIGRATOR;
 use gazette_store::testing::TestDatabase;
 
-use crate::cli_errors::gazette;
+use crate::support::gazette;
 
 async fn applied_versions(pool: &gazette_store::PgPool) -> Vec<i64> {
     sqlx::query_scalar("select version from _sqlx_migrations where success order by version")

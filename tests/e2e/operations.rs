@@ -7,106 +7,12 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sqlx::{Connection, PgConnection};
 
-use crate::helpers::http_client;
-use crate::reliability::{free_port, start_command, start_process, terminate, until_ok};
-use crate::subscriptions::{connect_at, receive, send};
+use crate::support::{
+    Scrape, Server, connect_at, connect_to, free_address, gazette, hold_in_transaction,
+    http_client, post_graphql, receive, subscribe_to_comments,
+};
 use gazette_store::testing::TestDatabase;
-
-/// A sample's labels, as `(name, value)` pairs.
-type Labels = Vec<(String, String)>;
-
-/// One scrape, parsed: each sample with its labels.
-#[derive(Debug)]
-pub struct Scrape {
-    samples: Vec<(String, Labels, f64)>,
-    /// Families declared by `# TYPE`.
-    families: BTreeSet<String>,
-    text: String,
-}
-
-impl Scrape {
-    pub async fn of(url: &str) -> Self {
-        let response = http_client().get(url).send().await.expect("scrape");
-        assert_eq!(response.status(), StatusCode::OK);
-        let content_type = response.headers()["content-type"]
-            .to_str()
-            .expect("ASCII")
-            .to_owned();
-        assert!(
-            content_type.starts_with("text/plain; version=0.0.4"),
-            "{content_type}"
-        );
-        Self::parse(&response.text().await.expect("text"))
-    }
-
-    fn parse(text: &str) -> Self {
-        let mut samples = Vec::new();
-        let mut families = BTreeSet::new();
-        for line in text.lines() {
-            if let Some(declared) = line.strip_prefix("# TYPE ") {
-                let name = declared.split_whitespace().next().expect("a family name");
-                families.insert(name.to_owned());
-                continue;
-            }
-            if line.starts_with('#') || line.is_empty() {
-                continue;
-            }
-            let (series, value) = line.rsplit_once(' ').expect("a sample line");
-            let value: f64 = value.parse().expect("a number");
-            let (name, labels) = match series.split_once('{') {
-                Some((name, labels)) => {
-                    let labels = labels.trim_end_matches('}');
-                    let pairs = labels
-                        .split("\",")
-                        .filter(|pair| !pair.is_empty())
-                        .map(|pair| {
-                            let (key, value) = pair.split_once("=\"").expect("label=\"value\"");
-                            (key.to_owned(), value.trim_end_matches('"').to_owned())
-                        })
-                        .collect();
-                    (name.to_owned(), pairs)
-                }
-                None => (series.to_owned(), Vec::new()),
-            };
-            samples.push((name, labels, value));
-        }
-        Self {
-            samples,
-            families,
-            text: text.to_owned(),
-        }
-    }
-
-    /// The sum of the samples of `name` whose labels include all of `labels`.
-    pub fn sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
-        self.matching(name, labels).sum()
-    }
-
-    /// Whether a sample of `name` with `labels` is there at all.
-    pub fn has(&self, name: &str, labels: &[(&str, &str)]) -> bool {
-        self.matching(name, labels).next().is_some()
-    }
-
-    fn matching<'a>(
-        &'a self,
-        name: &'a str,
-        labels: &'a [(&'a str, &'a str)],
-    ) -> impl Iterator<Item = f64> + 'a {
-        self.samples
-            .iter()
-            .filter(move |(sample, found, _)| {
-                sample == name
-                    && labels.iter().all(|(key, value)| {
-                        found.iter().any(|(found_key, found_value)| {
-                            found_key == key && found_value == value
-                        })
-                    })
-            })
-            .map(|(_, _, value)| *value)
-    }
-}
 
 /// Scrapes until `check` holds (at most `within`), returning that scrape.
 async fn scrape_until(url: &str, within: Duration, check: impl Fn(&Scrape) -> bool) -> Scrape {
@@ -163,49 +69,43 @@ const POSTS: &str = "query FrontPage { posts(first: 3) { edges { node { title au
 #[tokio::test]
 async fn metrics_are_scraped_and_each_family_moves_with_its_event() {
     let database = TestDatabase::create().await;
-    let data = tempfile::tempdir().expect("data dir");
-    let logs = tempfile::tempdir().expect("logs");
-    let api = format!("127.0.0.1:{}", free_port());
-    let metrics_address = format!("127.0.0.1:{}", free_port());
+    let metrics_address = free_address();
     // A hub that is not there: each announcement counts as unreachable.
-    let hub = format!("http://127.0.0.1:{}/", free_port());
-    let data_arg = data.path().display().to_string();
-    let args = [
+    let hub = format!("http://{}/", free_address());
+    let mut server = Server::start(
         "serve",
-        "--listen",
-        &api,
-        "--metrics-listen",
-        &metrics_address,
-        "--data-dir",
-        &data_arg,
-        "--websub-hub",
-        &hub,
-        "--comment-moderation",
-        "all",
-        "--comment-rate-limit",
-        "0",
-        "--graphql-cache-ttl",
-        "0",
-        "--graphql-max-concurrent",
-        "1",
-    ];
-    let mut server = start_process(
-        &args,
+        &[
+            "--metrics-listen",
+            &metrics_address,
+            "--websub-hub",
+            &hub,
+            "--comment-moderation",
+            "all",
+            "--comment-rate-limit",
+            "0",
+            "--graphql-cache-ttl",
+            "0",
+            "--graphql-max-concurrent",
+            "1",
+        ],
         &[("DATABASE_URL", database.url())],
-        logs.path().join("serve.log"),
     )
     .await;
-    let base = format!("http://{api}");
+    let base = server.base.clone();
     let metrics_url = format!("http://{metrics_address}/metrics");
-    until_ok(&format!("{base}/feed.xml"), Duration::from_secs(30)).await;
+    server.until_ok("/feed.xml", Duration::from_secs(30)).await;
 
+    let client = http_client();
+    let status_of = |path: &str| {
+        let request = client.get(server.url(path));
+        async move { request.send().await.expect("GET").status() }
+    };
+    let graphql = |body: Value| {
+        let (client, base) = (client.clone(), base.clone());
+        async move { post_graphql(&client, &base, body).await.1 }
+    };
     // Not on the public port unless asked (`--metrics-listen api`).
-    let public = http_client()
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .expect("public /metrics");
-    assert_eq!(public.status(), StatusCode::NOT_FOUND);
+    assert_eq!(status_of("/metrics").await, StatusCode::NOT_FOUND);
 
     let before = scrape_until(&metrics_url, Duration::from_secs(30), |scrape| {
         scrape.sum(
@@ -237,62 +137,19 @@ async fn metrics_are_scraped_and_each_family_moves_with_its_event() {
         &[("worker_job", "social")]
     ));
 
-    let client = http_client();
     // HTTP, feeds from memory (the first read may miss, the next hits), a page.
     for _ in 0..2 {
-        let feed = client
-            .get(format!("{base}/feed.xml"))
-            .send()
-            .await
-            .expect("feed");
-        assert_eq!(feed.status(), StatusCode::OK);
+        assert_eq!(status_of("/feed.xml").await, StatusCode::OK);
     }
-    let missing = client
-        .get(format!("{base}/no/such/page/here"))
-        .send()
-        .await
-        .expect("404");
-    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
-    let front: Value = client
-        .post(format!("{base}/graphql"))
-        .json(&json!({ "query": "{ posts(first: 1) { edges { node { id slug } } } }" }))
-        .send()
-        .await
-        .expect("posts")
-        .json()
-        .await
-        .expect("JSON");
+    assert_eq!(status_of("/no/such/page/here").await, StatusCode::NOT_FOUND);
+    let front =
+        graphql(json!({ "query": "{ posts(first: 1) { edges { node { id slug } } } }" })).await;
     let demo = &front["data"]["posts"]["edges"][0]["node"];
     let post = demo["id"].as_str().expect("the demo post").to_owned();
     let slug = demo["slug"].as_str().expect("its slug");
-    let post_page = client
-        .get(format!("{base}/posts/{slug}"))
-        .send()
-        .await
-        .expect("page");
-    assert_eq!(post_page.status(), StatusCode::OK);
-    let posts_page = client
-        .get(format!("{base}/posts"))
-        .send()
-        .await
-        .expect("list");
-    assert_eq!(posts_page.status(), StatusCode::OK);
+    assert_eq!(status_of(&format!("/posts/{slug}")).await, StatusCode::OK);
+    assert_eq!(status_of("/posts").await, StatusCode::OK);
     // GraphQL: a named query, an invalid one, and a name no one may grow the registry with.
-    let graphql = |body: Value| {
-        let client = client.clone();
-        let url = format!("{base}/graphql");
-        async move {
-            client
-                .post(url)
-                .json(&body)
-                .send()
-                .await
-                .expect("GraphQL")
-                .json::<Value>()
-                .await
-                .expect("JSON")
-        }
-    };
     let answer = graphql(json!({ "query": POSTS, "operationName": "FrontPage" })).await;
     assert!(answer.get("errors").is_none(), "{answer}");
     graphql(json!({ "query": "query Broken { nope }" })).await;
@@ -312,14 +169,7 @@ async fn metrics_are_scraped_and_each_family_moves_with_its_event() {
     );
     // A socket with a subscription.
     let mut socket = connect_at(&base, "graphql-transport-ws", json!({})).await;
-    send(
-        &mut socket,
-        json!({ "id": "1", "type": "subscribe", "payload": {
-            "query": "subscription($post: ID!) { commentAdded(postId: $post) { id } }",
-            "variables": { "post": post },
-        } }),
-    )
-    .await;
+    subscribe_to_comments(&mut socket, "1", &post, "id").await;
 
     let during = scrape_until(&metrics_url, Duration::from_secs(10), |scrape| {
         scrape.sum("gazette_graphql_subscriptions", &[]) == 1.0
@@ -338,15 +188,11 @@ async fn metrics_are_scraped_and_each_family_moves_with_its_event() {
             &[("route", "unmatched"), ("status", "404")]
         ) >= 1.0
     );
-    assert!(
-        during.sum(
-            "gazette_http_request_duration_seconds_count",
-            &[("route", "/posts")]
-        ) > before.sum(
-            "gazette_http_request_duration_seconds_count",
-            &[("route", "/posts")]
-        )
-    );
+    assert!(during.grew_since(
+        &before,
+        "gazette_http_request_duration_seconds_count",
+        &[("route", "/posts")]
+    ));
     assert!(during.sum("gazette_feed_cache_requests_total", &[("result", "hit")]) >= 1.0);
     assert!(
         during.sum("gazette_feed_cache_requests_total", &[]) >= 2.0,
@@ -399,15 +245,11 @@ async fn metrics_are_scraped_and_each_family_moves_with_its_event() {
         ) >= 1.0
     );
     // Statements per request: a GraphQL query reads, a page reads.
-    assert!(
-        during.sum(
-            "gazette_db_statements_per_request_sum",
-            &[("kind", "graphql")]
-        ) > before.sum(
-            "gazette_db_statements_per_request_sum",
-            &[("kind", "graphql")]
-        )
-    );
+    assert!(during.grew_since(
+        &before,
+        "gazette_db_statements_per_request_sum",
+        &[("kind", "graphql")]
+    ));
     assert!(
         during.sum("gazette_db_statements_per_request_sum", &[("kind", "page")])
             >= during.sum(
@@ -416,16 +258,13 @@ async fn metrics_are_scraped_and_each_family_moves_with_its_event() {
             ),
         "each page ran at least one statement"
     );
-    assert!(
-        during.sum("gazette_db_pool_acquire_seconds_count", &[])
-            > before.sum("gazette_db_pool_acquire_seconds_count", &[])
-    );
+    assert!(during.grew_since(&before, "gazette_db_pool_acquire_seconds_count", &[]));
     assert_eq!(during.sum("gazette_comments_held_total", &[]), 1.0);
     assert_eq!(during.sum("gazette_comments_awaiting_moderation", &[]), 1.0);
 
     // Approving the comment changes the post's feeds: the worker rebuilds them (a run, a
     // lag), and announces them to the hub (which is not there).
-    let admin = std::fs::read_to_string(data.path().join("admin-token"))
+    let admin = std::fs::read_to_string(server.data.path().join("admin-token"))
         .expect("the admin token")
         .trim()
         .to_owned();
@@ -453,20 +292,17 @@ async fn metrics_are_scraped_and_each_family_moves_with_its_event() {
     let event = receive(&mut socket, Duration::from_secs(10)).await;
     assert!(event.is_some(), "the subscriber heard of the comment");
     let after = scrape_until(&metrics_url, Duration::from_secs(20), |scrape| {
-        scrape.sum("gazette_feed_change_lag_seconds_count", &[])
-            > before.sum("gazette_feed_change_lag_seconds_count", &[])
+        scrape.grew_since(&before, "gazette_feed_change_lag_seconds_count", &[])
             && scrape.sum("gazette_websub_pings_total", &[("outcome", "unreachable")]) >= 1.0
-            && scrape.sum(
-                "gazette_worker_run_duration_seconds_count",
-                &[("worker_job", "social")],
-            ) > before.sum(
+            && scrape.grew_since(
+                &before,
                 "gazette_worker_run_duration_seconds_count",
                 &[("worker_job", "social")],
             )
     })
     .await;
     assert!(
-        after.sum("process_cpu_seconds_total", &[]) > before.sum("process_cpu_seconds_total", &[]),
+        after.grew_since(&before, "process_cpu_seconds_total", &[]),
         "the process used CPU between the scrapes"
     );
     // Every family is there once its events have happened.
@@ -477,24 +313,16 @@ async fn metrics_are_scraped_and_each_family_moves_with_its_event() {
             after.text
         );
     }
-    assert!(
-        after.sum(
-            "gazette_worker_runs_total",
-            &[("worker_job", "feeds"), ("outcome", "success")]
-        ) > before.sum(
-            "gazette_worker_runs_total",
-            &[("worker_job", "feeds"), ("outcome", "success")]
-        )
-    );
-    assert!(
-        after.sum(
-            "gazette_worker_run_duration_seconds_count",
-            &[("worker_job", "social")]
-        ) > before.sum(
-            "gazette_worker_run_duration_seconds_count",
-            &[("worker_job", "social")]
-        )
-    );
+    assert!(after.grew_since(
+        &before,
+        "gazette_worker_runs_total",
+        &[("worker_job", "feeds"), ("outcome", "success")]
+    ));
+    assert!(after.grew_since(
+        &before,
+        "gazette_worker_run_duration_seconds_count",
+        &[("worker_job", "social")]
+    ));
     assert!(
         after.sum(
             "gazette_worker_seconds_since_last_success",
@@ -511,17 +339,8 @@ async fn metrics_are_scraped_and_each_family_moves_with_its_event() {
 
     // Operations waiting for a slot (one slot here): hold the posts table, so one query
     // holds the slot while waiting for the lock, and the next waits for the slot.
-    let mut holder = PgConnection::connect_with(database.options())
-        .await
-        .expect("connect");
-    sqlx::query("begin")
-        .execute(&mut holder)
-        .await
-        .expect("begin");
-    sqlx::query("lock table posts in access exclusive mode")
-        .execute(&mut holder)
-        .await
-        .expect("lock");
+    let mut holder = connect_to(&database).await;
+    hold_in_transaction(&mut holder, "lock table posts in access exclusive mode").await;
     let blocked: Vec<_> = (0..2)
         .map(|_| {
             tokio::spawn(graphql(
@@ -576,8 +395,7 @@ async fn metrics_are_scraped_and_each_family_moves_with_its_event() {
             .is_some_and(|panels| panels.len() >= 6)
     );
 
-    let (status, _) = terminate(&mut server.child, Duration::from_secs(20)).await;
-    assert!(status.success());
+    server.stop().await;
 }
 
 /// The `gazette_…` names in a file.
@@ -605,35 +423,22 @@ fn metric_names(text: &str) -> BTreeSet<String> {
 #[tokio::test]
 async fn metrics_on_the_api_port_and_a_clear_refusal_without_one() {
     let database = TestDatabase::create().await;
-    let data = tempfile::tempdir().expect("data dir");
-    let logs = tempfile::tempdir().expect("logs");
-    let api = format!("127.0.0.1:{}", free_port());
-    let data_arg = data.path().display().to_string();
-    let mut server = start_process(
-        &[
-            "api",
-            "--listen",
-            &api,
-            "--metrics-listen",
-            "api",
-            "--data-dir",
-            &data_arg,
-        ],
+    let mut server = Server::start(
+        "api",
+        &["--metrics-listen", "api"],
         &[("DATABASE_URL", database.url())],
-        logs.path().join("api.log"),
     )
     .await;
-    until_ok(&format!("http://{api}/healthz"), Duration::from_secs(10)).await;
-    let scrape = Scrape::of(&format!("http://{api}/metrics")).await;
+    server.until_ok("/healthz", Duration::from_secs(10)).await;
+    let scrape = Scrape::of(&server.url("/metrics")).await;
     assert!(scrape.families.contains("gazette_http_requests_total"));
     assert!(
         !scrape.has("gazette_worker_runs_total", &[]),
         "an API-only process runs no jobs"
     );
-    let (status, _) = terminate(&mut server.child, Duration::from_secs(20)).await;
-    assert!(status.success());
+    server.stop().await;
 
-    let refused = crate::cli_errors::gazette(
+    let refused = gazette(
         &["worker", "--metrics-listen", "api"],
         &[("DATABASE_URL", database.url())],
     )
@@ -642,11 +447,11 @@ async fn metrics_on_the_api_port_and_a_clear_refusal_without_one() {
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("--metrics-listen api"), "{stderr}");
 
-    let data_arg = data.path().join("embedded").display().to_string();
+    let data_arg = server.data.path().join("embedded").display().to_string();
     // The default port taken (by this test, or by a Gazette left running on this machine):
     // a configuration error is found before anything is bound.
     let _default_port = std::net::TcpListener::bind("127.0.0.1:8080");
-    let embedded = crate::cli_errors::gazette(
+    let embedded = gazette(
         &[
             "api",
             "--data-dir",
@@ -664,7 +469,7 @@ async fn metrics_on_the_api_port_and_a_clear_refusal_without_one() {
         "{stderr}"
     );
 
-    let bad = crate::cli_errors::gazette(&["--metrics-listen", "everywhere", "api"], &[]).await;
+    let bad = gazette(&["--metrics-listen", "everywhere", "api"], &[]).await;
     assert_eq!(bad.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert!(stderr.contains("expected an address and port"), "{stderr}");
@@ -677,21 +482,13 @@ async fn a_taken_metrics_address_warns_by_default_and_fails_when_chosen() {
     let database = TestDatabase::create().await;
     // Held by this test, or by something else already: taken either way.
     let _held = std::net::TcpListener::bind("127.0.0.1:9464");
-    let data = tempfile::tempdir().expect("data dir");
-    let logs = tempfile::tempdir().expect("logs");
-    let data_arg = data.path().display().to_string();
-    let api = format!("127.0.0.1:{}", free_port());
-    let mut default_address = crate::cli_errors::command(
-        &["api", "--listen", &api, "--data-dir", &data_arg],
-        &[("DATABASE_URL", database.url())],
-    );
-    default_address.env_remove("GAZETTE_METRICS_LISTEN");
+    let mut default_address = Server::command("api", &[], &[("DATABASE_URL", database.url())]);
+    default_address.command.env_remove("GAZETTE_METRICS_LISTEN");
     // Running at all is the first half: it did not stop for want of its metrics.
-    let mut server = start_command(default_address, logs.path().join("api.log")).await;
-    until_ok(&format!("http://{api}/healthz"), Duration::from_secs(10)).await;
-    let (status, _) = terminate(&mut server.child, Duration::from_secs(20)).await;
-    assert!(status.success());
-    let log = std::fs::read_to_string(&server.log).expect("the log");
+    let mut server = default_address.start().await;
+    server.until_ok("/healthz", Duration::from_secs(10)).await;
+    server.stop().await;
+    let log = std::fs::read_to_string(&server.process.log).expect("the log");
     assert!(
         log.contains("not serving /metrics: its default address is taken"),
         "{log}"
@@ -699,11 +496,12 @@ async fn a_taken_metrics_address_warns_by_default_and_fails_when_chosen() {
 
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
     let chosen = taken.local_addr().expect("address").to_string();
-    let refused = crate::cli_errors::gazette(
+    let data_arg = server.data.path().display().to_string();
+    let refused = gazette(
         &[
             "api",
             "--listen",
-            &api,
+            &server.listen,
             "--metrics-listen",
             &chosen,
             "--data-dir",

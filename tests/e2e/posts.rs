@@ -4,7 +4,7 @@
 use gazette_store::tokens::Role;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, error_code};
+use crate::support::{TestApp, error_code};
 
 const POST_FIELDS: &str = "id slug title body bodyHtml excerpt status publishedAt updatedAt url commentCount commentsOpen author { name } tags { name slug }";
 
@@ -47,10 +47,7 @@ fn field(response: &Value) -> Option<&str> {
 }
 
 async fn post_count(app: &TestApp) -> i64 {
-    sqlx::query_scalar("select count(*) from posts")
-        .fetch_one(&app.pool)
-        .await
-        .expect("count")
+    app.count("select count(*) from posts").await
 }
 
 #[tokio::test]

@@ -14,10 +14,11 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::{Connection, PgConnection};
 
-use crate::helpers::http_client;
-use crate::operations::Scrape;
-use crate::reliability::{free_port, glob_pg_ctl, start_process, terminate, until_ok};
-use crate::subscriptions::{connect_at, receive, send};
+use crate::support::{
+    Scrape, Server, assert_each_rebuilt_once, command, connect_at, demo_post_id, feeds_rebuilt,
+    free_address, free_port, gazette, glob_pg_ctl, http_client, log_lines, post_graphql, read_log,
+    receive, short_temp_dir, spawn_logged, subscribe_to_comments, terminate_cleanly, until_ok,
+};
 
 /// A primary and its streaming replica, from the same PostgreSQL binaries, run as the
 /// `postgres` user on loopback TCP; both stopped (and their files removed) when dropped.
@@ -34,10 +35,7 @@ impl ReplicatedCluster {
             .parent()
             .expect("the PostgreSQL bin directory")
             .to_owned();
-        let dir = tempfile::Builder::new()
-            .prefix("gz-replicas-")
-            .tempdir_in("/tmp")
-            .expect("temp dir");
+        let dir = short_temp_dir("gz-replicas-");
         if nix::unistd::Uid::effective().is_root() {
             let postgres = nix::unistd::User::from_name("postgres")
                 .expect("look up the postgres user")
@@ -80,22 +78,13 @@ impl ReplicatedCluster {
             ),
         );
         cluster.pg_ctl("primary", "start");
-        let mut admin = PgConnection::connect(&cluster.url_of(cluster.primary_port, "postgres"))
-            .await
-            .expect("connect to the primary");
-        sqlx::raw_sql("create database gazette")
-            .execute(&mut admin)
-            .await
-            .expect("create the database");
-        admin.close().await.expect("close");
-        let mut gazette = PgConnection::connect(&cluster.primary_url())
-            .await
-            .expect("connect to the primary's database");
-        sqlx::raw_sql("create extension pg_stat_statements")
-            .execute(&mut gazette)
-            .await
-            .expect("pg_stat_statements");
-        gazette.close().await.expect("close");
+        let server = cluster.url_of(cluster.primary_port, "postgres");
+        run_sql(&server, "create database gazette").await;
+        run_sql(
+            &cluster.primary_url(),
+            "create extension pg_stat_statements",
+        )
+        .await;
 
         let replica = cluster.data("replica");
         let port = cluster.primary_port.to_string();
@@ -203,12 +192,7 @@ impl ReplicatedCluster {
 
     /// Forgets the statement counts of the `gazette` database on `url`'s server.
     pub async fn reset_statements(url: &str) {
-        let mut connection = PgConnection::connect(url).await.expect("connect");
-        sqlx::query("select pg_stat_statements_reset()")
-            .execute(&mut connection)
-            .await
-            .expect("reset pg_stat_statements");
-        connection.close().await.expect("close");
+        run_sql(url, "select pg_stat_statements_reset()").await;
     }
 
     /// How many times statements whose text contains `fragment` ran in `gazette` on
@@ -254,18 +238,19 @@ impl Drop for ReplicatedCluster {
     }
 }
 
-const READ: &str = "query Reading { posts(first: 5) { edges { node { title author { name } comments(first: 5) { totalCount } } } } }";
-
-async fn graphql(client: &reqwest::Client, base: &str, body: Value) -> (StatusCode, Value) {
-    let response = client
-        .post(format!("{base}/graphql"))
-        .json(&body)
-        .send()
+/// Runs `sql` on a connection of its own to `url`, failing the test if it fails.
+async fn run_sql(url: &str, sql: &'static str) {
+    let mut connection = PgConnection::connect(url)
         .await
-        .expect("GraphQL");
-    let status = response.status();
-    (status, response.json().await.expect("JSON"))
+        .unwrap_or_else(|error| panic!("connect to {url}: {error}"));
+    sqlx::raw_sql(sql)
+        .execute(&mut connection)
+        .await
+        .unwrap_or_else(|error| panic!("{sql}: {error}"));
+    connection.close().await.expect("close");
 }
+
+const READ: &str = "query Reading { posts(first: 5) { edges { node { title author { name } comments(first: 5) { totalCount } } } } }";
 
 /// Waits until the replica has what the primary has (the demo post, here).
 async fn until_replicated(cluster: &ReplicatedCluster, check: &str) {
@@ -293,20 +278,12 @@ async fn until_replicated(cluster: &ReplicatedCluster, check: &str) {
 #[tokio::test]
 async fn reads_go_to_the_replica_writes_to_the_primary_and_a_stopped_replica_costs_no_error() {
     let cluster = ReplicatedCluster::start().await;
-    let data = tempfile::tempdir().expect("data dir");
-    let logs = tempfile::tempdir().expect("logs");
-    let api = format!("127.0.0.1:{}", free_port());
-    let metrics = format!("127.0.0.1:{}", free_port());
-    let data_arg = data.path().display().to_string();
-    let mut server = start_process(
+    let metrics = free_address();
+    let mut server = Server::start(
+        "api",
         &[
-            "api",
-            "--listen",
-            &api,
             "--metrics-listen",
             &metrics,
-            "--data-dir",
-            &data_arg,
             "--comment-moderation",
             "open",
             "--comment-rate-limit",
@@ -316,12 +293,11 @@ async fn reads_go_to_the_replica_writes_to_the_primary_and_a_stopped_replica_cos
             ("DATABASE_URL", &cluster.primary_url()),
             ("GAZETTE_DATABASE_READ_URL", &cluster.replica_url()),
         ],
-        logs.path().join("api.log"),
     )
     .await;
-    let base = format!("http://{api}");
+    let base = server.base.clone();
     let metrics_url = format!("http://{metrics}/metrics");
-    until_ok(&format!("{base}/readyz"), Duration::from_secs(30)).await;
+    server.until_ok("/readyz", Duration::from_secs(30)).await;
     until_replicated(&cluster, "select exists (select 1 from comments)").await;
     let client = http_client();
     let scrape = Scrape::of(&metrics_url).await;
@@ -334,7 +310,7 @@ async fn reads_go_to_the_replica_writes_to_the_primary_and_a_stopped_replica_cos
     ReplicatedCluster::reset_statements(&replica).await;
     let mut post = None;
     for _ in 0..10 {
-        let (status, answer) = graphql(&client, &base, json!({ "query": READ })).await;
+        let (status, answer) = post_graphql(&client, &base, json!({ "query": READ })).await;
         assert_eq!(status, StatusCode::OK);
         assert!(answer.get("errors").is_none(), "{answer}");
         post = answer["data"]["posts"]["edges"][0]["node"]["title"]
@@ -370,7 +346,7 @@ async fn reads_go_to_the_replica_writes_to_the_primary_and_a_stopped_replica_cos
 
     // A post's comment feed is built (on the primary) when first asked for, and served at
     // once: not looked for on a replica that may not have it yet.
-    let demo: Value = graphql(
+    let demo: Value = post_graphql(
         &client,
         &base,
         json!({ "query": "{ posts(first: 1) { edges { node { id slug } } } }" }),
@@ -394,8 +370,7 @@ async fn reads_go_to_the_replica_writes_to_the_primary_and_a_stopped_replica_cos
     // A mutation writes to the primary, and its own answer reads from there.
     ReplicatedCluster::reset_statements(&primary).await;
     ReplicatedCluster::reset_statements(&replica).await;
-    let (status, added) = graphql(
-        &client,
+    let (status, added) = post_graphql(&client,
         &base,
         json!({
             "query": "mutation($input: AddCommentInput!) { addComment(input: $input) { comment { body post { title commentCount } } } }",
@@ -428,7 +403,7 @@ async fn reads_go_to_the_replica_writes_to_the_primary_and_a_stopped_replica_cos
             let mut answered = 0;
             let mut failures = Vec::new();
             while Instant::now() < deadline {
-                let (status, answer) = graphql(&client, &base, json!({ "query": READ })).await;
+                let (status, answer) = post_graphql(&client, &base, json!({ "query": READ })).await;
                 if status != StatusCode::OK || answer.get("errors").is_some() {
                     failures.push(format!("{status}: {answer}"));
                 }
@@ -480,12 +455,11 @@ async fn reads_go_to_the_replica_writes_to_the_primary_and_a_stopped_replica_cos
     ReplicatedCluster::reset_statements(&replica).await;
     // Another document: the primary's answers of the last seconds may be in the cache.
     let again = format!("{READ} # once the replica is back");
-    let (status, answer) = graphql(&client, &base, json!({ "query": again })).await;
+    let (status, answer) = post_graphql(&client, &base, json!({ "query": again })).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert!(ReplicatedCluster::calls(&replica, "from posts").await >= 1);
 
-    let (status, _) = terminate(&mut server.child, Duration::from_secs(20)).await;
-    assert!(status.success());
+    server.stop().await;
 }
 
 /// Waits until `url` serves a body containing `text`, at most `within`.
@@ -577,8 +551,7 @@ impl Balancer {
 
     /// The upstream that answered each logged request whose line contains `request`.
     fn upstreams_of(&self, request: &str) -> Vec<String> {
-        std::fs::read_to_string(self.dir.path().join("access.log"))
-            .unwrap_or_default()
+        read_log(&self.dir.path().join("access.log"))
             .lines()
             .filter(|line| line.contains(request))
             .filter_map(|line| line.rsplit_once("upstream=").map(|(_, up)| up.to_owned()))
@@ -611,40 +584,23 @@ async fn two_apis_behind_nginx_one_worker_a_primary_and_a_replica() {
         ("GAZETTE_TRUST_FORWARDED_FOR", "true".to_owned()),
     ];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let migrated = crate::cli_errors::gazette(&["migrate"], &env).await;
+    let migrated = gazette(&["migrate"], &env).await;
     assert!(migrated.status.success(), "{migrated:?}");
 
-    let apis = [free_port(), free_port()].map(|port| format!("127.0.0.1:{port}"));
-    let mut processes = Vec::new();
-    let mut data_dirs = Vec::new();
-    for (index, api) in apis.iter().enumerate() {
-        let data = tempfile::tempdir().expect("data dir");
-        let data_arg = data.path().display().to_string();
-        processes.push(
-            start_process(
-                &["api", "--listen", api, "--data-dir", &data_arg],
-                &env,
-                logs.path().join(format!("api-{index}.log")),
-            )
-            .await,
-        );
-        data_dirs.push(data);
+    let mut servers = Vec::new();
+    for _ in 0..2 {
+        servers.push(Server::start("api", &[], &env).await);
     }
+    let apis = [servers[0].listen.clone(), servers[1].listen.clone()];
     let worker_log = logs.path().join("worker.log");
     let worker_data = tempfile::tempdir().expect("worker data");
     let worker_data_arg = worker_data.path().display().to_string();
     let mut worker_env = env.clone();
     worker_env.push(("GAZETTE_LOG_FORMAT", "json"));
-    let worker =
-        crate::cli_errors::command(&["worker", "--data-dir", &worker_data_arg], &worker_env)
-            .env("GAZETTE_LOG", "info")
-            .stderr(Stdio::from(
-                std::fs::File::create(&worker_log).expect("log"),
-            ))
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("the worker");
-    let mut worker = worker;
+    let mut worker = spawn_logged(
+        command(&["worker", "--data-dir", &worker_data_arg], &worker_env),
+        &worker_log,
+    );
     let balancer = Balancer::start([apis[0].as_str(), apis[1].as_str()]);
     let front = balancer.url();
     until_ok(&format!("{front}/readyz"), Duration::from_secs(30)).await;
@@ -654,31 +610,11 @@ async fn two_apis_behind_nginx_one_worker_a_primary_and_a_replica() {
     let client = http_client();
 
     // A subscriber on each API, and one through the balancer (a WebSocket upgraded by it).
-    let post_id = {
-        let answer = graphql(
-            &client,
-            &front,
-            json!({ "query": "{ posts(first: 1) { edges { node { id } } } }" }),
-        )
-        .await
-        .1;
-        answer["data"]["posts"]["edges"][0]["node"]["id"]
-            .as_str()
-            .expect("the demo post")
-            .to_owned()
-    };
-    let subscribe = json!({ "id": "1", "type": "subscribe", "payload": {
-        "query": "subscription($post: ID!) { commentAdded(postId: $post) { id body } }",
-        "variables": { "post": post_id },
-    } });
+    let post_id = demo_post_id(&front).await;
     let mut sockets = Vec::new();
-    for base in [
-        format!("http://{}", apis[0]),
-        format!("http://{}", apis[1]),
-        front.clone(),
-    ] {
-        let mut socket = connect_at(&base, "graphql-transport-ws", json!({})).await;
-        send(&mut socket, subscribe.clone()).await;
+    for base in [&servers[0].base, &servers[1].base, &front] {
+        let mut socket = connect_at(base, "graphql-transport-ws", json!({})).await;
+        subscribe_to_comments(&mut socket, "1", &post_id, "id body").await;
         sockets.push(socket);
     }
     // Let the subscriptions start before the first comment.
@@ -689,8 +625,7 @@ async fn two_apis_behind_nginx_one_worker_a_primary_and_a_replica() {
     // request, which a loaded machine may cause: keep posting for a while.)
     let mut posted = BTreeSet::new();
     for attempt in 0..30 {
-        let (status, added) = graphql(
-            &client,
+        let (status, added) = post_graphql(&client,
             &front,
             json!({
                 "query": "mutation Post($input: AddCommentInput!) { addComment(input: $input) { comment { id } } }",
@@ -717,8 +652,8 @@ async fn two_apis_behind_nginx_one_worker_a_primary_and_a_replica() {
         used,
         apis.iter().cloned().collect::<BTreeSet<_>>(),
         "both APIs took comments; nginx logged:\n{}\n{}",
-        std::fs::read_to_string(balancer.dir.path().join("access.log")).unwrap_or_default(),
-        std::fs::read_to_string(balancer.dir.path().join("error.log")).unwrap_or_default()
+        read_log(&balancer.dir.path().join("access.log")),
+        read_log(&balancer.dir.path().join("error.log"))
     );
     for (index, socket) in sockets.iter_mut().enumerate() {
         let mut heard = BTreeSet::new();
@@ -743,11 +678,8 @@ async fn two_apis_behind_nginx_one_worker_a_primary_and_a_replica() {
     )
     .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let before = std::fs::read_to_string(&worker_log)
-        .unwrap_or_default()
-        .lines()
-        .count();
-    let token = crate::cli_errors::gazette(
+    let before = log_lines(&worker_log);
+    let token = gazette(
         &["token", "create", "--name", "Operator", "--role", "admin"],
         &env,
     )
@@ -776,43 +708,17 @@ async fn two_apis_behind_nginx_one_worker_a_primary_and_a_replica() {
     let served_in = changed.elapsed();
     // Time for a second, late rebuild (there must be none).
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let mut rebuilt = std::collections::BTreeMap::<&str, u32>::new();
-    let log = std::fs::read_to_string(&worker_log).unwrap_or_default();
-    for line in log.lines().skip(before) {
-        let Ok(entry) = serde_json::from_str::<Value>(line) else {
-            continue;
-        };
-        if entry["fields"]["message"] != "feeds regenerated" {
-            continue;
-        }
-        let changed = entry["fields"]["changed"].as_str().unwrap_or_default();
-        for key in ["feed.xml", "feed.atom", "tags/topology/feed.xml"] {
-            if changed.contains(&format!("\"{key}\"")) {
-                *rebuilt.entry(key).or_default() += 1;
-            }
-        }
-    }
+    let changed = ["feed.xml", "feed.atom", "tags/topology/feed.xml"];
+    let rebuilt = feeds_rebuilt(&worker_log, before, &changed);
     println!(
         "FIGURES topology: rebuilt after one change {rebuilt:?}; both APIs served it within {served_in:?}"
     );
-    for key in ["feed.xml", "feed.atom", "tags/topology/feed.xml"] {
-        assert_eq!(
-            rebuilt.get(key),
-            Some(&1),
-            "{key} rebuilt once: {rebuilt:?}"
-        );
-    }
+    assert_each_rebuilt_once(&rebuilt, &changed);
 
     drop(sockets);
     drop(balancer);
-    let (status, _) = terminate(&mut worker, Duration::from_secs(20)).await;
-    assert!(status.success());
-    for mut process in processes {
-        let (status, _) = terminate(&mut process.child, Duration::from_secs(20)).await;
-        assert!(
-            status.success(),
-            "{}",
-            std::fs::read_to_string(&process.log).unwrap_or_default()
-        );
+    terminate_cleanly(&mut worker, Duration::from_secs(20)).await;
+    for mut server in servers {
+        server.stop().await;
     }
 }

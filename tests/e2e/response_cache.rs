@@ -6,7 +6,7 @@
 use gazette_store::tokens::Role;
 use serde_json::json;
 
-use crate::helpers::{TestApp, eventually};
+use crate::support::{TestApp, eventually};
 
 const FRONT_PAGE: &str = "{ posts(first: 5) { edges { node { slug title commentCount } } } }";
 
@@ -86,7 +86,7 @@ async fn anonymous_queries_are_answered_from_memory_until_something_changes() {
 
 #[tokio::test]
 async fn token_holders_and_disabled_caches_always_execute() {
-    let app = TestApp::spawn_with(false, false, &["--graphql-cache-ttl", "0"]).await;
+    let app = TestApp::spawn_api_only_with(&["--graphql-cache-ttl", "0"]).await;
     app.graphql(FRONT_PAGE, json!({})).await;
     app.database.statements_since_last_count().await;
     app.graphql(FRONT_PAGE, json!({})).await;
@@ -141,7 +141,7 @@ async fn the_workers_writes_drop_only_what_reads_them() {
         .trim_start_matches("http://")
         .parse()
         .expect("the app's address");
-    let settings = crate::helpers::settings(&[]);
+    let settings = crate::support::settings(&[]);
     gazette_worker::run_all(&app.pool, &settings.worker(settings.site(address)))
         .await
         .expect("a worker run");

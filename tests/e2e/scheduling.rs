@@ -7,18 +7,28 @@ use std::time::{Duration, Instant};
 
 use chrono::{SecondsFormat, Utc};
 use gazette_store::tokens::Role;
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::cli_errors::command;
-use crate::helpers::{TestApp, error_code, eventually};
-use crate::reliability::terminate;
-use crate::subscriptions::{Socket, connect, receive, send};
+use crate::support::{
+    Socket, TestApp, command, connect, error_code, eventually, receive, subscribe,
+    terminate_cleanly,
+};
 
 const SCHEDULE: &str = "mutation($input: SchedulePostInput!) { schedulePost(input: $input) { post { id status publishedAt } } }";
 const UNSCHEDULE: &str = "mutation($input: PostIdInput!) { unschedulePost(input: $input) { post { id status publishedAt } } }";
 
 fn in_seconds(seconds: i64) -> String {
     (Utc::now() + chrono::TimeDelta::seconds(seconds)).to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Schedules the post `id` for `at` with `token`; returns the whole response.
+async fn schedule(app: &TestApp, token: Option<&str>, id: &str, at: &str) -> Value {
+    app.graphql_as(
+        token,
+        SCHEDULE,
+        json!({ "input": { "id": id, "publishAt": at } }),
+    )
+    .await
 }
 
 async fn draft(app: &TestApp, token: &str, title: &str) -> String {
@@ -34,10 +44,10 @@ async fn draft(app: &TestApp, token: &str, title: &str) -> String {
 
 async fn subscribe_to_publications(app: &TestApp) -> Socket {
     let mut socket = connect(app, "graphql-transport-ws").await;
-    send(
+    subscribe(
         &mut socket,
-        json!({ "id": "p", "type": "subscribe", "payload": {
-            "query": "subscription { postPublished { id title status } }" } }),
+        "p",
+        "subscription { postPublished { id title status } }",
     )
     .await;
     socket
@@ -84,33 +94,15 @@ async fn a_scheduled_post_is_hidden_then_published_on_time_with_everything() {
     let id = draft(&app, &author, "Planned news").await;
 
     // Refusals, each naming its field.
-    let past = app
-        .graphql_as(
-            Some(&author),
-            SCHEDULE,
-            json!({ "input": { "id": id, "publishAt": in_seconds(-60) } }),
-        )
-        .await;
+    let past = schedule(&app, Some(&author), &id, &in_seconds(-60)).await;
     assert_eq!(error_code(&past), Some("BAD_USER_INPUT"), "{past}");
     assert_eq!(past["errors"][0]["extensions"]["field"], "publishAt");
-    let not_theirs = app
-        .graphql_as(
-            Some(&other),
-            SCHEDULE,
-            json!({ "input": { "id": id, "publishAt": in_seconds(60) } }),
-        )
-        .await;
+    let not_theirs = schedule(&app, Some(&other), &id, &in_seconds(60)).await;
     assert!(
         matches!(error_code(&not_theirs), Some("FORBIDDEN" | "NOT_FOUND")),
         "{not_theirs}"
     );
-    let anonymous = app
-        .graphql_as(
-            None,
-            SCHEDULE,
-            json!({ "input": { "id": id, "publishAt": in_seconds(60) } }),
-        )
-        .await;
+    let anonymous = schedule(&app, None, &id, &in_seconds(60)).await;
     assert_eq!(
         error_code(&anonymous),
         Some("UNAUTHENTICATED"),
@@ -119,13 +111,7 @@ async fn a_scheduled_post_is_hidden_then_published_on_time_with_everything() {
 
     // Scheduled far ahead, then rescheduled, unscheduled, and scheduled for soon.
     let far = in_seconds(3600);
-    let scheduled = app
-        .graphql_as(
-            Some(&author),
-            SCHEDULE,
-            json!({ "input": { "id": id, "publishAt": far } }),
-        )
-        .await;
+    let scheduled = schedule(&app, Some(&author), &id, &far).await;
     assert_eq!(
         scheduled["data"]["schedulePost"]["post"]["status"], "SCHEDULED",
         "{scheduled}"
@@ -164,13 +150,7 @@ async fn a_scheduled_post_is_hidden_then_published_on_time_with_everything() {
     let mut socket = subscribe_to_publications(&app).await;
     let due = Utc::now() + chrono::TimeDelta::seconds(3);
     let soon = due.to_rfc3339_opts(SecondsFormat::Millis, true);
-    let rescheduled = app
-        .graphql_as(
-            Some(&author),
-            SCHEDULE,
-            json!({ "input": { "id": id, "publishAt": soon } }),
-        )
-        .await;
+    let rescheduled = schedule(&app, Some(&author), &id, &soon).await;
     assert_eq!(
         rescheduled["data"]["schedulePost"]["post"]["status"],
         "SCHEDULED"
@@ -312,13 +292,7 @@ async fn two_workers_publish_once_and_a_restart_catches_up() {
     let mut socket = subscribe_to_publications(&app).await;
 
     let id = draft(&app, &author, "Twice watched").await;
-    let scheduled = app
-        .graphql_as(
-            Some(&author),
-            SCHEDULE,
-            json!({ "input": { "id": id, "publishAt": in_seconds(2) } }),
-        )
-        .await;
+    let scheduled = schedule(&app, Some(&author), &id, &in_seconds(2)).await;
     assert_eq!(
         scheduled["data"]["schedulePost"]["post"]["status"], "SCHEDULED",
         "{scheduled}"
@@ -333,15 +307,9 @@ async fn two_workers_publish_once_and_a_restart_catches_up() {
 
     // Everything stops; the time passes; a worker starts again.
     let id = draft(&app, &author, "Due while down").await;
-    app.graphql_as(
-        Some(&author),
-        SCHEDULE,
-        json!({ "input": { "id": id, "publishAt": in_seconds(1) } }),
-    )
-    .await;
+    schedule(&app, Some(&author), &id, &in_seconds(1)).await;
     for worker in &mut workers {
-        let (status, _) = terminate(worker, Duration::from_secs(20)).await;
-        assert!(status.success());
+        terminate_cleanly(worker, Duration::from_secs(20)).await;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(
@@ -367,7 +335,6 @@ async fn two_workers_publish_once_and_a_restart_catches_up() {
         in_feed.is_some(),
         "the feed carries the post published after the restart"
     );
-    let (status, _) = terminate(&mut again, Duration::from_secs(20)).await;
-    assert!(status.success());
+    terminate_cleanly(&mut again, Duration::from_secs(20)).await;
     app.stop().await;
 }

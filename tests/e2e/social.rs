@@ -7,8 +7,7 @@ use reqwest::StatusCode;
 use reqwest::header;
 use serde_json::{Value, json};
 
-use crate::comments::add_comment;
-use crate::helpers::{TestApp, error_code, eventually};
+use crate::support::{TestApp, add_comment, error_code, eventually};
 
 const DEMO_SLUG: &str = "the-implementation-of-enterprise-2-0-by-government-departments";
 const SUMMARY: &str =
@@ -71,13 +70,7 @@ fn counted_by_hand(text: &str, url: &str) -> usize {
 #[tokio::test]
 async fn the_demo_post_summaries_read_well() {
     let app = TestApp::spawn_seeded().await;
-    let post = app
-        .graphql(
-            &format!(r#"{{ post(slug: "{DEMO_SLUG}") {{ id }} }}"#),
-            json!({}),
-        )
-        .await["data"]["post"]["id"]
-        .clone();
+    let post = app.post_id(DEMO_SLUG).await;
     let all = summaries_when(&app, &post, 7).await;
     let kinds: Vec<&str> = all
         .iter()
@@ -391,13 +384,7 @@ async fn channels_are_managed_by_admins_with_checked_templates() {
 #[tokio::test]
 async fn editors_preview_a_template_before_saving_it() {
     let app = TestApp::spawn_with(true, false, &[]).await;
-    let post = app
-        .graphql(
-            &format!(r#"{{ post(slug: "{DEMO_SLUG}") {{ id }} }}"#),
-            json!({}),
-        )
-        .await["data"]["post"]["id"]
-        .clone();
+    let post = app.post_id(DEMO_SLUG).await;
     let twitter = channel_id(&app, "twitter").await;
     let preview = "query($post: ID!, $channel: ID!, $template: String) { previewSocialSummary(post: $post, channel: $channel, template: $template) { text length limit truncated } }";
     // Rendering and measuring texts is work for editors: readers may not ask for it.
@@ -465,12 +452,10 @@ fn counted_by_hand_with_dash(text: &str, url: &str) -> usize {
 #[tokio::test]
 async fn channel_texts_are_served_like_feeds() {
     let app = TestApp::spawn_seeded().await;
-    let response = eventually(150, || async {
-        let response = app.get("/syndication/twitter.json").await;
-        (response.status() == StatusCode::OK).then_some(response)
-    })
-    .await
-    .expect("the worker writes the channel's texts");
+    let response = app
+        .get_when_ok("/syndication/twitter.json", 150)
+        .await
+        .expect("the worker writes the channel's texts");
     assert_eq!(
         response.headers()[header::CONTENT_TYPE],
         "application/json; charset=utf-8"

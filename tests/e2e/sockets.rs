@@ -10,9 +10,10 @@ use gazette_store::tokens::{self, Role};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::comments::{add_comment, published_post};
-use crate::helpers::TestApp;
-use crate::subscriptions::{Socket, connect, connect_with, open, receive, send};
+use crate::support::{
+    Socket, TestApp, add_comment, connect, connect_with, open, published_post, receive, send,
+    subscribe, subscribe_to_comments, subscribe_with,
+};
 
 /// The close frame's code, if the socket closes within `wait` (other messages are skipped).
 async fn closed_with(socket: &mut Socket, wait: Duration) -> Option<u16> {
@@ -39,14 +40,6 @@ fn error_of(message: &Value) -> Option<&str> {
 }
 
 const POST_PUBLISHED: &str = "subscription { postPublished { title } }";
-
-async fn subscribe(socket: &mut Socket, id: &str, query: &str) {
-    send(
-        socket,
-        json!({ "id": id, "type": "subscribe", "payload": { "query": query } }),
-    )
-    .await;
-}
 
 #[tokio::test]
 async fn a_revoked_token_stops_working_on_open_sockets() {
@@ -108,12 +101,11 @@ async fn only_subscriptions_run_over_websocket() {
         .await
         .expect("an answer");
     assert_eq!(error_of(&answer), Some("OPERATION_NOT_ALLOWED"), "{answer}");
-    send(
+    subscribe_with(
         &mut socket,
-        json!({ "id": "2", "type": "subscribe", "payload": {
-            "query": "mutation($post: ID!) { addComment(input: {postId: $post, authorName: \"WS\", body: \"over the socket\"}) { comment { id } } }",
-            "variables": { "post": post }
-        }}),
+        "2",
+        "mutation($post: ID!) { addComment(input: {postId: $post, authorName: \"WS\", body: \"over the socket\"}) { comment { id } } }",
+        json!({ "post": post }),
     )
     .await;
     let answer = loop {
@@ -125,11 +117,11 @@ async fn only_subscriptions_run_over_websocket() {
         }
     };
     assert_eq!(error_of(&answer), Some("OPERATION_NOT_ALLOWED"), "{answer}");
-    let stored: i64 = sqlx::query_scalar("select count(*) from comments")
-        .fetch_one(&app.pool)
-        .await
-        .expect("count");
-    assert_eq!(stored, 0, "the mutation did not run");
+    assert_eq!(
+        app.count("select count(*) from comments").await,
+        0,
+        "the mutation did not run"
+    );
     app.stop().await;
 }
 
@@ -165,7 +157,7 @@ async fn connection_init_is_required_and_checked() {
 
 #[tokio::test]
 async fn oversized_messages_close_the_socket() {
-    let app = TestApp::spawn_with(false, false, &["--ws-max-message-bytes", "4096"]).await;
+    let app = TestApp::spawn_api_only_with(&["--ws-max-message-bytes", "4096"]).await;
     let mut socket = connect(&app, "graphql-transport-ws").await;
     let padding = "x".repeat(10_000);
     subscribe(
@@ -183,7 +175,7 @@ async fn oversized_messages_close_the_socket() {
 
 #[tokio::test]
 async fn idle_sockets_are_closed_and_subscribed_ones_stay() {
-    let app = TestApp::spawn_with(false, false, &["--ws-idle-timeout", "1s"]).await;
+    let app = TestApp::spawn_api_only_with(&["--ws-idle-timeout", "1s"]).await;
     let mut idle = connect(&app, "graphql-transport-ws").await;
     let mut busy = connect(&app, "graphql-transport-ws").await;
     subscribe(&mut busy, "1", POST_PUBLISHED).await;
@@ -211,7 +203,7 @@ async fn idle_sockets_are_closed_and_subscribed_ones_stay() {
 async fn other_sites_pages_may_not_open_sockets() {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     use tokio_tungstenite::tungstenite::http::HeaderValue;
-    let app = TestApp::spawn_with(false, false, &[]).await;
+    let app = TestApp::spawn_api_only().await;
     let handshake = |origin: Option<String>| {
         let url = format!(
             "{}/graphql/ws",
@@ -252,7 +244,7 @@ async fn other_sites_pages_may_not_open_sockets() {
 /// socket starts at most ten operations a second (twenty at once).
 #[tokio::test]
 async fn sockets_refusals_count_and_operations_are_paced() {
-    let app = TestApp::spawn_with(false, false, &["--graphql-max-refusals-per-minute", "2"]).await;
+    let app = TestApp::spawn_api_only_with(&["--graphql-max-refusals-per-minute", "2"]).await;
     let mut socket = connect(&app, "graphql-transport-ws").await;
     for id in ["a", "b", "c"] {
         subscribe(&mut socket, id, "subscription { postPublished { nope } }").await;
@@ -286,7 +278,7 @@ async fn sockets_refusals_count_and_operations_are_paced() {
     }
     app.stop().await;
 
-    let app = TestApp::spawn_with(false, false, &["--ws-max-subscriptions", "100"]).await;
+    let app = TestApp::spawn_api_only_with(&["--ws-max-subscriptions", "100"]).await;
     let mut socket = connect(&app, "graphql-transport-ws").await;
     for n in 0..30 {
         subscribe(&mut socket, &format!("s{n}"), POST_PUBLISHED).await;
@@ -305,7 +297,7 @@ async fn sockets_refusals_count_and_operations_are_paced() {
 /// without subscriptions open, so a few addresses cannot hold every socket forever.
 #[tokio::test]
 async fn pings_do_not_keep_an_idle_socket_open() {
-    let app = TestApp::spawn_with(false, false, &["--ws-idle-timeout", "1s"]).await;
+    let app = TestApp::spawn_api_only_with(&["--ws-idle-timeout", "1s"]).await;
     let mut pinging = connect(&app, "graphql-transport-ws").await;
     let started = tokio::time::Instant::now();
     let mut closed = None;
@@ -329,16 +321,12 @@ async fn pings_do_not_keep_an_idle_socket_open() {
 
 #[tokio::test]
 async fn sockets_per_client_and_subscriptions_per_socket_are_capped() {
-    let app = TestApp::spawn_with(
-        false,
-        false,
-        &[
-            "--ws-max-connections-per-client",
-            "2",
-            "--ws-max-subscriptions",
-            "2",
-        ],
-    )
+    let app = TestApp::spawn_api_only_with(&[
+        "--ws-max-connections-per-client",
+        "2",
+        "--ws-max-subscriptions",
+        "2",
+    ])
     .await;
     let mut first = connect(&app, "graphql-transport-ws").await;
     let second = connect(&app, "graphql-transport-ws").await;
@@ -457,14 +445,7 @@ async fn replies_under_held_comments_do_not_reach_anonymous_subscribers() {
     assert_eq!(held["data"]["addComment"]["comment"]["status"], "PENDING");
 
     let mut socket = connect(&app, "graphql-transport-ws").await;
-    send(
-        &mut socket,
-        json!({ "id": "1", "type": "subscribe", "payload": {
-            "query": "subscription($post: ID!) { commentAdded(postId: $post) { body } }",
-            "variables": { "post": post }
-        }}),
-    )
-    .await;
+    subscribe_to_comments(&mut socket, "1", &post, "body").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     // The post's author replies to the held comment: published, but hidden with its parent.
     let reply = add_comment(

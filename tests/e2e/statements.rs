@@ -7,7 +7,7 @@ use gazette_store::posts::{self, NewPost, PostStatus};
 use gazette_store::tags::{self, TagName};
 use serde_json::json;
 
-use crate::helpers::TestApp;
+use crate::support::{TestApp, insert_published_post};
 
 const QUERY: &str = "query($first: Int) { posts(first: $first) { edges { node { author { name } tags { name } commentCount } } } }";
 
@@ -105,32 +105,12 @@ async fn a_page_of_posts_with_relations_runs_a_fixed_number_of_statements() {
 
 /// A post with 10,000 comments: 200 chains, each 50 levels deep.
 async fn deep_thread(app: &TestApp) -> i64 {
-    let author =
-        authors::find_or_create(&mut app.pool.acquire().await.expect("conn"), "deep", "Deep")
-            .await
-            .expect("author");
-    let post = posts::insert(
-        &app.pool,
-        &NewPost {
-            author_id: author.id,
-            slug: "deep",
-            title: "Deep",
-            body: "",
-            body_html: "",
-            excerpt: "",
-            custom_excerpt: false,
-            status: PostStatus::Published,
-            comments_open: true,
-            published_at: Some(chrono::Utc::now()),
-        },
-    )
-    .await
-    .expect("post");
+    let post_id = insert_published_post(&app.pool, ("deep", "Deep"), ("deep", "Deep")).await;
     sqlx::query(
         "insert into comments (post_id, author_name, body, body_html) \
          select $1, 'Reader', 'level 0', '<p>level 0</p>' from generate_series(1, 200)",
     )
-    .bind(post.id)
+    .bind(post_id)
     .execute(&app.pool)
     .await
     .expect("top level");
@@ -140,13 +120,13 @@ async fn deep_thread(app: &TestApp) -> i64 {
              select post_id, id, 'Reader', 'level ' || $2, '<p>level ' || $2 || '</p>' \
              from comments where post_id = $1 and depth = $2 - 1 order by id",
         )
-        .bind(post.id)
+        .bind(post_id)
         .bind(level)
         .execute(&app.pool)
         .await
         .expect("a level");
     }
-    post.id
+    post_id
 }
 
 #[tokio::test]
@@ -272,18 +252,14 @@ async fn the_benchmark_workloads_run_a_fixed_number_of_statements() {
         ),
     ];
     for posts in [25, 50] {
-        let app = TestApp::spawn_with(
-            false,
-            false,
-            &[
-                "--graphql-cache-ttl",
-                "0",
-                "--comment-moderation",
-                "open",
-                "--comment-rate-limit",
-                "0",
-            ],
-        )
+        let app = TestApp::spawn_api_only_with(&[
+            "--graphql-cache-ttl",
+            "0",
+            "--comment-moderation",
+            "open",
+            "--comment-rate-limit",
+            "0",
+        ])
         .await;
         gazette_store::synthetic::generate(
             &app.pool,

@@ -2,12 +2,10 @@
 //! sequence of replies, moderation, deletions and purges leads there, the stored columns
 //! must equal the rule computed from scratch over the whole thread.
 
-use gazette_store::authors;
 use gazette_store::comments::{self, CommentStatus, NewComment};
-use gazette_store::posts::{self, NewPost, PostStatus};
 use sqlx::PgPool;
 
-use crate::helpers::TestApp;
+use crate::support::{TestApp, insert_published_post};
 
 /// Comments whose stored visibility differs from the rule, computed the slow way.
 const MISMATCHES: &str = r#"
@@ -82,32 +80,13 @@ async fn live_ids(pool: &PgPool, post_id: i64) -> Vec<i64> {
 async fn stored_visibility_follows_every_write() {
     let app = TestApp::spawn_api_only().await;
     let pool = &app.pool;
-    let author = authors::find_or_create(&mut pool.acquire().await.expect("conn"), "ann", "Ann")
-        .await
-        .expect("author");
-    let post = posts::insert(
-        pool,
-        &NewPost {
-            author_id: author.id,
-            slug: "moderated",
-            title: "Moderated",
-            body: "",
-            body_html: "",
-            excerpt: "",
-            custom_excerpt: false,
-            status: PostStatus::Published,
-            comments_open: true,
-            published_at: Some(chrono::Utc::now()),
-        },
-    )
-    .await
-    .expect("post");
+    let post_id = insert_published_post(pool, ("ann", "Ann"), ("moderated", "Moderated")).await;
 
     let mut random = Lcg(7);
     let mut ids = Vec::new();
     for _ in 0..40 {
         let parent = (!ids.is_empty() && random.below(4) > 0).then(|| ids[random.below(ids.len())]);
-        ids.push(reply(pool, post.id, parent).await);
+        ids.push(reply(pool, post_id, parent).await);
     }
     let statuses = [
         CommentStatus::Pending,
@@ -117,7 +96,7 @@ async fn stored_visibility_follows_every_write() {
     ];
     let mut kinds_seen = [0usize; 5];
     for step in 0..150 {
-        let ids = live_ids(pool, post.id).await;
+        let ids = live_ids(pool, post_id).await;
         let target = ids[random.below(ids.len())];
         let kind = random.below(10);
         match kind {
@@ -130,7 +109,7 @@ async fn stored_visibility_follows_every_write() {
                 comments::tombstone(pool, target).await.expect("delete");
             }
             7 | 8 => {
-                reply(pool, post.id, Some(target)).await;
+                reply(pool, post_id, Some(target)).await;
             }
             _ => {
                 // A purge removes the comment and its replies for good.
@@ -145,7 +124,7 @@ async fn stored_visibility_follows_every_write() {
         }
         kinds_seen[kind.min(9) / 2] += 1;
         let wrong: Vec<i64> = sqlx::query_scalar(MISMATCHES)
-            .bind(post.id)
+            .bind(post_id)
             .fetch_all(pool)
             .await
             .expect("compare");
@@ -166,7 +145,7 @@ async fn stored_visibility_follows_every_write() {
                 count(*) filter (where status = 'deleted' and not visible_to_moderators) \
          from comments where post_id = $1",
     )
-    .bind(post.id)
+    .bind(post_id)
     .fetch_one(pool)
     .await
     .expect("states");

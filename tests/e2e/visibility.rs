@@ -13,8 +13,7 @@ use gazette_api::graphql::GlobalId;
 use gazette_store::tokens::Role;
 use serde_json::{Value, json};
 
-use crate::comments::add_comment;
-use crate::helpers::{TestApp, error_code};
+use crate::support::{TestApp, add_comment, error_code};
 
 /// Every hidden thing carries this word (in any case) in what it says.
 const MARKER: &str = "hiddenmark";
@@ -1059,7 +1058,7 @@ async fn unpublishing_withdraws_what_the_worker_wrote_at_once() {
             .await
             .expect("count");
     assert_eq!(summaries, 0);
-    let gone = crate::helpers::eventually(50, || async {
+    let gone = crate::support::eventually(50, || async {
         (app.get(&format!("/{feed_key}")).await.status() == 404).then_some(())
     })
     .await;

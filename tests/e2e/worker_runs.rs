@@ -14,7 +14,7 @@ use gazette_worker::{BeforeRender, RunReport, Worker, WorkerConfig};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{TestApp, settings};
+use crate::support::{TestApp, settings};
 
 /// The worker settings of `app`'s own site, as `gazette serve` would pass them.
 fn worker_config(app: &TestApp) -> WorkerConfig {
@@ -377,7 +377,7 @@ async fn the_api_answers_while_the_worker_renders() {
     assert_eq!(summaries, 0, "the run has not written its texts yet");
 
     held.release.send(()).expect("release the rendering");
-    let written = crate::helpers::eventually(100, || async {
+    let written = crate::support::eventually(100, || async {
         let summaries: i64 = sqlx::query_scalar("select count(*) from channel_summaries")
             .fetch_one(&app.pool)
             .await

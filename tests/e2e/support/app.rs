@@ -8,6 +8,7 @@ use gazette::{Cli, Services, Settings, run_services};
 use gazette_store::testing::TestDatabase;
 use gazette_store::tokens::{self, Role};
 use gazette_store::{Access, Database, PgPool, authors};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -48,7 +49,12 @@ impl TestApp {
 
     /// Only the API, no worker: nothing but requests touches the database.
     pub async fn spawn_api_only() -> Self {
-        Self::spawn_with(false, false, &[]).await
+        Self::spawn_api_only_with(&[]).await
+    }
+
+    /// [`TestApp::spawn_api_only`] with extra command-line `args`.
+    pub async fn spawn_api_only_with(args: &[&str]) -> Self {
+        Self::spawn_with(false, false, args).await
     }
 
     /// Gazette with extra command-line `args` (e.g. `--comment-moderation all`).
@@ -154,20 +160,53 @@ impl TestApp {
 
     /// POSTs a GraphQL request with `token` (when given) as its bearer token.
     pub async fn graphql_as(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
-        let mut request = self
+        json_answer(self.graphql_request(token, query, variables)).await
+    }
+
+    /// The request [`TestApp::graphql_as`] sends, for a test to add headers to (say, where
+    /// it comes from) before [`json_answer`] sends it.
+    pub fn graphql_request(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> reqwest::RequestBuilder {
+        let request = self
             .client
             .post(self.url("/graphql"))
             .json(&json!({ "query": query, "variables": variables }));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
+        match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
         }
-        request
-            .send()
+    }
+
+    /// The id of the post at `slug` (null when there is none).
+    pub async fn post_id(&self, slug: &str) -> Value {
+        self.graphql(
+            "query($slug: String) { post(slug: $slug) { id } }",
+            json!({ "slug": slug }),
+        )
+        .await["data"]["post"]["id"]
+            .clone()
+    }
+
+    /// GETs `path` until it answers 200, at most `attempts` times (100 ms apart): what the
+    /// worker writes appears within seconds of a start or a change.
+    pub async fn get_when_ok(&self, path: &str, attempts: u32) -> Option<reqwest::Response> {
+        eventually(attempts, || async {
+            let response = self.get(path).await;
+            (response.status() == StatusCode::OK).then_some(response)
+        })
+        .await
+    }
+
+    /// What `query`, a `select count(*) …`, counts in the app's database.
+    pub async fn count(&self, query: &'static str) -> i64 {
+        sqlx::query_scalar(query)
+            .fetch_one(&self.pool)
             .await
-            .expect("GraphQL request")
-            .json()
-            .await
-            .expect("a JSON response")
+            .unwrap_or_else(|error| panic!("{query}: {error}"))
     }
 
     /// A new API token for the author named `name` (created when new).
@@ -222,6 +261,52 @@ pub fn http_client() -> reqwest::Client {
         .timeout(Duration::from_secs(30))
         .build()
         .expect("HTTP client")
+}
+
+/// Sends `request` and returns its JSON answer; fails the test when there is none.
+pub async fn json_answer(request: reqwest::RequestBuilder) -> Value {
+    request
+        .send()
+        .await
+        .expect("a request")
+        .json()
+        .await
+        .expect("a JSON answer")
+}
+
+/// POSTs `body` (a GraphQL request: its query, variables…) to `{base}/graphql` with
+/// `client`; returns the HTTP status and the JSON answer.
+pub async fn post_graphql(
+    client: &reqwest::Client,
+    base: &str,
+    body: Value,
+) -> (StatusCode, Value) {
+    let response = client
+        .post(format!("{base}/graphql"))
+        .json(&body)
+        .send()
+        .await
+        .expect("a GraphQL request");
+    let status = response.status();
+    (status, response.json().await.expect("a JSON answer"))
+}
+
+/// [`post_graphql`] with a client of its own, for the answer alone.
+pub async fn graphql_at(base: &str, body: Value) -> Value {
+    post_graphql(&http_client(), base, body).await.1
+}
+
+/// The id of the newest post served at `base` (the demo post, on a seeded site).
+pub async fn demo_post_id(base: &str) -> String {
+    let answer = graphql_at(
+        base,
+        json!({ "query": "{ posts(first: 1) { edges { node { id } } } }" }),
+    )
+    .await;
+    answer["data"]["posts"]["edges"][0]["node"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a post: {answer}"))
+        .to_owned()
 }
 
 /// The `extensions.code` of the first GraphQL error.
