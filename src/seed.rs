@@ -311,23 +311,15 @@ async fn insert_demo(tx: &mut sqlx::PgConnection, demo: &DemoPost) -> anyhow::Re
     Ok(())
 }
 
+/// The kind a demo channel's label names (`Facebook page` → Facebook), in the kinds' own
+/// order; `Other` when it names none.
 fn channel_kind(name: &str) -> ChannelKind {
     let name = name.to_lowercase();
-    let kinds = [
-        ("facebook", ChannelKind::Facebook),
-        ("twitter", ChannelKind::Twitter),
-        ("youtube", ChannelKind::Youtube),
-        ("flickr", ChannelKind::Flickr),
-        ("blog", ChannelKind::Blog),
-        ("rss", ChannelKind::Rss),
-        ("podcast", ChannelKind::Podcast),
-        ("mastodon", ChannelKind::Mastodon),
-        ("linkedin", ChannelKind::Linkedin),
-    ];
-    kinds
+    ChannelKind::ALL
         .into_iter()
-        .find(|(word, _)| name.contains(word))
-        .map_or(ChannelKind::Other, |(_, kind)| kind)
+        .filter(|kind| *kind != ChannelKind::Other)
+        .find(|kind| name.contains(kind.as_str()))
+        .unwrap_or(ChannelKind::Other)
 }
 
 #[cfg(test)]

@@ -5,46 +5,16 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor};
 
+pub use gazette_syndication::social::ChannelKind;
+
 use crate::error::StoreError;
 use crate::visibility::Reader;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
-#[sqlx(type_name = "text", rename_all = "lowercase")]
-pub enum ChannelKind {
-    Facebook,
-    Twitter,
-    Youtube,
-    Flickr,
-    Blog,
-    Rss,
-    Podcast,
-    Mastodon,
-    Linkedin,
-    Other,
-}
-
-impl ChannelKind {
-    /// The stored name, e.g. `twitter`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChannelKind::Facebook => "facebook",
-            ChannelKind::Twitter => "twitter",
-            ChannelKind::Youtube => "youtube",
-            ChannelKind::Flickr => "flickr",
-            ChannelKind::Blog => "blog",
-            ChannelKind::Rss => "rss",
-            ChannelKind::Podcast => "podcast",
-            ChannelKind::Mastodon => "mastodon",
-            ChannelKind::Linkedin => "linkedin",
-            ChannelKind::Other => "other",
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Channel {
     pub id: i64,
     pub slug: String,
+    #[sqlx(try_from = "String")]
     pub kind: ChannelKind,
     pub name: String,
     pub url: String,
@@ -103,7 +73,7 @@ pub async fn insert(
         "#,
     )
     .bind(channel.slug)
-    .bind(channel.kind)
+    .bind(channel.kind.as_str())
     .bind(channel.name)
     .bind(channel.url)
     .bind(channel.position)
@@ -146,7 +116,7 @@ pub async fn update(
     )
     .bind(id)
     .bind(changes.slug)
-    .bind(changes.kind)
+    .bind(changes.kind.map(ChannelKind::as_str))
     .bind(changes.name)
     .bind(changes.url)
     .bind(changes.enabled)

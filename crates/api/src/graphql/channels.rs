@@ -5,13 +5,11 @@ use std::collections::HashMap;
 
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
-use gazette_store::StoreError;
-use gazette_store::channels::{
-    self, Channel, ChannelChanges, ChannelKind as StoredKind, NewChannel,
-};
+use gazette_domain::channels::{self as domain_channels, ChannelEdit, ChannelRequest};
+use gazette_store::channels::{self, Channel};
 use gazette_store::posts::Post;
 use gazette_store::summaries::{self, StoredDigest, StoredSummary};
-use gazette_syndication::social::{self, SummaryInput, Template};
+use gazette_syndication::social;
 
 use super::connection::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, list_size};
 use super::context::RequestContext;
@@ -19,9 +17,14 @@ use super::errors::ApiError;
 use super::ids::{GlobalId, NodeKind};
 use super::loaders::LoadOne;
 use super::posts::PostNode;
-use gazette_domain::channels::MAX_CHANNELS;
 
+// Gazette's one `ChannelKind` (gazette-syndication) as the schema shows it: the derive's
+// `remote` conversions fail to compile if the two lists ever name different kinds.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(
+    name = "ChannelKind",
+    remote = "gazette_syndication::social::ChannelKind"
+)]
 pub enum ChannelKind {
     Facebook,
     Twitter,
@@ -33,44 +36,6 @@ pub enum ChannelKind {
     Mastodon,
     Linkedin,
     Other,
-}
-
-impl From<StoredKind> for ChannelKind {
-    fn from(kind: StoredKind) -> Self {
-        match kind {
-            StoredKind::Facebook => ChannelKind::Facebook,
-            StoredKind::Twitter => ChannelKind::Twitter,
-            StoredKind::Youtube => ChannelKind::Youtube,
-            StoredKind::Flickr => ChannelKind::Flickr,
-            StoredKind::Blog => ChannelKind::Blog,
-            StoredKind::Rss => ChannelKind::Rss,
-            StoredKind::Podcast => ChannelKind::Podcast,
-            StoredKind::Mastodon => ChannelKind::Mastodon,
-            StoredKind::Linkedin => ChannelKind::Linkedin,
-            StoredKind::Other => ChannelKind::Other,
-        }
-    }
-}
-
-impl From<ChannelKind> for StoredKind {
-    fn from(kind: ChannelKind) -> Self {
-        match kind {
-            ChannelKind::Facebook => StoredKind::Facebook,
-            ChannelKind::Twitter => StoredKind::Twitter,
-            ChannelKind::Youtube => StoredKind::Youtube,
-            ChannelKind::Flickr => StoredKind::Flickr,
-            ChannelKind::Blog => StoredKind::Blog,
-            ChannelKind::Rss => StoredKind::Rss,
-            ChannelKind::Podcast => StoredKind::Podcast,
-            ChannelKind::Mastodon => StoredKind::Mastodon,
-            ChannelKind::Linkedin => StoredKind::Linkedin,
-            ChannelKind::Other => StoredKind::Other,
-        }
-    }
-}
-
-fn syndication_kind(kind: StoredKind) -> social::ChannelKind {
-    social::ChannelKind::from_name(kind.as_str())
 }
 
 /// A place where the organisation announces its posts.
@@ -119,7 +84,7 @@ impl ChannelNode {
 
     /// The most a text may measure on this channel.
     async fn limit(&self) -> usize {
-        social::rules(syndication_kind(self.0.kind)).limit
+        social::rules(self.0.kind).limit
     }
 
     /// The ready-to-post summaries, as JSON and as plain text.
@@ -434,13 +399,6 @@ impl ChannelQuery {
             .one(post_id)
             .await?
             .ok_or_else(|| ApiError::not_found("There is no post with this id."))?;
-        let channel = channels::find_by_ids(&request.pool, &[channel_id], request.reader())
-            .await
-            .map_err(ApiError::from)?
-            .remove(&channel_id)
-            .ok_or_else(|| ApiError::not_found("There is no channel with this id."))?;
-        let source = template.or(channel.template.clone());
-        let template = source.as_deref().map(parse_template).transpose()?;
         let tags = request
             .loaders
             .post_tags
@@ -454,21 +412,21 @@ impl ChannelQuery {
             .await?
             .map(|author| author.name)
             .unwrap_or_default();
-        let input = SummaryInput {
-            // Titles are plain text everywhere: verbatim (the summary only shortens them).
-            title: post.title.clone(),
-            excerpt: gazette_content::plain_text(&post.excerpt),
-            link: request.config.site.post_url(&post.slug),
-            tags: tags.into_iter().map(|tag| tag.name).collect(),
+        let input = domain_channels::summary_input(
+            &post,
+            request.config.site.post_url(&post.slug),
+            tags.into_iter().map(|tag| tag.name).collect(),
             author,
-            date: post.published_at.unwrap_or(post.created_at).date_naive(),
-        };
-        // Measuring a text (X's weighted length) is CPU work: off the request threads.
-        let kind = syndication_kind(channel.kind);
-        let summary = gazette_domain::offload::render(move || {
-            social::summarize(kind, template.as_ref(), &input)
-        })
-        .await;
+        );
+        let summary = domain_channels::preview_summary(
+            &request.pool,
+            &request.viewer,
+            channel_id,
+            template,
+            input,
+        )
+        .await
+        .map_err(ApiError::from)?;
         Ok(SummaryPreview {
             text: summary.text,
             length: summary.length,
@@ -476,10 +434,6 @@ impl ChannelQuery {
             truncated: summary.truncated,
         })
     }
-}
-
-fn parse_template(source: &str) -> Result<Template, ApiError> {
-    Template::parse(source).map_err(|error| ApiError::bad_input("template", error.to_string()))
 }
 
 #[derive(InputObject)]
@@ -546,42 +500,18 @@ impl ChannelMutation {
         input: CreateChannelInput,
     ) -> Result<Option<CreateChannelPayload>> {
         let request = RequestContext::of(ctx)?;
-        require_admin(request)?;
-        let name = check_name(&input.name)?;
-        let url = check_url(&input.url)?;
-        if let Some(template) = &input.template {
-            parse_template(template)?;
-        }
-        let slug = match &input.slug {
-            Some(slug) => check_slug(slug)?,
-            None => gazette_content::slugify(&name, 100, "channel"),
+        let channel_request = ChannelRequest {
+            name: input.name,
+            kind: input.kind.into(),
+            url: input.url,
+            slug: input.slug,
+            enabled: input.enabled,
+            template: input.template,
         };
-        let mut connection = request
-            .pool
-            .acquire()
-            .await
-            .map_err(|error| ApiError::from(StoreError::from(error)))?;
-        let created = channels::insert_within(
-            &mut connection,
-            &NewChannel {
-                slug: &slug,
-                kind: input.kind.into(),
-                name: &name,
-                url: &url,
-                position: None,
-                enabled: input.enabled,
-                template: input.template.as_deref(),
-            },
-            MAX_CHANNELS,
-        )
-        .await
-        .map_err(slug_conflict)?
-        .ok_or_else(|| {
-            ApiError::bad_input(
-                "name",
-                format!("A site has at most {MAX_CHANNELS} channels: delete one first."),
-            )
-        })?;
+        let created =
+            domain_channels::create_channel(&request.pool, &request.viewer, channel_request)
+                .await
+                .map_err(ApiError::from)?;
         Ok(Some(CreateChannelPayload {
             channel: ChannelNode(created),
             client_mutation_id: input.client_mutation_id,
@@ -595,31 +525,26 @@ impl ChannelMutation {
         input: UpdateChannelInput,
     ) -> Result<Option<UpdateChannelPayload>> {
         let request = RequestContext::of(ctx)?;
-        require_admin(request)?;
+        request
+            .viewer
+            .require_admin("manage channels")
+            .map_err(ApiError::from)?;
         let id = GlobalId::decode(&input.id, NodeKind::Channel, "id")?;
-        let name = input.name.as_deref().map(check_name).transpose()?;
-        let url = input.url.as_deref().map(check_url).transpose()?;
-        let slug = input.slug.as_deref().map(check_slug).transpose()?;
-        let template = match &input.template {
-            MaybeUndefined::Undefined => None,
-            MaybeUndefined::Null => Some(None),
-            MaybeUndefined::Value(template) => {
-                parse_template(template)?;
-                Some(Some(template.as_str()))
-            }
-        };
-        let changes = ChannelChanges {
-            slug: slug.as_deref(),
-            kind: input.kind.map(StoredKind::from),
-            name: name.as_deref(),
-            url: url.as_deref(),
+        let edit = ChannelEdit {
+            name: input.name,
+            kind: input.kind.map(Into::into),
+            url: input.url,
+            slug: input.slug,
             enabled: input.enabled,
-            template,
+            template: match input.template {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(template) => Some(Some(template)),
+            },
         };
-        let updated = channels::update(&request.pool, id, &changes)
+        let updated = domain_channels::update_channel(&request.pool, &request.viewer, id, edit)
             .await
-            .map_err(slug_conflict)?
-            .ok_or_else(|| ApiError::not_found("There is no channel with this id."))?;
+            .map_err(ApiError::from)?;
         Ok(Some(UpdateChannelPayload {
             channel: ChannelNode(updated),
             client_mutation_id: input.client_mutation_id,
@@ -633,93 +558,17 @@ impl ChannelMutation {
         input: DeleteChannelInput,
     ) -> Result<Option<DeleteChannelPayload>> {
         let request = RequestContext::of(ctx)?;
-        require_admin(request)?;
+        request
+            .viewer
+            .require_admin("manage channels")
+            .map_err(ApiError::from)?;
         let id = GlobalId::decode(&input.id, NodeKind::Channel, "id")?;
-        channels::delete(&request.pool, id)
+        domain_channels::delete_channel(&request.pool, &request.viewer, id)
             .await
-            .map_err(ApiError::from)?
-            .ok_or_else(|| ApiError::not_found("There is no channel with this id."))?;
+            .map_err(ApiError::from)?;
         Ok(Some(DeleteChannelPayload {
             deleted_channel_id: input.id,
             client_mutation_id: input.client_mutation_id,
         }))
-    }
-}
-
-fn require_admin(request: &RequestContext) -> Result<(), ApiError> {
-    request.viewer.require_admin("manage channels")?;
-    Ok(())
-}
-
-fn slug_conflict(error: StoreError) -> ApiError {
-    if error.constraint() == Some("social_channels_slug_key") {
-        ApiError::bad_input("slug", "Another channel already uses this slug.")
-    } else {
-        error.into()
-    }
-}
-
-fn check_name(name: &str) -> Result<String, ApiError> {
-    let name = name.trim();
-    match name.chars().count() {
-        1..=100 => Ok(name.to_owned()),
-        _ => Err(ApiError::bad_input(
-            "name",
-            "A channel's name has 1 to 100 characters.",
-        )),
-    }
-}
-
-fn check_url(url: &str) -> Result<String, ApiError> {
-    let url = url.trim();
-    if gazette_content::is_http_url(url) {
-        Ok(url.to_owned())
-    } else {
-        Err(ApiError::bad_input(
-            "url",
-            "The channel's page must be an http:// or https:// address.",
-        ))
-    }
-}
-
-fn check_slug(slug: &str) -> Result<String, ApiError> {
-    if gazette_content::is_slug(slug, 100) {
-        Ok(slug.to_owned())
-    } else {
-        Err(ApiError::bad_input(
-            "slug",
-            "A slug is lowercase letters and digits in words joined by single hyphens, such as `twitter`.",
-        ))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_kind_keeps_its_rules() {
-        let kinds = [
-            ChannelKind::Facebook,
-            ChannelKind::Twitter,
-            ChannelKind::Youtube,
-            ChannelKind::Flickr,
-            ChannelKind::Blog,
-            ChannelKind::Rss,
-            ChannelKind::Podcast,
-            ChannelKind::Mastodon,
-            ChannelKind::Linkedin,
-            ChannelKind::Other,
-        ];
-        for kind in kinds {
-            let stored = StoredKind::from(kind);
-            let rules_kind = syndication_kind(stored);
-            assert_eq!(
-                rules_kind == social::ChannelKind::Other,
-                kind == ChannelKind::Other,
-                "{kind:?} maps to {rules_kind:?}"
-            );
-            assert_eq!(ChannelKind::from(stored), kind);
-        }
     }
 }

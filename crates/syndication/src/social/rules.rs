@@ -1,7 +1,8 @@
 //! Each channel kind's rules, in one table: how long a text may be, how its length is
 //! counted, how many hashtags it takes, and the default shape of a summary.
 
-/// The kinds of social channel Gazette writes for.
+/// The kinds of social channel Gazette writes for: the one definition, which the store
+/// reads and writes (by [`ChannelKind::as_str`]) and the API shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ChannelKind {
     Facebook,
@@ -34,6 +35,22 @@ impl ChannelKind {
         }
     }
 
+    /// The stored name, e.g. `twitter`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::Facebook => "facebook",
+            ChannelKind::Twitter => "twitter",
+            ChannelKind::Youtube => "youtube",
+            ChannelKind::Flickr => "flickr",
+            ChannelKind::Blog => "blog",
+            ChannelKind::Rss => "rss",
+            ChannelKind::Podcast => "podcast",
+            ChannelKind::Mastodon => "mastodon",
+            ChannelKind::Linkedin => "linkedin",
+            ChannelKind::Other => "other",
+        }
+    }
+
     pub const ALL: [ChannelKind; 10] = [
         ChannelKind::Facebook,
         ChannelKind::Twitter,
@@ -46,6 +63,13 @@ impl ChannelKind {
         ChannelKind::Linkedin,
         ChannelKind::Other,
     ];
+}
+
+/// A stored name (the database's check constraint keeps it to the known ones).
+impl From<String> for ChannelKind {
+    fn from(name: String) -> Self {
+        ChannelKind::from_name(&name)
+    }
 }
 
 /// How a channel counts a text's length.
@@ -116,5 +140,24 @@ pub fn rules(kind: ChannelKind) -> ChannelRules {
         counting,
         max_hashtags,
         default_template,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the store writes (`as_str`) it reads back as the same kind, and every kind but
+    /// `Other` has a name of its own (an unknown name would silently become `Other`).
+    #[test]
+    fn every_kind_survives_the_database() {
+        for kind in ChannelKind::ALL {
+            assert_eq!(ChannelKind::from(kind.as_str().to_owned()), kind);
+        }
+        let mut names: Vec<&str> = ChannelKind::ALL.iter().map(|kind| kind.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ChannelKind::ALL.len());
+        assert_eq!(ChannelKind::from_name("myspace"), ChannelKind::Other);
     }
 }

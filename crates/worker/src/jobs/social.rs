@@ -111,7 +111,7 @@ pub async fn regenerate(
                 plan.summaries.push(SummaryJob {
                     channel_id: channel.id,
                     post_id: post.id,
-                    kind: ChannelKind::from_name(channel.kind.as_str()),
+                    kind: channel.kind,
                     template: channel.template.clone(),
                     input: input.clone(),
                     hash,
@@ -127,11 +127,7 @@ pub async fn regenerate(
             .and_then(|text| text.input_hash.as_deref())
             != Some(hash.as_str())
         {
-            plan.digests.push((
-                channel.id,
-                ChannelKind::from_name(channel.kind.as_str()),
-                hash,
-            ));
+            plan.digests.push((channel.id, channel.kind, hash));
         }
     }
     report.summaries_rendered = plan.summaries.len();
