@@ -295,6 +295,10 @@ pub struct Settings {
     #[arg(long, env = "GAZETTE_GRAPHQL_MAX_CONCURRENT", global = true, default_value_t = Limits::default().max_concurrent, value_parser = clap::value_parser!(u64).range(1..=10_000).map(usize_from))]
     pub graphql_max_concurrent: usize,
 
+    /// How long a DataLoader collects the keys of one level of an answer before reading them in one statement.
+    #[arg(long, env = "GAZETTE_GRAPHQL_BATCH_DELAY", global = true, default_value = "1ms", value_parser = parse_batch_delay)]
+    pub graphql_batch_delay: Duration,
+
     /// Refused GraphQL documents (over a limit, invalid, unreadable) one client address may send in a minute; past it, its requests wait a second and get 429 until the minute is over (0: never).
     #[arg(long, env = "GAZETTE_GRAPHQL_MAX_REFUSALS_PER_MINUTE", global = true, default_value_t = Limits::default().max_refusals_per_minute, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub graphql_max_refusals_per_minute: u32,
@@ -453,6 +457,7 @@ impl Settings {
             max_query_bytes: self.graphql_max_query_bytes,
             max_response_bytes: self.graphql_max_response_bytes,
             max_concurrent: self.graphql_max_concurrent,
+            batch_delay: self.graphql_batch_delay,
             ws_max_message_bytes: self.ws_max_message_bytes,
             ws_idle_timeout: self.ws_idle_timeout,
             ws_max_connections_per_client: self.ws_max_connections_per_client,
@@ -516,6 +521,16 @@ fn usize_from(value: u64) -> usize {
 }
 
 /// `500ms`, `5s`, `2m`, or `0` (none).
+/// A batch delay: at least a millisecond (a zero delay would read every key alone) and
+/// at most a second (every level of every answer waits it).
+fn parse_batch_delay(value: &str) -> Result<Duration, String> {
+    let delay = parse_duration(value)?;
+    match delay >= Duration::from_millis(1) && delay <= Duration::from_secs(1) {
+        true => Ok(delay),
+        false => Err("give a delay from 1ms to 1s".to_owned()),
+    }
+}
+
 fn parse_duration(value: &str) -> Result<Duration, String> {
     let value = value.trim();
     let invalid = || {

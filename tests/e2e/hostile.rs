@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::support::{
-    Scrape, Server, TestApp, add_comment, connect_at, error_code, http_client, published_post,
-    receive, subscribe_to_comments,
+    Scrape, Server, TestApp, WHOLE_BATCHES, add_comment, connect_at, error_code, http_client,
+    published_post, receive, subscribe_to_comments,
 };
 use gazette_store::testing::TestDatabase;
 
@@ -479,7 +479,7 @@ async fn the_hostile_corpus_is_refused_before_anything_runs_within_150_mb() {
 /// ids ran 2,000 statements), and every id is priced.
 #[tokio::test]
 async fn nodes_read_each_kind_once_and_price_every_id() {
-    let app = TestApp::spawn_with(true, false, &[]).await;
+    let app = TestApp::spawn_with(true, false, &WHOLE_BATCHES).await;
     let found = app
         .graphql(
             "{ posts(first: 1) { nodes { id author { id } tags { id } comments { nodes { id } } } } channels { id } }",

@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::support::{
-    Socket, TestApp, add_comment, connect, connect_with, open, published_post, receive, send,
-    subscribe, subscribe_to_comments, subscribe_with,
+    Socket, TestApp, WHOLE_BATCHES, add_comment, connect, connect_with, open, published_post,
+    receive, send, subscribe, subscribe_to_comments, subscribe_with,
 };
 
 /// The close frame's code, if the socket closes within `wait` (other messages are skipped).
@@ -397,7 +397,7 @@ async fn sockets_per_client_and_subscriptions_per_socket_are_capped() {
 
 #[tokio::test]
 async fn an_event_costs_one_statement_however_many_subscribe() {
-    let app = TestApp::spawn_api_only().await;
+    let app = TestApp::spawn_api_only_with(&WHOLE_BATCHES).await;
     let token = app.token("Publisher", Role::Author).await;
     let draft = app
         .create_post(&token, json!({ "title": "Big news" }))

@@ -7,7 +7,7 @@ use gazette_store::posts::{self, NewPost, PostStatus};
 use gazette_store::tags::{self, TagName};
 use serde_json::json;
 
-use crate::support::{TestApp, insert_published_post};
+use crate::support::{TestApp, WHOLE_BATCHES, insert_published_post};
 
 const QUERY: &str = "query($first: Int) { posts(first: $first) { edges { node { author { name } tags { name } commentCount } } } }";
 
@@ -90,7 +90,7 @@ async fn statements_for(app: &TestApp, first: i64) -> i64 {
 
 #[tokio::test]
 async fn a_page_of_posts_with_relations_runs_a_fixed_number_of_statements() {
-    let app = TestApp::spawn_api_only().await;
+    let app = TestApp::spawn_api_only_with(&WHOLE_BATCHES).await;
     fill(&app).await;
     // Warm up the pool so connection set-up is not counted.
     statements_for(&app, 1).await;
@@ -131,7 +131,7 @@ async fn deep_thread(app: &TestApp) -> i64 {
 
 #[tokio::test]
 async fn a_deep_thread_pages_with_one_statement_per_page() {
-    let app = TestApp::spawn_api_only().await;
+    let app = TestApp::spawn_api_only_with(&WHOLE_BATCHES).await;
     let post_id = deep_thread(&app).await;
     let count: i64 = sqlx::query_scalar("select count(*) from comments")
         .fetch_one(&app.pool)
@@ -175,7 +175,7 @@ async fn a_deep_thread_pages_with_one_statement_per_page() {
 
 #[tokio::test]
 async fn nested_comment_lists_run_a_fixed_number_of_statements() {
-    let app = TestApp::spawn_api_only().await;
+    let app = TestApp::spawn_api_only_with(&WHOLE_BATCHES).await;
     fill(&app).await;
     // Every post gets three top-level comments with two replies each.
     sqlx::query(
@@ -253,6 +253,8 @@ async fn the_benchmark_workloads_run_a_fixed_number_of_statements() {
     ];
     for posts in [25, 50] {
         let app = TestApp::spawn_api_only_with(&[
+            WHOLE_BATCHES[0],
+            WHOLE_BATCHES[1],
             "--graphql-cache-ttl",
             "0",
             "--comment-moderation",

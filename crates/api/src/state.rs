@@ -89,6 +89,10 @@ pub struct Limits {
     pub max_concurrent: usize,
     /// How long an operation waits for a free slot before the `503`.
     pub queue_timeout: Duration,
+    /// How long a DataLoader collects keys before it reads them in one statement: the keys
+    /// of one level of an answer arrive within microseconds, unless the machine is so busy
+    /// that the resolving thread is preempted for longer (then a level costs two reads).
+    pub batch_delay: Duration,
     /// Most bytes of one WebSocket message from a client.
     pub ws_max_message_bytes: usize,
     /// A socket without a subscription (or a connection_init) for this long is closed.
@@ -158,6 +162,7 @@ impl Default for Limits {
             max_response_bytes: 10 * 1024 * 1024,
             max_concurrent: 16,
             queue_timeout: Duration::from_secs(2),
+            batch_delay: Duration::from_millis(1),
             ws_max_message_bytes: 64 * 1024,
             ws_idle_timeout: Duration::from_secs(60),
             ws_max_connections_per_client: 20,

@@ -12,8 +12,8 @@ mod process;
 mod sockets;
 
 pub use app::{
-    TestApp, demo_post_id, error_code, eventually, graphql_at, http_client, json_answer,
-    post_graphql, settings,
+    TestApp, WHOLE_BATCHES, demo_post_id, error_code, eventually, graphql_at, http_client,
+    json_answer, post_graphql, settings,
 };
 pub use cluster::{
     connect_embedded, connect_embedded_as_superuser, database_url, glob_pg_ctl, pg_ctl,

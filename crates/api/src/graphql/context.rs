@@ -35,7 +35,12 @@ impl RequestContext {
         client: Option<ClientKey>,
         answer: Arc<ReadBudget>,
     ) -> Self {
-        let loaders = Arc::new(Loaders::new(&pool, viewer.reader(), answer.clone()));
+        let loaders = Arc::new(Loaders::new(
+            &pool,
+            viewer.reader(),
+            answer.clone(),
+            config.limits.batch_delay,
+        ));
         Self {
             pool,
             config,

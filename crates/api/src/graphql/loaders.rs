@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use gazette_store::authors::{self, Author};
@@ -206,50 +207,27 @@ pub struct Loaders {
 }
 
 impl Loaders {
-    pub fn new(pool: &PgPool, reader: Reader, answer: Arc<ReadBudget>) -> Self {
+    pub fn new(pool: &PgPool, reader: Reader, answer: Arc<ReadBudget>, delay: Duration) -> Self {
+        let pool = pool.clone();
         Self {
-            authors: DataLoader::new(
-                AuthorLoader(pool.clone(), reader),
-                gazette_metrics::spawn_counted,
-            ),
-            posts: DataLoader::new(
-                PostLoader(pool.clone(), reader, answer.clone()),
-                gazette_metrics::spawn_counted,
-            ),
-            tags: DataLoader::new(
-                TagLoader(pool.clone(), reader),
-                gazette_metrics::spawn_counted,
-            ),
-            channels: DataLoader::new(
-                ChannelLoader(pool.clone(), reader),
-                gazette_metrics::spawn_counted,
-            ),
-            post_tags: DataLoader::new(
-                PostTagsLoader(pool.clone(), reader),
-                gazette_metrics::spawn_counted,
-            ),
-            comment_counts: DataLoader::new(
-                CommentCountLoader(pool.clone(), reader),
-                gazette_metrics::spawn_counted,
-            ),
-            reply_counts: DataLoader::new(
-                ReplyCountLoader(pool.clone(), reader),
-                gazette_metrics::spawn_counted,
-            ),
-            comments: DataLoader::new(
-                CommentLoader(pool.clone(), reader, answer.clone()),
-                gazette_metrics::spawn_counted,
-            ),
-            child_pages: DataLoader::new(
-                ChildPageLoader(pool.clone(), reader, answer),
-                gazette_metrics::spawn_counted,
-            ),
-            child_counts: DataLoader::new(
-                ChildCountLoader(pool.clone(), reader),
-                gazette_metrics::spawn_counted,
-            ),
+            authors: batched(AuthorLoader(pool.clone(), reader), delay),
+            posts: batched(PostLoader(pool.clone(), reader, answer.clone()), delay),
+            tags: batched(TagLoader(pool.clone(), reader), delay),
+            channels: batched(ChannelLoader(pool.clone(), reader), delay),
+            post_tags: batched(PostTagsLoader(pool.clone(), reader), delay),
+            comment_counts: batched(CommentCountLoader(pool.clone(), reader), delay),
+            reply_counts: batched(ReplyCountLoader(pool.clone(), reader), delay),
+            comments: batched(CommentLoader(pool.clone(), reader, answer.clone()), delay),
+            child_pages: batched(ChildPageLoader(pool.clone(), reader, answer), delay),
+            child_counts: batched(ChildCountLoader(pool, reader), delay),
         }
     }
+}
+
+/// A loader whose batches run as counted tasks (statements are counted per request) after
+/// collecting keys for `delay`.
+fn batched<T: Send + Sync + 'static>(loader: T, delay: Duration) -> DataLoader<T> {
+    DataLoader::new(loader, gazette_metrics::spawn_counted).delay(delay)
 }
 
 /// Loading one key in a resolver, failures reported the resolver's way.
