@@ -699,3 +699,63 @@ async fn query_feeds_lists_only_feeds_with_their_media_type() {
     }
     app.stop().await;
 }
+
+/// The clean-up of stored feeds follows the feed table: a key under a tag's or a post's
+/// prefix that no row of the table makes (an old format, a malformed key) is removed with
+/// the feeds of unpublished posts, and the feeds the table makes for visible tags stay.
+#[tokio::test]
+async fn stored_keys_that_are_no_feed_are_cleaned_up() {
+    let app = TestApp::spawn_with(false, true, &["--schedule", "0 0 0 1 1 *"]).await;
+    let token = app.token("Writer", Role::Author).await;
+    let post = app
+        .create_post(&token, json!({ "title": "Kept", "tags": ["kept"] }))
+        .await;
+    app.graphql_as(
+        Some(&token),
+        "mutation($id: ID!) { publishPost(input: {id: $id}) { post { id } } }",
+        json!({ "id": post["id"] }),
+    )
+    .await;
+    feed_when(&app, "/tags/kept/feed.xml", |body| body.contains("Kept")).await;
+    for key in [
+        "tags/kept/feed.atom",
+        "tags/x",
+        "posts/",
+        "posts/kept/comments/old.xml",
+    ] {
+        sqlx::query(
+            "insert into generated_feeds (key, content_type, body, content_hash, item_count) \
+             values ($1, 'text/plain', 'old', 'old', 0)",
+        )
+        .bind(key)
+        .execute(&app.pool)
+        .await
+        .expect("an old key");
+    }
+    // Any change makes the worker run, and its clean-up with it.
+    app.create_post(&token, json!({ "title": "Draft" })).await;
+    app.graphql_as(
+        Some(&token),
+        "mutation($id: ID!) { updatePost(input: {id: $id, title: \"Kept still\"}) { post { id } } }",
+        json!({ "id": post["id"] }),
+    )
+    .await;
+    let cleaned = eventually(100, || async {
+        let left = app
+            .count("select count(*) from generated_feeds where body = 'old'")
+            .await;
+        (left == 0).then_some(())
+    })
+    .await;
+    assert!(cleaned.is_some(), "old keys are removed");
+    assert_eq!(
+        app.get("/tags/kept/feed.xml").await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.count("select count(*) from generated_feeds where key = 'tags/kept/feed.xml'")
+            .await,
+        1
+    );
+    app.stop().await;
+}

@@ -4,35 +4,31 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use gazette_domain::feeds::FeedSettings;
+use axum::routing::{MethodRouter, get};
+use gazette_domain::feeds::{FeedRoute, FeedSettings, Subject};
 
 use crate::conditional;
 use crate::state::AppState;
 
-pub async fn posts_rss(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    serve_site_feed(&state, "feed.xml", &headers).await
-}
-
-pub async fn posts_atom(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    serve_site_feed(&state, "feed.atom", &headers).await
-}
-
-pub async fn comments_rss(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    serve_site_feed(&state, "comments/feed.xml", &headers).await
-}
-
-pub async fn comments_atom(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    serve_site_feed(&state, "comments/feed.atom", &headers).await
-}
-
-/// JSON Feed 1.1 of the latest posts.
-pub async fn posts_json(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    serve_site_feed(&state, "feed.json", &headers).await
-}
-
-/// JSON Feed 1.1 of the latest comments.
-pub async fn comments_json(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    serve_site_feed(&state, "comments/feed.json", &headers).await
+/// The handler of one row of the feed table ([`FEEDS`](gazette_domain::feeds::FEEDS)).
+pub fn handler(route: &'static FeedRoute) -> MethodRouter<AppState> {
+    match route.subject {
+        Subject::Posts | Subject::Comments => get(
+            move |State(state): State<AppState>, headers: HeaderMap| async move {
+                serve_site_feed(&state, &route.key(""), &headers).await
+            },
+        ),
+        Subject::Tag => get(
+            move |State(state): State<AppState>, Path(slug): Path<String>, headers: HeaderMap| async move {
+                tag_feed(&state, route, &slug, &headers).await
+            },
+        ),
+        Subject::PostComments => get(
+            move |State(state): State<AppState>, Path(slug): Path<String>, headers: HeaderMap| async move {
+                post_comments_feed(&state, route, &slug, &headers).await
+            },
+        ),
+    }
 }
 
 /// `/syndication/{slug}.json` and `.txt`: a channel's ready-to-post texts.
@@ -56,34 +52,29 @@ pub async fn channel_texts(
     .await
 }
 
-pub async fn tag_rss(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
+async fn tag_feed(
+    state: &AppState,
+    route: &FeedRoute,
+    slug: &str,
+    headers: &HeaderMap,
 ) -> Response {
     let missing = format!("There is no tag “{slug}” with published posts.\n");
-    serve_named_feed(
-        &state,
-        &slug,
-        &format!("tags/{slug}/feed.xml"),
-        missing,
-        &headers,
-    )
-    .await
+    serve_named_feed(state, slug, &route.key(slug), missing, headers).await
 }
 
-pub async fn post_comments_rss(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
+async fn post_comments_feed(
+    state: &AppState,
+    route: &FeedRoute,
+    slug: &str,
+    headers: &HeaderMap,
 ) -> Response {
     let missing = format!("There is no published post “{slug}”.\n");
-    let key = format!("posts/{slug}/comments/feed.xml");
-    if gazette_content::is_slug(&slug, 200) {
+    let key = route.key(slug);
+    if gazette_content::is_slug(slug, 200) {
         match state.feeds.get(&key).await {
-            Ok(Some(feed)) => return conditional::respond(&feed, &headers),
+            Ok(Some(feed)) => return conditional::respond(&feed, headers),
             // A failure is reported (and a last good copy served) by the look-up below.
-            Err(_) => return serve_named_feed(&state, &slug, &key, missing, &headers).await,
+            Err(_) => return serve_named_feed(state, slug, &key, missing, headers).await,
             Ok(None) => {}
         }
         // Built on the first request rather than for every post on every run; the worker
@@ -93,14 +84,14 @@ pub async fn post_comments_rss(
             feed_items: state.config.feed_items,
             websub_hub: state.config.websub_hub.clone(),
         };
-        match gazette_domain::feeds::build_post_comments(&state.pool, &settings, &slug).await {
+        match gazette_domain::feeds::build_post_comments(&state.pool, &settings, slug).await {
             Ok(_) => state.feeds.stored(key.clone()),
             Err(error) => {
                 tracing::error!(error = %gazette_store::display_chain(&error), key, "could not build a comment feed")
             }
         }
     }
-    serve_named_feed(&state, &slug, &key, missing, &headers).await
+    serve_named_feed(state, slug, &key, missing, headers).await
 }
 
 /// The site's own feeds always exist once the worker has run.

@@ -9,6 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{DateTime, SecondsFormat, Utc};
+use gazette_domain::feeds::{Subject, feeds_of, main_feed};
 use gazette_store::comments::{self, Comment, CommentStatus};
 use gazette_store::keyset::{Position, SortKey};
 use gazette_store::posts::{self, Post, PostFilter, PostOrder, PostOrderField};
@@ -132,7 +133,7 @@ async fn render_post(
     )
     .await?;
     let site = &state.config.site;
-    let comments_feed = site.url(&format!("posts/{}/comments/feed.xml", post.slug));
+    let comments_feed = site.url(&main_feed(Subject::PostComments).key(&post.slug));
 
     let mut body = String::new();
     let _ = write!(
@@ -231,7 +232,7 @@ async fn render_tag(
     )
     .await?;
     let site = &state.config.site;
-    let feed = site.url(&format!("tags/{}/feed.xml", tag.slug));
+    let feed = site.url(&main_feed(Subject::Tag).key(&tag.slug));
     let mut body = format!(
         "<h1>{}</h1><p><a href=\"{}\">Feed</a></p><ul>",
         escape(&tag.name),
@@ -334,18 +335,21 @@ fn document(state: &AppState, title: &str, head: &str, body: &str) -> String {
         "<!doctype html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title} · {site_title}</title>\
-         <link rel=\"alternate\" type=\"application/rss+xml\" title=\"{site_title}\" href=\"{feed}\">\
-         <link rel=\"alternate\" type=\"application/atom+xml\" title=\"{site_title}\" href=\"{atom}\">\
-         <link rel=\"alternate\" type=\"application/feed+json\" title=\"{site_title}\" href=\"{json_feed}\">{head}\
+         {feeds}{head}\
          <style>body{{max-width:42em;margin:2em auto;padding:0 1em;font:1.05em/1.5 system-ui,sans-serif}}\
          .byline{{color:#555;font-size:.9em}}.comment{{border-left:2px solid #ddd;padding-left:.75em;margin-top:1em}}</style>\
          </head><body><header><a href=\"{home}\">{site_title}</a></header><main>{body}</main></body></html>\n",
         lang = escape(&site.language),
         title = escape(title),
         site_title = escape(&site.title),
-        feed = escape(&site.url("feed.xml")),
-        atom = escape(&site.url("feed.atom")),
-        json_feed = escape(&site.url("feed.json")),
+        feeds = feeds_of(Subject::Posts)
+            .map(|route| format!(
+                "<link rel=\"alternate\" type=\"{}\" title=\"{}\" href=\"{}\">",
+                route.format.media_type(),
+                escape(&site.title),
+                escape(&site.url(&route.key("")))
+            ))
+            .collect::<String>(),
         home = escape(&site.url("posts")),
     )
 }

@@ -69,18 +69,11 @@ pub fn router(state: AppState) -> Router {
 }
 
 fn feed_routes() -> Router<AppState> {
-    Router::new()
-        .route("/feed.xml", get(feeds::posts_rss))
-        .route("/feed.atom", get(feeds::posts_atom))
-        .route("/feed.json", get(feeds::posts_json))
-        .route("/comments/feed.xml", get(feeds::comments_rss))
-        .route("/comments/feed.atom", get(feeds::comments_atom))
-        .route("/comments/feed.json", get(feeds::comments_json))
-        .route("/tags/{slug}/feed.xml", get(feeds::tag_rss))
-        .route(
-            "/posts/{slug}/comments/feed.xml",
-            get(feeds::post_comments_rss),
-        )
+    gazette_domain::feeds::FEEDS
+        .iter()
+        .fold(Router::new(), |router, route| {
+            router.route(&route.route(), feeds::handler(route))
+        })
         .route("/syndication/{file}", get(feeds::channel_texts))
         .route("/sitemap.xml", get(sitemap::sitemap_xml))
         .route("/sitemaps/{file}", get(sitemap::sitemap_part))

@@ -4,7 +4,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use gazette_store::posts::{self, NewPost, Post, PostChanges, PostStatus};
 use gazette_store::tags::{self, TagName};
-use gazette_store::{PgPool, StoreError, authors, feeds, summaries};
+use gazette_store::{PgPool, StoreError, authors, summaries};
 
 use crate::error::DomainError;
 use crate::policy::Viewer;
@@ -285,7 +285,7 @@ pub async fn unpublish_post(pool: &PgPool, viewer: &Viewer, id: i64) -> Result<P
         .await?
         .ok_or_else(post_not_found)?;
     summaries::remove_for_post(&mut *tx, id).await?;
-    feeds::remove_stale(&mut *tx).await?;
+    crate::feeds::remove_stale(&mut *tx).await?;
     tx.commit().await?;
     Ok(post)
 }
@@ -326,7 +326,7 @@ pub async fn delete_post(pool: &PgPool, viewer: &Viewer, id: i64) -> Result<Post
     let post = load_for_edit(&mut tx, viewer, id).await?;
     posts::delete(&mut *tx, id).await?;
     // Its comments feed (and tag feeds only it kept) go with it, not at the worker's next run.
-    feeds::remove_stale(&mut *tx).await?;
+    crate::feeds::remove_stale(&mut *tx).await?;
     tx.commit().await?;
     Ok(post)
 }

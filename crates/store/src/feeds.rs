@@ -83,27 +83,70 @@ pub async fn claim_changes(tx: &mut PgConnection) -> Result<PendingChanges, Stor
     })
 }
 
-/// Removes the feeds of tags and posts that no longer have one (deleted, unpublished,
-/// renamed); returns their keys. (Channels' documents: [`remove_stale_channel_documents`].)
-pub async fn remove_stale(exec: impl PgExecutor<'_>) -> Result<Vec<String>, StoreError> {
-    // Stored feeds are public: a tag's feed stays while the public sees the tag, a post's
-    // comment feed while the public sees the post.
+/// Which stored keys are a tag's or a post's feeds: the parts of the key around the slug,
+/// `("tags/", "/feed.xml")`, for each such feed (the domain's feed table gives them).
+#[derive(Debug, Clone, Copy)]
+pub struct SlugKeys<'a> {
+    pub tags: &'a [(&'a str, &'a str)],
+    pub posts: &'a [(&'a str, &'a str)],
+}
+
+/// Removes the stored feeds of tags and posts the public no longer sees (deleted,
+/// unpublished, renamed), and any key under their prefixes that is not one of `keys` (a
+/// feed no longer published); returns their keys. (Channels' documents:
+/// [`remove_stale_channel_documents`].)
+pub async fn remove_stale(
+    exec: impl PgExecutor<'_>,
+    keys: SlugKeys<'_>,
+) -> Result<Vec<String>, StoreError> {
+    // Stored feeds are public: a tag's feeds stay while the public sees the tag, a post's
+    // comment feeds while the public sees the post.
     remove_announced(exec, |query| {
-        query.push(
-            "(f.key like 'tags/%' and not exists (select 1 from tags t \
-             where t.slug = split_part(f.key, '/', 2) \
-             and f.key in ('tags/' || t.slug || '/feed.xml', 'tags/' || t.slug || '/feed.atom')",
-        );
-        Reader::PUBLIC.push_tag_visible(query);
-        query.push(
-            ")) or (f.key like 'posts/%' and not exists (select 1 from posts p \
-             where p.slug = split_part(f.key, '/', 2) \
-             and f.key = 'posts/' || p.slug || '/comments/feed.xml'",
-        );
-        Reader::PUBLIC.push_post_visible(query, "p");
-        query.push("))");
+        query.push("(");
+        push_stale(query, keys.tags, "tags t", "t", |query| {
+            Reader::PUBLIC.push_tag_visible(query)
+        });
+        query.push(") or (");
+        push_stale(query, keys.posts, "posts p", "p", |query| {
+            Reader::PUBLIC.push_post_visible(query, "p")
+        });
+        query.push(")");
     })
     .await
+}
+
+/// ` f.key is under one of `parts`' prefixes and names no row of `table` that `visible`
+/// admits`. The slug is cut out of the key, so each check is an index look-up by slug.
+fn push_stale(
+    query: &mut QueryBuilder<Postgres>,
+    parts: &[(&str, &str)],
+    table: &str,
+    alias: &str,
+    visible: impl FnOnce(&mut QueryBuilder<Postgres>),
+) {
+    let prefixes: Vec<String> = parts
+        .iter()
+        .map(|(prefix, _)| format!("{prefix}%"))
+        .collect();
+    let (starts, ends): (Vec<String>, Vec<String>) = parts
+        .iter()
+        .map(|(prefix, suffix)| ((*prefix).to_owned(), (*suffix).to_owned()))
+        .unzip();
+    query
+        .push("f.key like any(")
+        .push_bind(prefixes)
+        .push(") and not exists (select 1 from unnest(")
+        .push_bind(starts)
+        .push("::text[], ")
+        .push_bind(ends)
+        .push(format!(
+            "::text[]) k(prefix, suffix) join {table} on {alias}.slug = \
+             substr(f.key, length(k.prefix) + 1, \
+             greatest(length(f.key) - length(k.prefix) - length(k.suffix), 0)) \
+             where f.key = k.prefix || {alias}.slug || k.suffix"
+        ));
+    visible(query);
+    query.push(")");
 }
 
 /// Removes the published documents of channels that are gone or disabled (or renamed):

@@ -120,17 +120,30 @@ pub async fn published_post(
     Ok(post)
 }
 
-/// Published posts whose comment feed is stored (those of `ids`, when given): the comment
-/// feeds a change must refresh. The others are built when first asked for.
+/// Posts `reader` sees whose comment feed is stored (those of `ids`, when given): the
+/// comment feeds a change must refresh. The others are built when first asked for. `keys`
+/// are the parts of a comment feed's key around the post's slug.
 pub async fn posts_with_comment_feeds(
     exec: impl PgExecutor<'_>,
     reader: Reader,
+    keys: &[(&str, &str)],
     ids: Option<&[i64]>,
 ) -> Result<Vec<FeedSubject>, StoreError> {
+    let (prefixes, suffixes): (Vec<String>, Vec<String>) = keys
+        .iter()
+        .map(|(prefix, suffix)| ((*prefix).to_owned(), (*suffix).to_owned()))
+        .unzip();
     let mut query = QueryBuilder::new(
-        "select p.id, p.slug, p.title from posts p \
-         join generated_feeds f on f.key = 'posts/' || p.slug || '/comments/feed.xml' where true",
+        "select p.id, p.slug, p.title from posts p where exists (select 1 from unnest(",
     );
+    query
+        .push_bind(prefixes)
+        .push("::text[], ")
+        .push_bind(suffixes)
+        .push(
+            "::text[]) k(prefix, suffix) join generated_feeds f \
+             on f.key = k.prefix || p.slug || k.suffix)",
+        );
     if let Some(ids) = ids {
         query
             .push(" and p.id = any(")

@@ -2,18 +2,23 @@
 
 use async_graphql::{Context, Enum, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
+use gazette_domain::feeds::Format;
 use gazette_store::feeds;
 
 use super::connection::{MAX_PAGE_SIZE, list_size};
 use super::context::RequestContext;
 use super::errors::ApiError;
 
+// The domain's feed `Format` as the schema shows it (the derive's conversions fail to
+// compile if the two lists differ).
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "gazette_domain::feeds::Format")]
 pub enum FeedFormat {
     Rss,
     Atom,
     /// JSON Feed 1.1.
-    JsonFeed,
+    #[graphql(name = "JSON_FEED")]
+    Json,
 }
 
 /// A feed the worker generated and the API serves.
@@ -65,13 +70,10 @@ impl FeedQuery {
             .into_iter()
             .map(|feed| Feed {
                 url: request.config.site.url(&feed.key),
-                format: if feed.content_type.starts_with("application/atom+xml") {
-                    FeedFormat::Atom
-                } else if feed.content_type.starts_with("application/feed+json") {
-                    FeedFormat::JsonFeed
-                } else {
-                    FeedFormat::Rss
-                },
+                // Every stored feed was written with a format's media type.
+                format: Format::of_media_type(&feed.content_type)
+                    .unwrap_or(Format::Rss)
+                    .into(),
                 media_type: feed.content_type,
                 item_count: feed.item_count,
                 generated_at: feed.generated_at,

@@ -23,6 +23,7 @@ use super::loaders::LoadOne;
 use super::socket_session::subscription_slot;
 use super::tags::TagNode;
 use crate::events::EventHub;
+use gazette_domain::feeds::{Subject, main_feed};
 use gazette_domain::publishing::{self, PostEdit, PostInput};
 
 connection_types!(PostConnection, PostEdge, PostNode, "A page of posts.");
@@ -360,7 +361,7 @@ impl PostNode {
         Ok(request
             .config
             .site
-            .url(&format!("posts/{}/comments/feed.xml", self.0.slug)))
+            .url(&main_feed(Subject::PostComments).key(&self.0.slug)))
     }
 
     /// The top-level comments (replies hang under them), oldest first by default.

@@ -1,6 +1,7 @@
 //! Tags in the schema.
 
 use async_graphql::{Context, ID, Object, Result};
+use gazette_domain::feeds::{Subject, main_feed};
 use gazette_store::posts::{PostFilter, PostOrder};
 use gazette_store::tags::{self, Tag};
 
@@ -97,7 +98,7 @@ impl TagNode {
         Ok(request
             .config
             .site
-            .url(&format!("tags/{}/feed.xml", self.0.slug)))
+            .url(&main_feed(Subject::Tag).key(&self.0.slug)))
     }
 
     /// The published posts with this tag, newest first.

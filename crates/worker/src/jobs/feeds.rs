@@ -3,7 +3,7 @@
 //! a few statements, however large the site; a post's comment feed is built when first
 //! asked for (by the API) and kept current from then on. Building one feed is the domain's.
 
-use gazette_domain::feeds::{self as domain_feeds, FeedSettings, FeedSpec, Format};
+use gazette_domain::feeds::{self as domain_feeds, FEEDS, FeedSettings, FeedSpec, Subject};
 use gazette_store::feeds;
 use gazette_store::{PgPool, Reader, StoreError, meta, sources};
 
@@ -43,31 +43,18 @@ pub async fn regenerate(pool: &PgPool, settings: &FeedSettings) -> Result<Report
         return Ok(report);
     }
 
-    let mut specs = vec![
-        FeedSpec::Posts(Format::Rss),
-        FeedSpec::Posts(Format::Atom),
-        FeedSpec::Posts(Format::Json),
-        FeedSpec::Comments(Format::Rss),
-        FeedSpec::Comments(Format::Atom),
-        FeedSpec::Comments(Format::Json),
-    ];
+    let mut specs: Vec<FeedSpec> = FEEDS.iter().filter_map(FeedSpec::for_site).collect();
     let only_tags = (!full).then_some((pending.tag_ids.as_slice(), pending.post_ids.as_slice()));
-    specs.extend(
-        sources::published_tags(pool, Reader::PUBLIC, only_tags)
-            .await?
-            .into_iter()
-            .map(|tag| FeedSpec::Tag {
-                slug: tag.slug,
-                name: tag.name,
-            }),
-    );
+    for tag in sources::published_tags(pool, Reader::PUBLIC, only_tags).await? {
+        specs.extend(FeedSpec::for_tag(&tag.slug, &tag.name));
+    }
     let only_posts = (!full).then_some(pending.post_ids.as_slice());
-    specs.extend(
-        sources::posts_with_comment_feeds(pool, Reader::PUBLIC, only_posts)
-            .await?
-            .into_iter()
-            .map(FeedSpec::PostComments),
-    );
+    let comment_feeds = domain_feeds::slug_parts(Subject::PostComments);
+    for post in
+        sources::posts_with_comment_feeds(pool, Reader::PUBLIC, &comment_feeds, only_posts).await?
+    {
+        specs.extend(FeedSpec::for_post(&post));
+    }
     // One feed failing (a statement timeout, a lock held too long) does not stop the others.
     for spec in &specs {
         match domain_feeds::rebuild(pool, settings, spec).await {
@@ -84,7 +71,9 @@ pub async fn regenerate(pool: &PgPool, settings: &FeedSettings) -> Result<Report
             }
         }
     }
-    report.changed.extend(feeds::remove_stale(pool).await?);
+    report
+        .changed
+        .extend(domain_feeds::remove_stale(pool).await?);
     if report.failed > 0 {
         // The claimed changes go back to pending, so the next run rebuilds what failed
         // (and, harmlessly, finds the others unchanged).

@@ -6,8 +6,12 @@
 //! processes never build the same feed at once, and stored in one statement only when its
 //! bytes changed: a process killed mid-build leaves the feed as it was, or as new.
 
+mod registry;
+
+pub use registry::{FEEDS, FeedRoute, Subject, feed, feeds_of, main_feed};
+
 use gazette_store::sources::{self, FeedComment, FeedPost, FeedSubject};
-use gazette_store::{PgConnection, PgPool, Reader, SiteConfig, StoreError, feeds};
+use gazette_store::{PgConnection, PgExecutor, PgPool, Reader, SiteConfig, StoreError, feeds};
 use gazette_syndication::{
     FeedChannel, FeedEntry, render_atom, render_json_feed, render_rss, tag_uri,
 };
@@ -70,6 +74,21 @@ impl Format {
         }
     }
 
+    /// The media type without parameters, as `<link type>` takes it.
+    pub fn media_type(self) -> &'static str {
+        let content_type = self.content_type();
+        content_type
+            .split_once(';')
+            .map_or(content_type, |(media_type, _)| media_type)
+    }
+
+    /// The format a stored feed's media type names.
+    pub fn of_media_type(media_type: &str) -> Option<Format> {
+        [Format::Rss, Format::Atom, Format::Json]
+            .into_iter()
+            .find(|format| format.content_type() == media_type)
+    }
+
     fn render(self, channel: &FeedChannel, entries: &[FeedEntry]) -> String {
         match self {
             Format::Rss => render_rss(channel, entries),
@@ -79,39 +98,74 @@ impl Format {
     }
 }
 
-/// One feed Gazette publishes.
+/// One feed to build: a row of [`FEEDS`] and, for a tag's or a post's feed, which one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FeedSpec {
     /// The latest posts.
-    Posts(Format),
+    Posts(&'static FeedRoute),
     /// The latest comments on every post.
-    Comments(Format),
+    Comments(&'static FeedRoute),
     /// The latest posts with a tag.
-    Tag { slug: String, name: String },
+    Tag {
+        route: &'static FeedRoute,
+        slug: String,
+        name: String,
+    },
     /// The latest comments on one post.
-    PostComments(FeedSubject),
+    PostComments {
+        route: &'static FeedRoute,
+        post: FeedSubject,
+    },
 }
 
 impl FeedSpec {
-    /// The feed's path under the public URL, which is also its key in storage.
-    pub fn key(&self) -> String {
-        match self {
-            FeedSpec::Posts(Format::Rss) => "feed.xml".to_owned(),
-            FeedSpec::Posts(Format::Atom) => "feed.atom".to_owned(),
-            FeedSpec::Posts(Format::Json) => "feed.json".to_owned(),
-            FeedSpec::Comments(Format::Rss) => "comments/feed.xml".to_owned(),
-            FeedSpec::Comments(Format::Atom) => "comments/feed.atom".to_owned(),
-            FeedSpec::Comments(Format::Json) => "comments/feed.json".to_owned(),
-            FeedSpec::Tag { slug, .. } => format!("tags/{slug}/feed.xml"),
-            FeedSpec::PostComments(post) => format!("posts/{}/comments/feed.xml", post.slug),
+    /// The site's feed of `route`; `None` when the route is a tag's or a post's.
+    pub fn for_site(route: &'static FeedRoute) -> Option<Self> {
+        match route.subject {
+            Subject::Posts => Some(FeedSpec::Posts(route)),
+            Subject::Comments => Some(FeedSpec::Comments(route)),
+            Subject::Tag | Subject::PostComments => None,
         }
     }
 
-    pub fn format(&self) -> Format {
+    /// Every feed of the tag `slug`.
+    pub fn for_tag(slug: &str, name: &str) -> impl Iterator<Item = Self> {
+        let (slug, name) = (slug.to_owned(), name.to_owned());
+        feeds_of(Subject::Tag).map(move |route| FeedSpec::Tag {
+            route,
+            slug: slug.clone(),
+            name: name.clone(),
+        })
+    }
+
+    /// Every comment feed of `post`.
+    pub fn for_post(post: &FeedSubject) -> impl Iterator<Item = Self> {
+        let post = post.clone();
+        feeds_of(Subject::PostComments).map(move |route| FeedSpec::PostComments {
+            route,
+            post: post.clone(),
+        })
+    }
+
+    fn route(&self) -> &'static FeedRoute {
         match self {
-            FeedSpec::Posts(format) | FeedSpec::Comments(format) => *format,
-            FeedSpec::Tag { .. } | FeedSpec::PostComments(_) => Format::Rss,
+            FeedSpec::Posts(route) | FeedSpec::Comments(route) => route,
+            FeedSpec::Tag { route, .. } | FeedSpec::PostComments { route, .. } => route,
         }
+    }
+
+    /// The feed's path under the public URL, which is also its key in storage.
+    pub fn key(&self) -> String {
+        let slug = match self {
+            FeedSpec::Posts(_) | FeedSpec::Comments(_) => "",
+            FeedSpec::Tag { slug, .. } => slug,
+            FeedSpec::PostComments { post, .. } => &post.slug,
+        };
+        self.route().key(slug)
+    }
+
+    pub fn format(&self) -> Format {
+        self.route().format
     }
 }
 
@@ -141,7 +195,7 @@ async fn build(
             let channel = channel(site.title.clone(), site.url("/"), site.description.clone());
             (channel, Loaded::Posts(posts))
         }
-        FeedSpec::Tag { slug, name } => {
+        FeedSpec::Tag { slug, name, .. } => {
             let posts = sources::latest_posts(&mut *tx, PUBLIC, Some(slug), limit).await?;
             let channel = channel(
                 format!("{} · {name}", site.title),
@@ -159,7 +213,7 @@ async fn build(
             );
             (channel, Loaded::Comments(comments, true))
         }
-        FeedSpec::PostComments(post) => {
+        FeedSpec::PostComments { post, .. } => {
             let comments = sources::latest_comments(&mut *tx, PUBLIC, Some(post.id), limit).await?;
             let channel = channel(
                 format!("Comments on: {}", post.title),
@@ -301,6 +355,27 @@ pub struct Rebuilt {
     pub changed: bool,
 }
 
+/// Removes the stored feeds no row of [`FEEDS`] names for a tag or post the public sees;
+/// returns their keys.
+pub async fn remove_stale(exec: impl PgExecutor<'_>) -> Result<Vec<String>, StoreError> {
+    let (tags, posts) = (slug_parts(Subject::Tag), slug_parts(Subject::PostComments));
+    feeds::remove_stale(
+        exec,
+        feeds::SlugKeys {
+            tags: &tags,
+            posts: &posts,
+        },
+    )
+    .await
+}
+
+/// The parts around the slug of every feed of `subject`.
+pub fn slug_parts(subject: Subject) -> Vec<(&'static str, &'static str)> {
+    feeds_of(subject)
+        .filter_map(FeedRoute::slug_parts)
+        .collect()
+}
+
 /// Builds the comment feed of the published post `slug` if it is not stored yet (the first
 /// request for it); false when there is no such post.
 pub async fn build_post_comments(
@@ -311,7 +386,9 @@ pub async fn build_post_comments(
     let Some(post) = sources::published_post(pool, PUBLIC, slug).await? else {
         return Ok(false);
     };
-    rebuild(pool, settings, &FeedSpec::PostComments(post)).await?;
+    for spec in FeedSpec::for_post(&post) {
+        rebuild(pool, settings, &spec).await?;
+    }
     Ok(true)
 }
 
@@ -345,15 +422,15 @@ mod tests {
             slug: "hello".to_owned(),
             title: "Hello".to_owned(),
         };
-        assert_eq!(
-            FeedSpec::PostComments(post).key(),
-            "posts/hello/comments/feed.xml"
-        );
-        assert_eq!(FeedSpec::Comments(Format::Atom).key(), "comments/feed.atom");
-        let tag = FeedSpec::Tag {
-            slug: "rust".to_owned(),
-            name: "Rust".to_owned(),
-        };
-        assert_eq!(tag.key(), "tags/rust/feed.xml");
+        let keys: Vec<String> = FeedSpec::for_post(&post).map(|spec| spec.key()).collect();
+        assert_eq!(keys, ["posts/hello/comments/feed.xml"]);
+        let comments_atom = feed(Subject::Comments, Format::Atom)
+            .and_then(FeedSpec::for_site)
+            .map(|spec| spec.key());
+        assert_eq!(comments_atom.as_deref(), Some("comments/feed.atom"));
+        let keys: Vec<String> = FeedSpec::for_tag("rust", "Rust")
+            .map(|spec| spec.key())
+            .collect();
+        assert_eq!(keys, ["tags/rust/feed.xml"]);
     }
 }
