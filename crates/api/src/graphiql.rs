@@ -7,6 +7,7 @@ use axum::extract::Path;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use gazette_domain::feeds::{Subject, feeds_of};
 
 use crate::html::escape;
 use crate::state::AppState;
@@ -82,6 +83,17 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn page() -> Response {
+    let feeds = feeds_of(Subject::Posts)
+        .map(|route| {
+            format!(
+                r#"<link rel="alternate" type="{}" title="Posts ({})" href="{}">"#,
+                route.format.media_type(),
+                route.format.label(),
+                route.route()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
     let html = format!(
         r#"<!doctype html>
 <html lang="en">
@@ -90,9 +102,7 @@ async fn page() -> Response {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Gazette · GraphiQL</title>
 <link rel="stylesheet" href="{ASSETS_PREFIX}/graphiql.min.css">
-<link rel="alternate" type="application/rss+xml" title="Posts (RSS)" href="/feed.xml">
-<link rel="alternate" type="application/atom+xml" title="Posts (Atom)" href="/feed.atom">
-<link rel="alternate" type="application/feed+json" title="Posts (JSON Feed)" href="/feed.json">
+{feeds}
 <style>html, body {{ height: 100%; margin: 0; }} #graphiql {{ height: 100vh; }}</style>
 </head>
 <body>

@@ -74,6 +74,15 @@ impl Format {
         }
     }
 
+    /// The format's name for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            Format::Rss => "RSS",
+            Format::Atom => "Atom",
+            Format::Json => "JSON Feed",
+        }
+    }
+
     /// The media type without parameters, as `<link type>` takes it.
     pub fn media_type(self) -> &'static str {
         let content_type = self.content_type();
