@@ -97,8 +97,12 @@ pub async fn create_post(
             Some(slug) => slug.clone(),
             None => posts::free_slug_unchecked(&mut tx, &base_slug, MAX_SLUG_LEN).await?,
         };
-        let inserted = posts::insert(
-            &mut *tx,
+        let tags: Vec<TagName> = tag_names
+            .iter()
+            .map(|(slug, name)| TagName { slug, name })
+            .collect();
+        let inserted = insert_post(
+            &mut tx,
             &NewPost {
                 author_id,
                 slug: &slug,
@@ -111,11 +115,12 @@ pub async fn create_post(
                 comments_open: input.comments_open.unwrap_or(true),
                 published_at,
             },
+            &tags,
+            PublishedBy::Writer,
         )
         .await;
         match inserted {
             Ok(post) => {
-                set_tags(&mut tx, post.id, &tag_names).await?;
                 tx.commit().await?;
                 return Ok(post);
             }
@@ -290,11 +295,51 @@ pub async fn unpublish_post(pool: &PgPool, viewer: &Viewer, id: i64) -> Result<P
     Ok(post)
 }
 
+/// How a post came to be published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishedBy {
+    /// `createPost` or `publishPost`.
+    Writer,
+    /// The worker, when a scheduled post's time came.
+    Schedule,
+    /// `gazette import`.
+    Import,
+}
+
+/// Every publication passes here, from every path (a writer, the schedule, an import), in
+/// the transaction that makes it or, for the scheduler's single statement, right after
+/// it: the one place for what follows a post going public. Today that is a log line per
+/// post; an outbound event (a webhook, a fediverse delivery) belongs here, written with
+/// the publication.
+fn announce_published(ids: &[i64], by: PublishedBy) {
+    for id in ids {
+        tracing::info!(post_id = id, by = ?by, "post published");
+    }
+}
+
+/// Writes a new post with its tags: the one way a post is created, by a writer or by an
+/// import. A post created published is announced as published.
+pub(crate) async fn insert_post(
+    tx: &mut gazette_store::PgConnection,
+    post: &NewPost<'_>,
+    tags: &[TagName<'_>],
+    by: PublishedBy,
+) -> Result<Post, StoreError> {
+    let inserted = posts::insert(&mut *tx, post).await?;
+    tags::set_post_tags(&mut *tx, inserted.id, tags).await?;
+    if inserted.status == PostStatus::Published {
+        announce_published(&[inserted.id], by);
+    }
+    Ok(inserted)
+}
+
 /// Publishes every scheduled post whose time has come (the database's clock decides);
 /// returns their ids. The worker's scheduler calls this, never the store directly, so what
 /// follows a publication is decided here for every way a post gets published.
 pub async fn publish_due(pool: &PgPool) -> Result<Vec<i64>, StoreError> {
-    posts::publish_due(pool).await
+    let published = posts::publish_due(pool).await?;
+    announce_published(&published, PublishedBy::Schedule);
+    Ok(published)
 }
 
 /// When the next scheduled post is due, if any: a time, not a post, so nothing of a
@@ -316,6 +361,9 @@ async fn change_status(
     let post = posts::update(&mut *tx, id, &decide(&current)?)
         .await?
         .ok_or_else(post_not_found)?;
+    if post.status == PostStatus::Published && current.status != PostStatus::Published {
+        announce_published(&[post.id], PublishedBy::Writer);
+    }
     tx.commit().await?;
     Ok(post)
 }

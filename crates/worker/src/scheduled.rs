@@ -51,10 +51,8 @@ async fn publish_due(runner: &Runner) -> Result<Duration, gazette_store::StoreEr
         Err(_) => RunOutcome::Failure,
     };
     gazette_metrics::metrics().worker_run(Job::PublishScheduled, outcome, started.elapsed());
-    let published = published?;
-    if !published.is_empty() {
-        tracing::info!(posts = ?published, "scheduled posts published");
-    }
+    // Each publication is logged where every path publishes (domain::publishing).
+    published?;
     let wait = match publishing::next_scheduled(&runner.pool).await? {
         // The database decides what is due (its clock); ours only says when to ask
         // again, at least a moment later so a clock ahead of the database's cannot spin.

@@ -22,8 +22,10 @@ use chrono::{DateTime, Utc};
 use gazette_store::comments::{self, CommentStatus, NewComment};
 use gazette_store::imports::{Imported, StagedComment};
 use gazette_store::posts::{self, NewPost, PostStatus};
-use gazette_store::tags::{self, TagName};
+use gazette_store::tags::TagName;
 use gazette_store::{PgConnection, PgPool, StoreError, authors, imports};
+
+use crate::publishing::{self, PublishedBy};
 
 use xml::{Node, Records};
 
@@ -517,7 +519,17 @@ async fn insert_post(
         PostStatus::Draft => post.published_at,
         _ => Some(post.published_at.unwrap_or_else(Utc::now)),
     };
-    let inserted = posts::insert(
+    let names: Vec<String> = post.tags.clone();
+    let slugs: Vec<String> = names
+        .iter()
+        .map(|name| gazette_content::slugify(name, 100, "tag"))
+        .collect();
+    let tags: Vec<TagName> = names
+        .iter()
+        .zip(&slugs)
+        .map(|(name, slug)| TagName { slug, name })
+        .collect();
+    let inserted = publishing::insert_post(
         &mut *tx,
         &NewPost {
             author_id,
@@ -531,18 +543,9 @@ async fn insert_post(
             comments_open: true,
             published_at,
         },
+        &tags,
+        PublishedBy::Import,
     )
     .await?;
-    let names: Vec<String> = post.tags.clone();
-    let slugs: Vec<String> = names
-        .iter()
-        .map(|name| gazette_content::slugify(name, 100, "tag"))
-        .collect();
-    let tags: Vec<TagName> = names
-        .iter()
-        .zip(&slugs)
-        .map(|(name, slug)| TagName { slug, name })
-        .collect();
-    tags::set_post_tags(&mut *tx, inserted.id, &tags).await?;
     Ok((inserted.id, author_id))
 }
