@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{DateTime, SecondsFormat, Utc};
 use gazette_domain::feeds::{Subject, feeds_of, main_feed};
-use gazette_store::comments::{self, Comment, CommentStatus};
+use gazette_store::comments::{self, Comment};
 use gazette_store::keyset::{Position, SortKey};
 use gazette_store::posts::{self, Post, PostFilter, PostOrder, PostOrderField};
 use gazette_store::{PgPool, ReadBudget, Reader, StoreError, authors, keyset, tags};
@@ -183,7 +183,7 @@ async fn render_post(
 
 fn render_comment(comment: &Comment) -> String {
     let indent = comment.depth.min(8);
-    if comment.status == CommentStatus::Deleted {
+    if gazette_domain::policy::shows_as_tombstone(comment) {
         return format!(
             "<div class=\"comment deleted\" id=\"comment-{}\" style=\"margin-left:{indent}em\"><p><em>This comment was deleted.</em></p></div>",
             comment.id

@@ -9,10 +9,18 @@
 //! anything.
 
 use gazette_store::Reader;
-use gazette_store::posts::Post;
+use gazette_store::comments::{Comment, CommentStatus};
+use gazette_store::posts::{Post, PostStatus};
 use gazette_store::tokens::{Role, TokenOwner};
 
 use crate::error::DomainError;
+
+/// Whether `comment` shows only as a tombstone (no text, no author): deleted, and kept in
+/// the thread because of replies the reader sees under it (the store's queries return it
+/// only then). Every transport shows a comment through this.
+pub fn shows_as_tombstone(comment: &Comment) -> bool {
+    comment.status == CommentStatus::Deleted
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Viewer {
@@ -49,6 +57,16 @@ impl Viewer {
         } else {
             Err(DomainError::Forbidden(format!("Only admins {what}.")))
         }
+    }
+
+    /// Whether this viewer may list posts of `status`: published ones anyone may; drafts
+    /// and scheduled posts need a token (and then the reader shows only the viewer's own,
+    /// or all of them to admins).
+    pub fn require_lister_of(&self, status: PostStatus) -> Result<(), DomainError> {
+        if status != PostStatus::Published {
+            self.require_token()?;
+        }
+        Ok(())
     }
 
     /// Admins moderate every comment; authors those on their own posts.

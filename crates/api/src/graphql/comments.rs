@@ -27,7 +27,10 @@ connection_types!(
     "A page of comments."
 );
 
+// The store's status as the schema shows it (the derive's conversions fail to compile if
+// the two lists differ).
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "gazette_store::comments::CommentStatus")]
 pub enum CommentStatus {
     Published,
     /// Held for a moderator.
@@ -35,17 +38,6 @@ pub enum CommentStatus {
     Spam,
     /// A tombstone: kept while it has replies, without its text or author.
     Deleted,
-}
-
-impl From<StoredStatus> for CommentStatus {
-    fn from(status: StoredStatus) -> Self {
-        match status {
-            StoredStatus::Published => CommentStatus::Published,
-            StoredStatus::Pending => CommentStatus::Pending,
-            StoredStatus::Spam => CommentStatus::Spam,
-            StoredStatus::Deleted => CommentStatus::Deleted,
-        }
-    }
 }
 
 /// The order of a post's top-level comments.
@@ -232,7 +224,7 @@ impl From<Comment> for CommentNode {
 
 impl CommentNode {
     fn is_tombstone(&self) -> bool {
-        self.0.status == StoredStatus::Deleted
+        gazette_domain::policy::shows_as_tombstone(&self.0)
     }
 
     /// Some of the comment's text, charged to the answer; null for a tombstone.
