@@ -2,15 +2,14 @@
 
 use async_graphql::{Context, Enum, ID, Object, Result};
 use gazette_store::authors::{self, Author};
-use gazette_store::posts::{PostFilter, PostOrder};
 use gazette_store::tokens::Role as StoreRole;
 
 use super::connection::{PageArgs, TotalCount, connection_types, load_page};
 use super::context::RequestContext;
 use super::errors::ApiError;
-use super::ids::{GlobalId, Lookup, NodeKind};
+use super::ids::{Lookup, NodeKind};
 use super::loaders::LoadOne;
-use super::posts::{PostConnection, post_connection};
+use super::objects::AuthorNode;
 use gazette_domain::Viewer;
 
 connection_types!(
@@ -94,50 +93,6 @@ impl AuthorQuery {
             author: AuthorNode(author),
             role: owner.role.into(),
         }))
-    }
-}
-
-/// A person who writes posts.
-pub struct AuthorNode(pub Author);
-
-#[Object(name = "Author")]
-impl AuthorNode {
-    pub async fn id(&self) -> ID {
-        GlobalId::new(NodeKind::Author, self.0.id).to_id()
-    }
-
-    async fn slug(&self) -> &str {
-        &self.0.slug
-    }
-
-    async fn name(&self) -> &str {
-        &self.0.name
-    }
-
-    async fn bio(&self) -> &str {
-        &self.0.bio
-    }
-
-    /// The author's own website.
-    async fn url(&self) -> Option<&str> {
-        self.0.url.as_deref()
-    }
-
-    /// The author's published posts, newest first.
-    async fn posts(
-        &self,
-        ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
-    ) -> Result<PostConnection> {
-        let filter = PostFilter {
-            author_id: Some(self.0.id),
-            ..PostFilter::published()
-        };
-        let args = PageArgs::new(first, after, last, before);
-        Ok(post_connection(ctx, args, filter, PostOrder::default()).await?)
     }
 }
 

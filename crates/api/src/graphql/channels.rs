@@ -16,7 +16,7 @@ use super::context::RequestContext;
 use super::errors::ApiError;
 use super::ids::{GlobalId, NodeKind};
 use super::loaders::LoadOne;
-use super::posts::PostNode;
+use super::objects::PostNode;
 
 // Gazette's one `ChannelKind` (gazette-syndication) as the schema shows it: the derive's
 // `remote` conversions fail to compile if the two lists ever name different kinds.

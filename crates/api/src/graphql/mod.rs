@@ -14,6 +14,7 @@ mod introspection;
 pub mod limits;
 mod loaders;
 mod node;
+mod objects;
 mod posts;
 pub mod pricing;
 pub mod response_cache;
@@ -139,6 +140,9 @@ pub fn sdl() -> String {
         None => sdl,
     }
 }
+
+#[cfg(test)]
+mod module_graph;
 
 #[cfg(test)]
 mod tests {

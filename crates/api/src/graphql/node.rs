@@ -2,15 +2,12 @@
 
 use async_graphql::{Context, ID, Interface, Object, Result};
 
-use super::authors::AuthorNode;
 use super::channels::ChannelNode;
-use super::comments::CommentNode;
 use super::context::RequestContext;
 use super::errors::ApiError;
 use super::ids::{GlobalId, NodeKind};
 use super::loaders::LoadOne;
-use super::posts::PostNode;
-use super::tags::TagNode;
+use super::objects::{AuthorNode, CommentNode, PostNode, TagNode};
 
 /// An object with a global id.
 #[derive(Interface)]

@@ -6,37 +6,20 @@ use async_graphql::{
     Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject, Subscription,
 };
 use chrono::{DateTime, Utc};
-use gazette_store::comments::Parent;
 use gazette_store::keyset::Direction;
 use gazette_store::posts::{
-    self, Post, PostFilter as StoreFilter, PostOrder as StoreOrder, PostOrderField as StoreField,
+    self, PostFilter as StoreFilter, PostOrder as StoreOrder, PostOrderField as StoreField,
 };
 
-use super::authors::AuthorNode;
-use super::comments::{CommentConnection, CommentOrder, child_connection, thread_connection};
-use super::connection::{PageArgs, TotalCount, connection_types, load_page};
+use super::connection::PageArgs;
 use super::context::RequestContext;
 use super::errors::ApiError;
 use super::ids::{GlobalId, Lookup, NodeKind};
 use super::loaders::LoadOne;
+use super::objects::{PostConnection, PostNode, PostStatus, post_connection};
 use super::socket_session::subscription_slot;
-use super::tags::TagNode;
 use crate::events::EventHub;
-use gazette_domain::feeds::{Subject, main_feed};
 use gazette_domain::publishing::{self, PostEdit, PostInput};
-
-connection_types!(PostConnection, PostEdge, PostNode, "A page of posts.");
-
-// The store's status as the schema shows it (the derive's conversions fail to compile if
-// the two lists differ).
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-#[graphql(remote = "gazette_store::posts::PostStatus")]
-pub enum PostStatus {
-    Draft,
-    /// Waiting to be published at its `publishedAt` (seen only by its author and admins).
-    Scheduled,
-    Published,
-}
 
 /// Which posts to list. Every condition given must hold.
 #[derive(InputObject, Default, Debug)]
@@ -94,54 +77,6 @@ impl From<PostOrder> for StoreOrder {
             },
         }
     }
-}
-
-/// The cursor namespace of an ordering: cursors do not cross orderings.
-fn ordering_name(order: StoreOrder) -> &'static str {
-    match (order.field, order.direction) {
-        (StoreField::PublishedAt, Direction::Desc) => "posts:published:desc",
-        (StoreField::PublishedAt, Direction::Asc) => "posts:published:asc",
-        (StoreField::UpdatedAt, Direction::Desc) => "posts:updated:desc",
-        (StoreField::UpdatedAt, Direction::Asc) => "posts:updated:asc",
-        (StoreField::Title, Direction::Desc) => "posts:title:desc",
-        (StoreField::Title, Direction::Asc) => "posts:title:asc",
-    }
-}
-
-/// One page of the posts `filter` selects, as the viewer may see them.
-pub async fn post_connection(
-    ctx: &Context<'_>,
-    args: PageArgs,
-    filter: StoreFilter,
-    order: StoreOrder,
-) -> Result<PostConnection, ApiError> {
-    let request = RequestContext::of(ctx)?;
-    let ordering = ordering_name(order);
-    let reader = request.reader();
-    let pool = request.pool.clone();
-    let page_filter = filter.clone();
-    let answer = request.answer.clone();
-    let (edges, page_info) =
-        load_page(
-            &args,
-            ordering,
-            |window| async move {
-                posts::page(&pool, reader, &page_filter, order, &window, &answer).await
-            },
-            |post| post.position(order.field),
-            PostNode,
-        )
-        .await?;
-    let pool = request.pool.clone();
-    Ok(PostConnection {
-        edges,
-        page_info,
-        total_count: TotalCount::new(move || {
-            let pool = pool.clone();
-            let filter = filter.clone();
-            async move { Ok(posts::count(&pool, reader, &filter).await?) }
-        }),
-    })
 }
 
 #[derive(Default)]
@@ -249,132 +184,6 @@ async fn store_filter(
         published_before: filter.published_before,
         search,
     })
-}
-
-/// A blog post.
-pub struct PostNode(pub Post);
-
-#[Object(name = "Post")]
-impl PostNode {
-    pub async fn id(&self) -> ID {
-        GlobalId::new(NodeKind::Post, self.0.id).to_id()
-    }
-
-    /// The post's name in URLs; stable when the title changes.
-    async fn slug(&self) -> &str {
-        &self.0.slug
-    }
-
-    async fn title(&self) -> &str {
-        &self.0.title
-    }
-
-    /// The Markdown source.
-    async fn body(&self, ctx: &Context<'_>) -> Result<&str> {
-        Ok(RequestContext::of(ctx)?.charge(&self.0.body)?)
-    }
-
-    /// `body` rendered to sanitised HTML (when the post was written).
-    async fn body_html(&self, ctx: &Context<'_>) -> Result<&str> {
-        Ok(RequestContext::of(ctx)?.charge(&self.0.body_html)?)
-    }
-
-    /// A plain-text summary: the author's, or the start of the body.
-    async fn excerpt(&self, ctx: &Context<'_>) -> Result<&str> {
-        Ok(RequestContext::of(ctx)?.charge(&self.0.excerpt)?)
-    }
-
-    async fn status(&self) -> PostStatus {
-        self.0.status.into()
-    }
-
-    /// When the post was (first) published; null for drafts never published.
-    async fn published_at(&self) -> Option<DateTime<Utc>> {
-        self.0.published_at
-    }
-
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
-    }
-
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
-    }
-
-    /// Whether readers may comment.
-    async fn comments_open(&self) -> bool {
-        self.0.comments_open
-    }
-
-    /// Where the post is read: an absolute URL.
-    async fn url(&self, ctx: &Context<'_>) -> Result<String> {
-        let request = RequestContext::of(ctx)?;
-        Ok(request.config.site.post_url(&self.0.slug))
-    }
-
-    async fn author(&self, ctx: &Context<'_>) -> Result<AuthorNode> {
-        let request = RequestContext::of(ctx)?;
-        let author = request
-            .loaders
-            .authors
-            .one(self.0.author_id)
-            .await?
-            .ok_or_else(|| ApiError::internal("a post's author is missing"))?;
-        Ok(AuthorNode(author))
-    }
-
-    /// The post's tags, in the order the author gave them.
-    async fn tags(&self, ctx: &Context<'_>) -> Result<Vec<TagNode>> {
-        let request = RequestContext::of(ctx)?;
-        let tags = request
-            .loaders
-            .post_tags
-            .one(self.0.id)
-            .await?
-            .unwrap_or_default();
-        Ok(tags.into_iter().map(TagNode).collect())
-    }
-
-    /// The RSS feed of the post's comments.
-    async fn comments_feed_url(&self, ctx: &Context<'_>) -> Result<String> {
-        let request = RequestContext::of(ctx)?;
-        Ok(request
-            .config
-            .site
-            .url(&main_feed(Subject::PostComments).key(&self.0.slug)))
-    }
-
-    /// The top-level comments (replies hang under them), oldest first by default.
-    async fn comments(
-        &self,
-        ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
-        #[graphql(default)] order_by: CommentOrder,
-    ) -> Result<CommentConnection> {
-        let args = PageArgs::new(first, after, last, before);
-        Ok(child_connection(ctx, Parent::Post, self.0.id, args, order_by).await?)
-    }
-
-    /// The whole discussion flattened in display order (depth-first, oldest first), each
-    /// comment with its `depth`: one statement per page, however deep the thread.
-    async fn thread(
-        &self,
-        ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
-    ) -> Result<CommentConnection> {
-        Ok(thread_connection(ctx, self.0.id, first, after).await?)
-    }
-
-    /// Published comments on the post.
-    async fn comment_count(&self, ctx: &Context<'_>) -> Result<i64> {
-        let request = RequestContext::of(ctx)?;
-        let count = request.loaders.comment_counts.one(self.0.id).await?;
-        Ok(count.unwrap_or(0))
-    }
 }
 
 #[derive(InputObject)]

@@ -1,15 +1,13 @@
 //! Tags in the schema.
 
 use async_graphql::{Context, ID, Object, Result};
-use gazette_domain::feeds::{Subject, main_feed};
-use gazette_store::posts::{PostFilter, PostOrder};
 use gazette_store::tags::{self, Tag};
 
 use super::connection::{PageArgs, TotalCount, connection_types, load_page};
 use super::context::RequestContext;
 use super::errors::ApiError;
-use super::ids::{GlobalId, Lookup, NodeKind};
-use super::posts::{PostConnection, post_connection};
+use super::ids::{Lookup, NodeKind};
+use super::objects::TagNode;
 
 connection_types!(TagConnection, TagEdge, TagNode, "A page of tags.");
 
@@ -72,49 +70,5 @@ impl TagQuery {
                 async move { Ok(tags::count(&pool, reader).await?) }
             }),
         })
-    }
-}
-
-/// A label on posts.
-pub struct TagNode(pub Tag);
-
-#[Object(name = "Tag")]
-impl TagNode {
-    pub async fn id(&self) -> ID {
-        GlobalId::new(NodeKind::Tag, self.0.id).to_id()
-    }
-
-    async fn slug(&self) -> &str {
-        &self.0.slug
-    }
-
-    async fn name(&self) -> &str {
-        &self.0.name
-    }
-
-    /// The RSS feed of the tag's posts.
-    async fn feed_url(&self, ctx: &Context<'_>) -> Result<String> {
-        let request = RequestContext::of(ctx)?;
-        Ok(request
-            .config
-            .site
-            .url(&main_feed(Subject::Tag).key(&self.0.slug)))
-    }
-
-    /// The published posts with this tag, newest first.
-    async fn posts(
-        &self,
-        ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
-    ) -> Result<PostConnection> {
-        let filter = PostFilter {
-            tag_slug: Some(self.0.slug.clone()),
-            ..PostFilter::published()
-        };
-        let args = PageArgs::new(first, after, last, before);
-        Ok(post_connection(ctx, args, filter, PostOrder::default()).await?)
     }
 }

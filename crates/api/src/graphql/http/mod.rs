@@ -1,0 +1,165 @@
+//! GraphQL over HTTP, per the GraphQL-over-HTTP specification: `POST /graphql` with a JSON
+//! body, `GET /graphql?query=…` for queries only. Responses are
+//! `application/graphql-response+json` when the client accepts it (with the spec's status
+//! codes: 400 for requests that cannot execute), `application/json` otherwise (200 for
+//! every well-formed request, as older clients expect).
+//!
+//! One job a module: [`request`] reads the request, [`execution`] runs it in phases,
+//! [`response`] writes the answer, [`report`] is what the metrics say of it, and
+//! [`refusals`] counts what a client is refused. This file is the two handlers and the
+//! path between them: the penalty check, the response cache, and the metrics.
+
+mod execution;
+mod refusals;
+mod report;
+mod request;
+mod response;
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use gazette_domain::ClientKey;
+
+use self::execution::Operation;
+use self::refusals::{count_refusal, is_refusal, unreadable};
+use self::report::{Report, operation_label};
+use self::request::{Params, Unreadable};
+use self::response::{MediaType, Unacceptable, negotiate, not_acceptable, penalised};
+use super::response_cache::CacheKey;
+use crate::client::client_key;
+use crate::state::AppState;
+
+pub async fn get(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let media = match negotiate(&headers) {
+        Ok(media) => media,
+        Err(Unacceptable { browser: true }) if uri.query().is_none() => {
+            // Someone opened the endpoint in a browser: show them the playground.
+            return Redirect::to("/graphiql").into_response();
+        }
+        Err(Unacceptable { .. }) => return not_acceptable(),
+    };
+    let client = client_key(&headers, peer, state.config.trusted_proxy_hops);
+    if let Some(wait) = state.refusals.penalty(&client) {
+        return penalised(media, wait).await;
+    }
+    match request::from_query_string(&uri, state.config.limits.max_tokens) {
+        Ok(params) => execute(&state, &headers, client, media, params, Method::GET).await,
+        Err(Unreadable(status, message)) => {
+            unreadable(&state, &client, &headers, media, status, &message)
+        }
+    }
+}
+
+pub async fn post(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let media = match negotiate(&headers) {
+        Ok(media) => media,
+        Err(Unacceptable { .. }) => return not_acceptable(),
+    };
+    // Before the body is read: a penalised client costs the server no more than this.
+    let client = client_key(&headers, peer, state.config.trusted_proxy_hops);
+    if let Some(wait) = state.refusals.penalty(&client) {
+        return penalised(media, wait).await;
+    }
+    match request::from_body(&headers, body, state.config.limits.max_tokens).await {
+        Ok(params) => execute(&state, &headers, client, media, params, Method::POST).await,
+        Err(Unreadable(status, message)) => {
+            unreadable(&state, &client, &headers, media, status, &message)
+        }
+    }
+}
+
+/// Runs one request, counting its SQL statements for the metrics.
+async fn execute(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: ClientKey,
+    media: MediaType,
+    params: Params,
+    method: Method,
+) -> Response {
+    let (response, statements) = gazette_metrics::count_statements(execute_counted(
+        state, headers, client, media, params, method,
+    ))
+    .await;
+    gazette_metrics::metrics()
+        .statements_per_request
+        .with_label_values(&["graphql"])
+        .observe(f64::from(statements));
+    response
+}
+
+async fn execute_counted(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: ClientKey,
+    media: MediaType,
+    params: Params,
+    method: Method,
+) -> Response {
+    let started = Instant::now();
+    // An anonymous query answered recently, with no change since, is answered again from
+    // memory: no slot, no parsing, no database.
+    let cache_key = (headers.get(header::AUTHORIZATION).is_none() && state.responses.enabled())
+        .then(|| {
+            CacheKey::new(
+                params.query.as_deref()?,
+                params.variables.as_ref(),
+                params.operation_name.as_deref(),
+            )
+        })
+        .flatten();
+    if let Some(body) = cache_key.as_ref().and_then(|key| state.responses.get(key)) {
+        gazette_metrics::metrics().graphql_operation(
+            operation_label(&params),
+            "query",
+            None,
+            started.elapsed(),
+        );
+        return (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, media.content_type())],
+            body,
+        )
+            .into_response();
+    }
+    let mut report = Report::default();
+    let operation = Operation {
+        state,
+        headers,
+        client: &client,
+        media,
+        params,
+        method,
+        cache_key,
+    };
+    let response = execution::answer(operation, &mut report).await;
+    if report.code.as_deref().is_some_and(is_refusal) {
+        count_refusal(state, &client, headers);
+    }
+    // An operation that was not found valid is counted without the name it claims.
+    let label = match report.checked {
+        true => report.name.as_deref(),
+        false => Some("unvalidated"),
+    };
+    gazette_metrics::metrics().graphql_operation(
+        label,
+        report.kind,
+        report.code.as_deref(),
+        started.elapsed(),
+    );
+    response
+}

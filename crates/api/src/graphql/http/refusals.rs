@@ -1,0 +1,54 @@
+//! Refusals a client earns: a request that cannot be read and a document over a limit or
+//! invalid are counted against its address (see [`crate::limits::Refusals`]), unless a
+//! browser says another site sent it.
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use gazette_domain::ClientKey;
+
+use super::response::{MediaType, request_error};
+use crate::state::AppState;
+
+/// A request that cannot be read, counted as a refusal of its client.
+pub(super) fn unreadable(
+    state: &AppState,
+    client: &ClientKey,
+    headers: &HeaderMap,
+    media: MediaType,
+    status: StatusCode,
+    message: &str,
+) -> Response {
+    count_refusal(state, client, headers);
+    request_error(media, status, message)
+}
+
+/// Counts a refusal against `client`, unless a browser says another site's page sent the
+/// request (`Sec-Fetch-Site: cross-site`): a page must not be able to get its visitors'
+/// shared address penalised by making their browsers send junk.
+pub(super) fn count_refusal(state: &AppState, client: &ClientKey, headers: &HeaderMap) {
+    let cross_site = headers
+        .get("sec-fetch-site")
+        .is_some_and(|site| site.as_bytes().eq_ignore_ascii_case(b"cross-site"));
+    if !cross_site {
+        state.refusals.refused(client);
+    }
+}
+
+/// Whether an answer with this code refused the client's document (as opposed to failing
+/// for a reason of the server's, or being refused for who the client is).
+pub(super) fn is_refusal(code: &str) -> bool {
+    matches!(
+        code,
+        "GRAPHQL_PARSE_FAILED"
+            | "GRAPHQL_VALIDATION_FAILED"
+            | "BAD_REQUEST"
+            | "QUERY_TOO_COMPLEX"
+            | "QUERY_TOO_DEEP"
+            | "QUERY_TOO_LARGE"
+            | "TOO_MANY_ALIASES"
+            | "TOO_MANY_ROOT_FIELDS"
+            | "TOO_MANY_TOKENS"
+            | "TOO_MANY_DIRECTIVES"
+            | "RESPONSE_TOO_LARGE"
+    )
+}
