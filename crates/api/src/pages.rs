@@ -33,17 +33,18 @@ pub async fn post_page(
     Path(slug): Path<String>,
     request: HeaderMap,
 ) -> Response {
-    match state
+    let read = state
         .read_page(|pool: PgPool| {
             let (state, slug) = (&state, &slug);
             async move { render_post(state, &pool, slug).await }
         })
-        .await
-    {
-        Ok(Some(html)) => page(html, &request),
-        Ok(None) => not_found(&state, "There is no published post with this address."),
-        Err(error) => unavailable(&error),
-    }
+        .await;
+    answer(
+        &state,
+        read,
+        &request,
+        "There is no published post with this address.",
+    )
 }
 
 /// Where the list continues: `/posts?after=<published at>~<id>`, the last post shown.
@@ -87,18 +88,31 @@ pub async fn tag_page(
     Path(slug): Path<String>,
     request: HeaderMap,
 ) -> Response {
-    match state
+    let read = state
         .read_page(|pool: PgPool| {
             let (state, slug) = (&state, &slug);
             async move { render_tag(state, &pool, slug).await }
         })
-        .await
-    {
-        Ok(Some(html)) => page(html, &request),
-        Ok(None) => not_found(
-            &state,
-            "There is no tag with published posts at this address.",
-        ),
+        .await;
+    answer(
+        &state,
+        read,
+        &request,
+        "There is no tag with published posts at this address.",
+    )
+}
+
+/// A page of something that may not exist: the page with conditional GET, a 404 saying
+/// `missing`, or a 503 when the database did not answer.
+fn answer(
+    state: &AppState,
+    read: Result<Option<String>, StoreError>,
+    request: &HeaderMap,
+    missing: &str,
+) -> Response {
+    match read {
+        Ok(Some(html)) => page(html, request),
+        Ok(None) => not_found(state, missing),
         Err(error) => unavailable(&error),
     }
 }

@@ -4,7 +4,7 @@ use async_graphql::{Context, Enum, ID, Object, Result};
 use gazette_store::authors::{self, Author};
 use gazette_store::tokens::Role as StoreRole;
 
-use super::connection::{PageArgs, TotalCount, connection_types, load_page};
+use super::connection::{PageArgs, connection_types, reader_page};
 use super::context::RequestContext;
 use super::errors::ApiError;
 use super::ids::{Lookup, NodeKind};
@@ -56,24 +56,20 @@ impl AuthorQuery {
         before: Option<String>,
     ) -> Result<AuthorConnection> {
         let request = RequestContext::of(ctx)?;
-        let reader = request.reader();
-        let pool = request.pool.clone();
-        let (edges, page_info) = load_page(
+        let (edges, page_info, total_count) = reader_page(
             &PageArgs::new(first, after, last, before),
             AUTHOR_ORDERING,
-            |window| async move { authors::page(&pool, reader, &window).await },
+            (request.pool.clone(), request.reader()),
+            async |pool, reader, window| authors::page(&pool, reader, &window).await,
+            async |pool, reader| authors::count(&pool, reader).await,
             Author::position,
             AuthorNode,
         )
         .await?;
-        let pool = request.pool.clone();
         Ok(AuthorConnection {
             edges,
             page_info,
-            total_count: TotalCount::new(move || {
-                let pool = pool.clone();
-                async move { Ok(authors::count(&pool, reader).await?) }
-            }),
+            total_count,
         })
     }
 

@@ -10,8 +10,8 @@ use async_graphql::{Result, SimpleObject};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use gazette_store::StoreError;
 use gazette_store::keyset::{Position, SortKey, Window};
+use gazette_store::{PgPool, Reader, StoreError};
 
 use super::errors::ApiError;
 
@@ -169,6 +169,37 @@ where
     let page = PageRequest::new(args, ordering)?;
     let rows = fetch(page.window.clone()).await?;
     Ok(page.finish(rows, ordering, position, node))
+}
+
+/// A page of a list read as `reader` sees it: rows by `page`, the whole list counted by
+/// `count` only when a client asks for `totalCount`.
+pub async fn reader_page<T, N, PageFut, CountFut>(
+    args: &PageArgs,
+    ordering: &str,
+    (pool, reader): (PgPool, Reader),
+    page: impl FnOnce(PgPool, Reader, Window) -> PageFut,
+    count: impl Fn(PgPool, Reader) -> CountFut + Send + Sync + 'static,
+    position: impl Fn(&T) -> Position,
+    node: impl Fn(T) -> N,
+) -> Result<(Vec<Edge<N>>, PageInfo, TotalCount), ApiError>
+where
+    PageFut: Future<Output = Result<Vec<T>, StoreError>>,
+    CountFut: Future<Output = Result<i64, StoreError>> + Send + 'static,
+{
+    let counted = pool.clone();
+    let (edges, page_info) = load_page(
+        args,
+        ordering,
+        |window| page(pool, reader, window),
+        position,
+        node,
+    )
+    .await?;
+    let total_count = TotalCount::new(move || {
+        let counting = count(counted.clone(), reader);
+        async move { Ok(counting.await?) }
+    });
+    Ok((edges, page_info, total_count))
 }
 
 /// Where a page sits in its list.

@@ -8,7 +8,7 @@ use async_graphql::{
 use chrono::{DateTime, Utc};
 use gazette_store::keyset::Direction;
 use gazette_store::posts::{
-    self, PostFilter as StoreFilter, PostOrder as StoreOrder, PostOrderField as StoreField,
+    self, Post, PostFilter as StoreFilter, PostOrder as StoreOrder, PostOrderField as StoreField,
 };
 
 use super::connection::PageArgs;
@@ -20,6 +20,8 @@ use super::objects::{PostConnection, PostNode, PostStatus, post_connection};
 use super::socket_session::subscription_slot;
 use crate::events::EventHub;
 use gazette_domain::publishing::{self, PostEdit, PostInput};
+use gazette_domain::{DomainError, Viewer};
+use gazette_store::PgPool;
 
 /// Which posts to list. Every condition given must hold.
 #[derive(InputObject, Default, Debug)]
@@ -239,18 +241,6 @@ pub struct SchedulePostInput {
     pub client_mutation_id: Option<String>,
 }
 
-#[derive(SimpleObject)]
-pub struct SchedulePostPayload {
-    pub post: PostNode,
-    pub client_mutation_id: Option<String>,
-}
-
-#[derive(SimpleObject)]
-pub struct UnschedulePostPayload {
-    pub post: PostNode,
-    pub client_mutation_id: Option<String>,
-}
-
 #[derive(InputObject)]
 pub struct PublishPostInput {
     pub id: ID,
@@ -265,29 +255,34 @@ pub struct PostIdInput {
     pub client_mutation_id: Option<String>,
 }
 
-#[derive(SimpleObject)]
-pub struct CreatePostPayload {
-    pub post: PostNode,
-    pub client_mutation_id: Option<String>,
+/// The payloads of the mutations that return the post they wrote.
+macro_rules! post_payloads {
+    ($($name:ident),*) => {$(
+        #[derive(SimpleObject)]
+        pub struct $name {
+            pub post: PostNode,
+            pub client_mutation_id: Option<String>,
+        }
+
+        impl $name {
+            fn of(post: Post, client_mutation_id: Option<String>) -> Option<Self> {
+                Some(Self {
+                    post: PostNode(post),
+                    client_mutation_id,
+                })
+            }
+        }
+    )*};
 }
 
-#[derive(SimpleObject)]
-pub struct UpdatePostPayload {
-    pub post: PostNode,
-    pub client_mutation_id: Option<String>,
-}
-
-#[derive(SimpleObject)]
-pub struct PublishPostPayload {
-    pub post: PostNode,
-    pub client_mutation_id: Option<String>,
-}
-
-#[derive(SimpleObject)]
-pub struct UnpublishPostPayload {
-    pub post: PostNode,
-    pub client_mutation_id: Option<String>,
-}
+post_payloads!(
+    CreatePostPayload,
+    UpdatePostPayload,
+    PublishPostPayload,
+    UnpublishPostPayload,
+    SchedulePostPayload,
+    UnschedulePostPayload
+);
 
 #[derive(SimpleObject)]
 pub struct DeletePostPayload {
@@ -296,6 +291,18 @@ pub struct DeletePostPayload {
     /// The post as it was before deletion.
     pub post: PostNode,
     pub client_mutation_id: Option<String>,
+}
+
+/// The post `id` names, changed by `change` as the request's viewer (who needs a token).
+async fn change_post(
+    ctx: &Context<'_>,
+    id: &ID,
+    change: impl AsyncFnOnce(&PgPool, &Viewer, i64) -> Result<Post, DomainError>,
+) -> Result<Post, ApiError> {
+    let request = RequestContext::of(ctx)?;
+    request.require_token()?;
+    let id = GlobalId::decode(id, NodeKind::Post, "id")?;
+    Ok(change(&request.pool, &request.viewer, id).await?)
 }
 
 #[derive(Default)]
@@ -333,10 +340,7 @@ impl PostMutation {
         )
         .await
         .map_err(ApiError::from)?;
-        Ok(Some(CreatePostPayload {
-            post: PostNode(post),
-            client_mutation_id: input.client_mutation_id,
-        }))
+        Ok(CreatePostPayload::of(post, input.client_mutation_id))
     }
 
     /// Changes a post; fields left out stay as they are. Authors change their own posts.
@@ -345,34 +349,24 @@ impl PostMutation {
         ctx: &Context<'_>,
         input: UpdatePostInput,
     ) -> Result<Option<UpdatePostPayload>> {
-        let request = RequestContext::of(ctx)?;
-        request.require_token()?;
-        let id = GlobalId::decode(&input.id, NodeKind::Post, "id")?;
-        let excerpt = match input.excerpt {
-            MaybeUndefined::Undefined => None,
-            MaybeUndefined::Null => Some(None),
-            MaybeUndefined::Value(excerpt) => Some(Some(excerpt)),
-        };
-        let post = publishing::update_post(
-            &request.pool,
-            &request.viewer,
-            id,
-            PostEdit {
-                title: input.title,
-                body: input.body,
-                excerpt,
-                slug: input.slug,
-                tags: input.tags,
-                comments_open: input.comments_open,
-                published_at: input.published_at,
+        let edit = PostEdit {
+            title: input.title,
+            body: input.body,
+            excerpt: match input.excerpt {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(excerpt) => Some(Some(excerpt)),
             },
-        )
-        .await
-        .map_err(ApiError::from)?;
-        Ok(Some(UpdatePostPayload {
-            post: PostNode(post),
-            client_mutation_id: input.client_mutation_id,
-        }))
+            slug: input.slug,
+            tags: input.tags,
+            comments_open: input.comments_open,
+            published_at: input.published_at,
+        };
+        let post = change_post(ctx, &input.id, async |pool, viewer, id| {
+            publishing::update_post(pool, viewer, id, edit).await
+        })
+        .await?;
+        Ok(UpdatePostPayload::of(post, input.client_mutation_id))
     }
 
     /// Publishes a post.
@@ -381,16 +375,11 @@ impl PostMutation {
         ctx: &Context<'_>,
         input: PublishPostInput,
     ) -> Result<Option<PublishPostPayload>> {
-        let request = RequestContext::of(ctx)?;
-        request.require_token()?;
-        let id = GlobalId::decode(&input.id, NodeKind::Post, "id")?;
-        let post = publishing::publish_post(&request.pool, &request.viewer, id, input.published_at)
-            .await
-            .map_err(ApiError::from)?;
-        Ok(Some(PublishPostPayload {
-            post: PostNode(post),
-            client_mutation_id: input.client_mutation_id,
-        }))
+        let post = change_post(ctx, &input.id, async |pool, viewer, id| {
+            publishing::publish_post(pool, viewer, id, input.published_at).await
+        })
+        .await?;
+        Ok(PublishPostPayload::of(post, input.client_mutation_id))
     }
 
     /// Schedules a draft, or reschedules a scheduled post: the worker publishes it at
@@ -402,16 +391,11 @@ impl PostMutation {
         ctx: &Context<'_>,
         input: SchedulePostInput,
     ) -> Result<Option<SchedulePostPayload>> {
-        let request = RequestContext::of(ctx)?;
-        request.require_token()?;
-        let id = GlobalId::decode(&input.id, NodeKind::Post, "id")?;
-        let post = publishing::schedule_post(&request.pool, &request.viewer, id, input.publish_at)
-            .await
-            .map_err(ApiError::from)?;
-        Ok(Some(SchedulePostPayload {
-            post: PostNode(post),
-            client_mutation_id: input.client_mutation_id,
-        }))
+        let post = change_post(ctx, &input.id, async |pool, viewer, id| {
+            publishing::schedule_post(pool, viewer, id, input.publish_at).await
+        })
+        .await?;
+        Ok(SchedulePostPayload::of(post, input.client_mutation_id))
     }
 
     /// Takes a scheduled post back to a draft (it keeps its planned time until it is
@@ -421,16 +405,11 @@ impl PostMutation {
         ctx: &Context<'_>,
         input: PostIdInput,
     ) -> Result<Option<UnschedulePostPayload>> {
-        let request = RequestContext::of(ctx)?;
-        request.require_token()?;
-        let id = GlobalId::decode(&input.id, NodeKind::Post, "id")?;
-        let post = publishing::unschedule_post(&request.pool, &request.viewer, id)
-            .await
-            .map_err(ApiError::from)?;
-        Ok(Some(UnschedulePostPayload {
-            post: PostNode(post),
-            client_mutation_id: input.client_mutation_id,
-        }))
+        let post = change_post(ctx, &input.id, async |pool, viewer, id| {
+            publishing::unschedule_post(pool, viewer, id).await
+        })
+        .await?;
+        Ok(UnschedulePostPayload::of(post, input.client_mutation_id))
     }
 
     /// Makes a published post a draft again.
@@ -439,16 +418,11 @@ impl PostMutation {
         ctx: &Context<'_>,
         input: PostIdInput,
     ) -> Result<Option<UnpublishPostPayload>> {
-        let request = RequestContext::of(ctx)?;
-        request.require_token()?;
-        let id = GlobalId::decode(&input.id, NodeKind::Post, "id")?;
-        let post = publishing::unpublish_post(&request.pool, &request.viewer, id)
-            .await
-            .map_err(ApiError::from)?;
-        Ok(Some(UnpublishPostPayload {
-            post: PostNode(post),
-            client_mutation_id: input.client_mutation_id,
-        }))
+        let post = change_post(ctx, &input.id, async |pool, viewer, id| {
+            publishing::unpublish_post(pool, viewer, id).await
+        })
+        .await?;
+        Ok(UnpublishPostPayload::of(post, input.client_mutation_id))
     }
 
     /// Deletes a post and its comments, for good.
@@ -457,12 +431,10 @@ impl PostMutation {
         ctx: &Context<'_>,
         input: PostIdInput,
     ) -> Result<Option<DeletePostPayload>> {
-        let request = RequestContext::of(ctx)?;
-        request.require_token()?;
-        let id = GlobalId::decode(&input.id, NodeKind::Post, "id")?;
-        let post = publishing::delete_post(&request.pool, &request.viewer, id)
-            .await
-            .map_err(ApiError::from)?;
+        let post = change_post(ctx, &input.id, async |pool, viewer, id| {
+            publishing::delete_post(pool, viewer, id).await
+        })
+        .await?;
         Ok(Some(DeletePostPayload {
             deleted_post_id: input.id,
             post: PostNode(post),

@@ -3,10 +3,11 @@
 use async_graphql::{Context, ID, Object, Result};
 use gazette_store::tags::{self, Tag};
 
-use super::connection::{PageArgs, TotalCount, connection_types, load_page};
+use super::connection::{PageArgs, connection_types, reader_page};
 use super::context::RequestContext;
 use super::errors::ApiError;
 use super::ids::{Lookup, NodeKind};
+use super::loaders::LoadOne;
 use super::objects::TagNode;
 
 connection_types!(TagConnection, TagEdge, TagNode, "A page of tags.");
@@ -28,10 +29,7 @@ impl TagQuery {
     ) -> Result<Option<TagNode>> {
         let request = RequestContext::of(ctx)?;
         let tag = match Lookup::new(id, slug, NodeKind::Tag)? {
-            Lookup::Id(id) => tags::find_visible(&request.pool, &[id], request.reader())
-                .await
-                .map_err(ApiError::from)?
-                .remove(&id),
+            Lookup::Id(id) => request.loaders.tags.one(id).await?,
             Lookup::Slug(slug) => {
                 tags::find_visible_by_slug(&request.pool, &slug, request.reader())
                     .await
@@ -51,24 +49,20 @@ impl TagQuery {
         before: Option<String>,
     ) -> Result<TagConnection> {
         let request = RequestContext::of(ctx)?;
-        let reader = request.reader();
-        let pool = request.pool.clone();
-        let (edges, page_info) = load_page(
+        let (edges, page_info, total_count) = reader_page(
             &PageArgs::new(first, after, last, before),
             TAG_ORDERING,
-            |window| async move { tags::page(&pool, reader, &window).await },
+            (request.pool.clone(), request.reader()),
+            async |pool, reader, window| tags::page(&pool, reader, &window).await,
+            async |pool, reader| tags::count(&pool, reader).await,
             Tag::position,
             TagNode,
         )
         .await?;
-        let pool = request.pool.clone();
         Ok(TagConnection {
             edges,
             page_info,
-            total_count: TotalCount::new(move || {
-                let pool = pool.clone();
-                async move { Ok(tags::count(&pool, reader).await?) }
-            }),
+            total_count,
         })
     }
 }

@@ -47,16 +47,12 @@ pub async fn get(
         }
         Err(Unacceptable { .. }) => return not_acceptable(),
     };
-    let client = client_key(&headers, peer, state.config.trusted_proxy_hops);
-    if let Some(wait) = state.refusals.penalty(&client) {
-        return penalised(media, wait).await;
-    }
-    match request::from_query_string(&uri, state.config.limits.max_tokens) {
-        Ok(params) => execute(&state, &headers, client, media, params, Method::GET).await,
-        Err(Unreadable(status, message)) => {
-            unreadable(&state, &client, &headers, media, status, &message)
-        }
-    }
+    let client = match admit(&state, &headers, peer, media).await {
+        Ok(client) => client,
+        Err(penalised) => return penalised,
+    };
+    let read = request::from_query_string(&uri, state.config.limits.max_tokens);
+    run(&state, &headers, client, media, read, Method::GET).await
 }
 
 pub async fn post(
@@ -70,14 +66,42 @@ pub async fn post(
         Err(Unacceptable { .. }) => return not_acceptable(),
     };
     // Before the body is read: a penalised client costs the server no more than this.
-    let client = client_key(&headers, peer, state.config.trusted_proxy_hops);
-    if let Some(wait) = state.refusals.penalty(&client) {
-        return penalised(media, wait).await;
+    let client = match admit(&state, &headers, peer, media).await {
+        Ok(client) => client,
+        Err(penalised) => return penalised,
+    };
+    let read = request::from_body(&headers, body, state.config.limits.max_tokens).await;
+    run(&state, &headers, client, media, read, Method::POST).await
+}
+
+/// The client a request comes from, unless it is penalised for its refusals (then its
+/// answer, after the penalty's delay).
+async fn admit(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    media: MediaType,
+) -> Result<ClientKey, Response> {
+    let client = client_key(headers, peer, state.config.trusted_proxy_hops);
+    match state.refusals.penalty(&client) {
+        Some(wait) => Err(penalised(media, wait).await),
+        None => Ok(client),
     }
-    match request::from_body(&headers, body, state.config.limits.max_tokens).await {
-        Ok(params) => execute(&state, &headers, client, media, params, Method::POST).await,
+}
+
+/// Executes a request that could be read; refuses one that could not.
+async fn run(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: ClientKey,
+    media: MediaType,
+    read: Result<Params, Unreadable>,
+    method: Method,
+) -> Response {
+    match read {
+        Ok(params) => execute(state, headers, client, media, params, method).await,
         Err(Unreadable(status, message)) => {
-            unreadable(&state, &client, &headers, media, status, &message)
+            unreadable(state, &client, headers, media, status, &message)
         }
     }
 }
