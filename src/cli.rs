@@ -520,7 +520,6 @@ fn usize_from(value: u64) -> usize {
     usize::try_from(value).unwrap_or(usize::MAX)
 }
 
-/// `500ms`, `5s`, `2m`, or `0` (none).
 /// A batch delay: at least a millisecond (a zero delay would read every key alone) and
 /// at most a second (every level of every answer waits it).
 fn parse_batch_delay(value: &str) -> Result<Duration, String> {
@@ -531,6 +530,7 @@ fn parse_batch_delay(value: &str) -> Result<Duration, String> {
     }
 }
 
+/// `500ms`, `5s`, `2m`, or `0` (none).
 fn parse_duration(value: &str) -> Result<Duration, String> {
     let value = value.trim();
     let invalid = || {

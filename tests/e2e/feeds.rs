@@ -11,7 +11,7 @@ use serde_json::json;
 use sqlx::Connection;
 
 use crate::support::{
-    TestApp, add_comment, command, eventually, gazette, hold_feed_lock, settings,
+    TestApp, add_comment, command, eventually, gazette, hold_feed_lock, published_post, settings,
 };
 
 const DEMO_SLUG: &str = "the-implementation-of-enterprise-2-0-by-government-departments";
@@ -757,5 +757,47 @@ async fn stored_keys_that_are_no_feed_are_cleaned_up() {
             .await,
         1
     );
+    app.stop().await;
+}
+
+/// A post's comment count in the feeds is what readers see of its thread: a deleted
+/// comment kept as a tombstone for its reply is not counted, its reply is.
+#[tokio::test]
+async fn a_tombstone_is_not_counted_in_the_feed() {
+    let app = TestApp::spawn_with(false, true, &["--comment-moderation", "open"]).await;
+    let (token, post) = published_post(&app).await;
+    let parent = add_comment(
+        &app,
+        None,
+        json!({ "postId": post, "authorName": "Ann", "body": "First" }),
+    )
+    .await;
+    let parent_id = parent["data"]["addComment"]["comment"]["id"].clone();
+    let reply = add_comment(
+        &app,
+        None,
+        json!({ "postId": post, "parentId": parent_id, "authorName": "Bo", "body": "Reply" }),
+    )
+    .await;
+    assert!(reply.get("errors").is_none(), "{reply}");
+    feed_when(&app, "/feed.xml", |body| {
+        body.contains("<slash:comments>2</slash:comments>")
+    })
+    .await;
+    let deleted = app
+        .graphql_as(
+            Some(&token),
+            "mutation($id: ID!) { deleteComment(input: {id: $id}) { comment { status } } }",
+            json!({ "id": parent_id }),
+        )
+        .await;
+    assert_eq!(
+        deleted["data"]["deleteComment"]["comment"]["status"], "DELETED",
+        "{deleted}"
+    );
+    feed_when(&app, "/feed.xml", |body| {
+        body.contains("<slash:comments>1</slash:comments>")
+    })
+    .await;
     app.stop().await;
 }

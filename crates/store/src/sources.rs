@@ -67,7 +67,7 @@ pub async fn latest_posts(
          p.updated_at, a.name as author_name, \
          array(select t.name from post_tags pt join tags t on t.id = pt.tag_id \
                where pt.post_id = p.id order by pt.position, t.name) as tags, \
-         (select count(*) from comments c where c.post_id = p.id",
+         (select count(*) from comments c where c.post_id = p.id and c.status = 'published'",
     );
     reader.push_comment_visible(&mut query);
     query.push(") as comment_count from posts p join authors a on a.id = p.author_id where true");

@@ -91,11 +91,15 @@ impl Format {
             .map_or(content_type, |(media_type, _)| media_type)
     }
 
-    /// The format a stored feed's media type names.
+    /// The format a stored feed's media type names (its parameters aside).
     pub fn of_media_type(media_type: &str) -> Option<Format> {
+        let bare = media_type
+            .split_once(';')
+            .map_or(media_type, |(bare, _)| bare)
+            .trim();
         [Format::Rss, Format::Atom, Format::Json]
             .into_iter()
-            .find(|format| format.content_type() == media_type)
+            .find(|format| format.media_type().eq_ignore_ascii_case(bare))
     }
 
     fn render(self, channel: &FeedChannel, entries: &[FeedEntry]) -> String {
@@ -285,7 +289,7 @@ fn post_entries(site: &SiteConfig, posts: &[FeedPost]) -> Vec<FeedEntry> {
                 categories: post.tags.clone(),
                 author: post.author_name.clone(),
                 comments_link: Some(format!("{link}#comments")),
-                comments_feed: Some(format!("{link}/comments/feed.xml")),
+                comments_feed: Some(site.url(&main_feed(Subject::PostComments).key(&post.slug))),
                 comment_count: Some(post.comment_count),
                 link,
             }
