@@ -27,7 +27,10 @@ async fn a_database_restart_under_load_loses_nothing_and_heals() {
     let logs = tempfile::tempdir().expect("logs");
     let second_listen = free_address();
     let url = database_url(&data_dir);
-    let mut api_args = vec!["api", "--listen", &second_listen];
+    // The second API shares the first one's data directory (its edit-token key), as a
+    // deployment does; never the directory the tests run in.
+    let shared_dir = data_dir.to_str().expect("utf-8 path");
+    let mut api_args = vec!["api", "--listen", &second_listen, "--data-dir", shared_dir];
     api_args.extend(relaxed);
     let mut second = start_process(
         &api_args,

@@ -29,8 +29,20 @@ async fn serve_answers_and_stops_while_the_first_worker_run_waits() {
     .await;
 
     let listen = free_address();
+    // Its own data directory: the admin token and the edit-token key go there, never into
+    // the directory the tests run in.
+    let data = tempfile::tempdir().expect("data dir");
+    let data_dir = data.path().to_str().expect("utf-8 path");
     let mut serve = command(
-        &["serve", "--seed", "false", "--listen", &listen],
+        &[
+            "serve",
+            "--seed",
+            "false",
+            "--listen",
+            &listen,
+            "--data-dir",
+            data_dir,
+        ],
         &[("DATABASE_URL", database.url())],
     )
     .spawn()
