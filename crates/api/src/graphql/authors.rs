@@ -82,9 +82,10 @@ impl AuthorQuery {
         let author = request
             .loaders
             .authors
-            .one(owner.author_id)
-            .await?
-            .ok_or_else(|| ApiError::internal("a token's author is missing"))?;
+            .one_or(owner.author_id, || {
+                ApiError::internal("a token's author is missing")
+            })
+            .await?;
         Ok(Some(ViewerNode {
             author: AuthorNode(author),
             role: owner.role.into(),

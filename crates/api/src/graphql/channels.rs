@@ -396,9 +396,10 @@ impl ChannelQuery {
         let post = request
             .loaders
             .posts
-            .one(post_id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("There is no post with this id."))?;
+            .one_or(post_id, || {
+                ApiError::not_found("There is no post with this id.")
+            })
+            .await?;
         let tags = request
             .loaders
             .post_tags

@@ -233,6 +233,20 @@ fn batched<T: Send + Sync + 'static>(loader: T, delay: Duration) -> DataLoader<T
 /// Loading one key in a resolver, failures reported the resolver's way.
 pub trait LoadOne<K, V> {
     fn one(&self, key: K) -> impl Future<Output = Result<Option<V>, ApiError>> + Send;
+
+    /// The row of `key`, or the error `missing` makes when there is none (or the reader
+    /// may not see it).
+    fn one_or(
+        &self,
+        key: K,
+        missing: impl FnOnce() -> ApiError + Send,
+    ) -> impl Future<Output = Result<V, ApiError>> + Send
+    where
+        Self: Sync,
+        K: Send,
+    {
+        async move { self.one(key).await?.ok_or_else(missing) }
+    }
 }
 
 impl<K, T> LoadOne<K, T::Value> for DataLoader<T>

@@ -153,9 +153,10 @@ impl PostNode {
         let author = request
             .loaders
             .authors
-            .one(self.0.author_id)
-            .await?
-            .ok_or_else(|| ApiError::internal("a post's author is missing"))?;
+            .one_or(self.0.author_id, || {
+                ApiError::internal("a post's author is missing")
+            })
+            .await?;
         Ok(AuthorNode(author))
     }
 
@@ -440,9 +441,10 @@ impl CommentNode {
         let post = request
             .loaders
             .posts
-            .one(self.0.post_id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("The comment's post is not visible to you."))?;
+            .one_or(self.0.post_id, || {
+                ApiError::not_found("The comment's post is not visible to you.")
+            })
+            .await?;
         Ok(PostNode(post))
     }
 
