@@ -115,6 +115,20 @@ pub async fn remove_stale(
     .await
 }
 
+/// `unnest(…) k(prefix, suffix)`: the parts of feed keys around a slug, as rows.
+pub(crate) fn push_key_parts(query: &mut QueryBuilder<Postgres>, parts: &[(&str, &str)]) {
+    let (prefixes, suffixes): (Vec<String>, Vec<String>) = parts
+        .iter()
+        .map(|(prefix, suffix)| ((*prefix).to_owned(), (*suffix).to_owned()))
+        .unzip();
+    query
+        .push("unnest(")
+        .push_bind(prefixes)
+        .push("::text[], ")
+        .push_bind(suffixes)
+        .push("::text[]) k(prefix, suffix)");
+}
+
 /// ` f.key is under one of `parts`' prefixes and names no row of `table` that `visible`
 /// admits`. The slug is cut out of the key, so each check is an index look-up by slug.
 fn push_stale(
@@ -128,23 +142,17 @@ fn push_stale(
         .iter()
         .map(|(prefix, _)| format!("{prefix}%"))
         .collect();
-    let (starts, ends): (Vec<String>, Vec<String>) = parts
-        .iter()
-        .map(|(prefix, suffix)| ((*prefix).to_owned(), (*suffix).to_owned()))
-        .unzip();
     query
         .push("f.key like any(")
         .push_bind(prefixes)
-        .push(") and not exists (select 1 from unnest(")
-        .push_bind(starts)
-        .push("::text[], ")
-        .push_bind(ends)
-        .push(format!(
-            "::text[]) k(prefix, suffix) join {table} on {alias}.slug = \
+        .push(") and not exists (select 1 from ");
+    push_key_parts(query, parts);
+    query.push(format!(
+        " join {table} on {alias}.slug = \
              substr(f.key, length(k.prefix) + 1, \
              greatest(length(f.key) - length(k.prefix) - length(k.suffix), 0)) \
              where f.key = k.prefix || {alias}.slug || k.suffix"
-        ));
+    ));
     visible(query);
     query.push(")");
 }

@@ -129,21 +129,10 @@ pub async fn posts_with_comment_feeds(
     keys: &[(&str, &str)],
     ids: Option<&[i64]>,
 ) -> Result<Vec<FeedSubject>, StoreError> {
-    let (prefixes, suffixes): (Vec<String>, Vec<String>) = keys
-        .iter()
-        .map(|(prefix, suffix)| ((*prefix).to_owned(), (*suffix).to_owned()))
-        .unzip();
-    let mut query = QueryBuilder::new(
-        "select p.id, p.slug, p.title from posts p where exists (select 1 from unnest(",
-    );
-    query
-        .push_bind(prefixes)
-        .push("::text[], ")
-        .push_bind(suffixes)
-        .push(
-            "::text[]) k(prefix, suffix) join generated_feeds f \
-             on f.key = k.prefix || p.slug || k.suffix)",
-        );
+    let mut query =
+        QueryBuilder::new("select p.id, p.slug, p.title from posts p where exists (select 1 from ");
+    crate::feeds::push_key_parts(&mut query, keys);
+    query.push(" join generated_feeds f on f.key = k.prefix || p.slug || k.suffix)");
     if let Some(ids) = ids {
         query
             .push(" and p.id = any(")
