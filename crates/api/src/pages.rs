@@ -133,7 +133,7 @@ async fn render_post(
         .remove(&post.author_id)
         .map(|author| author.name)
         .unwrap_or_default();
-    let post_tags = tags::for_posts(pool, &[post.id], Reader::PUBLIC)
+    let post_tags = gazette_domain::policy::tags_of_read_posts(pool, &[post.id])
         .await?
         .remove(&post.id)
         .unwrap_or_default();

@@ -8,12 +8,25 @@
 //! through the `require_…` checks below, which the use cases call before they change
 //! anything.
 
-use gazette_store::Reader;
+use std::collections::HashMap;
+
 use gazette_store::comments::{Comment, CommentStatus};
 use gazette_store::posts::{Post, PostStatus};
+use gazette_store::tags::{self, Tag};
 use gazette_store::tokens::{Role, TokenOwner};
+use gazette_store::{PgExecutor, Reader, StoreError};
 
 use crate::error::DomainError;
+
+/// The tags of posts the caller has read as its reader (loaded through
+/// `posts::find_visible` or a page of them): a post's tags are as visible as the post, so
+/// they are not checked again.
+pub async fn tags_of_read_posts(
+    exec: impl PgExecutor<'_>,
+    post_ids: &[i64],
+) -> Result<HashMap<i64, Vec<Tag>>, StoreError> {
+    tags::for_posts_unchecked(exec, post_ids).await
+}
 
 /// Whether `comment` shows only as a tombstone (no text, no author): deleted, and kept in
 /// the thread because of replies the reader sees under it (the store's queries return it

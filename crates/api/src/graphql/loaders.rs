@@ -75,14 +75,14 @@ impl Loader<i64> for ChannelLoader {
 }
 
 /// A post's tags, in the post's order, by post id (of posts already loaded as visible).
-pub struct PostTagsLoader(PgPool, Reader);
+pub struct PostTagsLoader(PgPool);
 
 impl Loader<i64> for PostTagsLoader {
     type Value = Vec<Tag>;
     type Error = Arc<StoreError>;
 
     async fn load(&self, post_ids: &[i64]) -> LoadResult<i64, Vec<Tag>> {
-        tags::for_posts(&self.0, post_ids, self.1)
+        gazette_domain::policy::tags_of_read_posts(&self.0, post_ids)
             .await
             .map_err(Arc::new)
     }
@@ -214,7 +214,7 @@ impl Loaders {
             posts: batched(PostLoader(pool.clone(), reader, answer.clone()), delay),
             tags: batched(TagLoader(pool.clone(), reader), delay),
             channels: batched(ChannelLoader(pool.clone(), reader), delay),
-            post_tags: batched(PostTagsLoader(pool.clone(), reader), delay),
+            post_tags: batched(PostTagsLoader(pool.clone()), delay),
             comment_counts: batched(CommentCountLoader(pool.clone(), reader), delay),
             reply_counts: batched(ReplyCountLoader(pool.clone(), reader), delay),
             comments: batched(CommentLoader(pool.clone(), reader, answer.clone()), delay),
