@@ -35,14 +35,14 @@ impl AuthorQuery {
         slug: Option<String>,
     ) -> Result<Option<AuthorNode>> {
         let request = RequestContext::of(ctx)?;
-        let author = match Lookup::new(id, slug, NodeKind::Author)? {
-            Lookup::Id(id) => request.loaders.authors.one(id).await?,
-            Lookup::Slug(slug) => {
-                authors::find_visible_by_slug(&request.pool, &slug, request.reader())
-                    .await
-                    .map_err(ApiError::from)?
-            }
-        };
+        let author = Lookup::find(
+            (id, slug, NodeKind::Author),
+            async |id| request.loaders.authors.one(id).await,
+            async |slug| {
+                authors::find_visible_by_slug(&request.pool, &slug, request.reader()).await
+            },
+        )
+        .await?;
         Ok(author.map(AuthorNode))
     }
 
@@ -56,7 +56,7 @@ impl AuthorQuery {
         before: Option<String>,
     ) -> Result<AuthorConnection> {
         let request = RequestContext::of(ctx)?;
-        let (edges, page_info, total_count) = reader_page(
+        Ok(reader_page(
             &PageArgs::new(first, after, last, before),
             AUTHOR_ORDERING,
             (request.pool.clone(), request.reader()),
@@ -65,12 +65,8 @@ impl AuthorQuery {
             Author::position,
             AuthorNode,
         )
-        .await?;
-        Ok(AuthorConnection {
-            edges,
-            page_info,
-            total_count,
-        })
+        .await?
+        .into())
     }
 
     /// Who the request's token belongs to; null without a token.

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use gazette_domain::channels::{self as domain_channels, ChannelEdit, ChannelRequest};
+use gazette_store::StoreError;
 use gazette_store::channels::{self, Channel};
 use gazette_store::posts::Post;
 use gazette_store::summaries::{self, StoredDigest, StoredSummary};
@@ -14,7 +15,7 @@ use gazette_syndication::social;
 use super::connection::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, list_size};
 use super::context::RequestContext;
 use super::errors::ApiError;
-use super::ids::{GlobalId, NodeKind};
+use super::ids::{GlobalId, Lookup, NodeKind};
 use super::loaders::LoadOne;
 use super::objects::PostNode;
 
@@ -313,19 +314,16 @@ impl ChannelQuery {
         slug: Option<String>,
     ) -> Result<Option<ChannelNode>> {
         let request = RequestContext::of(ctx)?;
-        let channel = match super::ids::Lookup::new(id, slug, NodeKind::Channel)? {
-            super::ids::Lookup::Id(id) => {
-                channels::find_by_ids(&request.pool, &[id], request.reader())
-                    .await
-                    .map_err(ApiError::from)?
-                    .remove(&id)
-            }
-            super::ids::Lookup::Slug(slug) => {
-                channels::find_by_slug(&request.pool, &slug, request.reader())
-                    .await
-                    .map_err(ApiError::from)?
-            }
-        };
+        let channel = Lookup::find(
+            (id, slug, NodeKind::Channel),
+            async |id| {
+                let mut found =
+                    channels::find_by_ids(&request.pool, &[id], request.reader()).await?;
+                Ok::<_, StoreError>(found.remove(&id))
+            },
+            async |slug| channels::find_by_slug(&request.pool, &slug, request.reader()).await,
+        )
+        .await?;
         Ok(channel.map(ChannelNode))
     }
 

@@ -247,6 +247,28 @@ macro_rules! connection_types {
             pub total_count: $crate::graphql::connection::TotalCount,
         }
 
+        impl
+            From<(
+                Vec<$crate::graphql::connection::Edge<$node>>,
+                $crate::graphql::connection::PageInfo,
+                $crate::graphql::connection::TotalCount,
+            )> for $connection
+        {
+            fn from(
+                (edges, page_info, total_count): (
+                    Vec<$crate::graphql::connection::Edge<$node>>,
+                    $crate::graphql::connection::PageInfo,
+                    $crate::graphql::connection::TotalCount,
+                ),
+            ) -> Self {
+                Self {
+                    edges,
+                    page_info,
+                    total_count,
+                }
+            }
+        }
+
         #[async_graphql::Object]
         impl $connection {
             async fn edges(&self) -> Vec<$edge<'_>> {

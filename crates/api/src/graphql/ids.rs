@@ -53,6 +53,22 @@ impl Lookup {
             )),
         }
     }
+
+    /// Reads the one object a field's `id` or `slug` names: by id with `by_id` (a
+    /// DataLoader, so look-ups in one query share a statement), by slug with `by_slug`.
+    pub async fn find<T, ByIdError, BySlugError>(
+        (id, slug, kind): (Option<ID>, Option<String>, NodeKind),
+        by_id: impl AsyncFnOnce(i64) -> Result<Option<T>, ByIdError>,
+        by_slug: impl AsyncFnOnce(String) -> Result<Option<T>, BySlugError>,
+    ) -> Result<Option<T>, ApiError>
+    where
+        ApiError: From<ByIdError> + From<BySlugError>,
+    {
+        Ok(match Lookup::new(id, slug, kind)? {
+            Lookup::Id(id) => by_id(id).await?,
+            Lookup::Slug(slug) => by_slug(slug).await?,
+        })
+    }
 }
 
 /// A decoded global id.

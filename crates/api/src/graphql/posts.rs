@@ -95,14 +95,15 @@ impl PostQuery {
         slug: Option<String>,
     ) -> Result<Option<PostNode>> {
         let request = RequestContext::of(ctx)?;
-        let post = match Lookup::new(id, slug, NodeKind::Post)? {
-            Lookup::Id(id) => request.loaders.posts.one(id).await?,
-            Lookup::Slug(slug) => {
+        let post = Lookup::find(
+            (id, slug, NodeKind::Post),
+            async |id| request.loaders.posts.one(id).await,
+            async |slug| {
                 posts::find_visible_by_slug(&request.pool, &slug, request.reader(), &request.answer)
                     .await
-                    .map_err(ApiError::from)?
-            }
-        };
+            },
+        )
+        .await?;
         Ok(post.map(PostNode))
     }
 

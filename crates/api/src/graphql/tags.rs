@@ -5,7 +5,6 @@ use gazette_store::tags::{self, Tag};
 
 use super::connection::{PageArgs, connection_types, reader_page};
 use super::context::RequestContext;
-use super::errors::ApiError;
 use super::ids::{Lookup, NodeKind};
 use super::loaders::LoadOne;
 use super::objects::TagNode;
@@ -28,14 +27,12 @@ impl TagQuery {
         slug: Option<String>,
     ) -> Result<Option<TagNode>> {
         let request = RequestContext::of(ctx)?;
-        let tag = match Lookup::new(id, slug, NodeKind::Tag)? {
-            Lookup::Id(id) => request.loaders.tags.one(id).await?,
-            Lookup::Slug(slug) => {
-                tags::find_visible_by_slug(&request.pool, &slug, request.reader())
-                    .await
-                    .map_err(ApiError::from)?
-            }
-        };
+        let tag = Lookup::find(
+            (id, slug, NodeKind::Tag),
+            async |id| request.loaders.tags.one(id).await,
+            async |slug| tags::find_visible_by_slug(&request.pool, &slug, request.reader()).await,
+        )
+        .await?;
         Ok(tag.map(TagNode))
     }
 
@@ -49,7 +46,7 @@ impl TagQuery {
         before: Option<String>,
     ) -> Result<TagConnection> {
         let request = RequestContext::of(ctx)?;
-        let (edges, page_info, total_count) = reader_page(
+        Ok(reader_page(
             &PageArgs::new(first, after, last, before),
             TAG_ORDERING,
             (request.pool.clone(), request.reader()),
@@ -58,11 +55,7 @@ impl TagQuery {
             Tag::position,
             TagNode,
         )
-        .await?;
-        Ok(TagConnection {
-            edges,
-            page_info,
-            total_count,
-        })
+        .await?
+        .into())
     }
 }
