@@ -35,14 +35,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn import(settings: &Settings, file: &std::path::Path, dry_run: bool) -> anyhow::Result<()> {
     use gazette_domain::import::{Format, import_file};
     with_database(settings, Access::Shared, async move |database| {
-        let report = import_file(database.pool(), file, dry_run).await?;
-        let format = match report.format {
-            Some(Format::Blogger) => "Blogger export",
-            Some(Format::WordPress) => "WordPress export (WXR)",
-            None => "export",
+        let progress = ImportProgress::new(file);
+        let report = import_file(database.pool(), file, dry_run, &|done| progress.show(done))
+            .await;
+        progress.finish();
+        let report = report.with_context(|| file.display().to_string())?;
+        let (format, records) = match report.format {
+            Some(Format::Blogger) => ("Blogger export", "entries"),
+            Some(Format::WordPress) => ("WordPress export (WXR)", "items"),
+            None => ("export", "records"),
         };
         let verb = if dry_run { "would import" } else { "imported" };
         println!("{}: {format}", file.display());
+        let ignored = match report.ignored {
+            0 => String::new(),
+            n => format!(", not content {n} (settings and template)"),
+        };
+        println!(
+            "  {records}: {} in the file: {verb} {}, already present {}, skipped {}{ignored}, failed {}",
+            report.records,
+            report.records_imported(),
+            report.records_present(),
+            report.skipped.len(),
+            report.failed_records,
+        );
         println!(
             "  posts:    {verb} {}, already present {}",
             report.posts_imported, report.posts_present
@@ -51,16 +67,92 @@ async fn import(settings: &Settings, file: &std::path::Path, dry_run: bool) -> a
             "  comments: {verb} {}, already present {}",
             report.comments_imported, report.comments_present
         );
-        println!("  skipped:  {}", report.skipped.len());
-        for (what, why) in &report.skipped {
-            println!("    {what}: {why}");
+        let lists = [
+            ("imported as drafts", &report.drafts),
+            ("skipped", &report.skipped),
+            ("comments skipped", &report.skipped_comments),
+            ("changed by the comment rules", &report.changed),
+            ("failed", &report.failed),
+            ("comments failed", &report.failed_comments),
+        ];
+        for (title, list) in lists {
+            if list.is_empty() {
+                continue;
+            }
+            println!("  {title}: {}", list.len());
+            for (what, why) in list {
+                println!("    {what}: {why}");
+            }
         }
         if dry_run {
             println!("Dry run: nothing was changed.");
         }
+        let failed = report.failed.len() + report.failed_comments.len();
+        if failed > 0 {
+            bail!(
+                "{}: {failed} records or comments could not be imported (listed above); the rest was {}",
+                file.display(),
+                if dry_run { "checked" } else { "imported" }
+            );
+        }
         Ok(())
     })
     .await
+}
+
+/// The import's progress on standard error: one line rewritten in place on a terminal,
+/// plain lines (at most one every two seconds) otherwise.
+struct ImportProgress {
+    file_bytes: u64,
+    started: std::time::Instant,
+    terminal: bool,
+    last_line: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl ImportProgress {
+    fn new(file: &std::path::Path) -> Self {
+        use std::io::IsTerminal;
+        Self {
+            file_bytes: std::fs::metadata(file).map_or(0, |metadata| metadata.len()),
+            started: std::time::Instant::now(),
+            terminal: std::io::stderr().is_terminal(),
+            last_line: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn show(&self, done: &gazette_domain::import::Progress) {
+        let Ok(mut last_line) = self.last_line.lock() else {
+            return;
+        };
+        let now = std::time::Instant::now();
+        if !self.terminal
+            && last_line.is_some_and(|last| now.duration_since(last).as_secs() < 2)
+        {
+            return;
+        }
+        *last_line = Some(now);
+        let seconds = self.started.elapsed().as_secs_f64().max(0.001);
+        let percent = (done.bytes_read * 100)
+            .checked_div(self.file_bytes)
+            .unwrap_or(100)
+            .min(100);
+        let line = format!(
+            "importing: {} records read, {percent}% of the file, {:.0} records/s",
+            done.records,
+            done.records as f64 / seconds
+        );
+        if self.terminal {
+            eprint!("\r{line}\x1b[K");
+        } else {
+            eprintln!("{line}");
+        }
+    }
+
+    fn finish(&self) {
+        if self.terminal && self.last_line.lock().is_ok_and(|last| last.is_some()) {
+            eprintln!();
+        }
+    }
 }
 
 /// Streams: a line in, a number out, so a long corpus needs no memory and a caller can

@@ -37,7 +37,7 @@ pub fn absolute_links(html: &str, base: &str) -> Option<String> {
 
 /// Comments come from anyone: a small allow-list of inline and block tags, no images or
 /// headings, and links marked `nofollow ugc noopener` (no search-engine credit for spam).
-static COMMENT_SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
+pub(crate) static COMMENT_SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
     let mut builder = ammonia::Builder::empty();
     builder
         .tags(HashSet::from([

@@ -449,7 +449,7 @@ fn link_count(html: &str) -> usize {
     html.matches("<a ").count()
 }
 
-fn check_author_name(name: &str) -> Result<String, DomainError> {
+pub(crate) fn check_author_name(name: &str) -> Result<String, DomainError> {
     let name = name.trim();
     let chars = name.chars().count();
     if chars == 0 || chars > MAX_AUTHOR_NAME_CHARS {
@@ -461,7 +461,7 @@ fn check_author_name(name: &str) -> Result<String, DomainError> {
     Ok(name.to_owned())
 }
 
-fn check_body(body: &str) -> Result<String, DomainError> {
+pub(crate) fn check_body(body: &str) -> Result<String, DomainError> {
     let body = body.trim();
     let chars = body.chars().count();
     if chars == 0 || chars > MAX_BODY_CHARS {
@@ -474,7 +474,7 @@ fn check_body(body: &str) -> Result<String, DomainError> {
 }
 
 /// An email address is optional; given, it must look like one.
-fn check_email(email: &str) -> Result<Option<String>, DomainError> {
+pub(crate) fn check_email(email: &str) -> Result<Option<String>, DomainError> {
     let email = email.trim();
     if email.is_empty() {
         return Ok(None);
@@ -495,7 +495,7 @@ fn check_email(email: &str) -> Result<Option<String>, DomainError> {
 }
 
 /// A website is optional; given, it must be an http(s) URL (no `javascript:` links).
-fn check_url(url: &str) -> Result<Option<String>, DomainError> {
+pub(crate) fn check_url(url: &str) -> Result<Option<String>, DomainError> {
     let url = url.trim();
     if url.is_empty() {
         return Ok(None);

@@ -36,6 +36,7 @@ const WRITE_VERBS: &[&str] = &[
     "publish",
     "record",
     "remove",
+    "reserve",
     "set",
     "stage",
     "store",

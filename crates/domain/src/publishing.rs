@@ -312,6 +312,11 @@ pub enum PublishedBy {
 /// post; an outbound event (a webhook, a fediverse delivery) belongs here, written with
 /// the publication.
 fn announce_published(ids: &[i64], by: PublishedBy) {
+    if by == PublishedBy::Import {
+        // An import publishes thousands: a line per batch, below the progress line.
+        tracing::debug!(posts = ids.len(), first = ?ids.first(), last = ?ids.last(), "posts published by an import");
+        return;
+    }
     for id in ids {
         tracing::info!(post_id = id, by = ?by, "post published");
     }
@@ -327,10 +332,38 @@ pub(crate) async fn insert_post(
 ) -> Result<Post, StoreError> {
     let inserted = posts::insert(&mut *tx, post).await?;
     tags::set_post_tags(&mut *tx, inserted.id, tags).await?;
-    if inserted.status == PostStatus::Published {
-        announce_published(&[inserted.id], by);
-    }
+    announce_published_posts(std::slice::from_ref(&inserted), by);
     Ok(inserted)
+}
+
+/// Inserts new posts with their tags in a few statements (an import's batch); returns them
+/// in the order given. What follows a publication follows as for [`insert_post`].
+pub(crate) async fn insert_posts(
+    tx: &mut gazette_store::PgConnection,
+    new_posts: &[(NewPost<'_>, Vec<TagName<'_>>)],
+    by: PublishedBy,
+) -> Result<Vec<Post>, StoreError> {
+    let rows: Vec<NewPost<'_>> = new_posts.iter().map(|(post, _)| post.clone()).collect();
+    let inserted = posts::insert_many(&mut *tx, &rows).await?;
+    let tagged: Vec<(i64, Vec<TagName<'_>>)> = inserted
+        .iter()
+        .zip(new_posts)
+        .map(|(post, (_, tags))| (post.id, tags.clone()))
+        .collect();
+    tags::set_tags_of_new_posts(&mut *tx, &tagged).await?;
+    announce_published_posts(&inserted, by);
+    Ok(inserted)
+}
+
+fn announce_published_posts(inserted: &[Post], by: PublishedBy) {
+    let published: Vec<i64> = inserted
+        .iter()
+        .filter(|post| post.status == PostStatus::Published)
+        .map(|post| post.id)
+        .collect();
+    if !published.is_empty() {
+        announce_published(&published, by);
+    }
 }
 
 /// Publishes every scheduled post whose time has come (the database's clock decides);

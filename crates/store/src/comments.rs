@@ -27,6 +27,18 @@ pub enum CommentStatus {
     Deleted,
 }
 
+impl CommentStatus {
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommentStatus::Published => "published",
+            CommentStatus::Pending => "pending",
+            CommentStatus::Spam => "spam",
+            CommentStatus::Deleted => "deleted",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Comment {
     pub id: i64,
@@ -115,6 +127,64 @@ pub async fn insert(
     .fetch_one(exec)
     .await?;
     Ok(inserted)
+}
+
+/// `count` ids for comments about to be inserted with [`insert_many_reserved`]: knowing
+/// each id before the insert lets a batch's replies name their parents.
+pub async fn reserve_ids(exec: impl PgExecutor<'_>, count: usize) -> Result<Vec<i64>, StoreError> {
+    let ids = sqlx::query_scalar(
+        "select nextval(pg_get_serial_sequence('comments', 'id')) from generate_series(1, $1)",
+    )
+    .bind(i64::try_from(count).unwrap_or(i64::MAX))
+    .fetch_all(exec)
+    .await?;
+    Ok(ids)
+}
+
+/// Inserts comments (with ids from [`reserve_ids`]) in one statement: an import's batch,
+/// written by no client (no address, no retry id). A parent must be in the database
+/// before the statement (the thread path is the parent's and the comment's id).
+pub async fn insert_many_reserved(
+    exec: impl PgExecutor<'_>,
+    comments: &[(i64, NewComment<'_>)],
+) -> Result<(), StoreError> {
+    if comments.is_empty() {
+        return Ok(());
+    }
+    let column = |pick: fn(&NewComment<'_>) -> Option<String>| {
+        comments
+            .iter()
+            .map(|(_, comment)| pick(comment))
+            .collect::<Vec<_>>()
+    };
+    sqlx::query(
+        r#"
+        insert into comments (id, post_id, parent_id, author_name, author_email, author_url,
+                              author_id, body, body_html, status, created_at, updated_at)
+        overriding system value
+        select n.id, n.post_id, n.parent_id, n.author_name, n.author_email, n.author_url,
+               n.author_id, n.body, n.body_html, n.status,
+               coalesce(n.created_at, now()), coalesce(n.created_at, now())
+        from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[],
+                    $7::bigint[], $8::text[], $9::text[], $10::text[], $11::timestamptz[])
+             as n (id, post_id, parent_id, author_name, author_email, author_url, author_id, body,
+                   body_html, status, created_at)
+        "#,
+    )
+    .bind(comments.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+    .bind(comments.iter().map(|(_, c)| c.post_id).collect::<Vec<_>>())
+    .bind(comments.iter().map(|(_, c)| c.parent_id).collect::<Vec<_>>())
+    .bind(comments.iter().map(|(_, c)| c.author_name).collect::<Vec<_>>())
+    .bind(column(|c| c.author_email.map(str::to_owned)))
+    .bind(column(|c| c.author_url.map(str::to_owned)))
+    .bind(comments.iter().map(|(_, c)| c.author_id).collect::<Vec<_>>())
+    .bind(comments.iter().map(|(_, c)| c.body).collect::<Vec<_>>())
+    .bind(comments.iter().map(|(_, c)| c.body_html).collect::<Vec<_>>())
+    .bind(comments.iter().map(|(_, c)| c.status.as_str()).collect::<Vec<_>>())
+    .bind(comments.iter().map(|(_, c)| c.created_at).collect::<Vec<_>>())
+    .execute(exec)
+    .await?;
+    Ok(())
 }
 
 /// Comments by id, each only if `reader` may see it, read within `budget`.

@@ -50,6 +50,33 @@ pub async fn comment_unchecked(
     Ok(found)
 }
 
+/// What each of `external_ids` became, for those imported before: one look-up for a batch.
+pub async fn find_many_unchecked(
+    exec: impl PgExecutor<'_>,
+    source: &str,
+    external_ids: &[&str],
+) -> Result<std::collections::HashMap<String, Imported>, StoreError> {
+    let rows: Vec<(String, Option<i64>, Option<i64>)> = sqlx::query_as(
+        "select external_id, post_id, comment_id from imported \
+         where source = $1 and external_id = any($2)",
+    )
+    .bind(source)
+    .bind(external_ids)
+    .fetch_all(exec)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(external_id, post, comment)| {
+            let imported = match (post, comment) {
+                (Some(post), _) => Imported::Post(post),
+                (None, Some(comment)) => Imported::Comment(comment),
+                (None, None) => return None,
+            };
+            Some((external_id, imported))
+        })
+        .collect())
+}
+
 /// What a record of an export became.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Imported {

@@ -98,6 +98,75 @@ pub async fn insert(exec: impl PgExecutor<'_>, post: &NewPost<'_>) -> Result<Pos
     Ok(inserted)
 }
 
+impl PostStatus {
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PostStatus::Draft => "draft",
+            PostStatus::Scheduled => "scheduled",
+            PostStatus::Published => "published",
+        }
+    }
+}
+
+/// Inserts `posts` in one statement (an import's batch); returns them in the order given,
+/// matched by their slugs, which are unique.
+pub async fn insert_many(
+    exec: impl PgExecutor<'_>,
+    posts: &[NewPost<'_>],
+) -> Result<Vec<Post>, StoreError> {
+    if posts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let inserted: Vec<Post> = sqlx::query_as(
+        r#"
+        insert into posts (author_id, slug, title, body, body_html, excerpt, custom_excerpt, status,
+                           comments_open, published_at, created_at, updated_at)
+        select n.author_id, n.slug, n.title, n.body, n.body_html, n.excerpt, n.custom_excerpt,
+               n.status, n.comments_open, n.published_at,
+               least(coalesce(n.published_at, now()), now()), least(coalesce(n.published_at, now()), now())
+        from unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                    $7::bool[], $8::text[], $9::bool[], $10::timestamptz[])
+             as n (author_id, slug, title, body, body_html, excerpt, custom_excerpt, status,
+                   comments_open, published_at)
+        returning id, author_id, slug, title, body, body_html, excerpt, custom_excerpt, status,
+                  comments_open, published_at, created_at, updated_at
+        "#,
+    )
+    .bind(posts.iter().map(|post| post.author_id).collect::<Vec<_>>())
+    .bind(posts.iter().map(|post| post.slug).collect::<Vec<_>>())
+    .bind(posts.iter().map(|post| post.title).collect::<Vec<_>>())
+    .bind(posts.iter().map(|post| post.body).collect::<Vec<_>>())
+    .bind(posts.iter().map(|post| post.body_html).collect::<Vec<_>>())
+    .bind(posts.iter().map(|post| post.excerpt).collect::<Vec<_>>())
+    .bind(posts.iter().map(|post| post.custom_excerpt).collect::<Vec<_>>())
+    .bind(posts.iter().map(|post| post.status.as_str()).collect::<Vec<_>>())
+    .bind(posts.iter().map(|post| post.comments_open).collect::<Vec<_>>())
+    .bind(posts.iter().map(|post| post.published_at).collect::<Vec<_>>())
+    .fetch_all(exec)
+    .await?;
+    let mut by_slug: HashMap<String, Post> = inserted
+        .into_iter()
+        .map(|post| (post.slug.clone(), post))
+        .collect();
+    Ok(posts
+        .iter()
+        .filter_map(|post| by_slug.remove(post.slug))
+        .collect())
+}
+
+/// Which of `slugs` posts already have, in one look-up of the unique index.
+pub async fn taken_slugs_unchecked(
+    exec: impl PgExecutor<'_>,
+    slugs: &[&str],
+) -> Result<std::collections::HashSet<String>, StoreError> {
+    let taken: Vec<String> = sqlx::query_scalar("select slug from posts where slug = any($1)")
+        .bind(slugs)
+        .fetch_all(exec)
+        .await?;
+    Ok(taken.into_iter().collect())
+}
+
 /// Changes to a post; `None` leaves a column as it is.
 #[derive(Debug, Clone, Default)]
 pub struct PostChanges<'a> {
@@ -231,6 +300,16 @@ pub async fn free_slug_unchecked(
     base: &str,
     max_len: usize,
 ) -> Result<String, StoreError> {
+    free_slug_avoiding_unchecked(conn, base, max_len, &std::collections::HashSet::new()).await
+}
+
+/// As [`free_slug_unchecked`], also avoiding `also_taken` (slugs a batch is about to use).
+pub async fn free_slug_avoiding_unchecked(
+    conn: &mut PgConnection,
+    base: &str,
+    max_len: usize,
+    also_taken: &std::collections::HashSet<String>,
+) -> Result<String, StoreError> {
     // Most slugs are free: one look-up in the unique index says so. Only a taken one needs
     // its numbered variants, whose `like` cannot use that index and reads every post.
     let base_taken: bool =
@@ -238,7 +317,7 @@ pub async fn free_slug_unchecked(
             .bind(base)
             .fetch_one(&mut *conn)
             .await?;
-    if !base_taken {
+    if !base_taken && !also_taken.contains(base) {
         return Ok(base.to_owned());
     }
     let taken: Vec<String> =
@@ -252,7 +331,7 @@ pub async fn free_slug_unchecked(
         let mut stem = base.to_owned();
         stem.truncate(max_len.saturating_sub(tail.len()));
         let candidate = format!("{}{tail}", stem.trim_end_matches('-'));
-        if candidate != base && !taken.contains(&candidate) {
+        if candidate != base && !taken.contains(&candidate) && !also_taken.contains(&candidate) {
             return Ok(candidate);
         }
         suffix += 1;

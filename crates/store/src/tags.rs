@@ -65,6 +65,45 @@ pub async fn set_post_tags(
     Ok(linked)
 }
 
+/// Gives new posts their tags (an import's batch: no post has any yet), creating the tags
+/// that do not exist; one statement links them all.
+pub async fn set_tags_of_new_posts(
+    conn: &mut PgConnection,
+    posts: &[(i64, Vec<TagName<'_>>)],
+) -> Result<(), StoreError> {
+    let mut ids_by_name: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+    let (mut post_ids, mut tag_ids, mut positions) = (Vec::new(), Vec::new(), Vec::new());
+    for (post_id, tags) in posts {
+        for (position, tag) in tags.iter().enumerate() {
+            let key = tag.name.to_lowercase();
+            let tag_id = match ids_by_name.get(&key) {
+                Some(id) => *id,
+                None => {
+                    let id = find_or_create(conn, tag).await?;
+                    ids_by_name.insert(key, id);
+                    id
+                }
+            };
+            post_ids.push(*post_id);
+            tag_ids.push(tag_id);
+            positions.push(i16::try_from(position).unwrap_or(i16::MAX));
+        }
+    }
+    if post_ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "insert into post_tags (post_id, tag_id, position) \
+         select * from unnest($1::bigint[], $2::bigint[], $3::smallint[]) on conflict do nothing",
+    )
+    .bind(post_ids)
+    .bind(tag_ids)
+    .bind(positions)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// The id of the tag named `tag.name`, created with the first free slug from `tag.slug`
 /// when there is none. Two writers creating tags at once may both want a slug: the loser
 /// of the race tries again (the unique indexes decide), a bounded number of times.

@@ -32,12 +32,21 @@ fn date(entry: &Node, name: &str) -> Option<DateTime<Utc>> {
 
 /// The entry as a post, a comment (with the id it answers), or a skipped entry.
 pub fn record(entry: &Node) -> Record {
-    let id = entry.text_of("atom:id").unwrap_or_default();
     let title = entry
         .child("atom:title")
         .map(|title| title.text.trim().to_owned())
         .unwrap_or_default();
-    match kind(entry) {
+    let kind = kind(entry);
+    let Some(id) = entry.text_of("atom:id") else {
+        if matches!(kind, "settings" | "template") {
+            return Record::Ignored;
+        }
+        return Record::Failed {
+            what: format!("{kind} {title:?}"),
+            reason: "it has no id, so it cannot be told apart from the others".to_owned(),
+        };
+    };
+    match kind {
         "post" => {
             let draft = entry
                 .child("app:control")
@@ -80,6 +89,9 @@ pub fn record(entry: &Node) -> Record {
                     .map(str::to_owned)
                     .collect(),
                 comments: Vec::new(),
+                skipped_comments: Vec::new(),
+                failed_comments: Vec::new(),
+                draft_because: None,
             })
         }
         "comment" => {
@@ -104,7 +116,7 @@ pub fn record(entry: &Node) -> Record {
                     parent_external_id: parent,
                     author_name: author
                         .and_then(|author| author.text_of("atom:name"))
-                        .unwrap_or_else(|| "Anonymous".to_owned()),
+                        .unwrap_or_default(),
                     author_email: author
                         .and_then(|author| author.text_of("atom:email"))
                         .filter(|email| email != "noreply@blogger.com"),

@@ -10,7 +10,10 @@
 //! comments are staged in temporary tables first (docs/import.md).
 
 mod blogger;
+#[cfg(test)]
+mod tests;
 mod wordpress;
+mod writer;
 mod xml;
 
 use std::collections::HashMap;
@@ -19,18 +22,12 @@ use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use gazette_store::comments::{self, CommentStatus, NewComment};
-use gazette_store::imports::{Imported, StagedComment};
-use gazette_store::posts::{self, NewPost, PostStatus};
-use gazette_store::tags::TagName;
-use gazette_store::{PgConnection, PgPool, StoreError, authors, imports};
-
-use crate::publishing::{self, PublishedBy};
+use gazette_store::comments::CommentStatus;
+use gazette_store::imports::{self, StagedComment};
+use gazette_store::posts::PostStatus;
+use gazette_store::{PgConnection, PgPool, StoreError};
 
 use xml::{Node, Records};
-
-const MAX_SLUG_LEN: usize = 200;
-const EXCERPT_CHARS: usize = 300;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -44,8 +41,8 @@ pub enum ImportError {
         "{path} is neither a Blogger export (an Atom feed) nor a WordPress export (WXR, an RSS feed with wp: elements)"
     )]
     UnknownFormat { path: PathBuf },
-    #[error("the export is not well-formed XML near byte {position}: {detail}")]
-    Xml { position: u64, detail: String },
+    #[error("line {line}: {detail}")]
+    Xml { line: u64, detail: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -71,6 +68,13 @@ pub struct ImportPost {
     pub tags: Vec<String>,
     /// WordPress gives them with the post; Blogger's come later in the file.
     pub comments: Vec<ImportComment>,
+    /// Comments of the record left out, and why (pingbacks, the trash).
+    pub skipped_comments: Vec<(String, String)>,
+    /// Comments of the record that cannot be identified.
+    pub failed_comments: Vec<(String, String)>,
+    /// Why a post public to some readers in the source is imported as a draft
+    /// (`password-protected`, `private`): Gazette cannot show it to those readers only.
+    pub draft_because: Option<&'static str>,
 }
 
 #[derive(Debug, Clone)]
@@ -99,6 +103,11 @@ pub enum Record {
         what: String,
         reason: String,
     },
+    /// Not imported because it cannot be identified (no export id): an error in the report.
+    Failed {
+        what: String,
+        reason: String,
+    },
     /// Not content (Blogger's settings and template entries).
     Ignored,
 }
@@ -109,23 +118,82 @@ pub enum Format {
     WordPress,
 }
 
-/// What an import did (or, with `--dry-run`, would do).
+/// What an import did (or, with `--dry-run`, would do). Every record of the file (an
+/// `item`, or a Blogger `entry`) is counted once: imported, already present, skipped,
+/// ignored (Blogger's settings and template) or failed.
 #[derive(Debug, Default)]
 pub struct ImportReport {
     pub format: Option<Format>,
+    /// The records in the file.
+    pub records: usize,
     pub posts_imported: usize,
     pub posts_present: usize,
     pub comments_imported: usize,
     pub comments_present: usize,
-    /// What was left out, and why.
+    /// Records left out, and why.
     pub skipped: Vec<(String, String)>,
+    /// Blogger's settings and template entries: not content, only counted.
+    pub ignored: usize,
+    /// Records that could not be imported, and why; their number is `failed_records`
+    /// (a refused Blogger post takes its comment entries with it).
+    pub failed: Vec<(String, String)>,
+    pub failed_records: usize,
+    /// Comments inside WordPress items left out (pingbacks, the trash) or not identifiable.
+    pub skipped_comments: Vec<(String, String)>,
+    pub failed_comments: Vec<(String, String)>,
+    /// Posts imported as drafts because the source showed them to some readers only.
+    pub drafts: Vec<(String, String)>,
+    /// What the comment rules changed in imported comments (a website that is no http(s)
+    /// address is dropped, a name too long is shortened).
+    pub changed: Vec<(String, String)>,
+}
+
+impl ImportReport {
+    /// The records imported: posts, and for Blogger, comment entries.
+    pub fn records_imported(&self) -> usize {
+        match self.format {
+            Some(Format::Blogger) => self.posts_imported + self.comments_imported,
+            _ => self.posts_imported,
+        }
+    }
+
+    pub fn records_present(&self) -> usize {
+        match self.format {
+            Some(Format::Blogger) => self.posts_present + self.comments_present,
+            _ => self.posts_present,
+        }
+    }
+
+    /// Whether every record is accounted for, once.
+    pub fn adds_up(&self) -> bool {
+        self.records
+            == self.records_imported()
+                + self.records_present()
+                + self.skipped.len()
+                + self.ignored
+                + self.failed_records
+    }
+
+    fn add_counts(&mut self, counts: &ImportReport) {
+        self.posts_imported += counts.posts_imported;
+        self.posts_present += counts.posts_present;
+        self.comments_imported += counts.comments_imported;
+        self.comments_present += counts.comments_present;
+        self.skipped.extend(counts.skipped.iter().cloned());
+        self.skipped_comments
+            .extend(counts.skipped_comments.iter().cloned());
+        self.drafts.extend(counts.drafts.iter().cloned());
+        self.changed.extend(counts.changed.iter().cloned());
+    }
 }
 
 /// Imports the export at `path`; with `dry_run`, every transaction is rolled back.
+/// `progress` hears how far it has come after each batch.
 pub async fn import_file(
     pool: &PgPool,
     path: &Path,
     dry_run: bool,
+    progress: &(dyn Fn(&Progress) + Send + Sync),
 ) -> Result<ImportReport, ImportError> {
     let format = detect(path)?;
     let mut report = ImportReport {
@@ -134,6 +202,8 @@ pub async fn import_file(
     };
     let importer = Importer {
         pool,
+        format,
+        progress,
         dry_run,
         authors: std::sync::Mutex::default(),
     };
@@ -153,31 +223,47 @@ fn open(path: &Path) -> Result<BufReader<File>, ImportError> {
         })
 }
 
-/// From the start of the file: an Atom `<feed` is Blogger's, an `<rss` with the WordPress
-/// export namespace is WXR.
+/// From the file's root element, matched by namespace: Atom's `feed` is Blogger's, an
+/// `rss` that declares WordPress's export namespace (any version, http or https) is WXR.
+/// Prefixes and the root's spelling of them do not matter.
 fn detect(path: &Path) -> Result<Format, ImportError> {
-    let mut head = Vec::with_capacity(8192);
-    open(path)?
-        .take(8192)
-        .read_to_end(&mut head)
-        .map_err(|source| ImportError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-    let head = String::from_utf8_lossy(&head);
-    if head.contains("<rss") && head.contains("wordpress.org/export/") {
-        Ok(Format::WordPress)
-    } else if head.contains("<feed") && head.contains("http://www.w3.org/2005/Atom") {
-        Ok(Format::Blogger)
-    } else {
-        Err(ImportError::UnknownFormat {
-            path: path.to_owned(),
-        })
+    let unknown = || ImportError::UnknownFormat {
+        path: path.to_owned(),
+    };
+    // The root comes after the declaration and comments: a file that has none in its
+    // first MiB is no export.
+    let mut reader = quick_xml::NsReader::from_reader(open(path)?.take(1024 * 1024));
+    let mut buffer = Vec::new();
+    loop {
+        buffer.clear();
+        let (namespace, event) = reader
+            .read_resolved_event_into(&mut buffer)
+            .map_err(|_| unknown())?;
+        let root = match event {
+            quick_xml::events::Event::Start(root) | quick_xml::events::Event::Empty(root) => root,
+            quick_xml::events::Event::Eof => return Err(unknown()),
+            _ => continue,
+        };
+        let in_atom = matches!(namespace, quick_xml::name::ResolveResult::Bound(ns) if xml::alias(ns.as_ref()) == "atom");
+        return match root.local_name().as_ref() {
+            b"feed" if in_atom => Ok(Format::Blogger),
+            b"rss" if declares_wordpress(&root) => Ok(Format::WordPress),
+            _ => Err(unknown()),
+        };
     }
+}
+
+fn declares_wordpress(root: &quick_xml::events::BytesStart<'_>) -> bool {
+    root.attributes().filter_map(Result::ok).any(|attribute| {
+        attribute.key.as_namespace_binding().is_some()
+            && xml::is_wordpress_namespace(&attribute.value)
+    })
 }
 
 struct Importer<'a> {
     pool: &'a PgPool,
+    format: Format,
+    progress: &'a (dyn Fn(&Progress) + Send + Sync),
     dry_run: bool,
     /// Author ids by login, once their creation committed (not in a dry run, where
     /// nothing commits): most posts of a blog share a few authors.
@@ -186,12 +272,17 @@ struct Importer<'a> {
 
 impl Importer<'_> {
     async fn wordpress(&self, path: &Path, report: &mut ImportReport) -> Result<(), ImportError> {
+        let mut connection = self.pool.acquire().await?;
+        let conn: &mut PgConnection = &mut connection;
+        let mut batch = Batch::default();
         let mut records = Records::new(open(path)?, "item");
+        let mut blog = String::new();
         let mut site = String::new();
         let mut login = None::<String>;
         let mut names: HashMap<String, String> = HashMap::new();
         loop {
             let mut outside = |node: &Node| match node.name.as_str() {
+                "wp:base_blog_url" => blog = node.text.trim().to_owned(),
                 "wp:base_site_url" => site = node.text.trim().to_owned(),
                 "link" if site.is_empty() => site = node.text.trim().to_owned(),
                 "wp:author_login" => login = Some(node.text.trim().to_owned()),
@@ -203,14 +294,30 @@ impl Importer<'_> {
                 _ => {}
             };
             let Some(item) = records.next_record(&mut outside)? else {
+                let source = wordpress_source(&blog, &site);
+                self.write_batch(conn, &source, &batch.take(), report).await?;
+                (self.progress)(&Progress::of(report, &records));
                 return Ok(());
             };
-            let source = format!("wordpress:{site}");
+            report.records += 1;
             let display_name = |login: &str| names.get(login).cloned();
             match wordpress::record(&item, &display_name) {
-                Record::Post(post) => self.post(&source, &post, report).await?,
+                Record::Post(post) => {
+                    report
+                        .failed_comments
+                        .extend(post.failed_comments.iter().cloned());
+                    if batch.add(post) {
+                        let source = wordpress_source(&blog, &site);
+                        self.write_batch(conn, &source, &batch.take(), report).await?;
+                        (self.progress)(&Progress::of(report, &records));
+                    }
+                }
                 Record::Skipped { what, reason } => report.skipped.push((what, reason)),
-                Record::Comment { .. } | Record::Ignored => {}
+                Record::Failed { what, reason } => {
+                    report.failed.push((what, reason));
+                    report.failed_records += 1;
+                }
+                Record::Comment { .. } | Record::Ignored => report.ignored += 1,
             }
         }
     }
@@ -233,6 +340,7 @@ impl Importer<'_> {
             let Some(entry) = records.next_record(&mut outside)? else {
                 break;
             };
+            report.records += 1;
             match blogger::record(&entry) {
                 Record::Post(post) => imports::stage_post(conn, &post.external_id).await?,
                 Record::Comment { answers, comment } => {
@@ -252,7 +360,11 @@ impl Importer<'_> {
                     .await?;
                 }
                 Record::Skipped { what, reason } => report.skipped.push((what, reason)),
-                Record::Ignored => {}
+                Record::Failed { what, reason } => {
+                    report.failed.push((what, reason));
+                    report.failed_records += 1;
+                }
+                Record::Ignored => report.ignored += 1,
             }
         }
         for (comment, answers) in imports::staged_orphans_unchecked(conn).await? {
@@ -263,6 +375,7 @@ impl Importer<'_> {
         }
         let source = format!("blogger:{blog}");
         let mut records = Records::new(open(path)?, "atom:entry");
+        let mut batch = Batch::default();
         while let Some(entry) = records.next_record(&mut |_: &Node| {})? {
             let Record::Post(mut post) = blogger::record(&entry) else {
                 continue;
@@ -281,271 +394,56 @@ impl Importer<'_> {
                     status: CommentStatus::Published,
                 })
                 .collect();
-            let tx = gazette_store::begin(conn).await?;
-            self.post_or_report(tx, &source, &post, report).await?;
-        }
-        Ok(())
-    }
-
-    /// One post and the comments it carries, in one transaction.
-    async fn post(
-        &self,
-        source: &str,
-        post: &ImportPost,
-        report: &mut ImportReport,
-    ) -> Result<(), ImportError> {
-        let tx = self.pool.begin().await?;
-        self.post_or_report(tx, source, post, report).await
-    }
-
-    /// The post in `tx`, committed; a post the database refuses (a constraint: too long a
-    /// name, say) is rolled back whole and reported, and the import goes on.
-    async fn post_or_report(
-        &self,
-        mut tx: gazette_store::Transaction<'_>,
-        source: &str,
-        post: &ImportPost,
-        report: &mut ImportReport,
-    ) -> Result<(), ImportError> {
-        let mut counts = ImportReport::default();
-        match self.post_in(&mut tx, source, post, &mut counts).await {
-            Ok(author) => {
-                self.finish(tx, author.map(|id| (post.author_login.as_str(), id)))
-                    .await?;
-                report.posts_imported += counts.posts_imported;
-                report.posts_present += counts.posts_present;
-                report.comments_imported += counts.comments_imported;
-                report.comments_present += counts.comments_present;
-                Ok(())
+            if batch.add(post) {
+                self.write_batch(conn, &source, &batch.take(), report).await?;
+                (self.progress)(&Progress::of(report, &records));
             }
-            Err(ImportError::Store(error)) if error.constraint().is_some() => {
-                tx.rollback().await?;
-                report.skipped.push((
-                    format!("post {} {:?}", post.external_id, post.title),
-                    format!(
-                        "the database refused it ({}): nothing of it was imported",
-                        error.constraint().unwrap_or_default()
-                    ),
-                ));
-                Ok(())
-            }
-            Err(error) => Err(error),
         }
-    }
-
-    /// The post (unless imported before) and its new comments, in the caller's
-    /// transaction; returns the author's id when the post was inserted.
-    async fn post_in(
-        &self,
-        tx: &mut PgConnection,
-        source: &str,
-        post: &ImportPost,
-        report: &mut ImportReport,
-    ) -> Result<Option<i64>, ImportError> {
-        imports::commit_without_waiting(&mut *tx).await?;
-        // What each record became, written in one statement once the post is in.
-        let mut records = Vec::new();
-        let (post_id, fresh, author) =
-            match imports::post_unchecked(&mut *tx, source, &post.external_id).await? {
-                Some(existing) => {
-                    report.posts_present += 1;
-                    (existing, false, None)
-                }
-                None => {
-                    let known = self.known_author(&post.author_login);
-                    let (id, author) = insert_post(&mut *tx, post, known).await?;
-                    records.push((post.external_id.as_str(), Imported::Post(id)));
-                    report.posts_imported += 1;
-                    (id, true, Some(author))
-                }
-            };
-        let comments = self
-            .comments(&mut *tx, source, post_id, fresh, &post.comments, report)
-            .await?;
-        records.extend(comments);
-        imports::record(&mut *tx, source, &records).await?;
-        Ok(author)
-    }
-
-    fn known_author(&self, login: &str) -> Option<i64> {
-        self.authors
-            .lock()
-            .ok()
-            .and_then(|authors| authors.get(login).copied())
-    }
-
-    /// Inserts the comments not imported before, parents first, and returns what each
-    /// became, for the caller to record. On a post inserted in this transaction
-    /// (`fresh_post`) none can have been: their records would have gone with the post.
-    async fn comments<'a>(
-        &self,
-        tx: &mut PgConnection,
-        source: &str,
-        post_id: i64,
-        fresh_post: bool,
-        comments: &'a [ImportComment],
-        report: &mut ImportReport,
-    ) -> Result<Vec<(&'a str, Imported)>, ImportError> {
-        let mut records = Vec::new();
-        let mut inserted_here: HashMap<&str, i64> = HashMap::new();
-        for comment in parents_first(comments) {
-            // Listed twice in the export, or imported by an earlier run.
-            let present = inserted_here.contains_key(comment.external_id.as_str())
-                || (!fresh_post
-                    && imports::comment_unchecked(&mut *tx, source, &comment.external_id)
-                        .await?
-                        .is_some());
-            if present {
-                report.comments_present += 1;
-                continue;
-            }
-            let parent_id = match comment.parent_external_id.as_deref() {
-                Some(parent) => match inserted_here.get(parent) {
-                    Some(id) => Some(*id),
-                    None => imports::comment_unchecked(&mut *tx, source, parent).await?,
-                },
-                None => None,
-            };
-            let body_html = gazette_content::render_post_body(&comment.body_html);
-            let inserted = comments::insert(
-                &mut *tx,
-                &NewComment {
-                    post_id,
-                    parent_id,
-                    author_name: &comment.author_name,
-                    author_email: comment.author_email.as_deref(),
-                    author_url: comment.author_url.as_deref(),
-                    author_id: None,
-                    body: &comment.body_html,
-                    body_html: &body_html,
-                    status: comment.status,
-                    created_at: comment.created_at,
-                    client_address: None,
-                    client_mutation_id: None,
-                },
-            )
-            .await?;
-            records.push((comment.external_id.as_str(), Imported::Comment(inserted.id)));
-            inserted_here.insert(&comment.external_id, inserted.id);
-            report.comments_imported += 1;
-        }
-        Ok(records)
-    }
-
-    /// Commits (or, in a dry run, rolls back); remembers a new author once committed.
-    async fn finish(
-        &self,
-        tx: gazette_store::Transaction<'_>,
-        new_author: Option<(&str, i64)>,
-    ) -> Result<(), ImportError> {
-        if self.dry_run {
-            tx.rollback().await?;
-            return Ok(());
-        }
-        tx.commit().await?;
-        if let (Some((login, id)), Ok(mut authors)) = (new_author, self.authors.lock()) {
-            authors.insert(login.to_owned(), id);
-        }
+        self.write_batch(conn, &source, &batch.take(), report).await?;
+        (self.progress)(&Progress::of(report, &records));
         Ok(())
     }
 }
 
-/// Comments ordered so each parent comes before its replies (exports mostly list them so;
-/// this makes sure), others in their given order.
-fn parents_first(comments: &[ImportComment]) -> Vec<&ImportComment> {
-    let mut placed: std::collections::HashSet<&str> = std::collections::HashSet::new();
-    let within: std::collections::HashSet<&str> = comments
-        .iter()
-        .map(|comment| comment.external_id.as_str())
-        .collect();
-    let mut ordered = Vec::with_capacity(comments.len());
-    let mut waiting: Vec<&ImportComment> = comments.iter().collect();
-    while !waiting.is_empty() {
-        let before = waiting.len();
-        waiting.retain(|comment| {
-            let ready = comment
-                .parent_external_id
-                .as_deref()
-                .is_none_or(|parent| placed.contains(parent) || !within.contains(parent));
-            if ready {
-                placed.insert(comment.external_id.as_str());
-                ordered.push(*comment);
-            }
-            !ready
-        });
-        if waiting.len() == before {
-            // A cycle in the export: take the rest as they come.
-            ordered.append(&mut waiting);
-        }
-    }
-    ordered
+/// A WordPress blog's identity: its own URL. WordPress.com exports give every blog the
+/// same `base_site_url`, so the blog's URL comes first.
+fn wordpress_source(blog: &str, site: &str) -> String {
+    format!("wordpress:{}", if blog.is_empty() { site } else { blog })
 }
 
-/// Inserts the post (its author found or created unless `known_author`); returns the ids
-/// of the post and its author.
-async fn insert_post(
-    tx: &mut PgConnection,
-    post: &ImportPost,
-    known_author: Option<i64>,
-) -> Result<(i64, i64), ImportError> {
-    let author_id = match known_author {
-        Some(id) => id,
-        None => {
-            let author_slug = gazette_content::slugify(&post.author_login, 100, "imported");
-            authors::find_or_create(&mut *tx, &author_slug, &post.author_name)
-                .await?
-                .id
+/// Posts gathered for one transaction.
+#[derive(Default)]
+struct Batch {
+    posts: Vec<ImportPost>,
+    bytes: usize,
+}
+
+impl Batch {
+    /// Adds a post; whether the batch is full.
+    fn add(&mut self, post: ImportPost) -> bool {
+        self.bytes += writer::text_bytes(&post);
+        self.posts.push(post);
+        self.posts.len() >= writer::BATCH_POSTS || self.bytes >= writer::BATCH_BYTES
+    }
+
+    fn take(&mut self) -> Vec<ImportPost> {
+        self.bytes = 0;
+        std::mem::take(&mut self.posts)
+    }
+}
+
+/// How far an import has come: records read, and how much of the file.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub records: usize,
+    pub bytes_read: u64,
+}
+
+impl Progress {
+    fn of<R: std::io::BufRead>(report: &ImportReport, records: &Records<R>) -> Self {
+        Self {
+            records: report.records,
+            bytes_read: records.bytes_read(),
         }
-    };
-    let title = match post.title.trim() {
-        "" => "(untitled)",
-        title => title,
-    };
-    let wanted = post
-        .slug
-        .as_deref()
-        .map(|slug| gazette_content::slugify(slug, MAX_SLUG_LEN, "post"))
-        .unwrap_or_else(|| gazette_content::slugify(title, MAX_SLUG_LEN, "post"));
-    let slug = posts::free_slug_unchecked(&mut *tx, &wanted, MAX_SLUG_LEN).await?;
-    let body_html = gazette_content::render_post_body(&post.body_html);
-    let (excerpt, custom_excerpt) = match &post.excerpt {
-        Some(excerpt) => (gazette_content::plain_text(excerpt), true),
-        None => (
-            gazette_content::excerpt(&post.body_html, EXCERPT_CHARS),
-            false,
-        ),
-    };
-    let published_at = match post.status {
-        PostStatus::Draft => post.published_at,
-        _ => Some(post.published_at.unwrap_or_else(Utc::now)),
-    };
-    let names: Vec<String> = post.tags.clone();
-    let slugs: Vec<String> = names
-        .iter()
-        .map(|name| gazette_content::slugify(name, 100, "tag"))
-        .collect();
-    let tags: Vec<TagName> = names
-        .iter()
-        .zip(&slugs)
-        .map(|(name, slug)| TagName { slug, name })
-        .collect();
-    let inserted = publishing::insert_post(
-        &mut *tx,
-        &NewPost {
-            author_id,
-            slug: &slug,
-            title,
-            body: &post.body_html,
-            body_html: &body_html,
-            excerpt: &excerpt,
-            custom_excerpt,
-            status: post.status,
-            comments_open: true,
-            published_at,
-        },
-        &tags,
-        PublishedBy::Import,
-    )
-    .await?;
-    Ok((inserted.id, author_id))
+    }
 }

@@ -22,11 +22,16 @@ fn gmt(text: Option<String>) -> Option<DateTime<Utc>> {
 /// The item as a post (with its comments) or a skipped item. `display_name` gives an
 /// author's name from their login (the channel's `wp:author` elements).
 pub fn record(item: &Node, display_name: &dyn Fn(&str) -> Option<String>) -> Record {
-    let id = item.text_of("wp:post_id").unwrap_or_default();
     let title = item.text_of("title").unwrap_or_default();
     let post_type = item
         .text_of("wp:post_type")
         .unwrap_or_else(|| "post".to_owned());
+    let Some(id) = item.text_of("wp:post_id") else {
+        return Record::Failed {
+            what: format!("{post_type} {title:?}"),
+            reason: "it has no wp:post_id, so it cannot be told apart from the others".to_owned(),
+        };
+    };
     if post_type != "post" {
         return Record::Skipped {
             what: format!("{post_type} {id} {title:?}"),
@@ -44,55 +49,72 @@ pub fn record(item: &Node, display_name: &dyn Fn(&str) -> Option<String>) -> Rec
         .text_of("wp:status")
         .unwrap_or_else(|| "publish".to_owned());
     let published_at = gmt(item.text_of("wp:post_date_gmt"));
-    let status = match wp_status.as_str() {
-        "publish" => PostStatus::Published,
-        "future" if published_at.is_some_and(|at| at > Utc::now()) => PostStatus::Scheduled,
-        "future" => PostStatus::Published,
+    let protected = item.text_of("wp:post_password").is_some();
+    // What WordPress shows only to some readers, Gazette cannot: it stays a draft.
+    let (status, draft_because) = match wp_status.as_str() {
         "trash" => {
             return Record::Skipped {
                 what: format!("post {id} {title:?}"),
                 reason: "it is in the trash".to_owned(),
             };
         }
-        // draft, pending, private, auto-draft: not public.
-        _ => PostStatus::Draft,
+        _ if protected => (PostStatus::Draft, Some("password-protected")),
+        "private" => (PostStatus::Draft, Some("private")),
+        "pending" => (PostStatus::Draft, Some("pending review")),
+        "publish" => (PostStatus::Published, None),
+        "future" if published_at.is_some_and(|at| at > Utc::now()) => {
+            (PostStatus::Scheduled, None)
+        }
+        "future" => (PostStatus::Published, None),
+        // draft, auto-draft: not public, and a draft in Gazette too.
+        _ => (PostStatus::Draft, None),
     };
     let login = item
         .text_of("dc:creator")
         .unwrap_or_else(|| "imported".to_owned());
-    let comments = item
-        .children("wp:comment")
-        .filter_map(|comment| {
-            let status = match comment.text_of("wp:comment_approved").as_deref() {
-                Some("1") => CommentStatus::Published,
-                Some("spam") => CommentStatus::Spam,
-                Some("trash") => return None,
-                _ => CommentStatus::Pending,
-            };
-            // Pingbacks and trackbacks are notices from other sites, not discussion.
-            if comment
-                .text_of("wp:comment_type")
-                .is_some_and(|kind| kind == "pingback" || kind == "trackback")
-            {
-                return None;
+    let mut skipped_comments = Vec::new();
+    let mut failed_comments = Vec::new();
+    let mut comments = Vec::new();
+    for comment in item.children("wp:comment") {
+        let Some(comment_id) = comment.text_of("wp:comment_id") else {
+            failed_comments.push((
+                format!("a comment on post {id}"),
+                "it has no wp:comment_id, so it cannot be told apart from the others".to_owned(),
+            ));
+            continue;
+        };
+        let what = format!("comment {comment_id} on post {id}");
+        let kind = comment.text_of("wp:comment_type").unwrap_or_default();
+        if kind == "pingback" || kind == "trackback" {
+            skipped_comments.push((
+                what,
+                format!("{kind}s are notices from other sites, not discussion"),
+            ));
+            continue;
+        }
+        let status = match comment.text_of("wp:comment_approved").as_deref() {
+            Some("1") => CommentStatus::Published,
+            Some("spam") => CommentStatus::Spam,
+            Some("trash") => {
+                skipped_comments.push((what, "it is in the trash".to_owned()));
+                continue;
             }
-            Some(ImportComment {
-                external_id: format!("comment-{}", comment.text_of("wp:comment_id")?),
-                parent_external_id: comment
-                    .text_of("wp:comment_parent")
-                    .filter(|parent| parent != "0")
-                    .map(|parent| format!("comment-{parent}")),
-                author_name: comment
-                    .text_of("wp:comment_author")
-                    .unwrap_or_else(|| "Anonymous".to_owned()),
-                author_email: comment.text_of("wp:comment_author_email"),
-                author_url: comment.text_of("wp:comment_author_url"),
-                body_html: comment.text_of("wp:comment_content").unwrap_or_default(),
-                created_at: gmt(comment.text_of("wp:comment_date_gmt")),
-                status,
-            })
-        })
-        .collect();
+            _ => CommentStatus::Pending,
+        };
+        comments.push(ImportComment {
+            external_id: format!("comment-{comment_id}"),
+            parent_external_id: comment
+                .text_of("wp:comment_parent")
+                .filter(|parent| parent != "0")
+                .map(|parent| format!("comment-{parent}")),
+            author_name: comment.text_of("wp:comment_author").unwrap_or_default(),
+            author_email: comment.text_of("wp:comment_author_email"),
+            author_url: comment.text_of("wp:comment_author_url"),
+            body_html: comment.text_of("wp:comment_content").unwrap_or_default(),
+            created_at: gmt(comment.text_of("wp:comment_date_gmt")),
+            status,
+        });
+    }
     Record::Post(ImportPost {
         external_id: format!("post-{id}"),
         body_html: item.text_of("content:encoded").unwrap_or_default(),
@@ -111,6 +133,9 @@ pub fn record(item: &Node, display_name: &dyn Fn(&str) -> Option<String>) -> Rec
             .filter(|name| !name.is_empty() && name != "Uncategorized")
             .collect(),
         comments,
+        skipped_comments,
+        failed_comments,
+        draft_because,
         title,
     })
 }

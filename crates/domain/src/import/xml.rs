@@ -1,15 +1,28 @@
 //! Streaming an export one record (`<entry>`, `<item>`) at a time: each record becomes a
 //! small tree, then is dropped, so memory follows the largest record, not the file.
 //! Element names carry a fixed alias for their namespace (`wp:post_id`, `thr:in-reply-to`,
-//! `atom:entry`), whatever prefixes the file chose.
+//! `atom:entry`), whatever prefixes the file chose: a name is matched by its namespace URI,
+//! never by the prefix the file wrote.
+//!
+//! Bounds, checked while reading, before anything is kept: how deep elements nest, how
+//! many bytes one piece of markup (a tag, a text, a CDATA section) may have, and how many
+//! bytes of text one record may hold (docs/import.md).
 
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 
 use quick_xml::NsReader;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
 
 use super::ImportError;
+
+/// Deeper than any export needs (an item is about four levels down); also what keeps a
+/// hostile file from overflowing the stack when its tree is dropped.
+pub const MAX_DEPTH: usize = 100;
+/// One tag, text or CDATA section: a post's whole body is one, so this is generous.
+pub const MAX_MARKUP_BYTES: u64 = 32 * 1024 * 1024;
+/// All the text of one record (a post with its comments, or a Blogger entry).
+pub const MAX_RECORD_BYTES: usize = 64 * 1024 * 1024;
 
 /// One element: its name (`alias:local`), attributes (by local name), text and children.
 #[derive(Debug, Default, Clone)]
@@ -44,7 +57,9 @@ impl Node {
     }
 }
 
-fn alias(namespace: &[u8]) -> &'static str {
+/// The alias of a namespace URI. WordPress has written its export namespaces with `http`
+/// and (WordPress.com, the Theme Unit Test file) `https`, for WXR 1.0 to 1.2.
+pub fn alias(namespace: &[u8]) -> &'static str {
     match namespace {
         b"http://www.w3.org/2005/Atom" => "atom",
         b"http://purl.org/syndication/thread/1.0" => "thr",
@@ -52,13 +67,102 @@ fn alias(namespace: &[u8]) -> &'static str {
         b"http://schemas.google.com/g/2005" => "gd",
         b"http://purl.org/rss/1.0/modules/content/" => "content",
         b"http://purl.org/dc/elements/1.1/" => "dc",
-        b"http://wordpress.org/export/1.2/excerpt/"
-        | b"http://wordpress.org/export/1.1/excerpt/"
-        | b"http://wordpress.org/export/1.0/excerpt/" => "excerpt",
-        b"http://wordpress.org/export/1.2/"
-        | b"http://wordpress.org/export/1.1/"
-        | b"http://wordpress.org/export/1.0/" => "wp",
-        _ => "other",
+        other => wordpress_alias(other).unwrap_or("other"),
+    }
+}
+
+/// `wp` or `excerpt` for WordPress's export namespaces (`http(s)://wordpress.org/export/1.x/`
+/// and its `excerpt/`).
+fn wordpress_alias(namespace: &[u8]) -> Option<&'static str> {
+    let rest = namespace
+        .strip_prefix(b"https://wordpress.org/export/")
+        .or_else(|| namespace.strip_prefix(b"http://wordpress.org/export/"))?;
+    match rest {
+        b"1.0/" | b"1.1/" | b"1.2/" => Some("wp"),
+        b"1.0/excerpt/" | b"1.1/excerpt/" | b"1.2/excerpt/" => Some("excerpt"),
+        _ => None,
+    }
+}
+
+/// Whether `namespace` is WordPress's export namespace (any WXR version, http or https).
+pub fn is_wordpress_namespace(namespace: &[u8]) -> bool {
+    wordpress_alias(namespace) == Some("wp")
+}
+
+/// The input as the XML reader sees it, counting lines (for errors a person can find) and
+/// the bytes of the markup being read, refusing more than [`MAX_MARKUP_BYTES`] before it
+/// is buffered.
+pub struct Counted<R> {
+    inner: R,
+    line: u64,
+    bytes: u64,
+    markup_bytes: u64,
+    /// Set when the markup limit stopped the reader (shared: the reader's error borrows it).
+    too_large: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl<R> Counted<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            line: 1,
+            bytes: 0,
+            markup_bytes: 0,
+            too_large: std::sync::Arc::default(),
+        }
+    }
+
+    /// The line the reader is on (1-based).
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+
+    fn start_markup(&mut self) {
+        self.markup_bytes = 0;
+    }
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        self.count(&buf[..read]);
+        Ok(read)
+    }
+}
+
+impl<R> Counted<R> {
+    fn count(&mut self, bytes: &[u8]) {
+        self.line += newlines(bytes);
+        self.bytes += bytes.len() as u64;
+        self.markup_bytes += bytes.len() as u64;
+    }
+}
+
+fn newlines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|byte| **byte == b'\n').count() as u64
+}
+
+impl<R: BufRead> BufRead for Counted<R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        if self.markup_bytes > MAX_MARKUP_BYTES {
+            self.too_large.store(true, std::sync::atomic::Ordering::Relaxed);
+            return Err(std::io::Error::other("markup too large"));
+        }
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amount: usize) {
+        let (lines, bytes) = match self.inner.fill_buf() {
+            Ok(buffer) => {
+                let taken = &buffer[..amount.min(buffer.len())];
+                (newlines(taken), taken.len() as u64)
+            }
+            Err(_) => (0, 0),
+        };
+        self.line += lines;
+        self.bytes += bytes;
+        self.markup_bytes += bytes;
+        self.inner.consume(amount);
     }
 }
 
@@ -66,7 +170,7 @@ fn alias(namespace: &[u8]) -> &'static str {
 /// records are passed to `outside` as childless nodes with their text (the file's root
 /// and channel metadata: `atom:id`, `wp:base_site_url`…), in document order.
 pub struct Records<R: BufRead> {
-    reader: NsReader<R>,
+    reader: NsReader<Counted<R>>,
     buffer: Vec<u8>,
     record: &'static str,
     /// Elements open outside any record, for their text.
@@ -75,13 +179,26 @@ pub struct Records<R: BufRead> {
 
 impl<R: BufRead> Records<R> {
     pub fn new(input: R, record: &'static str) -> Self {
-        let mut reader = NsReader::from_reader(input);
+        let mut reader = NsReader::from_reader(Counted::new(input));
         reader.config_mut().trim_text(false);
         Self {
             reader,
             buffer: Vec::new(),
             record,
             outside: Vec::new(),
+        }
+    }
+
+    /// How many bytes of the file have been read.
+    pub fn bytes_read(&self) -> u64 {
+        self.reader.get_ref().bytes
+    }
+
+    /// An error at `line` about what was being read.
+    fn refuse(line: u64, detail: impl Into<String>) -> ImportError {
+        ImportError::Xml {
+            line,
+            detail: detail.into(),
         }
     }
 
@@ -92,20 +209,37 @@ impl<R: BufRead> Records<R> {
         on_outside: &mut dyn FnMut(&Node),
     ) -> Result<Option<Node>, ImportError> {
         let mut stack: Vec<Node> = Vec::new();
+        let mut record_bytes = 0usize;
         loop {
             self.buffer.clear();
-            let position = self.reader.buffer_position();
-            let (namespace, event) = self
-                .reader
-                .read_resolved_event_into(&mut self.buffer)
-                .map_err(|error| ImportError::Xml {
-                    position,
-                    detail: error.to_string(),
-                })?;
+            self.reader.get_mut().start_markup();
+            let line = self.reader.get_ref().line();
+            let too_large = self.reader.get_ref().too_large.clone();
+            let read = self.reader.read_resolved_event_into(&mut self.buffer);
+            let (namespace, event) = match read {
+                Ok(read) => read,
+                Err(_) if too_large.load(std::sync::atomic::Ordering::Relaxed) => {
+                    return Err(Self::refuse(
+                        line,
+                        format!(
+                            "one tag or text is larger than {} MiB, more than an export needs",
+                            MAX_MARKUP_BYTES / (1024 * 1024)
+                        ),
+                    ));
+                }
+                Err(error) => return Err(Self::refuse(line, error.to_string())),
+            };
             let namespace_alias = match namespace {
                 ResolveResult::Bound(ns) => alias(ns.as_ref()),
                 _ => "",
             };
+            let opens = matches!(event, Event::Start(_) | Event::Empty(_));
+            if opens && stack.len() + self.outside.len() >= MAX_DEPTH {
+                return Err(Self::refuse(
+                    line,
+                    format!("elements are nested more than {MAX_DEPTH} deep, deeper than any export"),
+                ));
+            }
             match event {
                 Event::Start(start) => {
                     let node = element(&start, namespace_alias);
@@ -138,19 +272,26 @@ impl<R: BufRead> Records<R> {
                 Event::Text(text) => {
                     let text = text
                         .unescape()
-                        .map_err(|error| ImportError::Xml {
-                            position,
-                            detail: error.to_string(),
-                        })?
-                        .into_owned();
+                        .map_err(|error| Self::refuse(line, error.to_string()))?;
+                    record_bytes += text.len();
                     append(&mut stack, &mut self.outside, &text);
                 }
                 Event::CData(data) => {
-                    let text = String::from_utf8_lossy(&data).into_owned();
+                    let text = String::from_utf8_lossy(&data);
+                    record_bytes += text.len();
                     append(&mut stack, &mut self.outside, &text);
                 }
                 Event::Eof => return Ok(None),
                 _ => {}
+            }
+            if !stack.is_empty() && record_bytes > MAX_RECORD_BYTES {
+                return Err(Self::refuse(
+                    line,
+                    format!(
+                        "one record holds more than {} MiB of text",
+                        MAX_RECORD_BYTES / (1024 * 1024)
+                    ),
+                ));
             }
         }
     }
@@ -168,9 +309,18 @@ impl<R: BufRead> Records<R> {
     }
 }
 
+/// Text kept of an element outside records: their metadata is short, and the text of
+/// the elements around the records (the whitespace between a channel's items) is not kept
+/// past this.
+const MAX_OUTSIDE_TEXT_BYTES: usize = 64 * 1024;
+
 /// Text goes to the innermost open element, in a record or outside.
 fn append(stack: &mut [Node], outside: &mut [Node], text: &str) {
-    if let Some(open) = stack.last_mut().or(outside.last_mut()) {
+    if let Some(open) = stack.last_mut() {
+        open.text.push_str(text);
+    } else if let Some(open) = outside.last_mut()
+        && open.text.len() + text.len() <= MAX_OUTSIDE_TEXT_BYTES
+    {
         open.text.push_str(text);
     }
 }

@@ -1,0 +1,472 @@
+//! Writing an export's posts and comments. Posts are written in batches: a batch (up to
+//! [`BATCH_POSTS`] posts, or [`BATCH_BYTES`] of text) with all its comments is one
+//! transaction, and each kind of row is one statement for the whole batch (what was
+//! imported before, the posts, their tags, each level of the comment threads, the import
+//! records). A batch the database refuses (a constraint) is written again a post at a
+//! time, so only the refused post fails and the rest is imported. Running the same file
+//! again finds every record imported before and writes nothing.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::Utc;
+use gazette_store::comments::{self, NewComment};
+use gazette_store::imports::{self, Imported};
+use gazette_store::posts::{self, NewPost, PostStatus};
+use gazette_store::tags::TagName;
+use gazette_store::{PgConnection, authors};
+
+use super::{Format, ImportComment, ImportError, ImportPost, ImportReport, Importer};
+use crate::commenting;
+use crate::publishing::{self, PublishedBy};
+
+/// Posts in one transaction: few enough that a refused batch is cheap to write again a
+/// post at a time, many enough that round trips stop mattering.
+pub(super) const BATCH_POSTS: usize = 200;
+/// Text held for one batch, whatever the number of posts.
+pub(super) const BATCH_BYTES: usize = 16 * 1024 * 1024;
+const MAX_SLUG_LEN: usize = 200;
+const EXCERPT_CHARS: usize = 300;
+
+/// The text a post brings into a batch (its body and its comments').
+pub(super) fn text_bytes(post: &ImportPost) -> usize {
+    post.body_html.len()
+        + post
+            .comments
+            .iter()
+            .map(|comment| comment.body_html.len())
+            .sum::<usize>()
+}
+
+impl Importer<'_> {
+    /// Writes `posts` in one transaction; when the database refuses the batch, each post
+    /// is written in a transaction of its own and the refused one is reported as failed.
+    pub(super) async fn write_batch(
+        &self,
+        conn: &mut PgConnection,
+        source: &str,
+        posts: &[ImportPost],
+        report: &mut ImportReport,
+    ) -> Result<(), ImportError> {
+        let Some(refusal) = self.try_batch(conn, source, posts, report).await? else {
+            return Ok(());
+        };
+        if let [post] = posts {
+            self.report_refused(post, &refusal, report);
+            return Ok(());
+        }
+        for post in posts {
+            let single = std::slice::from_ref(post);
+            if let Some(refusal) = self.try_batch(conn, source, single, report).await? {
+                self.report_refused(post, &refusal, report);
+            }
+        }
+        Ok(())
+    }
+
+    fn report_refused(&self, post: &ImportPost, constraint: &str, report: &mut ImportReport) {
+        // A Blogger post's comments are records of their own, and go with it.
+        let comment_records = match self.format {
+            Format::Blogger => post.comments.len(),
+            Format::WordPress => 0,
+        };
+        report.failed.push((
+            format!("post {} {:?}", post.external_id, post.title),
+            format!(
+                "the database refused it ({constraint}): nothing of it was imported{}",
+                match comment_records {
+                    0 => String::new(),
+                    n => format!(", nor its {n} comments"),
+                }
+            ),
+        ));
+        report.failed_records += 1 + comment_records;
+    }
+
+    /// The batch in one transaction, committed (rolled back in a dry run) and counted; the
+    /// constraint that refused it, when one did (then nothing of it is counted).
+    async fn try_batch(
+        &self,
+        conn: &mut PgConnection,
+        source: &str,
+        posts: &[ImportPost],
+        report: &mut ImportReport,
+    ) -> Result<Option<String>, ImportError> {
+        let mut counts = ImportReport {
+            format: Some(self.format),
+            ..ImportReport::default()
+        };
+        let mut tx = gazette_store::begin(conn).await?;
+        match self.batch_in(&mut tx, source, posts, &mut counts).await {
+            Ok(new_authors) => {
+                if self.dry_run {
+                    tx.rollback().await?;
+                } else {
+                    tx.commit().await?;
+                    self.remember_authors(new_authors);
+                }
+                report.add_counts(&counts);
+                Ok(None)
+            }
+            Err(ImportError::Store(error)) if error.constraint().is_some() => {
+                tx.rollback().await?;
+                Ok(error.constraint().map(str::to_owned))
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Writes the batch's new posts and comments in the caller's transaction; returns the
+    /// authors it created (by login), to remember once the transaction commits.
+    async fn batch_in(
+        &self,
+        tx: &mut PgConnection,
+        source: &str,
+        posts: &[ImportPost],
+        report: &mut ImportReport,
+    ) -> Result<Vec<(String, i64)>, ImportError> {
+        imports::commit_without_waiting(&mut *tx).await?;
+        let external_ids: Vec<&str> = posts
+            .iter()
+            .flat_map(|post| {
+                std::iter::once(post.external_id.as_str())
+                    .chain(post.comments.iter().map(|comment| comment.external_id.as_str()))
+            })
+            .collect();
+        let before = imports::find_many_unchecked(&mut *tx, source, &external_ids).await?;
+        let mut records: Vec<(&str, Imported)> = Vec::new();
+
+        // Posts: those imported before (or listed twice) are present; the rest are new.
+        let mut post_ids: HashMap<&str, i64> = HashMap::new();
+        let mut new_posts: Vec<&ImportPost> = Vec::new();
+        let mut listed: HashSet<&str> = HashSet::new();
+        for post in posts {
+            if !listed.insert(post.external_id.as_str()) {
+                report.posts_present += 1;
+                continue;
+            }
+            match before.get(&post.external_id) {
+                Some(Imported::Post(id)) => {
+                    post_ids.insert(&post.external_id, *id);
+                    report.posts_present += 1;
+                }
+                _ => new_posts.push(post),
+            }
+        }
+        let (inserted, new_authors) = self.insert_new_posts(tx, &new_posts).await?;
+        for (post, id) in new_posts.iter().zip(inserted) {
+            post_ids.insert(&post.external_id, id);
+            records.push((post.external_id.as_str(), Imported::Post(id)));
+            report.posts_imported += 1;
+            if let Some(because) = post.draft_because {
+                report.drafts.push((
+                    format!("post {} {:?}", post.external_id, post.title),
+                    format!("{because}: imported as draft"),
+                ));
+            }
+        }
+        for post in posts {
+            report
+                .skipped_comments
+                .extend(post.skipped_comments.iter().cloned());
+        }
+
+        // Comments: checked as `addComment` checks them, then written a thread level at a
+        // time (a reply's parent must be in the database before it).
+        let mut comment_ids: HashMap<&str, i64> = before
+            .iter()
+            .filter_map(|(external_id, imported)| match imported {
+                Imported::Comment(id) => Some((external_id.as_str(), *id)),
+                Imported::Post(_) => None,
+            })
+            .collect();
+        let mut pending: Vec<(i64, &ImportComment, CheckedComment)> = Vec::new();
+        let mut seen: HashSet<&str> = HashSet::new();
+        for post in posts {
+            let Some(&post_id) = post_ids.get(post.external_id.as_str()) else {
+                continue;
+            };
+            for comment in &post.comments {
+                let external_id = comment.external_id.as_str();
+                if !seen.insert(external_id) || comment_ids.contains_key(external_id) {
+                    report.comments_present += 1;
+                    continue;
+                }
+                let what = format!("comment {external_id}");
+                match CheckedComment::of(comment) {
+                    Ok(checked) => {
+                        report
+                            .changed
+                            .extend(checked.changes.iter().map(|change| (what.clone(), change.clone())));
+                        pending.push((post_id, comment, checked));
+                    }
+                    Err(reason) => match self.format {
+                        Format::Blogger => report.skipped.push((what, reason)),
+                        Format::WordPress => report.skipped_comments.push((what, reason)),
+                    },
+                }
+            }
+        }
+        while !pending.is_empty() {
+            let waiting: HashSet<&str> = pending
+                .iter()
+                .map(|(_, comment, _)| comment.external_id.as_str())
+                .collect();
+            // Ready: top-level, or the parent is written (or not in the export at all, and
+            // the reply stands at the top). Nothing ready means a cycle: all at the top.
+            let (mut level, rest): (Vec<_>, Vec<_>) =
+                pending.into_iter().partition(|(_, comment, _)| {
+                    comment
+                        .parent_external_id
+                        .as_deref()
+                        .is_none_or(|parent| comment_ids.contains_key(parent) || !waiting.contains(parent))
+                });
+            pending = rest;
+            if level.is_empty() {
+                level = std::mem::take(&mut pending);
+            }
+            let ids = comments::reserve_ids(&mut *tx, level.len()).await?;
+            let rows: Vec<(i64, NewComment<'_>)> = level
+                .iter()
+                .zip(&ids)
+                .map(|((post_id, comment, checked), id)| {
+                    let parent_id = comment
+                        .parent_external_id
+                        .as_deref()
+                        .and_then(|parent| comment_ids.get(parent))
+                        .copied();
+                    (*id, checked.row(*post_id, parent_id, comment))
+                })
+                .collect();
+            comments::insert_many_reserved(&mut *tx, &rows).await?;
+            for ((_, comment, _), id) in level.iter().zip(ids) {
+                comment_ids.insert(&comment.external_id, id);
+                records.push((comment.external_id.as_str(), Imported::Comment(id)));
+                report.comments_imported += 1;
+            }
+        }
+        imports::record(&mut *tx, source, &records).await?;
+        Ok(new_authors)
+    }
+
+    /// Inserts the new posts with their tags (authors found or created, slugs made free);
+    /// returns their ids in order, and the authors created.
+    async fn insert_new_posts(
+        &self,
+        tx: &mut PgConnection,
+        new_posts: &[&ImportPost],
+    ) -> Result<(Vec<i64>, Vec<(String, i64)>), ImportError> {
+        if new_posts.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let mut new_authors: Vec<(String, i64)> = Vec::new();
+        let mut prepared = Vec::with_capacity(new_posts.len());
+        for post in new_posts {
+            let known = self.known_author(&post.author_login).or_else(|| {
+                new_authors
+                    .iter()
+                    .find(|(login, _)| *login == post.author_login)
+                    .map(|(_, id)| *id)
+            });
+            let author_id = match known {
+                Some(id) => id,
+                None => {
+                    let slug = gazette_content::slugify(&post.author_login, 100, "imported");
+                    let id = authors::find_or_create(&mut *tx, &slug, &post.author_name)
+                        .await?
+                        .id;
+                    new_authors.push((post.author_login.clone(), id));
+                    id
+                }
+            };
+            prepared.push(PreparedPost::of(post, author_id));
+        }
+
+        // Slugs: one look-up for the batch; a taken one (or one twice in the batch) gets
+        // the next free variant.
+        let wanted: Vec<&str> = prepared.iter().map(|post| post.slug.as_str()).collect();
+        let taken = posts::taken_slugs_unchecked(&mut *tx, &wanted).await?;
+        let mut used: HashSet<String> = HashSet::new();
+        for post in &mut prepared {
+            if taken.contains(&post.slug) || used.contains(&post.slug) {
+                post.slug =
+                    posts::free_slug_avoiding_unchecked(&mut *tx, &post.slug, MAX_SLUG_LEN, &used)
+                        .await?;
+            }
+            used.insert(post.slug.clone());
+        }
+
+        let rows: Vec<(NewPost<'_>, Vec<TagName<'_>>)> = prepared
+            .iter()
+            .zip(new_posts)
+            .map(|(prepared, post)| prepared.row(post))
+            .collect();
+        let inserted = publishing::insert_posts(&mut *tx, &rows, PublishedBy::Import).await?;
+        Ok((inserted.into_iter().map(|post| post.id).collect(), new_authors))
+    }
+
+    fn known_author(&self, login: &str) -> Option<i64> {
+        self.authors
+            .lock()
+            .ok()
+            .and_then(|authors| authors.get(login).copied())
+    }
+
+    fn remember_authors(&self, created: Vec<(String, i64)>) {
+        if let Ok(mut authors) = self.authors.lock() {
+            authors.extend(created);
+        }
+    }
+}
+
+/// A new post's columns, rendered and sanitised as any post's.
+struct PreparedPost {
+    author_id: i64,
+    slug: String,
+    title: String,
+    body_html: String,
+    excerpt: String,
+    custom_excerpt: bool,
+    published_at: Option<chrono::DateTime<Utc>>,
+    tags: Vec<(String, String)>,
+}
+
+impl PreparedPost {
+    fn of(post: &ImportPost, author_id: i64) -> Self {
+        let title = match post.title.trim() {
+            "" => "(untitled)".to_owned(),
+            title => title.to_owned(),
+        };
+        let slug = gazette_content::slugify(
+            post.slug.as_deref().unwrap_or(&title),
+            MAX_SLUG_LEN,
+            "post",
+        );
+        let (excerpt, custom_excerpt) = match &post.excerpt {
+            Some(excerpt) => (gazette_content::plain_text(excerpt), true),
+            None => (
+                gazette_content::excerpt(&post.body_html, EXCERPT_CHARS),
+                false,
+            ),
+        };
+        let published_at = match post.status {
+            PostStatus::Draft => post.published_at,
+            _ => Some(post.published_at.unwrap_or_else(Utc::now)),
+        };
+        Self {
+            author_id,
+            slug,
+            title,
+            body_html: gazette_content::render_post_body(&post.body_html),
+            excerpt,
+            custom_excerpt,
+            published_at,
+            tags: post
+                .tags
+                .iter()
+                .map(|name| (name.clone(), gazette_content::slugify(name, 100, "tag")))
+                .collect(),
+        }
+    }
+
+    fn row<'a>(&'a self, post: &'a ImportPost) -> (NewPost<'a>, Vec<TagName<'a>>) {
+        (
+            NewPost {
+                author_id: self.author_id,
+                slug: &self.slug,
+                title: &self.title,
+                body: &post.body_html,
+                body_html: &self.body_html,
+                excerpt: &self.excerpt,
+                custom_excerpt: self.custom_excerpt,
+                status: post.status,
+                comments_open: true,
+                published_at: self.published_at,
+            },
+            self.tags
+                .iter()
+                .map(|(name, slug)| TagName { slug, name })
+                .collect(),
+        )
+    }
+}
+
+/// An imported comment as the comment rules make it, exactly as `addComment` would: its
+/// HTML turned into the text a commenter types (rendered with the comment allow-list), the
+/// website an http(s) address, the email plausible, the name 1 to 80 characters.
+struct CheckedComment {
+    author_name: String,
+    author_email: Option<String>,
+    author_url: Option<String>,
+    body: String,
+    body_html: String,
+    /// What the rules changed, for the report.
+    changes: Vec<String>,
+}
+
+impl CheckedComment {
+    /// The comment, or why it cannot be imported (no text, too long).
+    fn of(comment: &ImportComment) -> Result<Self, String> {
+        let text = gazette_content::comment_text_from_html(&comment.body_html);
+        let body = commenting::check_body(&text).map_err(|error| match text.trim() {
+            "" => "it has no text".to_owned(),
+            _ => error.to_string(),
+        })?;
+        let mut changes = Vec::new();
+        let author_name = match comment.author_name.trim() {
+            "" => "Anonymous".to_owned(),
+            name => match commenting::check_author_name(name) {
+                Ok(name) => name,
+                Err(_) => {
+                    changes.push(format!(
+                        "the name was shortened to {} characters",
+                        commenting::MAX_AUTHOR_NAME_CHARS
+                    ));
+                    name.chars().take(commenting::MAX_AUTHOR_NAME_CHARS).collect()
+                }
+            },
+        };
+        let mut optional = |value: &Option<String>, check: fn(&str) -> _, field: &str| {
+            let value = value.as_deref()?;
+            match check(value) {
+                Ok(checked) => checked,
+                Err(error) => {
+                    changes.push(format!("the {field} {value:?} was left out: {error}"));
+                    None
+                }
+            }
+        };
+        let author_url = optional(&comment.author_url, commenting::check_url, "website");
+        let author_email = optional(&comment.author_email, commenting::check_email, "email");
+        Ok(Self {
+            author_name,
+            author_email,
+            author_url,
+            body_html: gazette_content::render_comment_body(&body),
+            body,
+            changes,
+        })
+    }
+
+    fn row<'a>(
+        &'a self,
+        post_id: i64,
+        parent_id: Option<i64>,
+        comment: &ImportComment,
+    ) -> NewComment<'a> {
+        NewComment {
+            post_id,
+            parent_id,
+            author_name: &self.author_name,
+            author_email: self.author_email.as_deref(),
+            author_url: self.author_url.as_deref(),
+            author_id: None,
+            body: &self.body,
+            body_html: &self.body_html,
+            status: comment.status,
+            created_at: comment.created_at,
+            client_address: None,
+            client_mutation_id: None,
+        }
+    }
+}
+
