@@ -59,6 +59,13 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Export the whole site (posts, tags, authors, threaded comments with their moderation
+    /// state) as a WordPress export (WXR 1.2), which WordPress and `gazette import` read
+    /// (docs/import.md).
+    Export {
+        /// Where to write it; standard output when not given.
+        file: Option<std::path::PathBuf>,
+    },
     /// Measure texts as a social channel counts them: one JSON string per line on stdin,
     /// its length per line on stdout (X's weighted length for `twitter`).
     Measure {

@@ -29,6 +29,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Measure { channel } => measure(&channel),
         Command::Import { file, dry_run } => import(&settings, &file, dry_run).await,
+        Command::Export { file } => export(&settings, file.as_deref()).await,
     }
 }
 
@@ -100,6 +101,34 @@ async fn import(settings: &Settings, file: &std::path::Path, dry_run: bool) -> a
     .await
 }
 
+async fn export(settings: &Settings, file: Option<&std::path::Path>) -> anyhow::Result<()> {
+    use gazette_domain::export::export_site;
+    // Written beside the target and renamed when whole: an interrupted export leaves no
+    // half a file under the name.
+    let partial = file.map(|file| file.with_extension("partial"));
+    let mut out: Box<dyn std::io::Write + Send> = match &partial {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+    };
+    let site = settings.site(settings.listen);
+    with_database(settings, Access::Shared, async move |database| {
+        let counts = export_site(database.pool(), &site, chrono::Utc::now(), &mut out).await?;
+        drop(out);
+        if let (Some(partial), Some(file)) = (&partial, file) {
+            std::fs::rename(partial, file)
+                .with_context(|| format!("cannot rename {} to {}", partial.display(), file.display()))?;
+        }
+        eprintln!(
+            "exported {} posts, {} comments, {} authors",
+            counts.posts, counts.comments, counts.authors
+        );
+        Ok(())
+    })
+    .await
+}
+
 /// The import's progress on standard error: one line rewritten in place on a terminal,
 /// plain lines (at most one every two seconds) otherwise.
 struct ImportProgress {
@@ -163,7 +192,7 @@ fn measure(channel: &str) -> anyhow::Result<()> {
     use gazette_syndication::social::{ChannelKind, measure, rules};
 
     let counting = rules(ChannelKind::from_name(channel)).counting;
-    let mut output = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut output = std::io::BufWriter::new(std::io::stdout());
     for (index, line) in std::io::stdin().lock().lines().enumerate() {
         let line = line.context("reading standard input")?;
         let text: String = serde_json::from_str(&line)

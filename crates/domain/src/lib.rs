@@ -7,6 +7,7 @@ pub mod clients;
 pub mod commenting;
 pub mod edit_tokens;
 mod error;
+pub mod export;
 pub mod feeds;
 pub mod import;
 pub mod offload;

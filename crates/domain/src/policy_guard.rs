@@ -17,6 +17,7 @@ const CONTENT_MODULES: &[&str] = &[
     "authors.rs",
     "channels.rs",
     "comments.rs",
+    "export.rs",
     "imports.rs",
     "posts.rs",
     "sitemap.rs",

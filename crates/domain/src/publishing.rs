@@ -336,23 +336,28 @@ pub(crate) async fn insert_post(
     Ok(inserted)
 }
 
-/// Inserts new posts with their tags in a few statements (an import's batch); returns them
-/// in the order given. What follows a publication follows as for [`insert_post`].
+/// Inserts new posts with their tags in a few statements (an import's batch), with the ids
+/// given where there are (`None`: the next); returns them in the order given. What follows
+/// a publication follows as for [`insert_post`].
+/// `known_tags` and the tags returned are tag ids by lowercase name, as
+/// [`tags::set_tags_of_new_posts`] keeps them between batches.
 pub(crate) async fn insert_posts(
     tx: &mut gazette_store::PgConnection,
     new_posts: &[(NewPost<'_>, Vec<TagName<'_>>)],
+    ids: &[Option<i64>],
+    known_tags: &std::collections::HashMap<String, i64>,
     by: PublishedBy,
-) -> Result<Vec<Post>, StoreError> {
+) -> Result<(Vec<Post>, std::collections::HashMap<String, i64>), StoreError> {
     let rows: Vec<NewPost<'_>> = new_posts.iter().map(|(post, _)| post.clone()).collect();
-    let inserted = posts::insert_many(&mut *tx, &rows).await?;
+    let inserted = posts::insert_many(&mut *tx, &rows, ids).await?;
     let tagged: Vec<(i64, Vec<TagName<'_>>)> = inserted
         .iter()
         .zip(new_posts)
         .map(|(post, (_, tags))| (post.id, tags.clone()))
         .collect();
-    tags::set_tags_of_new_posts(&mut *tx, &tagged).await?;
+    let tags = tags::set_tags_of_new_posts(&mut *tx, &tagged, known_tags).await?;
     announce_published_posts(&inserted, by);
-    Ok(inserted)
+    Ok((inserted, tags))
 }
 
 fn announce_published_posts(inserted: &[Post], by: PublishedBy) {

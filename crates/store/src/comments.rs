@@ -187,6 +187,18 @@ pub async fn insert_many_reserved(
     Ok(())
 }
 
+/// Which of `ids` comments already have.
+pub async fn taken_ids_unchecked(
+    exec: impl PgExecutor<'_>,
+    ids: &[i64],
+) -> Result<std::collections::HashSet<i64>, StoreError> {
+    let taken: Vec<i64> = sqlx::query_scalar("select id from comments where id = any($1)")
+        .bind(ids)
+        .fetch_all(exec)
+        .await?;
+    Ok(taken.into_iter().collect())
+}
+
 /// Comments by id, each only if `reader` may see it, read within `budget`.
 pub async fn find_visible(
     exec: impl PgExecutor<'_>,

@@ -101,6 +101,13 @@ impl StoreError {
             || matches!(self, StoreError::Connect { source, .. } if is_unavailable(source))
     }
 
+    /// Whether PostgreSQL ended the transaction to break a deadlock (40P01): nothing of it
+    /// was written, and it may be tried again.
+    pub fn is_deadlock(&self) -> bool {
+        matches!(self, StoreError::Sql(error)
+            if error.as_database_error().and_then(|db| db.code()).as_deref() == Some("40P01"))
+    }
+
     /// The name of the violated constraint, when this error is one.
     pub fn constraint(&self) -> Option<&str> {
         match self {

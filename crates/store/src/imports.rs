@@ -7,14 +7,22 @@ use sqlx::{PgConnection, PgExecutor, QueryBuilder};
 use crate::error::StoreError;
 use crate::visibility::Reader;
 
-/// Lets the caller's transaction commit without waiting for its WAL to reach the disk. An
-/// import can be run again and adds what is missing, so a crash that loses its last few
-/// commits loses nothing; waiting for the disk at each of ten thousand commits would be
-/// most of an import's time.
-pub async fn commit_without_waiting(tx: &mut PgConnection) -> Result<(), StoreError> {
-    sqlx::query("set local synchronous_commit = off")
-        .execute(tx)
-        .await?;
+/// Settings for an import's batch transaction. It commits without waiting for its WAL to reach
+/// the disk: an import can be run again and adds what is missing, so a crash that loses
+/// its last few commits loses nothing, and waiting for the disk at each commit would be
+/// most of an import's time. And its statements are planned for their parameters each
+/// time: an import starts on small tables and ends on large ones, and a plan cached while
+/// the tables were small (a sequential scan) would make every later batch slower. Its
+/// comments and tag links send no notification each (migration 0014); one `post_changed`
+/// for the batch, sent at commit, wakes the worker and empties caches.
+pub async fn begin_batch(tx: &mut PgConnection) -> Result<(), StoreError> {
+    sqlx::query(
+        "select set_config('synchronous_commit', 'off', true), \
+                set_config('gazette.import_batch', 'on', true), \
+                gazette_notify('post_changed', null, null)",
+    )
+    .execute(tx)
+    .await?;
     Ok(())
 }
 
@@ -75,6 +83,22 @@ pub async fn find_many_unchecked(
             Some((external_id, imported))
         })
         .collect())
+}
+
+/// Moves the post and comment id sequences past every id in use: an import that kept the
+/// ids of a Gazette export wrote ids the sequences have not given out yet.
+pub async fn advance_id_sequences(exec: impl PgExecutor<'_>) -> Result<(), StoreError> {
+    sqlx::query(
+        r#"
+        select setval(pg_get_serial_sequence('posts', 'id'),
+                      greatest((select coalesce(max(id), 0) from posts), nextval(pg_get_serial_sequence('posts', 'id')))),
+               setval(pg_get_serial_sequence('comments', 'id'),
+                      greatest((select coalesce(max(id), 0) from comments), nextval(pg_get_serial_sequence('comments', 'id'))))
+        "#,
+    )
+    .execute(exec)
+    .await?;
+    Ok(())
 }
 
 /// What a record of an export became.

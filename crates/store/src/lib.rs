@@ -13,6 +13,7 @@ mod database;
 mod embedded;
 mod error;
 pub mod events;
+pub mod export;
 pub mod feeds;
 pub mod imports;
 pub mod keyset;

@@ -109,26 +109,28 @@ impl PostStatus {
     }
 }
 
-/// Inserts `posts` in one statement (an import's batch); returns them in the order given,
-/// matched by their slugs, which are unique.
+/// Inserts `posts` in one statement (an import's batch) with the ids given (`None`: the
+/// next one); returns them in the order given, matched by their slugs, which are unique.
 pub async fn insert_many(
     exec: impl PgExecutor<'_>,
     posts: &[NewPost<'_>],
+    ids: &[Option<i64>],
 ) -> Result<Vec<Post>, StoreError> {
     if posts.is_empty() {
         return Ok(Vec::new());
     }
     let inserted: Vec<Post> = sqlx::query_as(
         r#"
-        insert into posts (author_id, slug, title, body, body_html, excerpt, custom_excerpt, status,
-                           comments_open, published_at, created_at, updated_at)
-        select n.author_id, n.slug, n.title, n.body, n.body_html, n.excerpt, n.custom_excerpt,
+        insert into posts (id, author_id, slug, title, body, body_html, excerpt, custom_excerpt,
+                           status, comments_open, published_at, created_at, updated_at)
+        overriding system value
+        select coalesce(n.id, nextval(pg_get_serial_sequence('posts', 'id'))), n.author_id, n.slug, n.title, n.body, n.body_html, n.excerpt, n.custom_excerpt,
                n.status, n.comments_open, n.published_at,
                least(coalesce(n.published_at, now()), now()), least(coalesce(n.published_at, now()), now())
         from unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                    $7::bool[], $8::text[], $9::bool[], $10::timestamptz[])
+                    $7::bool[], $8::text[], $9::bool[], $10::timestamptz[], $11::bigint[])
              as n (author_id, slug, title, body, body_html, excerpt, custom_excerpt, status,
-                   comments_open, published_at)
+                   comments_open, published_at, id)
         returning id, author_id, slug, title, body, body_html, excerpt, custom_excerpt, status,
                   comments_open, published_at, created_at, updated_at
         "#,
@@ -143,6 +145,7 @@ pub async fn insert_many(
     .bind(posts.iter().map(|post| post.status.as_str()).collect::<Vec<_>>())
     .bind(posts.iter().map(|post| post.comments_open).collect::<Vec<_>>())
     .bind(posts.iter().map(|post| post.published_at).collect::<Vec<_>>())
+    .bind(ids)
     .fetch_all(exec)
     .await?;
     let mut by_slug: HashMap<String, Post> = inserted
@@ -153,6 +156,18 @@ pub async fn insert_many(
         .iter()
         .filter_map(|post| by_slug.remove(post.slug))
         .collect())
+}
+
+/// Which of `ids` posts already have.
+pub async fn taken_ids_unchecked(
+    exec: impl PgExecutor<'_>,
+    ids: &[i64],
+) -> Result<std::collections::HashSet<i64>, StoreError> {
+    let taken: Vec<i64> = sqlx::query_scalar("select id from posts where id = any($1)")
+        .bind(ids)
+        .fetch_all(exec)
+        .await?;
+    Ok(taken.into_iter().collect())
 }
 
 /// Which of `slugs` posts already have, in one look-up of the unique index.

@@ -66,17 +66,20 @@ pub async fn set_post_tags(
 }
 
 /// Gives new posts their tags (an import's batch: no post has any yet), creating the tags
-/// that do not exist; one statement links them all.
+/// that do not exist; one statement links them all. `known` holds tag ids by lowercase name
+/// from earlier batches; returns the ids this call looked up, for the caller to remember
+/// once its transaction commits.
 pub async fn set_tags_of_new_posts(
     conn: &mut PgConnection,
     posts: &[(i64, Vec<TagName<'_>>)],
-) -> Result<(), StoreError> {
+    known: &std::collections::HashMap<String, i64>,
+) -> Result<std::collections::HashMap<String, i64>, StoreError> {
     let mut ids_by_name: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
     let (mut post_ids, mut tag_ids, mut positions) = (Vec::new(), Vec::new(), Vec::new());
     for (post_id, tags) in posts {
         for (position, tag) in tags.iter().enumerate() {
             let key = tag.name.to_lowercase();
-            let tag_id = match ids_by_name.get(&key) {
+            let tag_id = match ids_by_name.get(&key).or_else(|| known.get(&key)) {
                 Some(id) => *id,
                 None => {
                     let id = find_or_create(conn, tag).await?;
@@ -90,7 +93,7 @@ pub async fn set_tags_of_new_posts(
         }
     }
     if post_ids.is_empty() {
-        return Ok(());
+        return Ok(ids_by_name);
     }
     sqlx::query(
         "insert into post_tags (post_id, tag_id, position) \
@@ -101,7 +104,7 @@ pub async fn set_tags_of_new_posts(
     .bind(positions)
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(ids_by_name)
 }
 
 /// The id of the tag named `tag.name`, created with the first free slug from `tag.slug`

@@ -92,6 +92,8 @@ pub fn record(entry: &Node) -> Record {
                 skipped_comments: Vec::new(),
                 failed_comments: Vec::new(),
                 draft_because: None,
+                comments_open: true,
+                gazette: None,
             })
         }
         "comment" => {
@@ -124,6 +126,7 @@ pub fn record(entry: &Node) -> Record {
                     body_html: entry.text_of("atom:content").unwrap_or_default(),
                     created_at: date(entry, "atom:published"),
                     status: CommentStatus::Published,
+                    gazette: None,
                 },
             }
         }

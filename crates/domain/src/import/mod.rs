@@ -75,6 +75,18 @@ pub struct ImportPost {
     /// Why a post public to some readers in the source is imported as a draft
     /// (`password-protected`, `private`): Gazette cannot show it to those readers only.
     pub draft_because: Option<&'static str>,
+    pub comments_open: bool,
+    /// From a Gazette export: the Markdown behind `body_html`, the excerpt as written, and
+    /// the id the post had, kept when it is free.
+    pub gazette: Option<GazetteOrigin>,
+}
+
+/// What a Gazette export says of a post or comment beyond WordPress's fields.
+#[derive(Debug, Clone)]
+pub struct GazetteOrigin {
+    /// The Markdown (posts) or text (comments) the HTML was rendered from.
+    pub source: String,
+    pub id: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -87,6 +99,7 @@ pub struct ImportComment {
     pub body_html: String,
     pub created_at: Option<DateTime<Utc>>,
     pub status: CommentStatus,
+    pub gazette: Option<GazetteOrigin>,
 }
 
 /// One record of an export.
@@ -174,6 +187,21 @@ impl ImportReport {
                 + self.failed_records
     }
 
+    fn for_batch(format: Format) -> Self {
+        Self {
+            format: Some(format),
+            ..Self::default()
+        }
+    }
+
+    /// Adds what a batch's own report counted (records are counted as they are read).
+    fn merge(&mut self, batch: ImportReport) {
+        self.add_counts(&batch);
+        self.failed.extend(batch.failed);
+        self.failed_records += batch.failed_records;
+        self.failed_comments.extend(batch.failed_comments);
+    }
+
     fn add_counts(&mut self, counts: &ImportReport) {
         self.posts_imported += counts.posts_imported;
         self.posts_present += counts.posts_present;
@@ -206,6 +234,7 @@ pub async fn import_file(
         progress,
         dry_run,
         authors: std::sync::Mutex::default(),
+        tags: std::sync::Mutex::default(),
     };
     match format {
         Format::WordPress => importer.wordpress(path, &mut report).await?,
@@ -268,12 +297,20 @@ struct Importer<'a> {
     /// Author ids by login, once their creation committed (not in a dry run, where
     /// nothing commits): most posts of a blog share a few authors.
     authors: std::sync::Mutex<HashMap<String, i64>>,
+    /// Tag ids by lowercase name, once committed: a blog has few tags and many posts.
+    tags: std::sync::Mutex<HashMap<String, i64>>,
 }
 
 impl Importer<'_> {
     async fn wordpress(&self, path: &Path, report: &mut ImportReport) -> Result<(), ImportError> {
-        let mut connection = self.pool.acquire().await?;
-        let conn: &mut PgConnection = &mut connection;
+        // Two connections write two batches at once (the database does most of the work,
+        // and one backend uses one core); the file is read meanwhile.
+        let mut first = self.pool.acquire().await?;
+        let mut second = self.pool.acquire().await?;
+        let mut writers = Writers {
+            connections: [&mut first, &mut second],
+            waiting: Vec::new(),
+        };
         let mut batch = Batch::default();
         let mut records = Records::new(open(path)?, "item");
         let mut blog = String::new();
@@ -295,7 +332,8 @@ impl Importer<'_> {
             };
             let Some(item) = records.next_record(&mut outside)? else {
                 let source = wordpress_source(&blog, &site);
-                self.write_batch(conn, &source, &batch.take(), report).await?;
+                writers.waiting.push(batch.take());
+                self.write_waiting(&mut writers, &source, report).await?;
                 (self.progress)(&Progress::of(report, &records));
                 return Ok(());
             };
@@ -307,9 +345,12 @@ impl Importer<'_> {
                         .failed_comments
                         .extend(post.failed_comments.iter().cloned());
                     if batch.add(post) {
-                        let source = wordpress_source(&blog, &site);
-                        self.write_batch(conn, &source, &batch.take(), report).await?;
-                        (self.progress)(&Progress::of(report, &records));
+                        writers.waiting.push(batch.take());
+                        if writers.waiting.len() == writers.connections.len() {
+                            let source = wordpress_source(&blog, &site);
+                            self.write_waiting(&mut writers, &source, report).await?;
+                            (self.progress)(&Progress::of(report, &records));
+                        }
                     }
                 }
                 Record::Skipped { what, reason } => report.skipped.push((what, reason)),
@@ -392,6 +433,7 @@ impl Importer<'_> {
                     body_html: staged.body,
                     created_at: staged.created_at,
                     status: CommentStatus::Published,
+                    gazette: None,
                 })
                 .collect();
             if batch.add(post) {
@@ -401,6 +443,37 @@ impl Importer<'_> {
         }
         self.write_batch(conn, &source, &batch.take(), report).await?;
         (self.progress)(&Progress::of(report, &records));
+        Ok(())
+    }
+}
+
+/// Connections that write batches side by side, and the batches waiting for them.
+struct Writers<'c> {
+    connections: [&'c mut PgConnection; 2],
+    waiting: Vec<Vec<ImportPost>>,
+}
+
+impl Importer<'_> {
+    /// Writes the waiting batches (at most one per connection) at the same time.
+    async fn write_waiting(
+        &self,
+        writers: &mut Writers<'_>,
+        source: &str,
+        report: &mut ImportReport,
+    ) -> Result<(), ImportError> {
+        let mut batches = std::mem::take(&mut writers.waiting).into_iter();
+        let (first, second) = (batches.next().unwrap_or_default(), batches.next().unwrap_or_default());
+        let [one, two] = &mut writers.connections;
+        let mut first_report = ImportReport::for_batch(self.format);
+        let mut second_report = ImportReport::for_batch(self.format);
+        let (first_done, second_done) = tokio::join!(
+            self.write_batch(one, source, &first, &mut first_report),
+            self.write_batch(two, source, &second, &mut second_report),
+        );
+        first_done?;
+        second_done?;
+        report.merge(first_report);
+        report.merge(second_report);
         Ok(())
     }
 }

@@ -6,7 +6,16 @@ use gazette_store::comments::CommentStatus;
 use gazette_store::posts::PostStatus;
 
 use super::xml::Node;
-use super::{ImportComment, ImportPost, Record};
+use super::{GazetteOrigin, ImportComment, ImportPost, Record};
+
+/// What a Gazette export adds to an item or comment: the source behind its HTML (kept as
+/// written, white space and all) and its id.
+fn gazette_origin(node: &Node, id: &str) -> Option<GazetteOrigin> {
+    node.child("gazette:source").map(|source| GazetteOrigin {
+        source: source.text.clone(),
+        id: id.parse().ok(),
+    })
+}
 
 /// WXR's GMT dates: `2013-08-22 12:00:00` (a zero date means "never").
 fn gmt(text: Option<String>) -> Option<DateTime<Utc>> {
@@ -113,6 +122,7 @@ pub fn record(item: &Node, display_name: &dyn Fn(&str) -> Option<String>) -> Rec
             body_html: comment.text_of("wp:comment_content").unwrap_or_default(),
             created_at: gmt(comment.text_of("wp:comment_date_gmt")),
             status,
+            gazette: gazette_origin(comment, &comment_id),
         });
     }
     Record::Post(ImportPost {
@@ -136,6 +146,8 @@ pub fn record(item: &Node, display_name: &dyn Fn(&str) -> Option<String>) -> Rec
         skipped_comments,
         failed_comments,
         draft_because,
+        comments_open: item.text_of("wp:comment_status").as_deref() != Some("closed"),
+        gazette: gazette_origin(item, &id),
         title,
     })
 }

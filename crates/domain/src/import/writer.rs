@@ -27,6 +27,16 @@ pub(super) const BATCH_BYTES: usize = 16 * 1024 * 1024;
 const MAX_SLUG_LEN: usize = 200;
 const EXCERPT_CHARS: usize = 300;
 
+impl ImportPost {
+    /// The post's source: a Gazette export's Markdown, else the export's HTML (which the
+    /// Markdown renderer passes through, sanitised).
+    fn markdown(&self) -> &str {
+        self.gazette
+            .as_ref()
+            .map_or(&self.body_html, |origin| &origin.source)
+    }
+}
+
 /// The text a post brings into a batch (its body and its comments').
 pub(super) fn text_bytes(post: &ImportPost) -> usize {
     post.body_html.len()
@@ -91,18 +101,43 @@ impl Importer<'_> {
         posts: &[ImportPost],
         report: &mut ImportReport,
     ) -> Result<Option<String>, ImportError> {
+        if posts.is_empty() {
+            return Ok(None);
+        }
+        // Two batches written side by side may wait for each other's rows (a tag both
+        // create) in opposite orders: PostgreSQL ends one with a deadlock, and it is
+        // written again once the other is done.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.try_batch_once(conn, source, posts, report).await {
+                Err(ImportError::Store(error)) if error.is_deadlock() && attempts < 5 => {
+                    tracing::debug!("an import batch waited on another in a cycle; writing it again");
+                }
+                done => return done,
+            }
+        }
+    }
+
+    async fn try_batch_once(
+        &self,
+        conn: &mut PgConnection,
+        source: &str,
+        posts: &[ImportPost],
+        report: &mut ImportReport,
+    ) -> Result<Option<String>, ImportError> {
         let mut counts = ImportReport {
             format: Some(self.format),
             ..ImportReport::default()
         };
         let mut tx = gazette_store::begin(conn).await?;
         match self.batch_in(&mut tx, source, posts, &mut counts).await {
-            Ok(new_authors) => {
+            Ok(learned) => {
                 if self.dry_run {
                     tx.rollback().await?;
                 } else {
                     tx.commit().await?;
-                    self.remember_authors(new_authors);
+                    self.remember(learned);
                 }
                 report.add_counts(&counts);
                 Ok(None)
@@ -116,15 +151,15 @@ impl Importer<'_> {
     }
 
     /// Writes the batch's new posts and comments in the caller's transaction; returns the
-    /// authors it created (by login), to remember once the transaction commits.
+    /// authors and tags it found or created, to remember once the transaction commits.
     async fn batch_in(
         &self,
         tx: &mut PgConnection,
         source: &str,
         posts: &[ImportPost],
         report: &mut ImportReport,
-    ) -> Result<Vec<(String, i64)>, ImportError> {
-        imports::commit_without_waiting(&mut *tx).await?;
+    ) -> Result<Learned, ImportError> {
+        imports::begin_batch(&mut *tx).await?;
         let external_ids: Vec<&str> = posts
             .iter()
             .flat_map(|post| {
@@ -152,7 +187,7 @@ impl Importer<'_> {
                 _ => new_posts.push(post),
             }
         }
-        let (inserted, new_authors) = self.insert_new_posts(tx, &new_posts).await?;
+        let (inserted, learned) = self.insert_new_posts(tx, &new_posts).await?;
         for (post, id) in new_posts.iter().zip(inserted) {
             post_ids.insert(&post.external_id, id);
             records.push((post.external_id.as_str(), Imported::Post(id)));
@@ -224,7 +259,7 @@ impl Importer<'_> {
             if level.is_empty() {
                 level = std::mem::take(&mut pending);
             }
-            let ids = comments::reserve_ids(&mut *tx, level.len()).await?;
+            let ids = self.comment_ids(tx, &level).await?;
             let rows: Vec<(i64, NewComment<'_>)> = level
                 .iter()
                 .zip(&ids)
@@ -245,18 +280,53 @@ impl Importer<'_> {
             }
         }
         imports::record(&mut *tx, source, &records).await?;
-        Ok(new_authors)
+        if posts.iter().any(|post| post.gazette.is_some()) {
+            imports::advance_id_sequences(&mut *tx).await?;
+        }
+        Ok(learned)
+    }
+
+    /// Ids for a level of comments: a Gazette export's where free, else reserved ones.
+    async fn comment_ids(
+        &self,
+        tx: &mut PgConnection,
+        level: &[(i64, &ImportComment, CheckedComment)],
+    ) -> Result<Vec<i64>, ImportError> {
+        let wanted: Vec<i64> = level
+            .iter()
+            .filter_map(|(_, comment, _)| comment.gazette.as_ref().and_then(|origin| origin.id))
+            .collect();
+        let taken = match wanted.is_empty() {
+            true => HashSet::new(),
+            false => comments::taken_ids_unchecked(&mut *tx, &wanted).await?,
+        };
+        let kept: Vec<Option<i64>> = level
+            .iter()
+            .map(|(_, comment, _)| {
+                comment
+                    .gazette
+                    .as_ref()
+                    .and_then(|origin| origin.id)
+                    .filter(|id| !taken.contains(id))
+            })
+            .collect();
+        let missing = kept.iter().filter(|id| id.is_none()).count();
+        let mut reserved = comments::reserve_ids(&mut *tx, missing).await?.into_iter();
+        Ok(kept
+            .into_iter()
+            .map(|id| id.or_else(|| reserved.next()).unwrap_or_default())
+            .collect())
     }
 
     /// Inserts the new posts with their tags (authors found or created, slugs made free);
-    /// returns their ids in order, and the authors created.
+    /// returns their ids in order, and the authors and tags it found or created.
     async fn insert_new_posts(
         &self,
         tx: &mut PgConnection,
         new_posts: &[&ImportPost],
-    ) -> Result<(Vec<i64>, Vec<(String, i64)>), ImportError> {
+    ) -> Result<(Vec<i64>, Learned), ImportError> {
         if new_posts.is_empty() {
-            return Ok((Vec::new(), Vec::new()));
+            return Ok((Vec::new(), Learned::default()));
         }
         let mut new_authors: Vec<(String, i64)> = Vec::new();
         let mut prepared = Vec::with_capacity(new_posts.len());
@@ -295,13 +365,35 @@ impl Importer<'_> {
             used.insert(post.slug.clone());
         }
 
+        // A Gazette export's ids are kept where they are free (global ids stay valid).
+        let wanted_ids: Vec<i64> = new_posts
+            .iter()
+            .filter_map(|post| post.gazette.as_ref().and_then(|origin| origin.id))
+            .collect();
+        let taken_ids = posts::taken_ids_unchecked(&mut *tx, &wanted_ids).await?;
+        let ids: Vec<Option<i64>> = new_posts
+            .iter()
+            .map(|post| {
+                post.gazette
+                    .as_ref()
+                    .and_then(|origin| origin.id)
+                    .filter(|id| !taken_ids.contains(id))
+            })
+            .collect();
         let rows: Vec<(NewPost<'_>, Vec<TagName<'_>>)> = prepared
             .iter()
             .zip(new_posts)
             .map(|(prepared, post)| prepared.row(post))
             .collect();
-        let inserted = publishing::insert_posts(&mut *tx, &rows, PublishedBy::Import).await?;
-        Ok((inserted.into_iter().map(|post| post.id).collect(), new_authors))
+        let known_tags = self.tags.lock().map(|tags| tags.clone()).unwrap_or_default();
+        let (inserted, tags) =
+            publishing::insert_posts(&mut *tx, &rows, &ids, &known_tags, PublishedBy::Import)
+                .await?;
+        let learned = Learned {
+            authors: new_authors,
+            tags,
+        };
+        Ok((inserted.into_iter().map(|post| post.id).collect(), learned))
     }
 
     fn known_author(&self, login: &str) -> Option<i64> {
@@ -311,11 +403,23 @@ impl Importer<'_> {
             .and_then(|authors| authors.get(login).copied())
     }
 
-    fn remember_authors(&self, created: Vec<(String, i64)>) {
+    fn remember(&self, learned: Learned) {
         if let Ok(mut authors) = self.authors.lock() {
-            authors.extend(created);
+            authors.extend(learned.authors);
+        }
+        if let Ok(mut tags) = self.tags.lock() {
+            tags.extend(learned.tags);
         }
     }
+}
+
+/// What a batch found or created that later batches can use once it has committed.
+#[derive(Default)]
+struct Learned {
+    /// Author ids by login.
+    authors: Vec<(String, i64)>,
+    /// Tag ids by lowercase name.
+    tags: HashMap<String, i64>,
 }
 
 /// A new post's columns, rendered and sanitised as any post's.
@@ -341,12 +445,12 @@ impl PreparedPost {
             MAX_SLUG_LEN,
             "post",
         );
+        let source = post.markdown();
         let (excerpt, custom_excerpt) = match &post.excerpt {
+            // A Gazette export's excerpt is the text the author wrote.
+            Some(excerpt) if post.gazette.is_some() => (excerpt.clone(), true),
             Some(excerpt) => (gazette_content::plain_text(excerpt), true),
-            None => (
-                gazette_content::excerpt(&post.body_html, EXCERPT_CHARS),
-                false,
-            ),
+            None => (gazette_content::excerpt(source, EXCERPT_CHARS), false),
         };
         let published_at = match post.status {
             PostStatus::Draft => post.published_at,
@@ -356,7 +460,7 @@ impl PreparedPost {
             author_id,
             slug,
             title,
-            body_html: gazette_content::render_post_body(&post.body_html),
+            body_html: gazette_content::render_post_body(source),
             excerpt,
             custom_excerpt,
             published_at,
@@ -374,12 +478,12 @@ impl PreparedPost {
                 author_id: self.author_id,
                 slug: &self.slug,
                 title: &self.title,
-                body: &post.body_html,
+                body: post.markdown(),
                 body_html: &self.body_html,
                 excerpt: &self.excerpt,
                 custom_excerpt: self.custom_excerpt,
                 status: post.status,
-                comments_open: true,
+                comments_open: post.comments_open,
                 published_at: self.published_at,
             },
             self.tags
@@ -406,7 +510,10 @@ struct CheckedComment {
 impl CheckedComment {
     /// The comment, or why it cannot be imported (no text, too long).
     fn of(comment: &ImportComment) -> Result<Self, String> {
-        let text = gazette_content::comment_text_from_html(&comment.body_html);
+        let text = match &comment.gazette {
+            Some(origin) => origin.source.clone(),
+            None => gazette_content::comment_text_from_html(&comment.body_html),
+        };
         let body = commenting::check_body(&text).map_err(|error| match text.trim() {
             "" => "it has no text".to_owned(),
             _ => error.to_string(),

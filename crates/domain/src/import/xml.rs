@@ -67,6 +67,7 @@ pub fn alias(namespace: &[u8]) -> &'static str {
         b"http://schemas.google.com/g/2005" => "gd",
         b"http://purl.org/rss/1.0/modules/content/" => "content",
         b"http://purl.org/dc/elements/1.1/" => "dc",
+        b"urn:gazette:export:1" => "gazette",
         other => wordpress_alias(other).unwrap_or("other"),
     }
 }
