@@ -108,7 +108,8 @@ async fn export(settings: &Settings, file: Option<&std::path::Path>) -> anyhow::
     let partial = file.map(|file| file.with_extension("partial"));
     let mut out: Box<dyn std::io::Write + Send> = match &partial {
         Some(path) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?,
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout())),
     };
@@ -117,8 +118,9 @@ async fn export(settings: &Settings, file: Option<&std::path::Path>) -> anyhow::
         let counts = export_site(database.pool(), &site, chrono::Utc::now(), &mut out).await?;
         drop(out);
         if let (Some(partial), Some(file)) = (&partial, file) {
-            std::fs::rename(partial, file)
-                .with_context(|| format!("cannot rename {} to {}", partial.display(), file.display()))?;
+            std::fs::rename(partial, file).with_context(|| {
+                format!("cannot rename {} to {}", partial.display(), file.display())
+            })?;
         }
         eprintln!(
             "exported {} posts, {} comments, {} authors",
@@ -154,9 +156,7 @@ impl ImportProgress {
             return;
         };
         let now = std::time::Instant::now();
-        if !self.terminal
-            && last_line.is_some_and(|last| now.duration_since(last).as_secs() < 2)
-        {
+        if !self.terminal && last_line.is_some_and(|last| now.duration_since(last).as_secs() < 2) {
             return;
         }
         *last_line = Some(now);

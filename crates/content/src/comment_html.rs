@@ -235,7 +235,10 @@ fn escape_into(out: &mut String, text: &str, line_start: bool) {
         let escape = match character {
             '\\' | '`' | '*' | '[' | ']' | '<' | '~' => true,
             // Inside a word, `_` is no emphasis.
-            '_' => !(before.is_some_and(char::is_alphanumeric) && after.is_some_and(char::is_alphanumeric)),
+            '_' => {
+                !(before.is_some_and(char::is_alphanumeric)
+                    && after.is_some_and(char::is_alphanumeric))
+            }
             // A heading or a quote only at the start of a line.
             '#' | '>' => line_start && characters[..index].iter().all(|c| c.is_whitespace()),
             _ => false,
@@ -296,7 +299,10 @@ mod tests {
             comment_text_from_html("Finally! snake_case, 1 > 0 &amp; #1"),
             "Finally! snake_case, 1 > 0 & #1"
         );
-        assert_eq!(comment_text_from_html("# not a heading"), "\\# not a heading");
+        assert_eq!(
+            comment_text_from_html("# not a heading"),
+            "\\# not a heading"
+        );
     }
 
     #[test]
@@ -314,8 +320,14 @@ mod tests {
             "<strong>Bold</strong> <em>it</em><blockquote>Stay hungry.</blockquote><ul><li>one</li><li>two</li></ul><pre>let x = 1;\nlet y = 2;</pre>",
         );
         assert!(html.contains("<strong>Bold</strong> <em>it</em>"), "{html}");
-        assert!(html.contains("<blockquote>\n<p>Stay hungry.</p>\n</blockquote>"), "{html}");
+        assert!(
+            html.contains("<blockquote>\n<p>Stay hungry.</p>\n</blockquote>"),
+            "{html}"
+        );
         assert!(html.contains("<li>one</li>\n<li>two</li>"), "{html}");
-        assert!(html.contains("<pre><code>let x = 1;\nlet y = 2;\n</code></pre>"), "{html}");
+        assert!(
+            html.contains("<pre><code>let x = 1;\nlet y = 2;\n</code></pre>"),
+            "{html}"
+        );
     }
 }

@@ -112,7 +112,10 @@ fn write_post(out: &mut dyn Write, url: &str, post: &ExportedPost) -> std::io::R
         out,
         2,
         "pubDate",
-        &post.published_at.map(|at| at.to_rfc2822()).unwrap_or_default(),
+        &post
+            .published_at
+            .map(|at| at.to_rfc2822())
+            .unwrap_or_default(),
     )?;
     element(out, 2, "dc:creator", &post.author_slug)?;
     writeln!(
@@ -126,7 +129,11 @@ fn write_post(out: &mut dyn Write, url: &str, post: &ExportedPost) -> std::io::R
         out,
         2,
         "excerpt:encoded",
-        if post.custom_excerpt { &post.excerpt } else { "" },
+        if post.custom_excerpt {
+            &post.excerpt
+        } else {
+            ""
+        },
     )?;
     element(out, 2, "gazette:source", &post.body)?;
     element(out, 2, "wp:post_id", &post.id.to_string())?;
@@ -218,7 +225,12 @@ fn wxr_date(at: Option<DateTime<Utc>>) -> String {
 }
 
 fn element(out: &mut dyn Write, depth: usize, name: &str, text: &str) -> std::io::Result<()> {
-    writeln!(out, "{}<{name}>{}</{name}>", "\t".repeat(depth), escape(text))
+    writeln!(
+        out,
+        "{}<{name}>{}</{name}>",
+        "\t".repeat(depth),
+        escape(text)
+    )
 }
 
 /// Text as XML 1.0 keeps it: markup escaped, carriage returns as references (a parser
@@ -248,6 +260,9 @@ mod tests {
 
     #[test]
     fn text_survives_an_xml_parser() {
-        assert_eq!(escape("a < b & \"c\"\r\n\u{1}"), "a &lt; b &amp; &quot;c&quot;&#13;\n\u{FFFD}");
+        assert_eq!(
+            escape("a < b & \"c\"\r\n\u{1}"),
+            "a &lt; b &amp; &quot;c&quot;&#13;\n\u{FFFD}"
+        );
     }
 }

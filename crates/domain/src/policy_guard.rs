@@ -29,6 +29,8 @@ const CONTENT_MODULES: &[&str] = &[
 /// is a read. (The policy for writes is the use cases' business: each checks the actor
 /// before it calls the store.)
 const WRITE_VERBS: &[&str] = &[
+    "advance",
+    "begin",
     "claim",
     "commit",
     "delete",

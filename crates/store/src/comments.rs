@@ -173,15 +173,45 @@ pub async fn insert_many_reserved(
     )
     .bind(comments.iter().map(|(id, _)| *id).collect::<Vec<_>>())
     .bind(comments.iter().map(|(_, c)| c.post_id).collect::<Vec<_>>())
-    .bind(comments.iter().map(|(_, c)| c.parent_id).collect::<Vec<_>>())
-    .bind(comments.iter().map(|(_, c)| c.author_name).collect::<Vec<_>>())
+    .bind(
+        comments
+            .iter()
+            .map(|(_, c)| c.parent_id)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        comments
+            .iter()
+            .map(|(_, c)| c.author_name)
+            .collect::<Vec<_>>(),
+    )
     .bind(column(|c| c.author_email.map(str::to_owned)))
     .bind(column(|c| c.author_url.map(str::to_owned)))
-    .bind(comments.iter().map(|(_, c)| c.author_id).collect::<Vec<_>>())
+    .bind(
+        comments
+            .iter()
+            .map(|(_, c)| c.author_id)
+            .collect::<Vec<_>>(),
+    )
     .bind(comments.iter().map(|(_, c)| c.body).collect::<Vec<_>>())
-    .bind(comments.iter().map(|(_, c)| c.body_html).collect::<Vec<_>>())
-    .bind(comments.iter().map(|(_, c)| c.status.as_str()).collect::<Vec<_>>())
-    .bind(comments.iter().map(|(_, c)| c.created_at).collect::<Vec<_>>())
+    .bind(
+        comments
+            .iter()
+            .map(|(_, c)| c.body_html)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        comments
+            .iter()
+            .map(|(_, c)| c.status.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        comments
+            .iter()
+            .map(|(_, c)| c.created_at)
+            .collect::<Vec<_>>(),
+    )
     .execute(exec)
     .await?;
     Ok(())

@@ -51,7 +51,9 @@ pub struct ExportedAuthor {
 }
 
 /// The authors who wrote a post, by id.
-pub async fn authors_unchecked(exec: impl PgExecutor<'_>) -> Result<Vec<ExportedAuthor>, StoreError> {
+pub async fn authors_unchecked(
+    exec: impl PgExecutor<'_>,
+) -> Result<Vec<ExportedAuthor>, StoreError> {
     let authors = sqlx::query_as(
         "select a.id, a.slug, a.name from authors a \
          where exists (select 1 from posts p where p.author_id = a.id) order by a.id",

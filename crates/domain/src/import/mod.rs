@@ -437,11 +437,13 @@ impl Importer<'_> {
                 })
                 .collect();
             if batch.add(post) {
-                self.write_batch(conn, &source, &batch.take(), report).await?;
+                self.write_batch(conn, &source, &batch.take(), report)
+                    .await?;
                 (self.progress)(&Progress::of(report, &records));
             }
         }
-        self.write_batch(conn, &source, &batch.take(), report).await?;
+        self.write_batch(conn, &source, &batch.take(), report)
+            .await?;
         (self.progress)(&Progress::of(report, &records));
         Ok(())
     }
@@ -462,7 +464,10 @@ impl Importer<'_> {
         report: &mut ImportReport,
     ) -> Result<(), ImportError> {
         let mut batches = std::mem::take(&mut writers.waiting).into_iter();
-        let (first, second) = (batches.next().unwrap_or_default(), batches.next().unwrap_or_default());
+        let (first, second) = (
+            batches.next().unwrap_or_default(),
+            batches.next().unwrap_or_default(),
+        );
         let [one, two] = &mut writers.connections;
         let mut first_report = ImportReport::for_batch(self.format);
         let mut second_report = ImportReport::for_batch(self.format);

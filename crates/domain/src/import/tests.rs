@@ -17,9 +17,12 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// How a renaming names the namespace at an index: a prefix, or `None` for the default.
+type PrefixScheme<'a> = &'a dyn Fn(usize) -> Option<String>;
+
 /// The document with every namespaced element written under the prefix `prefix(index)`
 /// of its namespace URI (`None`: the default namespace), declared once on the root.
-fn renamed(xml: &[u8], prefix: &dyn Fn(usize) -> Option<String>) -> Vec<u8> {
+fn renamed(xml: &[u8], prefix: PrefixScheme<'_>) -> Vec<u8> {
     // Pass 1: the namespace URIs elements use, in a fixed order.
     let mut uris = BTreeSet::new();
     let mut reader = NsReader::from_reader(xml);
@@ -70,7 +73,10 @@ fn renamed(xml: &[u8], prefix: &dyn Fn(usize) -> Option<String>) -> Vec<u8> {
                 if root {
                     for (index, known) in uris.iter().enumerate() {
                         if let Some(prefix) = prefix(index) {
-                            element.push_attribute((format!("xmlns:{prefix}").as_str(), known.as_str()));
+                            element.push_attribute((
+                                format!("xmlns:{prefix}").as_str(),
+                                known.as_str(),
+                            ));
                         }
                     }
                     root = false;
@@ -126,7 +132,9 @@ fn records(xml: &[u8], record: &'static str) -> Vec<String> {
     loop {
         let mut outside = Vec::new();
         let next = records
-            .next_record(&mut |node: &Node| outside.push(format!("{}={}", node.name, node.text.trim())))
+            .next_record(&mut |node: &Node| {
+                outside.push(format!("{}={}", node.name, node.text.trim()))
+            })
             .expect("records");
         read.extend(outside);
         let Some(node) = next else {
@@ -144,12 +152,18 @@ fn records(xml: &[u8], record: &'static str) -> Vec<String> {
 
 #[test]
 fn renaming_every_prefix_changes_nothing() {
-    let schemes: [(&str, &dyn Fn(usize) -> Option<String>); 4] = [
+    let schemes: [(&str, PrefixScheme<'_>); 4] = [
         ("ns0, ns1…", &|index| Some(format!("ns{index}"))),
-        ("one letter", &|index| Some(char::from(b'a' + index as u8).to_string())),
-        ("long names", &|index| Some(format!("namespace-number-{index}"))),
+        ("one letter", &|index| {
+            Some(char::from(b'a' + index as u8).to_string())
+        }),
+        ("long names", &|index| {
+            Some(format!("namespace-number-{index}"))
+        }),
         // The first URI as the default namespace, the rest prefixed.
-        ("a default", &|index| (index > 0).then(|| format!("p{index}"))),
+        ("a default", &|index| {
+            (index > 0).then(|| format!("p{index}"))
+        }),
     ];
     for (file, record) in [
         ("themeunittestdata.wordpress.xml", "item"),

@@ -71,9 +71,7 @@ pub fn record(item: &Node, display_name: &dyn Fn(&str) -> Option<String>) -> Rec
         "private" => (PostStatus::Draft, Some("private")),
         "pending" => (PostStatus::Draft, Some("pending review")),
         "publish" => (PostStatus::Published, None),
-        "future" if published_at.is_some_and(|at| at > Utc::now()) => {
-            (PostStatus::Scheduled, None)
-        }
+        "future" if published_at.is_some_and(|at| at > Utc::now()) => (PostStatus::Scheduled, None),
         "future" => (PostStatus::Published, None),
         // draft, auto-draft: not public, and a draft in Gazette too.
         _ => (PostStatus::Draft, None),

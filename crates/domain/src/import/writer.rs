@@ -112,7 +112,9 @@ impl Importer<'_> {
             attempts += 1;
             match self.try_batch_once(conn, source, posts, report).await {
                 Err(ImportError::Store(error)) if error.is_deadlock() && attempts < 5 => {
-                    tracing::debug!("an import batch waited on another in a cycle; writing it again");
+                    tracing::debug!(
+                        "an import batch waited on another in a cycle; writing it again"
+                    );
                 }
                 done => return done,
             }
@@ -163,8 +165,11 @@ impl Importer<'_> {
         let external_ids: Vec<&str> = posts
             .iter()
             .flat_map(|post| {
-                std::iter::once(post.external_id.as_str())
-                    .chain(post.comments.iter().map(|comment| comment.external_id.as_str()))
+                std::iter::once(post.external_id.as_str()).chain(
+                    post.comments
+                        .iter()
+                        .map(|comment| comment.external_id.as_str()),
+                )
             })
             .collect();
         let before = imports::find_many_unchecked(&mut *tx, source, &external_ids).await?;
@@ -229,9 +234,12 @@ impl Importer<'_> {
                 let what = format!("comment {external_id}");
                 match CheckedComment::of(comment) {
                     Ok(checked) => {
-                        report
-                            .changed
-                            .extend(checked.changes.iter().map(|change| (what.clone(), change.clone())));
+                        report.changed.extend(
+                            checked
+                                .changes
+                                .iter()
+                                .map(|change| (what.clone(), change.clone())),
+                        );
                         pending.push((post_id, comment, checked));
                     }
                     Err(reason) => match self.format {
@@ -250,10 +258,9 @@ impl Importer<'_> {
             // the reply stands at the top). Nothing ready means a cycle: all at the top.
             let (mut level, rest): (Vec<_>, Vec<_>) =
                 pending.into_iter().partition(|(_, comment, _)| {
-                    comment
-                        .parent_external_id
-                        .as_deref()
-                        .is_none_or(|parent| comment_ids.contains_key(parent) || !waiting.contains(parent))
+                    comment.parent_external_id.as_deref().is_none_or(|parent| {
+                        comment_ids.contains_key(parent) || !waiting.contains(parent)
+                    })
                 });
             pending = rest;
             if level.is_empty() {
@@ -385,7 +392,11 @@ impl Importer<'_> {
             .zip(new_posts)
             .map(|(prepared, post)| prepared.row(post))
             .collect();
-        let known_tags = self.tags.lock().map(|tags| tags.clone()).unwrap_or_default();
+        let known_tags = self
+            .tags
+            .lock()
+            .map(|tags| tags.clone())
+            .unwrap_or_default();
         let (inserted, tags) =
             publishing::insert_posts(&mut *tx, &rows, &ids, &known_tags, PublishedBy::Import)
                 .await?;
@@ -440,11 +451,8 @@ impl PreparedPost {
             "" => "(untitled)".to_owned(),
             title => title.to_owned(),
         };
-        let slug = gazette_content::slugify(
-            post.slug.as_deref().unwrap_or(&title),
-            MAX_SLUG_LEN,
-            "post",
-        );
+        let slug =
+            gazette_content::slugify(post.slug.as_deref().unwrap_or(&title), MAX_SLUG_LEN, "post");
         let source = post.markdown();
         let (excerpt, custom_excerpt) = match &post.excerpt {
             // A Gazette export's excerpt is the text the author wrote.
@@ -528,7 +536,9 @@ impl CheckedComment {
                         "the name was shortened to {} characters",
                         commenting::MAX_AUTHOR_NAME_CHARS
                     ));
-                    name.chars().take(commenting::MAX_AUTHOR_NAME_CHARS).collect()
+                    name.chars()
+                        .take(commenting::MAX_AUTHOR_NAME_CHARS)
+                        .collect()
                 }
             },
         };
@@ -576,4 +586,3 @@ impl CheckedComment {
         }
     }
 }
-

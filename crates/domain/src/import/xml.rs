@@ -146,7 +146,8 @@ fn newlines(bytes: &[u8]) -> u64 {
 impl<R: BufRead> BufRead for Counted<R> {
     fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
         if self.markup_bytes > MAX_MARKUP_BYTES {
-            self.too_large.store(true, std::sync::atomic::Ordering::Relaxed);
+            self.too_large
+                .store(true, std::sync::atomic::Ordering::Relaxed);
             return Err(std::io::Error::other("markup too large"));
         }
         self.inner.fill_buf()
@@ -238,7 +239,9 @@ impl<R: BufRead> Records<R> {
             if opens && stack.len() + self.outside.len() >= MAX_DEPTH {
                 return Err(Self::refuse(
                     line,
-                    format!("elements are nested more than {MAX_DEPTH} deep, deeper than any export"),
+                    format!(
+                        "elements are nested more than {MAX_DEPTH} deep, deeper than any export"
+                    ),
                 ));
             }
             match event {
