@@ -165,8 +165,13 @@ impl ImportProgress {
             .checked_div(self.file_bytes)
             .unwrap_or(100)
             .min(100);
+        // The total is not known before the end; the share of the file read tells it.
+        let estimated_total = (done.records as u64 * self.file_bytes)
+            .checked_div(done.bytes_read)
+            .unwrap_or(0)
+            .max(done.records as u64);
         let line = format!(
-            "importing: {} records read, {percent}% of the file, {:.0} records/s",
+            "importing: {} of about {estimated_total} records ({percent}% of the file), {:.0} records/s",
             done.records,
             done.records as f64 / seconds
         );

@@ -150,6 +150,33 @@ fn records(xml: &[u8], record: &'static str) -> Vec<String> {
     }
 }
 
+/// Random prefixes (a seeded xorshift: the same cases every run), each a valid name, one
+/// namespace sometimes the default.
+fn random_scheme(seed: u64) -> impl Fn(usize) -> Option<String> {
+    let mut state = seed | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let default = (next() % 3 == 0).then(|| (next() % 4) as usize);
+    let names: Vec<String> = (0..16)
+        .map(|index| {
+            let length = 1 + (next() % 10) as usize;
+            let mut name: String = (0..length)
+                .map(|_| {
+                    char::from(b"abcdefghijklmnopqrstuvwyz0123456789_-."[(next() % 38) as usize])
+                })
+                .collect();
+            // A name starts with a letter, never with `xml`; the index keeps them apart.
+            name.insert(0, char::from(b'a' + (next() % 23) as u8));
+            format!("{name}{index}")
+        })
+        .collect();
+    move |index| (Some(index) != default).then(|| names[index].clone())
+}
+
 #[test]
 fn renaming_every_prefix_changes_nothing() {
     let schemes: [(&str, PrefixScheme<'_>); 4] = [
@@ -178,6 +205,16 @@ fn renaming_every_prefix_changes_nothing() {
             let changed = renamed(&original, prefix);
             assert_ne!(changed, original, "{file} {scheme}");
             assert_eq!(records(&changed, record), expected, "{file} with {scheme}");
+        }
+        for seed in 1..=12u64 {
+            let prefix = random_scheme(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let changed = renamed(&original, &prefix);
+            assert_ne!(changed, original, "{file} random scheme {seed}");
+            assert_eq!(
+                records(&changed, record),
+                expected,
+                "{file} with random scheme {seed}"
+            );
         }
     }
 }
