@@ -187,7 +187,7 @@ impl ImportReport {
                 + self.failed_records
     }
 
-    fn for_batch(format: Format) -> Self {
+    pub(super) fn for_batch(format: Format) -> Self {
         Self {
             format: Some(format),
             ..Self::default()

@@ -128,10 +128,7 @@ impl Importer<'_> {
         posts: &[ImportPost],
         report: &mut ImportReport,
     ) -> Result<Option<String>, ImportError> {
-        let mut counts = ImportReport {
-            format: Some(self.format),
-            ..ImportReport::default()
-        };
+        let mut counts = ImportReport::for_batch(self.format);
         let mut tx = gazette_store::begin(conn).await?;
         match self.batch_in(&mut tx, source, posts, &mut counts).await {
             Ok(learned) => {
