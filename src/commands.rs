@@ -34,10 +34,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn import(settings: &Settings, file: &std::path::Path, dry_run: bool) -> anyhow::Result<()> {
-    use gazette_domain::import::{Format, import_file};
+    use gazette_domain::import::{Format, ImportOptions, import_file};
     with_database(settings, Access::Shared, async move |database| {
         let progress = ImportProgress::new(file);
-        let report = import_file(database.pool(), file, dry_run, &|done| progress.show(done))
+        let options = ImportOptions {
+            dry_run,
+            max_comment_depth: settings.comment_policy().max_depth,
+        };
+        let report = import_file(database.pool(), file, options, &|done| progress.show(done))
             .await;
         progress.finish();
         let report = report.with_context(|| file.display().to_string())?;
@@ -91,7 +95,7 @@ async fn import(settings: &Settings, file: &std::path::Path, dry_run: bool) -> a
         let failed = report.failed.len() + report.failed_comments.len();
         if failed > 0 {
             bail!(
-                "{}: {failed} records or comments could not be imported (listed above); the rest was {}",
+                "{}: {failed} of its records and comments could not be imported (listed above); the rest was {}",
                 file.display(),
                 if dry_run { "checked" } else { "imported" }
             );
@@ -103,32 +107,57 @@ async fn import(settings: &Settings, file: &std::path::Path, dry_run: bool) -> a
 
 async fn export(settings: &Settings, file: Option<&std::path::Path>) -> anyhow::Result<()> {
     use gazette_domain::export::export_site;
-    // Written beside the target and renamed when whole: an interrupted export leaves no
-    // half a file under the name.
-    let partial = file.map(|file| file.with_extension("partial"));
-    let mut out: Box<dyn std::io::Write + Send> = match &partial {
-        Some(path) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(path)
-                .with_context(|| format!("cannot create {}", path.display()))?,
-        )),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
-    };
     let site = settings.site(settings.listen);
-    with_database(settings, Access::Shared, async move |database| {
+    let Some(file) = file else {
+        let mut out = std::io::BufWriter::new(std::io::stdout());
+        return with_database(settings, Access::Shared, async move |database| {
+            let counts = export_site(database.pool(), &site, chrono::Utc::now(), &mut out).await?;
+            report_export(&counts);
+            Ok(())
+        })
+        .await;
+    };
+    // Written beside the target and renamed when whole and on disk: an interrupted export
+    // leaves no half a file under the name. Readable by its owner only: it holds
+    // commenters' emails.
+    let mut partial_name = file.as_os_str().to_owned();
+    partial_name.push(".partial");
+    let partial = std::path::PathBuf::from(partial_name);
+    let created = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&partial)
+            .with_context(|| format!("cannot create {}", partial.display()))?
+    };
+    let written = with_database(settings, Access::Shared, async |database| {
+        let mut out = std::io::BufWriter::new(&created);
         let counts = export_site(database.pool(), &site, chrono::Utc::now(), &mut out).await?;
         drop(out);
-        if let (Some(partial), Some(file)) = (&partial, file) {
-            std::fs::rename(partial, file).with_context(|| {
-                format!("cannot rename {} to {}", partial.display(), file.display())
-            })?;
-        }
-        eprintln!(
-            "exported {} posts, {} comments, {} authors",
-            counts.posts, counts.comments, counts.authors
-        );
+        created
+            .sync_all()
+            .context("cannot write the export to disk")?;
+        std::fs::rename(&partial, file).with_context(|| {
+            format!("cannot rename {} to {}", partial.display(), file.display())
+        })?;
+        report_export(&counts);
         Ok(())
     })
-    .await
+    .await;
+    if written.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    written
+}
+
+fn report_export(counts: &gazette_domain::export::ExportCounts) {
+    eprintln!(
+        "exported {} posts, {} comments, {} authors",
+        counts.posts, counts.comments, counts.authors
+    );
 }
 
 /// The import's progress on standard error: one line rewritten in place on a terminal,

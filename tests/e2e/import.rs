@@ -430,9 +430,9 @@ async fn old_permalinks_redirect_to_the_imported_posts() {
     app.stop().await;
 }
 
-/// A post the database refuses (here its body is larger than a post may be) is rolled back
-/// whole with its comments, reported as failed (exit code 1), and the import goes on with
-/// the posts of its batch.
+/// A post Gazette cannot hold (here its body is larger than a post may be) fails whole with
+/// its comments, reported as failed (exit code 1), and the import goes on with the posts of
+/// its batch.
 #[tokio::test]
 async fn a_post_that_fails_midway_is_absent_not_half_imported() {
     let app = TestApp::spawn_api_only().await;
@@ -461,7 +461,10 @@ async fn a_post_that_fails_midway_is_absent_not_half_imported() {
         report.contains("items: 2 in the file: imported 1, already present 0, skipped 0, failed 1"),
         "{report}"
     );
-    assert!(report.contains("posts_body_size"), "{report}");
+    assert!(
+        report.contains("its body has 300 KiB, more than the 256 KiB a post may have"),
+        "{report}"
+    );
     assert!(
         error.contains("could not be imported (listed above)"),
         "{error}"
@@ -726,6 +729,30 @@ async fn hostile_exports_are_refused_with_a_sentence() {
     );
     assert!(report.contains("it has no wp:post_id"), "{report}");
 
+    // Cut off midway (an interrupted download): an error, not a smaller import.
+    let cut = dir.path().join("cut.xml");
+    let whole = hostile_export(&[hostile_item("7", ""), hostile_item("8", "")].concat());
+    let after_first_item = whole.find("</item>").expect("an item") + "</item>".len();
+    std::fs::write(&cut, &whole[..after_first_item]).expect("write");
+    let (code, _, error) = run_import(&app, &cut, &[]).await;
+    assert_eq!(code, Some(1), "{error}");
+    assert!(error.contains("it is cut off"), "{error}");
+
+    // Another encoding than UTF-8 is refused, not read as mojibake.
+    let latin1 = dir.path().join("latin1.xml");
+    let declared = hostile_export(&hostile_item("9", "")).replacen(
+        "<?xml version=\"1.0\"?>",
+        "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>",
+        1,
+    );
+    std::fs::write(&latin1, declared).expect("write");
+    let (code, _, error) = run_import(&app, &latin1, &[]).await;
+    assert_eq!(code, Some(1), "{error}");
+    assert!(
+        error.contains("encoded in iso-8859-1; save it as UTF-8"),
+        "{error}"
+    );
+
     // Plain RSS is no WordPress export.
     let rss = dir.path().join("plain.xml");
     std::fs::write(&rss, "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><item><title>x</title></item></channel></rss>").expect("write");
@@ -808,4 +835,94 @@ async fn export_then_import_then_export_gives_the_same_file() {
     assert_eq!(ids(&second).await, ids(&first).await);
     first.stop().await;
     second.stop().await;
+}
+
+/// Two batches written at once that want the same slug: the one that loses the race is
+/// written again a post at a time, and every post is imported with a slug of its own.
+#[tokio::test]
+async fn batches_written_at_once_keep_slugs_apart() {
+    let app = TestApp::spawn_api_only().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("slugs.xml");
+    // Posts 1 and 201 fall in the two batches written side by side, both named "same".
+    let items: String = (1..=400)
+        .map(|number| {
+            let name = if number == 1 || number == 201 {
+                "same".to_owned()
+            } else {
+                format!("post-{number}")
+            };
+            hostile_item(
+                &number.to_string(),
+                &format!("<wp:post_name>{name}</wp:post_name>"),
+            )
+        })
+        .collect();
+    std::fs::write(&file, hostile_export(&items)).expect("write");
+    let report = import(&app, &file, &[]).await;
+    assert!(
+        report.contains(
+            "items: 400 in the file: imported 400, already present 0, skipped 0, failed 0"
+        ),
+        "{report}"
+    );
+    let same: Vec<String> =
+        sqlx::query_scalar("select slug from posts where slug like 'same%' order by slug")
+            .fetch_all(&app.pool)
+            .await
+            .expect("slugs");
+    assert_eq!(same, ["same", "same-2"]);
+    app.stop().await;
+}
+
+/// Whatever WordPress would not show everyone stays a draft: no status at all, a password
+/// of spaces. A reply whose parent is on another post stands at the top of its own thread.
+#[tokio::test]
+async fn unclear_visibility_stays_private_and_replies_stay_on_their_post() {
+    let app = TestApp::spawn_api_only().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("unclear.xml");
+    let no_status = "<item><title>No status</title><content:encoded>x</content:encoded><wp:post_id>1</wp:post_id><wp:post_type>post</wp:post_type></item>";
+    let spaces =
+        hostile_item("2", "<wp:post_password>   </wp:post_password>").replace("Item 2", "Spaces");
+    let comment = |id: u32, parent: u32| {
+        format!(
+            "<wp:comment><wp:comment_id>{id}</wp:comment_id><wp:comment_author>C</wp:comment_author><wp:comment_content>Comment {id}</wp:comment_content><wp:comment_approved>1</wp:comment_approved><wp:comment_parent>{parent}</wp:comment_parent></wp:comment>"
+        )
+    };
+    let first = hostile_item("3", &comment(10, 0));
+    // Comment 10 listed again under post 4, and 11 on post 4 answering it.
+    let second = hostile_item("4", &[comment(10, 0), comment(11, 10)].concat());
+    std::fs::write(
+        &file,
+        hostile_export(&[no_status.to_owned(), spaces, first, second].concat()),
+    )
+    .expect("write");
+    let report = import(&app, &file, &[]).await;
+    assert!(
+        report.contains("password-protected: imported as draft"),
+        "{report}"
+    );
+    let statuses: Vec<(String, String)> =
+        sqlx::query_as("select title, status from posts order by title")
+            .fetch_all(&app.pool)
+            .await
+            .expect("posts");
+    assert_eq!(
+        statuses,
+        [
+            ("Item 3".to_owned(), "published".to_owned()),
+            ("Item 4".to_owned(), "published".to_owned()),
+            ("No status".to_owned(), "draft".to_owned()),
+            ("Spaces".to_owned(), "draft".to_owned()),
+        ]
+    );
+    let reply: (i32, String) = sqlx::query_as(
+        "select c.depth, p.title from comments c join posts p on p.id = c.post_id where c.body = 'Comment 11'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("the reply");
+    assert_eq!(reply, (0, "Item 4".to_owned()));
+    app.stop().await;
 }

@@ -50,6 +50,9 @@ struct Writer {
     links: Vec<String>,
     in_pre: bool,
     in_code: bool,
+    /// The text of the open `code` or `pre`, written with a fence longer than any run of
+    /// backticks in it when it closes (so no content can end it early).
+    code: String,
 }
 
 impl Writer {
@@ -82,8 +85,8 @@ impl Writer {
 
     fn text(&mut self, escaped: &str) {
         let text = unescape(escaped);
-        if self.in_pre {
-            self.out.push_str(&text);
+        if self.in_pre || self.in_code {
+            self.code.push_str(&text);
             return;
         }
         for (index, line) in text.split('\n').enumerate() {
@@ -98,11 +101,7 @@ impl Writer {
             } else {
                 line
             };
-            if self.in_code {
-                self.out.push_str(line);
-            } else {
-                escape_into(&mut self.out, line, line_start);
-            }
+            escape_into(&mut self.out, line, line_start);
         }
     }
 
@@ -126,21 +125,37 @@ impl Writer {
             ("em", _) => self.out.push('*'),
             ("strong", _) => self.out.push_str("**"),
             ("del", _) => self.out.push_str("~~"),
-            ("code", _) if !self.in_pre => {
-                self.in_code = !closing;
-                self.out.push('`');
+            ("code", false) if !self.in_pre => {
+                self.in_code = true;
+                self.code.clear();
+            }
+            ("code", true) if self.in_code => {
+                self.in_code = false;
+                // Inline code holds one line; a fence one backtick longer than any run
+                // inside, padded with spaces.
+                let code = std::mem::take(&mut self.code).replace('\n', " ");
+                let fence = "`".repeat(longest_run(&code, '`') + 1);
+                self.out.push_str(&format!("{fence} {code} {fence}"));
             }
             ("pre", false) => {
                 self.block_break();
-                self.out.push_str("```\n");
                 self.in_pre = true;
+                self.code.clear();
             }
-            ("pre", true) => {
+            ("pre", true) if self.in_pre => {
                 self.in_pre = false;
-                if !self.at_line_start() {
+                let code = std::mem::take(&mut self.code);
+                let fence = "`".repeat(longest_run(&code, '`').max(2) + 1);
+                let prefix = "> ".repeat(self.quote_depth);
+                self.out.push_str(&fence);
+                self.newline();
+                for line in code.trim_end_matches('\n').split('\n') {
+                    self.out.push_str(&prefix);
+                    self.out.push_str(line);
                     self.newline();
                 }
-                self.out.push_str("```");
+                self.out.push_str(&prefix);
+                self.out.push_str(&fence);
                 self.block_break();
             }
             ("blockquote", false) => {
@@ -180,11 +195,18 @@ impl Writer {
                 }
             }
             ("a", false) => {
-                self.links.push(attribute(tag, "href").unwrap_or_default());
-                self.out.push('[');
+                let href = attribute(tag, "href").unwrap_or_default();
+                // A link the sanitiser emptied (a `javascript:` one) is only its text.
+                if !href.is_empty() {
+                    self.out.push('[');
+                }
+                self.links.push(href);
             }
             ("a", true) => {
                 let href = self.links.pop().unwrap_or_default();
+                if href.is_empty() {
+                    return;
+                }
                 self.out.push_str("](");
                 // What would end the destination early is percent-encoded, as in a URL.
                 for character in href.chars() {
@@ -207,6 +229,16 @@ impl Writer {
     fn finish(self) -> String {
         self.out.trim().to_owned()
     }
+}
+
+/// The longest run of `character` in `text`.
+fn longest_run(text: &str, character: char) -> usize {
+    let (mut longest, mut current) = (0, 0);
+    for c in text.chars() {
+        current = if c == character { current + 1 } else { 0 };
+        longest = longest.max(current);
+    }
+    longest
 }
 
 /// An attribute's value in a tag the sanitiser wrote (`name="value"`, entities escaped).
@@ -291,6 +323,18 @@ mod tests {
             assert!(!html.contains(refused), "{refused} in {html}");
         }
         assert!(html.contains("Header one"), "{html}");
+    }
+
+    #[test]
+    fn code_cannot_break_out_of_its_fence() {
+        let html = rendered(
+            "<pre>x\n```\n&lt;a href=\"https://evil.example/x\"&gt;hidden link&lt;/a&gt;\n```</pre><p>a <code>b ` c</code> d</p>",
+        );
+        assert!(!html.contains("<a "), "{html}");
+        assert!(html.contains("&lt;a href"), "{html}");
+        assert!(html.contains("<code>b ` c</code>"), "{html}");
+        let emptied = rendered("<a href=\"javascript:alert(1)\">click</a>");
+        assert_eq!(emptied, "<p>click</p>\n");
     }
 
     #[test]

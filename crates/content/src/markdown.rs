@@ -74,14 +74,19 @@ pub fn render_comment_body(text: &str) -> String {
 /// Turns bare `http(s)://` URLs in text (not in code or existing links) into links.
 fn linkify<'a>(events: impl Iterator<Item = Event<'a>>) -> impl Iterator<Item = Event<'a>> {
     let mut link_depth = 0usize;
+    let mut in_code_block = false;
     events.flat_map(move |event| {
         match &event {
             Event::Start(Tag::Link { .. }) => link_depth += 1,
             Event::End(TagEnd::Link) => link_depth = link_depth.saturating_sub(1),
+            Event::Start(Tag::CodeBlock(_)) => in_code_block = true,
+            Event::End(TagEnd::CodeBlock) => in_code_block = false,
             _ => {}
         }
         match event {
-            Event::Text(text) if link_depth == 0 && text.contains("://") => split_urls(&text),
+            Event::Text(text) if link_depth == 0 && !in_code_block && text.contains("://") => {
+                split_urls(&text)
+            }
             other => vec![other],
         }
     })

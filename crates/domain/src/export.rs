@@ -67,7 +67,6 @@ pub async fn export_site(
     element(out, 1, "generator", "Gazette")?;
     for author in export::authors_unchecked(pool).await? {
         writeln!(out, "\t<wp:author>")?;
-        element(out, 2, "wp:author_id", &author.id.to_string())?;
         element(out, 2, "wp:author_login", &author.slug)?;
         element(out, 2, "wp:author_display_name", &author.name)?;
         writeln!(out, "\t</wp:author>")?;

@@ -50,13 +50,13 @@ pub struct ExportedAuthor {
     pub name: String,
 }
 
-/// The authors who wrote a post, by id.
+/// The authors who wrote a post, by slug (ids are not exported: an import makes new ones).
 pub async fn authors_unchecked(
     exec: impl PgExecutor<'_>,
 ) -> Result<Vec<ExportedAuthor>, StoreError> {
     let authors = sqlx::query_as(
         "select a.id, a.slug, a.name from authors a \
-         where exists (select 1 from posts p where p.author_id = a.id) order by a.id",
+         where exists (select 1 from posts p where p.author_id = a.id) order by a.slug",
     )
     .fetch_all(exec)
     .await?;

@@ -58,15 +58,35 @@ pub async fn comment_unchecked(
     Ok(found)
 }
 
+/// What an export id became, with where it stands: a comment's post and thread path (the
+/// ids from its top-level ancestor down to it); a post's own id and an empty path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedRecord {
+    pub imported: Imported,
+    pub post_id: i64,
+    pub path: Vec<i64>,
+}
+
+/// A row of `imported` with its comment's post and path.
+#[derive(sqlx::FromRow)]
+struct ImportedRow {
+    external_id: String,
+    post_id: Option<i64>,
+    comment_id: Option<i64>,
+    comment_post_id: Option<i64>,
+    path: Option<Vec<i64>>,
+}
+
 /// What each of `external_ids` became, for those imported before: one look-up for a batch.
 pub async fn find_many_unchecked(
     exec: impl PgExecutor<'_>,
     source: &str,
     external_ids: &[&str],
-) -> Result<std::collections::HashMap<String, Imported>, StoreError> {
-    let rows: Vec<(String, Option<i64>, Option<i64>)> = sqlx::query_as(
-        "select external_id, post_id, comment_id from imported \
-         where source = $1 and external_id = any($2)",
+) -> Result<std::collections::HashMap<String, ImportedRecord>, StoreError> {
+    let rows: Vec<ImportedRow> = sqlx::query_as(
+        "select i.external_id, i.post_id, i.comment_id, c.post_id as comment_post_id, c.path from imported i \
+             left join comments c on c.id = i.comment_id \
+             where i.source = $1 and i.external_id = any($2)",
     )
     .bind(source)
     .bind(external_ids)
@@ -74,13 +94,28 @@ pub async fn find_many_unchecked(
     .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(external_id, post, comment)| {
-            let imported = match (post, comment) {
-                (Some(post), _) => Imported::Post(post),
-                (None, Some(comment)) => Imported::Comment(comment),
-                (None, None) => return None,
+        .filter_map(|row| {
+            let ImportedRow {
+                external_id,
+                post_id: post,
+                comment_id: comment,
+                comment_post_id: comment_post,
+                path,
+            } = row;
+            let record = match (post, comment, comment_post) {
+                (Some(post), _, _) => ImportedRecord {
+                    imported: Imported::Post(post),
+                    post_id: post,
+                    path: Vec::new(),
+                },
+                (None, Some(comment), Some(post)) => ImportedRecord {
+                    imported: Imported::Comment(comment),
+                    post_id: post,
+                    path: path.unwrap_or_default(),
+                },
+                _ => return None,
             };
-            Some((external_id, imported))
+            Some((external_id, record))
         })
         .collect())
 }
@@ -221,7 +256,8 @@ pub async fn stage_comment(
 
 /// The staged comments under the post `post_external_id` (answering it, or answering a
 /// comment under it, at any depth), in file order, each with its parent comment: the one
-/// the export names, or the comment it answers.
+/// the export names, or the comment it answers. A comment belongs to the post it answers;
+/// a parent named on another post is the importer's to set aside.
 pub async fn staged_comments_of_unchecked(
     conn: &mut PgConnection,
     post_external_id: &str,
@@ -232,7 +268,7 @@ pub async fn staged_comments_of_unchecked(
             select c.external_id from import_staged_comments c where c.answers = $1
             union
             select c.external_id from import_staged_comments c
-            join under u on c.answers = u.external_id or c.parent = u.external_id
+            join under u on c.answers = u.external_id
         )
         select c.external_id, c.answers,
                coalesce(c.parent, case when c.answers <> $1 then c.answers end) as parent,
@@ -259,7 +295,7 @@ pub async fn staged_orphans_unchecked(
             where c.answers in (select external_id from import_staged_posts)
             union
             select c.external_id from import_staged_comments c
-            join placed p on c.answers = p.external_id or c.parent = p.external_id
+            join placed p on c.answers = p.external_id
         )
         select external_id, answers from import_staged_comments
         where external_id not in (select external_id from placed)

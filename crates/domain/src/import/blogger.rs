@@ -8,7 +8,7 @@ use gazette_store::comments::CommentStatus;
 use gazette_store::posts::PostStatus;
 
 use super::xml::Node;
-use super::{ImportComment, ImportPost, Record};
+use super::{ImportComment, ImportPost, ImportTag, Record};
 
 const KIND_SCHEME: &str = "http://schemas.google.com/g/2005#kind";
 const LABEL_SCHEME: &str = "http://www.blogger.com/atom/ns#";
@@ -86,7 +86,10 @@ pub fn record(entry: &Node) -> Record {
                     .children("atom:category")
                     .filter(|category| category.attribute("scheme") == Some(LABEL_SCHEME))
                     .filter_map(|category| category.attribute("term"))
-                    .map(str::to_owned)
+                    .map(|name| ImportTag {
+                        name: name.to_owned(),
+                        slug: None,
+                    })
                     .collect(),
                 comments: Vec::new(),
                 skipped_comments: Vec::new(),

@@ -31,7 +31,7 @@ use xml::{Node, Records};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Read {
         path: PathBuf,
         #[source]
@@ -65,7 +65,7 @@ pub struct ImportPost {
     pub status: PostStatus,
     pub author_login: String,
     pub author_name: String,
-    pub tags: Vec<String>,
+    pub tags: Vec<ImportTag>,
     /// WordPress gives them with the post; Blogger's come later in the file.
     pub comments: Vec<ImportComment>,
     /// Comments of the record left out, and why (pingbacks, the trash).
@@ -79,6 +79,13 @@ pub struct ImportPost {
     /// From a Gazette export: the Markdown behind `body_html`, the excerpt as written, and
     /// the id the post had, kept when it is free.
     pub gazette: Option<GazetteOrigin>,
+}
+
+/// A tag as the export names it, with the slug it had there (WordPress's `nicename`).
+#[derive(Debug, Clone)]
+pub struct ImportTag {
+    pub name: String,
+    pub slug: Option<String>,
 }
 
 /// What a Gazette export says of a post or comment beyond WordPress's fields.
@@ -195,7 +202,7 @@ impl ImportReport {
     }
 
     /// Adds what a batch's own report counted (records are counted as they are read).
-    fn merge(&mut self, batch: ImportReport) {
+    pub(super) fn merge(&mut self, batch: ImportReport) {
         self.add_counts(&batch);
         self.failed.extend(batch.failed);
         self.failed_records += batch.failed_records;
@@ -215,12 +222,22 @@ impl ImportReport {
     }
 }
 
-/// Imports the export at `path`; with `dry_run`, every transaction is rolled back.
-/// `progress` hears how far it has come after each batch.
+/// How an import runs.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportOptions {
+    /// Report what would be imported and change nothing: the whole import runs in one
+    /// transaction that is rolled back, so later batches see what earlier ones would write.
+    pub dry_run: bool,
+    /// Replies deeper than this stand under their deepest allowed ancestor, as
+    /// `addComment` places them (`--comment-max-depth`).
+    pub max_comment_depth: i32,
+}
+
+/// Imports the export at `path`. `progress` hears how far it has come after each batch.
 pub async fn import_file(
     pool: &PgPool,
     path: &Path,
-    dry_run: bool,
+    options: ImportOptions,
     progress: &(dyn Fn(&Progress) + Send + Sync),
 ) -> Result<ImportReport, ImportError> {
     let format = detect(path)?;
@@ -232,7 +249,8 @@ pub async fn import_file(
         pool,
         format,
         progress,
-        dry_run,
+        dry_run: options.dry_run,
+        max_comment_depth: options.max_comment_depth,
         authors: std::sync::Mutex::default(),
         tags: std::sync::Mutex::default(),
     };
@@ -274,19 +292,24 @@ fn detect(path: &Path) -> Result<Format, ImportError> {
             _ => continue,
         };
         let in_atom = matches!(namespace, quick_xml::name::ResolveResult::Bound(ns) if xml::alias(ns.as_ref()) == "atom");
+        // RSS's elements are in no namespace: an `rss` in one is no WXR.
+        let unbound = matches!(namespace, quick_xml::name::ResolveResult::Unbound);
         return match root.local_name().as_ref() {
             b"feed" if in_atom => Ok(Format::Blogger),
-            b"rss" if declares_wordpress(&root) => Ok(Format::WordPress),
+            b"rss" if unbound && declares_wordpress(&root) => Ok(Format::WordPress),
             _ => Err(unknown()),
         };
     }
 }
 
 fn declares_wordpress(root: &quick_xml::events::BytesStart<'_>) -> bool {
-    root.attributes().filter_map(Result::ok).any(|attribute| {
-        attribute.key.as_namespace_binding().is_some()
-            && xml::is_wordpress_namespace(&attribute.value)
-    })
+    root.attributes()
+        .with_checks(false)
+        .filter_map(Result::ok)
+        .any(|attribute| {
+            attribute.key.as_namespace_binding().is_some()
+                && xml::is_wordpress_namespace(&attribute.value)
+        })
 }
 
 struct Importer<'a> {
@@ -294,8 +317,9 @@ struct Importer<'a> {
     format: Format,
     progress: &'a (dyn Fn(&Progress) + Send + Sync),
     dry_run: bool,
-    /// Author ids by login, once their creation committed (not in a dry run, where
-    /// nothing commits): most posts of a blog share a few authors.
+    max_comment_depth: i32,
+    /// Author ids by login, once their batch committed: most posts of a blog share a few
+    /// authors.
     authors: std::sync::Mutex<HashMap<String, i64>>,
     /// Tag ids by lowercase name, once committed: a blog has few tags and many posts.
     tags: std::sync::Mutex<HashMap<String, i64>>,
@@ -303,12 +327,33 @@ struct Importer<'a> {
 
 impl Importer<'_> {
     async fn wordpress(&self, path: &Path, report: &mut ImportReport) -> Result<(), ImportError> {
-        // Two connections write two batches at once (the database does most of the work,
-        // and one backend uses one core); the file is read meanwhile.
         let mut first = self.pool.acquire().await?;
-        let mut second = self.pool.acquire().await?;
+        if self.dry_run {
+            // One transaction for the whole run, its batches savepoints in it, rolled back
+            // at the end: each batch sees what the ones before would have written.
+            let mut outer = gazette_store::begin(&mut first).await?;
+            let written = self.wordpress_on(vec![&mut *outer], path, report).await;
+            outer.rollback().await?;
+            return written;
+        }
+        // A second connection, when the pool has one to spare, writes a second batch at
+        // the same time (the database does most of the work, one backend on one core).
+        let mut second = self.pool.try_acquire();
+        let mut connections: Vec<&mut PgConnection> = vec![&mut first];
+        if let Some(second) = &mut second {
+            connections.push(second);
+        }
+        self.wordpress_on(connections, path, report).await
+    }
+
+    async fn wordpress_on(
+        &self,
+        connections: Vec<&mut PgConnection>,
+        path: &Path,
+        report: &mut ImportReport,
+    ) -> Result<(), ImportError> {
         let mut writers = Writers {
-            connections: [&mut first, &mut second],
+            connections,
             waiting: Vec::new(),
         };
         let mut batch = Batch::default();
@@ -368,7 +413,22 @@ impl Importer<'_> {
     /// comments in one transaction, as for WordPress. Memory holds one post's comments.
     async fn blogger(&self, path: &Path, report: &mut ImportReport) -> Result<(), ImportError> {
         let mut connection = self.pool.acquire().await?;
-        let conn: &mut PgConnection = &mut connection;
+        if self.dry_run {
+            // As for WordPress: one transaction, rolled back at the end.
+            let mut outer = gazette_store::begin(&mut connection).await?;
+            let written = self.blogger_on(&mut outer, path, report).await;
+            outer.rollback().await?;
+            return written;
+        }
+        self.blogger_on(&mut connection, path, report).await
+    }
+
+    async fn blogger_on(
+        &self,
+        conn: &mut PgConnection,
+        path: &Path,
+        report: &mut ImportReport,
+    ) -> Result<(), ImportError> {
         imports::stage_begin(conn).await?;
         let mut blog = String::new();
         let mut records = Records::new(open(path)?, "atom:entry");
@@ -417,10 +477,17 @@ impl Importer<'_> {
         let source = format!("blogger:{blog}");
         let mut records = Records::new(open(path)?, "atom:entry");
         let mut batch = Batch::default();
+        let mut posts_seen: std::collections::HashSet<String> = std::collections::HashSet::new();
         while let Some(entry) = records.next_record(&mut |_: &Node| {})? {
             let Record::Post(mut post) = blogger::record(&entry) else {
                 continue;
             };
+            // The same post twice: the second entry is present, its comments were the
+            // first's.
+            if !posts_seen.insert(post.external_id.clone()) {
+                report.posts_present += 1;
+                continue;
+            }
             post.comments = imports::staged_comments_of_unchecked(conn, &post.external_id)
                 .await?
                 .into_iter()
@@ -449,9 +516,9 @@ impl Importer<'_> {
     }
 }
 
-/// Connections that write batches side by side, and the batches waiting for them.
+/// Connections that write batches side by side (one or two), and the batches waiting.
 struct Writers<'c> {
-    connections: [&'c mut PgConnection; 2],
+    connections: Vec<&'c mut PgConnection>,
     waiting: Vec<Vec<ImportPost>>,
 }
 
@@ -468,7 +535,17 @@ impl Importer<'_> {
             batches.next().unwrap_or_default(),
             batches.next().unwrap_or_default(),
         );
-        let [one, two] = &mut writers.connections;
+        let (one, two) = match writers.connections.as_mut_slice() {
+            [one, two] => (one, two),
+            [one] => {
+                // One connection: one batch after the other.
+                for batch in [first, second] {
+                    self.write_batch(one, source, &batch, report).await?;
+                }
+                return Ok(());
+            }
+            _ => return Ok(()),
+        };
         let mut first_report = ImportReport::for_batch(self.format);
         let mut second_report = ImportReport::for_batch(self.format);
         let (first_done, second_done) = tokio::join!(

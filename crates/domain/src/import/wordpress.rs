@@ -6,18 +6,37 @@ use gazette_store::comments::CommentStatus;
 use gazette_store::posts::PostStatus;
 
 use super::xml::Node;
-use super::{GazetteOrigin, ImportComment, ImportPost, Record};
+use super::{GazetteOrigin, ImportComment, ImportPost, ImportTag, Record};
+
+/// The largest id kept from a Gazette export. Any file may claim to be one: an id past
+/// this (or not positive) is not kept, so no file can move the id sequences near their end.
+const MAX_KEPT_ID: i64 = i32::MAX as i64;
 
 /// What a Gazette export adds to an item or comment: the source behind its HTML (kept as
 /// written, white space and all) and its id.
 fn gazette_origin(node: &Node, id: &str) -> Option<GazetteOrigin> {
     node.child("gazette:source").map(|source| GazetteOrigin {
         source: source.text.clone(),
-        id: id.parse().ok(),
+        id: id.parse().ok().filter(|id| (1..=MAX_KEPT_ID).contains(id)),
     })
 }
 
-/// WXR's GMT dates: `2013-08-22 12:00:00` (a zero date means "never").
+/// Export ids longer than this are no ids (WordPress's are numbers).
+const MAX_ID_CHARS: usize = 64;
+
+/// A date of the node: WXR's GMT one, or (old exports wrote zeros there) the site's local
+/// one taken as UTC, or the RSS `pubDate`; `None` when there is none.
+fn date_of(node: &Node, gmt_field: &str, local_field: &str) -> Option<DateTime<Utc>> {
+    gmt(node.text_of(gmt_field))
+        .or_else(|| gmt(node.text_of(local_field)))
+        .or_else(|| {
+            node.text_of("pubDate")
+                .and_then(|text| DateTime::parse_from_rfc2822(&text).ok())
+                .map(|date| date.with_timezone(&Utc))
+        })
+}
+
+/// WXR's dates: `2013-08-22 12:00:00` (a zero date means "never").
 fn gmt(text: Option<String>) -> Option<DateTime<Utc>> {
     let text = text?;
     if text.starts_with("0000") {
@@ -41,6 +60,12 @@ pub fn record(item: &Node, display_name: &dyn Fn(&str) -> Option<String>) -> Rec
             reason: "it has no wp:post_id, so it cannot be told apart from the others".to_owned(),
         };
     };
+    if id.chars().count() > MAX_ID_CHARS {
+        return Record::Failed {
+            what: format!("{post_type} {title:?}"),
+            reason: format!("its wp:post_id has more than {MAX_ID_CHARS} characters"),
+        };
+    }
     if post_type != "post" {
         return Record::Skipped {
             what: format!("{post_type} {id} {title:?}"),
@@ -54,11 +79,15 @@ pub fn record(item: &Node, display_name: &dyn Fn(&str) -> Option<String>) -> Rec
             },
         };
     }
+    // No status says nothing about who may read it: a draft, as WordPress's importer does.
     let wp_status = item
         .text_of("wp:status")
-        .unwrap_or_else(|| "publish".to_owned());
-    let published_at = gmt(item.text_of("wp:post_date_gmt"));
-    let protected = item.text_of("wp:post_password").is_some();
+        .unwrap_or_else(|| "draft".to_owned());
+    let published_at = date_of(item, "wp:post_date_gmt", "wp:post_date");
+    // Any password, even of spaces, protects the post in WordPress.
+    let protected = item
+        .child("wp:post_password")
+        .is_some_and(|password| !password.text.is_empty());
     // What WordPress shows only to some readers, Gazette cannot: it stays a draft.
     let (status, draft_because) = match wp_status.as_str() {
         "trash" => {
@@ -83,10 +112,13 @@ pub fn record(item: &Node, display_name: &dyn Fn(&str) -> Option<String>) -> Rec
     let mut failed_comments = Vec::new();
     let mut comments = Vec::new();
     for comment in item.children("wp:comment") {
-        let Some(comment_id) = comment.text_of("wp:comment_id") else {
+        let Some(comment_id) = comment
+            .text_of("wp:comment_id")
+            .filter(|id| id.chars().count() <= MAX_ID_CHARS)
+        else {
             failed_comments.push((
                 format!("a comment on post {id}"),
-                "it has no wp:comment_id, so it cannot be told apart from the others".to_owned(),
+                format!("it has no wp:comment_id (of at most {MAX_ID_CHARS} characters), so it cannot be told apart from the others"),
             ));
             continue;
         };
@@ -118,7 +150,7 @@ pub fn record(item: &Node, display_name: &dyn Fn(&str) -> Option<String>) -> Rec
             author_email: comment.text_of("wp:comment_author_email"),
             author_url: comment.text_of("wp:comment_author_url"),
             body_html: comment.text_of("wp:comment_content").unwrap_or_default(),
-            created_at: gmt(comment.text_of("wp:comment_date_gmt")),
+            created_at: date_of(comment, "wp:comment_date_gmt", "wp:comment_date"),
             status,
             gazette: gazette_origin(comment, &comment_id),
         });
@@ -137,8 +169,13 @@ pub fn record(item: &Node, display_name: &dyn Fn(&str) -> Option<String>) -> Rec
             .filter(|category| {
                 matches!(category.attribute("domain"), Some("post_tag" | "category"))
             })
-            .map(|category| category.text.trim().to_owned())
-            .filter(|name| !name.is_empty() && name != "Uncategorized")
+            .map(|category| ImportTag {
+                name: category.text.trim().to_owned(),
+                // WordPress's slug: kept, so tag addresses survive and two names that
+                // make the same slug (C#, C++) keep theirs apart.
+                slug: category.attribute("nicename").map(str::to_owned),
+            })
+            .filter(|tag| !tag.name.is_empty() && tag.name != "Uncategorized")
             .collect(),
         comments,
         skipped_comments,

@@ -25,6 +25,11 @@ pub(super) const BATCH_POSTS: usize = 200;
 /// Text held for one batch, whatever the number of posts.
 pub(super) const BATCH_BYTES: usize = 16 * 1024 * 1024;
 const MAX_SLUG_LEN: usize = 200;
+/// A comment's HTML as an export gives it: room for 10,000 characters of text and their
+/// markup.
+const MAX_COMMENT_HTML_BYTES: usize = 100 * 1024;
+/// The authors table's limit on a name.
+const MAX_AUTHOR_NAME_CHARS: usize = 200;
 const EXCERPT_CHARS: usize = 300;
 
 impl ImportPost {
@@ -60,20 +65,23 @@ impl Importer<'_> {
         let Some(refusal) = self.try_batch(conn, source, posts, report).await? else {
             return Ok(());
         };
+        let refused = |constraint: &str| format!("the database refused it ({constraint})");
         if let [post] = posts {
-            self.report_refused(post, &refusal, report);
+            self.report_refused(post, &refused(&refusal), report);
             return Ok(());
         }
         for post in posts {
             let single = std::slice::from_ref(post);
             if let Some(refusal) = self.try_batch(conn, source, single, report).await? {
-                self.report_refused(post, &refusal, report);
+                self.report_refused(post, &refused(&refusal), report);
             }
         }
         Ok(())
     }
 
-    fn report_refused(&self, post: &ImportPost, constraint: &str, report: &mut ImportReport) {
+    /// Reports a post that cannot be imported (`reason`: the refused constraint, or why it
+    /// was not even tried).
+    fn report_refused(&self, post: &ImportPost, reason: &str, report: &mut ImportReport) {
         // A Blogger post's comments are records of their own, and go with it.
         let comment_records = match self.format {
             Format::Blogger => post.comments.len(),
@@ -82,7 +90,7 @@ impl Importer<'_> {
         report.failed.push((
             format!("post {} {:?}", post.external_id, post.title),
             format!(
-                "the database refused it ({constraint}): nothing of it was imported{}",
+                "{reason}: nothing of it was imported{}",
                 match comment_records {
                     0 => String::new(),
                     n => format!(", nor its {n} comments"),
@@ -132,13 +140,11 @@ impl Importer<'_> {
         let mut tx = gazette_store::begin(conn).await?;
         match self.batch_in(&mut tx, source, posts, &mut counts).await {
             Ok(learned) => {
-                if self.dry_run {
-                    tx.rollback().await?;
-                } else {
-                    tx.commit().await?;
-                    self.remember(learned);
-                }
-                report.add_counts(&counts);
+                // In a dry run this is a savepoint of the run's one transaction, which
+                // is rolled back at the end.
+                tx.commit().await?;
+                self.remember(learned);
+                report.merge(counts);
                 Ok(None)
             }
             Err(ImportError::Store(error)) if error.constraint().is_some() => {
@@ -181,16 +187,16 @@ impl Importer<'_> {
                 report.posts_present += 1;
                 continue;
             }
-            match before.get(&post.external_id) {
+            match before.get(&post.external_id).map(|record| record.imported) {
                 Some(Imported::Post(id)) => {
-                    post_ids.insert(&post.external_id, *id);
+                    post_ids.insert(&post.external_id, id);
                     report.posts_present += 1;
                 }
                 _ => new_posts.push(post),
             }
         }
-        let (inserted, learned) = self.insert_new_posts(tx, &new_posts).await?;
-        for (post, id) in new_posts.iter().zip(inserted) {
+        let (inserted, learned) = self.insert_new_posts(tx, &new_posts, report).await?;
+        for (post, id) in inserted {
             post_ids.insert(&post.external_id, id);
             records.push((post.external_id.as_str(), Imported::Post(id)));
             report.posts_imported += 1;
@@ -208,12 +214,13 @@ impl Importer<'_> {
         }
 
         // Comments: checked as `addComment` checks them, then written a thread level at a
-        // time (a reply's parent must be in the database before it).
-        let mut comment_ids: HashMap<&str, i64> = before
+        // time (a reply's parent must be in the database before it). Where each stands:
+        // its post and its thread path (the ids from the top down to it).
+        let mut placed: HashMap<&str, (i64, Vec<i64>)> = before
             .iter()
-            .filter_map(|(external_id, imported)| match imported {
-                Imported::Comment(id) => Some((external_id.as_str(), *id)),
-                Imported::Post(_) => None,
+            .filter(|(_, record)| matches!(record.imported, Imported::Comment(_)))
+            .map(|(external_id, record)| {
+                (external_id.as_str(), (record.post_id, record.path.clone()))
             })
             .collect();
         let mut pending: Vec<(i64, &ImportComment, CheckedComment)> = Vec::new();
@@ -224,7 +231,7 @@ impl Importer<'_> {
             };
             for comment in &post.comments {
                 let external_id = comment.external_id.as_str();
-                if !seen.insert(external_id) || comment_ids.contains_key(external_id) {
+                if !seen.insert(external_id) || placed.contains_key(external_id) {
                     report.comments_present += 1;
                     continue;
                 }
@@ -256,7 +263,7 @@ impl Importer<'_> {
             let (mut level, rest): (Vec<_>, Vec<_>) =
                 pending.into_iter().partition(|(_, comment, _)| {
                     comment.parent_external_id.as_deref().is_none_or(|parent| {
-                        comment_ids.contains_key(parent) || !waiting.contains(parent)
+                        placed.contains_key(parent) || !waiting.contains(parent)
                     })
                 });
             pending = rest;
@@ -264,27 +271,53 @@ impl Importer<'_> {
                 level = std::mem::take(&mut pending);
             }
             let ids = self.comment_ids(tx, &level).await?;
-            let rows: Vec<(i64, NewComment<'_>)> = level
-                .iter()
-                .zip(&ids)
-                .map(|((post_id, comment, checked), id)| {
-                    let parent_id = comment
-                        .parent_external_id
-                        .as_deref()
-                        .and_then(|parent| comment_ids.get(parent))
-                        .copied();
-                    (*id, checked.row(*post_id, parent_id, comment))
-                })
-                .collect();
+            let mut rows: Vec<(i64, NewComment<'_>)> = Vec::with_capacity(level.len());
+            let mut paths = Vec::with_capacity(level.len());
+            for ((post_id, comment, checked), id) in level.iter().zip(&ids) {
+                // A parent on another post (a comment listed under two posts, or moved
+                // between exports) is no parent here: the reply stands at the top.
+                let parent_path = comment
+                    .parent_external_id
+                    .as_deref()
+                    .and_then(|parent| placed.get(parent))
+                    .filter(|(parent_post, _)| parent_post == post_id)
+                    .map(|(_, path)| path.as_slice())
+                    .unwrap_or_default();
+                // Deeper than the thread allows: under the deepest allowed ancestor, as
+                // `addComment` places it.
+                let max_depth = usize::try_from(self.max_comment_depth.max(1)).unwrap_or(1);
+                let mut path = parent_path.to_vec();
+                if path.len() > max_depth {
+                    path.truncate(max_depth);
+                    report.changed.push((
+                        format!("comment {}", comment.external_id),
+                        format!(
+                            "it was deeper than {max_depth} replies and stands under an ancestor"
+                        ),
+                    ));
+                }
+                let parent_id = path.last().copied();
+                path.push(*id);
+                rows.push((*id, checked.row(*post_id, parent_id, comment)));
+                paths.push((*post_id, path));
+            }
             comments::insert_many_reserved(&mut *tx, &rows).await?;
-            for ((_, comment, _), id) in level.iter().zip(ids) {
-                comment_ids.insert(&comment.external_id, id);
+            for (((_, comment, _), id), place) in level.iter().zip(ids).zip(paths) {
+                placed.insert(&comment.external_id, place);
                 records.push((comment.external_id.as_str(), Imported::Comment(id)));
                 report.comments_imported += 1;
             }
         }
         imports::record(&mut *tx, source, &records).await?;
-        if posts.iter().any(|post| post.gazette.is_some()) {
+        // Ids kept from a Gazette export may lie ahead of the sequences.
+        let kept_ids = posts.iter().any(|post| {
+            post.gazette.is_some()
+                || post
+                    .comments
+                    .iter()
+                    .any(|comment| comment.gazette.is_some())
+        });
+        if kept_ids {
             imports::advance_id_sequences(&mut *tx).await?;
         }
         Ok(learned)
@@ -324,35 +357,59 @@ impl Importer<'_> {
 
     /// Inserts the new posts with their tags (authors found or created, slugs made free);
     /// returns their ids in order, and the authors and tags it found or created.
-    async fn insert_new_posts(
+    async fn insert_new_posts<'p>(
         &self,
         tx: &mut PgConnection,
-        new_posts: &[&ImportPost],
-    ) -> Result<(Vec<i64>, Learned), ImportError> {
+        candidates: &[&'p ImportPost],
+        report: &mut ImportReport,
+    ) -> Result<(Vec<(&'p ImportPost, i64)>, Learned), ImportError> {
+        // What Gazette cannot hold fails before any work on it; what is only too long is
+        // shortened, and the report says so.
+        let mut new_posts: Vec<&ImportPost> = Vec::with_capacity(candidates.len());
+        let mut prepared = Vec::with_capacity(candidates.len());
+        for post in candidates {
+            match PreparedPost::of(post) {
+                Ok((ready, changes)) => {
+                    let what = format!("post {} {:?}", post.external_id, post.title);
+                    report
+                        .changed
+                        .extend(changes.into_iter().map(|change| (what.clone(), change)));
+                    new_posts.push(post);
+                    prepared.push(ready);
+                }
+                Err(reason) => self.report_refused(post, &reason, report),
+            }
+        }
         if new_posts.is_empty() {
             return Ok((Vec::new(), Learned::default()));
         }
         let mut new_authors: Vec<(String, i64)> = Vec::new();
-        let mut prepared = Vec::with_capacity(new_posts.len());
-        for post in new_posts {
+        for (post, ready) in new_posts.iter().zip(&mut prepared) {
             let known = self.known_author(&post.author_login).or_else(|| {
                 new_authors
                     .iter()
                     .find(|(login, _)| *login == post.author_login)
                     .map(|(_, id)| *id)
             });
-            let author_id = match known {
+            ready.author_id = match known {
                 Some(id) => id,
                 None => {
                     let slug = gazette_content::slugify(&post.author_login, 100, "imported");
-                    let id = authors::find_or_create(&mut *tx, &slug, &post.author_name)
-                        .await?
-                        .id;
+                    // An author's name: the display name, else the login, at most 200
+                    // characters (the authors table's limit).
+                    let name = match post.author_name.trim() {
+                        "" => post.author_login.trim(),
+                        name => name,
+                    };
+                    let name: String = match name {
+                        "" => "Imported".to_owned(),
+                        name => name.chars().take(MAX_AUTHOR_NAME_CHARS).collect(),
+                    };
+                    let id = authors::find_or_create(&mut *tx, &slug, &name).await?.id;
                     new_authors.push((post.author_login.clone(), id));
                     id
                 }
             };
-            prepared.push(PreparedPost::of(post, author_id));
         }
 
         // Slugs: one look-up for the batch; a taken one (or one twice in the batch) gets
@@ -386,7 +443,7 @@ impl Importer<'_> {
             .collect();
         let rows: Vec<(NewPost<'_>, Vec<TagName<'_>>)> = prepared
             .iter()
-            .zip(new_posts)
+            .zip(&new_posts)
             .map(|(prepared, post)| prepared.row(post))
             .collect();
         let known_tags = self
@@ -401,7 +458,14 @@ impl Importer<'_> {
             authors: new_authors,
             tags,
         };
-        Ok((inserted.into_iter().map(|post| post.id).collect(), learned))
+        Ok((
+            new_posts
+                .into_iter()
+                .zip(inserted)
+                .map(|(post, row)| (post, row.id))
+                .collect(),
+            learned,
+        ))
     }
 
     fn known_author(&self, login: &str) -> Option<i64> {
@@ -443,38 +507,69 @@ struct PreparedPost {
 }
 
 impl PreparedPost {
-    fn of(post: &ImportPost, author_id: i64) -> Self {
+    /// The post as Gazette stores it, with what had to be shortened; or why it cannot be
+    /// imported (a body larger than a post may be, or nested deeper than is rendered).
+    fn of(post: &ImportPost) -> Result<(Self, Vec<String>), String> {
+        let source = post.markdown();
+        if source.len() > publishing::MAX_BODY_BYTES {
+            return Err(format!(
+                "its body has {} KiB, more than the {} KiB a post may have",
+                source.len() / 1024,
+                publishing::MAX_BODY_BYTES / 1024
+            ));
+        }
+        if gazette_content::html_nesting_exceeds(source, gazette_content::MAX_HTML_NESTING) {
+            return Err(format!(
+                "its HTML nests more than {} elements deep",
+                gazette_content::MAX_HTML_NESTING
+            ));
+        }
+        let mut changes = Vec::new();
+        let mut shorten = |text: &str, max: usize, what: &str| -> String {
+            if text.chars().count() <= max {
+                return text.to_owned();
+            }
+            changes.push(format!("{what} was shortened to {max} characters"));
+            gazette_content::excerpt(text, max)
+        };
         let title = match post.title.trim() {
             "" => "(untitled)".to_owned(),
-            title => title.to_owned(),
+            title => shorten(title, publishing::MAX_TITLE_CHARS, "the title"),
         };
         let slug =
             gazette_content::slugify(post.slug.as_deref().unwrap_or(&title), MAX_SLUG_LEN, "post");
-        let source = post.markdown();
         let (excerpt, custom_excerpt) = match &post.excerpt {
             // A Gazette export's excerpt is the text the author wrote.
             Some(excerpt) if post.gazette.is_some() => (excerpt.clone(), true),
             Some(excerpt) => (gazette_content::plain_text(excerpt), true),
             None => (gazette_content::excerpt(source, EXCERPT_CHARS), false),
         };
+        let excerpt = shorten(&excerpt, publishing::MAX_EXCERPT_CHARS, "the excerpt");
         let published_at = match post.status {
             PostStatus::Draft => post.published_at,
             _ => Some(post.published_at.unwrap_or_else(Utc::now)),
         };
-        Self {
-            author_id,
+        let tags = post
+            .tags
+            .iter()
+            .map(|tag| {
+                let name = shorten(&tag.name, publishing::MAX_TAG_CHARS, "a tag's name");
+                let slug =
+                    gazette_content::slugify(tag.slug.as_deref().unwrap_or(&name), 100, "tag");
+                (name, slug)
+            })
+            .collect();
+        let prepared = Self {
+            author_id: 0,
             slug,
             title,
             body_html: gazette_content::render_post_body(source),
             excerpt,
             custom_excerpt,
             published_at,
-            tags: post
-                .tags
-                .iter()
-                .map(|name| (name.clone(), gazette_content::slugify(name, 100, "tag")))
-                .collect(),
-        }
+            tags,
+        };
+        Ok((prepared, changes))
     }
 
     fn row<'a>(&'a self, post: &'a ImportPost) -> (NewPost<'a>, Vec<TagName<'a>>) {
@@ -515,6 +610,23 @@ struct CheckedComment {
 impl CheckedComment {
     /// The comment, or why it cannot be imported (no text, too long).
     fn of(comment: &ImportComment) -> Result<Self, String> {
+        // Checked before the HTML is parsed: parsing is where the time would go.
+        if comment.body_html.len() > MAX_COMMENT_HTML_BYTES {
+            return Err(format!(
+                "its HTML has more than {} KiB, more than a comment of {} characters needs",
+                MAX_COMMENT_HTML_BYTES / 1024,
+                commenting::MAX_BODY_CHARS
+            ));
+        }
+        if gazette_content::html_nesting_exceeds(
+            &comment.body_html,
+            gazette_content::MAX_HTML_NESTING,
+        ) {
+            return Err(format!(
+                "its HTML nests more than {} elements deep",
+                gazette_content::MAX_HTML_NESTING
+            ));
+        }
         let text = match &comment.gazette {
             Some(origin) => origin.source.clone(),
             None => gazette_content::comment_text_from_html(&comment.body_html),

@@ -21,8 +21,12 @@ use super::ImportError;
 pub const MAX_DEPTH: usize = 100;
 /// One tag, text or CDATA section: a post's whole body is one, so this is generous.
 pub const MAX_MARKUP_BYTES: u64 = 32 * 1024 * 1024;
-/// All the text of one record (a post with its comments, or a Blogger entry).
+/// What one record (a post with its comments, or a Blogger entry) may hold: its text, and
+/// for each element and attribute what keeping it costs ([`NODE_COST`]).
 pub const MAX_RECORD_BYTES: usize = 64 * 1024 * 1024;
+/// What an element or attribute costs a record beyond its text (the tree node kept for it),
+/// so a record of millions of empty elements is as bounded as one of text.
+const NODE_COST: usize = 128;
 
 /// One element: its name (`alias:local`), attributes (by local name), text and children.
 #[derive(Debug, Default, Clone)]
@@ -34,6 +38,17 @@ pub struct Node {
 }
 
 impl Node {
+    /// What keeping this node costs a record, beyond its text.
+    fn cost(&self) -> usize {
+        NODE_COST
+            + self.name.len()
+            + self
+                .attributes
+                .iter()
+                .map(|(key, value)| NODE_COST + key.len() + value.len())
+                .sum::<usize>()
+    }
+
     pub fn child(&self, name: &str) -> Option<&Node> {
         self.children.iter().find(|child| child.name == name)
     }
@@ -245,8 +260,23 @@ impl<R: BufRead> Records<R> {
                 ));
             }
             match event {
+                Event::Decl(declaration) => {
+                    // Gazette reads UTF-8 (and its ASCII subset), as every exporter writes.
+                    if let Some(Ok(encoding)) = declaration.encoding() {
+                        let encoding = String::from_utf8_lossy(&encoding).to_ascii_lowercase();
+                        if !matches!(encoding.as_str(), "utf-8" | "utf8" | "us-ascii" | "ascii") {
+                            return Err(Self::refuse(
+                                line,
+                                format!(
+                                    "the file is encoded in {encoding}; save it as UTF-8 and import it again"
+                                ),
+                            ));
+                        }
+                    }
+                }
                 Event::Start(start) => {
                     let node = element(&start, namespace_alias);
+                    record_bytes += node.cost();
                     if !stack.is_empty() || node.name == self.record {
                         stack.push(node);
                     } else {
@@ -255,6 +285,7 @@ impl<R: BufRead> Records<R> {
                 }
                 Event::Empty(start) => {
                     let node = element(&start, namespace_alias);
+                    record_bytes += node.cost();
                     if !stack.is_empty() || node.name == self.record {
                         stack.push(node);
                         if let Some(done) = self.close(&mut stack) {
@@ -277,22 +308,35 @@ impl<R: BufRead> Records<R> {
                     let text = text
                         .unescape()
                         .map_err(|error| Self::refuse(line, error.to_string()))?;
+                    check_characters(line, &text)?;
                     record_bytes += text.len();
                     append(&mut stack, &mut self.outside, &text);
                 }
                 Event::CData(data) => {
-                    let text = String::from_utf8_lossy(&data);
+                    let text = std::str::from_utf8(&data).map_err(|_| {
+                        Self::refuse(
+                            line,
+                            "the text is not UTF-8; save the file as UTF-8 and import it again",
+                        )
+                    })?;
+                    check_characters(line, text)?;
                     record_bytes += text.len();
-                    append(&mut stack, &mut self.outside, &text);
+                    append(&mut stack, &mut self.outside, text);
                 }
-                Event::Eof => return Ok(None),
+                Event::Eof if stack.is_empty() && self.outside.is_empty() => return Ok(None),
+                Event::Eof => {
+                    return Err(Self::refuse(
+                        line,
+                        "the file ends inside an element: it is cut off (was the export or the download interrupted?)",
+                    ));
+                }
                 _ => {}
             }
             if !stack.is_empty() && record_bytes > MAX_RECORD_BYTES {
                 return Err(Self::refuse(
                     line,
                     format!(
-                        "one record holds more than {} MiB of text",
+                        "one record holds more than {} MiB (its text and elements), more than an export needs",
                         MAX_RECORD_BYTES / (1024 * 1024)
                     ),
                 ));
@@ -310,6 +354,23 @@ impl<R: BufRead> Records<R> {
             }
             None => Some(node),
         }
+    }
+}
+
+/// XML 1.0 allows no NUL (nor most control characters); PostgreSQL's text holds no NUL.
+fn check_characters(line: u64, text: &str) -> Result<(), ImportError> {
+    match text
+        .chars()
+        .find(|c| (*c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        Some(control) => Err(ImportError::Xml {
+            line,
+            detail: format!(
+                "the text holds the control character U+{:04X}, which XML does not allow",
+                control as u32
+            ),
+        }),
+        None => Ok(()),
     }
 }
 
@@ -335,8 +396,11 @@ fn element(start: &BytesStart<'_>, namespace_alias: &str) -> Node {
         "" => local,
         ns => format!("{ns}:{local}"),
     };
+    // Without the duplicate check: it compares every attribute with every other, and a tag
+    // of many thousands of attributes would cost minutes (the first of a name wins below).
     let attributes = start
         .attributes()
+        .with_checks(false)
         .filter_map(Result::ok)
         .map(|attribute| {
             let key = String::from_utf8_lossy(attribute.key.local_name().as_ref()).into_owned();
