@@ -30,6 +30,7 @@ const CONTENT_MODULES: &[&str] = &[
 /// before it calls the store.)
 const WRITE_VERBS: &[&str] = &[
     "advance",
+    "analyze",
     "begin",
     "claim",
     "commit",

@@ -58,6 +58,15 @@ pub async fn comment_unchecked(
     Ok(found)
 }
 
+/// Takes the statistics of the tables an import fills, so the plans of its statements
+/// (cached per connection) follow their size.
+pub async fn analyze_import_tables(exec: impl PgExecutor<'_>) -> Result<(), StoreError> {
+    sqlx::query("analyze posts, comments, imported, post_tags, tags")
+        .execute(exec)
+        .await?;
+    Ok(())
+}
+
 /// What an export id became, with where it stands: a comment's post and thread path (the
 /// ids from its top-level ancestor down to it); a post's own id and an empty path.
 #[derive(Debug, Clone, PartialEq, Eq)]

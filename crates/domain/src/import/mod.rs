@@ -253,6 +253,7 @@ pub async fn import_file(
         max_comment_depth: options.max_comment_depth,
         authors: std::sync::Mutex::default(),
         tags: std::sync::Mutex::default(),
+        batches: std::sync::atomic::AtomicUsize::new(0),
     };
     match format {
         Format::WordPress => importer.wordpress(path, &mut report).await?,
@@ -323,6 +324,8 @@ struct Importer<'a> {
     authors: std::sync::Mutex<HashMap<String, i64>>,
     /// Tag ids by lowercase name, once committed: a blog has few tags and many posts.
     tags: std::sync::Mutex<HashMap<String, i64>>,
+    /// Batches committed so far.
+    batches: std::sync::atomic::AtomicUsize,
 }
 
 impl Importer<'_> {
@@ -338,7 +341,10 @@ impl Importer<'_> {
         }
         // A second connection, when the pool has one to spare, writes a second batch at
         // the same time (the database does most of the work, one backend on one core).
-        let mut second = self.pool.try_acquire();
+        let mut second = match self.pool.options().get_max_connections() {
+            0 | 1 => None,
+            _ => Some(self.pool.acquire().await?),
+        };
         let mut connections: Vec<&mut PgConnection> = vec![&mut first];
         if let Some(second) = &mut second {
             connections.push(second);

@@ -144,6 +144,16 @@ impl Importer<'_> {
                 // is rolled back at the end.
                 tx.commit().await?;
                 self.remember(learned);
+                // The tables grow from nothing: statistics taken when they were empty
+                // would keep a cached plan (a sequential scan) for the whole import, each
+                // batch slower than the last. They are taken again as the rows double.
+                let batches = self
+                    .batches
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                    + 1;
+                if batches.is_power_of_two() {
+                    imports::analyze_import_tables(&mut *conn).await?;
+                }
                 report.merge(counts);
                 Ok(None)
             }
