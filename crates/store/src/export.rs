@@ -45,7 +45,6 @@ pub struct ExportedComment {
 /// An author: their slug (the export's login) and name. Tokens and emails stay behind.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ExportedAuthor {
-    pub id: i64,
     pub slug: String,
     pub name: String,
 }
@@ -55,7 +54,7 @@ pub async fn authors_unchecked(
     exec: impl PgExecutor<'_>,
 ) -> Result<Vec<ExportedAuthor>, StoreError> {
     let authors = sqlx::query_as(
-        "select a.id, a.slug, a.name from authors a \
+        "select a.slug, a.name from authors a \
          where exists (select 1 from posts p where p.author_id = a.id) order by a.slug",
     )
     .fetch_all(exec)
