@@ -1,13 +1,15 @@
 //! `gazette import`: bringing in an existing blog from a Blogger export (Atom) or a
 //! WordPress export (WXR), detected from the file. Posts keep their dates, authors, slugs,
 //! labels or tags and categories, and their comments with threading, dates and moderation
-//! state; bodies are sanitised as any post's. Every post and comment is recorded by its
-//! export id (migration 0010): importing the same file again changes nothing, and a newer
-//! export adds only what is new. The file is streamed a record at a time.
+//! state; bodies are sanitised as any post's, comments pass the comment rules. Every post
+//! and comment is recorded by its export id (migration 0010): importing the same file again
+//! changes nothing, and a newer export adds only what is new. The file is streamed a record
+//! at a time.
 //!
-//! Transactions: each post with its comments is one transaction, so an interrupted import
-//! leaves every post whole or absent. Blogger lists every comment after every post: its
-//! comments are staged in temporary tables first (docs/import.md).
+//! Transactions: posts are written in batches (`writer`), each with its comments one
+//! transaction, so an interrupted import leaves every batch whole or absent. Blogger lists
+//! every comment after every post: its comments are staged in temporary tables first
+//! (docs/import.md).
 
 mod blogger;
 #[cfg(test)]
@@ -415,8 +417,8 @@ impl Importer<'_> {
     }
 
     /// Blogger lists every comment after every post. Pass 1 stages the comments (and the
-    /// posts' ids) in temporary tables of one connection; pass 2 imports each post with its
-    /// comments in one transaction, as for WordPress. Memory holds one post's comments.
+    /// posts' ids) in temporary tables of one connection; pass 2 imports the posts with their
+    /// comments in batches, as for WordPress. Memory holds one batch.
     async fn blogger(&self, path: &Path, report: &mut ImportReport) -> Result<(), ImportError> {
         let mut connection = self.pool.acquire().await?;
         if self.dry_run {

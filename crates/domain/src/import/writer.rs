@@ -100,8 +100,9 @@ impl Importer<'_> {
         report.failed_records += 1 + comment_records;
     }
 
-    /// The batch in one transaction, committed (rolled back in a dry run) and counted; the
-    /// constraint that refused it, when one did (then nothing of it is counted).
+    /// The batch in one transaction (in a dry run, a savepoint of the run's transaction),
+    /// committed and counted; the constraint that refused it, when one did (then nothing
+    /// of it is counted).
     async fn try_batch(
         &self,
         conn: &mut PgConnection,
