@@ -282,6 +282,22 @@ def lua_graphql(payload):
     )
 
 
+def lua_varied_post(query, posts):
+    """A random post's page per request: `$slug` is `post-<n>`, n uniform in 1..posts, the
+    big thread's slot (posts // 2, a different slug) skipped."""
+    return (
+        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+        f"local query = {lua_long_string(json.dumps(query))}\n"
+        f"local posts, middle = {posts}, {posts // 2}\n"
+        "function init(args) math.randomseed(os.time() + math.floor(os.clock() * 1000000)) end\n"
+        "function request()\n"
+        "  local n = math.random(1, posts)\n"
+        "  if n == middle then n = n + 1 end\n"
+        '  return wrk.format(nil, nil, nil, \'{"query":\' .. query .. \',"variables":{"slug":"post-\' .. n .. \'"}}\')\n'
+        "end\n" + LUA_GRAPHQL_OK + LUA_COMMON
+    )
+
+
 def lua_comments(mutation, input_template):
     """A new comment per request; `input_template` holds POST_ID and N placeholders."""
     return (
@@ -460,7 +476,7 @@ class Bench:
             posted = "select count(*) from comments where author_name = 'Bench reader'"
             before = int(self.cluster.psql("gazette", posted))
             subprocess.run([str(Path(self.args.pg_bin) / "pgbench"), "-n", "-M", "prepared", "-t", "1",
-                            "-D", f"first={self.first_commented}", "-f", str(script),
+                            "-D", f"first={self.first_commented}", "-D", f"posts={self.args.posts}", "-f", str(script),
                             self.cluster.url], check=True, capture_output=True)
             if key == "comment" and int(self.cluster.psql("gazette", posted)) != before + 1:
                 raise Failure("the raw SQL comment script stored no comment")
@@ -482,6 +498,8 @@ class Bench:
                         raise Failure(f"{target}: If-None-Match got {error.code}") from error
             return
         payload = {"query": query}
+        if key in workloads.VARIED:
+            payload["variables"] = {"slug": "post-1"}
         if key == "comment":
             payload["variables"] = {"input": self.comment_input(target, 0)}
         status, body = post_json(server.url + "/graphql", payload)
@@ -511,6 +529,8 @@ class Bench:
                 template = template.replace(json.dumps(str(self.post_ids[0])), '"__POST__"')
                 posts = ",".join(f'"{p}"' for p in self.post_ids)
             return f"POSTS = {{{posts}}}\n" + lua_comments(query, template)
+        if key in workloads.VARIED:
+            return lua_varied_post(query, self.args.posts)
         return lua_graphql({"query": query})
 
     def measure(self, key, title, target, query, round_number):
@@ -522,7 +542,7 @@ class Bench:
             script = self.pgbench_script(key, query)
             out = subprocess.run(
                 [str(Path(self.args.pg_bin) / "pgbench"), "-n", "-M", "prepared", "-c", str(connections),
-                 "-j", "2", "-T", str(duration), "-D", f"first={self.first_commented}",
+                 "-j", "2", "-T", str(duration), "-D", f"first={self.first_commented}", "-D", f"posts={self.args.posts}",
                  "-f", str(script), self.cluster.url],
                 check=True, capture_output=True, text=True).stdout
             tps = float(re.search(r"tps = ([0-9.]+) \(without initial", out).group(1))
@@ -786,7 +806,7 @@ def main():
     parser.add_argument("--markdown", help="also write the table here")
     parser.add_argument("--only", nargs="+", metavar="KEY",
                         help="measure only these targets (gazette, postgraphile, sql, nginx) and "
-                             "workloads (q1, q2, q3, comment, feed200, feed304, hostile, busy-day): "
+                             "workloads (q1, q2, q3, q2r, comment, feed200, feed304, hostile, busy-day): "
                              "for profiling")
     parser.add_argument("--svg", help="write a chart of each workload against its baselines here")
     args = parser.parse_args()

@@ -15,6 +15,7 @@ QUERIES = Path(__file__).resolve().parent / "queries"
 TITLES = {
     "q1": "Q1 front page: 20 posts, author, tags, comment count",
     "q2": "Q2 post page: 100 comments of the 10,000-comment thread",
+    "q2r": "q2r post page of a random post (of 10,000) per request",
     "q3": "Q3 nested: 20 posts × 10 comments × 5 replies + count",
     "comment": "addComment (moderation open, no rate limit)",
 }
@@ -26,3 +27,8 @@ def load(key):
 
 
 GRAPHQL_WORKLOADS = [load(key) for key in TITLES]
+
+# Workloads whose every request asks for another post: `$slug` is `post-<n>`, n drawn
+# uniformly from the site's posts (the big thread's slot skipped), so no two requests in a
+# row are the same document-and-variables and the response cache cannot answer from memory.
+VARIED = {"q2r"}

@@ -318,6 +318,10 @@ pub struct Settings {
     #[arg(long, env = "GAZETTE_GRAPHQL_CACHE_TTL", global = true, default_value = "5s", value_parser = parse_duration)]
     pub graphql_cache_ttl: Duration,
 
+    /// Whether queries over posts and their comments run as compiled plans: on, off (every query runs on the field resolvers), or verify (both run and must give the same bytes, for tests).
+    #[arg(long, env = "GAZETTE_GRAPHQL_COMPILED_READS", global = true, value_enum, default_value_t = CompiledReadsArg::On)]
+    pub graphql_compiled_reads: CompiledReadsArg,
+
     /// Most bytes the response cache holds (keys and answers); the least recently used answers go first.
     #[arg(long, env = "GAZETTE_GRAPHQL_CACHE_MAX_BYTES", global = true, default_value_t = gazette_api::ApiConfig::DEFAULT_RESPONSE_CACHE_BYTES, value_parser = clap::value_parser!(u64).range(0..=4_294_967_296).map(usize_from))]
     pub graphql_cache_max_bytes: usize,
@@ -371,6 +375,27 @@ fn parse_metrics_listen(value: &str) -> Result<MetricsListen, String> {
         address => address.parse().map(MetricsListen::Address).map_err(|_| {
             "expected an address and port (e.g. 127.0.0.1:9464), `api` or `off`".to_owned()
         }),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompiledReadsArg {
+    /// Queries the planner covers are answered by their plans.
+    On,
+    /// Every query runs on the field resolvers.
+    Off,
+    /// Both run; an answer that differs is an error (COMPILED_MISMATCH). For tests: it
+    /// doubles the work.
+    Verify,
+}
+
+impl From<CompiledReadsArg> for gazette_api::CompiledReads {
+    fn from(mode: CompiledReadsArg) -> Self {
+        match mode {
+            CompiledReadsArg::On => Self::On,
+            CompiledReadsArg::Off => Self::Off,
+            CompiledReadsArg::Verify => Self::Verify,
+        }
     }
 }
 

@@ -86,6 +86,7 @@ pub async fn run_services(
                 feed_recheck: std::time::Duration::from_secs(settings.feed_recheck_seconds),
                 response_cache_ttl: settings.graphql_cache_ttl,
                 response_cache_bytes: settings.graphql_cache_max_bytes,
+                compiled_reads: settings.graphql_compiled_reads.into(),
                 cors: settings.cors_origins.clone(),
                 limits: settings.limits(),
                 metrics_on_api: settings.metrics_listen == Some(MetricsListen::Api),

@@ -5,6 +5,7 @@ mod api;
 mod cli_errors;
 mod clients;
 mod comments;
+mod compiled;
 mod discovery;
 mod embedded;
 mod faults;

@@ -21,4 +21,4 @@ mod state;
 
 pub use gazette_domain::commenting::{CommentPolicy, Moderation};
 pub use router::{router, serve};
-pub use state::{ApiConfig, AppState, CorsOrigins, Limits};
+pub use state::{ApiConfig, AppState, CompiledReads, CorsOrigins, Limits};

@@ -9,11 +9,23 @@ use tokio::sync::watch;
 
 use crate::events::EventHub;
 use crate::feed_cache::FeedCache;
+use crate::graphql::compiled::PlanCache;
 use crate::graphql::pricing::DocumentLimits;
 use crate::graphql::response_cache::ResponseCache;
 use crate::graphql::{Schemas, build_schemas};
 use crate::limits::{AnswerShares, ExecutionSlots, Refusals, SocketRegistry};
 use gazette_domain::ClientKey;
+
+/// Whether queries run as compiled plans (see `graphql::compiled`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CompiledReads {
+    #[default]
+    On,
+    /// Every query on the resolvers.
+    Off,
+    /// Both, compared: a difference is answered as an error. For tests.
+    Verify,
+}
 
 /// Settings of the HTTP API.
 #[derive(Debug, Clone)]
@@ -36,6 +48,8 @@ pub struct ApiConfig {
     pub response_cache_ttl: Duration,
     /// Most bytes the response cache holds.
     pub response_cache_bytes: usize,
+    /// Whether queries the planner covers are answered by their compiled plans.
+    pub compiled_reads: CompiledReads,
     /// Which web origins browsers may call the API from.
     pub cors: CorsOrigins,
     /// What one request or connection may cost.
@@ -190,6 +204,8 @@ pub struct Shared {
     pub feeds: FeedCache,
     /// Anonymous query responses, until the content changes.
     pub responses: ResponseCache,
+    /// Compiled plans of the query documents seen.
+    pub plans: PlanCache,
     /// GraphQL operations executing now (the concurrency cap).
     pub executions: ExecutionSlots,
     /// The text all answers being built at once may hold (see [`Shared::answer_budget`]),
@@ -225,6 +241,7 @@ impl AppState {
                 config.response_cache_ttl,
                 config.response_cache_bytes,
             ),
+            plans: PlanCache::new(config.compiled_reads != CompiledReads::Off),
             executions: ExecutionSlots::new(config.limits.max_concurrent),
             answers: BudgetPool::new(config.limits.answer_pool_bytes()),
             answer_shares: AnswerShares::new(config.limits.answer_share_bytes()),

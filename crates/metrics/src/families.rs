@@ -64,6 +64,7 @@ pub struct Metrics {
     /// Executions that passed every check and ran resolvers: one per HTTP operation, one
     /// per subscription event delivered to one subscriber.
     pub graphql_executions: IntCounterVec,
+    pub graphql_compiled: IntCounterVec,
     operation_names: BoundedLabels,
     error_codes: BoundedLabels,
 
@@ -217,6 +218,12 @@ impl Metrics {
                 "gazette_graphql_executions_total",
                 "GraphQL executions that passed every check and ran resolvers, by transport (http, or websocket: one per subscription event per subscriber).",
                 &["transport"],
+            ),
+            graphql_compiled: counter_vec(
+                &r,
+                "gazette_graphql_compiled_total",
+                "GraphQL queries with a compiled plan, by outcome: answered by the plan, or left to the resolvers (fallback: an error, a variable of the wrong type, an answer over its budget).",
+                &["outcome"],
             ),
             operation_names: BoundedLabels::new(200, 64, "other", is_name_char),
             error_codes: BoundedLabels::new(50, 40, "OTHER_ERROR", is_code_char),

@@ -39,8 +39,15 @@ pub fn settings(args: &[&str]) -> Settings {
 /// For tests that count SQL statements per request: loaders collect each level's keys for
 /// 100 ms instead of 1 ms, so a level is read in one statement even when the machine is so
 /// busy that the resolving thread is preempted mid-level (then 1 ms can split a level in
-/// two reads; the answer is the same, the count is not).
-pub const WHOLE_BATCHES: [&str; 2] = ["--graphql-batch-delay", "100ms"];
+/// two reads; the answer is the same, the count is not). Compiled reads are on, not
+/// verified: a document's first request runs on the resolvers, the next ones on its plan,
+/// and each is counted alone.
+pub const WHOLE_BATCHES: [&str; 4] = [
+    "--graphql-batch-delay",
+    "100ms",
+    "--graphql-compiled-reads",
+    "on",
+];
 
 impl TestApp {
     /// An empty (migrated) database.
@@ -100,6 +107,12 @@ impl TestApp {
             "--data-dir",
             &data_dir_arg,
         ];
+        // Every query of the suite runs on both read paths, the compiled plans and the
+        // resolvers, and a difference fails the request (the differential test of
+        // compiled reads); a test that counts statements says which path it counts.
+        if !args.contains(&"--graphql-compiled-reads") {
+            all_args.extend_from_slice(&["--graphql-compiled-reads", "verify"]);
+        }
         all_args.extend_from_slice(args);
         let settings = settings(&all_args);
         // The pool the binary would open, with the same settings (statement timeout…).

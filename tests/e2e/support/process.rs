@@ -26,6 +26,8 @@ pub fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
         // Many test processes at once would race for the default metrics address; the
         // tests of metrics give an address of their own.
         .env("GAZETTE_METRICS_LISTEN", "off")
+        // Both read paths, compared on every query (see `TestApp::start`).
+        .env("GAZETTE_GRAPHQL_COMPILED_READS", "verify")
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -3,6 +3,7 @@
 mod authors;
 mod channels;
 mod comments;
+pub mod compiled;
 mod connection;
 mod context;
 pub mod errors;

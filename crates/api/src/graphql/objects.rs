@@ -40,7 +40,7 @@ pub enum PostStatus {
 }
 
 /// The cursor namespace of an ordering: cursors do not cross orderings.
-fn ordering_name(order: StoreOrder) -> &'static str {
+pub(super) fn post_ordering(order: StoreOrder) -> &'static str {
     match (order.field, order.direction) {
         (StoreField::PublishedAt, Direction::Desc) => "posts:published:desc",
         (StoreField::PublishedAt, Direction::Asc) => "posts:published:asc",
@@ -59,7 +59,7 @@ pub async fn post_connection(
     order: StoreOrder,
 ) -> Result<PostConnection, ApiError> {
     let request = RequestContext::of(ctx)?;
-    let ordering = ordering_name(order);
+    let ordering = post_ordering(order);
     let reader = request.reader();
     let pool = request.pool.clone();
     let page_filter = filter.clone();
@@ -250,10 +250,20 @@ pub struct CommentAuthor {
     pub url: Option<String>,
 }
 
-fn position(comment: &Comment) -> Position {
+pub(super) fn comment_position(comment: &Comment) -> Position {
     Position {
         key: SortKey::Int(comment.id),
         id: comment.id,
+    }
+}
+
+/// The cursor namespace of a list of children.
+pub(super) fn comment_ordering(parent: Parent, newest_first: bool) -> &'static str {
+    match (parent, newest_first) {
+        (Parent::Post, false) => "comments:oldest",
+        (Parent::Post, true) => "comments:newest",
+        (Parent::Comment, false) => "replies:oldest",
+        (Parent::Comment, true) => "replies:newest",
     }
 }
 
@@ -268,12 +278,7 @@ pub async fn child_connection(
 ) -> Result<CommentConnection, ApiError> {
     let request = RequestContext::of(ctx)?;
     let newest_first = order == CommentOrder::Newest;
-    let ordering = match (parent, newest_first) {
-        (Parent::Post, false) => "comments:oldest",
-        (Parent::Post, true) => "comments:newest",
-        (Parent::Comment, false) => "replies:oldest",
-        (Parent::Comment, true) => "replies:newest",
-    };
+    let ordering = comment_ordering(parent, newest_first);
     let page = PageRequest::new(&args, ordering)?;
     let window = &page.window;
     let child_page = ChildPage {
@@ -293,7 +298,7 @@ pub async fn child_connection(
         })
         .await?
         .unwrap_or_default();
-    let (edges, page_info) = page.finish(rows, ordering, position, CommentNode::from);
+    let (edges, page_info) = page.finish(rows, ordering, comment_position, CommentNode::from);
     let loaders = request.loaders.clone();
     Ok(CommentConnection {
         edges,
@@ -305,7 +310,22 @@ pub async fn child_connection(
     })
 }
 
-const THREAD_ORDERING: &str = "thread";
+pub(super) const THREAD_ORDERING: &str = "thread";
+
+/// A comment's place in its thread: the path of ids from the top.
+pub(super) fn thread_position(comment: &Comment) -> Position {
+    Position {
+        key: SortKey::Text(
+            comment
+                .path
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join("."),
+        ),
+        id: comment.id,
+    }
+}
 
 /// A page of a post's whole thread in display order: one statement per page.
 pub async fn thread_connection(
@@ -339,17 +359,6 @@ pub async fn thread_connection(
         &request.answer,
     )
     .await?;
-    let thread_position = |comment: &Comment| Position {
-        key: SortKey::Text(
-            comment
-                .path
-                .iter()
-                .map(i64::to_string)
-                .collect::<Vec<_>>()
-                .join("."),
-        ),
-        id: comment.id,
-    };
     // When `parent` is asked for: the page's comments and the parents of those whose
     // parent is not in it (the first comment's ancestors), one statement whatever the page
     // size, where loading each `parent` split into several batches under load.
@@ -398,7 +407,7 @@ pub async fn thread_connection(
     })
 }
 
-fn parse_path(path: &str) -> Result<Vec<i64>, ApiError> {
+pub(super) fn parse_path(path: &str) -> Result<Vec<i64>, ApiError> {
     path.split('.')
         .map(|id| id.parse::<i64>())
         .collect::<Result<Vec<_>, _>>()

@@ -22,6 +22,7 @@ use super::response::{
     set_code_if_missing, to_json_capped, too_large,
 };
 use crate::auth::authenticate;
+use crate::graphql::compiled::{self, Known};
 use crate::graphql::context::RequestContext;
 use crate::graphql::errors::{code_of, has_code, refusal};
 use crate::graphql::introspection::asks_for_schema;
@@ -29,7 +30,7 @@ use crate::graphql::limits::{CheckOnly, passed};
 use crate::graphql::pricing;
 use crate::graphql::response_cache::{CacheKey, Generation};
 use crate::graphql::response_order;
-use crate::state::AppState;
+use crate::state::{AppState, CompiledReads};
 
 /// One request on its way to an answer.
 pub(super) struct Operation<'a> {
@@ -64,7 +65,7 @@ struct Executed {
 }
 
 /// The answer to `operation`, with what the metrics say of it in `report`.
-pub(super) async fn answer(operation: Operation<'_>, report: &mut Report) -> Response {
+pub(super) async fn answer(mut operation: Operation<'_>, report: &mut Report) -> Response {
     let state = operation.state;
     // Back-pressure: a burst waits briefly for a free slot, then is told to come back.
     let Some(_slot) = state
@@ -79,8 +80,120 @@ pub(super) async fn answer(operation: Operation<'_>, report: &mut Report) -> Res
         Err(response) => return response,
     };
     let generation = state.responses.generation();
+    let compiled = compiled(&operation, &checked).await;
+    if let (Some(body), CompiledReads::Verify) = (&compiled, state.config.compiled_reads) {
+        let expected = body.bytes.clone();
+        let executed = execute(&operation, &checked).await;
+        let answered = respond_with(operation, checked, executed, generation, report);
+        return match report.checked {
+            true => verified(answered, &expected).await,
+            false => answered,
+        };
+    }
+    if let Some(body) = compiled {
+        report.checked = true;
+        report.name = document_operation_name(&checked.document, checked.operation_name.as_deref());
+        if let (Some(key), false) = (operation.cache_key.take(), body.from_replica) {
+            state
+                .responses
+                .put(key, body.bytes.clone(), generation, false);
+        }
+        return (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, operation.media.content_type())],
+            body.bytes,
+        )
+            .into_response();
+    }
     let executed = execute(&operation, &checked).await;
     respond_with(operation, checked, executed, generation, report)
+}
+
+/// The resolvers' answer when the plan's is the same, byte for byte; else an error that
+/// shows both (verify mode, which the end-to-end tests run in).
+async fn verified(answered: Response, compiled: &Bytes) -> Response {
+    let (parts, body) = answered.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return internal_error(MediaType::Json);
+    };
+    if bytes == compiled {
+        return Response::from_parts(parts, axum::body::Body::from(bytes));
+    }
+    let resolvers = String::from_utf8_lossy(&bytes);
+    let plan = String::from_utf8_lossy(compiled);
+    tracing::error!(%resolvers, %plan, "a compiled answer differs from the resolvers' answer");
+    respond(
+        MediaType::Json,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        json!({ "errors": [{
+            "message": format!("The compiled answer differs from the resolvers' answer.\nresolvers: {resolvers}\nplan:      {plan}"),
+            "extensions": { "code": "COMPILED_MISMATCH" }
+        }]}),
+    )
+}
+
+/// A compiled answer: its body, and whether a replica gave it.
+struct Compiled {
+    bytes: Bytes,
+    from_replica: bool,
+}
+
+/// The answer of the document's plan (see [`compiled`](crate::graphql::compiled)), when it
+/// has one and it answers; `None` leaves the request to the resolvers.
+async fn compiled(operation: &Operation<'_>, checked: &Checked) -> Option<Compiled> {
+    let state = operation.state;
+    if checked.kind != Some(OperationType::Query) {
+        return None;
+    }
+    let operation_name = checked.operation_name.as_deref();
+    let plan = match state.plans.get(&checked.query, operation_name) {
+        Known::Plan(plan) => plan,
+        Known::NoPlan => return None,
+        // Verifying compares every request, a document's first too (not yet validated:
+        // the comparison is made only if the resolvers find it valid).
+        Known::Unknown if state.config.compiled_reads == CompiledReads::Verify => {
+            Arc::new(compiled::compile(&checked.document, operation_name)?)
+        }
+        Known::Unknown => return None,
+    };
+    let replica = state.replica();
+    let pool = replica
+        .as_ref()
+        .map_or_else(|| state.pool.clone(), |replica| replica.pool.clone());
+    let budget = state.answer_budget(operation.client);
+    let ran = compiled::run(
+        &plan,
+        &checked.variables,
+        &pool,
+        checked.viewer.reader(),
+        &budget,
+        &state.config.site,
+    )
+    .await;
+    let metrics = gazette_metrics::metrics();
+    match ran {
+        Ok(bytes) if bytes.len() <= state.config.limits.max_response_bytes => {
+            metrics
+                .graphql_executions
+                .with_label_values(&["http"])
+                .inc();
+            metrics
+                .graphql_compiled
+                .with_label_values(&["answered"])
+                .inc();
+            Some(Compiled {
+                bytes: Bytes::from(bytes),
+                from_replica: replica.is_some(),
+            })
+        }
+        _ => {
+            metrics
+                .graphql_compiled
+                .with_label_values(&["fallback"])
+                .inc();
+            None
+        }
+    }
 }
 
 /// Admission and the document's budget: the token, a query, variables as an object, the
@@ -296,6 +409,13 @@ fn respond_with(
         };
     }
     if ran {
+        if checked.kind == Some(OperationType::Query) {
+            state.plans.learn(
+                &checked.query,
+                checked.operation_name.as_deref(),
+                &checked.document,
+            );
+        }
         report.checked = true;
         report.name = document_operation_name(&checked.document, checked.operation_name.as_deref());
         response_order::reorder(

@@ -1,0 +1,521 @@
+//! Loading what a plan needs, level by level: one statement per field per level, the same
+//! statements the resolvers' loaders batch into (so the visibility rule is the store's,
+//! and the statement counts match), run back to back without a batching delay. What each
+//! field loads is kept in its slot, for the writer.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::OnceLock;
+
+use async_graphql::Value as ConstValue;
+use async_graphql::Variables;
+use gazette_store::authors::{self, Author};
+use gazette_store::comments::{self, ChildPage, Comment, Parent};
+use gazette_store::keyset::Position;
+use gazette_store::posts::{self, Post, PostFilter, PostOrder};
+use gazette_store::tags::Tag;
+use gazette_store::{PgPool, ReadBudget, Reader};
+
+use super::Fallback;
+use super::plan::{
+    Arg, CommentField, ConnectionField, EdgeField, PageArgs, Plan, PostField, RootField,
+    ScalarKind, Selection,
+};
+use crate::graphql::connection::{self, Edge, PageInfo, PageRequest};
+use crate::graphql::ids::{GlobalId, NodeKind};
+use crate::graphql::objects::{
+    THREAD_ORDERING, comment_ordering, comment_position, parse_path, post_ordering, thread_position,
+};
+
+/// A page of a connection, as the resolvers build it.
+pub struct Page<T> {
+    pub edges: Vec<Edge<T>>,
+    pub info: PageInfo,
+}
+
+/// What one field loaded.
+pub enum Slot {
+    Post(Option<Post>),
+    PostPage(Page<Post>),
+    /// Per parent key: counts, and a connection's `totalCount` (a root list's under 0).
+    Counts(HashMap<i64, i64>),
+    Authors(HashMap<i64, Author>),
+    Tags(HashMap<i64, Vec<Tag>>),
+    /// Per parent key (a post, or a comment).
+    CommentPages(HashMap<i64, Page<Comment>>),
+    CommentsById(HashMap<i64, Comment>),
+    PostsById(HashMap<i64, Post>),
+}
+
+/// The request a plan runs for, and what it has loaded so far.
+pub struct Loads<'a> {
+    pub plan: &'a Plan,
+    variables: &'a Variables,
+    pool: &'a PgPool,
+    reader: Reader,
+    budget: &'a ReadBudget,
+    slots: Vec<OnceLock<Slot>>,
+}
+
+type Loading<'f> = Pin<Box<dyn Future<Output = Result<(), Fallback>> + Send + 'f>>;
+
+/// Comments of a thread page, by id: a comment's parent is looked up here first.
+type Known<'c> = HashMap<i64, &'c Comment>;
+
+impl<'a> Loads<'a> {
+    /// Checks the request's variables against the plan's declarations: a request the
+    /// resolvers would refuse is left to them.
+    pub fn new(
+        plan: &'a Plan,
+        variables: &'a Variables,
+        pool: &'a PgPool,
+        reader: Reader,
+        budget: &'a ReadBudget,
+    ) -> Result<Self, Fallback> {
+        for declared in &plan.variables {
+            let value = variables.get(&declared.name).or(declared.default.as_ref());
+            let fits = match value {
+                None | Some(ConstValue::Null) => !declared.required,
+                Some(value) => fits(declared.kind, value),
+            };
+            if !fits {
+                return Err(Fallback);
+            }
+        }
+        Ok(Self {
+            plan,
+            variables,
+            pool,
+            reader,
+            budget,
+            slots: (0..plan.slots).map(|_| OnceLock::new()).collect(),
+        })
+    }
+
+    pub fn slot(&self, slot: usize) -> Result<&Slot, Fallback> {
+        self.slots.get(slot).and_then(OnceLock::get).ok_or(Fallback)
+    }
+
+    fn keep(&self, slot: usize, value: Slot) -> Result<&Slot, Fallback> {
+        let cell = self.slots.get(slot).ok_or(Fallback)?;
+        cell.set(value).map_err(|_| Fallback)?;
+        cell.get().ok_or(Fallback)
+    }
+
+    /// Loads everything the plan's root fields need.
+    pub async fn load(&self) -> Result<(), Fallback> {
+        for field in &self.plan.fields {
+            match &field.kind {
+                RootField::Typename => {}
+                RootField::Post {
+                    id,
+                    slug,
+                    selection,
+                } => {
+                    let post = match (self.string(id)?, self.string(slug)?) {
+                        (Some(id), None) => {
+                            let id = GlobalId::decode(&id, NodeKind::Post, "id")
+                                .map_err(|_| Fallback)?;
+                            posts::find_visible(self.pool, &[id], self.reader, self.budget)
+                                .await?
+                                .remove(&id)
+                        }
+                        (None, Some(slug)) => {
+                            posts::find_visible_by_slug(self.pool, &slug, self.reader, self.budget)
+                                .await?
+                        }
+                        _ => return Err(Fallback),
+                    };
+                    if let Slot::Post(Some(post)) = self.keep(field.slot, Slot::Post(post))? {
+                        self.posts(selection, vec![post]).await?;
+                    }
+                }
+                RootField::Posts { page, selection } => {
+                    let order = PostOrder::default();
+                    let ordering = post_ordering(order);
+                    let request = PageRequest::new(&self.page_args(page)?, ordering)?;
+                    let filter = PostFilter::published();
+                    let rows = posts::page(
+                        self.pool,
+                        self.reader,
+                        &filter,
+                        order,
+                        &request.window,
+                        self.budget,
+                    )
+                    .await?;
+                    let (edges, info) = request.finish(
+                        rows,
+                        ordering,
+                        |post| post.position(order.field),
+                        |post| post,
+                    );
+                    let Slot::PostPage(page) =
+                        self.keep(field.slot, Slot::PostPage(Page { edges, info }))?
+                    else {
+                        return Err(Fallback);
+                    };
+                    for counted in selection {
+                        if let ConnectionField::TotalCount = counted.kind {
+                            let count = posts::count(self.pool, self.reader, &filter).await?;
+                            self.keep(counted.slot, Slot::Counts(HashMap::from([(0, count)])))?;
+                        }
+                    }
+                    let rows: Vec<&Post> = page.edges.iter().map(|edge| &edge.node).collect();
+                    for nodes in node_selections(selection) {
+                        self.posts(nodes, rows.clone()).await?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads what `selection` needs of `rows`.
+    fn posts<'f>(&'f self, selection: &'f Selection<PostField>, rows: Vec<&'f Post>) -> Loading<'f>
+    where
+        'a: 'f,
+    {
+        Box::pin(async move {
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let ids: Vec<i64> = rows.iter().map(|post| post.id).collect();
+            for field in selection {
+                match &field.kind {
+                    PostField::Author(_) => {
+                        let authors = distinct(rows.iter().map(|post| post.author_id));
+                        let found = authors::find_visible(self.pool, &authors, self.reader).await?;
+                        self.keep(field.slot, Slot::Authors(found))?;
+                    }
+                    PostField::Tags(_) => {
+                        let found =
+                            gazette_domain::policy::tags_of_read_posts(self.pool, &ids).await?;
+                        self.keep(field.slot, Slot::Tags(found))?;
+                    }
+                    PostField::CommentCount => {
+                        let found =
+                            comments::published_counts(self.pool, &ids, self.reader).await?;
+                        self.keep(field.slot, Slot::Counts(found))?;
+                    }
+                    PostField::Comments {
+                        page,
+                        order,
+                        selection,
+                    } => {
+                        let newest_first = match self.value(order)? {
+                            None if matches!(order, Arg::Absent) => false,
+                            // `orderBy` is non-null (with a default): a variable without a
+                            // value is the resolvers' error to give.
+                            None => return Err(Fallback),
+                            Some(ConstValue::Enum(name)) => order_is_newest(name.as_str())?,
+                            Some(ConstValue::String(name)) => order_is_newest(name)?,
+                            Some(_) => return Err(Fallback),
+                        };
+                        self.children(
+                            Parent::Post,
+                            &ids,
+                            page,
+                            newest_first,
+                            field.slot,
+                            selection,
+                        )
+                        .await?;
+                    }
+                    PostField::Thread {
+                        first,
+                        after,
+                        selection,
+                    } => {
+                        self.threads(&ids, first, after, field.slot, selection)
+                            .await?;
+                    }
+                    _ => {}
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// A page of children (a post's top-level comments, a comment's replies) for every
+    /// parent in `keys`: one statement, and one more for `totalCount` when asked.
+    async fn children(
+        &self,
+        parent: Parent,
+        keys: &[i64],
+        page: &PageArgs,
+        newest_first: bool,
+        slot: usize,
+        selection: &'a Selection<ConnectionField<CommentField>>,
+    ) -> Result<(), Fallback> {
+        let ordering = comment_ordering(parent, newest_first);
+        let request = PageRequest::new(&self.page_args(page)?, ordering)?;
+        let window = &request.window;
+        let child_page = ChildPage {
+            after: window.after.as_ref().map(|position| position.id),
+            before: window.before.as_ref().map(|position| position.id),
+            limit: window.limit,
+            from_end: window.from_end,
+            newest_first,
+        };
+        let mut found = comments::child_pages(
+            self.pool,
+            parent,
+            keys,
+            self.reader,
+            child_page,
+            self.budget,
+        )
+        .await?;
+        let pages = keys
+            .iter()
+            .map(|key| {
+                let rows = found.remove(key).unwrap_or_default();
+                let (edges, info) = request.finish(rows, ordering, comment_position, |row| row);
+                (*key, Page { edges, info })
+            })
+            .collect();
+        let Slot::CommentPages(pages) = self.keep(slot, Slot::CommentPages(pages))? else {
+            return Err(Fallback);
+        };
+        for counted in selection {
+            if let ConnectionField::TotalCount = counted.kind {
+                let counts = comments::child_counts(self.pool, parent, keys, self.reader).await?;
+                self.keep(counted.slot, Slot::Counts(counts))?;
+            }
+        }
+        let rows: Vec<&Comment> = pages
+            .values()
+            .flat_map(|page| page.edges.iter().map(|edge| &edge.node))
+            .collect();
+        for nodes in node_selections(selection) {
+            self.comments(nodes, rows.clone(), None).await?;
+        }
+        Ok(())
+    }
+
+    /// A page of each post's whole thread: one statement per post, as the resolver reads.
+    async fn threads(
+        &self,
+        post_ids: &[i64],
+        first: &Arg,
+        after: &Arg,
+        slot: usize,
+        selection: &'a Selection<ConnectionField<CommentField>>,
+    ) -> Result<(), Fallback> {
+        let args = connection::PageArgs::new(self.int(first)?, self.string(after)?, None, None);
+        let request = PageRequest::new(&args, THREAD_ORDERING)?;
+        let after_path = match &request.window.after {
+            Some(Position {
+                key: gazette_store::keyset::SortKey::Text(path),
+                ..
+            }) => Some(parse_path(path)?),
+            Some(_) => return Err(Fallback),
+            None => None,
+        };
+        let mut pages = HashMap::with_capacity(post_ids.len());
+        for post_id in post_ids {
+            let rows = comments::thread_page(
+                self.pool,
+                *post_id,
+                self.reader,
+                after_path.as_deref(),
+                request.window.limit,
+                self.budget,
+            )
+            .await?;
+            let (edges, info) = request.finish(rows, THREAD_ORDERING, thread_position, |row| row);
+            pages.insert(*post_id, Page { edges, info });
+        }
+        let Slot::CommentPages(pages) = self.keep(slot, Slot::CommentPages(pages))? else {
+            return Err(Fallback);
+        };
+        for counted in selection {
+            if let ConnectionField::TotalCount = counted.kind {
+                let mut counts = HashMap::with_capacity(post_ids.len());
+                for post_id in post_ids {
+                    let count = comments::thread_count(self.pool, *post_id, self.reader).await?;
+                    counts.insert(*post_id, count);
+                }
+                self.keep(counted.slot, Slot::Counts(counts))?;
+            }
+        }
+        let rows: Vec<&Comment> = pages
+            .values()
+            .flat_map(|page| page.edges.iter().map(|edge| &edge.node))
+            .collect();
+        // A thread page knows its own comments: their parents need no look-up.
+        let known: Known<'_> = rows.iter().map(|comment| (comment.id, *comment)).collect();
+        for nodes in node_selections(selection) {
+            self.comments(nodes, rows.clone(), Some(&known)).await?;
+        }
+        Ok(())
+    }
+
+    fn comments<'f>(
+        &'f self,
+        selection: &'f Selection<CommentField>,
+        rows: Vec<&'f Comment>,
+        known: Option<&'f Known<'f>>,
+    ) -> Loading<'f>
+    where
+        'a: 'f,
+    {
+        Box::pin(async move {
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let ids: Vec<i64> = rows.iter().map(|comment| comment.id).collect();
+            for field in selection {
+                match &field.kind {
+                    CommentField::ReplyCount => {
+                        let found =
+                            comments::published_reply_counts(self.pool, &ids, self.reader).await?;
+                        self.keep(field.slot, Slot::Counts(found))?;
+                    }
+                    CommentField::Parent(selection) => {
+                        let wanted = distinct(rows.iter().filter_map(|comment| comment.parent_id));
+                        let mut parents: HashMap<i64, Comment> = HashMap::new();
+                        let mut missing = Vec::new();
+                        for id in wanted {
+                            match known.and_then(|known| known.get(&id)) {
+                                Some(parent) => {
+                                    parents.insert(id, (*parent).clone());
+                                }
+                                None => missing.push(id),
+                            }
+                        }
+                        if !missing.is_empty() {
+                            parents.extend(
+                                comments::find_visible(
+                                    self.pool,
+                                    &missing,
+                                    self.reader,
+                                    self.budget,
+                                )
+                                .await?,
+                            );
+                        }
+                        let Slot::CommentsById(parents) =
+                            self.keep(field.slot, Slot::CommentsById(parents))?
+                        else {
+                            return Err(Fallback);
+                        };
+                        self.comments(selection, parents.values().collect(), known)
+                            .await?;
+                    }
+                    CommentField::Post(selection) => {
+                        let wanted = distinct(rows.iter().map(|comment| comment.post_id));
+                        let found =
+                            posts::find_visible(self.pool, &wanted, self.reader, self.budget)
+                                .await?;
+                        let Slot::PostsById(found) =
+                            self.keep(field.slot, Slot::PostsById(found))?
+                        else {
+                            return Err(Fallback);
+                        };
+                        self.posts(selection, found.values().collect()).await?;
+                    }
+                    CommentField::Replies { page, selection } => {
+                        self.children(Parent::Comment, &ids, page, false, field.slot, selection)
+                            .await?;
+                    }
+                    _ => {}
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn page_args(&self, page: &PageArgs) -> Result<connection::PageArgs, Fallback> {
+        Ok(connection::PageArgs::new(
+            self.int(&page.first)?,
+            self.string(&page.after)?,
+            self.int(&page.last)?,
+            self.string(&page.before)?,
+        ))
+    }
+
+    /// An argument's value; `None` when absent or null.
+    fn value(&self, arg: &'a Arg) -> Result<Option<&'a ConstValue>, Fallback> {
+        let value = match arg {
+            Arg::Absent => None,
+            Arg::Literal(value) => Some(value),
+            Arg::Variable(name) => self.variables.get(name).or_else(|| {
+                self.plan
+                    .variables
+                    .iter()
+                    .find(|declared| &declared.name == name)
+                    .and_then(|declared| declared.default.as_ref())
+            }),
+        };
+        Ok(value.filter(|value| !matches!(value, ConstValue::Null)))
+    }
+
+    fn int(&self, arg: &'a Arg) -> Result<Option<i32>, Fallback> {
+        match self.value(arg)? {
+            None => Ok(None),
+            Some(ConstValue::Number(number)) => number
+                .as_i64()
+                .and_then(|number| i32::try_from(number).ok())
+                .map(Some)
+                .ok_or(Fallback),
+            Some(_) => Err(Fallback),
+        }
+    }
+
+    fn string(&self, arg: &'a Arg) -> Result<Option<String>, Fallback> {
+        match self.value(arg)? {
+            None => Ok(None),
+            Some(ConstValue::String(text)) => Ok(Some(text.clone())),
+            Some(_) => Err(Fallback),
+        }
+    }
+}
+
+/// Whether `value` is one GraphQL would accept for a variable of `kind`.
+fn fits(kind: ScalarKind, value: &ConstValue) -> bool {
+    match (kind, value) {
+        (ScalarKind::Int, ConstValue::Number(number)) => number
+            .as_i64()
+            .is_some_and(|number| i32::try_from(number).is_ok()),
+        (ScalarKind::String | ScalarKind::Id, ConstValue::String(_)) => true,
+        (ScalarKind::Boolean, ConstValue::Boolean(_)) => true,
+        (ScalarKind::CommentOrder, ConstValue::String(name)) => order_is_newest(name).is_ok(),
+        (ScalarKind::CommentOrder, ConstValue::Enum(name)) => order_is_newest(name).is_ok(),
+        _ => false,
+    }
+}
+
+fn order_is_newest(name: &str) -> Result<bool, Fallback> {
+    match name {
+        "OLDEST" => Ok(false),
+        "NEWEST" => Ok(true),
+        _ => Err(Fallback),
+    }
+}
+
+fn distinct(ids: impl Iterator<Item = i64>) -> Vec<i64> {
+    let mut seen = HashSet::new();
+    ids.filter(|id| seen.insert(*id)).collect()
+}
+
+/// The node selections of a connection: under `edges { node }` and under `nodes`.
+pub fn node_selections<N>(selection: &Selection<ConnectionField<N>>) -> Vec<&Selection<N>> {
+    let mut found = Vec::new();
+    for field in selection {
+        match &field.kind {
+            ConnectionField::Nodes(nodes) => found.push(nodes),
+            ConnectionField::Edges(edges) => {
+                for edge in edges {
+                    if let EdgeField::Node(nodes) = &edge.kind {
+                        found.push(nodes);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    found
+}

@@ -1,0 +1,136 @@
+//! Compiled reads: a query the planner covers (`post`, `posts` and what hangs below them:
+//! authors, tags, counts, comments, threads, replies, parents) is planned once per
+//! document, its rows loaded with the store's own reads (one statement per field per
+//! level, the visibility rule of `store::visibility`), and its answer written as JSON in
+//! one pass — no future, no `Value` and no map per field, no second validation. Anything
+//! else, and any request the plan would answer differently (an error of any kind, a
+//! variable of the wrong type, an answer over its budget), runs on the resolvers, which
+//! stay the reference: the differential test (tests/e2e/compiled.rs) requires both paths
+//! to give the same answers.
+
+mod load;
+mod plan;
+mod write;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use async_graphql::Variables;
+use async_graphql::parser::types::ExecutableDocument;
+use gazette_store::{PgPool, ReadBudget, Reader, SiteConfig, StoreError};
+
+use crate::graphql::errors::ApiError;
+pub use plan::{Plan, compile};
+
+/// Why a plan did not answer: the resolvers answer instead (with the error, if any).
+#[derive(Debug)]
+pub struct Fallback;
+
+impl From<StoreError> for Fallback {
+    fn from(_: StoreError) -> Self {
+        Self
+    }
+}
+
+impl From<ApiError> for Fallback {
+    fn from(_: ApiError) -> Self {
+        Self
+    }
+}
+
+/// Runs `plan` for a request: the response body, or [`Fallback`].
+pub async fn run(
+    plan: &Plan,
+    variables: &Variables,
+    pool: &PgPool,
+    reader: Reader,
+    budget: &ReadBudget,
+    site: &SiteConfig,
+) -> Result<Vec<u8>, Fallback> {
+    let loads = load::Loads::new(plan, variables, pool, reader, budget)?;
+    loads.load().await?;
+    write::Writer::new(&loads, site, budget).answer()
+}
+
+/// The most documents whose plans (or the lack of one) are kept, and the most bytes of
+/// their text: past either, the cache starts again empty. Documents are priced and
+/// validated before they get here, so a flood of distinct ones costs a plan each, never
+/// unbounded memory.
+const MAX_DOCUMENTS: usize = 1_000;
+const MAX_DOCUMENT_BYTES: usize = 4 * 1024 * 1024;
+
+/// Plans by document text and operation name; `None` records that a document has none.
+#[derive(Default)]
+pub struct PlanCache {
+    enabled: bool,
+    plans: RwLock<Documents>,
+}
+
+/// A document's operations by name, each with its plan if it has one.
+type Operations = Vec<(Option<String>, Option<Arc<Plan>>)>;
+
+#[derive(Default)]
+struct Documents {
+    by_text: HashMap<String, Operations>,
+    bytes: usize,
+}
+
+/// What the cache knows of a document.
+pub enum Known {
+    /// Not seen yet (or compiled reads are off): run it on the resolvers.
+    Unknown,
+    NoPlan,
+    Plan(Arc<Plan>),
+}
+
+impl PlanCache {
+    pub fn new(enabled: bool) -> Self {
+        Self {
+            enabled,
+            plans: RwLock::default(),
+        }
+    }
+
+    pub fn get(&self, query: &str, operation_name: Option<&str>) -> Known {
+        if !self.enabled {
+            return Known::Unknown;
+        }
+        let Ok(documents) = self.plans.read() else {
+            return Known::Unknown;
+        };
+        let found = documents.by_text.get(query).and_then(|operations| {
+            operations
+                .iter()
+                .find(|(name, _)| name.as_deref() == operation_name)
+        });
+        match found {
+            None => Known::Unknown,
+            Some((_, None)) => Known::NoPlan,
+            Some((_, Some(plan))) => Known::Plan(plan.clone()),
+        }
+    }
+
+    /// Plans a document the resolvers have just run (so it is valid), once.
+    pub fn learn(&self, query: &str, operation_name: Option<&str>, document: &ExecutableDocument) {
+        if !self.enabled || !matches!(self.get(query, operation_name), Known::Unknown) {
+            return;
+        }
+        let plan = compile(document, operation_name).map(Arc::new);
+        let Ok(mut documents) = self.plans.write() else {
+            return;
+        };
+        if documents.by_text.len() >= MAX_DOCUMENTS
+            || documents.bytes + query.len() > MAX_DOCUMENT_BYTES
+        {
+            *documents = Documents::default();
+        }
+        documents.bytes += query.len();
+        let operations = documents.by_text.entry(query.to_owned()).or_default();
+        if !operations
+            .iter()
+            .any(|(name, _)| name.as_deref() == operation_name)
+        {
+            operations.push((operation_name.map(str::to_owned), plan));
+        }
+    }
+}

@@ -1,0 +1,665 @@
+//! A validated query document turned into a plan: for each field below a root field the
+//! planner covers, what it is (an enum per type, no names left to look up), its response
+//! key, and its arguments (literals, or variables read at run time). Fragments are
+//! inlined and fields asked for twice under one key are merged, as GraphQL's
+//! `CollectFields` does. A document with anything else (directives, other root fields,
+//! fields the planner does not know, list or input-object variables) gets no plan and
+//! runs on the resolvers.
+
+use async_graphql::Name;
+use async_graphql::Value as ConstValue;
+use async_graphql::parser::types::{
+    BaseType, ExecutableDocument, Field as QueryField, OperationType, Selection as Item,
+    SelectionSet,
+};
+use async_graphql_value::Value;
+
+use crate::graphql::response_order::selected_operation;
+
+/// The deepest a plan follows fragments inside fragments (a valid document has no
+/// cycles; this bounds the walk of any document).
+const MAX_FRAGMENT_DEPTH: usize = 32;
+
+/// A query operation the planner covers.
+#[derive(Debug)]
+pub struct Plan {
+    pub fields: Selection<RootField>,
+    pub variables: Vec<VariableSpec>,
+    /// How many fields the plan has: each has a slot for what it loads.
+    pub slots: usize,
+}
+
+/// A declared variable: its values are checked against its type before a plan runs, so
+/// a request the resolvers would refuse never gets an answer here.
+#[derive(Debug)]
+pub struct VariableSpec {
+    pub name: Name,
+    pub kind: ScalarKind,
+    pub required: bool,
+    pub default: Option<ConstValue>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScalarKind {
+    Int,
+    String,
+    Id,
+    Boolean,
+    CommentOrder,
+}
+
+/// An argument as the document gives it.
+#[derive(Debug, Clone)]
+pub enum Arg {
+    Absent,
+    Literal(ConstValue),
+    Variable(Name),
+}
+
+/// One field of a selection: its response key, its slot (where what it loads is kept),
+/// and what it is.
+#[derive(Debug)]
+pub struct Field<K> {
+    pub key: Name,
+    pub slot: usize,
+    pub kind: K,
+}
+
+pub type Selection<K> = Vec<Field<K>>;
+
+#[derive(Debug)]
+pub struct PageArgs {
+    pub first: Arg,
+    pub after: Arg,
+    pub last: Arg,
+    pub before: Arg,
+}
+
+#[derive(Debug)]
+pub enum RootField {
+    Typename,
+    Post {
+        id: Arg,
+        slug: Arg,
+        selection: Selection<PostField>,
+    },
+    Posts {
+        page: PageArgs,
+        selection: Selection<ConnectionField<PostField>>,
+    },
+}
+
+#[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "built once per document, and read, never moved, per request"
+)]
+pub enum PostField {
+    Typename,
+    Id,
+    Slug,
+    Title,
+    Body,
+    BodyHtml,
+    Excerpt,
+    Status,
+    PublishedAt,
+    CreatedAt,
+    UpdatedAt,
+    CommentsOpen,
+    Url,
+    CommentsFeedUrl,
+    CommentCount,
+    Author(Selection<AuthorField>),
+    Tags(Selection<TagField>),
+    Comments {
+        page: PageArgs,
+        order: Arg,
+        selection: Selection<ConnectionField<CommentField>>,
+    },
+    Thread {
+        first: Arg,
+        after: Arg,
+        selection: Selection<ConnectionField<CommentField>>,
+    },
+}
+
+#[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "built once per document, and read, never moved, per request"
+)]
+pub enum CommentField {
+    Typename,
+    Id,
+    Body,
+    BodyHtml,
+    Status,
+    Depth,
+    CreatedAt,
+    UpdatedAt,
+    ReplyCount,
+    Author(Selection<CommentAuthorField>),
+    Parent(Selection<CommentField>),
+    Post(Selection<PostField>),
+    Replies {
+        page: PageArgs,
+        selection: Selection<ConnectionField<CommentField>>,
+    },
+}
+
+#[derive(Debug)]
+pub enum CommentAuthorField {
+    Typename,
+    Name,
+    Url,
+}
+
+#[derive(Debug)]
+pub enum AuthorField {
+    Typename,
+    Id,
+    Slug,
+    Name,
+    Bio,
+    Url,
+}
+
+#[derive(Debug)]
+pub enum TagField {
+    Typename,
+    Id,
+    Slug,
+    Name,
+    FeedUrl,
+}
+
+#[derive(Debug)]
+pub enum ConnectionField<N> {
+    Typename,
+    Edges(Selection<EdgeField<N>>),
+    Nodes(Selection<N>),
+    PageInfo(Selection<PageInfoField>),
+    TotalCount,
+}
+
+#[derive(Debug)]
+pub enum EdgeField<N> {
+    Typename,
+    Cursor,
+    Node(Selection<N>),
+}
+
+#[derive(Debug)]
+pub enum PageInfoField {
+    Typename,
+    HasNextPage,
+    HasPreviousPage,
+    StartCursor,
+    EndCursor,
+}
+
+/// The plan of `operation_name` in `document` (already validated), or `None` when the
+/// planner does not cover it.
+pub fn compile(document: &ExecutableDocument, operation_name: Option<&str>) -> Option<Plan> {
+    let operation = selected_operation(document, operation_name)?;
+    if operation.ty != OperationType::Query || !operation.directives.is_empty() {
+        return None;
+    }
+    let variables = operation
+        .variable_definitions
+        .iter()
+        .map(|definition| {
+            let definition = &definition.node;
+            if !definition.directives.is_empty() {
+                return None;
+            }
+            let BaseType::Named(type_name) = &definition.var_type.node.base else {
+                return None;
+            };
+            let kind = match type_name.as_str() {
+                "Int" => ScalarKind::Int,
+                "String" => ScalarKind::String,
+                "ID" => ScalarKind::Id,
+                "Boolean" => ScalarKind::Boolean,
+                "CommentOrder" => ScalarKind::CommentOrder,
+                _ => return None,
+            };
+            Some(VariableSpec {
+                name: definition.name.node.clone(),
+                kind,
+                required: !definition.var_type.node.nullable,
+                default: definition
+                    .default_value
+                    .as_ref()
+                    .map(|value| value.node.clone()),
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    let mut planner = Planner { document, slots: 0 };
+    let fields = planner.selection(&[&operation.selection_set.node], "Query", Planner::root)?;
+    Some(Plan {
+        fields,
+        variables,
+        slots: planner.slots,
+    })
+}
+
+/// A field as collected: its response key, the first occurrence (name and arguments),
+/// and the selection sets of every occurrence.
+struct Collected<'a> {
+    key: Name,
+    field: &'a QueryField,
+    sets: Vec<&'a SelectionSet>,
+}
+
+struct Planner<'a> {
+    document: &'a ExecutableDocument,
+    slots: usize,
+}
+
+impl<'a> Planner<'a> {
+    /// Plans the fields of `sets` on the type `type_name`, each with `plan_field`.
+    fn selection<K>(
+        &mut self,
+        sets: &[&'a SelectionSet],
+        type_name: &str,
+        plan_field: impl Fn(&mut Self, &Collected<'a>) -> Option<K>,
+    ) -> Option<Selection<K>> {
+        let mut collected = Vec::new();
+        for set in sets {
+            self.collect(set, type_name, &mut collected, 0)?;
+        }
+        collected
+            .iter()
+            .map(|field| {
+                let slot = self.slots;
+                self.slots += 1;
+                Some(Field {
+                    key: field.key.clone(),
+                    slot,
+                    kind: plan_field(self, field)?,
+                })
+            })
+            .collect()
+    }
+
+    fn collect(
+        &self,
+        set: &'a SelectionSet,
+        type_name: &str,
+        into: &mut Vec<Collected<'a>>,
+        depth: usize,
+    ) -> Option<()> {
+        if depth > MAX_FRAGMENT_DEPTH {
+            return None;
+        }
+        for selection in &set.items {
+            match &selection.node {
+                Item::Field(field) => {
+                    let field = &field.node;
+                    if !field.directives.is_empty() {
+                        return None;
+                    }
+                    let key = field.response_key().node.clone();
+                    let nested = &field.selection_set.node;
+                    match into.iter_mut().find(|existing| existing.key == key) {
+                        // Validation made sure both ask for the same field with the same
+                        // arguments; their selections merge.
+                        Some(existing) => {
+                            if existing.field.name.node != field.name.node {
+                                return None;
+                            }
+                            existing.sets.push(nested);
+                        }
+                        None => into.push(Collected {
+                            key,
+                            field,
+                            sets: vec![nested],
+                        }),
+                    }
+                }
+                Item::FragmentSpread(spread) => {
+                    if !spread.node.directives.is_empty() {
+                        return None;
+                    }
+                    let fragment = self
+                        .document
+                        .fragments
+                        .get(&spread.node.fragment_name.node)?;
+                    let fragment = &fragment.node;
+                    if !fragment.directives.is_empty()
+                        || !applies(&fragment.type_condition.node.on.node, type_name)
+                    {
+                        return None;
+                    }
+                    self.collect(&fragment.selection_set.node, type_name, into, depth + 1)?;
+                }
+                Item::InlineFragment(fragment) => {
+                    let fragment = &fragment.node;
+                    if !fragment.directives.is_empty() {
+                        return None;
+                    }
+                    if let Some(condition) = &fragment.type_condition
+                        && !applies(&condition.node.on.node, type_name)
+                    {
+                        return None;
+                    }
+                    self.collect(&fragment.selection_set.node, type_name, into, depth + 1)?;
+                }
+            }
+        }
+        Some(())
+    }
+
+    fn root(&mut self, field: &Collected<'a>) -> Option<RootField> {
+        let arguments = Arguments::of(field.field)?;
+        Some(match field.field.name.node.as_str() {
+            "__typename" => RootField::Typename,
+            "post" => {
+                let [id, slug] = arguments.take(["id", "slug"])?;
+                RootField::Post {
+                    id,
+                    slug,
+                    selection: self.selection(&field.sets, "Post", Self::post)?,
+                }
+            }
+            "posts" => {
+                let [first, after, last, before] =
+                    arguments.take(["first", "after", "last", "before"])?;
+                RootField::Posts {
+                    page: PageArgs {
+                        first,
+                        after,
+                        last,
+                        before,
+                    },
+                    selection: self.connection(&field.sets, "Post", Self::post)?,
+                }
+            }
+            _ => return None,
+        })
+    }
+
+    fn connection<N>(
+        &mut self,
+        sets: &[&'a SelectionSet],
+        node_type: &'static str,
+        node: fn(&mut Self, &Collected<'a>) -> Option<N>,
+    ) -> Option<Selection<ConnectionField<N>>> {
+        let connection_type = format!("{node_type}Connection");
+        let edge_type = format!("{node_type}Edge");
+        self.selection(sets, &connection_type, |planner, field| {
+            Arguments::of(field.field)?.take([])?;
+            Some(match field.field.name.node.as_str() {
+                "__typename" => ConnectionField::Typename,
+                "totalCount" => ConnectionField::TotalCount,
+                "nodes" => {
+                    ConnectionField::Nodes(planner.selection(&field.sets, node_type, node)?)
+                }
+                "pageInfo" => ConnectionField::PageInfo(planner.selection(
+                    &field.sets,
+                    "PageInfo",
+                    |_, field| {
+                        Arguments::of(field.field)?.take([])?;
+                        Some(match field.field.name.node.as_str() {
+                            "__typename" => PageInfoField::Typename,
+                            "hasNextPage" => PageInfoField::HasNextPage,
+                            "hasPreviousPage" => PageInfoField::HasPreviousPage,
+                            "startCursor" => PageInfoField::StartCursor,
+                            "endCursor" => PageInfoField::EndCursor,
+                            _ => return None,
+                        })
+                    },
+                )?),
+                "edges" => ConnectionField::Edges(planner.selection(
+                    &field.sets,
+                    &edge_type,
+                    |planner, field| {
+                        Arguments::of(field.field)?.take([])?;
+                        Some(match field.field.name.node.as_str() {
+                            "__typename" => EdgeField::Typename,
+                            "cursor" => EdgeField::Cursor,
+                            "node" => {
+                                EdgeField::Node(planner.selection(&field.sets, node_type, node)?)
+                            }
+                            _ => return None,
+                        })
+                    },
+                )?),
+                _ => return None,
+            })
+        })
+    }
+
+    fn post(&mut self, field: &Collected<'a>) -> Option<PostField> {
+        let arguments = Arguments::of(field.field)?;
+        let name = field.field.name.node.as_str();
+        if !matches!(name, "comments" | "thread") {
+            arguments.clone().take([])?;
+        }
+        Some(match name {
+            "__typename" => PostField::Typename,
+            "id" => PostField::Id,
+            "slug" => PostField::Slug,
+            "title" => PostField::Title,
+            "body" => PostField::Body,
+            "bodyHtml" => PostField::BodyHtml,
+            "excerpt" => PostField::Excerpt,
+            "status" => PostField::Status,
+            "publishedAt" => PostField::PublishedAt,
+            "createdAt" => PostField::CreatedAt,
+            "updatedAt" => PostField::UpdatedAt,
+            "commentsOpen" => PostField::CommentsOpen,
+            "url" => PostField::Url,
+            "commentsFeedUrl" => PostField::CommentsFeedUrl,
+            "commentCount" => PostField::CommentCount,
+            "author" => PostField::Author(self.selection(&field.sets, "Author", Self::author)?),
+            "tags" => PostField::Tags(self.selection(&field.sets, "Tag", Self::tag)?),
+            "comments" => {
+                let [first, after, last, before, order] =
+                    arguments.take(["first", "after", "last", "before", "orderBy"])?;
+                PostField::Comments {
+                    page: PageArgs {
+                        first,
+                        after,
+                        last,
+                        before,
+                    },
+                    order,
+                    selection: self.connection(&field.sets, "Comment", Self::comment)?,
+                }
+            }
+            "thread" => {
+                let [first, after] = arguments.take(["first", "after"])?;
+                PostField::Thread {
+                    first,
+                    after,
+                    selection: self.connection(&field.sets, "Comment", Self::comment)?,
+                }
+            }
+            _ => return None,
+        })
+    }
+
+    fn comment(&mut self, field: &Collected<'a>) -> Option<CommentField> {
+        let arguments = Arguments::of(field.field)?;
+        let name = field.field.name.node.as_str();
+        if name != "replies" {
+            arguments.clone().take([])?;
+        }
+        Some(match name {
+            "__typename" => CommentField::Typename,
+            "id" => CommentField::Id,
+            "body" => CommentField::Body,
+            "bodyHtml" => CommentField::BodyHtml,
+            "status" => CommentField::Status,
+            "depth" => CommentField::Depth,
+            "createdAt" => CommentField::CreatedAt,
+            "updatedAt" => CommentField::UpdatedAt,
+            "replyCount" => CommentField::ReplyCount,
+            "author" => {
+                CommentField::Author(self.selection(&field.sets, "CommentAuthor", |_, field| {
+                    Arguments::of(field.field)?.take([])?;
+                    Some(match field.field.name.node.as_str() {
+                        "__typename" => CommentAuthorField::Typename,
+                        "name" => CommentAuthorField::Name,
+                        "url" => CommentAuthorField::Url,
+                        _ => return None,
+                    })
+                })?)
+            }
+            "parent" => {
+                CommentField::Parent(self.selection(&field.sets, "Comment", Self::comment)?)
+            }
+            "post" => CommentField::Post(self.selection(&field.sets, "Post", Self::post)?),
+            "replies" => {
+                let [first, after, last, before] =
+                    arguments.take(["first", "after", "last", "before"])?;
+                CommentField::Replies {
+                    page: PageArgs {
+                        first,
+                        after,
+                        last,
+                        before,
+                    },
+                    selection: self.connection(&field.sets, "Comment", Self::comment)?,
+                }
+            }
+            _ => return None,
+        })
+    }
+
+    fn author(&mut self, field: &Collected<'a>) -> Option<AuthorField> {
+        Arguments::of(field.field)?.take([])?;
+        Some(match field.field.name.node.as_str() {
+            "__typename" => AuthorField::Typename,
+            "id" => AuthorField::Id,
+            "slug" => AuthorField::Slug,
+            "name" => AuthorField::Name,
+            "bio" => AuthorField::Bio,
+            "url" => AuthorField::Url,
+            _ => return None,
+        })
+    }
+
+    fn tag(&mut self, field: &Collected<'a>) -> Option<TagField> {
+        Arguments::of(field.field)?.take([])?;
+        Some(match field.field.name.node.as_str() {
+            "__typename" => TagField::Typename,
+            "id" => TagField::Id,
+            "slug" => TagField::Slug,
+            "name" => TagField::Name,
+            "feedUrl" => TagField::FeedUrl,
+            _ => return None,
+        })
+    }
+}
+
+/// Whether a fragment on `condition` applies to an object of `type_name`.
+fn applies(condition: &str, type_name: &str) -> bool {
+    condition == type_name
+        || (condition == "Node" && matches!(type_name, "Post" | "Comment" | "Author" | "Tag"))
+}
+
+/// A field's arguments, taken by name: an argument the planner does not expect means
+/// there is no plan.
+#[derive(Clone)]
+struct Arguments(Vec<(Name, Arg)>);
+
+impl Arguments {
+    fn of(field: &QueryField) -> Option<Self> {
+        field
+            .arguments
+            .iter()
+            .map(|(name, value)| {
+                let arg = match &value.node {
+                    Value::Null => Arg::Absent,
+                    Value::Variable(variable) => Arg::Variable(variable.clone()),
+                    // Lists and objects may hold variables; no covered argument takes one.
+                    Value::List(_) | Value::Object(_) => return None,
+                    literal => Arg::Literal(literal.clone().into_const()?),
+                };
+                Some((name.node.clone(), arg))
+            })
+            .collect::<Option<Vec<_>>>()
+            .map(Self)
+    }
+
+    /// The arguments named, in that order (absent ones as [`Arg::Absent`]); `None` when
+    /// the field has any other.
+    fn take<const N: usize>(self, names: [&str; N]) -> Option<[Arg; N]> {
+        if self
+            .0
+            .iter()
+            .any(|(name, _)| !names.contains(&name.as_str()))
+        {
+            return None;
+        }
+        Some(names.map(|wanted| {
+            self.0
+                .iter()
+                .find(|(name, _)| name.as_str() == wanted)
+                .map_or(Arg::Absent, |(_, arg)| arg.clone())
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(query: &str) -> Option<Plan> {
+        let document = async_graphql::parser::parse_query(query).expect("parses");
+        compile(&document, None)
+    }
+
+    #[test]
+    fn the_benchmark_queries_have_plans() {
+        for query in [
+            include_str!("../../../../../bench/queries/q1.gazette.graphql"),
+            include_str!("../../../../../bench/queries/q2.gazette.graphql"),
+            include_str!("../../../../../bench/queries/q2r.gazette.graphql"),
+            include_str!("../../../../../bench/queries/q3.gazette.graphql"),
+        ] {
+            assert!(plan(query).is_some(), "{query}");
+        }
+    }
+
+    #[test]
+    fn fragments_and_repeated_keys_merge_in_query_order() {
+        let plan = plan(
+            "query { post(slug: \"a\") { b: title ...F author { name } } } \
+             fragment F on Post { a: slug author { slug } ... on Node { b: title } }",
+        )
+        .expect("a plan");
+        let RootField::Post { selection, .. } = &plan.fields[0].kind else {
+            panic!("a post");
+        };
+        let keys: Vec<&str> = selection.iter().map(|field| field.key.as_str()).collect();
+        assert_eq!(keys, ["b", "a", "author"]);
+        let PostField::Author(author) = &selection[2].kind else {
+            panic!("the author");
+        };
+        let keys: Vec<&str> = author.iter().map(|field| field.key.as_str()).collect();
+        assert_eq!(keys, ["slug", "name"]);
+        // Every field has a slot of its own.
+        assert_eq!(plan.slots, 6);
+    }
+
+    #[test]
+    fn what_the_planner_does_not_cover_has_no_plan() {
+        for query in [
+            "mutation { deletePost(id: \"x\") { deletedId } }",
+            "query { __schema { queryType { name } } }",
+            "query { posts { nodes { title @skip(if: true) } } }",
+            "query { posts(filter: { tag: \"x\" }) { nodes { id } } }",
+            "query { tags { nodes { id } } }",
+            "query { post(slug: \"a\") { author { posts { nodes { id } } } } }",
+            "query($ids: [ID!]) { posts { nodes { id } } }",
+            "query { post(slug: \"a\") { ... on Tag { id } } }",
+        ] {
+            assert!(plan(query).is_none(), "{query}");
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! Compiled reads answer exactly as the resolvers do. The server runs in verify mode (as
+//! every test of this suite does: see `TestApp::start`), where each query the planner
+//! covers runs on both paths and any difference in the bytes of the answer fails the
+//! request with COMPILED_MISMATCH. Here the corpus is built to reach every field the
+//! planner covers, through aliases, fragments, variables and cursors, over data with
+//! drafts and held, spam and deleted comments, for an anonymous reader, an author and an
+//! admin; and the benchmark's own queries (bench/queries). Errors must match too: a plan
+//! that meets one leaves the request to the resolvers.
+
+use gazette_store::tokens::Role;
+use serde_json::{Value, json};
+
+use crate::support::{TestApp, error_code};
+
+/// Every field of `Post`, `Author` and `Tag` the planner covers, and a connection's.
+const EVERY_POST_FIELD: &str = r#"query { posts(first: 5) {
+  __typename totalCount
+  pageInfo { __typename hasNextPage hasPreviousPage startCursor endCursor }
+  edges { __typename cursor node {
+    __typename id slug title body bodyHtml excerpt status publishedAt createdAt updatedAt
+    commentsOpen url commentsFeedUrl commentCount
+    author { __typename id slug name bio url }
+    tags { __typename id slug name feedUrl } } } } }"#;
+
+/// Every field of `Comment`, in every kind of list.
+const EVERY_COMMENT_FIELD: &str = r#"query($slug: String, $order: CommentOrder) { post(slug: $slug) {
+  comments(first: 4, orderBy: $order) { totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    edges { cursor node { ...C
+      replies(first: 2) { __typename totalCount pageInfo { endCursor hasNextPage }
+        edges { cursor node { ...C parent { ...C } } } nodes { id } } } } }
+  thread(first: 12) { totalCount pageInfo { endCursor hasNextPage }
+    nodes { ...C parent { id depth parent { id body } } post { slug commentCount } } } } }
+fragment C on Comment { __typename id author { __typename name url } body bodyHtml status depth
+  createdAt updatedAt replyCount }"#;
+
+/// Aliases, merged fields, named and inline fragments (on the type and on `Node`).
+const ALIASES_AND_FRAGMENTS: &str = r#"query Front { __typename
+  first: posts(first: 2) { nodes { ...P t: title } edges { node { id } } }
+  second: posts(first: 2, after: null) { nodes { title } }
+  one: post(slug: "post-3") { ...P ... on Post { slug author { slug } } ... on Node { id } }
+  none: post(slug: "no-such-post") { id } }
+fragment P on Post { id title author { name } tags { name } }"#;
+
+const PAGE: &str = r#"query($first: Int, $after: String, $last: Int, $before: String) {
+  posts(first: $first, after: $after, last: $last, before: $before) {
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor } edges { cursor node { slug } } } }"#;
+
+const THREAD_PAGE: &str = r#"query($id: ID, $after: String) { post(id: $id) {
+  thread(first: 7, after: $after) { pageInfo { endCursor hasNextPage } edges { cursor node { id depth parent { id } } } } } }"#;
+
+/// Requests every reader sends, each twice; the answer's errors (if any) must match too.
+fn corpus(big_thread: &str, drafted: &str) -> Vec<(&'static str, String, Value)> {
+    let q2 = include_str!("../../bench/queries/q2.gazette.graphql");
+    vec![
+        (
+            "q1",
+            include_str!("../../bench/queries/q1.gazette.graphql").to_owned(),
+            json!({}),
+        ),
+        ("q2", q2.to_owned(), json!({})),
+        (
+            "q3",
+            include_str!("../../bench/queries/q3.gazette.graphql").to_owned(),
+            json!({}),
+        ),
+        ("every post field", EVERY_POST_FIELD.to_owned(), json!({})),
+        (
+            "every comment field, oldest first",
+            EVERY_COMMENT_FIELD.to_owned(),
+            json!({ "slug": "post-2" }),
+        ),
+        (
+            "every comment field, newest first",
+            EVERY_COMMENT_FIELD.to_owned(),
+            json!({ "slug": "post-2", "order": "NEWEST" }),
+        ),
+        (
+            "a draft's comments",
+            EVERY_COMMENT_FIELD.to_owned(),
+            json!({ "slug": drafted }),
+        ),
+        (
+            "aliases and fragments",
+            ALIASES_AND_FRAGMENTS.to_owned(),
+            json!({}),
+        ),
+        ("a page from the end", PAGE.to_owned(), json!({ "last": 3 })),
+        ("a page too large", PAGE.to_owned(), json!({ "first": 101 })),
+        (
+            "first and last",
+            PAGE.to_owned(),
+            json!({ "first": 1, "last": 1 }),
+        ),
+        (
+            "a cursor that is not one",
+            PAGE.to_owned(),
+            json!({ "after": "bm9wZQ" }),
+        ),
+        (
+            "a variable of the wrong type",
+            PAGE.to_owned(),
+            json!({ "first": "3" }),
+        ),
+        (
+            "an id of another kind",
+            "query { post(id: \"VGFnOjE=\") { id } }".to_owned(),
+            json!({}),
+        ),
+        (
+            "both id and slug",
+            "query { post(id: \"UG9zdDox\", slug: \"post-1\") { id } }".to_owned(),
+            json!({}),
+        ),
+        (
+            "a thread cursor of another list",
+            THREAD_PAGE.to_owned(),
+            json!({ "id": big_thread, "after": "cG9zdHM6cHVibGlzaGVkOmRlc2N8MXx0eA" }),
+        ),
+        (
+            "a required variable missing",
+            "query($slug: String!) { post(slug: $slug) { id } }".to_owned(),
+            json!({}),
+        ),
+        (
+            "a filter (left to the resolvers)",
+            "query { posts(first: 3, filter: { tag: \"topic-1\" }) { nodes { slug } } }".to_owned(),
+            json!({}),
+        ),
+        (
+            "a directive (left to the resolvers)",
+            "query($yes: Boolean!) { posts(first: 2) { nodes { slug title @include(if: $yes) } } }"
+                .to_owned(),
+            json!({ "yes": false }),
+        ),
+    ]
+}
+
+fn answered_by_plans() -> u64 {
+    gazette_metrics::metrics()
+        .graphql_compiled
+        .with_label_values(&["answered"])
+        .get()
+}
+
+#[tokio::test]
+async fn compiled_answers_are_the_resolvers_answers_for_every_reader() {
+    let app = TestApp::spawn_api_only_with(&["--graphql-cache-ttl", "0"]).await;
+    gazette_store::synthetic::generate(
+        &app.pool,
+        &gazette_store::synthetic::SyntheticSite {
+            posts: 30,
+            authors: 3,
+            tags: 6,
+            comments_per_post: 9,
+            big_thread_chains: 3,
+            big_thread_depth: 6,
+        },
+    )
+    .await
+    .expect("synthetic site");
+    let author = app.token("Writer", Role::Author).await;
+    let admin = app.token("Chief", Role::Admin).await;
+    // The author moderates post-2 and has a draft with comments (kept from when it was
+    // published) and a post of their own.
+    let writer: i64 = sqlx::query_scalar("select id from authors where slug = 'writer'")
+        .fetch_one(&app.pool)
+        .await
+        .expect("writer");
+    for statement in [
+        "update posts set author_id = $1 where slug in ('post-2', 'post-5')",
+        "update posts set status = 'draft' where slug = 'post-5'",
+    ] {
+        sqlx::query(statement)
+            .bind(writer)
+            .execute(&app.pool)
+            .await
+            .expect(statement);
+    }
+    // On post-2: a held comment, one marked spam and a deleted one, each with replies
+    // (the deleted one stays as a tombstone while its replies show).
+    for (status, rank) in [("pending", 1), ("spam", 2), ("deleted", 3)] {
+        sqlx::query(
+            "update comments set status = $1 where id = (select id from comments \
+             where post_id = (select id from posts where slug = 'post-2') and parent_id is null \
+             order by id offset $2 limit 1)",
+        )
+        .bind(status)
+        .bind(rank - 1)
+        .execute(&app.pool)
+        .await
+        .expect("a hidden comment");
+    }
+    let big_thread = app.post_id("big-thread").await;
+    let big_thread = big_thread.as_str().expect("the big thread's id").to_owned();
+
+    let before = answered_by_plans();
+    let mut plan_answers = 0;
+    for (reader, token) in [
+        ("anonymous", None),
+        ("author", Some(author.as_str())),
+        ("admin", Some(admin.as_str())),
+    ] {
+        for (name, query, variables) in corpus(&big_thread, "post-5") {
+            for run in 0..2 {
+                let answer = app.graphql_as(token, &query, variables.clone()).await;
+                assert_ne!(
+                    error_code(&answer),
+                    Some("COMPILED_MISMATCH"),
+                    "{name} as {reader}, run {run}: {answer}"
+                );
+                assert!(
+                    answer.get("data").is_some() || answer.get("errors").is_some(),
+                    "{name} as {reader}: {answer}"
+                );
+                if !name.contains("left to the resolvers") && answer.get("errors").is_none() {
+                    plan_answers += 1;
+                }
+            }
+        }
+        // Paging through the thread and the front page with the cursors they return.
+        for (query, path, variables) in [
+            (THREAD_PAGE, ["post", "thread"], json!({ "id": big_thread })),
+            (PAGE, ["posts", "posts"], json!({ "first": 4 })),
+        ] {
+            let mut variables = variables;
+            for page in 0..4 {
+                let answer = app.graphql_as(token, query, variables.clone()).await;
+                assert!(
+                    answer.get("errors").is_none(),
+                    "page {page} as {reader}: {answer}"
+                );
+                let list = match path[0] {
+                    "post" => &answer["data"]["post"]["thread"],
+                    _ => &answer["data"]["posts"],
+                };
+                variables["after"] = list["pageInfo"]["endCursor"].clone();
+                plan_answers += 1;
+            }
+        }
+    }
+    // Every error-free request of a covered document was answered by its plan (and
+    // compared with the resolvers): the comparison cannot have been skipped.
+    assert!(
+        answered_by_plans() >= before + plan_answers,
+        "plans answered {} requests, expected at least {plan_answers}",
+        answered_by_plans() - before
+    );
+    app.stop().await;
+}
