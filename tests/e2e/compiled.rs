@@ -67,6 +67,11 @@ fn corpus(big_thread: &str, drafted: &str) -> Vec<(&'static str, String, Value)>
         (
             "every comment field, oldest first",
             EVERY_COMMENT_FIELD.to_owned(),
+            json!({ "slug": "post-2", "order": "OLDEST" }),
+        ),
+        (
+            "a non-null argument's variable without a value",
+            EVERY_COMMENT_FIELD.to_owned(),
             json!({ "slug": "post-2" }),
         ),
         (
@@ -77,7 +82,7 @@ fn corpus(big_thread: &str, drafted: &str) -> Vec<(&'static str, String, Value)>
         (
             "a draft's comments",
             EVERY_COMMENT_FIELD.to_owned(),
-            json!({ "slug": drafted }),
+            json!({ "slug": drafted, "order": "OLDEST" }),
         ),
         (
             "aliases and fragments",
@@ -119,6 +124,26 @@ fn corpus(big_thread: &str, drafted: &str) -> Vec<(&'static str, String, Value)>
         (
             "a required variable missing",
             "query($slug: String!) { post(slug: $slug) { id } }".to_owned(),
+            json!({}),
+        ),
+        (
+            "one key, different arguments under repeated parents (left to the resolvers)",
+            "query { p: post(slug: \"post-2\") { c: comments(first: 1) { totalCount } } \
+             p: post(slug: \"post-2\") { c: comments(first: 3) { nodes { id } } } }"
+                .to_owned(),
+            json!({}),
+        ),
+        (
+            "one key, different arguments across a fragment (left to the resolvers)",
+            "query { p: post(slug: \"post-2\") { title } ... on Query { p: post(slug: \"post-3\") { slug } } }"
+                .to_owned(),
+            json!({}),
+        ),
+        (
+            "one key, the same field asked for through fragments and repeated parents",
+            "query { p: post(slug: \"post-2\") { body ... on Post { body } author { name } } \
+             ... on Query { p: post(slug: \"post-2\") { body author { slug } } } }"
+                .to_owned(),
             json!({}),
         ),
         (

@@ -83,14 +83,136 @@ impl<'a> Loads<'a> {
                 return Err(Fallback);
             }
         }
-        Ok(Self {
+        let loads = Self {
             plan,
             variables,
             pool,
             reader,
             budget,
             slots: (0..plan.slots).map(|_| OnceLock::new()).collect(),
-        })
+        };
+        loads.check_arguments()?;
+        Ok(loads)
+    }
+
+    /// Every argument checked before the first statement: a request the resolvers would
+    /// answer with an error (a bad cursor deep in the query) costs the plan nothing.
+    fn check_arguments(&self) -> Result<(), Fallback> {
+        for field in &self.plan.fields {
+            match &field.kind {
+                RootField::Typename => {}
+                RootField::Post {
+                    id,
+                    slug,
+                    selection,
+                } => {
+                    match (self.string(id)?, self.string(slug)?) {
+                        (Some(id), None) => {
+                            GlobalId::decode(&id, NodeKind::Post, "id")?;
+                        }
+                        (None, Some(_)) => {}
+                        _ => return Err(Fallback),
+                    }
+                    self.check_post(selection)?;
+                }
+                RootField::Posts { page, selection } => {
+                    PageRequest::new(&self.page_args(page)?, post_ordering(PostOrder::default()))?;
+                    for nodes in node_selections(selection) {
+                        self.check_post(nodes)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_post(&self, selection: &Selection<PostField>) -> Result<(), Fallback> {
+        for field in selection {
+            match &field.kind {
+                PostField::Comments {
+                    page,
+                    order,
+                    selection,
+                } => {
+                    let newest_first = self.newest_first(order)?;
+                    PageRequest::new(
+                        &self.page_args(page)?,
+                        comment_ordering(Parent::Post, newest_first),
+                    )?;
+                    self.check_comments(selection)?;
+                }
+                PostField::Thread {
+                    first,
+                    after,
+                    selection,
+                } => {
+                    self.thread_request(first, after)?;
+                    self.check_comments(selection)?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn check_comments(
+        &self,
+        connection: &Selection<ConnectionField<CommentField>>,
+    ) -> Result<(), Fallback> {
+        node_selections(connection)
+            .into_iter()
+            .try_for_each(|selection| self.check_comments_of(selection))
+    }
+
+    /// [`Loads::check_comments`] for one comment's selection (a `parent`).
+    fn check_comments_of(&self, selection: &Selection<CommentField>) -> Result<(), Fallback> {
+        for field in selection {
+            match &field.kind {
+                CommentField::Parent(selection) => self.check_comments_of(selection)?,
+                CommentField::Post(selection) => self.check_post(selection)?,
+                CommentField::Replies { page, selection } => {
+                    PageRequest::new(
+                        &self.page_args(page)?,
+                        comment_ordering(Parent::Comment, false),
+                    )?;
+                    self.check_comments(selection)?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// A thread page's request and the path its `after` cursor points at.
+    fn thread_request(
+        &self,
+        first: &Arg,
+        after: &Arg,
+    ) -> Result<(PageRequest, Option<Vec<i64>>), Fallback> {
+        let args = connection::PageArgs::new(self.int(first)?, self.string(after)?, None, None);
+        let request = PageRequest::new(&args, THREAD_ORDERING)?;
+        let after_path = match &request.window.after {
+            Some(Position {
+                key: gazette_store::keyset::SortKey::Text(path),
+                ..
+            }) => Some(parse_path(path)?),
+            Some(_) => return Err(Fallback),
+            None => None,
+        };
+        Ok((request, after_path))
+    }
+
+    /// Whether `orderBy` asks for the newest comments first.
+    fn newest_first(&self, order: &'a Arg) -> Result<bool, Fallback> {
+        match self.value(order)? {
+            None if matches!(order, Arg::Absent) => Ok(false),
+            // `orderBy` is non-null (with a default): a variable without a value is the
+            // resolvers' error to give.
+            None => Err(Fallback),
+            Some(ConstValue::Enum(name)) => order_is_newest(name.as_str()),
+            Some(ConstValue::String(name)) => order_is_newest(name),
+            Some(_) => Err(Fallback),
+        }
     }
 
     pub fn slot(&self, slot: usize) -> Result<&Slot, Fallback> {
@@ -204,15 +326,7 @@ impl<'a> Loads<'a> {
                         order,
                         selection,
                     } => {
-                        let newest_first = match self.value(order)? {
-                            None if matches!(order, Arg::Absent) => false,
-                            // `orderBy` is non-null (with a default): a variable without a
-                            // value is the resolvers' error to give.
-                            None => return Err(Fallback),
-                            Some(ConstValue::Enum(name)) => order_is_newest(name.as_str())?,
-                            Some(ConstValue::String(name)) => order_is_newest(name)?,
-                            Some(_) => return Err(Fallback),
-                        };
+                        let newest_first = self.newest_first(order)?;
                         self.children(
                             Parent::Post,
                             &ids,
@@ -304,16 +418,7 @@ impl<'a> Loads<'a> {
         slot: usize,
         selection: &'a Selection<ConnectionField<CommentField>>,
     ) -> Result<(), Fallback> {
-        let args = connection::PageArgs::new(self.int(first)?, self.string(after)?, None, None);
-        let request = PageRequest::new(&args, THREAD_ORDERING)?;
-        let after_path = match &request.window.after {
-            Some(Position {
-                key: gazette_store::keyset::SortKey::Text(path),
-                ..
-            }) => Some(parse_path(path)?),
-            Some(_) => return Err(Fallback),
-            None => None,
-        };
+        let (request, after_path) = self.thread_request(first, after)?;
         let mut pages = HashMap::with_capacity(post_ids.len());
         for post_id in post_ids {
             let rows = comments::thread_page(

@@ -58,6 +58,8 @@ pub async fn run(
 /// unbounded memory.
 const MAX_DOCUMENTS: usize = 1_000;
 const MAX_DOCUMENT_BYTES: usize = 4 * 1024 * 1024;
+/// The most plan fields all kept plans hold (each a few hundred bytes).
+const MAX_PLANNED_FIELDS: usize = 50_000;
 
 /// Plans by document text and operation name; `None` records that a document has none.
 #[derive(Default)]
@@ -73,6 +75,7 @@ type Operations = Vec<(Option<String>, Option<Arc<Plan>>)>;
 struct Documents {
     by_text: HashMap<String, Operations>,
     bytes: usize,
+    fields: usize,
 }
 
 /// What the cache knows of a document.
@@ -116,15 +119,33 @@ impl PlanCache {
             return;
         }
         let plan = compile(document, operation_name).map(Arc::new);
+        let fields = plan.as_ref().map_or(0, |plan| plan.slots);
         let Ok(mut documents) = self.plans.write() else {
             return;
         };
-        if documents.by_text.len() >= MAX_DOCUMENTS
-            || documents.bytes + query.len() > MAX_DOCUMENT_BYTES
-        {
-            *documents = Documents::default();
+        let full = |documents: &Documents| {
+            documents.by_text.len() >= MAX_DOCUMENTS
+                || documents.bytes + query.len() > MAX_DOCUMENT_BYTES
+                || documents.fields + fields > MAX_PLANNED_FIELDS
+        };
+        // Full: documents without a plan go first, so a flood of them (cheap to send)
+        // does not evict the plans of the pages readers ask for; past that, all go.
+        let mut dropped = Documents::default();
+        if full(&documents) {
+            documents.by_text.retain(|text, operations| {
+                let planned = operations.iter().any(|(_, plan)| plan.is_some());
+                if !planned {
+                    dropped.bytes += text.len();
+                }
+                planned
+            });
+            documents.bytes -= dropped.bytes;
+            if full(&documents) {
+                dropped = std::mem::take(&mut *documents);
+            }
         }
         documents.bytes += query.len();
+        documents.fields += fields;
         let operations = documents.by_text.entry(query.to_owned()).or_default();
         if !operations
             .iter()
@@ -132,5 +153,8 @@ impl PlanCache {
         {
             operations.push((operation_name.map(str::to_owned), plan));
         }
+        // What was evicted is freed after the lock is released.
+        drop(documents);
+        drop(dropped);
     }
 }

@@ -20,6 +20,11 @@ use crate::graphql::response_order::selected_operation;
 /// cycles; this bounds the walk of any document).
 const MAX_FRAGMENT_DEPTH: usize = 32;
 
+/// The most fields one plan holds (fragments inlined): a larger document runs on the
+/// resolvers, so a small document whose fragments expand to thousands of fields cannot
+/// make the plan cache hold megabytes per entry.
+pub const MAX_PLAN_FIELDS: usize = 1_000;
+
 /// A query operation the planner covers.
 #[derive(Debug)]
 pub struct Plan {
@@ -62,6 +67,10 @@ pub enum Arg {
 pub struct Field<K> {
     pub key: Name,
     pub slot: usize,
+    /// How many times the document asks for it here, across the selections of every
+    /// occurrence of its parent (fragments and repeated parents): the resolvers resolve,
+    /// and charge, each one.
+    pub occurrences: usize,
     pub kind: K,
 }
 
@@ -251,6 +260,7 @@ struct Collected<'a> {
     key: Name,
     field: &'a QueryField,
     sets: Vec<&'a SelectionSet>,
+    occurrences: usize,
 }
 
 struct Planner<'a> {
@@ -275,9 +285,13 @@ impl<'a> Planner<'a> {
             .map(|field| {
                 let slot = self.slots;
                 self.slots += 1;
+                if self.slots > MAX_PLAN_FIELDS {
+                    return None;
+                }
                 Some(Field {
                     key: field.key.clone(),
                     slot,
+                    occurrences: field.occurrences,
                     kind: plan_field(self, field)?,
                 })
             })
@@ -304,18 +318,25 @@ impl<'a> Planner<'a> {
                     let key = field.response_key().node.clone();
                     let nested = &field.selection_set.node;
                     match into.iter_mut().find(|existing| existing.key == key) {
-                        // Validation made sure both ask for the same field with the same
-                        // arguments; their selections merge.
+                        // The same field with the same arguments: the selections merge.
+                        // async-graphql's validation does not compare every pair (not
+                        // across fragments on other types, nor under other parents), and
+                        // its executor resolves each occurrence; a plan covers only what
+                        // merges to one answer.
                         Some(existing) => {
-                            if existing.field.name.node != field.name.node {
+                            if existing.field.name.node != field.name.node
+                                || !same_arguments(existing.field, field)
+                            {
                                 return None;
                             }
                             existing.sets.push(nested);
+                            existing.occurrences += 1;
                         }
                         None => into.push(Collected {
                             key,
                             field,
                             sets: vec![nested],
+                            occurrences: 1,
                         }),
                     }
                 }
@@ -556,6 +577,16 @@ impl<'a> Planner<'a> {
     }
 }
 
+/// Whether two occurrences of a field give it the same arguments (in any order).
+fn same_arguments(one: &QueryField, other: &QueryField) -> bool {
+    one.arguments.len() == other.arguments.len()
+        && one.arguments.iter().all(|(name, value)| {
+            other.arguments.iter().any(|(other_name, other_value)| {
+                other_name.node == name.node && other_value.node == value.node
+            })
+        })
+}
+
 /// Whether a fragment on `condition` applies to an object of `type_name`.
 fn applies(condition: &str, type_name: &str) -> bool {
     condition == type_name
@@ -648,6 +679,38 @@ mod tests {
     }
 
     #[test]
+    fn each_occurrence_is_counted_and_large_plans_are_refused() {
+        let plan = plan(
+            "query { p: post(slug: \"a\") { body ... on Post { body } } \
+             ... on Query { p: post(slug: \"a\") { body } } }",
+        )
+        .expect("a plan");
+        let RootField::Post { selection, .. } = &plan.fields[0].kind else {
+            panic!("a post");
+        };
+        assert_eq!(plan.fields[0].occurrences, 2);
+        assert_eq!(
+            selection[0].occurrences, 3,
+            "body, as the resolvers charge it"
+        );
+
+        let wide = format!(
+            "query {{ posts {{ nodes {{ {} }} }} }}",
+            (0..MAX_PLAN_FIELDS)
+                .map(|n| format!("t{n}: title"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        assert!(
+            super::compile(
+                &async_graphql::parser::parse_query(&wide).expect("parses"),
+                None
+            )
+            .is_none()
+        );
+    }
+
+    #[test]
     fn what_the_planner_does_not_cover_has_no_plan() {
         for query in [
             "mutation { deletePost(id: \"x\") { deletedId } }",
@@ -658,6 +721,9 @@ mod tests {
             "query { post(slug: \"a\") { author { posts { nodes { id } } } } }",
             "query($ids: [ID!]) { posts { nodes { id } } }",
             "query { post(slug: \"a\") { ... on Tag { id } } }",
+            "query { p: post(slug: \"a\") { id } ... on Query { p: post(slug: \"b\") { id } } }",
+            "query { p: post(slug: \"a\") { c: comments(first: 1) { totalCount } } \
+             p: post(slug: \"a\") { c: comments(first: 2) { totalCount } } }",
         ] {
             assert!(plan(query).is_none(), "{query}");
         }

@@ -85,9 +85,11 @@ pub(super) async fn answer(mut operation: Operation<'_>, report: &mut Report) ->
         let expected = body.bytes.clone();
         let executed = execute(&operation, &checked).await;
         let answered = respond_with(operation, checked, executed, generation, report);
-        return match report.checked {
-            true => verified(answered, &expected).await,
-            false => answered,
+        return match (report.validated, report.checked) {
+            (true, true) => verified(answered, &expected).await,
+            // Refused after validation (over a budget): the plan should have been too.
+            (true, false) => mismatch(&expected, b"(refused)"),
+            (false, _) => answered,
         };
     }
     if let Some(body) = compiled {
@@ -119,7 +121,11 @@ async fn verified(answered: Response, compiled: &Bytes) -> Response {
     if bytes == compiled {
         return Response::from_parts(parts, axum::body::Body::from(bytes));
     }
-    let resolvers = String::from_utf8_lossy(&bytes);
+    mismatch(compiled, &bytes)
+}
+
+fn mismatch(compiled: &[u8], resolved: &[u8]) -> Response {
+    let resolvers = String::from_utf8_lossy(resolved);
     let plan = String::from_utf8_lossy(compiled);
     tracing::error!(%resolvers, %plan, "a compiled answer differs from the resolvers' answer");
     respond(
@@ -388,6 +394,7 @@ fn respond_with(
     // Errors raised before execution (validation) come without data.
     let ran = !matches!(response.data, async_graphql::Value::Null)
         || response.errors.iter().any(|error| !error.path.is_empty());
+    report.validated = ran;
     for error in &mut response.errors {
         let code = match ran {
             false => "GRAPHQL_VALIDATION_FAILED",

@@ -16,6 +16,8 @@ use crate::graphql::errors::code_of;
 pub(super) struct Report {
     /// Whether the document passed every check and ran.
     pub checked: bool,
+    /// Whether it was found valid (it may still have been refused after, over a budget).
+    pub validated: bool,
     pub name: Option<String>,
     pub kind: &'static str,
     pub code: Option<String>,
@@ -25,6 +27,7 @@ impl Default for Report {
     fn default() -> Self {
         Self {
             checked: false,
+            validated: false,
             name: None,
             kind: "unknown",
             code: None,
