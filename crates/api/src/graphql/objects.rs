@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use gazette_domain::feeds::{Subject, main_feed};
 use gazette_store::authors::Author;
 use gazette_store::comments::{self, ChildPage, Comment, Parent};
-use gazette_store::keyset::{Direction, Position, SortKey};
+use gazette_store::keyset::{Direction, Position, SortKey, Window};
 use gazette_store::posts::{
     self, Post, PostFilter as StoreFilter, PostOrder as StoreOrder, PostOrderField as StoreField,
 };
@@ -257,6 +257,17 @@ pub(super) fn comment_position(comment: &Comment) -> Position {
     }
 }
 
+/// A keyset window over children (ordered by id) as the store reads it.
+pub(super) fn child_page(window: &Window, newest_first: bool) -> ChildPage {
+    ChildPage {
+        after: window.after.as_ref().map(|position| position.id),
+        before: window.before.as_ref().map(|position| position.id),
+        limit: window.limit,
+        from_end: window.from_end,
+        newest_first,
+    }
+}
+
 /// The cursor namespace of a list of children.
 pub(super) fn comment_ordering(parent: Parent, newest_first: bool) -> &'static str {
     match (parent, newest_first) {
@@ -280,14 +291,7 @@ pub async fn child_connection(
     let newest_first = order == CommentOrder::Newest;
     let ordering = comment_ordering(parent, newest_first);
     let page = PageRequest::new(&args, ordering)?;
-    let window = &page.window;
-    let child_page = ChildPage {
-        after: window.after.as_ref().map(|position| position.id),
-        before: window.before.as_ref().map(|position| position.id),
-        limit: window.limit,
-        from_end: window.from_end,
-        newest_first,
-    };
+    let child_page = child_page(&page.window, newest_first);
     let rows = request
         .loaders
         .child_pages

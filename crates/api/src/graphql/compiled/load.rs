@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use async_graphql::Value as ConstValue;
 use async_graphql::Variables;
 use gazette_store::authors::{self, Author};
-use gazette_store::comments::{self, ChildPage, Comment, Parent};
+use gazette_store::comments::{self, Comment, Parent};
 use gazette_store::keyset::Position;
 use gazette_store::posts::{self, Post, PostFilter, PostOrder};
 use gazette_store::tags::Tag;
@@ -25,7 +25,8 @@ use super::plan::{
 use crate::graphql::connection::{self, Edge, PageInfo, PageRequest};
 use crate::graphql::ids::{GlobalId, NodeKind};
 use crate::graphql::objects::{
-    THREAD_ORDERING, comment_ordering, comment_position, parse_path, post_ordering, thread_position,
+    THREAD_ORDERING, child_page, comment_ordering, comment_position, parse_path, post_ordering,
+    thread_position,
 };
 
 /// A page of a connection, as the resolvers build it.
@@ -365,14 +366,7 @@ impl<'a> Loads<'a> {
     ) -> Result<(), Fallback> {
         let ordering = comment_ordering(parent, newest_first);
         let request = PageRequest::new(&self.page_args(page)?, ordering)?;
-        let window = &request.window;
-        let child_page = ChildPage {
-            after: window.after.as_ref().map(|position| position.id),
-            before: window.before.as_ref().map(|position| position.id),
-            limit: window.limit,
-            from_end: window.from_end,
-            newest_first,
-        };
+        let child_page = child_page(&request.window, newest_first);
         let mut found = comments::child_pages(
             self.pool,
             parent,

@@ -68,9 +68,9 @@ impl<'a> Writer<'a> {
                 PostField::Id => self.id(NodeKind::Post, post.id)?,
                 PostField::Slug => self.string(&post.slug)?,
                 PostField::Title => self.string(&post.title)?,
-                PostField::Body => self.charged(&post.body)?,
-                PostField::BodyHtml => self.charged(&post.body_html)?,
-                PostField::Excerpt => self.charged(&post.excerpt)?,
+                PostField::Body => self.charged(&post.body, field.occurrences)?,
+                PostField::BodyHtml => self.charged(&post.body_html, field.occurrences)?,
+                PostField::Excerpt => self.charged(&post.excerpt, field.occurrences)?,
                 PostField::Status => self.raw(match post.status {
                     PostStatus::Draft => "\"DRAFT\"",
                     PostStatus::Scheduled => "\"SCHEDULED\"",
@@ -161,9 +161,9 @@ impl<'a> Writer<'a> {
                 CommentField::Typename => self.string("Comment")?,
                 CommentField::Id => self.id(NodeKind::Comment, comment.id)?,
                 CommentField::Body if tombstone => self.null(),
-                CommentField::Body => self.charged(&comment.body)?,
+                CommentField::Body => self.charged(&comment.body, field.occurrences)?,
                 CommentField::BodyHtml if tombstone => self.null(),
-                CommentField::BodyHtml => self.charged(&comment.body_html)?,
+                CommentField::BodyHtml => self.charged(&comment.body_html, field.occurrences)?,
                 CommentField::Status => self.raw(match comment.status {
                     CommentStatus::Published => "\"PUBLISHED\"",
                     CommentStatus::Pending => "\"PENDING\"",
@@ -329,9 +329,11 @@ impl<'a> Writer<'a> {
         serde_json::to_writer(&mut self.out, text).map_err(|_| Fallback)
     }
 
-    /// A text the resolvers charge to the answer's budget.
-    fn charged(&mut self, text: &str) -> Result<(), Fallback> {
-        self.budget.charge_built(text.len()).map_err(|_| Fallback)?;
+    /// A text the resolvers charge to the answer's budget, once per occurrence.
+    fn charged(&mut self, text: &str, occurrences: usize) -> Result<(), Fallback> {
+        self.budget
+            .charge_built(text.len().saturating_mul(occurrences))
+            .map_err(|_| Fallback)?;
         self.string(text)
     }
 
