@@ -1,8 +1,9 @@
 //! The feeds in memory: serving one must not cost a database round trip per request. Each
-//! API process keeps the feeds it has served, drops a copy as soon as the worker announces a
-//! new version (`feed_changed` through LISTEN/NOTIFY), and re-checks any copy older than
-//! `--feed-recheck-seconds` (a cheap hash comparison) in case an announcement was missed.
-//! When the database is down, the last good copy is still served.
+//! API process keeps the feeds it has served, reads a feed again as soon as the worker
+//! announces a new version (`feed_changed` through LISTEN/NOTIFY), and re-checks any copy
+//! older than `--feed-recheck-seconds` (a cheap hash comparison) in case an announcement
+//! was missed. When the database is down, the last good copy is still served, even one a
+//! newer version has superseded.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -37,6 +38,9 @@ pub struct FeedCache {
 struct Entry {
     feed: Arc<Document>,
     checked_at: Instant,
+    /// A newer version was announced: read it at the next request, and serve this one only
+    /// if the database cannot be read.
+    superseded: bool,
 }
 
 impl FeedCache {
@@ -69,7 +73,10 @@ impl FeedCache {
                         let mut entries = lock(&entries);
                         let mut announced = lock(&announced);
                         let room = CAPACITY.saturating_sub(announced.len());
-                        announced.extend(entries.drain().map(|(key, _)| key).take(room));
+                        announced.extend(entries.keys().take(room).cloned());
+                        for entry in entries.values_mut() {
+                            entry.superseded = true;
+                        }
                     }
                     Err(broadcast::error::RecvError::Closed) => return,
                 }
@@ -79,9 +86,12 @@ impl FeedCache {
     }
 
     /// A new version of `key` is stored (the worker announced it, or this process built
-    /// it): the copy goes, and the next is read from the primary, which has it for sure.
+    /// it): the next request reads it from the primary, which has it for sure; the copy is
+    /// kept for when the database cannot be read.
     pub fn stored(&self, key: String) {
-        lock(&self.entries).remove(&key);
+        if let Some(entry) = lock(&self.entries).get_mut(&key) {
+            entry.superseded = true;
+        }
         let mut announced = lock(&self.announced);
         // Bounded like the copies; past it, a replica's lag (usually milliseconds) is what
         // a reader may see.
@@ -93,12 +103,10 @@ impl FeedCache {
     /// The current feed stored under `key`, if there is one.
     pub async fn get(&self, key: &str) -> Result<Option<Arc<Document>>, StoreError> {
         let cached = lock(&self.entries).get(key).map(|entry| {
-            (
-                entry.feed.clone(),
-                entry.checked_at.elapsed() < self.fresh_for,
-            )
+            let fresh = !entry.superseded && entry.checked_at.elapsed() < self.fresh_for;
+            (entry.feed.clone(), fresh, entry.superseded)
         });
-        let result = if cached.as_ref().is_some_and(|(_, fresh)| *fresh) {
+        let result = if cached.as_ref().is_some_and(|(_, fresh, _)| *fresh) {
             "hit"
         } else {
             "miss"
@@ -108,14 +116,20 @@ impl FeedCache {
             .with_label_values(&[result])
             .inc();
         match cached {
-            Some((feed, true)) => Ok(Some(feed)),
-            Some((feed, false)) => match self.revalidate(key, &feed).await {
-                Ok(current) => Ok(current),
-                Err(error) => {
-                    tracing::warn!(error = %gazette_store::display_chain(&error), key, "serving the last good copy of a feed");
-                    Ok(Some(feed))
+            Some((feed, true, _)) => Ok(Some(feed)),
+            Some((feed, false, superseded)) => {
+                let current = match superseded {
+                    true => self.load(key).await,
+                    false => self.revalidate(key, &feed).await,
+                };
+                match current {
+                    Ok(current) => Ok(current),
+                    Err(error) => {
+                        tracing::warn!(error = %gazette_store::display_chain(&error), key, "serving the last good copy of a feed");
+                        Ok(Some(feed))
+                    }
                 }
-            },
+            }
             None => self.load(key).await,
         }
     }
@@ -189,6 +203,7 @@ impl FeedCache {
             Entry {
                 feed: feed.clone(),
                 checked_at: Instant::now(),
+                superseded: false,
             },
         );
         Ok(Some(feed))

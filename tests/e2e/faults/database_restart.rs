@@ -53,6 +53,18 @@ async fn a_database_restart_under_load_loses_nothing_and_heals() {
         Duration::from_secs(9),
     ));
     tokio::time::sleep(Duration::from_secs(2)).await;
+    // The worker announces a new version of the feed just before the outage: the copy it
+    // supersedes is still the last good one while the new one cannot be read.
+    let mut announcer = connect_embedded(&data_dir).await;
+    sqlx::query(
+        "select pg_notify('gazette_events', \
+         json_build_object('kind', 'feed_changed', 'key', 'feed.xml')::text)",
+    )
+    .execute(&mut announcer)
+    .await
+    .expect("announce a feed");
+    drop(announcer);
+    tokio::time::sleep(Duration::from_millis(500)).await;
 
     let stop_started = Instant::now();
     pg_ctl(&data_dir, &["stop", "-m", "fast"]);
