@@ -92,6 +92,10 @@ pub struct BenchDataArgs {
     /// Levels of each chain of the big thread.
     #[arg(long, default_value_t = SyntheticSite::default().big_thread_depth)]
     pub big_thread_depth: u32,
+    /// One post in this many is a draft, and every post's last reply is held, spam or
+    /// deleted (0: nothing held back), so the visibility rules have rows to refuse.
+    #[arg(long, default_value_t = SyntheticSite::default().hold_back_every)]
+    pub hold_back_every: u32,
 }
 
 impl BenchDataArgs {
@@ -101,6 +105,7 @@ impl BenchDataArgs {
             comments_per_post: self.comments_per_post,
             big_thread_chains: self.big_thread_chains,
             big_thread_depth: self.big_thread_depth,
+            hold_back_every: self.hold_back_every,
             ..SyntheticSite::default()
         }
     }
@@ -262,6 +267,10 @@ pub struct Settings {
     #[arg(long, env = "GAZETTE_DB_STATEMENT_TIMEOUT", global = true, default_value = "5s", value_parser = parse_duration)]
     pub db_statement_timeout: Duration,
 
+    /// Plan each prepared statement once per database connection (PostgreSQL's plan_cache_mode = force_generic_plan) rather than on every execution.
+    #[arg(long, env = "GAZETTE_DB_GENERIC_PLANS", global = true, default_value_t = DatabaseConfig::DEFAULT_GENERIC_PLANS, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub db_generic_plans: bool,
+
     /// Most a GraphQL operation may cost: each field 1, each list or connection its page size times what it selects.
     #[arg(long, env = "GAZETTE_GRAPHQL_MAX_COMPLEXITY", global = true, default_value_t = Limits::default().max_complexity, value_parser = clap::value_parser!(u64).range(100..=10_000_000).map(usize_from))]
     pub graphql_max_complexity: usize,
@@ -422,6 +431,7 @@ impl Settings {
             postgres_bin_dir: self.postgres_bin_dir.clone(),
             max_connections: self.db_max_connections,
             statement_timeout: self.db_statement_timeout,
+            generic_plans: self.db_generic_plans,
         }
     }
 

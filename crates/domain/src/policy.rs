@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 
+use gazette_store::authors::{self, Author};
 use gazette_store::comments::{Comment, CommentStatus};
 use gazette_store::posts::{Post, PostStatus};
 use gazette_store::tags::{self, Tag};
@@ -26,6 +27,16 @@ pub async fn tags_of_read_posts(
     post_ids: &[i64],
 ) -> Result<HashMap<i64, Vec<Tag>>, StoreError> {
     tags::for_posts_unchecked(exec, post_ids).await
+}
+
+/// The authors (by id) of posts the caller has read as its reader: an author with a post
+/// the reader sees is an author the reader sees (`Reader::push_author_visible`), so the
+/// check, an `exists` over their posts, is not made again.
+pub async fn authors_of_read_posts(
+    exec: impl PgExecutor<'_>,
+    author_ids: &[i64],
+) -> Result<HashMap<i64, Author>, StoreError> {
+    authors::by_ids_unchecked(exec, author_ids).await
 }
 
 /// Whether `comment` shows only as a tombstone (no text, no author): deleted, and kept in

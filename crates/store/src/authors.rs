@@ -73,6 +73,22 @@ pub async fn find_visible(
         .collect())
 }
 
+/// Authors by id, whoever may see them: reached only through
+/// `policy::authors_of_read_posts`, for the authors of posts already read as the reader.
+pub async fn by_ids_unchecked(
+    exec: impl PgExecutor<'_>,
+    ids: &[i64],
+) -> Result<HashMap<i64, Author>, StoreError> {
+    let authors: Vec<Author> = sqlx::query_as("select a.* from authors a where a.id = any($1)")
+        .bind(ids)
+        .fetch_all(exec)
+        .await?;
+    Ok(authors
+        .into_iter()
+        .map(|author| (author.id, author))
+        .collect())
+}
+
 /// The author with this slug, if `reader` may see them.
 pub async fn find_visible_by_slug(
     exec: impl PgExecutor<'_>,

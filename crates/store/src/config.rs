@@ -15,12 +15,31 @@ pub struct DatabaseConfig {
     /// Longest a statement may run before PostgreSQL cancels it; zero for no limit.
     /// Migrations run without it.
     pub statement_timeout: std::time::Duration,
+    /// Plan each prepared statement once per connection (PostgreSQL's `plan_cache_mode =
+    /// force_generic_plan`) instead of again on every execution.
+    pub generic_plans: bool,
 }
 
 impl DatabaseConfig {
     pub const DEFAULT_DATA_DIR: &'static str = ".gazette";
     pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
     pub const DEFAULT_STATEMENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+    pub const DEFAULT_GENERIC_PLANS: bool = true;
+
+    /// What every connection of the pools is started with.
+    pub fn session(&self) -> Session {
+        Session {
+            statement_timeout: self.statement_timeout,
+            generic_plans: self.generic_plans,
+        }
+    }
+}
+
+/// The settings each connection starts its session with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Session {
+    pub statement_timeout: std::time::Duration,
+    pub generic_plans: bool,
 }
 
 /// What the site says about itself, and where it lives: every link Gazette writes (feeds,

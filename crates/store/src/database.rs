@@ -4,7 +4,7 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
 
-use crate::config::{DatabaseConfig, redact_url};
+use crate::config::{DatabaseConfig, Session, redact_url};
 use crate::embedded::{APP_ROLE, EmbeddedOptions, EmbeddedPostgres, set_role_password};
 use crate::error::StoreError;
 use crate::replicas::{ReadReplicas, Reads};
@@ -40,12 +40,9 @@ pub struct Database {
 impl Database {
     /// Connects to `DATABASE_URL`'s server, or starts (or attaches to) the embedded cluster.
     pub async fn open(config: &DatabaseConfig, access: Access) -> Result<Self, StoreError> {
-        let replicas = ReadReplicas::connect(
-            &config.read_urls,
-            config.max_connections,
-            config.statement_timeout,
-        )
-        .await?;
+        let replicas =
+            ReadReplicas::connect(&config.read_urls, config.max_connections, config.session())
+                .await?;
         let pool_options = pool_options(config.max_connections)
             // How long a request waits for a connection before it is answered "database
             // unavailable" (503): a restart or a saturated pool shows quickly, not as a hang.
@@ -57,7 +54,7 @@ impl Database {
                     source,
                 };
                 let options: PgConnectOptions = url.parse().map_err(connect_error)?;
-                let options = with_statement_timeout(options, config.statement_timeout);
+                let options = with_session(options, config.session());
                 let pool = pool_options
                     .connect_with(options)
                     .await
@@ -87,9 +84,9 @@ impl Database {
                 prepare_app_database(&admin, embedded.app_password())
                     .await
                     .map_err(connect_error)?;
-                let options = with_statement_timeout(
+                let options = with_session(
                     embedded.connect_options(EMBEDDED_DATABASE),
-                    config.statement_timeout,
+                    config.session(),
                 );
                 let pool = pool_options
                     .connect_with(options)
@@ -150,15 +147,23 @@ pub(crate) fn pool_options(max_connections: u32) -> PgPoolOptions {
         .acquire_time_level(log::LevelFilter::Trace)
 }
 
-/// Every connection of the pool cancels statements that run longer than `timeout`.
-pub(crate) fn with_statement_timeout(
-    options: PgConnectOptions,
-    timeout: Duration,
-) -> PgConnectOptions {
-    if timeout.is_zero() {
+/// Every connection of the pool cancels statements that run longer than the session's
+/// timeout, and with `generic_plans` plans each prepared statement once: PostgreSQL's
+/// default re-plans statements whose parameters are arrays (`id = any($1)`, most of our
+/// reads) on every execution, which cost more CPU than running them (docs/benchmarks.md).
+pub(crate) fn with_session(options: PgConnectOptions, session: Session) -> PgConnectOptions {
+    let mut settings = Vec::new();
+    if !session.statement_timeout.is_zero() {
+        let timeout = format!("{}ms", session.statement_timeout.as_millis());
+        settings.push(("statement_timeout", timeout));
+    }
+    if session.generic_plans {
+        settings.push(("plan_cache_mode", "force_generic_plan".to_owned()));
+    }
+    if settings.is_empty() {
         return options;
     }
-    options.options([("statement_timeout", format!("{}ms", timeout.as_millis()))])
+    options.options(settings)
 }
 
 /// The application's role (login, password, nothing more) and its database, which it owns
@@ -262,4 +267,30 @@ fn has_code(error: &sqlx::Error, code: &str) -> bool {
         .as_database_error()
         .and_then(|db| db.code())
         .is_some_and(|found| found == code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(statement_timeout: Duration, generic_plans: bool) -> Session {
+        Session {
+            statement_timeout,
+            generic_plans,
+        }
+    }
+
+    #[test]
+    fn each_connection_starts_with_the_session_settings() {
+        let options = || PgConnectOptions::new().host("localhost");
+        let both = with_session(options(), session(Duration::from_secs(5), true));
+        let started = both.get_options().unwrap_or_default();
+        assert!(started.contains("statement_timeout=5000ms"), "{started}");
+        assert!(
+            started.contains("plan_cache_mode=force_generic_plan"),
+            "{started}"
+        );
+        let neither = with_session(options(), session(Duration::ZERO, false));
+        assert_eq!(neither.get_options(), None);
+    }
 }

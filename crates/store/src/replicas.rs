@@ -16,7 +16,7 @@ use std::time::Duration;
 use sqlx::PgPool;
 use sqlx::postgres::PgConnectOptions;
 
-use crate::config::redact_url;
+use crate::config::{Session, redact_url};
 use crate::error::StoreError;
 
 /// How often the watcher asks each replica whether it answers.
@@ -51,7 +51,7 @@ impl ReadReplicas {
     pub async fn connect(
         urls: &[String],
         max_connections: u32,
-        statement_timeout: Duration,
+        session: Session,
     ) -> Result<Self, StoreError> {
         let mut replicas = Vec::with_capacity(urls.len());
         for url in urls {
@@ -60,7 +60,7 @@ impl ReadReplicas {
                 url: name.clone(),
                 source,
             })?;
-            let options = crate::database::with_statement_timeout(options, statement_timeout);
+            let options = crate::database::with_session(options, session);
             let pool = crate::database::pool_options(max_connections)
                 .acquire_timeout(REPLICA_ACQUIRE_TIMEOUT)
                 .connect_lazy_with(options);

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use async_graphql::Value as ConstValue;
 use async_graphql::Variables;
-use gazette_store::authors::{self, Author};
+use gazette_store::authors::Author;
 use gazette_store::comments::{self, Comment, Parent};
 use gazette_store::keyset::Position;
 use gazette_store::posts::{self, Post, PostFilter, PostOrder};
@@ -309,7 +309,9 @@ impl<'a> Loads<'a> {
                 match &field.kind {
                     PostField::Author(_) => {
                         let authors = distinct(rows.iter().map(|post| post.author_id));
-                        let found = authors::find_visible(self.pool, &authors, self.reader).await?;
+                        let found =
+                            gazette_domain::policy::authors_of_read_posts(self.pool, &authors)
+                                .await?;
                         self.keep(field.slot, Slot::Authors(found))?;
                     }
                     PostField::Tags(_) => {
