@@ -3,9 +3,11 @@
 from html import escape
 import math
 
-COLOURS = {"gazette": "#2b6cb0", "gazette-uncached": "#90cdf4", "postgraphile": "#d69e2e", "sql": "#718096", "nginx": "#38a169"}
-LABELS = {"gazette": "Gazette", "gazette-uncached": "Gazette, response cache off", "postgraphile": "PostGraphile 4.14.1", "sql": "raw SQL (pgbench)",
-          "nginx": "nginx (static file)"}
+COLOURS = {"gazette-uncached": "#2b6cb0", "gazette": "#90cdf4", "postgraphile": "#d69e2e",
+           "postgraphile-1": "#f6e05e", "sql": "#718096", "nginx": "#38a169"}
+LABELS = {"gazette-uncached": "Gazette, response cache off", "gazette": "Gazette, cache on",
+          "postgraphile": "PostGraphile 4.14.1, 2 workers", "postgraphile-1": "PostGraphile 4.14.1, 1 process",
+          "sql": "raw SQL (pgbench)", "nginx": "nginx (static file)"}
 
 
 def render(rows):

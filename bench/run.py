@@ -29,6 +29,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import answers  # noqa: E402
 import busy_day  # noqa: E402
 import chart  # noqa: E402
 import hostile  # noqa: E402
@@ -44,9 +45,21 @@ def free_port():
 PG_PORT = free_port()
 GAZETTE_PORT = free_port()
 POSTGRAPHILE_PORT = free_port()
+POSTGRAPHILE_SINGLE_PORT = free_port()
+METRICS_PORT = free_port()
 NGINX_PORT = free_port()
 UNCACHED_PORT = free_port()
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+# Every target, in the table's order, with the name the table gives it.
+TARGETS = {
+    "gazette-uncached": "Gazette, cache off",
+    "gazette": "Gazette, cache on",
+    "postgraphile": "PostGraphile, 2 workers",
+    "postgraphile-1": "PostGraphile, 1 process",
+    "sql": "raw SQL (pgbench)",
+    "nginx": "nginx (static file)",
+}
 
 
 def log(message):
@@ -119,6 +132,17 @@ class Cluster:
             check=True, capture_output=True, text=True)
         return out.stdout.strip()
 
+    def cpu_ticks(self):
+        """CPU the cluster used: the postmaster (with the backends it has reaped) and every
+        process it runs now (backends, autovacuum, the WAL writer...)."""
+        try:
+            postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return 0
+        total = proc_ticks(postmaster, children_exited=True)
+        children = subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True, text=True).stdout
+        return total + sum(proc_ticks(int(pid)) for pid in children.split())
+
     def reset_statements(self):
         self.psql("gazette", "select pg_stat_statements_reset()")
 
@@ -129,6 +153,18 @@ class Cluster:
                         "from pg_stat_statements where query not like '%pg_stat_statements%'")
         calls, ms = row.split("|")
         return int(calls), float(ms)
+
+
+def proc_ticks(pid, children_exited=False):
+    """utime + stime of a process (and of its reaped children), in clock ticks."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    ticks = int(fields[11]) + int(fields[12])
+    if children_exited:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks
 
 
 class Server:
@@ -169,14 +205,7 @@ class Server:
         return pids
 
     def cpu_ticks(self):
-        total = 0
-        for pid in self.pids():
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                total += int(fields[11]) + int(fields[12])
-            except (OSError, IndexError, ValueError):
-                pass
-        return total
+        return sum(proc_ticks(pid) for pid in self.pids())
 
     def rss_bytes(self):
         total = 0
@@ -247,7 +276,7 @@ def gazette_post_id(slug_number):
 LUA_COMMON = r"""
 bad = 0
 local threads = {}
-function setup(thread) table.insert(threads, thread) end
+function setup(thread) table.insert(threads, thread); thread:set("thread_number", #threads) end
 function response(status, headers, body)
   if not ok(status, headers, body) then bad = bad + 1 end
 end
@@ -282,18 +311,78 @@ def lua_graphql(payload):
     )
 
 
-def lua_varied_post(query, posts):
-    """A random post's page per request: `$slug` is `post-<n>`, n uniform in 1..posts, the
-    big thread's slot (posts // 2, a different slug) skipped."""
+# Each wrk thread draws its own sequence (threads are numbered in `setup`).
+LUA_SEED = "math.randomseed(os.time() * 1000 + (thread_number or 0))\n"
+
+# A post's number per request: uniform over 1..posts, or Zipf (s = 1.01: post-1, the newest,
+# is asked for most), the big thread's slot (posts // 2, a different slug) skipped.
+LUA_PICK_POST = r"""
+local cdf = nil
+local function zipf_cdf()
+  local table_, total = {}, 0
+  for rank = 1, posts do total = total + 1 / rank ^ 1.01; table_[rank] = total end
+  return table_
+end
+function pick_post()
+  local n
+  if distribution == "zipf" then
+    cdf = cdf or zipf_cdf()
+    local u, low, high = math.random() * cdf[posts], 1, posts
+    while low < high do
+      local mid = math.floor((low + high) / 2)
+      if cdf[mid] < u then low = mid + 1 else high = mid end
+    end
+    n = low
+  else
+    n = math.random(1, posts)
+  end
+  if n == middle then n = n + 1 end
+  return n
+end
+"""
+
+
+def lua_varied_post(query, posts, distribution, comment=None):
+    """A post's page per request, `$slug` = `post-<n>` drawn by `distribution`; with
+    `comment` (a mutation, its input template and the posts it may go to), one request in
+    20 is that mutation instead, as on a site that takes comments while it is read."""
+    mutation = ""
+    if comment:
+        mutation_query, template, posts_list = comment
+        mutation = (
+            f"local mutation = {lua_long_string(json.dumps(mutation_query))}\n"
+            f"local template = {lua_long_string(template)}\n"
+            f"local comment_posts = {{{posts_list}}}\n"
+            "local counter = 0\n"
+        )
     return (
         'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
         f"local query = {lua_long_string(json.dumps(query))}\n"
-        f"local posts, middle = {posts}, {posts // 2}\n"
-        "function init(args) math.randomseed(os.time() + math.floor(os.clock() * 1000000)) end\n"
+        f"posts, middle, distribution = {posts}, {posts // 2}, \"{distribution}\"\n"
+        + mutation + LUA_PICK_POST
+        + "function init(args) " + LUA_SEED + "end\n"
         "function request()\n"
-        "  local n = math.random(1, posts)\n"
-        "  if n == middle then n = n + 1 end\n"
-        '  return wrk.format(nil, nil, nil, \'{"query":\' .. query .. \',"variables":{"slug":"post-\' .. n .. \'"}}\')\n'
+        + ("  if math.random() < 0.05 then\n"
+           "    counter = counter + 1\n"
+           "    local input = template:gsub('__N__', tostring(counter) .. '-' .. math.random(1, 1000000000))"
+           ":gsub('__POST__', comment_posts[math.random(1, #comment_posts)])\n"
+           '    return wrk.format(nil, nil, nil, \'{"query":\' .. mutation .. \',"variables":{"input":\' .. input .. "}}")\n'
+           "  end\n" if comment else "")
+        + '  return wrk.format(nil, nil, nil, \'{"query":\' .. query .. \',"variables":{"slug":"post-\' .. pick_post() .. \'"}}\')\n'
+        "end\n" + LUA_GRAPHQL_OK + LUA_COMMON
+    )
+
+
+def lua_pages(query, cursors):
+    """The front page after a cursor drawn uniformly from `cursors` (base64: no quoting)."""
+    listed = ",".join(f'"{cursor}"' for cursor in cursors)
+    return (
+        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+        f"local query = {lua_long_string(json.dumps(query))}\n"
+        f"local cursors = {{{listed}}}\n"
+        "function init(args) " + LUA_SEED + "end\n"
+        "function request()\n"
+        '  return wrk.format(nil, nil, nil, \'{"query":\' .. query .. \',"variables":{"after":"\' .. cursors[math.random(1, #cursors)] .. \'"}}\')\n'
         "end\n" + LUA_GRAPHQL_OK + LUA_COMMON
     )
 
@@ -322,6 +411,33 @@ def lua_feed(expect_status, etag=None):
 
 # ---------------------------------------------------------------------------------------
 # The run
+
+# PostGraphile gets the anonymous reader's rules the way its users give them: row-level
+# security for a role it switches to per request (`--default-role`, a transaction with
+# `set local role` around every query). The rules are Gazette's (store::visibility) for the
+# rows the workloads read: a published post; a published comment on a published post. The
+# policies' predicates, the role switch and the transaction are PostGraphile's cost of
+# enforcing them (docs/benchmarks.md). Gazette and pgbench connect as the owner, whom
+# row-level security does not apply to.
+POSTGRAPHILE_RULES = """
+create role bench_anonymous nologin;
+grant usage on schema public to bench_anonymous;
+grant select, insert, update on all tables in schema public to bench_anonymous;
+grant usage on all sequences in schema public to bench_anonymous;
+alter table posts enable row level security;
+alter table comments enable row level security;
+create policy anonymous_reads on posts for select to bench_anonymous using (status = 'published');
+create policy anonymous_reads on comments for select to bench_anonymous
+    using (status = 'published'
+           and exists (select 1 from posts p where p.id = comments.post_id and p.status = 'published'));
+create policy anonymous_comments on comments for insert to bench_anonymous
+    with check (status = 'published');
+"""
+
+PAGE_CURSOR_GAZETTE = ("query Pages($after: String) { posts(first: 20, after: $after) "
+                       "{ pageInfo { endCursor hasNextPage } } }")
+PAGE_CURSOR_POSTGRAPHILE = ("query Pages($after: Cursor) { posts(first: 20, after: $after, "
+                            "orderBy: [PUBLISHED_AT_DESC, ID_DESC]) { pageInfo { endCursor hasNextPage } } }")
 
 
 class Bench:
@@ -364,6 +480,7 @@ class Bench:
         # so the baseline is as strong as a PostGraphile user would make it.
         self.cluster.psql("gazette", "create index bench_posts_published_idx "
                                      "on posts (status, published_at desc, id desc)")
+        self.cluster.psql("gazette", POSTGRAPHILE_RULES)
         self.cluster.psql("gazette", "vacuum (analyze)")
         self.cluster.psql("gazette", "checkpoint")
         self.facts["worker_full_seconds"] = self.gazette("worker", "--once")
@@ -378,7 +495,7 @@ class Bench:
         self.post_ids = [int(x) for x in self.cluster.psql(
             "gazette", "select id from posts where slug in (select 'post-' || n from "
             f"generate_series({self.first_commented}, {self.first_commented + 99}) n) "
-            "order by id").split()]
+            "and status = 'published' order by id").split()]
 
         self.servers["gazette"] = Server(
             "gazette",
@@ -386,7 +503,7 @@ class Bench:
              "--data-dir", str(self.root / "gazette-data"), "--listen", f"127.0.0.1:{GAZETTE_PORT}",
              "--seed", "false", "--comment-moderation", "open", "--comment-rate-limit", "0",
              # The hostile workload's two clients are told apart as a proxy would tell them.
-             "--trust-forwarded-for", "true"],
+             "--trust-forwarded-for", "true", "--metrics-listen", f"127.0.0.1:{METRICS_PORT}"],
             f"http://127.0.0.1:{GAZETTE_PORT}", self.root / "gazette.log")
         self.servers["gazette"].wait_ready("/readyz")
         # The same binary without its response cache: what each query costs to execute.
@@ -394,20 +511,29 @@ class Bench:
             "gazette-uncached",
             [self.args.gazette, "api", "--database-url", self.cluster.url,
              "--data-dir", str(self.root / "gazette-data"), "--listen", f"127.0.0.1:{UNCACHED_PORT}",
-             "--seed", "false", "--graphql-cache-ttl", "0", "--trust-forwarded-for", "true"],
+             "--seed", "false", "--graphql-cache-ttl", "0", "--trust-forwarded-for", "true",
+             "--comment-moderation", "open", "--comment-rate-limit", "0", "--metrics-listen", "off"],
             f"http://127.0.0.1:{UNCACHED_PORT}", self.root / "gazette-uncached.log")
         self.servers["gazette-uncached"].wait_ready("/readyz")
 
+        # PostGraphile as its documentation runs it in production, with the anonymous
+        # reader's rules as row-level security (POSTGRAPHILE_RULES): on the two cores Gazette
+        # gets (`--cluster-workers 2`), and in one Node process beside it.
         postgraphile = self.repo / "bench" / "postgraphile" / "node_modules" / ".bin" / "postgraphile"
-        self.servers["postgraphile"] = Server(
-            "postgraphile",
-            [str(postgraphile), "--connection", self.cluster.url, "--schema", "public",
-             "--append-plugins", "@graphile-contrib/pg-simplify-inflector",
-             "--host", "127.0.0.1", "--port", str(POSTGRAPHILE_PORT),
-             "--disable-query-log", "--disable-graphiql", "--max-pool-size", "32"],
-            f"http://127.0.0.1:{POSTGRAPHILE_PORT}", self.root / "postgraphile.log",
-            env={"NODE_ENV": "production"})
-        self.servers["postgraphile"].wait_ready("/graphql")
+        for name, port, workers in (("postgraphile", POSTGRAPHILE_PORT, ["--cluster-workers", "2"]),
+                                    ("postgraphile-1", POSTGRAPHILE_SINGLE_PORT, [])):
+            self.servers[name] = Server(
+                name,
+                [str(postgraphile), "--connection", self.cluster.url, "--schema", "public",
+                 "--append-plugins", "@graphile-contrib/pg-simplify-inflector",
+                 "--default-role", "bench_anonymous",
+                 "--host", "127.0.0.1", "--port", str(port),
+                 "--disable-query-log", "--disable-graphiql", "--max-pool-size", "32", *workers],
+                f"http://127.0.0.1:{port}", self.root / f"{name}.log",
+                env={"NODE_ENV": "production"})
+        for name in ("postgraphile", "postgraphile-1"):
+            self.servers[name].wait_ready("/graphql")
+        self.cursors = {family: self.page_cursors(family) for family in ("gazette", "postgraphile")}
 
         # nginx serves the feed Gazette serves, as a static file.
         static = self.root / "static"
@@ -427,6 +553,24 @@ class Bench:
                                        f"http://127.0.0.1:{NGINX_PORT}", self.root / "nginx.log")
         self.servers["nginx"].wait_ready("/feed.xml")
 
+    def page_cursors(self, family, pages=50):
+        """The end cursors of the front page's first `pages` pages, as `family` writes them
+        (cursors are opaque: each server is paged through with its own)."""
+        server = self.servers["gazette-uncached" if family == "gazette" else "postgraphile-1"]
+        query = (PAGE_CURSOR_GAZETTE if family == "gazette" else PAGE_CURSOR_POSTGRAPHILE)
+        cursors, after = [], None
+        for _ in range(pages):
+            status, body = post_json(server.url + "/graphql", {"query": query, "variables": {"after": after}})
+            answer = json.loads(body)
+            if status != 200 or "errors" in answer:
+                raise Failure(f"{family}: paging the front page failed: {body[:300]!r}")
+            page = answer["data"]["posts"]["pageInfo"]
+            if not page["hasNextPage"]:
+                break
+            after = page["endCursor"]
+            cursors.append(after)
+        return cursors
+
     def tear_down(self):
         for server in self.servers.values():
             server.stop()
@@ -445,39 +589,63 @@ class Bench:
                             "path": [], "depth": 0}}
 
     def runs(self):
-        """(workload key, title, target, query), filtered by --only."""
+        """(workload, target), filtered by --only."""
         only = set(self.args.only or [])
-        targets = only & {"gazette", "gazette-uncached", "postgraphile", "sql", "nginx"}
+        targets = only & set(TARGETS)
         keys = only - targets
         for run in self.all_runs():
-            if (not targets or run[2] in targets) and (not keys or run[0] in keys):
+            if (not targets or run[1] in targets) and (not keys or run[0].key in keys):
                 yield run
 
     def all_runs(self):
-        for key, title, gazette_query, postgraphile_query, sql in workloads.GRAPHQL_WORKLOADS:
-            for target, query in (("gazette", gazette_query), ("gazette-uncached", gazette_query),
-                                  ("postgraphile", postgraphile_query)):
-                if not (target == "gazette-uncached" and key == "comment"):  # never cached
-                    yield key, title, target, query
-            yield key, title, "sql", sql
-        yield "feed200", "GET /feed.xml, 200", "gazette", None
-        yield "feed200", "GET /feed.xml, 200", "nginx", None
-        yield "feed304", "GET /feed.xml, 304", "gazette", None
-        yield "feed304", "GET /feed.xml, 304", "nginx", None
+        for workload in workloads.GRAPHQL_WORKLOADS:
+            for target in ("gazette-uncached", "gazette", "postgraphile", "postgraphile-1", "sql"):
+                if target == "gazette-uncached" and workload.key == "comment":
+                    continue  # a mutation is never cached: one Gazette row is enough
+                yield workload, target
+        for key, title in (("feed200", "GET /feed.xml, 200"), ("feed304", "GET /feed.xml, 304")):
+            feed = workloads.Workload(key, title, "", "", "", None)
+            yield feed, "gazette"
+            yield feed, "nginx"
+
+    @staticmethod
+    def query_of(workload, target):
+        return workload.postgraphile if target.startswith("postgraphile") else workload.gazette
+
+    def family(self, target):
+        return "postgraphile" if target.startswith("postgraphile") else "gazette"
+
+    def pgbench_scripts(self, workload):
+        """pgbench's `-f` arguments: the workload's script, or for the mixed run the read
+        and the comment scripts weighted 95:5."""
+        if workload.key == "mixed":
+            return ["-f", f"{self.pgbench_script('q2r', workloads.BY_KEY['q2r'].sql)}@95",
+                    "-f", f"{self.pgbench_script('comment', workloads.BY_KEY['comment'].sql)}@5"]
+        return ["-f", str(self.pgbench_script(workload.key, workload.sql))]
 
     def pgbench_script(self, key, sql):
         path = self.root / f"{key}.sql"
         path.write_text(sql)
         return path
 
-    def check_once(self, key, target, query):
+    def variables(self, workload, target, slug="post-1"):
+        """The variables of one checked request of `workload`."""
+        if workload.varies in ("uniform", "zipf", "mixed"):
+            return {"slug": slug}
+        if workload.varies == "pages":
+            return {"after": self.cursors[self.family(target)][0]}
+        if workload.varies == "comment":
+            return {"input": self.comment_input(target, 0)}
+        return None
+
+    def check_once(self, workload, target):
+        key = workload.key
         if target == "sql":
-            script = self.pgbench_script(key, query)
             posted = "select count(*) from comments where author_name = 'Bench reader'"
             before = int(self.cluster.psql("gazette", posted))
             subprocess.run([str(Path(self.args.pg_bin) / "pgbench"), "-n", "-M", "prepared", "-t", "1",
-                            "-D", f"first={self.first_commented}", "-D", f"posts={self.args.posts}", "-f", str(script),
-                            self.cluster.url], check=True, capture_output=True)
+                            "-D", f"first={self.first_commented}", "-D", f"posts={self.args.posts}",
+                            *self.pgbench_scripts(workload), self.cluster.url], check=True, capture_output=True)
             if key == "comment" and int(self.cluster.psql("gazette", posted)) != before + 1:
                 raise Failure("the raw SQL comment script stored no comment")
             return
@@ -497,63 +665,91 @@ class Bench:
                     if error.code != 304:
                         raise Failure(f"{target}: If-None-Match got {error.code}") from error
             return
-        payload = {"query": query}
-        if key in workloads.VARIED:
-            payload["variables"] = {"slug": "post-1"}
-        if key == "comment":
-            payload["variables"] = {"input": self.comment_input(target, 0)}
+        payload = {"query": self.query_of(workload, target)}
+        variables = self.variables(workload, target)
+        if variables is not None:
+            payload["variables"] = variables
         status, body = post_json(server.url + "/graphql", payload)
         if status != 200 or not graphql_ok(body):
             raise Failure(f"{target} answered {key} with {status}: {body[:500]!r}")
 
-    def statements_once(self, key, target, query):
+    def statements_once(self, workload, target):
         """Statements one request runs, counted by pg_stat_statements."""
         self.cluster.reset_statements()
-        self.check_once(key, target, query)
+        self.check_once(workload, target)
         calls, _ = self.cluster.statements()
         return calls
 
-    def lua(self, key, target, query):
+    def comment_template(self, target):
+        """addComment's input as a wrk script fills it in: `__N__` a number, `__POST__` a post."""
+        template = json.dumps(self.comment_input(target, 0)).replace("number 0", "number __N__")
+        if target.startswith("gazette"):
+            template = template.replace(json.dumps(gazette_post_id(self.post_ids[0])), '"__POST__"')
+            posts = ",".join(f'"{gazette_post_id(p)}"' for p in self.post_ids)
+        else:
+            template = template.replace(json.dumps(str(self.post_ids[0])), '"__POST__"')
+            posts = ",".join(f'"{p}"' for p in self.post_ids)
+        return template, posts
+
+    def lua(self, workload, target):
+        key = workload.key
         if key == "feed200":
             return lua_feed(200)
         if key == "feed304":
             with urllib.request.urlopen(self.servers[target].url + "/feed.xml") as response:
                 return lua_feed(304, response.headers["ETag"])
+        query = self.query_of(workload, target)
         if key == "comment":
-            template = json.dumps(self.comment_input(target, 0))
-            template = template.replace("number 0", "number __N__")
-            if target.startswith("gazette"):
-                template = template.replace(json.dumps(gazette_post_id(self.post_ids[0])), '"__POST__"')
-                posts = ",".join(f'"{gazette_post_id(p)}"' for p in self.post_ids)
-            else:
-                template = template.replace(json.dumps(str(self.post_ids[0])), '"__POST__"')
-                posts = ",".join(f'"{p}"' for p in self.post_ids)
+            template, posts = self.comment_template(target)
             return f"POSTS = {{{posts}}}\n" + lua_comments(query, template)
-        if key in workloads.VARIED:
-            return lua_varied_post(query, self.args.posts)
+        if workload.varies == "pages":
+            return lua_pages(query, self.cursors[self.family(target)])
+        if workload.varies == "mixed":
+            mutation = self.query_of(workloads.BY_KEY["comment"], target)
+            template, posts = self.comment_template(target)
+            return lua_varied_post(query, self.args.posts, "uniform", (mutation, template, posts))
+        if workload.varies in ("uniform", "zipf"):
+            return lua_varied_post(query, self.args.posts, workload.varies)
         return lua_graphql({"query": query})
 
-    def measure(self, key, title, target, query, round_number):
-        duration = self.args.duration
+    def cache_lookups(self):
+        """(hits, misses) of the cached Gazette's response cache so far, from its /metrics."""
+        counts = {"hit": 0.0, "miss": 0.0}
+        with urllib.request.urlopen(f"http://127.0.0.1:{METRICS_PORT}/metrics", timeout=10) as response:
+            for line in response.read().decode().splitlines():
+                match = re.match(r'gazette_graphql_cache_requests_total\{result="(hit|miss)"\} ([0-9.e+]+)', line)
+                if match:
+                    counts[match.group(1)] += float(match.group(2))
+        return counts["hit"], counts["miss"]
+
+    def measure(self, workload, target, round_number, warm_up=False):
+        """One timed run of `workload` against `target`; a warm-up run is timed the same
+        way and thrown away (its rounds are not in the table)."""
+        key, title = workload.key, workload.title
+        duration = self.args.warm_up if warm_up else self.args.duration
         connections = self.args.connections
         self.cluster.reset_statements()
         result = {"key": key, "title": title, "target": target, "round": round_number}
+        pg_ticks = self.cluster.cpu_ticks()
         if target == "sql":
-            script = self.pgbench_script(key, query)
             out = subprocess.run(
                 [str(Path(self.args.pg_bin) / "pgbench"), "-n", "-M", "prepared", "-c", str(connections),
                  "-j", "2", "-T", str(duration), "-D", f"first={self.first_commented}", "-D", f"posts={self.args.posts}",
-                 "-f", str(script), self.cluster.url],
+                 *self.pgbench_scripts(workload), self.cluster.url],
                 check=True, capture_output=True, text=True).stdout
             tps = float(re.search(r"tps = ([0-9.]+) \(without initial", out).group(1))
             latency = float(re.search(r"latency average = ([0-9.]+) ms", out).group(1))
             failed = re.search(r"number of failed transactions: (\d+)", out)
             result.update(rps=tps, p50_ms=latency, p99_ms=None, bad=int(failed.group(1)) if failed else 0)
+            served = tps * duration
+            # pgbench's backends end with it: their CPU counts once the postmaster reaps them.
+            time.sleep(1)
         else:
             server = self.servers[target]
             script = self.root / f"{key}-{target}.lua"
-            script.write_text(self.lua(key, target, query))
+            script.write_text(self.lua(workload, target))
             path = "/feed.xml" if key.startswith("feed") else "/graphql"
+            lookups = self.cache_lookups() if target == "gazette" and not key.startswith("feed") else None
             ticks = server.cpu_ticks()
             sampler = MemorySampler(server)
             sampler.start()
@@ -572,40 +768,92 @@ class Bench:
             result.update(rps=served / seconds, p50_ms=wrk["p50_us"] / 1000, p99_ms=wrk["p99_us"] / 1000,
                           bad=wrk["bad"] + wrk["socket_errors"], cpu_ms=cpu_ms / max(served, 1),
                           rss_mb=peak / 2**20)
+            if lookups is not None:
+                hits, misses = (after - before for after, before in zip(self.cache_lookups(), lookups))
+                result["hit_rate"] = hits / max(hits + misses, 1)
+        result["pg_cpu_ms"] = (self.cluster.cpu_ticks() - pg_ticks) * 1000 / CLK_TCK / max(served, 1)
         if target != "nginx":
             calls, pg_ms = self.cluster.statements()
-            served_total = result["rps"] * duration
-            result["statements"] = calls / max(served_total, 1)
-            result["pg_ms"] = pg_ms / max(served_total, 1)
-        if key == "comment":
+            result["statements"] = calls / max(served, 1)
+            result["pg_ms"] = pg_ms / max(served, 1)
+        if key in ("comment", "mixed"):
             # The next runs measure the same data as this one did.
             self.cluster.psql("gazette", "delete from comments where author_name = 'Bench reader'")
             self.cluster.psql("gazette", "vacuum (analyze) comments")
-        log(f"round {round_number} {key:8} {target:12} {result['rps']:10.0f} req/s"
-            + (f"  {result['bad']} bad" if result["bad"] else ""))
-        self.results.append(result)
+        log(f"{'warm-up' if warm_up else f'round {round_number}'} {key:8} {target:16} "
+            f"{result['rps']:10.0f} req/s" + (f"  {result['bad']} bad" if result["bad"] else "")
+            + (f"  hit rate {result['hit_rate']:.0%}" if "hit_rate" in result else ""))
+        if not warm_up:
+            self.results.append(result)
 
     # -- modes ---------------------------------------------------------------------------
 
     def check(self):
         counts = {}
-        for key, _title, target, query in self.runs():
-            self.check_once(key, target, query)
+        for workload, target in self.runs():
+            self.check_once(workload, target)
             if target == "gazette-uncached":
-                counts[key] = self.statements_once(key, target, query)
+                counts[workload.key] = self.statements_once(workload, target)
+        self.compare_answers()
         if self.wants_hostile():
             self.check_hostile()
         log("every workload answered with data and no errors on every target")
         log("Gazette statements per request (first run, uncached): "
             + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
+    def compare_answers(self):
+        """Each reading workload's answer, field by field (bench/answers.py), the same from
+        every GraphQL target, for posts with drafts and hidden comments around them."""
+        graphql_targets = [t for t in ("gazette-uncached", "gazette", "postgraphile", "postgraphile-1")
+                           if t in self.servers]
+        # post-1 and post-2: ordinary, a held or spam last reply; post-3: a deleted one;
+        # post-7: a draft (no page for anyone); the big thread through Q2.
+        slugs = ["post-1", "post-2", "post-3", "post-7", f"post-{self.args.posts - 1}"]
+        compared = 0
+        for workload in workloads.GRAPHQL_WORKLOADS:
+            if workload.key not in answers.REDUCERS:
+                continue
+            inputs = [None]
+            if workload.varies in ("uniform", "zipf", "mixed"):
+                inputs = [{"slug": slug} for slug in slugs]
+            elif workload.varies == "pages":
+                last = len(self.cursors["gazette"]) - 1
+                inputs = [{"page": page} for page in sorted({0, 1, min(10, last)})]
+            for given in inputs:
+                reduced = {}
+                for target in graphql_targets:
+                    variables = given
+                    if given and "page" in given:
+                        variables = {"after": self.cursors[self.family(target)][given["page"]]}
+                    payload = {"query": self.query_of(workload, target)}
+                    if variables:
+                        payload["variables"] = variables
+                    status, body = post_json(self.servers[target].url + "/graphql", payload)
+                    try:
+                        reduced[target] = answers.reduce(workload.key, self.family(target), json.loads(body))
+                    except (ValueError, KeyError, TypeError) as error:
+                        raise Failure(f"{workload.key} {given or ''} on {target} ({status}): {error}") from error
+                first = graphql_targets[0]
+                for target in graphql_targets[1:]:
+                    difference = answers.first_difference(reduced[first], reduced[target])
+                    if difference:
+                        raise Failure(f"{workload.key} {given or ''}: {first} and {target} differ at {difference}")
+                if reduced[first] in (None, []) and given != {"slug": "post-7"}:
+                    raise Failure(f"{workload.key} {given or ''}: an empty answer compares nothing")
+                compared += 1
+        log(f"answers compared field by field: {compared} requests, the same from "
+            + ", ".join(graphql_targets))
+
     def measure_all(self):
         runs = list(self.runs())
-        for key, _title, target, query in runs:  # warm-up, and a last check of every answer
-            self.check_once(key, target, query)
+        for workload, target in runs:  # a last check of every answer
+            self.check_once(workload, target)
+        self.compare_answers()
+        for workload, target in runs:
+            self.measure(workload, target, 0, warm_up=True)
         for round_number in range(1, self.args.rounds + 1):
-            for key, title, target, query in runs:
-                self.measure(key, title, target, query, round_number)
+            for workload, target in runs:
+                self.measure(workload, target, round_number)
         if self.wants_hostile():
             self.check_hostile()
             for round_number in range(1, self.args.rounds + 1):
@@ -624,7 +872,7 @@ class Bench:
         """Last: it changes the data. Every other server stops first, to leave it the machine."""
         for server in self.servers.values():
             server.stop()
-        q1 = next(query for key, _t, query, _p, _s in workloads.GRAPHQL_WORKLOADS if key == "q1")
+        q1 = workloads.BY_KEY["q1"].gazette
         script = self.root / "busy-day-q1.lua"
         script.write_text(lua_graphql({"query": q1}))
         tools = argparse.Namespace(Server=Server, log=log, post_id=gazette_post_id)
@@ -667,7 +915,7 @@ class Bench:
         server = self.servers[target]
         url = server.url + "/graphql"
         duration = self.args.duration
-        q1 = next(query for key, _t, query, _p, _s in workloads.GRAPHQL_WORKLOADS if key == "q1")
+        q1 = workloads.BY_KEY["q1"].gazette
         legit_script = self.root / f"hostile-legit-{target}.lua"
         legit_script.write_text(f'wrk.headers["X-Forwarded-For"] = "{hostile.READER}"\n'
                                 + lua_graphql({"query": q1}))
@@ -711,7 +959,8 @@ class Bench:
                 "rps": median("rps"), "rps_min": min(r["rps"] for r in runs),
                 "rps_max": max(r["rps"] for r in runs), "p50_ms": median("p50_ms"),
                 "p99_ms": median("p99_ms"), "statements": median("statements"),
-                "pg_ms": median("pg_ms"), "cpu_ms": median("cpu_ms"),
+                "pg_ms": median("pg_ms"), "cpu_ms": median("cpu_ms"), "pg_cpu_ms": median("pg_cpu_ms"),
+                "hit_rate": median("hit_rate"),
                 "rss_mb": max((r.get("rss_mb") or 0) for r in runs) or None,
                 "bad": sum(r["bad"] for r in runs),
             }
@@ -724,25 +973,30 @@ class Bench:
         merged = self.summary()
         fmt = lambda v, spec: "" if v is None else format(v, spec)  # noqa: E731
         lines = [
-            "| Workload | Target | req/s (median; min–max) | p50 ms | p99 ms | statements / req "
-            "| PostgreSQL ms / req | server CPU ms / req | server RSS MB | failed | vs PostGraphile "
-            "| vs raw SQL | vs nginx |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "| Workload | Target | req/s (median; min–max) | CPU ms / req: server + PostgreSQL = total "
+            "| p50 ms | p99 ms | statements / req | cache hit rate | server RSS MB | failed "
+            "| vs PostGraphile, 2 workers | vs PostGraphile, 1 process | vs raw SQL | vs nginx |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for key in dict.fromkeys(r["key"] for r in self.results):
-            for target in ("gazette", "gazette-uncached", "postgraphile", "sql", "nginx"):
+            for target, name in TARGETS.items():
                 row = merged.get((key, target))
                 if row is None:
                     continue
                 ratios = []
-                for base in ("postgraphile", "sql", "nginx"):
+                for base in ("postgraphile", "postgraphile-1", "sql", "nginx"):
                     other = merged.get((key, base))
-                    ratios.append(f"{row['rps'] / other['rps']:.2f}×"
-                                  if target.startswith("gazette") and other else "")
+                    ratios.append(ratio(row, other) if target.startswith("gazette") and other else "")
+                cpu = ""
+                if row["pg_cpu_ms"] is not None:
+                    server = row["cpu_ms"] or 0.0
+                    cpu = (f"{server:.2f} + {row['pg_cpu_ms']:.2f} = {server + row['pg_cpu_ms']:.2f}"
+                           if target != "sql" else f"{row['pg_cpu_ms']:.2f} (PostgreSQL and pgbench's client)")
+                hit_rate = {"gazette": fmt(row["hit_rate"], ".0%"), "gazette-uncached": "off"}.get(target, "")
                 lines.append(
-                    f"| {row['title']} | {target} | {row['rps']:,.0f} ({row['rps_min']:,.0f}–{row['rps_max']:,.0f}) "
-                    f"| {fmt(row['p50_ms'], '.2f')} | {fmt(row['p99_ms'], '.2f')} | {fmt(row['statements'], '.1f')} "
-                    f"| {fmt(row['pg_ms'], '.2f')} | {fmt(row['cpu_ms'], '.2f')} | {fmt(row['rss_mb'], '.0f')} "
+                    f"| {row['title']} | {name} | {row['rps']:,.0f} ({row['rps_min']:,.0f}–{row['rps_max']:,.0f}) "
+                    f"| {cpu} | {fmt(row['p50_ms'], '.2f')} | {fmt(row['p99_ms'], '.2f')} "
+                    f"| {fmt(row['statements'], '.1f')} | {hit_rate} | {fmt(row['rss_mb'], '.0f')} "
                     f"| {row['bad']} | " + " | ".join(ratios) + " |")
         facts = self.facts
         lines += [
@@ -752,7 +1006,10 @@ class Bench:
             f"on the fresh data, {facts['worker_nochange_seconds']:.2f} s when nothing changed; "
             f"{facts['stored_feeds']} stored feeds.",
             f"wrk -t2 -c{self.args.connections} -d{self.args.duration}s (pgbench -M prepared "
-            f"-c{self.args.connections} -j2), {self.args.rounds} round(s), interleaved.",
+            f"-c{self.args.connections} -j2), {self.args.rounds} round(s), interleaved, after a "
+            f"{self.args.warm_up} s warm-up run of each (discarded). Every process shares the "
+            f"machine's {os.cpu_count()} cores. A ratio is given only where the two ranges of "
+            "req/s do not overlap.",
         ]
         lines += self.hostile_report()
         lines += busy_day.table(self.busy_day_results)
@@ -769,6 +1026,13 @@ class Bench:
         failed = sum(row["bad"] for row in merged.values())
         if failed:
             raise Failure(f"{failed} responses failed the check (see the table)")
+
+
+def ratio(row, other):
+    """Gazette's req/s over another target's, claimed only where the runs' ranges are apart."""
+    if row["rps_min"] <= other["rps_max"] and other["rps_min"] <= row["rps_max"]:
+        return "ranges overlap"
+    return f"{row['rps'] / other['rps']:.2f}×"
 
 
 def hostile_table(results):
@@ -801,17 +1065,18 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=10, help="seconds per run")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--warm-up", type=int, default=3, help="seconds of each discarded warm-up run")
     parser.add_argument("--quick", action="store_true", help="1 round of 3 s on 2,000 posts")
     parser.add_argument("--check", action="store_true", help="correctness only, no timings")
     parser.add_argument("--markdown", help="also write the table here")
     parser.add_argument("--only", nargs="+", metavar="KEY",
-                        help="measure only these targets (gazette, postgraphile, sql, nginx) and "
-                             "workloads (q1, q2, q3, q2r, comment, feed200, feed304, hostile, busy-day): "
+                        help="measure only these targets (" + ", ".join(TARGETS) + ") and workloads ("
+                             + ", ".join(workloads.TITLES) + ", feed200, feed304, hostile, busy-day): "
                              "for profiling")
     parser.add_argument("--svg", help="write a chart of each workload against its baselines here")
     args = parser.parse_args()
     if args.quick:
-        args.rounds, args.duration = 1, 3
+        args.rounds, args.duration, args.warm_up = 1, 3, 1
     if args.check:
         args.posts = min(args.posts, 200)
     bench = Bench(args)

@@ -179,6 +179,7 @@ async fn compiled_answers_are_the_resolvers_answers_for_every_reader() {
             comments_per_post: 9,
             big_thread_chains: 3,
             big_thread_depth: 6,
+            hold_back_every: 10,
         },
     )
     .await

@@ -236,8 +236,18 @@ async fn the_benchmark_workloads_run_a_fixed_number_of_statements() {
             4,
         ),
         (
+            "q1p",
+            include_str!("../../bench/queries/q1p.gazette.graphql"),
+            4,
+        ),
+        (
             "q2",
             include_str!("../../bench/queries/q2.gazette.graphql"),
+            2,
+        ),
+        (
+            "q2r",
+            include_str!("../../bench/queries/q2r.gazette.graphql"),
             2,
         ),
         (
@@ -283,9 +293,19 @@ async fn the_benchmark_workloads_run_a_fixed_number_of_statements() {
         let post =
             gazette_api::graphql::GlobalId::new(gazette_api::graphql::NodeKind::Post, post_id)
                 .to_id();
-        let variables = json!({ "input": { "postId": post.0, "authorName": "Bench reader", "body": "A comment." } });
         // Warm up the pool so connection set-up is not counted.
         app.graphql(workloads[0].1, json!({})).await;
+        let first_page = app
+            .graphql("{ posts(first: 20) { pageInfo { endCursor } } }", json!({}))
+            .await;
+        let after = first_page["data"]["posts"]["pageInfo"]["endCursor"].clone();
+        assert!(after.is_string(), "{first_page}");
+        // Every workload's variables, each query taking the ones it declares.
+        let variables = json!({
+            "input": { "postId": post.0, "authorName": "Bench reader", "body": "A comment." },
+            "after": after,
+            "slug": "post-2",
+        });
         // Each query twice: its first request runs on the resolvers, the second on its
         // compiled plan (mutations always on the resolvers); both count the same.
         let answered = || {
@@ -311,11 +331,11 @@ async fn the_benchmark_workloads_run_a_fixed_number_of_statements() {
             );
         }
         assert!(
-            answered() >= compiled_before + 3,
-            "the second run of q1, q2 and q3 was answered by its plan"
+            answered() >= compiled_before + 5,
+            "the second run of q1, q1p, q2, q2r and q3 was answered by its plan"
         );
         if posts == 25 {
-            let thread = app.graphql(workloads[1].1, json!({})).await;
+            let thread = app.graphql(workloads[2].1, json!({})).await;
             let edges = thread["data"]["post"]["thread"]["edges"]
                 .as_array()
                 .expect("edges");

@@ -33,6 +33,8 @@ fn site(posts: u32) -> SyntheticSite {
         comments_per_post: 3,
         big_thread_chains: 5,
         big_thread_depth: 3,
+        // The counts below are of every post and comment.
+        hold_back_every: 0,
         ..SyntheticSite::default()
     }
 }

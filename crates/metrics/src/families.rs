@@ -82,6 +82,8 @@ pub struct Metrics {
     pub statements_per_request: HistogramVec,
 
     pub feed_cache: IntCounterVec,
+    /// Anonymous queries the response cache was asked for, by result (hit or miss).
+    pub response_cache: IntCounterVec,
     /// Bytes the GraphQL response cache holds (keys and answers).
     pub response_cache_bytes: IntGauge,
 
@@ -294,6 +296,12 @@ impl Metrics {
                 &r,
                 "gazette_feed_cache_requests_total",
                 "Feed and channel-text lookups, by result: hit (from memory) or miss (read from the database).",
+                &["result"],
+            ),
+            response_cache: counter_vec(
+                &r,
+                "gazette_graphql_cache_requests_total",
+                "Anonymous GraphQL requests looked up in the response cache, by result: hit (answered from memory) or miss (executed).",
                 &["result"],
             ),
             worker_runs: counter_vec(

@@ -7,6 +7,11 @@
 //! [`BIG_THREAD_SLUG`], holding a thread of `big_thread_chains` chains each
 //! `big_thread_depth` levels deep. The big thread sits in the middle of the archive, so the
 //! front page shows ordinary posts.
+//!
+//! Some of what a live site holds back is there too, so every reader's visibility rule has
+//! rows to refuse: one post in `hold_back_every` is a draft, and the last reply on every
+//! ordinary post (and on one chain in five of the big thread) is held, spam or deleted.
+//! Only leaves are held back, so no published comment hangs under a hidden one.
 
 use sqlx::PgPool;
 
@@ -28,6 +33,9 @@ pub struct SyntheticSite {
     pub big_thread_chains: u32,
     /// Levels of each chain (1: top-level comments only).
     pub big_thread_depth: u32,
+    /// One post in this many (`post-7`, `post-57`, …) is a draft, and the last replies
+    /// are held back as above; 0 holds nothing back.
+    pub hold_back_every: u32,
 }
 
 impl Default for SyntheticSite {
@@ -41,6 +49,7 @@ impl Default for SyntheticSite {
             comments_per_post: 19,
             big_thread_chains: 200,
             big_thread_depth: 50,
+            hold_back_every: 50,
         }
     }
 }
@@ -119,8 +128,9 @@ pub async fn generate(
                '<p>' || repeat('Agencies publish where their public already reads. ', 12)
                    || '</p><p>Post ' || i || '.</p>',
                'Agencies publish where their public already reads. Post ' || i || '.',
-               'published',
-               timestamptz '2026-01-01 00:00:00+00' - make_interval(hours => i),
+               case when i <> $2 and i % nullif($3, 0) = 7 % nullif($3, 0) then 'draft' else 'published' end,
+               case when i <> $2 and i % nullif($3, 0) = 7 % nullif($3, 0) then null
+                    else timestamptz '2026-01-01 00:00:00+00' - make_interval(hours => i) end,
                timestamptz '2026-01-01 00:00:00+00' - make_interval(hours => i),
                timestamptz '2026-01-01 00:00:00+00' - make_interval(hours => i)
         from generate_series(1, $1::int) i, a
@@ -129,6 +139,7 @@ pub async fn generate(
     )
     .bind(i64::from(site.posts))
     .bind(i64::from(site.posts / 2))
+    .bind(i64::from(site.hold_back_every))
     .execute(&mut *tx)
     .await?;
     sqlx::query(
@@ -149,7 +160,8 @@ pub async fn generate(
         select p.id, 'Reader ' || (p.id * 31 + k) % 997,
                'A comment on this post, number ' || k || '. Thanks for publishing it openly.',
                '<p>A comment on this post, number ' || k || '. Thanks for publishing it openly.</p>',
-               p.published_at + make_interval(mins => k), p.published_at + make_interval(mins => k)
+               coalesce(p.published_at, p.created_at) + make_interval(mins => k),
+               coalesce(p.published_at, p.created_at) + make_interval(mins => k)
         from posts p, generate_series(1, $1::int) k
         where p.slug <> 'big-thread'
         order by p.id, k
@@ -160,21 +172,31 @@ pub async fn generate(
     .await?;
     sqlx::query(
         r#"
-        insert into comments (post_id, parent_id, author_name, body, body_html, created_at, updated_at)
+        insert into comments (post_id, parent_id, author_name, body, body_html, status,
+                              created_at, updated_at)
         select c.post_id, c.id, 'Reader ' || (c.id * 17) % 997,
-               'A reply to comment ' || c.id || ': agreed, and the feed helps.',
-               '<p>A reply to comment ' || c.id || ': agreed, and the feed helps.</p>',
+               case when c.held = 'deleted' then ''
+                    else 'A reply to comment ' || c.id || ': agreed, and the feed helps.' end,
+               case when c.held = 'deleted' then ''
+                    else '<p>A reply to comment ' || c.id || ': agreed, and the feed helps.</p>' end,
+               coalesce(c.held, 'published'),
                c.created_at + interval '1 hour', c.created_at + interval '1 hour'
         from (
-            select c.*, row_number() over (partition by c.post_id order by c.id) as n
-            from comments c
-            where c.parent_id is null
+            select c.*,
+                   case when $2 and n = $1 then (array['pending', 'spam', 'deleted'])[1 + c.post_id % 3] end
+                       as held
+            from (
+                select c.*, row_number() over (partition by c.post_id order by c.id) as n
+                from comments c
+                where c.parent_id is null
+            ) c
         ) c
         where c.n <= $1
         order by c.post_id, c.id
         "#,
     )
     .bind(i64::from(replies))
+    .bind(site.hold_back_every > 0)
     .execute(&mut *tx)
     .await?;
     let big_thread: i64 = sqlx::query_scalar("select id from posts where slug = $1")
@@ -198,18 +220,28 @@ pub async fn generate(
     for level in 1..i32::try_from(site.big_thread_depth).unwrap_or(i32::MAX) {
         sqlx::query(
             r#"
-            insert into comments (post_id, parent_id, author_name, body, body_html, created_at, updated_at)
+            insert into comments (post_id, parent_id, author_name, body, body_html, status,
+                                  created_at, updated_at)
             select post_id, id, 'Reader ' || (id * 7) % 997,
-                   'A reply at level ' || $2 || ' of the long discussion.',
-                   '<p>A reply at level ' || $2 || ' of the <em>long</em> discussion.</p>',
+                   case when held = 'deleted' then '' else 'A reply at level ' || $2 || ' of the long discussion.' end,
+                   case when held = 'deleted' then ''
+                        else '<p>A reply at level ' || $2 || ' of the <em>long</em> discussion.</p>' end,
+                   coalesce(held, 'published'),
                    created_at + interval '1 minute', created_at + interval '1 minute'
-            from comments
-            where post_id = $1 and depth = $2 - 1
+            from (
+                select c.*,
+                       case when $3 and $2 = $4 - 1 and c.id % 5 = 0
+                            then (array['pending', 'spam', 'deleted'])[1 + c.id / 5 % 3] end as held
+                from comments c
+                where c.post_id = $1 and c.depth = $2 - 1
+            ) c
             order by id
             "#,
         )
         .bind(big_thread)
         .bind(level)
+        .bind(site.hold_back_every > 0)
+        .bind(i64::from(site.big_thread_depth))
         .execute(&mut *tx)
         .await?;
     }

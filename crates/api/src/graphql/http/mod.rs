@@ -146,7 +146,14 @@ async fn execute_counted(
             )
         })
         .flatten();
-    if let Some(body) = cache_key.as_ref().and_then(|key| state.responses.get(key)) {
+    let cached = cache_key.as_ref().and_then(|key| state.responses.get(key));
+    if cache_key.is_some() {
+        gazette_metrics::metrics()
+            .response_cache
+            .with_label_values(&[if cached.is_some() { "hit" } else { "miss" }])
+            .inc();
+    }
+    if let Some(body) = cached {
         gazette_metrics::metrics().graphql_operation(
             operation_label(&params),
             "query",
