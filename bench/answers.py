@@ -69,6 +69,18 @@ def reduce(key, family, answer):
     return REDUCERS[key](family, answer["data"])
 
 
+def substantial(reduced):
+    """Whether a reduced answer has something to compare at every level it lists: posts,
+    and (where it lists them) their comments."""
+    if not reduced:
+        return False
+    if isinstance(reduced, tuple) and len(reduced) == 4:  # a post page: its thread
+        return bool(reduced[3])
+    rows = list(reduced)
+    comments = [row[2] for row in rows if isinstance(row, tuple) and len(row) == 3]
+    return not comments or any(comments)
+
+
 def first_difference(left, right, path="answer"):
     """Where two reduced answers first differ, as a sentence (None: they agree)."""
     if isinstance(left, (list, tuple)) and isinstance(right, (list, tuple)):

@@ -58,8 +58,14 @@ impl FeedCache {
             loop {
                 match subscription.recv().await {
                     Ok(event) if event.kind == EventKind::FeedChanged => {
-                        if let Some(key) = event.key {
-                            listener.stored(key);
+                        match (event.key, event.removed) {
+                            (Some(key), false) => listener.stored(key),
+                            // A removed feed (an unpublished post's, a disabled channel's) is
+                            // never served again, not even while the database is down.
+                            (Some(key), true) => {
+                                lock(&listener.entries).remove(&key);
+                            }
+                            (None, _) => {}
                         }
                     }
                     // A lost event connection (the database may be down) keeps the copies:
@@ -70,13 +76,11 @@ impl FeedCache {
                     Err(broadcast::error::RecvError::Lagged(_)) => {
                         // Which versions were announced is lost with them: read the next
                         // copies from the primary.
+                        // (Removals among them too: no copy is kept.)
                         let mut entries = lock(&entries);
                         let mut announced = lock(&announced);
                         let room = CAPACITY.saturating_sub(announced.len());
-                        announced.extend(entries.keys().take(room).cloned());
-                        for entry in entries.values_mut() {
-                            entry.superseded = true;
-                        }
+                        announced.extend(entries.drain().map(|(key, _)| key).take(room));
                     }
                     Err(broadcast::error::RecvError::Closed) => return,
                 }

@@ -44,6 +44,9 @@ pub struct Event {
     pub comment_id: Option<i64>,
     /// The feed's key, for `FeedChanged`.
     pub key: Option<String>,
+    /// For `FeedChanged`: the feed was removed, not replaced (no copy may be served).
+    #[serde(default)]
+    pub removed: bool,
 }
 
 /// A connection listening for events.
@@ -67,6 +70,7 @@ impl EventListener {
                     post_id: None,
                     comment_id: None,
                     key: None,
+                    removed: false,
                 });
             };
             match serde_json::from_str::<Event>(notification.payload()) {

@@ -173,7 +173,7 @@ pub async fn remove_stale_channel_documents(
 }
 
 /// Removes the stored documents (`f`) that `condition` selects, announcing each removal as
-/// a feed change; returns their keys.
+/// a feed change marked `removed` (API processes drop their copies); returns their keys.
 async fn remove_announced(
     exec: impl PgExecutor<'_>,
     condition: impl FnOnce(&mut QueryBuilder<Postgres>),
@@ -182,7 +182,8 @@ async fn remove_announced(
     condition(&mut query);
     query.push(
         " returning f.key) select key from removed, lateral (\
-         select pg_notify('gazette_events', json_build_object('kind', 'feed_changed', 'key', key)::text)\
+         select pg_notify('gazette_events', \
+             json_build_object('kind', 'feed_changed', 'key', key, 'removed', true)::text)\
          ) notified",
     );
     let removed = query.build_query_scalar().fetch_all(exec).await?;

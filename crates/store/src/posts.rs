@@ -367,6 +367,14 @@ pub struct PostFilter {
 }
 
 impl PostFilter {
+    /// Whether the best plan depends on the values searched for: a rare word or tag is
+    /// found through its index, a common one by walking the posts in order. Such
+    /// statements are sent unprepared, so PostgreSQL plans each for its values, whatever
+    /// `--db-generic-plans` says.
+    fn plans_per_value(&self) -> bool {
+        self.search.is_some() || self.tag_slug.is_some()
+    }
+
     /// Published posts.
     pub fn published() -> Self {
         Self {
@@ -476,7 +484,14 @@ pub async fn page(
         order.direction,
         window,
     );
-    let posts = budget.collect(query.build_query_as().fetch(exec)).await?;
+    let posts = budget
+        .collect(
+            query
+                .build_query_as()
+                .persistent(!filter.plans_per_value())
+                .fetch(exec),
+        )
+        .await?;
     Ok(in_list_order(posts, window))
 }
 
@@ -488,7 +503,11 @@ pub async fn count(
 ) -> Result<i64, StoreError> {
     let mut query = QueryBuilder::new("select count(*) from posts p where true");
     push_filter(&mut query, reader, filter);
-    let count = query.build_query_scalar().fetch_one(exec).await?;
+    let count = query
+        .build_query_scalar()
+        .persistent(!filter.plans_per_value())
+        .fetch_one(exec)
+        .await?;
     Ok(count)
 }
 

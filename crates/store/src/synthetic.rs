@@ -23,7 +23,7 @@ pub const BIG_THREAD_SLUG: &str = "big-thread";
 /// How big a site to make.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SyntheticSite {
-    /// Published posts, the big thread's included.
+    /// Posts, the big thread's included (drafts too, see `hold_back_every`).
     pub posts: u32,
     pub authors: u32,
     pub tags: u32,
@@ -33,8 +33,9 @@ pub struct SyntheticSite {
     pub big_thread_chains: u32,
     /// Levels of each chain (1: top-level comments only).
     pub big_thread_depth: u32,
-    /// One post in this many (`post-7`, `post-57`, …) is a draft, and the last replies
-    /// are held back as above; 0 holds nothing back.
+    /// One post in this many (`post-7`, `post-57`, … for 50) is a draft, and the last
+    /// replies are held back as above; 0 holds nothing back (1 makes every post but the big
+    /// thread a draft).
     pub hold_back_every: u32,
 }
 

@@ -110,6 +110,11 @@ async fn a_database_restart_under_load_loses_nothing_and_heals() {
         StatusCode::OK,
         "the feed is served from memory"
     );
+    // Through the superseded copy: the new version was asked for, and could not be read.
+    assert!(
+        read_log(&embedded.log).contains("serving the last good copy of a feed"),
+        "the announced version was not asked for"
+    );
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     let start_started = Instant::now();
