@@ -158,6 +158,52 @@ fn corpus(big_thread: &str, drafted: &str) -> Vec<(&'static str, String, Value)>
             json!({ "yes": false }),
         ),
     ]
+    .into_iter()
+    .chain(
+        queries_in_the_docs()
+            .into_iter()
+            .map(|query| ("a query from the docs", query, json!({}))),
+    )
+    .collect()
+}
+
+/// The queries the documentation shows (`docs/*.md`, README.md), for the differential run:
+/// backticked documents (`{ … }`, `query …`) and selections from the root
+/// (`posts(first: 66) { … }`), which are asked as `{ … }`.
+fn queries_in_the_docs() -> Vec<String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<_> = std::fs::read_dir(root.join("docs"))
+        .expect("docs/")
+        .map(|entry| entry.expect("a docs entry").path())
+        .filter(|path| path.extension().is_some_and(|extension| extension == "md"))
+        .collect();
+    files.push(root.join("README.md"));
+    let root_fields = [
+        "posts(", "post(", "tags", "tag(", "authors", "author(", "node(", "nodes(",
+    ];
+    let mut queries = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("a doc");
+        let spans = text
+            .lines()
+            .filter(|line| !line.trim_start().starts_with("```"))
+            .flat_map(|line| line.split('`').skip(1).step_by(2));
+        for span in spans {
+            let span = span.trim();
+            let balanced =
+                span.contains('{') && span.matches('{').count() == span.matches('}').count();
+            // JSON and templates in backticks have quotes, ellipses or no space after `{`.
+            if !balanced || span.contains('"') || span.contains('…') {
+                continue;
+            }
+            if span.starts_with("{ ") || span.starts_with("query ") {
+                queries.push(span.to_owned());
+            } else if root_fields.iter().any(|field| span.starts_with(field)) {
+                queries.push(format!("{{ {span} }}"));
+            }
+        }
+    }
+    queries
 }
 
 fn answered_by_plans() -> u64 {
@@ -219,6 +265,13 @@ async fn compiled_answers_are_the_resolvers_answers_for_every_reader() {
     let big_thread = app.post_id("big-thread").await;
     let big_thread = big_thread.as_str().expect("the big thread's id").to_owned();
 
+    assert!(
+        queries_in_the_docs()
+            .iter()
+            .any(|query| query.contains("posts(")),
+        "the docs' queries were found: {:?}",
+        queries_in_the_docs()
+    );
     let before = answered_by_plans();
     let mut plan_answers = 0;
     for (reader, token) in [
