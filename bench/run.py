@@ -998,7 +998,7 @@ class Bench:
                 if row["pg_cpu_ms"] is not None:
                     server = row["cpu_ms"] or 0.0
                     cpu = (f"{server:.2f} + {row['pg_cpu_ms']:.2f} = {server + row['pg_cpu_ms']:.2f}"
-                           if target != "sql" else f"{row['pg_cpu_ms']:.2f} (PostgreSQL and pgbench's client)")
+                           if target != "sql" else f"{row['pg_cpu_ms']:.2f} (PostgreSQL only)")
                 hit_rate = {"gazette": fmt(row["hit_rate"], ".0%"), "gazette-uncached": "off"}.get(target, "")
                 lines.append(
                     f"| {row['title']} | {name} | {row['rps']:,.0f} ({row['rps_min']:,.0f}–{row['rps_max']:,.0f}) "
