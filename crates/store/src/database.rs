@@ -139,12 +139,28 @@ impl Database {
     }
 }
 
+/// A pooled connection idle for longer than this is pinged before it is handed out.
+/// sqlx pings every connection it hands out by default: a second round trip for each
+/// statement, which cost more than the statement on the read path (docs/benchmarks.md).
+/// Under load connections are idle for microseconds and are not pinged; one that sat out a
+/// database restart has been idle for longer than this and is replaced.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
 /// The settings every pool shares. Acquisitions are reported (at `trace`) so the metrics
 /// can show how long statements wait for a connection.
 pub(crate) fn pool_options(max_connections: u32) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_time_level(log::LevelFilter::Trace)
+        .test_before_acquire(false)
+        .before_acquire(|connection, metadata| {
+            Box::pin(async move {
+                if metadata.idle_for > PING_AFTER_IDLE {
+                    connection.ping().await?;
+                }
+                Ok(true)
+            })
+        })
 }
 
 /// Every connection of the pool cancels statements that run longer than the session's
