@@ -118,11 +118,30 @@ impl PageRequest {
     /// Trims the extra row and builds the edges and page info.
     pub fn finish<T, N>(
         &self,
-        mut rows: Vec<T>,
+        rows: Vec<T>,
         ordering: &str,
         position: impl Fn(&T) -> Position,
         node: impl Fn(T) -> N,
     ) -> (Vec<Edge<N>>, PageInfo) {
+        let (rows, page_info) = self.trim(rows, ordering, &position);
+        let edges = rows
+            .into_iter()
+            .map(|row| Edge {
+                cursor: encode_cursor(ordering, &position(&row)),
+                node: node(row),
+            })
+            .collect();
+        (edges, page_info)
+    }
+
+    /// Trims the extra row and builds the page info; the rows' own cursors are left to the
+    /// caller ([`encode_cursor`]), which may not need them.
+    pub fn trim<T>(
+        &self,
+        mut rows: Vec<T>,
+        ordering: &str,
+        position: impl Fn(&T) -> Position,
+    ) -> (Vec<T>, PageInfo) {
         let more = rows.len() > self.size;
         if more {
             if self.window.from_end {
@@ -131,13 +150,6 @@ impl PageRequest {
                 rows.truncate(self.size);
             }
         }
-        let edges: Vec<Edge<N>> = rows
-            .into_iter()
-            .map(|row| Edge {
-                cursor: encode_cursor(ordering, &position(&row)),
-                node: node(row),
-            })
-            .collect();
         // As the Relay spec allows: the side we did not read reports whether a cursor
         // bounded the page there.
         let (has_next_page, has_previous_page) = if self.window.from_end {
@@ -145,13 +157,14 @@ impl PageRequest {
         } else {
             (more, self.has_after)
         };
+        let cursor = |row: &T| encode_cursor(ordering, &position(row));
         let page_info = PageInfo {
             has_next_page,
             has_previous_page,
-            start_cursor: edges.first().map(|edge| edge.cursor.clone()),
-            end_cursor: edges.last().map(|edge| edge.cursor.clone()),
+            start_cursor: rows.first().map(cursor),
+            end_cursor: rows.last().map(cursor),
         };
-        (edges, page_info)
+        (rows, page_info)
     }
 }
 
@@ -307,7 +320,7 @@ macro_rules! connection_types {
 }
 pub(crate) use connection_types;
 
-fn encode_cursor(ordering: &str, position: &Position) -> String {
+pub fn encode_cursor(ordering: &str, position: &Position) -> String {
     let key = match &position.key {
         SortKey::Time(time) => format!("t{}", time.to_rfc3339()),
         SortKey::Text(text) => format!("s{text}"),

@@ -18,6 +18,7 @@
 //!   would build.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, Field, OperationDefinition, OperationType, Selection,
@@ -204,7 +205,7 @@ fn skip_block_string(bytes: &[u8], mut at: usize) -> usize {
 
 /// A document within its budget, with the variables its operation declares.
 pub struct Checked {
-    pub document: ExecutableDocument,
+    pub document: Arc<ExecutableDocument>,
     pub variables: Variables,
     pub kind: Option<OperationType>,
 }
@@ -218,10 +219,22 @@ pub fn check(
     limits: &crate::state::Limits,
     query: &str,
     operation_name: Option<&str>,
-    mut sent_variables: serde_json::Map<String, serde_json::Value>,
+    sent_variables: serde_json::Map<String, serde_json::Value>,
 ) -> Result<Checked, ServerError> {
     check_text(query, &limits.document(false))?;
-    let document = parse(query)?;
+    let document = Arc::new(parse(query)?);
+    check_parsed(model, limits, document, operation_name, sent_variables)
+}
+
+/// [`check`] for a document parsed before (whose text passed [`check_text`]): its price
+/// depends on the variables, so it is priced again.
+pub fn check_parsed(
+    model: &SchemaModel,
+    limits: &crate::state::Limits,
+    document: Arc<ExecutableDocument>,
+    operation_name: Option<&str>,
+    mut sent_variables: serde_json::Map<String, serde_json::Value>,
+) -> Result<Checked, ServerError> {
     if let Some(operation) = selected_operation(&document, operation_name) {
         let declared: Vec<&str> = operation
             .variable_definitions

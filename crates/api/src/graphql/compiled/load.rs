@@ -22,17 +22,41 @@ use super::plan::{
     Arg, CommentField, ConnectionField, EdgeField, PageArgs, Plan, PostField, RootField,
     ScalarKind, Selection,
 };
-use crate::graphql::connection::{self, Edge, PageInfo, PageRequest};
+use crate::graphql::connection::{self, PageInfo, PageRequest};
 use crate::graphql::ids::{GlobalId, NodeKind};
 use crate::graphql::objects::{
     THREAD_ORDERING, child_page, comment_ordering, comment_position, parse_path, post_ordering,
     thread_position,
 };
 
-/// A page of a connection, as the resolvers build it.
+/// A page of a connection, as the resolvers build it; an edge's cursor is made only when
+/// the query asks for it.
 pub struct Page<T> {
-    pub edges: Vec<Edge<T>>,
+    pub nodes: Vec<T>,
     pub info: PageInfo,
+    ordering: &'static str,
+    position: fn(&T) -> Position,
+}
+
+impl<T> Page<T> {
+    fn new(
+        request: &PageRequest,
+        rows: Vec<T>,
+        ordering: &'static str,
+        position: fn(&T) -> Position,
+    ) -> Self {
+        let (nodes, info) = request.trim(rows, ordering, position);
+        Self {
+            nodes,
+            info,
+            ordering,
+            position,
+        }
+    }
+
+    pub fn cursor(&self, node: &T) -> String {
+        connection::encode_cursor(self.ordering, &(self.position)(node))
+    }
 }
 
 /// What one field loaded.
@@ -268,15 +292,10 @@ impl<'a> Loads<'a> {
                         self.budget,
                     )
                     .await?;
-                    let (edges, info) = request.finish(
-                        rows,
-                        ordering,
-                        |post| post.position(order.field),
-                        |post| post,
-                    );
-                    let Slot::PostPage(page) =
-                        self.keep(field.slot, Slot::PostPage(Page { edges, info }))?
-                    else {
+                    let page = Page::new(&request, rows, ordering, |post: &Post| {
+                        post.position(PostOrder::default().field)
+                    });
+                    let Slot::PostPage(page) = self.keep(field.slot, Slot::PostPage(page))? else {
                         return Err(Fallback);
                     };
                     for counted in selection {
@@ -285,7 +304,7 @@ impl<'a> Loads<'a> {
                             self.keep(counted.slot, Slot::Counts(HashMap::from([(0, count)])))?;
                         }
                     }
-                    let rows: Vec<&Post> = page.edges.iter().map(|edge| &edge.node).collect();
+                    let rows: Vec<&Post> = page.nodes.iter().collect();
                     for nodes in node_selections(selection) {
                         self.posts(nodes, rows.clone()).await?;
                     }
@@ -382,8 +401,7 @@ impl<'a> Loads<'a> {
             .iter()
             .map(|key| {
                 let rows = found.remove(key).unwrap_or_default();
-                let (edges, info) = request.finish(rows, ordering, comment_position, |row| row);
-                (*key, Page { edges, info })
+                (*key, Page::new(&request, rows, ordering, comment_position))
             })
             .collect();
         let Slot::CommentPages(pages) = self.keep(slot, Slot::CommentPages(pages))? else {
@@ -395,10 +413,7 @@ impl<'a> Loads<'a> {
                 self.keep(counted.slot, Slot::Counts(counts))?;
             }
         }
-        let rows: Vec<&Comment> = pages
-            .values()
-            .flat_map(|page| page.edges.iter().map(|edge| &edge.node))
-            .collect();
+        let rows: Vec<&Comment> = pages.values().flat_map(|page| page.nodes.iter()).collect();
         for nodes in node_selections(selection) {
             self.comments(nodes, rows.clone(), None).await?;
         }
@@ -426,8 +441,8 @@ impl<'a> Loads<'a> {
                 self.budget,
             )
             .await?;
-            let (edges, info) = request.finish(rows, THREAD_ORDERING, thread_position, |row| row);
-            pages.insert(*post_id, Page { edges, info });
+            let page = Page::new(&request, rows, THREAD_ORDERING, thread_position);
+            pages.insert(*post_id, page);
         }
         let Slot::CommentPages(pages) = self.keep(slot, Slot::CommentPages(pages))? else {
             return Err(Fallback);
@@ -442,10 +457,7 @@ impl<'a> Loads<'a> {
                 self.keep(counted.slot, Slot::Counts(counts))?;
             }
         }
-        let rows: Vec<&Comment> = pages
-            .values()
-            .flat_map(|page| page.edges.iter().map(|edge| &edge.node))
-            .collect();
+        let rows: Vec<&Comment> = pages.values().flat_map(|page| page.nodes.iter()).collect();
         // A thread page knows its own comments: their parents need no look-up.
         let known: Known<'_> = rows.iter().map(|comment| (comment.id, *comment)).collect();
         for nodes in node_selections(selection) {

@@ -60,6 +60,11 @@ const MAX_DOCUMENTS: usize = 1_000;
 const MAX_DOCUMENT_BYTES: usize = 4 * 1024 * 1024;
 /// The most plan fields all kept plans hold (each a few hundred bytes).
 const MAX_PLANNED_FIELDS: usize = 50_000;
+/// Planned documents up to this long are also kept parsed, so their requests skip the
+/// parse (a tenth of a small read's CPU); their parsed form is counted as this many times
+/// their text against `MAX_DOCUMENT_BYTES`.
+const MAX_PARSED_DOCUMENT_BYTES: usize = 2048;
+const PARSED_SIZE_FACTOR: usize = 8;
 
 /// Plans by document text and operation name; `None` records that a document has none.
 #[derive(Default)]
@@ -73,9 +78,31 @@ type Operations = Vec<(Option<String>, Option<Arc<Plan>>)>;
 
 #[derive(Default)]
 struct Documents {
-    by_text: HashMap<String, Operations>,
+    by_text: HashMap<String, Document>,
     bytes: usize,
     fields: usize,
+}
+
+#[derive(Default)]
+struct Document {
+    operations: Operations,
+    /// Kept for a short document with a plan.
+    parsed: Option<Arc<ExecutableDocument>>,
+}
+
+impl Document {
+    fn planned(&self) -> bool {
+        self.operations.iter().any(|(_, plan)| plan.is_some())
+    }
+
+    /// What the document counts against `MAX_DOCUMENT_BYTES`.
+    fn bytes(&self, text: &str) -> usize {
+        let parsed = self
+            .parsed
+            .as_ref()
+            .map_or(0, |_| text.len() * PARSED_SIZE_FACTOR);
+        text.len() + parsed
+    }
 }
 
 /// What the cache knows of a document.
@@ -101,8 +128,9 @@ impl PlanCache {
         let Ok(documents) = self.plans.read() else {
             return Known::Unknown;
         };
-        let found = documents.by_text.get(query).and_then(|operations| {
-            operations
+        let found = documents.by_text.get(query).and_then(|document| {
+            document
+                .operations
                 .iter()
                 .find(|(name, _)| name.as_deref() == operation_name)
         });
@@ -113,6 +141,15 @@ impl PlanCache {
         }
     }
 
+    /// A planned document's parse, when it is kept.
+    pub fn parsed(&self, query: &str) -> Option<Arc<ExecutableDocument>> {
+        if !self.enabled || query.len() > MAX_PARSED_DOCUMENT_BYTES {
+            return None;
+        }
+        let documents = self.plans.read().ok()?;
+        documents.by_text.get(query)?.parsed.clone()
+    }
+
     /// Plans a document the resolvers have just run (so it is valid), once.
     pub fn learn(&self, query: &str, operation_name: Option<&str>, document: &ExecutableDocument) {
         if !self.enabled || !matches!(self.get(query, operation_name), Known::Unknown) {
@@ -120,22 +157,28 @@ impl PlanCache {
         }
         let plan = compile(document, operation_name).map(Arc::new);
         let fields = plan.as_ref().map_or(0, |plan| plan.slots);
+        let parsed = (plan.is_some() && query.len() <= MAX_PARSED_DOCUMENT_BYTES)
+            .then(|| Arc::new(document.clone()));
+        let bytes = query.len()
+            + parsed
+                .as_ref()
+                .map_or(0, |_| query.len() * PARSED_SIZE_FACTOR);
         let Ok(mut documents) = self.plans.write() else {
             return;
         };
         let full = |documents: &Documents| {
             documents.by_text.len() >= MAX_DOCUMENTS
-                || documents.bytes + query.len() > MAX_DOCUMENT_BYTES
+                || documents.bytes + bytes > MAX_DOCUMENT_BYTES
                 || documents.fields + fields > MAX_PLANNED_FIELDS
         };
         // Full: documents without a plan go first, so a flood of them (cheap to send)
         // does not evict the plans of the pages readers ask for; past that, all go.
         let mut dropped = Documents::default();
         if full(&documents) {
-            documents.by_text.retain(|text, operations| {
-                let planned = operations.iter().any(|(_, plan)| plan.is_some());
+            documents.by_text.retain(|text, document| {
+                let planned = document.planned();
                 if !planned {
-                    dropped.bytes += text.len();
+                    dropped.bytes += document.bytes(text);
                 }
                 planned
             });
@@ -144,15 +187,24 @@ impl PlanCache {
                 dropped = std::mem::take(&mut *documents);
             }
         }
-        documents.bytes += query.len();
         documents.fields += fields;
-        let operations = documents.by_text.entry(query.to_owned()).or_default();
-        if !operations
+        let known = documents.by_text.contains_key(query);
+        let document = documents.by_text.entry(query.to_owned()).or_default();
+        let before = if known { document.bytes(query) } else { 0 };
+        if !document
+            .operations
             .iter()
             .any(|(name, _)| name.as_deref() == operation_name)
         {
-            operations.push((operation_name.map(str::to_owned), plan));
+            document
+                .operations
+                .push((operation_name.map(str::to_owned), plan));
         }
+        if document.parsed.is_none() {
+            document.parsed = parsed;
+        }
+        let after = document.bytes(query);
+        documents.bytes += after - before;
         // What was evicted is freed after the lock is released.
         drop(documents);
         drop(dropped);

@@ -256,18 +256,18 @@ impl<'a> Writer<'a> {
                 }
                 ConnectionField::Nodes(selection) => {
                     self.out.push(b'[');
-                    for (position, edge) in page.edges.iter().enumerate() {
+                    for (position, row) in page.nodes.iter().enumerate() {
                         if position > 0 {
                             self.out.push(b',');
                         }
-                        node(self, selection, &edge.node)?;
+                        node(self, selection, row)?;
                     }
                     self.out.push(b']');
                 }
                 ConnectionField::Edges(selection) => {
                     let edge_type = type_name.replace("Connection", "Edge");
                     self.out.push(b'[');
-                    for (position, edge) in page.edges.iter().enumerate() {
+                    for (position, row) in page.nodes.iter().enumerate() {
                         if position > 0 {
                             self.out.push(b',');
                         }
@@ -276,8 +276,8 @@ impl<'a> Writer<'a> {
                             self.key(index, &field.key)?;
                             match &field.kind {
                                 EdgeField::Typename => self.string(&edge_type)?,
-                                EdgeField::Cursor => self.string(&edge.cursor)?,
-                                EdgeField::Node(selection) => node(self, selection, &edge.node)?,
+                                EdgeField::Cursor => self.string(&page.cursor(row))?,
+                                EdgeField::Node(selection) => node(self, selection, row)?,
                             }
                         }
                         self.out.push(b'}');
@@ -348,7 +348,8 @@ impl<'a> Writer<'a> {
     }
 
     fn id(&mut self, kind: NodeKind, id: i64) -> Result<(), Fallback> {
-        self.string(&GlobalId::new(kind, id).to_id())
+        GlobalId::new(kind, id).write_json(&mut self.out);
+        Ok(())
     }
 
     /// As async-graphql writes a `DateTime`.

@@ -49,7 +49,7 @@ struct Checked {
     viewer: Viewer,
     query: String,
     operation_name: Option<String>,
-    document: ExecutableDocument,
+    document: Arc<ExecutableDocument>,
     variables: async_graphql::Variables,
     kind: Option<OperationType>,
 }
@@ -252,15 +252,25 @@ async fn check(operation: &Operation<'_>, report: &mut Report) -> Result<Checked
     // The document budget, before async-graphql parses, validates or runs anything. A long
     // document is parsed on the blocking pool, never on the threads that serve requests.
     let operation_name = params.operation_name.clone();
-    let priced = match query.len() <= pricing::INLINE_CHECK_BYTES {
-        true => pricing::check(
+    let parsed = state.plans.parsed(&query);
+    let priced = match (parsed, query.len() <= pricing::INLINE_CHECK_BYTES) {
+        // A planned document's text was checked and parsed before; only its price
+        // depends on this request's variables.
+        (Some(document), _) => pricing::check_parsed(
+            &state.schemas.model,
+            limits,
+            document,
+            operation_name.as_deref(),
+            sent_variables,
+        ),
+        (None, true) => pricing::check(
             &state.schemas.model,
             limits,
             &query,
             operation_name.as_deref(),
             sent_variables,
         ),
-        false => {
+        (None, false) => {
             let (model, limits) = (state.schemas.model.clone(), limits.clone());
             let (text, name) = (query.clone(), operation_name.clone());
             tokio::task::spawn_blocking(move || {
@@ -309,7 +319,7 @@ async fn execute(operation: &Operation<'_>, checked: &Checked) -> Executed {
         let mut request =
             async_graphql::Request::new(checked.query.clone()).variables(checked.variables.clone());
         request.operation_name = checked.operation_name.clone();
-        request.set_parsed_query(checked.document.clone());
+        request.set_parsed_query((*checked.document).clone());
         request.data(
             RequestContext::new(
                 pool,
@@ -330,7 +340,7 @@ async fn execute(operation: &Operation<'_>, checked: &Checked) -> Executed {
                 .variables(checked.variables.clone())
                 .data(CheckOnly);
             check.operation_name = checked.operation_name.clone();
-            check.set_parsed_query(checked.document.clone());
+            check.set_parsed_query((*checked.document).clone());
             Some(state.schemas.guarded.execute(check).await).filter(|checked| !passed(checked))
         }
     };
