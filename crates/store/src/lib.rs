@@ -18,6 +18,7 @@ pub mod feeds;
 pub mod imports;
 pub mod keyset;
 pub mod meta;
+mod positional;
 pub mod posts;
 mod replicas;
 pub mod sitemap;

@@ -6,11 +6,13 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder};
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder, Row as _};
 
 use crate::budget::{ReadBudget, TextBytes};
 use crate::error::StoreError;
 use crate::keyset::{Direction, Position, SortKey, Window, in_list_order, push_window};
+use crate::positional::expect_columns;
 use crate::visibility::Reader;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, sqlx::Type)]
@@ -23,7 +25,7 @@ pub enum PostStatus {
     Published,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Post {
     pub id: i64,
     pub author_id: i64,
@@ -53,9 +55,48 @@ impl TextBytes for Post {
     }
 }
 
-/// The columns of [`Post`], selected from `posts p`.
+/// The columns of [`Post`], selected from `posts p`, in the order its decoder reads them.
 const POST_COLUMNS: &str = "p.id, p.author_id, p.slug, p.title, p.body, p.body_html, p.excerpt, \
      p.custom_excerpt, p.status, p.comments_open, p.published_at, p.created_at, p.updated_at";
+
+/// The names [`POST_COLUMNS`] gives, in order.
+const POST_COLUMN_NAMES: [&str; 13] = [
+    "id",
+    "author_id",
+    "slug",
+    "title",
+    "body",
+    "body_html",
+    "excerpt",
+    "custom_excerpt",
+    "status",
+    "comments_open",
+    "published_at",
+    "created_at",
+    "updated_at",
+];
+
+/// By position (see `positional`).
+impl<'r> sqlx::FromRow<'r, PgRow> for Post {
+    fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {
+        expect_columns(row, 0, &POST_COLUMN_NAMES)?;
+        Ok(Self {
+            id: row.try_get(0)?,
+            author_id: row.try_get(1)?,
+            slug: row.try_get(2)?,
+            title: row.try_get(3)?,
+            body: row.try_get(4)?,
+            body_html: row.try_get(5)?,
+            excerpt: row.try_get(6)?,
+            custom_excerpt: row.try_get(7)?,
+            status: row.try_get(8)?,
+            comments_open: row.try_get(9)?,
+            published_at: row.try_get(10)?,
+            created_at: row.try_get(11)?,
+            updated_at: row.try_get(12)?,
+        })
+    }
+}
 
 /// A post to insert; the caller renders `body_html` and the excerpt.
 #[derive(Debug, Clone)]

@@ -123,25 +123,26 @@ impl PageRequest {
         position: impl Fn(&T) -> Position,
         node: impl Fn(T) -> N,
     ) -> (Vec<Edge<N>>, PageInfo) {
-        let (rows, page_info) = self.trim(rows, ordering, &position);
-        let edges = rows
+        let (rows, sides) = self.trim(rows);
+        let edges: Vec<Edge<N>> = rows
             .into_iter()
             .map(|row| Edge {
                 cursor: encode_cursor(ordering, &position(&row)),
                 node: node(row),
             })
             .collect();
+        let page_info = PageInfo {
+            has_next_page: sides.has_next_page,
+            has_previous_page: sides.has_previous_page,
+            start_cursor: edges.first().map(|edge| edge.cursor.clone()),
+            end_cursor: edges.last().map(|edge| edge.cursor.clone()),
+        };
         (edges, page_info)
     }
 
-    /// Trims the extra row and builds the page info; the rows' own cursors are left to the
-    /// caller ([`encode_cursor`]), which may not need them.
-    pub fn trim<T>(
-        &self,
-        mut rows: Vec<T>,
-        ordering: &str,
-        position: impl Fn(&T) -> Position,
-    ) -> (Vec<T>, PageInfo) {
+    /// Trims the extra row and tells whether there is more on either side; the cursors
+    /// are left to the caller ([`encode_cursor`]), which may not need them.
+    pub fn trim<T>(&self, mut rows: Vec<T>) -> (Vec<T>, Sides) {
         let more = rows.len() > self.size;
         if more {
             if self.window.from_end {
@@ -157,14 +158,11 @@ impl PageRequest {
         } else {
             (more, self.has_after)
         };
-        let cursor = |row: &T| encode_cursor(ordering, &position(row));
-        let page_info = PageInfo {
+        let sides = Sides {
             has_next_page,
             has_previous_page,
-            start_cursor: rows.first().map(cursor),
-            end_cursor: rows.last().map(cursor),
         };
-        (rows, page_info)
+        (rows, sides)
     }
 }
 
@@ -222,6 +220,13 @@ pub struct PageInfo {
     pub has_previous_page: bool,
     pub start_cursor: Option<String>,
     pub end_cursor: Option<String>,
+}
+
+/// Whether a page has more rows after or before it.
+#[derive(Debug, Clone, Copy)]
+pub struct Sides {
+    pub has_next_page: bool,
+    pub has_previous_page: bool,
 }
 
 #[derive(Debug, Clone)]

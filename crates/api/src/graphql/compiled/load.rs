@@ -22,18 +22,18 @@ use super::plan::{
     Arg, CommentField, ConnectionField, EdgeField, PageArgs, Plan, PostField, RootField,
     ScalarKind, Selection,
 };
-use crate::graphql::connection::{self, PageInfo, PageRequest};
+use crate::graphql::connection::{self, PageRequest, Sides};
 use crate::graphql::ids::{GlobalId, NodeKind};
 use crate::graphql::objects::{
     THREAD_ORDERING, child_page, comment_ordering, comment_position, parse_path, post_ordering,
     thread_position,
 };
 
-/// A page of a connection, as the resolvers build it; an edge's cursor is made only when
-/// the query asks for it.
+/// A page of a connection, as the resolvers build it; its cursors are made only when the
+/// query asks for them.
 pub struct Page<T> {
     pub nodes: Vec<T>,
-    pub info: PageInfo,
+    pub sides: Sides,
     ordering: &'static str,
     position: fn(&T) -> Position,
 }
@@ -45,10 +45,10 @@ impl<T> Page<T> {
         ordering: &'static str,
         position: fn(&T) -> Position,
     ) -> Self {
-        let (nodes, info) = request.trim(rows, ordering, position);
+        let (nodes, sides) = request.trim(rows);
         Self {
             nodes,
-            info,
+            sides,
             ordering,
             position,
         }
@@ -69,7 +69,7 @@ pub enum Slot {
     Tags(HashMap<i64, Vec<Tag>>),
     /// Per parent key (a post, or a comment).
     CommentPages(HashMap<i64, Page<Comment>>),
-    CommentsById(HashMap<i64, Comment>),
+    Parents(Parents),
     PostsById(HashMap<i64, Post>),
 }
 
@@ -85,8 +85,47 @@ pub struct Loads<'a> {
 
 type Loading<'f> = Pin<Box<dyn Future<Output = Result<(), Fallback>> + Send + 'f>>;
 
-/// Comments of a thread page, by id: a comment's parent is looked up here first.
-type Known<'c> = HashMap<i64, &'c Comment>;
+/// The comments of a field's thread pages, by id: a comment's parent is looked up here
+/// first, and found without a statement or a copy.
+struct Known<'c> {
+    /// The thread field's slot.
+    slot: usize,
+    /// Each comment, with its page's key and its place in the page.
+    comments: HashMap<i64, (&'c Comment, i64, usize)>,
+}
+
+/// The parents a `parent` field needs: read for it, or in a thread page.
+pub struct Parents {
+    loaded: HashMap<i64, Comment>,
+    /// The thread field's slot, and where each parent is there.
+    in_thread: Option<(usize, Places)>,
+}
+
+/// Where comments are in a thread field's pages, by id: the page's key, the place in it.
+type Places = HashMap<i64, (i64, usize)>;
+
+impl Parents {
+    /// The parent with `id`, if the reader sees it.
+    pub fn get<'l>(
+        &'l self,
+        loads: &'l Loads<'_>,
+        id: i64,
+    ) -> Result<Option<&'l Comment>, Fallback> {
+        if let Some(parent) = self.loaded.get(&id) {
+            return Ok(Some(parent));
+        }
+        let Some((slot, places)) = &self.in_thread else {
+            return Ok(None);
+        };
+        let Some((key, index)) = places.get(&id) else {
+            return Ok(None);
+        };
+        let Slot::CommentPages(pages) = loads.slot(*slot)? else {
+            return Err(Fallback);
+        };
+        Ok(pages.get(key).and_then(|page| page.nodes.get(*index)))
+    }
+}
 
 impl<'a> Loads<'a> {
     /// Checks the request's variables against the plan's declarations: a request the
@@ -459,7 +498,18 @@ impl<'a> Loads<'a> {
         }
         let rows: Vec<&Comment> = pages.values().flat_map(|page| page.nodes.iter()).collect();
         // A thread page knows its own comments: their parents need no look-up.
-        let known: Known<'_> = rows.iter().map(|comment| (comment.id, *comment)).collect();
+        let known = Known {
+            slot,
+            comments: pages
+                .iter()
+                .flat_map(|(key, page)| {
+                    page.nodes
+                        .iter()
+                        .enumerate()
+                        .map(|(index, comment)| (comment.id, (comment, *key, index)))
+                })
+                .collect(),
+        };
         for nodes in node_selections(selection) {
             self.comments(nodes, rows.clone(), Some(&known)).await?;
         }
@@ -489,34 +539,41 @@ impl<'a> Loads<'a> {
                     }
                     CommentField::Parent(selection) => {
                         let wanted = distinct(rows.iter().filter_map(|comment| comment.parent_id));
-                        let mut parents: HashMap<i64, Comment> = HashMap::new();
+                        let mut rows: Vec<&Comment> = Vec::with_capacity(wanted.len());
+                        let mut places = HashMap::new();
                         let mut missing = Vec::new();
                         for id in wanted {
-                            match known.and_then(|known| known.get(&id)) {
-                                Some(parent) => {
-                                    parents.insert(id, (*parent).clone());
+                            match known.and_then(|known| known.comments.get(&id)) {
+                                Some((parent, key, index)) => {
+                                    places.insert(id, (*key, *index));
+                                    rows.push(parent);
                                 }
                                 None => missing.push(id),
                             }
                         }
-                        if !missing.is_empty() {
-                            parents.extend(
+                        let loaded = match missing.is_empty() {
+                            true => HashMap::new(),
+                            false => {
                                 comments::find_visible(
                                     self.pool,
                                     &missing,
                                     self.reader,
                                     self.budget,
                                 )
-                                .await?,
-                            );
-                        }
-                        let Slot::CommentsById(parents) =
-                            self.keep(field.slot, Slot::CommentsById(parents))?
+                                .await?
+                            }
+                        };
+                        let parents = Parents {
+                            loaded,
+                            in_thread: known.map(|known| (known.slot, places)),
+                        };
+                        let Slot::Parents(parents) =
+                            self.keep(field.slot, Slot::Parents(parents))?
                         else {
                             return Err(Fallback);
                         };
-                        self.comments(selection, parents.values().collect(), known)
-                            .await?;
+                        rows.extend(parents.loaded.values());
+                        self.comments(selection, rows, known).await?;
                     }
                     CommentField::Post(selection) => {
                         let wanted = distinct(rows.iter().map(|comment| comment.post_id));

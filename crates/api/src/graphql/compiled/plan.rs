@@ -6,6 +6,8 @@
 //! fields the planner does not know, list or input-object variables) gets no plan and
 //! runs on the resolvers.
 
+use std::sync::atomic::AtomicUsize;
+
 use async_graphql::Name;
 use async_graphql::Value as ConstValue;
 use async_graphql::parser::types::{
@@ -32,6 +34,9 @@ pub struct Plan {
     pub variables: Vec<VariableSpec>,
     /// How many fields the plan has: each has a slot for what it loads.
     pub slots: usize,
+    /// The length of the plan's last answer: the next one's buffer starts this big, so
+    /// it is not copied over as it grows.
+    pub answer_bytes: AtomicUsize,
 }
 
 /// A declared variable: its values are checked against its type before a plan runs, so
@@ -251,6 +256,7 @@ pub fn compile(document: &ExecutableDocument, operation_name: Option<&str>) -> O
         fields,
         variables,
         slots: planner.slots,
+        answer_bytes: AtomicUsize::new(0),
     })
 }
 

@@ -3,6 +3,7 @@
 //! the answer's budget as the resolvers charge them.
 
 use std::io::Write;
+use std::sync::atomic::Ordering;
 
 use chrono::{DateTime, Utc};
 use gazette_domain::feeds::{Subject, main_feed};
@@ -18,6 +19,10 @@ use super::plan::{
 };
 use crate::graphql::ids::{GlobalId, NodeKind};
 
+/// The most an answer's buffer is sized for ahead (a plan's answers vary with its
+/// variables; one large answer should not make every later one reserve as much).
+const MAX_PRESIZED_BYTES: usize = 1 << 20;
+
 pub struct Writer<'a> {
     out: Vec<u8>,
     loads: &'a Loads<'a>,
@@ -27,8 +32,9 @@ pub struct Writer<'a> {
 
 impl<'a> Writer<'a> {
     pub fn new(loads: &'a Loads<'a>, site: &'a SiteConfig, budget: &'a ReadBudget) -> Self {
+        let expected = loads.plan.answer_bytes.load(Ordering::Relaxed);
         Self {
-            out: Vec::with_capacity(4096),
+            out: Vec::with_capacity(expected.clamp(4096, MAX_PRESIZED_BYTES)),
             loads,
             site,
             budget,
@@ -56,6 +62,11 @@ impl<'a> Writer<'a> {
             }
         }
         self.out.extend_from_slice(b"}}");
+        let length = self.out.len();
+        self.loads
+            .plan
+            .answer_bytes
+            .store(length, Ordering::Relaxed);
         Ok(self.out)
     }
 
@@ -196,10 +207,10 @@ impl<'a> Writer<'a> {
                     let parent = match comment.parent_id {
                         None => None,
                         Some(parent_id) => {
-                            let Slot::CommentsById(parents) = self.loads.slot(field.slot)? else {
+                            let Slot::Parents(parents) = self.loads.slot(field.slot)? else {
                                 return Err(Fallback);
                             };
-                            parents.get(&parent_id)
+                            parents.get(self.loads, parent_id)?
                         }
                     };
                     match parent {
@@ -285,19 +296,23 @@ impl<'a> Writer<'a> {
                     self.out.push(b']');
                 }
                 ConnectionField::PageInfo(selection) => {
-                    let info = &page.info;
+                    let sides = page.sides;
                     self.out.push(b'{');
                     for (index, field) in selection.iter().enumerate() {
                         self.key(index, &field.key)?;
                         match &field.kind {
                             PageInfoField::Typename => self.string("PageInfo")?,
-                            PageInfoField::HasNextPage => self.boolean(info.has_next_page),
-                            PageInfoField::HasPreviousPage => self.boolean(info.has_previous_page),
+                            PageInfoField::HasNextPage => self.boolean(sides.has_next_page),
+                            PageInfoField::HasPreviousPage => {
+                                self.boolean(sides.has_previous_page);
+                            }
                             PageInfoField::StartCursor => {
-                                self.optional(info.start_cursor.as_deref())?;
+                                let cursor = page.nodes.first().map(|node| page.cursor(node));
+                                self.optional(cursor.as_deref())?;
                             }
                             PageInfoField::EndCursor => {
-                                self.optional(info.end_cursor.as_deref())?;
+                                let cursor = page.nodes.last().map(|node| page.cursor(node));
+                                self.optional(cursor.as_deref())?;
                             }
                         }
                     }
