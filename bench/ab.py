@@ -8,7 +8,9 @@ requests per second and CPU per request (server, and PostgreSQL while that serve
     python3 bench/ab.py --dir /var/tmp/bench-X --a old/gazette --b new/gazette q2 q3
 
 For a change too small to show in the benchmark's min–max ranges; the benchmark itself
-(`scripts/bench`) stays the measure of record.
+(`scripts/bench`) stays the measure of record. Run it twice, the second time with --a and
+--b swapped: the server started first has measured up to 10% faster on a workload the
+change did not touch (Q1 in the A/B of commit "comment pages read only the columns...").
 """
 
 import argparse

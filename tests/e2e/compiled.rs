@@ -117,6 +117,20 @@ fn corpus(big_thread: &str, drafted: &str) -> Vec<(&'static str, String, Value)>
             json!({}),
         ),
         (
+            "a thread's parents show the body its own comments do not",
+            "query($id: ID) { post(id: $id) { thread(first: 40) { nodes { id \
+             parent { id body parent { body bodyHtml } } } } } }"
+                .to_owned(),
+            json!({ "id": big_thread }),
+        ),
+        (
+            "a thread's cursors without its paths' texts",
+            "query($id: ID) { post(id: $id) { thread(first: 5) { pageInfo { startCursor } \
+             nodes { id } } } }"
+                .to_owned(),
+            json!({ "id": big_thread }),
+        ),
+        (
             "a thread cursor of another list",
             THREAD_PAGE.to_owned(),
             json!({ "id": big_thread, "after": "cG9zdHM6cHVibGlzaGVkOmRlc2N8MXx0eA" }),

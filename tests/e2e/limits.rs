@@ -220,6 +220,47 @@ async fn what_real_clients_send_still_passes() {
     app.stop().await;
 }
 
+/// The compiled path reads a page of comments without the texts the query does not show
+/// (docs/benchmarks.md), but charges the read budget for them as the resolvers do: an
+/// answer refused on one path is refused on the other, and the suite's verify mode would
+/// report a compiled answer the resolvers refused as `COMPILED_MISMATCH`.
+#[tokio::test]
+async fn texts_a_page_leaves_out_still_count_against_the_read_budget() {
+    let app = TestApp::spawn_with(true, false, &["--graphql-max-response-bytes", "65536"]).await;
+    // 40 comments of 9,000-byte bodies: 360 KB loaded with their bodies, over the read
+    // budget of four times the response cap (256 KB); their ids alone are a few KB.
+    sqlx::query(
+        "insert into comments (post_id, author_name, body, body_html) \
+         select p.id, 'Reader', repeat('x', 9000), '<p>short</p>' \
+         from posts p, generate_series(1, 40) n where p.slug = $1",
+    )
+    .bind(DEMO_SLUG)
+    .execute(&app.pool)
+    .await
+    .expect("comments");
+    let ids_only = format!(
+        r#"{{ post(slug: "{DEMO_SLUG}") {{ thread(first: 50) {{ nodes {{ id }} }} comments(first: 50) {{ nodes {{ id }} }} }} }}"#
+    );
+    // The first request runs on the resolvers and teaches the plan; the second runs on it.
+    for attempt in ["resolvers", "plan"] {
+        let answer = app.graphql(&ids_only, json!({})).await;
+        assert_eq!(
+            error_code(&answer),
+            Some("RESPONSE_TOO_LARGE"),
+            "{attempt}: {answer}"
+        );
+    }
+    let small = format!(
+        r#"{{ post(slug: "{DEMO_SLUG}") {{ thread(first: 20) {{ nodes {{ id bodyHtml }} }} }} }}"#
+    );
+    for attempt in ["resolvers", "plan"] {
+        let answer = app.graphql(&small, json!({})).await;
+        let nodes = answer["data"]["post"]["thread"]["nodes"].as_array();
+        assert_eq!(nodes.map(Vec::len), Some(20), "{attempt}: {answer}");
+    }
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn responses_larger_than_the_cap_are_refused_whole() {
     let app = TestApp::spawn_api_only_with(&["--graphql-max-response-bytes", "65536"]).await;

@@ -143,6 +143,7 @@ async fn render_post(
         Reader::PUBLIC,
         None,
         THREAD_ON_PAGE,
+        comments::Columns::All,
         &ReadBudget::unlimited(),
     )
     .await?;

@@ -134,6 +134,76 @@ impl Comment {
     }
 }
 
+/// Which of a comment's columns a page read returns. A page shown to readers needs
+/// neither the commenter's email, address or mutation id, nor the path (only a thread
+/// cursor does), nor the Markdown source unless a query asks for it: left out, a page of
+/// the 10,000-comment thread cost PostgreSQL half as much (pgbench, docs/benchmarks.md).
+/// What is left out comes back empty, and still counts against the read budget, so a
+/// narrow read is refused exactly when the whole one would be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Columns {
+    All,
+    Shown { path: bool, body: bool },
+}
+
+impl Columns {
+    /// [`COLUMNS`], or their narrow form, then `omitted_bytes`: what the left-out texts
+    /// would have counted (as [`TextBytes`] counts them).
+    fn select(self) -> String {
+        match self {
+            Columns::All => format!("{COLUMNS}, 0::bigint as omitted_bytes"),
+            Columns::Shown { path, body } => {
+                let (path_column, path_bytes) = match path {
+                    true => ("c.path", "0"),
+                    false => ("'{}'::bigint[] as path", "cardinality(c.path) * 8"),
+                };
+                let (body_column, body_bytes) = match body {
+                    true => ("c.body", "0"),
+                    false => ("''::text as body", "octet_length(c.body)"),
+                };
+                format!(
+                    "c.id, c.post_id, c.parent_id, {path_column}, c.depth, c.author_name, \
+                     null::text as author_email, c.author_url, c.author_id, {body_column}, \
+                     c.body_html, c.status, null::text as client_address, \
+                     null::text as client_mutation_id, c.created_at, c.updated_at, \
+                     p.author_id as post_author_id, ({path_bytes} + {body_bytes} \
+                     + coalesce(octet_length(c.author_email), 0))::bigint as omitted_bytes"
+                )
+            }
+        }
+    }
+}
+
+/// A comment read with [`Columns`], charged for what it would hold read whole.
+struct PageRow {
+    comment: Comment,
+    omitted_bytes: i64,
+}
+
+impl PageRow {
+    fn from_columns(row: &PgRow, first: usize) -> Result<Self, sqlx::Error> {
+        let omitted = first + COLUMN_NAMES.len();
+        expect_columns(row, omitted, &["omitted_bytes"])?;
+        Ok(Self {
+            comment: Comment::from_columns(row, first)?,
+            omitted_bytes: row.try_get(omitted)?,
+        })
+    }
+}
+
+impl<'r> sqlx::FromRow<'r, PgRow> for PageRow {
+    fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {
+        Self::from_columns(row, 0)
+    }
+}
+
+impl TextBytes for PageRow {
+    fn text_bytes(&self) -> usize {
+        let omitted = usize::try_from(self.omitted_bytes).unwrap_or(0);
+        self.comment.text_bytes() + omitted
+    }
+}
+
 /// A comment's `path` (`bigint[]`), read straight from PostgreSQL's binary array format:
 /// sqlx's generic array decoding (a type check and a clone of the element type per
 /// element) cost a seventh of a thread page's CPU, on paths up to 50 ids long.
@@ -372,10 +442,12 @@ pub async fn thread_page(
     reader: Reader,
     after_path: Option<&[i64]>,
     limit: i64,
+    columns: Columns,
     budget: &ReadBudget,
 ) -> Result<Vec<Comment>, StoreError> {
     let mut query = QueryBuilder::new(format!(
-        "select {COLUMNS} from comments c join posts p on p.id = c.post_id where c.post_id = "
+        "select {} from comments c join posts p on p.id = c.post_id where c.post_id = ",
+        columns.select()
     ));
     query.push_bind(post_id);
     reader.push_comment_visible(&mut query);
@@ -383,7 +455,8 @@ pub async fn thread_page(
         query.push(" and c.path > ").push_bind(path.to_vec());
     }
     query.push(" order by c.path limit ").push_bind(limit);
-    budget.collect(query.build_query_as().fetch(exec)).await
+    let rows: Vec<PageRow> = budget.collect(query.build_query_as().fetch(exec)).await?;
+    Ok(rows.into_iter().map(|row| row.comment).collect())
 }
 
 /// How many comments of a post's thread `reader` sees.
@@ -438,30 +511,32 @@ pub async fn child_pages(
     keys: &[i64],
     reader: Reader,
     page: ChildPage,
+    columns: Columns,
     budget: &ReadBudget,
 ) -> Result<HashMap<i64, Vec<Comment>>, StoreError> {
     struct Row {
         key: i64,
-        comment: Comment,
+        page_row: PageRow,
     }
     impl<'r> sqlx::FromRow<'r, PgRow> for Row {
         fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {
             Ok(Self {
                 key: row.try_get(0)?,
-                comment: Comment::from_columns(row, 1)?,
+                page_row: PageRow::from_columns(row, 1)?,
             })
         }
     }
     impl TextBytes for Row {
         fn text_bytes(&self) -> usize {
-            self.comment.text_bytes()
+            self.page_row.text_bytes()
         }
     }
     let mut query = QueryBuilder::new("select x.key, c.* from unnest(");
     query.push_bind(keys.to_vec());
     query.push(format!(
-        "::bigint[]) as x(key) cross join lateral (select {COLUMNS} from comments c \
+        "::bigint[]) as x(key) cross join lateral (select {} from comments c \
          join posts p on p.id = c.post_id where {}",
+        columns.select(),
         parent.condition()
     ));
     reader.push_comment_visible(&mut query);
@@ -489,7 +564,7 @@ pub async fn child_pages(
     let rows: Vec<Row> = budget.collect(query.build_query_as().fetch(exec)).await?;
     let mut pages: HashMap<i64, Vec<Comment>> = HashMap::new();
     for row in rows {
-        pages.entry(row.key).or_default().push(row.comment);
+        pages.entry(row.key).or_default().push(row.page_row.comment);
     }
     if page.from_end {
         for comments in pages.values_mut() {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_graphql::dataloader::{DataLoader, Loader};
 use gazette_store::authors::{self, Author};
 use gazette_store::channels::{self, Channel};
-use gazette_store::comments::{self, ChildPage, Comment, Parent};
+use gazette_store::comments::{self, ChildPage, Columns, Comment, Parent};
 use gazette_store::posts::{self, Post};
 use gazette_store::tags::{self, Tag};
 use gazette_store::{PgPool, ReadBudget, Reader, StoreError};
@@ -156,9 +156,17 @@ impl Loader<ChildPageKey> for ChildPageLoader {
         }
         let mut pages = HashMap::new();
         for ((parent, page), parent_keys) in groups {
-            let found = comments::child_pages(&self.0, parent, &parent_keys, self.1, page, &self.2)
-                .await
-                .map_err(Arc::new)?;
+            let found = comments::child_pages(
+                &self.0,
+                parent,
+                &parent_keys,
+                self.1,
+                page,
+                Columns::All,
+                &self.2,
+            )
+            .await
+            .map_err(Arc::new)?;
             for key in parent_keys {
                 let comments = found.get(&key).cloned().unwrap_or_default();
                 pages.insert(ChildPageKey { parent, key, page }, comments);

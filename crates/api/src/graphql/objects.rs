@@ -11,7 +11,7 @@ use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use gazette_domain::feeds::{Subject, main_feed};
 use gazette_store::authors::Author;
-use gazette_store::comments::{self, ChildPage, Comment, Parent};
+use gazette_store::comments::{self, ChildPage, Columns, Comment, Parent};
 use gazette_store::keyset::{Direction, Position, SortKey, Window};
 use gazette_store::posts::{
     self, Post, PostFilter as StoreFilter, PostOrder as StoreOrder, PostOrderField as StoreField,
@@ -360,6 +360,7 @@ pub async fn thread_connection(
         reader,
         after_path.as_deref(),
         page.window.limit,
+        Columns::All,
         &request.answer,
     )
     .await?;

@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use async_graphql::Value as ConstValue;
 use async_graphql::Variables;
 use gazette_store::authors::Author;
-use gazette_store::comments::{self, Comment, Parent};
+use gazette_store::comments::{self, Columns, Comment, Parent};
 use gazette_store::keyset::Position;
 use gazette_store::posts::{self, Post, PostFilter, PostOrder};
 use gazette_store::tags::Tag;
@@ -19,8 +19,8 @@ use gazette_store::{PgPool, ReadBudget, Reader};
 
 use super::Fallback;
 use super::plan::{
-    Arg, CommentField, ConnectionField, EdgeField, PageArgs, Plan, PostField, RootField,
-    ScalarKind, Selection,
+    Arg, CommentField, ConnectionField, EdgeField, PageArgs, PageInfoField, Plan, PostField,
+    RootField, ScalarKind, Selection,
 };
 use crate::graphql::connection::{self, PageRequest, Sides};
 use crate::graphql::ids::{GlobalId, NodeKind};
@@ -433,6 +433,7 @@ impl<'a> Loads<'a> {
             keys,
             self.reader,
             child_page,
+            page_columns(selection, false),
             self.budget,
         )
         .await?;
@@ -477,6 +478,7 @@ impl<'a> Loads<'a> {
                 self.reader,
                 after_path.as_deref(),
                 request.window.limit,
+                page_columns(selection, true),
                 self.budget,
             )
             .await?;
@@ -669,6 +671,39 @@ fn order_is_newest(name: &str) -> Result<bool, Fallback> {
 fn distinct(ids: impl Iterator<Item = i64>) -> Vec<i64> {
     let mut seen = HashSet::new();
     ids.filter(|id| seen.insert(*id)).collect()
+}
+
+/// The columns a page of comments is read with: the path only for a thread page's
+/// cursors, the Markdown source only when a comment of the page shows it — as a node or,
+/// in a thread page, as the parent of a later comment of the page.
+fn page_columns(connection: &Selection<ConnectionField<CommentField>>, thread: bool) -> Columns {
+    let cursors = connection.iter().any(|field| match &field.kind {
+        ConnectionField::Edges(edges) => edges
+            .iter()
+            .any(|edge| matches!(edge.kind, EdgeField::Cursor)),
+        ConnectionField::PageInfo(info) => info.iter().any(|field| {
+            matches!(
+                field.kind,
+                PageInfoField::StartCursor | PageInfoField::EndCursor
+            )
+        }),
+        _ => false,
+    });
+    let body = node_selections(connection)
+        .into_iter()
+        .any(|nodes| shows_body(nodes, thread));
+    Columns::Shown {
+        path: thread && cursors,
+        body,
+    }
+}
+
+fn shows_body(selection: &Selection<CommentField>, thread: bool) -> bool {
+    selection.iter().any(|field| match &field.kind {
+        CommentField::Body => true,
+        CommentField::Parent(parent) => thread && shows_body(parent, thread),
+        _ => false,
+    })
 }
 
 /// The node selections of a connection: under `edges { node }` and under `nodes`.
