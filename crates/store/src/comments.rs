@@ -153,21 +153,22 @@ impl Columns {
         match self {
             Columns::All => format!("{COLUMNS}, 0::bigint as omitted_bytes"),
             Columns::Shown { path, body } => {
+                // Summed as bigint: a body and an email over 2 GB together would overflow.
                 let (path_column, path_bytes) = match path {
                     true => ("c.path", "0"),
-                    false => ("'{}'::bigint[] as path", "cardinality(c.path) * 8"),
+                    false => ("'{}'::bigint[] as path", "cardinality(c.path)::bigint * 8"),
                 };
                 let (body_column, body_bytes) = match body {
                     true => ("c.body", "0"),
-                    false => ("''::text as body", "octet_length(c.body)"),
+                    false => ("''::text as body", "octet_length(c.body)::bigint"),
                 };
                 format!(
                     "c.id, c.post_id, c.parent_id, {path_column}, c.depth, c.author_name, \
                      null::text as author_email, c.author_url, c.author_id, {body_column}, \
                      c.body_html, c.status, null::text as client_address, \
                      null::text as client_mutation_id, c.created_at, c.updated_at, \
-                     p.author_id as post_author_id, ({path_bytes} + {body_bytes} \
-                     + coalesce(octet_length(c.author_email), 0))::bigint as omitted_bytes"
+                     p.author_id as post_author_id, {path_bytes} + {body_bytes} \
+                     + coalesce(octet_length(c.author_email), 0)::bigint as omitted_bytes"
                 )
             }
         }
@@ -228,7 +229,7 @@ fn decode_path(value: PgValueRef<'_>) -> Result<Vec<i64>, BoxDynError> {
     }
     let length = usize::try_from(word(12)?)?;
     let elements = bytes.get(20..).ok_or("a path array ends early")?;
-    if elements.len() != length * 12 {
+    if Some(elements.len()) != length.checked_mul(12) {
         return Err("a path array of the wrong size".into());
     }
     elements

@@ -140,10 +140,11 @@ impl Database {
 }
 
 /// A pooled connection idle for longer than this is pinged before it is handed out.
-/// sqlx pings every connection it hands out by default: a second round trip for each
-/// statement, which cost more than the statement on the read path (docs/benchmarks.md).
-/// Under load connections are idle for microseconds and are not pinged; one that sat out a
-/// database restart has been idle for longer than this and is replaced.
+/// sqlx pings every connection it hands out by default, on top of the ping it makes when
+/// one is given back: two extra round trips for each statement. Under load connections are
+/// idle for microseconds and are not pinged again; one that sat out a database restart has
+/// been idle for longer than this and is replaced. (A restart quicker than this fails one
+/// statement on each connection that was idle through it, as it does those in use.)
 const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 /// The settings every pool shares. Acquisitions are reported (at `trace`) so the metrics

@@ -38,7 +38,8 @@ pub use database::{Access, Database, MIGRATOR};
 pub use embedded::{EmbeddedError, EmbeddedOptions, EmbeddedPostgres};
 pub use error::{StoreError, display_chain, is_unavailable};
 pub use replicas::{ReadReplicas, Reads, ReplicaPool};
-pub use sqlx::{Error as SqlxError, PgConnection, PgExecutor, PgPool};
+pub use sqlx::pool::PoolConnection;
+pub use sqlx::{Error as SqlxError, PgConnection, PgExecutor, PgPool, Postgres};
 
 /// A transaction on the pool, as `PgPool::begin` gives it.
 pub type PgTransaction = sqlx::Transaction<'static, sqlx::Postgres>;

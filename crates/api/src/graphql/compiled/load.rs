@@ -15,7 +15,8 @@ use gazette_store::comments::{self, Columns, Comment, Parent};
 use gazette_store::keyset::Position;
 use gazette_store::posts::{self, Post, PostFilter, PostOrder};
 use gazette_store::tags::Tag;
-use gazette_store::{PgPool, ReadBudget, Reader};
+use gazette_store::{PgPool, PoolConnection, Postgres, ReadBudget, Reader};
+use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
 use super::Fallback;
 use super::plan::{
@@ -78,6 +79,10 @@ pub struct Loads<'a> {
     pub plan: &'a Plan,
     variables: &'a Variables,
     pool: &'a PgPool,
+    /// The request's one connection, taken at its first statement: sqlx pings a
+    /// connection each time it goes back to the pool, so taking one per statement cost a
+    /// round trip more per statement.
+    connection: Mutex<Option<PoolConnection<Postgres>>>,
     reader: Reader,
     budget: &'a ReadBudget,
     slots: Vec<OnceLock<Slot>>,
@@ -151,6 +156,7 @@ impl<'a> Loads<'a> {
             plan,
             variables,
             pool,
+            connection: Mutex::new(None),
             reader,
             budget,
             slots: (0..plan.slots).map(|_| OnceLock::new()).collect(),
@@ -279,6 +285,19 @@ impl<'a> Loads<'a> {
         }
     }
 
+    async fn connection(&self) -> Result<MappedMutexGuard<'_, PoolConnection<Postgres>>, Fallback> {
+        let mut held = self.connection.lock().await;
+        if held.is_none() {
+            *held = Some(self.pool.acquire().await.map_err(|_| Fallback)?);
+        }
+        MutexGuard::try_map(held, Option::as_mut).map_err(|_| Fallback)
+    }
+
+    /// Gives the connection back once everything is loaded, before the answer is written.
+    pub async fn release(&self) {
+        self.connection.lock().await.take();
+    }
+
     pub fn slot(&self, slot: usize) -> Result<&Slot, Fallback> {
         self.slots.get(slot).and_then(OnceLock::get).ok_or(Fallback)
     }
@@ -303,13 +322,23 @@ impl<'a> Loads<'a> {
                         (Some(id), None) => {
                             let id = GlobalId::decode(&id, NodeKind::Post, "id")
                                 .map_err(|_| Fallback)?;
-                            posts::find_visible(self.pool, &[id], self.reader, self.budget)
-                                .await?
-                                .remove(&id)
+                            posts::find_visible(
+                                &mut **self.connection().await?,
+                                &[id],
+                                self.reader,
+                                self.budget,
+                            )
+                            .await?
+                            .remove(&id)
                         }
                         (None, Some(slug)) => {
-                            posts::find_visible_by_slug(self.pool, &slug, self.reader, self.budget)
-                                .await?
+                            posts::find_visible_by_slug(
+                                &mut **self.connection().await?,
+                                &slug,
+                                self.reader,
+                                self.budget,
+                            )
+                            .await?
                         }
                         _ => return Err(Fallback),
                     };
@@ -323,7 +352,7 @@ impl<'a> Loads<'a> {
                     let request = PageRequest::new(&self.page_args(page)?, ordering)?;
                     let filter = PostFilter::published();
                     let rows = posts::page(
-                        self.pool,
+                        &mut **self.connection().await?,
                         self.reader,
                         &filter,
                         order,
@@ -339,7 +368,9 @@ impl<'a> Loads<'a> {
                     };
                     for counted in selection {
                         if let ConnectionField::TotalCount = counted.kind {
-                            let count = posts::count(self.pool, self.reader, &filter).await?;
+                            let count =
+                                posts::count(&mut **self.connection().await?, self.reader, &filter)
+                                    .await?;
                             self.keep(counted.slot, Slot::Counts(HashMap::from([(0, count)])))?;
                         }
                     }
@@ -367,19 +398,28 @@ impl<'a> Loads<'a> {
                 match &field.kind {
                     PostField::Author(_) => {
                         let authors = distinct(rows.iter().map(|post| post.author_id));
-                        let found =
-                            gazette_domain::policy::authors_of_read_posts(self.pool, &authors)
-                                .await?;
+                        let found = gazette_domain::policy::authors_of_read_posts(
+                            &mut **self.connection().await?,
+                            &authors,
+                        )
+                        .await?;
                         self.keep(field.slot, Slot::Authors(found))?;
                     }
                     PostField::Tags(_) => {
-                        let found =
-                            gazette_domain::policy::tags_of_read_posts(self.pool, &ids).await?;
+                        let found = gazette_domain::policy::tags_of_read_posts(
+                            &mut **self.connection().await?,
+                            &ids,
+                        )
+                        .await?;
                         self.keep(field.slot, Slot::Tags(found))?;
                     }
                     PostField::CommentCount => {
-                        let found =
-                            comments::published_counts(self.pool, &ids, self.reader).await?;
+                        let found = comments::published_counts(
+                            &mut **self.connection().await?,
+                            &ids,
+                            self.reader,
+                        )
+                        .await?;
                         self.keep(field.slot, Slot::Counts(found))?;
                     }
                     PostField::Comments {
@@ -428,7 +468,7 @@ impl<'a> Loads<'a> {
         let request = PageRequest::new(&self.page_args(page)?, ordering)?;
         let child_page = child_page(&request.window, newest_first);
         let mut found = comments::child_pages(
-            self.pool,
+            &mut **self.connection().await?,
             parent,
             keys,
             self.reader,
@@ -449,7 +489,13 @@ impl<'a> Loads<'a> {
         };
         for counted in selection {
             if let ConnectionField::TotalCount = counted.kind {
-                let counts = comments::child_counts(self.pool, parent, keys, self.reader).await?;
+                let counts = comments::child_counts(
+                    &mut **self.connection().await?,
+                    parent,
+                    keys,
+                    self.reader,
+                )
+                .await?;
                 self.keep(counted.slot, Slot::Counts(counts))?;
             }
         }
@@ -473,7 +519,7 @@ impl<'a> Loads<'a> {
         let mut pages = HashMap::with_capacity(post_ids.len());
         for post_id in post_ids {
             let rows = comments::thread_page(
-                self.pool,
+                &mut **self.connection().await?,
                 *post_id,
                 self.reader,
                 after_path.as_deref(),
@@ -492,7 +538,12 @@ impl<'a> Loads<'a> {
             if let ConnectionField::TotalCount = counted.kind {
                 let mut counts = HashMap::with_capacity(post_ids.len());
                 for post_id in post_ids {
-                    let count = comments::thread_count(self.pool, *post_id, self.reader).await?;
+                    let count = comments::thread_count(
+                        &mut **self.connection().await?,
+                        *post_id,
+                        self.reader,
+                    )
+                    .await?;
                     counts.insert(*post_id, count);
                 }
                 self.keep(counted.slot, Slot::Counts(counts))?;
@@ -535,8 +586,12 @@ impl<'a> Loads<'a> {
             for field in selection {
                 match &field.kind {
                     CommentField::ReplyCount => {
-                        let found =
-                            comments::published_reply_counts(self.pool, &ids, self.reader).await?;
+                        let found = comments::published_reply_counts(
+                            &mut **self.connection().await?,
+                            &ids,
+                            self.reader,
+                        )
+                        .await?;
                         self.keep(field.slot, Slot::Counts(found))?;
                     }
                     CommentField::Parent(selection) => {
@@ -557,7 +612,7 @@ impl<'a> Loads<'a> {
                             true => HashMap::new(),
                             false => {
                                 comments::find_visible(
-                                    self.pool,
+                                    &mut **self.connection().await?,
                                     &missing,
                                     self.reader,
                                     self.budget,
@@ -579,9 +634,13 @@ impl<'a> Loads<'a> {
                     }
                     CommentField::Post(selection) => {
                         let wanted = distinct(rows.iter().map(|comment| comment.post_id));
-                        let found =
-                            posts::find_visible(self.pool, &wanted, self.reader, self.budget)
-                                .await?;
+                        let found = posts::find_visible(
+                            &mut **self.connection().await?,
+                            &wanted,
+                            self.reader,
+                            self.budget,
+                        )
+                        .await?;
                         let Slot::PostsById(found) =
                             self.keep(field.slot, Slot::PostsById(found))?
                         else {

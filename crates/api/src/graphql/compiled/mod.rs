@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use async_graphql::Variables;
-use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use gazette_store::{PgPool, ReadBudget, Reader, SiteConfig, StoreError};
 
 use crate::graphql::errors::ApiError;
@@ -48,7 +48,9 @@ pub async fn run(
     site: &SiteConfig,
 ) -> Result<Vec<u8>, Fallback> {
     let loads = load::Loads::new(plan, variables, pool, reader, budget)?;
-    loads.load().await?;
+    let loaded = loads.load().await;
+    loads.release().await;
+    loaded?;
     write::Writer::new(&loads, site, budget).answer()
 }
 
@@ -61,10 +63,11 @@ const MAX_DOCUMENT_BYTES: usize = 4 * 1024 * 1024;
 /// The most plan fields all kept plans hold (each a few hundred bytes).
 const MAX_PLANNED_FIELDS: usize = 50_000;
 /// Planned documents up to this long are also kept parsed, so their requests skip the
-/// parse (a tenth of a small read's CPU); their parsed form is counted as this many times
-/// their text against `MAX_DOCUMENT_BYTES`.
+/// parse (a tenth of a small read's CPU); the parse is counted against
+/// `MAX_DOCUMENT_BYTES` at this many bytes per node of its tree (a field with its name,
+/// position and vectors takes about 200).
 const MAX_PARSED_DOCUMENT_BYTES: usize = 2048;
-const PARSED_SIZE_FACTOR: usize = 8;
+const BYTES_PER_PARSED_NODE: usize = 256;
 
 /// Plans by document text and operation name; `None` records that a document has none.
 #[derive(Default)]
@@ -86,8 +89,8 @@ struct Documents {
 #[derive(Default)]
 struct Document {
     operations: Operations,
-    /// Kept for a short document with a plan.
-    parsed: Option<Arc<ExecutableDocument>>,
+    /// Kept for a short document with a plan, with what it is counted as.
+    parsed: Option<(Arc<ExecutableDocument>, usize)>,
 }
 
 impl Document {
@@ -97,11 +100,7 @@ impl Document {
 
     /// What the document counts against `MAX_DOCUMENT_BYTES`.
     fn bytes(&self, text: &str) -> usize {
-        let parsed = self
-            .parsed
-            .as_ref()
-            .map_or(0, |_| text.len() * PARSED_SIZE_FACTOR);
-        text.len() + parsed
+        text.len() + self.parsed.as_ref().map_or(0, |(_, bytes)| *bytes)
     }
 }
 
@@ -147,22 +146,29 @@ impl PlanCache {
             return None;
         }
         let documents = self.plans.read().ok()?;
-        documents.by_text.get(query)?.parsed.clone()
+        let (parsed, _) = documents.by_text.get(query)?.parsed.as_ref()?;
+        Some(parsed.clone())
     }
 
     /// Plans a document the resolvers have just run (so it is valid), once.
-    pub fn learn(&self, query: &str, operation_name: Option<&str>, document: &ExecutableDocument) {
+    pub fn learn(
+        &self,
+        query: &str,
+        operation_name: Option<&str>,
+        document: &Arc<ExecutableDocument>,
+    ) {
         if !self.enabled || !matches!(self.get(query, operation_name), Known::Unknown) {
             return;
         }
         let plan = compile(document, operation_name).map(Arc::new);
         let fields = plan.as_ref().map_or(0, |plan| plan.slots);
-        let parsed = (plan.is_some() && query.len() <= MAX_PARSED_DOCUMENT_BYTES)
-            .then(|| Arc::new(document.clone()));
-        let bytes = query.len()
-            + parsed
-                .as_ref()
-                .map_or(0, |_| query.len() * PARSED_SIZE_FACTOR);
+        let parsed = (plan.is_some() && query.len() <= MAX_PARSED_DOCUMENT_BYTES).then(|| {
+            (
+                document.clone(),
+                parsed_nodes(document) * BYTES_PER_PARSED_NODE,
+            )
+        });
+        let bytes = query.len() + parsed.as_ref().map_or(0, |(_, bytes)| *bytes);
         let Ok(mut documents) = self.plans.write() else {
             return;
         };
@@ -187,15 +193,15 @@ impl PlanCache {
                 dropped = std::mem::take(&mut *documents);
             }
         }
-        documents.fields += fields;
         let known = documents.by_text.contains_key(query);
         let document = documents.by_text.entry(query.to_owned()).or_default();
         let before = if known { document.bytes(query) } else { 0 };
-        if !document
+        // Another request may have learnt the operation since `get` above.
+        let new = !document
             .operations
             .iter()
-            .any(|(name, _)| name.as_deref() == operation_name)
-        {
+            .any(|(name, _)| name.as_deref() == operation_name);
+        if new {
             document
                 .operations
                 .push((operation_name.map(str::to_owned), plan));
@@ -205,8 +211,52 @@ impl PlanCache {
         }
         let after = document.bytes(query);
         documents.bytes += after - before;
+        if new {
+            documents.fields += fields;
+        }
         // What was evicted is freed after the lock is released.
         drop(documents);
         drop(dropped);
     }
+}
+
+/// How many nodes a parsed document's tree has: selections, arguments and directives, in
+/// its operations and fragments (what its memory grows with: 2 KB of `id id id…` is 700
+/// fields, merged into one field of one plan).
+fn parsed_nodes(document: &ExecutableDocument) -> usize {
+    fn selections(set: &SelectionSet) -> usize {
+        set.items
+            .iter()
+            .map(|item| {
+                1 + match &item.node {
+                    Selection::Field(field) => {
+                        field.node.arguments.len()
+                            + field.node.directives.len()
+                            + selections(&field.node.selection_set.node)
+                    }
+                    Selection::FragmentSpread(spread) => spread.node.directives.len(),
+                    Selection::InlineFragment(inline) => {
+                        inline.node.directives.len() + selections(&inline.node.selection_set.node)
+                    }
+                }
+            })
+            .sum()
+    }
+    let operations: usize = document
+        .operations
+        .iter()
+        .map(|(_, operation)| {
+            1 + operation.node.variable_definitions.len()
+                + operation.node.directives.len()
+                + selections(&operation.node.selection_set.node)
+        })
+        .sum();
+    let fragments: usize = document
+        .fragments
+        .values()
+        .map(|fragment| {
+            1 + fragment.node.directives.len() + selections(&fragment.node.selection_set.node)
+        })
+        .sum();
+    operations + fragments
 }
