@@ -124,6 +124,21 @@ fn corpus(big_thread: &str, drafted: &str) -> Vec<(&'static str, String, Value)>
             json!({ "id": big_thread }),
         ),
         (
+            "two pages of one thread: the first read with its post, the second alone",
+            "query($slug: String) { post(slug: $slug) { title \
+             a: thread(first: 3) { nodes { id body } } \
+             b: thread(first: 6) { totalCount pageInfo { endCursor } nodes { id depth } } } }"
+                .to_owned(),
+            json!({ "slug": "post-2" }),
+        ),
+        (
+            "a draft's thread, read with the draft",
+            "query($slug: String) { post(slug: $slug) { id status \
+             thread(first: 20) { nodes { id status parent { id } } } } }"
+                .to_owned(),
+            json!({ "slug": drafted }),
+        ),
+        (
             "a thread's cursors without its paths' texts",
             "query($id: ID) { post(id: $id) { thread(first: 5) { pageInfo { startCursor } \
              nodes { id } } } }"

@@ -10,6 +10,7 @@
 //! same as `bigint[]` but needs an extension.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use sqlx::error::BoxDynError;
@@ -18,7 +19,8 @@ use sqlx::{PgConnection, PgExecutor, QueryBuilder, Row as _};
 
 use crate::budget::{ReadBudget, TextBytes};
 use crate::error::StoreError;
-use crate::positional::expect_columns;
+use crate::positional::{column, expect_columns};
+use crate::posts::{POST_COLUMN_NAMES, POST_COLUMNS, Post, PostKey};
 use crate::visibility::Reader;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type)]
@@ -108,28 +110,28 @@ impl Comment {
     fn from_columns(row: &PgRow, first: usize) -> Result<Self, sqlx::Error> {
         expect_columns(row, first, &COLUMN_NAMES)?;
         Ok(Self {
-            id: row.try_get(first)?,
-            post_id: row.try_get(first + 1)?,
-            parent_id: row.try_get(first + 2)?,
+            id: column(row, first)?,
+            post_id: column(row, first + 1)?,
+            parent_id: column(row, first + 2)?,
             path: decode_path(row.try_get_raw(first + 3)?).map_err(|source| {
                 sqlx::Error::ColumnDecode {
                     index: "path".to_owned(),
                     source,
                 }
             })?,
-            depth: row.try_get(first + 4)?,
-            author_name: row.try_get(first + 5)?,
-            author_email: row.try_get(first + 6)?,
-            author_url: row.try_get(first + 7)?,
-            author_id: row.try_get(first + 8)?,
-            body: row.try_get(first + 9)?,
-            body_html: row.try_get(first + 10)?,
-            status: row.try_get(first + 11)?,
-            client_address: row.try_get(first + 12)?,
-            client_mutation_id: row.try_get(first + 13)?,
-            created_at: row.try_get(first + 14)?,
-            updated_at: row.try_get(first + 15)?,
-            post_author_id: row.try_get(first + 16)?,
+            depth: column(row, first + 4)?,
+            author_name: column(row, first + 5)?,
+            author_email: column(row, first + 6)?,
+            author_url: column(row, first + 7)?,
+            author_id: column(row, first + 8)?,
+            body: column(row, first + 9)?,
+            body_html: column(row, first + 10)?,
+            status: column(row, first + 11)?,
+            client_address: column(row, first + 12)?,
+            client_mutation_id: column(row, first + 13)?,
+            created_at: column(row, first + 14)?,
+            updated_at: column(row, first + 15)?,
+            post_author_id: column(row, first + 16)?,
         })
     }
 }
@@ -187,7 +189,7 @@ impl PageRow {
         expect_columns(row, omitted, &["omitted_bytes"])?;
         Ok(Self {
             comment: Comment::from_columns(row, first)?,
-            omitted_bytes: row.try_get(omitted)?,
+            omitted_bytes: column(row, omitted)?,
         })
     }
 }
@@ -458,6 +460,95 @@ pub async fn thread_page(
     query.push(" order by c.path limit ").push_bind(limit);
     let rows: Vec<PageRow> = budget.collect(query.build_query_as().fetch(exec)).await?;
     Ok(rows.into_iter().map(|row| row.comment).collect())
+}
+
+/// A post and the first page of its thread, read in one statement: a post page's two reads
+/// cost PostgreSQL a quarter more CPU as two statements (pgbench on the benchmark's
+/// data, docs/benchmarks.md). The post comes as one row and each comment as another
+/// (`union all`), so the post's texts are not repeated on every comment. `None` when
+/// `reader` does not see the post.
+pub async fn post_with_thread_page(
+    exec: impl PgExecutor<'_>,
+    post: PostKey<'_>,
+    reader: Reader,
+    after_path: Option<&[i64]>,
+    limit: i64,
+    columns: Columns,
+    budget: &ReadBudget,
+) -> Result<Option<(Post, Vec<Comment>)>, StoreError> {
+    // The post's row carries nulls where a comment's columns are, and a comment's row
+    // nulls where the post's are; the first branch names every column.
+    static POST_ROW: LazyLock<String> = LazyLock::new(|| {
+        let comment_nulls = COLUMN_NAMES
+            .iter()
+            .chain(["omitted_bytes"].iter())
+            .map(|name| format!("null as {name}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(") select true as is_post, p.*, {comment_nulls} from p union all ")
+    });
+    static COMMENT_ROWS: LazyLock<String> = LazyLock::new(|| {
+        let post_nulls = vec!["null"; POST_COLUMN_NAMES.len()].join(", ");
+        format!("select false, {post_nulls}, c.* from p cross join lateral (select ")
+    });
+    let mut query = QueryBuilder::new(format!(
+        "with p as (select {POST_COLUMNS} from posts p where "
+    ));
+    post.push_condition(&mut query);
+    reader.push_post_visible(&mut query, "p");
+    query
+        .push(POST_ROW.as_str())
+        .push(COMMENT_ROWS.as_str())
+        .push(columns.select())
+        .push(" from comments c where c.post_id = p.id");
+    reader.push_comment_visible(&mut query);
+    if let Some(path) = after_path {
+        query.push(" and c.path > ").push_bind(path.to_vec());
+    }
+    query
+        .push(" order by c.path limit ")
+        .push_bind(limit)
+        .push(") c");
+    let rows: Vec<PostPageRow> = budget.collect(query.build_query_as().fetch(exec)).await?;
+    // Rows of one branch keep their order in an `append`; where the post's row falls
+    // among them is not promised, so it is picked out by its flag.
+    let mut found = None;
+    let mut comments = Vec::with_capacity(rows.len());
+    for row in rows {
+        match row {
+            PostPageRow::Post(post) => found = Some(post),
+            PostPageRow::Comment(row) => comments.push(row.comment),
+        }
+    }
+    Ok(found.map(|post| (post, comments)))
+}
+
+/// A row of [`post_with_thread_page`].
+enum PostPageRow {
+    Post(Post),
+    Comment(PageRow),
+}
+
+impl<'r> sqlx::FromRow<'r, PgRow> for PostPageRow {
+    fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {
+        expect_columns(row, 0, &["is_post"])?;
+        match row.try_get(0)? {
+            true => Ok(Self::Post(Post::from_columns(row, 1)?)),
+            false => Ok(Self::Comment(PageRow::from_columns(
+                row,
+                1 + POST_COLUMN_NAMES.len(),
+            )?)),
+        }
+    }
+}
+
+impl TextBytes for PostPageRow {
+    fn text_bytes(&self) -> usize {
+        match self {
+            Self::Post(post) => post.text_bytes(),
+            Self::Comment(row) => row.text_bytes(),
+        }
+    }
 }
 
 /// How many comments of a post's thread `reader` sees.

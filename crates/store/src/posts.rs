@@ -7,12 +7,12 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder, Row as _};
+use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder};
 
 use crate::budget::{ReadBudget, TextBytes};
 use crate::error::StoreError;
 use crate::keyset::{Direction, Position, SortKey, Window, in_list_order, push_window};
-use crate::positional::expect_columns;
+use crate::positional::{column, expect_columns};
 use crate::visibility::Reader;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, sqlx::Type)]
@@ -56,11 +56,11 @@ impl TextBytes for Post {
 }
 
 /// The columns of [`Post`], selected from `posts p`, in the order its decoder reads them.
-const POST_COLUMNS: &str = "p.id, p.author_id, p.slug, p.title, p.body, p.body_html, p.excerpt, \
+pub(crate) const POST_COLUMNS: &str = "p.id, p.author_id, p.slug, p.title, p.body, p.body_html, p.excerpt, \
      p.custom_excerpt, p.status, p.comments_open, p.published_at, p.created_at, p.updated_at";
 
 /// The names [`POST_COLUMNS`] gives, in order.
-const POST_COLUMN_NAMES: [&str; 13] = [
+pub(crate) const POST_COLUMN_NAMES: [&str; 13] = [
     "id",
     "author_id",
     "slug",
@@ -76,25 +76,48 @@ const POST_COLUMN_NAMES: [&str; 13] = [
     "updated_at",
 ];
 
-/// By position (see `positional`).
+impl Post {
+    /// Decodes [`POST_COLUMNS`] from `row`, the first at index `first` (see `positional`).
+    pub(crate) fn from_columns(row: &PgRow, first: usize) -> Result<Self, sqlx::Error> {
+        expect_columns(row, first, &POST_COLUMN_NAMES)?;
+        Ok(Self {
+            id: column(row, first)?,
+            author_id: column(row, first + 1)?,
+            slug: column(row, first + 2)?,
+            title: column(row, first + 3)?,
+            body: column(row, first + 4)?,
+            body_html: column(row, first + 5)?,
+            excerpt: column(row, first + 6)?,
+            custom_excerpt: column(row, first + 7)?,
+            status: column(row, first + 8)?,
+            comments_open: column(row, first + 9)?,
+            published_at: column(row, first + 10)?,
+            created_at: column(row, first + 11)?,
+            updated_at: column(row, first + 12)?,
+        })
+    }
+}
+
 impl<'r> sqlx::FromRow<'r, PgRow> for Post {
     fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {
-        expect_columns(row, 0, &POST_COLUMN_NAMES)?;
-        Ok(Self {
-            id: row.try_get(0)?,
-            author_id: row.try_get(1)?,
-            slug: row.try_get(2)?,
-            title: row.try_get(3)?,
-            body: row.try_get(4)?,
-            body_html: row.try_get(5)?,
-            excerpt: row.try_get(6)?,
-            custom_excerpt: row.try_get(7)?,
-            status: row.try_get(8)?,
-            comments_open: row.try_get(9)?,
-            published_at: row.try_get(10)?,
-            created_at: row.try_get(11)?,
-            updated_at: row.try_get(12)?,
-        })
+        Self::from_columns(row, 0)
+    }
+}
+
+/// How a single post is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostKey<'k> {
+    Id(i64),
+    Slug(&'k str),
+}
+
+impl PostKey<'_> {
+    /// Appends the condition `p` is this post.
+    pub(crate) fn push_condition(self, query: &mut QueryBuilder<Postgres>) {
+        match self {
+            PostKey::Id(id) => query.push("p.id = ").push_bind(id),
+            PostKey::Slug(slug) => query.push("p.slug = ").push_bind(slug.to_owned()),
+        };
     }
 }
 

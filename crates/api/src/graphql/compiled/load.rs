@@ -13,7 +13,7 @@ use async_graphql::Variables;
 use gazette_store::authors::Author;
 use gazette_store::comments::{self, Columns, Comment, Parent};
 use gazette_store::keyset::Position;
-use gazette_store::posts::{self, Post, PostFilter, PostOrder};
+use gazette_store::posts::{self, Post, PostFilter, PostKey, PostOrder};
 use gazette_store::tags::Tag;
 use gazette_store::{PgPool, PoolConnection, Postgres, ReadBudget, Reader};
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
@@ -97,6 +97,13 @@ struct Known<'c> {
     slot: usize,
     /// Each comment, with its page's key and its place in the page.
     comments: HashMap<i64, (&'c Comment, i64, usize)>,
+}
+
+/// A post's thread page, read with the post.
+struct ThreadRows {
+    /// The thread field's slot.
+    slot: usize,
+    rows: Vec<Comment>,
 }
 
 /// The parents a `parent` field needs: read for it, or in a thread page.
@@ -318,32 +325,17 @@ impl<'a> Loads<'a> {
                     slug,
                     selection,
                 } => {
-                    let post = match (self.string(id)?, self.string(slug)?) {
-                        (Some(id), None) => {
-                            let id = GlobalId::decode(&id, NodeKind::Post, "id")
-                                .map_err(|_| Fallback)?;
-                            posts::find_visible(
-                                &mut **self.connection().await?,
-                                &[id],
-                                self.reader,
-                                self.budget,
-                            )
-                            .await?
-                            .remove(&id)
-                        }
-                        (None, Some(slug)) => {
-                            posts::find_visible_by_slug(
-                                &mut **self.connection().await?,
-                                &slug,
-                                self.reader,
-                                self.budget,
-                            )
-                            .await?
-                        }
+                    let (id, slug) = (self.string(id)?, self.string(slug)?);
+                    let key = match (&id, &slug) {
+                        (Some(id), None) => PostKey::Id(
+                            GlobalId::decode(id, NodeKind::Post, "id").map_err(|_| Fallback)?,
+                        ),
+                        (None, Some(slug)) => PostKey::Slug(slug),
                         _ => return Err(Fallback),
                     };
+                    let (post, thread) = self.post_and_thread(key, selection).await?;
                     if let Slot::Post(Some(post)) = self.keep(field.slot, Slot::Post(post))? {
-                        self.posts(selection, vec![post]).await?;
+                        self.posts(selection, vec![post], thread).await?;
                     }
                 }
                 RootField::Posts { page, selection } => {
@@ -376,7 +368,7 @@ impl<'a> Loads<'a> {
                     }
                     let rows: Vec<&Post> = page.nodes.iter().collect();
                     for nodes in node_selections(selection) {
-                        self.posts(nodes, rows.clone()).await?;
+                        self.posts(nodes, rows.clone(), None).await?;
                     }
                 }
             }
@@ -384,8 +376,68 @@ impl<'a> Loads<'a> {
         Ok(())
     }
 
-    /// Loads what `selection` needs of `rows`.
-    fn posts<'f>(&'f self, selection: &'f Selection<PostField>, rows: Vec<&'f Post>) -> Loading<'f>
+    /// One post, and the first page of its first `thread` field if it selects one: one
+    /// statement for both (`comments::post_with_thread_page`).
+    async fn post_and_thread(
+        &self,
+        key: PostKey<'_>,
+        selection: &'a Selection<PostField>,
+    ) -> Result<(Option<Post>, Option<ThreadRows>), Fallback> {
+        let thread = selection.iter().find_map(|field| match &field.kind {
+            PostField::Thread {
+                first,
+                after,
+                selection,
+            } => Some((field.slot, first, after, selection)),
+            _ => None,
+        });
+        let Some((slot, first, after, thread_selection)) = thread else {
+            let post = match key {
+                PostKey::Id(id) => posts::find_visible(
+                    &mut **self.connection().await?,
+                    &[id],
+                    self.reader,
+                    self.budget,
+                )
+                .await?
+                .remove(&id),
+                PostKey::Slug(slug) => {
+                    posts::find_visible_by_slug(
+                        &mut **self.connection().await?,
+                        slug,
+                        self.reader,
+                        self.budget,
+                    )
+                    .await?
+                }
+            };
+            return Ok((post, None));
+        };
+        let (request, after_path) = self.thread_request(first, after)?;
+        let found = comments::post_with_thread_page(
+            &mut **self.connection().await?,
+            key,
+            self.reader,
+            after_path.as_deref(),
+            request.window.limit,
+            page_columns(thread_selection, true),
+            self.budget,
+        )
+        .await?;
+        Ok(match found {
+            Some((post, rows)) => (Some(post), Some(ThreadRows { slot, rows })),
+            None => (None, None),
+        })
+    }
+
+    /// Loads what `selection` needs of `rows`; `thread` is a thread page already read
+    /// with the (one) post.
+    fn posts<'f>(
+        &'f self,
+        selection: &'f Selection<PostField>,
+        rows: Vec<&'f Post>,
+        mut thread: Option<ThreadRows>,
+    ) -> Loading<'f>
     where
         'a: 'f,
     {
@@ -443,7 +495,8 @@ impl<'a> Loads<'a> {
                         after,
                         selection,
                     } => {
-                        self.threads(&ids, first, after, field.slot, selection)
+                        let read = thread.take_if(|thread| thread.slot == field.slot);
+                        self.threads(&ids, first, after, field.slot, selection, read)
                             .await?;
                     }
                     _ => {}
@@ -506,7 +559,8 @@ impl<'a> Loads<'a> {
         Ok(())
     }
 
-    /// A page of each post's whole thread: one statement per post, as the resolver reads.
+    /// A page of each post's whole thread: one statement per post, as the resolver reads,
+    /// unless the one post's page came with it (`read`).
     async fn threads(
         &self,
         post_ids: &[i64],
@@ -514,20 +568,27 @@ impl<'a> Loads<'a> {
         after: &Arg,
         slot: usize,
         selection: &'a Selection<ConnectionField<CommentField>>,
+        mut read: Option<ThreadRows>,
     ) -> Result<(), Fallback> {
         let (request, after_path) = self.thread_request(first, after)?;
         let mut pages = HashMap::with_capacity(post_ids.len());
         for post_id in post_ids {
-            let rows = comments::thread_page(
-                &mut **self.connection().await?,
-                *post_id,
-                self.reader,
-                after_path.as_deref(),
-                request.window.limit,
-                page_columns(selection, true),
-                self.budget,
-            )
-            .await?;
+            let rows = match read.take() {
+                Some(read) if post_ids.len() == 1 => read.rows,
+                Some(_) => return Err(Fallback),
+                None => {
+                    comments::thread_page(
+                        &mut **self.connection().await?,
+                        *post_id,
+                        self.reader,
+                        after_path.as_deref(),
+                        request.window.limit,
+                        page_columns(selection, true),
+                        self.budget,
+                    )
+                    .await?
+                }
+            };
             let page = Page::new(&request, rows, THREAD_ORDERING, thread_position);
             pages.insert(*post_id, page);
         }
@@ -646,7 +707,8 @@ impl<'a> Loads<'a> {
                         else {
                             return Err(Fallback);
                         };
-                        self.posts(selection, found.values().collect()).await?;
+                        self.posts(selection, found.values().collect(), None)
+                            .await?;
                     }
                     CommentField::Replies { page, selection } => {
                         self.children(Parent::Comment, &ids, page, false, field.slot, selection)
