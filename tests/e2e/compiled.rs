@@ -49,9 +49,94 @@ const THREAD_PAGE: &str = r#"query($id: ID, $after: String) { post(id: $id) {
   thread(first: 7, after: $after) { pageInfo { endCursor hasNextPage } edges { cursor node { id depth parent { id } } } } } }"#;
 
 /// Requests every reader sends, each twice; the answer's errors (if any) must match too.
-fn corpus(big_thread: &str, drafted: &str) -> Vec<(&'static str, String, Value)> {
+/// `node` for every kind of object, through fragments on the types and on `Node`.
+const NODES: &str = r#"query($post: ID!, $draft: ID!, $comment: ID!, $held: ID!, $tag: ID!,
+    $author: ID!, $admin: ID!) {
+  post: node(id: $post) { __typename id ... on Post { title author { name }
+    thread(first: 3) { nodes { id parent { id } } } } ... on Tag { name } }
+  draft: node(id: $draft) { id ... on Post { status commentCount } }
+  comment: node(id: $comment) { ...N ... on Comment { body replyCount post { slug } } }
+  held: node(id: $held) { ... on Comment { status body parent { id } } }
+  tag: node(id: $tag) { ... on Tag { name feedUrl } ... on Author { bio } }
+  author: node(id: $author) { ...N ... on Author { name url } }
+  admin: node(id: $admin) { id ... on Node { ... on Author { slug } } } }
+fragment N on Node { id __typename }"#;
+
+/// The tag and author lists and look-ups.
+const TAGS_AND_AUTHORS: &str = r#"query($tag: String, $author: String, $after: String) {
+  tags(first: 4, after: $after) { __typename totalCount
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    edges { __typename cursor node { __typename id slug name feedUrl } } }
+  authors(first: 3) { totalCount nodes { id slug name bio url } pageInfo { endCursor } }
+  last: authors(last: 2) { edges { cursor node { slug } } }
+  tag(slug: $tag) { id name } author(slug: $author) { id name bio }
+  none: tag(slug: "no-such-tag") { id } }"#;
+
+fn corpus(big_thread: &str, drafted: &str, nodes: &Value) -> Vec<(&'static str, String, Value)> {
     let q2 = include_str!("../../bench/queries/q2.gazette.graphql");
     vec![
+        ("node of every kind", NODES.to_owned(), nodes.clone()),
+        (
+            "tags and authors, listed and looked up",
+            TAGS_AND_AUTHORS.to_owned(),
+            json!({ "tag": "topic-2", "author": "writer" }),
+        ),
+        (
+            "the tags of a page, an author of no published post",
+            TAGS_AND_AUTHORS.to_owned(),
+            json!({ "tag": "topic-1", "author": "chief", "after": "dGFnczpuYW1lfDJ8c1RvcGljIDI" }),
+        ),
+        (
+            "a tag and an author by id",
+            "query($tag: ID, $author: ID) { tag(id: $tag) { slug } author(id: $author) { slug } }"
+                .to_owned(),
+            json!({ "tag": nodes["tag"], "author": nodes["admin"] }),
+        ),
+        (
+            "a tag by an author's id",
+            "query($id: ID) { tag(id: $id) { slug } }".to_owned(),
+            json!({ "id": nodes["author"] }),
+        ),
+        (
+            "a channel's node (left to the resolvers)",
+            "query($id: ID!) { node(id: $id) { id ... on Channel { name } } }".to_owned(),
+            json!({ "id": nodes["channel"] }),
+        ),
+        (
+            "nodes of every kind, one twice and one missing",
+            "query($ids: [ID!]!) { nodes(ids: $ids) { __typename id \
+             ... on Post { title thread(first: 2) { nodes { id parent { id } } } } \
+             ... on Comment { body post { slug } } ... on Tag { name } \
+             ... on Author { name } } }"
+                .to_owned(),
+            json!({ "ids": [
+                nodes["post"], nodes["draft"], nodes["comment"], nodes["held"], nodes["tag"],
+                nodes["author"], nodes["admin"], nodes["post"], nodes["missing"],
+            ] }),
+        ),
+        (
+            "nodes in a literal list",
+            format!(
+                "{{ nodes(ids: [{}, {}]) {{ id }} }}",
+                nodes["tag"], nodes["author"]
+            ),
+            json!({}),
+        ),
+        (
+            "no nodes",
+            "query($ids: [ID!]!) { nodes(ids: $ids) { id } }".to_owned(),
+            json!({ "ids": [] }),
+        ),
+        (
+            "nodes with a channel among them (left to the resolvers)",
+            "query($ids: [ID!]!) { nodes(ids: $ids) { id } }".to_owned(),
+            json!({ "ids": [nodes["post"], nodes["channel"]] }),
+        ),
+        (
+            "a node id that is not one",
+            "query { node(id: \"bm9wZQ\") { id } }".to_owned(),
+            json!({}),
+        ),
         (
             "q1",
             include_str!("../../bench/queries/q1.gazette.graphql").to_owned(),
@@ -293,6 +378,45 @@ async fn compiled_answers_are_the_resolvers_answers_for_every_reader() {
     }
     let big_thread = app.post_id("big-thread").await;
     let big_thread = big_thread.as_str().expect("the big thread's id").to_owned();
+    // The ids `node` is asked for, read by the admin (who sees the draft and held ones).
+    let found = app
+        .graphql_as(
+            Some(admin.as_str()),
+            "{ post(slug: \"post-2\") { id thread(first: 30) { nodes { id status } } } \
+             draft: post(slug: \"post-5\") { id } tag(slug: \"topic-1\") { id } \
+             author(slug: \"writer\") { id } viewer { author { id } } }",
+            json!({}),
+        )
+        .await;
+    let data = &found["data"];
+    let comment_with = |status: &str| {
+        data["post"]["thread"]["nodes"]
+            .as_array()
+            .and_then(|nodes| nodes.iter().find(|node| node["status"] == status))
+            .map(|node| node["id"].clone())
+            .unwrap_or_else(|| panic!("a {status} comment on post-2: {found}"))
+    };
+    let nodes = json!({
+        "post": data["post"]["id"],
+        "draft": data["draft"]["id"],
+        "comment": comment_with("PUBLISHED"),
+        "held": comment_with("PENDING"),
+        "tag": data["tag"]["id"],
+        "author": data["author"]["id"],
+        "admin": data["viewer"]["author"]["id"],
+        "channel": gazette_api::graphql::GlobalId::new(gazette_api::graphql::NodeKind::Channel, 1)
+            .to_id()
+            .0,
+        "missing": gazette_api::graphql::GlobalId::new(gazette_api::graphql::NodeKind::Post, 999_999)
+            .to_id()
+            .0,
+    });
+    assert!(
+        nodes
+            .as_object()
+            .is_some_and(|ids| ids.values().all(Value::is_string)),
+        "{found}"
+    );
 
     assert!(
         queries_in_the_docs()
@@ -308,7 +432,7 @@ async fn compiled_answers_are_the_resolvers_answers_for_every_reader() {
         ("author", Some(author.as_str())),
         ("admin", Some(admin.as_str())),
     ] {
-        for (name, query, variables) in corpus(&big_thread, "post-5") {
+        for (name, query, variables) in corpus(&big_thread, "post-5", &nodes) {
             for run in 0..2 {
                 let answer = app.graphql_as(token, &query, variables.clone()).await;
                 assert_ne!(

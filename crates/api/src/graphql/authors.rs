@@ -19,7 +19,7 @@ connection_types!(
     "A page of authors."
 );
 
-const AUTHOR_ORDERING: &str = "authors:name";
+pub(crate) const AUTHOR_ORDERING: &str = "authors:name";
 
 #[derive(Default)]
 pub struct AuthorQuery;

@@ -11,7 +11,7 @@ use super::objects::TagNode;
 
 connection_types!(TagConnection, TagEdge, TagNode, "A page of tags.");
 
-const TAG_ORDERING: &str = "tags:name";
+pub(crate) const TAG_ORDERING: &str = "tags:name";
 
 #[derive(Default)]
 pub struct TagQuery;

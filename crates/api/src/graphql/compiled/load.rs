@@ -10,11 +10,11 @@ use std::sync::OnceLock;
 
 use async_graphql::Value as ConstValue;
 use async_graphql::Variables;
-use gazette_store::authors::Author;
+use gazette_store::authors::{self, Author};
 use gazette_store::comments::{self, Columns, Comment, Parent};
 use gazette_store::keyset::Position;
 use gazette_store::posts::{self, Post, PostFilter, PostKey, PostOrder};
-use gazette_store::tags::Tag;
+use gazette_store::tags::{self, Tag};
 use gazette_store::{PgPool, PoolConnection, Postgres, ReadBudget, Reader};
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
@@ -23,12 +23,14 @@ use super::plan::{
     Arg, CommentField, ConnectionField, EdgeField, PageArgs, PageInfoField, Plan, PostField,
     RootField, ScalarKind, Selection,
 };
+use crate::graphql::authors::AUTHOR_ORDERING;
 use crate::graphql::connection::{self, PageRequest, Sides};
 use crate::graphql::ids::{GlobalId, NodeKind};
 use crate::graphql::objects::{
     THREAD_ORDERING, child_page, comment_ordering, comment_position, parse_path, post_ordering,
     thread_position,
 };
+use crate::graphql::tags::TAG_ORDERING;
 
 /// A page of a connection, as the resolvers build it; its cursors are made only when the
 /// query asks for them.
@@ -72,6 +74,36 @@ pub enum Slot {
     CommentPages(HashMap<i64, Page<Comment>>),
     Parents(Parents),
     PostsById(HashMap<i64, Post>),
+    Tag(Option<Tag>),
+    TagPage(Page<Tag>),
+    Author(Option<Author>),
+    AuthorPage(Page<Author>),
+    Node(Option<NodeRow>),
+    Nodes(NodeRows),
+}
+
+/// What `nodes(ids:)` found: the ids as asked (in order, repeats kept), and the objects
+/// of each kind the reader sees.
+pub struct NodeRows {
+    pub wanted: Vec<GlobalId>,
+    pub posts: HashMap<i64, Post>,
+    pub comments: HashMap<i64, Comment>,
+    pub tags: HashMap<i64, Tag>,
+    pub authors: HashMap<i64, Author>,
+}
+
+/// What `node(id:)` found.
+pub enum NodeRow {
+    Post(Post),
+    Comment(Comment),
+    Tag(Tag),
+    Author(Author),
+}
+
+/// A root field's `id` or `slug`, checked.
+enum Key {
+    Id(i64),
+    Slug(String),
 }
 
 /// The request a plan runs for, and what it has loaded so far.
@@ -183,13 +215,7 @@ impl<'a> Loads<'a> {
                     slug,
                     selection,
                 } => {
-                    match (self.string(id)?, self.string(slug)?) {
-                        (Some(id), None) => {
-                            GlobalId::decode(&id, NodeKind::Post, "id")?;
-                        }
-                        (None, Some(_)) => {}
-                        _ => return Err(Fallback),
-                    }
+                    self.key(id, slug, NodeKind::Post)?;
                     self.check_post(selection)?;
                 }
                 RootField::Posts { page, selection } => {
@@ -198,9 +224,74 @@ impl<'a> Loads<'a> {
                         self.check_post(nodes)?;
                     }
                 }
+                RootField::Tag { id, slug, .. } => {
+                    self.key(id, slug, NodeKind::Tag)?;
+                }
+                RootField::Author { id, slug, .. } => {
+                    self.key(id, slug, NodeKind::Author)?;
+                }
+                RootField::Tags { page, .. } => {
+                    PageRequest::new(&self.page_args(page)?, TAG_ORDERING)?;
+                }
+                RootField::Authors { page, .. } => {
+                    PageRequest::new(&self.page_args(page)?, AUTHOR_ORDERING)?;
+                }
+                RootField::Node { id, selections } => match self.node_id(id)?.kind {
+                    NodeKind::Post => self.check_post(&selections.post)?,
+                    NodeKind::Comment => self.check_comments_of(&selections.comment)?,
+                    _ => {}
+                },
+                RootField::Nodes { ids, selections } => {
+                    let wanted = self.node_ids(ids)?;
+                    if wanted.iter().any(|global| global.kind == NodeKind::Post) {
+                        self.check_post(&selections.post)?;
+                    }
+                    if wanted.iter().any(|global| global.kind == NodeKind::Comment) {
+                        self.check_comments_of(&selections.comment)?;
+                    }
+                }
             }
         }
         Ok(())
+    }
+
+    /// A root field's `id` (of `kind`) or `slug`: exactly one, else the resolvers' error.
+    fn key(&self, id: &'a Arg, slug: &'a Arg, kind: NodeKind) -> Result<Key, Fallback> {
+        match (self.string(id)?, self.string(slug)?) {
+            (Some(id), None) => Ok(Key::Id(GlobalId::decode(&id, kind, "id")?)),
+            (None, Some(slug)) => Ok(Key::Slug(slug)),
+            _ => Err(Fallback),
+        }
+    }
+
+    /// `node`'s id, of a type a plan covers.
+    fn node_id(&self, id: &'a Arg) -> Result<GlobalId, Fallback> {
+        let id = self.string(id)?.ok_or(Fallback)?;
+        let global = GlobalId::parse(&id).ok_or(Fallback)?;
+        match global.kind {
+            NodeKind::Post | NodeKind::Comment | NodeKind::Tag | NodeKind::Author => Ok(global),
+            NodeKind::Channel => Err(Fallback),
+        }
+    }
+
+    /// `nodes`' ids: at most 100, each of a type a plan covers (else the resolvers'
+    /// answer or error).
+    fn node_ids(&self, ids: &'a Arg) -> Result<Vec<GlobalId>, Fallback> {
+        let Some(ConstValue::List(ids)) = self.value(ids)? else {
+            return Err(Fallback);
+        };
+        if ids.len() > MAX_NODES {
+            return Err(Fallback);
+        }
+        ids.iter()
+            .map(|id| match id {
+                ConstValue::String(id) => match GlobalId::parse(id) {
+                    Some(global) if global.kind != NodeKind::Channel => Ok(global),
+                    _ => Err(Fallback),
+                },
+                _ => Err(Fallback),
+            })
+            .collect()
     }
 
     fn check_post(&self, selection: &Selection<PostField>) -> Result<(), Fallback> {
@@ -325,13 +416,10 @@ impl<'a> Loads<'a> {
                     slug,
                     selection,
                 } => {
-                    let (id, slug) = (self.string(id)?, self.string(slug)?);
-                    let key = match (&id, &slug) {
-                        (Some(id), None) => PostKey::Id(
-                            GlobalId::decode(id, NodeKind::Post, "id").map_err(|_| Fallback)?,
-                        ),
-                        (None, Some(slug)) => PostKey::Slug(slug),
-                        _ => return Err(Fallback),
+                    let key = self.key(id, slug, NodeKind::Post)?;
+                    let key = match &key {
+                        Key::Id(id) => PostKey::Id(*id),
+                        Key::Slug(slug) => PostKey::Slug(slug),
                     };
                     let (post, thread) = self.post_and_thread(key, selection).await?;
                     if let Slot::Post(Some(post)) = self.keep(field.slot, Slot::Post(post))? {
@@ -371,9 +459,187 @@ impl<'a> Loads<'a> {
                         self.posts(nodes, rows.clone(), None).await?;
                     }
                 }
+                RootField::Tag { id, slug, .. } => {
+                    let tag = match self.key(id, slug, NodeKind::Tag)? {
+                        Key::Id(id) => self.tag_by_id(id).await?,
+                        Key::Slug(slug) => {
+                            tags::find_visible_by_slug(
+                                &mut **self.connection().await?,
+                                &slug,
+                                self.reader,
+                            )
+                            .await?
+                        }
+                    };
+                    self.keep(field.slot, Slot::Tag(tag))?;
+                }
+                RootField::Author { id, slug, .. } => {
+                    let author = match self.key(id, slug, NodeKind::Author)? {
+                        Key::Id(id) => self.author_by_id(id).await?,
+                        Key::Slug(slug) => {
+                            authors::find_visible_by_slug(
+                                &mut **self.connection().await?,
+                                &slug,
+                                self.reader,
+                            )
+                            .await?
+                        }
+                    };
+                    self.keep(field.slot, Slot::Author(author))?;
+                }
+                RootField::Tags { page, selection } => {
+                    let request = PageRequest::new(&self.page_args(page)?, TAG_ORDERING)?;
+                    let rows = tags::page(
+                        &mut **self.connection().await?,
+                        self.reader,
+                        &request.window,
+                    )
+                    .await?;
+                    let page = Page::new(&request, rows, TAG_ORDERING, Tag::position);
+                    self.keep(field.slot, Slot::TagPage(page))?;
+                    for counted in selection {
+                        if let ConnectionField::TotalCount = counted.kind {
+                            let count =
+                                tags::count(&mut **self.connection().await?, self.reader).await?;
+                            self.keep(counted.slot, Slot::Counts(HashMap::from([(0, count)])))?;
+                        }
+                    }
+                }
+                RootField::Authors { page, selection } => {
+                    let request = PageRequest::new(&self.page_args(page)?, AUTHOR_ORDERING)?;
+                    let rows = authors::page(
+                        &mut **self.connection().await?,
+                        self.reader,
+                        &request.window,
+                    )
+                    .await?;
+                    let page = Page::new(&request, rows, AUTHOR_ORDERING, Author::position);
+                    self.keep(field.slot, Slot::AuthorPage(page))?;
+                    for counted in selection {
+                        if let ConnectionField::TotalCount = counted.kind {
+                            let count =
+                                authors::count(&mut **self.connection().await?, self.reader)
+                                    .await?;
+                            self.keep(counted.slot, Slot::Counts(HashMap::from([(0, count)])))?;
+                        }
+                    }
+                }
+                RootField::Node { id, selections } => {
+                    let global = self.node_id(id)?;
+                    let found = match global.kind {
+                        NodeKind::Post => {
+                            let (post, thread) = self
+                                .post_and_thread(PostKey::Id(global.id), &selections.post)
+                                .await?;
+                            let slot =
+                                self.keep(field.slot, Slot::Node(post.map(NodeRow::Post)))?;
+                            if let Slot::Node(Some(NodeRow::Post(post))) = slot {
+                                self.posts(&selections.post, vec![post], thread).await?;
+                            }
+                            continue;
+                        }
+                        NodeKind::Comment => comments::find_visible(
+                            &mut **self.connection().await?,
+                            &[global.id],
+                            self.reader,
+                            self.budget,
+                        )
+                        .await?
+                        .remove(&global.id)
+                        .map(NodeRow::Comment),
+                        NodeKind::Tag => self.tag_by_id(global.id).await?.map(NodeRow::Tag),
+                        NodeKind::Author => {
+                            self.author_by_id(global.id).await?.map(NodeRow::Author)
+                        }
+                        NodeKind::Channel => return Err(Fallback),
+                    };
+                    if let Slot::Node(Some(NodeRow::Comment(comment))) =
+                        self.keep(field.slot, Slot::Node(found))?
+                    {
+                        self.comments(&selections.comment, vec![comment], None)
+                            .await?;
+                    }
+                }
+                RootField::Nodes { ids, selections } => {
+                    let rows = self.nodes(self.node_ids(ids)?).await?;
+                    let Slot::Nodes(rows) = self.keep(field.slot, Slot::Nodes(rows))? else {
+                        return Err(Fallback);
+                    };
+                    self.posts(&selections.post, rows.posts.values().collect(), None)
+                        .await?;
+                    self.comments(&selections.comment, rows.comments.values().collect(), None)
+                        .await?;
+                }
             }
         }
         Ok(())
+    }
+
+    /// `nodes`: each kind's ids in one statement, as the resolvers' loaders read them.
+    async fn nodes(&self, wanted: Vec<GlobalId>) -> Result<NodeRows, Fallback> {
+        let of_kind = |kind: NodeKind| -> Vec<i64> {
+            distinct(
+                wanted
+                    .iter()
+                    .filter(|global| global.kind == kind)
+                    .map(|global| global.id),
+            )
+        };
+        let (post_ids, comment_ids) = (of_kind(NodeKind::Post), of_kind(NodeKind::Comment));
+        let (tag_ids, author_ids) = (of_kind(NodeKind::Tag), of_kind(NodeKind::Author));
+        let mut rows = NodeRows {
+            wanted,
+            posts: HashMap::new(),
+            comments: HashMap::new(),
+            tags: HashMap::new(),
+            authors: HashMap::new(),
+        };
+        if !post_ids.is_empty() {
+            rows.posts = posts::find_visible(
+                &mut **self.connection().await?,
+                &post_ids,
+                self.reader,
+                self.budget,
+            )
+            .await?;
+        }
+        if !author_ids.is_empty() {
+            rows.authors =
+                authors::find_visible(&mut **self.connection().await?, &author_ids, self.reader)
+                    .await?;
+        }
+        if !comment_ids.is_empty() {
+            rows.comments = comments::find_visible(
+                &mut **self.connection().await?,
+                &comment_ids,
+                self.reader,
+                self.budget,
+            )
+            .await?;
+        }
+        if !tag_ids.is_empty() {
+            rows.tags =
+                tags::find_visible(&mut **self.connection().await?, &tag_ids, self.reader).await?;
+        }
+        Ok(rows)
+    }
+
+    /// A tag by id, as the resolvers' loader reads it.
+    async fn tag_by_id(&self, id: i64) -> Result<Option<Tag>, Fallback> {
+        Ok(
+            tags::find_visible(&mut **self.connection().await?, &[id], self.reader)
+                .await?
+                .remove(&id),
+        )
+    }
+
+    /// An author by id, as the resolvers' loader reads them.
+    async fn author_by_id(&self, id: i64) -> Result<Option<Author>, Fallback> {
+        Ok(
+            authors::find_visible(&mut **self.connection().await?, &[id], self.reader)
+                .await?
+                .remove(&id),
+        )
     }
 
     /// One post, and the first page of its first `thread` field if it selects one: one
@@ -775,6 +1041,9 @@ fn fits(kind: ScalarKind, value: &ConstValue) -> bool {
             .is_some_and(|number| i32::try_from(number).is_ok()),
         (ScalarKind::String | ScalarKind::Id, ConstValue::String(_)) => true,
         (ScalarKind::Boolean, ConstValue::Boolean(_)) => true,
+        (ScalarKind::IdList, ConstValue::List(ids)) => {
+            ids.iter().all(|id| matches!(id, ConstValue::String(_)))
+        }
         (ScalarKind::CommentOrder, ConstValue::String(name)) => order_is_newest(name).is_ok(),
         (ScalarKind::CommentOrder, ConstValue::Enum(name)) => order_is_newest(name).is_ok(),
         _ => false,
@@ -788,6 +1057,9 @@ fn order_is_newest(name: &str) -> Result<bool, Fallback> {
         _ => Err(Fallback),
     }
 }
+
+/// The most ids `nodes` takes (the resolver refuses more).
+const MAX_NODES: usize = 100;
 
 fn distinct(ids: impl Iterator<Item = i64>) -> Vec<i64> {
     let mut seen = HashSet::new();

@@ -1,5 +1,6 @@
-//! Compiled reads: a query the planner covers (`post`, `posts` and what hangs below them:
-//! authors, tags, counts, comments, threads, replies, parents) is planned once per
+//! Compiled reads: a query the planner covers (`post`, `posts`, `tag`, `tags`, `author`,
+//! `authors`, `node`, `nodes` and what hangs below them: authors, tags, counts, comments,
+//! threads, replies, parents) is planned once per
 //! document, its rows loaded with the store's own reads (one statement per field per
 //! level, the visibility rule of `store::visibility`), and its answer written as JSON in
 //! one pass — no future, no `Value` and no map per field, no second validation. Anything

@@ -56,6 +56,8 @@ pub enum ScalarKind {
     Id,
     Boolean,
     CommentOrder,
+    /// `[ID!]`, as `nodes` takes.
+    IdList,
 }
 
 /// An argument as the document gives it.
@@ -101,6 +103,44 @@ pub enum RootField {
         page: PageArgs,
         selection: Selection<ConnectionField<PostField>>,
     },
+    Tag {
+        id: Arg,
+        slug: Arg,
+        selection: Selection<TagField>,
+    },
+    Tags {
+        page: PageArgs,
+        selection: Selection<ConnectionField<TagField>>,
+    },
+    Author {
+        id: Arg,
+        slug: Arg,
+        selection: Selection<AuthorField>,
+    },
+    Authors {
+        page: PageArgs,
+        selection: Selection<ConnectionField<AuthorField>>,
+    },
+    /// `node(id:)`: the selection planned for each type the id may name (a channel's
+    /// is left to the resolvers).
+    Node {
+        id: Arg,
+        selections: NodeSelections,
+    },
+    /// `nodes(ids:)`, planned as `node` is.
+    Nodes {
+        ids: Arg,
+        selections: NodeSelections,
+    },
+}
+
+/// A `Node` field's selection, as it applies to each type.
+#[derive(Debug)]
+pub struct NodeSelections {
+    pub post: Selection<PostField>,
+    pub comment: Selection<CommentField>,
+    pub tag: Selection<TagField>,
+    pub author: Selection<AuthorField>,
 }
 
 #[derive(Debug)]
@@ -228,16 +268,21 @@ pub fn compile(document: &ExecutableDocument, operation_name: Option<&str>) -> O
             if !definition.directives.is_empty() {
                 return None;
             }
-            let BaseType::Named(type_name) = &definition.var_type.node.base else {
-                return None;
-            };
-            let kind = match type_name.as_str() {
-                "Int" => ScalarKind::Int,
-                "String" => ScalarKind::String,
-                "ID" => ScalarKind::Id,
-                "Boolean" => ScalarKind::Boolean,
-                "CommentOrder" => ScalarKind::CommentOrder,
-                _ => return None,
+            let kind = match &definition.var_type.node.base {
+                BaseType::Named(type_name) => match type_name.as_str() {
+                    "Int" => ScalarKind::Int,
+                    "String" => ScalarKind::String,
+                    "ID" => ScalarKind::Id,
+                    "Boolean" => ScalarKind::Boolean,
+                    "CommentOrder" => ScalarKind::CommentOrder,
+                    _ => return None,
+                },
+                BaseType::List(item) => match &item.base {
+                    BaseType::Named(type_name) if type_name == "ID" && !item.nullable => {
+                        ScalarKind::IdList
+                    }
+                    _ => return None,
+                },
             };
             Some(VariableSpec {
                 name: definition.name.node.clone(),
@@ -355,24 +400,25 @@ impl<'a> Planner<'a> {
                         .fragments
                         .get(&spread.node.fragment_name.node)?;
                     let fragment = &fragment.node;
-                    if !fragment.directives.is_empty()
-                        || !applies(&fragment.type_condition.node.on.node, type_name)
-                    {
+                    if !fragment.directives.is_empty() {
                         return None;
                     }
-                    self.collect(&fragment.selection_set.node, type_name, into, depth + 1)?;
+                    if applies(&fragment.type_condition.node.on.node, type_name)? {
+                        self.collect(&fragment.selection_set.node, type_name, into, depth + 1)?;
+                    }
                 }
                 Item::InlineFragment(fragment) => {
                     let fragment = &fragment.node;
                     if !fragment.directives.is_empty() {
                         return None;
                     }
-                    if let Some(condition) = &fragment.type_condition
-                        && !applies(&condition.node.on.node, type_name)
-                    {
-                        return None;
+                    let applies = match &fragment.type_condition {
+                        Some(condition) => applies(&condition.node.on.node, type_name)?,
+                        None => true,
+                    };
+                    if applies {
+                        self.collect(&fragment.selection_set.node, type_name, into, depth + 1)?;
                     }
-                    self.collect(&fragment.selection_set.node, type_name, into, depth + 1)?;
                 }
             }
         }
@@ -404,7 +450,67 @@ impl<'a> Planner<'a> {
                     selection: self.connection(&field.sets, "Post", Self::post)?,
                 }
             }
+            "tag" => {
+                let [id, slug] = arguments.take(["id", "slug"])?;
+                RootField::Tag {
+                    id,
+                    slug,
+                    selection: self.selection(&field.sets, "Tag", Self::tag)?,
+                }
+            }
+            "author" => {
+                let [id, slug] = arguments.take(["id", "slug"])?;
+                RootField::Author {
+                    id,
+                    slug,
+                    selection: self.selection(&field.sets, "Author", Self::author)?,
+                }
+            }
+            "tags" | "authors" => {
+                let [first, after, last, before] =
+                    arguments.take(["first", "after", "last", "before"])?;
+                let page = PageArgs {
+                    first,
+                    after,
+                    last,
+                    before,
+                };
+                match field.field.name.node.as_str() {
+                    "tags" => RootField::Tags {
+                        page,
+                        selection: self.connection(&field.sets, "Tag", Self::tag)?,
+                    },
+                    _ => RootField::Authors {
+                        page,
+                        selection: self.connection(&field.sets, "Author", Self::author)?,
+                    },
+                }
+            }
+            "node" => {
+                let [id] = arguments.take(["id"])?;
+                RootField::Node {
+                    id,
+                    selections: self.node(&field.sets)?,
+                }
+            }
+            "nodes" => {
+                let [ids] = arguments.take(["ids"])?;
+                RootField::Nodes {
+                    ids,
+                    selections: self.node(&field.sets)?,
+                }
+            }
             _ => return None,
+        })
+    }
+
+    /// A `Node` selection, planned for each type it may turn out to be.
+    fn node(&mut self, sets: &[&'a SelectionSet]) -> Option<NodeSelections> {
+        Some(NodeSelections {
+            post: self.selection(sets, "Post", Self::post)?,
+            comment: self.selection(sets, "Comment", Self::comment)?,
+            tag: self.selection(sets, "Tag", Self::tag)?,
+            author: self.selection(sets, "Author", Self::author)?,
         })
     }
 
@@ -593,10 +699,21 @@ fn same_arguments(one: &QueryField, other: &QueryField) -> bool {
         })
 }
 
-/// Whether a fragment on `condition` applies to an object of `type_name`.
-fn applies(condition: &str, type_name: &str) -> bool {
-    condition == type_name
-        || (condition == "Node" && matches!(type_name, "Post" | "Comment" | "Author" | "Tag"))
+/// The object types that implement `Node`.
+const NODE_TYPES: [&str; 5] = ["Post", "Comment", "Author", "Tag", "Channel"];
+
+/// Whether a fragment on `condition` applies to an object of `type_name`, as GraphQL's
+/// `DoesFragmentTypeApply` answers: a fragment on another of the `Node` types is
+/// skipped (under `node`, or `... on Node { ... on Tag { … } }`). `None` for a
+/// condition the planner does not know, which leaves the document to the resolvers.
+fn applies(condition: &str, type_name: &str) -> Option<bool> {
+    if condition == type_name || (condition == "Node" && NODE_TYPES.contains(&type_name)) {
+        Some(true)
+    } else if NODE_TYPES.contains(&condition) && NODE_TYPES.contains(&type_name) {
+        Some(false)
+    } else {
+        None
+    }
 }
 
 /// A field's arguments, taken by name: an argument the planner does not expect means
@@ -613,8 +730,9 @@ impl Arguments {
                 let arg = match &value.node {
                     Value::Null => Arg::Absent,
                     Value::Variable(variable) => Arg::Variable(variable.clone()),
-                    // Lists and objects may hold variables; no covered argument takes one.
-                    Value::List(_) | Value::Object(_) => return None,
+                    // Objects may hold variables, and no covered argument takes one. A
+                    // list (`nodes`' ids) is planned when it holds none.
+                    Value::Object(_) => return None,
                     literal => Arg::Literal(literal.clone().into_const()?),
                 };
                 Some((name.node.clone(), arg))
@@ -717,16 +835,38 @@ mod tests {
     }
 
     #[test]
+    fn a_node_is_planned_for_each_type_with_the_fragments_that_apply() {
+        let plan = plan(
+            "query($ids: [ID!]!) { nodes(ids: $ids) { id ... on Post { title } \
+             ... on Node { ... on Tag { name } } ... on Channel { kind } } }",
+        )
+        .expect("a plan");
+        let RootField::Nodes { selections, .. } = &plan.fields[0].kind else {
+            panic!("nodes");
+        };
+        fn keys<K>(selection: &Selection<K>) -> Vec<&str> {
+            selection.iter().map(|field| field.key.as_str()).collect()
+        }
+        assert_eq!(keys(&selections.post), ["id", "title"]);
+        assert_eq!(keys(&selections.tag), ["id", "name"]);
+        assert_eq!(keys(&selections.comment), ["id"]);
+        assert_eq!(keys(&selections.author), ["id"]);
+        assert_eq!(plan.variables[0].kind, ScalarKind::IdList);
+    }
+
+    #[test]
     fn what_the_planner_does_not_cover_has_no_plan() {
         for query in [
             "mutation { deletePost(id: \"x\") { deletedId } }",
             "query { __schema { queryType { name } } }",
             "query { posts { nodes { title @skip(if: true) } } }",
             "query { posts(filter: { tag: \"x\" }) { nodes { id } } }",
-            "query { tags { nodes { id } } }",
+            "query { tags { nodes { posts { nodes { id } } } } }",
+            "query($id: ID!) { nodes(ids: [$id]) { id } }",
+            "query($ids: [ID]) { nodes(ids: $ids) { id } }",
             "query { post(slug: \"a\") { author { posts { nodes { id } } } } }",
-            "query($ids: [ID!]) { posts { nodes { id } } }",
-            "query { post(slug: \"a\") { ... on Tag { id } } }",
+            "query($slugs: [String!]) { posts { nodes { id } } }",
+            "query { post(slug: \"a\") { ... on Viewer { role } } }",
             "query { p: post(slug: \"a\") { id } ... on Query { p: post(slug: \"b\") { id } } }",
             "query { p: post(slug: \"a\") { c: comments(first: 1) { totalCount } } \
              p: post(slug: \"a\") { c: comments(first: 2) { totalCount } } }",

@@ -7,12 +7,14 @@ use std::sync::atomic::Ordering;
 
 use chrono::{DateTime, Utc};
 use gazette_domain::feeds::{Subject, main_feed};
+use gazette_store::authors::Author;
 use gazette_store::comments::{Comment, CommentStatus};
 use gazette_store::posts::{Post, PostStatus};
+use gazette_store::tags::Tag;
 use gazette_store::{ReadBudget, SiteConfig};
 
 use super::Fallback;
-use super::load::{Loads, Page, Slot};
+use super::load::{Loads, NodeRow, Page, Slot};
 use super::plan::{
     AuthorField, CommentAuthorField, CommentField, ConnectionField, EdgeField, PageInfoField,
     PostField, RootField, Selection, TagField,
@@ -58,6 +60,71 @@ impl<'a> Writer<'a> {
                         return Err(Fallback);
                     };
                     self.connection("PostConnection", selection, page, 0, Self::post)?;
+                }
+                RootField::Tag { selection, .. } => match self.loads.slot(field.slot)? {
+                    Slot::Tag(Some(tag)) => self.tag(selection, tag)?,
+                    Slot::Tag(None) => self.null(),
+                    _ => return Err(Fallback),
+                },
+                RootField::Author { selection, .. } => match self.loads.slot(field.slot)? {
+                    Slot::Author(Some(author)) => self.author(selection, author)?,
+                    Slot::Author(None) => self.null(),
+                    _ => return Err(Fallback),
+                },
+                RootField::Tags { selection, .. } => {
+                    let Slot::TagPage(page) = self.loads.slot(field.slot)? else {
+                        return Err(Fallback);
+                    };
+                    self.connection("TagConnection", selection, page, 0, Self::tag)?;
+                }
+                RootField::Authors { selection, .. } => {
+                    let Slot::AuthorPage(page) = self.loads.slot(field.slot)? else {
+                        return Err(Fallback);
+                    };
+                    self.connection("AuthorConnection", selection, page, 0, Self::author)?;
+                }
+                RootField::Node { selections, .. } => match self.loads.slot(field.slot)? {
+                    Slot::Node(Some(NodeRow::Post(post))) => self.post(&selections.post, post)?,
+                    Slot::Node(Some(NodeRow::Comment(comment))) => {
+                        self.comment(&selections.comment, comment)?;
+                    }
+                    Slot::Node(Some(NodeRow::Tag(tag))) => self.tag(&selections.tag, tag)?,
+                    Slot::Node(Some(NodeRow::Author(author))) => {
+                        self.author(&selections.author, author)?;
+                    }
+                    Slot::Node(None) => self.null(),
+                    _ => return Err(Fallback),
+                },
+                RootField::Nodes { selections, .. } => {
+                    let Slot::Nodes(rows) = self.loads.slot(field.slot)? else {
+                        return Err(Fallback);
+                    };
+                    self.out.push(b'[');
+                    for (position, global) in rows.wanted.iter().enumerate() {
+                        if position > 0 {
+                            self.out.push(b',');
+                        }
+                        match global.kind {
+                            NodeKind::Post => match rows.posts.get(&global.id) {
+                                Some(post) => self.post(&selections.post, post)?,
+                                None => self.null(),
+                            },
+                            NodeKind::Comment => match rows.comments.get(&global.id) {
+                                Some(comment) => self.comment(&selections.comment, comment)?,
+                                None => self.null(),
+                            },
+                            NodeKind::Tag => match rows.tags.get(&global.id) {
+                                Some(tag) => self.tag(&selections.tag, tag)?,
+                                None => self.null(),
+                            },
+                            NodeKind::Author => match rows.authors.get(&global.id) {
+                                Some(author) => self.author(&selections.author, author)?,
+                                None => self.null(),
+                            },
+                            NodeKind::Channel => return Err(Fallback),
+                        }
+                    }
+                    self.out.push(b']');
                 }
             }
         }
@@ -109,19 +176,7 @@ impl<'a> Writer<'a> {
                     };
                     // The resolver's error (a post's author is missing) is left to it.
                     let author = authors.get(&post.author_id).ok_or(Fallback)?;
-                    self.out.push(b'{');
-                    for (index, field) in selection.iter().enumerate() {
-                        self.key(index, &field.key)?;
-                        match &field.kind {
-                            AuthorField::Typename => self.string("Author")?,
-                            AuthorField::Id => self.id(NodeKind::Author, author.id)?,
-                            AuthorField::Slug => self.string(&author.slug)?,
-                            AuthorField::Name => self.string(&author.name)?,
-                            AuthorField::Bio => self.string(&author.bio)?,
-                            AuthorField::Url => self.optional(author.url.as_deref())?,
-                        }
-                    }
-                    self.out.push(b'}');
+                    self.author(selection, author)?;
                 }
                 PostField::Tags(selection) => {
                     let Slot::Tags(tags) = self.loads.slot(field.slot)? else {
@@ -132,26 +187,52 @@ impl<'a> Writer<'a> {
                         if position > 0 {
                             self.out.push(b',');
                         }
-                        self.out.push(b'{');
-                        for (index, field) in selection.iter().enumerate() {
-                            self.key(index, &field.key)?;
-                            match &field.kind {
-                                TagField::Typename => self.string("Tag")?,
-                                TagField::Id => self.id(NodeKind::Tag, tag.id)?,
-                                TagField::Slug => self.string(&tag.slug)?,
-                                TagField::Name => self.string(&tag.name)?,
-                                TagField::FeedUrl => {
-                                    let path = main_feed(Subject::Tag).key(&tag.slug);
-                                    self.string(&self.site.url(&path))?;
-                                }
-                            }
-                        }
-                        self.out.push(b'}');
+                        self.tag(selection, tag)?;
                     }
                     self.out.push(b']');
                 }
                 PostField::Comments { selection, .. } | PostField::Thread { selection, .. } => {
                     self.child_connection(field.slot, post.id, selection)?;
+                }
+            }
+        }
+        self.out.push(b'}');
+        Ok(())
+    }
+
+    fn author(
+        &mut self,
+        selection: &Selection<AuthorField>,
+        author: &Author,
+    ) -> Result<(), Fallback> {
+        self.out.push(b'{');
+        for (index, field) in selection.iter().enumerate() {
+            self.key(index, &field.key)?;
+            match &field.kind {
+                AuthorField::Typename => self.string("Author")?,
+                AuthorField::Id => self.id(NodeKind::Author, author.id)?,
+                AuthorField::Slug => self.string(&author.slug)?,
+                AuthorField::Name => self.string(&author.name)?,
+                AuthorField::Bio => self.string(&author.bio)?,
+                AuthorField::Url => self.optional(author.url.as_deref())?,
+            }
+        }
+        self.out.push(b'}');
+        Ok(())
+    }
+
+    fn tag(&mut self, selection: &Selection<TagField>, tag: &Tag) -> Result<(), Fallback> {
+        self.out.push(b'{');
+        for (index, field) in selection.iter().enumerate() {
+            self.key(index, &field.key)?;
+            match &field.kind {
+                TagField::Typename => self.string("Tag")?,
+                TagField::Id => self.id(NodeKind::Tag, tag.id)?,
+                TagField::Slug => self.string(&tag.slug)?,
+                TagField::Name => self.string(&tag.name)?,
+                TagField::FeedUrl => {
+                    let path = main_feed(Subject::Tag).key(&tag.slug);
+                    self.string(&self.site.url(&path))?;
                 }
             }
         }
