@@ -262,6 +262,39 @@ async fn texts_a_page_leaves_out_still_count_against_the_read_budget() {
 }
 
 #[tokio::test]
+async fn post_texts_a_list_leaves_out_still_count_against_the_read_budget() {
+    let app = TestApp::spawn_with(true, false, &["--graphql-max-response-bytes", "65536"]).await;
+    // 30 posts of 9,000-byte bodies and HTML: 540 KB loaded with their texts, over the
+    // read budget of four times the response cap (256 KB); their titles are a few KB.
+    sqlx::query(
+        "insert into posts (author_id, slug, title, body, body_html, excerpt, status, \
+         published_at) select (select min(id) from authors), 'heavy-' || n, 'Heavy ' || n, \
+         repeat('x', 9000), repeat('y', 9000), 'Heavy.', 'published', now() \
+         from generate_series(1, 30) n",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("posts");
+    let titles = "{ posts(first: 30) { nodes { title } } }";
+    // The first request runs on the resolvers and teaches the plan; the second runs on it.
+    for attempt in ["resolvers", "plan"] {
+        let answer = app.graphql(titles, json!({})).await;
+        assert_eq!(
+            error_code(&answer),
+            Some("RESPONSE_TOO_LARGE"),
+            "{attempt}: {answer}"
+        );
+    }
+    let few = "{ posts(first: 5) { nodes { title } } }";
+    for attempt in ["resolvers", "plan"] {
+        let answer = app.graphql(few, json!({})).await;
+        let nodes = answer["data"]["posts"]["nodes"].as_array();
+        assert_eq!(nodes.map(Vec::len), Some(5), "{attempt}: {answer}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn responses_larger_than_the_cap_are_refused_whole() {
     let app = TestApp::spawn_api_only_with(&["--graphql-max-response-bytes", "65536"]).await;
     let token = app.token("Writer", Role::Author).await;

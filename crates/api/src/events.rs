@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_graphql::futures_util::{Stream, stream};
 use gazette_store::comments::{self, Comment};
 use gazette_store::events::{Event, EventKind, EventListener};
-use gazette_store::posts::{self, Post};
+use gazette_store::posts::{self, Post, PostColumns};
 use gazette_store::{PgPool, ReadBudget, Reader, StoreError};
 use tokio::sync::broadcast;
 
@@ -75,10 +75,15 @@ impl EventHub {
                 if self.published_posts.receiver_count() > 0 =>
             {
                 // Read it now: it may have changed since the event was sent.
-                if let Some(post) =
-                    posts::find_visible(pool, &[id], Reader::PUBLIC, &ReadBudget::unlimited())
-                        .await?
-                        .remove(&id)
+                if let Some(post) = posts::find_visible(
+                    pool,
+                    &[id],
+                    Reader::PUBLIC,
+                    PostColumns::All,
+                    &ReadBudget::unlimited(),
+                )
+                .await?
+                .remove(&id)
                 {
                     // No subscriber is no error.
                     let _ = self.published_posts.send(Arc::new(post));

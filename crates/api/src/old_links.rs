@@ -7,6 +7,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use gazette_store::posts::PostColumns;
 use gazette_store::{PgPool, ReadBudget, Reader, imports, posts};
 use serde::Deserialize;
 
@@ -59,6 +60,7 @@ pub async fn root(State(state): State<AppState>, Query(query): Query<RootQuery>)
                     &pool,
                     &[post_id],
                     Reader::PUBLIC,
+                    PostColumns::All,
                     &ReadBudget::unlimited(),
                 )
                 .await?;
@@ -81,7 +83,14 @@ async fn redirect_to_slug(state: &AppState, year: &str, month: &str, slug: &str)
     }
     let found = state
         .read(|pool: PgPool| async move {
-            posts::find_visible_by_slug(&pool, slug, Reader::PUBLIC, &ReadBudget::unlimited()).await
+            posts::find_visible_by_slug(
+                &pool,
+                slug,
+                Reader::PUBLIC,
+                PostColumns::All,
+                &ReadBudget::unlimited(),
+            )
+            .await
         })
         .await;
     match found {

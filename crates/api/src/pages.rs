@@ -12,7 +12,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use gazette_domain::feeds::{Subject, feeds_of, main_feed};
 use gazette_store::comments::{self, Comment};
 use gazette_store::keyset::{Position, SortKey};
-use gazette_store::posts::{self, Post, PostFilter, PostOrder, PostOrderField};
+use gazette_store::posts::{self, Post, PostColumns, PostFilter, PostOrder, PostOrderField};
 use gazette_store::{PgPool, ReadBudget, Reader, StoreError, authors, keyset, tags};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -123,8 +123,14 @@ async fn render_post(
     slug: &str,
 ) -> Result<Option<String>, StoreError> {
     // Pages are for the public: anyone's view, whoever asks.
-    let Some(post) =
-        posts::find_visible_by_slug(pool, slug, Reader::PUBLIC, &ReadBudget::unlimited()).await?
+    let Some(post) = posts::find_visible_by_slug(
+        pool,
+        slug,
+        Reader::PUBLIC,
+        PostColumns::All,
+        &ReadBudget::unlimited(),
+    )
+    .await?
     else {
         return Ok(None);
     };
@@ -243,6 +249,7 @@ async fn render_tag(
         &filter,
         PostOrder::default(),
         &window,
+        PostColumns::All,
         &ReadBudget::unlimited(),
     )
     .await?;
@@ -282,6 +289,7 @@ async fn render_list(
         &PostFilter::published(),
         PostOrder::default(),
         &window,
+        PostColumns::All,
         &ReadBudget::unlimited(),
     )
     .await?;

@@ -20,7 +20,7 @@ use sqlx::{PgConnection, PgExecutor, QueryBuilder, Row as _};
 use crate::budget::{ReadBudget, TextBytes};
 use crate::error::StoreError;
 use crate::positional::{column, expect_columns};
-use crate::posts::{POST_COLUMN_NAMES, POST_COLUMNS, Post, PostKey};
+use crate::posts::{Post, PostColumns, PostKey, PostRow};
 use crate::visibility::Reader;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type)]
@@ -470,10 +470,9 @@ pub async fn thread_page(
 pub async fn post_with_thread_page(
     exec: impl PgExecutor<'_>,
     post: PostKey<'_>,
+    post_columns: PostColumns,
     reader: Reader,
-    after_path: Option<&[i64]>,
-    limit: i64,
-    columns: Columns,
+    page: ThreadPage<'_>,
     budget: &ReadBudget,
 ) -> Result<Option<(Post, Vec<Comment>)>, StoreError> {
     // The post's row carries nulls where a comment's columns are, and a comment's row
@@ -488,26 +487,27 @@ pub async fn post_with_thread_page(
         format!(") select true as is_post, p.*, {comment_nulls} from p union all ")
     });
     static COMMENT_ROWS: LazyLock<String> = LazyLock::new(|| {
-        let post_nulls = vec!["null"; POST_COLUMN_NAMES.len()].join(", ");
+        let post_nulls = vec!["null"; PostRow::COLUMNS].join(", ");
         format!("select false, {post_nulls}, c.* from p cross join lateral (select ")
     });
     let mut query = QueryBuilder::new(format!(
-        "with p as (select {POST_COLUMNS} from posts p where "
+        "with p as (select {} from posts p where ",
+        post_columns.select()
     ));
     post.push_condition(&mut query);
     reader.push_post_visible(&mut query, "p");
     query
         .push(POST_ROW.as_str())
         .push(COMMENT_ROWS.as_str())
-        .push(columns.select())
+        .push(page.columns.select())
         .push(" from comments c where c.post_id = p.id");
     reader.push_comment_visible(&mut query);
-    if let Some(path) = after_path {
+    if let Some(path) = page.after_path {
         query.push(" and c.path > ").push_bind(path.to_vec());
     }
     query
         .push(" order by c.path limit ")
-        .push_bind(limit)
+        .push_bind(page.limit)
         .push(") c");
     let rows: Vec<PostPageRow> = budget.collect(query.build_query_as().fetch(exec)).await?;
     // Rows of one branch keep their order in an `append`; where the post's row falls
@@ -516,16 +516,25 @@ pub async fn post_with_thread_page(
     let mut comments = Vec::with_capacity(rows.len());
     for row in rows {
         match row {
-            PostPageRow::Post(post) => found = Some(post),
+            PostPageRow::Post(row) => found = Some(row.post),
             PostPageRow::Comment(row) => comments.push(row.comment),
         }
     }
     Ok(found.map(|post| (post, comments)))
 }
 
+/// A page of a thread: the comments after `after_path` (from the start without one), at
+/// most `limit`, read with `columns`.
+#[derive(Debug, Clone, Copy)]
+pub struct ThreadPage<'p> {
+    pub after_path: Option<&'p [i64]>,
+    pub limit: i64,
+    pub columns: Columns,
+}
+
 /// A row of [`post_with_thread_page`].
 enum PostPageRow {
-    Post(Post),
+    Post(PostRow),
     Comment(PageRow),
 }
 
@@ -533,10 +542,10 @@ impl<'r> sqlx::FromRow<'r, PgRow> for PostPageRow {
     fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {
         expect_columns(row, 0, &["is_post"])?;
         match row.try_get(0)? {
-            true => Ok(Self::Post(Post::from_columns(row, 1)?)),
+            true => Ok(Self::Post(PostRow::from_columns(row, 1)?)),
             false => Ok(Self::Comment(PageRow::from_columns(
                 row,
-                1 + POST_COLUMN_NAMES.len(),
+                1 + PostRow::COLUMNS,
             )?)),
         }
     }

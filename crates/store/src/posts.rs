@@ -56,7 +56,7 @@ impl TextBytes for Post {
 }
 
 /// The columns of [`Post`], selected from `posts p`, in the order its decoder reads them.
-pub(crate) const POST_COLUMNS: &str = "p.id, p.author_id, p.slug, p.title, p.body, p.body_html, p.excerpt, \
+const POST_COLUMNS: &str = "p.id, p.author_id, p.slug, p.title, p.body, p.body_html, p.excerpt, \
      p.custom_excerpt, p.status, p.comments_open, p.published_at, p.created_at, p.updated_at";
 
 /// The names [`POST_COLUMNS`] gives, in order.
@@ -101,6 +101,91 @@ impl Post {
 impl<'r> sqlx::FromRow<'r, PgRow> for Post {
     fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {
         Self::from_columns(row, 0)
+    }
+}
+
+/// Which of a post's texts a read returns. A list or a page that shows neither the
+/// Markdown source nor the HTML of its posts need not read them (two thirds of a front
+/// page's bytes); what is left out comes back empty and still counts against the read
+/// budget, so a narrow read is refused exactly when the whole one would be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostColumns {
+    All,
+    Shown { body: bool, body_html: bool },
+}
+
+impl PostColumns {
+    /// [`POST_COLUMNS`], or their narrow form, then `omitted_bytes`.
+    pub(crate) fn select(self) -> &'static str {
+        match self {
+            PostColumns::All
+            | PostColumns::Shown {
+                body: true,
+                body_html: true,
+            } => {
+                "p.id, p.author_id, p.slug, p.title, p.body, p.body_html, p.excerpt, \
+                 p.custom_excerpt, p.status, p.comments_open, p.published_at, p.created_at, \
+                 p.updated_at, 0::bigint as omitted_bytes"
+            }
+            PostColumns::Shown {
+                body: true,
+                body_html: false,
+            } => {
+                "p.id, p.author_id, p.slug, p.title, p.body, ''::text as body_html, p.excerpt, \
+                 p.custom_excerpt, p.status, p.comments_open, p.published_at, p.created_at, \
+                 p.updated_at, octet_length(p.body_html)::bigint as omitted_bytes"
+            }
+            PostColumns::Shown {
+                body: false,
+                body_html: true,
+            } => {
+                "p.id, p.author_id, p.slug, p.title, ''::text as body, p.body_html, p.excerpt, \
+                 p.custom_excerpt, p.status, p.comments_open, p.published_at, p.created_at, \
+                 p.updated_at, octet_length(p.body)::bigint as omitted_bytes"
+            }
+            PostColumns::Shown {
+                body: false,
+                body_html: false,
+            } => {
+                "p.id, p.author_id, p.slug, p.title, ''::text as body, ''::text as body_html, \
+                 p.excerpt, p.custom_excerpt, p.status, p.comments_open, p.published_at, \
+                 p.created_at, p.updated_at, \
+                 octet_length(p.body)::bigint + octet_length(p.body_html)::bigint as omitted_bytes"
+            }
+        }
+    }
+}
+
+/// A post read with [`PostColumns`], charged for what it would hold read whole.
+pub(crate) struct PostRow {
+    pub(crate) post: Post,
+    omitted_bytes: i64,
+}
+
+impl PostRow {
+    /// How many columns it reads.
+    pub(crate) const COLUMNS: usize = POST_COLUMN_NAMES.len() + 1;
+
+    pub(crate) fn from_columns(row: &PgRow, first: usize) -> Result<Self, sqlx::Error> {
+        let omitted = first + POST_COLUMN_NAMES.len();
+        expect_columns(row, omitted, &["omitted_bytes"])?;
+        Ok(Self {
+            post: Post::from_columns(row, first)?,
+            omitted_bytes: column(row, omitted)?,
+        })
+    }
+}
+
+impl<'r> sqlx::FromRow<'r, PgRow> for PostRow {
+    fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {
+        Self::from_columns(row, 0)
+    }
+}
+
+impl TextBytes for PostRow {
+    fn text_bytes(&self) -> usize {
+        let omitted = usize::try_from(self.omitted_bytes).unwrap_or(0);
+        self.post.text_bytes() + omitted
     }
 }
 
@@ -314,15 +399,20 @@ pub async fn find_visible(
     exec: impl PgExecutor<'_>,
     ids: &[i64],
     reader: Reader,
+    columns: PostColumns,
     budget: &ReadBudget,
 ) -> Result<HashMap<i64, Post>, StoreError> {
     let mut query = QueryBuilder::new(format!(
-        "select {POST_COLUMNS} from posts p where p.id = any("
+        "select {} from posts p where p.id = any(",
+        columns.select()
     ));
     query.push_bind(ids.to_vec()).push(")");
     reader.push_post_visible(&mut query, "p");
-    let posts: Vec<Post> = budget.collect(query.build_query_as().fetch(exec)).await?;
-    Ok(posts.into_iter().map(|post| (post.id, post)).collect())
+    let rows: Vec<PostRow> = budget.collect(query.build_query_as().fetch(exec)).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.post.id, row.post))
+        .collect())
 }
 
 /// The post with this slug, if `reader` may see it, read within `budget`.
@@ -330,15 +420,17 @@ pub async fn find_visible_by_slug(
     exec: impl PgExecutor<'_>,
     slug: &str,
     reader: Reader,
+    columns: PostColumns,
     budget: &ReadBudget,
 ) -> Result<Option<Post>, StoreError> {
     let mut query = QueryBuilder::new(format!(
-        "select {POST_COLUMNS} from posts p where p.slug = "
+        "select {} from posts p where p.slug = ",
+        columns.select()
     ));
     query.push_bind(slug.to_owned());
     reader.push_post_visible(&mut query, "p");
-    let posts: Vec<Post> = budget.collect(query.build_query_as().fetch(exec)).await?;
-    Ok(posts.into_iter().next())
+    let rows: Vec<PostRow> = budget.collect(query.build_query_as().fetch(exec)).await?;
+    Ok(rows.into_iter().next().map(|row| row.post))
 }
 
 /// The post, locked until the end of the caller's transaction (edits do not interleave),
@@ -537,9 +629,13 @@ pub async fn page(
     filter: &PostFilter,
     order: PostOrder,
     window: &Window,
+    columns: PostColumns,
     budget: &ReadBudget,
 ) -> Result<Vec<Post>, StoreError> {
-    let mut query = QueryBuilder::new(format!("select {POST_COLUMNS} from posts p where true"));
+    let mut query = QueryBuilder::new(format!(
+        "select {} from posts p where true",
+        columns.select()
+    ));
     push_filter(&mut query, reader, filter);
     push_window(
         &mut query,
@@ -548,7 +644,7 @@ pub async fn page(
         order.direction,
         window,
     );
-    let posts = budget
+    let rows: Vec<PostRow> = budget
         .collect(
             query
                 .build_query_as()
@@ -556,6 +652,7 @@ pub async fn page(
                 .fetch(exec),
         )
         .await?;
+    let posts = rows.into_iter().map(|row| row.post).collect();
     Ok(in_list_order(posts, window))
 }
 

@@ -9,7 +9,7 @@ use async_graphql::dataloader::{DataLoader, Loader};
 use gazette_store::authors::{self, Author};
 use gazette_store::channels::{self, Channel};
 use gazette_store::comments::{self, ChildPage, Columns, Comment, Parent};
-use gazette_store::posts::{self, Post};
+use gazette_store::posts::{self, Post, PostColumns};
 use gazette_store::tags::{self, Tag};
 use gazette_store::{PgPool, ReadBudget, Reader, StoreError};
 
@@ -40,7 +40,7 @@ impl Loader<i64> for PostLoader {
     type Error = Arc<StoreError>;
 
     async fn load(&self, ids: &[i64]) -> LoadResult<i64, Post> {
-        posts::find_visible(&self.0, ids, self.1, &self.2)
+        posts::find_visible(&self.0, ids, self.1, PostColumns::All, &self.2)
             .await
             .map_err(Arc::new)
     }

@@ -14,7 +14,8 @@ use gazette_store::authors::Author;
 use gazette_store::comments::{self, ChildPage, Columns, Comment, Parent};
 use gazette_store::keyset::{Direction, Position, SortKey, Window};
 use gazette_store::posts::{
-    self, Post, PostFilter as StoreFilter, PostOrder as StoreOrder, PostOrderField as StoreField,
+    self, Post, PostColumns, PostFilter as StoreFilter, PostOrder as StoreOrder,
+    PostOrderField as StoreField,
 };
 use gazette_store::tags::Tag;
 
@@ -64,17 +65,25 @@ pub async fn post_connection(
     let pool = request.pool.clone();
     let page_filter = filter.clone();
     let answer = request.answer.clone();
-    let (edges, page_info) =
-        load_page(
-            &args,
-            ordering,
-            |window| async move {
-                posts::page(&pool, reader, &page_filter, order, &window, &answer).await
-            },
-            |post| post.position(order.field),
-            PostNode,
-        )
-        .await?;
+    let (edges, page_info) = load_page(
+        &args,
+        ordering,
+        |window| async move {
+            posts::page(
+                &pool,
+                reader,
+                &page_filter,
+                order,
+                &window,
+                PostColumns::All,
+                &answer,
+            )
+            .await
+        },
+        |post| post.position(order.field),
+        PostNode,
+    )
+    .await?;
     let pool = request.pool.clone();
     Ok(PostConnection {
         edges,

@@ -8,7 +8,8 @@ use async_graphql::{
 use chrono::{DateTime, Utc};
 use gazette_store::keyset::Direction;
 use gazette_store::posts::{
-    self, Post, PostFilter as StoreFilter, PostOrder as StoreOrder, PostOrderField as StoreField,
+    self, Post, PostColumns, PostFilter as StoreFilter, PostOrder as StoreOrder,
+    PostOrderField as StoreField,
 };
 
 use super::connection::PageArgs;
@@ -99,8 +100,14 @@ impl PostQuery {
             (id, slug, NodeKind::Post),
             async |id| request.loaders.posts.one(id).await,
             async |slug| {
-                posts::find_visible_by_slug(&request.pool, &slug, request.reader(), &request.answer)
-                    .await
+                posts::find_visible_by_slug(
+                    &request.pool,
+                    &slug,
+                    request.reader(),
+                    PostColumns::All,
+                    &request.answer,
+                )
+                .await
             },
         )
         .await?;

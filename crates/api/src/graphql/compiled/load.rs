@@ -11,9 +11,9 @@ use std::sync::OnceLock;
 use async_graphql::Value as ConstValue;
 use async_graphql::Variables;
 use gazette_store::authors::{self, Author};
-use gazette_store::comments::{self, Columns, Comment, Parent};
+use gazette_store::comments::{self, Columns, Comment, Parent, ThreadPage};
 use gazette_store::keyset::Position;
-use gazette_store::posts::{self, Post, PostFilter, PostKey, PostOrder};
+use gazette_store::posts::{self, Post, PostColumns, PostFilter, PostKey, PostOrder};
 use gazette_store::tags::{self, Tag};
 use gazette_store::{PgPool, PoolConnection, Postgres, ReadBudget, Reader};
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
@@ -437,6 +437,7 @@ impl<'a> Loads<'a> {
                         &filter,
                         order,
                         &request.window,
+                        post_columns(node_selections(selection)),
                         self.budget,
                     )
                     .await?;
@@ -561,7 +562,7 @@ impl<'a> Loads<'a> {
                     }
                 }
                 RootField::Nodes { ids, selections } => {
-                    let rows = self.nodes(self.node_ids(ids)?).await?;
+                    let rows = self.nodes(self.node_ids(ids)?, &selections.post).await?;
                     let Slot::Nodes(rows) = self.keep(field.slot, Slot::Nodes(rows))? else {
                         return Err(Fallback);
                     };
@@ -576,7 +577,11 @@ impl<'a> Loads<'a> {
     }
 
     /// `nodes`: each kind's ids in one statement, as the resolvers' loaders read them.
-    async fn nodes(&self, wanted: Vec<GlobalId>) -> Result<NodeRows, Fallback> {
+    async fn nodes(
+        &self,
+        wanted: Vec<GlobalId>,
+        post_selection: &Selection<PostField>,
+    ) -> Result<NodeRows, Fallback> {
         let of_kind = |kind: NodeKind| -> Vec<i64> {
             distinct(
                 wanted
@@ -599,6 +604,7 @@ impl<'a> Loads<'a> {
                 &mut **self.connection().await?,
                 &post_ids,
                 self.reader,
+                post_columns([post_selection]),
                 self.budget,
             )
             .await?;
@@ -657,12 +663,14 @@ impl<'a> Loads<'a> {
             } => Some((field.slot, first, after, selection)),
             _ => None,
         });
+        let columns = post_columns([selection]);
         let Some((slot, first, after, thread_selection)) = thread else {
             let post = match key {
                 PostKey::Id(id) => posts::find_visible(
                     &mut **self.connection().await?,
                     &[id],
                     self.reader,
+                    columns,
                     self.budget,
                 )
                 .await?
@@ -672,6 +680,7 @@ impl<'a> Loads<'a> {
                         &mut **self.connection().await?,
                         slug,
                         self.reader,
+                        columns,
                         self.budget,
                     )
                     .await?
@@ -683,10 +692,13 @@ impl<'a> Loads<'a> {
         let found = comments::post_with_thread_page(
             &mut **self.connection().await?,
             key,
+            columns,
             self.reader,
-            after_path.as_deref(),
-            request.window.limit,
-            page_columns(thread_selection, true),
+            ThreadPage {
+                after_path: after_path.as_deref(),
+                limit: request.window.limit,
+                columns: page_columns(thread_selection, true),
+            },
             self.budget,
         )
         .await?;
@@ -965,6 +977,7 @@ impl<'a> Loads<'a> {
                             &mut **self.connection().await?,
                             &wanted,
                             self.reader,
+                            post_columns([selection]),
                             self.budget,
                         )
                         .await?;
@@ -1064,6 +1077,20 @@ const MAX_NODES: usize = 100;
 fn distinct(ids: impl Iterator<Item = i64>) -> Vec<i64> {
     let mut seen = HashSet::new();
     ids.filter(|id| seen.insert(*id)).collect()
+}
+
+/// The texts a read of posts returns: the Markdown source and the HTML only when one of
+/// `selections` (the selections the posts are written with) shows them.
+fn post_columns<'s>(selections: impl IntoIterator<Item = &'s Selection<PostField>>) -> PostColumns {
+    let (mut body, mut body_html) = (false, false);
+    for field in selections.into_iter().flatten() {
+        match field.kind {
+            PostField::Body => body = true,
+            PostField::BodyHtml => body_html = true,
+            _ => {}
+        }
+    }
+    PostColumns::Shown { body, body_html }
 }
 
 /// The columns a page of comments is read with: the path only for a thread page's
