@@ -25,9 +25,11 @@ pub(crate) fn expect_columns(row: &PgRow, first: usize, names: &[&str]) -> Resul
 
 /// Column `index` of `row`. Debug builds (every test) check its type against `T`, as
 /// `try_get` does; release builds skip the check, which cost a twentieth of a thread
-/// page's server CPU (a type clone and compare per column). Skipping it is safe: each
-/// decoder still refuses bytes of the wrong size or encoding, and a NULL where `T` is
-/// not an `Option`.
+/// page's server CPU (a type clone and compare per column). What makes skipping it
+/// sound is that the statement's columns are the decoder's, which `expect_columns` and
+/// this check verify in every test: with a column out of place, a release build could
+/// decode a wrong value (an `int4` read as an `i64`) or fail on bytes a decoder does not
+/// expect, where a debug build refuses the row.
 pub(crate) fn column<'r, T>(row: &'r PgRow, index: usize) -> Result<T, sqlx::Error>
 where
     T: Decode<'r, Postgres> + Type<Postgres>,

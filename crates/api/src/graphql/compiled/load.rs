@@ -20,8 +20,8 @@ use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
 use super::Fallback;
 use super::plan::{
-    Arg, CommentField, ConnectionField, EdgeField, PageArgs, PageInfoField, Plan, PostField,
-    RootField, ScalarKind, Selection,
+    Arg, CommentField, ConnectionField, EdgeField, MAX_NODES, PageArgs, PageInfoField, Plan,
+    PostField, RootField, ScalarKind, Selection,
 };
 use crate::graphql::authors::AUTHOR_ORDERING;
 use crate::graphql::connection::{self, PageRequest, Sides};
@@ -1070,9 +1070,6 @@ fn order_is_newest(name: &str) -> Result<bool, Fallback> {
         _ => Err(Fallback),
     }
 }
-
-/// The most ids `nodes` takes (the resolver refuses more).
-const MAX_NODES: usize = 100;
 
 fn distinct(ids: impl Iterator<Item = i64>) -> Vec<i64> {
     let mut seen = HashSet::new();

@@ -225,13 +225,27 @@ impl PlanCache {
 /// its operations and fragments (what its memory grows with: 2 KB of `id id id…` is 700
 /// fields, merged into one field of one plan).
 fn parsed_nodes(document: &ExecutableDocument) -> usize {
+    /// An argument's value, each item of a list or an object counted (`nodes`' ids).
+    fn value_nodes(value: &async_graphql_value::Value) -> usize {
+        use async_graphql_value::Value;
+        1 + match value {
+            Value::List(items) => items.iter().map(value_nodes).sum(),
+            Value::Object(fields) => fields.values().map(value_nodes).sum(),
+            _ => 0,
+        }
+    }
     fn selections(set: &SelectionSet) -> usize {
         set.items
             .iter()
             .map(|item| {
                 1 + match &item.node {
                     Selection::Field(field) => {
-                        field.node.arguments.len()
+                        field
+                            .node
+                            .arguments
+                            .iter()
+                            .map(|(_, value)| value_nodes(&value.node))
+                            .sum::<usize>()
                             + field.node.directives.len()
                             + selections(&field.node.selection_set.node)
                     }

@@ -27,6 +27,9 @@ const MAX_FRAGMENT_DEPTH: usize = 32;
 /// make the plan cache hold megabytes per entry.
 pub const MAX_PLAN_FIELDS: usize = 1_000;
 
+/// The most ids `nodes` takes (its resolver refuses more).
+pub const MAX_NODES: usize = 100;
+
 /// A query operation the planner covers.
 #[derive(Debug)]
 pub struct Plan {
@@ -731,8 +734,11 @@ impl Arguments {
                     Value::Null => Arg::Absent,
                     Value::Variable(variable) => Arg::Variable(variable.clone()),
                     // Objects may hold variables, and no covered argument takes one. A
-                    // list (`nodes`' ids) is planned when it holds none.
+                    // list (`nodes`' ids) is planned when it holds none, and no more
+                    // items than `nodes` answers (a plan of a longer one could only
+                    // fall back, and would hold every item).
                     Value::Object(_) => return None,
+                    Value::List(items) if items.len() > MAX_NODES => return None,
                     literal => Arg::Literal(literal.clone().into_const()?),
                 };
                 Some((name.node.clone(), arg))
@@ -852,6 +858,17 @@ mod tests {
         assert_eq!(keys(&selections.comment), ["id"]);
         assert_eq!(keys(&selections.author), ["id"]);
         assert_eq!(plan.variables[0].kind, ScalarKind::IdList);
+
+        // A list literal longer than `nodes` answers gets no plan (it would hold every item).
+        let ids = |count: usize| vec!["\"x\""; count].join(", ");
+        assert!(self::plan(&format!("{{ nodes(ids: [{}]) {{ id }} }}", ids(MAX_NODES))).is_some());
+        assert!(
+            self::plan(&format!(
+                "{{ nodes(ids: [{}]) {{ id }} }}",
+                ids(MAX_NODES + 1)
+            ))
+            .is_none()
+        );
     }
 
     #[test]

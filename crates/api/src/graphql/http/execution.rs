@@ -118,6 +118,9 @@ pub(super) async fn answer(mut operation: Operation<'_>, report: &mut Report) ->
     respond_with(operation, checked, executed, generation, report)
 }
 
+/// Set in verify mode on an answer a plan gave and the resolvers matched.
+pub const VERIFIED_HEADER: &str = "gazette-compiled-verified";
+
 /// The resolvers' answer when one of the plan's is the same, byte for byte; else an
 /// error that shows both (verify mode, which the end-to-end tests run in).
 async fn verified(answered: Response, compiled: &Bytes, again: Option<&Bytes>) -> Response {
@@ -126,7 +129,13 @@ async fn verified(answered: Response, compiled: &Bytes, again: Option<&Bytes>) -
         return internal_error(MediaType::Json);
     };
     if bytes == compiled || again == Some(&bytes) {
-        return Response::from_parts(parts, axum::body::Body::from(bytes));
+        let mut response = Response::from_parts(parts, axum::body::Body::from(bytes));
+        // Which requests a plan answered, per request: the differential test checks that
+        // every covered query of its corpus was compared, not only that some were.
+        response
+            .headers_mut()
+            .insert(VERIFIED_HEADER, header::HeaderValue::from_static("plan"));
+        return response;
     }
     mismatch(compiled, &bytes)
 }

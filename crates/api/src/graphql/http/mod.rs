@@ -10,6 +10,7 @@
 //! path between them: the penalty check, the response cache, and the metrics.
 
 mod execution;
+pub use execution::VERIFIED_HEADER;
 mod refusals;
 mod report;
 mod request;
