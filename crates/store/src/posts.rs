@@ -116,43 +116,25 @@ pub enum PostColumns {
 
 impl PostColumns {
     /// [`POST_COLUMNS`], or their narrow form, then `omitted_bytes`.
-    pub(crate) fn select(self) -> &'static str {
-        match self {
-            PostColumns::All
-            | PostColumns::Shown {
-                body: true,
-                body_html: true,
-            } => {
-                "p.id, p.author_id, p.slug, p.title, p.body, p.body_html, p.excerpt, \
-                 p.custom_excerpt, p.status, p.comments_open, p.published_at, p.created_at, \
-                 p.updated_at, 0::bigint as omitted_bytes"
-            }
-            PostColumns::Shown {
-                body: true,
-                body_html: false,
-            } => {
-                "p.id, p.author_id, p.slug, p.title, p.body, ''::text as body_html, p.excerpt, \
-                 p.custom_excerpt, p.status, p.comments_open, p.published_at, p.created_at, \
-                 p.updated_at, octet_length(p.body_html)::bigint as omitted_bytes"
-            }
-            PostColumns::Shown {
-                body: false,
-                body_html: true,
-            } => {
-                "p.id, p.author_id, p.slug, p.title, ''::text as body, p.body_html, p.excerpt, \
-                 p.custom_excerpt, p.status, p.comments_open, p.published_at, p.created_at, \
-                 p.updated_at, octet_length(p.body)::bigint as omitted_bytes"
-            }
-            PostColumns::Shown {
-                body: false,
-                body_html: false,
-            } => {
-                "p.id, p.author_id, p.slug, p.title, ''::text as body, ''::text as body_html, \
-                 p.excerpt, p.custom_excerpt, p.status, p.comments_open, p.published_at, \
-                 p.created_at, p.updated_at, \
-                 octet_length(p.body)::bigint + octet_length(p.body_html)::bigint as omitted_bytes"
-            }
-        }
+    pub(crate) fn select(self) -> String {
+        let (body, body_html) = match self {
+            PostColumns::All => (true, true),
+            PostColumns::Shown { body, body_html } => (body, body_html),
+        };
+        // What a left-out text would have counted, as `TextBytes` counts it.
+        let (body_column, body_bytes) = match body {
+            true => ("p.body", "0::bigint"),
+            false => ("''::text as body", "octet_length(p.body)::bigint"),
+        };
+        let (html_column, html_bytes) = match body_html {
+            true => ("p.body_html", "0::bigint"),
+            false => ("''::text as body_html", "octet_length(p.body_html)::bigint"),
+        };
+        format!(
+            "p.id, p.author_id, p.slug, p.title, {body_column}, {html_column}, p.excerpt, \
+             p.custom_excerpt, p.status, p.comments_open, p.published_at, p.created_at, \
+             p.updated_at, {body_bytes} + {html_bytes} as omitted_bytes"
+        )
     }
 }
 

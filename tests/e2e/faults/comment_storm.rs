@@ -1,25 +1,13 @@
 //! Scenario 1: a comment storm on one in-process server.
 
-use super::storm::{PLANS_ALONE, assert_stored_once, storm, storm_size};
+use super::storm::{STORM_SERVER, assert_stored_once, storm, storm_size};
 use crate::support::{TestApp, connect_to, demo_post_id};
 
 /// Scenario 1: a comment storm. Every acknowledged comment is stored exactly once; retries
 /// with a `clientMutationId` add nothing; the only failures are documented back-pressure.
 #[tokio::test]
 async fn a_comment_storm_loses_and_doubles_nothing() {
-    let app = TestApp::spawn_with(
-        true,
-        true,
-        &[
-            "--comment-rate-limit",
-            "0",
-            "--comment-moderation",
-            "open",
-            PLANS_ALONE[0],
-            PLANS_ALONE[1],
-        ],
-    )
-    .await;
+    let app = TestApp::spawn_with(true, true, &STORM_SERVER).await;
     let post = demo_post_id(&app.base_url).await;
     let (clients, duration) = storm_size();
     let report = storm(vec![app.url("")], post, clients, duration).await;

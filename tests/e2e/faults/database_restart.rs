@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use super::storm::{
-    ADD_COMMENT, CLIENT_TIMEOUT, PLANS_ALONE, assert_stored_once, storm, storm_size,
+    ADD_COMMENT, CLIENT_TIMEOUT, STORM_SERVER, assert_stored_once, storm, storm_size,
 };
 use crate::support::{
     EmbeddedServe, connect_embedded, database_url, demo_post_id, free_address, pg_ctl, read_log,
@@ -23,14 +23,7 @@ use crate::support::{
 async fn a_database_restart_under_load_loses_nothing_and_heals() {
     let data = short_temp_dir("gz-restart-");
     let data_dir = data.path().join("data");
-    let relaxed = [
-        "--comment-rate-limit",
-        "0",
-        "--comment-moderation",
-        "open",
-        PLANS_ALONE[0],
-        PLANS_ALONE[1],
-    ];
+    let relaxed = STORM_SERVER;
     let serve = EmbeddedServe::new(&data_dir, &relaxed);
     let mut embedded = serve.start("serve.log").await;
     let logs = tempfile::tempdir().expect("logs");

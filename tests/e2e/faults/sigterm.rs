@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::storm::{CLIENT_TIMEOUT, PLANS_ALONE, assert_stored_once, storm, storm_size};
+use super::storm::{CLIENT_TIMEOUT, STORM_SERVER, assert_stored_once, storm, storm_size};
 use crate::support::{
     EmbeddedServe, connect_at, connect_embedded, demo_post_id, hold_in_transaction, http_client,
     read_log, short_temp_dir, subscribe_to_comments, until_ok,
@@ -20,17 +20,7 @@ use crate::support::{
 async fn sigterm_under_load_finishes_what_is_in_flight_and_stops_clean() {
     let data = short_temp_dir("gz-stop-");
     let data_dir = data.path().join("data");
-    let serve = EmbeddedServe::new(
-        &data_dir,
-        &[
-            "--comment-rate-limit",
-            "0",
-            "--comment-moderation",
-            "open",
-            PLANS_ALONE[0],
-            PLANS_ALONE[1],
-        ],
-    );
+    let serve = EmbeddedServe::new(&data_dir, &STORM_SERVER);
     let mut server = serve.start("serve.log").await;
     let base = serve.base.clone();
     until_ok(&format!("{base}/readyz"), Duration::from_secs(30)).await;

@@ -20,12 +20,20 @@ pub(super) fn storm_size() -> (usize, Duration) {
 /// No answer within this long counts as a hang (status 0), which no scenario allows.
 pub(super) const CLIENT_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// The servers a storm runs against answer covered reads with their plans alone, as in
+/// The arguments of the servers a storm runs against: every comment taken (no moderation
+/// queue, no rate limit), and covered reads answered by their plans alone, as in
 /// production. Verify mode (which the rest of the suite runs in) compares a plan's answer
 /// with the resolvers', read a moment apart; a storm adds a comment to the thread it reads
 /// every few milliseconds, so the two reads see different threads and the comparison could
 /// not tell a wrong plan from a write in between.
-pub(super) const PLANS_ALONE: [&str; 2] = ["--graphql-compiled-reads", "on"];
+pub(super) const STORM_SERVER: [&str; 6] = [
+    "--comment-rate-limit",
+    "0",
+    "--comment-moderation",
+    "open",
+    "--graphql-compiled-reads",
+    "on",
+];
 
 pub(super) const ADD_COMMENT: &str =
     "mutation($input: AddCommentInput!) { addComment(input: $input) { comment { id } } }";
