@@ -10,7 +10,10 @@ requests per second and CPU per request (server, and PostgreSQL while that serve
 For a change too small to show in the benchmark's min–max ranges; the benchmark itself
 (`scripts/bench`) stays the measure of record. Run it twice, the second time with --a and
 --b swapped: the server started first has measured up to 10% faster on a workload the
-change did not touch (Q1 in the A/B of commit "comment pages read only the columns...").
+change did not touch (Q1 in the A/B of commit "comment pages read only the columns..."),
+and the same binary against itself has differed by 5%. The second table pairs the two
+runs of each round (adjacent in time): a change is real when its ratio stays on one side
+of 1 in most rounds of both orders.
 """
 
 import argparse
@@ -78,6 +81,18 @@ def main():
             pg_ms = statistics.median(row[2] for row in rows)
             print(f"| {workload} | {name} | {statistics.median(rates):,.0f} ({min(rates):,.0f}–{max(rates):,.0f})"
                   f" | {server_ms:.3f} + {pg_ms:.3f} = {server_ms + pg_ms:.3f} |")
+        # Each round's two runs are next to each other in time, so their ratio cancels the
+        # drift between rounds that the medians above still carry.
+        print()
+        print("| workload | B / A, CPU per request, each round | median | rounds where B costs less |")
+        print("|---|---|---|---|")
+        for workload in args.workloads:
+            ratios = [(b[1] + b[2]) / (a[1] + a[2])
+                      for a, b in zip(results[(workload, "A")], results[(workload, "B")])
+                      if a[1] + a[2] > 0]
+            cheaper = sum(ratio < 1 for ratio in ratios)
+            print(f"| {workload} | {' '.join(f'{ratio:.3f}' for ratio in ratios)} | "
+                  f"{statistics.median(ratios):.3f} | {cheaper} of {len(ratios)} |")
     finally:
         for server in servers.values():
             server.stop()
