@@ -19,7 +19,7 @@ use sqlx::{PgConnection, PgExecutor, QueryBuilder, Row as _};
 
 use crate::budget::{ReadBudget, TextBytes};
 use crate::error::StoreError;
-use crate::positional::{column, expect_columns};
+use crate::positional::{Narrowed, Positional, column, expect_columns};
 use crate::posts::{Post, PostColumns, PostKey, PostRow};
 use crate::visibility::Reader;
 
@@ -105,8 +105,10 @@ const COLUMN_NAMES: [&str; 17] = [
     "post_author_id",
 ];
 
-impl Comment {
-    /// Decodes [`COLUMNS`] from `row`, the first at index `first` (see `positional`).
+/// [`COLUMNS`], by position.
+impl Positional for Comment {
+    const COLUMNS: usize = COLUMN_NAMES.len();
+
     fn from_columns(row: &PgRow, first: usize) -> Result<Self, sqlx::Error> {
         expect_columns(row, first, &COLUMN_NAMES)?;
         Ok(Self {
@@ -178,34 +180,7 @@ impl Columns {
 }
 
 /// A comment read with [`Columns`], charged for what it would hold read whole.
-struct PageRow {
-    comment: Comment,
-    omitted_bytes: i64,
-}
-
-impl PageRow {
-    fn from_columns(row: &PgRow, first: usize) -> Result<Self, sqlx::Error> {
-        let omitted = first + COLUMN_NAMES.len();
-        expect_columns(row, omitted, &["omitted_bytes"])?;
-        Ok(Self {
-            comment: Comment::from_columns(row, first)?,
-            omitted_bytes: column(row, omitted)?,
-        })
-    }
-}
-
-impl<'r> sqlx::FromRow<'r, PgRow> for PageRow {
-    fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {
-        Self::from_columns(row, 0)
-    }
-}
-
-impl TextBytes for PageRow {
-    fn text_bytes(&self) -> usize {
-        let omitted = usize::try_from(self.omitted_bytes).unwrap_or(0);
-        self.comment.text_bytes() + omitted
-    }
-}
+type PageRow = Narrowed<Comment>;
 
 /// A comment's `path` (`bigint[]`), read straight from PostgreSQL's binary array format:
 /// sqlx's generic array decoding (a type check and a clone of the element type per
@@ -459,7 +434,7 @@ pub async fn thread_page(
     }
     query.push(" order by c.path limit ").push_bind(limit);
     let rows: Vec<PageRow> = budget.collect(query.build_query_as().fetch(exec)).await?;
-    Ok(rows.into_iter().map(|row| row.comment).collect())
+    Ok(rows.into_iter().map(|row| row.value).collect())
 }
 
 /// A post and the first page of its thread, read in one statement: a post page's two reads
@@ -516,8 +491,8 @@ pub async fn post_with_thread_page(
     let mut comments = Vec::with_capacity(rows.len());
     for row in rows {
         match row {
-            PostPageRow::Post(row) => found = Some(row.post),
-            PostPageRow::Comment(row) => comments.push(row.comment),
+            PostPageRow::Post(row) => found = Some(row.value),
+            PostPageRow::Comment(row) => comments.push(row.value),
         }
     }
     Ok(found.map(|post| (post, comments)))
@@ -665,7 +640,7 @@ pub async fn child_pages(
     let rows: Vec<Row> = budget.collect(query.build_query_as().fetch(exec)).await?;
     let mut pages: HashMap<i64, Vec<Comment>> = HashMap::new();
     for row in rows {
-        pages.entry(row.key).or_default().push(row.page_row.comment);
+        pages.entry(row.key).or_default().push(row.page_row.value);
     }
     if page.from_end {
         for comments in pages.values_mut() {

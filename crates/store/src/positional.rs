@@ -6,6 +6,51 @@
 use sqlx::postgres::PgRow;
 use sqlx::{Column, Decode, Postgres, Row, Type};
 
+use crate::budget::TextBytes;
+
+/// A row type decoded by position from a run of a statement's columns.
+pub(crate) trait Positional: Sized {
+    /// How many columns it reads.
+    const COLUMNS: usize;
+
+    /// Decodes it from `row`, its first column at index `first`.
+    fn from_columns(row: &PgRow, first: usize) -> Result<Self, sqlx::Error>;
+}
+
+/// `T` read without the texts its query does not show (they come back empty), then an
+/// `omitted_bytes` column: what those texts would have counted, so a narrow read is
+/// charged to the read budget as the whole one would be.
+pub(crate) struct Narrowed<T> {
+    pub(crate) value: T,
+    omitted_bytes: i64,
+}
+
+impl<T: Positional> Positional for Narrowed<T> {
+    const COLUMNS: usize = T::COLUMNS + 1;
+
+    fn from_columns(row: &PgRow, first: usize) -> Result<Self, sqlx::Error> {
+        let omitted = first + T::COLUMNS;
+        expect_columns(row, omitted, &["omitted_bytes"])?;
+        Ok(Self {
+            value: T::from_columns(row, first)?,
+            omitted_bytes: column(row, omitted)?,
+        })
+    }
+}
+
+impl<'r, T: Positional> sqlx::FromRow<'r, PgRow> for Narrowed<T> {
+    fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {
+        Self::from_columns(row, 0)
+    }
+}
+
+impl<T: TextBytes> TextBytes for Narrowed<T> {
+    fn text_bytes(&self) -> usize {
+        let omitted = usize::try_from(self.omitted_bytes).unwrap_or(0);
+        self.value.text_bytes() + omitted
+    }
+}
+
 /// Checks, in debug builds, that `row`'s columns from `first` on are named `names`.
 pub(crate) fn expect_columns(row: &PgRow, first: usize, names: &[&str]) -> Result<(), sqlx::Error> {
     if !cfg!(debug_assertions) {

@@ -12,7 +12,7 @@ use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder};
 use crate::budget::{ReadBudget, TextBytes};
 use crate::error::StoreError;
 use crate::keyset::{Direction, Position, SortKey, Window, in_list_order, push_window};
-use crate::positional::{column, expect_columns};
+use crate::positional::{Narrowed, Positional, column, expect_columns};
 use crate::visibility::Reader;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, sqlx::Type)]
@@ -60,7 +60,7 @@ const POST_COLUMNS: &str = "p.id, p.author_id, p.slug, p.title, p.body, p.body_h
      p.custom_excerpt, p.status, p.comments_open, p.published_at, p.created_at, p.updated_at";
 
 /// The names [`POST_COLUMNS`] gives, in order.
-pub(crate) const POST_COLUMN_NAMES: [&str; 13] = [
+const POST_COLUMN_NAMES: [&str; 13] = [
     "id",
     "author_id",
     "slug",
@@ -76,9 +76,11 @@ pub(crate) const POST_COLUMN_NAMES: [&str; 13] = [
     "updated_at",
 ];
 
-impl Post {
-    /// Decodes [`POST_COLUMNS`] from `row`, the first at index `first` (see `positional`).
-    pub(crate) fn from_columns(row: &PgRow, first: usize) -> Result<Self, sqlx::Error> {
+/// [`POST_COLUMNS`], by position.
+impl Positional for Post {
+    const COLUMNS: usize = POST_COLUMN_NAMES.len();
+
+    fn from_columns(row: &PgRow, first: usize) -> Result<Self, sqlx::Error> {
         expect_columns(row, first, &POST_COLUMN_NAMES)?;
         Ok(Self {
             id: column(row, first)?,
@@ -139,37 +141,7 @@ impl PostColumns {
 }
 
 /// A post read with [`PostColumns`], charged for what it would hold read whole.
-pub(crate) struct PostRow {
-    pub(crate) post: Post,
-    omitted_bytes: i64,
-}
-
-impl PostRow {
-    /// How many columns it reads.
-    pub(crate) const COLUMNS: usize = POST_COLUMN_NAMES.len() + 1;
-
-    pub(crate) fn from_columns(row: &PgRow, first: usize) -> Result<Self, sqlx::Error> {
-        let omitted = first + POST_COLUMN_NAMES.len();
-        expect_columns(row, omitted, &["omitted_bytes"])?;
-        Ok(Self {
-            post: Post::from_columns(row, first)?,
-            omitted_bytes: column(row, omitted)?,
-        })
-    }
-}
-
-impl<'r> sqlx::FromRow<'r, PgRow> for PostRow {
-    fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {
-        Self::from_columns(row, 0)
-    }
-}
-
-impl TextBytes for PostRow {
-    fn text_bytes(&self) -> usize {
-        let omitted = usize::try_from(self.omitted_bytes).unwrap_or(0);
-        self.post.text_bytes() + omitted
-    }
-}
+pub(crate) type PostRow = Narrowed<Post>;
 
 /// How a single post is asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -393,7 +365,7 @@ pub async fn find_visible(
     let rows: Vec<PostRow> = budget.collect(query.build_query_as().fetch(exec)).await?;
     Ok(rows
         .into_iter()
-        .map(|row| (row.post.id, row.post))
+        .map(|row| (row.value.id, row.value))
         .collect())
 }
 
@@ -412,7 +384,7 @@ pub async fn find_visible_by_slug(
     query.push_bind(slug.to_owned());
     reader.push_post_visible(&mut query, "p");
     let rows: Vec<PostRow> = budget.collect(query.build_query_as().fetch(exec)).await?;
-    Ok(rows.into_iter().next().map(|row| row.post))
+    Ok(rows.into_iter().next().map(|row| row.value))
 }
 
 /// The post, locked until the end of the caller's transaction (edits do not interleave),
@@ -634,7 +606,7 @@ pub async fn page(
                 .fetch(exec),
         )
         .await?;
-    let posts = rows.into_iter().map(|row| row.post).collect();
+    let posts = rows.into_iter().map(|row| row.value).collect();
     Ok(in_list_order(posts, window))
 }
 
