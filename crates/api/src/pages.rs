@@ -33,18 +33,14 @@ pub async fn post_page(
     Path(slug): Path<String>,
     request: HeaderMap,
 ) -> Response {
-    let read = state
-        .read_page(|pool: PgPool| {
-            let (state, slug) = (&state, &slug);
-            async move { render_post(state, &pool, slug).await }
-        })
-        .await;
-    answer(
-        &state,
-        read,
-        &request,
+    slug_page(
+        state,
+        slug,
+        request,
+        render_post,
         "There is no published post with this address.",
     )
+    .await
 }
 
 /// Where the list continues: `/posts?after=<published at>~<id>`, the last post shown.
@@ -88,18 +84,31 @@ pub async fn tag_page(
     Path(slug): Path<String>,
     request: HeaderMap,
 ) -> Response {
-    let read = state
-        .read_page(|pool: PgPool| {
-            let (state, slug) = (&state, &slug);
-            async move { render_tag(state, &pool, slug).await }
-        })
-        .await;
-    answer(
-        &state,
-        read,
-        &request,
+    slug_page(
+        state,
+        slug,
+        request,
+        render_tag,
         "There is no tag with published posts at this address.",
     )
+    .await
+}
+
+/// The page `render` makes of `slug`, read like every page (see [`AppState::read_page`]).
+async fn slug_page(
+    state: AppState,
+    slug: String,
+    request: HeaderMap,
+    render: impl AsyncFn(&AppState, &PgPool, &str) -> Result<Option<String>, StoreError>,
+    missing: &str,
+) -> Response {
+    let read = state
+        .read_page(|pool: PgPool| {
+            let (state, slug, render) = (&state, &slug, &render);
+            async move { render(state, &pool, slug).await }
+        })
+        .await;
+    answer(&state, read, &request, missing)
 }
 
 /// A page of something that may not exist: the page with conditional GET, a 404 saying

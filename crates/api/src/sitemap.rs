@@ -13,7 +13,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use gazette_store::sitemap::{self, SitemapEntry};
+use gazette_store::sitemap::{self, Listed, SitemapEntry};
 use gazette_store::{PgPool, Reader, SiteConfig, StoreError};
 use gazette_syndication::{MAX_URLS_PER_FILE, SitemapLink, render_sitemap_index, render_urlset};
 use sha2::{Digest, Sha256};
@@ -150,16 +150,10 @@ async fn build_sitemap(
     match plan(count(post_count), count(tag_count), MAX_URLS_PER_FILE) {
         Plan::Single => {
             let mut links = vec![listing(site, latest)];
-            links.extend(links_to(
-                site,
-                "posts",
-                &sitemap::posts(pool, Reader::PUBLIC, 0, post_count).await?,
-            ));
-            links.extend(links_to(
-                site,
-                "tags",
-                &sitemap::tags(pool, Reader::PUBLIC, 0, tag_count).await?,
-            ));
+            for (listed, count) in [(Listed::Posts, post_count), (Listed::Tags, tag_count)] {
+                let entries = sitemap::entries(pool, Reader::PUBLIC, listed, 0, count).await?;
+                links.extend(links_to(site, listed, &entries));
+            }
             Ok((render_urlset(&links), latest))
         }
         Plan::Index {
@@ -188,25 +182,21 @@ async fn build_part(
         let (_, latest) = sitemap::post_summary(pool, Reader::PUBLIC).await?;
         return Ok(Some((render_urlset(&[listing(site, latest)]), latest)));
     }
-    let Some((kind, number)) = file
+    let Some((listed, number)) = file
         .strip_suffix(".xml")
         .and_then(|stem| stem.split_once('-'))
-        .and_then(|(kind, number)| Some((kind, number.parse::<i64>().ok()?)))
+        .and_then(|(kind, number)| Some((Listed::from_name(kind)?, number.parse::<i64>().ok()?)))
         .filter(|(_, number)| *number >= 1)
     else {
         return Ok(None);
     };
     let per_file = i64::try_from(MAX_URLS_PER_FILE).unwrap_or(i64::MAX);
     let offset = (number - 1).saturating_mul(per_file);
-    let entries = match kind {
-        "posts" => sitemap::posts(pool, Reader::PUBLIC, offset, per_file).await?,
-        "tags" => sitemap::tags(pool, Reader::PUBLIC, offset, per_file).await?,
-        _ => return Ok(None),
-    };
+    let entries = sitemap::entries(pool, Reader::PUBLIC, listed, offset, per_file).await?;
     if entries.is_empty() {
         return Ok(None);
     }
-    let links = links_to(site, kind, &entries);
+    let links = links_to(site, listed, &entries);
     let modified = entries.iter().map(|entry| entry.lastmod).max();
     Ok(Some((render_urlset(&links), modified)))
 }
@@ -218,11 +208,11 @@ fn listing(site: &SiteConfig, latest: Option<DateTime<Utc>>) -> SitemapLink {
     }
 }
 
-fn links_to(site: &SiteConfig, kind: &str, entries: &[SitemapEntry]) -> Vec<SitemapLink> {
+fn links_to(site: &SiteConfig, listed: Listed, entries: &[SitemapEntry]) -> Vec<SitemapLink> {
     entries
         .iter()
         .map(|entry| SitemapLink {
-            loc: site.url(&format!("{kind}/{}", entry.slug)),
+            loc: site.url(&format!("{}/{}", listed.name(), entry.slug)),
             lastmod: Some(entry.lastmod),
         })
         .collect()

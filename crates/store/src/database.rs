@@ -47,23 +47,14 @@ impl Database {
             // How long a request waits for a connection before it is answered "database
             // unavailable" (503): a restart or a saturated pool shows quickly, not as a hang.
             .acquire_timeout(ACQUIRE_TIMEOUT);
-        match &config.url {
+        let (options, embedded, location) = match &config.url {
             Some(url) => {
-                let connect_error = |source| StoreError::Connect {
-                    url: redact_url(url),
-                    source,
-                };
-                let options: PgConnectOptions = url.parse().map_err(connect_error)?;
-                let options = with_session(options, config.session());
-                let pool = pool_options
-                    .connect_with(options)
-                    .await
-                    .map_err(connect_error)?;
-                Ok(Self {
-                    pool,
-                    replicas,
-                    embedded: None,
-                })
+                let options: PgConnectOptions =
+                    url.parse().map_err(|source| StoreError::Connect {
+                        url: redact_url(url),
+                        source,
+                    })?;
+                (options, None, redact_url(url))
             }
             None => {
                 let options = EmbeddedOptions {
@@ -76,29 +67,30 @@ impl Database {
                     Access::Exclusive => EmbeddedPostgres::start(&options).await?,
                     Access::Shared => EmbeddedPostgres::start_or_attach(&options).await?,
                 };
-                let connect_error = |source| StoreError::Connect {
-                    url: format!("the embedded server in {}", embedded.root().display()),
-                    source,
-                };
+                let location = format!("the embedded server in {}", embedded.root().display());
                 let admin = embedded.superuser_connect_options("postgres");
                 prepare_app_database(&admin, embedded.app_password())
                     .await
-                    .map_err(connect_error)?;
-                let options = with_session(
-                    embedded.connect_options(EMBEDDED_DATABASE),
-                    config.session(),
-                );
-                let pool = pool_options
-                    .connect_with(options)
-                    .await
-                    .map_err(connect_error)?;
-                Ok(Self {
-                    pool,
-                    replicas,
-                    embedded: Some(embedded),
-                })
+                    .map_err(|source| StoreError::Connect {
+                        url: location.clone(),
+                        source,
+                    })?;
+                let options = embedded.connect_options(EMBEDDED_DATABASE);
+                (options, Some(embedded), location)
             }
-        }
+        };
+        let pool = pool_options
+            .connect_with(with_session(options, config.session()))
+            .await
+            .map_err(|source| StoreError::Connect {
+                url: location,
+                source,
+            })?;
+        Ok(Self {
+            pool,
+            replicas,
+            embedded,
+        })
     }
 
     pub fn pool(&self) -> &PgPool {

@@ -27,40 +27,56 @@ pub async fn post_summary(
     Ok(summary)
 }
 
-/// Published posts `offset..offset + limit`, in a stable order (by id).
-pub async fn posts(
-    exec: impl PgExecutor<'_>,
-    reader: Reader,
-    offset: i64,
-    limit: i64,
-) -> Result<Vec<SitemapEntry>, StoreError> {
-    let mut query = QueryBuilder::new(
-        "select p.slug, greatest(p.updated_at, p.published_at) as lastmod from posts p where true",
-    );
-    reader.push_post_visible(&mut query, "p");
-    query
-        .push(" order by p.id limit ")
-        .push_bind(limit)
-        .push(" offset ")
-        .push_bind(offset);
-    let entries = query.build_query_as().fetch_all(exec).await?;
-    Ok(entries)
+/// What a part of the sitemap lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listed {
+    /// The published posts, each with its last change.
+    Posts,
+    /// The tags labelling a published post, each with its latest post's change.
+    Tags,
 }
 
-/// Tags labelling a published post, in a stable order, each with its latest post's change.
-pub async fn tags(
+impl Listed {
+    /// The name in the sitemap's file names (`posts-1.xml`) and in the pages' paths
+    /// (`/posts/{slug}`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Listed::Posts => "posts",
+            Listed::Tags => "tags",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Listed::Posts, Listed::Tags]
+            .into_iter()
+            .find(|listed| listed.name() == name)
+    }
+}
+
+/// Entries `offset..offset + limit` of what `listed` names, in a stable order (by id).
+pub async fn entries(
     exec: impl PgExecutor<'_>,
     reader: Reader,
+    listed: Listed,
     offset: i64,
     limit: i64,
 ) -> Result<Vec<SitemapEntry>, StoreError> {
-    let mut query = QueryBuilder::new(
-        "select t.slug, max(greatest(p.updated_at, p.published_at)) as lastmod \
-         from tags t join post_tags pt on pt.tag_id = t.id join posts p on p.id = pt.post_id where true",
-    );
+    let (select, order) = match listed {
+        Listed::Posts => (
+            "select p.slug, greatest(p.updated_at, p.published_at) as lastmod from posts p where true",
+            " order by p.id",
+        ),
+        Listed::Tags => (
+            "select t.slug, max(greatest(p.updated_at, p.published_at)) as lastmod \
+             from tags t join post_tags pt on pt.tag_id = t.id join posts p on p.id = pt.post_id where true",
+            " group by t.id, t.slug order by t.id",
+        ),
+    };
+    let mut query = QueryBuilder::new(select);
     reader.push_post_visible(&mut query, "p");
     query
-        .push(" group by t.id, t.slug order by t.id limit ")
+        .push(order)
+        .push(" limit ")
         .push_bind(limit)
         .push(" offset ")
         .push_bind(offset);

@@ -12,7 +12,15 @@ use crate::visibility::Reader;
 pub struct StoredSummary {
     pub channel_id: i64,
     pub post_id: i64,
+    #[sqlx(flatten)]
+    pub written: WrittenText,
+}
+
+/// A text written for a channel, as a summary and a digest both store it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct WrittenText {
     pub text: String,
+    /// Under the channel's own counting rule.
     pub length: i32,
     pub char_limit: i32,
     pub truncated: bool,
@@ -211,13 +219,10 @@ pub struct StoredDigest {
     pub channel_id: i64,
     pub period_start: DateTime<Utc>,
     pub period_end: DateTime<Utc>,
-    pub text: String,
     /// JSON: `{"posts": [ids], "feedback": [[post id, new comments], …]}`.
     pub details: String,
-    pub length: i32,
-    pub char_limit: i32,
-    pub truncated: bool,
-    pub generated_at: DateTime<Utc>,
+    #[sqlx(flatten)]
+    pub written: WrittenText,
 }
 
 /// A digest to store.

@@ -3,14 +3,14 @@
 
 use std::collections::HashMap;
 
-use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use gazette_domain::channels::{self as domain_channels, ChannelEdit, ChannelRequest};
 use gazette_store::StoreError;
 use gazette_store::channels::{self, Channel};
 use gazette_store::posts::Post;
-use gazette_store::summaries::{self, StoredDigest, StoredSummary};
-use gazette_syndication::social;
+use gazette_store::summaries::{self, StoredDigest, StoredSummary, WrittenText};
+use gazette_syndication::social::{self, ChannelKind};
 
 use super::connection::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, list_size};
 use super::context::RequestContext;
@@ -18,26 +18,6 @@ use super::errors::ApiError;
 use super::ids::{GlobalId, Lookup, NodeKind};
 use super::loaders::LoadOne;
 use super::objects::PostNode;
-
-// Gazette's one `ChannelKind` (gazette-syndication) as the schema shows it: the derive's
-// `remote` conversions fail to compile if the two lists ever name different kinds.
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-#[graphql(
-    name = "ChannelKind",
-    remote = "gazette_syndication::social::ChannelKind"
-)]
-pub enum ChannelKind {
-    Facebook,
-    Twitter,
-    Youtube,
-    Flickr,
-    Blog,
-    Rss,
-    Podcast,
-    Mastodon,
-    Linkedin,
-    Other,
-}
 
 /// A place where the organisation announces its posts.
 pub struct ChannelNode(pub Channel);
@@ -54,7 +34,7 @@ impl ChannelNode {
     }
 
     async fn kind(&self) -> ChannelKind {
-        self.0.kind.into()
+        self.0.kind
     }
 
     async fn name(&self) -> &str {
@@ -112,6 +92,18 @@ impl SocialSummary {
         Ok(load_post(ctx, self.0.post_id).await?)
     }
 
+    #[graphql(flatten)]
+    async fn written(&self) -> ChannelText<'_> {
+        ChannelText(&self.0.written)
+    }
+}
+
+/// What a summary and a digest both show of the text written for their channel.
+struct ChannelText<'a>(&'a WrittenText);
+
+#[Object]
+impl ChannelText<'_> {
+    /// The text for the channel.
     async fn text(&self, ctx: &Context<'_>) -> Result<&str> {
         Ok(RequestContext::of(ctx)?.charge(&self.0.text)?)
     }
@@ -234,25 +226,9 @@ impl ChannelDigest {
             .collect())
     }
 
-    /// The digest as a text for the channel.
-    async fn text(&self, ctx: &Context<'_>) -> Result<&str> {
-        Ok(RequestContext::of(ctx)?.charge(&self.0.text)?)
-    }
-
-    async fn length(&self) -> i32 {
-        self.0.length
-    }
-
-    async fn limit(&self) -> i32 {
-        self.0.char_limit
-    }
-
-    async fn truncated(&self) -> bool {
-        self.0.truncated
-    }
-
-    async fn generated_at(&self) -> DateTime<Utc> {
-        self.0.generated_at
+    #[graphql(flatten)]
+    async fn written(&self) -> ChannelText<'_> {
+        ChannelText(&self.0.written)
     }
 }
 
@@ -501,7 +477,7 @@ impl ChannelMutation {
         let request = RequestContext::of(ctx)?;
         let channel_request = ChannelRequest {
             name: input.name,
-            kind: input.kind.into(),
+            kind: input.kind,
             url: input.url,
             slug: input.slug,
             enabled: input.enabled,
@@ -531,7 +507,7 @@ impl ChannelMutation {
         let id = GlobalId::decode(&input.id, NodeKind::Channel, "id")?;
         let edit = ChannelEdit {
             name: input.name,
-            kind: input.kind.map(Into::into),
+            kind: input.kind,
             url: input.url,
             slug: input.slug,
             enabled: input.enabled,

@@ -64,49 +64,67 @@ pub struct TextCounts {
 /// Refuses a document whose text is too large, has too many tokens or directives, or nests
 /// brackets deeper than any document within the depth limit could; before it is parsed.
 pub fn check_text(query: &str, limits: &DocumentLimits) -> Result<(), ServerError> {
-    if query.len() > limits.max_bytes {
-        return Err(refusal(
-            "QUERY_TOO_LARGE",
+    refuse_unless(
+        query.len() <= limits.max_bytes,
+        "QUERY_TOO_LARGE",
+        limits.max_bytes,
+        || {
             format!(
                 "The query document has {} bytes and the limit is {}.",
                 query.len(),
                 limits.max_bytes
-            ),
-            |extensions| extensions.set("limit", limits.max_bytes),
-        ));
-    }
+            )
+        },
+    )?;
     let counts = count_text(query);
-    if counts.nesting > limits.max_nesting {
-        return Err(refusal(
-            "QUERY_TOO_DEEP",
+    refuse_unless(
+        counts.nesting <= limits.max_nesting,
+        "QUERY_TOO_DEEP",
+        limits.max_depth,
+        || {
             format!(
                 "The query document nests brackets more than {} levels deep; queries may nest {} levels.",
                 limits.max_nesting, limits.max_depth
-            ),
-            |extensions| extensions.set("limit", limits.max_depth),
-        ));
-    }
-    if counts.tokens > limits.max_tokens {
-        return Err(refusal(
-            "TOO_MANY_TOKENS",
+            )
+        },
+    )?;
+    refuse_unless(
+        counts.tokens <= limits.max_tokens,
+        "TOO_MANY_TOKENS",
+        limits.max_tokens,
+        || {
             format!(
                 "The query document has {} tokens and the limit is {}: send a smaller document.",
                 counts.tokens, limits.max_tokens
-            ),
-            |extensions| extensions.set("limit", limits.max_tokens),
-        ));
-    }
-    if counts.directives > limits.max_directives {
-        return Err(refusal(
-            "TOO_MANY_DIRECTIVES",
+            )
+        },
+    )?;
+    refuse_unless(
+        counts.directives <= limits.max_directives,
+        "TOO_MANY_DIRECTIVES",
+        limits.max_directives,
+        || {
             format!(
                 "The query document uses {} directives and the limit is {}.",
                 counts.directives, limits.max_directives
-            ),
-            |extensions| extensions.set("limit", limits.max_directives),
-        ));
+            )
+        },
+    )
+}
+
+/// A refusal with `code` and the `limit` the client may go by, unless `within`.
+fn refuse_unless(
+    within: bool,
+    code: &'static str,
+    limit: usize,
+    message: impl FnOnce() -> String,
+) -> Result<(), ServerError> {
+    if within {
+        return Ok(());
     }
-    Ok(())
+    Err(refusal(code, message(), |extensions| {
+        extensions.set("limit", limit)
+    }))
 }
 
 /// Counts the lexical tokens of a GraphQL document (names, numbers, strings and

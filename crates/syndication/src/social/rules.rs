@@ -1,9 +1,10 @@
 //! Each channel kind's rules, in one table: how long a text may be, how its length is
 //! counted, how many hashtags it takes, and the default shape of a summary.
 
-/// The kinds of social channel Gazette writes for: the one definition, which the store
-/// reads and writes (by [`ChannelKind::as_str`]) and the API shows.
+// The one list of kinds: the store reads and writes them by `ChannelKind::as_str`, and
+// the API's schema shows this very enum (feature `graphql`), so no second list can drift.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 pub enum ChannelKind {
     Facebook,
     Twitter,

@@ -121,6 +121,7 @@ export type ChannelDigest = {
    */
   feedback: Array<DigestFeedback>;
   generatedAt: Scalars['DateTime']['output'];
+  /** The text's length under the channel's own counting rule. */
   length: Scalars['Int']['output'];
   limit: Scalars['Int']['output'];
   periodEnd: Scalars['DateTime']['output'];
@@ -130,8 +131,9 @@ export type ChannelDigest = {
    * `first` of them (20 when not given, at most 100).
    */
   publishedPosts: Array<Post>;
-  /** The digest as a text for the channel. */
+  /** The text for the channel. */
   text: Scalars['String']['output'];
+  /** Whether something was shortened or left out to fit. */
   truncated: Scalars['Boolean']['output'];
 };
 
@@ -818,6 +820,7 @@ export type SocialSummary = {
   length: Scalars['Int']['output'];
   limit: Scalars['Int']['output'];
   post: Post;
+  /** The text for the channel. */
   text: Scalars['String']['output'];
   /** Whether something was shortened or left out to fit. */
   truncated: Scalars['Boolean']['output'];

@@ -101,6 +101,18 @@ pub enum NodeRow {
 }
 
 /// A root field's `id` or `slug`, checked.
+/// What a connection's `totalCount` counts.
+enum Count<'k> {
+    /// The posts the filter lets through (kept under key 0).
+    Posts(&'k PostFilter),
+    Tags,
+    Authors,
+    /// The comments under each parent.
+    Children(Parent, &'k [i64]),
+    /// Each post's whole thread.
+    Threads(&'k [i64]),
+}
+
 enum Key {
     Id(i64),
     Slug(String),
@@ -447,45 +459,19 @@ impl<'a> Loads<'a> {
                     let Slot::PostPage(page) = self.keep(field.slot, Slot::PostPage(page))? else {
                         return Err(Fallback);
                     };
-                    for counted in selection {
-                        if let ConnectionField::TotalCount = counted.kind {
-                            let count =
-                                posts::count(&mut **self.connection().await?, self.reader, &filter)
-                                    .await?;
-                            self.keep(counted.slot, Slot::Counts(HashMap::from([(0, count)])))?;
-                        }
-                    }
+                    self.keep_total_counts(selection, Count::Posts(&filter))
+                        .await?;
                     let rows: Vec<&Post> = page.nodes.iter().collect();
                     for nodes in node_selections(selection) {
                         self.posts(nodes, rows.clone(), None).await?;
                     }
                 }
                 RootField::Tag { id, slug, .. } => {
-                    let tag = match self.key(id, slug, NodeKind::Tag)? {
-                        Key::Id(id) => self.tag_by_id(id).await?,
-                        Key::Slug(slug) => {
-                            tags::find_visible_by_slug(
-                                &mut **self.connection().await?,
-                                &slug,
-                                self.reader,
-                            )
-                            .await?
-                        }
-                    };
+                    let tag = self.tag(self.key(id, slug, NodeKind::Tag)?).await?;
                     self.keep(field.slot, Slot::Tag(tag))?;
                 }
                 RootField::Author { id, slug, .. } => {
-                    let author = match self.key(id, slug, NodeKind::Author)? {
-                        Key::Id(id) => self.author_by_id(id).await?,
-                        Key::Slug(slug) => {
-                            authors::find_visible_by_slug(
-                                &mut **self.connection().await?,
-                                &slug,
-                                self.reader,
-                            )
-                            .await?
-                        }
-                    };
+                    let author = self.author(self.key(id, slug, NodeKind::Author)?).await?;
                     self.keep(field.slot, Slot::Author(author))?;
                 }
                 RootField::Tags { page, selection } => {
@@ -498,13 +484,7 @@ impl<'a> Loads<'a> {
                     .await?;
                     let page = Page::new(&request, rows, TAG_ORDERING, Tag::position);
                     self.keep(field.slot, Slot::TagPage(page))?;
-                    for counted in selection {
-                        if let ConnectionField::TotalCount = counted.kind {
-                            let count =
-                                tags::count(&mut **self.connection().await?, self.reader).await?;
-                            self.keep(counted.slot, Slot::Counts(HashMap::from([(0, count)])))?;
-                        }
-                    }
+                    self.keep_total_counts(selection, Count::Tags).await?;
                 }
                 RootField::Authors { page, selection } => {
                     let request = PageRequest::new(&self.page_args(page)?, AUTHOR_ORDERING)?;
@@ -516,14 +496,7 @@ impl<'a> Loads<'a> {
                     .await?;
                     let page = Page::new(&request, rows, AUTHOR_ORDERING, Author::position);
                     self.keep(field.slot, Slot::AuthorPage(page))?;
-                    for counted in selection {
-                        if let ConnectionField::TotalCount = counted.kind {
-                            let count =
-                                authors::count(&mut **self.connection().await?, self.reader)
-                                    .await?;
-                            self.keep(counted.slot, Slot::Counts(HashMap::from([(0, count)])))?;
-                        }
-                    }
+                    self.keep_total_counts(selection, Count::Authors).await?;
                 }
                 RootField::Node { id, selections } => {
                     let global = self.node_id(id)?;
@@ -548,9 +521,9 @@ impl<'a> Loads<'a> {
                         .await?
                         .remove(&global.id)
                         .map(NodeRow::Comment),
-                        NodeKind::Tag => self.tag_by_id(global.id).await?.map(NodeRow::Tag),
+                        NodeKind::Tag => self.tag(Key::Id(global.id)).await?.map(NodeRow::Tag),
                         NodeKind::Author => {
-                            self.author_by_id(global.id).await?.map(NodeRow::Author)
+                            self.author(Key::Id(global.id)).await?.map(NodeRow::Author)
                         }
                         NodeKind::Channel => return Err(Fallback),
                     };
@@ -630,22 +603,65 @@ impl<'a> Loads<'a> {
         Ok(rows)
     }
 
-    /// A tag by id, as the resolvers' loader reads it.
-    async fn tag_by_id(&self, id: i64) -> Result<Option<Tag>, Fallback> {
-        Ok(
-            tags::find_visible(&mut **self.connection().await?, &[id], self.reader)
+    /// A tag by id (as the resolvers' loader reads it) or by slug.
+    async fn tag(&self, key: Key) -> Result<Option<Tag>, Fallback> {
+        let (connection, reader) = (&mut **self.connection().await?, self.reader);
+        Ok(match key {
+            Key::Id(id) => tags::find_visible(connection, &[id], reader)
                 .await?
                 .remove(&id),
-        )
+            Key::Slug(slug) => tags::find_visible_by_slug(connection, &slug, reader).await?,
+        })
     }
 
-    /// An author by id, as the resolvers' loader reads them.
-    async fn author_by_id(&self, id: i64) -> Result<Option<Author>, Fallback> {
-        Ok(
-            authors::find_visible(&mut **self.connection().await?, &[id], self.reader)
+    /// An author by id (as the resolvers' loader reads them) or by slug.
+    async fn author(&self, key: Key) -> Result<Option<Author>, Fallback> {
+        let (connection, reader) = (&mut **self.connection().await?, self.reader);
+        Ok(match key {
+            Key::Id(id) => authors::find_visible(connection, &[id], reader)
                 .await?
                 .remove(&id),
-        )
+            Key::Slug(slug) => authors::find_visible_by_slug(connection, &slug, reader).await?,
+        })
+    }
+
+    /// Keeps `what`'s counts for each `totalCount` the connection's `selection` asks for
+    /// (nothing is counted when it asks for none).
+    async fn keep_total_counts<Node>(
+        &self,
+        selection: &Selection<ConnectionField<Node>>,
+        what: Count<'_>,
+    ) -> Result<(), Fallback> {
+        for counted in selection {
+            if let ConnectionField::TotalCount = counted.kind {
+                let counts = self.count(&what).await?;
+                self.keep(counted.slot, Slot::Counts(counts))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The counts behind a connection's `totalCount`, by the key its pages are kept under.
+    async fn count(&self, what: &Count<'_>) -> Result<HashMap<i64, i64>, Fallback> {
+        let (connection, reader) = (&mut **self.connection().await?, self.reader);
+        Ok(match *what {
+            Count::Posts(filter) => {
+                HashMap::from([(0, posts::count(connection, reader, filter).await?)])
+            }
+            Count::Tags => HashMap::from([(0, tags::count(connection, reader).await?)]),
+            Count::Authors => HashMap::from([(0, authors::count(connection, reader).await?)]),
+            Count::Children(parent, keys) => {
+                comments::child_counts(connection, parent, keys, reader).await?
+            }
+            Count::Threads(post_ids) => {
+                let mut counts = HashMap::with_capacity(post_ids.len());
+                for post_id in post_ids {
+                    let count = comments::thread_count(&mut *connection, *post_id, reader).await?;
+                    counts.insert(*post_id, count);
+                }
+                counts
+            }
+        })
     }
 
     /// One post, and the first page of its first `thread` field if it selects one: one
@@ -818,18 +834,8 @@ impl<'a> Loads<'a> {
         let Slot::CommentPages(pages) = self.keep(slot, Slot::CommentPages(pages))? else {
             return Err(Fallback);
         };
-        for counted in selection {
-            if let ConnectionField::TotalCount = counted.kind {
-                let counts = comments::child_counts(
-                    &mut **self.connection().await?,
-                    parent,
-                    keys,
-                    self.reader,
-                )
-                .await?;
-                self.keep(counted.slot, Slot::Counts(counts))?;
-            }
-        }
+        self.keep_total_counts(selection, Count::Children(parent, keys))
+            .await?;
         let rows: Vec<&Comment> = pages.values().flat_map(|page| page.nodes.iter()).collect();
         for nodes in node_selections(selection) {
             self.comments(nodes, rows.clone(), None).await?;
@@ -873,21 +879,8 @@ impl<'a> Loads<'a> {
         let Slot::CommentPages(pages) = self.keep(slot, Slot::CommentPages(pages))? else {
             return Err(Fallback);
         };
-        for counted in selection {
-            if let ConnectionField::TotalCount = counted.kind {
-                let mut counts = HashMap::with_capacity(post_ids.len());
-                for post_id in post_ids {
-                    let count = comments::thread_count(
-                        &mut **self.connection().await?,
-                        *post_id,
-                        self.reader,
-                    )
-                    .await?;
-                    counts.insert(*post_id, count);
-                }
-                self.keep(counted.slot, Slot::Counts(counts))?;
-            }
-        }
+        self.keep_total_counts(selection, Count::Threads(post_ids))
+            .await?;
         let rows: Vec<&Comment> = pages.values().flat_map(|page| page.nodes.iter()).collect();
         // A thread page knows its own comments: their parents need no look-up.
         let known = Known {

@@ -40,17 +40,11 @@ pub async fn get(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let media = match negotiate(&headers) {
-        Ok(media) => media,
-        Err(Unacceptable { browser: true }) if uri.query().is_none() => {
-            // Someone opened the endpoint in a browser: show them the playground.
-            return Redirect::to("/graphiql").into_response();
-        }
-        Err(Unacceptable { .. }) => return not_acceptable(),
-    };
-    let client = match admit(&state, &headers, peer, media).await {
-        Ok(client) => client,
-        Err(penalised) => return penalised,
+    // Someone who opens the bare endpoint in a browser is shown the playground.
+    let playground = uri.query().is_none();
+    let (client, media) = match admit(&state, &headers, peer, playground).await {
+        Ok(admitted) => admitted,
+        Err(refused) => return refused,
     };
     let read = request::from_query_string(&uri, state.config.limits.max_tokens);
     run(&state, &headers, client, media, read, Method::GET).await
@@ -62,31 +56,36 @@ pub async fn post(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let media = match negotiate(&headers) {
-        Ok(media) => media,
-        Err(Unacceptable { .. }) => return not_acceptable(),
-    };
     // Before the body is read: a penalised client costs the server no more than this.
-    let client = match admit(&state, &headers, peer, media).await {
-        Ok(client) => client,
-        Err(penalised) => return penalised,
+    let (client, media) = match admit(&state, &headers, peer, false).await {
+        Ok(admitted) => admitted,
+        Err(refused) => return refused,
     };
     let read = request::from_body(&headers, body, state.config.limits.max_tokens).await;
     run(&state, &headers, client, media, read, Method::POST).await
 }
 
-/// The client a request comes from, unless it is penalised for its refusals (then its
-/// answer, after the penalty's delay).
+/// The client a request comes from and the media type it accepts; else the answer: 406
+/// for a media type Gazette does not write (a browser sent to the playground when
+/// `playground`), or, for a client penalised for its refusals, its answer after the
+/// penalty's delay.
 async fn admit(
     state: &AppState,
     headers: &HeaderMap,
     peer: SocketAddr,
-    media: MediaType,
-) -> Result<ClientKey, Response> {
+    playground: bool,
+) -> Result<(ClientKey, MediaType), Response> {
+    let media = match negotiate(headers) {
+        Ok(media) => media,
+        Err(Unacceptable { browser: true }) if playground => {
+            return Err(Redirect::to("/graphiql").into_response());
+        }
+        Err(Unacceptable { .. }) => return Err(not_acceptable()),
+    };
     let client = client_key(headers, peer, state.config.trusted_proxy_hops);
     match state.refusals.penalty(&client) {
         Some(wait) => Err(penalised(media, wait).await),
-        None => Ok(client),
+        None => Ok((client, media)),
     }
 }
 
