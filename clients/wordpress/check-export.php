@@ -28,8 +28,8 @@ function __( $text, $domain = 'default' ) {
 	return $text;
 }
 
-require __DIR__ . '/class-wxr-parser-simplexml.php';
-require __DIR__ . '/class-wxr-parser-xml.php';
+require __DIR__ . '/vendor/class-wxr-parser-simplexml.php';
+require __DIR__ . '/vendor/class-wxr-parser-xml.php';
 
 $file     = $argv[1] ?? '';
 $failures = array();
