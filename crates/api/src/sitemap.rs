@@ -150,8 +150,8 @@ async fn build_sitemap(
     match plan(count(post_count), count(tag_count), MAX_URLS_PER_FILE) {
         Plan::Single => {
             let mut links = vec![listing(site, latest)];
-            for (listed, count) in [(Listed::Posts, post_count), (Listed::Tags, tag_count)] {
-                let entries = sitemap::entries(pool, Reader::PUBLIC, listed, 0, count).await?;
+            for (listed, all) in [(Listed::Posts, post_count), (Listed::Tags, tag_count)] {
+                let entries = sitemap::entries(pool, Reader::PUBLIC, listed, 0, all).await?;
                 links.extend(links_to(site, listed, &entries));
             }
             Ok((render_urlset(&links), latest))
@@ -165,8 +165,11 @@ async fn build_sitemap(
                 lastmod: latest,
             };
             let mut links = vec![part("pages.xml".to_owned())];
-            links.extend((1..=post_files).map(|number| part(format!("posts-{number}.xml"))));
-            links.extend((1..=tag_files).map(|number| part(format!("tags-{number}.xml"))));
+            for (listed, files) in [(Listed::Posts, post_files), (Listed::Tags, tag_files)] {
+                links.extend(
+                    (1..=files).map(|number| part(format!("{}-{number}.xml", listed.name()))),
+                );
+            }
             Ok((render_sitemap_index(&links), latest))
         }
     }

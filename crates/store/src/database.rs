@@ -49,12 +49,13 @@ impl Database {
             .acquire_timeout(ACQUIRE_TIMEOUT);
         let (options, embedded, location) = match &config.url {
             Some(url) => {
+                let location = redact_url(url);
                 let options: PgConnectOptions =
                     url.parse().map_err(|source| StoreError::Connect {
-                        url: redact_url(url),
+                        url: location.clone(),
                         source,
                     })?;
-                (options, None, redact_url(url))
+                (options, None, location)
             }
             None => {
                 let options = EmbeddedOptions {

@@ -46,6 +46,7 @@ impl Listed {
         }
     }
 
+    /// The list [`Listed::name`] names, if any.
     pub fn from_name(name: &str) -> Option<Self> {
         [Listed::Posts, Listed::Tags]
             .into_iter()

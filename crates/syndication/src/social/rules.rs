@@ -3,6 +3,8 @@
 
 // The one list of kinds: the store reads and writes them by `ChannelKind::as_str`, and
 // the API's schema shows this very enum (feature `graphql`), so no second list can drift.
+// A plain comment, not a doc comment: the derive would make a doc comment the schema's
+// description of `ChannelKind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 pub enum ChannelKind {

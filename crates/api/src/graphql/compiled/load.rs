@@ -100,10 +100,10 @@ pub enum NodeRow {
     Author(Author),
 }
 
-/// A root field's `id` or `slug`, checked.
-/// What a connection's `totalCount` counts.
+/// What a connection's `totalCount` counts. Root connections keep their one count under
+/// key 0, nested ones under each parent's id.
 enum Count<'k> {
-    /// The posts the filter lets through (kept under key 0).
+    /// The posts the filter lets through.
     Posts(&'k PostFilter),
     Tags,
     Authors,
@@ -113,6 +113,7 @@ enum Count<'k> {
     Threads(&'k [i64]),
 }
 
+/// A root field's `id` or `slug`, checked.
 enum Key {
     Id(i64),
     Slug(String),
