@@ -606,7 +606,8 @@ impl<'a> Loads<'a> {
 
     /// A tag by id (as the resolvers' loader reads it) or by slug.
     async fn tag(&self, key: Key) -> Result<Option<Tag>, Fallback> {
-        let (connection, reader) = (&mut **self.connection().await?, self.reader);
+        let mut held = self.connection().await?;
+        let (connection, reader) = (&mut **held, self.reader);
         Ok(match key {
             Key::Id(id) => tags::find_visible(connection, &[id], reader)
                 .await?
@@ -617,7 +618,8 @@ impl<'a> Loads<'a> {
 
     /// An author by id (as the resolvers' loader reads them) or by slug.
     async fn author(&self, key: Key) -> Result<Option<Author>, Fallback> {
-        let (connection, reader) = (&mut **self.connection().await?, self.reader);
+        let mut held = self.connection().await?;
+        let (connection, reader) = (&mut **held, self.reader);
         Ok(match key {
             Key::Id(id) => authors::find_visible(connection, &[id], reader)
                 .await?
@@ -644,7 +646,8 @@ impl<'a> Loads<'a> {
 
     /// The counts behind a connection's `totalCount`, by the key its pages are kept under.
     async fn count(&self, what: &Count<'_>) -> Result<HashMap<i64, i64>, Fallback> {
-        let (connection, reader) = (&mut **self.connection().await?, self.reader);
+        let mut held = self.connection().await?;
+        let (connection, reader) = (&mut **held, self.reader);
         Ok(match *what {
             Count::Posts(filter) => {
                 HashMap::from([(0, posts::count(connection, reader, filter).await?)])
