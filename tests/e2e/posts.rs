@@ -498,6 +498,35 @@ async fn pages_forward_and_backward_without_gaps() {
         .await;
     assert_eq!(error_code(&bad_cursor), Some("BAD_USER_INPUT"));
     assert_eq!(field(&bad_cursor), Some("after"));
+    // Forged cursors that name the right list with another kind of key, or a text with a
+    // NUL, found by probing a running server (they were answered INTERNAL by the
+    // database): each is refused as a bad cursor. Each is base64url of the text above it,
+    // `ordering|id|key`.
+    for (query, cursor) in [
+        // posts:published:desc|5|i123
+        (PAGE, "cG9zdHM6cHVibGlzaGVkOmRlc2N8NXxpMTIz"),
+        // posts:published:desc|5|sabc
+        (PAGE, "cG9zdHM6cHVibGlzaGVkOmRlc2N8NXxzYWJj"),
+        // tags:name|1|i5
+        (
+            "query($after: String) { tags(first: 2, after: $after) { nodes { slug } } }",
+            "dGFnczpuYW1lfDF8aTU",
+        ),
+        // tags:name|1|sTopic\0
+        (
+            "query($after: String) { tags(first: 2, after: $after) { nodes { slug } } }",
+            "dGFnczpuYW1lfDF8c1RvcGljAA",
+        ),
+        // authors:name|1|t2024-01-01T00:00:00Z
+        (
+            "query($after: String) { authors(first: 2, after: $after) { nodes { name } } }",
+            "YXV0aG9yczpuYW1lfDF8dDIwMjQtMDEtMDFUMDA6MDA6MDBa",
+        ),
+    ] {
+        let refused = app.graphql(query, json!({ "after": cursor })).await;
+        assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
+        assert_eq!(field(&refused), Some("after"), "{refused}");
+    }
     let title_cursor = app
         .graphql(
             PAGE,

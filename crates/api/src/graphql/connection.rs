@@ -355,17 +355,45 @@ fn decode_cursor(cursor: &str, ordering: &str, field: &str) -> Result<Position, 
         ));
     }
     let id = id.parse::<i64>().map_err(|_| invalid())?;
-    let key = match key.split_at_checked(1) {
-        Some(("t", time)) => SortKey::Time(
+    // A forged cursor may name this ordering with another kind of key, or a text
+    // PostgreSQL cannot hold: refused here, not by the database as an internal error.
+    let key = match (key.split_at_checked(1), cursor_key_kind(ordering)) {
+        (Some(("t", time)), Some(KeyKind::Time)) => SortKey::Time(
             DateTime::parse_from_rfc3339(time)
                 .map_err(|_| invalid())?
                 .with_timezone(&Utc),
         ),
-        Some(("s", text)) => SortKey::Text(text.to_owned()),
-        Some(("i", number)) => SortKey::Int(number.parse().map_err(|_| invalid())?),
+        (Some(("s", text)), Some(KeyKind::Text)) if !text.contains('\0') => {
+            SortKey::Text(text.to_owned())
+        }
+        (Some(("i", number)), Some(KeyKind::Int)) => {
+            SortKey::Int(number.parse().map_err(|_| invalid())?)
+        }
         _ => return Err(invalid()),
     };
     Ok(Position { key, id })
+}
+
+/// What a list's rows sort by, so what its cursors carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyKind {
+    Time,
+    Text,
+    Int,
+}
+
+/// The kind of key in the cursors of `ordering` (the names `post_ordering`,
+/// `comment_ordering` and the lists' constants give), as their position functions make
+/// them; `None` for a name no list uses.
+fn cursor_key_kind(ordering: &str) -> Option<KeyKind> {
+    match ordering.split(':').collect::<Vec<_>>()[..] {
+        ["posts", "published" | "updated", _] => Some(KeyKind::Time),
+        ["posts", "title", _] | ["tags", "name"] | ["authors", "name"] | ["thread"] => {
+            Some(KeyKind::Text)
+        }
+        ["comments" | "replies", _] => Some(KeyKind::Int),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -378,39 +406,138 @@ mod tests {
             key: SortKey::Text("a|b".to_owned()),
             id: 7,
         };
-        let cursor = encode_cursor("title", &position);
+        let cursor = encode_cursor("posts:title:asc", &position);
         assert_eq!(
-            decode_cursor(&cursor, "title", "after").ok(),
+            decode_cursor(&cursor, "posts:title:asc", "after").ok(),
             Some(position)
         );
         let time = Position {
             key: SortKey::Time(DateTime::from_timestamp(1_377_172_800, 123_456_000).expect("time")),
             id: 1,
         };
-        let cursor = encode_cursor("published", &time);
+        let cursor = encode_cursor("posts:published:desc", &time);
         assert_eq!(
-            decode_cursor(&cursor, "published", "after").ok(),
+            decode_cursor(&cursor, "posts:published:desc", "after").ok(),
             Some(time)
         );
     }
 
     #[test]
     fn foreign_and_malformed_cursors_are_refused() {
-        let cursor = encode_cursor(
-            "title",
+        let text = |text: &str| Position {
+            key: SortKey::Text(text.to_owned()),
+            id: 1,
+        };
+        let cursor = encode_cursor("posts:title:asc", &text("x"));
+        // The right ordering's name with another kind of key, as a forger would write it.
+        let time_key = encode_cursor(
+            "tags:name",
             &Position {
-                key: SortKey::Text("x".to_owned()),
+                key: SortKey::Time(DateTime::from_timestamp(0, 0).expect("time")),
                 id: 1,
             },
         );
+        let number_key = encode_cursor(
+            "posts:published:desc",
+            &Position {
+                key: SortKey::Int(123),
+                id: 5,
+            },
+        );
+        let nul = encode_cursor("authors:name", &text("A\0"));
+        let unknown = encode_cursor("no-such-list", &text("x"));
         for (bad, ordering) in [
-            (cursor.as_str(), "published"),
-            ("%%%", "title"),
-            ("dGl0bGU", "title"),
+            (cursor.as_str(), "posts:published:desc"),
+            ("%%%", "posts:title:asc"),
+            ("dGl0bGU", "posts:title:asc"),
+            (time_key.as_str(), "tags:name"),
+            (number_key.as_str(), "posts:published:desc"),
+            (nul.as_str(), "authors:name"),
+            (unknown.as_str(), "no-such-list"),
         ] {
             let error = decode_cursor(bad, ordering, "after").expect_err("refused");
             assert_eq!(error.code(), "BAD_USER_INPUT");
         }
+    }
+
+    /// Every list's ordering has a key kind, and it is the kind its positions hold.
+    #[test]
+    fn every_ordering_names_the_kind_of_key_its_positions_hold() {
+        use super::super::authors::AUTHOR_ORDERING;
+        use super::super::objects::{
+            THREAD_ORDERING, comment_ordering, comment_position, post_ordering, thread_position,
+        };
+        use super::super::tags::TAG_ORDERING;
+        use gazette_store::comments::{Comment, CommentStatus, Parent};
+        use gazette_store::keyset::Direction;
+        use gazette_store::posts::{Post, PostOrder, PostOrderField, PostStatus};
+
+        let kind = |key: &SortKey| match key {
+            SortKey::Time(_) => KeyKind::Time,
+            SortKey::Text(_) => KeyKind::Text,
+            SortKey::Int(_) => KeyKind::Int,
+        };
+        let at = DateTime::from_timestamp(0, 0).expect("time");
+        let post = Post {
+            id: 1,
+            author_id: 1,
+            slug: "s".to_owned(),
+            title: "t".to_owned(),
+            body: String::new(),
+            body_html: String::new(),
+            excerpt: String::new(),
+            custom_excerpt: false,
+            status: PostStatus::Published,
+            comments_open: true,
+            published_at: Some(at),
+            created_at: at,
+            updated_at: at,
+        };
+        for field in [
+            PostOrderField::PublishedAt,
+            PostOrderField::UpdatedAt,
+            PostOrderField::Title,
+        ] {
+            for direction in [Direction::Asc, Direction::Desc] {
+                let ordering = post_ordering(PostOrder { field, direction });
+                assert_eq!(
+                    cursor_key_kind(ordering),
+                    Some(kind(&post.position(field).key)),
+                    "{ordering}"
+                );
+            }
+        }
+        let comment = Comment {
+            id: 1,
+            post_id: 1,
+            parent_id: None,
+            path: vec![1],
+            depth: 0,
+            author_name: "a".to_owned(),
+            author_email: None,
+            author_url: None,
+            author_id: None,
+            body: String::new(),
+            body_html: String::new(),
+            status: CommentStatus::Published,
+            client_address: None,
+            client_mutation_id: None,
+            created_at: at,
+            updated_at: at,
+            post_author_id: 1,
+        };
+        for parent in [Parent::Post, Parent::Comment] {
+            for newest_first in [false, true] {
+                let ordering = comment_ordering(parent, newest_first);
+                let expected = Some(kind(&comment_position(&comment).key));
+                assert_eq!(cursor_key_kind(ordering), expected, "{ordering}");
+            }
+        }
+        let thread = Some(kind(&thread_position(&comment).key));
+        assert_eq!(cursor_key_kind(THREAD_ORDERING), thread);
+        // Tags and authors sort by name.
+        assert_eq!(cursor_key_kind(TAG_ORDERING), Some(KeyKind::Text));
+        assert_eq!(cursor_key_kind(AUTHOR_ORDERING), Some(KeyKind::Text));
     }
 
     #[test]
