@@ -114,6 +114,21 @@ fn corpus(big_thread: &str, drafted: &str, nodes: &Value) -> Vec<(&'static str, 
                 nodes["author"], nodes["admin"], nodes["post"], nodes["missing"],
             ] }),
         ),
+        // Found by probing a running server: a fragment on another type shared a key
+        // with the one that applies, and the resolvers' answer put the key where the other
+        // fragment named it (the plan, as CollectFields says, did not).
+        (
+            "fragments on other types naming the same fields",
+            "query($post: ID!, $ids: [ID!]!) { \
+             node(id: $post) { ... on Comment { status } ... on Post { title status } } \
+             nodes(ids: $ids) { ... on Comment { status body } ... on Post { title status } } \
+             post(slug: \"post-1\") { ... on Node { ... on Comment { status } } title status \
+               comments(first: 2) { nodes { ... on Node { ... on Post { createdAt } } id createdAt } } } \
+             posts(first: 2) { nodes { ... on Node { ... on Tag { slug } } id slug } } \
+             none: posts(first: 1) { nodes { ... on Node { ... on Tag { slug } } } } }"
+                .to_owned(),
+            json!({ "post": nodes["post"], "ids": [nodes["post"], nodes["comment"], nodes["tag"]] }),
+        ),
         (
             "nodes in a literal list",
             format!(

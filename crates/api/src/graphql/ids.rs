@@ -26,7 +26,7 @@ impl NodeKind {
         NodeKind::Channel,
     ];
 
-    fn type_name(self) -> &'static str {
+    pub(crate) fn type_name(self) -> &'static str {
         match self {
             NodeKind::Post => "Post",
             NodeKind::Author => "Author",

@@ -137,7 +137,20 @@ impl<'a> Writer<'a> {
         Ok(self.out)
     }
 
+    /// Writes `null` for an object none of whose fields apply (all of them are in fragments
+    /// on other types), as async-graphql answers one (the specification would write `{}`):
+    /// both paths answer alike. Whether it did.
+    fn nothing_selected<K>(&mut self, selection: &Selection<K>) -> bool {
+        if selection.is_empty() {
+            self.null();
+        }
+        selection.is_empty()
+    }
+
     fn post(&mut self, selection: &Selection<PostField>, post: &Post) -> Result<(), Fallback> {
+        if self.nothing_selected(selection) {
+            return Ok(());
+        }
         self.out.push(b'{');
         for (index, field) in selection.iter().enumerate() {
             self.key(index, &field.key)?;
@@ -205,6 +218,9 @@ impl<'a> Writer<'a> {
         selection: &Selection<AuthorField>,
         author: &Author,
     ) -> Result<(), Fallback> {
+        if self.nothing_selected(selection) {
+            return Ok(());
+        }
         self.out.push(b'{');
         for (index, field) in selection.iter().enumerate() {
             self.key(index, &field.key)?;
@@ -222,6 +238,9 @@ impl<'a> Writer<'a> {
     }
 
     fn tag(&mut self, selection: &Selection<TagField>, tag: &Tag) -> Result<(), Fallback> {
+        if self.nothing_selected(selection) {
+            return Ok(());
+        }
         self.out.push(b'{');
         for (index, field) in selection.iter().enumerate() {
             self.key(index, &field.key)?;
@@ -245,6 +264,9 @@ impl<'a> Writer<'a> {
         selection: &Selection<CommentField>,
         comment: &Comment,
     ) -> Result<(), Fallback> {
+        if self.nothing_selected(selection) {
+            return Ok(());
+        }
         let tombstone = gazette_domain::policy::shows_as_tombstone(comment);
         self.out.push(b'{');
         for (index, field) in selection.iter().enumerate() {

@@ -452,6 +452,7 @@ fn respond_with(
         report.checked = true;
         report.name = document_operation_name(&checked.document, checked.operation_name.as_deref());
         response_order::reorder(
+            &state.schemas.model,
             &checked.document,
             checked.operation_name.as_deref(),
             &mut response.data,
