@@ -170,21 +170,39 @@ pub(super) fn negotiate(headers: &HeaderMap) -> Result<MediaType, Unacceptable> 
     else {
         return Ok(MediaType::Json);
     };
+    let items: Vec<(String, f32)> = accept
+        .split(',')
+        .map(|item| {
+            let mut parts = item.split(';');
+            let media = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+            let quality = parts
+                .filter_map(|part| part.trim().strip_prefix("q="))
+                .find_map(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            (media, quality)
+        })
+        .collect();
+    // A type named with q=0 is refused even where a wildcard would take it (RFC 9110,
+    // 12.5.1: the most specific range decides).
+    let refused = |name: &str| {
+        items
+            .iter()
+            .any(|(media, quality)| media == name && *quality <= 0.0)
+    };
     let mut best: Option<(f32, MediaType)> = None;
     let mut browser = false;
-    for item in accept.split(',') {
-        let mut parts = item.split(';');
-        let media = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
-        let quality = parts
-            .filter_map(|part| part.trim().strip_prefix("q="))
-            .find_map(|q| q.parse::<f32>().ok())
-            .unwrap_or(1.0);
+    for (media, quality) in &items {
+        let quality = *quality;
         if quality <= 0.0 {
             continue;
         }
         let candidate = match media.as_str() {
             "application/graphql-response+json" => MediaType::GraphqlResponseJson,
-            "application/json" | "application/*" | "*/*" => MediaType::Json,
+            "application/json" => MediaType::Json,
+            "application/*" | "*/*" if !refused("application/json") => MediaType::Json,
+            "application/*" | "*/*" if !refused("application/graphql-response+json") => {
+                MediaType::GraphqlResponseJson
+            }
             "text/html" => {
                 browser = true;
                 continue;
@@ -276,5 +294,15 @@ mod tests {
         );
         assert_eq!(accept("text/html,application/xhtml+xml").err(), Some(true));
         assert_eq!(accept("image/png").err(), Some(false));
+        // Found by probing a running server: a type refused with q=0 was served because a
+        // wildcard allowed anything.
+        assert_eq!(
+            accept("application/json;q=0, */*;q=0.1").ok(),
+            Some(MediaType::GraphqlResponseJson)
+        );
+        assert_eq!(
+            accept("application/json;q=0, application/graphql-response+json;q=0, */*").err(),
+            Some(false)
+        );
     }
 }
