@@ -455,6 +455,7 @@ fn respond_with(
             &state.schemas.model,
             &checked.document,
             checked.operation_name.as_deref(),
+            &checked.variables,
             &mut response.data,
         );
     }
