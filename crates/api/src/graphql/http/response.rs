@@ -176,7 +176,13 @@ pub(super) fn negotiate(headers: &HeaderMap) -> Result<MediaType, Unacceptable> 
             let mut parts = item.split(';');
             let media = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
             let quality = parts
-                .filter_map(|part| part.trim().strip_prefix("q="))
+                // Parameter names are case-insensitive (RFC 9110, 5.6.6).
+                .filter_map(|part| {
+                    let part = part.trim();
+                    part.get(..2)
+                        .filter(|name| name.eq_ignore_ascii_case("q="))
+                        .map(|_| &part[2..])
+                })
                 .find_map(|q| q.parse::<f32>().ok())
                 .unwrap_or(1.0);
             (media, quality)
@@ -303,6 +309,10 @@ mod tests {
         assert_eq!(
             accept("application/json;q=0, application/graphql-response+json;q=0, */*").err(),
             Some(false)
+        );
+        assert_eq!(
+            accept("application/json;Q=0, */*;q=0.1").ok(),
+            Some(MediaType::GraphqlResponseJson)
         );
     }
 }
