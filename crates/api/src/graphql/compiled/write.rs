@@ -137,21 +137,22 @@ impl<'a> Writer<'a> {
         Ok(self.out)
     }
 
-    /// Writes `null` for an object none of whose fields apply (all of them are in fragments
-    /// on other types), as async-graphql answers one (the specification would write `{}`):
-    /// both paths answer alike. Whether it did.
-    fn nothing_selected<K>(&mut self, selection: &Selection<K>) -> bool {
+    /// Opens an object with `{`; or writes `null` for one none of whose fields apply (all of
+    /// them are in fragments on other types), as async-graphql answers one (the
+    /// specification would write `{}`), so both paths answer alike. Whether it opened one.
+    fn open_object<K>(&mut self, selection: &Selection<K>) -> bool {
         if selection.is_empty() {
             self.null();
+            return false;
         }
-        selection.is_empty()
+        self.out.push(b'{');
+        true
     }
 
     fn post(&mut self, selection: &Selection<PostField>, post: &Post) -> Result<(), Fallback> {
-        if self.nothing_selected(selection) {
+        if !self.open_object(selection) {
             return Ok(());
         }
-        self.out.push(b'{');
         for (index, field) in selection.iter().enumerate() {
             self.key(index, &field.key)?;
             match &field.kind {
@@ -218,10 +219,9 @@ impl<'a> Writer<'a> {
         selection: &Selection<AuthorField>,
         author: &Author,
     ) -> Result<(), Fallback> {
-        if self.nothing_selected(selection) {
+        if !self.open_object(selection) {
             return Ok(());
         }
-        self.out.push(b'{');
         for (index, field) in selection.iter().enumerate() {
             self.key(index, &field.key)?;
             match &field.kind {
@@ -238,10 +238,9 @@ impl<'a> Writer<'a> {
     }
 
     fn tag(&mut self, selection: &Selection<TagField>, tag: &Tag) -> Result<(), Fallback> {
-        if self.nothing_selected(selection) {
+        if !self.open_object(selection) {
             return Ok(());
         }
-        self.out.push(b'{');
         for (index, field) in selection.iter().enumerate() {
             self.key(index, &field.key)?;
             match &field.kind {
@@ -264,11 +263,10 @@ impl<'a> Writer<'a> {
         selection: &Selection<CommentField>,
         comment: &Comment,
     ) -> Result<(), Fallback> {
-        if self.nothing_selected(selection) {
+        if !self.open_object(selection) {
             return Ok(());
         }
         let tombstone = gazette_domain::policy::shows_as_tombstone(comment);
-        self.out.push(b'{');
         for (index, field) in selection.iter().enumerate() {
             self.key(index, &field.key)?;
             match &field.kind {
