@@ -400,6 +400,27 @@ async fn retries_give_held_comments_back_only_to_their_commenter() {
         2,
         "retries wrote nothing"
     );
+    // Another comment sent with a used id is refused rather than answered with the first
+    // (its writer would take it as stored). Found by probing a running server.
+    let mut other = open.clone();
+    other["body"] = json!("something else entirely");
+    let reused = send("203.0.113.51", &other).await;
+    assert_eq!(error_code(&reused), Some("BAD_USER_INPUT"), "{reused}");
+    assert_eq!(
+        reused["errors"][0]["extensions"]["field"],
+        "clientMutationId"
+    );
+    // An empty id is no id: two comments sent with "" are two comments.
+    for body in ["first with an empty id", "second with an empty id"] {
+        let input =
+            json!({ "postId": post, "authorName": "Empty", "body": body, "clientMutationId": "" });
+        let added = send("198.51.100.9", &input).await;
+        assert_eq!(
+            added["data"]["addComment"]["comment"]["body"], body,
+            "{added}"
+        );
+    }
+    assert_eq!(app.count("select count(*) from comments").await, 4);
     app.stop().await;
 }
 
@@ -430,8 +451,29 @@ async fn hostile_comments_come_out_inert() {
         "<details open ontoggle=alert(1)>",
         "<a href=\"https://ok.example\" onclick=\"alert(1)\">fine link</a>",
     ];
+    let mut stored = 0;
     for payload in payloads {
-        let added = comment(&app, &post, None, payload).await;
+        let answer = add_comment(
+            &app,
+            None,
+            json!({ "postId": post, "authorName": "Reader", "body": payload }),
+        )
+        .await;
+        if answer.get("errors").is_some() {
+            // Nothing of it was left to show once made safe: refused, not stored empty.
+            assert_eq!(
+                error_code(&answer),
+                Some("BAD_USER_INPUT"),
+                "{payload:?}: {answer}"
+            );
+            assert_eq!(
+                answer["errors"][0]["extensions"]["field"], "body",
+                "{answer}"
+            );
+            continue;
+        }
+        stored += 1;
+        let added = &answer["data"]["addComment"];
         let html = added["comment"]["bodyHtml"]
             .as_str()
             .expect("html")
@@ -463,6 +505,41 @@ async fn hostile_comments_come_out_inert() {
             "the source is kept as written"
         );
     }
+    assert!(stored >= 5, "the payloads with text were stored: {stored}");
+    // Refused rather than stored (found by probing a running server): what sanitises to
+    // nothing, markup that renders to far more HTML than it has text, control characters,
+    // and names that hide or turn around the byline.
+    let add = async |name: &str, body: &str| -> Value {
+        add_comment(
+            &app,
+            None,
+            json!({ "postId": post, "authorName": name, "body": body }),
+        )
+        .await
+    };
+    for (name, body, field) in [
+        ("Ann", "<img src=x onerror=alert(1)>", "body"),
+        ("Ann", "<style>p { color: red }</style>", "body"),
+        ("Ann", "![img](http://evil.example/x.png)", "body"),
+        ("Ann", &format!("{} x", ">".repeat(9_990)), "body"),
+        ("Ann", "ctrl \u{1}\u{1b} end", "body"),
+        ("Bob\u{202e}", "a byline turned around", "authorName"),
+        ("\u{200b}", "an invisible name", "authorName"),
+        ("ctl\u{8}x", "a control character in a name", "authorName"),
+    ] {
+        let refused = add(name, body).await;
+        assert_eq!(
+            error_code(&refused),
+            Some("BAD_USER_INPUT"),
+            "{body:?}: {refused}"
+        );
+        assert_eq!(
+            refused["errors"][0]["extensions"]["field"], field,
+            "{refused}"
+        );
+    }
+    let tabbed = add("Ann", "line one\n\tline two").await;
+    assert!(tabbed.get("errors").is_none(), "{tabbed}");
     let link = comment(&app, &post, None, "<a href=\"https://ok.example\">ok</a>").await;
     let html = link["comment"]["bodyHtml"].as_str().expect("html");
     assert!(html.contains(r#"rel="nofollow ugc noopener""#), "{html}");
@@ -491,6 +568,25 @@ async fn anonymous_comments_are_rate_limited_per_address() {
         .as_i64()
         .expect("retryAfter");
     assert!((1..=60).contains(&retry_after), "{retry_after}");
+    // The wait is in the `Retry-After` header too (found by probing a running server: only
+    // the JSON said it).
+    let again = app
+        .graphql_request(
+            None,
+            "mutation($input: AddCommentInput!) { addComment(input: $input) { comment { id } } }",
+            json!({ "input": { "postId": post, "authorName": "R", "body": "hi" } }),
+        )
+        .header("x-forwarded-for", "198.51.100.7")
+        .send()
+        .await
+        .expect("an answer");
+    let header: i64 = again
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse().ok())
+        .expect("a Retry-After header");
+    assert!((1..=60).contains(&header), "{header}");
     assert!(
         send("198.51.100.8", None).await.get("errors").is_none(),
         "other addresses have their own allowance"
@@ -526,15 +622,14 @@ async fn retries_with_the_same_client_mutation_id_add_one_comment() {
         assert_eq!(other["editToken"], first["editToken"]);
         assert_eq!(other["clientMutationId"], "c0ffee-1");
     }
-    // Someone else guessing the id gets no edit token.
+    // Someone else sending another comment with the id gets neither the first comment
+    // nor its edit token: the id is refused, so no one takes a lost comment for stored.
     let mut impostor = input.clone();
     impostor["authorName"] = json!("Impostor");
     let stolen = add_comment(&app, None, impostor).await;
-    assert_eq!(
-        stolen["data"]["addComment"]["comment"]["id"],
-        first["comment"]["id"]
-    );
-    assert_eq!(stolen["data"]["addComment"]["editToken"], Value::Null);
+    assert_eq!(error_code(&stolen), Some("BAD_USER_INPUT"), "{stolen}");
+    assert_eq!(stolen["errors"][0]["extensions"]["field"], "clientMutationId");
+    assert!(stolen["data"]["addComment"].is_null(), "{stolen}");
     let mut fresh = input;
     fresh["clientMutationId"] = json!("c0ffee-2");
     let new = add_comment(&app, None, fresh).await;

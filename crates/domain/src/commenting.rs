@@ -95,6 +95,7 @@ pub async fn add_comment(
     let policy = &commenting.policy;
     let author_name = check_author_name(&input.author_name)?;
     let body = check_body(&input.body)?;
+    let body_html = render_body(&body)?;
     let author_email = input
         .author_email
         .as_deref()
@@ -107,11 +108,13 @@ pub async fn add_comment(
         .map(check_url)
         .transpose()?
         .flatten();
-    if input
+    // An empty id is no id (many clients send "" by default): it makes no retry of the
+    // last comment that had it.
+    let client_mutation_id = input
         .client_mutation_id
-        .as_ref()
-        .is_some_and(|id| id.chars().count() > 200)
-    {
+        .as_deref()
+        .filter(|id| !id.trim().is_empty());
+    if client_mutation_id.is_some_and(|id| id.chars().count() > 200) {
         return Err(DomainError::bad_input(
             "clientMutationId",
             "`clientMutationId` may have at most 200 characters.",
@@ -136,7 +139,7 @@ pub async fn add_comment(
     }
 
     // A retry of an earlier addComment returns what it made: nothing is written twice.
-    if let Some(client_mutation_id) = &input.client_mutation_id {
+    if let Some(client_mutation_id) = client_mutation_id {
         comments::lock(
             &mut tx,
             &format!("comment-retry:{}:{client_mutation_id}", post.id),
@@ -195,7 +198,6 @@ pub async fn add_comment(
         }
     };
 
-    let body_html = gazette_content::render_comment_body(&body);
     let owner = match viewer {
         Viewer::Token(owner) => Some(owner.author_id),
         Viewer::Anonymous => None,
@@ -220,7 +222,7 @@ pub async fn add_comment(
             status,
             created_at: None,
             client_address: client.map(ClientKey::as_str),
-            client_mutation_id: input.client_mutation_id.as_deref(),
+            client_mutation_id,
         },
     )
     .await?;
@@ -262,12 +264,11 @@ async fn retried_comment(
                     .is_some_and(|client| first.client_address.as_deref() == Some(client.as_str()))
         }
     };
-    let same_commenter = same_writer
-        && first.author_name == sent.author_name
+    let same_comment = first.author_name == sent.author_name
         && first.body == sent.body
         && first.author_email.as_deref() == sent.author_email
         && first.author_url.as_deref() == sent.author_url;
-    if same_commenter {
+    if same_writer && same_comment {
         return Ok(AddedComment {
             edit_token: Some(commenting.edit_tokens.token_for(first.id)),
             comment: first,
@@ -275,14 +276,20 @@ async fn retried_comment(
             retried: true,
         });
     }
-    let visible = comments::find_visible(
-        &mut *tx,
-        &[first.id],
-        viewer.reader(),
-        &ReadBudget::unlimited(),
-    )
-    .await?
-    .remove(&first.id);
+    // Another comment sent with a used id is refused, not answered with the first one:
+    // its writer would take it as stored. The same comment from another address (a
+    // commenter whose network changed) gets the first one back if it is public.
+    let visible = match same_comment {
+        true => comments::find_visible(
+            &mut *tx,
+            &[first.id],
+            viewer.reader(),
+            &ReadBudget::unlimited(),
+        )
+        .await?
+        .remove(&first.id),
+        false => None,
+    };
     match visible {
         Some(comment) => Ok(AddedComment {
             comment,
@@ -336,10 +343,10 @@ pub async fn edit_comment(
     body: &str,
 ) -> Result<Comment, DomainError> {
     let body = check_body(body)?;
+    let body_html = render_body(&body)?;
     let mut tx = pool.begin().await?;
     let comment = load_editable(&mut tx, viewer, id).await?;
     check_edit_token(&commenting.edit_tokens, &comment, edit_token)?;
-    let body_html = gazette_content::render_comment_body(&body);
     let held_now = comment.author_id.is_none()
         && match commenting.policy.moderation {
             Moderation::Open => false,
@@ -458,7 +465,38 @@ pub(crate) fn check_author_name(name: &str) -> Result<String, DomainError> {
             format!("The name must have 1 to {MAX_AUTHOR_NAME_CHARS} characters."),
         ));
     }
+    // A name is shown beside the comment and in feed titles: a control character, or one
+    // that turns the direction of the text around it, would garble or spoof the byline.
+    if name
+        .chars()
+        .any(|c| c.is_control() || is_direction_control(c))
+    {
+        return Err(DomainError::bad_input(
+            "authorName",
+            "The name may not hold control characters or text-direction overrides.",
+        ));
+    }
+    if !name.chars().any(is_visible) {
+        return Err(DomainError::bad_input(
+            "authorName",
+            "The name has no visible character.",
+        ));
+    }
     Ok(name.to_owned())
+}
+
+/// Unicode's explicit embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069).
+fn is_direction_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Not white space, nor a zero-width or other invisible format character.
+fn is_visible(c: char) -> bool {
+    !c.is_whitespace()
+        && !matches!(
+            c,
+            '\u{00AD}' | '\u{034F}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}'
+        )
 }
 
 pub(crate) fn check_body(body: &str) -> Result<String, DomainError> {
@@ -470,7 +508,62 @@ pub(crate) fn check_body(body: &str) -> Result<String, DomainError> {
             format!("A comment must have 1 to {MAX_BODY_CHARS} characters; this one has {chars}."),
         ));
     }
+    // Line breaks and tabs are text; other control characters are not valid in the XML
+    // the comment also appears in (feeds), nor meaningful in a page.
+    if body
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(DomainError::bad_input(
+            "body",
+            "A comment may not hold control characters other than line breaks and tabs.",
+        ));
+    }
     Ok(body.to_owned())
+}
+
+/// The most HTML one comment may render to. Markdown can multiply its source (each `>`
+/// opens a quote): 10,000 characters of nested quotes made 270 KB, and forty such comments
+/// would make a post's first thread page too large to answer.
+pub const MAX_BODY_HTML_BYTES: usize = 64 * 1024;
+
+/// `body` (checked by [`check_body`]) rendered to safe HTML; refused when nothing visible
+/// is left once unsafe HTML is taken out, or when the HTML is too large.
+pub(crate) fn render_body(body: &str) -> Result<String, DomainError> {
+    let html = gazette_content::render_comment_body(body);
+    if html.len() > MAX_BODY_HTML_BYTES {
+        return Err(DomainError::bad_input(
+            "body",
+            format!(
+                "This comment's formatting makes {} bytes of HTML, and a comment may make at most {MAX_BODY_HTML_BYTES}: use less nesting (quotes, lists).",
+                html.len()
+            ),
+        ));
+    }
+    if !has_visible_text(&html) {
+        return Err(DomainError::bad_input(
+            "body",
+            "Nothing of this comment is left to show once unsafe HTML is taken out: write it as text.",
+        ));
+    }
+    Ok(html)
+}
+
+/// Whether `html` (as the sanitiser writes it: tags and entities, no comments or scripts)
+/// shows any text.
+fn has_visible_text(html: &str) -> bool {
+    let mut in_tag = false;
+    html.chars().any(|c| match c {
+        '<' => {
+            in_tag = true;
+            false
+        }
+        '>' if in_tag => {
+            in_tag = false;
+            false
+        }
+        c => !in_tag && is_visible(c),
+    })
 }
 
 /// An email address is optional; given, it must look like one.

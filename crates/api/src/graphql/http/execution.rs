@@ -528,8 +528,30 @@ fn with_status(
         answer
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+    } else if let Some(seconds) = rate_limited_for(response) {
+        // A refused comment says when to come back in the header too, as every other
+        // refusal that names a wait does.
+        answer
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
     answer
+}
+
+/// The longest `retryAfter` of the answer's `RATE_LIMITED` errors, if it has any.
+fn rate_limited_for(response: &async_graphql::Response) -> Option<u64> {
+    response
+        .errors
+        .iter()
+        .filter_map(|error| error.extensions.as_ref())
+        .filter(|extensions| {
+            matches!(extensions.get("code"), Some(async_graphql::Value::String(code)) if code == "RATE_LIMITED")
+        })
+        .filter_map(|extensions| match extensions.get("retryAfter") {
+            Some(async_graphql::Value::Number(seconds)) => seconds.as_u64(),
+            _ => None,
+        })
+        .max()
 }
 
 fn internal_error(media: MediaType) -> Response {
