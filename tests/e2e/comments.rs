@@ -628,7 +628,10 @@ async fn retries_with_the_same_client_mutation_id_add_one_comment() {
     impostor["authorName"] = json!("Impostor");
     let stolen = add_comment(&app, None, impostor).await;
     assert_eq!(error_code(&stolen), Some("BAD_USER_INPUT"), "{stolen}");
-    assert_eq!(stolen["errors"][0]["extensions"]["field"], "clientMutationId");
+    assert_eq!(
+        stolen["errors"][0]["extensions"]["field"],
+        "clientMutationId"
+    );
     assert!(stolen["data"]["addComment"].is_null(), "{stolen}");
     let mut fresh = input;
     fresh["clientMutationId"] = json!("c0ffee-2");
