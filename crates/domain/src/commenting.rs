@@ -593,15 +593,43 @@ pub(crate) fn check_url(url: &str) -> Result<Option<String>, DomainError> {
     if url.is_empty() {
         return Ok(None);
     }
-    if gazette_content::is_http_url(url) {
-        Ok(Some(url.to_owned()))
-    } else {
-        Err(DomainError::bad_input(
+    if url.len() > MAX_URL_BYTES {
+        return Err(DomainError::bad_input(
+            "authorUrl",
+            format!("The website's address may have at most {MAX_URL_BYTES} bytes."),
+        ));
+    }
+    // Schemes are case-insensitive (RFC 3986, 3.1): `HTTPS://` is written as `https://`.
+    let url = match url.split_once("://") {
+        Some((scheme, rest))
+            if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") =>
+        {
+            format!("{}://{rest}", scheme.to_ascii_lowercase())
+        }
+        _ => url.to_owned(),
+    };
+    if !gazette_content::is_http_url(&url) {
+        return Err(DomainError::bad_input(
             "authorUrl",
             "The website must be an http:// or https:// address.",
-        ))
+        ));
     }
+    // `https://bank.example@evil.example/` shows one site and links to another.
+    let authority = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split(['/', '?', '#']).next())
+        .unwrap_or_default();
+    if authority.contains('@') {
+        return Err(DomainError::bad_input(
+            "authorUrl",
+            "The website's address may not hold a user name or password.",
+        ));
+    }
+    Ok(Some(url))
 }
+
+/// The longest website address a comment may give (as `is_http_url` allows).
+const MAX_URL_BYTES: usize = 2048;
 
 /// How many comments wait for moderation, on every post: a count for the operators'
 /// metrics, which shows no comment.
@@ -612,6 +640,30 @@ pub async fn awaiting_moderation(exec: impl PgExecutor<'_>) -> Result<i64, Store
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn website_addresses_are_checked_as_urls() {
+        assert_eq!(
+            check_url("HTTPS://Example.COM/Me")
+                .ok()
+                .flatten()
+                .as_deref(),
+            Some("https://Example.COM/Me")
+        );
+        for bad in [
+            "https://user:pass@example.com/",
+            "https://bank.example@evil.example",
+            "javascript:alert(1)",
+            "HTTPS://",
+        ] {
+            assert!(check_url(bad).is_err(), "{bad}");
+        }
+        let long = format!("https://example.com/{}", "a".repeat(2048));
+        let Err(DomainError::BadUserInput { message, .. }) = check_url(&long) else {
+            panic!("a long address is refused");
+        };
+        assert!(message.contains("2048"), "{message}");
+    }
 
     #[test]
     fn inputs_are_checked() {
