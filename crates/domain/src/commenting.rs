@@ -299,7 +299,7 @@ async fn retried_comment(
         }),
         None => Err(DomainError::bad_input(
             "clientMutationId",
-            "This clientMutationId was already used for another comment on this post: send a fresh random id (a UUID) with each new comment.",
+            "This clientMutationId was already used on this post. If you sent this very comment before, it was received; for a new comment, send a fresh random id (a UUID).",
         )),
     }
 }
@@ -490,13 +490,50 @@ fn is_direction_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
-/// Not white space, nor a zero-width or other invisible format character.
+/// Not white space, nor a character that shows nothing: zero-width and other format
+/// characters, direction marks, fillers that render blank, variation selectors, tags.
 fn is_visible(c: char) -> bool {
     !c.is_whitespace()
+        && !is_direction_control(c)
         && !matches!(
             c,
-            '\u{00AD}' | '\u{034F}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}'
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{061C}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2800}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{E0000}'..='\u{E007F}'
         )
+}
+
+/// `text` without control characters other than line breaks and tabs, and whether any
+/// were there: for imports, which keep what old exports hold rather than refuse it.
+pub(crate) fn without_control_characters(text: &str) -> (String, bool) {
+    let kept: String = text
+        .chars()
+        .filter(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t'))
+        .collect();
+    let removed = kept.len() != text.len();
+    (kept, removed)
+}
+
+/// `name` without control characters or text-direction overrides, and whether any were
+/// there (for imports: see [`check_author_name`] for why they are refused).
+pub(crate) fn printable_name(name: &str) -> (String, bool) {
+    let kept: String = name
+        .chars()
+        .filter(|&c| !c.is_control() && !is_direction_control(c))
+        .collect();
+    let removed = kept.len() != name.len();
+    (kept, removed)
 }
 
 pub(crate) fn check_body(body: &str) -> Result<String, DomainError> {
@@ -550,20 +587,24 @@ pub(crate) fn render_body(body: &str) -> Result<String, DomainError> {
 }
 
 /// Whether `html` (as the sanitiser writes it: tags and entities, no comments or scripts)
-/// shows any text.
+/// shows any text. The sanitiser writes a no-break space as `&nbsp;`, which shows nothing;
+/// every other entity it writes (`&amp;`, `&lt;`, `&gt;`, `&quot;`) is a visible character.
 fn has_visible_text(html: &str) -> bool {
     let mut in_tag = false;
-    html.chars().any(|c| match c {
-        '<' => {
-            in_tag = true;
-            false
+    let mut rest = html;
+    while let Some(c) = rest.chars().next() {
+        rest = &rest[c.len_utf8()..];
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            _ if in_tag => {}
+            '&' if rest.starts_with("nbsp;") => rest = &rest["nbsp;".len()..],
+            '&' => return true,
+            c if is_visible(c) => return true,
+            _ => {}
         }
-        '>' if in_tag => {
-            in_tag = false;
-            false
-        }
-        c => !in_tag && is_visible(c),
-    })
+    }
+    false
 }
 
 /// An email address is optional; given, it must look like one.
@@ -663,6 +704,22 @@ mod tests {
             panic!("a long address is refused");
         };
         assert!(message.contains("2048"), "{message}");
+    }
+
+    #[test]
+    fn bodies_that_show_nothing_are_refused() {
+        for blank in [
+            "<img src=x onerror=alert(1)>",
+            "&nbsp;",
+            "[&nbsp;](https://spam.example)",
+            "\u{202E}",
+            "\u{3164}\u{2800}",
+        ] {
+            assert!(render_body(blank).is_err(), "{blank:?}");
+        }
+        for shown in ["a", "&amp;", "1 < 2", "<b>x</b>", "\u{202E}x"] {
+            assert!(render_body(shown).is_ok(), "{shown:?}");
+        }
     }
 
     #[test]

@@ -142,7 +142,7 @@ impl<'a> Walk<'a> {
             return said;
         }
         let possible = &self.model.types.get(static_type?)?.possible_types;
-        possible
+        let covering: Vec<(usize, usize)> = possible
             .iter()
             .filter_map(|&candidate| {
                 let fields = self.fields_of(Some(candidate), selections);
@@ -151,9 +151,15 @@ impl<'a> Walk<'a> {
                     .all(|key| fields.iter().any(|field| field.key == *key));
                 covers.then(|| (fields.len() - object.len(), candidate))
             })
-            .min()
-            .map(|(_, candidate)| candidate)
-            .or(static_type)
+            .collect();
+        // The type whose fields give its keys with the fewest left over; when two tie,
+        // the keys do not tell, and every fragment counts (the object keeps that order).
+        let fewest = covering.iter().map(|(extra, _)| *extra).min();
+        let mut best = covering.iter().filter(|(extra, _)| Some(*extra) == fewest);
+        match (best.next(), best.next()) {
+            (Some((_, candidate)), None) => Some(*candidate),
+            _ => static_type,
+        }
     }
 
     fn fields_of(

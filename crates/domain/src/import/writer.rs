@@ -642,23 +642,42 @@ impl CheckedComment {
             Some(origin) => origin.source.clone(),
             None => gazette_content::comment_text_from_html(&comment.body_html),
         };
+        let mut changes = Vec::new();
+        // Old exports hold control characters (cp1252 mix-ups) that XML allows and the
+        // comment rules refuse: taken out and said, so the comment is kept.
+        let (text, removed) = commenting::without_control_characters(&text);
+        if removed {
+            changes.push("control characters were taken out of its text".to_owned());
+        }
         let body = commenting::check_body(&text).map_err(|error| match text.trim() {
             "" => "it has no text".to_owned(),
             _ => error.to_string(),
         })?;
-        let mut changes = Vec::new();
-        let author_name = match comment.author_name.trim() {
+        let (name, removed) = commenting::printable_name(&comment.author_name);
+        if removed {
+            changes.push(
+                "control and text-direction characters were taken out of the name".to_owned(),
+            );
+        }
+        let author_name = match name.trim() {
             "" => "Anonymous".to_owned(),
             name => match commenting::check_author_name(name) {
                 Ok(name) => name,
-                Err(_) => {
+                Err(_) if name.chars().count() > commenting::MAX_AUTHOR_NAME_CHARS => {
                     changes.push(format!(
                         "the name was shortened to {} characters",
                         commenting::MAX_AUTHOR_NAME_CHARS
                     ));
-                    name.chars()
+                    let shortened: String = name
+                        .chars()
                         .take(commenting::MAX_AUTHOR_NAME_CHARS)
-                        .collect()
+                        .collect();
+                    commenting::check_author_name(&shortened)
+                        .unwrap_or_else(|_| "Anonymous".to_owned())
+                }
+                Err(error) => {
+                    changes.push(format!("the name was replaced by \"Anonymous\": {error}"));
+                    "Anonymous".to_owned()
                 }
             },
         };
@@ -704,5 +723,42 @@ impl CheckedComment {
             client_address: None,
             client_mutation_id: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use gazette_store::comments::CommentStatus;
+
+    use super::*;
+
+    fn comment(author_name: &str, body_html: &str) -> ImportComment {
+        ImportComment {
+            external_id: "1".to_owned(),
+            parent_external_id: None,
+            author_name: author_name.to_owned(),
+            author_email: None,
+            author_url: None,
+            body_html: body_html.to_owned(),
+            created_at: None,
+            status: CommentStatus::Published,
+            gazette: None,
+        }
+    }
+
+    /// Old exports hold control characters (cp1252 read as Latin-1 gives U+0080–U+009F)
+    /// that `addComment` refuses: an import keeps the comment without them, and says so.
+    #[test]
+    fn control_characters_of_old_exports_are_taken_out_not_the_comment() {
+        let checked = CheckedComment::of(&comment(
+            "Jos\u{e9}\u{92}s \u{202e}Caf\u{e9}",
+            "<p>It\u{92}s fine\u{85} really</p>",
+        ))
+        .expect("kept");
+        assert_eq!(checked.author_name, "Jos\u{e9}s Caf\u{e9}");
+        assert_eq!(checked.body, "Its fine really");
+        assert_eq!(checked.changes.len(), 2, "{:?}", checked.changes);
+        let invisible = CheckedComment::of(&comment("\u{200b}", "<p>hello</p>")).expect("kept");
+        assert_eq!(invisible.author_name, "Anonymous");
     }
 }
