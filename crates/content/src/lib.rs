@@ -8,7 +8,10 @@ mod slug;
 mod url;
 
 pub use comment_html::comment_text_from_html;
-pub use markdown::{absolute_links, excerpt, plain_text, render_comment_body, render_post_body};
+pub use markdown::{
+    Unrenderable, absolute_links, excerpt, plain_text, render_comment_body,
+    render_new_comment_body, render_post_body,
+};
 pub use nesting::{MAX_HTML_NESTING, html_nesting_exceeds};
 pub use slug::{is_slug, slugify};
 pub use url::is_http_url;

@@ -564,19 +564,25 @@ pub(crate) fn check_body(body: &str) -> Result<String, DomainError> {
 /// would make a post's first thread page too large to answer.
 pub const MAX_BODY_HTML_BYTES: usize = 64 * 1024;
 
-/// `body` (checked by [`check_body`]) rendered to safe HTML; refused when nothing visible
-/// is left once unsafe HTML is taken out, or when the HTML is too large.
+/// `body` (checked by [`check_body`]) rendered to safe HTML; refused when its HTML would
+/// be too large or too deep (found before the sanitiser runs), or when nothing visible is
+/// left once unsafe HTML is taken out.
 pub(crate) fn render_body(body: &str) -> Result<String, DomainError> {
-    let html = gazette_content::render_comment_body(body);
-    if html.len() > MAX_BODY_HTML_BYTES {
-        return Err(DomainError::bad_input(
-            "body",
-            format!(
-                "This comment's formatting makes {} bytes of HTML, and a comment may make at most {MAX_BODY_HTML_BYTES}: use less nesting (quotes, lists).",
-                html.len()
-            ),
-        ));
-    }
+    use gazette_content::Unrenderable;
+    let html = gazette_content::render_new_comment_body(body, MAX_BODY_HTML_BYTES).map_err(
+        |refusal| {
+            let message = match refusal {
+                Unrenderable::TooLarge(bytes) => format!(
+                    "This comment's formatting makes {bytes} bytes of HTML, and a comment may make at most {MAX_BODY_HTML_BYTES}: use less nesting (quotes, lists) or fewer links."
+                ),
+                Unrenderable::TooDeep => format!(
+                    "This comment nests more than {} quotes, lists or elements: use less nesting.",
+                    gazette_content::MAX_HTML_NESTING
+                ),
+            };
+            DomainError::bad_input("body", message)
+        },
+    )?;
     if !has_visible_text(&html) {
         return Err(DomainError::bad_input(
             "body",
