@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use gazette_api::{CommentPolicy, CorsOrigins, Limits, Moderation};
+use gazette_domain::comment_form::FormRules;
 use gazette_domain::feeds::FeedSettings;
 use gazette_store::DatabaseConfig;
 use gazette_store::synthetic::SyntheticSite;
@@ -251,6 +252,18 @@ pub struct Settings {
     #[arg(long, env = "GAZETTE_COMMENT_MAX_DEPTH", global = true, default_value_t = CommentPolicy::DEFAULT_MAX_DEPTH, value_parser = clap::value_parser!(i32).range(1..=1000))]
     pub comment_max_depth: i32,
 
+    /// How long the comment form under a post stays good after its page is made (e.g. `120m`, `2h`); a later comment is refused with its text kept.
+    #[arg(long, env = "GAZETTE_COMMENT_FORM_LIFETIME", global = true, default_value = "2h", value_parser = parse_nonzero_duration)]
+    pub comment_form_lifetime: Duration,
+
+    /// How soon after its page the comment form may be sent (e.g. `3s`; `0` for no minimum): programs send at once, people read and type.
+    #[arg(long, env = "GAZETTE_COMMENT_FORM_MIN_FILL", global = true, default_value = "3s", value_parser = parse_duration)]
+    pub comment_form_min_fill: Duration,
+
+    /// How long a sign-in to the moderation pages lasts (e.g. `12h`); revoking its API token ends it sooner.
+    #[arg(long, env = "GAZETTE_MODERATION_SESSION_LIFETIME", global = true, default_value = "12h", value_parser = parse_nonzero_duration)]
+    pub moderation_session_lifetime: Duration,
+
     /// Take the client address from X-Forwarded-For (only behind a proxy that sets it) (true or false).
     #[arg(long, env = "GAZETTE_TRUST_FORWARDED_FOR", global = true, default_value_t = false, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
     pub trust_forwarded_for: bool,
@@ -459,6 +472,13 @@ impl Settings {
         }
     }
 
+    pub fn comment_form(&self) -> FormRules {
+        FormRules {
+            lifetime: self.comment_form_lifetime,
+            min_fill: self.comment_form_min_fill,
+        }
+    }
+
     pub fn comment_policy(&self) -> CommentPolicy {
         CommentPolicy {
             moderation: match self.comment_moderation {
@@ -577,7 +597,7 @@ fn parse_duration(value: &str) -> Result<Duration, String> {
     let value = value.trim();
     let invalid = || {
         format!(
-            "{value:?} is not a duration: write milliseconds (500ms), seconds (5s) or minutes (2m)"
+            "{value:?} is not a duration: write milliseconds (500ms), seconds (5s), minutes (2m) or hours (2h)"
         )
     };
     if value == "0" {
@@ -587,7 +607,10 @@ fn parse_duration(value: &str) -> Result<Duration, String> {
         Some(number) => (number, 1),
         None => match value.strip_suffix('s') {
             Some(number) => (number, 1_000),
-            None => (value.strip_suffix('m').ok_or_else(invalid)?, 60_000),
+            None => match value.strip_suffix('h') {
+                Some(number) => (number, 3_600_000),
+                None => (value.strip_suffix('m').ok_or_else(invalid)?, 60_000),
+            },
         },
     };
     let number: u64 = number.parse().map_err(|_| invalid())?;
@@ -596,6 +619,13 @@ fn parse_duration(value: &str) -> Result<Duration, String> {
         .filter(|millis| *millis <= 86_400_000)
         .ok_or_else(invalid)?;
     Ok(Duration::from_millis(millis))
+}
+
+fn parse_nonzero_duration(value: &str) -> Result<Duration, String> {
+    match parse_duration(value)? {
+        Duration::ZERO => Err(format!("{value:?} must be longer than zero")),
+        duration => Ok(duration),
+    }
 }
 
 fn parse_cors_origins(value: &str) -> Result<CorsOrigins, String> {

@@ -80,6 +80,7 @@ pub async fn run_services(
                 websub_hub: settings.websub_hub.clone(),
                 commenting: Commenting {
                     policy: settings.comment_policy(),
+                    form: settings.comment_form(),
                     edit_tokens,
                 },
                 trusted_proxy_hops: settings.trusted_proxy_hops(),
@@ -90,6 +91,7 @@ pub async fn run_services(
                 cors: settings.cors_origins.clone(),
                 limits: settings.limits(),
                 metrics_on_api: settings.metrics_listen == Some(MetricsListen::Api),
+                moderation_session_lifetime: settings.moderation_session_lifetime,
             };
             gazette_api::serve(listener, reads, config, until_stopped())
                 .await

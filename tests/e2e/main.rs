@@ -18,6 +18,7 @@ mod input_text;
 mod limits;
 mod migrations;
 mod operations;
+mod page_forms;
 mod posts;
 mod replicas;
 mod response_cache;

@@ -7,7 +7,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use gazette_store::Reads;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -18,6 +18,10 @@ use tower_http::trace::TraceLayer;
 
 use crate::state::{ApiConfig, AppState, CorsOrigins};
 use crate::{feeds, graphiql, graphql, health, metrics, old_links, pages, sitemap};
+
+/// The most a page's form may send: a comment's 10,000 characters, percent-encoded at up
+/// to 12 bytes each, and the other fields.
+const FORM_BODY_LIMIT: usize = 160 * 1024;
 
 /// Every route Gazette serves.
 pub fn router(state: AppState) -> Router {
@@ -42,6 +46,23 @@ pub fn router(state: AppState) -> Router {
         .route("/favicon.ico", get(pages::favicon))
         .route("/posts", get(pages::posts_page))
         .route("/posts/{slug}", get(pages::post_page))
+        .route(
+            "/posts/{slug}/comments",
+            post(pages::submit_comment).layer(DefaultBodyLimit::max(FORM_BODY_LIMIT)),
+        )
+        .route("/moderation", get(pages::moderation::queue))
+        .route(
+            "/moderation/sign-in",
+            post(pages::moderation::sign_in).layer(DefaultBodyLimit::max(FORM_BODY_LIMIT)),
+        )
+        .route(
+            "/moderation/sign-out",
+            post(pages::moderation::sign_out).layer(DefaultBodyLimit::max(FORM_BODY_LIMIT)),
+        )
+        .route(
+            "/moderation/comments/{id}",
+            post(pages::moderation::act).layer(DefaultBodyLimit::max(FORM_BODY_LIMIT)),
+        )
         .route("/tags/{slug}", get(pages::tag_page))
         .route("/{year}/{month}/{slug}", get(old_links::by_month))
         .route("/{year}/{month}/{slug}/", get(old_links::by_month))

@@ -56,6 +56,8 @@ pub struct ApiConfig {
     pub limits: Limits,
     /// Serve `/metrics` on the API's own port too (`--metrics-listen api`).
     pub metrics_on_api: bool,
+    /// How long a sign-in to the moderation pages lasts.
+    pub moderation_session_lifetime: Duration,
 }
 
 /// Origins allowed to call the API from a browser (CORS).

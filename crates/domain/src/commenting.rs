@@ -3,7 +3,7 @@
 
 use chrono::{TimeDelta, Utc};
 use gazette_store::comments::{self, Comment, CommentStatus, NewComment};
-use gazette_store::posts::{self, PostStatus};
+use gazette_store::posts::{self, Post, PostStatus};
 use gazette_store::{PgConnection, PgExecutor, PgPool, ReadBudget, StoreError};
 
 use crate::clients::ClientKey;
@@ -58,6 +58,8 @@ pub enum Moderation {
 #[derive(Debug, Clone)]
 pub struct Commenting {
     pub policy: CommentPolicy,
+    /// The comment form on post pages: how long a form lasts, how soon it may be sent.
+    pub form: crate::comment_form::FormRules,
     pub edit_tokens: EditTokenKey,
 }
 
@@ -404,6 +406,79 @@ pub async fn moderate(
     let moderated = comments::set_status(&mut *tx, id, status).await?;
     tx.commit().await?;
     Ok(moderated)
+}
+
+/// A held comment as its moderator sees it in the queue: with its post, and the comment
+/// it answers (when the moderator may see that one).
+#[derive(Debug, Clone)]
+pub struct HeldComment {
+    pub comment: Comment,
+    pub post: Post,
+    pub parent: Option<Comment>,
+}
+
+/// One page of a moderator's queue.
+#[derive(Debug, Clone)]
+pub struct ModerationQueue {
+    pub held: Vec<HeldComment>,
+    /// All held comments this moderator moderates, and those marked as spam.
+    pub held_count: i64,
+    pub spam_count: i64,
+    /// Where the next (older) page starts, when there is one.
+    pub older_than: Option<i64>,
+}
+
+/// The held comments `viewer` moderates (every one for admins, those on their own posts
+/// for authors), newest first, `limit` at a time, older than the comment `before`.
+pub async fn moderation_queue(
+    pool: &PgPool,
+    viewer: &Viewer,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<ModerationQueue, DomainError> {
+    viewer.require_token()?;
+    let reader = viewer.reader();
+    let mut held = comments::held(pool, reader, before, limit + 1).await?;
+    let older_than = match held.len() > usize::try_from(limit).unwrap_or_default() {
+        true => {
+            held.truncate(usize::try_from(limit).unwrap_or_default());
+            held.last().map(|comment| comment.id)
+        }
+        false => None,
+    };
+    let post_ids: Vec<i64> = held.iter().map(|comment| comment.post_id).collect();
+    let parent_ids: Vec<i64> = held
+        .iter()
+        .filter_map(|comment| comment.parent_id)
+        .collect();
+    let budget = ReadBudget::unlimited();
+    let posts =
+        posts::find_visible(pool, &post_ids, reader, posts::PostColumns::All, &budget).await?;
+    let parents = comments::find_visible(pool, &parent_ids, reader, &budget).await?;
+    let (held_count, spam_count) = comments::moderation_counts(pool, reader).await?;
+    let held = held
+        .into_iter()
+        .filter_map(|comment| {
+            // The queue's rows and their posts were read with the same reader.
+            let post = posts.get(&comment.post_id).cloned()?;
+            let parent = comment
+                .parent_id
+                .and_then(|id| parents.get(&id))
+                .filter(|parent| !crate::policy::shows_as_tombstone(parent))
+                .cloned();
+            Some(HeldComment {
+                comment,
+                post,
+                parent,
+            })
+        })
+        .collect();
+    Ok(ModerationQueue {
+        held,
+        held_count,
+        spam_count,
+        older_than,
+    })
 }
 
 /// The comment, locked, if it exists on a post this viewer may read (a comment on a draft

@@ -132,10 +132,17 @@ impl EditTokenKey {
     }
 
     fn mac(&self, comment_id: i64) -> Hmac<Sha256> {
+        self.mac_for(b"comment-edit:", &comment_id.to_be_bytes())
+    }
+
+    /// An HMAC of `message` for one `purpose` (a prefix no other purpose starts with), so
+    /// the comment form's and the moderation pages' tokens made with this key can never
+    /// stand for an edit token, or for each other.
+    pub(crate) fn mac_for(&self, purpose: &[u8], message: &[u8]) -> Hmac<Sha256> {
         let mut mac =
             Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
-        mac.update(b"comment-edit:");
-        mac.update(&comment_id.to_be_bytes());
+        mac.update(purpose);
+        mac.update(message);
         mac
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod channels;
 pub mod clients;
+pub mod comment_form;
 pub mod commenting;
 pub mod edit_tokens;
 mod error;

@@ -397,6 +397,41 @@ pub async fn find_visible(
         .collect())
 }
 
+/// Held comments the reader moderates, newest first, older than the comment `before`: the
+/// moderation queue. The reader's visibility decides whose: admins see every held
+/// comment, authors those on their own posts, anyone else none.
+pub async fn held(
+    exec: impl PgExecutor<'_>,
+    reader: Reader,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<Comment>, StoreError> {
+    let mut query = QueryBuilder::new(format!(
+        "select {COLUMNS} from comments c join posts p on p.id = c.post_id where c.status = 'pending'"
+    ));
+    reader.push_comment_visible(&mut query);
+    if let Some(before) = before {
+        query.push(" and c.id < ").push_bind(before);
+    }
+    query.push(" order by c.id desc limit ").push_bind(limit);
+    let comments = query.build_query_as().fetch_all(exec).await?;
+    Ok(comments)
+}
+
+/// How many comments the reader moderates are held, and how many are marked as spam.
+pub async fn moderation_counts(
+    exec: impl PgExecutor<'_>,
+    reader: Reader,
+) -> Result<(i64, i64), StoreError> {
+    let mut query = QueryBuilder::new(
+        "select count(*) filter (where c.status = 'pending'), count(*) filter (where c.status = 'spam') \
+         from comments c join posts p on p.id = c.post_id where c.status in ('pending', 'spam')",
+    );
+    reader.push_comment_visible(&mut query);
+    let counts = query.build_query_as().fetch_one(exec).await?;
+    Ok(counts)
+}
+
 /// The comment, locked until the end of the caller's transaction, whoever may see it: for
 /// the domain's use cases, which check the policy next.
 pub async fn find_for_update_unchecked(

@@ -21,6 +21,7 @@ pub mod meta;
 mod positional;
 pub mod posts;
 mod replicas;
+pub mod sessions;
 pub mod sitemap;
 pub mod sources;
 pub mod summaries;

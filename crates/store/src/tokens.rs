@@ -47,14 +47,19 @@ pub struct TokenOwner {
 /// The prefix makes Gazette tokens recognisable (secret scanners, logs).
 const TOKEN_PREFIX: &str = "gz_";
 
-fn digest(secret: &str) -> Vec<u8> {
+pub(crate) fn digest(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.as_bytes()).to_vec()
 }
 
 fn new_secret() -> Result<String, StoreError> {
+    Ok(format!("{TOKEN_PREFIX}{}", random_hex()?))
+}
+
+/// 32 random bytes as hex: a secret nobody can guess.
+pub(crate) fn random_hex() -> Result<String, StoreError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|error| StoreError::Secret(error.to_string()))?;
-    Ok(format!("{TOKEN_PREFIX}{}", hex::encode(bytes)))
+    Ok(hex::encode(bytes))
 }
 
 /// Creates a token; returns it with its secret, which is not stored and cannot be shown again.

@@ -3,8 +3,12 @@
 //! lists the latest. Gazette is an API first: `/` stays the playground's address, and
 //! sites with their own front end point `--public-url` at it instead (docs/pages.md).
 
+mod comment_form;
+pub mod moderation;
+
 use std::fmt::Write;
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -19,6 +23,8 @@ use sha2::{Digest, Sha256};
 
 use crate::html::escape;
 use crate::state::AppState;
+use comment_form::FormView;
+pub use comment_form::submit as submit_comment;
 
 /// Comments shown on a post's page; longer threads are read through the API.
 const THREAD_ON_PAGE: i64 = 500;
@@ -28,19 +34,94 @@ const POSTS_ON_LIST_PAGE: i64 = 20;
 /// nothing changed).
 const PAGE_CACHE_CONTROL: &str = "public, no-cache";
 
+/// `/posts/{slug}?reply=<comment id>` opens the form as a reply; `?held=1` is where the
+/// form sends a reader whose comment waits for a moderator.
+#[derive(Debug, Default, Deserialize)]
+pub struct PostPageQuery {
+    reply: Option<String>,
+    held: Option<String>,
+}
+
+/// A post with its comments and the comment form. The page is validated without the
+/// form's token (see [`comment_form::TOKEN_SLOT`]) but with the token's epoch, so a 304
+/// leaves the reader a form with most of its life ahead.
 pub async fn post_page(
     State(state): State<AppState>,
     Path(slug): Path<String>,
+    query: Result<Query<PostPageQuery>, QueryRejection>,
     request: HeaderMap,
 ) -> Response {
-    slug_page(
-        state,
-        slug,
-        request,
-        render_post,
-        "There is no published post with this address.",
-    )
-    .await
+    // A mangled query string is no reason to refuse the post: it is read as absent.
+    let query = query.map(|Query(query)| query).unwrap_or_default();
+    let view = FormView {
+        reply_to: query.reply.and_then(|id| id.trim().parse().ok()),
+        held: query.held.is_some(),
+        ..FormView::default()
+    };
+    let read = state
+        .read_page(|pool: PgPool| {
+            let (state, slug, view) = (&state, &slug, &view);
+            async move { render_post(state, &pool, slug, view).await }
+        })
+        .await;
+    match read {
+        Ok(PageOutcome::Found(template, post_id)) => {
+            let epoch = state.config.commenting.form.epoch(Utc::now());
+            let etag = etag_of(&format!("{template}\u{0}{epoch}"));
+            validated_page(
+                comment_form::fill_token(&state, post_id, &template),
+                etag,
+                &request,
+            )
+        }
+        Ok(PageOutcome::Missing) => {
+            not_found(&state, "There is no published post with this address.")
+        }
+        Err(error) => unavailable(&error),
+    }
+}
+
+/// A post's page, ready but for its form token; or no such post.
+enum PageOutcome {
+    /// The page with [`comment_form::TOKEN_SLOT`] where the token goes, and the post's id.
+    Found(String, i64),
+    Missing,
+}
+
+/// Whether a form was sent from this site's own pages. Browsers say where a form comes
+/// from (`Sec-Fetch-Site`, `Origin`); a request that says nothing (an old browser, a
+/// script) is let through, and still needs the form's token. The site is the public URL's
+/// origin, or the origin the request itself was sent to.
+fn from_this_site(state: &AppState, headers: &HeaderMap) -> bool {
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|value: &HeaderValue| value.to_str().ok())
+    };
+    if let Some(site) = text("sec-fetch-site")
+        && !matches!(site, "same-origin" | "none")
+    {
+        return false;
+    }
+    let Some(origin) = text(header::ORIGIN.as_str()) else {
+        return true;
+    };
+    let public = &state.config.site.public_url;
+    let public_origin = public
+        .find("://")
+        .map(|scheme| {
+            let rest = &public[scheme + 3..];
+            &public[..scheme + 3 + rest.find('/').unwrap_or(rest.len())]
+        })
+        .unwrap_or(public);
+    if origin.eq_ignore_ascii_case(public_origin) {
+        return true;
+    }
+    let host = text(header::HOST.as_str()).unwrap_or_default();
+    !host.is_empty()
+        && origin
+            .split_once("://")
+            .is_some_and(|(_, origin_host)| origin_host.eq_ignore_ascii_case(host))
 }
 
 /// Where the list continues: `/posts?after=<published at>~<id>`, the last post shown.
@@ -130,7 +211,8 @@ async fn render_post(
     state: &AppState,
     pool: &PgPool,
     slug: &str,
-) -> Result<Option<String>, StoreError> {
+    form: &FormView,
+) -> Result<PageOutcome, StoreError> {
     // Pages are for the public: anyone's view, whoever asks.
     let Some(post) = posts::find_visible_by_slug(
         pool,
@@ -141,7 +223,7 @@ async fn render_post(
     )
     .await?
     else {
-        return Ok(None);
+        return Ok(PageOutcome::Missing);
     };
     let author = authors::find_visible(pool, &[post.author_id], Reader::PUBLIC)
         .await?
@@ -200,18 +282,27 @@ async fn render_post(
     if thread.is_empty() {
         body.push_str("<p>No comments yet.</p>");
     }
+    let reply_base = post
+        .comments_open
+        .then(|| escape(&site.post_url(&post.slug)));
     for comment in &thread {
-        body.push_str(&render_comment(comment));
+        body.push_str(&render_comment(comment, reply_base.as_deref()));
     }
+    body.push_str(&comment_form::render(state, &post, &thread, form));
     body.push_str("</section>");
     let alternate = format!(
         "<link rel=\"alternate\" type=\"application/rss+xml\" title=\"Comments\" href=\"{}\">",
         escape(&comments_feed)
     );
-    Ok(Some(document(state, &post.title, &alternate, &body)))
+    Ok(PageOutcome::Found(
+        document(state, &post.title, &alternate, &body),
+        post.id,
+    ))
 }
 
-fn render_comment(comment: &Comment) -> String {
+/// A comment in the thread, with a link that opens the form under the page as a reply to
+/// it when `reply_base` (the post's address, escaped) is given.
+fn render_comment(comment: &Comment, reply_base: Option<&str>) -> String {
     let indent = comment.depth.min(8);
     if gazette_domain::policy::shows_as_tombstone(comment) {
         return format!(
@@ -227,8 +318,17 @@ fn render_comment(comment: &Comment) -> String {
         ),
         None => escape(&comment.author_name),
     };
+    let reply = reply_base
+        .map(|post_url| {
+            format!(
+                "<p class=\"reply\"><a href=\"{post_url}?reply={}#comment-form\" aria-label=\"Reply to {}\">Reply</a></p>",
+                comment.id,
+                escape(&comment.author_name)
+            )
+        })
+        .unwrap_or_default();
     format!(
-        "<div class=\"comment\" id=\"comment-{}\" style=\"margin-left:{indent}em\"><p class=\"byline\">{name} · <time datetime=\"{}\">{}</time></p>{}</div>",
+        "<div class=\"comment\" id=\"comment-{}\" style=\"margin-left:{indent}em\"><p class=\"byline\">{name} · <time datetime=\"{}\">{}</time></p>{}{reply}</div>",
         comment.id,
         comment.created_at.to_rfc3339(),
         comment.created_at.format("%-d %B %Y %H:%M UTC"),
@@ -361,7 +461,7 @@ fn parse_list_position(text: &str) -> Option<Position> {
     })
 }
 
-fn document(state: &AppState, title: &str, head: &str, body: &str) -> String {
+pub(crate) fn document(state: &AppState, title: &str, head: &str, body: &str) -> String {
     let site = &state.config.site;
     format!(
         "<!doctype html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
@@ -369,7 +469,13 @@ fn document(state: &AppState, title: &str, head: &str, body: &str) -> String {
          <title>{title} · {site_title}</title>\
          {feeds}{head}\
          <style>body{{max-width:42em;margin:2em auto;padding:0 1em;font:1.05em/1.5 system-ui,sans-serif}}\
-         .byline{{color:#555;font-size:.9em}}.comment{{border-left:2px solid #ddd;padding-left:.75em;margin-top:1em}}</style>\
+         .byline{{color:#555;font-size:.9em}}.comment{{border-left:2px solid #ddd;padding-left:.75em;margin-top:1em}}\
+         label{{display:block;font-weight:600}}input,textarea{{display:block;width:100%;box-sizing:border-box;font:inherit;padding:.4em;margin-top:.25em}}\
+         button{{font:inherit;padding:.5em 1.1em;cursor:pointer}}.hint{{display:block;color:#555;font-size:.9em}}\
+         .error{{display:block;color:#a00;font-weight:600}}[aria-invalid=true]{{border:2px solid #a00}}\
+         .problem{{border:2px solid #a00;padding:0 .75em;margin:1em 0}}.notice{{border:2px solid #2b6cb0;padding:0 .75em;margin:1em 0}}\
+         .trap{{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}}.reply{{margin:.25em 0;font-size:.9em}}\
+         :focus-visible{{outline:3px solid #2b6cb0;outline-offset:2px}}.actions form{{display:inline;margin-right:.5em}}</style>\
          </head><body><header><a href=\"{home}\">{site_title}</a></header><main>{body}</main></body></html>\n",
         lang = escape(&site.language),
         title = escape(title),
@@ -389,12 +495,22 @@ fn document(state: &AppState, title: &str, head: &str, body: &str) -> String {
 /// A page with its validator: a weak ETag (the compression layer may gzip the bytes, the
 /// content stays the same), and 304 when the reader holds this version already.
 fn page(html: String, request: &HeaderMap) -> Response {
-    let digest = Sha256::digest(html.as_bytes());
+    let etag = etag_of(&html);
+    validated_page(html, etag, request)
+}
+
+/// The weak ETag of a page's `version` (what makes this version this version).
+fn etag_of(version: &str) -> String {
+    let digest = Sha256::digest(version.as_bytes());
     let hash: String = digest[..12]
         .iter()
         .map(|byte| format!("{byte:02x}"))
         .collect();
-    let etag = format!("W/\"{hash}\"");
+    format!("W/\"{hash}\"")
+}
+
+/// [`page`] with its ETag made already.
+fn validated_page(html: String, etag: String, request: &HeaderMap) -> Response {
     let holds_it = request
         .get(header::IF_NONE_MATCH)
         .and_then(|value| value.to_str().ok())
@@ -418,7 +534,7 @@ fn page(html: String, request: &HeaderMap) -> Response {
     response
 }
 
-fn html_response(html: String) -> Response {
+pub(crate) fn html_response(html: String) -> Response {
     (
         [(
             header::CONTENT_SECURITY_POLICY,
@@ -440,7 +556,12 @@ fn not_found(state: &AppState, message: &str) -> Response {
     html_error(state, StatusCode::NOT_FOUND, "Not found", message)
 }
 
-fn html_error(state: &AppState, status: StatusCode, title: &str, message: &str) -> Response {
+pub(crate) fn html_error(
+    state: &AppState,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+) -> Response {
     let body = format!(
         "<h1>{}</h1><p>{}</p><p><a href=\"{}\">The latest posts</a></p>",
         escape(title),
@@ -468,7 +589,7 @@ pub async fn favicon() -> Response {
         .into_response()
 }
 
-fn unavailable(error: &StoreError) -> Response {
+pub(crate) fn unavailable(error: &StoreError) -> Response {
     tracing::error!(error = %gazette_store::display_chain(error), "could not render a page");
     (
         StatusCode::SERVICE_UNAVAILABLE,

@@ -1,0 +1,509 @@
+//! The comment form under a post page: rendering it, and taking what it sends through the
+//! one commenting use case (`commenting::add_comment`, as `addComment` does). Works
+//! without JavaScript and without cookies; docs/pages.md describes every refusal.
+
+use std::collections::HashMap;
+use std::fmt::Write;
+use std::net::SocketAddr;
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::{ConnectInfo, Form, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use gazette_domain::comment_form::{self, FormTokenError};
+use gazette_domain::commenting::{self, CommentInput, Moderation};
+use gazette_domain::{DomainError, Viewer};
+use gazette_store::comments::{Comment, CommentStatus};
+use gazette_store::posts::{self, Post, PostColumns};
+use gazette_store::{ReadBudget, Reader};
+use serde::Deserialize;
+
+use super::{PageOutcome, html_error, html_response, render_post, unavailable};
+use crate::client::client_key;
+use crate::html::escape;
+use crate::state::AppState;
+
+/// Stands in the rendered page where the form token goes: pages are validated (ETag)
+/// without it, so a fresh token does not make an unchanged page look changed. A NUL cannot
+/// occur in anything stored (PostgreSQL's text refuses it), so it cannot be forged.
+pub(super) const TOKEN_SLOT: &str = "\u{0}form-token\u{0}";
+
+/// What the form shows: empty under a page, or as it was sent with the problems found.
+#[derive(Debug, Default)]
+pub(super) struct FormView {
+    /// The comment answered (`?reply=<id>`).
+    pub reply_to: Option<i64>,
+    /// The reader's comment was held for moderation (`?held=1` after sending).
+    pub held: bool,
+    pub sent: Fields,
+    /// A problem with one field, by the field's form name.
+    pub field_errors: HashMap<&'static str, String>,
+    /// A problem with the whole form.
+    pub problem: Option<String>,
+}
+
+/// The form's fields as sent (all optional: a missing field is an empty one).
+#[derive(Debug, Default, Deserialize)]
+pub struct Fields {
+    #[serde(default)]
+    form_token: String,
+    #[serde(default)]
+    parent: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    website: String,
+    #[serde(default)]
+    body: String,
+    /// The honeypot: hidden from people, filled by programs that fill every field.
+    #[serde(default)]
+    homepage: String,
+}
+
+/// The form (or the sentence saying comments are closed), for the end of a post's page.
+pub(super) fn render(state: &AppState, post: &Post, thread: &[Comment], view: &FormView) -> String {
+    let site = &state.config.site;
+    let post_url = site.post_url(&post.slug);
+    let mut html = String::new();
+    if view.held {
+        html.push_str(
+            "<div class=\"notice\" id=\"comment-held\" role=\"status\"><p>Thank you: your comment \
+             is held for moderation and will appear here once a moderator approves it.</p></div>",
+        );
+    }
+    if !post.comments_open {
+        html.push_str(
+            "<p id=\"comment-form\" class=\"closed\">Comments on this post are closed.</p>",
+        );
+        if let Some(problem) = &view.problem {
+            let _ = write!(
+                html,
+                "<div class=\"problem\" role=\"alert\"><p>{}</p></div>",
+                escape(problem)
+            );
+        }
+        return html;
+    }
+    let parent = view.reply_to.and_then(|id| {
+        thread.iter().find(|comment| {
+            comment.id == id && !gazette_domain::policy::shows_as_tombstone(comment)
+        })
+    });
+    html.push_str("<section id=\"comment-form\" aria-labelledby=\"comment-form-title\">");
+    match parent {
+        Some(parent) => {
+            let _ = write!(
+                html,
+                "<h2 id=\"comment-form-title\">Reply to {}</h2><p><a href=\"{}#comment-{}\">Their comment</a> · <a href=\"{}#comment-form\">Write a new comment instead</a></p>",
+                escape(&parent.author_name),
+                escape(&post_url),
+                parent.id,
+                escape(&post_url),
+            );
+        }
+        None => html.push_str("<h2 id=\"comment-form-title\">Leave a comment</h2>"),
+    }
+    if view.reply_to.is_some() && parent.is_none() {
+        html.push_str(
+            "<p class=\"notice\">The comment you wanted to answer is not shown on this page: this form posts a new comment.</p>",
+        );
+    }
+    let problems = view.problem.is_some() || !view.field_errors.is_empty();
+    if problems {
+        html.push_str("<div class=\"problem\" role=\"alert\" id=\"comment-form-problem\">");
+        match &view.problem {
+            Some(problem) => {
+                let _ = write!(html, "<p>{}</p>", escape(problem));
+            }
+            None => html
+                .push_str("<p>Your comment was not sent: please correct what is marked below.</p>"),
+        }
+        html.push_str("</div>");
+    }
+    let _ = write!(
+        html,
+        "<form method=\"post\" action=\"{}/comments#comment-form\"{}><input type=\"hidden\" name=\"form_token\" value=\"{TOKEN_SLOT}\">",
+        escape(&post_url),
+        if problems {
+            " aria-describedby=\"comment-form-problem\""
+        } else {
+            ""
+        },
+    );
+    if let Some(parent) = parent {
+        let _ = write!(
+            html,
+            "<input type=\"hidden\" name=\"parent\" value=\"{}\">",
+            parent.id
+        );
+    }
+    let moderation_hint = match state.config.commenting.policy.moderation {
+        Moderation::Open => "Plain text or simple Markdown; web addresses become links.",
+        Moderation::Links => {
+            "Plain text or simple Markdown; web addresses become links. A comment with two or more links waits for a moderator."
+        }
+        Moderation::All => {
+            "Plain text or simple Markdown; web addresses become links. Every comment waits for a moderator before it appears."
+        }
+    };
+    let fields = [
+        Input {
+            name: "name",
+            label: "Name",
+            kind: "text",
+            value: &view.sent.name,
+            extra: "required maxlength=\"80\" autocomplete=\"name\"",
+            hint: None,
+        },
+        Input {
+            name: "email",
+            label: "Email (optional)",
+            kind: "email",
+            value: &view.sent.email,
+            extra: "maxlength=\"320\" autocomplete=\"email\"",
+            hint: Some("Never shown; only moderators see it."),
+        },
+        Input {
+            name: "website",
+            label: "Website (optional)",
+            kind: "url",
+            value: &view.sent.website,
+            extra: "maxlength=\"2048\" autocomplete=\"url\" placeholder=\"https://\"",
+            hint: None,
+        },
+        Input {
+            name: "body",
+            label: "Comment",
+            kind: "textarea",
+            value: &view.sent.body,
+            extra: "required maxlength=\"10000\" rows=\"8\"",
+            hint: Some(moderation_hint),
+        },
+    ];
+    for input in &fields {
+        input.render(&mut html, view.field_errors.get(input.name));
+    }
+    html.push_str(
+        "<div class=\"trap\" aria-hidden=\"true\"><label for=\"comment-homepage\">Leave this field empty</label>\
+         <input id=\"comment-homepage\" name=\"homepage\" tabindex=\"-1\" autocomplete=\"off\"></div>\
+         <p><button type=\"submit\">Post comment</button></p></form></section>",
+    );
+    html
+}
+
+/// One labelled field, with its hint and its problem tied to it for screen readers.
+struct Input<'a> {
+    name: &'static str,
+    label: &'static str,
+    kind: &'static str,
+    value: &'a str,
+    extra: &'static str,
+    hint: Option<&'static str>,
+}
+
+impl Input<'_> {
+    fn render(&self, html: &mut String, error: Option<&String>) {
+        let id = format!("comment-{}", self.name);
+        let mut described_by = Vec::new();
+        if error.is_some() {
+            described_by.push(format!("{id}-error"));
+        }
+        if self.hint.is_some() {
+            described_by.push(format!("{id}-hint"));
+        }
+        let aria = match described_by.is_empty() {
+            true => String::new(),
+            false => format!(" aria-describedby=\"{}\"", described_by.join(" ")),
+        };
+        let invalid = if error.is_some() {
+            " aria-invalid=\"true\""
+        } else {
+            ""
+        };
+        let _ = write!(
+            html,
+            "<p class=\"field\"><label for=\"{id}\">{}</label>",
+            self.label
+        );
+        if let Some(error) = error {
+            let _ = write!(
+                html,
+                "<span class=\"error\" id=\"{id}-error\">{}</span>",
+                escape(error)
+            );
+        }
+        match self.kind {
+            "textarea" => {
+                let _ = write!(
+                    html,
+                    "<textarea id=\"{id}\" name=\"{}\" {}{aria}{invalid}>{}</textarea>",
+                    self.name,
+                    self.extra,
+                    escape(self.value)
+                );
+            }
+            kind => {
+                let _ = write!(
+                    html,
+                    "<input id=\"{id}\" name=\"{}\" type=\"{kind}\" value=\"{}\" {}{aria}{invalid}>",
+                    self.name,
+                    escape(self.value),
+                    self.extra
+                );
+            }
+        }
+        if let Some(hint) = self.hint {
+            let _ = write!(html, "<span class=\"hint\" id=\"{id}-hint\">{hint}</span>");
+        }
+        html.push_str("</p>");
+    }
+}
+
+/// A fresh token for `post`'s form.
+pub(super) fn fill_token(state: &AppState, post_id: i64, template: &str) -> String {
+    let token = comment_form::issue(&state.config.commenting.edit_tokens, post_id, Utc::now());
+    template.replace(TOKEN_SLOT, &token)
+}
+
+/// `POST /posts/{slug}/comments`: a comment from the form.
+pub async fn submit(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: Result<Form<Fields>, FormRejection>,
+) -> Response {
+    if !super::from_this_site(&state, &headers) {
+        return html_error(
+            &state,
+            StatusCode::FORBIDDEN,
+            "Not sent from this site",
+            "Comments are taken from the form on this site's own post pages. This one was sent from another site, so it was not taken.",
+        );
+    }
+    let Ok(Form(sent)) = form else {
+        return html_error(
+            &state,
+            StatusCode::BAD_REQUEST,
+            "The form could not be read",
+            "Nothing was posted: send your comment with the form under the post.",
+        );
+    };
+    let post = match posts::find_visible_by_slug(
+        &state.pool,
+        &slug,
+        Reader::PUBLIC,
+        PostColumns::All,
+        &ReadBudget::unlimited(),
+    )
+    .await
+    {
+        Ok(Some(post)) => post,
+        Ok(None) => {
+            return html_error(
+                &state,
+                StatusCode::NOT_FOUND,
+                "Not found",
+                "There is no published post with this address to comment on.",
+            );
+        }
+        Err(error) => return unavailable(&error),
+    };
+    let mut view = FormView {
+        reply_to: sent.parent.trim().parse().ok(),
+        ..FormView::default()
+    };
+    let trapped = !sent.homepage.trim().is_empty();
+    view.sent = sent;
+    if trapped {
+        view.problem = Some(
+            "Your comment was not sent: a field that must stay empty was filled in, as programs that send spam do. If you are a person, leave the field “Leave this field empty” empty and send it again.".to_owned(),
+        );
+        return form_again(&state, &post, view, StatusCode::BAD_REQUEST, None).await;
+    }
+    let token = comment_form::check(
+        &state.config.commenting.edit_tokens,
+        &state.config.commenting.form,
+        &view.sent.form_token,
+        post.id,
+        Utc::now(),
+    );
+    let token = match token {
+        Ok(token) => token,
+        Err(refusal) => {
+            let status = match refusal {
+                FormTokenError::TooQuick => StatusCode::BAD_REQUEST,
+                FormTokenError::Expired | FormTokenError::NotThisForm => StatusCode::FORBIDDEN,
+            };
+            view.problem = Some(token_problem(&state, refusal));
+            return form_again(&state, &post, view, status, None).await;
+        }
+    };
+    let parent_id = match view.sent.parent.trim() {
+        "" => None,
+        parent => match parent.parse::<i64>() {
+            Ok(id) => Some(id),
+            Err(_) => {
+                view.problem = Some("The comment you reply to is not on this post.".to_owned());
+                return form_again(&state, &post, view, StatusCode::BAD_REQUEST, None).await;
+            }
+        },
+    };
+    let client = client_key(&headers, peer, state.config.trusted_proxy_hops);
+    let retry_id = comment_form::form_retry_id(&token, parent_id, &view.sent.name, &view.sent.body);
+    let added = commenting::add_comment(
+        &state.pool,
+        &state.config.commenting,
+        &Viewer::Anonymous,
+        Some(&client),
+        CommentInput {
+            post_id: post.id,
+            parent_id,
+            author_name: view.sent.name.clone(),
+            author_email: Some(view.sent.email.clone()),
+            author_url: Some(view.sent.website.clone()),
+            body: view.sent.body.clone(),
+            client_mutation_id: Some(retry_id),
+        },
+    )
+    .await;
+    match added {
+        Ok(added) => {
+            if !added.retried && added.comment.status == CommentStatus::Pending {
+                gazette_metrics::metrics().comments_held.inc();
+            }
+            let post_url = state.config.site.post_url(&post.slug);
+            let location = match added.comment.status {
+                CommentStatus::Published => format!("{post_url}#comment-{}", added.comment.id),
+                _ => format!("{post_url}?held=1#comment-held"),
+            };
+            see_other(&location)
+        }
+        Err(error) => refused(&state, &post, view, error).await,
+    }
+}
+
+/// The form again, with the reader's text, a fresh token and what was wrong.
+async fn form_again(
+    state: &AppState,
+    post: &Post,
+    view: FormView,
+    status: StatusCode,
+    retry_after: Option<u64>,
+) -> Response {
+    let rendered = render_post(state, &state.pool, &post.slug, &view).await;
+    let mut response = match rendered {
+        Ok(PageOutcome::Found(template, post_id)) => {
+            html_response(fill_token(state, post_id, &template))
+        }
+        Ok(PageOutcome::Missing) => {
+            return html_error(
+                state,
+                StatusCode::NOT_FOUND,
+                "Not found",
+                "There is no published post with this address to comment on.",
+            );
+        }
+        Err(error) => return unavailable(&error),
+    };
+    *response.status_mut() = status;
+    if let Some(seconds) = retry_after
+        && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+/// The commenting use case's refusal, shown on the form.
+async fn refused(
+    state: &AppState,
+    post: &Post,
+    mut view: FormView,
+    error: DomainError,
+) -> Response {
+    let (status, retry_after) = match &error {
+        DomainError::BadUserInput { field, message } => {
+            match form_field(field) {
+                Some(name) => {
+                    view.field_errors.insert(name, message.clone());
+                }
+                None => view.problem = Some(message.clone()),
+            }
+            (StatusCode::BAD_REQUEST, None)
+        }
+        DomainError::CommentsClosed(message) => {
+            view.problem = Some(message.clone());
+            (StatusCode::FORBIDDEN, None)
+        }
+        DomainError::RateLimited { retry_after } => {
+            view.problem = Some(format!("{error} Your text is kept below."));
+            (StatusCode::TOO_MANY_REQUESTS, Some(*retry_after))
+        }
+        DomainError::NotFound(message) => {
+            return html_error(state, StatusCode::NOT_FOUND, "Not found", message);
+        }
+        _ => {
+            tracing::error!(error = %error, "a comment from the form could not be stored");
+            let mut response = html_error(
+                state,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Try again shortly",
+                "Your comment could not be stored right now; nothing was posted. Go back, and send it again in a few seconds.",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            return response;
+        }
+    };
+    form_again(state, post, view, status, retry_after).await
+}
+
+/// The form's name for an `addComment` input field.
+fn form_field(field: &str) -> Option<&'static str> {
+    match field {
+        "authorName" => Some("name"),
+        "authorEmail" => Some("email"),
+        "authorUrl" => Some("website"),
+        "body" => Some("body"),
+        _ => None,
+    }
+}
+
+/// What a refused form token means for the reader, who gets the form back with a new one.
+fn token_problem(state: &AppState, refusal: FormTokenError) -> String {
+    match refusal {
+        FormTokenError::Expired => format!(
+            "{refusal} Forms last {}: your text is kept below, send it again.",
+            lifetime_text(state)
+        ),
+        FormTokenError::TooQuick => format!("{refusal} Please read it over and send it again."),
+        FormTokenError::NotThisForm => {
+            format!("{refusal} Your text is kept below: send it again from this page.")
+        }
+    }
+}
+
+fn lifetime_text(state: &AppState) -> String {
+    let minutes = state.config.commenting.form.lifetime.as_secs() / 60;
+    match minutes {
+        0 => format!(
+            "{} seconds",
+            state.config.commenting.form.lifetime.as_secs()
+        ),
+        1..120 => format!("{minutes} minutes"),
+        _ => format!("{} hours", minutes / 60),
+    }
+}
+
+fn see_other(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(location) => (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response(),
+        // Post URLs are made of the public URL and a slug: always a valid header.
+        Err(_) => StatusCode::SEE_OTHER.into_response(),
+    }
+}

@@ -1,0 +1,718 @@
+//! The comment form under post pages and the moderation pages (docs/pages.md), over real
+//! HTTP as a browser without JavaScript sends them: urlencoded forms, 303 redirects,
+//! cookies. The Chromium run of the same pages is clients/tests/comment-form.test.mjs.
+
+use std::time::Duration;
+
+use gazette_store::tokens::Role;
+use reqwest::{StatusCode, header};
+use serde_json::json;
+
+use crate::support::{TestApp, add_comment, published_post};
+
+/// Forms may be sent one second after their page: the tests wait that long.
+const MIN_FILL: [&str; 2] = ["--comment-form-min-fill", "1s"];
+const FILL_TIME: Duration = Duration::from_millis(1100);
+
+/// The form token in a page.
+fn form_token(html: &str) -> String {
+    let start = html
+        .find("name=\"form_token\" value=\"")
+        .map(|at| at + "name=\"form_token\" value=\"".len())
+        .unwrap_or_else(|| panic!("no form token in {html}"));
+    html[start..].split('"').next().expect("a token").to_owned()
+}
+
+async fn page(app: &TestApp, path: &str) -> String {
+    let response = app.get(path).await;
+    assert_eq!(response.status(), StatusCode::OK, "{path}");
+    response.text().await.expect("page")
+}
+
+/// Sends the comment form of `slug` with `fields`.
+async fn send_form(app: &TestApp, slug: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    app.client
+        .post(app.url(&format!("/posts/{slug}/comments")))
+        .form(fields)
+        .send()
+        .await
+        .expect("form sent")
+}
+
+fn location(response: &reqwest::Response) -> String {
+    response.headers()[header::LOCATION]
+        .to_str()
+        .expect("location")
+        .to_owned()
+}
+
+/// A form that must be refused: what it is, its fields, its extra headers, the status and
+/// a sentence of the page that answers it.
+type Refusal<'a> = (
+    &'a str,
+    Vec<(&'a str, &'a str)>,
+    Vec<(&'a str, &'a str)>,
+    StatusCode,
+    &'a str,
+);
+
+async fn comment_rows(app: &TestApp) -> i64 {
+    app.count("select count(*) from comments").await
+}
+
+#[tokio::test]
+async fn readers_comment_and_reply_with_the_form_under_the_post() {
+    let app = TestApp::spawn_api_only_with(&MIN_FILL).await;
+    published_post(&app).await;
+    let slug = "open-for-comments";
+    let first = app.get(&format!("/posts/{slug}")).await;
+    let etag = first.headers()[header::ETAG].clone();
+    let html = first.text().await.expect("page");
+    assert!(html.contains("<h2 id=\"comment-form-title\">Leave a comment</h2>"));
+    assert!(html.contains("<label for=\"comment-name\">Name</label>"));
+    let token = form_token(&html);
+    // The page keeps its validator while the form's token changes: a 304 stays a 304.
+    let again = app
+        .client
+        .get(app.url(&format!("/posts/{slug}")))
+        .header(header::IF_NONE_MATCH, etag)
+        .send()
+        .await
+        .expect("revalidation");
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+
+    tokio::time::sleep(FILL_TIME).await;
+    let fields = [
+        ("form_token", token.as_str()),
+        ("name", "Ann Reader"),
+        ("email", "ann@example.org"),
+        ("website", ""),
+        ("body", "Thank you for writing this up."),
+        ("homepage", ""),
+    ];
+    let sent = send_form(&app, slug, &fields).await;
+    assert_eq!(sent.status(), StatusCode::SEE_OTHER);
+    let id = id_of(&app, "Ann Reader").await;
+    assert_eq!(
+        location(&sent),
+        app.url(&format!("/posts/{slug}#comment-{id}"))
+    );
+    // The same submission again (a double click, a resent POST): the same comment.
+    let resent = send_form(&app, slug, &fields).await;
+    assert_eq!(location(&resent), location(&sent));
+    assert_eq!(comment_rows(&app).await, 1);
+    let html = page(&app, &format!("/posts/{slug}")).await;
+    assert!(html.contains("Thank you for writing this up."));
+    assert!(!html.contains("ann@example.org"), "emails are never shown");
+    assert!(html.contains(&format!("?reply={id}#comment-form")));
+
+    // A reply: the link opens the same form for that comment.
+    let reply_page = page(&app, &format!("/posts/{slug}?reply={id}")).await;
+    assert!(reply_page.contains("Reply to Ann Reader</h2>"));
+    assert!(reply_page.contains(&format!("name=\"parent\" value=\"{id}\"")));
+    let token = form_token(&reply_page);
+    tokio::time::sleep(FILL_TIME).await;
+    let parent = id.to_string();
+    let reply = send_form(
+        &app,
+        slug,
+        &[
+            ("form_token", &token),
+            ("parent", &parent),
+            ("name", "Bo"),
+            ("body", "Agreed."),
+        ],
+    )
+    .await;
+    assert_eq!(reply.status(), StatusCode::SEE_OTHER);
+    let reply_parent: Option<i64> =
+        sqlx::query_scalar("select parent_id from comments where author_name = 'Bo'")
+            .fetch_one(&app.pool)
+            .await
+            .expect("the reply");
+    assert_eq!(reply_parent, Some(id));
+
+    // Two links: held under the default moderation, and the reader is told so.
+    let held = send_form(
+        &app,
+        slug,
+        &[
+            ("form_token", &token),
+            ("name", "Cy"),
+            ("body", "See https://a.example and https://b.example"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        location(&held),
+        app.url(&format!("/posts/{slug}?held=1#comment-held"))
+    );
+    assert_eq!(status_of(&app, id_of(&app, "Cy").await).await, "pending");
+    let notice = page(&app, &format!("/posts/{slug}?held=1")).await;
+    assert!(notice.contains("held for moderation"));
+    assert!(!notice.contains("https://a.example"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn refused_forms_come_back_with_the_text_kept_and_nothing_written() {
+    let app = TestApp::spawn_api_only_with(&[
+        "--comment-form-min-fill",
+        "1s",
+        "--comment-rate-limit",
+        "2",
+    ])
+    .await;
+    let (author, _) = published_post(&app).await;
+    let slug = "open-for-comments";
+    let other = app
+        .create_post(
+            &author,
+            json!({ "title": "Another post", "status": "PUBLISHED" }),
+        )
+        .await;
+    let token = form_token(&page(&app, &format!("/posts/{slug}")).await);
+    let other_token = form_token(&page(&app, "/posts/another-post").await);
+
+    // Too quick: a program sends at once; the reader gets the form back with a new token.
+    let quick = send_form(
+        &app,
+        slug,
+        &[
+            ("form_token", &token),
+            ("name", "Ann"),
+            ("body", "My careful words"),
+        ],
+    )
+    .await;
+    assert_eq!(quick.status(), StatusCode::BAD_REQUEST);
+    let html = quick.text().await.expect("page");
+    assert!(html.contains("too quickly"), "{html}");
+    assert!(html.contains(">My careful words</textarea>"));
+    assert_ne!(form_token(&html), token);
+    tokio::time::sleep(FILL_TIME).await;
+
+    let refusals: [Refusal; 6] = [
+        (
+            "a name left out",
+            vec![
+                ("form_token", &token),
+                ("name", " "),
+                ("body", "Kept text one"),
+            ],
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "id=\"comment-name-error\"",
+        ),
+        (
+            "the honeypot filled",
+            vec![
+                ("form_token", &token),
+                ("name", "Bot"),
+                ("body", "Kept text two"),
+                ("homepage", "http://spam.example"),
+            ],
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "must stay empty",
+        ),
+        (
+            "a token altered",
+            vec![
+                ("form_token", &token[..token.len() - 1]),
+                ("name", "Ann"),
+                ("body", "Kept text three"),
+            ],
+            vec![],
+            StatusCode::FORBIDDEN,
+            "does not belong to this post",
+        ),
+        (
+            "another post's token",
+            vec![
+                ("form_token", &other_token),
+                ("name", "Ann"),
+                ("body", "Kept text four"),
+            ],
+            vec![],
+            StatusCode::FORBIDDEN,
+            "does not belong to this post",
+        ),
+        (
+            "sent from another site",
+            vec![("form_token", &token), ("name", "Ann"), ("body", "x")],
+            vec![("origin", "https://attacker.example")],
+            StatusCode::FORBIDDEN,
+            "sent from another site",
+        ),
+        (
+            "a cross-site fetch",
+            vec![("form_token", &token), ("name", "Ann"), ("body", "x")],
+            vec![("sec-fetch-site", "cross-site")],
+            StatusCode::FORBIDDEN,
+            "sent from another site",
+        ),
+    ];
+    for (what, fields, headers, status, says) in refusals {
+        let mut request = app
+            .client
+            .post(app.url(&format!("/posts/{slug}/comments")))
+            .form(&fields);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        let response = request.send().await.expect("sent");
+        assert_eq!(response.status(), status, "{what}");
+        let html = response.text().await.expect("page");
+        assert!(html.contains(says), "{what}: {html}");
+        if let Some((_, body)) = fields.iter().find(|(name, _)| *name == "body")
+            && body.starts_with("Kept")
+        {
+            assert!(
+                html.contains(&format!(">{body}</textarea>")),
+                "{what} keeps the text"
+            );
+        }
+    }
+    assert_eq!(comment_rows(&app).await, 0);
+
+    // The rate limit: the third comment in a minute waits, with its text kept.
+    for body in ["one", "two"] {
+        let sent = send_form(
+            &app,
+            slug,
+            &[("form_token", &token), ("name", "Ann"), ("body", body)],
+        )
+        .await;
+        assert_eq!(sent.status(), StatusCode::SEE_OTHER);
+    }
+    let limited = send_form(
+        &app,
+        slug,
+        &[("form_token", &token), ("name", "Ann"), ("body", "three")],
+    )
+    .await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.headers().contains_key(header::RETRY_AFTER));
+    assert!(
+        limited
+            .text()
+            .await
+            .expect("page")
+            .contains(">three</textarea>")
+    );
+
+    // Closed comments: the page says so, and the form's POST is refused.
+    let closed = app
+        .graphql_as(
+            Some(&author),
+            "mutation($id: ID!) { updatePost(input: { id: $id, commentsOpen: false }) { post { commentsOpen } } }",
+            json!({ "id": other["id"] }),
+        )
+        .await;
+    assert_eq!(
+        closed["data"]["updatePost"]["post"]["commentsOpen"], false,
+        "{closed}"
+    );
+    let closed_page = page(&app, "/posts/another-post").await;
+    assert!(closed_page.contains("Comments on this post are closed."));
+    assert!(!closed_page.contains("name=\"form_token\""));
+    let refused = send_form(
+        &app,
+        "another-post",
+        &[
+            ("form_token", &other_token),
+            ("name", "Ann"),
+            ("body", "late"),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(comment_rows(&app).await, 2);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_expired_form_is_refused_with_the_text_kept() {
+    let app = TestApp::spawn_api_only_with(&[
+        "--comment-form-lifetime",
+        "2s",
+        "--comment-form-min-fill",
+        "0",
+    ])
+    .await;
+    published_post(&app).await;
+    let token = form_token(&page(&app, "/posts/open-for-comments").await);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let expired = send_form(
+        &app,
+        "open-for-comments",
+        &[
+            ("form_token", &token),
+            ("name", "Ann"),
+            ("body", "Written slowly"),
+        ],
+    )
+    .await;
+    assert_eq!(expired.status(), StatusCode::FORBIDDEN);
+    let html = expired.text().await.expect("page");
+    assert!(html.contains("This form has expired"), "{html}");
+    assert!(html.contains(">Written slowly</textarea>"));
+    // The form that came back works.
+    let again = send_form(
+        &app,
+        "open-for-comments",
+        &[
+            ("form_token", &form_token(&html)),
+            ("name", "Ann"),
+            ("body", "Written slowly"),
+        ],
+    )
+    .await;
+    assert_eq!(again.status(), StatusCode::SEE_OTHER);
+    assert_eq!(comment_rows(&app).await, 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn no_form_input_gets_a_server_error() {
+    let app = TestApp::spawn_api_only_with(&["--comment-form-min-fill", "0"]).await;
+    published_post(&app).await;
+    let token = form_token(&page(&app, "/posts/open-for-comments").await);
+    let long = "x".repeat(200_000);
+    let bodies: Vec<(&str, String)> = vec![
+        ("application/x-www-form-urlencoded", String::new()),
+        ("application/json", r#"{"name":"A","body":"b"}"#.to_owned()),
+        ("text/plain", "name=A&body=b".to_owned()),
+        (
+            "application/x-www-form-urlencoded",
+            "name=%ZZ&body=%".to_owned(),
+        ),
+        (
+            "application/x-www-form-urlencoded",
+            format!("form_token={token}&name=A&name=B&body=b"),
+        ),
+        (
+            "application/x-www-form-urlencoded",
+            format!("form_token={token}&name=A%00B&body=b"),
+        ),
+        (
+            "application/x-www-form-urlencoded",
+            format!("form_token={token}&name=A&body=%00"),
+        ),
+        (
+            "application/x-www-form-urlencoded",
+            format!("form_token={token}&name=A&body=b&parent=99999999999999999999"),
+        ),
+        (
+            "application/x-www-form-urlencoded",
+            format!("form_token={token}&name=A&body=b&parent=-1"),
+        ),
+        (
+            "application/x-www-form-urlencoded",
+            format!("form_token={token}&name={}&body=b", "n".repeat(5000)),
+        ),
+        (
+            "application/x-www-form-urlencoded",
+            format!("form_token={token}&name=A&body={}", "b".repeat(20_000)),
+        ),
+        (
+            "application/x-www-form-urlencoded",
+            format!("form_token={token}&name=A&body=b&website=javascript:alert(1)"),
+        ),
+        (
+            "application/x-www-form-urlencoded",
+            format!("form_token={}&name=A&body=b", "f".repeat(10_000)),
+        ),
+        ("application/x-www-form-urlencoded", format!("body={long}")),
+    ];
+    for (content_type, body) in bodies {
+        let response = app
+            .client
+            .post(app.url("/posts/open-for-comments/comments"))
+            .header(header::CONTENT_TYPE, content_type)
+            .body(body.clone())
+            .send()
+            .await
+            .expect("sent");
+        let status = response.status();
+        assert!(
+            status.is_client_error(),
+            "{content_type} {}: {status}",
+            &body[..body.len().min(80)]
+        );
+    }
+    assert_eq!(comment_rows(&app).await, 0);
+    for path in [
+        "/posts/no-such-post/comments",
+        "/moderation/comments/abc",
+        "/moderation/sign-in",
+    ] {
+        let response = app
+            .client
+            .post(app.url(path))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body("token=%FF")
+            .send()
+            .await
+            .expect("sent");
+        assert!(
+            response.status().is_client_error(),
+            "{path}: {}",
+            response.status()
+        );
+    }
+    app.stop().await;
+}
+
+/// A signed-in moderator's browser: the session cookie and the page's form token.
+struct Moderator {
+    cookie: String,
+}
+
+impl Moderator {
+    async fn sign_in(app: &TestApp, token: &str) -> (Self, reqwest::Response) {
+        let response = app
+            .client
+            .post(app.url("/moderation/sign-in"))
+            .form(&[("token", token)])
+            .send()
+            .await
+            .expect("signed in");
+        let cookie = response
+            .headers()
+            .get(header::SET_COOKIE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(';').next())
+            .unwrap_or_default()
+            .to_owned();
+        (Self { cookie }, response)
+    }
+
+    async fn queue(&self, app: &TestApp) -> reqwest::Response {
+        app.client
+            .get(app.url("/moderation"))
+            .header(header::COOKIE, &self.cookie)
+            .send()
+            .await
+            .expect("queue")
+    }
+
+    async fn act(
+        &self,
+        app: &TestApp,
+        id: i64,
+        action: &str,
+        form_token: &str,
+    ) -> reqwest::Response {
+        app.client
+            .post(app.url(&format!("/moderation/comments/{id}")))
+            .header(header::COOKIE, &self.cookie)
+            .form(&[("form_token", form_token), ("action", action)])
+            .send()
+            .await
+            .expect("action")
+    }
+}
+
+async fn held_comment(app: &TestApp, post_id: &str, name: &str) -> i64 {
+    let added = add_comment(
+        app,
+        None,
+        json!({ "postId": post_id, "authorName": name, "body": format!("Held words of {name}") }),
+    )
+    .await;
+    assert_eq!(
+        added["data"]["addComment"]["comment"]["status"], "PENDING",
+        "{added}"
+    );
+    id_of(app, name).await
+}
+
+/// The id of the comment by `name`.
+async fn id_of(app: &TestApp, name: &str) -> i64 {
+    sqlx::query_scalar("select id from comments where author_name = $1")
+        .bind(name)
+        .fetch_one(&app.pool)
+        .await
+        .expect("a comment by that name")
+}
+
+async fn status_of(app: &TestApp, id: i64) -> String {
+    sqlx::query_scalar("select status from comments where id = $1")
+        .bind(id)
+        .fetch_one(&app.pool)
+        .await
+        .expect("the comment")
+}
+
+#[tokio::test]
+async fn moderators_sign_in_and_work_their_queue() {
+    let app = TestApp::spawn_api_only_with(&["--comment-moderation", "all"]).await;
+    let (author_token, own_post) = published_post(&app).await;
+    let other_author = app.token("Other Author", Role::Author).await;
+    let other_post = app
+        .create_post(
+            &other_author,
+            json!({ "title": "Not yours", "status": "PUBLISHED" }),
+        )
+        .await;
+    let own = held_comment(&app, &own_post, "Ann").await;
+    let others = held_comment(&app, other_post["id"].as_str().expect("id"), "Bo").await;
+
+    let signed_out = app.get("/moderation").await;
+    assert_eq!(signed_out.status(), StatusCode::OK);
+    assert!(
+        signed_out
+            .text()
+            .await
+            .expect("page")
+            .contains("type=\"password\"")
+    );
+    let (_, refused) = Moderator::sign_in(&app, "gz_not-a-token").await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert!(!refused.headers().contains_key(header::SET_COOKIE));
+
+    let (author, signed_in) = Moderator::sign_in(&app, &author_token).await;
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    let cookie = signed_in.headers()[header::SET_COOKIE]
+        .to_str()
+        .expect("cookie")
+        .to_owned();
+    for attribute in [
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/moderation",
+        "Max-Age=43200",
+    ] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    assert!(
+        !cookie.contains("Secure"),
+        "an http site's cookie: {cookie}"
+    );
+
+    // An author's queue holds the comments on their own posts only.
+    let queue = author.queue(&app).await;
+    assert_eq!(queue.headers()[header::CACHE_CONTROL], "no-store");
+    let html = queue.text().await.expect("queue");
+    assert!(html.contains(&format!("id=\"held-{own}\"")));
+    assert!(html.contains("Held words of Ann"));
+    assert!(html.contains("from 127.0.0.1"));
+    assert!(!html.contains("Held words of Bo"));
+    assert!(html.contains("<strong>1</strong> held for moderation"));
+    let author_form = form_token(&html);
+
+    // Forms without the page's token, or from another site, change nothing.
+    assert_eq!(
+        author.act(&app, own, "approve", "").await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let cross_site = app
+        .client
+        .post(app.url(&format!("/moderation/comments/{own}")))
+        .header(header::COOKIE, &author.cookie)
+        .header(header::ORIGIN, "https://attacker.example")
+        .form(&[("form_token", author_form.as_str()), ("action", "approve")])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
+    // Another author's comment is not theirs to moderate.
+    assert_eq!(
+        author
+            .act(&app, others, "approve", &author_form)
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.count("select count(*) from comments where status = 'pending'")
+            .await,
+        2
+    );
+
+    let approved = author.act(&app, own, "approve", &author_form).await;
+    assert_eq!(approved.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&approved), app.url("/moderation?done=approved"));
+    assert!(
+        page(&app, "/posts/open-for-comments")
+            .await
+            .contains("Held words of Ann")
+    );
+
+    // An admin sees every held comment; spam and delete work from the queue.
+    let admin_token = app.token("Site Admin", Role::Admin).await;
+    let (admin, _) = Moderator::sign_in(&app, &admin_token).await;
+    let html = admin.queue(&app).await.text().await.expect("queue");
+    assert!(html.contains("Held words of Bo"));
+    let admin_form = form_token(&html);
+    assert_ne!(admin_form, author_form, "form tokens belong to one session");
+    assert_eq!(
+        author.act(&app, others, "spam", &admin_form).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        admin.act(&app, others, "spam", &admin_form).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(status_of(&app, others).await, "spam");
+    let html = admin.queue(&app).await.text().await.expect("queue");
+    assert!(
+        html.contains("<strong>0</strong> held for moderation · 1 marked as spam"),
+        "{html}"
+    );
+    assert_eq!(
+        admin
+            .act(&app, others, "delete", &admin_form)
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+
+    // Revoking the token ends its sessions.
+    sqlx::query("update api_tokens set revoked_at = now() where name = 'Poster'")
+        .execute(&app.pool)
+        .await
+        .expect("revoked");
+    let html = author.queue(&app).await.text().await.expect("page");
+    assert!(html.contains("type=\"password\""), "signed out: {html}");
+    assert_eq!(
+        author.act(&app, own, "spam", &author_form).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // Signing out ends the session.
+    let out = app
+        .client
+        .post(app.url("/moderation/sign-out"))
+        .header(header::COOKIE, &admin.cookie)
+        .form(&[("form_token", admin_form.as_str())])
+        .send()
+        .await
+        .expect("signed out");
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    assert!(
+        admin
+            .queue(&app)
+            .await
+            .text()
+            .await
+            .expect("page")
+            .contains("type=\"password\"")
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_https_site_sets_a_secure_cookie_for_its_path() {
+    let app = TestApp::spawn_api_only_with(&["--public-url", "https://blog.example/news"]).await;
+    let token = app.token("Site Admin", Role::Admin).await;
+    let (_, signed_in) = Moderator::sign_in(&app, &token).await;
+    let cookie = signed_in.headers()[header::SET_COOKIE]
+        .to_str()
+        .expect("cookie");
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    assert!(cookie.contains("Path=/news/moderation"), "{cookie}");
+    assert_eq!(location(&signed_in), "https://blog.example/news/moderation");
+    app.stop().await;
+}
