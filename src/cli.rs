@@ -705,14 +705,17 @@ mod tests {
     }
 
     #[test]
-    fn durations_are_milliseconds_seconds_or_minutes() {
+    fn durations_are_milliseconds_seconds_minutes_or_hours() {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("12h"), Ok(Duration::from_secs(12 * 3600)));
         assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
-        for bad in ["", "s", "5", "5h", "-1s", "1.5s", "9999999m"] {
+        for bad in ["", "s", "h", "5", "5d", "-1s", "1.5s", "9999999m", "25h"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
+        assert!(parse_nonzero_duration("0").is_err());
+        assert!(parse_nonzero_duration("0s").is_err());
     }
 
     /// Durations are written as text for clap; they must say what the libraries' own

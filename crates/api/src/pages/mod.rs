@@ -475,7 +475,8 @@ pub(crate) fn document(state: &AppState, title: &str, head: &str, body: &str) ->
          .error{{display:block;color:#a00;font-weight:600}}[aria-invalid=true]{{border:2px solid #a00}}\
          .problem{{border:2px solid #a00;padding:0 .75em;margin:1em 0}}.notice{{border:2px solid #2b6cb0;padding:0 .75em;margin:1em 0}}\
          .trap{{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}}.reply{{margin:.25em 0;font-size:.9em}}\
-         :focus-visible{{outline:3px solid #2b6cb0;outline-offset:2px}}.actions form{{display:inline;margin-right:.5em}}</style>\
+         :focus-visible{{outline:3px solid #2b6cb0;outline-offset:2px}}.actions form{{display:inline;margin-right:.5em}}\
+         .queue h2{{font-size:1.1em}}blockquote{{margin:.5em 0;padding-left:.75em;border-left:3px solid #ccc;color:#333}}</style>\
          </head><body><header><a href=\"{home}\">{site_title}</a></header><main>{body}</main></body></html>\n",
         lang = escape(&site.language),
         title = escape(title),
