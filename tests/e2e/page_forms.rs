@@ -100,6 +100,18 @@ async fn readers_comment_and_reply_with_the_form_under_the_post() {
     // The same submission again (a double click, a resent POST): the same comment.
     let resent = send_form(&app, slug, &fields).await;
     assert_eq!(location(&resent), location(&sent));
+    // The same text from the same form with other details is not taken for it.
+    let mut changed = fields;
+    changed[2] = ("email", "someone-else@example.org");
+    let refused = send_form(&app, slug, &changed).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        refused
+            .text()
+            .await
+            .expect("page")
+            .contains("This form was already sent with this text.")
+    );
     assert_eq!(comment_rows(&app).await, 1);
     let html = page(&app, &format!("/posts/{slug}")).await;
     assert!(html.contains("Thank you for writing this up."));
@@ -425,6 +437,18 @@ async fn no_form_input_gets_a_server_error() {
             format!("form_token={}&name=A&body=b", "f".repeat(10_000)),
         ),
         ("application/x-www-form-urlencoded", format!("body={long}")),
+        (
+            "application/x-www-form-urlencoded",
+            format!("form_token={token}&name=A&body=b&email=a%00b@example.com"),
+        ),
+        (
+            "application/x-www-form-urlencoded",
+            format!("form_token={token}&name=A&body=b&website=https://example.org/%00x"),
+        ),
+        (
+            "application/x-www-form-urlencoded",
+            format!("form_token={token}&name=A&body=b&website=https://example.org/%1B[31m"),
+        ),
     ];
     for (content_type, body) in bodies {
         let response = app
@@ -443,8 +467,38 @@ async fn no_form_input_gets_a_server_error() {
         );
     }
     assert_eq!(comment_rows(&app).await, 0);
+    // Text cannot plant a form token in the page that comes back: escaping drops NULs.
+    let planted = send_form(
+        &app,
+        "open-for-comments",
+        &[
+            ("form_token", &token),
+            ("name", "A"),
+            ("body", "slot \u{0}form-token\u{0} here"),
+        ],
+    )
+    .await;
+    assert_eq!(planted.status(), StatusCode::BAD_REQUEST);
+    let html = planted.text().await.expect("page");
+    assert_eq!(
+        html.matches(&form_token(&html)).count(),
+        1,
+        "one token, in its field"
+    );
+    // A slug no post can have, and a form's address typed into the address bar.
+    assert_eq!(app.get("/posts/%00").await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/tags/%00").await.status(), StatusCode::NOT_FOUND);
+    let typed = app.get("/posts/open-for-comments/comments").await;
+    assert_eq!(typed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        location(&typed),
+        app.url("/posts/open-for-comments#comment-form")
+    );
+    let typed = app.get("/moderation/sign-in").await;
+    assert_eq!(location(&typed), app.url("/moderation"));
     for path in [
         "/posts/no-such-post/comments",
+        "/posts/%00/comments",
         "/moderation/comments/abc",
         "/moderation/sign-in",
     ] {

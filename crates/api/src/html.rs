@@ -8,6 +8,9 @@ pub fn escape(text: &str) -> String {
             '>' => escaped.push_str("&gt;"),
             '"' => escaped.push_str("&quot;"),
             '\'' => escaped.push_str("&#39;"),
+            // HTML has no NUL (parsers read U+FFFD), and pages use one to mark where a
+            // form token goes: text never brings one in.
+            '\0' => escaped.push('\u{FFFD}'),
             c => escaped.push(c),
         }
     }
@@ -24,5 +27,6 @@ mod tests {
             escape(r#"<a href="x">Tom's & co</a>"#),
             "&lt;a href=&quot;x&quot;&gt;Tom&#39;s &amp; co&lt;/a&gt;"
         );
+        assert_eq!(escape("a\0b"), "a\u{FFFD}b");
     }
 }

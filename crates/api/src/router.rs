@@ -7,7 +7,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use gazette_store::Reads;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -48,20 +48,22 @@ pub fn router(state: AppState) -> Router {
         .route("/posts/{slug}", get(pages::post_page))
         .route(
             "/posts/{slug}/comments",
-            post(pages::submit_comment).layer(DefaultBodyLimit::max(FORM_BODY_LIMIT)),
+            get(pages::comment_form_address)
+                .post(pages::submit_comment)
+                .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT)),
         )
         .route("/moderation", get(pages::moderation::queue))
         .route(
             "/moderation/sign-in",
-            post(pages::moderation::sign_in).layer(DefaultBodyLimit::max(FORM_BODY_LIMIT)),
+            moderation_form(post(pages::moderation::sign_in)),
         )
         .route(
             "/moderation/sign-out",
-            post(pages::moderation::sign_out).layer(DefaultBodyLimit::max(FORM_BODY_LIMIT)),
+            moderation_form(post(pages::moderation::sign_out)),
         )
         .route(
             "/moderation/comments/{id}",
-            post(pages::moderation::act).layer(DefaultBodyLimit::max(FORM_BODY_LIMIT)),
+            moderation_form(post(pages::moderation::act)),
         )
         .route("/tags/{slug}", get(pages::tag_page))
         .route("/{year}/{month}/{slug}", get(old_links::by_month))
@@ -87,6 +89,14 @@ pub fn router(state: AppState) -> Router {
         Some(cors) => routes.layer(cors),
         None => routes,
     }
+}
+
+/// A moderation form's route: `GET` on its address leads to the queue, and the form's
+/// body is read up to the forms' limit.
+fn moderation_form(route: MethodRouter<AppState>) -> MethodRouter<AppState> {
+    route
+        .get(pages::moderation::to_queue)
+        .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
 }
 
 fn feed_routes() -> Router<AppState> {

@@ -695,7 +695,7 @@ pub(crate) fn check_email(email: &str) -> Result<Option<String>, DomainError> {
         return Ok(None);
     }
     let plausible = email.len() <= 320
-        && !email.contains(char::is_whitespace)
+        && !email.contains(|c: char| c.is_whitespace() || c.is_control())
         && email
             .split_once('@')
             .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
@@ -719,6 +719,13 @@ pub(crate) fn check_url(url: &str) -> Result<Option<String>, DomainError> {
         return Err(DomainError::bad_input(
             "authorUrl",
             format!("The website's address may have at most {MAX_URL_BYTES} bytes."),
+        ));
+    }
+    // A NUL would not even be stored; other control characters would end up in a link.
+    if url.contains(char::is_control) {
+        return Err(DomainError::bad_input(
+            "authorUrl",
+            "The website's address may not contain control characters.",
         ));
     }
     // Schemes are case-insensitive (RFC 3986, 3.1): `HTTPS://` is written as `https://`.
@@ -777,8 +784,17 @@ mod tests {
             "https://bank.example@evil.example",
             "javascript:alert(1)",
             "HTTPS://",
+            "https://example.org/\u{0}x",
+            "https://example.org/\u{1b}[31m",
         ] {
             assert!(check_url(bad).is_err(), "{bad}");
+        }
+        for bad in [
+            "a\u{0}b@example.com",
+            "a@example.com\u{7f}",
+            "a\u{1}@b.example",
+        ] {
+            assert!(check_email(bad).is_err(), "{bad:?}");
         }
         let long = format!("https://example.com/{}", "a".repeat(2048));
         let Err(DomainError::BadUserInput { message, .. }) = check_url(&long) else {

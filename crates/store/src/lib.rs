@@ -53,3 +53,10 @@ pub async fn begin(conn: &mut PgConnection) -> Result<Transaction<'_>, StoreErro
     Ok(sqlx::Connection::begin(conn).await?)
 }
 pub use visibility::Reader;
+
+/// Whether `text` could be in a text column: PostgreSQL's text holds no NUL, and refuses
+/// a parameter with one as an error. A look-up by such a key (a slug from a URL) finds
+/// nothing, and says so without asking.
+pub(crate) fn could_be_stored(text: &str) -> bool {
+    !text.contains('\0')
+}

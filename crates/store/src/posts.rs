@@ -377,6 +377,9 @@ pub async fn find_visible_by_slug(
     columns: PostColumns,
     budget: &ReadBudget,
 ) -> Result<Option<Post>, StoreError> {
+    if !crate::could_be_stored(slug) {
+        return Ok(None);
+    }
     let mut query = QueryBuilder::new(format!(
         "select {} from posts p where p.slug = ",
         columns.select()

@@ -193,6 +193,9 @@ pub async fn find_visible_by_slug(
     slug: &str,
     reader: Reader,
 ) -> Result<Option<Tag>, StoreError> {
+    if !crate::could_be_stored(slug) {
+        return Ok(None);
+    }
     let mut query = QueryBuilder::new(format!("select {TAG_COLUMNS} from tags t where t.slug = "));
     query.push_bind(slug.to_owned());
     reader.push_tag_visible(&mut query);

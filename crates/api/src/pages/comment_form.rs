@@ -265,7 +265,26 @@ impl Input<'_> {
 /// A fresh token for `post`'s form.
 pub(super) fn fill_token(state: &AppState, post_id: i64, template: &str) -> String {
     let token = comment_form::issue(&state.config.commenting.edit_tokens, post_id, Utc::now());
-    template.replace(TOKEN_SLOT, &token)
+    // One slot, in the form: text on the page is escaped, and escaping drops NULs.
+    template.replacen(TOKEN_SLOT, &token, 1)
+}
+
+/// `GET /posts/{slug}/comments`: the form's own address, shown in the address bar after a
+/// refusal, typed or shared: the form is on the post's page.
+pub async fn form_address(State(state): State<AppState>, Path(slug): Path<String>) -> Response {
+    let slug: String = slug
+        .bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(byte).to_string()
+            }
+            byte => format!("%{byte:02X}"),
+        })
+        .collect();
+    see_other(&format!(
+        "{}#comment-form",
+        state.config.site.post_url(&slug)
+    ))
 }
 
 /// `POST /posts/{slug}/comments`: a comment from the form.
@@ -427,11 +446,11 @@ async fn refused(
 ) -> Response {
     let (status, retry_after) = match &error {
         DomainError::BadUserInput { field, message } => {
-            match form_field(field) {
-                Some(name) => {
+            match on_the_form(field, message) {
+                Ok(name) => {
                     view.field_errors.insert(name, message.clone());
                 }
-                None => view.problem = Some(message.clone()),
+                Err(problem) => view.problem = Some(problem),
             }
             (StatusCode::BAD_REQUEST, None)
         }
@@ -447,7 +466,7 @@ async fn refused(
             return html_error(state, StatusCode::NOT_FOUND, "Not found", message);
         }
         _ => {
-            tracing::error!(error = %error, "a comment from the form could not be stored");
+            tracing::error!(error = %gazette_store::display_chain(&error), "a comment from the form could not be stored");
             let mut response = html_error(
                 state,
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -461,6 +480,20 @@ async fn refused(
         }
     };
     form_again(state, post, view, status, retry_after).await
+}
+
+/// What a refusal of `addComment`'s `field` means on the form: the form field it names,
+/// or a sentence for the whole form.
+fn on_the_form(field: &str, message: &str) -> Result<&'static str, String> {
+    match (form_field(field), field) {
+        (Some(name), _) => Ok(name),
+        // The retry id is the form's token and text: the same text from the same page
+        // with other details, or once more after its comment was deleted.
+        (None, "clientMutationId") => Err(
+            "This form was already sent with this text. To send it again with other details, reload the page and use the new form.".to_owned(),
+        ),
+        (None, _) => Err(message.to_owned()),
+    }
 }
 
 /// The form's name for an `addComment` input field.

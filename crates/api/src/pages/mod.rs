@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 use crate::html::escape;
 use crate::state::AppState;
 use comment_form::FormView;
-pub use comment_form::submit as submit_comment;
+pub use comment_form::{form_address as comment_form_address, submit as submit_comment};
 
 /// Comments shown on a post's page; longer threads are read through the API.
 const THREAD_ON_PAGE: i64 = 500;

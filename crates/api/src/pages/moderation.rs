@@ -203,6 +203,12 @@ fn render_held(body: &mut String, state: &AppState, held: &HeldComment, form_tok
     body.push_str("</div></article></li>");
 }
 
+/// `GET` on a moderation form's address (the address bar after a refused form, or a
+/// shared link): the queue, or the sign-in form.
+pub async fn to_queue(State(state): State<AppState>) -> Response {
+    back_to_queue(&state, "", None)
+}
+
 #[derive(Debug, Default, Deserialize)]
 pub struct SignInFields {
     #[serde(default)]
@@ -462,7 +468,7 @@ fn refused(state: &AppState, error: &DomainError) -> Response {
         _ => StatusCode::SERVICE_UNAVAILABLE,
     };
     if status == StatusCode::SERVICE_UNAVAILABLE {
-        tracing::error!(error = %error, "a moderation page failed");
+        tracing::error!(error = %gazette_store::display_chain(error), "a moderation page failed");
     }
     let body = format!(
         "<h1>Moderation</h1><div class=\"problem\" role=\"alert\"><p>{}</p></div><p><a href=\"{}\">Back to the queue</a></p>",
