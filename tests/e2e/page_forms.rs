@@ -39,6 +39,22 @@ async fn send_form(app: &TestApp, slug: &str, fields: &[(&str, &str)]) -> reqwes
         .expect("form sent")
 }
 
+/// Sends the comment form of `slug` with a token, a name and a text.
+async fn send_comment(
+    app: &TestApp,
+    slug: &str,
+    token: &str,
+    name: &str,
+    body: &str,
+) -> reqwest::Response {
+    send_form(
+        app,
+        slug,
+        &[("form_token", token), ("name", name), ("body", body)],
+    )
+    .await
+}
+
 fn location(response: &reqwest::Response) -> String {
     response.headers()[header::LOCATION]
         .to_str()
@@ -145,14 +161,12 @@ async fn readers_comment_and_reply_with_the_form_under_the_post() {
     assert_eq!(reply_parent, Some(id));
 
     // Two links: held under the default moderation, and the reader is told so.
-    let held = send_form(
+    let held = send_comment(
         &app,
         slug,
-        &[
-            ("form_token", &token),
-            ("name", "Cy"),
-            ("body", "See https://a.example and https://b.example"),
-        ],
+        &token,
+        "Cy",
+        "See https://a.example and https://b.example",
     )
     .await;
     assert_eq!(
@@ -187,16 +201,7 @@ async fn refused_forms_come_back_with_the_text_kept_and_nothing_written() {
     let other_token = form_token(&page(&app, "/posts/another-post").await);
 
     // Too quick: a program sends at once; the reader gets the form back with a new token.
-    let quick = send_form(
-        &app,
-        slug,
-        &[
-            ("form_token", &token),
-            ("name", "Ann"),
-            ("body", "My careful words"),
-        ],
-    )
-    .await;
+    let quick = send_comment(&app, slug, &token, "Ann", "My careful words").await;
     assert_eq!(quick.status(), StatusCode::BAD_REQUEST);
     let html = quick.text().await.expect("page");
     assert!(html.contains("too quickly"), "{html}");
@@ -290,20 +295,10 @@ async fn refused_forms_come_back_with_the_text_kept_and_nothing_written() {
 
     // The rate limit: the third comment in a minute waits, with its text kept.
     for body in ["one", "two"] {
-        let sent = send_form(
-            &app,
-            slug,
-            &[("form_token", &token), ("name", "Ann"), ("body", body)],
-        )
-        .await;
+        let sent = send_comment(&app, slug, &token, "Ann", body).await;
         assert_eq!(sent.status(), StatusCode::SEE_OTHER);
     }
-    let limited = send_form(
-        &app,
-        slug,
-        &[("form_token", &token), ("name", "Ann"), ("body", "three")],
-    )
-    .await;
+    let limited = send_comment(&app, slug, &token, "Ann", "three").await;
     assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(limited.headers().contains_key(header::RETRY_AFTER));
     assert!(
@@ -329,16 +324,7 @@ async fn refused_forms_come_back_with_the_text_kept_and_nothing_written() {
     let closed_page = page(&app, "/posts/another-post").await;
     assert!(closed_page.contains("Comments on this post are closed."));
     assert!(!closed_page.contains("name=\"form_token\""));
-    let refused = send_form(
-        &app,
-        "another-post",
-        &[
-            ("form_token", &other_token),
-            ("name", "Ann"),
-            ("body", "late"),
-        ],
-    )
-    .await;
+    let refused = send_comment(&app, "another-post", &other_token, "Ann", "late").await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     assert_eq!(comment_rows(&app).await, 2);
     app.stop().await;
@@ -356,16 +342,7 @@ async fn an_expired_form_is_refused_with_the_text_kept() {
     published_post(&app).await;
     let token = form_token(&page(&app, "/posts/open-for-comments").await);
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let expired = send_form(
-        &app,
-        "open-for-comments",
-        &[
-            ("form_token", &token),
-            ("name", "Ann"),
-            ("body", "Written slowly"),
-        ],
-    )
-    .await;
+    let expired = send_comment(&app, "open-for-comments", &token, "Ann", "Written slowly").await;
     assert_eq!(expired.status(), StatusCode::FORBIDDEN);
     let html = expired.text().await.expect("page");
     assert!(html.contains("This form has expired"), "{html}");
@@ -468,14 +445,12 @@ async fn no_form_input_gets_a_server_error() {
     }
     assert_eq!(comment_rows(&app).await, 0);
     // Text cannot plant a form token in the page that comes back: escaping drops NULs.
-    let planted = send_form(
+    let planted = send_comment(
         &app,
         "open-for-comments",
-        &[
-            ("form_token", &token),
-            ("name", "A"),
-            ("body", "slot \u{0}form-token\u{0} here"),
-        ],
+        &token,
+        "A",
+        "slot \u{0}form-token\u{0} here",
     )
     .await;
     assert_eq!(planted.status(), StatusCode::BAD_REQUEST);
