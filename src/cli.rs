@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use gazette_api::{CommentPolicy, CorsOrigins, Limits, Moderation};
 use gazette_domain::comment_form::FormRules;
 use gazette_domain::feeds::FeedSettings;
+use gazette_domain::webhooks::{EndpointRules, RetrySchedule};
 use gazette_store::DatabaseConfig;
 use gazette_store::synthetic::SyntheticSite;
 use gazette_worker::WorkerConfig;
@@ -263,6 +264,18 @@ pub struct Settings {
     /// How long a sign-in to the moderation pages lasts (e.g. `12h`); revoking its API token ends it sooner.
     #[arg(long, env = "GAZETTE_MODERATION_SESSION_LIFETIME", global = true, default_value = "12h", value_parser = parse_nonzero_duration)]
     pub moderation_session_lifetime: Duration,
+
+    /// Let webhook endpoints be http:// addresses, not only https:// (true or false).
+    #[arg(long, env = "GAZETTE_WEBHOOKS_ALLOW_HTTP", global = true, default_value_t = false, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true")]
+    pub webhooks_allow_http: bool,
+
+    /// Let webhook endpoints resolve to loopback, private, link-local and reserved addresses (for tests and closed networks) (true or false).
+    #[arg(long, env = "GAZETTE_WEBHOOKS_ALLOW_PRIVATE", global = true, default_value_t = false, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true")]
+    pub webhooks_allow_private: bool,
+
+    /// When a failed webhook delivery is tried again: the delay before each attempt, comma-separated (the first attempt is the first delay after the event).
+    #[arg(long, env = "GAZETTE_WEBHOOKS_RETRY_DELAYS", global = true, value_delimiter = ',', default_value = "0s,5s,5m,30m,2h,5h,10h,14h,20h,24h", value_parser = parse_duration)]
+    pub webhooks_retry_delays: Vec<Duration>,
 
     /// Take the client address from X-Forwarded-For (only behind a proxy that sets it) (true or false).
     #[arg(long, env = "GAZETTE_TRUST_FORWARDED_FOR", global = true, default_value_t = false, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
@@ -545,6 +558,19 @@ impl Settings {
             summary_posts: self.summary_posts,
             digest_period: self.digest_period,
             before_render: gazette_worker::BeforeRender::default(),
+            webhooks: gazette_worker::WebhookSettings {
+                key: None,
+                endpoints: self.webhook_endpoints(),
+                retries: RetrySchedule(self.webhooks_retry_delays.clone()),
+            },
+        }
+    }
+
+    /// Which webhook endpoints may be called.
+    pub fn webhook_endpoints(&self) -> EndpointRules {
+        EndpointRules {
+            allow_http: self.webhooks_allow_http,
+            allow_private: self.webhooks_allow_private,
         }
     }
 }

@@ -64,15 +64,19 @@ pub async fn run_services(
         None => settings.listen,
     };
     let site = settings.site(bound);
+    // One secret key for the API's edit and form tokens and for sealing webhook secrets,
+    // which the worker opens to sign.
+    let key = EditTokenKey::load_or_create(&settings.edit_token_key_file())?;
     let worker = if services.worker {
-        Some(Worker::start(pool.clone(), settings.worker(site.clone())).await?)
+        let mut config = settings.worker(site.clone());
+        config.webhooks.key = Some(key.clone());
+        Some(Worker::start(pool.clone(), config).await?)
     } else {
         None
     };
     let served = match services.api {
         Some(listener) => {
-            let key_file = settings.edit_token_key_file();
-            let edit_tokens = EditTokenKey::load_or_create(&key_file)?;
+            let edit_tokens = key;
             let config = ApiConfig {
                 listen: bound,
                 site,
@@ -92,6 +96,7 @@ pub async fn run_services(
                 limits: settings.limits(),
                 metrics_on_api: settings.metrics_listen == Some(MetricsListen::Api),
                 moderation_session_lifetime: settings.moderation_session_lifetime,
+                webhooks: settings.webhook_endpoints(),
             };
             gazette_api::serve(listener, reads, config, until_stopped())
                 .await

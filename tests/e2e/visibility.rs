@@ -816,6 +816,47 @@ fn mutation_cases(fixture: &HashMap<&str, String>) -> BTreeMap<&'static str, (Au
             "deleteChannel",
             (Audience::Admins, json!({ "id": id("channel") })),
         ),
+        (
+            "createWebhook",
+            (
+                Audience::Admins,
+                json!({ "url": "https://hooks.example/new", "events": ["post.published"] }),
+            ),
+        ),
+        (
+            "updateWebhook",
+            (
+                Audience::Admins,
+                json!({ "id": id("webhook"), "description": "taken over" }),
+            ),
+        ),
+        (
+            "deleteWebhook",
+            (Audience::Admins, json!({ "id": id("webhook") })),
+        ),
+        (
+            "rotateWebhookSecret",
+            (Audience::Admins, json!({ "id": id("webhook") })),
+        ),
+        (
+            "disableWebhook",
+            (Audience::Admins, json!({ "id": id("webhook") })),
+        ),
+        (
+            "enableWebhook",
+            (Audience::Admins, json!({ "id": id("webhook") })),
+        ),
+        (
+            "sendTestWebhook",
+            (Audience::Admins, json!({ "id": id("webhook") })),
+        ),
+        (
+            "redeliverWebhookEvent",
+            (
+                Audience::Admins,
+                json!({ "webhookId": id("webhook"), "eventId": "msg_1" }),
+            ),
+        ),
     ])
 }
 
@@ -847,6 +888,8 @@ async fn fingerprint(app: &TestApp) -> String {
         "post_tags",
         "authors",
         "social_channels",
+        "webhooks",
+        "webhook_deliveries",
     ] {
         let digest: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "select md5(string_agg(t::text, '|' order by t::text)) from {table} t"
@@ -887,6 +930,14 @@ async fn every_mutation_refuses_callers_it_is_not_for() {
     )
     .await;
     let channels = app.graphql("{ channels { id } }", json!({})).await;
+    // An endpoint as an admin would have made it (this site may not call out to make one).
+    let webhook: i64 = sqlx::query_scalar(
+        "insert into webhooks (url, events, secret_sealed) \
+         values ('https://hooks.example/in', '{post.published}', '\\x00') returning id",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("a webhook");
     let admin_author = app
         .graphql_as(Some(&admin), "{ viewer { author { id } } }", json!({}))
         .await;
@@ -914,6 +965,7 @@ async fn every_mutation_refuses_callers_it_is_not_for() {
                 .expect("id")
                 .to_owned(),
         ),
+        ("webhook", webhook.to_string()),
         (
             "admin",
             admin_author["data"]["viewer"]["author"]["id"]

@@ -84,6 +84,11 @@ async fn render(State(scrape): State<Scrape>) -> Response {
             metrics.comments_awaiting_moderation.set(count);
         }
     }
+    // Every process reads it: a worker-only process is where one looks for it first.
+    let backlog = tokio::time::timeout(SAMPLE_TIMEOUT, gazette_store::webhooks::backlog(primary));
+    if let Ok(Ok(count)) = backlog.await {
+        metrics.webhook_backlog.set(count);
+    }
     (
         [(header::CONTENT_TYPE, HeaderValue::from_static(EXPOSITION))],
         metrics.render(),

@@ -58,6 +58,8 @@ pub struct ApiConfig {
     pub metrics_on_api: bool,
     /// How long a sign-in to the moderation pages lasts.
     pub moderation_session_lifetime: Duration,
+    /// Which webhook endpoints admins may register.
+    pub webhooks: gazette_domain::webhooks::EndpointRules,
 }
 
 /// Origins allowed to call the API from a browser (CORS).

@@ -14,6 +14,7 @@ pub mod import;
 pub mod offload;
 pub mod policy;
 pub mod publishing;
+pub mod webhooks;
 
 pub use clients::ClientKey;
 pub use edit_tokens::{EditTokenKey, EditTokenKeyError};

@@ -94,6 +94,9 @@ pub struct Metrics {
     worker_since_success: GaugeVec,
     pub change_lag: Histogram,
     pub websub_pings: IntCounterVec,
+    pub webhook_deliveries: IntCounterVec,
+    pub webhook_delivery_seconds: HistogramVec,
+    pub webhook_backlog: IntGauge,
 
     pub comments_held: IntCounter,
     pub comments_awaiting_moderation: IntGauge,
@@ -354,6 +357,24 @@ impl Metrics {
                 "gazette_websub_pings_total",
                 "Announcements to the WebSub hub, by outcome (sent, refused, unreachable, gave_up).",
                 &["outcome"],
+            ),
+            webhook_deliveries: counter_vec(
+                &r,
+                "gazette_webhook_deliveries_total",
+                "Webhook delivery attempts, by outcome: delivered (2xx), retrying (failed, tried again later), gave_up (failed, no attempts left), gone (410: the endpoint is disabled), refused (the address is not one webhooks may call).",
+                &["outcome"],
+            ),
+            webhook_delivery_seconds: histogram_vec(
+                &r,
+                "gazette_webhook_delivery_seconds",
+                "How long webhook delivery attempts took, from sending to the receiver's answer (or the 15 s timeout), by outcome.",
+                LATENCY_BUCKETS,
+                &["outcome"],
+            ),
+            webhook_backlog: int_gauge(
+                &r,
+                "gazette_webhook_backlog",
+                "Webhook deliveries waiting to be made (due now or retrying later) to enabled endpoints, read when scraped.",
             ),
             comments_held: int_counter(
                 &r,

@@ -29,6 +29,7 @@ pub mod synthetic;
 pub mod tags;
 pub mod tokens;
 pub mod visibility;
+pub mod webhooks;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -58,6 +58,7 @@ pub(crate) async fn follow(runner: Runner) {
                             if matches!(event.kind, EventKind::PostChanged | EventKind::Resync) {
                                 runner.schedule_changed.notify_one();
                             }
+                            runner.outbox_changed.notify_one();
                             changed = true;
                             deadline.get_or_insert(Instant::now() + MAX_DELAY);
                         }

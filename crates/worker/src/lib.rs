@@ -9,6 +9,7 @@ mod error;
 mod jobs;
 mod scheduled;
 mod scheduler;
+mod webhooks;
 mod websub;
 
 pub use error::WorkerError;
@@ -16,3 +17,4 @@ pub use jobs::feeds::Report as FeedsReport;
 pub use jobs::social::Report as TextsReport;
 pub use jobs::{RunReport, run_all};
 pub use scheduler::{BeforeRender, SHUTDOWN_DRAIN, Worker, WorkerConfig, validate_schedule};
+pub use webhooks::WebhookSettings;

@@ -25,6 +25,8 @@ pub struct WorkerConfig {
     pub digest_period: chrono::TimeDelta,
     /// Called where a run renders its channel texts, on the thread that renders them.
     pub before_render: BeforeRender,
+    /// How webhooks are delivered (none without a key).
+    pub webhooks: crate::webhooks::WebhookSettings,
 }
 
 /// A hook called on the rendering thread just before a run renders its channel texts: the
@@ -80,6 +82,7 @@ pub struct Worker {
     stop: watch::Sender<bool>,
     follower: JoinHandle<()>,
     publisher: JoinHandle<()>,
+    deliverer: JoinHandle<()>,
     runner: Runner,
 }
 
@@ -105,6 +108,7 @@ impl Worker {
             turn: Arc::default(),
             stopping,
             schedule_changed: Arc::default(),
+            outbox_changed: Arc::default(),
         };
         let scheduler = JobScheduler::new().await?;
         let schedule = runner.config.schedule.clone();
@@ -120,12 +124,14 @@ impl Worker {
         scheduler.start().await?;
         let follower = tokio::spawn(crate::changes::follow(runner.clone()));
         let publisher = tokio::spawn(crate::scheduled::publish_when_due(runner.clone()));
+        let deliverer = tokio::spawn(crate::webhooks::deliver(runner.clone()));
         tracing::info!(%schedule, "worker started");
         Ok(Self {
             scheduler,
             stop,
             follower,
             publisher,
+            deliverer,
             runner,
         })
     }
@@ -137,6 +143,7 @@ impl Worker {
         self.scheduler.shutdown().await?;
         let _ = self.follower.await;
         let _ = self.publisher.await;
+        let _ = self.deliverer.await;
         // A scheduled run holds the turn until it finished or gave up.
         let drained = tokio::time::timeout(
             SHUTDOWN_DRAIN + Duration::from_secs(1),
@@ -160,6 +167,8 @@ pub(crate) struct Runner {
     pub(crate) stopping: watch::Receiver<bool>,
     /// Poked by the change follower when posts change: a post may have been scheduled.
     pub(crate) schedule_changed: Arc<tokio::sync::Notify>,
+    /// Poked by the change follower on every change: an event may wait in the outbox.
+    pub(crate) outbox_changed: Arc<tokio::sync::Notify>,
 }
 
 impl Runner {

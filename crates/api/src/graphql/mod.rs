@@ -23,6 +23,7 @@ mod response_order;
 mod schema_model;
 mod socket_session;
 mod tags;
+mod webhooks;
 pub mod ws;
 
 use async_graphql::{MergedObject, MergedSubscription, Schema};
@@ -46,6 +47,7 @@ pub struct Query(
     authors::AuthorQuery,
     feeds::FeedQuery,
     channels::ChannelQuery,
+    webhooks::WebhookQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -53,6 +55,7 @@ pub struct Mutation(
     posts::PostMutation,
     comments::CommentMutation,
     channels::ChannelMutation,
+    webhooks::WebhookMutation,
 );
 
 #[derive(MergedSubscription, Default)]

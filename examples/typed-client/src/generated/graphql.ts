@@ -15,6 +15,7 @@ export type Scalars = {
   Float: { input: number; output: number; }
   /** A point in time as an RFC 3339 date-time string, such as `2013-08-22T09:30:00Z`. Inputs may carry any offset and are converted to UTC; answers are always in UTC (`+00:00`). */
   DateTime: { input: string; output: string; }
+  WebhookEventType: { input: any; output: any; }
 };
 
 export type AddCommentInput = {
@@ -285,6 +286,17 @@ export type CreatePostPayload = {
   post: Post;
 };
 
+/** `createWebhook`'s input. */
+export type CreateWebhookInput = {
+  description?: InputMaybe<Scalars['String']['input']>;
+  events: Array<Scalars['WebhookEventType']['input']>;
+  /**
+   * Where events are posted: https, public (see `--webhooks-allow-http`,
+   * `--webhooks-allow-private`).
+   */
+  url: Scalars['String']['input'];
+};
+
 export type DeleteChannelInput = {
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
   id: Scalars['ID']['input'];
@@ -318,6 +330,12 @@ export type DeletePostPayload = {
   deletedPostId: Scalars['ID']['output'];
   /** The post as it was before deletion. */
   post: Post;
+};
+
+/** What `deleteWebhook` removed. */
+export type DeleteWebhookPayload = {
+  __typename?: 'DeleteWebhookPayload';
+  deletedWebhookId: Scalars['ID']['output'];
 };
 
 export type DigestFeedback = {
@@ -384,6 +402,11 @@ export type Mutation = {
   createChannel?: Maybe<CreateChannelPayload>;
   /** Writes a new post (a draft unless `status: PUBLISHED`). Needs a token. */
   createPost?: Maybe<CreatePostPayload>;
+  /**
+   * Registers an endpoint for some event types; returns its signing secret, once.
+   * Admins only.
+   */
+  createWebhook: WebhookWithSecret;
   /** Removes a channel and everything written for it. Admins only. */
   deleteChannel?: Maybe<DeleteChannelPayload>;
   /**
@@ -393,12 +416,29 @@ export type Mutation = {
   deleteComment?: Maybe<DeleteCommentPayload>;
   /** Deletes a post and its comments, for good. */
   deletePost?: Maybe<DeletePostPayload>;
+  /** Removes an endpoint and its pending deliveries. Admins only. */
+  deleteWebhook: DeleteWebhookPayload;
+  /** Stops deliveries to an endpoint (they wait until it is enabled). Admins only. */
+  disableWebhook: Webhook;
   /** Changes a comment's text, with its edit token, within 15 minutes of posting. */
   editComment?: Maybe<EditCommentPayload>;
+  /** Resumes deliveries to an endpoint, and forgets its failures. Admins only. */
+  enableWebhook: Webhook;
   /** Hides a comment as spam. For moderators. */
   markCommentSpam?: Maybe<MarkCommentSpamPayload>;
   /** Publishes a post. */
   publishPost?: Maybe<PublishPostPayload>;
+  /**
+   * Delivers an event to an endpoint again, at once, with the same `webhook-id`.
+   * Admins only.
+   */
+  redeliverWebhookEvent: WebhookDelivery;
+  /**
+   * A new signing secret, returned once. For 24 hours deliveries are signed with the
+   * old and the new secret (two signatures in `webhook-signature`), so receivers can
+   * switch without missing one. Admins only.
+   */
+  rotateWebhookSecret: WebhookWithSecret;
   /**
    * Schedules a draft, or reschedules a scheduled post: the worker publishes it at
    * `publishAt` (within seconds), with everything a manual publish does (feeds,
@@ -406,6 +446,8 @@ export type Mutation = {
    * Authors schedule their own posts.
    */
   schedulePost?: Maybe<SchedulePostPayload>;
+  /** Sends a `webhook.test` event to this endpoint only. Admins only. */
+  sendTestWebhook: WebhookDelivery;
   /** Makes a published post a draft again. */
   unpublishPost?: Maybe<UnpublishPostPayload>;
   /**
@@ -417,6 +459,8 @@ export type Mutation = {
   updateChannel?: Maybe<UpdateChannelPayload>;
   /** Changes a post; fields left out stay as they are. Authors change their own posts. */
   updatePost?: Maybe<UpdatePostPayload>;
+  /** Changes what is given of an endpoint. Admins only. */
+  updateWebhook: Webhook;
 };
 
 
@@ -440,6 +484,14 @@ export type MutationCreatePostArgs = {
 };
 
 
+export type MutationCreateWebhookArgs = {
+  description?: InputMaybe<Scalars['String']['input']>;
+  events?: InputMaybe<Array<Scalars['WebhookEventType']['input']>>;
+  input?: InputMaybe<CreateWebhookInput>;
+  url?: InputMaybe<Scalars['String']['input']>;
+};
+
+
 export type MutationDeleteChannelArgs = {
   input: DeleteChannelInput;
 };
@@ -455,8 +507,26 @@ export type MutationDeletePostArgs = {
 };
 
 
+export type MutationDeleteWebhookArgs = {
+  id?: InputMaybe<Scalars['ID']['input']>;
+  input?: InputMaybe<WebhookIdInput>;
+};
+
+
+export type MutationDisableWebhookArgs = {
+  id?: InputMaybe<Scalars['ID']['input']>;
+  input?: InputMaybe<WebhookIdInput>;
+};
+
+
 export type MutationEditCommentArgs = {
   input: EditCommentInput;
+};
+
+
+export type MutationEnableWebhookArgs = {
+  id?: InputMaybe<Scalars['ID']['input']>;
+  input?: InputMaybe<WebhookIdInput>;
 };
 
 
@@ -470,8 +540,27 @@ export type MutationPublishPostArgs = {
 };
 
 
+export type MutationRedeliverWebhookEventArgs = {
+  eventId?: InputMaybe<Scalars['String']['input']>;
+  input?: InputMaybe<RedeliverWebhookEventInput>;
+  webhookId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+
+export type MutationRotateWebhookSecretArgs = {
+  id?: InputMaybe<Scalars['ID']['input']>;
+  input?: InputMaybe<WebhookIdInput>;
+};
+
+
 export type MutationSchedulePostArgs = {
   input: SchedulePostInput;
+};
+
+
+export type MutationSendTestWebhookArgs = {
+  id?: InputMaybe<Scalars['ID']['input']>;
+  input?: InputMaybe<WebhookIdInput>;
 };
 
 
@@ -492,6 +581,15 @@ export type MutationUpdateChannelArgs = {
 
 export type MutationUpdatePostArgs = {
   input: UpdatePostInput;
+};
+
+
+export type MutationUpdateWebhookArgs = {
+  description?: InputMaybe<Scalars['String']['input']>;
+  events?: InputMaybe<Array<Scalars['WebhookEventType']['input']>>;
+  id?: InputMaybe<Scalars['ID']['input']>;
+  input?: InputMaybe<UpdateWebhookInput>;
+  url?: InputMaybe<Scalars['String']['input']>;
 };
 
 /** An object with a global id. */
@@ -705,6 +803,8 @@ export type Query = {
   tags: TagConnection;
   /** Who the request's token belongs to; null without a token. */
   viewer?: Maybe<Viewer>;
+  /** Every webhook endpoint. Admins only. */
+  webhooks: Array<Webhook>;
 };
 
 
@@ -790,6 +890,13 @@ export type QueryTagsArgs = {
   before?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
   last?: InputMaybe<Scalars['Int']['input']>;
+};
+
+/** `redeliverWebhookEvent`'s input. */
+export type RedeliverWebhookEventInput = {
+  /** As receivers see it in `webhook-id` (`msg_12`), or its number. */
+  eventId: Scalars['String']['input'];
+  webhookId: Scalars['ID']['input'];
 };
 
 /** What a token may do. */
@@ -943,10 +1050,79 @@ export type UpdatePostPayload = {
   post: Post;
 };
 
+/** `updateWebhook`'s input: what is given changes. */
+export type UpdateWebhookInput = {
+  description?: InputMaybe<Scalars['String']['input']>;
+  events?: InputMaybe<Array<Scalars['WebhookEventType']['input']>>;
+  id: Scalars['ID']['input'];
+  url?: InputMaybe<Scalars['String']['input']>;
+};
+
 export type Viewer = {
   __typename?: 'Viewer';
   author: Author;
   role: Role;
+};
+
+export type Webhook = {
+  __typename?: 'Webhook';
+  createdAt: Scalars['DateTime']['output'];
+  /** The latest deliveries, newest first. */
+  deliveries: Array<WebhookDelivery>;
+  description: Scalars['String']['output'];
+  /** `admin`, `gone` or `failing`; null while enabled. */
+  disabledReason?: Maybe<Scalars['String']['output']>;
+  /**
+   * False when an admin disabled it, the receiver answered 410 Gone, or every delivery
+   * failed for five days (see `disabledReason`).
+   */
+  enabled: Scalars['Boolean']['output'];
+  events: Array<Scalars['WebhookEventType']['output']>;
+  /** Since when every delivery has failed; null while the last one succeeded. */
+  failingSince?: Maybe<Scalars['DateTime']['output']>;
+  id: Scalars['ID']['output'];
+  /** The latest delivery attempted (its status, time, response code and error). */
+  lastDelivery?: Maybe<WebhookDelivery>;
+  url: Scalars['String']['output'];
+};
+
+
+export type WebhookDeliveriesArgs = {
+  first?: Scalars['Int']['input'];
+};
+
+/** One event's delivery to an endpoint. */
+export type WebhookDelivery = {
+  __typename?: 'WebhookDelivery';
+  attempts: Scalars['Int']['output'];
+  deliveredAt?: Maybe<Scalars['DateTime']['output']>;
+  error?: Maybe<Scalars['String']['output']>;
+  /** The event's id, as receivers get it in `webhook-id` (`msg_<n>`). */
+  eventId: Scalars['String']['output'];
+  id: Scalars['ID']['output'];
+  lastAttemptAt?: Maybe<Scalars['DateTime']['output']>;
+  nextAttemptAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The receiver's HTTP status on the last attempt. */
+  responseCode?: Maybe<Scalars['Int']['output']>;
+  /** `pending` (to be attempted, or retried later), `delivered`, or `failed` (given up). */
+  status: Scalars['String']['output'];
+  type: Scalars['String']['output'];
+};
+
+/** The input of the mutations that name one endpoint. */
+export type WebhookIdInput = {
+  id: Scalars['ID']['input'];
+};
+
+/** A webhook with its signing secret, shown only here. */
+export type WebhookWithSecret = {
+  __typename?: 'WebhookWithSecret';
+  /**
+   * `whsec_` and the base64 of 32 random bytes: verify `webhook-signature` with it.
+   * Shown once; rotate it if it is lost.
+   */
+  secret: Scalars['String']['output'];
+  webhook: Webhook;
 };
 
 export type LatestPostsQueryVariables = Exact<{
