@@ -30,4 +30,5 @@ mod stored_visibility;
 mod subscriptions;
 mod support;
 mod visibility;
+mod webhooks;
 mod worker_runs;
