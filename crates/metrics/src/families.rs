@@ -428,6 +428,10 @@ impl Metrics {
         for text in ["summary", "digest"] {
             self.worker_texts_rendered.with_label_values(&[text]);
         }
+        for outcome in ["delivered", "retrying", "gave_up", "gone", "refused"] {
+            self.webhook_deliveries.with_label_values(&[outcome]);
+            self.webhook_delivery_seconds.with_label_values(&[outcome]);
+        }
     }
 
     /// Channel texts a run rendered.
