@@ -1,14 +1,16 @@
 """Gazette's webhooks checked by the Standard Webhooks reference implementation
 (`standardwebhooks` from PyPI): a receiver on loopback gets `post.published` within
-seconds of a publication and `comment.created` of a comment; every delivery verifies with
-the endpoint's secret, and after `rotateWebhookSecret` with the old secret and with the
-new one (the header carries both); a body changed on the way does not verify.
-clients/run starts Gazette with --webhooks-allow-http --webhooks-allow-private."""
+seconds of `publishPost`, of a scheduled post's time and of `gazette import`, and
+`comment.created` of a comment; every delivery verifies with the endpoint's secret, and
+after `rotateWebhookSecret` with the old secret and with the new one (the header carries
+both); a body changed on the way does not verify. clients/run starts Gazette with
+--webhooks-allow-http --webhooks-allow-private."""
 
 import http.server
 import json
 import os
 import queue
+import subprocess
 import threading
 import time
 import unittest
@@ -18,6 +20,10 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 BASE = os.environ["GAZETTE_URL"]
 TOKEN = os.environ["GAZETTE_ADMIN_TOKEN"]
+GAZETTE_BIN = os.environ["GAZETTE_BIN"]
+# The data directory of the `gazette serve` under test: its embedded database, for import.
+DATA_DIR = os.environ["GAZETTE_DATA_DIR"]
+FIXTURE = os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "import", "blogger.xml")
 
 
 def graphql(query, variables=None):
@@ -80,6 +86,7 @@ class Webhooks(unittest.TestCase):
         graphql("mutation($id: ID!) { deleteWebhook(input: { id: $id }) { deletedWebhookId } }",
                 {"id": cls.webhook_id})
         cls.receiver.shutdown()
+        cls.receiver.server_close()
 
     def publish(self, title):
         return graphql(
@@ -88,10 +95,45 @@ class Webhooks(unittest.TestCase):
             {"title": title},
         )["createPost"]["post"]
 
+    def published(self, title):
+        """The `post.published` delivery of the post titled `title`, verified with the
+        current secret (other posts' are skipped): its headers, body and payload."""
+        while True:
+            headers, body = self.receiver.next("post.published")
+            payload = Webhook(self.secret).verify(body, headers)
+            if payload["data"]["post"]["title"] == title:
+                return headers, body, payload
+
+    def test_publish_post_schedule_and_import_each_arrive_verified(self):
+        draft = graphql(
+            "mutation { createPost(input: { title: \"Published by publishPost\" }) { post { id } } }"
+        )["createPost"]["post"]
+        graphql("mutation($id: ID!) { publishPost(input: { id: $id }) { post { status } } }",
+                {"id": draft["id"]})
+        self.assertEqual(self.published("Published by publishPost")[2]["data"]["post"]["id"], draft["id"])
+
+        later = graphql(
+            "mutation { createPost(input: { title: \"Published by the scheduler\" }) { post { id } } }"
+        )["createPost"]["post"]
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3))
+        graphql("mutation($id: ID!, $at: DateTime!) { schedulePost(input: { id: $id, publishAt: $at }) "
+                "{ post { status } } }", {"id": later["id"], "at": at})
+        self.published("Published by the scheduler")
+
+        with open(os.path.join(DATA_DIR, "postgres-password")) as file:
+            password = file.read().strip()
+        database = "postgres://gazette_app:%s@localhost/gazette?host=%s" % (
+            password, os.path.join(DATA_DIR, "postgres"))
+        imported = subprocess.run([GAZETTE_BIN, "import", FIXTURE], capture_output=True, text=True,
+                                  timeout=60, env={**os.environ, "DATABASE_URL": database})
+        self.assertEqual(imported.returncode, 0, imported.stdout + imported.stderr)
+        # The fixture's published post (its other post is a draft).
+        payload = self.published("Opening our data")[2]
+        self.assertEqual(payload["data"]["post"]["status"], "PUBLISHED")
+
     def test_a_publication_arrives_signed_and_verifies(self):
         post = self.publish("Webhook reference check")
-        headers, body = self.receiver.next("post.published")
-        payload = Webhook(self.secret).verify(body, headers)
+        headers, body, payload = self.published("Webhook reference check")
         self.assertEqual(payload["type"], "post.published")
         self.assertEqual(payload["data"]["post"]["id"], post["id"])
         self.assertTrue(payload["data"]["post"]["url"].endswith("/posts/" + post["slug"]))
@@ -119,7 +161,7 @@ class Webhooks(unittest.TestCase):
         )["rotateWebhookSecret"]["secret"]
         old, Webhooks.secret = Webhooks.secret, rotated
         self.publish("Webhook rotation check")
-        headers, body = self.receiver.next("post.published")
+        headers, body, _ = self.published("Webhook rotation check")
         self.assertEqual(len(headers["webhook-signature"].split(" ")), 2)
         Webhook(rotated).verify(body, headers)
         Webhook(old).verify(body, headers)
