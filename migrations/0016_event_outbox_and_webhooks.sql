@@ -79,9 +79,11 @@ declare
 begin
     insert into outbox_events (type, data) values (event_type, event_data)
     returning id into event_id;
+        -- A paused endpoint (disabled by an admin) gets its deliveries when it is enabled
+    -- again; one disabled because it is gone or kept failing gets none meanwhile.
     insert into webhook_deliveries (event_id, webhook_id)
     select event_id, w.id from webhooks w
-    where w.enabled and event_type = any (w.events);
+    where (w.enabled or w.disabled_reason = 'admin') and event_type = any (w.events);
     perform pg_notify('gazette_outbox', event_id::text);
 end
 $$;
@@ -145,6 +147,14 @@ $$;
 create function outbox_from_comments() returns trigger
 language plpgsql as $$
 begin
+    -- Comments on a post that is not public are not news (and would tell its title).
+    if not exists (
+        select 1 from posts p
+        where p.id = (case when tg_op = 'DELETE' then old.post_id else new.post_id end)
+          and p.status = 'published'
+    ) then
+        return null;
+    end if;
     if tg_op = 'INSERT' then
         perform outbox_record('comment.created', outbox_comment(new));
     elsif tg_op = 'DELETE' then

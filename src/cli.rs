@@ -273,8 +273,8 @@ pub struct Settings {
     #[arg(long, env = "GAZETTE_WEBHOOKS_ALLOW_PRIVATE", global = true, default_value_t = false, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true")]
     pub webhooks_allow_private: bool,
 
-    /// When a failed webhook delivery is tried again: the delay before each attempt, comma-separated (the first attempt is the first delay after the event).
-    #[arg(long, env = "GAZETTE_WEBHOOKS_RETRY_DELAYS", global = true, value_delimiter = ',', default_value = "0s,5s,5m,30m,2h,5h,10h,14h,20h,24h", value_parser = parse_duration)]
+    /// When a failed webhook delivery is tried again: the delays between attempts, comma-separated (the first attempt is at once; after the last delay's attempt it is given up).
+    #[arg(long, env = "GAZETTE_WEBHOOKS_RETRY_DELAYS", global = true, value_delimiter = ',', default_value = "5s,5m,30m,2h,5h,10h,14h,20h,24h", value_parser = parse_duration)]
     pub webhooks_retry_delays: Vec<Duration>,
 
     /// Take the client address from X-Forwarded-For (only behind a proxy that sets it) (true or false).

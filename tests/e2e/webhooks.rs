@@ -395,12 +395,7 @@ async fn failures_are_retried_410_disables_and_rotation_signs_twice() {
     let app = TestApp::spawn_with(
         false,
         true,
-        &[
-            OPEN[0],
-            OPEN[1],
-            "--webhooks-retry-delays",
-            "0s,1s,1s,1s,1s",
-        ],
+        &[OPEN[0], OPEN[1], "--webhooks-retry-delays", "1s,1s,1s,1s"],
     )
     .await;
     let admin = app.token("Site Admin", Role::Admin).await;
@@ -498,6 +493,38 @@ async fn failures_are_retried_410_disables_and_rotation_signs_twice() {
             .any(|received| received.event_type() == "webhook.test")
     );
     assert!(got[5..].iter().any(|received| received.id == got[0].id));
+
+    // An endpoint failing for more than five days is disabled, and shown as such.
+    sqlx::query("update webhooks set failing_since = now() - interval '6 days' where id = $1")
+        .bind(flaky_id.parse::<i64>().expect("a number"))
+        .execute(&app.pool)
+        .await
+        .expect("failing for days");
+    flaky.state.answers.lock().expect("lock").extend([503]);
+    app.create_post(&author, json!({ "title": "Third", "status": "PUBLISHED" }))
+        .await;
+    flaky.until(20, |got| got.len() >= 8).await;
+    let disabled = eventually(100, || async {
+        let listed = app
+            .graphql_as(
+                Some(&admin),
+                "{ webhooks { id enabled disabledReason } }",
+                json!({}),
+            )
+            .await;
+        listed["data"]["webhooks"]
+            .as_array()
+            .and_then(|webhooks| {
+                webhooks
+                    .iter()
+                    .find(|webhook| webhook["id"] == flaky_id.as_str())
+            })
+            .filter(|webhook| webhook["enabled"] == false)
+            .cloned()
+    })
+    .await
+    .expect("disabled after five days of failures");
+    assert_eq!(disabled["disabledReason"], "failing");
     app.stop().await;
 }
 
@@ -572,6 +599,67 @@ async fn private_and_plain_http_endpoints_are_refused() {
     .expect("the attempt is recorded");
     assert!(refused.contains("loopback"), "{refused}");
     assert!(receiver.got().is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_slow_endpoint_holds_up_no_other_and_a_paused_one_catches_up() {
+    let app = TestApp::spawn_with(false, true, &OPEN).await;
+    let admin = app.token("Site Admin", Role::Admin).await;
+    let slow = Receiver::start(&[], Duration::from_secs(4)).await;
+    let quick = Receiver::start(&[], Duration::ZERO).await;
+    let paused = Receiver::start(&[], Duration::ZERO).await;
+    create_webhook(&app, &admin, &slow.url, &["post.published"]).await;
+    create_webhook(&app, &admin, &quick.url, &["comment.created"]).await;
+    let (paused_id, _) = create_webhook(&app, &admin, &paused.url, &["comment.created"]).await;
+    let disabled = app
+        .graphql_as(
+            Some(&admin),
+            "mutation($id: ID!) { disableWebhook(id: $id) { enabled disabledReason } }",
+            json!({ "id": paused_id }),
+        )
+        .await;
+    assert_eq!(
+        disabled["data"]["disableWebhook"]["disabledReason"], "admin",
+        "{disabled}"
+    );
+    let author = app.token("Writer", Role::Author).await;
+    let mut post = Value::Null;
+    for n in 0..24 {
+        post = app
+            .create_post(
+                &author,
+                json!({ "title": format!("Slow {n}"), "status": "PUBLISHED" }),
+            )
+            .await;
+    }
+    // More deliveries to the slow endpoint than a worker sends at once: it has two of
+    // them under way, and the quick endpoint's comment goes out meanwhile.
+    slow.until(10, |got| got.len() >= 2).await;
+    add_comment(
+        &app,
+        None,
+        json!({ "postId": post["id"], "authorName": "Q", "body": "quick" }),
+    )
+    .await;
+    quick.until(3, |got| !got.is_empty()).await;
+    assert!(
+        slow.got().len() <= 4,
+        "at most two at a time to the slow endpoint"
+    );
+    assert!(paused.got().is_empty(), "a paused endpoint waits");
+    app.graphql_as(
+        Some(&admin),
+        "mutation($id: ID!) { enableWebhook(input: { id: $id }) { enabled } }",
+        json!({ "id": paused_id }),
+    )
+    .await;
+    let got = paused.until(10, |got| !got.is_empty()).await;
+    assert_eq!(
+        got[0].event_type(),
+        "comment.created",
+        "what happened meanwhile arrives"
+    );
     app.stop().await;
 }
 
@@ -656,10 +744,29 @@ async fn two_workers_deliver_each_event_once_and_a_killed_one_loses_nothing() {
         })
         .await;
     let ids: HashSet<&String> = got.iter().map(|received| &received.id).collect();
-    assert_eq!(
-        ids.len(),
-        6,
-        "every event arrives, duplicates carrying the same id"
+    assert_eq!(ids.len(), 6, "every event arrives");
+    // The deliveries the killed worker had under way are delivered again once their
+    // leases run out (20 s): at least once, the duplicates with the same id.
+    let settled = eventually(450, || async {
+        let waiting: i64 = sqlx::query_scalar(
+            "select count(*) from webhook_deliveries where status <> 'delivered'",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+        (waiting == 0).then_some(())
+    })
+    .await;
+    assert!(
+        settled.is_some(),
+        "every delivery is acknowledged in the end"
+    );
+    let got = slow.got();
+    let ids: HashSet<&String> = got.iter().map(|received| &received.id).collect();
+    assert_eq!(ids.len(), 6);
+    assert!(
+        got.len() > 6,
+        "the interrupted ones came twice, with their ids: {got:#?}"
     );
     drop(replacement);
     app.stop().await;

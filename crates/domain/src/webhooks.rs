@@ -6,8 +6,9 @@
 //! Secrets are needed in clear to sign, so they cannot be stored as digests like API
 //! tokens. Each is sealed with the site key (the edit-token key file, mode 0600, outside
 //! the database): XORed with an HMAC-SHA256 keystream of the key over a random nonce kept
-//! beside it. A database dump, a backup or a replica alone cannot sign; the key file and
-//! the database together can, as any process that delivers must.
+//! beside it, and a tag (an HMAC of both) that tells a secret sealed with another key.
+//! A database dump, a backup or a replica alone cannot sign; the key file and the
+//! database together can, as any process that delivers must.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
@@ -37,7 +38,13 @@ pub const EVENT_TYPES: [&str; 7] = [
 const SECRET_PREFIX: &str = "whsec_";
 const SECRET_BYTES: usize = 32;
 const NONCE_BYTES: usize = 16;
+const TAG_BYTES: usize = 16;
 const SEAL_PURPOSE: &[u8] = b"webhook-secret:";
+const TAG_PURPOSE: &[u8] = b"webhook-secret-tag:";
+/// The most endpoints a site may have (they are listed whole in `webhooks`).
+pub const MAX_WEBHOOKS: usize = 50;
+/// A name that does not resolve within this long is refused.
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the old secret still signs after a rotation.
 pub const ROTATION_GRACE: TimeDelta = TimeDelta::hours(24);
 /// An endpoint whose deliveries all failed for this long is disabled.
@@ -75,7 +82,8 @@ fn keystream(key: &EditTokenKey, nonce: &[u8]) -> [u8; SECRET_BYTES] {
         .into()
 }
 
-/// The secret sealed for storage: a fresh nonce, and the secret XORed with the keystream.
+/// The secret sealed for storage: a fresh nonce, the secret XORed with the keystream,
+/// and the tag of both.
 pub fn seal(key: &EditTokenKey, secret: &[u8; SECRET_BYTES]) -> Result<Vec<u8>, DomainError> {
     let mut nonce = [0u8; NONCE_BYTES];
     getrandom::fill(&mut nonce)
@@ -83,15 +91,22 @@ pub fn seal(key: &EditTokenKey, secret: &[u8; SECRET_BYTES]) -> Result<Vec<u8>, 
     let stream = keystream(key, &nonce);
     let mut sealed = nonce.to_vec();
     sealed.extend(secret.iter().zip(stream).map(|(byte, mask)| byte ^ mask));
+    let tag = key.mac_for(TAG_PURPOSE, &sealed).finalize().into_bytes();
+    sealed.extend_from_slice(&tag[..TAG_BYTES]);
     Ok(sealed)
 }
 
-/// The secret from its sealed form; `None` when it was sealed with another key.
+/// The secret from its sealed form; `None` when it was sealed with another key (or
+/// altered).
 pub fn open(key: &EditTokenKey, sealed: &[u8]) -> Option<[u8; SECRET_BYTES]> {
-    if sealed.len() != NONCE_BYTES + SECRET_BYTES {
+    if sealed.len() != NONCE_BYTES + SECRET_BYTES + TAG_BYTES {
         return None;
     }
-    let (nonce, masked) = sealed.split_at(NONCE_BYTES);
+    let (body, tag) = sealed.split_at(NONCE_BYTES + SECRET_BYTES);
+    key.mac_for(TAG_PURPOSE, body)
+        .verify_truncated_left(tag)
+        .ok()?;
+    let (nonce, masked) = body.split_at(NONCE_BYTES);
     let stream = keystream(key, nonce);
     let mut secret = [0u8; SECRET_BYTES];
     for ((out, byte), mask) in secret.iter_mut().zip(masked).zip(stream) {
@@ -150,7 +165,7 @@ pub fn is_forbidden_address(ip: IpAddr) -> bool {
 }
 
 fn forbidden_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
+    let [a, b, c, _] = ip.octets();
     ip.is_loopback()
         || ip.is_private()
         || ip.is_link_local()
@@ -160,21 +175,41 @@ fn forbidden_v4(ip: Ipv4Addr) -> bool {
         || ip.is_documentation()
         || a == 0
         || (a == 100 && (64..128).contains(&b))
-        || (a == 192 && b == 0)
+                // IETF protocol assignments (192.0.0.0/24).
+        || (a == 192 && b == 0 && c == 0)
         || (a == 198 && (18..20).contains(&b))
         || a >= 240
 }
 
 fn forbidden_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
+    let segments = ip.segments();
+    let [first, second, ..] = segments;
+    let embedded = |high: u16, low: u16| {
+        let [a, b] = high.to_be_bytes();
+        let [c, d] = low.to_be_bytes();
+        Ipv4Addr::new(a, b, c, d)
+    };
     ip.is_loopback()
         || ip.is_unspecified()
         || ip.is_multicast()
+        // Unique local (fc00::/7), link-local (fe80::/10), site-local (fec0::/10).
         || (first & 0xfe00) == 0xfc00
         || (first & 0xffc0) == 0xfe80
-        || first == 0x2001 && ip.segments()[1] == 0x0db8
-        || first == 0x0064 && ip.segments()[1] == 0xff9b
-        // IPv4-compatible and -embedded forms of forbidden IPv4 addresses.
+        || (first & 0xffc0) == 0xfec0
+        // Documentation (2001:db8::/32, 3fff::/20), discard-only (100::/64).
+        || (first == 0x2001 && second == 0x0db8)
+        || (first & 0xfff0) == 0x3ff0
+        || (first == 0x0100 && segments[1..4] == [0, 0, 0])
+        // Teredo (2001::/32): a tunnel to an IPv4 host Gazette cannot check.
+        || (first == 0x2001 && second == 0)
+        // 6to4 (2002::/16) of a forbidden IPv4 address.
+        || (first == 0x2002 && forbidden_v4(embedded(second, segments[2])))
+        // NAT64 (64:ff9b::/96, 64:ff9b:1::/48).
+        || (first == 0x0064 && second == 0xff9b)
+        // IPv4-translated (::ffff:0:a.b.c.d).
+        || (segments[..6] == [0, 0, 0, 0, 0xffff, 0]
+            && forbidden_v4(embedded(segments[6], segments[7])))
+        // IPv4-compatible and -mapped forms of forbidden IPv4 addresses.
         || ip.to_ipv4().is_some_and(forbidden_v4)
 }
 
@@ -184,10 +219,21 @@ fn forbidden_v6(ip: Ipv6Addr) -> bool {
 pub async fn check_endpoint(url: &str, rules: EndpointRules) -> Result<url::Url, DomainError> {
     let bad = |message: &str| DomainError::bad_input("url", message);
     let url = url.trim();
-    if url.len() > MAX_URL_BYTES || url.contains(char::is_control) {
-        return Err(bad("The address must be a URL of at most 2,048 bytes."));
+    if url.contains(char::is_control) {
+        return Err(bad("The address may not contain control characters."));
+    }
+    let too_long = || bad("The address must be a URL of at most 2,048 bytes (percent-encoded).");
+    if url.len() > MAX_URL_BYTES {
+        return Err(too_long());
     }
     let parsed = url::Url::parse(url).map_err(|_| bad("This is not a URL."))?;
+    // What is stored, and sent to, is the normalised (percent-encoded) form.
+    if parsed.as_str().len() > MAX_URL_BYTES {
+        return Err(too_long());
+    }
+    if parsed.port() == Some(0) {
+        return Err(bad("Port 0 is not a port an endpoint can listen on."));
+    }
     match parsed.scheme() {
         "https" => {}
         "http" if rules.allow_http => {}
@@ -215,40 +261,45 @@ pub async fn resolve_allowed(
     let addresses: Vec<std::net::SocketAddr> = match url.host() {
         Some(url::Host::Ipv4(ip)) => vec![(IpAddr::V4(ip), port).into()],
         Some(url::Host::Ipv6(ip)) => vec![(IpAddr::V6(ip), port).into()],
-        Some(url::Host::Domain(name)) => tokio::net::lookup_host((name, port))
-            .await
-            .map_err(|_| bad(format!("The host {name} cannot be resolved.")))?
-            .collect(),
+        Some(url::Host::Domain(name)) => {
+            tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((name, port)))
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .ok_or_else(|| bad(format!("The host {name} cannot be resolved.")))?
+                .collect()
+        }
         None => return Err(bad("The address has no host.".to_owned())),
     };
     if addresses.is_empty() {
         return Err(bad("The host has no address.".to_owned()));
     }
+    // The address itself is not named: an admin learns nothing of internal names.
     if !rules.allow_private
-        && let Some(address) = addresses
+        && addresses
             .iter()
-            .find(|address| is_forbidden_address(address.ip()))
+            .any(|address| is_forbidden_address(address.ip()))
     {
-        return Err(bad(format!(
-            "The endpoint resolves to {}, a loopback, private, link-local or reserved address, which webhooks may not call (--webhooks-allow-private allows it).",
-            address.ip()
-        )));
+        return Err(bad(
+            "The endpoint is (or resolves to) a loopback, private, link-local or reserved address, which webhooks may not call (--webhooks-allow-private allows it).".to_owned(),
+        ));
     }
     Ok(addresses)
 }
 
-/// When a failed delivery is tried again: after the `attempts`-th attempt failed, the
-/// schedule's next delay with ±10% jitter (never sooner than `retry_after`, the receiver's
-/// `Retry-After`, up to a day), or `None` when the schedule is used up.
+/// When a failed delivery is tried again: the delays between attempts (the first attempt
+/// is at once). After the `attempts`-th attempt failed, the `attempts`-th delay with ±10%
+/// jitter (never sooner than `retry_after`, the receiver's `Retry-After`, up to a day), or
+/// `None` when the schedule is used up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetrySchedule(pub Vec<Duration>);
 
 impl Default for RetrySchedule {
-    /// The spec's example: at once, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h.
+    /// The spec's example: at once, then after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h,
+    /// 20 h and 24 h.
     fn default() -> Self {
         let minutes = |m: u64| Duration::from_secs(m * 60);
         Self(vec![
-            Duration::ZERO,
             Duration::from_secs(5),
             minutes(5),
             minutes(30),
@@ -264,7 +315,7 @@ impl Default for RetrySchedule {
 
 impl RetrySchedule {
     pub fn next_delay(&self, attempts: u32, retry_after: Option<Duration>) -> Option<Duration> {
-        let index = usize::try_from(attempts).ok()?;
+        let index = usize::try_from(attempts).ok()?.checked_sub(1)?;
         let base = *self.0.get(index)?;
         let mut jitter = [0u8; 2];
         let _ = getrandom::fill(&mut jitter);
@@ -353,6 +404,12 @@ impl Endpoints<'_> {
         let url = check_endpoint(input.url.as_deref().unwrap_or_default(), self.rules).await?;
         let events = check_events(input.events.as_deref().unwrap_or_default())?;
         let description = check_description(input.description.as_deref().unwrap_or_default())?;
+        if webhooks::all(self.pool).await?.len() >= MAX_WEBHOOKS {
+            return Err(DomainError::bad_input(
+                "url",
+                format!("A site may have {MAX_WEBHOOKS} webhooks; delete one first."),
+            ));
+        }
         let secret = new_secret()?;
         let sealed = seal(self.key, &secret)?;
         let webhook =
@@ -420,7 +477,9 @@ impl Endpoints<'_> {
         webhooks::find(self.pool, id).await?.ok_or_else(not_found)?;
         webhooks::redeliver(self.pool, id, event_id)
             .await?
-            .ok_or_else(|| DomainError::not_found("There is no event with this id."))
+            .ok_or_else(|| {
+                DomainError::not_found("This endpoint was never sent an event with this id.")
+            })
     }
 
     /// Queues a `webhook.test` event for this endpoint only.
@@ -461,7 +520,14 @@ mod tests {
         assert!(!sealed.windows(SECRET_BYTES).any(|window| window == secret));
         assert_eq!(open(&key, &sealed), Some(secret));
         let other = EditTokenKey::generate().expect("key");
-        assert_ne!(open(&other, &sealed), Some(secret));
+        assert_eq!(
+            open(&other, &sealed),
+            None,
+            "another key is told, not trusted"
+        );
+        let mut altered = sealed.clone();
+        altered[20] ^= 1;
+        assert_eq!(open(&key, &altered), None);
         assert_ne!(
             seal(&key, &secret).expect("sealed"),
             sealed,
@@ -502,6 +568,15 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:169.254.169.254",
             "224.0.0.1",
+            "192.0.0.8",
+            "2002:7f00:1::",
+            "2002:a9fe:a9fe::",
+            "2001:0:4136:e378:8000:63bf:80ff:fffe",
+            "::ffff:0:127.0.0.1",
+            "fec0::1",
+            "100::1",
+            "3fff::1",
+            "64:ff9b::a00:1",
         ] {
             assert!(
                 is_forbidden_address(forbidden.parse().expect("ip")),
@@ -512,6 +587,8 @@ mod tests {
             "93.184.215.14",
             "2606:2800:21f:cb07:6820:80da:af6b:8b2c",
             "8.8.8.8",
+            "192.0.1.1",
+            "2002:808:808::",
         ] {
             assert!(
                 !is_forbidden_address(allowed.parse().expect("ip")),
@@ -532,6 +609,8 @@ mod tests {
             ("https://169.254.169.254/latest", "link-local"),
             ("https://localhost/hook", "loopback"),
             ("not a url", "not a URL"),
+            ("https://8.8.8.8:0/", "Port 0"),
+            ("https://hooks.example/\tx", "control characters"),
         ] {
             match check_endpoint(url, strict).await {
                 Err(DomainError::BadUserInput { message, .. }) => {
@@ -549,6 +628,12 @@ mod tests {
                 .await
                 .is_ok()
         );
+        // Short as typed, too long once percent-encoded as it is stored.
+        let encoded = format!("https://8.8.8.8/{}", "é".repeat(1000));
+        match check_endpoint(&encoded, strict).await {
+            Err(DomainError::BadUserInput { message, .. }) => assert!(message.contains("2,048")),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
@@ -565,5 +650,7 @@ mod tests {
             None,
             "ten attempts, then it gives up"
         );
+        assert!(schedule.next_delay(9, None).is_some());
+        assert_eq!(schedule.next_delay(0, None), None);
     }
 }

@@ -193,7 +193,7 @@ pub async fn recent_deliveries(
 }
 
 /// Queues `event_id` for the endpoint again, at once (with the event's own webhook-id);
-/// `None` when there is no such event.
+/// `None` when the endpoint was never sent that event.
 pub async fn redeliver(
     exec: impl PgExecutor<'_>,
     webhook_id: i64,
@@ -201,7 +201,9 @@ pub async fn redeliver(
 ) -> Result<Option<Delivery>, StoreError> {
     let delivery = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "with d as (insert into webhook_deliveries (event_id, webhook_id) \
-         select e.id, $1 from outbox_events e where e.id = $2 returning *) \
+         select e.id, $1 from outbox_events e where e.id = $2 \
+         and exists (select 1 from webhook_deliveries p where p.event_id = e.id and p.webhook_id = $1) \
+         returning *) \
          select {DELIVERY_COLUMNS} from d join outbox_events e on e.id = d.event_id"
     )))
     .bind(webhook_id)
@@ -230,18 +232,20 @@ pub async fn queue_test(
     Ok(delivery)
 }
 
-/// Claims up to `limit` due deliveries to enabled endpoints for `lease` (rows other
-/// workers hold are skipped, not waited for), counting the attempt.
+/// Claims up to `limit` due deliveries to enabled endpoints other than `busy` for `lease`
+/// (rows other workers hold are skipped, not waited for), counting the attempt.
 pub async fn claim_due(
     exec: impl PgExecutor<'_>,
     limit: i64,
     lease: Duration,
+    busy: &[i64],
 ) -> Result<Vec<Claimed>, StoreError> {
     let claimed = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "with due as ( \
              select d.id from webhook_deliveries d join webhooks w on w.id = d.webhook_id \
              where d.status = 'pending' and d.next_attempt_at <= now() \
                and (d.leased_until is null or d.leased_until < now()) and w.enabled \
+               and not (d.webhook_id = any($3)) \
              order by d.next_attempt_at, d.id limit $1 \
              for update of d skip locked), \
          claimed as ( \
@@ -253,8 +257,9 @@ pub async fn claim_due(
          from claimed c join outbox_events e on e.id = c.event_id join webhooks w on w.id = c.webhook_id \
          order by e.id"
     )))
-    .bind(limit)
+        .bind(limit)
     .bind(lease.as_secs_f64())
+    .bind(busy)
     .fetch_all(exec)
     .await?;
     Ok(claimed)

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -33,6 +33,8 @@ const PER_ENDPOINT: usize = 2;
 const ANSWER_BYTES: usize = 4096;
 /// Without a wake-up, look for due deliveries this often.
 const POLL: Duration = Duration::from_secs(1);
+/// A name that does not resolve this soon fails the attempt (well within the lease).
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Events delivered everywhere are kept this long (for redelivery), then forgotten.
 const KEEP_EVENTS: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
@@ -55,8 +57,10 @@ impl Resolve for PublicOnly {
     fn resolve(&self, name: Name) -> Resolving {
         let allow_private = self.allow_private;
         Box::pin(async move {
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0))
-                .await?
+            let lookup = tokio::net::lookup_host((name.as_str(), 0));
+            let found: Vec<SocketAddr> = tokio::time::timeout(RESOLVE_TIMEOUT, lookup)
+                .await
+                .map_err(|_| format!("{} did not resolve in time", name.as_str()))??
                 .filter(|address| allow_private || !rules::is_forbidden_address(address.ip()))
                 .collect();
             if found.is_empty() {
@@ -98,6 +102,8 @@ pub(crate) async fn deliver(runner: Runner) {
         site: runner.config.feeds.site.clone(),
     });
     let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
+    // Deliveries under way per endpoint: a slow endpoint holds two slots, not all of them.
+    let per_endpoint: Arc<Mutex<HashMap<i64, usize>>> = Arc::default();
     let mut tasks = JoinSet::new();
     let mut stopping = runner.stopping.clone();
     let mut last_prune = Instant::now();
@@ -108,7 +114,7 @@ pub(crate) async fn deliver(runner: Runner) {
         let free = in_flight.available_permits();
         let claimed = match free {
             0 => Ok(Vec::new()),
-            free => claim(&runner, free).await,
+            free => claim(&runner, free, &per_endpoint).await,
         };
         let claimed = claimed.unwrap_or_else(|error| {
             tracing::warn!(error = %gazette_store::display_chain(&error), "cannot claim webhook deliveries; retrying");
@@ -121,8 +127,15 @@ pub(crate) async fn deliver(runner: Runner) {
             };
             let deliverer = deliverer.clone();
             let pool = runner.pool.clone();
+            let per_endpoint = per_endpoint.clone();
             tasks.spawn(async move {
+                let webhook = delivery.webhook.id;
                 deliverer.attempt(&pool, delivery).await;
+                let mut counts = per_endpoint.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(count) = counts.get_mut(&webhook) {
+                    *count = count.saturating_sub(1);
+                }
+                counts.retain(|_, count| *count > 0);
                 drop(permit);
             });
         }
@@ -151,6 +164,9 @@ fn client(settings: &WebhookSettings) -> Result<reqwest::Client, WorkerError> {
     reqwest::Client::builder()
         .timeout(TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
+        // A proxy would resolve names itself, past the resolver that refuses private
+        // addresses: webhooks go out directly.
+        .no_proxy()
         .user_agent(gazette_syndication::GENERATOR)
         .dns_resolver(Arc::new(PublicOnly {
             allow_private: settings.endpoints.allow_private,
@@ -159,18 +175,34 @@ fn client(settings: &WebhookSettings) -> Result<reqwest::Client, WorkerError> {
         .map_err(|error| WorkerError::Hub(error.to_string()))
 }
 
-/// Claims up to `free` due deliveries, at most [`PER_ENDPOINT`] per endpoint (the others
-/// are handed back at once for the next round).
-async fn claim(runner: &Runner, free: usize) -> Result<Vec<Claimed>, StoreError> {
+/// Claims up to `free` due deliveries, none for an endpoint that has [`PER_ENDPOINT`]
+/// under way already, and counts them in; what one claim brings beyond that for an
+/// endpoint is handed back at once for a later round.
+async fn claim(
+    runner: &Runner,
+    free: usize,
+    per_endpoint: &Mutex<HashMap<i64, usize>>,
+) -> Result<Vec<Claimed>, StoreError> {
     let limit = i64::try_from(free).unwrap_or(i64::MAX);
-    let claimed = webhooks::claim_due(&runner.pool, limit, LEASE).await?;
-    let mut per_endpoint: HashMap<i64, usize> = HashMap::new();
-    let (kept, handed_back): (Vec<Claimed>, Vec<Claimed>) =
+    let busy: Vec<i64> = per_endpoint
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .filter(|(_, count)| **count >= PER_ENDPOINT)
+        .map(|(webhook, _)| *webhook)
+        .collect();
+    let claimed = webhooks::claim_due(&runner.pool, limit, LEASE, &busy).await?;
+    let (kept, handed_back): (Vec<Claimed>, Vec<Claimed>) = {
+        let mut counts = per_endpoint.lock().unwrap_or_else(PoisonError::into_inner);
         claimed.into_iter().partition(|delivery| {
-            let count = per_endpoint.entry(delivery.webhook.id).or_default();
-            *count += 1;
-            *count <= PER_ENDPOINT
-        });
+            let count = counts.entry(delivery.webhook.id).or_default();
+            let room = *count < PER_ENDPOINT;
+            if room {
+                *count += 1;
+            }
+            room
+        })
+    };
     if !handed_back.is_empty() {
         let ids: Vec<i64> = handed_back
             .iter()

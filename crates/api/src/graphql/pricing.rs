@@ -823,6 +823,9 @@ pub fn items(model: &SchemaModel, parent: &str, field: &str, base: usize) -> Ite
         ("Channel", "syndicationUrls") => Items::Fixed(2),
         ("Query", "channels") => Items::Fixed(gazette_domain::channels::MAX_CHANNELS as u64),
         ("Query", "nodes") => Items::Ids,
+        ("Query", "webhooks") => Items::Fixed(gazette_domain::webhooks::MAX_WEBHOOKS as u64),
+        ("Webhook", "events") => Items::Fixed(gazette_domain::webhooks::EVENT_TYPES.len() as u64),
+        ("Webhook", "deliveries") => Items::Page { default: 10 },
         ("Query", "feeds" | "socialSummaries") => Items::Page {
             default: MAX_PAGE_SIZE,
         },
