@@ -92,10 +92,18 @@ pub async fn generate(
         return Err(SyntheticError::TooSmall);
     }
     let mut tx = pool.begin().await?;
-    // Bulk statements of a large site run longer than a request's statement timeout.
-    sqlx::query("set local statement_timeout = 0")
-        .execute(&mut *tx)
-        .await?;
+    // Bulk statements of a large site run longer than a request's statement timeout. A
+    // generated site is no news: its rows make no events for webhooks (migration 0016),
+    // nor a notification each (migration 0014): one `post_changed`, sent at commit, wakes
+    // a worker and empties caches, as after an import's batch.
+    sqlx::query(
+        "select set_config('statement_timeout', '0', true), \
+                set_config('gazette.outbox', 'off', true), \
+                set_config('gazette.import_batch', 'on', true), \
+                gazette_notify('post_changed', null, null)",
+    )
+    .execute(&mut *tx)
+    .await?;
     let existing: i64 = sqlx::query_scalar("select count(*) from posts")
         .fetch_one(&mut *tx)
         .await?;
