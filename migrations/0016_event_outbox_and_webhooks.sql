@@ -3,8 +3,8 @@
 -- `outbox_events` records what happened to public content: written by the triggers
 -- below, in the very transaction that made the change, so an event exists exactly when
 -- its change committed, whichever way it was made (GraphQL, the comment form, the
--- scheduler, an import) and whether or not a worker is running. NOTIFY only wakes the
--- workers; the rows are the record. A webhook endpoint subscribed to an event's type
+-- scheduler, an import) and whether or not a worker is running. Notifications only wake
+-- the workers; the rows are the record. A webhook endpoint subscribed to an event's type
 -- gets a row in `webhook_deliveries` in the same transaction; workers claim due
 -- deliveries with FOR UPDATE SKIP LOCKED and a lease, so each is attempted by one worker
 -- at a time, and again after a crash (at least once, with the same webhook-id).
@@ -71,7 +71,8 @@ create index webhook_deliveries_due_idx on webhook_deliveries (next_attempt_at)
 create index webhook_deliveries_webhook_idx on webhook_deliveries (webhook_id, id desc);
 create index webhook_deliveries_event_idx on webhook_deliveries (event_id);
 
--- Records an event and its deliveries, and wakes the workers. A transaction that sets
+-- Records an event and its deliveries. The change's own notifications (migration 0002)
+-- wake the workers; they also look every second. A transaction that sets
 -- `gazette.outbox` to 'off' records none: `gazette bench-data`'s generated site is no
 -- news (an import's posts are, and it leaves the setting alone).
 create function outbox_record(event_type text, event_data jsonb) returns void
@@ -88,8 +89,7 @@ begin
     -- again; one disabled because it is gone or kept failing gets none meanwhile.
     insert into webhook_deliveries (event_id, webhook_id)
     select event_id, w.id from webhooks w
-    where (w.enabled or w.disabled_reason = 'admin') and event_type = any (w.events);
-    perform pg_notify('gazette_outbox', event_id::text);
+        where (w.enabled or w.disabled_reason = 'admin') and event_type = any (w.events);
 end
 $$;
 

@@ -50,7 +50,7 @@ async fn stored_feeds(app: &TestApp, pattern: &str) -> i64 {
 /// Statements of a worker run after a first, full one.
 async fn idle_run_statements(posts: u32) -> i64 {
     let app = TestApp::spawn_api_only().await;
-        synthetic::generate(&app.pool, &site(posts))
+    synthetic::generate(&app.pool, &site(posts))
         .await
         .expect("synthetic site");
     // A generated site is no news: nothing for webhooks (docs/webhooks.md).

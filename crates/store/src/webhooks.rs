@@ -221,9 +221,8 @@ pub async fn queue_test(
 ) -> Result<Delivery, StoreError> {
     let delivery = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "with e as (insert into outbox_events (type, data) values ('webhook.test', $2::jsonb) returning *), \
-         d as (insert into webhook_deliveries (event_id, webhook_id) select e.id, $1 from e returning *), \
-         woken as (select pg_notify('gazette_outbox', (select id from e)::text)) \
-         select {DELIVERY_COLUMNS} from d join e on e.id = d.event_id, woken"
+                  d as (insert into webhook_deliveries (event_id, webhook_id) select e.id, $1 from e returning *) \
+         select {DELIVERY_COLUMNS} from d join e on e.id = d.event_id"
     )))
     .bind(webhook_id)
     .bind(data_json)

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use gazette_domain::EditTokenKey;
 use gazette_domain::webhooks::{self as rules, EndpointRules, RetrySchedule};
 use gazette_store::webhooks::{self, Claimed};
@@ -253,10 +253,7 @@ impl Deliverer {
                 error,
                 retry_after,
             } => {
-                let retry = self.settings.retries.next_delay(attempts, retry_after);
-                let retry_at = retry.map(|delay| {
-                    Utc::now() + chrono::TimeDelta::from_std(delay).unwrap_or_default()
-                });
+                let retry_at = self.retry_at(attempts, retry_after);
                 let label = if retry_at.is_some() {
                     "retrying"
                 } else {
@@ -277,10 +274,7 @@ impl Deliverer {
                 )
             }
             Outcome::Refused(error) => {
-                let retry = self.settings.retries.next_delay(attempts, None);
-                let retry_at = retry.map(|delay| {
-                    Utc::now() + chrono::TimeDelta::from_std(delay).unwrap_or_default()
-                });
+                let retry_at = self.retry_at(attempts, None);
                 (
                     "refused",
                     webhooks::record_failed(
@@ -306,6 +300,14 @@ impl Deliverer {
             // The lease runs out and the delivery is attempted again: at least once.
             tracing::warn!(error = %gazette_store::display_chain(&error), delivery = delivery.delivery_id, "cannot record a webhook delivery");
         }
+    }
+
+    /// When a delivery whose `attempts`-th attempt failed is tried again, if it is.
+    fn retry_at(&self, attempts: u32, retry_after: Option<Duration>) -> Option<DateTime<Utc>> {
+        self.settings
+            .retries
+            .next_delay(attempts, retry_after)
+            .map(|delay| Utc::now() + chrono::TimeDelta::from_std(delay).unwrap_or_default())
     }
 
     async fn send(&self, delivery: &Claimed) -> Outcome {
