@@ -116,15 +116,7 @@ async fn receive(
     StatusCode::from_u16(status).unwrap_or(StatusCode::OK)
 }
 
-const ALL_EVENTS: [&str; 7] = [
-    "post.published",
-    "post.updated",
-    "post.unpublished",
-    "post.deleted",
-    "comment.created",
-    "comment.approved",
-    "comment.deleted",
-];
+const ALL_EVENTS: [&str; 7] = gazette_domain::webhooks::EVENT_TYPES;
 const OPEN: [&str; 2] = ["--webhooks-allow-http", "--webhooks-allow-private"];
 
 /// Registers `url` for `events`; returns its id and secret.

@@ -251,8 +251,15 @@ fn one_form<T>(input: Option<T>, arguments: Option<T>) -> Result<T, ApiError> {
     }
 }
 
-fn id_of(id: Option<ID>) -> Option<WebhookIdInput> {
-    id.map(|id| WebhookIdInput { id })
+/// The admin's use cases and the one endpoint a mutation names, by `input` or by `id`.
+fn named<'a>(
+    ctx: &Context<'a>,
+    input: Option<WebhookIdInput>,
+    id: Option<ID>,
+) -> Result<(Endpoints<'a>, i64), ApiError> {
+    let endpoints = endpoints(RequestContext::of(ctx)?)?;
+    let input = one_form(input, id.map(|id| WebhookIdInput { id }))?;
+    Ok((endpoints, webhook_id(&input.id, "id")?))
 }
 
 #[derive(Default)]
@@ -336,15 +343,10 @@ impl WebhookMutation {
         input: Option<WebhookIdInput>,
         id: Option<ID>,
     ) -> Result<DeleteWebhookPayload> {
-        let request = RequestContext::of(ctx)?;
-        let endpoints = endpoints(request)?;
-        let input = one_form(input, id_of(id))?;
-        endpoints
-            .delete(webhook_id(&input.id, "id")?)
-            .await
-            .map_err(ApiError::from)?;
+        let (endpoints, id) = named(ctx, input, id)?;
+        endpoints.delete(id).await.map_err(ApiError::from)?;
         Ok(DeleteWebhookPayload {
-            deleted_webhook_id: input.id,
+            deleted_webhook_id: ID(id.to_string()),
         })
     }
 
@@ -357,13 +359,8 @@ impl WebhookMutation {
         input: Option<WebhookIdInput>,
         id: Option<ID>,
     ) -> Result<WebhookWithSecret> {
-        let request = RequestContext::of(ctx)?;
-        let endpoints = endpoints(request)?;
-        let input = one_form(input, id_of(id))?;
-        let rotated = endpoints
-            .rotate_secret(webhook_id(&input.id, "id")?)
-            .await
-            .map_err(ApiError::from)?;
+        let (endpoints, id) = named(ctx, input, id)?;
+        let rotated = endpoints.rotate_secret(id).await.map_err(ApiError::from)?;
         Ok(WebhookWithSecret {
             webhook: WebhookNode(rotated.webhook),
             secret: rotated.secret,
@@ -430,13 +427,8 @@ impl WebhookMutation {
         input: Option<WebhookIdInput>,
         id: Option<ID>,
     ) -> Result<WebhookDelivery> {
-        let request = RequestContext::of(ctx)?;
-        let endpoints = endpoints(request)?;
-        let input = one_form(input, id_of(id))?;
-        let delivery = endpoints
-            .send_test(webhook_id(&input.id, "id")?)
-            .await
-            .map_err(ApiError::from)?;
+        let (endpoints, id) = named(ctx, input, id)?;
+        let delivery = endpoints.send_test(id).await.map_err(ApiError::from)?;
         Ok(delivery.into())
     }
 }
@@ -449,11 +441,9 @@ impl WebhookMutation {
         id: Option<ID>,
         enabled: bool,
     ) -> Result<WebhookNode> {
-        let request = RequestContext::of(ctx)?;
-        let endpoints = endpoints(request)?;
-        let input = one_form(input, id_of(id))?;
+        let (endpoints, id) = named(ctx, input, id)?;
         let webhook = endpoints
-            .set_enabled(webhook_id(&input.id, "id")?, enabled)
+            .set_enabled(id, enabled)
             .await
             .map_err(ApiError::from)?;
         Ok(WebhookNode(webhook))
