@@ -265,6 +265,18 @@ pub struct Settings {
     #[arg(long, env = "GAZETTE_MODERATION_SESSION_LIFETIME", global = true, default_value = "12h", value_parser = parse_nonzero_duration)]
     pub moderation_session_lifetime: Duration,
 
+    /// Make the blog followable from the fediverse: WebFinger, NodeInfo and the actor (true or false; experimental: following and replies come in a later release, see docs/federation.md).
+    #[arg(long, env = "GAZETTE_FEDERATION", global = true, default_value_t = false, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true")]
+    pub federation: bool,
+
+    /// The blog actor's user name: `blog` makes the handle @blog@<public host>.
+    #[arg(long, env = "GAZETTE_FEDERATION_ACTOR", global = true, default_value = "blog", value_parser = parse_actor_name)]
+    pub federation_actor: String,
+
+    /// File holding the blog actor's RSA private key (created, mode 0600, when missing) [default: <data dir>/federation-key.pem].
+    #[arg(long, env = "GAZETTE_FEDERATION_KEY_FILE", global = true)]
+    pub federation_key_file: Option<PathBuf>,
+
     /// Let webhook endpoints be http:// addresses, not only https:// (true or false).
     #[arg(long, env = "GAZETTE_WEBHOOKS_ALLOW_HTTP", global = true, default_value_t = false, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true")]
     pub webhooks_allow_http: bool,
@@ -520,6 +532,12 @@ impl Settings {
             .unwrap_or_else(|| self.data_dir.join("edit-token-key"))
     }
 
+    pub fn federation_key_file(&self) -> PathBuf {
+        self.federation_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("federation-key.pem"))
+    }
+
     pub fn limits(&self) -> Limits {
         Limits {
             max_complexity: self.graphql_max_complexity,
@@ -645,6 +663,18 @@ fn parse_duration(value: &str) -> Result<Duration, String> {
         .filter(|millis| *millis <= 86_400_000)
         .ok_or_else(invalid)?;
     Ok(Duration::from_millis(millis))
+}
+
+/// A fediverse user name: lowercase letters, digits and `_`, 1 to 30 of them.
+fn parse_actor_name(value: &str) -> Result<String, String> {
+    let valid = (1..=30).contains(&value.len())
+        && value
+            .bytes()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_');
+    match valid {
+        true => Ok(value.to_owned()),
+        false => Err("the actor name must be 1 to 30 lowercase letters, digits or _".to_owned()),
+    }
 }
 
 fn parse_nonzero_duration(value: &str) -> Result<Duration, String> {

@@ -77,6 +77,18 @@ pub async fn run_services(
     let served = match services.api {
         Some(listener) => {
             let edit_tokens = key;
+            let federation = match settings.federation {
+                true => Some(gazette_federation::FederatedSite {
+                    public_url: site.public_url.clone(),
+                    actor_name: settings.federation_actor.clone(),
+                    title: site.title.clone(),
+                    description: site.description.clone(),
+                    key: gazette_federation::ActorKey::load_or_create(
+                        &settings.federation_key_file(),
+                    )?,
+                }),
+                false => None,
+            };
             let config = ApiConfig {
                 listen: bound,
                 site,
@@ -97,6 +109,7 @@ pub async fn run_services(
                 metrics_on_api: settings.metrics_listen == Some(MetricsListen::Api),
                 moderation_session_lifetime: settings.moderation_session_lifetime,
                 webhooks: settings.webhook_endpoints(),
+                federation,
             };
             gazette_api::serve(listener, reads, config, until_stopped())
                 .await

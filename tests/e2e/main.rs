@@ -9,6 +9,7 @@ mod compiled;
 mod discovery;
 mod embedded;
 mod faults;
+mod federation;
 mod feeds;
 mod first_run;
 mod graphql_http;

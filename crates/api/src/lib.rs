@@ -5,6 +5,7 @@ mod auth;
 mod client;
 mod conditional;
 mod events;
+mod federation;
 mod feed_cache;
 mod feeds;
 mod graphiql;

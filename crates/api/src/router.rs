@@ -17,7 +17,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::state::{ApiConfig, AppState, CorsOrigins};
-use crate::{feeds, graphiql, graphql, health, metrics, old_links, pages, sitemap};
+use crate::{federation, feeds, graphiql, graphql, health, metrics, old_links, pages, sitemap};
 
 /// The most a page's form may send: a comment's 10,000 characters, percent-encoded at up
 /// to 12 bytes each, and the other fields.
@@ -69,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .route("/{year}/{month}/{slug}", get(old_links::by_month))
         .route("/{year}/{month}/{slug}/", get(old_links::by_month))
         .route("/{year}/{month}/{day}/{slug}/", get(old_links::by_day))
+        .merge(federation::routes())
         .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

@@ -60,6 +60,8 @@ pub struct ApiConfig {
     pub moderation_session_lifetime: Duration,
     /// Which webhook endpoints admins may register.
     pub webhooks: gazette_domain::webhooks::EndpointRules,
+    /// The blog actor and its key, when federation is on (`--federation`).
+    pub federation: Option<gazette_federation::FederatedSite>,
 }
 
 /// Origins allowed to call the API from a browser (CORS).

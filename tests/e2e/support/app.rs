@@ -81,11 +81,16 @@ impl TestApp {
     /// A second API process on this one's database and data directory (no worker, no
     /// seeding), as a load balancer's second backend would be.
     pub async fn another_instance(&self) -> Self {
+        self.another_instance_with(&[]).await
+    }
+
+    /// [`TestApp::another_instance`] with extra command-line `args`.
+    pub async fn another_instance_with(&self, args: &[&str]) -> Self {
         Self::start(
             self.database.clone(),
             self.data_dir.clone(),
             false,
-            &[],
+            args,
             None,
         )
         .await
