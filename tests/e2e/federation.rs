@@ -6,7 +6,9 @@ use reqwest::{StatusCode, header};
 use rsa::pkcs8::DecodePublicKey;
 use serde_json::Value;
 
-use crate::support::TestApp;
+use crate::support::{TestApp, status_type_json};
+
+const DEMO_SLUG: &str = "the-implementation-of-enterprise-2-0-by-government-departments";
 
 async fn json(app: &TestApp, path: &str, accept: &str) -> (StatusCode, String, Value) {
     let response = app
@@ -16,15 +18,7 @@ async fn json(app: &TestApp, path: &str, accept: &str) -> (StatusCode, String, V
         .send()
         .await
         .expect("answered");
-    let status = response.status();
-    let media_type = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let body = response.json().await.unwrap_or(Value::Null);
-    (status, media_type, body)
+    status_type_json(response).await
 }
 
 #[tokio::test]
@@ -111,6 +105,81 @@ async fn the_fediverse_finds_the_blog_actor_and_its_key() {
     assert_eq!(nodeinfo["software"]["name"], "gazette");
     assert_eq!(nodeinfo["protocols"][0], "activitypub");
     assert_eq!(nodeinfo["usage"]["localPosts"], 1, "the demo post");
+
+    // Posts are Articles, at their page's address and at their object id.
+    let (status, media_type, article) = json(
+        &app,
+        &format!("/posts/{DEMO_SLUG}"),
+        "application/activity+json",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(media_type, "application/activity+json");
+    assert_eq!(article["type"], "Article");
+    assert_eq!(
+        article["name"],
+        "The implementation of Enterprise 2.0 by government departments"
+    );
+    assert_eq!(article["url"], app.url(&format!("/posts/{DEMO_SLUG}")));
+    assert_eq!(article["attributedTo"], actor_url);
+    assert_eq!(
+        article["to"][0],
+        "https://www.w3.org/ns/activitystreams#Public"
+    );
+    assert!(
+        article["summary"]
+            .as_str()
+            .is_some_and(|summary| !summary.is_empty())
+    );
+    let hashtags: Vec<&str> = article["tag"]
+        .as_array()
+        .expect("tags")
+        .iter()
+        .filter_map(|tag| tag["name"].as_str())
+        .collect();
+    assert!(hashtags.contains(&"#SocialMedia"), "{hashtags:?}");
+    let id = article["id"].as_str().expect("an id").to_owned();
+    let path = id.strip_prefix(&app.base_url).expect("ours").to_owned();
+    let (status, _, again) = json(&app, &path, "application/activity+json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again, article);
+    let page = app
+        .client
+        .get(&id)
+        .header(header::ACCEPT, "text/html")
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(page.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        page.headers()[header::LOCATION],
+        app.url(&format!("/posts/{DEMO_SLUG}"))
+    );
+    // Drafts are no objects.
+    let author = app
+        .token("Writer", gazette_store::tokens::Role::Author)
+        .await;
+    app.create_post(&author, serde_json::json!({ "title": "Not yet" }))
+        .await;
+    let draft: i64 = app
+        .count("select id from posts where slug = 'not-yet'")
+        .await;
+    assert_eq!(
+        json(
+            &app,
+            &format!("/ap/posts/{draft}"),
+            "application/activity+json"
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        json(&app, "/posts/not-yet", "application/activity+json")
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
     app.stop().await;
 }
 
@@ -122,6 +191,7 @@ async fn without_federation_nothing_is_served() {
         "/.well-known/nodeinfo",
         "/nodeinfo/2.1",
         "/actor",
+        "/ap/posts/1",
     ] {
         assert_eq!(
             app.get(path).await.status(),

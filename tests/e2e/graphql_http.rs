@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use reqwest::header::{self, HeaderValue};
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, error_code};
+use crate::support::{TestApp, error_code, status_type_json};
 use gazette_store::tokens::{self, Role};
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -25,16 +25,7 @@ async fn post_raw(
     if let Some(accept) = accept {
         request = request.header(header::ACCEPT, accept);
     }
-    let response = request.send().await.expect("request");
-    let status = response.status();
-    let media = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let body = response.json().await.unwrap_or(Value::Null);
-    (status, media, body)
+    status_type_json(request.send().await.expect("request")).await
 }
 
 #[tokio::test]

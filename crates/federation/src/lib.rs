@@ -13,6 +13,26 @@ use serde_json::{Value, json};
 
 pub use keys::{ActorKey, KeyError};
 
+/// ActivityStreams' public collection: addressed to it, an object is public.
+const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
+
+/// A published post as an `Article` shows it.
+#[derive(Debug, Clone)]
+pub struct ArticlePost<'a> {
+    pub id: i64,
+    pub slug: &'a str,
+    pub title: &'a str,
+    /// The excerpt: Mastodon shows an Article as its name, summary and link.
+    pub excerpt: &'a str,
+    /// The sanitised body.
+    pub body_html: &'a str,
+    /// RFC 3339 times.
+    pub published: String,
+    pub updated: String,
+    /// Each tag's name and slug.
+    pub tags: Vec<(&'a str, &'a str)>,
+}
+
 /// The site as the fediverse sees it.
 #[derive(Debug, Clone)]
 pub struct FederatedSite {
@@ -93,6 +113,60 @@ impl FederatedSite {
         })
     }
 
+    /// A post's object id: stable whatever its slug becomes (its URL is the page).
+    pub fn article_id(&self, post_id: i64) -> String {
+        format!("{}/ap/posts/{post_id}", self.public_url)
+    }
+
+    /// A published post as an `Article` (`application/activity+json`): title, excerpt as
+    /// the summary readers see, the body with its tags as hashtags, public, to the
+    /// followers.
+    pub fn article(&self, post: &ArticlePost<'_>) -> Value {
+        let url = format!("{}/posts/{}", self.public_url, post.slug);
+        let hashtags: Vec<(String, String)> = post
+            .tags
+            .iter()
+            .filter_map(|(name, slug)| {
+                let tag = hashtag(name)?;
+                Some((tag, format!("{}/tags/{slug}", self.public_url)))
+            })
+            .collect();
+        let mut content = post.body_html.to_owned();
+        if !hashtags.is_empty() {
+            content.push_str("<p>");
+            let links: Vec<String> = hashtags
+                .iter()
+                .map(|(tag, href)| {
+                    format!(
+                        "<a href=\"{}\" class=\"mention hashtag\" rel=\"tag\">#<span>{}</span></a>",
+                        escape(href),
+                        escape(tag)
+                    )
+                })
+                .collect();
+            content.push_str(&links.join(" "));
+            content.push_str("</p>");
+        }
+        json!({
+            "@context": ["https://www.w3.org/ns/activitystreams", { "Hashtag": "as:Hashtag" }],
+            "id": self.article_id(post.id),
+            "type": "Article",
+            "name": post.title,
+            "summary": escape(post.excerpt),
+            "content": content,
+            "url": url,
+            "published": post.published,
+            "updated": post.updated,
+            "attributedTo": self.actor_id(),
+            "to": [PUBLIC],
+            "cc": [format!("{}/followers", self.actor_id())],
+            "tag": hashtags
+                .iter()
+                .map(|(tag, href)| json!({ "type": "Hashtag", "href": href, "name": format!("#{tag}") }))
+                .collect::<Vec<_>>()
+        })
+    }
+
     /// The WebFinger answer (`application/jrd+json`) for this actor.
     pub fn webfinger(&self) -> Value {
         json!({
@@ -143,6 +217,23 @@ impl FederatedSite {
             "metadata": { "nodeName": self.title }
         })
     }
+}
+
+/// A tag's name as a hashtag: its words run together, each capitalised (`Social media`
+/// is `SocialMedia`), letters and digits only; `None` when nothing is left.
+fn hashtag(name: &str) -> Option<String> {
+    let tag: String = name
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .map(|word| {
+            let mut chars = word.chars();
+            chars
+                .next()
+                .map(|first| first.to_uppercase().chain(chars).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect();
+    (!tag.is_empty()).then_some(tag)
 }
 
 /// Text as HTML (the actor's `summary` is HTML).
@@ -205,5 +296,48 @@ mod tests {
         assert_eq!(finger["subject"], "acct:blog@blog.example.gov:8443");
         assert_eq!(finger["links"][0]["href"], actor["id"]);
         assert_eq!(site.nodeinfo(3)["usage"]["localPosts"], 3);
+    }
+
+    #[test]
+    fn a_post_is_an_article_with_hashtags() {
+        let site = site();
+        let article = site.article(&ArticlePost {
+            id: 7,
+            slug: "open-data",
+            title: "Open data",
+            excerpt: "Why <we> publish",
+            body_html: "<p>Body</p>",
+            published: "2026-12-06T00:00:00Z".to_owned(),
+            updated: "2026-12-06T01:00:00Z".to_owned(),
+            tags: vec![
+                ("Social media", "social-media"),
+                ("2.0", "2-0"),
+                ("—", "dash"),
+            ],
+        });
+        assert_eq!(article["id"], "https://blog.example.gov:8443/ap/posts/7");
+        assert_eq!(article["type"], "Article");
+        assert_eq!(
+            article["url"],
+            "https://blog.example.gov:8443/posts/open-data"
+        );
+        assert_eq!(article["summary"], "Why &lt;we&gt; publish");
+        assert_eq!(article["to"][0], PUBLIC);
+        assert_eq!(
+            article["cc"][0],
+            "https://blog.example.gov:8443/actor/followers"
+        );
+        let tags: Vec<&str> = article["tag"]
+            .as_array()
+            .expect("tags")
+            .iter()
+            .filter_map(|tag| tag["name"].as_str())
+            .collect();
+        assert_eq!(tags, ["#SocialMedia", "#20"]);
+        let content = article["content"].as_str().expect("content");
+        assert!(content.starts_with(
+            "<p>Body</p><p><a href=\"https://blog.example.gov:8443/tags/social-media\""
+        ));
+        assert!(content.contains("#<span>SocialMedia</span>"));
     }
 }

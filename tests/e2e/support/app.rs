@@ -287,6 +287,19 @@ pub fn http_client() -> reqwest::Client {
         .expect("HTTP client")
 }
 
+/// A response's status, media type and JSON body (null when it is not JSON).
+pub async fn status_type_json(response: reqwest::Response) -> (StatusCode, String, Value) {
+    let status = response.status();
+    let media = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, media, body)
+}
+
 /// Sends `request` and returns its JSON answer; fails the test when there is none.
 pub async fn json_answer(request: reqwest::RequestBuilder) -> Value {
     request

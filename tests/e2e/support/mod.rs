@@ -13,7 +13,7 @@ mod sockets;
 
 pub use app::{
     TestApp, WHOLE_BATCHES, demo_post_id, error_code, eventually, graphql_at, http_client,
-    json_answer, post_graphql, settings,
+    json_answer, post_graphql, settings, status_type_json,
 };
 pub use cluster::{
     connect_embedded, connect_embedded_as_superuser, database_url, glob_pg_ctl, pg_ctl,

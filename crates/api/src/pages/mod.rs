@@ -51,6 +51,10 @@ pub async fn post_page(
     query: Result<Query<PostPageQuery>, QueryRejection>,
     request: HeaderMap,
 ) -> Response {
+    // The same address serves the post to the fediverse (a pasted link looked up).
+    if state.config.federation.is_some() && crate::federation::wants_activity(&request) {
+        return crate::federation::article_by_slug(&state, &slug).await;
+    }
     // A mangled query string is no reason to refuse the post: it is read as absent.
     let query = query.map(|Query(query)| query).unwrap_or_default();
     let view = FormView {
@@ -68,11 +72,18 @@ pub async fn post_page(
         Ok(PageOutcome::Found(template, post_id)) => {
             let epoch = state.config.commenting.form.epoch(Utc::now());
             let etag = etag_of(&format!("{template}\u{0}{epoch}"));
-            validated_page(
+            let mut response = validated_page(
                 comment_form::fill_token(&state, post_id, &template),
                 etag,
                 &request,
-            )
+            );
+            if state.config.federation.is_some() {
+                // The address also answers ActivityPub JSON: caches keep the two apart.
+                response
+                    .headers_mut()
+                    .insert(header::VARY, HeaderValue::from_static("accept"));
+            }
+            response
         }
         Ok(PageOutcome::Missing) => {
             not_found(&state, "There is no published post with this address.")
