@@ -8,6 +8,7 @@
 //! one voice is not.
 
 mod keys;
+pub mod signatures;
 
 use serde_json::{Value, json};
 
