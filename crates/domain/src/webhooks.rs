@@ -404,7 +404,7 @@ impl Endpoints<'_> {
         let url = check_endpoint(input.url.as_deref().unwrap_or_default(), self.rules).await?;
         let events = check_events(input.events.as_deref().unwrap_or_default())?;
         let description = check_description(input.description.as_deref().unwrap_or_default())?;
-        if webhooks::all(self.pool).await?.len() >= MAX_WEBHOOKS {
+        if webhooks::count(self.pool).await? >= MAX_WEBHOOKS as i64 {
             return Err(DomainError::bad_input(
                 "url",
                 format!("A site may have {MAX_WEBHOOKS} webhooks; delete one first."),

@@ -95,6 +95,14 @@ pub async fn all(exec: impl PgExecutor<'_>) -> Result<Vec<Webhook>, StoreError> 
     Ok(webhooks)
 }
 
+/// How many endpoints there are.
+pub async fn count(exec: impl PgExecutor<'_>) -> Result<i64, StoreError> {
+    let count = sqlx::query_scalar("select count(*) from webhooks")
+        .fetch_one(exec)
+        .await?;
+    Ok(count)
+}
+
 pub async fn find(exec: impl PgExecutor<'_>, id: i64) -> Result<Option<Webhook>, StoreError> {
     let webhook = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {WEBHOOK_COLUMNS} from webhooks w where w.id = $1"

@@ -512,24 +512,12 @@ fn token_problem(state: &AppState, refusal: FormTokenError) -> String {
     match refusal {
         FormTokenError::Expired => format!(
             "{refusal} Forms last {}: your text is kept below, send it again.",
-            lifetime_text(state)
+            super::duration_words(state.config.commenting.form.lifetime)
         ),
         FormTokenError::TooQuick => format!("{refusal} Please read it over and send it again."),
         FormTokenError::NotThisForm => {
             format!("{refusal} Your text is kept below: send it again from this page.")
         }
-    }
-}
-
-fn lifetime_text(state: &AppState) -> String {
-    let minutes = state.config.commenting.form.lifetime.as_secs() / 60;
-    match minutes {
-        0 => format!(
-            "{} seconds",
-            state.config.commenting.form.lifetime.as_secs()
-        ),
-        1..120 => format!("{minutes} minutes"),
-        _ => format!("{} hours", minutes / 60),
     }
 }
 

@@ -558,6 +558,16 @@ pub(crate) fn html_response(html: String) -> Response {
         .into_response()
 }
 
+/// A lifetime as the pages say it: "45 seconds", "90 minutes", "12 hours".
+fn duration_words(lifetime: std::time::Duration) -> String {
+    let (seconds, minutes) = (lifetime.as_secs(), lifetime.as_secs() / 60);
+    match minutes {
+        0 => format!("{seconds} seconds"),
+        1..120 => format!("{minutes} minutes"),
+        _ => format!("{} hours", minutes / 60),
+    }
+}
+
 /// The 404 page for an address that leads nowhere.
 pub(crate) fn not_found_page(state: &AppState) -> Response {
     not_found(state, "There is nothing at this address.")

@@ -433,19 +433,11 @@ fn sign_in_page(state: &AppState, status: StatusCode, problem: Option<&str>) -> 
          This browser stays signed in for {} unless you sign out or the token is revoked.</span></p>\
          <p><button type=\"submit\">Sign in</button></p></form>",
         escape(&state.config.site.url("moderation/sign-in")),
-        hours(state),
+        super::duration_words(state.config.moderation_session_lifetime),
     );
     let mut response = html_response(document(state, "Moderation", "", &body));
     *response.status_mut() = status;
     private(response)
-}
-
-fn hours(state: &AppState) -> String {
-    let minutes = state.config.moderation_session_lifetime.as_secs() / 60;
-    match minutes {
-        0..120 => format!("{minutes} minutes"),
-        _ => format!("{} hours", minutes / 60),
-    }
 }
 
 /// A form not sent from this site's moderation page (or without its token).
