@@ -265,7 +265,7 @@ pub struct Settings {
     #[arg(long, env = "GAZETTE_MODERATION_SESSION_LIFETIME", global = true, default_value = "12h", value_parser = parse_nonzero_duration)]
     pub moderation_session_lifetime: Duration,
 
-    /// Make the blog followable from the fediverse: WebFinger, NodeInfo and the actor (true or false; experimental: following and replies come in a later release, see docs/federation.md).
+    /// Make the blog followable from the fediverse (ActivityPub): its actor, inbox and deliveries, replies as comments (true or false; see docs/federation.md).
     #[arg(long, env = "GAZETTE_FEDERATION", global = true, default_value_t = false, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true")]
     pub federation: bool,
 
@@ -276,6 +276,14 @@ pub struct Settings {
     /// File holding the blog actor's RSA private key (created, mode 0600, when missing) [default: <data dir>/federation-key.pem].
     #[arg(long, env = "GAZETTE_FEDERATION_KEY_FILE", global = true)]
     pub federation_key_file: Option<PathBuf>,
+
+    /// Let federation fetch from and deliver to loopback, private, link-local and reserved addresses, and plain http:// peers (for tests and closed networks) (true or false).
+    #[arg(long, env = "GAZETTE_FEDERATION_ALLOW_PRIVATE", global = true, default_value_t = false, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true")]
+    pub federation_allow_private: bool,
+
+    /// Follow requests wait for an admin's approval (`approveFederationFollower`) instead of being accepted at once (true or false).
+    #[arg(long, env = "GAZETTE_FEDERATION_APPROVE_FOLLOWERS", global = true, default_value_t = false, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true")]
+    pub federation_approve_followers: bool,
 
     /// Let webhook endpoints be http:// addresses, not only https:// (true or false).
     #[arg(long, env = "GAZETTE_WEBHOOKS_ALLOW_HTTP", global = true, default_value_t = false, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true")]
@@ -581,7 +589,30 @@ impl Settings {
                 endpoints: self.webhook_endpoints(),
                 retries: RetrySchedule(self.webhooks_retry_delays.clone()),
             },
+            federation: None,
         }
+    }
+
+    /// The blog actor and federation's rules when `--federation` is on (its key read, or
+    /// made on the first start).
+    pub fn federation(
+        &self,
+        site: &gazette_store::SiteConfig,
+    ) -> Result<Option<gazette_domain::federation::Federation>, gazette_federation::KeyError> {
+        if !self.federation {
+            return Ok(None);
+        }
+        Ok(Some(gazette_domain::federation::Federation {
+            site: gazette_federation::FederatedSite {
+                public_url: site.public_url.clone(),
+                actor_name: self.federation_actor.clone(),
+                title: site.title.clone(),
+                description: site.description.clone(),
+                key: gazette_federation::ActorKey::load_or_create(&self.federation_key_file())?,
+            },
+            allow_private: self.federation_allow_private,
+            approve_followers: self.federation_approve_followers,
+        }))
     }
 
     /// Which webhook endpoints may be called.

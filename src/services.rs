@@ -67,9 +67,11 @@ pub async fn run_services(
     // One secret key for the API's edit and form tokens and for sealing webhook secrets,
     // which the worker opens to sign.
     let key = EditTokenKey::load_or_create(&settings.edit_token_key_file())?;
+    let federation = settings.federation(&site)?;
     let worker = if services.worker {
         let mut config = settings.worker(site.clone());
         config.webhooks.key = Some(key.clone());
+        config.federation = federation.clone();
         Some(Worker::start(pool.clone(), config).await?)
     } else {
         None
@@ -77,18 +79,6 @@ pub async fn run_services(
     let served = match services.api {
         Some(listener) => {
             let edit_tokens = key;
-            let federation = match settings.federation {
-                true => Some(gazette_federation::FederatedSite {
-                    public_url: site.public_url.clone(),
-                    actor_name: settings.federation_actor.clone(),
-                    title: site.title.clone(),
-                    description: site.description.clone(),
-                    key: gazette_federation::ActorKey::load_or_create(
-                        &settings.federation_key_file(),
-                    )?,
-                }),
-                false => None,
-            };
             let config = ApiConfig {
                 listen: bound,
                 site,

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gazette_domain::commenting::Commenting;
+use gazette_domain::federation::remote::Remote;
 use gazette_store::{BudgetPool, PgPool, ReadBudget, Reads, ReplicaPool, SiteConfig, StoreError};
 use tokio::sync::watch;
 
@@ -60,8 +61,9 @@ pub struct ApiConfig {
     pub moderation_session_lifetime: Duration,
     /// Which webhook endpoints admins may register.
     pub webhooks: gazette_domain::webhooks::EndpointRules,
-    /// The blog actor and its key, when federation is on (`--federation`).
-    pub federation: Option<gazette_federation::FederatedSite>,
+    /// The blog actor, its key and federation's rules, when federation is on
+    /// (`--federation`).
+    pub federation: Option<gazette_domain::federation::Federation>,
 }
 
 /// Origins allowed to call the API from a browser (CORS).
@@ -222,6 +224,8 @@ pub struct Shared {
     pub sockets: SocketRegistry,
     /// Clients that keep sending refused documents.
     pub refusals: Refusals,
+    /// The client for other fediverse servers (keys of signed activities), with federation.
+    pub remote: Option<Remote>,
     /// Becomes true when the server shuts down: long-lived WebSockets end then.
     pub shutting_down: watch::Receiver<bool>,
 }
@@ -256,6 +260,11 @@ impl AppState {
                 config.limits.ws_max_connections,
                 config.limits.ws_max_connections_per_client,
             ),
+            remote: config.federation.as_ref().and_then(|federation| {
+                Remote::new(federation)
+                    .inspect_err(|error| tracing::error!(%error, "federation cannot fetch from other servers"))
+                    .ok()
+            }),
             pool,
             config: Arc::new(config),
             events,

@@ -22,9 +22,25 @@ impl ClientKey {
         }
     }
 
+    /// A fediverse actor (or any remote id): a digest of its id, which may be long.
+    pub fn remote_actor(id: &str) -> Self {
+        Self(format!("ap:{}", short_digest(id)))
+    }
+
+    /// A fediverse instance, by its host.
+    pub fn remote_instance(host: &str) -> Self {
+        Self(format!("ap-host:{}", short_digest(host)))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// 128 bits of SHA-256 as hex: short enough for the rate limit's key column.
+fn short_digest(text: &str) -> String {
+    use sha2::{Digest as _, Sha256};
+    hex::encode(&Sha256::digest(text.as_bytes())[..16])
 }
 
 impl fmt::Display for ClientKey {

@@ -349,21 +349,92 @@ pub async fn edit_comment(
     let mut tx = pool.begin().await?;
     let comment = load_editable(&mut tx, viewer, id).await?;
     check_edit_token(&commenting.edit_tokens, &comment, edit_token)?;
+    let status = status_after_edit(commenting, viewer, &comment, &body_html);
+    let updated = comments::update_body(&mut *tx, id, &body, &body_html, status).await?;
+    tx.commit().await?;
+    Ok(updated)
+}
+
+/// A comment's status once its text changes: moderation looks at the new text as it did
+/// at the old, so a published comment edited into one that would be held is held.
+fn status_after_edit(
+    commenting: &Commenting,
+    viewer: &Viewer,
+    comment: &Comment,
+    body_html: &str,
+) -> CommentStatus {
     let held_now = comment.author_id.is_none()
         && match commenting.policy.moderation {
             Moderation::Open => false,
             Moderation::All => true,
-            Moderation::Links => link_count(&body_html) >= LINKS_HELD,
+            Moderation::Links => link_count(body_html) >= LINKS_HELD,
         };
-    let status = match comment.status {
+    match comment.status {
         CommentStatus::Published if held_now && !viewer.moderates(comment.post_author_id) => {
             CommentStatus::Pending
         }
         status => status,
-    };
+    }
+}
+
+/// Changes the text of a comment that came from the fediverse, when its author edits the
+/// reply there (the federation use case has checked that the edit is its author's). The
+/// text goes through the same checks and moderation as an edit with an edit token.
+pub async fn edit_federated_comment(
+    pool: &PgPool,
+    commenting: &Commenting,
+    id: i64,
+    body: &str,
+) -> Result<Comment, DomainError> {
+    let body = check_body(body)?;
+    let body_html = render_body(&body)?;
+    let mut tx = pool.begin().await?;
+    let comment = load_editable(&mut tx, &Viewer::Anonymous, id).await?;
+    let status = status_after_edit(commenting, &Viewer::Anonymous, &comment, &body_html);
     let updated = comments::update_body(&mut *tx, id, &body, &body_html, status).await?;
     tx.commit().await?;
     Ok(updated)
+}
+
+/// Deletes a comment that came from the fediverse, when its author deletes the reply
+/// there (or is deleted): as a moderator's deletion, a tombstone while it has replies.
+pub async fn delete_federated_comment(pool: &PgPool, id: i64) -> Result<(), DomainError> {
+    let mut tx = pool.begin().await?;
+    let Some(comment) = comments::find_for_update_unchecked(&mut tx, id).await? else {
+        return Ok(());
+    };
+    if comment.status != CommentStatus::Deleted {
+        comments::tombstone(&mut *tx, id).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The post of a comment the public sees (a reply from the fediverse may answer it).
+pub async fn post_of_public_comment(pool: &PgPool, id: i64) -> Result<Option<i64>, StoreError> {
+    let found = comments::find_visible(
+        pool,
+        &[id],
+        gazette_store::Reader::PUBLIC,
+        &ReadBudget::unlimited(),
+    )
+    .await?
+    .remove(&id)
+    .filter(|comment| comment.status == CommentStatus::Published);
+    Ok(found.map(|comment| comment.post_id))
+}
+
+/// Counts one comment against `client`'s allowance (for a key besides the commenter's
+/// own: a fediverse reply counts against its instance too), or refuses it.
+pub async fn count_rate(
+    pool: &PgPool,
+    commenting: &Commenting,
+    client: &ClientKey,
+) -> Result<(), DomainError> {
+    let mut tx = pool.begin().await?;
+    check_rate(&mut tx, &commenting.policy, Some(client)).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Deletes a comment: by its commenter (with the edit token, within the edit window) or by

@@ -7,6 +7,7 @@
 //! point; a `Group` is shown as a forum that boosts its members' posts, which a blog with
 //! one voice is not.
 
+pub mod activities;
 mod keys;
 pub mod signatures;
 

@@ -36,7 +36,7 @@ pub struct Request<'a> {
 }
 
 impl Request<'_> {
-    fn header(&self, name: &str) -> Option<String> {
+    pub fn header(&self, name: &str) -> Option<String> {
         let values: Vec<&str> = self
             .headers
             .iter()
@@ -169,6 +169,189 @@ pub fn verify(
     VerifyingKey::<Sha256>::new(key.clone())
         .verify(signing_string.as_bytes(), &parsed)
         .map_err(|_| SignatureError::Mismatch)
+}
+
+/// An RSA public key from the PEM an actor publishes: SPKI (`BEGIN PUBLIC KEY`, what
+/// Mastodon and Fedify publish) or PKCS#1 (`BEGIN RSA PUBLIC KEY`).
+pub fn public_key_from_pem(pem: &str) -> Option<PublicKey> {
+    use rsa::pkcs1::DecodeRsaPublicKey;
+    use rsa::pkcs8::DecodePublicKey;
+    let pem = pem.trim();
+    PublicKey::from_public_key_pem(pem)
+        .or_else(|_| PublicKey::from_pkcs1_pem(pem))
+        .ok()
+}
+
+/// An RFC 9421 signature (`Signature-Input` and `Signature`), one label's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageSignature {
+    pub key_id: String,
+    /// The covered components as written (`"@method"`, `"content-digest"`…).
+    pub components: Vec<String>,
+    /// The signature parameters exactly as sent: the last line of the signature base.
+    params: String,
+    pub created: Option<i64>,
+    pub expires: Option<i64>,
+    signature: Vec<u8>,
+}
+
+impl MessageSignature {
+    /// Whether it covers `component` (`@method`, `content-digest`…).
+    pub fn covers(&self, component: &str) -> bool {
+        self.components.iter().any(|covered| covered == component)
+    }
+}
+
+/// Reads an RFC 9421 signature: the first label of `Signature-Input` with a value in
+/// `Signature`.
+pub fn parse_message_signature(
+    input: &str,
+    signature: &str,
+) -> Result<MessageSignature, SignatureError> {
+    for member in split_members(input) {
+        let Some((label, params)) = member.split_once('=') else {
+            continue;
+        };
+        let label = label.trim();
+        let params = params.trim();
+        let Some(value) = split_members(signature).find_map(|member| {
+            let (name, value) = member.split_once('=')?;
+            (name.trim() == label).then(|| value.trim().to_owned())
+        }) else {
+            continue;
+        };
+        let encoded = value
+            .strip_prefix(':')
+            .and_then(|value| value.strip_suffix(':'))
+            .ok_or(SignatureError::Malformed(
+                "the signature is not a byte sequence",
+            ))?;
+        let signature = STANDARD
+            .decode(encoded)
+            .map_err(|_| SignatureError::Malformed("the signature is not base64"))?;
+        let list_end = params.find(')').filter(|_| params.starts_with('(')).ok_or(
+            SignatureError::Malformed("the covered components are not a list"),
+        )?;
+        let components: Vec<String> = params[1..list_end]
+            .split_whitespace()
+            .map(|component| component.trim_matches('"').to_ascii_lowercase())
+            .collect();
+        let (mut key_id, mut alg, mut created, mut expires) = (None, None, None, None);
+        for parameter in params[list_end + 1..].split(';').filter(|p| !p.is_empty()) {
+            let (name, value) = parameter.split_once('=').unwrap_or((parameter, ""));
+            let text = value.trim_matches('"').to_owned();
+            match name.trim() {
+                "keyid" => key_id = Some(text),
+                "alg" => alg = Some(text),
+                "created" => created = text.parse().ok(),
+                "expires" => expires = text.parse().ok(),
+                _ => {}
+            }
+        }
+        if let Some(alg) = alg.filter(|alg| alg != "rsa-v1_5-sha256") {
+            return Err(SignatureError::Algorithm(alg));
+        }
+        return Ok(MessageSignature {
+            key_id: key_id.ok_or(SignatureError::Malformed("keyid is missing"))?,
+            components,
+            params: params.to_owned(),
+            created,
+            expires,
+            signature,
+        });
+    }
+    Err(SignatureError::Malformed(
+        "Signature-Input names no signature that Signature holds",
+    ))
+}
+
+/// The members of a structured-field dictionary, split at commas outside quotes and
+/// parentheses.
+fn split_members(text: &str) -> impl Iterator<Item = &str> {
+    let mut members = Vec::new();
+    let (mut depth, mut quoted, mut start) = (0u32, false, 0);
+    for (index, character) in text.char_indices() {
+        match character {
+            '"' => quoted = !quoted,
+            '(' if !quoted => depth += 1,
+            ')' if !quoted => depth = depth.saturating_sub(1),
+            ',' if !quoted && depth == 0 => {
+                members.push(&text[start..index]);
+                start = index + 1;
+            }
+            _ => {}
+        }
+    }
+    members.push(&text[start..]);
+    members
+        .into_iter()
+        .map(str::trim)
+        .filter(|member| !member.is_empty())
+}
+
+/// Checks an RFC 9421 signature (`rsa-v1_5-sha256`) against `request`, whose full URL
+/// (as the signer addressed it) is `target_uri`.
+pub fn verify_message(
+    key: &PublicKey,
+    signature: &MessageSignature,
+    request: &Request<'_>,
+    target_uri: &str,
+) -> Result<(), SignatureError> {
+    let (scheme, rest) = target_uri
+        .split_once("://")
+        .ok_or(SignatureError::Malformed("the target is not a URL"))?;
+    let (authority, path_query) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let path_query = if path_query.is_empty() {
+        "/"
+    } else {
+        path_query
+    };
+    let (path, query) = path_query.split_once('?').unwrap_or((path_query, ""));
+    let mut base = String::new();
+    for component in &signature.components {
+        let value = match component.as_str() {
+            "@method" => request.method.to_ascii_uppercase(),
+            "@target-uri" => target_uri.to_owned(),
+            "@authority" => authority.to_ascii_lowercase(),
+            "@scheme" => scheme.to_ascii_lowercase(),
+            "@request-target" => path_query.to_owned(),
+            "@path" => path.to_owned(),
+            "@query" => format!("?{query}"),
+            name if name.starts_with('@') => {
+                return Err(SignatureError::MissingHeader(name.to_owned()));
+            }
+            header => request
+                .header(header)
+                .ok_or_else(|| SignatureError::MissingHeader(header.to_owned()))?,
+        };
+        base.push_str(&format!("\"{component}\": {value}\n"));
+    }
+    base.push_str(&format!("\"@signature-params\": {}", signature.params));
+    let parsed = Signature::try_from(signature.signature.as_slice())
+        .map_err(|_| SignatureError::Mismatch)?;
+    VerifyingKey::<Sha256>::new(key.clone())
+        .verify(base.as_bytes(), &parsed)
+        .map_err(|_| SignatureError::Mismatch)
+}
+
+/// Whether a `Content-Digest` (RFC 9530) or `Digest` (RFC 3230) header value matches
+/// `body` (SHA-256 or SHA-512).
+pub fn digest_matches(header: &str, body: &[u8]) -> bool {
+    use rsa::sha2::Sha512;
+    header.split(',').any(|member| {
+        let Some((algorithm, value)) = member.trim().split_once('=') else {
+            return false;
+        };
+        let value = value.trim().trim_matches(':');
+        let Ok(sent) = STANDARD.decode(value) else {
+            return false;
+        };
+        match algorithm.trim().to_ascii_lowercase().as_str() {
+            "sha-256" => sent == Sha256::digest(body).as_slice(),
+            "sha-512" => sent == Sha512::digest(body).as_slice(),
+            _ => false,
+        }
+    })
 }
 
 #[cfg(test)]

@@ -97,6 +97,9 @@ pub struct Metrics {
     pub webhook_deliveries: IntCounterVec,
     pub webhook_delivery_seconds: HistogramVec,
     pub webhook_backlog: IntGauge,
+    pub federation_deliveries: IntCounterVec,
+    pub federation_delivery_seconds: HistogramVec,
+    pub federation_inbox: IntCounterVec,
 
     pub comments_held: IntCounter,
     pub comments_awaiting_moderation: IntGauge,
@@ -376,6 +379,25 @@ impl Metrics {
                 "gazette_webhook_backlog",
                 "Webhook deliveries waiting to be made (due now or retrying later) to enabled endpoints, read when scraped.",
             ),
+            federation_deliveries: counter_vec(
+                &r,
+                "gazette_federation_deliveries_total",
+                "Deliveries of activities to fediverse inboxes, by outcome: delivered (2xx), retrying (failed, tried again later), gave_up (no attempts left, or 410), refused (the address is not one Gazette may call).",
+                &["outcome"],
+            ),
+            federation_delivery_seconds: histogram_vec(
+                &r,
+                "gazette_federation_delivery_seconds",
+                "How long deliveries to fediverse inboxes took, by outcome.",
+                LATENCY_BUCKETS,
+                &["outcome"],
+            ),
+            federation_inbox: counter_vec(
+                &r,
+                "gazette_federation_inbox_total",
+                "Activities received in the inbox, by outcome: accepted, ignored, unsigned (401), blocked (403), refused (400/403/413/429), unavailable (503).",
+                &["outcome"],
+            ),
             comments_held: int_counter(
                 &r,
                 "gazette_comments_held_total",
@@ -431,6 +453,11 @@ impl Metrics {
         for outcome in ["delivered", "retrying", "gave_up", "gone", "refused"] {
             self.webhook_deliveries.with_label_values(&[outcome]);
             self.webhook_delivery_seconds.with_label_values(&[outcome]);
+        }
+        for outcome in ["delivered", "retrying", "gave_up", "refused"] {
+            self.federation_deliveries.with_label_values(&[outcome]);
+            self.federation_delivery_seconds
+                .with_label_values(&[outcome]);
         }
     }
 

@@ -14,6 +14,7 @@ mod embedded;
 mod error;
 pub mod events;
 pub mod export;
+pub mod federation;
 pub mod feeds;
 pub mod imports;
 pub mod keyset;

@@ -359,7 +359,8 @@ pub async fn backlog(exec: impl PgExecutor<'_>) -> Result<i64, StoreError> {
 pub async fn prune(exec: impl PgExecutor<'_>, age: Duration) -> Result<u64, StoreError> {
     let pruned = sqlx::query(
         "delete from outbox_events e where e.occurred_at < now() - make_interval(secs => $1) \
-         and not exists (select 1 from webhook_deliveries d where d.event_id = e.id and d.status = 'pending')",
+         and not exists (select 1 from webhook_deliveries d where d.event_id = e.id and d.status = 'pending') \
+         and not exists (select 1 from federation_queue q where q.event_id = e.id)",
     )
     .bind(age.as_secs_f64())
     .execute(exec)

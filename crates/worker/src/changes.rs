@@ -59,6 +59,7 @@ pub(crate) async fn follow(runner: Runner) {
                                 runner.schedule_changed.notify_one();
                             }
                             runner.outbox_changed.notify_one();
+                            runner.federation_changed.notify_one();
                             changed = true;
                             deadline.get_or_insert(Instant::now() + MAX_DELAY);
                         }

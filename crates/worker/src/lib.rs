@@ -6,6 +6,8 @@
 
 mod changes;
 mod error;
+mod federation;
+mod in_flight;
 mod jobs;
 mod scheduled;
 mod scheduler;

@@ -27,6 +27,8 @@ pub struct WorkerConfig {
     pub before_render: BeforeRender,
     /// How webhooks are delivered (none without a key).
     pub webhooks: crate::webhooks::WebhookSettings,
+    /// The blog actor and its key, when federation is on: its deliveries are made here.
+    pub federation: Option<gazette_domain::federation::Federation>,
 }
 
 /// A hook called on the rendering thread just before a run renders its channel texts: the
@@ -83,6 +85,7 @@ pub struct Worker {
     follower: JoinHandle<()>,
     publisher: JoinHandle<()>,
     deliverer: JoinHandle<()>,
+    federator: JoinHandle<()>,
     runner: Runner,
 }
 
@@ -109,6 +112,7 @@ impl Worker {
             stopping,
             schedule_changed: Arc::default(),
             outbox_changed: Arc::default(),
+            federation_changed: Arc::default(),
         };
         let scheduler = JobScheduler::new().await?;
         let schedule = runner.config.schedule.clone();
@@ -125,6 +129,7 @@ impl Worker {
         let follower = tokio::spawn(crate::changes::follow(runner.clone()));
         let publisher = tokio::spawn(crate::scheduled::publish_when_due(runner.clone()));
         let deliverer = tokio::spawn(crate::webhooks::deliver(runner.clone()));
+        let federator = tokio::spawn(crate::federation::federate(runner.clone()));
         tracing::info!(%schedule, "worker started");
         Ok(Self {
             scheduler,
@@ -132,6 +137,7 @@ impl Worker {
             follower,
             publisher,
             deliverer,
+            federator,
             runner,
         })
     }
@@ -144,6 +150,7 @@ impl Worker {
         let _ = self.follower.await;
         let _ = self.publisher.await;
         let _ = self.deliverer.await;
+        let _ = self.federator.await;
         // A scheduled run holds the turn until it finished or gave up.
         let drained = tokio::time::timeout(
             SHUTDOWN_DRAIN + Duration::from_secs(1),
@@ -169,6 +176,8 @@ pub(crate) struct Runner {
     pub(crate) schedule_changed: Arc<tokio::sync::Notify>,
     /// Poked by the change follower on every change: an event may wait in the outbox.
     pub(crate) outbox_changed: Arc<tokio::sync::Notify>,
+    /// The same, for federation's fan-out and deliveries.
+    pub(crate) federation_changed: Arc<tokio::sync::Notify>,
 }
 
 impl Runner {

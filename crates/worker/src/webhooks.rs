@@ -3,9 +3,7 @@
 //! and each is attempted by one at a time; a worker that dies mid-delivery leaves a lease
 //! that runs out, and another worker delivers again with the same `webhook-id`.
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -13,12 +11,12 @@ use gazette_domain::EditTokenKey;
 use gazette_domain::webhooks::{self as rules, EndpointRules, RetrySchedule};
 use gazette_store::webhooks::{self, Claimed};
 use gazette_store::{SiteConfig, StoreError};
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::error::WorkerError;
+use crate::in_flight::PerReceiver;
 use crate::scheduler::{Runner, stopped};
 
 /// A receiver has this long to answer.
@@ -33,8 +31,6 @@ const PER_ENDPOINT: usize = 2;
 const ANSWER_BYTES: usize = 4096;
 /// Without a wake-up, look for due deliveries this often.
 const POLL: Duration = Duration::from_secs(1);
-/// A name that does not resolve this soon fails the attempt (well within the lease).
-const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Events delivered everywhere are kept this long (for redelivery), then forgotten.
 const KEEP_EVENTS: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
@@ -45,33 +41,6 @@ pub struct WebhookSettings {
     pub key: Option<EditTokenKey>,
     pub endpoints: EndpointRules,
     pub retries: RetrySchedule,
-}
-
-/// Only addresses webhooks may call: a name that resolves to a private address is refused
-/// at connection time too, so a name cannot be pointed elsewhere between check and call.
-struct PublicOnly {
-    allow_private: bool,
-}
-
-impl Resolve for PublicOnly {
-    fn resolve(&self, name: Name) -> Resolving {
-        let allow_private = self.allow_private;
-        Box::pin(async move {
-            let lookup = tokio::net::lookup_host((name.as_str(), 0));
-            let found: Vec<SocketAddr> = tokio::time::timeout(RESOLVE_TIMEOUT, lookup)
-                .await
-                .map_err(|_| format!("{} did not resolve in time", name.as_str()))??
-                .filter(|address| allow_private || !rules::is_forbidden_address(address.ip()))
-                .collect();
-            if found.is_empty() {
-                return Err(
-                    format!("{} resolves to no address webhooks may call", name.as_str()).into(),
-                );
-            }
-            let addresses: Addrs = Box::new(found.into_iter());
-            Ok(addresses)
-        })
-    }
 }
 
 struct Deliverer {
@@ -103,7 +72,7 @@ pub(crate) async fn deliver(runner: Runner) {
     });
     let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
     // Deliveries under way per endpoint: a slow endpoint holds two slots, not all of them.
-    let per_endpoint: Arc<Mutex<HashMap<i64, usize>>> = Arc::default();
+    let per_endpoint = Arc::new(PerReceiver::new(PER_ENDPOINT));
     let mut tasks = JoinSet::new();
     let mut stopping = runner.stopping.clone();
     let mut last_prune = Instant::now();
@@ -131,11 +100,7 @@ pub(crate) async fn deliver(runner: Runner) {
             tasks.spawn(async move {
                 let webhook = delivery.webhook.id;
                 deliverer.attempt(&pool, delivery).await;
-                let mut counts = per_endpoint.lock().unwrap_or_else(PoisonError::into_inner);
-                if let Some(count) = counts.get_mut(&webhook) {
-                    *count = count.saturating_sub(1);
-                }
-                counts.retain(|_, count| *count > 0);
+                per_endpoint.release(&webhook);
                 drop(permit);
             });
         }
@@ -160,18 +125,7 @@ pub(crate) async fn deliver(runner: Runner) {
 }
 
 fn client(settings: &WebhookSettings) -> Result<reqwest::Client, WorkerError> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .timeout(TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        // A proxy would resolve names itself, past the resolver that refuses private
-        // addresses: webhooks go out directly.
-        .no_proxy()
-        .user_agent(gazette_syndication::GENERATOR)
-        .dns_resolver(Arc::new(PublicOnly {
-            allow_private: settings.endpoints.allow_private,
-        }))
-        .build()
+    gazette_domain::outbound::client(settings.endpoints.allow_private, TIMEOUT)
         .map_err(|error| WorkerError::Hub(error.to_string()))
 }
 
@@ -181,28 +135,13 @@ fn client(settings: &WebhookSettings) -> Result<reqwest::Client, WorkerError> {
 async fn claim(
     runner: &Runner,
     free: usize,
-    per_endpoint: &Mutex<HashMap<i64, usize>>,
+    per_endpoint: &PerReceiver<i64>,
 ) -> Result<Vec<Claimed>, StoreError> {
     let limit = i64::try_from(free).unwrap_or(i64::MAX);
-    let busy: Vec<i64> = per_endpoint
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .iter()
-        .filter(|(_, count)| **count >= PER_ENDPOINT)
-        .map(|(webhook, _)| *webhook)
-        .collect();
-    let claimed = webhooks::claim_due(&runner.pool, limit, LEASE, &busy).await?;
-    let (kept, handed_back): (Vec<Claimed>, Vec<Claimed>) = {
-        let mut counts = per_endpoint.lock().unwrap_or_else(PoisonError::into_inner);
-        claimed.into_iter().partition(|delivery| {
-            let count = counts.entry(delivery.webhook.id).or_default();
-            let room = *count < PER_ENDPOINT;
-            if room {
-                *count += 1;
-            }
-            room
-        })
-    };
+    let claimed = webhooks::claim_due(&runner.pool, limit, LEASE, &per_endpoint.busy()).await?;
+    let (kept, handed_back): (Vec<Claimed>, Vec<Claimed>) = claimed
+        .into_iter()
+        .partition(|delivery| per_endpoint.take(&delivery.webhook.id));
     if !handed_back.is_empty() {
         let ids: Vec<i64> = handed_back
             .iter()

@@ -102,6 +102,24 @@ impl Loader<i64> for CommentCountLoader {
     }
 }
 
+/// Likes and boosts from the fediverse, per post id (of posts the reader sees already).
+pub struct ReactionLoader(PgPool);
+
+impl Loader<i64> for ReactionLoader {
+    type Value = (i64, i64);
+    type Error = Arc<StoreError>;
+
+    async fn load(&self, post_ids: &[i64]) -> LoadResult<i64, (i64, i64)> {
+        let counts = gazette_store::federation::reaction_counts(&self.0, post_ids)
+            .await
+            .map_err(Arc::new)?;
+        Ok(counts
+            .into_iter()
+            .map(|(post, likes, boosts)| (post, (likes, boosts)))
+            .collect())
+    }
+}
+
 /// Published direct replies the reader sees, per comment id.
 pub struct ReplyCountLoader(PgPool, Reader);
 
@@ -208,6 +226,7 @@ pub struct Loaders {
     pub channels: DataLoader<ChannelLoader>,
     pub post_tags: DataLoader<PostTagsLoader>,
     pub comment_counts: DataLoader<CommentCountLoader>,
+    pub reactions: DataLoader<ReactionLoader>,
     pub reply_counts: DataLoader<ReplyCountLoader>,
     pub comments: DataLoader<CommentLoader>,
     pub child_pages: DataLoader<ChildPageLoader>,
@@ -224,6 +243,7 @@ impl Loaders {
             channels: batched(ChannelLoader(pool.clone(), reader), delay),
             post_tags: batched(PostTagsLoader(pool.clone()), delay),
             comment_counts: batched(CommentCountLoader(pool.clone(), reader), delay),
+            reactions: batched(ReactionLoader(pool.clone()), delay),
             reply_counts: batched(ReplyCountLoader(pool.clone(), reader), delay),
             comments: batched(CommentLoader(pool.clone(), reader, answer.clone()), delay),
             child_pages: batched(ChildPageLoader(pool.clone(), reader, answer), delay),

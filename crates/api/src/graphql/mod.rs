@@ -7,6 +7,7 @@ pub mod compiled;
 mod connection;
 mod context;
 pub mod errors;
+mod federation;
 mod feeds;
 pub mod http;
 mod ids;
@@ -48,6 +49,7 @@ pub struct Query(
     feeds::FeedQuery,
     channels::ChannelQuery,
     webhooks::WebhookQuery,
+    federation::FederationQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -56,6 +58,7 @@ pub struct Mutation(
     comments::CommentMutation,
     channels::ChannelMutation,
     webhooks::WebhookMutation,
+    federation::FederationMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -221,6 +221,20 @@ impl PostNode {
         let count = request.loaders.comment_counts.one(self.0.id).await?;
         Ok(count.unwrap_or(0))
     }
+
+    /// Likes of the post from the fediverse (with `--federation`).
+    async fn fediverse_likes(&self, ctx: &Context<'_>) -> Result<i64> {
+        let request = RequestContext::of(ctx)?;
+        let counts = request.loaders.reactions.one(self.0.id).await?;
+        Ok(counts.map_or(0, |(likes, _)| likes))
+    }
+
+    /// Boosts (`Announce`s) of the post from the fediverse (with `--federation`).
+    async fn fediverse_boosts(&self, ctx: &Context<'_>) -> Result<i64> {
+        let request = RequestContext::of(ctx)?;
+        let counts = request.loaders.reactions.one(self.0.id).await?;
+        Ok(counts.map_or(0, |(_, boosts)| boosts))
+    }
 }
 
 connection_types!(

@@ -478,7 +478,7 @@ pub(crate) fn document(state: &AppState, title: &str, head: &str, body: &str) ->
         "<!doctype html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title} · {site_title}</title>\
-         {feeds}{head}\
+         {feeds}{actor}{head}\
          <style>body{{max-width:42em;margin:2em auto;padding:0 1em;font:1.05em/1.5 system-ui,sans-serif}}\
          .byline{{color:#555;font-size:.9em}}.comment{{border-left:2px solid #ddd;padding-left:.75em;margin-top:1em}}\
          label{{display:block;font-weight:600}}input,textarea{{display:block;width:100%;box-sizing:border-box;font:inherit;padding:.4em;margin-top:.25em}}\
@@ -488,10 +488,11 @@ pub(crate) fn document(state: &AppState, title: &str, head: &str, body: &str) ->
          .trap{{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}}.reply{{margin:.25em 0;font-size:.9em}}\
          :focus-visible{{outline:3px solid #2b6cb0;outline-offset:2px}}.actions form{{display:inline;margin-right:.5em}}\
          .queue h2{{font-size:1.1em}}blockquote{{margin:.5em 0;padding-left:.75em;border-left:3px solid #ccc;color:#333}}</style>\
-         </head><body><header><a href=\"{home}\">{site_title}</a></header><main>{body}</main></body></html>\n",
+         </head><body><header><a href=\"{home}\">{site_title}</a></header><main>{body}</main>{follow}</body></html>\n",
         lang = escape(&site.language),
         title = escape(title),
         site_title = escape(&site.title),
+        actor = actor_links(state),
         feeds = feeds_of(Subject::Posts)
             .map(|route| format!(
                 "<link rel=\"alternate\" type=\"{}\" title=\"{}\" href=\"{}\">",
@@ -501,7 +502,32 @@ pub(crate) fn document(state: &AppState, title: &str, head: &str, body: &str) ->
             ))
             .collect::<String>(),
         home = escape(&site.url("posts")),
+        follow = follow_footer(state),
     )
+}
+
+/// With federation: the actor linked from every page (`rel="me"` and as the
+/// ActivityPub alternate), and the handle to follow shown at the foot.
+fn actor_links(state: &AppState) -> String {
+    match &state.config.federation {
+        Some(federation) => {
+            let actor = escape(&federation.site.actor_id());
+            format!(
+                "<link rel=\"me\" href=\"{actor}\"><link rel=\"alternate\" type=\"application/activity+json\" href=\"{actor}\">"
+            )
+        }
+        None => String::new(),
+    }
+}
+
+fn follow_footer(state: &AppState) -> String {
+    match &state.config.federation {
+        Some(federation) => format!(
+            "<footer><p>Follow this blog from Mastodon or any fediverse account: search for <strong class=\"handle\">{}</strong>.</p></footer>",
+            escape(&federation.site.handle())
+        ),
+        None => String::new(),
+    }
 }
 
 /// A page with its validator: a weak ETag (the compression layer may gzip the bytes, the

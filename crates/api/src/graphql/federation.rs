@@ -1,0 +1,228 @@
+//! Federation in the schema, for admins (docs/federation.md): followers, blocks and
+//! deliveries. The use cases are `gazette_domain::federation::admin`'s.
+
+use async_graphql::{Context, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use gazette_domain::federation::admin::{BlockKind, FederationAdmin};
+use gazette_store::federation::{Block, Delivery, Follower};
+
+use super::context::RequestContext;
+use super::errors::ApiError;
+
+/// The most rows a federation list shows at once.
+pub const MAX_ROWS: i64 = 100;
+/// The most blocks `federationBlocks` shows (newest first).
+pub const MAX_BLOCKS_SHOWN: u64 = 500;
+
+/// The admin use cases, after the caller was found to be an admin, with federation on.
+fn admin(request: &RequestContext) -> Result<FederationAdmin<'_>, ApiError> {
+    request.viewer.require_admin("manage federation")?;
+    let federation = request.config.federation.as_ref().ok_or_else(|| {
+        ApiError::bad_input(
+            "federation",
+            "Federation is off on this site (start Gazette with --federation).",
+        )
+    })?;
+    Ok(FederationAdmin {
+        pool: &request.pool,
+        federation,
+        viewer: &request.viewer,
+    })
+}
+
+fn rows(first: Option<i32>) -> Result<i64, ApiError> {
+    let first = i64::from(first.unwrap_or(20));
+    if !(0..=MAX_ROWS).contains(&first) {
+        return Err(ApiError::bad_input(
+            "first",
+            format!("`first` must be between 0 and {MAX_ROWS}."),
+        ));
+    }
+    Ok(first)
+}
+
+/// A fediverse account that follows the blog.
+#[derive(SimpleObject)]
+#[graphql(name = "FederationFollower")]
+pub struct FollowerNode {
+    /// The actor's id (its URL).
+    actor: String,
+    name: String,
+    /// Its instance.
+    host: String,
+    /// `accepted`, or `pending` (waiting for `approveFederationFollower`).
+    state: String,
+    since: DateTime<Utc>,
+}
+
+impl From<Follower> for FollowerNode {
+    fn from(follower: Follower) -> Self {
+        Self {
+            actor: follower.actor_id,
+            name: follower.name,
+            host: follower.host,
+            state: follower.state,
+            since: follower.created_at,
+        }
+    }
+}
+
+/// A blocked actor or instance.
+#[derive(SimpleObject)]
+#[graphql(name = "FederationBlock")]
+pub struct BlockNode {
+    /// `actor` or `instance`.
+    kind: String,
+    /// The actor's id, or the instance's host.
+    value: String,
+    since: DateTime<Utc>,
+}
+
+impl From<Block> for BlockNode {
+    fn from(block: Block) -> Self {
+        Self {
+            kind: block.kind,
+            value: block.value,
+            since: block.created_at,
+        }
+    }
+}
+
+/// An activity sent (or being sent) to a remote inbox.
+#[derive(SimpleObject)]
+#[graphql(name = "FederationDelivery")]
+pub struct DeliveryNode {
+    inbox: String,
+    /// `Create`, `Update`, `Delete`, `Accept`, `Announce`.
+    activity_type: String,
+    /// `pending`, `delivered` or `failed`.
+    status: String,
+    attempts: i32,
+    last_response_code: Option<i32>,
+    last_error: Option<String>,
+}
+
+impl From<Delivery> for DeliveryNode {
+    fn from(delivery: Delivery) -> Self {
+        Self {
+            inbox: delivery.inbox,
+            activity_type: delivery.activity_type,
+            status: delivery.status,
+            attempts: delivery.attempts,
+            last_response_code: delivery.last_response_code,
+            last_error: delivery.last_error,
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct FederationQuery;
+
+#[Object]
+impl FederationQuery {
+    /// Who follows the blog from the fediverse, newest first. Admins only.
+    async fn federation_followers(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        offset: Option<i32>,
+    ) -> Result<Vec<FollowerNode>> {
+        let request = RequestContext::of(ctx)?;
+        let admin = admin(request)?;
+        let offset = i64::from(offset.unwrap_or(0).max(0));
+        let followers = admin
+            .followers(rows(first)?, offset)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(followers.into_iter().map(FollowerNode::from).collect())
+    }
+
+    /// Blocked actors and instances. Admins only.
+    async fn federation_blocks(&self, ctx: &Context<'_>) -> Result<Vec<BlockNode>> {
+        let request = RequestContext::of(ctx)?;
+        let blocks = admin(request)?
+            .blocks(MAX_BLOCKS_SHOWN as i64)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(blocks.into_iter().map(BlockNode::from).collect())
+    }
+
+    /// The latest deliveries to remote inboxes, newest first. Admins only.
+    async fn federation_deliveries(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+    ) -> Result<Vec<DeliveryNode>> {
+        let request = RequestContext::of(ctx)?;
+        let deliveries = admin(request)?
+            .recent_deliveries(rows(first)?)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(deliveries.into_iter().map(DeliveryNode::from).collect())
+    }
+}
+
+#[derive(Default)]
+pub struct FederationMutation;
+
+#[Object]
+impl FederationMutation {
+    /// Blocks a fediverse actor (by its id, a URL): its follow ends, its replies are
+    /// deleted, and what it sends is refused. Admins only.
+    async fn block_federated_actor(&self, ctx: &Context<'_>, actor: String) -> Result<BlockNode> {
+        let request = RequestContext::of(ctx)?;
+        let block = admin(request)?
+            .block(BlockKind::Actor, &actor)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(block.into())
+    }
+
+    /// Blocks a whole instance (by its host, e.g. `spam.example`): its followers are
+    /// removed and what it sends is refused. Admins only.
+    async fn block_federated_instance(&self, ctx: &Context<'_>, host: String) -> Result<BlockNode> {
+        let request = RequestContext::of(ctx)?;
+        let block = admin(request)?
+            .block(BlockKind::Instance, &host)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(block.into())
+    }
+
+    /// Lifts an actor's block; whether there was one. Admins only.
+    async fn unblock_federated_actor(&self, ctx: &Context<'_>, actor: String) -> Result<bool> {
+        let request = RequestContext::of(ctx)?;
+        Ok(admin(request)?
+            .unblock(BlockKind::Actor, &actor)
+            .await
+            .map_err(ApiError::from)?)
+    }
+
+    /// Lifts an instance's block; whether there was one. Admins only.
+    async fn unblock_federated_instance(&self, ctx: &Context<'_>, host: String) -> Result<bool> {
+        let request = RequestContext::of(ctx)?;
+        Ok(admin(request)?
+            .unblock(BlockKind::Instance, &host)
+            .await
+            .map_err(ApiError::from)?)
+    }
+
+    /// Removes a follower: it gets no more posts. Admins only.
+    async fn remove_federation_follower(&self, ctx: &Context<'_>, actor: String) -> Result<bool> {
+        let request = RequestContext::of(ctx)?;
+        Ok(admin(request)?
+            .remove_follower(&actor)
+            .await
+            .map_err(ApiError::from)?)
+    }
+
+    /// Accepts a follow waiting for approval (`--federation-approve-followers`), and tells
+    /// the follower. Admins only.
+    async fn approve_federation_follower(&self, ctx: &Context<'_>, actor: String) -> Result<bool> {
+        let request = RequestContext::of(ctx)?;
+        Ok(admin(request)?
+            .approve_follower(&actor)
+            .await
+            .map_err(ApiError::from)?)
+    }
+}

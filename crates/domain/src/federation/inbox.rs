@@ -1,0 +1,530 @@
+//! The blog's inbox: a signed activity from the fediverse, verified and acted on. Follows
+//! are accepted (or left for an admin), replies become comments through the same use case
+//! as any anonymous comment, their edits and deletions follow them, likes and boosts are
+//! counted.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use gazette_federation::activities::{self, Incoming, RemoteNote};
+use gazette_federation::signatures::{self, Request};
+use gazette_store::federation::{self as store, RemoteActor};
+use gazette_store::{PgPool, StoreError};
+use serde_json::Value;
+
+use super::remote::{FetchError, Remote};
+use super::{Federation, host_of, public_post};
+use crate::clients::ClientKey;
+use crate::commenting::{self, CommentInput, Commenting};
+use crate::error::DomainError;
+use crate::policy::Viewer;
+
+/// A signature dated further back than this, or further ahead, is refused (a replay, or
+/// a clock far off): Mastodon's own window.
+const PAST: TimeDelta = TimeDelta::hours(12);
+const FUTURE: TimeDelta = TimeDelta::hours(1);
+/// A stored key that does not verify is fetched again only when older than this (a key
+/// rotation), so a flood of bad signatures makes no flood of fetches.
+const REFETCH_AFTER: TimeDelta = TimeDelta::minutes(1);
+
+/// A request to the inbox, as received.
+#[derive(Debug, Clone)]
+pub struct InboxRequest<'a> {
+    pub method: &'a str,
+    /// The path and query as the signer addressed them.
+    pub target: &'a str,
+    /// The full URL as the signer addressed it (RFC 9421's `@target-uri`).
+    pub target_uri: &'a str,
+    pub headers: &'a [(&'a str, &'a str)],
+    pub body: &'a [u8],
+}
+
+/// Why an activity was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum InboxError {
+    /// No signature, or one that does not verify: 401.
+    #[error("{0}")]
+    Unsigned(String),
+    /// A blocked actor or instance: 403.
+    #[error("This server does not take activities from you.")]
+    Blocked,
+    /// The activity cannot be read or acted on: 400.
+    #[error("{0}")]
+    Unreadable(String),
+    /// Refused by the comment rules (closed, too long, rate-limited…).
+    #[error(transparent)]
+    Refused(DomainError),
+    /// The database is not answering: 503, the sender retries.
+    #[error("The inbox is unavailable for a moment: try again shortly.")]
+    Unavailable,
+}
+
+impl From<StoreError> for InboxError {
+    fn from(error: StoreError) -> Self {
+        tracing::warn!(error = %gazette_store::display_chain(&error), "the inbox cannot reach the database");
+        InboxError::Unavailable
+    }
+}
+
+impl From<gazette_store::SqlxError> for InboxError {
+    fn from(error: gazette_store::SqlxError) -> Self {
+        StoreError::from(error).into()
+    }
+}
+
+impl From<FetchError> for InboxError {
+    fn from(error: FetchError) -> Self {
+        match error {
+            FetchError::Store => InboxError::Unavailable,
+            error => {
+                InboxError::Unsigned(format!("The signer's key could not be fetched: {error}."))
+            }
+        }
+    }
+}
+
+/// What the inbox did with an activity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Received {
+    Followed {
+        accepted: bool,
+    },
+    Unfollowed,
+    Commented {
+        comment_id: i64,
+    },
+    CommentChanged {
+        comment_id: i64,
+    },
+    CommentDeleted {
+        comment_id: i64,
+    },
+    ActorDeleted {
+        comments: usize,
+    },
+    Reacted,
+    Unreacted,
+    /// Read, and not for the blog (a reply to someone else, a type it does not act on).
+    Ignored,
+}
+
+/// The signature's key and what it covers, read from the request.
+enum SignatureHeader {
+    Cavage(signatures::ParsedSignature),
+    Message(signatures::MessageSignature),
+}
+
+impl SignatureHeader {
+    fn key_id(&self) -> &str {
+        match self {
+            SignatureHeader::Cavage(signature) => &signature.key_id,
+            SignatureHeader::Message(signature) => &signature.key_id,
+        }
+    }
+}
+
+/// Verifies and acts on one activity.
+pub async fn receive(
+    pool: &PgPool,
+    federation: &Federation,
+    remote: &Remote,
+    commenting: &Commenting,
+    request: &InboxRequest<'_>,
+) -> Result<Received, InboxError> {
+    let activity: Value = serde_json::from_slice(request.body)
+        .map_err(|_| InboxError::Unreadable("The body is not a JSON activity.".to_owned()))?;
+    let signature = read_signature(request)?;
+    let key_id = signature.key_id().to_owned();
+    let key_host = host_of(&key_id)
+        .ok_or_else(|| InboxError::Unsigned("The signature's keyId is not a URL.".to_owned()))?;
+    // A blocked instance is refused before anything is fetched from it.
+    if store::is_blocked(pool, "", &key_host).await? {
+        return Err(InboxError::Blocked);
+    }
+    let incoming = activities::read(&activity)
+        .map_err(|error| InboxError::Unreadable(format!("The activity is unreadable: {error}.")))?;
+    let claimed_actor = activities::actor_of(&activity)
+        .map_err(|error| InboxError::Unreadable(format!("The activity is unreadable: {error}.")))?
+        .to_owned();
+
+    let actor = match remote.actor_for_key(pool, &key_id, false).await {
+        Ok(actor) => actor,
+        // A deleted actor's key is gone with it: its Delete is believed when the object
+        // is gone too, as its server says when asked again.
+        Err(FetchError::Gone) => {
+            return gone_actor(pool, remote, &incoming, &claimed_actor, &key_host).await;
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let actor = match check_signature(&signature, request, &actor) {
+        Ok(()) => actor,
+        Err(_) if actor.fetched_at < Utc::now() - REFETCH_AFTER => {
+            let actor = remote.actor_for_key(pool, &key_id, true).await?;
+            check_signature(&signature, request, &actor)?;
+            actor
+        }
+        Err(error) => return Err(error),
+    };
+    if actor.id != claimed_actor {
+        return Err(InboxError::Unsigned(
+            "The activity's actor is not the owner of the key that signed it.".to_owned(),
+        ));
+    }
+    if store::is_blocked(pool, &actor.id, &actor.host).await? {
+        return Err(InboxError::Blocked);
+    }
+    act(pool, federation, commenting, &actor, &activity, incoming).await
+}
+
+fn read_signature(request: &InboxRequest<'_>) -> Result<SignatureHeader, InboxError> {
+    let header = |name: &str| {
+        request
+            .headers
+            .iter()
+            .find(|(header, _)| header.eq_ignore_ascii_case(name))
+            .map(|(_, value)| *value)
+    };
+    let unsigned = |message: String| InboxError::Unsigned(message);
+    if let (Some(input), Some(signature)) = (header("signature-input"), header("signature")) {
+        return signatures::parse_message_signature(input, signature)
+            .map(SignatureHeader::Message)
+            .map_err(|error| unsigned(format!("The RFC 9421 signature is unreadable: {error}.")));
+    }
+    let cavage = header("signature").or_else(|| {
+        header("authorization").filter(|value| value.trim_start().starts_with("Signature "))
+    });
+    match cavage {
+        Some(signature) => signatures::parse(signature)
+            .map(SignatureHeader::Cavage)
+            .map_err(|error| unsigned(format!("The HTTP signature is unreadable: {error}."))),
+        None => Err(unsigned(
+            "Activities must be signed with HTTP Signatures (a Signature header).".to_owned(),
+        )),
+    }
+}
+
+/// Checks the signature against the actor's key, and that it covers the request's
+/// target, a fresh date and the body's digest.
+fn check_signature(
+    signature: &SignatureHeader,
+    request: &InboxRequest<'_>,
+    actor: &RemoteActor,
+) -> Result<(), InboxError> {
+    let unsigned = |message: String| InboxError::Unsigned(message);
+    let key = signatures::public_key_from_pem(&actor.public_key_pem)
+        .ok_or_else(|| unsigned("The signer's key is not an RSA key.".to_owned()))?;
+    let signed = Request {
+        method: request.method,
+        target: request.target,
+        headers: request.headers,
+    };
+    let now = Utc::now();
+    let fresh = |time: DateTime<Utc>| time > now - PAST && time < now + FUTURE;
+    let date = signed
+        .header("date")
+        .and_then(|date| DateTime::parse_from_rfc2822(&date.replace("GMT", "+0000")).ok())
+        .map(|date| date.with_timezone(&Utc));
+    let (digest_header, created) = match signature {
+        SignatureHeader::Cavage(parsed) => {
+            signatures::verify(&key, parsed, &signed, &["(request-target)", "host", "date"])
+                .map_err(|error| {
+                    unsigned(format!("The HTTP signature does not verify: {error}."))
+                })?;
+            if !parsed.headers.iter().any(|name| name == "digest") {
+                return Err(unsigned(
+                    "The HTTP signature must cover the body's Digest.".to_owned(),
+                ));
+            }
+            ("digest", date)
+        }
+        SignatureHeader::Message(parsed) => {
+            let covers_target = parsed.covers("@target-uri")
+                || parsed.covers("@request-target")
+                || (parsed.covers("@path") && parsed.covers("@authority"));
+            if !parsed.covers("@method") || !covers_target || !parsed.covers("content-digest") {
+                return Err(unsigned(
+                    "The signature must cover @method, the target and content-digest.".to_owned(),
+                ));
+            }
+            signatures::verify_message(&key, parsed, &signed, request.target_uri).map_err(
+                |error| unsigned(format!("The RFC 9421 signature does not verify: {error}.")),
+            )?;
+            if parsed
+                .expires
+                .is_some_and(|expires| expires < now.timestamp())
+            {
+                return Err(unsigned("The signature has expired.".to_owned()));
+            }
+            let created = parsed
+                .created
+                .and_then(|created| DateTime::from_timestamp(created, 0))
+                .or(date);
+            ("content-digest", created)
+        }
+    };
+    if !created.is_some_and(fresh) {
+        return Err(unsigned(
+            "The signature is not dated within the last 12 hours.".to_owned(),
+        ));
+    }
+    let digest = signed
+        .header(digest_header)
+        .ok_or_else(|| unsigned(format!("The request has no {digest_header} header.")))?;
+    if !signatures::digest_matches(&digest, request.body) {
+        return Err(unsigned(
+            "The body does not match its digest: it was altered.".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// A `Delete` signed by a key that is gone: acted on when the deleted object is gone too.
+async fn gone_actor(
+    pool: &PgPool,
+    remote: &Remote,
+    incoming: &Incoming,
+    claimed_actor: &str,
+    key_host: &str,
+) -> Result<Received, InboxError> {
+    let Incoming::Delete { object_id } = incoming else {
+        return Err(InboxError::Unsigned(
+            "The signer's key is gone from its server.".to_owned(),
+        ));
+    };
+    if host_of(claimed_actor).as_deref() != Some(key_host)
+        || host_of(object_id).as_deref() != Some(key_host)
+    {
+        return Err(InboxError::Unsigned(
+            "The signer's key is gone from its server.".to_owned(),
+        ));
+    }
+    match remote.fetch(object_id).await {
+        Err(FetchError::Gone) => {}
+        Err(FetchError::Store) => return Err(InboxError::Unavailable),
+        _ => {
+            return Err(InboxError::Unsigned(
+                "The signer's key is gone, and the object it deletes is not.".to_owned(),
+            ));
+        }
+    }
+    if object_id == claimed_actor {
+        return delete_actor(pool, claimed_actor).await;
+    }
+    delete_comment(pool, claimed_actor, object_id).await
+}
+
+async fn act(
+    pool: &PgPool,
+    federation: &Federation,
+    commenting: &Commenting,
+    actor: &RemoteActor,
+    activity: &Value,
+    incoming: Incoming,
+) -> Result<Received, InboxError> {
+    match incoming {
+        Incoming::Follow { id, object } => {
+            if object != federation.site.actor_id() {
+                return Ok(Received::Ignored);
+            }
+            let accepted = !federation.approve_followers;
+            let mut tx = pool.begin().await?;
+            store::add_follower(&mut *tx, &actor.id, &id, accepted).await?;
+            if accepted {
+                queue_to(&mut tx, actor, &federation.site.accept(activity)).await?;
+            }
+            tx.commit().await?;
+            Ok(Received::Followed { accepted })
+        }
+        Incoming::Undo {
+            object_id,
+            object_type,
+        } => {
+            if object_type.as_deref() != Some("Like") && object_type.as_deref() != Some("Announce")
+            {
+                let follower = store::follower(pool, &actor.id).await?;
+                if follower.is_some_and(|f| {
+                    f.follow_id == object_id || object_type.as_deref() == Some("Follow")
+                }) {
+                    store::remove_follower(pool, &actor.id).await?;
+                    return Ok(Received::Unfollowed);
+                }
+            }
+            match store::remove_reaction(pool, &object_id, &actor.id).await? {
+                true => Ok(Received::Unreacted),
+                false => Ok(Received::Ignored),
+            }
+        }
+        Incoming::Create(note) => reply(pool, federation, commenting, actor, note).await,
+        Incoming::Update(note) => {
+            let Some(linked) = store::comment_by_object(pool, &note.id).await? else {
+                return Ok(Received::Ignored);
+            };
+            if linked.actor_id != actor.id || note.attributed_to.as_deref() != Some(&actor.id) {
+                return Err(InboxError::Blocked);
+            }
+            let body = comment_text(&note);
+            commenting::edit_federated_comment(pool, commenting, linked.comment_id, &body)
+                .await
+                .map_err(InboxError::Refused)?;
+            Ok(Received::CommentChanged {
+                comment_id: linked.comment_id,
+            })
+        }
+        Incoming::Delete { object_id } if object_id == actor.id => {
+            delete_actor(pool, &actor.id).await
+        }
+        Incoming::Delete { object_id } => delete_comment(pool, &actor.id, &object_id).await,
+        Incoming::Like { id, object } | Incoming::Announce { id, object } => {
+            let kind = match activity.get("type").and_then(Value::as_str) {
+                Some("Announce") => "announce",
+                _ => "like",
+            };
+            let Some(post_ref) = federation.post_of(&object) else {
+                return Ok(Received::Ignored);
+            };
+            let Some(post) = public_post(pool, &post_ref).await? else {
+                return Ok(Received::Ignored);
+            };
+            store::add_reaction(pool, &id, kind, post.id, &actor.id).await?;
+            Ok(Received::Reacted)
+        }
+        Incoming::Other(_) => Ok(Received::Ignored),
+    }
+}
+
+/// Queues `activity` for `actor`'s inbox in the caller's transaction.
+async fn queue_to(
+    tx: &mut gazette_store::PgConnection,
+    actor: &RemoteActor,
+    activity: &Value,
+) -> Result<(), StoreError> {
+    store::queue_deliveries(
+        &mut *tx,
+        std::slice::from_ref(&actor.inbox),
+        std::slice::from_ref(&actor.host),
+        &activity.to_string(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The text of a remote note as a comment's body (its HTML through the comment
+/// allow-list), cut to the longest comment.
+fn comment_text(note: &RemoteNote) -> String {
+    let text = gazette_content::comment_text_from_html(&note.content);
+    let text = text.trim();
+    match text.char_indices().nth(commenting::MAX_BODY_CHARS) {
+        Some((end, _)) => text[..end].to_owned(),
+        None => text.to_owned(),
+    }
+}
+
+/// A reply to the blog's post or one of its comments becomes a comment.
+async fn reply(
+    pool: &PgPool,
+    federation: &Federation,
+    commenting: &Commenting,
+    actor: &RemoteActor,
+    note: RemoteNote,
+) -> Result<Received, InboxError> {
+    if note.attributed_to.as_deref() != Some(actor.id.as_str()) {
+        return Err(InboxError::Unreadable(
+            "The note is not attributed to the actor that sends it.".to_owned(),
+        ));
+    }
+    let Some(in_reply_to) = note.in_reply_to.as_deref() else {
+        return Ok(Received::Ignored);
+    };
+    let (post_id, parent_id) = if let Some(post_ref) = federation.post_of(in_reply_to) {
+        match public_post(pool, &post_ref).await? {
+            Some(post) => (post.id, None),
+            None => return Ok(Received::Ignored),
+        }
+    } else {
+        let parent = match federation.comment_of(in_reply_to) {
+            Some(id) => Some(id),
+            None => store::comment_by_object(pool, in_reply_to)
+                .await?
+                .map(|linked| linked.comment_id),
+        };
+        let Some(parent) = parent else {
+            return Ok(Received::Ignored);
+        };
+        match commenting::post_of_public_comment(pool, parent).await? {
+            Some(post_id) => (post_id, Some(parent)),
+            None => return Ok(Received::Ignored),
+        }
+    };
+    // Limited per instance as well as per actor: one server cannot flood the thread by
+    // making accounts.
+    commenting::count_rate(pool, commenting, &ClientKey::remote_instance(&actor.host))
+        .await
+        .map_err(InboxError::Refused)?;
+    let name = match actor.name.trim() {
+        "" => actor
+            .id
+            .rsplit('/')
+            .next()
+            .unwrap_or("fediverse")
+            .to_owned(),
+        name => name.to_owned(),
+    };
+    let name: String = name
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(commenting::MAX_AUTHOR_NAME_CHARS)
+        .collect();
+    let added = commenting::add_comment(
+        pool,
+        commenting,
+        &Viewer::Anonymous,
+        Some(&ClientKey::remote_actor(&actor.id)),
+        CommentInput {
+            post_id,
+            parent_id,
+            author_name: name,
+            author_email: None,
+            author_url: actor.profile_url.clone().or_else(|| Some(actor.id.clone())),
+            body: comment_text(&note),
+            // A retried delivery of the same note finds the first comment.
+            client_mutation_id: Some(ClientKey::remote_actor(&note.id).as_str().to_owned()),
+        },
+    )
+    .await
+    .map_err(InboxError::Refused)?;
+    store::link_comment(pool, added.comment.id, &note.id, &actor.id).await?;
+    Ok(Received::Commented {
+        comment_id: added.comment.id,
+    })
+}
+
+async fn delete_comment(
+    pool: &PgPool,
+    actor_id: &str,
+    object_id: &str,
+) -> Result<Received, InboxError> {
+    let Some(linked) = store::comment_by_object(pool, object_id).await? else {
+        return Ok(Received::Ignored);
+    };
+    if linked.actor_id != actor_id {
+        return Err(InboxError::Blocked);
+    }
+    commenting::delete_federated_comment(pool, linked.comment_id)
+        .await
+        .map_err(InboxError::Refused)?;
+    Ok(Received::CommentDeleted {
+        comment_id: linked.comment_id,
+    })
+}
+
+/// A deleted actor's comments go, and so does its follow.
+async fn delete_actor(pool: &PgPool, actor_id: &str) -> Result<Received, InboxError> {
+    let comments = store::comments_of_actor(pool, actor_id).await?;
+    for comment in &comments {
+        commenting::delete_federated_comment(pool, *comment)
+            .await
+            .map_err(InboxError::Refused)?;
+    }
+    store::forget_actor(pool, actor_id).await?;
+    Ok(Received::ActorDeleted {
+        comments: comments.len(),
+    })
+}

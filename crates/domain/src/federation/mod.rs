@@ -1,0 +1,113 @@
+//! Federation's use cases (docs/federation.md): receiving activities in the inbox
+//! ([`inbox`]), fetching remote actors and their keys ([`remote`]), turning the event
+//! outbox into deliveries ([`fanout`]), and the admin's blocks and followers. The protocol's
+//! documents and signatures are `gazette_federation`'s; the rows are the store's.
+
+pub mod admin;
+pub mod fanout;
+pub mod inbox;
+pub mod remote;
+
+use chrono::SecondsFormat;
+use gazette_federation::{ArticlePost, FederatedSite};
+use gazette_store::posts::{self, Post, PostColumns};
+use gazette_store::tags::Tag;
+use gazette_store::{PgExecutor, PgPool, ReadBudget, Reader, StoreError};
+use serde_json::Value;
+
+/// Federation's settings, shared by the API (the inbox) and the worker (deliveries).
+#[derive(Debug, Clone)]
+pub struct Federation {
+    pub site: FederatedSite,
+    /// Fetch from and deliver to loopback and private addresses, and plain-http peers
+    /// (`--federation-allow-private`: tests and private networks).
+    pub allow_private: bool,
+    /// Follows wait for an admin instead of being accepted at once.
+    pub approve_followers: bool,
+}
+
+impl Federation {
+    /// The post whose object id or page address `id` is, if it is one of the blog's.
+    pub fn post_of(&self, id: &str) -> Option<PostRef> {
+        let public = &self.site.public_url;
+        let rest = id.strip_prefix(public.as_str())?;
+        let rest = rest.split(['#', '?']).next().unwrap_or(rest);
+        if let Some(number) = rest.strip_prefix("/ap/posts/") {
+            return number.parse().ok().filter(|id| *id > 0).map(PostRef::Id);
+        }
+        rest.strip_prefix("/posts/")
+            .filter(|slug| !slug.is_empty() && !slug.contains('/'))
+            .map(|slug| PostRef::Slug(slug.to_owned()))
+    }
+
+    /// The blog's comment whose object id `id` is.
+    pub fn comment_of(&self, id: &str) -> Option<i64> {
+        id.strip_prefix(self.site.public_url.as_str())?
+            .strip_prefix("/ap/comments/")?
+            .parse()
+            .ok()
+            .filter(|id| *id > 0)
+    }
+}
+
+/// A post named by the fediverse: by its object id or its page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PostRef {
+    Id(i64),
+    Slug(String),
+}
+
+/// The published post `post` names (read as the public).
+pub async fn public_post(pool: &PgPool, post: &PostRef) -> Result<Option<Post>, StoreError> {
+    let budget = ReadBudget::unlimited();
+    match post {
+        PostRef::Id(id) => {
+            Ok(
+                posts::find_visible(pool, &[*id], Reader::PUBLIC, PostColumns::All, &budget)
+                    .await?
+                    .remove(id),
+            )
+        }
+        PostRef::Slug(slug) => {
+            posts::find_visible_by_slug(pool, slug, Reader::PUBLIC, PostColumns::All, &budget).await
+        }
+    }
+}
+
+/// A published post (read as the public) with its tags, as the `Article` followers get.
+pub async fn article(
+    exec: impl PgExecutor<'_>,
+    site: &FederatedSite,
+    post: &Post,
+) -> Result<Value, StoreError> {
+    let tags: Vec<Tag> = crate::policy::tags_of_read_posts(exec, &[post.id])
+        .await?
+        .remove(&post.id)
+        .unwrap_or_default();
+    Ok(site.article(&ArticlePost {
+        id: post.id,
+        slug: &post.slug,
+        title: &post.title,
+        excerpt: &post.excerpt,
+        body_html: &post.body_html,
+        published: post
+            .published_at
+            .unwrap_or(post.created_at)
+            .to_rfc3339_opts(SecondsFormat::Secs, true),
+        updated: post.updated_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+        tags: tags
+            .iter()
+            .map(|tag| (tag.name.as_str(), tag.slug.as_str()))
+            .collect(),
+    }))
+}
+
+/// The host of a URL (with its port when not the scheme's): what instance blocks name.
+pub fn host_of(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    let host = parsed.host_str()?.to_ascii_lowercase();
+    Some(match parsed.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host,
+    })
+}
