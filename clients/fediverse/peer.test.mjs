@@ -187,10 +187,14 @@ before(async () => {
 });
 
 after(async () => {
-  for (const peer of peers) peer.server.close();
+  for (const peer of peers) {
+    peer.server.close();
+    peer.server.closeAllConnections();
+  }
   if (gazette && gazette.exitCode === null) {
     gazette.kill('SIGTERM');
-    await Promise.race([new Promise((resolve) => gazette.once('exit', resolve)), sleep(30_000)]);
+    // The timer does not hold the process open once gazette is gone.
+    await Promise.race([new Promise((resolve) => gazette.once('exit', resolve)), sleep(30_000, undefined, { ref: false })]);
     if (gazette.exitCode === null) gazette.kill('SIGKILL');
   }
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
