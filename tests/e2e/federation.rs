@@ -1,6 +1,13 @@
 //! Federation's discovery (docs/federation.md) over real HTTP: WebFinger finds the blog
 //! actor by its handle and by its URL, the actor publishes an RSA key that parses as one,
-//! NodeInfo says what the server is; without `--federation` none of it is served.
+//! NodeInfo says what the server is; without `--federation` none of it is served. The
+//! inbox over real HTTP, from a remote server on loopback whose actor signs as Mastodon
+//! does: what it takes, what it refuses, and that it fetches nothing private unless told
+//! to. (The independent implementations — a Fedify peer and fediverse-pasture — are in
+//! the client stage: clients/fediverse.)
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use reqwest::{StatusCode, header};
 use rsa::pkcs8::DecodePublicKey;
@@ -199,5 +206,344 @@ async fn without_federation_nothing_is_served() {
             "{path}"
         );
     }
+    app.stop().await;
+}
+
+/// A remote fediverse server on loopback with one actor, `carol`, whose key signs what the
+/// tests send; it counts the requests it gets, and answers 410 for what is marked gone.
+struct RemoteServer {
+    origin: String,
+    key: gazette_federation::ActorKey,
+    requests: Arc<AtomicUsize>,
+    gone: Arc<Mutex<Vec<String>>>,
+}
+
+impl RemoteServer {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let origin = format!("http://{}", listener.local_addr().expect("bound"));
+        let key = gazette_federation::ActorKey::generate().expect("a key");
+        let requests = Arc::new(AtomicUsize::new(0));
+        let gone: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (pem, base, counter, gone_paths) = (
+            key.public_pem().to_owned(),
+            origin.clone(),
+            requests.clone(),
+            gone.clone(),
+        );
+        let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+            let (pem, base, counter, gone_paths) =
+                (pem.clone(), base.clone(), counter.clone(), gone_paths.clone());
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let path = uri.path().to_owned();
+                let is_gone = gone_paths.lock().expect("lock").contains(&path);
+                let Some(name) = path.strip_prefix("/users/").filter(|_| !is_gone) else {
+                    return axum::response::IntoResponse::into_response(StatusCode::GONE);
+                };
+                let id = format!("{base}/users/{name}");
+                let actor = serde_json::json!({
+                    "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
+                    "id": id,
+                    "type": "Person",
+                    "preferredUsername": name,
+                    "name": format!("{name} (remote)"),
+                    "url": format!("{base}/@{name}"),
+                    "inbox": format!("{id}/inbox"),
+                    "publicKey": { "id": format!("{id}#main-key"), "owner": id, "publicKeyPem": pem }
+                });
+                axum::response::IntoResponse::into_response((
+                    [(header::CONTENT_TYPE, "application/activity+json")],
+                    actor.to_string(),
+                ))
+            }
+        });
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            origin,
+            key,
+            requests,
+            gone,
+        }
+    }
+
+    fn actor(&self, name: &str) -> String {
+        format!("{}/users/{name}", self.origin)
+    }
+
+    /// POSTs `activity` to the app's inbox, signed (draft-cavage, as Mastodon signs) by
+    /// `name`'s key, dated `age` ago.
+    async fn send(
+        &self,
+        app: &TestApp,
+        name: &str,
+        activity: &Value,
+        age: chrono::TimeDelta,
+    ) -> reqwest::Response {
+        use gazette_federation::signatures;
+        let body = activity.to_string();
+        let host = app.base_url.trim_start_matches("http://").to_owned();
+        let date = (chrono::Utc::now() - age)
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string();
+        let digest = signatures::digest(body.as_bytes());
+        let headers = [
+            ("host", host.as_str()),
+            ("date", date.as_str()),
+            ("digest", digest.as_str()),
+        ];
+        let signature = signatures::sign(
+            self.key.private(),
+            &format!("{}#main-key", self.actor(name)),
+            &signatures::Request {
+                method: "post",
+                target: "/actor/inbox",
+                headers: &headers,
+            },
+            &signatures::SIGNED_HEADERS,
+        )
+        .expect("signed");
+        app.client
+            .post(app.url("/actor/inbox"))
+            .header(header::CONTENT_TYPE, "application/activity+json")
+            .header(header::DATE, date)
+            .header("digest", digest)
+            .header("signature", signature)
+            .body(body)
+            .send()
+            .await
+            .expect("answered")
+    }
+}
+
+async fn reactions(app: &TestApp) -> (i64, i64) {
+    let answer = app
+        .graphql(
+            "query($slug: String) { post(slug: $slug) { fediverseLikes fediverseBoosts } }",
+            serde_json::json!({ "slug": DEMO_SLUG }),
+        )
+        .await;
+    let post = &answer["data"]["post"];
+    (
+        post["fediverseLikes"].as_i64().expect("likes"),
+        post["fediverseBoosts"].as_i64().expect("boosts"),
+    )
+}
+
+async fn comment_bodies(app: &TestApp) -> Vec<String> {
+    let answer = app
+        .graphql(
+            "query($slug: String) { post(slug: $slug) { comments(first: 50) { nodes { body author { name url } } } } }",
+            serde_json::json!({ "slug": DEMO_SLUG }),
+        )
+        .await;
+    answer["data"]["post"]["comments"]["nodes"]
+        .as_array()
+        .expect("comments")
+        .iter()
+        .filter_map(|comment| comment["body"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_inbox_takes_signed_activities_and_refuses_the_rest() {
+    let app =
+        TestApp::spawn_with(true, false, &["--federation", "--federation-allow-private"]).await;
+    let remote = RemoteServer::start().await;
+    let carol = remote.actor("carol");
+    let post = app.url(&format!("/posts/{DEMO_SLUG}"));
+    let fresh = chrono::TimeDelta::zero();
+    let like = |id: &str| {
+        serde_json::json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": format!("{carol}/likes/{id}"), "type": "Like", "actor": carol, "object": post
+        })
+    };
+
+    // A Like is counted once per actor, whatever is sent again; a boost apart.
+    for id in ["1", "1", "2"] {
+        let sent = remote.send(&app, "carol", &like(id), fresh).await;
+        assert_eq!(sent.status(), StatusCode::ACCEPTED);
+    }
+    let boost = serde_json::json!({
+        "id": format!("{carol}/boosts/1"), "type": "Announce", "actor": carol, "object": post
+    });
+    assert_eq!(
+        remote.send(&app, "carol", &boost, fresh).await.status(),
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(reactions(&app).await, (1, 1));
+    // The key was fetched once and kept.
+    assert_eq!(remote.requests.load(Ordering::SeqCst), 1);
+
+    // A reply becomes a comment with the actor's name and profile; sent twice, once.
+    let reply = serde_json::json!({
+        "id": format!("{carol}/notes/1/activity"), "type": "Create", "actor": carol,
+        "object": {
+            "id": format!("{carol}/notes/1"), "type": "Note", "attributedTo": carol,
+            "inReplyTo": post, "content": "<p>Thanks for <strong>this</strong>!<script>x()</script></p>"
+        }
+    });
+    for _ in 0..2 {
+        assert_eq!(
+            remote.send(&app, "carol", &reply, fresh).await.status(),
+            StatusCode::ACCEPTED
+        );
+    }
+    let bodies = comment_bodies(&app).await;
+    assert_eq!(
+        bodies
+            .iter()
+            .filter(|body| body.starts_with("Thanks for"))
+            .collect::<Vec<_>>(),
+        ["Thanks for **this**!"],
+        "sanitised, once: {bodies:?}"
+    );
+
+    // Refused: unsigned, old, signed by another actor's key, altered, too large.
+    let unsigned = app
+        .client
+        .post(app.url("/actor/inbox"))
+        .body(like("3").to_string())
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(unsigned.status(), StatusCode::UNAUTHORIZED);
+    let old = remote
+        .send(&app, "carol", &like("4"), chrono::TimeDelta::hours(13))
+        .await;
+    assert_eq!(old.status(), StatusCode::UNAUTHORIZED);
+    let mut impostor = like("5");
+    impostor["actor"] = Value::String(remote.actor("dave"));
+    assert_eq!(
+        remote.send(&app, "carol", &impostor, fresh).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "carol's key does not speak for dave"
+    );
+    let large = serde_json::json!({
+        "id": format!("{carol}/likes/6"), "type": "Like", "actor": carol, "object": post,
+        "padding": "x".repeat(300 * 1024)
+    });
+    assert_eq!(
+        remote.send(&app, "carol", &large, fresh).await.status(),
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    assert_eq!(reactions(&app).await, (1, 1), "nothing refused was counted");
+
+    // A blocked instance gets 403 and nothing is fetched from it; unblocked, it is heard.
+    let admin = app
+        .token("Site Admin", gazette_store::tokens::Role::Admin)
+        .await;
+    let host = remote.origin.trim_start_matches("http://");
+    let blocked = app
+        .graphql_as(
+            Some(&admin),
+            "mutation($host: String!) { blockFederatedInstance(host: $host) { kind value } }",
+            serde_json::json!({ "host": remote.origin }),
+        )
+        .await;
+    assert_eq!(
+        blocked["data"]["blockFederatedInstance"]["value"], host,
+        "{blocked}"
+    );
+    let fetched = remote.requests.load(Ordering::SeqCst);
+    assert_eq!(
+        remote.send(&app, "carol", &like("7"), fresh).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(remote.requests.load(Ordering::SeqCst), fetched);
+    let anonymous = app
+        .graphql(
+            "mutation { blockFederatedInstance(host: \"x.example\") { kind } }",
+            Value::Null,
+        )
+        .await;
+    assert_eq!(
+        anonymous["errors"][0]["extensions"]["code"],
+        "UNAUTHENTICATED"
+    );
+    app.graphql_as(
+        Some(&admin),
+        "mutation($host: String!) { unblockFederatedInstance(host: $host) }",
+        serde_json::json!({ "host": host }),
+    )
+    .await;
+
+    // The reply is edited, then its author is deleted: the comment goes.
+    let mut edit = reply.clone();
+    edit["type"] = Value::String("Update".to_owned());
+    edit["id"] = Value::String(format!("{carol}/notes/1/edit"));
+    edit["object"]["content"] = Value::String("<p>Thanks, edited.</p>".to_owned());
+    assert_eq!(
+        remote.send(&app, "carol", &edit, fresh).await.status(),
+        StatusCode::ACCEPTED
+    );
+    assert!(
+        comment_bodies(&app)
+            .await
+            .contains(&"Thanks, edited.".to_owned())
+    );
+    let delete = serde_json::json!({
+        "id": format!("{carol}#delete"), "type": "Delete", "actor": carol, "object": carol
+    });
+    assert_eq!(
+        remote.send(&app, "carol", &delete, fresh).await.status(),
+        StatusCode::ACCEPTED
+    );
+    assert!(
+        !comment_bodies(&app)
+            .await
+            .iter()
+            .any(|body| body.starts_with("Thanks")),
+        "a deleted actor's comments go"
+    );
+
+    // A key that is gone signs nothing, except a Delete of what is gone too.
+    remote
+        .gone
+        .lock()
+        .expect("lock")
+        .push("/users/erin".to_owned());
+    let erin = remote.actor("erin");
+    let mut from_erin = like("8");
+    from_erin["actor"] = Value::String(erin.clone());
+    assert_eq!(
+        remote.send(&app, "erin", &from_erin, fresh).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let erin_gone = serde_json::json!({
+        "id": format!("{erin}#delete"), "type": "Delete", "actor": erin, "object": erin
+    });
+    assert_eq!(
+        remote.send(&app, "erin", &erin_gone, fresh).await.status(),
+        StatusCode::ACCEPTED
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn without_the_setting_private_addresses_are_never_fetched() {
+    let app = TestApp::spawn_with(true, false, &["--federation"]).await;
+    let remote = RemoteServer::start().await;
+    let carol = remote.actor("carol");
+    let like = serde_json::json!({
+        "id": format!("{carol}/likes/1"), "type": "Like", "actor": carol,
+        "object": app.url(&format!("/posts/{DEMO_SLUG}"))
+    });
+    let sent = remote
+        .send(&app, "carol", &like, chrono::TimeDelta::zero())
+        .await;
+    assert_eq!(sent.status(), StatusCode::UNAUTHORIZED);
+    let reason = sent.text().await.expect("a reason");
+    assert!(reason.contains("--federation-allow-private"), "{reason}");
+    assert_eq!(
+        remote.requests.load(Ordering::SeqCst),
+        0,
+        "nothing was fetched from a loopback address"
+    );
     app.stop().await;
 }
