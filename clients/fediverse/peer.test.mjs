@@ -48,6 +48,16 @@ let dataDir;
 let base;
 let adminToken;
 const peers = [];
+// Every answer Gazette's inbox gives, to tell a signature it understood from one Fedify
+// had to send again in the other form ("double knocking" hides a refusal).
+const inboxAnswers = [];
+const realFetch = globalThis.fetch;
+globalThis.fetch = async (input, init) => {
+  const response = await realFetch(input, init);
+  const url = typeof input === 'string' ? input : input.url ?? String(input);
+  if (base && url.startsWith(`${base}/`) && url.endsWith('inbox')) inboxAnswers.push(response.status);
+  return response;
+};
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -313,6 +323,12 @@ test('a Fedify peer follows the blog, gets its posts, and its reply becomes a mo
     new Delete({ id: new URL(`${noteId.href}/delete`), actor: alice.actorId(), object: new Tombstone({ id: noteId }) }),
   );
   await eventually('the deletion', async () => (await commentsOf()).length === 0);
+  assert.ok(inboxAnswers.length >= 4, `Fedify posted to the inbox: ${inboxAnswers}`);
+  assert.deepEqual(
+    inboxAnswers.filter((status) => status !== 202),
+    [],
+    'every RFC 9421 signature was taken at the first knock',
+  );
 
   // Unpublished → a Delete of the Article.
   await graphql('mutation($id: ID!) { unpublishPost(input: { id: $id }) { post { status } } }', { id: post.id });

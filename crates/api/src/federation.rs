@@ -348,6 +348,7 @@ async fn receive(
             let (status, outcome) = match &error {
                 InboxError::Unsigned(_) => (StatusCode::UNAUTHORIZED, "unsigned"),
                 InboxError::Blocked => (StatusCode::FORBIDDEN, "blocked"),
+                InboxError::NotYours => (StatusCode::FORBIDDEN, "refused"),
                 InboxError::Unreadable(_) => (StatusCode::BAD_REQUEST, "refused"),
                 InboxError::Refused(refused) => (refused_status(refused), "refused"),
                 InboxError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),

@@ -46,6 +46,9 @@ pub enum InboxError {
     /// A blocked actor or instance: 403.
     #[error("This server does not take activities from you.")]
     Blocked,
+    /// An edit or deletion of a reply by someone other than its author: 403.
+    #[error("Only its author can change or delete this reply.")]
+    NotYours,
     /// The activity cannot be read or acted on: 400.
     #[error("{0}")]
     Unreadable(String),
@@ -358,7 +361,7 @@ async fn act(
                 return Ok(Received::Ignored);
             };
             if linked.actor_id != actor.id || note.attributed_to.as_deref() != Some(&actor.id) {
-                return Err(InboxError::Blocked);
+                return Err(InboxError::NotYours);
             }
             let body = comment_text(&note);
             commenting::edit_federated_comment(pool, commenting, linked.comment_id, &body)
@@ -505,7 +508,7 @@ async fn delete_comment(
         return Ok(Received::Ignored);
     };
     if linked.actor_id != actor_id {
-        return Err(InboxError::Blocked);
+        return Err(InboxError::NotYours);
     }
     commenting::delete_federated_comment(pool, linked.comment_id)
         .await

@@ -358,6 +358,42 @@ export type EditCommentPayload = {
   comment: Comment;
 };
 
+/** A blocked actor or instance. */
+export type FederationBlock = {
+  __typename?: 'FederationBlock';
+  /** `actor` or `instance`. */
+  kind: Scalars['String']['output'];
+  since: Scalars['DateTime']['output'];
+  /** The actor's id, or the instance's host. */
+  value: Scalars['String']['output'];
+};
+
+/** An activity sent (or being sent) to a remote inbox. */
+export type FederationDelivery = {
+  __typename?: 'FederationDelivery';
+  /** `Create`, `Update`, `Delete`, `Accept`, `Announce`. */
+  activityType: Scalars['String']['output'];
+  attempts: Scalars['Int']['output'];
+  inbox: Scalars['String']['output'];
+  lastError?: Maybe<Scalars['String']['output']>;
+  lastResponseCode?: Maybe<Scalars['Int']['output']>;
+  /** `pending`, `delivered` or `failed`. */
+  status: Scalars['String']['output'];
+};
+
+/** A fediverse account that follows the blog. */
+export type FederationFollower = {
+  __typename?: 'FederationFollower';
+  /** The actor's id (its URL). */
+  actor: Scalars['String']['output'];
+  /** Its instance. */
+  host: Scalars['String']['output'];
+  name: Scalars['String']['output'];
+  since: Scalars['DateTime']['output'];
+  /** `accepted`, or `pending` (waiting for `approveFederationFollower`). */
+  state: Scalars['String']['output'];
+};
+
 /** A feed the worker generated and the API serves. */
 export type Feed = {
   __typename?: 'Feed';
@@ -398,6 +434,21 @@ export type Mutation = {
   addComment?: Maybe<AddCommentPayload>;
   /** Publishes a held (or spam-marked) comment. For moderators. */
   approveComment?: Maybe<ApproveCommentPayload>;
+  /**
+   * Accepts a follow waiting for approval (`--federation-approve-followers`), and tells
+   * the follower. Admins only.
+   */
+  approveFederationFollower: Scalars['Boolean']['output'];
+  /**
+   * Blocks a fediverse actor (by its id, a URL): its follow ends, its replies are
+   * deleted, and what it sends is refused. Admins only.
+   */
+  blockFederatedActor: FederationBlock;
+  /**
+   * Blocks a whole instance (by its host, e.g. `spam.example`): its followers are
+   * removed and what it sends is refused. Admins only.
+   */
+  blockFederatedInstance: FederationBlock;
   /** Adds a channel. Admins only. */
   createChannel?: Maybe<CreateChannelPayload>;
   /** Writes a new post (a draft unless `status: PUBLISHED`). Needs a token. */
@@ -433,6 +484,8 @@ export type Mutation = {
    * Admins only.
    */
   redeliverWebhookEvent: WebhookDelivery;
+  /** Removes a follower: it gets no more posts. Admins only. */
+  removeFederationFollower: Scalars['Boolean']['output'];
   /**
    * A new signing secret, returned once. For 24 hours deliveries are signed with the
    * old and the new secret (two signatures in `webhook-signature`), so receivers can
@@ -448,6 +501,10 @@ export type Mutation = {
   schedulePost?: Maybe<SchedulePostPayload>;
   /** Sends a `webhook.test` event to this endpoint only. Admins only. */
   sendTestWebhook: WebhookDelivery;
+  /** Lifts an actor's block; whether there was one. Admins only. */
+  unblockFederatedActor: Scalars['Boolean']['output'];
+  /** Lifts an instance's block; whether there was one. Admins only. */
+  unblockFederatedInstance: Scalars['Boolean']['output'];
   /** Makes a published post a draft again. */
   unpublishPost?: Maybe<UnpublishPostPayload>;
   /**
@@ -471,6 +528,21 @@ export type MutationAddCommentArgs = {
 
 export type MutationApproveCommentArgs = {
   input: ModerateCommentInput;
+};
+
+
+export type MutationApproveFederationFollowerArgs = {
+  actor: Scalars['String']['input'];
+};
+
+
+export type MutationBlockFederatedActorArgs = {
+  actor: Scalars['String']['input'];
+};
+
+
+export type MutationBlockFederatedInstanceArgs = {
+  host: Scalars['String']['input'];
 };
 
 
@@ -547,6 +619,11 @@ export type MutationRedeliverWebhookEventArgs = {
 };
 
 
+export type MutationRemoveFederationFollowerArgs = {
+  actor: Scalars['String']['input'];
+};
+
+
 export type MutationRotateWebhookSecretArgs = {
   id?: InputMaybe<Scalars['ID']['input']>;
   input?: InputMaybe<WebhookIdInput>;
@@ -561,6 +638,16 @@ export type MutationSchedulePostArgs = {
 export type MutationSendTestWebhookArgs = {
   id?: InputMaybe<Scalars['ID']['input']>;
   input?: InputMaybe<WebhookIdInput>;
+};
+
+
+export type MutationUnblockFederatedActorArgs = {
+  actor: Scalars['String']['input'];
+};
+
+
+export type MutationUnblockFederatedInstanceArgs = {
+  host: Scalars['String']['input'];
 };
 
 
@@ -629,6 +716,10 @@ export type Post = Node & {
   createdAt: Scalars['DateTime']['output'];
   /** A plain-text summary: the author's, or the start of the body. */
   excerpt: Scalars['String']['output'];
+  /** Boosts (`Announce`s) of the post from the fediverse (with `--federation`). */
+  fediverseBoosts: Scalars['Int']['output'];
+  /** Likes of the post from the fediverse (with `--federation`). */
+  fediverseLikes: Scalars['Int']['output'];
   id: Scalars['ID']['output'];
   /** When the post was (first) published; null for drafts never published. */
   publishedAt?: Maybe<Scalars['DateTime']['output']>;
@@ -761,6 +852,12 @@ export type Query = {
    * most 50.
    */
   channels: Array<Channel>;
+  /** Blocked actors and instances. Admins only. */
+  federationBlocks: Array<FederationBlock>;
+  /** The latest deliveries to remote inboxes, newest first. Admins only. */
+  federationDeliveries: Array<FederationDelivery>;
+  /** Who follows the blog from the fediverse, newest first. Admins only. */
+  federationFollowers: Array<FederationFollower>;
   /**
    * The feeds built so far: the site's posts and comments (RSS, Atom and JSON Feed), each
    * tag's posts, and the comments of each post whose feed has been asked for; by URL,
@@ -830,6 +927,17 @@ export type QueryChannelArgs = {
 
 export type QueryChannelDigestArgs = {
   channel?: InputMaybe<Scalars['ID']['input']>;
+};
+
+
+export type QueryFederationDeliveriesArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type QueryFederationFollowersArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
+  offset?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
