@@ -442,12 +442,12 @@ async fn the_inbox_takes_signed_activities_and_refuses_the_rest() {
     let blocked = app
         .graphql_as(
             Some(&admin),
-            "mutation($host: String!) { blockFederatedInstance(host: $host) { kind value } }",
+            "mutation($host: String!) { blockFederatedInstance(input: { host: $host }) { block { kind value } } }",
             serde_json::json!({ "host": remote.origin }),
         )
         .await;
     assert_eq!(
-        blocked["data"]["blockFederatedInstance"]["value"], host,
+        blocked["data"]["blockFederatedInstance"]["block"]["value"], host,
         "{blocked}"
     );
     let fetched = remote.requests.load(Ordering::SeqCst);
@@ -458,7 +458,7 @@ async fn the_inbox_takes_signed_activities_and_refuses_the_rest() {
     assert_eq!(remote.requests.load(Ordering::SeqCst), fetched);
     let anonymous = app
         .graphql(
-            "mutation { blockFederatedInstance(host: \"x.example\") { kind } }",
+            "mutation { blockFederatedInstance(input: { host: \"x.example\" }) { block { kind } } }",
             Value::Null,
         )
         .await;
@@ -468,7 +468,7 @@ async fn the_inbox_takes_signed_activities_and_refuses_the_rest() {
     );
     app.graphql_as(
         Some(&admin),
-        "mutation($host: String!) { unblockFederatedInstance(host: $host) }",
+        "mutation($host: String!) { unblockFederatedInstance(input: { host: $host }) { changed } }",
         serde_json::json!({ "host": host }),
     )
     .await;

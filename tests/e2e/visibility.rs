@@ -816,6 +816,44 @@ fn mutation_cases(fixture: &HashMap<&str, String>) -> BTreeMap<&'static str, (Au
             "deleteChannel",
             (Audience::Admins, json!({ "id": id("channel") })),
         ),
+        // Federation's admin mutations: with federation off they still refuse everyone
+        // but admins first.
+        (
+            "blockFederatedActor",
+            (
+                Audience::Admins,
+                json!({ "actor": "https://social.example/users/a" }),
+            ),
+        ),
+        (
+            "unblockFederatedActor",
+            (
+                Audience::Admins,
+                json!({ "actor": "https://social.example/users/a" }),
+            ),
+        ),
+        (
+            "blockFederatedInstance",
+            (Audience::Admins, json!({ "host": "social.example" })),
+        ),
+        (
+            "unblockFederatedInstance",
+            (Audience::Admins, json!({ "host": "social.example" })),
+        ),
+        (
+            "removeFederationFollower",
+            (
+                Audience::Admins,
+                json!({ "actor": "https://social.example/users/a" }),
+            ),
+        ),
+        (
+            "approveFederationFollower",
+            (
+                Audience::Admins,
+                json!({ "actor": "https://social.example/users/a" }),
+            ),
+        ),
         (
             "createWebhook",
             (

@@ -1,7 +1,7 @@
 //! Federation in the schema, for admins (docs/federation.md): followers, blocks and
 //! deliveries. The use cases are `gazette_domain::federation::admin`'s.
 
-use async_graphql::{Context, Object, Result, SimpleObject};
+use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use gazette_domain::federation::admin::{BlockKind, FederationAdmin};
 use gazette_store::federation::{Block, Delivery, Follower};
@@ -162,6 +162,42 @@ impl FederationQuery {
     }
 }
 
+/// Names a fediverse actor by its id (its URL, as in `FederationFollower.actor`).
+#[derive(InputObject)]
+pub struct FederationActorInput {
+    actor: String,
+    client_mutation_id: Option<String>,
+}
+
+/// Names a fediverse instance by its host (`spam.example`; a URL or an `@user@host`
+/// handle names its host).
+#[derive(InputObject)]
+pub struct FederationInstanceInput {
+    host: String,
+    client_mutation_id: Option<String>,
+}
+
+/// What a block mutation made.
+#[derive(SimpleObject)]
+pub struct FederationBlockPayload {
+    block: BlockNode,
+    client_mutation_id: Option<String>,
+}
+
+/// Whether a federation mutation changed anything (false: there was nothing to change).
+#[derive(SimpleObject)]
+pub struct FederationChangePayload {
+    changed: bool,
+    client_mutation_id: Option<String>,
+}
+
+fn changed(changed: bool, client_mutation_id: Option<String>) -> FederationChangePayload {
+    FederationChangePayload {
+        changed,
+        client_mutation_id,
+    }
+}
+
 #[derive(Default)]
 pub struct FederationMutation;
 
@@ -169,60 +205,94 @@ pub struct FederationMutation;
 impl FederationMutation {
     /// Blocks a fediverse actor (by its id, a URL): its follow ends, its replies are
     /// deleted, and what it sends is refused. Admins only.
-    async fn block_federated_actor(&self, ctx: &Context<'_>, actor: String) -> Result<BlockNode> {
+    async fn block_federated_actor(
+        &self,
+        ctx: &Context<'_>,
+        input: FederationActorInput,
+    ) -> Result<FederationBlockPayload> {
         let request = RequestContext::of(ctx)?;
         let block = admin(request)?
-            .block(BlockKind::Actor, &actor)
+            .block(BlockKind::Actor, &input.actor)
             .await
             .map_err(ApiError::from)?;
-        Ok(block.into())
+        Ok(FederationBlockPayload {
+            block: block.into(),
+            client_mutation_id: input.client_mutation_id,
+        })
     }
 
     /// Blocks a whole instance (by its host, e.g. `spam.example`): its followers are
     /// removed and what it sends is refused. Admins only.
-    async fn block_federated_instance(&self, ctx: &Context<'_>, host: String) -> Result<BlockNode> {
+    async fn block_federated_instance(
+        &self,
+        ctx: &Context<'_>,
+        input: FederationInstanceInput,
+    ) -> Result<FederationBlockPayload> {
         let request = RequestContext::of(ctx)?;
         let block = admin(request)?
-            .block(BlockKind::Instance, &host)
+            .block(BlockKind::Instance, &input.host)
             .await
             .map_err(ApiError::from)?;
-        Ok(block.into())
+        Ok(FederationBlockPayload {
+            block: block.into(),
+            client_mutation_id: input.client_mutation_id,
+        })
     }
 
-    /// Lifts an actor's block; whether there was one. Admins only.
-    async fn unblock_federated_actor(&self, ctx: &Context<'_>, actor: String) -> Result<bool> {
+    /// Lifts an actor's block. Admins only.
+    async fn unblock_federated_actor(
+        &self,
+        ctx: &Context<'_>,
+        input: FederationActorInput,
+    ) -> Result<FederationChangePayload> {
         let request = RequestContext::of(ctx)?;
-        Ok(admin(request)?
-            .unblock(BlockKind::Actor, &actor)
+        let lifted = admin(request)?
+            .unblock(BlockKind::Actor, &input.actor)
             .await
-            .map_err(ApiError::from)?)
+            .map_err(ApiError::from)?;
+        Ok(changed(lifted, input.client_mutation_id))
     }
 
-    /// Lifts an instance's block; whether there was one. Admins only.
-    async fn unblock_federated_instance(&self, ctx: &Context<'_>, host: String) -> Result<bool> {
+    /// Lifts an instance's block. Admins only.
+    async fn unblock_federated_instance(
+        &self,
+        ctx: &Context<'_>,
+        input: FederationInstanceInput,
+    ) -> Result<FederationChangePayload> {
         let request = RequestContext::of(ctx)?;
-        Ok(admin(request)?
-            .unblock(BlockKind::Instance, &host)
+        let lifted = admin(request)?
+            .unblock(BlockKind::Instance, &input.host)
             .await
-            .map_err(ApiError::from)?)
+            .map_err(ApiError::from)?;
+        Ok(changed(lifted, input.client_mutation_id))
     }
 
     /// Removes a follower: it gets no more posts. Admins only.
-    async fn remove_federation_follower(&self, ctx: &Context<'_>, actor: String) -> Result<bool> {
+    async fn remove_federation_follower(
+        &self,
+        ctx: &Context<'_>,
+        input: FederationActorInput,
+    ) -> Result<FederationChangePayload> {
         let request = RequestContext::of(ctx)?;
-        Ok(admin(request)?
-            .remove_follower(&actor)
+        let removed = admin(request)?
+            .remove_follower(&input.actor)
             .await
-            .map_err(ApiError::from)?)
+            .map_err(ApiError::from)?;
+        Ok(changed(removed, input.client_mutation_id))
     }
 
     /// Accepts a follow waiting for approval (`--federation-approve-followers`), and tells
     /// the follower. Admins only.
-    async fn approve_federation_follower(&self, ctx: &Context<'_>, actor: String) -> Result<bool> {
+    async fn approve_federation_follower(
+        &self,
+        ctx: &Context<'_>,
+        input: FederationActorInput,
+    ) -> Result<FederationChangePayload> {
         let request = RequestContext::of(ctx)?;
-        Ok(admin(request)?
-            .approve_follower(&actor)
+        let approved = admin(request)?
+            .approve_follower(&input.actor)
             .await
-            .map_err(ApiError::from)?)
+            .map_err(ApiError::from)?;
+        Ok(changed(approved, input.client_mutation_id))
     }
 }

@@ -358,6 +358,12 @@ export type EditCommentPayload = {
   comment: Comment;
 };
 
+/** Names a fediverse actor by its id (its URL, as in `FederationFollower.actor`). */
+export type FederationActorInput = {
+  actor: Scalars['String']['input'];
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+};
+
 /** A blocked actor or instance. */
 export type FederationBlock = {
   __typename?: 'FederationBlock';
@@ -366,6 +372,20 @@ export type FederationBlock = {
   since: Scalars['DateTime']['output'];
   /** The actor's id, or the instance's host. */
   value: Scalars['String']['output'];
+};
+
+/** What a block mutation made. */
+export type FederationBlockPayload = {
+  __typename?: 'FederationBlockPayload';
+  block: FederationBlock;
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+};
+
+/** Whether a federation mutation changed anything (false: there was nothing to change). */
+export type FederationChangePayload = {
+  __typename?: 'FederationChangePayload';
+  changed: Scalars['Boolean']['output'];
+  clientMutationId?: Maybe<Scalars['String']['output']>;
 };
 
 /** An activity sent (or being sent) to a remote inbox. */
@@ -392,6 +412,15 @@ export type FederationFollower = {
   since: Scalars['DateTime']['output'];
   /** `accepted`, or `pending` (waiting for `approveFederationFollower`). */
   state: Scalars['String']['output'];
+};
+
+/**
+ * Names a fediverse instance by its host (`spam.example`; a URL or an `@user@host`
+ * handle names its host).
+ */
+export type FederationInstanceInput = {
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  host: Scalars['String']['input'];
 };
 
 /** A feed the worker generated and the API serves. */
@@ -438,17 +467,17 @@ export type Mutation = {
    * Accepts a follow waiting for approval (`--federation-approve-followers`), and tells
    * the follower. Admins only.
    */
-  approveFederationFollower: Scalars['Boolean']['output'];
+  approveFederationFollower: FederationChangePayload;
   /**
    * Blocks a fediverse actor (by its id, a URL): its follow ends, its replies are
    * deleted, and what it sends is refused. Admins only.
    */
-  blockFederatedActor: FederationBlock;
+  blockFederatedActor: FederationBlockPayload;
   /**
    * Blocks a whole instance (by its host, e.g. `spam.example`): its followers are
    * removed and what it sends is refused. Admins only.
    */
-  blockFederatedInstance: FederationBlock;
+  blockFederatedInstance: FederationBlockPayload;
   /** Adds a channel. Admins only. */
   createChannel?: Maybe<CreateChannelPayload>;
   /** Writes a new post (a draft unless `status: PUBLISHED`). Needs a token. */
@@ -485,7 +514,7 @@ export type Mutation = {
    */
   redeliverWebhookEvent: WebhookDelivery;
   /** Removes a follower: it gets no more posts. Admins only. */
-  removeFederationFollower: Scalars['Boolean']['output'];
+  removeFederationFollower: FederationChangePayload;
   /**
    * A new signing secret, returned once. For 24 hours deliveries are signed with the
    * old and the new secret (two signatures in `webhook-signature`), so receivers can
@@ -501,10 +530,10 @@ export type Mutation = {
   schedulePost?: Maybe<SchedulePostPayload>;
   /** Sends a `webhook.test` event to this endpoint only. Admins only. */
   sendTestWebhook: WebhookDelivery;
-  /** Lifts an actor's block; whether there was one. Admins only. */
-  unblockFederatedActor: Scalars['Boolean']['output'];
-  /** Lifts an instance's block; whether there was one. Admins only. */
-  unblockFederatedInstance: Scalars['Boolean']['output'];
+  /** Lifts an actor's block. Admins only. */
+  unblockFederatedActor: FederationChangePayload;
+  /** Lifts an instance's block. Admins only. */
+  unblockFederatedInstance: FederationChangePayload;
   /** Makes a published post a draft again. */
   unpublishPost?: Maybe<UnpublishPostPayload>;
   /**
@@ -532,17 +561,17 @@ export type MutationApproveCommentArgs = {
 
 
 export type MutationApproveFederationFollowerArgs = {
-  actor: Scalars['String']['input'];
+  input: FederationActorInput;
 };
 
 
 export type MutationBlockFederatedActorArgs = {
-  actor: Scalars['String']['input'];
+  input: FederationActorInput;
 };
 
 
 export type MutationBlockFederatedInstanceArgs = {
-  host: Scalars['String']['input'];
+  input: FederationInstanceInput;
 };
 
 
@@ -620,7 +649,7 @@ export type MutationRedeliverWebhookEventArgs = {
 
 
 export type MutationRemoveFederationFollowerArgs = {
-  actor: Scalars['String']['input'];
+  input: FederationActorInput;
 };
 
 
@@ -642,12 +671,12 @@ export type MutationSendTestWebhookArgs = {
 
 
 export type MutationUnblockFederatedActorArgs = {
-  actor: Scalars['String']['input'];
+  input: FederationActorInput;
 };
 
 
 export type MutationUnblockFederatedInstanceArgs = {
-  host: Scalars['String']['input'];
+  input: FederationInstanceInput;
 };
 
 
