@@ -571,6 +571,7 @@ impl Settings {
 
     pub fn feeds(&self, site: gazette_store::SiteConfig) -> FeedSettings {
         FeedSettings {
+            actor: self.federation.then(|| site.url("actor")),
             site,
             feed_items: self.feed_items,
             websub_hub: self.websub_hub.clone(),

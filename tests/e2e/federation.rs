@@ -162,6 +162,30 @@ async fn the_fediverse_finds_the_blog_actor_and_its_key() {
         page.headers()[header::LOCATION],
         app.url(&format!("/posts/{DEMO_SLUG}"))
     );
+    // The pages and the feeds link the actor; the page shows the handle to follow.
+    let page = app
+        .get(&format!("/posts/{DEMO_SLUG}"))
+        .await
+        .text()
+        .await
+        .expect("a page");
+    assert!(
+        page.contains(&format!("<link rel=\"me\" href=\"{actor_url}\">")),
+        "{page}"
+    );
+    assert!(page.contains(&format!("@blog@{host}")), "the handle shows");
+    let feed = app
+        .get(&format!("/posts/{DEMO_SLUG}/comments/feed.xml"))
+        .await
+        .text()
+        .await
+        .expect("a feed");
+    assert!(
+        feed.contains(&format!(
+            "<atom:link href=\"{actor_url}\" rel=\"me\" type=\"application/activity+json\"/>"
+        )),
+        "{feed}"
+    );
     // Drafts are no objects.
     let author = app
         .token("Writer", gazette_store::tokens::Role::Author)

@@ -83,6 +83,11 @@ async fn post_comments_feed(
             site: state.config.site.clone(),
             feed_items: state.config.feed_items,
             websub_hub: state.config.websub_hub.clone(),
+            actor: state
+                .config
+                .federation
+                .as_ref()
+                .map(|federation| federation.site.actor_id()),
         };
         match gazette_domain::feeds::build_post_comments(&state.pool, &settings, slug).await {
             Ok(_) => state.feeds.stored(key.clone()),

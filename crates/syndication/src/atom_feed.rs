@@ -21,6 +21,9 @@ pub fn render_atom(channel: &FeedChannel, entries: &[FeedEntry]) -> String {
     if let Some(hub) = &channel.hub {
         links.push(link(hub, "hub", None));
     }
+    if let Some(actor) = &channel.actor {
+        links.push(link(actor, "me", Some("application/activity+json")));
+    }
     let feed = Feed {
         id: channel.self_url.clone(),
         title: Text::plain(xml_safe(&channel.title)),

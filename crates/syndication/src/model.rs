@@ -17,6 +17,8 @@ pub struct FeedChannel {
     pub ttl_minutes: u32,
     /// A WebSub hub that pushes this feed's updates to subscribers.
     pub hub: Option<String>,
+    /// The blog's ActivityPub actor, when it federates: linked as `rel="me"`.
+    pub actor: Option<String>,
 }
 
 /// One item; every URL absolute.
@@ -63,6 +65,7 @@ pub(crate) mod tests_support {
             self_url: "https://blog.example/feed.xml".to_owned(),
             ttl_minutes: 5,
             hub: Some("https://hub.example/".to_owned()),
+            actor: Some("https://blog.example/actor".to_owned()),
         }
     }
 

@@ -29,6 +29,14 @@ pub fn render_rss(channel: &FeedChannel, entries: &[FeedEntry]) -> String {
             ..Link::default()
         });
     }
+    if let Some(actor) = &channel.actor {
+        links.push(Link {
+            href: actor.clone(),
+            rel: "me".to_owned(),
+            mime_type: Some("application/activity+json".to_owned()),
+            ..Link::default()
+        });
+    }
     let mut rss = Channel {
         title: xml_safe(&channel.title),
         link: channel.link.clone(),

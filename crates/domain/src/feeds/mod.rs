@@ -27,6 +27,8 @@ pub struct FeedSettings {
     pub feed_items: u32,
     /// A WebSub hub every feed links to.
     pub websub_hub: Option<String>,
+    /// The blog's ActivityPub actor, which every feed links to when the blog federates.
+    pub actor: Option<String>,
 }
 
 impl FeedSettings {
@@ -38,13 +40,14 @@ impl FeedSettings {
         let site = &self.site;
         format!(
             // v2: JSON Feeds joined the set; a new version rebuilds every feed once.
-            "v2|{}|{}|{}|{}|{}|{}",
+            "v2|{}|{}|{}|{}|{}|{}|{}",
             site.public_url,
             site.title,
             site.description,
             site.language,
             self.feed_items,
-            self.websub_hub.as_deref().unwrap_or("")
+            self.websub_hub.as_deref().unwrap_or(""),
+            self.actor.as_deref().unwrap_or("")
         )
     }
 }
@@ -199,6 +202,7 @@ async fn build(
         self_url: self_url.clone(),
         ttl_minutes: FEED_TTL_MINUTES,
         hub: settings.websub_hub.clone(),
+        actor: settings.actor.clone(),
     };
     // Loaded here; made into entries and written off the async runtime (bodies are parsed
     // to make their links absolute, and can be large).
