@@ -285,6 +285,10 @@ pub struct Settings {
     #[arg(long, env = "GAZETTE_FEDERATION_APPROVE_FOLLOWERS", global = true, default_value_t = false, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true")]
     pub federation_approve_followers: bool,
 
+    /// The public followers collection lists the followers' accounts, not only how many there are (true or false).
+    #[arg(long, env = "GAZETTE_FEDERATION_LIST_FOLLOWERS", global = true, default_value_t = false, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true")]
+    pub federation_list_followers: bool,
+
     /// Let webhook endpoints be http:// addresses, not only https:// (true or false).
     #[arg(long, env = "GAZETTE_WEBHOOKS_ALLOW_HTTP", global = true, default_value_t = false, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true")]
     pub webhooks_allow_http: bool,
@@ -613,6 +617,7 @@ impl Settings {
             },
             allow_private: self.federation_allow_private,
             approve_followers: self.federation_approve_followers,
+            list_followers: self.federation_list_followers,
         }))
     }
 

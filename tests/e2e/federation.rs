@@ -571,3 +571,88 @@ async fn without_the_setting_private_addresses_are_never_fetched() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn follows_wait_for_an_admin_when_asked_and_the_list_is_public_only_when_asked() {
+    let app = TestApp::spawn_with(
+        true,
+        false,
+        &[
+            "--federation",
+            "--federation-allow-private",
+            "--federation-approve-followers",
+            "--federation-list-followers",
+        ],
+    )
+    .await;
+    let remote = RemoteServer::start().await;
+    let carol = remote.actor("carol");
+    let follow = serde_json::json!({
+        "id": format!("{carol}/follows/1"), "type": "Follow", "actor": carol,
+        "object": app.url("/actor")
+    });
+    let fresh = chrono::TimeDelta::zero();
+    assert_eq!(
+        remote.send(&app, "carol", &follow, fresh).await.status(),
+        StatusCode::ACCEPTED
+    );
+    let (_, _, collection) = json(&app, "/actor/followers", "application/activity+json").await;
+    assert_eq!(
+        collection["totalItems"], 0,
+        "a waiting follow is no follower"
+    );
+    let admin = app
+        .token("Site Admin", gazette_store::tokens::Role::Admin)
+        .await;
+    let listed = app
+        .graphql_as(
+            Some(&admin),
+            "{ federationFollowers { actor state } }",
+            Value::Null,
+        )
+        .await;
+    assert_eq!(
+        listed["data"]["federationFollowers"],
+        serde_json::json!([{ "actor": carol, "state": "pending" }])
+    );
+    let accepts = "select count(*) from federation_deliveries where activity->>'type' = 'Accept'";
+    assert_eq!(app.count(accepts).await, 0);
+    let approved = app
+        .graphql_as(
+            Some(&admin),
+            "mutation($actor: String!) { approveFederationFollower(input: { actor: $actor }) { changed } }",
+            serde_json::json!({ "actor": carol }),
+        )
+        .await;
+    assert_eq!(
+        approved["data"]["approveFederationFollower"]["changed"], true,
+        "{approved}"
+    );
+    assert_eq!(app.count(accepts).await, 1, "the follower is told");
+    let (_, _, collection) = json(&app, "/actor/followers", "application/activity+json").await;
+    assert_eq!(collection["totalItems"], 1);
+    let first = collection["first"]
+        .as_str()
+        .expect("a first page")
+        .to_owned();
+    let path = first.strip_prefix(&app.base_url).expect("ours").to_owned();
+    let (_, _, page) = json(&app, &path, "application/activity+json").await;
+    assert_eq!(page["orderedItems"], serde_json::json!([carol]));
+    assert_eq!(
+        json(&app, "/actor/followers?page=0", "*/*").await.0,
+        StatusCode::BAD_REQUEST
+    );
+
+    // Undo of the follow ends it.
+    let undo = serde_json::json!({
+        "id": format!("{carol}/follows/1/undo"), "type": "Undo", "actor": carol,
+        "object": follow
+    });
+    assert_eq!(
+        remote.send(&app, "carol", &undo, fresh).await.status(),
+        StatusCode::ACCEPTED
+    );
+    let (_, _, collection) = json(&app, "/actor/followers", "application/activity+json").await;
+    assert_eq!(collection["totalItems"], 0);
+    app.stop().await;
+}

@@ -251,23 +251,74 @@ fn read_cursor(cursor: &str) -> Option<Position> {
     })
 }
 
-/// The followers collection: how many, not who (a follower list tells who reads the
-/// blog, which is theirs to tell).
-async fn followers(State(state): State<AppState>) -> Response {
+/// Followers listed per page of the followers collection.
+const FOLLOWERS_PAGE: i64 = 50;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct FollowersQuery {
+    page: Option<String>,
+}
+
+/// The followers collection: how many, and who only with `--federation-list-followers`
+/// (a follower list tells who reads the blog, which is theirs to tell), in pages of 50
+/// (`?page=1`, `?page=2`…).
+async fn followers(
+    State(state): State<AppState>,
+    query: Result<Query<FollowersQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
     let Some(federation) = &state.config.federation else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let id = format!("{}/followers", federation.site.actor_id());
+    let page = query.ok().and_then(|Query(query)| query.page);
+    if let Some(page) = page.filter(|_| federation.list_followers) {
+        let Some(page) = page
+            .parse::<i64>()
+            .ok()
+            .filter(|page| (1..=100_000).contains(page))
+        else {
+            return (StatusCode::BAD_REQUEST, "`page` is a page number from 1.\n").into_response();
+        };
+        let offset = (page - 1) * FOLLOWERS_PAGE;
+        let ids = state
+            .read_page(|pool| async move {
+                federation_store::accepted_follower_ids(&pool, FOLLOWERS_PAGE + 1, offset).await
+            })
+            .await;
+        let mut ids = match ids {
+            Ok(ids) => ids,
+            Err(error) => return unavailable(&error),
+        };
+        let more = ids.len() > FOLLOWERS_PAGE as usize;
+        ids.truncate(FOLLOWERS_PAGE as usize);
+        let mut document = json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": format!("{id}?page={page}"),
+            "type": "OrderedCollectionPage",
+            "partOf": id,
+            "orderedItems": ids,
+        });
+        if more {
+            document["next"] = json!(format!("{id}?page={}", page + 1));
+        }
+        return activity(&document);
+    }
     let count = state
         .read_page(|pool| async move { federation_store::follower_count(&pool).await })
         .await;
     match count {
-        Ok(count) => activity(&json!({
-            "@context": "https://www.w3.org/ns/activitystreams",
-            "id": id,
-            "type": "OrderedCollection",
-            "totalItems": count,
-        })),
+        Ok(count) => {
+            let mut document = json!({
+                "@context": "https://www.w3.org/ns/activitystreams",
+                "id": id,
+                "type": "OrderedCollection",
+                "totalItems": count,
+            });
+            if federation.list_followers {
+                document["first"] = json!(format!("{id}?page=1"));
+            }
+            activity(&document)
+        }
         Err(error) => unavailable(&error),
     }
 }

@@ -172,6 +172,23 @@ pub async fn accept_follower(
     Ok(accepted.rows_affected() > 0)
 }
 
+/// Accepted followers' ids, oldest first, `limit` after `offset`.
+pub async fn accepted_follower_ids(
+    exec: impl PgExecutor<'_>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<String>, StoreError> {
+    let ids = sqlx::query_scalar(
+        "select actor_id from federation_followers where state = 'accepted' \
+         order by created_at, actor_id limit $1 offset $2",
+    )
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(exec)
+    .await?;
+    Ok(ids)
+}
+
 /// Accepted followers.
 pub async fn follower_count(exec: impl PgExecutor<'_>) -> Result<i64, StoreError> {
     let count =

@@ -24,6 +24,8 @@ pub struct Federation {
     pub allow_private: bool,
     /// Follows wait for an admin instead of being accepted at once.
     pub approve_followers: bool,
+    /// The followers collection lists who follows, not only how many.
+    pub list_followers: bool,
 }
 
 impl Federation {
