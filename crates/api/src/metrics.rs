@@ -89,6 +89,10 @@ async fn render(State(scrape): State<Scrape>) -> Response {
     if let Ok(Ok(count)) = backlog.await {
         metrics.webhook_backlog.set(count);
     }
+    let backlog = tokio::time::timeout(SAMPLE_TIMEOUT, gazette_store::federation::backlog(primary));
+    if let Ok(Ok(count)) = backlog.await {
+        metrics.federation_backlog.set(count);
+    }
     (
         [(header::CONTENT_TYPE, HeaderValue::from_static(EXPOSITION))],
         metrics.render(),

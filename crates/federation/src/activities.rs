@@ -123,7 +123,11 @@ impl FederatedSite {
             "url": format!("{}/posts/{}#comment-{}", self.public_url, comment.post_slug, comment.id),
             "published": comment.published,
             "to": [PUBLIC],
-            "cc": cc
+            "cc": cc,
+            // Mastodon notifies the author answered only when the note mentions them.
+            "tag": comment.mentions.iter()
+                .map(|actor| json!({ "type": "Mention", "href": actor }))
+                .collect::<Vec<_>>()
         })
     }
 }

@@ -100,6 +100,7 @@ pub struct Metrics {
     pub federation_deliveries: IntCounterVec,
     pub federation_delivery_seconds: HistogramVec,
     pub federation_inbox: IntCounterVec,
+    pub federation_backlog: IntGauge,
 
     pub comments_held: IntCounter,
     pub comments_awaiting_moderation: IntGauge,
@@ -391,6 +392,11 @@ impl Metrics {
                 "How long deliveries to fediverse inboxes took, by outcome.",
                 LATENCY_BUCKETS,
                 &["outcome"],
+            ),
+            federation_backlog: int_gauge(
+                &r,
+                "gazette_federation_backlog",
+                "Deliveries to fediverse inboxes waiting to be made (due now or retrying later), read when scraped.",
             ),
             federation_inbox: counter_vec(
                 &r,
