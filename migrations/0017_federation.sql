@@ -47,6 +47,38 @@ create table federation_blocks (
     constraint federation_blocks_value_length check (char_length(value) between 1 and 2048)
 );
 
+-- Activities received, by id, for the 12 hours a signature is good: the same activity
+-- sent again (a retry, or a replay of a captured request) is acted on once.
+create table federation_received (
+    activity_id text primary key,
+    received_at timestamptz not null default now(),
+    constraint federation_received_id_length check (char_length(activity_id) <= 2048)
+);
+
+create index federation_received_at_idx on federation_received (received_at);
+
+-- A host without its port or final dot, in lower case.
+create function federation_hostname(host text) returns text
+language sql immutable as $$
+    select lower(rtrim(case
+        when host like '[%' then split_part(substr(host, 2), ']', 1)
+        else regexp_replace(host, ':[0-9]+$', '')
+    end, '.'))
+$$;
+
+-- Whether an instance block covers `host` (an actor's `host[:port]`): a block of the
+-- exact host and port, of the host on any port, or of a domain above it
+-- (`spam.example` covers `a.spam.example`), as Mastodon's domain blocks do.
+create function federation_instance_blocked(host text) returns boolean
+language sql stable as $$
+    select exists (
+        select 1 from federation_blocks b
+        where b.kind = 'instance' and (
+            b.value = lower(host)
+            or b.value = federation_hostname(host)
+            or right(federation_hostname(host), char_length(b.value) + 1) = '.' || b.value))
+$$;
+
 -- Comments that arrived as replies from the fediverse: the remote object each one is.
 create table federation_comments (
     comment_id bigint primary key references comments (id) on delete cascade,

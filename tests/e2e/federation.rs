@@ -264,10 +264,19 @@ impl RemoteServer {
                 counter.fetch_add(1, Ordering::SeqCst);
                 let path = uri.path().to_owned();
                 let is_gone = gone_paths.lock().expect("lock").contains(&path);
-                let Some(name) = path.strip_prefix("/users/").filter(|_| !is_gone) else {
+                // `/raw/…`: a file anyone could upload, claiming to be `/users/…`.
+                let name = path
+                    .strip_prefix("/users/")
+                    .or_else(|| path.strip_prefix("/raw/"))
+                    .filter(|_| !is_gone);
+                let Some(name) = name else {
                     return axum::response::IntoResponse::into_response(StatusCode::GONE);
                 };
                 let id = format!("{base}/users/{name}");
+                let key_id = match path.starts_with("/raw/") {
+                    true => format!("{base}{path}#main-key"),
+                    false => format!("{id}#main-key"),
+                };
                 let actor = serde_json::json!({
                     "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
                     "id": id,
@@ -276,7 +285,7 @@ impl RemoteServer {
                     "name": format!("{name} (remote)"),
                     "url": format!("{base}/@{name}"),
                     "inbox": format!("{id}/inbox"),
-                    "publicKey": { "id": format!("{id}#main-key"), "owner": id, "publicKeyPem": pem }
+                    "publicKey": { "id": key_id, "owner": id, "publicKeyPem": pem }
                 });
                 axum::response::IntoResponse::into_response((
                     [(header::CONTENT_TYPE, "application/activity+json")],
@@ -308,21 +317,34 @@ impl RemoteServer {
         activity: &Value,
         age: chrono::TimeDelta,
     ) -> reqwest::Response {
+        let host = app.base_url.trim_start_matches("http://").to_owned();
+        let key_id = format!("{}#main-key", self.actor(name));
+        self.send_as(app, &key_id, &host, activity, age).await
+    }
+
+    /// [`RemoteServer::send`] signed with the key `key_id` names, for the host `host`.
+    async fn send_as(
+        &self,
+        app: &TestApp,
+        key_id: &str,
+        host: &str,
+        activity: &Value,
+        age: chrono::TimeDelta,
+    ) -> reqwest::Response {
         use gazette_federation::signatures;
         let body = activity.to_string();
-        let host = app.base_url.trim_start_matches("http://").to_owned();
         let date = (chrono::Utc::now() - age)
             .format("%a, %d %b %Y %H:%M:%S GMT")
             .to_string();
         let digest = signatures::digest(body.as_bytes());
         let headers = [
-            ("host", host.as_str()),
+            ("host", host),
             ("date", date.as_str()),
             ("digest", digest.as_str()),
         ];
         let signature = signatures::sign(
             self.key.private(),
-            &format!("{}#main-key", self.actor(name)),
+            key_id,
             &signatures::Request {
                 method: "post",
                 target: "/actor/inbox",
@@ -333,6 +355,7 @@ impl RemoteServer {
         .expect("signed");
         app.client
             .post(app.url("/actor/inbox"))
+            .header(header::HOST, host)
             .header(header::CONTENT_TYPE, "application/activity+json")
             .header(header::DATE, date)
             .header("digest", digest)
@@ -456,22 +479,53 @@ async fn the_inbox_takes_signed_activities_and_refuses_the_rest() {
         remote.send(&app, "carol", &large, fresh).await.status(),
         StatusCode::PAYLOAD_TOO_LARGE
     );
+    // A document that is not at its id's address speaks for no one (a file uploaded to
+    // the actor's server, claiming to be carol).
+    let app_host = app.base_url.trim_start_matches("http://").to_owned();
+    let posing = remote
+        .send_as(
+            &app,
+            &format!("{}/raw/carol#main-key", remote.origin),
+            &app_host,
+            &like("9"),
+            fresh,
+        )
+        .await;
+    assert_eq!(posing.status(), StatusCode::UNAUTHORIZED);
+    // Signed for another server (whose inbox has the same path): not good here.
+    let elsewhere = remote
+        .send_as(
+            &app,
+            &format!("{carol}#main-key"),
+            "blog-x.example",
+            &like("10"),
+            fresh,
+        )
+        .await;
+    assert_eq!(elsewhere.status(), StatusCode::UNAUTHORIZED);
+    // Ids on another server than the actor's are not the actor's to use.
+    let mut foreign = like("11");
+    foreign["id"] = Value::String("https://mastodon.example/likes/1".to_owned());
+    assert_eq!(
+        remote.send(&app, "carol", &foreign, fresh).await.status(),
+        StatusCode::BAD_REQUEST
+    );
     assert_eq!(reactions(&app).await, (1, 1), "nothing refused was counted");
 
     // A blocked instance gets 403 and nothing is fetched from it; unblocked, it is heard.
     let admin = app
         .token("Site Admin", gazette_store::tokens::Role::Admin)
         .await;
-    let host = remote.origin.trim_start_matches("http://");
     let blocked = app
         .graphql_as(
             Some(&admin),
             "mutation($host: String!) { blockFederatedInstance(input: { host: $host }) { block { kind value } } }",
-            serde_json::json!({ "host": remote.origin }),
+            // The host without its port: a block covers the host on every port.
+            serde_json::json!({ "host": "https://127.0.0.1." }),
         )
         .await;
     assert_eq!(
-        blocked["data"]["blockFederatedInstance"]["block"]["value"], host,
+        blocked["data"]["blockFederatedInstance"]["block"]["value"], "127.0.0.1",
         "{blocked}"
     );
     let fetched = remote.requests.load(Ordering::SeqCst);
@@ -493,7 +547,7 @@ async fn the_inbox_takes_signed_activities_and_refuses_the_rest() {
     app.graphql_as(
         Some(&admin),
         "mutation($host: String!) { unblockFederatedInstance(input: { host: $host }) { changed } }",
-        serde_json::json!({ "host": host }),
+        serde_json::json!({ "host": "127.0.0.1" }),
     )
     .await;
 
@@ -526,17 +580,28 @@ async fn the_inbox_takes_signed_activities_and_refuses_the_rest() {
         "a deleted actor's comments go"
     );
 
-    // A key that is gone signs nothing, except a Delete of what is gone too.
-    remote
-        .gone
-        .lock()
-        .expect("lock")
-        .push("/users/erin".to_owned());
+    // A key that is gone signs nothing, except a Delete of what is gone too — and only
+    // with the key kept from before: a never-seen key that is gone verifies nothing.
     let erin = remote.actor("erin");
     let mut from_erin = like("8");
     from_erin["actor"] = Value::String(erin.clone());
     assert_eq!(
         remote.send(&app, "erin", &from_erin, fresh).await.status(),
+        StatusCode::ACCEPTED
+    );
+    remote
+        .gone
+        .lock()
+        .expect("lock")
+        .push("/users/erin".to_owned());
+    sqlx::query("update federation_actors set fetched_at = now() - interval '2 days'")
+        .execute(&app.pool)
+        .await
+        .expect("the kept key made stale");
+    let mut again = like("12");
+    again["actor"] = Value::String(erin.clone());
+    assert_eq!(
+        remote.send(&app, "erin", &again, fresh).await.status(),
         StatusCode::UNAUTHORIZED
     );
     let erin_gone = serde_json::json!({
@@ -545,6 +610,22 @@ async fn the_inbox_takes_signed_activities_and_refuses_the_rest() {
     assert_eq!(
         remote.send(&app, "erin", &erin_gone, fresh).await.status(),
         StatusCode::ACCEPTED
+    );
+    remote
+        .gone
+        .lock()
+        .expect("lock")
+        .push("/users/frank".to_owned());
+    let frank = remote.actor("frank");
+    let frank_gone = serde_json::json!({
+        "id": format!("{frank}#delete"), "type": "Delete", "actor": frank, "object": frank
+    });
+    assert_eq!(
+        remote
+            .send(&app, "frank", &frank_gone, fresh)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
     );
     app.stop().await;
 }
@@ -562,8 +643,12 @@ async fn without_the_setting_private_addresses_are_never_fetched() {
         .send(&app, "carol", &like, chrono::TimeDelta::zero())
         .await;
     assert_eq!(sent.status(), StatusCode::UNAUTHORIZED);
+    // What the fetch met is not told (it would let anyone probe what the server reaches).
     let reason = sent.text().await.expect("a reason");
-    assert!(reason.contains("--federation-allow-private"), "{reason}");
+    assert_eq!(
+        reason,
+        "The signer's key could not be fetched from its actor.\n"
+    );
     assert_eq!(
         remote.requests.load(Ordering::SeqCst),
         0,

@@ -73,6 +73,16 @@ pub struct CommentInput {
     pub author_url: Option<String>,
     pub body: String,
     pub client_mutation_id: Option<String>,
+    /// A reply from the fediverse: the remote note it is, linked in the same transaction
+    /// (so the outbox's fan-out never sees it as a comment written on the blog).
+    pub federated: Option<FederatedOrigin>,
+}
+
+/// The remote note a comment is, and its author.
+#[derive(Debug, Clone, Default)]
+pub struct FederatedOrigin {
+    pub object_id: String,
+    pub actor_id: String,
 }
 
 /// What `addComment` made (or found, for a retry).
@@ -228,6 +238,15 @@ pub async fn add_comment(
         },
     )
     .await?;
+    if let Some(origin) = &input.federated {
+        gazette_store::federation::link_comment(
+            &mut *tx,
+            comment.id,
+            &origin.object_id,
+            &origin.actor_id,
+        )
+        .await?;
+    }
     tx.commit().await?;
     Ok(AddedComment {
         edit_token: Some(commenting.edit_tokens.token_for(comment.id)),

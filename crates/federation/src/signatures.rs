@@ -19,6 +19,8 @@ pub enum SignatureError {
     Malformed(&'static str),
     #[error("the signature uses {0}, and only rsa-sha256 (or hs2019 with an RSA key) is accepted")]
     Algorithm(String),
+    #[error("the signature uses {0}, and only rsa-v1_5-sha256 is accepted")]
+    MessageAlgorithm(String),
     #[error("the signature covers `{0}`, which the request does not have")]
     MissingHeader(String),
     #[error("the signature does not cover `{0}`, which it must")]
@@ -249,7 +251,7 @@ pub fn parse_message_signature(
             }
         }
         if let Some(alg) = alg.filter(|alg| alg != "rsa-v1_5-sha256") {
-            return Err(SignatureError::Algorithm(alg));
+            return Err(SignatureError::MessageAlgorithm(alg));
         }
         return Ok(MessageSignature {
             key_id: key_id.ok_or(SignatureError::Malformed("keyid is missing"))?,

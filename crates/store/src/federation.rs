@@ -204,9 +204,8 @@ pub async fn follower_inboxes(exec: impl PgExecutor<'_>) -> Result<Vec<String>, 
     let inboxes = sqlx::query_scalar(
         "select distinct coalesce(a.shared_inbox, a.inbox) from federation_followers f \
          join federation_actors a on a.id = f.actor_id \
-         where f.state = 'accepted' \
-           and not exists (select 1 from federation_blocks b where \
-               (b.kind = 'actor' and b.value = a.id) or (b.kind = 'instance' and b.value = a.host)) \
+         where f.state = 'accepted' and not federation_instance_blocked(a.host) \
+           and not exists (select 1 from federation_blocks b where b.kind = 'actor' and b.value = a.id) \
          order by 1",
     )
     .fetch_all(exec)
@@ -221,14 +220,33 @@ pub async fn is_blocked(
     host: &str,
 ) -> Result<bool, StoreError> {
     let blocked = sqlx::query_scalar(
-        "select exists (select 1 from federation_blocks where \
-             (kind = 'actor' and value = $1) or (kind = 'instance' and value = $2))",
+        "select federation_instance_blocked($2) \
+             or exists (select 1 from federation_blocks where kind = 'actor' and value = $1)",
     )
     .bind(actor_id)
     .bind(host)
     .fetch_one(exec)
     .await?;
     Ok(blocked)
+}
+
+/// Records that the activity `activity_id` was received; false when it was already
+/// (within the last day: older receipts are forgotten as new ones come).
+pub async fn first_receipt(
+    exec: impl PgExecutor<'_>,
+    activity_id: &str,
+) -> Result<bool, StoreError> {
+    let first = sqlx::query_scalar(
+        "with forgotten as (delete from federation_received where received_at < now() - interval '1 day' \
+             and activity_id in (select activity_id from federation_received \
+                 where received_at < now() - interval '1 day' limit 100)) \
+         insert into federation_received (activity_id) values ($1) \
+         on conflict (activity_id) do nothing returning true",
+    )
+    .bind(activity_id)
+    .fetch_optional(exec)
+    .await?;
+    Ok(first.unwrap_or(false))
 }
 
 /// A block, as stored.
@@ -250,7 +268,9 @@ pub async fn block(
         "with b as (insert into federation_blocks (kind, value) values ($1, $2) \
              on conflict (kind, value) do update set kind = excluded.kind returning *), \
          unfollowed as (delete from federation_followers f using federation_actors a \
-             where a.id = f.actor_id and (($1 = 'actor' and a.id = $2) or ($1 = 'instance' and a.host = $2))) \
+             where a.id = f.actor_id and (($1 = 'actor' and a.id = $2) or ($1 = 'instance' and ( \
+                 a.host = $2 or federation_hostname(a.host) = $2 \
+                 or right(federation_hostname(a.host), char_length($2) + 1) = '.' || $2)))) \
          select kind, value, created_at from b",
     )
     .bind(kind)

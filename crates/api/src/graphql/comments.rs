@@ -124,6 +124,7 @@ impl CommentMutation {
                 author_url: input.author_url,
                 body: input.body,
                 client_mutation_id: input.client_mutation_id.clone(),
+                federated: None,
             },
         )
         .await

@@ -386,6 +386,7 @@ pub async fn submit(
             author_url: Some(view.sent.website.clone()),
             body: view.sent.body.clone(),
             client_mutation_id: Some(retry_id),
+            federated: None,
         },
     )
     .await;

@@ -51,10 +51,12 @@ impl FederationAdmin<'_> {
             ));
         }
         match kind {
-            BlockKind::Actor => {
-                host_of(value).ok_or_else(|| bad("An actor is blocked by its URL (its id)."))?;
-                Ok(value.to_owned())
-            }
+            // As the actor's id is stored: a parsed URL (its host in lower case).
+            BlockKind::Actor => url::Url::parse(value)
+                .ok()
+                .filter(|url| url.host_str().is_some())
+                .map(|url| url.to_string())
+                .ok_or_else(|| bad("An actor is blocked by its URL (its id).")),
             BlockKind::Instance => {
                 let host = if value.contains("://") {
                     host_of(value)
@@ -62,9 +64,11 @@ impl FederationAdmin<'_> {
                     let host = value.rsplit('@').next().unwrap_or(value);
                     host_of(&format!("https://{host}"))
                 };
-                host.ok_or_else(|| {
-                    bad("An instance is blocked by its host, such as mastodon.example.")
-                })
+                host.map(|host| host.trim_end_matches('.').to_owned())
+                    .filter(|host| !host.is_empty())
+                    .ok_or_else(|| {
+                        bad("An instance is blocked by its host, such as mastodon.example.")
+                    })
             }
         }
     }

@@ -111,7 +111,7 @@ async fn comment_activity(
         }
         let inbox = store::actor(pool, &linked.actor_id)
             .await?
-            .map(|actor| actor.inbox);
+            .map(|actor| actor.shared_inbox.unwrap_or(actor.inbox));
         return Ok(Some((
             site.announce(&linked.object_id, &linked.actor_id),
             inbox.into_iter().collect(),
@@ -148,7 +148,7 @@ pub async fn note(
             Some(linked) => {
                 let inbox = store::actor(pool, &linked.actor_id)
                     .await?
-                    .map(|actor| actor.inbox);
+                    .map(|actor| actor.shared_inbox.unwrap_or(actor.inbox));
                 (
                     linked.object_id,
                     vec![linked.actor_id],

@@ -10,10 +10,10 @@ use gazette_store::federation::{self as store, RemoteActor};
 use gazette_store::{PgPool, StoreError};
 use serde_json::Value;
 
-use super::remote::{FetchError, Remote};
+use super::remote::{FetchError, Found, Remote};
 use super::{Federation, host_of, public_post};
 use crate::clients::ClientKey;
-use crate::commenting::{self, CommentInput, Commenting};
+use crate::commenting::{self, CommentInput, Commenting, FederatedOrigin};
 use crate::error::DomainError;
 use crate::policy::Viewer;
 
@@ -77,8 +77,13 @@ impl From<FetchError> for InboxError {
     fn from(error: FetchError) -> Self {
         match error {
             FetchError::Store => InboxError::Unavailable,
+            // What the fetch met is logged, not told: the answer would let anyone probe
+            // what the server can reach.
             error => {
-                InboxError::Unsigned(format!("The signer's key could not be fetched: {error}."))
+                tracing::info!(%error, "the inbox could not fetch a signer's key");
+                InboxError::Unsigned(
+                    "The signer's key could not be fetched from its actor.".to_owned(),
+                )
             }
         }
     }
@@ -148,23 +153,39 @@ pub async fn receive(
         .map_err(|error| InboxError::Unreadable(format!("The activity is unreadable: {error}.")))?
         .to_owned();
 
-    let actor = match remote.actor_for_key(pool, &key_id, false).await {
-        Ok(actor) => actor,
-        // A deleted actor's key is gone with it: its Delete is believed when the object
-        // is gone too, as its server says when asked again.
+    let site = &federation.site;
+    let found = match remote.actor_for_key(pool, &key_id, false).await {
+        Ok(found) => found,
+        // A deleted actor's key is gone with it: its Delete is believed when it verifies
+        // with the key kept from before, and the object is gone too, as its server says
+        // when asked again.
         Err(FetchError::Gone) => {
-            return gone_actor(pool, remote, &incoming, &claimed_actor, &key_host).await;
+            let Some(kept) = store::actor_by_key(pool, &key_id).await? else {
+                return Err(InboxError::Unsigned(
+                    "The signer's key is gone from its server.".to_owned(),
+                ));
+            };
+            check_signature(site, &signature, request, &kept)?;
+            return gone_actor(pool, remote, &incoming, &claimed_actor, &kept).await;
         }
         Err(error) => return Err(error.into()),
     };
-    let actor = match check_signature(&signature, request, &actor) {
-        Ok(()) => actor,
-        Err(_) if actor.fetched_at < Utc::now() - REFETCH_AFTER => {
-            let actor = remote.actor_for_key(pool, &key_id, true).await?;
-            check_signature(&signature, request, &actor)?;
-            actor
+    let found = match check_signature(site, &signature, request, found.actor()) {
+        Ok(()) => found,
+        Err(_) if found.actor().fetched_at < Utc::now() - REFETCH_AFTER => {
+            let found = remote.actor_for_key(pool, &key_id, true).await?;
+            check_signature(site, &signature, request, found.actor())?;
+            found
         }
         Err(error) => return Err(error),
+    };
+    // Only an actor whose key just verified a signature is stored (or refreshed).
+    let actor = match found {
+        Found::Stored(actor) => actor,
+        Found::Fetched(actor) => {
+            store::save_actor(pool, &actor).await?;
+            actor
+        }
     };
     if actor.id != claimed_actor {
         return Err(InboxError::Unsigned(
@@ -173,6 +194,14 @@ pub async fn receive(
     }
     if store::is_blocked(pool, &actor.id, &actor.host).await? {
         return Err(InboxError::Blocked);
+    }
+    check_ids(federation, &actor, &activity, &incoming)?;
+    // A signed request is good for 12 hours: the same activity sent again within them
+    // (a retry, or a replay) is taken once.
+    if let Some(id) = activity.get("id").and_then(Value::as_str)
+        && !store::first_receipt(pool, id).await?
+    {
+        return Ok(Received::Ignored);
     }
     act(pool, federation, commenting, &actor, &activity, incoming).await
 }
@@ -207,6 +236,7 @@ fn read_signature(request: &InboxRequest<'_>) -> Result<SignatureHeader, InboxEr
 /// Checks the signature against the actor's key, and that it covers the request's
 /// target, a fresh date and the body's digest.
 fn check_signature(
+    site: &gazette_federation::FederatedSite,
     signature: &SignatureHeader,
     request: &InboxRequest<'_>,
     actor: &RemoteActor,
@@ -227,6 +257,16 @@ fn check_signature(
         .map(|date| date.with_timezone(&Utc));
     let (digest_header, created) = match signature {
         SignatureHeader::Cavage(parsed) => {
+            // Signed for this site: a request signed for another server (whose inbox has
+            // the same path) is not good here.
+            if !signed
+                .header("host")
+                .is_some_and(|host| host.eq_ignore_ascii_case(site.host()))
+            {
+                return Err(unsigned(
+                    "The request was signed for another host.".to_owned(),
+                ));
+            }
             signatures::verify(&key, parsed, &signed, &["(request-target)", "host", "date"])
                 .map_err(|error| {
                     unsigned(format!("The HTTP signature does not verify: {error}."))
@@ -239,9 +279,11 @@ fn check_signature(
             ("digest", date)
         }
         SignatureHeader::Message(parsed) => {
+            // The target must include this site's authority (checked against the public
+            // URL): a path alone would be good on every server with the same inbox path.
             let covers_target = parsed.covers("@target-uri")
-                || parsed.covers("@request-target")
-                || (parsed.covers("@path") && parsed.covers("@authority"));
+                || (parsed.covers("@authority")
+                    && (parsed.covers("@path") || parsed.covers("@request-target")));
             if !parsed.covers("@method") || !covers_target || !parsed.covers("content-digest") {
                 return Err(unsigned(
                     "The signature must cover @method, the target and content-digest.".to_owned(),
@@ -256,10 +298,12 @@ fn check_signature(
             {
                 return Err(unsigned("The signature has expired.".to_owned()));
             }
+            // Fresh by its own `created`, or by a `Date` it covers: an uncovered Date can
+            // be changed by anyone replaying it.
             let created = parsed
                 .created
                 .and_then(|created| DateTime::from_timestamp(created, 0))
-                .or(date);
+                .or(date.filter(|_| parsed.covers("date")));
             ("content-digest", created)
         }
     };
@@ -285,16 +329,14 @@ async fn gone_actor(
     remote: &Remote,
     incoming: &Incoming,
     claimed_actor: &str,
-    key_host: &str,
+    kept: &RemoteActor,
 ) -> Result<Received, InboxError> {
     let Incoming::Delete { object_id } = incoming else {
         return Err(InboxError::Unsigned(
             "The signer's key is gone from its server.".to_owned(),
         ));
     };
-    if host_of(claimed_actor).as_deref() != Some(key_host)
-        || host_of(object_id).as_deref() != Some(key_host)
-    {
+    if kept.id != claimed_actor || host_of(object_id).as_deref() != Some(kept.host.as_str()) {
         return Err(InboxError::Unsigned(
             "The signer's key is gone from its server.".to_owned(),
         ));
@@ -336,19 +378,12 @@ async fn act(
             tx.commit().await?;
             Ok(Received::Followed { accepted })
         }
-        Incoming::Undo {
-            object_id,
-            object_type,
-        } => {
-            if object_type.as_deref() != Some("Like") && object_type.as_deref() != Some("Announce")
-            {
-                let follower = store::follower(pool, &actor.id).await?;
-                if follower.is_some_and(|f| {
-                    f.follow_id == object_id || object_type.as_deref() == Some("Follow")
-                }) {
-                    store::remove_follower(pool, &actor.id).await?;
-                    return Ok(Received::Unfollowed);
-                }
+        Incoming::Undo { object_id, .. } => {
+            // Only the follow this actor made of the blog is undone by naming it.
+            let follower = store::follower(pool, &actor.id).await?;
+            if follower.is_some_and(|follower| follower.follow_id == object_id) {
+                store::remove_follower(pool, &actor.id).await?;
+                return Ok(Received::Unfollowed);
             }
             match store::remove_reaction(pool, &object_id, &actor.id).await? {
                 true => Ok(Received::Unreacted),
@@ -410,9 +445,12 @@ async fn queue_to(
 }
 
 /// The text of a remote note as a comment's body (its HTML through the comment
-/// allow-list), cut to the longest comment.
+/// allow-list, without control characters), cut to the longest comment.
 fn comment_text(note: &RemoteNote) -> String {
-    let text = gazette_content::comment_text_from_html(&note.content);
+    let text: String = gazette_content::comment_text_from_html(&note.content)
+        .chars()
+        .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
+        .collect();
     let text = text.trim();
     match text.char_indices().nth(commenting::MAX_BODY_CHARS) {
         Some((end, _)) => text[..end].to_owned(),
@@ -458,9 +496,13 @@ async fn reply(
     };
     // Limited per instance as well as per actor: one server cannot flood the thread by
     // making accounts.
-    commenting::count_rate(pool, commenting, &ClientKey::remote_instance(&actor.host))
-        .await
-        .map_err(InboxError::Refused)?;
+    commenting::count_rate(
+        pool,
+        commenting,
+        &ClientKey::remote_instance(&hostname(&actor.host)),
+    )
+    .await
+    .map_err(InboxError::Refused)?;
     let name = match actor.name.trim() {
         "" => actor
             .id
@@ -489,11 +531,14 @@ async fn reply(
             body: comment_text(&note),
             // A retried delivery of the same note finds the first comment.
             client_mutation_id: Some(ClientKey::remote_actor(&note.id).as_str().to_owned()),
+            federated: Some(FederatedOrigin {
+                object_id: note.id.clone(),
+                actor_id: actor.id.clone(),
+            }),
         },
     )
     .await
     .map_err(InboxError::Refused)?;
-    store::link_comment(pool, added.comment.id, &note.id, &actor.id).await?;
     Ok(Received::Commented {
         comment_id: added.comment.id,
     })
@@ -530,4 +575,42 @@ async fn delete_actor(pool: &PgPool, actor_id: &str) -> Result<Received, InboxEr
     Ok(Received::ActorDeleted {
         comments: comments.len(),
     })
+}
+
+/// A host without its port or a final dot: what per-instance limits count by (one server
+/// is one instance on any of its ports).
+fn hostname(host: &str) -> String {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => host
+            .rsplit_once(':')
+            .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+            .map_or(host, |(name, _)| name),
+    };
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// Ids an actor may use: its activities and objects are on its own host (so nobody takes
+/// another server's ids first), and never the blog's.
+fn check_ids(
+    federation: &Federation,
+    actor: &RemoteActor,
+    activity: &Value,
+    incoming: &Incoming,
+) -> Result<(), InboxError> {
+    let theirs = |id: &str| {
+        host_of(id).as_deref() == Some(actor.host.as_str())
+            && !id.starts_with(federation.site.public_url.as_str())
+    };
+    let object_id = match incoming {
+        Incoming::Create(note) | Incoming::Update(note) => Some(note.id.as_str()),
+        _ => None,
+    };
+    let activity_id = activity.get("id").and_then(Value::as_str);
+    if activity_id.is_some_and(|id| !theirs(id)) || object_id.is_some_and(|id| !theirs(id)) {
+        return Err(InboxError::Unreadable(
+            "An activity's id and its object's must be on its actor's own server.".to_owned(),
+        ));
+    }
+    Ok(())
 }

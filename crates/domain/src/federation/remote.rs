@@ -3,13 +3,16 @@
 //! towards loopback, private, link-local and metadata addresses and plain `http` unless
 //! `--federation-allow-private`, limited in size and time, and never redirected.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
 use gazette_federation::signatures::{self, Request};
 use gazette_store::federation::{self as store, RemoteActor};
 use gazette_store::{PgPool, StoreError};
 use serde_json::Value;
+use tokio::sync::Semaphore;
 
 use super::{Federation, host_of};
 use crate::webhooks::{EndpointRules, resolve_allowed};
@@ -20,6 +23,11 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 const DOCUMENT_BYTES: usize = 1024 * 1024;
 /// A stored actor is fetched again when it is older than this.
 const ACTOR_FRESH: TimeDelta = TimeDelta::hours(24);
+/// A key that could not be fetched is not tried again for this long.
+const FAILURE_BACKOFF: Duration = Duration::from_secs(300);
+const MAX_REMEMBERED_FAILURES: usize = 10_000;
+/// Fetches under way at once, per process.
+const MAX_FETCHES: usize = 16;
 /// What is asked for when fetching.
 const ACCEPT: &str = "application/activity+json, application/ld+json; profile=\"https://www.w3.org/ns/activitystreams\"";
 
@@ -49,6 +57,9 @@ impl From<StoreError> for FetchError {
 pub struct Remote {
     client: reqwest::Client,
     federation: Federation,
+    /// Keys that could not be fetched, and until when they are not tried again.
+    failures: Arc<Mutex<HashMap<String, Instant>>>,
+    fetches: Arc<Semaphore>,
 }
 
 impl Remote {
@@ -56,6 +67,8 @@ impl Remote {
         Ok(Self {
             client: crate::outbound::client(federation.allow_private, TIMEOUT)?,
             federation: federation.clone(),
+            failures: Arc::default(),
+            fetches: Arc::new(Semaphore::new(MAX_FETCHES)),
         })
     }
 
@@ -144,6 +157,12 @@ impl Remote {
         for (name, value) in self.signed_headers("get", &parsed, None) {
             request = request.header(name, value);
         }
+        // Fetches under way at once are capped: unsigned requests can name keys to fetch.
+        let _permit = self
+            .fetches
+            .acquire()
+            .await
+            .map_err(|_| FetchError::Failed("shutting down".to_owned()))?;
         let response = request
             .send()
             .await
@@ -155,6 +174,21 @@ impl Remote {
         if !status.is_success() {
             return Err(FetchError::Failed(format!("{url} answered {status}")));
         }
+        let json_like = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|media_type| {
+                let media_type = media_type.to_ascii_lowercase();
+                media_type.starts_with("application/activity+json")
+                    || media_type.starts_with("application/ld+json")
+                    || media_type.starts_with("application/json")
+            });
+        if !json_like {
+            return Err(FetchError::Failed(format!(
+                "{url} did not answer an ActivityPub document"
+            )));
+        }
         let body = crate::outbound::read_limited(response, DOCUMENT_BYTES)
             .await
             .ok_or_else(|| {
@@ -165,66 +199,109 @@ impl Remote {
     }
 
     /// The actor whose key `key_id` names: as stored when fresh and `refresh` is false,
-    /// else fetched (and stored).
+    /// else fetched. A fetched actor is not stored here: the caller stores it once a
+    /// signature made with its key has verified ([`Found::Fetched`]), so a request with a
+    /// bad signature changes nothing.
+    ///
+    /// A document speaks for the address it was fetched from only: the actor document's
+    /// `id` must be the address fetched (the key's without its fragment, or the key
+    /// document's `owner`), and a key document's `id` the key's. A file uploaded to the
+    /// same host cannot pose as one of its accounts.
     pub async fn actor_for_key(
         &self,
         pool: &PgPool,
         key_id: &str,
         refresh: bool,
-    ) -> Result<RemoteActor, FetchError> {
+    ) -> Result<Found, FetchError> {
         if !refresh
             && let Some(actor) = store::actor_by_key(pool, key_id).await?
             && actor.fetched_at > Utc::now() - ACTOR_FRESH
         {
-            return Ok(actor);
+            return Ok(Found::Stored(actor));
         }
+        if self.recently_failed(key_id) {
+            return Err(FetchError::Failed(format!(
+                "fetching {key_id} failed a moment ago"
+            )));
+        }
+        let fetched = self.fetch_actor_for_key(key_id).await;
+        if matches!(fetched, Err(FetchError::Failed(_) | FetchError::Refused(_))) {
+            self.remember_failure(key_id);
+        }
+        fetched.map(Found::Fetched)
+    }
+
+    async fn fetch_actor_for_key(&self, key_id: &str) -> Result<RemoteActor, FetchError> {
         let key_url = key_id.split('#').next().unwrap_or(key_id);
         let mut document = self.fetch(key_url).await?;
+        let mut actor_url = key_url.to_owned();
         // A key of its own (`{id, owner, publicKeyPem}`): its owner is the actor.
         if document.get("inbox").is_none()
             && let Some(owner) = document.get("owner").and_then(Value::as_str)
         {
+            let id = document.get("id").and_then(Value::as_str);
+            if id != Some(key_id) && id != Some(key_url) {
+                return Err(FetchError::Failed(format!(
+                    "the document at {key_url} is not the key {key_id}"
+                )));
+            }
             if host_of(owner) != host_of(key_url) {
                 return Err(FetchError::Failed(format!(
                     "the key {key_id} names an owner on another host"
                 )));
             }
+            actor_url = owner.to_owned();
             document = self.fetch(owner).await?;
         }
         let actor = read_actor(&document, key_id)?;
-        if host_of(&actor.id) != host_of(key_url) {
+        if actor.id != actor_url {
             return Err(FetchError::Failed(format!(
-                "the actor of key {key_id} is on another host"
+                "the document at {actor_url} says it is another actor"
             )));
         }
-        store::save_actor(pool, &actor).await?;
         Ok(actor)
     }
 
-    /// The actor `id`: as stored when fresh, else fetched (and stored).
-    pub async fn actor(&self, pool: &PgPool, id: &str) -> Result<RemoteActor, FetchError> {
-        if let Some(actor) = store::actor(pool, id).await?
-            && actor.fetched_at > Utc::now() - ACTOR_FRESH
-        {
-            return Ok(actor);
+    fn recently_failed(&self, key_id: &str) -> bool {
+        let failures = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        failures
+            .get(key_id)
+            .is_some_and(|until| *until > Instant::now())
+    }
+
+    /// A key that could not be fetched is not fetched again for a while: a flood of
+    /// requests naming it makes one fetch, not one each.
+    fn remember_failure(&self, key_id: &str) {
+        let mut failures = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = Instant::now();
+        if failures.len() >= MAX_REMEMBERED_FAILURES {
+            failures.retain(|_, until| *until > now);
         }
-        let document = self.fetch(id).await?;
-        let key_id = document
-            .get("publicKey")
-            .and_then(|key| match key {
-                Value::Array(keys) => keys.first(),
-                key => Some(key),
-            })
-            .and_then(|key| key.get("id"))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let actor = read_actor(&document, &key_id)?;
-        if actor.id != id {
-            return Err(FetchError::Failed(format!("{id} answered another actor")));
+        if failures.len() < MAX_REMEMBERED_FAILURES {
+            failures.insert(key_id.to_owned(), now + FAILURE_BACKOFF);
         }
-        store::save_actor(pool, &actor).await?;
-        Ok(actor)
+    }
+}
+
+/// An actor found for a key: as stored, or fetched just now (to be stored once its
+/// signature verified).
+#[derive(Debug, Clone)]
+pub enum Found {
+    Stored(RemoteActor),
+    Fetched(RemoteActor),
+}
+
+impl Found {
+    pub fn actor(&self) -> &RemoteActor {
+        match self {
+            Found::Stored(actor) | Found::Fetched(actor) => actor,
+        }
     }
 }
 
@@ -271,6 +348,17 @@ fn read_actor(document: &Value, key_id: &str) -> Result<RemoteActor, FetchError>
         .pointer("/endpoints/sharedInbox")
         .and_then(Value::as_str)
         .map(str::to_owned);
+    // Deliveries go to the actor's own server only: an inbox elsewhere would make the
+    // blog post signed activities to an address of the actor's choosing.
+    let elsewhere = [Some(&inbox), shared_inbox.as_ref()]
+        .into_iter()
+        .flatten()
+        .any(|url| host_of(url).as_deref() != Some(host.as_str()));
+    if elsewhere {
+        return Err(FetchError::Failed(
+            "the actor's inbox is on another host".to_owned(),
+        ));
+    }
     let too_long = [Some(&id), Some(&inbox), shared_inbox.as_ref()]
         .into_iter()
         .flatten()
@@ -287,8 +375,10 @@ fn read_actor(document: &Value, key_id: &str) -> Result<RemoteActor, FetchError>
         shared_inbox,
         key_id: key_id.to_owned(),
         public_key_pem: pem.to_owned(),
-        name: name.chars().filter(|c| !c.is_control()).take(200).collect(),
-        profile_url: profile_url.filter(|url| url.len() <= 2048),
+        name: display_name(name),
+        profile_url: profile_url.filter(|url| {
+            url.len() <= 2048 && (url.starts_with("https://") || url.starts_with("http://"))
+        }),
         fetched_at: Utc::now(),
     })
 }
@@ -360,4 +450,20 @@ impl Remote {
             retry_after,
         }
     }
+}
+
+/// A remote name as a byline may show it: without control, direction-changing or
+/// invisible characters (which would garble or spoof the byline), at most 200 characters.
+fn display_name(name: &str) -> String {
+    name.chars()
+        .filter(|c| {
+            !c.is_control()
+                && !matches!(c,
+                    '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}'
+                    | '\u{feff}' | '\u{061c}' | '\u{180e}')
+        })
+        .take(200)
+        .collect::<String>()
+        .trim()
+        .to_owned()
 }
