@@ -36,6 +36,27 @@ create table federation_followers (
     constraint federation_followers_follow_length check (char_length(follow_id) <= 2048)
 );
 
+-- Whom the blog follows (another blog, say): `pending` until their server accepts.
+create table federation_following (
+    actor_id text primary key references federation_actors (id) on delete cascade,
+    follow_id text not null unique,
+    state text not null default 'pending',
+    created_at timestamptz not null default now(),
+    constraint federation_following_state_valid check (state in ('accepted', 'pending'))
+);
+
+-- Replies the blog's writers sent to posts elsewhere on the fediverse, served at their
+-- object ids (`/ap/notes/{id}`).
+create table federation_notes (
+    id bigint generated always as identity primary key,
+    in_reply_to text not null,
+    to_actor text not null,
+    author_name text not null,
+    content_html text not null,
+    created_at timestamptz not null default now(),
+    constraint federation_notes_reply_length check (char_length(in_reply_to) <= 2048)
+);
+
 -- Blocked actors (by id) and instances (by host): they get nothing, and what they send is
 -- refused.
 create table federation_blocks (

@@ -13,7 +13,7 @@ use reqwest::{StatusCode, header};
 use rsa::pkcs8::DecodePublicKey;
 use serde_json::Value;
 
-use crate::support::{TestApp, status_type_json};
+use crate::support::{TestApp, eventually, status_type_json};
 
 const DEMO_SLUG: &str = "the-implementation-of-enterprise-2-0-by-government-departments";
 
@@ -740,4 +740,125 @@ async fn follows_wait_for_an_admin_when_asked_and_the_list_is_public_only_when_a
     let (_, _, collection) = json(&app, "/actor/followers", "application/activity+json").await;
     assert_eq!(collection["totalItems"], 0);
     app.stop().await;
+}
+
+/// The state of the blog `app` follows at `actor`, once it is `state` (bounded wait).
+async fn following_state(app: &TestApp, admin: &str, actor: &str, state: &str) -> bool {
+    eventually(100, || async {
+        let answer = app
+            .graphql_as(
+                Some(admin),
+                "{ federationFollowing { actor state } }",
+                Value::Null,
+            )
+            .await;
+        answer["data"]["federationFollowing"]
+            .as_array()
+            .is_some_and(|rows| {
+                rows.iter()
+                    .any(|row| row["actor"] == actor && row["state"] == state)
+            })
+            .then_some(())
+    })
+    .await
+    .is_some()
+}
+
+#[tokio::test]
+async fn two_gazette_blogs_follow_each_other_and_a_reply_from_one_is_a_comment_on_the_other() {
+    let args = ["--federation", "--federation-allow-private"];
+    let ministry = TestApp::spawn_with(true, true, &args).await;
+    let agency = TestApp::spawn_with(true, true, &args).await;
+    let role = gazette_store::tokens::Role::Admin;
+    let (ministry_admin, agency_admin) = (
+        ministry.token("Ministry Admin", role).await,
+        agency.token("Agency Admin", role).await,
+    );
+    let (ministry_actor, agency_actor) = (ministry.url("/actor"), agency.url("/actor"));
+
+    // Each follows the other: a signed Follow one way, a signed Accept back, both ways.
+    for (app, admin, other) in [
+        (&agency, &agency_admin, &ministry_actor),
+        (&ministry, &ministry_admin, &agency_actor),
+    ] {
+        let followed = app
+            .graphql_as(
+                Some(admin),
+                "mutation($actor: String!) { followFederatedActor(input: { actor: $actor }) { following { actor state } } }",
+                serde_json::json!({ "actor": other }),
+            )
+            .await;
+        assert_eq!(
+            followed["data"]["followFederatedActor"]["following"]["state"], "pending",
+            "{followed}"
+        );
+        assert!(
+            following_state(app, admin, other, "accepted").await,
+            "the follow of {other} was accepted"
+        );
+    }
+    let (_, _, followers) = json(&ministry, "/actor/followers", "application/activity+json").await;
+    assert_eq!(followers["totalItems"], 1);
+
+    // A writer at the agency replies to the ministry's post: it is a comment there.
+    let writer = agency
+        .token("Agency Writer", gazette_store::tokens::Role::Author)
+        .await;
+    let (_, _, article) = json(
+        &ministry,
+        &format!("/posts/{DEMO_SLUG}"),
+        "application/activity+json",
+    )
+    .await;
+    let replied = agency
+        .graphql_as(
+            Some(&writer),
+            "mutation($object: String!) { replyToFederatedPost(input: { objectId: $object, body: \"We did the same at the agency.\" }) { reply { id inReplyTo authorName } } }",
+            serde_json::json!({ "object": article["id"] }),
+        )
+        .await;
+    let reply = &replied["data"]["replyToFederatedPost"]["reply"];
+    assert_eq!(reply["inReplyTo"], article["id"], "{replied}");
+    assert_eq!(reply["authorName"], "Agency Writer");
+    // Its object is served where its id says.
+    let reply_path = reply["id"]
+        .as_str()
+        .and_then(|id| id.strip_prefix(&agency.base_url))
+        .expect("the agency's")
+        .to_owned();
+    let (status, _, note) = json(&agency, &reply_path, "application/activity+json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(note["attributedTo"], agency_actor);
+
+    let commented = eventually(100, || async {
+        let bodies = comment_bodies(&ministry).await;
+        bodies
+            .iter()
+            .any(|body| body.contains("We did the same at the agency."))
+            .then_some(bodies)
+    })
+    .await;
+    assert!(
+        commented.is_some(),
+        "the agency's reply is a comment under the ministry's post"
+    );
+
+    // Unfollowing is told to the other side.
+    let stopped = agency
+        .graphql_as(
+            Some(&agency_admin),
+            "mutation($actor: String!) { unfollowFederatedActor(input: { actor: $actor }) { changed } }",
+            serde_json::json!({ "actor": ministry_actor }),
+        )
+        .await;
+    assert_eq!(stopped["data"]["unfollowFederatedActor"]["changed"], true);
+    let unfollowed = eventually(100, || async {
+        let (_, _, followers) =
+            json(&ministry, "/actor/followers", "application/activity+json").await;
+        (followers["totalItems"] == 0).then_some(())
+    })
+    .await;
+    assert!(unfollowed.is_some(), "the ministry lost its follower");
+    agency.stop().await;
+    ministry.stop().await;
 }

@@ -726,6 +726,8 @@ enum Audience {
     Public,
     /// Token holders, on what is theirs (admins on everything).
     Authors,
+    /// Any token holder (nothing in it is anyone else's): anonymous callers are refused.
+    TokenHolders,
     /// Admins only.
     Admins,
 }
@@ -839,6 +841,27 @@ fn mutation_cases(fixture: &HashMap<&str, String>) -> BTreeMap<&'static str, (Au
         (
             "unblockFederatedInstance",
             (Audience::Admins, json!({ "host": "social.example" })),
+        ),
+        (
+            "followFederatedActor",
+            (
+                Audience::Admins,
+                json!({ "actor": "https://social.example/users/a" }),
+            ),
+        ),
+        (
+            "unfollowFederatedActor",
+            (
+                Audience::Admins,
+                json!({ "actor": "https://social.example/users/a" }),
+            ),
+        ),
+        (
+            "replyToFederatedPost",
+            (
+                Audience::TokenHolders,
+                json!({ "objectId": "https://social.example/notes/1", "body": "Hello" }),
+            ),
         ),
         (
             "removeFederationFollower",
@@ -1039,6 +1062,7 @@ async fn every_mutation_refuses_callers_it_is_not_for() {
             Audience::Authors | Audience::Admins => {
                 vec![("anonymous", None), ("another author", Some(&author))]
             }
+            Audience::TokenHolders => vec![("anonymous", None)],
         };
         for (who, token) in callers {
             if *name == "addComment" {

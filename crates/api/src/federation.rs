@@ -36,6 +36,7 @@ pub fn routes() -> Router<AppState> {
         .route("/actor/followers", get(followers))
         .route("/ap/posts/{id}", get(article_by_id))
         .route("/ap/comments/{id}", get(note_by_id))
+        .route("/ap/notes/{id}", get(sent_note_by_id))
         .route(
             "/actor/inbox",
             post(receive).layer(DefaultBodyLimit::disable()),
@@ -121,6 +122,26 @@ async fn note_by_id(
             None => not_found(),
         },
         Ok(Some((note, _))) => activity(&note),
+        Ok(None) => not_found(),
+        Err(error) => unavailable(&error),
+    }
+}
+
+/// A reply a writer sent to a post elsewhere, as its `Note`.
+async fn sent_note_by_id(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    let Some(federation) = &state.config.federation else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let Some(id) = id.parse::<i64>().ok().filter(|id| *id > 0) else {
+        return not_found();
+    };
+    let found = state
+        .read_page(|pool| async move { federation_store::note(&pool, id).await })
+        .await;
+    match found {
+        Ok(Some(note)) => activity(&gazette_domain::federation::outreach::sent_note(
+            federation, &note,
+        )),
         Ok(None) => not_found(),
         Err(error) => unavailable(&error),
     }

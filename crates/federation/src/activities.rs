@@ -132,6 +132,72 @@ impl FederatedSite {
     }
 }
 
+/// A reply the blog's writer sends to a post elsewhere, as a `Note` of the blog actor.
+#[derive(Debug, Clone)]
+pub struct SentReply<'a> {
+    pub id: i64,
+    pub author_name: &'a str,
+    pub content_html: &'a str,
+    pub in_reply_to: &'a str,
+    /// The author of the post answered.
+    pub to_actor: &'a str,
+    /// RFC 3339.
+    pub published: String,
+}
+
+impl FederatedSite {
+    /// A reply's object id.
+    pub fn sent_note_id(&self, id: i64) -> String {
+        format!("{}/ap/notes/{id}", self.public_url)
+    }
+
+    /// `Follow` of another actor by the blog.
+    pub fn follow(&self, actor: &str) -> Value {
+        json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": format!("{}#follows/{}", self.actor_id(), short_hash(actor)),
+            "type": "Follow",
+            "actor": self.actor_id(),
+            "object": actor
+        })
+    }
+
+    /// `Undo` of an activity the blog sent.
+    pub fn undo(&self, activity: Value) -> Value {
+        let id = activity
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": format!("{id}/undo"),
+            "type": "Undo",
+            "actor": self.actor_id(),
+            "object": activity
+        })
+    }
+
+    /// A writer's reply to a post elsewhere, as a `Note` of the blog actor naming them.
+    pub fn sent_note(&self, reply: &SentReply<'_>) -> Value {
+        json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": self.sent_note_id(reply.id),
+            "type": "Note",
+            "attributedTo": self.actor_id(),
+            "inReplyTo": reply.in_reply_to,
+            "content": format!(
+                "<p><strong>{}</strong> replied:</p>{}",
+                escape(reply.author_name),
+                reply.content_html
+            ),
+            "published": reply.published,
+            "to": [PUBLIC],
+            "cc": [self.followers(), reply.to_actor],
+            "tag": [{ "type": "Mention", "href": reply.to_actor }]
+        })
+    }
+}
+
 /// A short, stable token for an id (activity ids must be unique and are URLs).
 fn short_hash(text: &str) -> String {
     use rsa::sha2::{Digest as _, Sha256};
@@ -175,6 +241,13 @@ pub enum Incoming {
     },
     Announce {
         id: String,
+        object: String,
+    },
+    /// The answer to a follow the blog sent: `object` is that follow's id.
+    Accept {
+        object: String,
+    },
+    Reject {
         object: String,
     },
     /// Anything else: received and ignored.
@@ -278,6 +351,12 @@ pub fn read(activity: &Value) -> Result<Incoming, ActivityError> {
         },
         "Announce" => Incoming::Announce {
             id: id()?,
+            object: object_id()?,
+        },
+        "Accept" => Incoming::Accept {
+            object: object_id()?,
+        },
+        "Reject" => Incoming::Reject {
             object: object_id()?,
         },
         other => Incoming::Other(other.to_owned()),

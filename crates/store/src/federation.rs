@@ -610,3 +610,121 @@ pub async fn prune(exec: impl PgExecutor<'_>, age: Duration) -> Result<u64, Stor
     .await?;
     Ok(pruned.rows_affected())
 }
+
+/// Whom the blog follows.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Followed {
+    pub actor_id: String,
+    pub follow_id: String,
+    pub state: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Records a follow the blog sent (pending until accepted); a follow sent again keeps
+/// its first id.
+pub async fn add_following(
+    exec: impl PgExecutor<'_>,
+    actor_id: &str,
+    follow_id: &str,
+) -> Result<Followed, StoreError> {
+    let followed = sqlx::query_as(
+        "with f as (insert into federation_following (actor_id, follow_id) values ($1, $2) \
+             on conflict (actor_id) do update set actor_id = excluded.actor_id returning *) \
+         select f.actor_id, f.follow_id, f.state, a.name, f.created_at \
+         from f join federation_actors a on a.id = f.actor_id",
+    )
+    .bind(actor_id)
+    .bind(follow_id)
+    .fetch_one(exec)
+    .await?;
+    Ok(followed)
+}
+
+/// Marks the blog's follow `follow_id` accepted by `actor_id` (or, `accepted` false,
+/// rejected: forgotten); whether it was there.
+pub async fn settle_following(
+    exec: impl PgExecutor<'_>,
+    actor_id: &str,
+    follow_id: &str,
+    accepted: bool,
+) -> Result<bool, StoreError> {
+    let query = match accepted {
+        true => {
+            "update federation_following set state = 'accepted' where actor_id = $1 and follow_id = $2"
+        }
+        false => "delete from federation_following where actor_id = $1 and follow_id = $2",
+    };
+    let settled = sqlx::query(query)
+        .bind(actor_id)
+        .bind(follow_id)
+        .execute(exec)
+        .await?;
+    Ok(settled.rows_affected() > 0)
+}
+
+/// Forgets a follow the blog sent; the follow it was, if any.
+pub async fn remove_following(
+    exec: impl PgExecutor<'_>,
+    actor_id: &str,
+) -> Result<Option<String>, StoreError> {
+    let follow_id = sqlx::query_scalar(
+        "delete from federation_following where actor_id = $1 returning follow_id",
+    )
+    .bind(actor_id)
+    .fetch_optional(exec)
+    .await?;
+    Ok(follow_id)
+}
+
+/// Whom the blog follows, newest first.
+pub async fn following(exec: impl PgExecutor<'_>, limit: i64) -> Result<Vec<Followed>, StoreError> {
+    let followed = sqlx::query_as(
+        "select f.actor_id, f.follow_id, f.state, a.name, f.created_at \
+         from federation_following f join federation_actors a on a.id = f.actor_id \
+         order by f.created_at desc, f.actor_id limit $1",
+    )
+    .bind(limit)
+    .fetch_all(exec)
+    .await?;
+    Ok(followed)
+}
+
+/// A reply the blog's writer sent to a post elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SentNote {
+    pub id: i64,
+    pub in_reply_to: String,
+    pub to_actor: String,
+    pub author_name: String,
+    pub content_html: String,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn insert_note(
+    exec: impl PgExecutor<'_>,
+    in_reply_to: &str,
+    to_actor: &str,
+    author_name: &str,
+    content_html: &str,
+) -> Result<SentNote, StoreError> {
+    let note = sqlx::query_as(
+        "insert into federation_notes (in_reply_to, to_actor, author_name, content_html) \
+         values ($1, $2, $3, $4) returning *",
+    )
+    .bind(in_reply_to)
+    .bind(to_actor)
+    .bind(author_name)
+    .bind(content_html)
+    .fetch_one(exec)
+    .await?;
+    Ok(note)
+}
+
+pub async fn note(exec: impl PgExecutor<'_>, id: i64) -> Result<Option<SentNote>, StoreError> {
+    let note = sqlx::query_as("select * from federation_notes where id = $1")
+        .bind(id)
+        .fetch_optional(exec)
+        .await?;
+    Ok(note)
+}

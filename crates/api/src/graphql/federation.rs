@@ -4,7 +4,9 @@
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use gazette_domain::federation::admin::{BlockKind, FederationAdmin};
-use gazette_store::federation::{Block, Delivery, Follower};
+use gazette_domain::federation::outreach::Outreach;
+use gazette_domain::federation::remote::Remote;
+use gazette_store::federation::{Block, Delivery, Followed, Follower, SentNote};
 
 use super::context::RequestContext;
 use super::errors::ApiError;
@@ -26,6 +28,29 @@ fn admin(request: &RequestContext) -> Result<FederationAdmin<'_>, ApiError> {
     Ok(FederationAdmin {
         pool: &request.pool,
         federation,
+        viewer: &request.viewer,
+    })
+}
+
+/// Reaching out to other servers, with federation on: for the admin's follows and the
+/// writers' replies (rare: a client of their own each).
+async fn outreach<'a>(
+    request: &'a RequestContext,
+    remote: &'a mut Option<Remote>,
+) -> Result<Outreach<'a>, ApiError> {
+    request.viewer.require_token()?;
+    let federation = request.config.federation.as_ref().ok_or_else(|| {
+        ApiError::bad_input(
+            "federation",
+            "Federation is off on this site (start Gazette with --federation).",
+        )
+    })?;
+    let client = Remote::new(federation)
+        .map_err(|error| ApiError::from(gazette_domain::DomainError::Internal(Box::new(error))))?;
+    Ok(Outreach {
+        pool: &request.pool,
+        federation,
+        remote: remote.insert(client),
         viewer: &request.viewer,
     })
 }
@@ -115,6 +140,39 @@ impl From<Delivery> for DeliveryNode {
     }
 }
 
+/// An account the blog follows.
+#[derive(SimpleObject)]
+#[graphql(name = "FederationFollowing")]
+pub struct FollowingNode {
+    actor: String,
+    name: String,
+    /// `pending` until its server accepts, then `accepted`.
+    state: String,
+    since: DateTime<Utc>,
+}
+
+impl From<Followed> for FollowingNode {
+    fn from(followed: Followed) -> Self {
+        Self {
+            actor: followed.actor_id,
+            name: followed.name,
+            state: followed.state,
+            since: followed.created_at,
+        }
+    }
+}
+
+/// A reply the blog sent to a post elsewhere.
+#[derive(SimpleObject)]
+#[graphql(name = "FederationReply")]
+pub struct ReplyNode {
+    /// Its object id (a URL on this site).
+    id: String,
+    in_reply_to: String,
+    author_name: String,
+    created_at: DateTime<Utc>,
+}
+
 #[derive(Default)]
 pub struct FederationQuery;
 
@@ -147,6 +205,26 @@ impl FederationQuery {
         Ok(blocks.into_iter().map(BlockNode::from).collect())
     }
 
+    /// Accounts the blog follows, newest first. Admins only.
+    async fn federation_following(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+    ) -> Result<Vec<FollowingNode>> {
+        let request = RequestContext::of(ctx)?;
+        request
+            .viewer
+            .require_admin("see whom the blog follows")
+            .map_err(ApiError::from)?;
+        let mut remote = None;
+        let followed = outreach(request, &mut remote)
+            .await?
+            .following(rows(first)?)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(followed.into_iter().map(FollowingNode::from).collect())
+    }
+
     /// The latest deliveries to remote inboxes, newest first. Admins only.
     async fn federation_deliveries(
         &self,
@@ -175,6 +253,45 @@ pub struct FederationActorInput {
 pub struct FederationInstanceInput {
     host: String,
     client_mutation_id: Option<String>,
+}
+
+/// `replyToFederatedPost`'s input.
+#[derive(InputObject)]
+pub struct ReplyToFederatedPostInput {
+    /// The post's ActivityPub id (or the address Mastodon shows for it).
+    object_id: String,
+    /// Markdown, as a comment's.
+    body: String,
+    client_mutation_id: Option<String>,
+}
+
+/// What `replyToFederatedPost` sent.
+#[derive(SimpleObject)]
+pub struct ReplyToFederatedPostPayload {
+    reply: ReplyNode,
+    client_mutation_id: Option<String>,
+}
+
+/// What `followFederatedActor` made.
+#[derive(SimpleObject)]
+pub struct FollowFederatedActorPayload {
+    following: FollowingNode,
+    client_mutation_id: Option<String>,
+}
+
+fn reply_node(request: &RequestContext, note: SentNote) -> ReplyNode {
+    let id = request
+        .config
+        .federation
+        .as_ref()
+        .map(|federation| federation.site.sent_note_id(note.id))
+        .unwrap_or_default();
+    ReplyNode {
+        id,
+        in_reply_to: note.in_reply_to,
+        author_name: note.author_name,
+        created_at: note.created_at,
+    }
 }
 
 /// What a block mutation made.
@@ -235,6 +352,71 @@ impl FederationMutation {
             .map_err(ApiError::from)?;
         Ok(FederationBlockPayload {
             block: block.into(),
+            client_mutation_id: input.client_mutation_id,
+        })
+    }
+
+    /// Follows an account elsewhere (another Gazette blog, a Mastodon account) by its
+    /// ActivityPub id; `pending` until its server accepts. Admins only.
+    async fn follow_federated_actor(
+        &self,
+        ctx: &Context<'_>,
+        input: FederationActorInput,
+    ) -> Result<FollowFederatedActorPayload> {
+        let request = RequestContext::of(ctx)?;
+        request
+            .viewer
+            .require_admin("follow accounts on the fediverse")
+            .map_err(ApiError::from)?;
+        let mut remote = None;
+        let followed = outreach(request, &mut remote)
+            .await?
+            .follow(&input.actor)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(FollowFederatedActorPayload {
+            following: followed.into(),
+            client_mutation_id: input.client_mutation_id,
+        })
+    }
+
+    /// Stops following an account (its server is told). Admins only.
+    async fn unfollow_federated_actor(
+        &self,
+        ctx: &Context<'_>,
+        input: FederationActorInput,
+    ) -> Result<FederationChangePayload> {
+        let request = RequestContext::of(ctx)?;
+        request
+            .viewer
+            .require_admin("follow accounts on the fediverse")
+            .map_err(ApiError::from)?;
+        let mut remote = None;
+        let stopped = outreach(request, &mut remote)
+            .await?
+            .unfollow(&input.actor)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(changed(stopped, input.client_mutation_id))
+    }
+
+    /// Replies to a post elsewhere on the fediverse (on another Gazette blog it becomes a
+    /// comment under the post): sent as the blog actor, headed by the writer's name.
+    /// Authors and admins.
+    async fn reply_to_federated_post(
+        &self,
+        ctx: &Context<'_>,
+        input: ReplyToFederatedPostInput,
+    ) -> Result<ReplyToFederatedPostPayload> {
+        let request = RequestContext::of(ctx)?;
+        let mut remote = None;
+        let note = outreach(request, &mut remote)
+            .await?
+            .reply(&input.object_id, &input.body)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(ReplyToFederatedPostPayload {
+            reply: reply_node(request, note),
             client_mutation_id: input.client_mutation_id,
         })
     }

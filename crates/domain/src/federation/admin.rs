@@ -5,7 +5,7 @@
 use gazette_store::PgPool;
 use gazette_store::federation::{self as store, Block, Delivery, Follower};
 
-use super::{Federation, host_of};
+use super::{Federation, host_of, queue_to};
 use crate::commenting;
 use crate::error::DomainError;
 use crate::policy::Viewer;
@@ -122,14 +122,7 @@ impl FederationAdmin<'_> {
                 "actor": follower.actor_id,
                 "object": self.federation.site.actor_id(),
             });
-            let accept = self.federation.site.accept(&follow);
-            store::queue_deliveries(
-                &mut *tx,
-                std::slice::from_ref(&remote.inbox),
-                std::slice::from_ref(&remote.host),
-                &accept.to_string(),
-            )
-            .await?;
+            queue_to(&mut tx, &remote, &self.federation.site.accept(&follow)).await?;
         }
         tx.commit().await?;
         Ok(true)

@@ -7,10 +7,10 @@
 use gazette_federation::activities::NoteComment;
 use gazette_store::comments::{self, Comment, CommentStatus};
 use gazette_store::federation::{self as store, QueuedEvent};
-use gazette_store::{PgConnection, PgPool, ReadBudget, Reader, StoreError};
+use gazette_store::{PgPool, ReadBudget, Reader, StoreError};
 use serde_json::Value;
 
-use super::{Federation, PostRef, article, host_of, public_post};
+use super::{Federation, PostRef, article, public_post, queue_to_inboxes};
 
 /// Events fanned out per transaction.
 const BATCH: i64 = 50;
@@ -33,25 +33,10 @@ pub async fn fan_out(pool: &PgPool, federation: &Federation) -> Result<usize, St
                 targets.push(inbox);
             }
         }
-        queue(&mut tx, &targets, &activity).await?;
+        queue_to_inboxes(&mut tx, &targets, &activity).await?;
     }
     tx.commit().await?;
     Ok(events.len())
-}
-
-async fn queue(
-    tx: &mut PgConnection,
-    inboxes: &[String],
-    activity: &Value,
-) -> Result<(), StoreError> {
-    let (inboxes, hosts): (Vec<String>, Vec<String>) = inboxes
-        .iter()
-        .filter_map(|inbox| Some((inbox.clone(), host_of(inbox)?)))
-        .unzip();
-    if !inboxes.is_empty() {
-        store::queue_deliveries(&mut *tx, &inboxes, &hosts, &activity.to_string()).await?;
-    }
-    Ok(())
 }
 
 /// The activity an event makes, and inboxes it goes to besides the followers'.

@@ -11,7 +11,7 @@ use gazette_store::{PgPool, StoreError};
 use serde_json::Value;
 
 use super::remote::{FetchError, Found, Remote};
-use super::{Federation, host_of, public_post};
+use super::{Federation, host_of, public_post, queue_to};
 use crate::clients::ClientKey;
 use crate::commenting::{self, CommentInput, Commenting, FederatedOrigin};
 use crate::error::DomainError;
@@ -110,6 +110,10 @@ pub enum Received {
     },
     Reacted,
     Unreacted,
+    /// A follow the blog sent was accepted (or rejected).
+    FollowSettled {
+        accepted: bool,
+    },
     /// Read, and not for the blog (a reply to someone else, a type it does not act on).
     Ignored,
 }
@@ -424,24 +428,15 @@ async fn act(
             store::add_reaction(pool, &id, kind, post.id, &actor.id).await?;
             Ok(Received::Reacted)
         }
+        Incoming::Accept { object } | Incoming::Reject { object } => {
+            let accepted = matches!(activity.get("type").and_then(Value::as_str), Some("Accept"));
+            match store::settle_following(pool, &actor.id, &object, accepted).await? {
+                true => Ok(Received::FollowSettled { accepted }),
+                false => Ok(Received::Ignored),
+            }
+        }
         Incoming::Other(_) => Ok(Received::Ignored),
     }
-}
-
-/// Queues `activity` for `actor`'s inbox in the caller's transaction.
-async fn queue_to(
-    tx: &mut gazette_store::PgConnection,
-    actor: &RemoteActor,
-    activity: &Value,
-) -> Result<(), StoreError> {
-    store::queue_deliveries(
-        &mut *tx,
-        std::slice::from_ref(&actor.inbox),
-        std::slice::from_ref(&actor.host),
-        &activity.to_string(),
-    )
-    .await?;
-    Ok(())
 }
 
 /// The text of a remote note as a comment's body (its HTML through the comment

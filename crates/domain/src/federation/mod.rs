@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod fanout;
 pub mod inbox;
+pub mod outreach;
 pub mod remote;
 
 use chrono::SecondsFormat;
@@ -112,4 +113,43 @@ pub fn host_of(url: &str) -> Option<String> {
         Some(port) => format!("{host}:{port}"),
         None => host,
     })
+}
+
+/// Queues `activity` for one actor's inbox, in the caller's transaction.
+pub(crate) async fn queue_to(
+    tx: &mut gazette_store::PgConnection,
+    actor: &gazette_store::federation::RemoteActor,
+    activity: &Value,
+) -> Result<(), StoreError> {
+    gazette_store::federation::queue_deliveries(
+        &mut *tx,
+        std::slice::from_ref(&actor.inbox),
+        std::slice::from_ref(&actor.host),
+        &activity.to_string(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Queues `activity` for each of `inboxes` (those with a host), in the caller's
+/// transaction.
+pub(crate) async fn queue_to_inboxes(
+    tx: &mut gazette_store::PgConnection,
+    inboxes: &[String],
+    activity: &Value,
+) -> Result<(), StoreError> {
+    let (inboxes, hosts): (Vec<String>, Vec<String>) = inboxes
+        .iter()
+        .filter_map(|inbox| Some((inbox.clone(), host_of(inbox)?)))
+        .unzip();
+    if !inboxes.is_empty() {
+        gazette_store::federation::queue_deliveries(
+            &mut *tx,
+            &inboxes,
+            &hosts,
+            &activity.to_string(),
+        )
+        .await?;
+    }
+    Ok(())
 }

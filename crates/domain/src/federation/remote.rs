@@ -262,6 +262,29 @@ impl Remote {
         Ok(actor)
     }
 
+    /// Fetches the actor at `id` (its document must say it is that actor), to follow or
+    /// answer it; not stored here.
+    pub async fn fetch_actor(&self, id: &str) -> Result<RemoteActor, FetchError> {
+        let document = self.fetch(id).await?;
+        let key_id = document
+            .get("publicKey")
+            .and_then(|key| match key {
+                Value::Array(keys) => keys.first(),
+                key => Some(key),
+            })
+            .and_then(|key| key.get("id"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let actor = read_actor(&document, &key_id)?;
+        if actor.id != id {
+            return Err(FetchError::Failed(format!(
+                "the document at {id} says it is another actor"
+            )));
+        }
+        Ok(actor)
+    }
+
     fn recently_failed(&self, key_id: &str) -> bool {
         let failures = self
             .failures

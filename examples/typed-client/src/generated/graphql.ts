@@ -414,6 +414,16 @@ export type FederationFollower = {
   state: Scalars['String']['output'];
 };
 
+/** An account the blog follows. */
+export type FederationFollowing = {
+  __typename?: 'FederationFollowing';
+  actor: Scalars['String']['output'];
+  name: Scalars['String']['output'];
+  since: Scalars['DateTime']['output'];
+  /** `pending` until its server accepts, then `accepted`. */
+  state: Scalars['String']['output'];
+};
+
 /**
  * Names a fediverse instance by its host (`spam.example`; a URL or an `@user@host`
  * handle names its host).
@@ -421,6 +431,16 @@ export type FederationFollower = {
 export type FederationInstanceInput = {
   clientMutationId?: InputMaybe<Scalars['String']['input']>;
   host: Scalars['String']['input'];
+};
+
+/** A reply the blog sent to a post elsewhere. */
+export type FederationReply = {
+  __typename?: 'FederationReply';
+  authorName: Scalars['String']['output'];
+  createdAt: Scalars['DateTime']['output'];
+  /** Its object id (a URL on this site). */
+  id: Scalars['String']['output'];
+  inReplyTo: Scalars['String']['output'];
 };
 
 /** A feed the worker generated and the API serves. */
@@ -442,6 +462,13 @@ export type FeedFormat =
   /** JSON Feed 1.1. */
   | 'JSON_FEED'
   | 'RSS';
+
+/** What `followFederatedActor` made. */
+export type FollowFederatedActorPayload = {
+  __typename?: 'FollowFederatedActorPayload';
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  following: FederationFollowing;
+};
 
 export type MarkCommentSpamPayload = {
   __typename?: 'MarkCommentSpamPayload';
@@ -504,6 +531,11 @@ export type Mutation = {
   editComment?: Maybe<EditCommentPayload>;
   /** Resumes deliveries to an endpoint, and forgets its failures. Admins only. */
   enableWebhook: Webhook;
+  /**
+   * Follows an account elsewhere (another Gazette blog, a Mastodon account) by its
+   * ActivityPub id; `pending` until its server accepts. Admins only.
+   */
+  followFederatedActor: FollowFederatedActorPayload;
   /** Hides a comment as spam. For moderators. */
   markCommentSpam?: Maybe<MarkCommentSpamPayload>;
   /** Publishes a post. */
@@ -515,6 +547,12 @@ export type Mutation = {
   redeliverWebhookEvent: WebhookDelivery;
   /** Removes a follower: it gets no more posts. Admins only. */
   removeFederationFollower: FederationChangePayload;
+  /**
+   * Replies to a post elsewhere on the fediverse (on another Gazette blog it becomes a
+   * comment under the post): sent as the blog actor, headed by the writer's name.
+   * Authors and admins.
+   */
+  replyToFederatedPost: ReplyToFederatedPostPayload;
   /**
    * A new signing secret, returned once. For 24 hours deliveries are signed with the
    * old and the new secret (two signatures in `webhook-signature`), so receivers can
@@ -534,6 +572,8 @@ export type Mutation = {
   unblockFederatedActor: FederationChangePayload;
   /** Lifts an instance's block. Admins only. */
   unblockFederatedInstance: FederationChangePayload;
+  /** Stops following an account (its server is told). Admins only. */
+  unfollowFederatedActor: FederationChangePayload;
   /** Makes a published post a draft again. */
   unpublishPost?: Maybe<UnpublishPostPayload>;
   /**
@@ -631,6 +671,11 @@ export type MutationEnableWebhookArgs = {
 };
 
 
+export type MutationFollowFederatedActorArgs = {
+  input: FederationActorInput;
+};
+
+
 export type MutationMarkCommentSpamArgs = {
   input: ModerateCommentInput;
 };
@@ -650,6 +695,11 @@ export type MutationRedeliverWebhookEventArgs = {
 
 export type MutationRemoveFederationFollowerArgs = {
   input: FederationActorInput;
+};
+
+
+export type MutationReplyToFederatedPostArgs = {
+  input: ReplyToFederatedPostInput;
 };
 
 
@@ -677,6 +727,11 @@ export type MutationUnblockFederatedActorArgs = {
 
 export type MutationUnblockFederatedInstanceArgs = {
   input: FederationInstanceInput;
+};
+
+
+export type MutationUnfollowFederatedActorArgs = {
+  input: FederationActorInput;
 };
 
 
@@ -887,6 +942,8 @@ export type Query = {
   federationDeliveries: Array<FederationDelivery>;
   /** Who follows the blog from the fediverse, newest first. Admins only. */
   federationFollowers: Array<FederationFollower>;
+  /** Accounts the blog follows, newest first. Admins only. */
+  federationFollowing: Array<FederationFollowing>;
   /**
    * The feeds built so far: the site's posts and comments (RSS, Atom and JSON Feed), each
    * tag's posts, and the comments of each post whose feed has been asked for; by URL,
@@ -970,6 +1027,11 @@ export type QueryFederationFollowersArgs = {
 };
 
 
+export type QueryFederationFollowingArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
 export type QueryFeedsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
@@ -1034,6 +1096,22 @@ export type RedeliverWebhookEventInput = {
   /** As receivers see it in `webhook-id` (`msg_12`), or its number. */
   eventId: Scalars['String']['input'];
   webhookId: Scalars['ID']['input'];
+};
+
+/** `replyToFederatedPost`'s input. */
+export type ReplyToFederatedPostInput = {
+  /** Markdown, as a comment's. */
+  body: Scalars['String']['input'];
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The post's ActivityPub id (or the address Mastodon shows for it). */
+  objectId: Scalars['String']['input'];
+};
+
+/** What `replyToFederatedPost` sent. */
+export type ReplyToFederatedPostPayload = {
+  __typename?: 'ReplyToFederatedPostPayload';
+  clientMutationId?: Maybe<Scalars['String']['output']>;
+  reply: FederationReply;
 };
 
 /** What a token may do. */

@@ -1,0 +1,174 @@
+//! The blog reaching out: following other actors (another Gazette blog, a Mastodon
+//! account), and its writers replying to posts elsewhere — the reply goes to the post's
+//! server, where it becomes a comment under the post (on another Gazette) or a reply in
+//! the thread (on Mastodon).
+
+use chrono::SecondsFormat;
+use gazette_federation::activities::{SentReply, id_of};
+use gazette_store::PgPool;
+use gazette_store::federation::{self as store, Followed, RemoteActor, SentNote};
+use serde_json::Value;
+
+use super::remote::{FetchError, Remote};
+use super::{Federation, host_of, queue_to, queue_to_inboxes};
+use crate::commenting;
+use crate::error::DomainError;
+use crate::policy::Viewer;
+
+/// What the blog's staff do towards the rest of the fediverse.
+pub struct Outreach<'a> {
+    pub pool: &'a PgPool,
+    pub federation: &'a Federation,
+    pub remote: &'a Remote,
+    pub viewer: &'a Viewer,
+}
+
+fn unreachable(field: &str, what: &str, error: &FetchError) -> DomainError {
+    match error {
+        FetchError::Store => DomainError::Unavailable,
+        error => DomainError::bad_input(field, format!("{what} could not be fetched: {error}.")),
+    }
+}
+
+impl Outreach<'_> {
+    /// The actor at `id`, fetched (and stored: it was fetched from its own address), if
+    /// it is not blocked.
+    async fn actor(&self, field: &str, id: &str) -> Result<RemoteActor, DomainError> {
+        let id = id.trim();
+        if host_of(id).is_none() {
+            return Err(DomainError::bad_input(
+                field,
+                "Give the account's ActivityPub id (a URL).",
+            ));
+        }
+        let actor = self
+            .remote
+            .fetch_actor(id)
+            .await
+            .map_err(|error| unreachable(field, "The account", &error))?;
+        if store::is_blocked(self.pool, &actor.id, &actor.host).await? {
+            return Err(DomainError::Forbidden(
+                "This account or its server is blocked.".to_owned(),
+            ));
+        }
+        store::save_actor(self.pool, &actor).await?;
+        Ok(actor)
+    }
+
+    /// Follows another actor: a `Follow` is sent, and the follow is `pending` until its
+    /// server accepts. Admins only.
+    pub async fn follow(&self, actor: &str) -> Result<Followed, DomainError> {
+        self.viewer
+            .require_admin("follow accounts on the fediverse")?;
+        let actor = self.actor("actor", actor).await?;
+        let site = &self.federation.site;
+        if actor.id == site.actor_id() {
+            return Err(DomainError::bad_input(
+                "actor",
+                "The blog cannot follow itself.",
+            ));
+        }
+        let follow = site.follow(&actor.id);
+        let follow_id = follow["id"].as_str().unwrap_or_default().to_owned();
+        let mut tx = self.pool.begin().await?;
+        let followed = store::add_following(&mut *tx, &actor.id, &follow_id).await?;
+        queue_to(&mut tx, &actor, &follow).await?;
+        tx.commit().await?;
+        Ok(followed)
+    }
+
+    /// Stops following an actor (an `Undo` of the follow is sent); whether the blog
+    /// followed it. Admins only.
+    pub async fn unfollow(&self, actor: &str) -> Result<bool, DomainError> {
+        self.viewer
+            .require_admin("follow accounts on the fediverse")?;
+        let mut tx = self.pool.begin().await?;
+        let Some(follow_id) = store::remove_following(&mut *tx, actor.trim()).await? else {
+            return Ok(false);
+        };
+        if let Some(remote) = store::actor(&mut *tx, actor.trim()).await? {
+            let site = &self.federation.site;
+            let mut follow = site.follow(&remote.id);
+            follow["id"] = Value::String(follow_id);
+            queue_to(&mut tx, &remote, &site.undo(follow)).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Whom the blog follows, newest first. Admins only.
+    pub async fn following(&self, limit: i64) -> Result<Vec<Followed>, DomainError> {
+        self.viewer.require_admin("see whom the blog follows")?;
+        Ok(store::following(self.pool, limit).await?)
+    }
+
+    /// A writer's reply to a post elsewhere (by its object id or the URL Mastodon shows):
+    /// sent as a `Note` of the blog actor, headed by the writer's name, to the post's
+    /// author and the blog's followers. Authors and admins.
+    pub async fn reply(&self, object: &str, body: &str) -> Result<SentNote, DomainError> {
+        let owner = self.viewer.require_token()?;
+        let body = commenting::check_body(body)?;
+        let html = commenting::render_body(&body)?;
+        let object = object.trim();
+        if host_of(object).is_none() {
+            return Err(DomainError::bad_input(
+                "objectId",
+                "Give the post's ActivityPub id (a URL).",
+            ));
+        }
+        let document = self
+            .remote
+            .fetch(object)
+            .await
+            .map_err(|error| unreachable("objectId", "The post", &error))?;
+        let object_id = document
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let author = document
+            .get("attributedTo")
+            .and_then(|value| match value {
+                Value::Array(items) => items.first().and_then(id_of),
+                value => id_of(value),
+            })
+            .unwrap_or_default();
+        // The document speaks for its own server only.
+        if host_of(object_id) != host_of(object) || host_of(author) != host_of(object_id) {
+            return Err(DomainError::bad_input(
+                "objectId",
+                "This address does not hold a post of its own server.",
+            ));
+        }
+        let (object_id, author) = (object_id.to_owned(), author.to_owned());
+        let actor = self.actor("objectId", &author).await?;
+        let writer = gazette_store::authors::by_ids_unchecked(self.pool, &[owner.author_id])
+            .await?
+            .remove(&owner.author_id)
+            .map(|author| author.name)
+            .unwrap_or_else(|| self.federation.site.title.clone());
+        let site = &self.federation.site;
+        let mut tx = self.pool.begin().await?;
+        let note = store::insert_note(&mut *tx, &object_id, &actor.id, &writer, &html).await?;
+        let activity = site.create(sent_note(self.federation, &note));
+        let mut inboxes = store::follower_inboxes(&mut *tx).await?;
+        let theirs = actor.shared_inbox.clone().unwrap_or(actor.inbox.clone());
+        if !inboxes.contains(&theirs) {
+            inboxes.push(theirs);
+        }
+        queue_to_inboxes(&mut tx, &inboxes, &activity).await?;
+        tx.commit().await?;
+        Ok(note)
+    }
+}
+
+/// A sent reply as its `Note` (served at its id).
+pub fn sent_note(federation: &Federation, note: &SentNote) -> Value {
+    federation.site.sent_note(&SentReply {
+        id: note.id,
+        author_name: &note.author_name,
+        content_html: &note.content_html,
+        in_reply_to: &note.in_reply_to,
+        to_actor: &note.to_actor,
+        published: note.created_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+    })
+}
