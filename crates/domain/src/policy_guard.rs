@@ -12,7 +12,10 @@ use syn::visit::Visit;
 /// The store's modules that read policy-governed content: posts, comments, tags, authors,
 /// social channels, and the rows feeds and texts are built from (`sources`). The stored
 /// documents (`feeds`, `summaries`) are not among them: they are written only from reads
-/// as the public, so they are public by construction.
+/// as the public, so they are public by construction. Nor is `federation`: its rows are
+/// the protocol's (remote actors and keys, follows, blocks, deliveries, which comment is
+/// which remote note), none of them content a reader is shown; its like and boost counts
+/// are read only for posts a resolver already holds.
 const CONTENT_MODULES: &[&str] = &[
     "authors.rs",
     "channels.rs",
