@@ -102,9 +102,11 @@ $$;
 
 -- Comments that arrived as replies from the fediverse: the remote object each one is.
 create table federation_comments (
-    comment_id bigint primary key references comments (id) on delete cascade,
-    object_id text not null unique,
+        comment_id bigint primary key references comments (id) on delete cascade,
+    object_id text not null,
     actor_id text not null,
+    -- One actor's note is one comment; another actor naming the same id takes nothing.
+    constraint federation_comments_note_once unique (object_id, actor_id),
     constraint federation_comments_object_length check (char_length(object_id) <= 2048)
 );
 

@@ -99,6 +99,11 @@ pub async fn run_services(
                 metrics_on_api: settings.metrics_listen == Some(MetricsListen::Api),
                 moderation_session_lifetime: settings.moderation_session_lifetime,
                 webhooks: settings.webhook_endpoints(),
+                remote: federation
+                    .as_ref()
+                    .map(gazette_domain::federation::remote::Remote::new)
+                    .transpose()
+                    .context("building federation's HTTP client")?,
                 federation,
             };
             gazette_api::serve(listener, reads, config, until_stopped())

@@ -859,6 +859,54 @@ async fn two_gazette_blogs_follow_each_other_and_a_reply_from_one_is_a_comment_o
     })
     .await;
     assert!(unfollowed.is_some(), "the ministry lost its follower");
+    // Following again is a new follow (a server takes an activity id once).
+    agency
+        .graphql_as(
+            Some(&agency_admin),
+            "mutation($actor: String!) { followFederatedActor(input: { actor: $actor }) { following { state } } }",
+            serde_json::json!({ "actor": ministry_actor }),
+        )
+        .await;
+    assert!(
+        following_state(&agency, &agency_admin, &ministry_actor, "accepted").await,
+        "followed again"
+    );
+
+    // What a reply may not answer: this site's own post, an account, an address that
+    // does not answer — and the writer learns nothing of what the fetch met.
+    let reply_to = |object: String| {
+        let agency = &agency;
+        let writer = &writer;
+        async move {
+            agency
+                .graphql_as(
+                    Some(writer),
+                    "mutation($object: String!) { replyToFederatedPost(input: { objectId: $object, body: \"x\" }) { reply { id } } }",
+                    serde_json::json!({ "object": object }),
+                )
+                .await
+        }
+    };
+    for (object, message) in [
+        (
+            agency.url(&format!("/posts/{DEMO_SLUG}")),
+            "This is this site's own address: comment on the post here instead.",
+        ),
+        (
+            ministry_actor.clone(),
+            "This address does not hold a post (a Note, Article or Page) of its own server.",
+        ),
+        (
+            "http://127.0.0.1:1/notes/1".to_owned(),
+            "The post could not be fetched from its server (it must be a public https address).",
+        ),
+    ] {
+        let refused = reply_to(object.clone()).await;
+        assert_eq!(
+            refused["errors"][0]["message"], message,
+            "{object}: {refused}"
+        );
+    }
     agency.stop().await;
     ministry.stop().await;
 }

@@ -64,6 +64,9 @@ pub struct ApiConfig {
     /// The blog actor, its key and federation's rules, when federation is on
     /// (`--federation`).
     pub federation: Option<gazette_domain::federation::Federation>,
+    /// The client for other fediverse servers, with federation: one per process, so its
+    /// limits (fetches at once, remembered failures) hold for every request.
+    pub remote: Option<Remote>,
 }
 
 /// Origins allowed to call the API from a browser (CORS).
@@ -260,11 +263,7 @@ impl AppState {
                 config.limits.ws_max_connections,
                 config.limits.ws_max_connections_per_client,
             ),
-            remote: config.federation.as_ref().and_then(|federation| {
-                Remote::new(federation)
-                    .inspect_err(|error| tracing::error!(%error, "federation cannot fetch from other servers"))
-                    .ok()
-            }),
+            remote: config.remote.clone(),
             pool,
             config: Arc::new(config),
             events,

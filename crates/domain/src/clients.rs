@@ -27,6 +27,11 @@ impl ClientKey {
         Self(format!("ap:{}", short_digest(id)))
     }
 
+    /// A writer (by author id), for limits on what they send out.
+    pub fn writer(author_id: i64) -> Self {
+        Self(format!("writer:{author_id}"))
+    }
+
     /// A fediverse instance, by its host.
     pub fn remote_instance(host: &str) -> Self {
         Self(format!("ap-host:{}", short_digest(host)))

@@ -657,7 +657,7 @@ fn is_direction_control(c: char) -> bool {
 
 /// Not white space, nor a character that shows nothing: zero-width and other format
 /// characters, direction marks, fillers that render blank, variation selectors, tags.
-fn is_visible(c: char) -> bool {
+pub(crate) fn is_visible(c: char) -> bool {
     !c.is_whitespace()
         && !is_direction_control(c)
         && !matches!(

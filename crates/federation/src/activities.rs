@@ -151,11 +151,12 @@ impl FederatedSite {
         format!("{}/ap/notes/{id}", self.public_url)
     }
 
-    /// `Follow` of another actor by the blog.
-    pub fn follow(&self, actor: &str) -> Value {
+    /// `Follow` of another actor by the blog; `nonce` makes each follow's id new (a
+    /// server takes an activity id once).
+    pub fn follow(&self, actor: &str, nonce: &str) -> Value {
         json!({
             "@context": "https://www.w3.org/ns/activitystreams",
-            "id": format!("{}#follows/{}", self.actor_id(), short_hash(actor)),
+            "id": format!("{}#follows/{}-{nonce}", self.actor_id(), short_hash(actor)),
             "type": "Follow",
             "actor": self.actor_id(),
             "object": actor

@@ -26,14 +26,18 @@ pub struct RemoteActor {
 const ACTOR_COLUMNS: &str =
     "id, host, inbox, shared_inbox, key_id, public_key_pem, name, profile_url, fetched_at";
 
-/// Stores (or refreshes) an actor as fetched.
+/// Stores (or refreshes) an actor as fetched; one fetched without its key (`key_id`
+/// empty) keeps the key stored before.
 pub async fn save_actor(exec: impl PgExecutor<'_>, actor: &RemoteActor) -> Result<(), StoreError> {
     sqlx::query(
         "insert into federation_actors (id, host, inbox, shared_inbox, key_id, public_key_pem, name, profile_url, fetched_at) \
          values ($1, $2, $3, $4, $5, $6, $7, $8, now()) \
          on conflict (id) do update set host = excluded.host, inbox = excluded.inbox, \
-             shared_inbox = excluded.shared_inbox, key_id = excluded.key_id, \
-             public_key_pem = excluded.public_key_pem, name = excluded.name, \
+                          shared_inbox = excluded.shared_inbox, \
+             key_id = case when excluded.key_id = '' then federation_actors.key_id else excluded.key_id end, \
+             public_key_pem = case when excluded.key_id = '' then federation_actors.public_key_pem \
+                 else excluded.public_key_pem end, \
+             name = excluded.name, \
              profile_url = excluded.profile_url, fetched_at = now()",
     )
     .bind(&actor.id)
@@ -267,10 +271,17 @@ pub async fn block(
     let block = sqlx::query_as(
         "with b as (insert into federation_blocks (kind, value) values ($1, $2) \
              on conflict (kind, value) do update set kind = excluded.kind returning *), \
-         unfollowed as (delete from federation_followers f using federation_actors a \
-             where a.id = f.actor_id and (($1 = 'actor' and a.id = $2) or ($1 = 'instance' and ( \
+                  blocked as (select a.id, a.host from federation_actors a \
+             where ($1 = 'actor' and a.id = $2) or ($1 = 'instance' and ( \
                  a.host = $2 or federation_hostname(a.host) = $2 \
-                 or right(federation_hostname(a.host), char_length($2) + 1) = '.' || $2)))) \
+                 or right(federation_hostname(a.host), char_length($2) + 1) = '.' || $2))), \
+         unfollowed as (delete from federation_followers f using blocked where blocked.id = f.actor_id), \
+         unfollowing as (delete from federation_following f using blocked where blocked.id = f.actor_id), \
+         cancelled as (update federation_deliveries d set status = 'failed', leased_until = null, \
+             last_error = 'The receiver was blocked.' \
+             where d.status = 'pending' and $1 = 'instance' and (d.host = $2 \
+                 or federation_hostname(d.host) = $2 \
+                 or right(federation_hostname(d.host), char_length($2) + 1) = '.' || $2)) \
          select kind, value, created_at from b",
     )
     .bind(kind)
@@ -331,14 +342,19 @@ pub async fn link_comment(
     Ok(())
 }
 
+/// The comment a remote note is: `actor_id`'s note of that id, or (without an actor) the
+/// first comment made of that id.
 pub async fn comment_by_object(
     exec: impl PgExecutor<'_>,
     object_id: &str,
+    actor_id: Option<&str>,
 ) -> Result<Option<FederatedComment>, StoreError> {
     let found = sqlx::query_as(
-        "select comment_id, object_id, actor_id from federation_comments where object_id = $1",
+        "select comment_id, object_id, actor_id from federation_comments \
+         where object_id = $1 and ($2::text is null or actor_id = $2) order by comment_id limit 1",
     )
     .bind(object_id)
+    .bind(actor_id)
     .fetch_optional(exec)
     .await?;
     Ok(found)

@@ -5,7 +5,6 @@ use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use gazette_domain::federation::admin::{BlockKind, FederationAdmin};
 use gazette_domain::federation::outreach::Outreach;
-use gazette_domain::federation::remote::Remote;
 use gazette_store::federation::{Block, Delivery, Followed, Follower, SentNote};
 
 use super::context::RequestContext;
@@ -32,25 +31,22 @@ fn admin(request: &RequestContext) -> Result<FederationAdmin<'_>, ApiError> {
     })
 }
 
-/// Reaching out to other servers, with federation on: for the admin's follows and the
-/// writers' replies (rare: a client of their own each).
-async fn outreach<'a>(
-    request: &'a RequestContext,
-    remote: &'a mut Option<Remote>,
-) -> Result<Outreach<'a>, ApiError> {
+/// Reaching out to other servers, with federation on: the admin's follows and the
+/// writers' replies, through the process's one federation client.
+fn outreach(request: &RequestContext) -> Result<Outreach<'_>, ApiError> {
     request.viewer.require_token()?;
-    let federation = request.config.federation.as_ref().ok_or_else(|| {
-        ApiError::bad_input(
+    let (Some(federation), Some(remote)) = (&request.config.federation, &request.config.remote)
+    else {
+        return Err(ApiError::bad_input(
             "federation",
             "Federation is off on this site (start Gazette with --federation).",
-        )
-    })?;
-    let client = Remote::new(federation)
-        .map_err(|error| ApiError::from(gazette_domain::DomainError::Internal(Box::new(error))))?;
+        ));
+    };
     Ok(Outreach {
         pool: &request.pool,
         federation,
-        remote: remote.insert(client),
+        commenting: &request.config.commenting,
+        remote,
         viewer: &request.viewer,
     })
 }
@@ -216,9 +212,7 @@ impl FederationQuery {
             .viewer
             .require_admin("see whom the blog follows")
             .map_err(ApiError::from)?;
-        let mut remote = None;
-        let followed = outreach(request, &mut remote)
-            .await?
+        let followed = outreach(request)?
             .following(rows(first)?)
             .await
             .map_err(ApiError::from)?;
@@ -368,9 +362,7 @@ impl FederationMutation {
             .viewer
             .require_admin("follow accounts on the fediverse")
             .map_err(ApiError::from)?;
-        let mut remote = None;
-        let followed = outreach(request, &mut remote)
-            .await?
+        let followed = outreach(request)?
             .follow(&input.actor)
             .await
             .map_err(ApiError::from)?;
@@ -391,9 +383,7 @@ impl FederationMutation {
             .viewer
             .require_admin("follow accounts on the fediverse")
             .map_err(ApiError::from)?;
-        let mut remote = None;
-        let stopped = outreach(request, &mut remote)
-            .await?
+        let stopped = outreach(request)?
             .unfollow(&input.actor)
             .await
             .map_err(ApiError::from)?;
@@ -409,9 +399,7 @@ impl FederationMutation {
         input: ReplyToFederatedPostInput,
     ) -> Result<ReplyToFederatedPostPayload> {
         let request = RequestContext::of(ctx)?;
-        let mut remote = None;
-        let note = outreach(request, &mut remote)
-            .await?
+        let note = outreach(request)?
             .reply(&input.object_id, &input.body)
             .await
             .map_err(ApiError::from)?;

@@ -24,6 +24,11 @@ const FUTURE: TimeDelta = TimeDelta::hours(1);
 /// A stored key that does not verify is fetched again only when older than this (a key
 /// rotation), so a flood of bad signatures makes no flood of fetches.
 const REFETCH_AFTER: TimeDelta = TimeDelta::minutes(1);
+/// The one answer for a key that cannot be had, whatever fetching it met (gone, refused,
+/// failed): telling them apart would let anyone probe what the server can reach.
+const KEY_UNAVAILABLE: &str = "The signer's key could not be fetched from its actor.";
+/// The longest id taken (the columns hold no more).
+const MAX_ID_BYTES: usize = 2048;
 
 /// A request to the inbox, as received.
 #[derive(Debug, Clone)]
@@ -81,9 +86,7 @@ impl From<FetchError> for InboxError {
             // what the server can reach.
             error => {
                 tracing::info!(%error, "the inbox could not fetch a signer's key");
-                InboxError::Unsigned(
-                    "The signer's key could not be fetched from its actor.".to_owned(),
-                )
+                InboxError::Unsigned(KEY_UNAVAILABLE.to_owned())
             }
         }
     }
@@ -165,9 +168,7 @@ pub async fn receive(
         // when asked again.
         Err(FetchError::Gone) => {
             let Some(kept) = store::actor_by_key(pool, &key_id).await? else {
-                return Err(InboxError::Unsigned(
-                    "The signer's key is gone from its server.".to_owned(),
-                ));
+                return Err(InboxError::Unsigned(KEY_UNAVAILABLE.to_owned()));
             };
             check_signature(site, &signature, request, &kept)?;
             return gone_actor(pool, remote, &incoming, &claimed_actor, &kept).await;
@@ -188,6 +189,7 @@ pub async fn receive(
         Found::Stored(actor) => actor,
         Found::Fetched(actor) => {
             store::save_actor(pool, &actor).await?;
+            remote.vouched_for(&key_id);
             actor
         }
     };
@@ -203,7 +205,7 @@ pub async fn receive(
     // A signed request is good for 12 hours: the same activity sent again within them
     // (a retry, or a replay) is taken once.
     if let Some(id) = activity.get("id").and_then(Value::as_str)
-        && !store::first_receipt(pool, id).await?
+        && !store::first_receipt(pool, &receipt_key(&actor.id, id)).await?
     {
         return Ok(Received::Ignored);
     }
@@ -396,7 +398,8 @@ async fn act(
         }
         Incoming::Create(note) => reply(pool, federation, commenting, actor, note).await,
         Incoming::Update(note) => {
-            let Some(linked) = store::comment_by_object(pool, &note.id).await? else {
+            let Some(linked) = store::comment_by_object(pool, &note.id, Some(&actor.id)).await?
+            else {
                 return Ok(Received::Ignored);
             };
             if linked.actor_id != actor.id || note.attributed_to.as_deref() != Some(&actor.id) {
@@ -477,7 +480,7 @@ async fn reply(
     } else {
         let parent = match federation.comment_of(in_reply_to) {
             Some(id) => Some(id),
-            None => store::comment_by_object(pool, in_reply_to)
+            None => store::comment_by_object(pool, in_reply_to, None)
                 .await?
                 .map(|linked| linked.comment_id),
         };
@@ -525,7 +528,11 @@ async fn reply(
             author_url: actor.profile_url.clone().or_else(|| Some(actor.id.clone())),
             body: comment_text(&note),
             // A retried delivery of the same note finds the first comment.
-            client_mutation_id: Some(ClientKey::remote_actor(&note.id).as_str().to_owned()),
+            client_mutation_id: Some(
+                ClientKey::remote_actor(&format!("{}\n{}", actor.id, note.id))
+                    .as_str()
+                    .to_owned(),
+            ),
             federated: Some(FederatedOrigin {
                 object_id: note.id.clone(),
                 actor_id: actor.id.clone(),
@@ -544,7 +551,7 @@ async fn delete_comment(
     actor_id: &str,
     object_id: &str,
 ) -> Result<Received, InboxError> {
-    let Some(linked) = store::comment_by_object(pool, object_id).await? else {
+    let Some(linked) = store::comment_by_object(pool, object_id, Some(actor_id)).await? else {
         return Ok(Received::Ignored);
     };
     if linked.actor_id != actor_id {
@@ -602,10 +609,26 @@ fn check_ids(
         _ => None,
     };
     let activity_id = activity.get("id").and_then(Value::as_str);
+    let too_long = [activity_id, object_id]
+        .into_iter()
+        .flatten()
+        .any(|id| id.len() > MAX_ID_BYTES);
+    if too_long {
+        return Err(InboxError::Unreadable(format!(
+            "An activity's id and its object's may have at most {MAX_ID_BYTES} bytes."
+        )));
+    }
     if activity_id.is_some_and(|id| !theirs(id)) || object_id.is_some_and(|id| !theirs(id)) {
         return Err(InboxError::Unreadable(
             "An activity's id and its object's must be on its actor's own server.".to_owned(),
         ));
     }
     Ok(())
+}
+
+/// What a receipt is remembered by: the actor and the id together (an account cannot
+/// take another's ids first), digested to fit the column.
+fn receipt_key(actor: &str, id: &str) -> String {
+    use sha2::{Digest as _, Sha256};
+    hex::encode(Sha256::digest(format!("{actor}\n{id}").as_bytes()))
 }

@@ -108,7 +108,15 @@ pub async fn article(
 /// The host of a URL (with its port when not the scheme's): what instance blocks name.
 pub fn host_of(url: &str) -> Option<String> {
     let parsed = url::Url::parse(url).ok()?;
-    let host = parsed.host_str()?.to_ascii_lowercase();
+    // One address, one host: `[::ffff:127.0.0.1]` is 127.0.0.1.
+    let host = match parsed.host()? {
+        url::Host::Ipv6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => format!("[{v6}]"),
+        },
+        url::Host::Ipv4(v4) => v4.to_string(),
+        url::Host::Domain(name) => name.trim_end_matches('.').to_ascii_lowercase(),
+    };
     Some(match parsed.port() {
         Some(port) => format!("{host}:{port}"),
         None => host,

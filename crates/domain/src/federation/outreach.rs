@@ -19,15 +19,37 @@ use crate::policy::Viewer;
 pub struct Outreach<'a> {
     pub pool: &'a PgPool,
     pub federation: &'a Federation,
+    /// The comment rules: a writer's replies count against its rate limit.
+    pub commenting: &'a crate::commenting::Commenting,
     pub remote: &'a Remote,
     pub viewer: &'a Viewer,
 }
 
+/// The longest id taken (the columns hold no more).
+const MAX_ID_BYTES: usize = 2048;
+
+/// A fetch that failed, as the caller is told: what it met is logged, not told (writers
+/// are not to learn what the server can reach inside its network).
 fn unreachable(field: &str, what: &str, error: &FetchError) -> DomainError {
     match error {
         FetchError::Store => DomainError::Unavailable,
-        error => DomainError::bad_input(field, format!("{what} could not be fetched: {error}.")),
+        error => {
+            tracing::info!(%error, field, "a follow or reply could not fetch what it names");
+            DomainError::bad_input(
+                field,
+                format!(
+                    "{what} could not be fetched from its server (it must be a public https address)."
+                ),
+            )
+        }
     }
+}
+
+fn busy() -> DomainError {
+    DomainError::bad_input(
+        "federation",
+        "Other follows or replies are being sent to the fediverse: try again in a few seconds.",
+    )
 }
 
 impl Outreach<'_> {
@@ -35,12 +57,8 @@ impl Outreach<'_> {
     /// it is not blocked.
     async fn actor(&self, field: &str, id: &str) -> Result<RemoteActor, DomainError> {
         let id = id.trim();
-        if host_of(id).is_none() {
-            return Err(DomainError::bad_input(
-                field,
-                "Give the account's ActivityPub id (a URL).",
-            ));
-        }
+        self.check_address(field, id, "the account's ActivityPub id")
+            .await?;
         let actor = self
             .remote
             .fetch_actor(id)
@@ -55,23 +73,47 @@ impl Outreach<'_> {
         Ok(actor)
     }
 
+    /// A URL of another server (not this site's), of a host that is not blocked: checked
+    /// before anything is fetched.
+    async fn check_address(&self, field: &str, url: &str, what: &str) -> Result<(), DomainError> {
+        let Some(host) = host_of(url).filter(|_| url.len() <= MAX_ID_BYTES) else {
+            return Err(DomainError::bad_input(
+                field,
+                format!("Give {what} (a URL)."),
+            ));
+        };
+        if url.starts_with(self.federation.site.public_url.as_str())
+            || host_of(&self.federation.site.public_url).as_deref() == Some(host.as_str())
+        {
+            return Err(DomainError::bad_input(
+                field,
+                "This is this site's own address: comment on the post here instead.",
+            ));
+        }
+        if store::is_blocked(self.pool, url, &host).await? {
+            return Err(DomainError::Forbidden(
+                "This account or its server is blocked.".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Follows another actor: a `Follow` is sent, and the follow is `pending` until its
     /// server accepts. Admins only.
     pub async fn follow(&self, actor: &str) -> Result<Followed, DomainError> {
         self.viewer
             .require_admin("follow accounts on the fediverse")?;
+        let _permit = self.remote.outreach_permit().ok_or_else(busy)?;
         let actor = self.actor("actor", actor).await?;
         let site = &self.federation.site;
-        if actor.id == site.actor_id() {
-            return Err(DomainError::bad_input(
-                "actor",
-                "The blog cannot follow itself.",
-            ));
-        }
-        let follow = site.follow(&actor.id);
-        let follow_id = follow["id"].as_str().unwrap_or_default().to_owned();
+        let nonce = chrono::Utc::now().timestamp_millis().to_string();
         let mut tx = self.pool.begin().await?;
-        let followed = store::add_following(&mut *tx, &actor.id, &follow_id).await?;
+        // A follow already pending keeps its id, so its Accept is recognised.
+        let proposed = site.follow(&actor.id, &nonce);
+        let proposed_id = proposed["id"].as_str().unwrap_or_default().to_owned();
+        let followed = store::add_following(&mut *tx, &actor.id, &proposed_id).await?;
+        let mut follow = proposed;
+        follow["id"] = Value::String(followed.follow_id.clone());
         queue_to(&mut tx, &actor, &follow).await?;
         tx.commit().await?;
         Ok(followed)
@@ -88,7 +130,7 @@ impl Outreach<'_> {
         };
         if let Some(remote) = store::actor(&mut *tx, actor.trim()).await? {
             let site = &self.federation.site;
-            let mut follow = site.follow(&remote.id);
+            let mut follow = site.follow(&remote.id, "");
             follow["id"] = Value::String(follow_id);
             queue_to(&mut tx, &remote, &site.undo(follow)).await?;
         }
@@ -110,21 +152,50 @@ impl Outreach<'_> {
         let body = commenting::check_body(body)?;
         let html = commenting::render_body(&body)?;
         let object = object.trim();
-        if host_of(object).is_none() {
-            return Err(DomainError::bad_input(
-                "objectId",
-                "Give the post's ActivityPub id (a URL).",
-            ));
+        self.check_address("objectId", object, "the post's ActivityPub id or address")
+            .await?;
+        // Each writer's replies count against the comment rate limit, as theirs.
+        commenting::count_rate(
+            self.pool,
+            self.commenting,
+            &crate::clients::ClientKey::writer(owner.author_id),
+        )
+        .await?;
+        let _permit = self.remote.outreach_permit().ok_or_else(busy)?;
+        let fetch = |url: String| async move {
+            self.remote
+                .fetch(&url)
+                .await
+                .map_err(|error| unreachable("objectId", "The post", &error))
+        };
+        let mut document = fetch(object.to_owned()).await?;
+        // A page's address (Mastodon's `/@user/1`) names the post by another id: the post
+        // is what that id answers, which must say it is itself.
+        let first_id = document
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        if first_id != object
+            && host_of(&first_id) == host_of(object)
+            && first_id.len() <= MAX_ID_BYTES
+        {
+            document = fetch(first_id.clone()).await?;
         }
-        let document = self
-            .remote
-            .fetch(object)
-            .await
-            .map_err(|error| unreachable("objectId", "The post", &error))?;
         let object_id = document
             .get("id")
             .and_then(Value::as_str)
             .unwrap_or_default();
+        let is_post = matches!(
+            document.get("type").and_then(Value::as_str),
+            Some("Note" | "Article" | "Page" | "Question")
+        );
+        if object_id != first_id || !is_post {
+            return Err(DomainError::bad_input(
+                "objectId",
+                "This address does not hold a post (a Note, Article or Page) of its own server.",
+            ));
+        }
         let author = document
             .get("attributedTo")
             .and_then(|value| match value {

@@ -25,7 +25,11 @@ const DOCUMENT_BYTES: usize = 1024 * 1024;
 const ACTOR_FRESH: TimeDelta = TimeDelta::hours(24);
 /// A key that could not be fetched is not tried again for this long.
 const FAILURE_BACKOFF: Duration = Duration::from_secs(300);
-const MAX_REMEMBERED_FAILURES: usize = 10_000;
+/// An actor fetched for a key whose signature did not verify is used again for this long.
+const FETCHED_KEPT: Duration = Duration::from_secs(60);
+const MAX_REMEMBERED: usize = 10_000;
+/// Follows and replies sent by the blog's staff at once, per process.
+const MAX_OUTREACH: usize = 2;
 /// Fetches under way at once, per process.
 const MAX_FETCHES: usize = 16;
 /// What is asked for when fetching.
@@ -57,9 +61,13 @@ impl From<StoreError> for FetchError {
 pub struct Remote {
     client: reqwest::Client,
     federation: Federation,
-    /// Keys that could not be fetched, and until when they are not tried again.
-    failures: Arc<Mutex<HashMap<String, Instant>>>,
+    /// Recent fetches of keys, by the key's address: failures, and actors not yet vouched
+    /// for by a verified signature.
+    recent: Arc<Mutex<HashMap<String, Remembered>>>,
     fetches: Arc<Semaphore>,
+    /// Follows and replies the blog's staff send: each holds a GraphQL slot while it
+    /// fetches, so few at once.
+    outreach: Arc<Semaphore>,
 }
 
 impl Remote {
@@ -67,8 +75,9 @@ impl Remote {
         Ok(Self {
             client: crate::outbound::client(federation.allow_private, TIMEOUT)?,
             federation: federation.clone(),
-            failures: Arc::default(),
+            recent: Arc::default(),
             fetches: Arc::new(Semaphore::new(MAX_FETCHES)),
+            outreach: Arc::new(Semaphore::new(MAX_OUTREACH)),
         })
     }
 
@@ -219,14 +228,16 @@ impl Remote {
         {
             return Ok(Found::Stored(actor));
         }
-        if self.recently_failed(key_id) {
-            return Err(FetchError::Failed(format!(
-                "fetching {key_id} failed a moment ago"
-            )));
+        // What was fetched for this key a moment ago (a failure, or an actor not yet
+        // vouched for by a signature) is not fetched again: a flood of requests naming
+        // a key makes one fetch, not one each, whatever fragment or query they add.
+        let key_url = key_url_of(key_id);
+        if let Some(recent) = self.recent(&key_url, key_id, refresh) {
+            return recent.map(Found::Fetched);
         }
         let fetched = self.fetch_actor_for_key(key_id).await;
-        if matches!(fetched, Err(FetchError::Failed(_) | FetchError::Refused(_))) {
-            self.remember_failure(key_id);
+        if !matches!(fetched, Err(FetchError::Store)) {
+            self.remember(key_url, key_id, &fetched);
         }
         fetched.map(Found::Fetched)
     }
@@ -263,20 +274,30 @@ impl Remote {
     }
 
     /// Fetches the actor at `id` (its document must say it is that actor), to follow or
-    /// answer it; not stored here.
+    /// answer it; not stored here. Its key is kept only when it is in the actor's own
+    /// document (`<id>#…`): a key named elsewhere is for a signature to vouch for, and
+    /// is fetched then (so no document can claim another actor's key).
     pub async fn fetch_actor(&self, id: &str) -> Result<RemoteActor, FetchError> {
         let document = self.fetch(id).await?;
-        let key_id = document
+        let own_key = document
             .get("publicKey")
-            .and_then(|key| match key {
-                Value::Array(keys) => keys.first(),
-                key => Some(key),
+            .map(|key| match key {
+                Value::Array(keys) => keys.iter().collect(),
+                key => vec![key],
             })
-            .and_then(|key| key.get("id"))
-            .and_then(Value::as_str)
             .unwrap_or_default()
-            .to_owned();
-        let actor = read_actor(&document, &key_id)?;
+            .into_iter()
+            .filter_map(|key| key.get("id").and_then(Value::as_str))
+            .find(|key_id| key_url_of(key_id) == id)
+            .map(str::to_owned);
+        let actor = match own_key {
+            Some(key_id) => read_actor(&document, &key_id)?,
+            None => RemoteActor {
+                key_id: String::new(),
+                public_key_pem: String::new(),
+                ..read_actor_without_key(&document)?
+            },
+        };
         if actor.id != id {
             return Err(FetchError::Failed(format!(
                 "the document at {id} says it is another actor"
@@ -285,31 +306,81 @@ impl Remote {
         Ok(actor)
     }
 
-    fn recently_failed(&self, key_id: &str) -> bool {
-        let failures = self
-            .failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        failures
-            .get(key_id)
-            .is_some_and(|until| *until > Instant::now())
+    /// A permit to reach out (follow, reply) now, if fewer than two are under way.
+    pub fn outreach_permit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.outreach.clone().try_acquire_owned().ok()
     }
 
-    /// A key that could not be fetched is not fetched again for a while: a flood of
-    /// requests naming it makes one fetch, not one each.
-    fn remember_failure(&self, key_id: &str) {
-        let mut failures = self
-            .failures
+    /// A signature made with this key verified, and its actor is stored: what was
+    /// remembered of fetching it is dropped (the stored actor is the record now).
+    pub fn vouched_for(&self, key_id: &str) {
+        self.recent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&key_url_of(key_id));
+    }
+
+    /// A fetch for `key_url` remembered and still good: a failure (for any key id of
+    /// that address), or the actor fetched for exactly `key_id` (not when `refresh`).
+    fn recent(
+        &self,
+        key_url: &str,
+        key_id: &str,
+        refresh: bool,
+    ) -> Option<Result<RemoteActor, FetchError>> {
+        let recent = self
+            .recent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let remembered = recent.get(key_url)?;
+        if remembered.until <= Instant::now() {
+            return None;
+        }
+        match &remembered.result {
+            Err(error) => Some(Err(error.clone())),
+            Ok(actor) if !refresh && actor.key_id == key_id => Some(Ok(actor.clone())),
+            Ok(_) => None,
+        }
+    }
+
+    fn remember(&self, key_url: String, key_id: &str, result: &Result<RemoteActor, FetchError>) {
+        let mut recent = self
+            .recent
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = Instant::now();
-        if failures.len() >= MAX_REMEMBERED_FAILURES {
-            failures.retain(|_, until| *until > now);
+        if recent.len() >= MAX_REMEMBERED {
+            recent.retain(|_, remembered| remembered.until > now);
         }
-        if failures.len() < MAX_REMEMBERED_FAILURES {
-            failures.insert(key_id.to_owned(), now + FAILURE_BACKOFF);
+        if recent.len() >= MAX_REMEMBERED {
+            return;
         }
+        let until = now
+            + match result {
+                Ok(_) => FETCHED_KEPT,
+                Err(_) => FAILURE_BACKOFF,
+            };
+        let _ = key_id;
+        recent.insert(
+            key_url,
+            Remembered {
+                result: result.clone(),
+                until,
+            },
+        );
     }
+}
+
+/// A key's address: its id without fragment or query.
+fn key_url_of(key_id: &str) -> String {
+    key_id.split(['#', '?']).next().unwrap_or(key_id).to_owned()
+}
+
+/// What a fetch for a key gave, and until when it is used instead of fetching again.
+#[derive(Debug, Clone)]
+struct Remembered {
+    result: Result<RemoteActor, FetchError>,
+    until: Instant,
 }
 
 /// An actor found for a key: as stored, or fetched just now (to be stored once its
@@ -331,9 +402,7 @@ impl Found {
 /// What the blog keeps of an actor document whose key is `key_id`.
 fn read_actor(document: &Value, key_id: &str) -> Result<RemoteActor, FetchError> {
     let failed = |what: &str| FetchError::Failed(format!("the actor document has no {what}"));
-    let text = |name: &str| document.get(name).and_then(Value::as_str);
-    let id = text("id").ok_or_else(|| failed("id"))?.to_owned();
-    let inbox = text("inbox").ok_or_else(|| failed("inbox"))?.to_owned();
+    let actor = read_actor_without_key(document)?;
     let keys: Vec<&Value> = match document.get("publicKey") {
         Some(Value::Array(keys)) => keys.iter().collect(),
         Some(key) => vec![key],
@@ -343,7 +412,12 @@ fn read_actor(document: &Value, key_id: &str) -> Result<RemoteActor, FetchError>
         .into_iter()
         .find(|key| key.get("id").and_then(Value::as_str) == Some(key_id))
         .ok_or_else(|| failed(&format!("key {key_id}")))?;
-    if key.get("owner").and_then(Value::as_str).unwrap_or(&id) != id {
+    if key
+        .get("owner")
+        .and_then(Value::as_str)
+        .unwrap_or(&actor.id)
+        != actor.id
+    {
         return Err(FetchError::Failed(format!(
             "the key {key_id} belongs to another actor"
         )));
@@ -351,8 +425,21 @@ fn read_actor(document: &Value, key_id: &str) -> Result<RemoteActor, FetchError>
     let pem = key
         .get("publicKeyPem")
         .and_then(Value::as_str)
-        .filter(|pem| signatures::public_key_from_pem(pem).is_some())
+        .filter(|pem| pem.len() <= 16384 && signatures::public_key_from_pem(pem).is_some())
         .ok_or_else(|| failed("readable RSA public key"))?;
+    Ok(RemoteActor {
+        key_id: key_id.to_owned(),
+        public_key_pem: pem.to_owned(),
+        ..actor
+    })
+}
+
+/// What the blog keeps of an actor document, but its key.
+fn read_actor_without_key(document: &Value) -> Result<RemoteActor, FetchError> {
+    let failed = |what: &str| FetchError::Failed(format!("the actor document has no {what}"));
+    let text = |name: &str| document.get(name).and_then(Value::as_str);
+    let id = text("id").ok_or_else(|| failed("id"))?.to_owned();
+    let inbox = text("inbox").ok_or_else(|| failed("inbox"))?.to_owned();
     let host = host_of(&id).ok_or_else(|| failed("URL as its id"))?;
     let name = text("name")
         .filter(|name| !name.trim().is_empty())
@@ -386,7 +473,7 @@ fn read_actor(document: &Value, key_id: &str) -> Result<RemoteActor, FetchError>
         .into_iter()
         .flatten()
         .any(|url| url.len() > 2048);
-    if too_long || pem.len() > 16384 {
+    if too_long {
         return Err(FetchError::Failed(
             "the actor document's addresses or key are too long".to_owned(),
         ));
@@ -396,8 +483,8 @@ fn read_actor(document: &Value, key_id: &str) -> Result<RemoteActor, FetchError>
         host,
         inbox,
         shared_inbox,
-        key_id: key_id.to_owned(),
-        public_key_pem: pem.to_owned(),
+        key_id: String::new(),
+        public_key_pem: String::new(),
         name: display_name(name),
         profile_url: profile_url.filter(|url| {
             url.len() <= 2048 && (url.starts_with("https://") || url.starts_with("http://"))
@@ -478,15 +565,11 @@ impl Remote {
 /// A remote name as a byline may show it: without control, direction-changing or
 /// invisible characters (which would garble or spoof the byline), at most 200 characters.
 fn display_name(name: &str) -> String {
-    name.chars()
-        .filter(|c| {
-            !c.is_control()
-                && !matches!(c,
-                    '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}'
-                    | '\u{feff}' | '\u{061c}' | '\u{180e}')
-        })
+    let kept: String = name
+        .chars()
+        .map(|c| if c.is_whitespace() { ' ' } else { c })
+        .filter(|c| *c == ' ' || (!c.is_control() && crate::commenting::is_visible(*c)))
         .take(200)
-        .collect::<String>()
-        .trim()
-        .to_owned()
+        .collect();
+    kept.split_whitespace().collect::<Vec<_>>().join(" ")
 }
