@@ -253,6 +253,18 @@ pub async fn first_receipt(
     Ok(first.unwrap_or(false))
 }
 
+/// Forgets a receipt (the activity was not taken after all: a retry must be heard).
+pub async fn forget_receipt(
+    exec: impl PgExecutor<'_>,
+    activity_id: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("delete from federation_received where activity_id = $1")
+        .bind(activity_id)
+        .execute(exec)
+        .await?;
+    Ok(())
+}
+
 /// A block, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Block {

@@ -204,12 +204,24 @@ pub async fn receive(
     check_ids(federation, &actor, &activity, &incoming)?;
     // A signed request is good for 12 hours: the same activity sent again within them
     // (a retry, or a replay) is taken once.
-    if let Some(id) = activity.get("id").and_then(Value::as_str)
-        && !store::first_receipt(pool, &receipt_key(&actor.id, id)).await?
+    let receipt = activity
+        .get("id")
+        .and_then(Value::as_str)
+        .map(|id| receipt_key(&actor.id, id));
+    if let Some(receipt) = &receipt
+        && !store::first_receipt(pool, receipt).await?
     {
         return Ok(Received::Ignored);
     }
-    act(pool, federation, commenting, &actor, &activity, incoming).await
+    let acted = act(pool, federation, commenting, &actor, &activity, incoming).await;
+    // Not taken (refused for now, the database away): a retry of it must be heard.
+    if acted.is_err()
+        && let Some(receipt) = &receipt
+        && let Err(error) = store::forget_receipt(pool, receipt).await
+    {
+        tracing::warn!(error = %gazette_store::display_chain(&error), "cannot forget a refused activity's receipt");
+    }
+    acted
 }
 
 fn read_signature(request: &InboxRequest<'_>) -> Result<SignatureHeader, InboxError> {
