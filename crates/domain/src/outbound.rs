@@ -70,3 +70,30 @@ pub async fn read_limited(mut response: reqwest::Response, limit: usize) -> Opti
     }
     Some(body)
 }
+
+/// What a receiver that refused a delivery said: when to try again (`Retry-After` in
+/// seconds), and the start of its answer as one line of text (at most 200 characters of
+/// its first 4 KiB, without control characters), for the delivery's error.
+pub async fn refusal(mut response: reqwest::Response) -> (Option<Duration>, String) {
+    const ANSWER_BYTES: usize = 4096;
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let mut answer = Vec::new();
+    while answer.len() < ANSWER_BYTES {
+        match response.chunk().await {
+            Ok(Some(chunk)) => answer.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    answer.truncate(ANSWER_BYTES);
+    let excerpt = String::from_utf8_lossy(&answer)
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect();
+    (retry_after, excerpt)
+}

@@ -13,11 +13,9 @@ use gazette_domain::federation::{Federation, fanout};
 use gazette_domain::webhooks::RetrySchedule;
 use gazette_store::federation::{self as store, ClaimedDelivery};
 use gazette_store::{PgPool, StoreError};
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 
-use crate::in_flight::PerReceiver;
-use crate::scheduler::{Runner, stopped};
+use crate::delivery_loop::{self, Pace, Queue};
+use crate::scheduler::Runner;
 
 /// A claimed delivery is this worker's for this long: the timeout and a margin.
 const LEASE: Duration = Duration::from_secs(20);
@@ -31,105 +29,94 @@ const KEEP_DELIVERIES: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 /// Fan-out batches per round, so deliveries start while a large backlog is fanned out.
 const FAN_OUT_ROUNDS: usize = 4;
 
-/// Fans out and delivers until the worker stops.
+/// Fans out and delivers until the worker stops (see [`crate::delivery_loop`]).
 pub(crate) async fn federate(runner: Runner) {
     let Some(federation) = runner.config.federation.clone() else {
         return;
     };
     let remote = match Remote::new(&federation) {
-        Ok(remote) => Arc::new(remote),
+        Ok(remote) => remote,
         Err(error) => {
             tracing::error!(%error, "federation deliveries cannot be made");
             return;
         }
     };
-    let retries = Arc::new(runner.config.webhooks.retries.clone());
-    let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
-    let per_instance = Arc::new(PerReceiver::new(PER_INSTANCE));
-    let mut tasks = JoinSet::new();
-    let mut stopping = runner.stopping.clone();
-    let mut last_prune = Instant::now();
-    loop {
-        if *stopping.borrow() {
-            break;
-        }
-        fan_out(&runner.pool, &federation).await;
-        let free = in_flight.available_permits();
-        let claimed = match free {
-            0 => Ok(Vec::new()),
-            free => claim(&runner.pool, free, &per_instance).await,
-        };
-        let claimed = claimed.unwrap_or_else(|error| {
-            tracing::warn!(error = %gazette_store::display_chain(&error), "cannot claim federation deliveries; retrying");
-            Vec::new()
-        });
-        let full = !claimed.is_empty() && claimed.len() == free;
-        for delivery in claimed {
-            let Ok(permit) = in_flight.clone().try_acquire_owned() else {
-                break;
-            };
-            let (remote, pool, per_instance, retries) = (
-                remote.clone(),
-                runner.pool.clone(),
-                per_instance.clone(),
-                retries.clone(),
-            );
-            tasks.spawn(async move {
-                let host = delivery.host.clone();
-                attempt(&remote, &pool, &retries, delivery).await;
-                per_instance.release(&host);
-                drop(permit);
-            });
-        }
-        if last_prune.elapsed() > Duration::from_secs(3600) {
-            last_prune = Instant::now();
-            if let Err(error) = store::prune(&runner.pool, KEEP_DELIVERIES).await {
-                tracing::warn!(error = %gazette_store::display_chain(&error), "cannot prune old federation deliveries");
-            }
-        }
-        tokio::select! {
-            () = tokio::time::sleep(POLL), if !full => {}
-            () = runner.federation_changed.notified() => {}
-            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
-            () = stopped(&mut stopping) => break,
-        }
-    }
-    let _ = tokio::time::timeout(TIMEOUT, async {
-        while tasks.join_next().await.is_some() {}
-    })
+    let federator = Arc::new(Federator {
+        pool: runner.pool.clone(),
+        federation,
+        remote,
+        retries: runner.config.webhooks.retries.clone(),
+    });
+    let pace = Pace {
+        in_flight: IN_FLIGHT,
+        per_receiver: PER_INSTANCE,
+        poll: POLL,
+        prune_every: Duration::from_secs(3600),
+        drain: TIMEOUT,
+    };
+    delivery_loop::run(
+        federator,
+        pace,
+        runner.stopping.clone(),
+        runner.federation_changed.clone(),
+    )
     .await;
 }
 
-async fn fan_out(pool: &PgPool, federation: &Federation) {
-    for _ in 0..FAN_OUT_ROUNDS {
-        match fanout::fan_out(pool, federation).await {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(error) => {
-                tracing::warn!(error = %gazette_store::display_chain(&error), "cannot fan out federation events; retrying");
-                break;
+struct Federator {
+    pool: PgPool,
+    federation: Federation,
+    remote: Remote,
+    retries: RetrySchedule,
+}
+
+impl Queue for Federator {
+    type Delivery = ClaimedDelivery;
+    type Receiver = String;
+    const NAME: &'static str = "federation deliveries";
+
+    fn receiver(delivery: &ClaimedDelivery) -> String {
+        delivery.host.clone()
+    }
+
+    fn id(delivery: &ClaimedDelivery) -> i64 {
+        delivery.id
+    }
+
+    /// Queued events become deliveries first, a few batches a round, so deliveries start
+    /// while a large backlog is fanned out.
+    async fn prepare(&self) {
+        for _ in 0..FAN_OUT_ROUNDS {
+            match fanout::fan_out(&self.pool, &self.federation).await {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(error = %gazette_store::display_chain(&error), "cannot fan out federation events; retrying");
+                    break;
+                }
             }
         }
     }
-}
 
-/// Claims up to `free` due deliveries, none for an instance with [`PER_INSTANCE`] under
-/// way; what one claim brings beyond that is handed back.
-async fn claim(
-    pool: &PgPool,
-    free: usize,
-    per_instance: &PerReceiver<String>,
-) -> Result<Vec<ClaimedDelivery>, StoreError> {
-    let limit = i64::try_from(free).unwrap_or(i64::MAX);
-    let claimed = store::claim_deliveries(pool, limit, LEASE, &per_instance.busy()).await?;
-    let (kept, handed_back): (Vec<_>, Vec<_>) = claimed
-        .into_iter()
-        .partition(|delivery| per_instance.take(&delivery.host));
-    if !handed_back.is_empty() {
-        let ids: Vec<i64> = handed_back.iter().map(|delivery| delivery.id).collect();
-        store::hand_back_deliveries(pool, &ids).await?;
+    async fn claim(
+        &self,
+        limit: i64,
+        busy: Vec<String>,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        store::claim_deliveries(&self.pool, limit, LEASE, &busy).await
     }
-    Ok(kept)
+
+    async fn hand_back(&self, ids: Vec<i64>) -> Result<(), StoreError> {
+        store::hand_back_deliveries(&self.pool, &ids).await
+    }
+
+    async fn attempt(self: Arc<Self>, delivery: ClaimedDelivery) {
+        attempt(&self.remote, &self.pool, &self.retries, delivery).await;
+    }
+
+    async fn prune(&self) -> Result<u64, StoreError> {
+        store::prune(&self.pool, KEEP_DELIVERIES).await
+    }
 }
 
 async fn attempt(

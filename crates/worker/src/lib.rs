@@ -5,6 +5,7 @@
 //! published when their time comes.
 
 mod changes;
+mod delivery_loop;
 mod error;
 mod federation;
 mod in_flight;

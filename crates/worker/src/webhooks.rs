@@ -12,12 +12,10 @@ use gazette_domain::webhooks::{self as rules, EndpointRules, RetrySchedule};
 use gazette_store::webhooks::{self, Claimed};
 use gazette_store::{SiteConfig, StoreError};
 use serde_json::Value;
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 
+use crate::delivery_loop::{self, Pace, Queue};
 use crate::error::WorkerError;
-use crate::in_flight::PerReceiver;
-use crate::scheduler::{Runner, stopped};
+use crate::scheduler::Runner;
 
 /// A receiver has this long to answer.
 const TIMEOUT: Duration = Duration::from_secs(15);
@@ -27,8 +25,6 @@ const LEASE: Duration = Duration::from_secs(20);
 /// Deliveries in flight at once, in all, and to one endpoint.
 const IN_FLIGHT: usize = 16;
 const PER_ENDPOINT: usize = 2;
-/// The most of a receiver's answer that is read (for the delivery's error text).
-const ANSWER_BYTES: usize = 4096;
 /// Without a wake-up, look for due deliveries this often.
 const POLL: Duration = Duration::from_secs(1);
 /// Events delivered everywhere are kept this long (for redelivery), then forgotten.
@@ -48,9 +44,10 @@ struct Deliverer {
     key: EditTokenKey,
     settings: WebhookSettings,
     site: SiteConfig,
+    pool: gazette_store::PgPool,
 }
 
-/// Delivers until the worker stops; `woken` says an event may be waiting.
+/// Delivers until the worker stops (see [`crate::delivery_loop`]).
 pub(crate) async fn deliver(runner: Runner) {
     let settings = runner.config.webhooks.clone();
     let Some(key) = settings.key.clone() else {
@@ -69,58 +66,21 @@ pub(crate) async fn deliver(runner: Runner) {
         key,
         settings,
         site: runner.config.feeds.site.clone(),
+        pool: runner.pool.clone(),
     });
-    let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
-    // Deliveries under way per endpoint: a slow endpoint holds two slots, not all of them.
-    let per_endpoint = Arc::new(PerReceiver::new(PER_ENDPOINT));
-    let mut tasks = JoinSet::new();
-    let mut stopping = runner.stopping.clone();
-    let mut last_prune = Instant::now();
-    loop {
-        if *stopping.borrow() {
-            break;
-        }
-        let free = in_flight.available_permits();
-        let claimed = match free {
-            0 => Ok(Vec::new()),
-            free => claim(&runner, free, &per_endpoint).await,
-        };
-        let claimed = claimed.unwrap_or_else(|error| {
-            tracing::warn!(error = %gazette_store::display_chain(&error), "cannot claim webhook deliveries; retrying");
-            Vec::new()
-        });
-        let full = !claimed.is_empty() && claimed.len() == free;
-        for delivery in claimed {
-            let Ok(permit) = in_flight.clone().try_acquire_owned() else {
-                break;
-            };
-            let deliverer = deliverer.clone();
-            let pool = runner.pool.clone();
-            let per_endpoint = per_endpoint.clone();
-            tasks.spawn(async move {
-                let webhook = delivery.webhook.id;
-                deliverer.attempt(&pool, delivery).await;
-                per_endpoint.release(&webhook);
-                drop(permit);
-            });
-        }
-        if last_prune.elapsed() > Duration::from_secs(3600) {
-            last_prune = Instant::now();
-            if let Err(error) = webhooks::prune(&runner.pool, KEEP_EVENTS).await {
-                tracing::warn!(error = %gazette_store::display_chain(&error), "cannot prune old events");
-            }
-        }
-        tokio::select! {
-            () = tokio::time::sleep(POLL), if !full => {}
-            () = runner.outbox_changed.notified() => {}
-            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
-            () = stopped(&mut stopping) => break,
-        }
-    }
-    // Deliveries under way finish (each within its timeout); the rest keep their leases.
-    let _ = tokio::time::timeout(TIMEOUT, async {
-        while tasks.join_next().await.is_some() {}
-    })
+    let pace = Pace {
+        in_flight: IN_FLIGHT,
+        per_receiver: PER_ENDPOINT,
+        poll: POLL,
+        prune_every: Duration::from_secs(3600),
+        drain: TIMEOUT,
+    };
+    delivery_loop::run(
+        deliverer,
+        pace,
+        runner.stopping.clone(),
+        runner.outbox_changed.clone(),
+    )
     .await;
 }
 
@@ -129,27 +89,34 @@ fn client(settings: &WebhookSettings) -> Result<reqwest::Client, WorkerError> {
         .map_err(|error| WorkerError::Hub(error.to_string()))
 }
 
-/// Claims up to `free` due deliveries, none for an endpoint that has [`PER_ENDPOINT`]
-/// under way already, and counts them in; what one claim brings beyond that for an
-/// endpoint is handed back at once for a later round.
-async fn claim(
-    runner: &Runner,
-    free: usize,
-    per_endpoint: &PerReceiver<i64>,
-) -> Result<Vec<Claimed>, StoreError> {
-    let limit = i64::try_from(free).unwrap_or(i64::MAX);
-    let claimed = webhooks::claim_due(&runner.pool, limit, LEASE, &per_endpoint.busy()).await?;
-    let (kept, handed_back): (Vec<Claimed>, Vec<Claimed>) = claimed
-        .into_iter()
-        .partition(|delivery| per_endpoint.take(&delivery.webhook.id));
-    if !handed_back.is_empty() {
-        let ids: Vec<i64> = handed_back
-            .iter()
-            .map(|delivery| delivery.delivery_id)
-            .collect();
-        webhooks::hand_back(&runner.pool, &ids).await?;
+impl Queue for Deliverer {
+    type Delivery = Claimed;
+    type Receiver = i64;
+    const NAME: &'static str = "webhook deliveries";
+
+    fn receiver(delivery: &Claimed) -> i64 {
+        delivery.webhook.id
     }
-    Ok(kept)
+
+    fn id(delivery: &Claimed) -> i64 {
+        delivery.delivery_id
+    }
+
+    async fn claim(&self, limit: i64, busy: Vec<i64>) -> Result<Vec<Claimed>, StoreError> {
+        webhooks::claim_due(&self.pool, limit, LEASE, &busy).await
+    }
+
+    async fn hand_back(&self, ids: Vec<i64>) -> Result<(), StoreError> {
+        webhooks::hand_back(&self.pool, &ids).await
+    }
+
+    async fn attempt(self: Arc<Self>, delivery: Claimed) {
+        Deliverer::attempt(&self, delivery).await;
+    }
+
+    async fn prune(&self) -> Result<u64, StoreError> {
+        webhooks::prune(&self.pool, KEEP_EVENTS).await
+    }
 }
 
 /// What came of one attempt.
@@ -165,7 +132,8 @@ enum Outcome {
 }
 
 impl Deliverer {
-    async fn attempt(&self, pool: &gazette_store::PgPool, delivery: Claimed) {
+    async fn attempt(&self, delivery: Claimed) {
+        let pool = &self.pool;
         let started = Instant::now();
         let outcome = self.send(&delivery).await;
         let attempts = u32::try_from(delivery.attempts).unwrap_or(u32::MAX);
@@ -284,7 +252,7 @@ impl Deliverer {
             .body(body)
             .send()
             .await;
-        let mut response = match sent {
+        let response = match sent {
             Ok(response) => response,
             Err(error) => {
                 return Outcome::Failed {
@@ -301,26 +269,7 @@ impl Deliverer {
         if status == reqwest::StatusCode::GONE {
             return Outcome::Gone;
         }
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let mut answer = Vec::new();
-        while answer.len() < ANSWER_BYTES {
-            match response.chunk().await {
-                Ok(Some(chunk)) => answer.extend_from_slice(&chunk),
-                _ => break,
-            }
-        }
-        answer.truncate(ANSWER_BYTES);
-        let answer = String::from_utf8_lossy(&answer);
-        let answer: String = answer
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(200)
-            .collect();
+        let (retry_after, answer) = gazette_domain::outbound::refusal(response).await;
         Outcome::Failed {
             code: Some(status.as_u16()),
             error: format!("The receiver answered {status}: {answer}"),

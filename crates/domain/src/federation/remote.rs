@@ -540,20 +540,7 @@ impl Remote {
         if status.is_success() {
             return Delivered::Accepted(status.as_u16());
         }
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let answer = crate::outbound::read_limited(response, 4096)
-            .await
-            .unwrap_or_default();
-        let answer: String = String::from_utf8_lossy(&answer)
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(200)
-            .collect();
+        let (retry_after, answer) = crate::outbound::refusal(response).await;
         Delivered::Failed {
             code: Some(status.as_u16()),
             error: format!("The inbox answered {status}: {answer}"),
