@@ -189,7 +189,7 @@ impl Metrics {
             ),
         );
         up_since.set(unix_seconds(SystemTime::now()));
-        Self {
+        let metrics = Self {
             started: Instant::now(),
             http_requests: counter_vec(
                 &r,
@@ -422,7 +422,19 @@ impl Metrics {
             up_since,
             process: ProcessFamilies::new(&r),
             registry: r,
+        };
+        // Inbox outcomes exist from the start (the dashboard graphs them), at zero.
+        for outcome in [
+            "accepted",
+            "ignored",
+            "unsigned",
+            "blocked",
+            "refused",
+            "unavailable",
+        ] {
+            metrics.federation_inbox.with_label_values(&[outcome]);
         }
+        metrics
     }
 
     /// Counts one GraphQL operation; `outcome` is `None` for success, else an error code.
