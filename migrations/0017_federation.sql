@@ -51,9 +51,13 @@ create table federation_notes (
     id bigint generated always as identity primary key,
     in_reply_to text not null,
     to_actor text not null,
+        -- The writer who sent it (their own to withdraw).
+    author_id bigint references authors (id) on delete set null,
     author_name text not null,
     content_html text not null,
     created_at timestamptz not null default now(),
+    -- Withdrawn: a Delete was sent, and its id answers with a Tombstone.
+    deleted_at timestamptz,
     constraint federation_notes_reply_length check (char_length(in_reply_to) <= 2048)
 );
 

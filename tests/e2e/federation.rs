@@ -843,6 +843,55 @@ async fn two_gazette_blogs_follow_each_other_and_a_reply_from_one_is_a_comment_o
         "the agency's reply is a comment under the ministry's post"
     );
 
+    // The writer sees and withdraws it (no other writer may): the comment goes there too.
+    let listed = agency
+        .graphql_as(
+            Some(&writer),
+            "{ federationReplies { databaseId deletedAt } }",
+            Value::Null,
+        )
+        .await;
+    let reply_number = listed["data"]["federationReplies"][0]["databaseId"].clone();
+    assert!(reply_number.is_i64(), "{listed}");
+    let delete =
+        "mutation($id: Int!) { deleteFederatedReply(input: { id: $id }) { reply { deletedAt } } }";
+    let stranger = agency
+        .token("Another Writer", gazette_store::tokens::Role::Author)
+        .await;
+    let refused = agency
+        .graphql_as(
+            Some(&stranger),
+            delete,
+            serde_json::json!({ "id": reply_number }),
+        )
+        .await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "NOT_FOUND");
+    let withdrawn = agency
+        .graphql_as(
+            Some(&writer),
+            delete,
+            serde_json::json!({ "id": reply_number }),
+        )
+        .await;
+    assert!(
+        withdrawn["data"]["deleteFederatedReply"]["reply"]["deletedAt"].is_string(),
+        "{withdrawn}"
+    );
+    let gone = agency.get(&reply_path).await;
+    assert_eq!(gone.status(), StatusCode::GONE);
+    let removed = eventually(100, || async {
+        let bodies = comment_bodies(&ministry).await;
+        (!bodies
+            .iter()
+            .any(|body| body.contains("We did the same at the agency.")))
+        .then_some(())
+    })
+    .await;
+    assert!(
+        removed.is_some(),
+        "the withdrawn reply is gone from the ministry"
+    );
+
     // Unfollowing is told to the other side.
     let stopped = agency
         .graphql_as(

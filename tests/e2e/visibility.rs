@@ -857,6 +857,10 @@ fn mutation_cases(fixture: &HashMap<&str, String>) -> BTreeMap<&'static str, (Au
             ),
         ),
         (
+            "deleteFederatedReply",
+            (Audience::TokenHolders, json!({ "id": 1 })),
+        ),
+        (
             "replyToFederatedPost",
             (
                 Audience::TokenHolders,

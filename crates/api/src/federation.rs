@@ -139,6 +139,16 @@ async fn sent_note_by_id(State(state): State<AppState>, Path(id): Path<String>) 
         .read_page(|pool| async move { federation_store::note(&pool, id).await })
         .await;
     match found {
+        // Withdrawn: gone, and a Tombstone says so.
+        Ok(Some(note)) if note.deleted_at.is_some() => {
+            let mut response = activity(&json!({
+                "@context": "https://www.w3.org/ns/activitystreams",
+                "id": federation.site.sent_note_id(note.id),
+                "type": "Tombstone",
+            }));
+            *response.status_mut() = StatusCode::GONE;
+            response
+        }
         Ok(Some(note)) => activity(&gazette_domain::federation::outreach::sent_note(
             federation, &note,
         )),

@@ -724,25 +724,28 @@ pub struct SentNote {
     pub id: i64,
     pub in_reply_to: String,
     pub to_actor: String,
+    pub author_id: Option<i64>,
     pub author_name: String,
     pub content_html: String,
     pub created_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
 }
 
 pub async fn insert_note(
     exec: impl PgExecutor<'_>,
     in_reply_to: &str,
     to_actor: &str,
-    author_name: &str,
+    author: (i64, &str),
     content_html: &str,
 ) -> Result<SentNote, StoreError> {
     let note = sqlx::query_as(
-        "insert into federation_notes (in_reply_to, to_actor, author_name, content_html) \
-         values ($1, $2, $3, $4) returning *",
+        "insert into federation_notes (in_reply_to, to_actor, author_id, author_name, content_html) \
+         values ($1, $2, $3, $4, $5) returning *",
     )
     .bind(in_reply_to)
     .bind(to_actor)
-    .bind(author_name)
+    .bind(author.0)
+    .bind(author.1)
     .bind(content_html)
     .fetch_one(exec)
     .await?;
@@ -754,5 +757,36 @@ pub async fn note(exec: impl PgExecutor<'_>, id: i64) -> Result<Option<SentNote>
         .bind(id)
         .fetch_optional(exec)
         .await?;
+    Ok(note)
+}
+
+/// Sent replies, newest first: every one, or `author_id`'s.
+pub async fn notes(
+    exec: impl PgExecutor<'_>,
+    author_id: Option<i64>,
+    limit: i64,
+) -> Result<Vec<SentNote>, StoreError> {
+    let notes = sqlx::query_as(
+        "select * from federation_notes where ($1::bigint is null or author_id = $1) \
+         order by id desc limit $2",
+    )
+    .bind(author_id)
+    .bind(limit)
+    .fetch_all(exec)
+    .await?;
+    Ok(notes)
+}
+
+/// Marks a sent reply withdrawn; the reply as it was, if it was not already.
+pub async fn delete_note(
+    exec: impl PgExecutor<'_>,
+    id: i64,
+) -> Result<Option<SentNote>, StoreError> {
+    let note = sqlx::query_as(
+        "update federation_notes set deleted_at = now() where id = $1 and deleted_at is null returning *",
+    )
+    .bind(id)
+    .fetch_optional(exec)
+    .await?;
     Ok(note)
 }

@@ -1,7 +1,7 @@
 //! Federation in the schema, for admins (docs/federation.md): followers, blocks and
 //! deliveries. The use cases are `gazette_domain::federation::admin`'s.
 
-use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use gazette_domain::federation::admin::{BlockKind, FederationAdmin};
 use gazette_domain::federation::outreach::Outreach;
@@ -162,11 +162,15 @@ impl From<Followed> for FollowingNode {
 #[derive(SimpleObject)]
 #[graphql(name = "FederationReply")]
 pub struct ReplyNode {
+    /// Its number, for `deleteFederatedReply`.
+    database_id: i64,
     /// Its object id (a URL on this site).
     id: String,
     in_reply_to: String,
     author_name: String,
     created_at: DateTime<Utc>,
+    /// When it was withdrawn (null while it stands).
+    deleted_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Default)]
@@ -219,6 +223,23 @@ impl FederationQuery {
         Ok(followed.into_iter().map(FollowingNode::from).collect())
     }
 
+    /// Replies sent to posts elsewhere, newest first: a writer's own (admins: everyone's).
+    async fn federation_replies(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+    ) -> Result<Vec<ReplyNode>> {
+        let request = RequestContext::of(ctx)?;
+        let replies = outreach(request)?
+            .replies(rows(first)?)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(replies
+            .into_iter()
+            .map(|note| reply_node(request, note))
+            .collect())
+    }
+
     /// The latest deliveries to remote inboxes, newest first. Admins only.
     async fn federation_deliveries(
         &self,
@@ -266,6 +287,14 @@ pub struct ReplyToFederatedPostPayload {
     client_mutation_id: Option<String>,
 }
 
+/// `deleteFederatedReply`'s input.
+#[derive(InputObject)]
+pub struct DeleteFederatedReplyInput {
+    /// The reply's `databaseId`.
+    id: ID,
+    client_mutation_id: Option<String>,
+}
+
 /// What `followFederatedActor` made.
 #[derive(SimpleObject)]
 pub struct FollowFederatedActorPayload {
@@ -281,10 +310,12 @@ fn reply_node(request: &RequestContext, note: SentNote) -> ReplyNode {
         .map(|federation| federation.site.sent_note_id(note.id))
         .unwrap_or_default();
     ReplyNode {
+        database_id: note.id,
         id,
         in_reply_to: note.in_reply_to,
         author_name: note.author_name,
         created_at: note.created_at,
+        deleted_at: note.deleted_at,
     }
 }
 
@@ -403,6 +434,26 @@ impl FederationMutation {
             .reply(&input.object_id, &input.body)
             .await
             .map_err(ApiError::from)?;
+        Ok(ReplyToFederatedPostPayload {
+            reply: reply_node(request, note),
+            client_mutation_id: input.client_mutation_id,
+        })
+    }
+
+    /// Withdraws a reply sent to a post elsewhere: a `Delete` goes where it went. Its
+    /// writer, or an admin.
+    async fn delete_federated_reply(
+        &self,
+        ctx: &Context<'_>,
+        input: DeleteFederatedReplyInput,
+    ) -> Result<ReplyToFederatedPostPayload> {
+        let request = RequestContext::of(ctx)?;
+        let outreach = outreach(request)?;
+        let id = input
+            .id
+            .parse::<i64>()
+            .map_err(|_| ApiError::bad_input("id", "`id` is a reply's `databaseId`."))?;
+        let note = outreach.delete_reply(id).await.map_err(ApiError::from)?;
         Ok(ReplyToFederatedPostPayload {
             reply: reply_node(request, note),
             client_mutation_id: input.client_mutation_id,

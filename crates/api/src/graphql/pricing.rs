@@ -826,9 +826,13 @@ pub fn items(model: &SchemaModel, parent: &str, field: &str, base: usize) -> Ite
         ("Query", "webhooks") => Items::Fixed(gazette_domain::webhooks::MAX_WEBHOOKS as u64),
         ("Webhook", "events") => Items::Fixed(gazette_domain::webhooks::EVENT_TYPES.len() as u64),
         ("Webhook", "deliveries") => Items::Page { default: 10 },
-        ("Query", "federationFollowers" | "federationDeliveries" | "federationFollowing") => {
-            Items::Page { default: 20 }
-        }
+        (
+            "Query",
+            "federationFollowers"
+            | "federationDeliveries"
+            | "federationFollowing"
+            | "federationReplies",
+        ) => Items::Page { default: 20 },
         ("Query", "federationBlocks") => Items::Fixed(super::federation::MAX_BLOCKS_SHOWN),
         ("Query", "feeds" | "socialSummaries") => Items::Page {
             default: MAX_PAGE_SIZE,

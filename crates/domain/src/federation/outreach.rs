@@ -219,7 +219,14 @@ impl Outreach<'_> {
             .unwrap_or_else(|| self.federation.site.title.clone());
         let site = &self.federation.site;
         let mut tx = self.pool.begin().await?;
-        let note = store::insert_note(&mut *tx, &object_id, &actor.id, &writer, &html).await?;
+        let note = store::insert_note(
+            &mut *tx,
+            &object_id,
+            &actor.id,
+            (owner.author_id, &writer),
+            &html,
+        )
+        .await?;
         let activity = site.create(sent_note(self.federation, &note));
         let mut inboxes = store::follower_inboxes(&mut *tx).await?;
         let theirs = actor.shared_inbox.clone().unwrap_or(actor.inbox.clone());
@@ -229,6 +236,54 @@ impl Outreach<'_> {
         queue_to_inboxes(&mut tx, &inboxes, &activity).await?;
         tx.commit().await?;
         Ok(note)
+    }
+}
+
+impl Outreach<'_> {
+    /// Sent replies, newest first: a writer's own, or (admins) everyone's.
+    pub async fn replies(&self, limit: i64) -> Result<Vec<SentNote>, DomainError> {
+        let owner = self.viewer.require_token()?;
+        let only = match owner.role {
+            gazette_store::tokens::Role::Admin => None,
+            _ => Some(owner.author_id),
+        };
+        Ok(store::notes(self.pool, only, limit).await?)
+    }
+
+    /// Withdraws a sent reply: a `Delete` goes where the reply went, and its id answers
+    /// with a `Tombstone`. Its writer, or an admin.
+    pub async fn delete_reply(&self, id: i64) -> Result<SentNote, DomainError> {
+        let owner = self.viewer.require_token()?;
+        let mut tx = self.pool.begin().await?;
+        let found = store::note(&mut *tx, id)
+            .await?
+            .filter(|note| {
+                owner.role == gazette_store::tokens::Role::Admin
+                    || note.author_id == Some(owner.author_id)
+            })
+            .filter(|note| note.deleted_at.is_none())
+            .ok_or_else(|| DomainError::not_found("There is no reply of yours with this id."))?;
+        let Some(deleted) = store::delete_note(&mut *tx, found.id).await? else {
+            return Err(DomainError::not_found(
+                "There is no reply of yours with this id.",
+            ));
+        };
+        let site = &self.federation.site;
+        let mut inboxes = store::follower_inboxes(&mut *tx).await?;
+        if let Some(actor) = store::actor(&mut *tx, &deleted.to_actor).await? {
+            let theirs = actor.shared_inbox.unwrap_or(actor.inbox);
+            if !inboxes.contains(&theirs) {
+                inboxes.push(theirs);
+            }
+        }
+        queue_to_inboxes(
+            &mut tx,
+            &inboxes,
+            &site.delete(&site.sent_note_id(deleted.id)),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(deleted)
     }
 }
 

@@ -323,6 +323,13 @@ export type DeleteCommentPayload = {
   deletedCommentId: Scalars['ID']['output'];
 };
 
+/** `deleteFederatedReply`'s input. */
+export type DeleteFederatedReplyInput = {
+  clientMutationId?: InputMaybe<Scalars['String']['input']>;
+  /** The reply's `databaseId`. */
+  id: Scalars['ID']['input'];
+};
+
 export type DeletePostPayload = {
   __typename?: 'DeletePostPayload';
   clientMutationId?: Maybe<Scalars['String']['output']>;
@@ -438,6 +445,10 @@ export type FederationReply = {
   __typename?: 'FederationReply';
   authorName: Scalars['String']['output'];
   createdAt: Scalars['DateTime']['output'];
+  /** Its number, for `deleteFederatedReply`. */
+  databaseId: Scalars['Int']['output'];
+  /** When it was withdrawn (null while it stands). */
+  deletedAt?: Maybe<Scalars['DateTime']['output']>;
   /** Its object id (a URL on this site). */
   id: Scalars['String']['output'];
   inReplyTo: Scalars['String']['output'];
@@ -521,6 +532,11 @@ export type Mutation = {
    * moderator (an admin, or the post's author).
    */
   deleteComment?: Maybe<DeleteCommentPayload>;
+  /**
+   * Withdraws a reply sent to a post elsewhere: a `Delete` goes where it went. Its
+   * writer, or an admin.
+   */
+  deleteFederatedReply: ReplyToFederatedPostPayload;
   /** Deletes a post and its comments, for good. */
   deletePost?: Maybe<DeletePostPayload>;
   /** Removes an endpoint and its pending deliveries. Admins only. */
@@ -640,6 +656,11 @@ export type MutationDeleteChannelArgs = {
 
 export type MutationDeleteCommentArgs = {
   input: DeleteCommentInput;
+};
+
+
+export type MutationDeleteFederatedReplyArgs = {
+  input: DeleteFederatedReplyInput;
 };
 
 
@@ -944,6 +965,8 @@ export type Query = {
   federationFollowers: Array<FederationFollower>;
   /** Accounts the blog follows, newest first. Admins only. */
   federationFollowing: Array<FederationFollowing>;
+  /** Replies sent to posts elsewhere, newest first: a writer's own (admins: everyone's). */
+  federationReplies: Array<FederationReply>;
   /**
    * The feeds built so far: the site's posts and comments (RSS, Atom and JSON Feed), each
    * tag's posts, and the comments of each post whose feed has been asked for; by URL,
@@ -1028,6 +1051,11 @@ export type QueryFederationFollowersArgs = {
 
 
 export type QueryFederationFollowingArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type QueryFederationRepliesArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
