@@ -237,7 +237,7 @@ impl Remote {
         }
         let fetched = self.fetch_actor_for_key(key_id).await;
         if !matches!(fetched, Err(FetchError::Store)) {
-            self.remember(key_url, key_id, &fetched);
+            self.remember(key_url, &fetched);
         }
         fetched.map(Found::Fetched)
     }
@@ -343,7 +343,7 @@ impl Remote {
         }
     }
 
-    fn remember(&self, key_url: String, key_id: &str, result: &Result<RemoteActor, FetchError>) {
+    fn remember(&self, key_url: String, result: &Result<RemoteActor, FetchError>) {
         let mut recent = self
             .recent
             .lock()
@@ -360,7 +360,6 @@ impl Remote {
                 Ok(_) => FETCHED_KEPT,
                 Err(_) => FAILURE_BACKOFF,
             };
-        let _ = key_id;
         recent.insert(
             key_url,
             Remembered {
