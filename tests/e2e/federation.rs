@@ -162,6 +162,34 @@ async fn the_fediverse_finds_the_blog_actor_and_its_key() {
         page.headers()[header::LOCATION],
         app.url(&format!("/posts/{DEMO_SLUG}"))
     );
+    // The outbox: the published posts' Creates, newest first, each with its tags.
+    let (status, _, outbox) = json(&app, "/actor/outbox", "application/activity+json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(outbox["type"], "OrderedCollection");
+    assert_eq!(outbox["totalItems"], 1);
+    let first = outbox["first"].as_str().expect("a first page").to_owned();
+    let (_, _, page) = json(
+        &app,
+        first.strip_prefix(&app.base_url).expect("ours"),
+        "application/activity+json",
+    )
+    .await;
+    assert_eq!(page["orderedItems"][0]["type"], "Create");
+    // The Article itself, but for its @context (the activity's carries it).
+    let mut embedded = article.clone();
+    embedded
+        .as_object_mut()
+        .expect("an object")
+        .remove("@context");
+    assert_eq!(page["orderedItems"][0]["object"], embedded);
+    assert!(page.get("next").is_none(), "one post, one page");
+    assert_eq!(
+        json(&app, "/actor/outbox?page=true&before=nonsense", "*/*")
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
+
     // The pages and the feeds link the actor; the page shows the handle to follow.
     let page = app
         .get(&format!("/posts/{DEMO_SLUG}"))

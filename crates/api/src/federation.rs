@@ -241,10 +241,12 @@ async fn outbox(
             .await?;
             let more = found.len() > OUTBOX_PAGE;
             found.truncate(OUTBOX_PAGE);
-            let mut items = Vec::with_capacity(found.len());
-            for post in &found {
-                items.push(site.create(use_cases::article(&pool, site, post).await?));
-            }
+            // One statement for every post's tags, not one per post.
+            let items: Vec<Value> = use_cases::articles(&pool, site, &found)
+                .await?
+                .into_iter()
+                .map(|article| site.create(article))
+                .collect();
             let next = found.last().filter(|_| more).map(|post: &Post| {
                 let position = post.position(PostOrderField::PublishedAt);
                 match position.key {

@@ -83,26 +83,40 @@ pub async fn article(
     site: &FederatedSite,
     post: &Post,
 ) -> Result<Value, StoreError> {
-    let tags: Vec<Tag> = crate::policy::tags_of_read_posts(exec, &[post.id])
-        .await?
-        .remove(&post.id)
-        .unwrap_or_default();
-    Ok(site.article(&ArticlePost {
-        id: post.id,
-        slug: &post.slug,
-        title: &post.title,
-        excerpt: &post.excerpt,
-        body_html: &post.body_html,
-        published: post
-            .published_at
-            .unwrap_or(post.created_at)
-            .to_rfc3339_opts(SecondsFormat::Secs, true),
-        updated: post.updated_at.to_rfc3339_opts(SecondsFormat::Secs, true),
-        tags: tags
-            .iter()
-            .map(|tag| (tag.name.as_str(), tag.slug.as_str()))
-            .collect(),
-    }))
+    let mut articles = articles(exec, site, std::slice::from_ref(post)).await?;
+    Ok(articles.pop().unwrap_or_default())
+}
+
+/// Published posts as `Article`s, in their order, their tags read in one statement.
+pub async fn articles(
+    exec: impl PgExecutor<'_>,
+    site: &FederatedSite,
+    posts: &[Post],
+) -> Result<Vec<Value>, StoreError> {
+    let ids: Vec<i64> = posts.iter().map(|post| post.id).collect();
+    let mut tags = crate::policy::tags_of_read_posts(exec, &ids).await?;
+    Ok(posts
+        .iter()
+        .map(|post| {
+            let tags: Vec<Tag> = tags.remove(&post.id).unwrap_or_default();
+            site.article(&ArticlePost {
+                id: post.id,
+                slug: &post.slug,
+                title: &post.title,
+                excerpt: &post.excerpt,
+                body_html: &post.body_html,
+                published: post
+                    .published_at
+                    .unwrap_or(post.created_at)
+                    .to_rfc3339_opts(SecondsFormat::Secs, true),
+                updated: post.updated_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+                tags: tags
+                    .iter()
+                    .map(|tag| (tag.name.as_str(), tag.slug.as_str()))
+                    .collect(),
+            })
+        })
+        .collect())
 }
 
 /// The host of a URL (with its port when not the scheme's): what instance blocks name.

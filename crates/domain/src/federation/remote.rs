@@ -105,9 +105,14 @@ impl Remote {
         if !parsed.username().is_empty() || parsed.password().is_some() {
             return Err(FetchError::Refused(format!("{url} holds a user name")));
         }
-        resolve_allowed(&parsed, self.rules())
-            .await
-            .map_err(|refused| FetchError::Refused(refused.to_string()))?;
+        // The webhook check's own sentence names webhooks and their flag: federation
+        // says it in its own words (admins read it in `federationDeliveries`).
+        resolve_allowed(&parsed, self.rules()).await.map_err(|_| {
+            FetchError::Refused(format!(
+                "{} does not resolve, or resolves to a loopback, private, link-local or reserved address, which federation may not call (--federation-allow-private allows it)",
+                parsed.host_str().unwrap_or_default()
+            ))
+        })?;
         Ok(parsed)
     }
 
