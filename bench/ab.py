@@ -36,6 +36,7 @@ def main():
     parser.add_argument("--b", required=True, help="the gazette binary after the change")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--duration", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=32, help="wrk's -c: 32 as the benchmark")
     parser.add_argument("workloads", nargs="+", help="q1, q2, q2r, q3...: the dir's <w>-gazette-uncached.lua")
     args = parser.parse_args()
 
@@ -62,13 +63,13 @@ def main():
         for workload in args.workloads:
             script = args.dir / f"{workload}-gazette-uncached.lua"
             for name in servers:  # warm-up, discarded
-                wrk(script, servers[name].url, 2)
+                wrk(script, servers[name].url, 2, args.connections)
             for round_number in range(args.rounds):
                 order = ("A", "B") if round_number % 2 == 0 else ("B", "A")
                 for name in order:
                     server = servers[name]
                     before = (server.cpu_ticks(), cluster.cpu_ticks())
-                    requests, seconds = wrk(script, server.url, args.duration)
+                    requests, seconds = wrk(script, server.url, args.duration, args.connections)
                     time.sleep(0.5)
                     after = (server.cpu_ticks(), cluster.cpu_ticks())
                     ms = [(b - a) / run.CLK_TCK * 1000 / max(requests, 1) for a, b in zip(before, after)]
@@ -100,8 +101,8 @@ def main():
                        capture_output=True)
 
 
-def wrk(script, url, duration):
-    out = subprocess.run(["wrk", "-t2", "-c32", f"-d{duration}s", "-s", str(script), url + "/graphql"],
+def wrk(script, url, duration, connections):
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "-s", str(script), url + "/graphql"],
                          check=True, capture_output=True, text=True).stdout
     requests = int(re.search(r"(\d+) requests in ([\d.]+)(m?s)", out).group(1))
     match = re.search(r"requests in ([\d.]+)(ms|s|m)", out)

@@ -31,5 +31,6 @@ mod stored_visibility;
 mod subscriptions;
 mod support;
 mod visibility;
+mod warm_connections;
 mod webhooks;
 mod worker_runs;

@@ -12,7 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use gazette_metrics::{PoolStats, metrics};
-use gazette_store::{PgPool, Reads, meta};
+use gazette_store::{Reads, WarmConnections, meta};
 use tokio::net::TcpListener;
 
 /// The text exposition format's content type.
@@ -49,7 +49,7 @@ pub async fn serve(
 async fn render(State(scrape): State<Scrape>) -> Response {
     let metrics = metrics();
     let primary = scrape.reads.primary();
-    metrics.pool("primary", stats(primary));
+    metrics.pool("primary", stats(scrape.reads.primary_warm()));
     // Replicas are summed: one series per replica URL would name servers in labels.
     let replicas = scrape.reads.replicas();
     metrics
@@ -100,10 +100,13 @@ async fn render(State(scrape): State<Scrape>) -> Response {
         .into_response()
 }
 
-fn stats(pool: &PgPool) -> PoolStats {
+/// A connection kept for the next compiled read is idle too, though the pool counts it as
+/// taken.
+fn stats(warm: &WarmConnections) -> PoolStats {
+    let pool = warm.pool();
     PoolStats {
         size: pool.size(),
-        idle: pool.num_idle(),
+        idle: pool.num_idle() + warm.kept(),
         max: pool.options().get_max_connections(),
     }
 }

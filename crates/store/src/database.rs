@@ -1,3 +1,4 @@
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
@@ -8,6 +9,7 @@ use crate::config::{DatabaseConfig, Session, redact_url};
 use crate::embedded::{APP_ROLE, EmbeddedOptions, EmbeddedPostgres, set_role_password};
 use crate::error::StoreError;
 use crate::replicas::{ReadReplicas, Reads};
+use crate::warm::WarmConnections;
 
 /// The schema migrations under `migrations/`, embedded at compile time. Each runs in its own
 /// transaction, so a failing migration leaves the database as it was.
@@ -32,6 +34,8 @@ pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 #[derive(Debug)]
 pub struct Database {
     pool: PgPool,
+    /// Clean connections the primary's reads gave back (see [`WarmConnections`]).
+    warm: Arc<WarmConnections>,
     /// `--database-read-url`'s servers (none when not given).
     replicas: ReadReplicas,
     embedded: Option<EmbeddedPostgres>,
@@ -88,6 +92,7 @@ impl Database {
                 source,
             })?;
         Ok(Self {
+            warm: WarmConnections::new(pool.clone()),
             pool,
             replicas,
             embedded,
@@ -100,7 +105,7 @@ impl Database {
 
     /// Where reads that may lag the primary go: the replicas that answer, else the primary.
     pub fn reads(&self) -> Reads {
-        Reads::new(self.pool.clone(), self.replicas.clone())
+        Reads::new(self.warm.clone(), self.replicas.clone())
     }
 
     /// Applies the pending migrations. Concurrent callers are serialised by an advisory lock.
@@ -121,9 +126,9 @@ impl Database {
 
     /// Closes the pool, then stops the embedded cluster if this process owns it.
     pub async fn close(self) -> Result<(), StoreError> {
-        for replica in self.replicas.pools() {
-            replica.close().await;
-        }
+        // Closing waits for every connection to come back, kept ones too.
+        self.warm.close();
+        self.replicas.close().await;
         self.pool.close().await;
         if let Some(embedded) = self.embedded {
             embedded.stop().await?;
@@ -138,7 +143,7 @@ impl Database {
 /// idle for microseconds and are not pinged again; one that sat out a database restart has
 /// been idle for longer than this and is replaced. (A restart quicker than this fails one
 /// statement on each connection that was idle through it, as it does those in use.)
-const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+pub(crate) const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 /// The settings every pool shares. Acquisitions are reported (at `trace`) so the metrics
 /// can show how long statements wait for a connection.

@@ -30,6 +30,7 @@ pub mod synthetic;
 pub mod tags;
 pub mod tokens;
 pub mod visibility;
+mod warm;
 pub mod webhooks;
 
 #[cfg(any(test, feature = "testing"))]
@@ -55,6 +56,7 @@ pub async fn begin(conn: &mut PgConnection) -> Result<Transaction<'_>, StoreErro
     Ok(sqlx::Connection::begin(conn).await?)
 }
 pub use visibility::Reader;
+pub use warm::WarmConnections;
 
 /// Whether `text` could be in a text column: PostgreSQL's text holds no NUL, and refuses
 /// a parameter with one as an error. A look-up by such a key (a slug from a URL) finds

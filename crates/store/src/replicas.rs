@@ -18,6 +18,7 @@ use sqlx::postgres::PgConnectOptions;
 
 use crate::config::{Session, redact_url};
 use crate::error::StoreError;
+use crate::warm::WarmConnections;
 
 /// How often the watcher asks each replica whether it answers.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
@@ -32,6 +33,7 @@ pub struct ReadReplicas(Arc<[Replica]>);
 #[derive(Debug)]
 struct Replica {
     pool: PgPool,
+    warm: Arc<WarmConnections>,
     /// The URL without its password, for logs.
     name: String,
     answering: AtomicBool,
@@ -41,6 +43,8 @@ struct Replica {
 #[derive(Debug, Clone)]
 pub struct Reads {
     primary: PgPool,
+    /// The primary's kept connections, for the reads that take one themselves.
+    warm: Arc<WarmConnections>,
     replicas: ReadReplicas,
     next: Arc<AtomicUsize>,
 }
@@ -65,6 +69,7 @@ impl ReadReplicas {
                 .acquire_timeout(REPLICA_ACQUIRE_TIMEOUT)
                 .connect_lazy_with(options);
             replicas.push(Replica {
+                warm: WarmConnections::new(pool.clone()),
                 pool,
                 name,
                 answering: AtomicBool::new(false),
@@ -91,9 +96,17 @@ impl ReadReplicas {
             .count()
     }
 
-    /// Each replica's pool, for the metrics.
-    pub fn pools(&self) -> impl Iterator<Item = &PgPool> {
-        self.0.iter().map(|replica| &replica.pool)
+    /// Each replica's pool with its kept connections, for the metrics.
+    pub fn pools(&self) -> impl Iterator<Item = &WarmConnections> {
+        self.0.iter().map(|replica| &*replica.warm)
+    }
+
+    /// Closes every replica's pool, with the connections kept beside it.
+    pub async fn close(&self) {
+        for replica in self.0.iter() {
+            replica.warm.close();
+            replica.pool.close().await;
+        }
     }
 
     /// Asks every replica, every second, until the process ends: a replica is used while it
@@ -154,9 +167,10 @@ async fn is_standby(pool: &PgPool) -> Result<bool, sqlx::Error> {
 }
 
 impl Reads {
-    pub fn new(primary: PgPool, replicas: ReadReplicas) -> Self {
+    pub fn new(primary: Arc<WarmConnections>, replicas: ReadReplicas) -> Self {
         Self {
-            primary,
+            primary: primary.pool().clone(),
+            warm: primary,
             replicas,
             next: Arc::default(),
         }
@@ -164,11 +178,16 @@ impl Reads {
 
     /// Reads on the primary only.
     pub fn primary_only(primary: PgPool) -> Self {
-        Self::new(primary, ReadReplicas::default())
+        Self::new(WarmConnections::new(primary), ReadReplicas::default())
     }
 
     pub fn primary(&self) -> &PgPool {
         &self.primary
+    }
+
+    /// The primary's pool with its kept connections.
+    pub fn primary_warm(&self) -> &Arc<WarmConnections> {
+        &self.warm
     }
 
     pub fn replicas(&self) -> &ReadReplicas {
@@ -187,6 +206,7 @@ impl Reads {
             .find(|&index| replicas[index].answering.load(Ordering::Relaxed))
             .map(|index| ReplicaPool {
                 pool: replicas[index].pool.clone(),
+                warm: replicas[index].warm.clone(),
                 index,
             })
     }
@@ -230,5 +250,7 @@ impl Reads {
 #[derive(Debug, Clone)]
 pub struct ReplicaPool {
     pub pool: PgPool,
+    /// Its kept connections, for the reads that take one themselves.
+    pub warm: Arc<WarmConnections>,
     index: usize,
 }

@@ -15,7 +15,7 @@ use gazette_store::comments::{self, Columns, Comment, Parent, ThreadPage};
 use gazette_store::keyset::Position;
 use gazette_store::posts::{self, Post, PostColumns, PostFilter, PostKey, PostOrder};
 use gazette_store::tags::{self, Tag};
-use gazette_store::{PgPool, PoolConnection, Postgres, ReadBudget, Reader};
+use gazette_store::{PoolConnection, Postgres, ReadBudget, Reader, WarmConnections};
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
 use super::Fallback;
@@ -123,7 +123,8 @@ enum Key {
 pub struct Loads<'a> {
     pub plan: &'a Plan,
     variables: &'a Variables,
-    pool: &'a PgPool,
+    /// Where the connection comes from and goes back to.
+    warm: &'a WarmConnections,
     /// The request's one connection, taken at its first statement: sqlx pings a
     /// connection each time it goes back to the pool, so taking one per statement cost a
     /// round trip more per statement.
@@ -190,7 +191,7 @@ impl<'a> Loads<'a> {
     pub fn new(
         plan: &'a Plan,
         variables: &'a Variables,
-        pool: &'a PgPool,
+        warm: &'a WarmConnections,
         reader: Reader,
         budget: &'a ReadBudget,
     ) -> Result<Self, Fallback> {
@@ -207,7 +208,7 @@ impl<'a> Loads<'a> {
         let loads = Self {
             plan,
             variables,
-            pool,
+            warm,
             connection: Mutex::new(None),
             reader,
             budget,
@@ -399,14 +400,21 @@ impl<'a> Loads<'a> {
     async fn connection(&self) -> Result<MappedMutexGuard<'_, PoolConnection<Postgres>>, Fallback> {
         let mut held = self.connection.lock().await;
         if held.is_none() {
-            *held = Some(self.pool.acquire().await.map_err(|_| Fallback)?);
+            *held = Some(self.warm.take().await.map_err(|_| Fallback)?);
         }
         MutexGuard::try_map(held, Option::as_mut).map_err(|_| Fallback)
     }
 
-    /// Gives the connection back once everything is loaded, before the answer is written.
-    pub async fn release(&self) {
-        self.connection.lock().await.take();
+    /// Gives the connection back once everything is loaded, before the answer is written:
+    /// kept for the next request when every statement `loaded` (none can have left rows
+    /// on it), else to the pool, which checks it.
+    pub async fn release(&self, loaded: bool) {
+        let connection = self.connection.lock().await.take();
+        if let Some(connection) = connection
+            && loaded
+        {
+            self.warm.keep(connection);
+        }
     }
 
     pub fn slot(&self, slot: usize) -> Result<&Slot, Fallback> {

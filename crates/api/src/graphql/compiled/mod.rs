@@ -18,7 +18,7 @@ use std::sync::{Arc, RwLock};
 
 use async_graphql::Variables;
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use gazette_store::{PgPool, ReadBudget, Reader, SiteConfig, StoreError};
+use gazette_store::{ReadBudget, Reader, SiteConfig, StoreError, WarmConnections};
 
 use crate::graphql::errors::ApiError;
 pub use plan::{Plan, compile};
@@ -43,14 +43,14 @@ impl From<ApiError> for Fallback {
 pub async fn run(
     plan: &Plan,
     variables: &Variables,
-    pool: &PgPool,
+    warm: &WarmConnections,
     reader: Reader,
     budget: &ReadBudget,
     site: &SiteConfig,
 ) -> Result<Vec<u8>, Fallback> {
-    let loads = load::Loads::new(plan, variables, pool, reader, budget)?;
+    let loads = load::Loads::new(plan, variables, warm, reader, budget)?;
     let loaded = loads.load().await;
-    loads.release().await;
+    loads.release(loaded.is_ok()).await;
     loaded?;
     write::Writer::new(&loads, site, budget).answer()
 }

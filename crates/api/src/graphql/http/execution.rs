@@ -179,14 +179,14 @@ async fn compiled(operation: &Operation<'_>, checked: &Checked) -> Option<Compil
         Known::Unknown => return None,
     };
     let replica = state.replica();
-    let pool = replica
+    let warm = replica
         .as_ref()
-        .map_or_else(|| state.pool.clone(), |replica| replica.pool.clone());
+        .map_or_else(|| state.reads.primary_warm(), |replica| &replica.warm);
     let budget = state.answer_budget(operation.client);
     let ran = compiled::run(
         &plan,
         &checked.variables,
-        &pool,
+        warm,
         checked.viewer.reader(),
         &budget,
         &state.config.site,

@@ -1,0 +1,114 @@
+//! The connections the compiled read path keeps beside the pool (`store::warm`): the next
+//! read takes the one kept last, none is kept when the pool could not hand out another
+//! at once, and none outlives its idle limit or the pool's closing. On a real PostgreSQL;
+//! which backend a connection is, is PostgreSQL's own `pg_backend_pid()`.
+
+use std::time::Duration;
+
+use gazette_store::testing::TestDatabase;
+use gazette_store::{PgPool, PoolConnection, Postgres, WarmConnections};
+use sqlx::postgres::PgPoolOptions;
+
+async fn pool_of(database: &TestDatabase, max_connections: u32) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .connect_with(database.options().clone())
+        .await
+        .expect("connect to the test database")
+}
+
+async fn backend(connection: &mut PoolConnection<Postgres>) -> i32 {
+    sqlx::query_scalar("select pg_backend_pid()")
+        .fetch_one(&mut **connection)
+        .await
+        .expect("pg_backend_pid")
+}
+
+/// Waits (at most ten seconds) until `done` holds.
+async fn until(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{what}: not within ten seconds");
+}
+
+#[tokio::test]
+async fn the_connection_kept_last_is_the_next_one_taken() {
+    let database = TestDatabase::create().await;
+    let pool = pool_of(&database, 4).await;
+    let warm = WarmConnections::new(pool.clone());
+    let mut first = warm.take().await.expect("take");
+    let first_backend = backend(&mut first).await;
+    warm.keep(first);
+    assert_eq!(warm.kept(), 1);
+    let mut again = warm.take().await.expect("take again");
+    assert_eq!(backend(&mut again).await, first_backend);
+    assert_eq!(warm.kept(), 0);
+
+    // At most half the pool is kept.
+    let mut taken = Vec::new();
+    for _ in 0..3 {
+        taken.push(warm.take().await.expect("take"));
+    }
+    drop(again);
+    until("the fourth connection is idle in the pool", || {
+        pool.num_idle() == 1
+    })
+    .await;
+    for connection in taken {
+        warm.keep(connection);
+    }
+    assert_eq!(warm.kept(), 2, "half of a pool of 4");
+}
+
+#[tokio::test]
+async fn none_is_kept_when_the_pool_could_not_hand_out_another() {
+    let database = TestDatabase::create().await;
+    let pool = pool_of(&database, 2).await;
+    let warm = WarmConnections::new(pool.clone());
+    let first = warm.take().await.expect("take");
+    let second = warm.take().await.expect("take");
+    assert_eq!(pool.size(), 2);
+    assert_eq!(pool.num_idle(), 0);
+    // The pool is full and nothing in it is idle: a statement asking now would wait, so
+    // the connection goes back to the pool for it.
+    warm.keep(first);
+    assert_eq!(warm.kept(), 0);
+    until("the connection is back in the pool", || {
+        pool.num_idle() == 1
+    })
+    .await;
+    drop(second);
+}
+
+#[tokio::test]
+async fn kept_connections_go_back_after_their_idle_limit_and_when_the_pool_closes() {
+    let database = TestDatabase::create().await;
+    let pool = pool_of(&database, 4).await;
+    let warm = WarmConnections::new(pool.clone());
+    let connection = warm.take().await.expect("take");
+    warm.keep(connection);
+    assert_eq!(warm.kept(), 1);
+    // Past the pool's idle limit (one second) it is given back, unused.
+    until("the stale connection is given back", || warm.kept() == 0).await;
+    until("and is idle in the pool", || pool.num_idle() == 1).await;
+
+    let connection = warm.take().await.expect("take");
+    warm.keep(connection);
+    assert_eq!(warm.kept(), 1);
+    // Closing a pool waits for every connection: the kept one must come back first.
+    warm.close();
+    assert_eq!(warm.kept(), 0);
+    tokio::time::timeout(Duration::from_secs(10), pool.close())
+        .await
+        .expect("the pool closes with nothing kept");
+    let after_close = pool_of(&database, 4).await;
+    let warm = WarmConnections::new(after_close);
+    warm.close();
+    let connection = warm.take().await.expect("take");
+    warm.keep(connection);
+    assert_eq!(warm.kept(), 0, "nothing is kept once closing began");
+}
