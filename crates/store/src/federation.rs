@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 
+use crate::delivery_rows::{DeliveryTable, failure_text};
 use crate::error::StoreError;
 
 /// A remote actor as last fetched.
@@ -541,14 +542,7 @@ pub async fn hand_back_deliveries(
     exec: impl PgExecutor<'_>,
     ids: &[i64],
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "update federation_deliveries set leased_until = null, attempts = attempts - 1 \
-         where id = any($1) and status = 'pending'",
-    )
-    .bind(ids)
-    .execute(exec)
-    .await?;
-    Ok(())
+    DeliveryTable::Federation.hand_back(exec, ids).await
 }
 
 pub async fn record_delivered(
@@ -556,14 +550,11 @@ pub async fn record_delivered(
     id: i64,
     response_code: i32,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "update federation_deliveries set status = 'delivered', delivered_at = now(), \
-         leased_until = null, last_response_code = $2, last_error = null where id = $1",
-    )
-    .bind(id)
-    .bind(response_code)
-    .execute(exec)
-    .await?;
+    sqlx::query(sqlx::AssertSqlSafe(DeliveryTable::Federation.delivered("")))
+        .bind(id)
+        .bind(response_code)
+        .execute(exec)
+        .await?;
     Ok(())
 }
 
@@ -575,19 +566,13 @@ pub async fn record_failed(
     error: &str,
     retry_at: Option<DateTime<Utc>>,
 ) -> Result<(), StoreError> {
-    let error: String = error.chars().take(1000).collect();
-    sqlx::query(
-        "update federation_deliveries set \
-             status = case when $4::timestamptz is null then 'failed' else 'pending' end, \
-             next_attempt_at = coalesce($4, next_attempt_at), leased_until = null, \
-             last_response_code = $2, last_error = $3 where id = $1",
-    )
-    .bind(id)
-    .bind(response_code)
-    .bind(error)
-    .bind(retry_at)
-    .execute(exec)
-    .await?;
+    sqlx::query(sqlx::AssertSqlSafe(DeliveryTable::Federation.failed("")))
+        .bind(id)
+        .bind(response_code)
+        .bind(failure_text(error))
+        .bind(retry_at)
+        .execute(exec)
+        .await?;
     Ok(())
 }
 

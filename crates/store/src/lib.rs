@@ -10,6 +10,7 @@ pub mod channels;
 pub mod comments;
 mod config;
 mod database;
+mod delivery_rows;
 mod embedded;
 mod error;
 pub mod events;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 
+use crate::delivery_rows::{DeliveryTable, failure_text};
 use crate::error::StoreError;
 
 /// An endpoint as stored (its secrets sealed; `gazette_domain::webhooks` opens them).
@@ -275,14 +276,7 @@ pub async fn claim_due(
 /// Gives claimed deliveries back untried (a worker claimed more for one endpoint than it
 /// sends at once): due again at once, the attempt not counted.
 pub async fn hand_back(exec: impl PgExecutor<'_>, delivery_ids: &[i64]) -> Result<(), StoreError> {
-    sqlx::query(
-        "update webhook_deliveries set leased_until = null, attempts = attempts - 1 \
-         where id = any($1) and status = 'pending'",
-    )
-    .bind(delivery_ids)
-    .execute(exec)
-    .await?;
-    Ok(())
+    DeliveryTable::Webhooks.hand_back(exec, delivery_ids).await
 }
 
 /// The receiver took it.
@@ -291,12 +285,11 @@ pub async fn record_delivered(
     delivery_id: i64,
     response_code: i32,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "with d as (update webhook_deliveries set status = 'delivered', delivered_at = now(), \
-             leased_until = null, last_response_code = $2, last_error = null where id = $1 \
-             returning webhook_id) \
-         update webhooks set failing_since = null where id = (select webhook_id from d)",
-    )
+    let delivered = DeliveryTable::Webhooks.delivered("returning webhook_id");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "with d as ({delivered}) \
+         update webhooks set failing_since = null where id = (select webhook_id from d)"
+    )))
     .bind(delivery_id)
     .bind(response_code)
     .execute(exec)
@@ -316,12 +309,9 @@ pub async fn record_failed(
     gone: bool,
     disable_after: Duration,
 ) -> Result<(), StoreError> {
-    let error: String = error.chars().take(1000).collect();
-    sqlx::query(
-        "with d as (update webhook_deliveries set \
-             status = case when $4::timestamptz is null then 'failed' else 'pending' end, \
-             next_attempt_at = coalesce($4, next_attempt_at), leased_until = null, \
-             last_response_code = $2, last_error = $3 where id = $1 returning webhook_id) \
+    let failed = DeliveryTable::Webhooks.failed("returning webhook_id");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "with d as ({failed}) \
          update webhooks w set failing_since = coalesce(w.failing_since, now()), \
              enabled = w.enabled and not $5 \
                  and coalesce(w.failing_since, now()) > now() - make_interval(secs => $6), \
@@ -331,11 +321,11 @@ pub async fn record_failed(
                  when coalesce(w.failing_since, now()) <= now() - make_interval(secs => $6) then 'failing' \
                  else null end, \
              updated_at = now() \
-         where w.id = (select webhook_id from d)",
-    )
+         where w.id = (select webhook_id from d)"
+    )))
     .bind(delivery_id)
     .bind(response_code)
-    .bind(error)
+    .bind(failure_text(error))
     .bind(retry_at)
     .bind(gone)
     .bind(disable_after.as_secs_f64())
