@@ -3,6 +3,7 @@
 //! at once, and none outlives its idle limit or the pool's closing. On a real PostgreSQL;
 //! which backend a connection is, is PostgreSQL's own `pg_backend_pid()`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use gazette_store::testing::TestDatabase;
@@ -15,6 +16,14 @@ async fn pool_of(database: &TestDatabase, max_connections: u32) -> PgPool {
         .connect_with(database.options().clone())
         .await
         .expect("connect to the test database")
+}
+
+/// A fresh database, a pool of `max_connections` on it, and the keep beside that pool.
+async fn warm_pool(max_connections: u32) -> (TestDatabase, PgPool, Arc<WarmConnections>) {
+    let database = TestDatabase::create().await;
+    let pool = pool_of(&database, max_connections).await;
+    let warm = WarmConnections::new(pool.clone());
+    (database, pool, warm)
 }
 
 async fn backend(connection: &mut PoolConnection<Postgres>) -> i32 {
@@ -37,9 +46,7 @@ async fn until(what: &str, mut done: impl FnMut() -> bool) {
 
 #[tokio::test]
 async fn the_connection_kept_last_is_the_next_one_taken() {
-    let database = TestDatabase::create().await;
-    let pool = pool_of(&database, 4).await;
-    let warm = WarmConnections::new(pool.clone());
+    let (_database, pool, warm) = warm_pool(4).await;
     let mut first = warm.take().await.expect("take");
     let first_backend = backend(&mut first).await;
     warm.keep(first);
@@ -66,9 +73,7 @@ async fn the_connection_kept_last_is_the_next_one_taken() {
 
 #[tokio::test]
 async fn none_is_kept_when_the_pool_could_not_hand_out_another() {
-    let database = TestDatabase::create().await;
-    let pool = pool_of(&database, 2).await;
-    let warm = WarmConnections::new(pool.clone());
+    let (_database, pool, warm) = warm_pool(2).await;
     let first = warm.take().await.expect("take");
     let second = warm.take().await.expect("take");
     assert_eq!(pool.size(), 2);
@@ -86,9 +91,7 @@ async fn none_is_kept_when_the_pool_could_not_hand_out_another() {
 
 #[tokio::test]
 async fn kept_connections_go_back_after_their_idle_limit_and_when_the_pool_closes() {
-    let database = TestDatabase::create().await;
-    let pool = pool_of(&database, 4).await;
-    let warm = WarmConnections::new(pool.clone());
+    let (database, pool, warm) = warm_pool(4).await;
     let connection = warm.take().await.expect("take");
     warm.keep(connection);
     assert_eq!(warm.kept(), 1);
