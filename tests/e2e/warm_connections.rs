@@ -10,9 +10,11 @@ use gazette_store::testing::TestDatabase;
 use gazette_store::{PgPool, PoolConnection, Postgres, WarmConnections};
 use sqlx::postgres::PgPoolOptions;
 
+/// A pool that gives up on a connection after a second, as a replica's does.
 async fn pool_of(database: &TestDatabase, max_connections: u32) -> PgPool {
     PgPoolOptions::new()
         .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(1))
         .connect_with(database.options().clone())
         .await
         .expect("connect to the test database")
@@ -90,12 +92,30 @@ async fn none_is_kept_when_the_pool_could_not_hand_out_another() {
 }
 
 #[tokio::test]
+async fn a_statement_queued_at_a_pool_that_filled_up_gets_the_kept_connection() {
+    let (_database, pool, warm) = warm_pool(2).await;
+    let first = warm.take().await.expect("take");
+    // Kept while the pool has room to open another.
+    warm.keep(first);
+    assert_eq!(warm.kept(), 1);
+    // Then the pool fills up: the kept connection is the only one a statement could have.
+    let _second = pool.acquire().await.expect("the pool opens its second");
+    assert_eq!((pool.size(), pool.num_idle()), (2, 0));
+    let queued = pool
+        .acquire()
+        .await
+        .expect("the kept connection goes back to the pool before the second's timeout");
+    assert_eq!(warm.kept(), 0);
+    drop(queued);
+}
+
+#[tokio::test]
 async fn kept_connections_go_back_after_their_idle_limit_and_when_the_pool_closes() {
     let (database, pool, warm) = warm_pool(4).await;
     let connection = warm.take().await.expect("take");
     warm.keep(connection);
     assert_eq!(warm.kept(), 1);
-    // Past the pool's idle limit (one second) it is given back, unused.
+    // Unused for a moment, it is given back.
     until("the stale connection is given back", || warm.kept() == 0).await;
     until("and is idle in the pool", || pool.num_idle() == 1).await;
 

@@ -143,7 +143,7 @@ impl Database {
 /// idle for microseconds and are not pinged again; one that sat out a database restart has
 /// been idle for longer than this and is replaced. (A restart quicker than this fails one
 /// statement on each connection that was idle through it, as it does those in use.)
-pub(crate) const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 /// The settings every pool shares. Acquisitions are reported (at `trace`) so the metrics
 /// can show how long statements wait for a connection.

@@ -2,18 +2,20 @@
 //!
 //! sqlx pings every connection that goes back to its pool, from a task it spawns: a round
 //! trip to PostgreSQL and a wake-up on both sides, per request. On a post page that was a
-//! tenth of the request's CPU, server and PostgreSQL together (docs/benchmarks.md). The
-//! compiled read path gives its connection here instead when every statement on it ran to
-//! the end, so nothing of a statement can be left on it, and the next read takes it
-//! without the round trip. A connection whose read failed or was cancelled goes back to
-//! the pool as before, and is pinged there.
+//! tenth to a fifth of the request's CPU, server and PostgreSQL together
+//! (docs/benchmarks.md). The compiled read path gives its connection here instead when
+//! every statement on it ran to the end, so nothing of a statement can be left on it, and
+//! the next read takes it without the round trip. A connection whose read failed or was
+//! cancelled goes back to the pool as before, and is pinged there.
 //!
-//! Kept connections count as taken in the pool, so few are kept and not for long: at most
-//! half the pool, only while the pool could still hand out a connection at once (an idle
-//! one, or room to open one: a statement waiting for one is never held up by ours), and
-//! for at most [`KEEP_FOR`], the idle time after which the pool pings a connection before
-//! handing it out: one kept through a database restart is older than that and goes back
-//! to the pool, which finds it broken.
+//! Kept connections count as taken in the pool, and a statement queued at the pool cannot
+//! see them, so few are kept and not for long: at most half the pool, only while the pool
+//! could still hand out a connection at once (an idle one, or room to open one), and for
+//! [`KEEP_FOR`] at most: a task gives back what waited longer, and everything as soon as
+//! the pool is full with none idle. Under load a kept connection is taken again within a
+//! millisecond; a quiet server keeps nothing. A statement queued at a pool that filled up
+//! after a connection was kept waits [`KEEP_FOR`] more at worst (a replica's pool gives up
+//! after a second).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -21,9 +23,11 @@ use std::time::{Duration, Instant};
 
 use sqlx::pool::PoolConnection;
 use sqlx::{PgPool, Postgres};
+use tokio::sync::Notify;
 
-/// How long a connection is kept unused: the pool's own idle limit before it pings.
-const KEEP_FOR: Duration = crate::database::PING_AFTER_IDLE;
+/// How long a connection is kept unused before the task gives it back (it looks every
+/// `KEEP_FOR` while anything is kept, so nothing is kept for twice that).
+const KEEP_FOR: Duration = Duration::from_millis(10);
 
 /// A pool and the clean connections kept beside it.
 #[derive(Debug)]
@@ -33,6 +37,9 @@ pub struct WarmConnections {
     capacity: usize,
     /// Set when the database closes: closing waits for every connection to come back.
     closing: AtomicBool,
+    /// Wakes the task that gives connections back: something was kept, or the keep is
+    /// dropped.
+    wake: Arc<Notify>,
 }
 
 #[derive(Debug)]
@@ -42,8 +49,8 @@ struct Kept {
 }
 
 impl WarmConnections {
-    /// Keeps up to half of `pool`'s connections; a task gives back what waits longer than
-    /// [`KEEP_FOR`] (it ends with the last handle).
+    /// Keeps up to half of `pool`'s connections, with a task that gives them back (it
+    /// sleeps while nothing is kept, and ends with the keep).
     pub fn new(pool: PgPool) -> Arc<Self> {
         let capacity = (pool.options().get_max_connections() / 2) as usize;
         let warm = Arc::new(Self {
@@ -51,9 +58,10 @@ impl WarmConnections {
             kept: Mutex::new(Vec::new()),
             capacity,
             closing: AtomicBool::new(false),
+            wake: Arc::new(Notify::new()),
         });
         if capacity > 0 {
-            tokio::spawn(give_back_stale(Arc::downgrade(&warm)));
+            tokio::spawn(give_back(Arc::downgrade(&warm), warm.wake.clone()));
         }
         warm
     }
@@ -67,7 +75,7 @@ impl WarmConnections {
         let kept = self.kept.lock().ok().and_then(|mut kept| kept.pop());
         match kept {
             Some(kept) if kept.since.elapsed() <= KEEP_FOR => Ok(kept.connection),
-            // The newest kept is stale: so are the others, which the sweep gives back.
+            // The newest kept is stale: so are the others, which the task gives back.
             stale => {
                 drop(stale);
                 self.pool.acquire().await
@@ -82,20 +90,28 @@ impl WarmConnections {
 
     /// Takes back a connection whose statements all ran to the end.
     pub fn keep(&self, connection: PoolConnection<Postgres>) {
-        // Kept only while another caller could still have a connection at once.
-        let room = self.pool.num_idle() > 0
-            || self.pool.size() < self.pool.options().get_max_connections();
-        if self.closing.load(Ordering::Acquire) || !room {
+        if !self.has_room() {
             return;
         }
-        if let Ok(mut kept) = self.kept.lock()
-            && kept.len() < self.capacity
-        {
-            kept.push(Kept {
-                connection,
-                since: Instant::now(),
-            });
+        let Ok(mut kept) = self.kept.lock() else {
+            return;
+        };
+        // Checked again under the lock: `close` empties the keep under it.
+        if kept.len() >= self.capacity || self.closing.load(Ordering::Acquire) {
+            return;
         }
+        kept.push(Kept {
+            connection,
+            since: Instant::now(),
+        });
+        if kept.len() == 1 {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Whether another caller could still have a connection from the pool at once.
+    fn has_room(&self) -> bool {
+        self.pool.num_idle() > 0 || self.pool.size() < self.pool.options().get_max_connections()
     }
 
     /// Gives every kept connection back to the pool and keeps none from now on.
@@ -105,25 +121,46 @@ impl WarmConnections {
         drop(kept);
     }
 
-    fn give_back_stale(&self) {
-        let stale: Vec<Kept> = match self.kept.lock() {
+    /// Gives back what waited longer than [`KEEP_FOR`], or everything when the pool is
+    /// full with none idle (a statement may be queued there). Whether anything is left.
+    fn give_back_stale(&self) -> bool {
+        let everything = !self.has_room();
+        let (given_back, left): (Vec<Kept>, bool) = match self.kept.lock() {
             Ok(mut kept) => {
-                let fresh = kept.partition_point(|kept| kept.since.elapsed() > KEEP_FOR);
-                kept.drain(..fresh).collect()
+                let stale = if everything {
+                    kept.len()
+                } else {
+                    kept.partition_point(|kept| kept.since.elapsed() > KEEP_FOR)
+                };
+                (kept.drain(..stale).collect(), !kept.is_empty())
             }
-            Err(_) => Vec::new(),
+            Err(_) => (Vec::new(), false),
         };
         // Dropped outside the lock: each goes back to the pool through sqlx's own path.
-        drop(stale);
+        drop(given_back);
+        left
     }
 }
 
-async fn give_back_stale(warm: Weak<WarmConnections>) {
-    let mut ticks = tokio::time::interval(KEEP_FOR);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+impl Drop for WarmConnections {
+    fn drop(&mut self) {
+        // Lets the task see the keep is gone and end.
+        self.wake.notify_one();
+    }
+}
+
+async fn give_back(warm: Weak<WarmConnections>, wake: Arc<Notify>) {
     loop {
-        ticks.tick().await;
-        let Some(warm) = warm.upgrade() else { return };
-        warm.give_back_stale();
+        wake.notified().await;
+        loop {
+            tokio::time::sleep(KEEP_FOR).await;
+            let Some(warm) = warm.upgrade() else { return };
+            if !warm.give_back_stale() {
+                break;
+            }
+        }
+        if warm.strong_count() == 0 {
+            return;
+        }
     }
 }
