@@ -28,6 +28,15 @@ async fn warm_pool(max_connections: u32) -> (TestDatabase, PgPool, Arc<WarmConne
     (database, pool, warm)
 }
 
+/// [`warm_pool`] with one connection taken and kept (the pool has room for it).
+async fn one_kept(max_connections: u32) -> (TestDatabase, PgPool, Arc<WarmConnections>) {
+    let (database, pool, warm) = warm_pool(max_connections).await;
+    let connection = warm.take().await.expect("take");
+    warm.keep(connection);
+    assert_eq!(warm.kept(), 1);
+    (database, pool, warm)
+}
+
 async fn backend(connection: &mut PoolConnection<Postgres>) -> i32 {
     sqlx::query_scalar("select pg_backend_pid()")
         .fetch_one(&mut **connection)
@@ -93,11 +102,8 @@ async fn none_is_kept_when_the_pool_could_not_hand_out_another() {
 
 #[tokio::test]
 async fn a_statement_queued_at_a_pool_that_filled_up_gets_the_kept_connection() {
-    let (_database, pool, warm) = warm_pool(2).await;
-    let first = warm.take().await.expect("take");
     // Kept while the pool has room to open another.
-    warm.keep(first);
-    assert_eq!(warm.kept(), 1);
+    let (_database, pool, warm) = one_kept(2).await;
     // Then the pool fills up: the kept connection is the only one a statement could have.
     let _second = pool.acquire().await.expect("the pool opens its second");
     assert_eq!((pool.size(), pool.num_idle()), (2, 0));
@@ -111,10 +117,7 @@ async fn a_statement_queued_at_a_pool_that_filled_up_gets_the_kept_connection() 
 
 #[tokio::test]
 async fn kept_connections_go_back_after_their_idle_limit_and_when_the_pool_closes() {
-    let (database, pool, warm) = warm_pool(4).await;
-    let connection = warm.take().await.expect("take");
-    warm.keep(connection);
-    assert_eq!(warm.kept(), 1);
+    let (database, pool, warm) = one_kept(4).await;
     // Unused for a moment, it is given back.
     until("the stale connection is given back", || warm.kept() == 0).await;
     until("and is idle in the pool", || pool.num_idle() == 1).await;
