@@ -42,9 +42,9 @@ struct Replica {
 /// Where reads go: a replica that answers, else the primary.
 #[derive(Debug, Clone)]
 pub struct Reads {
-    primary: PgPool,
-    /// The primary's kept connections, for the reads that take one themselves.
-    warm: Arc<WarmConnections>,
+    /// The primary's pool, with the connections kept for the reads that take one
+    /// themselves.
+    primary: Arc<WarmConnections>,
     replicas: ReadReplicas,
     next: Arc<AtomicUsize>,
 }
@@ -169,8 +169,7 @@ async fn is_standby(pool: &PgPool) -> Result<bool, sqlx::Error> {
 impl Reads {
     pub fn new(primary: Arc<WarmConnections>, replicas: ReadReplicas) -> Self {
         Self {
-            primary: primary.pool().clone(),
-            warm: primary,
+            primary,
             replicas,
             next: Arc::default(),
         }
@@ -182,12 +181,12 @@ impl Reads {
     }
 
     pub fn primary(&self) -> &PgPool {
-        &self.primary
+        self.primary.pool()
     }
 
     /// The primary's pool with its kept connections.
     pub fn primary_warm(&self) -> &Arc<WarmConnections> {
-        &self.warm
+        &self.primary
     }
 
     pub fn replicas(&self) -> &ReadReplicas {
@@ -242,7 +241,7 @@ impl Reads {
         } else if !self.replicas.is_empty() {
             fell_back();
         }
-        read(self.primary.clone()).await
+        read(self.primary.pool().clone()).await
     }
 }
 
