@@ -340,6 +340,67 @@ async fn missing_pages_are_html_and_the_favicon_exists() {
     app.stop().await;
 }
 
+/// No address answers with an empty body: one that leads nowhere gets the 404 page, a method
+/// an address does not take gets a `405` with a sentence and the methods it takes.
+#[tokio::test]
+async fn unknown_addresses_and_methods_are_answered_in_words() {
+    let app = TestApp::spawn_api_only().await;
+    for path in [
+        "/nothing-here",
+        "/posts/",
+        "//feed.xml",
+        "/feed.xml/",
+        "/FEED.XML",
+    ] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(
+            response.headers()[header::X_CONTENT_TYPE_OPTIONS],
+            "nosniff"
+        );
+        let body = response.text().await.expect("body");
+        assert!(
+            body.contains("There is nothing at this address."),
+            "{path}: {body}"
+        );
+    }
+    let cases = [
+        (reqwest::Method::DELETE, "/feed.xml", "GET,HEAD"),
+        (reqwest::Method::POST, "/sitemap.xml", "GET,HEAD"),
+        (reqwest::Method::PUT, "/graphql", "GET,HEAD,POST"),
+        (reqwest::Method::GET, "/inbox", "POST"),
+        (reqwest::Method::PATCH, "/posts", "GET,HEAD"),
+    ];
+    for (method, path, allowed) in cases {
+        let response = app
+            .client
+            .request(method.clone(), app.url(path))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(
+            response.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+        assert_eq!(
+            response.headers()[header::ALLOW],
+            allowed,
+            "{method} {path}"
+        );
+        assert_eq!(
+            response.headers()[header::X_CONTENT_TYPE_OPTIONS],
+            "nosniff"
+        );
+        let body = response.text().await.expect("body");
+        assert!(
+            body.contains(&format!("does not take {method} requests")),
+            "{method} {path}: {body}"
+        );
+    }
+    app.stop().await;
+}
+
 /// Issue 11, item 9: readers get a list of the latest posts at `/posts` (the site title's
 /// link), list items carry their dates, and pages revalidate with ETags.
 #[tokio::test]

@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderValue, Method, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use gazette_store::Reads;
 use tokio::net::TcpListener;
@@ -72,18 +72,23 @@ pub fn router(state: AppState) -> Router {
         .merge(federation::routes())
         .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
+            StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
         ))
         // Feeds and channel texts are served from memory, gzipped ahead of time: no
         // per-request compression, and no timer for a response that never waits long.
         .merge(feed_routes())
+        // Set before the layers below, so these answers get their headers and metrics too.
+        .fallback(pages::nowhere)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::map_response(security_headers))
         .layer(TraceLayer::new_for_http())
         .layer(middleware::from_fn(metrics::track))
         .with_state(state);
     let routes = match scrape {
-        Some(scrape) => routes.merge(metrics::routes(scrape)),
+        Some(scrape) => routes
+            .merge(metrics::routes(scrape))
+            .method_not_allowed_fallback(method_not_allowed),
         None => routes,
     };
     match cors {
@@ -110,6 +115,19 @@ fn feed_routes() -> Router<AppState> {
         .route("/sitemap.xml", get(sitemap::sitemap_xml))
         .route("/sitemaps/{file}", get(sitemap::sitemap_part))
         .route("/robots.txt", get(sitemap::robots_txt))
+}
+
+/// A `405` that says so in a sentence (axum adds the `Allow` header with the methods the
+/// address takes); axum's own is an empty body.
+async fn method_not_allowed(method: Method) -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!(
+            "This address does not take {method} requests; its Allow header lists those it takes.\n"
+        ),
+    )
+        .into_response()
 }
 
 /// On every response: browsers must not guess a type other than the one sent (a feed or a

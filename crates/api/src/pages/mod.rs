@@ -594,6 +594,11 @@ fn duration_words(lifetime: std::time::Duration) -> String {
     }
 }
 
+/// What every address no route serves answers: the 404 page, not an empty body.
+pub async fn nowhere(State(state): State<AppState>) -> Response {
+    not_found_page(&state)
+}
+
 /// The 404 page for an address that leads nowhere.
 pub(crate) fn not_found_page(state: &AppState) -> Response {
     not_found(state, "There is nothing at this address.")
