@@ -402,7 +402,8 @@ async fn unknown_addresses_and_methods_are_answered_in_words() {
 }
 
 /// Issue 11, item 9: readers get a list of the latest posts at `/posts` (the site title's
-/// link), list items carry their dates, and pages revalidate with ETags.
+/// link), list items carry their dates, and pages revalidate with ETags. A tag's page
+/// pages through its posts the same way.
 #[tokio::test]
 async fn readers_page_through_the_latest_posts_and_revalidate() {
     let app = TestApp::spawn().await;
@@ -473,6 +474,41 @@ async fn readers_page_through_the_latest_posts_and_revalidate() {
         assert!(older.contains(&format!("Post number {number}")), "{older}");
     }
     assert!(!older.contains("Post number 04") && !older.contains("rel=\"next\""));
+
+    // A tag's page continues the same way, through its own address.
+    let tag_page = app
+        .get("/tags/listed")
+        .await
+        .text()
+        .await
+        .expect("tag page");
+    assert_eq!(tag_page.matches("<li>").count(), 20, "{tag_page}");
+    assert!(tag_page.contains("Post number 04") && !tag_page.contains("Post number 03"));
+    let next = tag_page
+        .split("<a rel=\"next\" href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a link to the tag's older posts")
+        .replace("&amp;", "&");
+    assert!(next.starts_with(&app.url("/tags/listed?after=")), "{next}");
+    let older = http_client()
+        .get(&next)
+        .send()
+        .await
+        .expect("older tag posts");
+    assert_eq!(older.status(), StatusCode::OK);
+    let older = older.text().await.expect("body");
+    assert_eq!(older.matches("<li>").count(), 3, "{older}");
+    assert!(older.contains("Post number 01") && !older.contains("rel=\"next\""));
+    let mangled = app.get("/tags/listed?after=nonsense").await;
+    assert_eq!(mangled.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        mangled
+            .text()
+            .await
+            .expect("body")
+            .contains("This page of posts does not exist")
+    );
 
     // Revalidation: the same version is a 304 without a body; a change is a new ETag.
     let again = http_client()

@@ -28,7 +28,8 @@ pub use comment_form::{form_address as comment_form_address, submit as submit_co
 
 /// Comments shown on a post's page; longer threads are read through the API.
 const THREAD_ON_PAGE: i64 = 500;
-const POSTS_ON_TAG_PAGE: i64 = 50;
+/// Posts on a page of a list (the latest posts, a tag's): one number for every list, as
+/// WordPress's "posts per page" serves its archives.
 const POSTS_ON_LIST_PAGE: i64 = 20;
 /// Pages change with every comment: caches may keep them but ask each time (a 304 when
 /// nothing changed).
@@ -135,10 +136,30 @@ fn from_this_site(state: &AppState, headers: &HeaderMap) -> bool {
             .is_some_and(|(_, origin_host)| origin_host.eq_ignore_ascii_case(host))
 }
 
-/// Where the list continues: `/posts?after=<published at>~<id>`, the last post shown.
+/// Where a list of posts continues: `?after=<published at>~<id>`, the last post shown.
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
     after: Option<String>,
+}
+
+impl ListQuery {
+    /// The position to continue after; `Err` for one no link of ours made.
+    fn position(&self) -> Result<Option<Position>, ()> {
+        self.after
+            .as_deref()
+            .map(|after| parse_list_position(after).ok_or(()))
+            .transpose()
+    }
+}
+
+/// The answer to a list position no link of ours made.
+fn unknown_list_page(state: &AppState) -> Response {
+    html_error(
+        state,
+        StatusCode::BAD_REQUEST,
+        "Bad page address",
+        "This page of posts does not exist: follow the links from the first page.",
+    )
 }
 
 /// The latest published posts, newest first, a page at a time.
@@ -147,17 +168,8 @@ pub async fn posts_page(
     Query(query): Query<ListQuery>,
     request: HeaderMap,
 ) -> Response {
-    let after = match query.after.as_deref().map(parse_list_position) {
-        None => None,
-        Some(Some(position)) => Some(position),
-        Some(None) => {
-            return html_error(
-                &state,
-                StatusCode::BAD_REQUEST,
-                "Bad page address",
-                "This page of posts does not exist: follow the links from the first page.",
-            );
-        }
+    let Ok(after) = query.position() else {
+        return unknown_list_page(&state);
     };
     match state
         .read_page(|pool: PgPool| {
@@ -171,36 +183,28 @@ pub async fn posts_page(
     }
 }
 
+/// A tag's published posts, newest first, a page at a time.
 pub async fn tag_page(
     State(state): State<AppState>,
     Path(slug): Path<String>,
+    Query(query): Query<ListQuery>,
     request: HeaderMap,
 ) -> Response {
-    slug_page(
-        state,
-        slug,
-        request,
-        render_tag,
-        "There is no tag with published posts at this address.",
-    )
-    .await
-}
-
-/// The page `render` makes of `slug`, read like every page (see [`AppState::read_page`]).
-async fn slug_page(
-    state: AppState,
-    slug: String,
-    request: HeaderMap,
-    render: impl AsyncFn(&AppState, &PgPool, &str) -> Result<Option<String>, StoreError>,
-    missing: &str,
-) -> Response {
+    let Ok(after) = query.position() else {
+        return unknown_list_page(&state);
+    };
     let read = state
         .read_page(|pool: PgPool| {
-            let (state, slug, render) = (&state, &slug, &render);
-            async move { render(state, &pool, slug).await }
+            let (state, slug, after) = (&state, &slug, &after);
+            async move { render_tag(state, &pool, slug, after.clone()).await }
         })
         .await;
-    answer(&state, read, &request, missing)
+    answer(
+        &state,
+        read,
+        &request,
+        "There is no tag with published posts at this address.",
+    )
 }
 
 /// A page of something that may not exist: the page with conditional GET, a 404 saying
@@ -351,6 +355,7 @@ async fn render_tag(
     state: &AppState,
     pool: &PgPool,
     slug: &str,
+    after: Option<Position>,
 ) -> Result<Option<String>, StoreError> {
     let Some(tag) = tags::find_visible_by_slug(pool, slug, Reader::PUBLIC).await? else {
         return Ok(None);
@@ -359,20 +364,7 @@ async fn render_tag(
         tag_slug: Some(tag.slug.clone()),
         ..PostFilter::published()
     };
-    let window = keyset::Window {
-        limit: POSTS_ON_TAG_PAGE,
-        ..keyset::Window::default()
-    };
-    let posts: Vec<Post> = posts::page(
-        pool,
-        Reader::PUBLIC,
-        &filter,
-        PostOrder::default(),
-        &window,
-        PostColumns::All,
-        &ReadBudget::unlimited(),
-    )
-    .await?;
+    let (posts, older) = list_page(pool, &filter, after, POSTS_ON_LIST_PAGE).await?;
     let site = &state.config.site;
     let feed = site.url(&main_feed(Subject::Tag).key(&tag.slug));
     let mut body = format!(
@@ -384,6 +376,12 @@ async fn render_tag(
         body.push_str(&list_item(state, post));
     }
     body.push_str("</ul>");
+    body.push_str(&older_link(
+        state,
+        &format!("tags/{}", tag.slug),
+        &posts,
+        older,
+    ));
     let alternate = format!(
         "<link rel=\"alternate\" type=\"application/rss+xml\" title=\"{}\" href=\"{}\">",
         escape(&tag.name),
@@ -397,24 +395,8 @@ async fn render_list(
     pool: &PgPool,
     after: Option<Position>,
 ) -> Result<String, StoreError> {
-    let window = keyset::Window {
-        after,
-        // One more than shown tells whether an older page exists.
-        limit: POSTS_ON_LIST_PAGE + 1,
-        ..keyset::Window::default()
-    };
-    let mut posts: Vec<Post> = posts::page(
-        pool,
-        Reader::PUBLIC,
-        &PostFilter::published(),
-        PostOrder::default(),
-        &window,
-        PostColumns::All,
-        &ReadBudget::unlimited(),
-    )
-    .await?;
-    let older = posts.len() > POSTS_ON_LIST_PAGE as usize;
-    posts.truncate(POSTS_ON_LIST_PAGE as usize);
+    let (posts, older) =
+        list_page(pool, &PostFilter::published(), after, POSTS_ON_LIST_PAGE).await?;
     let mut body = String::from("<h1>Latest posts</h1>");
     if posts.is_empty() {
         body.push_str("<p>Nothing is published yet.</p>");
@@ -424,19 +406,54 @@ async fn render_list(
         body.push_str(&list_item(state, post));
     }
     body.push_str("</ul>");
-    if let (true, Some(last)) = (older, posts.last()) {
-        let _ = write!(
-            body,
+    body.push_str(&older_link(state, "posts", &posts, older));
+    Ok(document(state, "Latest posts", "", &body))
+}
+
+/// Up to `shown` published posts matching `filter`, newest first, after `after`; and
+/// whether older ones follow.
+async fn list_page(
+    pool: &PgPool,
+    filter: &PostFilter,
+    after: Option<Position>,
+    shown: i64,
+) -> Result<(Vec<Post>, bool), StoreError> {
+    let window = keyset::Window {
+        after,
+        // One more than shown tells whether an older page exists.
+        limit: shown + 1,
+        ..keyset::Window::default()
+    };
+    let mut posts: Vec<Post> = posts::page(
+        pool,
+        Reader::PUBLIC,
+        filter,
+        PostOrder::default(),
+        &window,
+        PostColumns::All,
+        &ReadBudget::unlimited(),
+    )
+    .await?;
+    let older = posts.len() > shown as usize;
+    posts.truncate(shown as usize);
+    Ok((posts, older))
+}
+
+/// The "Older posts" link of the list at `path`, continuing after its last post; nothing
+/// when no older post follows.
+fn older_link(state: &AppState, path: &str, posts: &[Post], older: bool) -> String {
+    match (older, posts.last()) {
+        (true, Some(last)) => format!(
             "<p><a rel=\"next\" href=\"{}\">Older posts</a></p>",
             escape(
                 &state
                     .config
                     .site
-                    .url(&format!("posts?after={}", list_position(last)))
+                    .url(&format!("{path}?after={}", list_position(last)))
             )
-        );
+        ),
+        _ => String::new(),
     }
-    Ok(document(state, "Latest posts", "", &body))
 }
 
 /// A post in a list: title, date and excerpt.
