@@ -300,7 +300,11 @@ impl RemoteServer {
                 let Some(name) = name else {
                     return axum::response::IntoResponse::into_response(StatusCode::GONE);
                 };
-                let id = format!("{base}/users/{name}");
+                // `dotted-…`: an actor whose id is spelt unusually (`/users/./name`).
+                let id = match name.starts_with("dotted-") {
+                    true => format!("{base}/users/./{name}"),
+                    false => format!("{base}/users/{name}"),
+                };
                 let key_id = match path.starts_with("/raw/") {
                     true => format!("{base}{path}#main-key"),
                     false => format!("{id}#main-key"),
@@ -654,6 +658,113 @@ async fn the_inbox_takes_signed_activities_and_refuses_the_rest() {
             .await
             .status(),
         StatusCode::UNAUTHORIZED
+    );
+    app.stop().await;
+}
+
+/// Found by a probe of a running server: a key id that does not exist could make an
+/// actor's real key fail for five minutes; an actor spelling its id unusually escaped
+/// blocks; a NUL character was a 503; a padded Follow came back as large in its Accept;
+/// one note sent to two posts became two comments.
+#[tokio::test]
+async fn hostile_peers_cannot_poison_keys_dodge_blocks_or_write_a_note_twice() {
+    let app =
+        TestApp::spawn_with(true, false, &["--federation", "--federation-allow-private"]).await;
+    let remote = RemoteServer::start().await;
+    let carol = remote.actor("carol");
+    let post = app.url(&format!("/posts/{DEMO_SLUG}"));
+    let host = app.base_url.trim_start_matches("http://").to_owned();
+    let fresh = chrono::TimeDelta::zero();
+    let like = |actor: &str, id: &str| {
+        serde_json::json!({
+            "id": format!("{actor}/likes/{id}"), "type": "Like", "actor": actor, "object": post
+        })
+    };
+
+    // A request naming a key carol's document does not list fails alone: her real key
+    // still verifies at once, and her document was fetched once for both.
+    let bogus_key = format!("{carol}#no-such-key");
+    let bogus = remote
+        .send_as(&app, &bogus_key, &host, &like(&carol, "1"), fresh)
+        .await;
+    assert_eq!(bogus.status(), StatusCode::UNAUTHORIZED);
+    let real = remote.send(&app, "carol", &like(&carol, "2"), fresh).await;
+    assert_eq!(real.status(), StatusCode::ACCEPTED);
+    assert_eq!(remote.requests.load(Ordering::SeqCst), 1);
+    assert_eq!(reactions(&app).await, (1, 0));
+
+    // Any NUL character is a 400, not a database error.
+    let mut with_nul = like(&carol, "3");
+    with_nul["junk"] = Value::String("a\u{0}b".to_owned());
+    let refused = remote.send(&app, "carol", &with_nul, fresh).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(refused.text().await.expect("body").contains("NUL"));
+
+    // An actor whose id is not in the URL's usual form is nobody.
+    let dotted = format!("{}/users/./dotted-mallory", remote.origin);
+    let dodging = remote
+        .send_as(
+            &app,
+            &format!("{dotted}#main-key"),
+            &host,
+            &like(&dotted, "1"),
+            fresh,
+        )
+        .await;
+    assert_eq!(dodging.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(reactions(&app).await, (1, 0));
+
+    // A Follow padded with anything is accepted with an Accept that restates it.
+    let follow = serde_json::json!({
+        "id": format!("{carol}/follows/1"), "type": "Follow", "actor": carol,
+        "object": app.url("/actor"), "padding": "p".repeat(50_000)
+    });
+    assert_eq!(
+        remote.send(&app, "carol", &follow, fresh).await.status(),
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(
+        app.count("select count(*) from federation_deliveries where activity->>'type' = 'Accept'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count("select count(*) from federation_deliveries where length(activity::text) > 2000")
+            .await,
+        0
+    );
+
+    // The same note, sent again to another post, is still the one comment it is.
+    let admin = app
+        .token("Editor", gazette_store::tokens::Role::Admin)
+        .await;
+    let second = app
+        .create_post(
+            &admin,
+            serde_json::json!({ "title": "Second", "status": "PUBLISHED" }),
+        )
+        .await;
+    let second_url = app.url(&format!(
+        "/posts/{}",
+        second["slug"].as_str().expect("slug")
+    ));
+    for (activity, in_reply_to) in [("a", &post), ("b", &second_url)] {
+        let create = serde_json::json!({
+            "id": format!("{carol}/notes/7/{activity}"), "type": "Create", "actor": carol,
+            "object": {
+                "id": format!("{carol}/notes/7"), "type": "Note", "attributedTo": carol,
+                "inReplyTo": in_reply_to, "content": "<p>Same note twice</p>"
+            }
+        });
+        assert_eq!(
+            remote.send(&app, "carol", &create, fresh).await.status(),
+            StatusCode::ACCEPTED
+        );
+    }
+    assert_eq!(
+        app.count("select count(*) from comments where body = 'Same note twice'")
+            .await,
+        1
     );
     app.stop().await;
 }

@@ -30,15 +30,21 @@ impl FederatedSite {
         format!("{}/ap/comments/{comment_id}", self.public_url)
     }
 
-    /// `Accept` of a `Follow` (the follow as received, so the follower recognises it).
-    pub fn accept(&self, follow: &Value) -> Value {
-        let follow_id = follow.get("id").and_then(Value::as_str).unwrap_or_default();
+    /// `Accept` of the `Follow` `follow_id` that `follower` sent the blog. The follow is
+    /// restated from its id, actor and object, which is what followers recognise it by,
+    /// not echoed as received: a follow padded with anything would come back as large.
+    pub fn accept(&self, follow_id: &str, follower: &str) -> Value {
         json!({
             "@context": "https://www.w3.org/ns/activitystreams",
             "id": format!("{}#accepts/{}", self.actor_id(), short_hash(follow_id)),
             "type": "Accept",
             "actor": self.actor_id(),
-            "object": follow
+            "object": {
+                "id": follow_id,
+                "type": "Follow",
+                "actor": follower,
+                "object": self.actor_id(),
+            }
         })
     }
 

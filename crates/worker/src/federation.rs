@@ -168,9 +168,11 @@ async fn attempt(
                     .await,
             )
         }
+        // Retried on the schedule, as webhooks are: a name that does not resolve for a
+        // while (the follower's DNS down) refuses too, and its deliveries must not be lost.
         Delivered::Refused(error) => (
             "refused",
-            store::record_failed(pool, delivery.id, None, &error, None).await,
+            store::record_failed(pool, delivery.id, None, &error, retry_at(None)).await,
         ),
     };
     let metrics = gazette_metrics::metrics();

@@ -116,13 +116,11 @@ impl FederationAdmin<'_> {
             return Ok(false);
         }
         if let Some(remote) = store::actor(&mut *tx, &follower.actor_id).await? {
-            let follow = serde_json::json!({
-                "id": follower.follow_id,
-                "type": "Follow",
-                "actor": follower.actor_id,
-                "object": self.federation.site.actor_id(),
-            });
-            queue_to(&mut tx, &remote, &self.federation.site.accept(&follow)).await?;
+            let accept = self
+                .federation
+                .site
+                .accept(&follower.follow_id, &follower.actor_id);
+            queue_to(&mut tx, &remote, &accept).await?;
         }
         tx.commit().await?;
         Ok(true)

@@ -146,8 +146,19 @@ pub async fn receive(
 ) -> Result<Received, InboxError> {
     let activity: Value = serde_json::from_slice(request.body)
         .map_err(|_| InboxError::Unreadable("The body is not a JSON activity.".to_owned()))?;
+    // No text the blog keeps may hold one (PostgreSQL refuses it in text and jsonb).
+    if holds_nul(&activity) {
+        return Err(InboxError::Unreadable(
+            "The activity holds a NUL character (\\u0000), which no text may hold.".to_owned(),
+        ));
+    }
     let signature = read_signature(request)?;
     let key_id = signature.key_id().to_owned();
+    if key_id.len() > MAX_ID_BYTES {
+        return Err(InboxError::Unsigned(format!(
+            "The signature's keyId may have at most {MAX_ID_BYTES} bytes."
+        )));
+    }
     let key_host = host_of(&key_id)
         .ok_or_else(|| InboxError::Unsigned("The signature's keyId is not a URL.".to_owned()))?;
     // A blocked instance is refused before anything is fetched from it.
@@ -391,7 +402,7 @@ async fn act(
             let mut tx = pool.begin().await?;
             store::add_follower(&mut *tx, &actor.id, &id, accepted).await?;
             if accepted {
-                queue_to(&mut tx, actor, &federation.site.accept(activity)).await?;
+                queue_to(&mut tx, actor, &federation.site.accept(&id, &actor.id)).await?;
             }
             tx.commit().await?;
             Ok(Received::Followed { accepted })
@@ -484,6 +495,14 @@ async fn reply(
     let Some(in_reply_to) = note.in_reply_to.as_deref() else {
         return Ok(Received::Ignored);
     };
+    // A note is one comment, wherever it says it answers: sent again (to another post,
+    // or after the retry window) it is not written twice. Its author edits and deletes
+    // the one comment it is.
+    if let Some(linked) = store::comment_by_object(pool, &note.id, Some(&actor.id)).await? {
+        return Ok(Received::Commented {
+            comment_id: linked.comment_id,
+        });
+    }
     let (post_id, parent_id) = if let Some(post_ref) = federation.post_of(in_reply_to) {
         match public_post(pool, &post_ref).await? {
             Some(post) => (post.id, None),
@@ -636,6 +655,18 @@ fn check_ids(
         ));
     }
     Ok(())
+}
+
+/// Whether any text of `value`, a key or a string, holds U+0000.
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(fields) => fields
+            .iter()
+            .any(|(key, value)| key.contains('\0') || holds_nul(value)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+    }
 }
 
 /// What a receipt is remembered by: the actor and the id together (an account cannot

@@ -233,49 +233,61 @@ impl Remote {
         {
             return Ok(Found::Stored(actor));
         }
-        // What was fetched for this key a moment ago (a failure, or an actor not yet
-        // vouched for by a signature) is not fetched again: a flood of requests naming
-        // a key makes one fetch, not one each, whatever fragment or query they add.
+        // What was fetched from the key's address a moment ago (a failure to fetch it, or
+        // the actor and its keys, not yet vouched for by a signature) is not fetched again:
+        // a flood of requests naming keys there makes one fetch, not one each, whatever
+        // fragment or query they add. A key the document does not list fails for that key
+        // id alone: a request naming a key that does not exist cannot make an actor's real
+        // key fail for others.
         let key_url = key_url_of(key_id);
-        if let Some(recent) = self.recent(&key_url, key_id, refresh) {
-            return recent.map(Found::Fetched);
+        if let Some(recent) = self.recent(&key_url, refresh) {
+            return recent
+                .and_then(|keys| keys.with_key(key_id))
+                .map(Found::Fetched);
         }
-        let fetched = self.fetch_actor_for_key(key_id).await;
+        let fetched = self.fetch_actor_for_key(&key_url).await;
         if !matches!(fetched, Err(FetchError::Store)) {
             self.remember(key_url, &fetched);
         }
-        fetched.map(Found::Fetched)
+        fetched
+            .and_then(|keys| keys.with_key(key_id))
+            .map(Found::Fetched)
     }
 
-    async fn fetch_actor_for_key(&self, key_id: &str) -> Result<RemoteActor, FetchError> {
-        let key_url = key_id.split('#').next().unwrap_or(key_id);
+    /// The actor, with the keys it lists, whose key is at `key_url` (a key's address
+    /// without fragment or query): the actor document there, or the owner named by a
+    /// key document there. What fails here fails for every key id at that address.
+    async fn fetch_actor_for_key(&self, key_url: &str) -> Result<ActorKeys, FetchError> {
         let mut document = self.fetch(key_url).await?;
         let mut actor_url = key_url.to_owned();
         // A key of its own (`{id, owner, publicKeyPem}`): its owner is the actor.
         if document.get("inbox").is_none()
             && let Some(owner) = document.get("owner").and_then(Value::as_str)
         {
-            let id = document.get("id").and_then(Value::as_str);
-            if id != Some(key_id) && id != Some(key_url) {
+            let id = document
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if key_url_of(id) != key_url {
                 return Err(FetchError::Failed(format!(
-                    "the document at {key_url} is not the key {key_id}"
+                    "the document at {key_url} is another key"
                 )));
             }
             if host_of(owner) != host_of(key_url) {
                 return Err(FetchError::Failed(format!(
-                    "the key {key_id} names an owner on another host"
+                    "the key at {key_url} names an owner on another host"
                 )));
             }
             actor_url = owner.to_owned();
             document = self.fetch(owner).await?;
         }
-        let actor = read_actor(&document, key_id)?;
-        if actor.id != actor_url {
+        let keys = read_actor_keys(&document)?;
+        if keys.actor.id != actor_url {
             return Err(FetchError::Failed(format!(
                 "the document at {actor_url} says it is another actor"
             )));
         }
-        Ok(actor)
+        Ok(keys)
     }
 
     /// Fetches the actor at `id` (its document must say it is that actor), to follow or
@@ -283,32 +295,21 @@ impl Remote {
     /// document (`<id>#…`): a key named elsewhere is for a signature to vouch for, and
     /// is fetched then (so no document can claim another actor's key).
     pub async fn fetch_actor(&self, id: &str) -> Result<RemoteActor, FetchError> {
-        let document = self.fetch(id).await?;
-        let own_key = document
-            .get("publicKey")
-            .map(|key| match key {
-                Value::Array(keys) => keys.iter().collect(),
-                key => vec![key],
-            })
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|key| key.get("id").and_then(Value::as_str))
-            .find(|key_id| key_url_of(key_id) == id)
-            .map(str::to_owned);
-        let actor = match own_key {
-            Some(key_id) => read_actor(&document, &key_id)?,
-            None => RemoteActor {
-                key_id: String::new(),
-                public_key_pem: String::new(),
-                ..read_actor_without_key(&document)?
-            },
-        };
-        if actor.id != id {
+        let keys = read_actor_keys(&self.fetch(id).await?)?;
+        if keys.actor.id != id {
             return Err(FetchError::Failed(format!(
                 "the document at {id} says it is another actor"
             )));
         }
-        Ok(actor)
+        let own_key = keys
+            .keys
+            .iter()
+            .find(|(key_id, _)| key_url_of(key_id) == id)
+            .map(|(key_id, _)| key_id.clone());
+        match own_key {
+            Some(key_id) => keys.with_key(&key_id),
+            None => Ok(keys.actor),
+        }
     }
 
     /// A permit to reach out (follow, reply) now, if fewer than two are under way.
@@ -325,14 +326,9 @@ impl Remote {
             .remove(&key_url_of(key_id));
     }
 
-    /// A fetch for `key_url` remembered and still good: a failure (for any key id of
-    /// that address), or the actor fetched for exactly `key_id` (not when `refresh`).
-    fn recent(
-        &self,
-        key_url: &str,
-        key_id: &str,
-        refresh: bool,
-    ) -> Option<Result<RemoteActor, FetchError>> {
+    /// A fetch from `key_url` remembered and still good: a failure, or the actor and its
+    /// keys (not when `refresh`).
+    fn recent(&self, key_url: &str, refresh: bool) -> Option<Result<ActorKeys, FetchError>> {
         let recent = self
             .recent
             .lock()
@@ -343,12 +339,12 @@ impl Remote {
         }
         match &remembered.result {
             Err(error) => Some(Err(error.clone())),
-            Ok(actor) if !refresh && actor.key_id == key_id => Some(Ok(actor.clone())),
+            Ok(keys) if !refresh => Some(Ok(keys.clone())),
             Ok(_) => None,
         }
     }
 
-    fn remember(&self, key_url: String, result: &Result<RemoteActor, FetchError>) {
+    fn remember(&self, key_url: String, result: &Result<ActorKeys, FetchError>) {
         let mut recent = self
             .recent
             .lock()
@@ -383,8 +379,36 @@ fn key_url_of(key_id: &str) -> String {
 /// What a fetch for a key gave, and until when it is used instead of fetching again.
 #[derive(Debug, Clone)]
 struct Remembered {
-    result: Result<RemoteActor, FetchError>,
+    result: Result<ActorKeys, FetchError>,
     until: Instant,
+}
+
+/// An actor as its document says (without a key), and the keys it lists as its own.
+#[derive(Debug, Clone)]
+struct ActorKeys {
+    actor: RemoteActor,
+    /// Each key's id and PEM.
+    keys: Vec<(String, String)>,
+}
+
+impl ActorKeys {
+    /// The actor with its key `key_id`.
+    fn with_key(&self, key_id: &str) -> Result<RemoteActor, FetchError> {
+        let (_, pem) = self
+            .keys
+            .iter()
+            .find(|(id, _)| id == key_id)
+            .ok_or_else(|| {
+                FetchError::Failed(format!(
+                    "the actor document lists no readable RSA key {key_id} of its own"
+                ))
+            })?;
+        Ok(RemoteActor {
+            key_id: key_id.to_owned(),
+            public_key_pem: pem.clone(),
+            ..self.actor.clone()
+        })
+    }
 }
 
 /// An actor found for a key: as stored, or fetched just now (to be stored once its
@@ -403,39 +427,35 @@ impl Found {
     }
 }
 
-/// What the blog keeps of an actor document whose key is `key_id`.
-fn read_actor(document: &Value, key_id: &str) -> Result<RemoteActor, FetchError> {
-    let failed = |what: &str| FetchError::Failed(format!("the actor document has no {what}"));
+/// The most keys read from one actor document.
+const MAX_KEYS: usize = 8;
+
+/// What the blog keeps of an actor document, and the keys it lists as the actor's own
+/// (no `owner`, or the actor as owner) with a readable RSA public key; at most
+/// [`MAX_KEYS`], with ids of at most 2,048 bytes (the column's index holds them).
+fn read_actor_keys(document: &Value) -> Result<ActorKeys, FetchError> {
     let actor = read_actor_without_key(document)?;
-    let keys: Vec<&Value> = match document.get("publicKey") {
+    let listed: Vec<&Value> = match document.get("publicKey") {
         Some(Value::Array(keys)) => keys.iter().collect(),
         Some(key) => vec![key],
         None => Vec::new(),
     };
-    let key = keys
+    let keys = listed
         .into_iter()
-        .find(|key| key.get("id").and_then(Value::as_str) == Some(key_id))
-        .ok_or_else(|| failed(&format!("key {key_id}")))?;
-    if key
-        .get("owner")
-        .and_then(Value::as_str)
-        .unwrap_or(&actor.id)
-        != actor.id
-    {
-        return Err(FetchError::Failed(format!(
-            "the key {key_id} belongs to another actor"
-        )));
-    }
-    let pem = key
-        .get("publicKeyPem")
-        .and_then(Value::as_str)
-        .filter(|pem| pem.len() <= 16384 && signatures::public_key_from_pem(pem).is_some())
-        .ok_or_else(|| failed("readable RSA public key"))?;
-    Ok(RemoteActor {
-        key_id: key_id.to_owned(),
-        public_key_pem: pem.to_owned(),
-        ..actor
-    })
+        .filter(|key| {
+            key.get("owner")
+                .and_then(Value::as_str)
+                .is_none_or(|owner| owner == actor.id)
+        })
+        .filter_map(|key| {
+            let id = key.get("id").and_then(Value::as_str)?;
+            let pem = key.get("publicKeyPem").and_then(Value::as_str)?;
+            let readable = pem.len() <= 16384 && signatures::public_key_from_pem(pem).is_some();
+            (id.len() <= 2048 && readable).then(|| (id.to_owned(), pem.to_owned()))
+        })
+        .take(MAX_KEYS)
+        .collect();
+    Ok(ActorKeys { actor, keys })
 }
 
 /// What the blog keeps of an actor document, but its key.
@@ -443,6 +463,13 @@ fn read_actor_without_key(document: &Value) -> Result<RemoteActor, FetchError> {
     let failed = |what: &str| FetchError::Failed(format!("the actor document has no {what}"));
     let text = |name: &str| document.get(name).and_then(Value::as_str);
     let id = text("id").ok_or_else(|| failed("id"))?.to_owned();
+    // Ids are compared as text (blocks, follows, replies): an id has one spelling, the
+    // URL's own, so nobody escapes a block by writing theirs in capitals or with `/./`.
+    if url::Url::parse(&id).map(String::from).as_deref() != Ok(id.as_str()) {
+        return Err(FetchError::Failed(format!(
+            "the actor's id {id} is not a URL written in its usual form"
+        )));
+    }
     let inbox = text("inbox").ok_or_else(|| failed("inbox"))?.to_owned();
     let host = host_of(&id).ok_or_else(|| failed("URL as its id"))?;
     let name = text("name")
