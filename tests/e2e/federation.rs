@@ -714,26 +714,6 @@ async fn hostile_peers_cannot_poison_keys_dodge_blocks_or_write_a_note_twice() {
     assert_eq!(dodging.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(reactions(&app).await, (1, 0));
 
-    // A Follow padded with anything is accepted with an Accept that restates it.
-    let follow = serde_json::json!({
-        "id": format!("{carol}/follows/1"), "type": "Follow", "actor": carol,
-        "object": app.url("/actor"), "padding": "p".repeat(50_000)
-    });
-    assert_eq!(
-        remote.send(&app, "carol", &follow, fresh).await.status(),
-        StatusCode::ACCEPTED
-    );
-    assert_eq!(
-        app.count("select count(*) from federation_deliveries where activity->>'type' = 'Accept'")
-            .await,
-        1
-    );
-    assert_eq!(
-        app.count("select count(*) from federation_deliveries where length(activity::text) > 2000")
-            .await,
-        0
-    );
-
     // The same note, sent again to another post, is still the one comment it is.
     let admin = app
         .token("Editor", gazette_store::tokens::Role::Admin)
@@ -766,6 +746,69 @@ async fn hostile_peers_cannot_poison_keys_dodge_blocks_or_write_a_note_twice() {
             .await,
         1
     );
+
+    // With no follower yet, the blog's answer to that reply still goes out (to the
+    // reply's author), and so does taking the reply down.
+    let queued =
+        "select count(*) from federation_queue q join outbox_events e on e.id = q.event_id";
+    assert_eq!(app.count(queued).await, 0);
+    let note_comment = app
+        .graphql(
+            "query($slug: String) { post(slug: $slug) { comments(first: 50) { nodes { id body } } } }",
+            serde_json::json!({ "slug": DEMO_SLUG }),
+        )
+        .await["data"]["post"]["comments"]["nodes"]
+        .as_array()
+        .expect("comments")
+        .iter()
+        .find(|comment| comment["body"] == "Same note twice")
+        .map(|comment| comment["id"].clone())
+        .expect("the note's comment");
+    let answered = app
+        .graphql_as(
+            Some(&admin),
+            "mutation($post: ID!, $parent: ID!) { addComment(input: { postId: $post, parentId: $parent, authorName: \"Editor\", body: \"An answer\" }) { comment { status } } }",
+            serde_json::json!({ "post": app.graphql("query($slug: String) { post(slug: $slug) { id } }", serde_json::json!({ "slug": DEMO_SLUG })).await["data"]["post"]["id"], "parent": note_comment }),
+        )
+        .await;
+    assert_eq!(
+        answered["data"]["addComment"]["comment"]["status"], "PUBLISHED",
+        "{answered}"
+    );
+    let spam = app
+        .graphql_as(
+            Some(&admin),
+            "mutation($id: ID!) { markCommentSpam(input: { id: $id }) { comment { status } } }",
+            serde_json::json!({ "id": note_comment }),
+        )
+        .await;
+    assert!(spam.get("errors").is_none(), "{spam}");
+    assert_eq!(
+        app.count("select count(*) from federation_queue q join outbox_events e on e.id = q.event_id where e.type in ('comment.created', 'comment.unpublished')")
+            .await,
+        2
+    );
+
+    // A Follow padded with anything is accepted with an Accept that restates it.
+    let follow = serde_json::json!({
+        "id": format!("{carol}/follows/1"), "type": "Follow", "actor": carol,
+        "object": app.url("/actor"), "padding": "p".repeat(50_000)
+    });
+    assert_eq!(
+        remote.send(&app, "carol", &follow, fresh).await.status(),
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(
+        app.count("select count(*) from federation_deliveries where activity->>'type' = 'Accept'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count("select count(*) from federation_deliveries where length(activity::text) > 2000")
+            .await,
+        0
+    );
+
     app.stop().await;
 }
 

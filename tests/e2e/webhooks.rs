@@ -116,7 +116,7 @@ async fn receive(
     StatusCode::from_u16(status).unwrap_or(StatusCode::OK)
 }
 
-const ALL_EVENTS: [&str; 7] = gazette_domain::webhooks::EVENT_TYPES;
+const ALL_EVENTS: [&str; 8] = gazette_domain::webhooks::EVENT_TYPES;
 const OPEN: [&str; 2] = ["--webhooks-allow-http", "--webhooks-allow-private"];
 
 /// Registers `url` for `events`; returns its id and secret.
@@ -236,6 +236,15 @@ async fn every_way_of_publishing_reaches_a_webhook_signed_and_thin() {
         )
         .await;
     assert!(approved.get("errors").is_none(), "{approved}");
+    // Taken down again by a moderator: receivers must not keep it as published.
+    let spam = app
+        .graphql_as(
+            Some(&author),
+            "mutation($id: ID!) { markCommentSpam(input: { id: $id }) { comment { status } } }",
+            json!({ "id": comment_id }),
+        )
+        .await;
+    assert!(spam.get("errors").is_none(), "{spam}");
     // The scheduler's way.
     let draft = app
         .create_post(&author, json!({ "title": "Scheduled one" }))
@@ -298,9 +307,9 @@ async fn every_way_of_publishing_reaches_a_webhook_signed_and_thin() {
                 .collect();
             titles.iter().any(|title| title == "Scheduled one")
                 && titles.len() >= 3
-                && got
+                && ["post.deleted", "comment.unpublished"]
                     .iter()
-                    .any(|received| received.event_type() == "post.deleted")
+                    .all(|wanted| got.iter().any(|received| received.event_type() == *wanted))
         })
         .await;
     let mut by_type: BTreeMap<String, Vec<Value>> = BTreeMap::new();
@@ -361,6 +370,9 @@ async fn every_way_of_publishing_reaches_a_webhook_signed_and_thin() {
         "PUBLISHED"
     );
     assert!(by_type.contains_key("post.unpublished"));
+    let taken_down = &by_type["comment.unpublished"][0]["data"]["comment"];
+    assert_eq!(taken_down["id"], comment_id);
+    assert_eq!(taken_down["status"], "SPAM");
 
     // The admin sees how it went.
     let listed = app

@@ -26,13 +26,14 @@ use crate::error::DomainError;
 use crate::policy::Viewer;
 
 /// What an endpoint can subscribe to, as receivers see it in `type`.
-pub const EVENT_TYPES: [&str; 7] = [
+pub const EVENT_TYPES: [&str; 8] = [
     "post.published",
     "post.updated",
     "post.unpublished",
     "post.deleted",
     "comment.created",
     "comment.approved",
+    "comment.unpublished",
     "comment.deleted",
 ];
 const SECRET_PREFIX: &str = "whsec_";

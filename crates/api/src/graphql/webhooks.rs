@@ -17,7 +17,7 @@ const MAX_DELIVERIES: i64 = 100;
 
 /// An event type, as receivers see it in `type`: `post.published`, `post.updated`,
 /// `post.unpublished`, `post.deleted`, `comment.created`, `comment.approved`,
-/// `comment.deleted`. Written as a string, or as the enum-style name (`POST_PUBLISHED`).
+/// `comment.unpublished`, `comment.deleted`. Written as a string, or as the enum-style name (`POST_PUBLISHED`).
 pub struct WebhookEventType(String);
 
 #[Scalar]

@@ -68,10 +68,17 @@ async fn activity_for(
         ("comment.created" | "comment.approved", Some(_), Some(comment_id)) => {
             comment_activity(pool, federation, comment_id).await
         }
-        ("comment.deleted", Some(_), Some(comment_id)) => {
-            // Only the blog's own comments were its objects.
+        ("comment.deleted" | "comment.unpublished", Some(_), Some(comment_id)) => {
+            // The blog's own comment is its object, deleted; a reply from the fediverse
+            // was boosted, and the boost is taken back (its author is told too).
             match store::comment_by_id(pool, comment_id).await? {
-                Some(_) => Ok(None),
+                Some(linked) => {
+                    let inbox = store::actor(pool, &linked.actor_id)
+                        .await?
+                        .map(|actor| actor.shared_inbox.unwrap_or(actor.inbox));
+                    let boost = site.announce(&linked.object_id, &linked.actor_id);
+                    Ok(Some((site.undo(boost), inbox.into_iter().collect())))
+                }
                 None => Ok(Some((
                     site.delete(&site.comment_id(comment_id)),
                     Vec::new(),
