@@ -687,6 +687,60 @@ async fn imported_comments_pass_the_same_rules_as_posted_ones() {
     app.stop().await;
 }
 
+/// Found by a probe: a year past 9999 or before 1 was imported, then every feed render,
+/// the export and a post's comment feed panicked on it; a post with thousands of tags
+/// outran what the API's pricing assumes (at most 20). Such a post or comment is refused
+/// alone, and a post keeps its first 20 tags.
+#[tokio::test]
+async fn dates_no_feed_can_show_are_refused_and_tags_are_cut_to_the_limit() {
+    let app = TestApp::spawn_api_only().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("dates.xml");
+    let bad_comment = "<wp:comment><wp:comment_id>7</wp:comment_id><wp:comment_author>Old</wp:comment_author>\
+        <wp:comment_date_gmt>-0001-06-01 00:00:00</wp:comment_date_gmt>\
+        <wp:comment_content>Before the calendar</wp:comment_content>\
+        <wp:comment_approved>1</wp:comment_approved><wp:comment_parent>0</wp:comment_parent></wp:comment>";
+    let far_future = "<item><title>Far future</title><content:encoded>Body</content:encoded>\
+        <wp:post_id>2</wp:post_id><wp:post_date_gmt>+12000-01-01 00:00:00</wp:post_date_gmt>\
+        <wp:status>publish</wp:status><wp:post_type>post</wp:post_type></item>";
+    let tags: String = (1..=25)
+        .map(|n| format!("<category domain=\"post_tag\" nicename=\"t{n}\">T{n}</category>"))
+        .collect();
+    let items = [
+        hostile_item("1", bad_comment),
+        far_future.to_owned(),
+        hostile_item("3", &tags),
+    ];
+    std::fs::write(&file, hostile_export(&items.concat())).expect("write");
+    let (code, report, error) = run_import(&app, &file, &[]).await;
+    assert_eq!(code, Some(1), "one post refused: {report}{error}");
+    assert_eq!(
+        report.matches("is outside the years 1 to 9999").count(),
+        2,
+        "{report}"
+    );
+    assert!(
+        report.contains("only the first 20 of its 25 tags were kept"),
+        "{report}"
+    );
+    assert_eq!(count(&app, "posts").await, 2);
+    assert_eq!(count(&app, "comments").await, 0);
+    assert_eq!(count(&app, "post_tags").await, 20);
+    let admin = admin(&app).await;
+    let refused = app
+        .graphql_as(
+            Some(&admin),
+            "mutation { createPost(input: { title: \"Year zero\", status: PUBLISHED, publishedAt: \"0000-06-01T00:00:00Z\" }) { post { id } } }",
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{refused}"
+    );
+    app.stop().await;
+}
+
 /// Hostile and broken files: one sentence naming the line, exit code 1, nothing half-written.
 #[tokio::test]
 async fn hostile_exports_are_refused_with_a_sentence() {

@@ -1,7 +1,7 @@
 //! Writing posts: input checks, rendering, slugs, permissions, and the transaction around
 //! each change. The GraphQL mutations are thin wrappers over these functions.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, TimeDelta, Utc};
 use gazette_store::posts::{self, NewPost, Post, PostChanges, PostStatus};
 use gazette_store::tags::{self, TagName};
 use gazette_store::{PgPool, StoreError, authors, summaries};
@@ -549,8 +549,23 @@ fn tag_slug(name: &str) -> String {
     slug
 }
 
+/// Whether `at` can be written in every format Gazette writes dates in: RFC 3339 and RFC
+/// 2822 (feeds, cursors, HTTP) have four-digit years, so years 1 to 9999.
+pub fn writable_date(at: DateTime<Utc>) -> bool {
+    (1..=9999).contains(&at.year())
+}
+
+/// The refusal of a date outside [`writable_date`]'s years.
+fn unwritable_date(field: &str) -> DomainError {
+    DomainError::bad_input(
+        field,
+        format!("`{field}` must be between the years 1 and 9999."),
+    )
+}
+
 fn check_published_at(at: Option<DateTime<Utc>>) -> Result<Option<DateTime<Utc>>, DomainError> {
     match at {
+        Some(at) if !writable_date(at) => Err(unwritable_date("publishedAt")),
         Some(at) if at > Utc::now() + CLOCK_SKEW => Err(DomainError::bad_input(
             "publishedAt",
             "A published post's `publishedAt` may not be in the future: schedule the post instead (schedulePost, or `status: SCHEDULED`).",
@@ -570,6 +585,7 @@ fn check_publish_at(field: &str, at: Option<DateTime<Utc>>) -> Result<DateTime<U
             field,
             format!("`{field}` is not in the future: publish the post now with publishPost."),
         )),
+        Some(at) if !writable_date(at) => Err(unwritable_date(field)),
         Some(at) => Ok(at),
     }
 }

@@ -535,7 +535,23 @@ impl PreparedPost {
                 gazette_content::MAX_HTML_NESTING
             ));
         }
+        if let Some(at) = post
+            .published_at
+            .filter(|at| !publishing::writable_date(*at))
+        {
+            return Err(format!(
+                "its date ({at}) is outside the years 1 to 9999, which feeds and pages can show"
+            ));
+        }
         let mut changes = Vec::new();
+        if post.tags.len() > publishing::MAX_TAGS {
+            changes.push(format!(
+                "only the first {} of its {} tags were kept (a post may have {})",
+                publishing::MAX_TAGS,
+                post.tags.len(),
+                publishing::MAX_TAGS
+            ));
+        }
         let mut shorten = |text: &str, max: usize, what: &str| -> String {
             if text.chars().count() <= max {
                 return text.to_owned();
@@ -563,6 +579,7 @@ impl PreparedPost {
         let tags = post
             .tags
             .iter()
+            .take(publishing::MAX_TAGS)
             .map(|tag| {
                 let name = shorten(&tag.name, publishing::MAX_TAG_CHARS, "a tag's name");
                 let slug =
@@ -621,6 +638,14 @@ struct CheckedComment {
 impl CheckedComment {
     /// The comment, or why it cannot be imported (no text, too long).
     fn of(comment: &ImportComment) -> Result<Self, String> {
+        if let Some(at) = comment
+            .created_at
+            .filter(|at| !publishing::writable_date(*at))
+        {
+            return Err(format!(
+                "its date ({at}) is outside the years 1 to 9999, which feeds and pages can show"
+            ));
+        }
         // Checked before the HTML is parsed: parsing is where the time would go.
         if comment.body_html.len() > MAX_COMMENT_HTML_BYTES {
             return Err(format!(
