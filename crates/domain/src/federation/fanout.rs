@@ -73,11 +73,8 @@ async fn activity_for(
             // was boosted, and the boost is taken back (its author is told too).
             match store::comment_by_id(pool, comment_id).await? {
                 Some(linked) => {
-                    let inbox = store::actor(pool, &linked.actor_id)
-                        .await?
-                        .map(|actor| actor.shared_inbox.unwrap_or(actor.inbox));
-                    let boost = site.announce(&linked.object_id, &linked.actor_id);
-                    Ok(Some((site.undo(boost), inbox.into_iter().collect())))
+                    let (boost, inboxes) = boost_of(pool, federation, &linked).await?;
+                    Ok(Some((site.undo(boost), inboxes)))
                 }
                 None => Ok(Some((
                     site.delete(&site.comment_id(comment_id)),
@@ -101,17 +98,27 @@ async fn comment_activity(
         if public_comment(pool, comment_id).await?.is_none() {
             return Ok(None);
         }
-        let inbox = store::actor(pool, &linked.actor_id)
-            .await?
-            .map(|actor| actor.shared_inbox.unwrap_or(actor.inbox));
-        return Ok(Some((
-            site.announce(&linked.object_id, &linked.actor_id),
-            inbox.into_iter().collect(),
-        )));
+        return Ok(Some(boost_of(pool, federation, &linked).await?));
     }
     Ok(note(pool, federation, comment_id)
         .await?
         .map(|(note, inboxes)| (site.create(note), inboxes)))
+}
+
+/// The blog's `Announce` of a reply from the fediverse, and its author's inbox (which the
+/// boost, and its `Undo`, reach besides the followers').
+async fn boost_of(
+    pool: &PgPool,
+    federation: &Federation,
+    linked: &store::FederatedComment,
+) -> Result<(Value, Vec<String>), StoreError> {
+    let inbox = store::actor(pool, &linked.actor_id)
+        .await?
+        .map(|actor| actor.shared_inbox.unwrap_or(actor.inbox));
+    let boost = federation
+        .site
+        .announce(&linked.object_id, &linked.actor_id);
+    Ok((boost, inbox.into_iter().collect()))
 }
 
 /// A published comment written on the blog as its `Note`, and the inboxes of the remote
