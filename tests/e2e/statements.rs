@@ -362,3 +362,125 @@ async fn the_benchmark_workloads_run_a_fixed_number_of_statements() {
         app.stop().await;
     }
 }
+
+/// The post lists under tags and authors: one statement per level, however many tags or
+/// authors the answer holds (a probe once made 8,000 statements from one document this
+/// way). `fill` gives 60 posts by 3 authors, tags `tag-0`..`tag-4` and `tag-10`..`tag-16`.
+#[tokio::test]
+async fn post_lists_under_tags_and_authors_run_a_fixed_number_of_statements() {
+    let app = TestApp::spawn_api_only_with(&WHOLE_BATCHES).await;
+    fill(&app).await;
+    // One draft by Ann with tag-0: counted and listed by no one here (anonymous reader).
+    let ann: i64 = sqlx::query_scalar("select id from authors where slug = 'ann'")
+        .fetch_one(&app.pool)
+        .await
+        .expect("ann");
+    let draft = posts::insert(
+        &app.pool,
+        &NewPost {
+            author_id: ann,
+            slug: "draft",
+            title: "draft",
+            body: "Body",
+            body_html: "<p>Body</p>",
+            excerpt: "Body",
+            custom_excerpt: false,
+            status: PostStatus::Draft,
+            comments_open: true,
+            published_at: None,
+        },
+    )
+    .await
+    .expect("draft");
+    let mut tx = app.pool.begin().await.expect("begin");
+    tags::set_post_tags(
+        &mut tx,
+        draft.id,
+        &[TagName {
+            slug: "tag-0",
+            name: "tag-0",
+        }],
+    )
+    .await
+    .expect("draft's tag");
+    tx.commit().await.expect("commit");
+    app.graphql("{ tags { totalCount } }", json!({})).await;
+
+    let every_tag = "query($first: Int) { posts(first: $first) { nodes { tags { slug posts(first: 3) { totalCount nodes { slug } } } } } }";
+    let mut counts = Vec::new();
+    for first in [2, 50] {
+        app.database.statements_since_last_count().await;
+        let response = app.graphql(every_tag, json!({ "first": first })).await;
+        counts.push(app.database.statements_since_last_count().await);
+        assert!(response.get("errors").is_none(), "{response}");
+        let posts = response["data"]["posts"]["nodes"]
+            .as_array()
+            .expect("posts");
+        assert_eq!(posts.len(), first);
+        for tag in posts
+            .iter()
+            .flat_map(|post| post["tags"].as_array().expect("tags"))
+        {
+            let slug = tag["slug"].as_str().expect("slug");
+            let number: usize = slug["tag-".len()..].parse().expect("number");
+            // tag-n (n < 5) is on posts n, n+5, …: 12 of 60; tag-(10+n) on n, n+7, …: 8 or 9.
+            let expected = if number < 5 {
+                12
+            } else {
+                (60 - (number - 10)).div_ceil(7)
+            };
+            assert_eq!(tag["posts"]["totalCount"], expected, "{slug}");
+            let listed = tag["posts"]["nodes"].as_array().expect("nodes");
+            assert_eq!(listed.len(), 3, "{slug}");
+            for post in listed {
+                let post = post["slug"].as_str().expect("slug");
+                let n: usize = post["post-".len()..].parse().expect("a published post");
+                assert!(
+                    n % 5 == number || n % 7 + 10 == number,
+                    "{slug} lists {post}"
+                );
+            }
+        }
+    }
+    // The posts, their tags, the tags' post pages and their counts.
+    assert_eq!(counts[0], 4, "statements for 2 posts");
+    assert_eq!(counts[1], 4, "statements for 50 posts");
+
+    // Authors' lists, paged newest first to the end: every published post once.
+    let by_author = "query($after: String) { authors { nodes { slug posts(first: 7, after: $after) { totalCount pageInfo { hasNextPage endCursor } nodes { slug publishedAt } } } } }";
+    app.database.statements_since_last_count().await;
+    let response = app.graphql(by_author, json!({})).await;
+    assert_eq!(app.database.statements_since_last_count().await, 3);
+    let authors = response["data"]["authors"]["nodes"]
+        .as_array()
+        .expect("authors");
+    assert_eq!(authors.len(), 3, "{response}");
+    for author in authors {
+        assert_eq!(author["posts"]["totalCount"], 20, "{author}");
+    }
+    let ann_posts = |response: &serde_json::Value| {
+        response["data"]["authors"]["nodes"]
+            .as_array()
+            .expect("authors")
+            .iter()
+            .find(|author| author["slug"] == "ann")
+            .expect("ann")["posts"]
+            .clone()
+    };
+    let mut seen: Vec<String> = Vec::new();
+    let mut page = ann_posts(&response);
+    loop {
+        for post in page["nodes"].as_array().expect("nodes") {
+            seen.push(post["slug"].as_str().expect("slug").to_owned());
+        }
+        if page["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        let after = page["pageInfo"]["endCursor"].clone();
+        page = ann_posts(&app.graphql(by_author, json!({ "after": after })).await);
+    }
+    // Ann wrote posts 0, 3, 6, … (n % 3 == 0), published an hour apart, newest first.
+    let expected: Vec<String> = (0..60).step_by(3).map(|n| format!("post-{n}")).collect();
+    assert_eq!(seen, expected);
+    app.stop().await;
+}

@@ -11,7 +11,7 @@ pub enum Direction {
 }
 
 /// A row's sort key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum SortKey {
     Time(DateTime<Utc>),
     Text(String),
@@ -19,7 +19,7 @@ pub enum SortKey {
 }
 
 /// A row's position in an ordering: its sort key, then its id to break ties.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Position {
     pub key: SortKey,
     pub id: i64,
@@ -27,7 +27,7 @@ pub struct Position {
 
 /// A window of an ordered list: at most `limit` rows strictly between `after` and `before`,
 /// counted from the start, or from the end when `from_end`. Returned in list order.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Window {
     pub after: Option<Position>,
     pub before: Option<Position>,

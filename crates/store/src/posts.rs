@@ -629,6 +629,142 @@ pub async fn count(
     Ok(count)
 }
 
+/// Whose posts a list under a tag or an author holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PostOwner {
+    Tag,
+    Author,
+}
+
+/// How a statement reaches an owner's posts.
+#[derive(Clone, Copy)]
+enum OwnerScan {
+    /// One owner, its id bound: PostgreSQL plans for that value (a common tag by walking
+    /// the posts in order, a rare one through `post_tags`), so the statement is sent
+    /// unprepared.
+    One(i64),
+    /// Many owners, each `x.key` of an `unnest`. A tag's posts are then always reached
+    /// through its `post_tags` rows, one look-up each: a generic plan would walk every
+    /// post in order for each rare tag, where this costs one pass over the tags' rows.
+    Each,
+}
+
+impl PostOwner {
+    /// Appends the `from` and `where` that keep the owner's posts (as `p`).
+    fn push_rows(self, query: &mut QueryBuilder<Postgres>, scan: OwnerScan) {
+        match (self, scan) {
+            (PostOwner::Tag, OwnerScan::One(key)) => query
+                .push(
+                    "from posts p where exists (select 1 from post_tags pt \
+                     where pt.post_id = p.id and pt.tag_id = ",
+                )
+                .push_bind(key)
+                .push(")"),
+            // `offset 0` keeps the look-up from being flattened into a join.
+            (PostOwner::Tag, OwnerScan::Each) => query.push(
+                "from post_tags pt cross join lateral \
+                 (select * from posts p where p.id = pt.post_id offset 0) p \
+                 where pt.tag_id = x.key",
+            ),
+            (PostOwner::Author, OwnerScan::One(key)) => query
+                .push("from posts p where p.author_id = ")
+                .push_bind(key),
+            (PostOwner::Author, OwnerScan::Each) => {
+                query.push("from posts p where p.author_id = x.key")
+            }
+        };
+    }
+}
+
+/// The same page of published posts under many tags or authors at once (one statement,
+/// newest first): a DataLoader's batch. Each owner's posts come in list order; read
+/// within `budget`.
+pub async fn owner_pages(
+    exec: impl PgExecutor<'_>,
+    reader: Reader,
+    owner: PostOwner,
+    keys: &[i64],
+    window: &Window,
+    columns: PostColumns,
+    budget: &ReadBudget,
+) -> Result<HashMap<i64, Vec<Post>>, StoreError> {
+    struct Row {
+        key: i64,
+        post: PostRow,
+    }
+    impl<'r> sqlx::FromRow<'r, PgRow> for Row {
+        fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {
+            expect_columns(row, 0, &["key"])?;
+            Ok(Self {
+                key: column(row, 0)?,
+                post: PostRow::from_columns(row, 1)?,
+            })
+        }
+    }
+    impl TextBytes for Row {
+        fn text_bytes(&self) -> usize {
+            self.post.text_bytes()
+        }
+    }
+    let mut query = QueryBuilder::new("select x.key, p.* from ");
+    let scan = match keys {
+        [key] => {
+            query
+                .push("(select ")
+                .push_bind(*key)
+                .push("::bigint as key) x");
+            OwnerScan::One(*key)
+        }
+        _ => {
+            query.push("unnest(").push_bind(keys.to_vec());
+            query.push("::bigint[]) as x(key)");
+            OwnerScan::Each
+        }
+    };
+    query.push(format!(" cross join lateral (select {} ", columns.select()));
+    owner.push_rows(&mut query, scan);
+    push_filter(&mut query, reader, &PostFilter::published());
+    let order = PostOrder::default();
+    push_window(
+        &mut query,
+        order.field.expression(),
+        "p.id",
+        order.direction,
+        window,
+    );
+    query.push(") p");
+    let one_tag = matches!((owner, scan), (PostOwner::Tag, OwnerScan::One(_)));
+    let rows: Vec<Row> = budget
+        .collect(query.build_query_as().persistent(!one_tag).fetch(exec))
+        .await?;
+    let mut pages: HashMap<i64, Vec<Post>> = HashMap::new();
+    for row in rows {
+        pages.entry(row.key).or_default().push(row.post.value);
+    }
+    Ok(pages
+        .into_iter()
+        .map(|(key, posts)| (key, in_list_order(posts, window)))
+        .collect())
+}
+
+/// How many published posts `reader` sees under each of `keys` (one statement; a tag's
+/// posts counted through its `post_tags` rows, however many keys).
+pub async fn owner_counts(
+    exec: impl PgExecutor<'_>,
+    reader: Reader,
+    owner: PostOwner,
+    keys: &[i64],
+) -> Result<HashMap<i64, i64>, StoreError> {
+    let mut query = QueryBuilder::new("select x.key, (select count(*) ");
+    owner.push_rows(&mut query, OwnerScan::Each);
+    push_filter(&mut query, reader, &PostFilter::published());
+    query.push(") from unnest(");
+    query.push_bind(keys.to_vec());
+    query.push("::bigint[]) as x(key)");
+    let rows: Vec<(i64, i64)> = query.build_query_as().fetch_all(exec).await?;
+    Ok(rows.into_iter().collect())
+}
+
 /// Publishes every scheduled post whose time has come, in one statement: with several
 /// workers, each post is published by exactly one of them (the others' updates find it
 /// published already). Returns the ids published.

@@ -9,7 +9,8 @@ use async_graphql::dataloader::{DataLoader, Loader};
 use gazette_store::authors::{self, Author};
 use gazette_store::channels::{self, Channel};
 use gazette_store::comments::{self, ChildPage, Columns, Comment, Parent};
-use gazette_store::posts::{self, Post, PostColumns};
+use gazette_store::keyset::Window;
+use gazette_store::posts::{self, Post, PostColumns, PostOwner};
 use gazette_store::tags::{self, Tag};
 use gazette_store::{PgPool, ReadBudget, Reader, StoreError};
 
@@ -217,6 +218,76 @@ impl Loader<(Parent, i64)> for ChildCountLoader {
     }
 }
 
+/// One page of the published posts under a tag or an author.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct OwnerPageKey {
+    pub owner: PostOwner,
+    pub key: i64,
+    pub window: Window,
+}
+
+/// Pages of posts, one statement for all tags (or authors) that ask for the same page,
+/// within the answer's budget.
+pub struct OwnerPageLoader(PgPool, Reader, Arc<ReadBudget>);
+
+impl Loader<OwnerPageKey> for OwnerPageLoader {
+    type Value = Vec<Post>;
+    type Error = Arc<StoreError>;
+
+    async fn load(&self, keys: &[OwnerPageKey]) -> LoadResult<OwnerPageKey, Vec<Post>> {
+        let mut groups: HashMap<(PostOwner, &Window), Vec<i64>> = HashMap::new();
+        for key in keys {
+            groups
+                .entry((key.owner, &key.window))
+                .or_default()
+                .push(key.key);
+        }
+        let mut pages = HashMap::new();
+        for ((owner, window), owner_keys) in groups {
+            let mut found = posts::owner_pages(
+                &self.0,
+                self.1,
+                owner,
+                &owner_keys,
+                window,
+                PostColumns::All,
+                &self.2,
+            )
+            .await
+            .map_err(Arc::new)?;
+            for key in owner_keys {
+                let posts = found.remove(&key).unwrap_or_default();
+                let window = window.clone();
+                pages.insert(OwnerPageKey { owner, key, window }, posts);
+            }
+        }
+        Ok(pages)
+    }
+}
+
+/// How many published posts (visible to the reader) each tag or author has.
+pub struct OwnerCountLoader(PgPool, Reader);
+
+impl Loader<(PostOwner, i64)> for OwnerCountLoader {
+    type Value = i64;
+    type Error = Arc<StoreError>;
+
+    async fn load(&self, keys: &[(PostOwner, i64)]) -> LoadResult<(PostOwner, i64), i64> {
+        let mut groups: HashMap<PostOwner, Vec<i64>> = HashMap::new();
+        for (owner, key) in keys {
+            groups.entry(*owner).or_default().push(*key);
+        }
+        let mut counts = HashMap::new();
+        for (owner, owner_keys) in groups {
+            let found = posts::owner_counts(&self.0, self.1, owner, &owner_keys)
+                .await
+                .map_err(Arc::new)?;
+            counts.extend(found.into_iter().map(|(key, count)| ((owner, key), count)));
+        }
+        Ok(counts)
+    }
+}
+
 /// The loaders of one request (or one WebSocket connection). They batch but do not cache,
 /// so a long-lived subscription never serves stale rows.
 pub struct Loaders {
@@ -231,6 +302,8 @@ pub struct Loaders {
     pub comments: DataLoader<CommentLoader>,
     pub child_pages: DataLoader<ChildPageLoader>,
     pub child_counts: DataLoader<ChildCountLoader>,
+    pub owner_pages: DataLoader<OwnerPageLoader>,
+    pub owner_counts: DataLoader<OwnerCountLoader>,
 }
 
 impl Loaders {
@@ -246,8 +319,10 @@ impl Loaders {
             reactions: batched(ReactionLoader(pool.clone()), delay),
             reply_counts: batched(ReplyCountLoader(pool.clone(), reader), delay),
             comments: batched(CommentLoader(pool.clone(), reader, answer.clone()), delay),
-            child_pages: batched(ChildPageLoader(pool.clone(), reader, answer), delay),
-            child_counts: batched(ChildCountLoader(pool, reader), delay),
+            child_pages: batched(ChildPageLoader(pool.clone(), reader, answer.clone()), delay),
+            child_counts: batched(ChildCountLoader(pool.clone(), reader), delay),
+            owner_pages: batched(OwnerPageLoader(pool.clone(), reader, answer), delay),
+            owner_counts: batched(OwnerCountLoader(pool, reader), delay),
         }
     }
 }

@@ -15,7 +15,7 @@ use gazette_store::comments::{self, ChildPage, Columns, Comment, Parent};
 use gazette_store::keyset::{Direction, Position, SortKey, Window};
 use gazette_store::posts::{
     self, Post, PostColumns, PostFilter as StoreFilter, PostOrder as StoreOrder,
-    PostOrderField as StoreField,
+    PostOrderField as StoreField, PostOwner,
 };
 use gazette_store::tags::Tag;
 
@@ -25,7 +25,7 @@ use super::connection::{
 use super::context::RequestContext;
 use super::errors::ApiError;
 use super::ids::{GlobalId, NodeKind};
-use super::loaders::{ChildPageKey, LoadOne};
+use super::loaders::{ChildPageKey, LoadOne, OwnerPageKey};
 
 connection_types!(PostConnection, PostEdge, PostNode, "A page of posts.");
 
@@ -92,6 +92,41 @@ pub async fn post_connection(
             let pool = pool.clone();
             let filter = filter.clone();
             async move { Ok(posts::count(&pool, reader, &filter).await?) }
+        }),
+    })
+}
+
+/// The published posts under a tag or an author, newest first: one statement per level
+/// of the answer for every tag (or author) asking for the same page, as comment lists are.
+async fn owned_post_connection(
+    ctx: &Context<'_>,
+    owner: PostOwner,
+    key: i64,
+    args: PageArgs,
+) -> Result<PostConnection, ApiError> {
+    let request = RequestContext::of(ctx)?;
+    let order = StoreOrder::default();
+    let ordering = post_ordering(order);
+    let page = PageRequest::new(&args, ordering)?;
+    let rows = request
+        .loaders
+        .owner_pages
+        .one(OwnerPageKey {
+            owner,
+            key,
+            window: page.window.clone(),
+        })
+        .await?
+        .unwrap_or_default();
+    let (edges, page_info) =
+        page.finish(rows, ordering, |post| post.position(order.field), PostNode);
+    let loaders = request.loaders.clone();
+    Ok(PostConnection {
+        edges,
+        page_info,
+        total_count: TotalCount::new(move || {
+            let loaders = loaders.clone();
+            async move { Ok(loaders.owner_counts.one((owner, key)).await?.unwrap_or(0)) }
         }),
     })
 }
@@ -591,12 +626,8 @@ impl TagNode {
         last: Option<i32>,
         before: Option<String>,
     ) -> Result<PostConnection> {
-        let filter = StoreFilter {
-            tag_slug: Some(self.0.slug.clone()),
-            ..StoreFilter::published()
-        };
         let args = PageArgs::new(first, after, last, before);
-        Ok(post_connection(ctx, args, filter, StoreOrder::default()).await?)
+        Ok(owned_post_connection(ctx, PostOwner::Tag, self.0.id, args).await?)
     }
 }
 
@@ -635,11 +666,7 @@ impl AuthorNode {
         last: Option<i32>,
         before: Option<String>,
     ) -> Result<PostConnection> {
-        let filter = StoreFilter {
-            author_id: Some(self.0.id),
-            ..StoreFilter::published()
-        };
         let args = PageArgs::new(first, after, last, before);
-        Ok(post_connection(ctx, args, filter, StoreOrder::default()).await?)
+        Ok(owned_post_connection(ctx, PostOwner::Author, self.0.id, args).await?)
     }
 }
