@@ -809,6 +809,27 @@ async fn hostile_peers_cannot_poison_keys_dodge_blocks_or_write_a_note_twice() {
         0
     );
 
+    // Blocking carol gives up what still waits for her own inbox (no worker runs here,
+    // so the Accept is waiting).
+    let blocked = app
+        .graphql_as(
+            Some(&admin),
+            "mutation($actor: String!) { blockFederatedActor(input: { actor: $actor }) { block { value } } }",
+            serde_json::json!({ "actor": carol }),
+        )
+        .await;
+    assert!(blocked.get("errors").is_none(), "{blocked}");
+    assert_eq!(
+        app.count("select count(*) from federation_deliveries where status = 'pending'")
+            .await,
+        0
+    );
+    assert_eq!(
+        app.count("select count(*) from federation_deliveries where status = 'failed' and last_error = 'The receiver was blocked.'")
+            .await,
+        1
+    );
+
     app.stop().await;
 }
 

@@ -275,7 +275,9 @@ pub struct Block {
 }
 
 /// Blocks an actor (`kind` "actor") or an instance ("instance"): its follows, and for an
-/// actor its replies, go with it.
+/// actor its replies, go with it. Deliveries still waiting for it are given up: all of an
+/// instance's, and those to an actor's own inbox (not one it shares with actors who are
+/// not blocked).
 pub async fn block(
     exec: impl PgExecutor<'_>,
     kind: &str,
@@ -292,9 +294,12 @@ pub async fn block(
          unfollowing as (delete from federation_following f using blocked where blocked.id = f.actor_id), \
          cancelled as (update federation_deliveries d set status = 'failed', leased_until = null, \
              last_error = 'The receiver was blocked.' \
-             where d.status = 'pending' and $1 = 'instance' and (d.host = $2 \
+             where d.status = 'pending' and (($1 = 'instance' and (d.host = $2 \
                  or federation_hostname(d.host) = $2 \
                  or right(federation_hostname(d.host), char_length($2) + 1) = '.' || $2)) \
+               or ($1 = 'actor' and d.inbox in (select a.inbox from federation_actors a \
+                 where a.id = $2 and not exists (select 1 from federation_actors o \
+                     where o.id <> a.id and (o.inbox = a.inbox or o.shared_inbox = a.inbox)))))) \
          select kind, value, created_at from b",
     )
     .bind(kind)
