@@ -759,6 +759,21 @@ async fn hostile_exports_are_refused_with_a_sentence() {
     );
     assert_eq!(error.trim().lines().count(), 1, "one sentence: {error}");
 
+    // 100,000 namespace declarations on one wrapper: each would be a step in resolving
+    // every element name after it.
+    let declaring = dir.path().join("declaring.xml");
+    let declarations: String = (0..100_000)
+        .map(|n| format!(" xmlns:p{n}=\"urn:p:{n}\""))
+        .collect();
+    let wrapped = format!("<wrap{declarations}>{}</wrap>", hostile_item("1", ""));
+    std::fs::write(&declaring, hostile_export(&wrapped)).expect("write");
+    let (code, _, error) = run_import(&app, &declaring, &[]).await;
+    assert_eq!(code, Some(1), "{error}");
+    assert!(
+        error.contains("declaring.xml: line 4: 100003 namespace declarations are in scope"),
+        "{error}"
+    );
+
     // Not well-formed.
     let broken = dir.path().join("broken.xml");
     std::fs::write(&broken, hostile_export("<item><title>Open</item>")).expect("write");
@@ -994,5 +1009,90 @@ async fn unclear_visibility_stays_private_and_replies_stay_on_their_post() {
     .await
     .expect("the reply");
     assert_eq!(reply, (0, "Item 4".to_owned()));
+    app.stop().await;
+}
+
+/// Found by a probe: a thread 32 deep with thousands of replies at the bottom, imported
+/// into an empty database, ran past the statement timeout (a row trigger's plan, made
+/// while the table was empty, scanned it whole for each reply), and a long reply chain
+/// cost a statement and a pass over the waiting comments per level. Written parents
+/// first, a few statements carry any depth; a reply cycle is broken at one comment.
+#[tokio::test]
+async fn deep_and_wide_threads_import_in_a_few_statements() {
+    let app = TestApp::spawn_api_only().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("deep.xml");
+    let comment = |id: u32, parent: u32| {
+        format!(
+            "<wp:comment><wp:comment_id>{id}</wp:comment_id><wp:comment_author>C</wp:comment_author><wp:comment_content>Comment {id}</wp:comment_content><wp:comment_approved>1</wp:comment_approved><wp:comment_parent>{parent}</wp:comment_parent></wp:comment>"
+        )
+    };
+    // Post 1: a chain 1..=32, then 6,000 replies to its last comment.
+    let mut wide: String = (1..=32).map(|id| comment(id, id - 1)).collect();
+    wide.extend((100..6_100).map(|id| comment(id, 32)));
+    // Post 2: a chain of 1,500, listed bottom first; and a cycle 90 → 91 → 90 with 92
+    // answering 91.
+    let mut long: String = (10_001..=11_500)
+        .rev()
+        .map(|id| comment(id, id - 1))
+        .collect();
+    long = long.replace("<wp:comment_parent>10000<", "<wp:comment_parent>0<");
+    long.extend([comment(90, 91), comment(91, 90), comment(92, 91)]);
+    std::fs::write(
+        &file,
+        hostile_export(&[hostile_item("1", &wide), hostile_item("2", &long)].concat()),
+    )
+    .expect("write");
+
+    app.database.statements_since_last_count().await;
+    let report = import(&app, &file, &[]).await;
+    let statements = app.database.statements_since_last_count().await;
+    assert!(report.contains("comments: imported 7535"), "{report}");
+    assert!(
+        statements < 100,
+        "{statements} statements for 7,535 comments in threads 1,500 deep"
+    );
+
+    let depths: Vec<(i32, i64)> = sqlx::query_as(
+        "select depth, count(*) from comments c join posts p on p.id = c.post_id \
+         where p.title = 'Item 1' group by depth order by depth",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("depths");
+    let mut expected: Vec<(i32, i64)> = (0..32).map(|depth| (depth, 1)).collect();
+    expected.push((32, 6_000));
+    assert_eq!(depths, expected);
+    // The long chain stops at the deepest level allowed (32): the rest stand under
+    // its comment at depth 31, as `addComment` places them.
+    let deepest: (i32, i64) = sqlx::query_as(
+        "select max(depth), count(*) filter (where depth = 32) from comments \
+         where body like 'Comment 1____'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("the chain");
+    assert_eq!(deepest, (32, 1_500 - 32));
+    let cycle: Vec<(String, i32, Option<String>)> = sqlx::query_as(
+        "select c.body, c.depth, p.body from comments c left join comments p on p.id = c.parent_id \
+         where c.body in ('Comment 90', 'Comment 91', 'Comment 92') order by c.body",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("the cycle");
+    assert_eq!(
+        cycle,
+        // Walking up from 90 (listed first) reaches 90 again at 91: 91 stands at the top.
+        [
+            ("Comment 90".to_owned(), 1, Some("Comment 91".to_owned())),
+            ("Comment 91".to_owned(), 0, None),
+            ("Comment 92".to_owned(), 1, Some("Comment 91".to_owned())),
+        ]
+    );
+
+    // Imported once: a second run finds every comment present and writes none.
+    let again = import(&app, &file, &[]).await;
+    assert!(again.contains("already present 7535"), "{again}");
+    assert_eq!(count(&app, "comments").await, 7_535);
     app.stop().await;
 }

@@ -290,9 +290,11 @@ pub async fn reserve_ids(exec: impl PgExecutor<'_>, count: usize) -> Result<Vec<
     Ok(ids)
 }
 
-/// Inserts comments (with ids from [`reserve_ids`]) in one statement: an import's batch,
-/// written by no client (no address, no retry id). A parent must be in the database
-/// before the statement (the thread path is the parent's and the comment's id).
+/// Inserts comments (with ids from [`reserve_ids`]) in one statement, in the order given:
+/// an import's batch, written by no client (no address, no retry id). A parent must be in
+/// the database before the statement or come earlier in `comments` (the thread path is
+/// the parent's and the comment's id, and each row's trigger sees the rows written
+/// before it in the same statement).
 pub async fn insert_many_reserved(
     exec: impl PgExecutor<'_>,
     comments: &[(i64, NewComment<'_>)],
@@ -316,8 +318,10 @@ pub async fn insert_many_reserved(
                coalesce(n.created_at, now()), coalesce(n.created_at, now())
         from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[],
                     $7::bigint[], $8::text[], $9::text[], $10::text[], $11::timestamptz[])
+             with ordinality
              as n (id, post_id, parent_id, author_name, author_email, author_url, author_id, body,
-                   body_html, status, created_at)
+                   body_html, status, created_at, place)
+        order by n.place
         "#,
     )
     .bind(comments.iter().map(|(id, _)| *id).collect::<Vec<_>>())

@@ -1,7 +1,7 @@
 //! Writing an export's posts and comments. Posts are written in batches: a batch (up to
 //! [`BATCH_POSTS`] posts, or [`BATCH_BYTES`] of text) with all its comments is one
 //! transaction, and each kind of row is one statement for the whole batch (what was
-//! imported before, the posts, their tags, each level of the comment threads, the import
+//! imported before, the posts, their tags, the comments parents first, the import
 //! records). A batch the database refuses (a constraint) is written again a post at a
 //! time, so only the refused post fails and the rest is imported. Running the same file
 //! again finds every record imported before and writes nothing.
@@ -31,6 +31,9 @@ const MAX_COMMENT_HTML_BYTES: usize = 100 * 1024;
 /// The authors table's limit on a name.
 const MAX_AUTHOR_NAME_CHARS: usize = 200;
 const EXCERPT_CHARS: usize = 300;
+/// Comments in one insert: a statement stays well inside the statement timeout however
+/// many comments a batch's posts carry.
+const COMMENTS_PER_STATEMENT: usize = 1_000;
 
 impl ImportPost {
     /// The post's source: a Gazette export's Markdown, else the export's HTML (which the
@@ -227,7 +230,7 @@ impl Importer<'_> {
         // Comments: checked as `addComment` checks them, then written a thread level at a
         // time (a reply's parent must be in the database before it). Where each stands:
         // its post and its thread path (the ids from the top down to it).
-        let mut placed: HashMap<&str, (i64, Vec<i64>)> = before
+        let placed: HashMap<&str, (i64, Vec<i64>)> = before
             .iter()
             .filter(|(_, record)| matches!(record.imported, Imported::Comment(_)))
             .map(|(external_id, record)| {
@@ -264,60 +267,51 @@ impl Importer<'_> {
                 }
             }
         }
-        while !pending.is_empty() {
-            let waiting: HashSet<&str> = pending
-                .iter()
-                .map(|(_, comment, _)| comment.external_id.as_str())
-                .collect();
-            // Ready: top-level, or the parent is written (or not in the export at all, and
-            // the reply stands at the top). Nothing ready means a cycle: all at the top.
-            let (mut level, rest): (Vec<_>, Vec<_>) =
-                pending.into_iter().partition(|(_, comment, _)| {
-                    comment.parent_external_id.as_deref().is_none_or(|parent| {
-                        placed.contains_key(parent) || !waiting.contains(parent)
-                    })
-                });
-            pending = rest;
-            if level.is_empty() {
-                level = std::mem::take(&mut pending);
-            }
-            let ids = self.comment_ids(tx, &level).await?;
-            let mut rows: Vec<(i64, NewComment<'_>)> = Vec::with_capacity(level.len());
-            let mut paths = Vec::with_capacity(level.len());
-            for ((post_id, comment, checked), id) in level.iter().zip(&ids) {
-                // A parent on another post (a comment listed under two posts, or moved
-                // between exports) is no parent here: the reply stands at the top.
-                let parent_path = comment
+        // Parents before their replies, so every level of a batch's threads is written in
+        // the same few statements: each row's trigger sees the rows written before it.
+        let order = parents_first(&pending, &placed);
+        let ordered: Vec<&ImportComment> =
+            order.iter().map(|(index, _)| pending[*index].1).collect();
+        let ids = self.comment_ids(tx, &ordered).await?;
+        let max_depth = usize::try_from(self.max_comment_depth.max(1)).unwrap_or(1);
+        let mut paths: Vec<Vec<i64>> = vec![Vec::new(); pending.len()];
+        let mut rows: Vec<(i64, NewComment<'_>)> = Vec::with_capacity(order.len());
+        for ((index, parent), &id) in order.iter().zip(&ids) {
+            let (post_id, comment, checked) = &pending[*index];
+            // A parent on another post (a comment listed under two posts, or moved between
+            // exports) is no parent here: the reply stands at the top.
+            let parent_path = match parent {
+                Some(parent) if pending[*parent].0 == *post_id => paths[*parent].as_slice(),
+                Some(_) => &[],
+                None => comment
                     .parent_external_id
                     .as_deref()
                     .and_then(|parent| placed.get(parent))
                     .filter(|(parent_post, _)| parent_post == post_id)
                     .map(|(_, path)| path.as_slice())
-                    .unwrap_or_default();
-                // Deeper than the thread allows: under the deepest allowed ancestor, as
-                // `addComment` places it.
-                let max_depth = usize::try_from(self.max_comment_depth.max(1)).unwrap_or(1);
-                let mut path = parent_path.to_vec();
-                if path.len() > max_depth {
-                    path.truncate(max_depth);
-                    report.changed.push((
-                        format!("comment {}", comment.external_id),
-                        format!(
-                            "it was deeper than {max_depth} replies and stands under an ancestor"
-                        ),
-                    ));
-                }
-                let parent_id = path.last().copied();
-                path.push(*id);
-                rows.push((*id, checked.row(*post_id, parent_id, comment)));
-                paths.push((*post_id, path));
+                    .unwrap_or_default(),
+            };
+            // Deeper than the thread allows: under the deepest allowed ancestor, as
+            // `addComment` places it.
+            let mut path = parent_path.to_vec();
+            if path.len() > max_depth {
+                path.truncate(max_depth);
+                report.changed.push((
+                    format!("comment {}", comment.external_id),
+                    format!("it was deeper than {max_depth} replies and stands under an ancestor"),
+                ));
             }
-            comments::insert_many_reserved(&mut *tx, &rows).await?;
-            for (((_, comment, _), id), place) in level.iter().zip(ids).zip(paths) {
-                placed.insert(&comment.external_id, place);
-                records.push((comment.external_id.as_str(), Imported::Comment(id)));
-                report.comments_imported += 1;
-            }
+            let parent_id = path.last().copied();
+            path.push(id);
+            rows.push((id, checked.row(*post_id, parent_id, comment)));
+            paths[*index] = path;
+        }
+        for statement in rows.chunks(COMMENTS_PER_STATEMENT) {
+            comments::insert_many_reserved(&mut *tx, statement).await?;
+        }
+        for (comment, id) in ordered.iter().zip(ids) {
+            records.push((comment.external_id.as_str(), Imported::Comment(id)));
+            report.comments_imported += 1;
         }
         imports::record(&mut *tx, source, &records).await?;
         // Ids kept from a Gazette export may lie ahead of the sequences.
@@ -334,28 +328,29 @@ impl Importer<'_> {
         Ok(learned)
     }
 
-    /// Ids for a level of comments: a Gazette export's where free, else reserved ones.
+    /// Ids for comments: a Gazette export's where free (and not wanted by an earlier one
+    /// of `comments`), else reserved ones.
     async fn comment_ids(
         &self,
         tx: &mut PgConnection,
-        level: &[(i64, &ImportComment, CheckedComment)],
+        comments: &[&ImportComment],
     ) -> Result<Vec<i64>, ImportError> {
-        let wanted: Vec<i64> = level
+        let wanted: Vec<i64> = comments
             .iter()
-            .filter_map(|(_, comment, _)| comment.gazette.as_ref().and_then(|origin| origin.id))
+            .filter_map(|comment| comment.gazette.as_ref().and_then(|origin| origin.id))
             .collect();
-        let taken = match wanted.is_empty() {
+        let mut taken = match wanted.is_empty() {
             true => HashSet::new(),
             false => comments::taken_ids_unchecked(&mut *tx, &wanted).await?,
         };
-        let kept: Vec<Option<i64>> = level
+        let kept: Vec<Option<i64>> = comments
             .iter()
-            .map(|(_, comment, _)| {
+            .map(|comment| {
                 comment
                     .gazette
                     .as_ref()
                     .and_then(|origin| origin.id)
-                    .filter(|id| !taken.contains(id))
+                    .filter(|id| taken.insert(*id))
             })
             .collect();
         let missing = kept.iter().filter(|id| id.is_none()).count();
@@ -749,6 +744,60 @@ impl CheckedComment {
             client_mutation_id: None,
         }
     }
+}
+
+/// The order to write a batch's comments in, parents first: each comment's index in
+/// `pending`, with its parent's index when the parent is written in the same batch. A
+/// parent imported before (in `placed`) or not in the export leaves `None`, and so does a
+/// parent that would close a cycle: the cycle is broken there, and that comment stands
+/// at the top. Walks each chain once, without recursion, so a chain of any length costs
+/// its length.
+fn parents_first(
+    pending: &[(i64, &ImportComment, CheckedComment)],
+    placed: &HashMap<&str, (i64, Vec<i64>)>,
+) -> Vec<(usize, Option<usize>)> {
+    let index: HashMap<&str, usize> = pending
+        .iter()
+        .enumerate()
+        .map(|(at, (_, comment, _))| (comment.external_id.as_str(), at))
+        .collect();
+    let mut parents: Vec<Option<usize>> = pending
+        .iter()
+        .map(|(_, comment, _)| {
+            comment
+                .parent_external_id
+                .as_deref()
+                .filter(|parent| !placed.contains_key(parent))
+                .and_then(|parent| index.get(parent).copied())
+        })
+        .collect();
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        Waiting,
+        OnChain,
+        Ordered,
+    }
+    let mut marks = vec![Mark::Waiting; pending.len()];
+    let mut order = Vec::with_capacity(pending.len());
+    let mut chain = Vec::new();
+    for start in 0..pending.len() {
+        let mut at = start;
+        while marks[at] == Mark::Waiting {
+            marks[at] = Mark::OnChain;
+            chain.push(at);
+            match parents[at] {
+                Some(parent) if marks[parent] == Mark::OnChain => parents[at] = None,
+                Some(parent) => at = parent,
+                None => {}
+            }
+        }
+        for &comment in chain.iter().rev() {
+            marks[comment] = Mark::Ordered;
+            order.push((comment, parents[comment]));
+        }
+        chain.clear();
+    }
+    order
 }
 
 #[cfg(test)]

@@ -5,8 +5,9 @@
 //! never by the prefix the file wrote.
 //!
 //! Bounds, checked while reading, before anything is kept: how deep elements nest, how
-//! many bytes one piece of markup (a tag, a text, a CDATA section) may have, and how many
-//! bytes of text one record may hold (docs/import.md).
+//! many bytes one piece of markup (a tag, a text, a CDATA section) may have, how many
+//! namespace declarations are in scope, and how many bytes of text one record may hold
+//! (docs/import.md).
 
 use std::io::{BufRead, Read};
 
@@ -24,6 +25,10 @@ pub const MAX_MARKUP_BYTES: u64 = 32 * 1024 * 1024;
 /// What one record (a post with its comments, or a Blogger entry) may hold: its text, and
 /// for each element and attribute what keeping it costs ([`NODE_COST`]).
 pub const MAX_RECORD_BYTES: usize = 64 * 1024 * 1024;
+/// Namespace declarations (`xmlns`, `xmlns:p`) in scope at once. Exports declare about
+/// ten; each one in scope is a step in resolving every element name after it, so a file
+/// declaring 400,000 made every later element cost a scan of them all.
+pub const MAX_NAMESPACE_DECLARATIONS: usize = 256;
 /// What an element or attribute costs a record beyond its text (the tree node kept for it),
 /// so a record of millions of empty elements is as bounded as one of text.
 const NODE_COST: usize = 128;
@@ -192,6 +197,8 @@ pub struct Records<R: BufRead> {
     record: &'static str,
     /// Elements open outside any record, for their text.
     outside: Vec<Node>,
+    /// The namespace declarations of each open element, innermost last.
+    declared: Vec<usize>,
 }
 
 impl<R: BufRead> Records<R> {
@@ -203,6 +210,7 @@ impl<R: BufRead> Records<R> {
             buffer: Vec::new(),
             record,
             outside: Vec::new(),
+            declared: Vec::new(),
         }
     }
 
@@ -258,6 +266,25 @@ impl<R: BufRead> Records<R> {
                         "elements are nested more than {MAX_DEPTH} deep, deeper than any export"
                     ),
                 ));
+            }
+            if let Event::Start(start) | Event::Empty(start) = &event {
+                let declares = declarations(start);
+                let in_scope = self.declared.iter().sum::<usize>() + declares;
+                if in_scope > MAX_NAMESPACE_DECLARATIONS {
+                    return Err(Self::refuse(
+                        line,
+                        format!(
+                            "{in_scope} namespace declarations are in scope, more than the \
+                             {MAX_NAMESPACE_DECLARATIONS} an export could need"
+                        ),
+                    ));
+                }
+                if matches!(event, Event::Start(_)) {
+                    self.declared.push(declares);
+                }
+            }
+            if matches!(event, Event::End(_)) {
+                self.declared.pop();
             }
             match event {
                 Event::Decl(declaration) => {
@@ -388,6 +415,19 @@ fn append(stack: &mut [Node], outside: &mut [Node], text: &str) {
     {
         open.text.push_str(text);
     }
+}
+
+/// How many namespaces `start` declares.
+fn declarations(start: &BytesStart<'_>) -> usize {
+    start
+        .attributes()
+        .with_checks(false)
+        .filter_map(Result::ok)
+        .filter(|attribute| {
+            let key = attribute.key.as_ref();
+            key == b"xmlns" || key.starts_with(b"xmlns:")
+        })
+        .count()
 }
 
 fn element(start: &BytesStart<'_>, namespace_alias: &str) -> Node {
