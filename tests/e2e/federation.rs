@@ -833,6 +833,62 @@ async fn hostile_peers_cannot_poison_keys_dodge_blocks_or_write_a_note_twice() {
     app.stop().await;
 }
 
+/// Replies from one instance share a rate limit (one server cannot flood a thread by
+/// making accounts), charged only for replies that become comments: found by reading the
+/// code, an actor sending notes the comment rules refuse used up its instance's quota.
+#[tokio::test]
+async fn an_instance_quota_is_charged_only_for_replies_written() {
+    let app = TestApp::spawn_with(
+        true,
+        false,
+        &[
+            "--federation",
+            "--federation-allow-private",
+            "--comment-rate-limit",
+            "2",
+        ],
+    )
+    .await;
+    let remote = RemoteServer::start().await;
+    let post = app.url(&format!("/posts/{DEMO_SLUG}"));
+    let fresh = chrono::TimeDelta::zero();
+    let note = |name: &str, id: u32, content: &str| {
+        let actor = remote.actor(name);
+        serde_json::json!({
+            "id": format!("{actor}/notes/{id}/activity"), "type": "Create", "actor": actor,
+            "object": {
+                "id": format!("{actor}/notes/{id}"), "type": "Note", "attributedTo": actor,
+                "inReplyTo": post, "content": content
+            }
+        })
+    };
+    // Dave's empty notes are refused by the comment rules, and cost his server nothing.
+    for id in 1..=3 {
+        let refused = remote
+            .send(&app, "dave", &note("dave", id, "<p> </p>"), fresh)
+            .await;
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    }
+    // Two replies from the instance are written; the third, from a third account, waits.
+    for name in ["erin", "frank"] {
+        let written = remote
+            .send(&app, name, &note(name, 1, "<p>Agreed.</p>"), fresh)
+            .await;
+        assert_eq!(written.status(), StatusCode::ACCEPTED, "{name}");
+    }
+    let limited = remote
+        .send(&app, "grace", &note("grace", 1, "<p>Me too.</p>"), fresh)
+        .await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.headers().contains_key(header::RETRY_AFTER));
+    assert_eq!(
+        app.count("select count(*) from comments where body in ('Agreed.', 'Me too.')")
+            .await,
+        2
+    );
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn without_the_setting_private_addresses_are_never_fetched() {
     let app = TestApp::spawn_with(true, false, &["--federation"]).await;

@@ -83,6 +83,9 @@ pub struct CommentInput {
 pub struct FederatedOrigin {
     pub object_id: String,
     pub actor_id: String,
+    /// The actor's instance (its host without the port): the replies of all its actors
+    /// share one rate limit, so one server cannot flood a thread by making accounts.
+    pub instance: String,
 }
 
 /// What `addComment` made (or found, for a retry).
@@ -174,6 +177,11 @@ pub async fn add_comment(
 
     if *viewer == Viewer::Anonymous {
         check_rate(&mut tx, policy, client).await?;
+        // Counted in this transaction, so a reply refused below costs its instance nothing.
+        if let Some(origin) = &input.federated {
+            let instance = ClientKey::remote_instance(&origin.instance);
+            check_rate(&mut tx, policy, Some(&instance)).await?;
+        }
     }
 
     let (parent_id, depth_capped) = match input.parent_id {

@@ -523,15 +523,6 @@ async fn reply(
             None => return Ok(Received::Ignored),
         }
     };
-    // Limited per instance as well as per actor: one server cannot flood the thread by
-    // making accounts.
-    commenting::count_rate(
-        pool,
-        commenting,
-        &ClientKey::remote_instance(&hostname(&actor.host)),
-    )
-    .await
-    .map_err(InboxError::Refused)?;
     let name = match actor.name.trim() {
         "" => actor
             .id
@@ -564,9 +555,11 @@ async fn reply(
                     .as_str()
                     .to_owned(),
             ),
+            // Limited per instance as well as per actor.
             federated: Some(FederatedOrigin {
                 object_id: note.id.clone(),
                 actor_id: actor.id.clone(),
+                instance: hostname(&actor.host),
             }),
         },
     )
