@@ -849,6 +849,24 @@ async fn an_instance_quota_is_charged_only_for_replies_written() {
         ],
     )
     .await;
+    // The worker counts deliveries per instance as the database's claim does.
+    for host in [
+        "Mastodon.Example:8443",
+        "a.example.",
+        "[2001:db8::1]:443",
+        "127.0.0.1",
+    ] {
+        let in_sql: String = sqlx::query_scalar("select federation_hostname($1)")
+            .bind(host)
+            .fetch_one(&app.pool)
+            .await
+            .expect("federation_hostname");
+        assert_eq!(
+            gazette_domain::federation::instance_of(host),
+            in_sql,
+            "{host}"
+        );
+    }
     let remote = RemoteServer::start().await;
     let post = app.url(&format!("/posts/{DEMO_SLUG}"));
     let fresh = chrono::TimeDelta::zero();

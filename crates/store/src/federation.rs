@@ -514,7 +514,8 @@ pub struct ClaimedDelivery {
     pub attempts: i32,
 }
 
-/// Claims up to `limit` due deliveries to hosts other than `busy` for `lease`.
+/// Claims up to `limit` due deliveries for `lease`, none to the instances in `busy` (host
+/// names without ports, as `federation_hostname` gives them).
 pub async fn claim_deliveries(
     exec: impl PgExecutor<'_>,
     limit: i64,
@@ -526,7 +527,7 @@ pub async fn claim_deliveries(
              select d.id from federation_deliveries d \
              where d.status = 'pending' and d.next_attempt_at <= now() \
                and (d.leased_until is null or d.leased_until < now()) \
-               and not (d.host = any($3)) \
+               and not (federation_hostname(d.host) = any($3)) \
              order by d.next_attempt_at, d.id limit $1 \
              for update skip locked) \
          update federation_deliveries d set leased_until = now() + make_interval(secs => $2), \

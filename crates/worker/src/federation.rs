@@ -75,8 +75,9 @@ impl Queue for Federator {
     type Receiver = String;
     const NAME: &'static str = "federation deliveries";
 
+    /// The instance (its host on any port): at most two deliveries to it at once.
     fn receiver(delivery: &ClaimedDelivery) -> String {
-        delivery.host.clone()
+        gazette_domain::federation::instance_of(&delivery.host)
     }
 
     fn id(delivery: &ClaimedDelivery) -> i64 {

@@ -559,7 +559,7 @@ async fn reply(
             federated: Some(FederatedOrigin {
                 object_id: note.id.clone(),
                 actor_id: actor.id.clone(),
-                instance: hostname(&actor.host),
+                instance: super::instance_of(&actor.host),
             }),
         },
     )
@@ -601,19 +601,6 @@ async fn delete_actor(pool: &PgPool, actor_id: &str) -> Result<Received, InboxEr
     Ok(Received::ActorDeleted {
         comments: comments.len(),
     })
-}
-
-/// A host without its port or a final dot: what per-instance limits count by (one server
-/// is one instance on any of its ports).
-fn hostname(host: &str) -> String {
-    let name = match host.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(v6),
-        None => host
-            .rsplit_once(':')
-            .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
-            .map_or(host, |(name, _)| name),
-    };
-    name.trim_end_matches('.').to_ascii_lowercase()
 }
 
 /// Ids an actor may use: its activities and objects are on its own host (so nobody takes

@@ -119,6 +119,20 @@ pub async fn articles(
         .collect())
 }
 
+/// A host (as [`host_of`] gives it) without its port or a final dot: what per-instance
+/// limits count by, one server being one instance on any of its ports. The same as the
+/// database's `federation_hostname`.
+pub fn instance_of(host: &str) -> String {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => host
+            .rsplit_once(':')
+            .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+            .map_or(host, |(name, _)| name),
+    };
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
 /// The host of a URL (with its port when not the scheme's): what instance blocks name.
 pub fn host_of(url: &str) -> Option<String> {
     let parsed = url::Url::parse(url).ok()?;

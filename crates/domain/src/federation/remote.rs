@@ -166,17 +166,18 @@ impl Remote {
     /// Fetches an ActivityPub document (a signed GET, which servers in "secure mode"
     /// require).
     pub async fn fetch(&self, url: &str) -> Result<Value, FetchError> {
-        let parsed = self.check(url).await?;
-        let mut request = self.client.get(parsed.clone()).header("accept", ACCEPT);
-        for (name, value) in self.signed_headers("get", &parsed, None) {
-            request = request.header(name, value);
-        }
         // Fetches under way at once are capped: unsigned requests can name keys to fetch.
+        // The cap covers the name look-up too, which can take seconds.
         let _permit = self
             .fetches
             .acquire()
             .await
             .map_err(|_| FetchError::Failed("shutting down".to_owned()))?;
+        let parsed = self.check(url).await?;
+        let mut request = self.client.get(parsed.clone()).header("accept", ACCEPT);
+        for (name, value) in self.signed_headers("get", &parsed, None) {
+            request = request.header(name, value);
+        }
         let response = request
             .send()
             .await
