@@ -180,6 +180,128 @@ async fn readers_comment_and_reply_with_the_form_under_the_post() {
     app.stop().await;
 }
 
+/// Found by reading the page code: a post's page showed its first 500 comments and no
+/// more, and a reader answering past them was sent to a page without their comment. The
+/// thread goes on over "Later comments" pages, replies keep the reader on their page,
+/// and the form sends the reader to the page that shows the new comment.
+#[tokio::test]
+async fn a_long_thread_pages_and_a_reply_lands_on_the_page_that_shows_it() {
+    let app = TestApp::spawn_api_only_with(&MIN_FILL).await;
+    let (_, post_id) = published_post(&app).await;
+    let slug = "open-for-comments";
+    let post: i64 = sqlx::query_scalar("select id from posts where slug = $1")
+        .bind(slug)
+        .fetch_one(&app.pool)
+        .await
+        .expect("the post");
+    assert!(!post_id.is_empty());
+    // 520 comments in thread order: "Comment 1" … "Comment 520", one every second.
+    sqlx::query(
+        "insert into comments (post_id, author_name, body, body_html, created_at) \
+         select $1, 'Reader', 'Comment ' || n, '<p>Comment ' || n || '</p>', \
+         now() - interval '1 day' + n * interval '1 second' from generate_series(1, 520) n",
+    )
+    .bind(post)
+    .execute(&app.pool)
+    .await
+    .expect("comments");
+    let shown = |html: &str| {
+        (1..=520)
+            .filter(|n| html.contains(&format!("<p>Comment {n}</p>")))
+            .collect::<Vec<_>>()
+    };
+
+    let first = page(&app, &format!("/posts/{slug}")).await;
+    assert_eq!(shown(&first), (1..=500).collect::<Vec<_>>());
+    assert!(!first.contains("First comments"));
+    let later_start = first
+        .find("rel=\"next\"")
+        .expect("a link to later comments");
+    let later_href = first[..later_start]
+        .rsplit("href=\"")
+        .next()
+        .and_then(|tail| tail.split('"').next())
+        .expect("its address")
+        .replace("&amp;", "&");
+    let later_path = later_href
+        .strip_prefix(&app.url(""))
+        .expect("on this site")
+        .to_owned();
+    let second = page(&app, &later_path).await;
+    assert_eq!(shown(&second), (501..=520).collect::<Vec<_>>());
+    assert!(second.contains("First comments"));
+    assert!(!second.contains("rel=\"next\""));
+
+    // A reply from the second page: its link, the form and the redirect keep that page.
+    let answered: i64 = sqlx::query_scalar("select id from comments where body = 'Comment 510'")
+        .fetch_one(&app.pool)
+        .await
+        .expect("comment 510");
+    let after = later_path
+        .split("after=")
+        .nth(1)
+        .and_then(|tail| tail.split('#').next())
+        .expect("the page's place")
+        .to_owned();
+    let reply_link = format!("?after={after}&amp;reply={answered}#comment-form");
+    assert!(second.contains(&reply_link), "{reply_link}");
+    let reply_page = page(
+        &app,
+        &format!("/posts/{slug}?after={after}&reply={answered}"),
+    )
+    .await;
+    assert!(reply_page.contains("Reply to Reader</h2>"));
+    assert!(reply_page.contains(&format!("name=\"after\" value=\"{after}\"")));
+    let token = form_token(&reply_page);
+    tokio::time::sleep(FILL_TIME).await;
+    let parent = answered.to_string();
+    let sent = send_form(
+        &app,
+        slug,
+        &[
+            ("form_token", token.as_str()),
+            ("parent", &parent),
+            ("after", &after),
+            ("name", "Late Reader"),
+            ("body", "Still reading."),
+        ],
+    )
+    .await;
+    assert_eq!(sent.status(), StatusCode::SEE_OTHER);
+    let reply = id_of(&app, "Late Reader").await;
+    let landed = location(&sent);
+    let landed_path = landed.strip_prefix(&app.url("")).expect("on this site");
+    assert!(landed.ends_with(&format!("#comment-{reply}")), "{landed}");
+    let landing = page(&app, landed_path.split('#').next().expect("path")).await;
+    assert!(
+        landing.contains(&format!("id=\"comment-{reply}\"")),
+        "the page {landed} shows the reply"
+    );
+
+    // A refused form from that page comes back on that page.
+    let refused = send_form(
+        &app,
+        slug,
+        &[
+            ("form_token", token.as_str()),
+            ("parent", &parent),
+            ("after", &after),
+            ("name", ""),
+            ("body", "No name."),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let again = refused.text().await.expect("page");
+    assert!(again.contains("<p>Comment 515</p>") && !again.contains("<p>Comment 5</p>"));
+    assert!(again.contains("Reply to Reader</h2>"));
+
+    // A mangled place shows the thread from its start.
+    let mangled = page(&app, &format!("/posts/{slug}?after=1.x.-3")).await;
+    assert_eq!(shown(&mangled), (1..=500).collect::<Vec<_>>());
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn refused_forms_come_back_with_the_text_kept_and_nothing_written() {
     let app = TestApp::spawn_api_only_with(&[

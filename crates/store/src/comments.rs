@@ -451,6 +451,33 @@ pub async fn find_for_update_unchecked(
     Ok(comment)
 }
 
+/// Where a page of `per_page` comments showing the comment at `path` starts: `None` when
+/// it is among the thread's first `per_page` (as `reader` sees it), else the path of the
+/// comment just before it, which a page after it opens with. One statement.
+pub async fn page_start_before(
+    exec: impl PgExecutor<'_>,
+    post_id: i64,
+    path: &[i64],
+    reader: Reader,
+    per_page: i64,
+) -> Result<Option<Vec<i64>>, StoreError> {
+    let mut query = QueryBuilder::new(
+        "select c.path from comments c join posts p on p.id = c.post_id where c.post_id = ",
+    );
+    query.push_bind(post_id);
+    reader.push_comment_visible(&mut query);
+    query.push(" and c.path < ").push_bind(path.to_vec());
+    query
+        .push(" order by c.path desc limit ")
+        .push_bind(per_page);
+    let before: Vec<Vec<i64>> = query.build_query_scalar().fetch_all(exec).await?;
+    let on_first_page = usize::try_from(per_page).is_ok_and(|per_page| before.len() < per_page);
+    Ok(match on_first_page {
+        true => None,
+        false => before.into_iter().next(),
+    })
+}
+
 /// One page of a post's whole thread in display order (depth-first, oldest first), after
 /// the comment at `after_path`: ONE statement, whatever the depth; read within `budget`.
 pub async fn thread_page(

@@ -14,7 +14,7 @@ use chrono::Utc;
 use gazette_domain::comment_form::{self, FormTokenError};
 use gazette_domain::commenting::{self, CommentInput, Moderation};
 use gazette_domain::{DomainError, Viewer};
-use gazette_store::comments::{Comment, CommentStatus};
+use gazette_store::comments::{self, Comment, CommentStatus};
 use gazette_store::posts::{self, Post, PostColumns};
 use gazette_store::{ReadBudget, Reader};
 use serde::Deserialize;
@@ -36,6 +36,9 @@ pub(super) struct FormView {
     pub reply_to: Option<i64>,
     /// The reader's comment was held for moderation (`?held=1` after sending).
     pub held: bool,
+    /// The page of the thread shown: after the comment at this place (`?after=`), or
+    /// from the start.
+    pub thread_after: Option<Vec<i64>>,
     pub sent: Fields,
     /// A problem with one field, by the field's form name.
     pub field_errors: HashMap<&'static str, String>,
@@ -50,6 +53,9 @@ pub struct Fields {
     form_token: String,
     #[serde(default)]
     parent: String,
+    /// The page of the thread the form was sent from (its `?after=`).
+    #[serde(default)]
+    after: String,
     #[serde(default)]
     name: String,
     #[serde(default)]
@@ -67,6 +73,11 @@ pub struct Fields {
 pub(super) fn render(state: &AppState, post: &Post, thread: &[Comment], view: &FormView) -> String {
     let site = &state.config.site;
     let post_url = site.post_url(&post.slug);
+    // This page of the thread's own address.
+    let page_url = match &view.thread_after {
+        Some(after) => format!("{post_url}?after={}", super::thread_place(after)),
+        None => post_url.clone(),
+    };
     let mut html = String::new();
     if view.held {
         html.push_str(
@@ -99,9 +110,9 @@ pub(super) fn render(state: &AppState, post: &Post, thread: &[Comment], view: &F
                 html,
                 "<h2 id=\"comment-form-title\">Reply to {}</h2><p><a href=\"{}#comment-{}\">Their comment</a> · <a href=\"{}#comment-form\">Write a new comment instead</a></p>",
                 escape(&parent.author_name),
-                escape(&post_url),
+                escape(&page_url),
                 parent.id,
-                escape(&post_url),
+                escape(&page_url),
             );
         }
         None => html.push_str("<h2 id=\"comment-form-title\">Leave a comment</h2>"),
@@ -138,6 +149,13 @@ pub(super) fn render(state: &AppState, post: &Post, thread: &[Comment], view: &F
             html,
             "<input type=\"hidden\" name=\"parent\" value=\"{}\">",
             parent.id
+        );
+    }
+    if let Some(after) = &view.thread_after {
+        let _ = write!(
+            html,
+            "<input type=\"hidden\" name=\"after\" value=\"{}\">",
+            super::thread_place(after)
         );
     }
     let moderation_hint = match state.config.commenting.policy.moderation {
@@ -333,6 +351,7 @@ pub async fn submit(
     };
     let mut view = FormView {
         reply_to: sent.parent.trim().parse().ok(),
+        thread_after: super::read_thread_place(&sent.after),
         ..FormView::default()
     };
     let trapped = !sent.homepage.trim().is_empty();
@@ -397,7 +416,30 @@ pub async fn submit(
             }
             let post_url = state.config.site.post_url(&post.slug);
             let location = match added.comment.status {
-                CommentStatus::Published => format!("{post_url}#comment-{}", added.comment.id),
+                CommentStatus::Published => {
+                    // The page of the thread that shows the new comment.
+                    let start = comments::page_start_before(
+                        &state.pool,
+                        post.id,
+                        &added.comment.path,
+                        Reader::PUBLIC,
+                        super::THREAD_ON_PAGE,
+                    )
+                    .await;
+                    match start {
+                        Ok(None) => format!("{post_url}#comment-{}", added.comment.id),
+                        Ok(Some(before)) => format!(
+                            "{post_url}?after={}#comment-{}",
+                            super::thread_place(&before),
+                            added.comment.id
+                        ),
+                        // The comment is stored: the reader is sent to the thread's start.
+                        Err(error) => {
+                            tracing::warn!(error = %gazette_store::display_chain(&error), "cannot find the page of a new comment");
+                            format!("{post_url}#comments")
+                        }
+                    }
+                }
                 _ => format!("{post_url}?held=1#comment-held"),
             };
             see_other(&location)

@@ -26,7 +26,8 @@ use crate::state::AppState;
 use comment_form::FormView;
 pub use comment_form::{form_address as comment_form_address, submit as submit_comment};
 
-/// Comments shown on a post's page; longer threads are read through the API.
+/// Comments on one page of a post's thread; a longer thread goes on over "Later comments"
+/// pages.
 const THREAD_ON_PAGE: i64 = 500;
 /// Posts on a page of a list (the latest posts, a tag's): one number for every list, as
 /// WordPress's "posts per page" serves its archives.
@@ -36,11 +37,34 @@ const POSTS_ON_LIST_PAGE: i64 = 20;
 const PAGE_CACHE_CONTROL: &str = "public, no-cache";
 
 /// `/posts/{slug}?reply=<comment id>` opens the form as a reply; `?held=1` is where the
-/// form sends a reader whose comment waits for a moderator.
+/// form sends a reader whose comment waits for a moderator; `?after=<place>` shows the
+/// thread from after the comment at that place (its path of ids, `12.40.41`).
 #[derive(Debug, Default, Deserialize)]
 pub struct PostPageQuery {
     reply: Option<String>,
     held: Option<String>,
+    after: Option<String>,
+}
+
+/// A comment's place in its thread as pages write it: its path of ids, dot-separated.
+fn thread_place(path: &[i64]) -> String {
+    path.iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// A place read back: `None` for anything but positive ids joined by dots (a mangled
+/// address shows the thread from its start).
+fn read_thread_place(text: &str) -> Option<Vec<i64>> {
+    const DEEPEST: usize = 1_000;
+    let path: Vec<i64> = text
+        .trim()
+        .split('.')
+        .take(DEEPEST + 1)
+        .map(|id| id.parse().ok().filter(|id: &i64| *id > 0))
+        .collect::<Option<_>>()?;
+    (path.len() <= DEEPEST).then_some(path)
 }
 
 /// A post with its comments and the comment form. The page is validated without the
@@ -61,6 +85,7 @@ pub async fn post_page(
     let view = FormView {
         reply_to: query.reply.and_then(|id| id.trim().parse().ok()),
         held: query.held.is_some(),
+        thread_after: query.after.as_deref().and_then(read_thread_place),
         ..FormView::default()
     };
     let read = state
@@ -249,16 +274,20 @@ async fn render_post(
         .await?
         .remove(&post.id)
         .unwrap_or_default();
-    let thread = comments::thread_page(
+    let mut thread = comments::thread_page(
         pool,
         post.id,
         Reader::PUBLIC,
-        None,
-        THREAD_ON_PAGE,
+        form.thread_after.as_deref(),
+        THREAD_ON_PAGE + 1,
         comments::Columns::All,
         &ReadBudget::unlimited(),
     )
     .await?;
+    let later = usize::try_from(THREAD_ON_PAGE).is_ok_and(|shown| thread.len() > shown);
+    if later {
+        thread.pop();
+    }
     let site = &state.config.site;
     let comments_feed = site.url(&main_feed(Subject::PostComments).key(&post.slug));
 
@@ -294,14 +323,40 @@ async fn render_post(
         "<section id=\"comments\"><h2>Comments</h2><p><a href=\"{}\">Comments feed</a></p>",
         escape(&comments_feed)
     );
+    let post_url = site.post_url(&post.slug);
+    // On a later page of the thread, replies and the form keep the reader there.
+    let page_query = match &form.thread_after {
+        Some(after) => {
+            let _ = write!(
+                body,
+                "<p class=\"thread-pages\"><a href=\"{}#comments\">First comments</a></p>",
+                escape(&post_url)
+            );
+            format!("after={}&", thread_place(after))
+        }
+        None => String::new(),
+    };
     if thread.is_empty() {
-        body.push_str("<p>No comments yet.</p>");
+        body.push_str(match form.thread_after {
+            Some(_) => "<p>No later comments.</p>",
+            None => "<p>No comments yet.</p>",
+        });
     }
     let reply_base = post
         .comments_open
-        .then(|| escape(&site.post_url(&post.slug)));
+        .then(|| escape(&format!("{post_url}?{page_query}")));
     for comment in &thread {
         body.push_str(&render_comment(comment, reply_base.as_deref()));
+    }
+    if let Some(last) = thread.last().filter(|_| later) {
+        let _ = write!(
+            body,
+            "<p class=\"thread-pages\"><a href=\"{}\" rel=\"next\">Later comments</a></p>",
+            escape(&format!(
+                "{post_url}?after={}#comments",
+                thread_place(&last.path)
+            ))
+        );
     }
     body.push_str(&comment_form::render(state, &post, &thread, form));
     body.push_str("</section>");
@@ -316,7 +371,7 @@ async fn render_post(
 }
 
 /// A comment in the thread, with a link that opens the form under the page as a reply to
-/// it when `reply_base` (the post's address, escaped) is given.
+/// it when `reply_base` (the page's address up to its query's `reply`, escaped) is given.
 fn render_comment(comment: &Comment, reply_base: Option<&str>) -> String {
     let indent = comment.depth.min(8);
     if gazette_domain::policy::shows_as_tombstone(comment) {
@@ -334,9 +389,9 @@ fn render_comment(comment: &Comment, reply_base: Option<&str>) -> String {
         None => escape(&comment.author_name),
     };
     let reply = reply_base
-        .map(|post_url| {
+        .map(|page_url| {
             format!(
-                "<p class=\"reply\"><a href=\"{post_url}?reply={}#comment-form\" aria-label=\"Reply to {}\">Reply</a></p>",
+                "<p class=\"reply\"><a href=\"{page_url}reply={}#comment-form\" aria-label=\"Reply to {}\">Reply</a></p>",
                 comment.id,
                 escape(&comment.author_name)
             )
