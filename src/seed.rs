@@ -223,7 +223,8 @@ fn parse_comments<'a>(lines: impl Iterator<Item = &'a str>) -> anyhow::Result<Ve
 async fn insert_demo(tx: &mut sqlx::PgConnection, demo: &DemoPost) -> anyhow::Result<()> {
     let (author_slug, author_name) = DEMO_AUTHOR;
     let author = authors::find_or_create(tx, author_slug, author_name).await?;
-    let body_html = gazette_content::render_post_body(&demo.body);
+    let body_html = gazette_content::render_post_body(&demo.body)
+        .map_err(|refusal| anyhow::anyhow!("the demo post does not render: {refusal:?}"))?;
     let excerpt = gazette_content::excerpt(&demo.body, 300);
     let slug = gazette_content::slugify(&demo.title, 200, "post");
     let post = posts::insert(

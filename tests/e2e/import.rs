@@ -482,6 +482,41 @@ async fn a_post_that_fails_midway_is_absent_not_half_imported() {
     app.stop().await;
 }
 
+/// A Gazette export carries each post's Markdown (`gazette:source`), which nests without a
+/// tag: 20,000 `>` would have kept the sanitiser busy for seconds, 200,000 for minutes.
+/// That post fails alone, with a sentence, before the sanitiser runs.
+#[tokio::test]
+async fn markdown_that_nests_too_deep_fails_its_post_alone() {
+    let app = TestApp::spawn_api_only().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("deep-markdown.xml");
+    let deep = format!("{} x", ">".repeat(20_000));
+    let item = |id: &str, source: &str| {
+        format!(
+            "<item><title>Item {id}</title><content:encoded>x</content:encoded><gazette:source>{source}</gazette:source><wp:post_id>{id}</wp:post_id><wp:post_date_gmt>2020-01-01 00:00:00</wp:post_date_gmt><wp:status>publish</wp:status><wp:post_type>post</wp:post_type></item>"
+        )
+    };
+    let export =
+        hostile_export(&[item("1", &deep.replace('>', "&gt;")), item("2", "Fine")].concat())
+            .replace(
+                "<rss version=\"2.0\"",
+                "<rss version=\"2.0\" xmlns:gazette=\"urn:gazette:export:1\"",
+            );
+    std::fs::write(&file, export).expect("write");
+    let (code, report, error) = run_import(&app, &file, &[]).await;
+    assert_eq!(code, Some(1), "{report}{error}");
+    assert!(
+        report.contains("its body nests more than 256 quotes, lists or elements deep"),
+        "{report}"
+    );
+    let titles: Vec<String> = sqlx::query_scalar("select title from posts")
+        .fetch_all(&app.pool)
+        .await
+        .expect("titles");
+    assert_eq!(titles, ["Item 2"]);
+    app.stop().await;
+}
+
 /// WordPress's own Theme Unit Test data (WPTT/theme-test-data, `themeunittestdata.wordpress.xml`,
 /// exported by WordPress.com with `https://` namespaces; see tests/fixtures/import/README.md):
 /// every count right, nothing protected public, and a second run adds nothing.

@@ -285,7 +285,13 @@ async fn slugs_are_unique_and_bad_input_is_named() {
     let before = post_count(&app).await;
 
     let huge_body = "x".repeat(256 * 1024 + 1);
+    // Found by a probe: 200,000 `>` (a 200 KB body) rendered to 5.4 MB of nested quotes
+    // that kept the sanitiser busy for four minutes. Refused before it runs.
+    let deep_body = format!("{} x", ">".repeat(200_000));
+    let deep_list = format!("{}x", "- ".repeat(300));
     let cases = [
+        (json!({ "title": "Deep", "body": deep_body }), "body"),
+        (json!({ "title": "Deep list", "body": deep_list }), "body"),
         (json!({ "title": "Explicit", "slug": "same-title" }), "slug"),
         (json!({ "title": "Bad slug", "slug": "Not A Slug" }), "slug"),
         (json!({ "title": "   " }), "title"),
@@ -318,6 +324,21 @@ async fn slugs_are_unique_and_bad_input_is_named() {
         post_count(&app).await,
         before,
         "no refused post was written, even partly"
+    );
+
+    let deepened = mutate(
+        &app,
+        Some(&alice),
+        "updatePost",
+        json!({ "id": second["id"], "body": format!("{} x", ">".repeat(257)) }),
+    )
+    .await;
+    assert_eq!(error_code(&deepened), Some("BAD_USER_INPUT"), "{deepened}");
+    assert!(
+        deepened["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("nests more than 256")),
+        "{deepened}"
     );
 
     let renamed = mutate(

@@ -9,7 +9,7 @@ mod url;
 
 pub use comment_html::comment_text_from_html;
 pub use markdown::{
-    Unrenderable, absolute_links, excerpt, plain_text, render_comment_body,
+    MAX_POST_HTML_BYTES, Unrenderable, absolute_links, excerpt, plain_text, render_comment_body,
     render_new_comment_body, render_post_body,
 };
 pub use nesting::{MAX_HTML_NESTING, html_nesting_exceeds};

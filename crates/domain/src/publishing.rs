@@ -87,7 +87,7 @@ pub async fn create_post(
         }
         PostStatus::Scheduled => Some(check_publish_at("publishedAt", input.published_at)?),
     };
-    let (body_html, generated_excerpt) = render_body(input.body.clone()).await;
+    let (body_html, generated_excerpt) = render_body(input.body.clone()).await?;
     let base_slug = gazette_content::slugify(&title, MAX_SLUG_LEN, "post");
 
     // A generated slug can lose a race with a concurrent post: then pick the next one.
@@ -158,7 +158,7 @@ pub async fn update_post(
     // Rendered before the post's row is locked: comments on it wait for that lock.
     let (body_html, body_excerpt) = match &edit.body {
         Some(body) => {
-            let (html, excerpt) = render_body(body.clone()).await;
+            let (html, excerpt) = render_body(body.clone()).await?;
             (Some(html), Some(excerpt))
         }
         None => (None, None),
@@ -591,15 +591,29 @@ fn check_publish_at(field: &str, at: Option<DateTime<Utc>>) -> Result<DateTime<U
 }
 
 /// A post body's HTML and generated excerpt, made off the async runtime: a body can be
-/// large, and Markdown and the sanitiser take time in proportion.
-async fn render_body(body: String) -> (String, String) {
+/// large, and Markdown and the sanitiser take time in proportion. Refused (before the
+/// sanitiser) when its HTML would nest too deep or grow too large.
+async fn render_body(body: String) -> Result<(String, String), DomainError> {
     crate::offload::render(move || {
-        (
-            gazette_content::render_post_body(&body),
-            gazette_content::excerpt(&body, EXCERPT_CHARS),
-        )
+        let html = gazette_content::render_post_body(&body).map_err(unrenderable_body)?;
+        Ok((html, gazette_content::excerpt(&body, EXCERPT_CHARS)))
     })
     .await
+}
+
+/// Why a body's Markdown is not rendered, as the one who sent it reads it.
+fn unrenderable_body(refusal: gazette_content::Unrenderable) -> DomainError {
+    let message = match refusal {
+        gazette_content::Unrenderable::TooLarge(bytes) => format!(
+            "This body's formatting makes {bytes} bytes of HTML, and a post may make at most {}: use less nesting or fewer links.",
+            gazette_content::MAX_POST_HTML_BYTES
+        ),
+        gazette_content::Unrenderable::TooDeep => format!(
+            "This body nests more than {} quotes, lists or elements: use less nesting.",
+            gazette_content::MAX_HTML_NESTING
+        ),
+    };
+    DomainError::bad_input("body", message)
 }
 
 async fn render_excerpt(body: String) -> String {

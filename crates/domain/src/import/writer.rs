@@ -538,6 +538,20 @@ impl PreparedPost {
                 "its date ({at}) is outside the years 1 to 9999, which feeds and pages can show"
             ));
         }
+        // Checked before the sanitiser, whose time grows faster than the nesting: a
+        // Gazette export's Markdown nests without a tag (`>` after `>`).
+        let body_html =
+            gazette_content::render_post_body(source).map_err(|refusal| match refusal {
+                gazette_content::Unrenderable::TooDeep => format!(
+                    "its body nests more than {} quotes, lists or elements deep",
+                    gazette_content::MAX_HTML_NESTING
+                ),
+                gazette_content::Unrenderable::TooLarge(bytes) => format!(
+                    "its body makes {} KiB of HTML, more than the {} KiB a post may",
+                    bytes / 1024,
+                    gazette_content::MAX_POST_HTML_BYTES / 1024
+                ),
+            })?;
         let mut changes = Vec::new();
         if post.tags.len() > publishing::MAX_TAGS {
             changes.push(format!(
@@ -586,7 +600,7 @@ impl PreparedPost {
             author_id: 0,
             slug,
             title,
-            body_html: gazette_content::render_post_body(source),
+            body_html,
             excerpt,
             custom_excerpt,
             published_at,
