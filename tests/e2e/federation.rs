@@ -700,6 +700,25 @@ async fn hostile_peers_cannot_poison_keys_dodge_blocks_or_write_a_note_twice() {
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
     assert!(refused.text().await.expect("body").contains("NUL"));
 
+    // A note nested 60,000 deep (180 KB) is refused before the sanitiser would spend
+    // minutes on it.
+    let deep_note = serde_json::json!({
+        "id": format!("{carol}/notes/deep/activity"), "type": "Create", "actor": carol,
+        "object": {
+            "id": format!("{carol}/notes/deep"), "type": "Note", "attributedTo": carol,
+            "inReplyTo": post, "content": "<b>".repeat(60_000)
+        }
+    });
+    let refused = remote.send(&app, "carol", &deep_note, fresh).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        refused
+            .text()
+            .await
+            .expect("body")
+            .contains("nests more than 256 elements deep")
+    );
+
     // An actor whose id is not in the URL's usual form is nobody.
     let dotted = format!("{}/users/./dotted-mallory", remote.origin);
     let dodging = remote

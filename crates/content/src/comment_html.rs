@@ -8,10 +8,21 @@
 //! keeps only its text. As WordPress shows a comment, a blank line in the text starts a
 //! paragraph.
 
-use crate::markdown::COMMENT_SANITIZER;
+use crate::markdown::{COMMENT_SANITIZER, Unrenderable};
+use crate::{MAX_HTML_NESTING, html_nesting_exceeds};
 
-/// The Markdown text of a comment written as HTML.
-pub fn comment_text_from_html(html: &str) -> String {
+/// The Markdown text of a comment written as HTML (from an export, or a note from the
+/// fediverse); refused when the HTML nests deeper than [`MAX_HTML_NESTING`], found before
+/// the sanitiser runs (its time grows faster than the nesting).
+pub fn comment_text_from_html(html: &str) -> Result<String, Unrenderable> {
+    if html_nesting_exceeds(html, MAX_HTML_NESTING) {
+        return Err(Unrenderable::TooDeep);
+    }
+    Ok(markdown_of(html))
+}
+
+/// [`comment_text_from_html`] of HTML known to nest within bounds.
+fn markdown_of(html: &str) -> String {
     let clean = COMMENT_SANITIZER.clean(html).to_string();
     let mut writer = Writer::default();
     let mut rest = clean.as_str();
@@ -284,16 +295,31 @@ fn escape_into(out: &mut String, text: &str, line_start: bool) {
 
 #[cfg(test)]
 mod tests {
-    use super::comment_text_from_html;
+    use super::{comment_text_from_html, markdown_of};
     use crate::render_comment_body;
 
     fn rendered(html: &str) -> String {
-        render_comment_body(&comment_text_from_html(html))
+        render_comment_body(&markdown_of(html))
+    }
+
+    #[test]
+    fn html_nested_too_deep_is_refused_before_sanitising() {
+        // A fediverse note may hold 256 KiB: 60,000 unclosed `<b>` would keep the
+        // sanitiser busy for minutes.
+        let deep = "<b>".repeat(60_000);
+        assert_eq!(
+            comment_text_from_html(&deep),
+            Err(crate::Unrenderable::TooDeep)
+        );
+        assert_eq!(
+            comment_text_from_html("<p>Fine <em>text</em></p>").as_deref(),
+            Ok("Fine *text*")
+        );
     }
 
     #[test]
     fn paragraphs_come_from_blank_lines_as_wordpress_shows_them() {
-        let text = comment_text_from_html("Comment Depth 05\n\nAlso an author comment.");
+        let text = markdown_of("Comment Depth 05\n\nAlso an author comment.");
         assert_eq!(text, "Comment Depth 05\n\nAlso an author comment.");
         assert_eq!(
             rendered("this is test comment\n\n\tFeeling testy?"),
@@ -314,7 +340,7 @@ mod tests {
 
     #[test]
     fn what_the_comment_allow_list_refuses_keeps_only_its_text() {
-        let text = comment_text_from_html(
+        let text = markdown_of(
             "<h1>Header one</h1><script>alert(1)</script><img src=\"https://t.example/p.gif\"><a href=\"javascript:alert(1)\">x</a>",
         );
         assert!(!text.contains('<'), "{text}");
@@ -340,13 +366,10 @@ mod tests {
     #[test]
     fn text_is_stored_as_typed() {
         assert_eq!(
-            comment_text_from_html("Finally! snake_case, 1 > 0 &amp; #1"),
+            markdown_of("Finally! snake_case, 1 > 0 &amp; #1"),
             "Finally! snake_case, 1 > 0 & #1"
         );
-        assert_eq!(
-            comment_text_from_html("# not a heading"),
-            "\\# not a heading"
-        );
+        assert_eq!(markdown_of("# not a heading"), "\\# not a heading");
     }
 
     #[test]

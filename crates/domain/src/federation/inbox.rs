@@ -428,7 +428,7 @@ async fn act(
             if linked.actor_id != actor.id || note.attributed_to.as_deref() != Some(&actor.id) {
                 return Err(InboxError::NotYours);
             }
-            let body = comment_text(&note);
+            let body = comment_text(&note)?;
             commenting::edit_federated_comment(pool, commenting, linked.comment_id, &body)
                 .await
                 .map_err(InboxError::Refused)?;
@@ -466,17 +466,24 @@ async fn act(
 }
 
 /// The text of a remote note as a comment's body (its HTML through the comment
-/// allow-list, without control characters), cut to the longest comment.
-fn comment_text(note: &RemoteNote) -> String {
+/// allow-list, without control characters), cut to the longest comment; refused when the
+/// HTML nests too deep to sanitise in bounded time.
+fn comment_text(note: &RemoteNote) -> Result<String, InboxError> {
     let text: String = gazette_content::comment_text_from_html(&note.content)
+        .map_err(|_| {
+            InboxError::Unreadable(format!(
+                "The note's HTML nests more than {} elements deep.",
+                gazette_content::MAX_HTML_NESTING
+            ))
+        })?
         .chars()
         .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
         .collect();
     let text = text.trim();
-    match text.char_indices().nth(commenting::MAX_BODY_CHARS) {
+    Ok(match text.char_indices().nth(commenting::MAX_BODY_CHARS) {
         Some((end, _)) => text[..end].to_owned(),
         None => text.to_owned(),
-    }
+    })
 }
 
 /// A reply to the blog's post or one of its comments becomes a comment.
@@ -548,7 +555,7 @@ async fn reply(
             author_name: name,
             author_email: None,
             author_url: actor.profile_url.clone().or_else(|| Some(actor.id.clone())),
-            body: comment_text(&note),
+            body: comment_text(&note)?,
             // A retried delivery of the same note finds the first comment.
             client_mutation_id: Some(
                 ClientKey::remote_actor(&format!("{}\n{}", actor.id, note.id))

@@ -674,7 +674,13 @@ impl CheckedComment {
         }
         let text = match &comment.gazette {
             Some(origin) => origin.source.clone(),
-            None => gazette_content::comment_text_from_html(&comment.body_html),
+            // Its nesting is checked above.
+            None => gazette_content::comment_text_from_html(&comment.body_html).map_err(|_| {
+                format!(
+                    "its HTML nests more than {} elements deep",
+                    gazette_content::MAX_HTML_NESTING
+                )
+            })?,
         };
         let mut changes = Vec::new();
         // Old exports hold control characters (cp1252 mix-ups) that XML allows and the
