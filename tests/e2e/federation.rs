@@ -829,7 +829,32 @@ async fn hostile_peers_cannot_poison_keys_dodge_blocks_or_write_a_note_twice() {
     );
 
     // Blocking carol gives up what still waits for her own inbox (no worker runs here,
-    // so the Accept is waiting).
+    // so the Accept is waiting), even while an attempt is under way: claimed here as a
+    // worker claims it, failed after the block, it is not brought back to be retried.
+    let claimed = gazette_store::federation::claim_deliveries(
+        &app.pool,
+        10,
+        std::time::Duration::from_secs(20),
+        &[],
+    )
+    .await
+    .expect("claimed");
+    assert_eq!(claimed.len(), 1, "{claimed:?}");
+    // Two actors this blog knows on other servers: one alone on its shared inbox, two
+    // sharing another, each with a delivery waiting there.
+    for statement in [
+        "insert into federation_actors (id, host, inbox, shared_inbox, key_id, public_key_pem) values \
+         ('https://alone.example/users/g', 'alone.example', 'https://alone.example/users/g/inbox', 'https://alone.example/inbox', 'k', 'p'), \
+         ('https://pair.example/users/h', 'pair.example', 'https://pair.example/users/h/inbox', 'https://pair.example/inbox', 'k', 'p'), \
+         ('https://pair.example/users/i', 'pair.example', 'https://pair.example/users/i/inbox', 'https://pair.example/inbox', 'k', 'p')",
+        "insert into federation_deliveries (inbox, host, activity) values \
+         ('https://alone.example/inbox', 'alone.example', '{}'), ('https://pair.example/inbox', 'pair.example', '{}')",
+    ] {
+        sqlx::query(statement)
+            .execute(&app.pool)
+            .await
+            .expect("actors elsewhere");
+    }
     let blocked = app
         .graphql_as(
             Some(&admin),
@@ -838,15 +863,45 @@ async fn hostile_peers_cannot_poison_keys_dodge_blocks_or_write_a_note_twice() {
         )
         .await;
     assert!(blocked.get("errors").is_none(), "{blocked}");
+    gazette_store::federation::record_failed(
+        &app.pool,
+        claimed[0].id,
+        Some(503),
+        "busy",
+        Some(chrono::Utc::now()),
+    )
+    .await
+    .expect("the attempt's outcome");
+    for actor in [
+        "https://alone.example/users/g",
+        "https://pair.example/users/h",
+    ] {
+        let blocked = app
+            .graphql_as(
+                Some(&admin),
+                "mutation($actor: String!) { blockFederatedActor(input: { actor: $actor }) { block { value } } }",
+                serde_json::json!({ "actor": actor }),
+            )
+            .await;
+        assert!(blocked.get("errors").is_none(), "{blocked}");
+    }
+    let states: Vec<(String, String)> =
+        sqlx::query_as("select host, status from federation_deliveries order by id")
+            .fetch_all(&app.pool)
+            .await
+            .expect("deliveries");
     assert_eq!(
-        app.count("select count(*) from federation_deliveries where status = 'pending'")
-            .await,
-        0
+        states
+            .iter()
+            .map(|(_, status)| status.as_str())
+            .collect::<Vec<_>>(),
+        ["failed", "failed", "pending"],
+        "carol's Accept and the lone actor's shared inbox are given up; the shared one is kept: {states:?}"
     );
     assert_eq!(
         app.count("select count(*) from federation_deliveries where status = 'failed' and last_error = 'The receiver was blocked.'")
             .await,
-        1
+        2
     );
 
     app.stop().await;

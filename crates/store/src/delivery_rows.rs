@@ -22,23 +22,28 @@ impl DeliveryTable {
     }
 
     /// Marks delivery `$1` delivered with response code `$2`; `returning` is appended (so
-    /// a caller can update what the delivery belongs to in the same statement).
+    /// a caller can update what the delivery belongs to in the same statement). Only a
+    /// pending delivery: one given up while its attempt was under way (its receiver
+    /// blocked, its endpoint removed) stays given up.
     pub(crate) fn delivered(self, returning: &str) -> String {
         format!(
             "update {} set status = 'delivered', delivered_at = now(), leased_until = null, \
-             last_response_code = $2, last_error = null where id = $1 {returning}",
+             last_response_code = $2, last_error = null \
+             where id = $1 and status = 'pending' {returning}",
             self.name()
         )
     }
 
     /// Marks delivery `$1`'s attempt failed with response code `$2` and error `$3`: due
-    /// again at `$4`, or given up when `$4` is null.
+    /// again at `$4`, or given up when `$4` is null. Only a pending delivery, as above: a
+    /// failed attempt must not bring a given-up delivery back to be tried again.
     pub(crate) fn failed(self, returning: &str) -> String {
         format!(
             "update {} set \
                  status = case when $4::timestamptz is null then 'failed' else 'pending' end, \
                  next_attempt_at = coalesce($4, next_attempt_at), leased_until = null, \
-                 last_response_code = $2, last_error = $3 where id = $1 {returning}",
+                 last_response_code = $2, last_error = $3 \
+             where id = $1 and status = 'pending' {returning}",
             self.name()
         )
     }

@@ -276,8 +276,8 @@ pub struct Block {
 
 /// Blocks an actor (`kind` "actor") or an instance ("instance"): its follows, and for an
 /// actor its replies, go with it. Deliveries still waiting for it are given up: all of an
-/// instance's, and those to an actor's own inbox (not one it shares with actors who are
-/// not blocked).
+/// instance's, and those to an actor's inbox or shared inbox when no other actor known
+/// here uses it.
 pub async fn block(
     exec: impl PgExecutor<'_>,
     kind: &str,
@@ -297,9 +297,11 @@ pub async fn block(
              where d.status = 'pending' and (($1 = 'instance' and (d.host = $2 \
                  or federation_hostname(d.host) = $2 \
                  or right(federation_hostname(d.host), char_length($2) + 1) = '.' || $2)) \
-               or ($1 = 'actor' and d.inbox in (select a.inbox from federation_actors a \
-                 where a.id = $2 and not exists (select 1 from federation_actors o \
-                     where o.id <> a.id and (o.inbox = a.inbox or o.shared_inbox = a.inbox)))))) \
+               or ($1 = 'actor' and d.inbox in (select i.inbox from federation_actors a \
+                 cross join lateral unnest(array[a.inbox, a.shared_inbox]) as i(inbox) \
+                 where a.id = $2 and i.inbox is not null and not exists ( \
+                     select 1 from federation_actors o \
+                     where o.id <> a.id and (o.inbox = i.inbox or o.shared_inbox = i.inbox)))))) \
          select kind, value, created_at from b",
     )
     .bind(kind)
