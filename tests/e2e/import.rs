@@ -1051,7 +1051,8 @@ async fn unclear_visibility_stays_private_and_replies_stay_on_their_post() {
 /// into an empty database, ran past the statement timeout (a row trigger's plan, made
 /// while the table was empty, scanned it whole for each reply), and a long reply chain
 /// cost a statement and a pass over the waiting comments per level. Written parents
-/// first, a few statements carry any depth; a reply cycle is broken at one comment.
+/// first, a few statements carry any depth and shape; a reply cycle is broken at one
+/// comment.
 #[tokio::test]
 async fn deep_and_wide_threads_import_in_a_few_statements() {
     let app = TestApp::spawn_api_only().await;
@@ -1073,19 +1074,57 @@ async fn deep_and_wide_threads_import_in_a_few_statements() {
         .collect();
     long = long.replace("<wp:comment_parent>10000<", "<wp:comment_parent>0<");
     long.extend([comment(90, 91), comment(91, 90), comment(92, 91)]);
+    // Post 3, found by a second probe: a bushy tree of 20,000 (comment n answers n / 2),
+    // whose parent look-ups walked the post's thread with a plan made while the table was
+    // empty, and ran past the statement timeout.
+    let bushy: String = (20_001..=40_000)
+        .map(|id| {
+            comment(
+                id,
+                if id == 20_001 {
+                    0
+                } else {
+                    20_000 + (id - 20_000) / 2
+                },
+            )
+        })
+        .collect();
     std::fs::write(
         &file,
-        hostile_export(&[hostile_item("1", &wide), hostile_item("2", &long)].concat()),
+        hostile_export(
+            &[
+                hostile_item("1", &wide),
+                hostile_item("2", &long),
+                hostile_item("3", &bushy),
+            ]
+            .concat(),
+        ),
     )
     .expect("write");
 
+    let thread_index_reads = || async {
+        sqlx::query_scalar::<_, i64>(
+            "select idx_tup_read from pg_stat_user_indexes where indexrelname = 'comments_thread_order_idx'",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .expect("index statistics")
+    };
+    let reads_before = thread_index_reads().await;
     app.database.statements_since_last_count().await;
     let report = import(&app, &file, &[]).await;
     let statements = app.database.statements_since_last_count().await;
-    assert!(report.contains("comments: imported 7535"), "{report}");
+    assert!(report.contains("comments: imported 27535"), "{report}");
+    // Each parent is found by its key: a plan walking the post's thread read 100 million
+    // entries of the thread index here, where about a thousand are needed.
+    let reads = thread_index_reads().await - reads_before;
     assert!(
-        statements < 100,
-        "{statements} statements for 7,535 comments in threads 1,500 deep"
+        reads < 27_535,
+        "{reads} thread index entries read for 27,535 comments"
+    );
+    assert!(
+        statements < 150,
+        "{statements} statements for 27,535 comments in threads 1,500 deep"
     );
 
     let depths: Vec<(i32, i64)> = sqlx::query_as(
@@ -1127,7 +1166,7 @@ async fn deep_and_wide_threads_import_in_a_few_statements() {
 
     // Imported once: a second run finds every comment present and writes none.
     let again = import(&app, &file, &[]).await;
-    assert!(again.contains("already present 7535"), "{again}");
-    assert_eq!(count(&app, "comments").await, 7_535);
+    assert!(again.contains("already present 27535"), "{again}");
+    assert_eq!(count(&app, "comments").await, 27_535);
     app.stop().await;
 }
