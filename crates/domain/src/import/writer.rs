@@ -329,7 +329,7 @@ impl Importer<'_> {
     }
 
     /// Ids for comments: a Gazette export's where free (and not wanted by an earlier one
-    /// of `comments`), else reserved ones.
+    /// of `comments`), else reserved ones that none of them keeps.
     async fn comment_ids(
         &self,
         tx: &mut PgConnection,
@@ -353,8 +353,15 @@ impl Importer<'_> {
                     .filter(|id| taken.insert(*id))
             })
             .collect();
+        // Reserved ids skip the ids kept here: those lie ahead of the sequence until the
+        // batch is written, and the sequence would hand them out again.
         let missing = kept.iter().filter(|id| id.is_none()).count();
-        let mut reserved = comments::reserve_ids(&mut *tx, missing).await?.into_iter();
+        let mut fresh = Vec::with_capacity(missing);
+        while fresh.len() < missing {
+            let more = comments::reserve_ids(&mut *tx, missing - fresh.len()).await?;
+            fresh.extend(more.into_iter().filter(|id| !taken.contains(id)));
+        }
+        let mut reserved = fresh.into_iter();
         Ok(kept
             .into_iter()
             .map(|id| id.or_else(|| reserved.next()).unwrap_or_default())
