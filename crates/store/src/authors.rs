@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor, QueryBuilder};
 
 use crate::error::StoreError;
-use crate::keyset::{Direction, Position, SortKey, Window, in_list_order, push_window};
+use crate::keyset::{Direction, Limit, Position, SortKey, Window, in_list_order, push_window};
 use crate::visibility::Reader;
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -111,7 +111,14 @@ pub async fn page(
 ) -> Result<Vec<Author>, StoreError> {
     let mut query = QueryBuilder::new("select a.* from authors a where true");
     reader.push_author_visible(&mut query);
-    push_window(&mut query, "a.name", "a.id", Direction::Asc, window);
+    push_window(
+        &mut query,
+        "a.name",
+        "a.id",
+        Direction::Asc,
+        window,
+        Limit::Bound,
+    );
     let authors = query.build_query_as().fetch_all(exec).await?;
     Ok(in_list_order(authors, window))
 }

@@ -43,6 +43,7 @@ pub(crate) fn push_window(
     id: &str,
     direction: Direction,
     window: &Window,
+    limit: Limit,
 ) {
     let ascending = direction == Direction::Asc;
     let bounds = [
@@ -67,7 +68,20 @@ pub(crate) fn push_window(
         "desc"
     };
     query.push(format!(" order by {key} {scan}, {id} {scan} limit "));
-    query.push_bind(window.limit);
+    match limit {
+        Limit::Bound => query.push_bind(window.limit),
+        // A number the statement's plan can see (it is only ever an integer).
+        Limit::Written => query.push(window.limit.to_string()),
+    };
+}
+
+/// How [`push_window`] gives the statement its limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Limit {
+    /// A parameter: one plan for every page size.
+    Bound,
+    /// Written into the statement, for a statement planned for its values.
+    Written,
 }
 
 /// Puts rows read by [`push_window`] back in list order.

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor, QueryBuilder};
 
 use crate::error::StoreError;
-use crate::keyset::{Direction, Position, SortKey, Window, in_list_order, push_window};
+use crate::keyset::{Direction, Limit, Position, SortKey, Window, in_list_order, push_window};
 use crate::visibility::Reader;
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -226,7 +226,14 @@ pub async fn page(
 ) -> Result<Vec<Tag>, StoreError> {
     let mut query = QueryBuilder::new(format!("select {TAG_COLUMNS} from tags t where true"));
     reader.push_tag_visible(&mut query);
-    push_window(&mut query, "t.name", "t.id", Direction::Asc, window);
+    push_window(
+        &mut query,
+        "t.name",
+        "t.id",
+        Direction::Asc,
+        window,
+        Limit::Bound,
+    );
     let tags = query.build_query_as().fetch_all(exec).await?;
     Ok(in_list_order(tags, window))
 }

@@ -226,8 +226,8 @@ pub struct OwnerPageKey {
     pub window: Window,
 }
 
-/// Pages of posts, one statement for all tags (or authors) that ask for the same page,
-/// within the answer's budget.
+/// Pages of posts, one statement for all tags (up to 100 a statement) or authors that
+/// ask for the same page, within the answer's budget.
 pub struct OwnerPageLoader(PgPool, Reader, Arc<ReadBudget>);
 
 impl Loader<OwnerPageKey> for OwnerPageLoader {
@@ -244,21 +244,23 @@ impl Loader<OwnerPageKey> for OwnerPageLoader {
         }
         let mut pages = HashMap::new();
         for ((owner, window), owner_keys) in groups {
-            let mut found = posts::owner_pages(
-                &self.0,
-                self.1,
-                owner,
-                &owner_keys,
-                window,
-                PostColumns::All,
-                &self.2,
-            )
-            .await
-            .map_err(Arc::new)?;
-            for key in owner_keys {
-                let posts = found.remove(&key).unwrap_or_default();
-                let window = window.clone();
-                pages.insert(OwnerPageKey { owner, key, window }, posts);
+            for statement_keys in owner_keys.chunks(posts::OWNER_PAGES_PER_STATEMENT) {
+                let mut found = posts::owner_pages(
+                    &self.0,
+                    self.1,
+                    owner,
+                    statement_keys,
+                    window,
+                    PostColumns::All,
+                    &self.2,
+                )
+                .await
+                .map_err(Arc::new)?;
+                for &key in statement_keys {
+                    let posts = found.remove(&key).unwrap_or_default();
+                    let window = window.clone();
+                    pages.insert(OwnerPageKey { owner, key, window }, posts);
+                }
             }
         }
         Ok(pages)

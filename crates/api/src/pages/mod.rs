@@ -415,11 +415,7 @@ async fn render_tag(
     let Some(tag) = tags::find_visible_by_slug(pool, slug, Reader::PUBLIC).await? else {
         return Ok(None);
     };
-    let filter = PostFilter {
-        tag_slug: Some(tag.slug.clone()),
-        ..PostFilter::published()
-    };
-    let (posts, older) = list_page(pool, &filter, after, POSTS_ON_LIST_PAGE).await?;
+    let (posts, older) = tag_list_page(pool, tag.id, after, POSTS_ON_LIST_PAGE).await?;
     let site = &state.config.site;
     let feed = site.url(&main_feed(Subject::Tag).key(&tag.slug));
     let mut body = format!(
@@ -489,6 +485,36 @@ async fn list_page(
         &ReadBudget::unlimited(),
     )
     .await?;
+    let older = posts.len() > shown as usize;
+    posts.truncate(shown as usize);
+    Ok((posts, older))
+}
+
+/// [`list_page`] of a tag's posts, read as `Tag.posts` reads them: planned for that tag
+/// (a tag on most posts walks them in order, a rare one goes through its links).
+async fn tag_list_page(
+    pool: &PgPool,
+    tag_id: i64,
+    after: Option<Position>,
+    shown: i64,
+) -> Result<(Vec<Post>, bool), StoreError> {
+    let window = keyset::Window {
+        after,
+        limit: shown + 1,
+        ..keyset::Window::default()
+    };
+    let mut posts = posts::owner_pages(
+        pool,
+        Reader::PUBLIC,
+        posts::PostOwner::Tag,
+        &[tag_id],
+        &window,
+        PostColumns::All,
+        &ReadBudget::unlimited(),
+    )
+    .await?
+    .remove(&tag_id)
+    .unwrap_or_default();
     let older = posts.len() > shown as usize;
     posts.truncate(shown as usize);
     Ok((posts, older))
