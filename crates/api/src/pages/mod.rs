@@ -415,7 +415,7 @@ async fn render_tag(
     let Some(tag) = tags::find_visible_by_slug(pool, slug, Reader::PUBLIC).await? else {
         return Ok(None);
     };
-    let (posts, older) = tag_list_page(pool, tag.id, after, POSTS_ON_LIST_PAGE).await?;
+    let (posts, older) = list_page(pool, Listed::Tagged(tag.id), after, POSTS_ON_LIST_PAGE).await?;
     let site = &state.config.site;
     let feed = site.url(&main_feed(Subject::Tag).key(&tag.slug));
     let mut body = format!(
@@ -446,8 +446,13 @@ async fn render_list(
     pool: &PgPool,
     after: Option<Position>,
 ) -> Result<String, StoreError> {
-    let (posts, older) =
-        list_page(pool, &PostFilter::published(), after, POSTS_ON_LIST_PAGE).await?;
+    let (posts, older) = list_page(
+        pool,
+        Listed::Matching(&PostFilter::published()),
+        after,
+        POSTS_ON_LIST_PAGE,
+    )
+    .await?;
     let mut body = String::from("<h1>Latest posts</h1>");
     if posts.is_empty() {
         body.push_str("<p>Nothing is published yet.</p>");
@@ -461,11 +466,20 @@ async fn render_list(
     Ok(document(state, "Latest posts", "", &body))
 }
 
-/// Up to `shown` published posts matching `filter`, newest first, after `after`; and
-/// whether older ones follow.
+/// What a list page lists.
+enum Listed<'a> {
+    /// The published posts `filter` matches.
+    Matching(&'a PostFilter),
+    /// A tag's published posts, read as `Tag.posts` reads them: planned for that tag (a
+    /// tag on most posts walks them in order, a rare one goes through its links).
+    Tagged(i64),
+}
+
+/// Up to `shown` of the `listed` posts, newest first, after `after`; and whether older
+/// ones follow.
 async fn list_page(
     pool: &PgPool,
-    filter: &PostFilter,
+    listed: Listed<'_>,
     after: Option<Position>,
     shown: i64,
 ) -> Result<(Vec<Post>, bool), StoreError> {
@@ -475,46 +489,20 @@ async fn list_page(
         limit: shown + 1,
         ..keyset::Window::default()
     };
-    let mut posts: Vec<Post> = posts::page(
-        pool,
-        Reader::PUBLIC,
-        filter,
-        PostOrder::default(),
-        &window,
-        PostColumns::All,
-        &ReadBudget::unlimited(),
-    )
-    .await?;
-    let older = posts.len() > shown as usize;
-    posts.truncate(shown as usize);
-    Ok((posts, older))
-}
-
-/// [`list_page`] of a tag's posts, read as `Tag.posts` reads them: planned for that tag
-/// (a tag on most posts walks them in order, a rare one goes through its links).
-async fn tag_list_page(
-    pool: &PgPool,
-    tag_id: i64,
-    after: Option<Position>,
-    shown: i64,
-) -> Result<(Vec<Post>, bool), StoreError> {
-    let window = keyset::Window {
-        after,
-        limit: shown + 1,
-        ..keyset::Window::default()
+    let (reader, columns, budget) = (Reader::PUBLIC, PostColumns::All, ReadBudget::unlimited());
+    let mut posts: Vec<Post> = match listed {
+        Listed::Matching(filter) => {
+            let order = PostOrder::default();
+            posts::page(pool, reader, filter, order, &window, columns, &budget).await?
+        }
+        Listed::Tagged(tag) => {
+            let owner = posts::PostOwner::Tag;
+            posts::owner_pages(pool, reader, owner, &[tag], &window, columns, &budget)
+                .await?
+                .remove(&tag)
+                .unwrap_or_default()
+        }
     };
-    let mut posts = posts::owner_pages(
-        pool,
-        Reader::PUBLIC,
-        posts::PostOwner::Tag,
-        &[tag_id],
-        &window,
-        PostColumns::All,
-        &ReadBudget::unlimited(),
-    )
-    .await?
-    .remove(&tag_id)
-    .unwrap_or_default();
     let older = posts.len() > shown as usize;
     posts.truncate(shown as usize);
     Ok((posts, older))
