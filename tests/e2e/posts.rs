@@ -289,9 +289,15 @@ async fn slugs_are_unique_and_bad_input_is_named() {
     // that kept the sanitiser busy for four minutes. Refused before it runs.
     let deep_body = format!("{} x", ">".repeat(200_000));
     let deep_list = format!("{}x", "- ".repeat(300));
+    // Raw HTML a parser nests though a naive count would not: a comment that ends at once.
+    let hidden_depth = format!("<!-->{}-->", "<div>".repeat(300));
     let cases = [
         (json!({ "title": "Deep", "body": deep_body }), "body"),
         (json!({ "title": "Deep list", "body": deep_list }), "body"),
+        (
+            json!({ "title": "Hidden depth", "body": hidden_depth }),
+            "body",
+        ),
         (json!({ "title": "Explicit", "slug": "same-title" }), "slug"),
         (json!({ "title": "Bad slug", "slug": "Not A Slug" }), "slug"),
         (json!({ "title": "   " }), "title"),

@@ -51,8 +51,12 @@ fn sanitised(
 
 /// Rewrites the relative links and image sources of sanitised post HTML against `base` (the
 /// post's absolute URL), for places where the HTML leaves the site (feeds). `None` when
-/// `base` is not an absolute URL.
+/// `base` is not an absolute URL, or when the HTML nests deeper than [`MAX_HTML_NESTING`]
+/// (stored before that limit, it would hold up every feed run that shows it).
 pub fn absolute_links(html: &str, base: &str) -> Option<String> {
+    if html_nesting_exceeds(html, MAX_HTML_NESTING) {
+        return None;
+    }
     let base = ammonia::Url::parse(base).ok()?;
     let mut builder = ammonia::Builder::default();
     builder.url_relative(ammonia::UrlRelative::RewriteWithBase(base));

@@ -428,7 +428,7 @@ async fn act(
             if linked.actor_id != actor.id || note.attributed_to.as_deref() != Some(&actor.id) {
                 return Err(InboxError::NotYours);
             }
-            let body = comment_text(&note)?;
+            let body = comment_text(&note).await?;
             commenting::edit_federated_comment(pool, commenting, linked.comment_id, &body)
                 .await
                 .map_err(InboxError::Refused)?;
@@ -467,9 +467,15 @@ async fn act(
 
 /// The text of a remote note as a comment's body (its HTML through the comment
 /// allow-list, without control characters), cut to the longest comment; refused when the
-/// HTML nests too deep to sanitise in bounded time.
-fn comment_text(note: &RemoteNote) -> Result<String, InboxError> {
-    let text: String = gazette_content::comment_text_from_html(&note.content)
+/// HTML nests too deep to sanitise in bounded time. Sanitised off the async runtime, as
+/// renders are: up to 256 KiB of anyone's HTML.
+async fn comment_text(note: &RemoteNote) -> Result<String, InboxError> {
+    let content = note.content.clone();
+    crate::offload::render(move || text_of_note(&content)).await
+}
+
+fn text_of_note(content: &str) -> Result<String, InboxError> {
+    let text: String = gazette_content::comment_text_from_html(content)
         .map_err(|_| {
             InboxError::Unreadable(format!(
                 "The note's HTML nests more than {} elements deep.",
@@ -555,7 +561,7 @@ async fn reply(
             author_name: name,
             author_email: None,
             author_url: actor.profile_url.clone().or_else(|| Some(actor.id.clone())),
-            body: comment_text(&note)?,
+            body: comment_text(&note).await?,
             // A retried delivery of the same note finds the first comment.
             client_mutation_id: Some(
                 ClientKey::remote_actor(&format!("{}\n{}", actor.id, note.id))
