@@ -634,6 +634,13 @@ async fn filters_narrow_the_list() {
         titles(&filtered(json!({ "tag": "early" })).await),
         ["Post 3", "Post 2", "Post 1"]
     );
+    // A tag is found by its slug first (its list is planned for its id): an unknown one,
+    // or one spelt as no slug, lists nothing.
+    for unknown in ["no-such-tag", "it's; drop table posts", ""] {
+        let none = filtered(json!({ "tag": unknown })).await;
+        assert_eq!(titles(&none), Vec::<String>::new(), "{unknown}: {none}");
+        assert_eq!(none["data"]["posts"]["totalCount"], 0, "{unknown}");
+    }
     assert_eq!(
         titles(&filtered(json!({ "authorSlug": "bob" })).await),
         ["Bob's published"]

@@ -471,7 +471,7 @@ pub async fn free_slug_avoiding_unchecked(
 pub struct PostFilter {
     pub status: PostStatus,
     pub author_id: Option<i64>,
-    pub tag_slug: Option<String>,
+    pub tag_id: Option<i64>,
     /// Exclusive bounds on the publication date.
     pub published_after: Option<DateTime<Utc>>,
     pub published_before: Option<DateTime<Utc>>,
@@ -482,10 +482,11 @@ pub struct PostFilter {
 impl PostFilter {
     /// Whether the best plan depends on the values searched for: a rare word or tag is
     /// found through its index, a common one by walking the posts in order. Such
-    /// statements are sent unprepared, so PostgreSQL plans each for its values, whatever
-    /// `--db-generic-plans` says.
+    /// statements are sent unprepared, which PostgreSQL plans for their values under its
+    /// default `plan_cache_mode`; under `--db-generic-plans` only values written into the
+    /// statement count (a tag's id is; a search's words are not).
     fn plans_per_value(&self) -> bool {
-        self.search.is_some() || self.tag_slug.is_some()
+        self.search.is_some() || self.tag_id.is_some()
     }
 
     /// Published posts.
@@ -493,7 +494,7 @@ impl PostFilter {
         Self {
             status: PostStatus::Published,
             author_id: None,
-            tag_slug: None,
+            tag_id: None,
             published_after: None,
             published_before: None,
             search: None,
@@ -558,11 +559,13 @@ fn push_filter(query: &mut QueryBuilder<Postgres>, reader: Reader, filter: &Post
     if let Some(author) = filter.author_id {
         query.push(" and p.author_id = ").push_bind(author);
     }
-    if let Some(tag) = &filter.tag_slug {
-        query
-            .push(" and exists (select 1 from post_tags pt join tags t on t.id = pt.tag_id where pt.post_id = p.id and t.slug = ")
-            .push_bind(tag.clone())
-            .push(")");
+    if let Some(tag) = filter.tag_id {
+        // Written in (an integer), so the statement is planned for this tag even under
+        // `--db-generic-plans`, which makes unprepared statements' parameters generic too:
+        // a tag on 98% of 100,000 posts took 0.55 s to list through a generic plan.
+        query.push(format!(
+            " and exists (select 1 from post_tags pt where pt.post_id = p.id and pt.tag_id = {tag})"
+        ));
     }
     if let Some(after) = filter.published_after {
         query.push(" and p.published_at > ").push_bind(after);

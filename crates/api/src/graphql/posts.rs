@@ -186,10 +186,20 @@ async fn store_filter(
             "Search for at most 500 characters.",
         ));
     }
+    // By the tag's id, which the list's statement is planned for; an unknown tag (or one
+    // the reader cannot see) has no posts: match nothing rather than everything.
+    let tag_id = match &filter.tag {
+        Some(slug) => Some(
+            gazette_store::tags::find_visible_by_slug(&request.pool, slug, request.reader())
+                .await?
+                .map_or(0, |tag| tag.id),
+        ),
+        None => None,
+    };
     Ok(StoreFilter {
         status: status.into(),
         author_id,
-        tag_slug: filter.tag,
+        tag_id,
         published_after: filter.published_after,
         published_before: filter.published_before,
         search,
