@@ -190,11 +190,21 @@ fn comment_end(bytes: &[u8], from: usize) -> usize {
     if text.starts_with(b"->") {
         return from + 2;
     }
-    let closes = [
-        find(bytes, from, b"-->").map(|at| at + 3),
-        find(bytes, from, b"--!>").map(|at| at + 4),
-    ];
-    closes.into_iter().flatten().min().unwrap_or(bytes.len())
+    // One pass for both ends: searching for each to the end of the text, for every
+    // comment, would cost the length of the rest of the text per comment.
+    let mut at = from;
+    while let Some(offset) = bytes.get(at..).and_then(|rest| find(rest, 0, b"--")) {
+        let dashes = at + offset;
+        let after = &bytes[dashes + 2..];
+        if after.starts_with(b">") {
+            return dashes + 3;
+        }
+        if after.starts_with(b"!>") {
+            return dashes + 4;
+        }
+        at = dashes + 1;
+    }
+    bytes.len()
 }
 
 /// A start tag of `name` closes what HTML lets it close without an end tag: a list item
@@ -322,6 +332,12 @@ mod tests {
         }
         // Tags inside comments and raw text are text.
         assert_eq!(nesting_reaches("<div><!-- </div> --></div>", 9), 1);
+        assert_eq!(nesting_reaches("<div><!-- </div> --!></div>", 9), 1);
+        assert_eq!(
+            nesting_reaches("<div><!-- a - b --- </div> ---></div>", 9),
+            1
+        );
+        assert_eq!(nesting_reaches("<div><!-- never closed </div>", 9), 1);
         assert_eq!(
             nesting_reaches("<div><script>if (a<b) { x = '</div>'; }</script></div>", 9),
             2
