@@ -95,9 +95,13 @@ impl DomainError {
     }
 }
 
-impl From<StoreError> for DomainError {
-    fn from(error: StoreError) -> Self {
-        match error {
+impl DomainError {
+    /// What a store failure means to a caller, logged as it deserves, for the failures
+    /// that have a meaning (a timeout, a full disk, the answer's budget, the database
+    /// out of reach); `None` for the rest, which are internal. Shared by `From` and by
+    /// callers holding a failure they cannot take (a DataLoader's batch shares one).
+    pub fn known(error: &StoreError) -> Option<DomainError> {
+        Some(match error {
             StoreError::StatementTimeout(cause) => {
                 tracing::warn!(error = %cause, "a statement ran past the statement timeout");
                 DomainError::TimedOut
@@ -107,15 +111,21 @@ impl From<StoreError> for DomainError {
                 DomainError::StorageFull
             }
             StoreError::Budget(gazette_store::BudgetExceeded::Answer { limit }) => {
-                DomainError::AnswerTooLarge { limit }
+                DomainError::AnswerTooLarge { limit: *limit }
             }
             StoreError::Budget(gazette_store::BudgetExceeded::Pool { .. }) => DomainError::Busy,
             error if error.is_unavailable() => {
-                tracing::warn!(error = %gazette_store::display_chain(&error), "the database is unavailable");
+                tracing::warn!(error = %gazette_store::display_chain(error), "the database is unavailable");
                 DomainError::Unavailable
             }
-            error => DomainError::internal(error),
-        }
+            _ => return None,
+        })
+    }
+}
+
+impl From<StoreError> for DomainError {
+    fn from(error: StoreError) -> Self {
+        DomainError::known(&error).unwrap_or_else(|| DomainError::internal(error))
     }
 }
 

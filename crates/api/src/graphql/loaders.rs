@@ -364,20 +364,13 @@ where
     }
 }
 
-/// A loader failure as the resolver reports it, as the domain reports the same store
-/// error: `TIMEOUT` for a statement stopped at the statement timeout,
-/// `DATABASE_UNAVAILABLE` when the database could not be reached, the budget's refusal
-/// when the answer grew too large, else logged and shown as `INTERNAL`.
+/// A loader failure as the resolver reports it: as the domain reports the same store
+/// failure (`TIMEOUT`, `DATABASE_UNAVAILABLE`, the budget's refusal…), else logged and
+/// shown as `INTERNAL`.
 pub(super) fn loader_error(error: Arc<StoreError>) -> ApiError {
-    match &*error {
-        StoreError::Budget(exceeded) => gazette_domain::DomainError::from(*exceeded).into(),
-        StoreError::StatementTimeout(cause) => {
-            tracing::warn!(error = %cause, "a statement ran past the statement timeout");
-            gazette_domain::DomainError::TimedOut.into()
-        }
-        StoreError::StorageFull(_) => gazette_domain::DomainError::StorageFull.into(),
-        _ if error.is_unavailable() => gazette_domain::DomainError::Unavailable.into(),
-        _ => ApiError::internal(SharedError(error)),
+    match gazette_domain::DomainError::known(&error) {
+        Some(known) => known.into(),
+        None => ApiError::internal(SharedError(error)),
     }
 }
 
