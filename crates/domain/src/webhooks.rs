@@ -44,8 +44,6 @@ const SEAL_PURPOSE: &[u8] = b"webhook-secret:";
 const TAG_PURPOSE: &[u8] = b"webhook-secret-tag:";
 /// The most endpoints a site may have (they are listed whole in `webhooks`).
 pub const MAX_WEBHOOKS: usize = 50;
-/// A name that does not resolve within this long is refused.
-const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the old secret still signs after a rotation.
 pub const ROTATION_GRACE: TimeDelta = TimeDelta::hours(24);
 /// An endpoint whose deliveries all failed for this long is disabled.
@@ -262,14 +260,9 @@ pub async fn resolve_allowed(
     let addresses: Vec<std::net::SocketAddr> = match url.host() {
         Some(url::Host::Ipv4(ip)) => vec![(IpAddr::V4(ip), port).into()],
         Some(url::Host::Ipv6(ip)) => vec![(IpAddr::V6(ip), port).into()],
-        Some(url::Host::Domain(name)) => {
-            tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((name, port)))
-                .await
-                .ok()
-                .and_then(Result::ok)
-                .ok_or_else(|| bad(format!("The host {name} cannot be resolved.")))?
-                .collect()
-        }
+        Some(url::Host::Domain(name)) => crate::outbound::lookup(name, port)
+            .await
+            .map_err(|_| bad(format!("The host {name} cannot be resolved.")))?,
         None => return Err(bad("The address has no host.".to_owned())),
     };
     if addresses.is_empty() {
