@@ -1151,6 +1151,10 @@ async fn deep_and_wide_threads_import_in_a_few_statements() {
     let report = import(&app, &file, &[]).await;
     let statements = app.database.statements_since_last_count().await;
     assert!(report.contains("comments: imported 27535"), "{report}");
+    assert!(
+        report.contains("comment comment-91: its parent is among its own replies"),
+        "the broken cycle is reported: {report}"
+    );
     // Each parent is found by its key: a plan walking the post's thread read 100 million
     // entries of the thread index here, where about a thousand are needed.
     let reads = thread_index_reads().await - reads_before;

@@ -269,7 +269,16 @@ impl Importer<'_> {
         }
         // Parents before their replies, so every level of a batch's threads is written in
         // the same few statements: each row's trigger sees the rows written before it.
-        let order = parents_first(&pending, &placed);
+        let (order, cycles_broken) = parents_first(&pending, &placed);
+        report
+            .changed
+            .extend(cycles_broken.into_iter().map(|index| {
+                (
+                format!("comment {}", pending[index].1.external_id),
+                "its parent is among its own replies (a cycle in the export); it stands at the top"
+                    .to_owned(),
+            )
+            }));
         let ordered: Vec<&ImportComment> =
             order.iter().map(|(index, _)| pending[*index].1).collect();
         let ids = self.comment_ids(tx, &ordered).await?;
@@ -777,12 +786,12 @@ impl CheckedComment {
 /// `pending`, with its parent's index when the parent is written in the same batch. A
 /// parent imported before (in `placed`) or not in the export leaves `None`, and so does a
 /// parent that would close a cycle: the cycle is broken there, and that comment stands
-/// at the top. Walks each chain once, without recursion, so a chain of any length costs
-/// its length.
+/// at the top (its index is in the second list, for the report). Walks each chain once,
+/// without recursion, so a chain of any length costs its length.
 fn parents_first(
     pending: &[(i64, &ImportComment, CheckedComment)],
     placed: &HashMap<&str, (i64, Vec<i64>)>,
-) -> Vec<(usize, Option<usize>)> {
+) -> (Vec<(usize, Option<usize>)>, Vec<usize>) {
     let index: HashMap<&str, usize> = pending
         .iter()
         .enumerate()
@@ -807,13 +816,17 @@ fn parents_first(
     let mut marks = vec![Mark::Waiting; pending.len()];
     let mut order = Vec::with_capacity(pending.len());
     let mut chain = Vec::new();
+    let mut broken = Vec::new();
     for start in 0..pending.len() {
         let mut at = start;
         while marks[at] == Mark::Waiting {
             marks[at] = Mark::OnChain;
             chain.push(at);
             match parents[at] {
-                Some(parent) if marks[parent] == Mark::OnChain => parents[at] = None,
+                Some(parent) if marks[parent] == Mark::OnChain => {
+                    parents[at] = None;
+                    broken.push(at);
+                }
                 Some(parent) => at = parent,
                 None => {}
             }
@@ -824,7 +837,7 @@ fn parents_first(
         }
         chain.clear();
     }
-    order
+    (order, broken)
 }
 
 #[cfg(test)]
