@@ -521,7 +521,7 @@ async fn markdown_that_nests_too_deep_fails_its_post_alone() {
 /// that keeps id 1 was given id 1 from the sequence, and the post failed on the key.
 /// Reserved ids now skip the ids the batch keeps.
 #[tokio::test]
-async fn reserved_comment_ids_never_take_an_id_the_file_keeps() {
+async fn reserved_ids_never_take_an_id_the_file_keeps() {
     let app = TestApp::spawn_api_only().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("kept-ids.xml");
@@ -536,7 +536,14 @@ async fn reserved_comment_ids_never_take_an_id_the_file_keeps() {
         comment(2, "<gazette:source>kept two</gazette:source>"),
     ]
     .concat();
-    let export = hostile_export(&hostile_item("10", &comments)).replace(
+    // Posts too: the first has no id of its own, and the sequence would give it 1.
+    let items = [
+        hostile_item("10", &comments),
+        hostile_item("1", "<gazette:source>kept post one</gazette:source>"),
+        hostile_item("2", "<gazette:source>kept post two</gazette:source>"),
+    ]
+    .concat();
+    let export = hostile_export(&items).replace(
         "<rss version=\"2.0\"",
         "<rss version=\"2.0\" xmlns:gazette=\"urn:gazette:export:1\"",
     );
@@ -550,6 +557,14 @@ async fn reserved_comment_ids_never_take_an_id_the_file_keeps() {
     assert_eq!(ids[0], (1, "kept one".to_owned()));
     assert_eq!(ids[1], (2, "kept two".to_owned()));
     assert!(ids[2].0 > 2 && ids[2].1 == "c100", "{ids:?}");
+    let posts: Vec<(i64, String)> = sqlx::query_as("select id, title from posts order by id")
+        .fetch_all(&app.pool)
+        .await
+        .expect("posts");
+    assert_eq!(posts[0], (1, "Item 1".to_owned()), "{posts:?}");
+    assert_eq!(posts[1], (2, "Item 2".to_owned()), "{posts:?}");
+    assert!(posts[2].0 > 2 && posts[2].1 == "Item 10", "{posts:?}");
+    assert!(!report.contains("failed:"), "{report}");
     app.stop().await;
 }
 

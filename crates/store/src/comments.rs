@@ -278,19 +278,7 @@ pub async fn insert(
     Ok(inserted)
 }
 
-/// `count` ids for comments about to be inserted with [`insert_many_reserved`]: knowing
-/// each id before the insert lets a batch's replies name their parents.
-pub async fn reserve_ids(exec: impl PgExecutor<'_>, count: usize) -> Result<Vec<i64>, StoreError> {
-    let ids = sqlx::query_scalar(
-        "select nextval(pg_get_serial_sequence('comments', 'id')) from generate_series(1, $1)",
-    )
-    .bind(i64::try_from(count).unwrap_or(i64::MAX))
-    .fetch_all(exec)
-    .await?;
-    Ok(ids)
-}
-
-/// Inserts comments (with ids from [`reserve_ids`]) in one statement, in the order given:
+/// Inserts comments (with ids from [`crate::imports::reserve_ids`]) in one statement, in the order given:
 /// an import's batch, written by no client (no address, no retry id). A parent must be in
 /// the database before the statement or come earlier in `comments` (the thread path is
 /// the parent's and the comment's id, and each row's trigger sees the rows written
@@ -368,18 +356,6 @@ pub async fn insert_many_reserved(
     .execute(exec)
     .await?;
     Ok(())
-}
-
-/// Which of `ids` comments already have.
-pub async fn taken_ids_unchecked(
-    exec: impl PgExecutor<'_>,
-    ids: &[i64],
-) -> Result<std::collections::HashSet<i64>, StoreError> {
-    let taken: Vec<i64> = sqlx::query_scalar("select id from comments where id = any($1)")
-        .bind(ids)
-        .fetch_all(exec)
-        .await?;
-    Ok(taken.into_iter().collect())
 }
 
 /// Comments by id, each only if `reader` may see it, read within `budget`.

@@ -145,6 +145,57 @@ pub async fn advance_id_sequences(exec: impl PgExecutor<'_>) -> Result<(), Store
     Ok(())
 }
 
+/// The tables whose ids an import keeps from a Gazette export (global ids stay valid).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeptIds {
+    Posts,
+    Comments,
+}
+
+impl KeptIds {
+    fn table(self) -> &'static str {
+        match self {
+            KeptIds::Posts => "posts",
+            KeptIds::Comments => "comments",
+        }
+    }
+}
+
+/// Which of `ids` rows of `table` already have.
+pub async fn taken_ids_unchecked(
+    exec: impl PgExecutor<'_>,
+    table: KeptIds,
+    ids: &[i64],
+) -> Result<std::collections::HashSet<i64>, StoreError> {
+    // The table's name is one of two constants.
+    let taken: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "select id from {} where id = any($1)",
+        table.table()
+    )))
+    .bind(ids)
+    .fetch_all(exec)
+    .await?;
+    Ok(taken.into_iter().collect())
+}
+
+/// `count` ids from `table`'s sequence for rows about to be inserted: knowing each id
+/// before the insert lets a batch's replies name their parents, and lets ids kept from
+/// the file be skipped.
+pub async fn reserve_ids(
+    exec: impl PgExecutor<'_>,
+    table: KeptIds,
+    count: usize,
+) -> Result<Vec<i64>, StoreError> {
+    let ids = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "select nextval(pg_get_serial_sequence('{}', 'id')) from generate_series(1, $1)",
+        table.table()
+    )))
+    .bind(i64::try_from(count).unwrap_or(i64::MAX))
+    .fetch_all(exec)
+    .await?;
+    Ok(ids)
+}
+
 /// What a record of an export became.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Imported {

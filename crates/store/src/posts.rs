@@ -261,18 +261,6 @@ pub async fn insert_many(
         .collect())
 }
 
-/// Which of `ids` posts already have.
-pub async fn taken_ids_unchecked(
-    exec: impl PgExecutor<'_>,
-    ids: &[i64],
-) -> Result<std::collections::HashSet<i64>, StoreError> {
-    let taken: Vec<i64> = sqlx::query_scalar("select id from posts where id = any($1)")
-        .bind(ids)
-        .fetch_all(exec)
-        .await?;
-    Ok(taken.into_iter().collect())
-}
-
 /// Which of `slugs` posts already have, in one look-up of the unique index.
 pub async fn taken_slugs_unchecked(
     exec: impl PgExecutor<'_>,

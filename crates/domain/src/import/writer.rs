@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
 use gazette_store::comments::{self, NewComment};
-use gazette_store::imports::{self, Imported};
+use gazette_store::imports::{self, Imported, KeptIds};
 use gazette_store::posts::{self, NewPost, PostStatus};
 use gazette_store::tags::TagName;
 use gazette_store::{PgConnection, authors};
@@ -337,44 +337,16 @@ impl Importer<'_> {
         Ok(learned)
     }
 
-    /// Ids for comments: a Gazette export's where free (and not wanted by an earlier one
-    /// of `comments`), else reserved ones that none of them keeps.
+    /// Ids for comments: a Gazette export's where free, else reserved ones.
     async fn comment_ids(
         &self,
         tx: &mut PgConnection,
         comments: &[&ImportComment],
     ) -> Result<Vec<i64>, ImportError> {
-        let wanted: Vec<i64> = comments
+        let wanted = comments
             .iter()
-            .filter_map(|comment| comment.gazette.as_ref().and_then(|origin| origin.id))
-            .collect();
-        let mut taken = match wanted.is_empty() {
-            true => HashSet::new(),
-            false => comments::taken_ids_unchecked(&mut *tx, &wanted).await?,
-        };
-        let kept: Vec<Option<i64>> = comments
-            .iter()
-            .map(|comment| {
-                comment
-                    .gazette
-                    .as_ref()
-                    .and_then(|origin| origin.id)
-                    .filter(|id| taken.insert(*id))
-            })
-            .collect();
-        // Reserved ids skip the ids kept here: those lie ahead of the sequence until the
-        // batch is written, and the sequence would hand them out again.
-        let missing = kept.iter().filter(|id| id.is_none()).count();
-        let mut fresh = Vec::with_capacity(missing);
-        while fresh.len() < missing {
-            let more = comments::reserve_ids(&mut *tx, missing - fresh.len()).await?;
-            fresh.extend(more.into_iter().filter(|id| !taken.contains(id)));
-        }
-        let mut reserved = fresh.into_iter();
-        Ok(kept
-            .into_iter()
-            .map(|id| id.or_else(|| reserved.next()).unwrap_or_default())
-            .collect())
+            .map(|comment| comment.gazette.as_ref().and_then(|origin| origin.id));
+        kept_or_reserved_ids(tx, KeptIds::Comments, wanted).await
     }
 
     /// Inserts the new posts with their tags (authors found or created, slugs made free);
@@ -448,20 +420,13 @@ impl Importer<'_> {
             used.insert(post.slug.clone());
         }
 
-        // A Gazette export's ids are kept where they are free (global ids stay valid).
-        let wanted_ids: Vec<i64> = new_posts
+        let wanted = new_posts
             .iter()
-            .filter_map(|post| post.gazette.as_ref().and_then(|origin| origin.id))
-            .collect();
-        let taken_ids = posts::taken_ids_unchecked(&mut *tx, &wanted_ids).await?;
-        let ids: Vec<Option<i64>> = new_posts
-            .iter()
-            .map(|post| {
-                post.gazette
-                    .as_ref()
-                    .and_then(|origin| origin.id)
-                    .filter(|id| !taken_ids.contains(id))
-            })
+            .map(|post| post.gazette.as_ref().and_then(|origin| origin.id));
+        let ids: Vec<Option<i64>> = kept_or_reserved_ids(&mut *tx, KeptIds::Posts, wanted)
+            .await?
+            .into_iter()
+            .map(Some)
             .collect();
         let rows: Vec<(NewPost<'_>, Vec<TagName<'_>>)> = prepared
             .iter()
@@ -780,6 +745,34 @@ impl CheckedComment {
             client_mutation_id: None,
         }
     }
+}
+
+/// Ids for a batch's rows of `table`: the id a Gazette export gave a row where no row has
+/// it and no earlier row of the batch wants it (global ids stay valid), else one reserved
+/// from the sequence. Reserved ids skip the ids kept here: those lie ahead of the sequence
+/// until the batch is written, and the sequence would hand them out again.
+async fn kept_or_reserved_ids(
+    tx: &mut PgConnection,
+    table: KeptIds,
+    wanted: impl Iterator<Item = Option<i64>> + Clone,
+) -> Result<Vec<i64>, ImportError> {
+    let asked: Vec<i64> = wanted.clone().flatten().collect();
+    let mut taken = match asked.is_empty() {
+        true => HashSet::new(),
+        false => imports::taken_ids_unchecked(&mut *tx, table, &asked).await?,
+    };
+    let kept: Vec<Option<i64>> = wanted.map(|id| id.filter(|id| taken.insert(*id))).collect();
+    let missing = kept.iter().filter(|id| id.is_none()).count();
+    let mut fresh = Vec::with_capacity(missing);
+    while fresh.len() < missing {
+        let more = imports::reserve_ids(&mut *tx, table, missing - fresh.len()).await?;
+        fresh.extend(more.into_iter().filter(|id| !taken.contains(id)));
+    }
+    let mut reserved = fresh.into_iter();
+    Ok(kept
+        .into_iter()
+        .map(|id| id.or_else(|| reserved.next()).unwrap_or_default())
+        .collect())
 }
 
 /// The order to write a batch's comments in, parents first: each comment's index in
