@@ -15,14 +15,13 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// mimalloc 3 keeps freed pages for a second before giving them back to the system. A
 /// refused 50 MB answer followed within that second by another large one then holds both:
 /// the hostile corpus's server measured 120 MB resident right after such a refusal with the
-/// default, 62 MB with 10 ms (mimalloc 2's default). `MIMALLOC_PURGE_DELAY` in the environment
-/// still decides, as mimalloc documents. The one unsafe call in Gazette: an FFI setter.
+/// default, 62 MB with 10 ms (mimalloc 2's default). Only the default changes: a delay
+/// given in the environment (`MIMALLOC_PURGE_DELAY` in any case, or its old name
+/// `MIMALLOC_RESET_DELAY`) still decides. The one unsafe call in Gazette: an FFI setter.
 #[allow(unsafe_code)]
 fn give_freed_memory_back_soon() {
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-        // SAFETY: sets one integer option; mimalloc reads it on its next purge.
-        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 10) };
-    }
+    // SAFETY: sets one integer option's default; mimalloc reads it on its next purge.
+    unsafe { libmimalloc_sys::mi_option_set_default(MI_OPTION_PURGE_DELAY, 10) };
 }
 
 fn main() -> ExitCode {
