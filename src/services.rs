@@ -101,7 +101,13 @@ pub async fn run_services(
                 webhooks: settings.webhook_endpoints(),
                 remote: federation
                     .as_ref()
-                    .map(gazette_domain::federation::remote::Remote::new)
+                    .map(|federation| {
+                        // The API fetches what inbound requests name; the worker delivers.
+                        gazette_domain::federation::remote::Remote::new(
+                            federation,
+                            gazette_domain::outbound::Purpose::Inbound,
+                        )
+                    })
                     .transpose()
                     .context("building federation's HTTP client")?,
                 federation,

@@ -23,6 +23,7 @@ use sha2::Sha256;
 
 use crate::edit_tokens::EditTokenKey;
 use crate::error::DomainError;
+use crate::outbound::Purpose;
 use crate::policy::Viewer;
 
 /// What an endpoint can subscribe to, as receivers see it in `type`.
@@ -246,7 +247,7 @@ pub async fn check_endpoint(url: &str, rules: EndpointRules) -> Result<url::Url,
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(bad("The address may not hold a user name or password."));
     }
-    resolve_allowed(&parsed, rules).await?;
+    resolve_allowed(&parsed, rules, Purpose::Outbound).await?;
     Ok(parsed)
 }
 
@@ -254,13 +255,14 @@ pub async fn check_endpoint(url: &str, rules: EndpointRules) -> Result<url::Url,
 pub async fn resolve_allowed(
     url: &url::Url,
     rules: EndpointRules,
+    purpose: Purpose,
 ) -> Result<Vec<std::net::SocketAddr>, DomainError> {
     let bad = |message: String| DomainError::bad_input("url", message);
     let port = url.port_or_known_default().unwrap_or(443);
     let addresses: Vec<std::net::SocketAddr> = match url.host() {
         Some(url::Host::Ipv4(ip)) => vec![(IpAddr::V4(ip), port).into()],
         Some(url::Host::Ipv6(ip)) => vec![(IpAddr::V6(ip), port).into()],
-        Some(url::Host::Domain(name)) => crate::outbound::lookup(name, port)
+        Some(url::Host::Domain(name)) => crate::outbound::lookup(purpose, name, port)
             .await
             .map_err(|_| bad(format!("The host {name} cannot be resolved.")))?,
         None => return Err(bad("The address has no host.".to_owned())),

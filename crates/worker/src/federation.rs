@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use gazette_domain::federation::remote::{Delivered, Remote, TIMEOUT};
 use gazette_domain::federation::{Federation, fanout};
+use gazette_domain::outbound::Purpose;
 use gazette_domain::webhooks::RetrySchedule;
 use gazette_store::federation::{self as store, ClaimedDelivery};
 use gazette_store::{PgPool, StoreError};
@@ -34,7 +35,7 @@ pub(crate) async fn federate(runner: Runner) {
     let Some(federation) = runner.config.federation.clone() else {
         return;
     };
-    let remote = match Remote::new(&federation) {
+    let remote = match Remote::new(&federation, Purpose::Outbound) {
         Ok(remote) => remote,
         Err(error) => {
             tracing::error!(%error, "federation deliveries cannot be made");

@@ -85,8 +85,12 @@ pub(crate) async fn deliver(runner: Runner) {
 }
 
 fn client(settings: &WebhookSettings) -> Result<reqwest::Client, WorkerError> {
-    gazette_domain::outbound::client(settings.endpoints.allow_private, TIMEOUT)
-        .map_err(|error| WorkerError::Hub(error.to_string()))
+    gazette_domain::outbound::client(
+        settings.endpoints.allow_private,
+        TIMEOUT,
+        gazette_domain::outbound::Purpose::Outbound,
+    )
+    .map_err(|error| WorkerError::Hub(error.to_string()))
 }
 
 impl Queue for Deliverer {
@@ -223,7 +227,13 @@ impl Deliverer {
         };
         // Literal addresses skip the resolver: checked here. Names are checked again as
         // they are resolved for the connection.
-        if let Err(refused) = rules::resolve_allowed(&url, self.settings.endpoints).await {
+        if let Err(refused) = rules::resolve_allowed(
+            &url,
+            self.settings.endpoints,
+            gazette_domain::outbound::Purpose::Outbound,
+        )
+        .await
+        {
             return Outcome::Refused(refused.to_string());
         }
         let body = payload(delivery, &self.site);

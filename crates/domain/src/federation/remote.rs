@@ -15,6 +15,7 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use super::{Federation, host_of};
+use crate::outbound::Purpose;
 use crate::webhooks::{EndpointRules, resolve_allowed};
 
 /// A remote server has this long to answer.
@@ -65,15 +66,19 @@ pub struct Remote {
     /// for by a verified signature.
     recent: Arc<Mutex<HashMap<String, Remembered>>>,
     fetches: Arc<Semaphore>,
+    /// Whose requests this one makes: the API's fetch what inbound requests name, the
+    /// worker's deliver (their names are looked up in separate pools).
+    purpose: Purpose,
     /// Follows and replies the blog's staff send: each holds a GraphQL slot while it
     /// fetches, so few at once.
     outreach: Arc<Semaphore>,
 }
 
 impl Remote {
-    pub fn new(federation: &Federation) -> Result<Self, reqwest::Error> {
+    pub fn new(federation: &Federation, purpose: Purpose) -> Result<Self, reqwest::Error> {
         Ok(Self {
-            client: crate::outbound::client(federation.allow_private, TIMEOUT)?,
+            client: crate::outbound::client(federation.allow_private, TIMEOUT, purpose)?,
+            purpose,
             federation: federation.clone(),
             recent: Arc::default(),
             fetches: Arc::new(Semaphore::new(MAX_FETCHES)),
@@ -107,7 +112,7 @@ impl Remote {
         }
         // The webhook check's own sentence names webhooks and their flag: federation
         // says it in its own words (admins read it in `federationDeliveries`).
-        resolve_allowed(&parsed, self.rules()).await.map_err(|_| {
+        resolve_allowed(&parsed, self.rules(), self.purpose).await.map_err(|_| {
             FetchError::Refused(format!(
                 "{} does not resolve, or resolves to a loopback, private, link-local or reserved address, which federation may not call (--federation-allow-private allows it)",
                 parsed.host_str().unwrap_or_default()
