@@ -288,10 +288,10 @@ impl Importer<'_> {
         for ((index, parent), &id) in order.iter().zip(&ids) {
             let (post_id, comment, checked) = &pending[*index];
             // A parent on another post (a comment listed under two posts, or moved between
-            // exports) is no parent here: the reply stands at the top.
+            // exports) is no parent here: the reply stands at the top (`parents_first`
+            // leaves out such parents in the batch).
             let parent_path = match parent {
-                Some(parent) if pending[*parent].0 == *post_id => paths[*parent].as_slice(),
-                Some(_) => &[],
+                Some(parent) => paths[*parent].as_slice(),
                 None => comment
                     .parent_external_id
                     .as_deref()
@@ -748,7 +748,8 @@ impl CheckedComment {
 }
 
 /// Ids for a batch's rows of `table`: the id a Gazette export gave a row where no row has
-/// it and no earlier row of the batch wants it (global ids stay valid), else one reserved
+/// it and no row before it in `wanted` (the order rows are written) asks for it (global
+/// ids stay valid), else one reserved
 /// from the sequence. Reserved ids skip the ids kept here: those lie ahead of the sequence
 /// until the batch is written, and the sequence would hand them out again.
 async fn kept_or_reserved_ids(
@@ -763,12 +764,16 @@ async fn kept_or_reserved_ids(
     };
     let kept: Vec<Option<i64>> = wanted.map(|id| id.filter(|id| taken.insert(*id))).collect();
     let missing = kept.iter().filter(|id| id.is_none()).count();
-    let mut fresh = Vec::with_capacity(missing);
-    while fresh.len() < missing {
-        let more = imports::reserve_ids(&mut *tx, table, missing - fresh.len()).await?;
-        fresh.extend(more.into_iter().filter(|id| !taken.contains(id)));
+    if missing == 0 {
+        return Ok(kept.into_iter().flatten().collect());
     }
-    let mut reserved = fresh.into_iter();
+    // Each id kept could be one the sequence hands out: reserving that many more leaves
+    // at least `missing` free in one round trip (the rest are gaps, which cost nothing).
+    let mut reserved = imports::reserve_ids(&mut *tx, table, missing + taken.len())
+        .await?
+        .into_iter()
+        .filter(|id| !taken.contains(id));
+    // Never the default: at least `missing` reserved ids are not taken.
     Ok(kept
         .into_iter()
         .map(|id| id.or_else(|| reserved.next()).unwrap_or_default())
@@ -790,14 +795,17 @@ fn parents_first(
         .enumerate()
         .map(|(at, (_, comment, _))| (comment.external_id.as_str(), at))
         .collect();
+    // A parent on another post is no parent (the reply stands at the top), so it neither
+    // orders the reply nor closes a cycle.
     let mut parents: Vec<Option<usize>> = pending
         .iter()
-        .map(|(_, comment, _)| {
+        .map(|(post_id, comment, _)| {
             comment
                 .parent_external_id
                 .as_deref()
                 .filter(|parent| !placed.contains_key(parent))
                 .and_then(|parent| index.get(parent).copied())
+                .filter(|&parent| pending[parent].0 == *post_id)
         })
         .collect();
     #[derive(Clone, Copy, PartialEq)]
