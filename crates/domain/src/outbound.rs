@@ -23,11 +23,11 @@ const LOOKUPS_PER_SITE: usize = 4;
 /// Why Gazette looks a name up, which decides whose look-ups can crowd out whose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
-    /// For a request someone sent Gazette: a signature's key or an actor an inbox
-    /// activity names. Anyone on the internet decides these names.
+    /// What the API fetches: a signature's key or an actor an inbox activity names
+    /// (anyone on the internet decides these names), and the staff's follows and replies.
     Inbound,
-    /// For what Gazette sends: deliveries to followers, webhooks, the staff's follows and
-    /// replies, an admin's webhook endpoint.
+    /// What the worker sends (deliveries to followers, webhooks), and an admin's webhook
+    /// endpoint, checked when it is saved.
     Outbound,
 }
 
