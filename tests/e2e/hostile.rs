@@ -723,7 +723,10 @@ async fn token_holders_are_outside_the_anonymous_rate_limit() {
 }
 
 /// A client that keeps sending refused documents waits a second for each answer and gets
-/// `429` for the rest of its minute; other clients are not slowed down.
+/// `429` for the rest of its minute; other clients are not slowed down. Requests a browser
+/// marks as another site's (`Sec-Fetch-Site: cross-site`) are counted apart: a page cannot
+/// get its visitors' address penalised, and a program writing the header (a probe found
+/// it escaped the penalty altogether) is penalised under it.
 #[tokio::test]
 async fn a_client_sending_refused_documents_is_slowed_down_alone() {
     let app = TestApp::spawn_api_only_with(&[
@@ -733,11 +736,12 @@ async fn a_client_sending_refused_documents_is_slowed_down_alone() {
         "true",
     ])
     .await;
-    let send = |from: &'static str, query: String| {
+    let send_marked = |from: &'static str, site: &'static str, query: String| {
         let request = app
             .client
             .post(app.url("/graphql"))
             .header("X-Forwarded-For", from)
+            .header("Sec-Fetch-Site", site)
             .json(&json!({ "query": query }));
         async move {
             let response = request.send().await.expect("request");
@@ -751,6 +755,7 @@ async fn a_client_sending_refused_documents_is_slowed_down_alone() {
             (status, retry_after, body)
         }
     };
+    let send = |from: &'static str, query: String| send_marked(from, "none", query);
     for n in 0..4 {
         let (_, _, refused) = send("198.51.100.66", fragment_bomb(22 + n)).await;
         assert_eq!(error_code(&refused), Some("QUERY_TOO_COMPLEX"), "{refused}");
@@ -767,6 +772,23 @@ async fn a_client_sending_refused_documents_is_slowed_down_alone() {
     let (status, _, answer) = send("203.0.113.10", "{ __typename }".to_owned()).await;
     assert_eq!(status, StatusCode::OK, "another client is served: {answer}");
     assert_eq!(answer["data"]["__typename"], "Query");
+
+    // Junk marked cross-site: penalised under that mark, while the same address's own
+    // requests are served.
+    for n in 0..4 {
+        let (_, _, refused) =
+            send_marked("203.0.113.10", "cross-site", fragment_bomb(22 + n)).await;
+        assert_eq!(error_code(&refused), Some("QUERY_TOO_COMPLEX"), "{refused}");
+    }
+    let (status, _, penalised) =
+        send_marked("203.0.113.10", "cross-site", "{ __typename }".to_owned()).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{penalised}");
+    let (status, _, answer) = send("203.0.113.10", "{ __typename }".to_owned()).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "its own requests are served: {answer}"
+    );
     app.stop().await;
 }
 

@@ -37,6 +37,12 @@ impl ClientKey {
         Self(format!("ap-host:{}", short_digest(host)))
     }
 
+    /// The same client when a browser says another site's page sent the request: its
+    /// refusals are counted apart.
+    pub fn from_other_sites_page(&self) -> Self {
+        Self(format!("{}|cross-site", self.0))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

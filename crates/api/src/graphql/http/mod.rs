@@ -26,7 +26,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use gazette_domain::ClientKey;
 
 use self::execution::Operation;
-use self::refusals::{count_refusal, is_refusal, unreadable};
+use self::refusals::{count_refusal, is_refusal, refusal_key, unreadable};
 use self::report::{Report, operation_label};
 use self::request::{Params, Unreadable};
 use self::response::{MediaType, Unacceptable, negotiate, not_acceptable, penalised};
@@ -85,7 +85,7 @@ async fn admit(
         Err(Unacceptable { .. }) => return Err(not_acceptable()),
     };
     let client = client_key(headers, peer, state.config.trusted_proxy_hops);
-    match state.refusals.penalty(&client) {
+    match state.refusals.penalty(&refusal_key(&client, headers)) {
         Some(wait) => Err(penalised(media, wait).await),
         None => Ok((client, media)),
     }

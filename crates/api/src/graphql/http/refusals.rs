@@ -1,5 +1,5 @@
 //! Refusals a client earns: a request that cannot be read and a document over a limit or
-//! invalid are counted against its address (see [`crate::limits::Refusals`]), unless a
+//! invalid are counted against its address (see [`crate::limits::Refusals`]), apart when a
 //! browser says another site sent it.
 
 use axum::http::{HeaderMap, StatusCode};
@@ -22,15 +22,22 @@ pub(super) fn unreadable(
     request_error(media, status, message)
 }
 
-/// Counts a refusal against `client`, unless a browser says another site's page sent the
-/// request (`Sec-Fetch-Site: cross-site`): a page must not be able to get its visitors'
-/// shared address penalised by making their browsers send junk.
+/// Counts a refusal against `client`.
 pub(super) fn count_refusal(state: &AppState, client: &ClientKey, headers: &HeaderMap) {
+    state.refusals.refused(&refusal_key(client, headers));
+}
+
+/// Whose refusals a request counts and pays for. When a browser says another site's page
+/// sent it (`Sec-Fetch-Site: cross-site`), a key of its own: such a page must not get its
+/// visitors' shared address penalised by making their browsers send junk, and a program
+/// that writes the header itself (any can) is penalised under it all the same.
+pub(super) fn refusal_key(client: &ClientKey, headers: &HeaderMap) -> ClientKey {
     let cross_site = headers
         .get("sec-fetch-site")
         .is_some_and(|site| site.as_bytes().eq_ignore_ascii_case(b"cross-site"));
-    if !cross_site {
-        state.refusals.refused(client);
+    match cross_site {
+        true => client.from_other_sites_page(),
+        false => client.clone(),
     }
 }
 
