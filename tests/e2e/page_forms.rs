@@ -331,7 +331,10 @@ async fn refused_forms_come_back_with_the_text_kept_and_nothing_written() {
     assert_ne!(form_token(&html), token);
     tokio::time::sleep(FILL_TIME).await;
 
-    let refusals: [Refusal; 6] = [
+    let port = app.base_url.rsplit(':').next().unwrap_or_default();
+    let rebound_host = format!("rebind.evil.example:{port}");
+    let rebound_origin = format!("http://{rebound_host}");
+    let refusals: [Refusal; 7] = [
         (
             "a name left out",
             vec![
@@ -388,6 +391,19 @@ async fn refused_forms_come_back_with_the_text_kept_and_nothing_written() {
             "a cross-site fetch",
             vec![("form_token", &token), ("name", "Ann"), ("body", "x")],
             vec![("sec-fetch-site", "cross-site")],
+            StatusCode::FORBIDDEN,
+            "sent from another site",
+        ),
+        (
+            // DNS rebinding: a page that pointed its own name at the server, so that its
+            // Host and Origin agree (found by a probe).
+            "a page whose name was pointed here",
+            vec![("form_token", &token), ("name", "Ann"), ("body", "x")],
+            vec![
+                ("host", rebound_host.as_str()),
+                ("origin", rebound_origin.as_str()),
+                ("sec-fetch-site", "same-origin"),
+            ],
             StatusCode::FORBIDDEN,
             "sent from another site",
         ),

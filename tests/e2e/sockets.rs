@@ -204,7 +204,7 @@ async fn other_sites_pages_may_not_open_sockets() {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     use tokio_tungstenite::tungstenite::http::HeaderValue;
     let app = TestApp::spawn_api_only().await;
-    let handshake = |origin: Option<String>| {
+    let handshake_as = |origin: Option<String>, host: Option<String>| {
         let url = format!(
             "{}/graphql/ws",
             app.base_url.replacen("http://", "ws://", 1)
@@ -218,8 +218,12 @@ async fn other_sites_pages_may_not_open_sockets() {
         if let Some(origin) = origin {
             headers.insert("origin", HeaderValue::from_str(&origin).expect("origin"));
         }
+        if let Some(host) = host {
+            headers.insert("host", HeaderValue::from_str(&host).expect("host"));
+        }
         async move { tokio_tungstenite::connect_async(request).await }
     };
+    let handshake = |origin: Option<String>| handshake_as(origin, None);
     match handshake(Some("https://evil.example".to_owned())).await {
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
             assert_eq!(response.status(), 403);
@@ -228,6 +232,16 @@ async fn other_sites_pages_may_not_open_sockets() {
             "another site's page opened a socket: {:?}",
             other.map(|_| ())
         ),
+    }
+    // DNS rebinding: a page that pointed its own name at the server, so that its Host
+    // and Origin agree (found by a probe).
+    let port = app.base_url.rsplit(':').next().unwrap_or_default();
+    let rebound = format!("rebind.evil.example:{port}");
+    match handshake_as(Some(format!("http://{rebound}")), Some(rebound)).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 403);
+        }
+        other => panic!("a rebound page opened a socket: {:?}", other.map(|_| ())),
     }
     assert!(
         handshake(Some(app.base_url.clone())).await.is_ok(),

@@ -15,6 +15,7 @@ mod html;
 mod limits;
 pub mod metrics;
 mod old_links;
+mod own_origin;
 mod pages;
 mod router;
 mod sitemap;

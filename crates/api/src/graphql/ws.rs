@@ -119,8 +119,7 @@ fn requested_protocol(headers: &HeaderMap) -> Option<Protocols> {
 }
 
 /// Whether a browser page of `Origin` may open a socket: no `Origin` (not a browser), the
-/// site's own origin (as the request's `Host` or the public URL says), or an origin
-/// `--cors-origins` allows.
+/// site's own origin ([`crate::own_origin`]), or an origin `--cors-origins` allows.
 fn origin_allowed(headers: &HeaderMap, config: &crate::state::ApiConfig) -> bool {
     let Some(origin) = headers
         .get(header::ORIGIN)
@@ -128,17 +127,10 @@ fn origin_allowed(headers: &HeaderMap, config: &crate::state::ApiConfig) -> bool
     else {
         return true;
     };
-    let host = origin
-        .split_once("://")
-        .map_or(origin, |(_, host)| host)
-        .trim_end_matches('/');
-    let own_host = headers
+    let host = headers
         .get(header::HOST)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|own| own.eq_ignore_ascii_case(host));
-    let public = config.site.public_url.trim_end_matches('/');
-    own_host
-        || origin.eq_ignore_ascii_case(public)
+        .and_then(|value| value.to_str().ok());
+    crate::own_origin::is_own_origin(origin, host, &config.site.public_url)
         || match &config.cors {
             crate::state::CorsOrigins::Any => true,
             crate::state::CorsOrigins::List(allowed) => allowed

@@ -127,8 +127,8 @@ enum PageOutcome {
 
 /// Whether a form was sent from this site's own pages. Browsers say where a form comes
 /// from (`Sec-Fetch-Site`, `Origin`); a request that says nothing (an old browser, a
-/// script) is let through, and still needs the form's token. The site is the public URL's
-/// origin, or the origin the request itself was sent to.
+/// script) is let through, and still needs the form's token. The site is as
+/// [`crate::own_origin`] says.
 fn from_this_site(state: &AppState, headers: &HeaderMap) -> bool {
     let text = |name| {
         headers
@@ -143,22 +143,11 @@ fn from_this_site(state: &AppState, headers: &HeaderMap) -> bool {
     let Some(origin) = text(header::ORIGIN.as_str()) else {
         return true;
     };
-    let public = &state.config.site.public_url;
-    let public_origin = public
-        .find("://")
-        .map(|scheme| {
-            let rest = &public[scheme + 3..];
-            &public[..scheme + 3 + rest.find('/').unwrap_or(rest.len())]
-        })
-        .unwrap_or(public);
-    if origin.eq_ignore_ascii_case(public_origin) {
-        return true;
-    }
-    let host = text(header::HOST.as_str()).unwrap_or_default();
-    !host.is_empty()
-        && origin
-            .split_once("://")
-            .is_some_and(|(_, origin_host)| origin_host.eq_ignore_ascii_case(host))
+    crate::own_origin::is_own_origin(
+        origin,
+        text(header::HOST.as_str()),
+        &state.config.site.public_url,
+    )
 }
 
 /// Where a list of posts continues: `?after=<published at>~<id>`, the last post shown.
