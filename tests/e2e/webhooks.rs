@@ -20,7 +20,7 @@ use gazette_store::tokens::Role;
 use serde_json::{Value, json};
 use tokio::process::Child;
 
-use crate::support::{TestApp, add_comment, command, eventually, gazette};
+use crate::support::{TestApp, add_comment, command, error_code, eventually, gazette};
 
 /// What the receiver got.
 #[derive(Debug, Clone)]
@@ -192,6 +192,17 @@ async fn every_way_of_publishing_reaches_a_webhook_signed_and_thin() {
         "{flat}"
     );
     let flat_id = flat["data"]["createWebhook"]["webhook"]["id"].clone();
+    // Both forms at once are refused, whichever fields are mixed (a probe found
+    // updateWebhook silently dropped the arguments beside `input`).
+    for mixed in [
+        "mutation($id: ID!) { updateWebhook(input: { id: $id }, url: \"https://hooks.example/y\") { id } }",
+        "mutation($id: ID!) { updateWebhook(input: { id: $id, description: \"a\" }, id: $id) { id } }",
+    ] {
+        let refused = app
+            .graphql_as(Some(&admin), mixed, json!({ "id": flat_id }))
+            .await;
+        assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
+    }
     let deleted = app
         .graphql_as(
             Some(&admin),

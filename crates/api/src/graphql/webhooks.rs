@@ -313,8 +313,11 @@ impl WebhookMutation {
     ) -> Result<WebhookNode> {
         let request = RequestContext::of(ctx)?;
         let endpoints = endpoints(request)?;
-        let given = id.map(|id| UpdateWebhookInput {
-            id,
+        // Any argument given is the argument form, so that `input` with one of them is
+        // refused rather than either silently dropped.
+        let any_given = id.is_some() || url.is_some() || events.is_some() || description.is_some();
+        let given = any_given.then(|| UpdateWebhookInput {
+            id: id.unwrap_or_else(|| ID::from("")),
             url,
             events,
             description,
