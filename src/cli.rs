@@ -369,6 +369,14 @@ pub struct Settings {
     #[arg(long, env = "GAZETTE_GRAPHQL_MAX_REFUSALS_PER_MINUTE", global = true, default_value_t = Limits::default().max_refusals_per_minute, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub graphql_max_refusals_per_minute: u32,
 
+    /// HTTP connections open at once per API process (a WebSocket, once open, counts under --ws-max-connections instead); more are closed as soon as they are accepted.
+    #[arg(long, env = "GAZETTE_HTTP_MAX_CONNECTIONS", global = true, default_value_t = Limits::default().http_max_connections, value_parser = clap::value_parser!(u64).range(1..=1_000_000).map(usize_from))]
+    pub http_max_connections: usize,
+
+    /// HTTP connections open at once from one client address (an IPv6 /64); not applied with --trust-forwarded-for, where every connection comes from the proxy.
+    #[arg(long, env = "GAZETTE_HTTP_MAX_CONNECTIONS_PER_CLIENT", global = true, default_value_t = Limits::default().http_max_connections_per_client, value_parser = clap::value_parser!(u64).range(1..=1_000_000).map(usize_from))]
+    pub http_max_connections_per_client: usize,
+
     /// Most bytes of one WebSocket message from a client.
     #[arg(long, env = "GAZETTE_WS_MAX_MESSAGE_BYTES", global = true, default_value_t = Limits::default().ws_max_message_bytes, value_parser = clap::value_parser!(u64).range(1024..=16_777_216).map(usize_from))]
     pub ws_max_message_bytes: usize,
@@ -569,6 +577,8 @@ impl Settings {
             ws_max_connections: self.ws_max_connections,
             ws_max_subscriptions: self.ws_max_subscriptions,
             max_refusals_per_minute: self.graphql_max_refusals_per_minute,
+            http_max_connections: self.http_max_connections,
+            http_max_connections_per_client: self.http_max_connections_per_client,
             ..Limits::default()
         }
     }

@@ -397,3 +397,88 @@ async fn statements_that_run_too_long_are_stopped() {
     assert_eq!(again["data"]["posts"]["totalCount"], 1);
     app.stop().await;
 }
+
+/// Connections are bounded (found by a probe that held 3,700 silent, half-sent and idle
+/// connections from one address for as long as it liked, and could hold every file
+/// descriptor): one address may keep `--http-max-connections-per-client` open, past which
+/// a connection is closed as soon as it is accepted; one that sends no request within the
+/// header timeout (15 s) is closed; and HTTP/2 without TLS, where one socket carries 200
+/// request bodies, is not spoken.
+#[tokio::test]
+async fn connections_are_capped_per_address_and_silent_ones_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpSocket, TcpStream};
+    let app = TestApp::spawn_api_only_with(&["--http-max-connections-per-client", "4"]).await;
+    let address: std::net::SocketAddr = app
+        .base_url
+        .trim_start_matches("http://")
+        .parse()
+        .expect("the API's address");
+    let connect_from = |source: [u8; 4]| async move {
+        let socket = TcpSocket::new_v4().expect("socket");
+        socket
+            .bind((std::net::Ipv4Addr::from(source), 0).into())
+            .expect("bind a loopback source");
+        socket.connect(address).await.expect("connect")
+    };
+    // Whether the server closed `stream` (end of stream, or a reset) within `wait`.
+    async fn closed_within(stream: &mut TcpStream, wait: Duration) -> bool {
+        let mut byte = [0u8; 1];
+        matches!(
+            tokio::time::timeout(wait, stream.read(&mut byte)).await,
+            Ok(Ok(0) | Err(_))
+        )
+    }
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let mut stream = connect_from([127, 0, 0, 1]).await;
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\n")
+            .await
+            .expect("half a request");
+        held.push(stream);
+    }
+    let mut fifth = connect_from([127, 0, 0, 1]).await;
+    assert!(
+        closed_within(&mut fifth, Duration::from_secs(5)).await,
+        "a fifth connection from the address is closed at once"
+    );
+    // Another address is served meanwhile.
+    let mut other = connect_from([127, 0, 0, 2]).await;
+    other
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("request");
+    let mut answer = String::new();
+    other.read_to_string(&mut answer).await.expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // HTTP/2 prior knowledge gets no HTTP/2 answer (no SETTINGS frame).
+    other = connect_from([127, 0, 0, 2]).await;
+    other
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .await
+        .expect("preface");
+    let mut reply = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), other.read_to_end(&mut reply)).await;
+    assert!(
+        !reply.starts_with(&[0, 0]) || reply.len() < 9 || reply[3] != 4,
+        "an HTTP/2 SETTINGS frame came back: {reply:?}"
+    );
+    // The half-sent requests are closed once the header timeout is over.
+    for stream in &mut held {
+        assert!(
+            closed_within(stream, Duration::from_secs(40)).await,
+            "a connection that never finished its headers is closed"
+        );
+    }
+    // Their places are given back.
+    let mut again = connect_from([127, 0, 0, 1]).await;
+    again
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("request");
+    let mut answer = String::new();
+    again.read_to_string(&mut answer).await.expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    app.stop().await;
+}

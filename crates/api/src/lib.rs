@@ -13,6 +13,7 @@ pub mod graphql;
 mod health;
 mod html;
 mod limits;
+mod listener;
 pub mod metrics;
 mod old_links;
 mod own_origin;

@@ -41,9 +41,19 @@ pub async fn serve(
     scrape: Scrape,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, routes::<()>(scrape))
-        .with_graceful_shutdown(shutdown)
-        .await
+    // A scraper or two: few connections, with the same header timeout as the API's.
+    let limits = crate::listener::ConnectionLimits {
+        total: 64,
+        per_client: None,
+    };
+    crate::listener::serve(
+        listener,
+        routes::<()>(scrape),
+        limits,
+        shutdown,
+        std::time::Duration::from_secs(1),
+    )
+    .await
 }
 
 async fn render(State(scrape): State<Scrape>) -> Response {

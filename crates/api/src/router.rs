@@ -1,5 +1,4 @@
 use std::future::Future;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
@@ -16,6 +15,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::listener::ConnectionLimits;
 use crate::state::{ApiConfig, AppState, CorsOrigins};
 use crate::{federation, feeds, graphiql, graphql, health, metrics, old_links, pages, sitemap};
 
@@ -175,26 +175,20 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (shutting_down, shutdown_seen) = watch::channel(false);
-    let mut draining = shutting_down.subscribe();
+    let limits = ConnectionLimits {
+        total: config.limits.http_max_connections,
+        // Behind a trusted proxy every connection has the proxy's address.
+        per_client: (config.trusted_proxy_hops == 0)
+            .then_some(config.limits.http_max_connections_per_client),
+    };
     let state = AppState::new(reads, config, shutdown_seen);
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown.await;
-        let _ = shutting_down.send(true);
-    });
     // After the signal, requests in flight get `SHUTDOWN_DRAIN` to finish (a statement is
     // stopped after 5 s anyway); WebSockets are closed with 1001 at once.
-    let drain_over = async move {
-        let _ = draining.wait_for(|stopping| *stopping).await;
-        tokio::time::sleep(SHUTDOWN_DRAIN).await;
+    let signalled = async move {
+        shutdown.await;
+        let _ = shutting_down.send(true);
     };
-    tokio::select! {
-        served = server.into_future() => served,
-        () = drain_over => {
-            tracing::warn!(drain = ?SHUTDOWN_DRAIN, "requests still in flight after the drain time; stopping without them");
-            Ok(())
-        }
-    }
+    crate::listener::serve(listener, router(state), limits, signalled, SHUTDOWN_DRAIN).await
 }
 
 /// How long a stopping API waits for requests in flight.

@@ -131,6 +131,11 @@ pub struct Limits {
     /// Refused documents a client may send in a minute before its requests are slowed
     /// down (0: never).
     pub max_refusals_per_minute: u32,
+    /// HTTP connections open at once in this process (upgraded WebSockets count under
+    /// `ws_max_connections`).
+    pub http_max_connections: usize,
+    /// HTTP connections open at once from one address, when clients connect directly.
+    pub http_max_connections_per_client: usize,
 }
 
 impl Limits {
@@ -194,6 +199,8 @@ impl Default for Limits {
             ws_max_connections: 1_000,
             ws_max_subscriptions: 20,
             max_refusals_per_minute: 60,
+            http_max_connections: 4_096,
+            http_max_connections_per_client: 128,
         }
     }
 }
