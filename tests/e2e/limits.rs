@@ -482,3 +482,126 @@ async fn connections_are_capped_per_address_and_silent_ones_closed() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     app.stop().await;
 }
+
+/// Request bodies being read hold memory until they are whole: one address may have two
+/// of the largest (2 MiB) being read at once, past which its next body is refused `503`
+/// while other addresses are served (a probe held 1.3 GB with 400 trickled bodies).
+#[tokio::test]
+async fn bodies_being_read_are_bounded_per_address() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpSocket, TcpStream};
+    let app = TestApp::spawn_api_only().await;
+    let address: std::net::SocketAddr = app
+        .base_url
+        .trim_start_matches("http://")
+        .parse()
+        .expect("the API's address");
+    let connect_from = |source: [u8; 4]| async move {
+        let socket = TcpSocket::new_v4().expect("socket");
+        socket
+            .bind((std::net::Ipv4Addr::from(source), 0).into())
+            .expect("bind a loopback source");
+        socket.connect(address).await.expect("connect")
+    };
+    const DECLARED: usize = 2_000_000;
+    // A body of DECLARED bytes, of which `sent` are sent now.
+    async fn start_body(stream: &mut TcpStream, sent: usize) {
+        let head = format!(
+            "POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {DECLARED}\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).await.expect("head");
+        stream
+            .write_all(&vec![b' '; sent])
+            .await
+            .expect("part of the body");
+    }
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut stream = connect_from([127, 0, 0, 1]).await;
+        start_body(&mut stream, 1_500_000).await;
+        held.push(stream);
+    }
+    // The server reads what was sent before the third body comes.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut third = connect_from([127, 0, 0, 1]).await;
+    start_body(&mut third, 1_500_000).await;
+    let mut answer = vec![0u8; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(10), third.read(&mut answer))
+        .await
+        .expect("an answer before the body is whole")
+        .expect("read");
+    let answer = String::from_utf8_lossy(&answer[..read]);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("try again"), "{answer}");
+    // Another address is served meanwhile.
+    let served = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .expect("client")
+        .post(app.url("/graphql"))
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(served.status(), StatusCode::OK);
+    // Bodies given up on give their bytes back: the address is served again.
+    drop(held);
+    drop(third);
+    let again = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let mut stream = connect_from([127, 0, 0, 1]).await;
+            start_body(&mut stream, 1_500_000).await;
+            let mut answer = vec![0u8; 64];
+            match tokio::time::timeout(Duration::from_millis(500), stream.read(&mut answer)).await {
+                // Still refused: the dropped bodies are not given back yet.
+                Ok(Ok(read)) if String::from_utf8_lossy(&answer[..read]).contains(" 503") => {}
+                // No answer yet: its body is being read, within the budget.
+                Err(_) => break,
+                Ok(other) => panic!("{other:?}"),
+            }
+        }
+    })
+    .await;
+    assert!(again.is_ok(), "the address's bodies were given back");
+    app.stop().await;
+}
+
+/// A body trickled past its 20 s is refused `408` by the handler itself, and counts as a
+/// refusal of its address like any unreadable request (the request timeout's `408` had
+/// dropped the handler first, so trickling bodies was free to repeat).
+#[tokio::test]
+async fn a_body_that_never_arrives_counts_as_a_refusal() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_api_only_with(&["--graphql-max-refusals-per-minute", "1"]).await;
+    let address = app.base_url.trim_start_matches("http://").to_owned();
+    let trickled = (0..2).map(|_| {
+        let address = address.clone();
+        async move {
+            let mut stream = tokio::net::TcpStream::connect(&address)
+                .await
+                .expect("connect");
+            stream
+                .write_all(
+                    b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"query\":",
+                )
+                .await
+                .expect("part of a request");
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer).await.expect("answer");
+            answer
+        }
+    });
+    for answer in futures_util::future::join_all(trickled).await {
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(answer.contains("did not arrive"), "{answer}");
+    }
+    let penalised = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(penalised.status(), StatusCode::TOO_MANY_REQUESTS);
+    app.stop().await;
+}

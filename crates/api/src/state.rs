@@ -230,6 +230,9 @@ pub struct Shared {
     /// and each client's share of it.
     pub answers: Arc<BudgetPool>,
     pub answer_shares: AnswerShares,
+    /// The bytes of GraphQL request bodies being read, in all and per client.
+    pub bodies: Arc<BudgetPool>,
+    pub body_shares: AnswerShares,
     /// Open WebSockets, per client and in all.
     pub sockets: SocketRegistry,
     /// Clients that keep sending refused documents.
@@ -265,6 +268,10 @@ impl AppState {
             executions: ExecutionSlots::new(config.limits.max_concurrent),
             answers: BudgetPool::new(config.limits.answer_pool_bytes()),
             answer_shares: AnswerShares::new(config.limits.answer_share_bytes()),
+            bodies: BudgetPool::new(
+                crate::graphql::http::MAX_BODY_BYTES.saturating_mul(config.limits.max_concurrent),
+            ),
+            body_shares: AnswerShares::new(crate::graphql::http::MAX_BODY_BYTES.saturating_mul(2)),
             refusals: Refusals::new(config.limits.max_refusals_per_minute),
             sockets: SocketRegistry::new(
                 config.limits.ws_max_connections,
@@ -283,6 +290,17 @@ impl Shared {
     /// The budget of one GraphQL answer for `client`: `--graphql-max-response-bytes` of
     /// text built (and four times as much of rows loaded), drawn from the process's pool
     /// and from the client's share of it.
+    /// What a GraphQL request's body may hold while it is read: its own limit, drawn from
+    /// what all bodies being read at once may hold (as many as the execution slots) and
+    /// from the client's share (two bodies), so slow bodies on many connections cannot
+    /// fill the memory (a probe held 1.3 GB with 400 of them).
+    pub fn body_budget(&self, client: &ClientKey) -> ReadBudget {
+        ReadBudget::new(
+            crate::graphql::http::MAX_BODY_BYTES,
+            vec![self.bodies.clone(), self.body_shares.of(client)],
+        )
+    }
+
     pub fn answer_budget(&self, client: &ClientKey) -> ReadBudget {
         ReadBudget::new(
             self.config.limits.max_response_bytes,

@@ -14,6 +14,7 @@ pub use execution::VERIFIED_HEADER;
 mod refusals;
 mod report;
 mod request;
+pub(crate) use self::request::MAX_BODY_BYTES;
 mod response;
 
 use std::net::SocketAddr;
@@ -63,7 +64,8 @@ pub async fn post(
         Ok(admitted) => admitted,
         Err(refused) => return refused,
     };
-    let read = request::from_body(&headers, body, state.config.limits.max_tokens).await;
+    let budget = state.body_budget(&client);
+    let read = request::from_body(&headers, body, budget, state.config.limits.max_tokens).await;
     run(&state, &headers, client, media, read, Method::POST).await
 }
 

@@ -9,7 +9,8 @@ use gazette_domain::ClientKey;
 use super::response::{MediaType, request_error};
 use crate::state::AppState;
 
-/// A request that cannot be read, counted as a refusal of its client.
+/// A request that cannot be read, counted as a refusal of its client (unless the server
+/// was too busy to read it).
 pub(super) fn unreadable(
     state: &AppState,
     client: &ClientKey,
@@ -18,7 +19,9 @@ pub(super) fn unreadable(
     status: StatusCode,
     message: &str,
 ) -> Response {
-    count_refusal(state, client, headers);
+    if status.is_client_error() {
+        count_refusal(state, client, headers);
+    }
     request_error(media, status, message)
 }
 
