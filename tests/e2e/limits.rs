@@ -605,3 +605,60 @@ async fn a_body_that_never_arrives_counts_as_a_refusal() {
     assert_eq!(penalised.status(), StatusCode::TOO_MANY_REQUESTS);
     app.stop().await;
 }
+
+/// When large bodies from a few addresses fill what all bodies being read may hold, small
+/// requests are still read and answered (a probe locked every POST out from eight
+/// addresses): only what a body holds past its first 64 KiB is charged.
+#[tokio::test]
+async fn small_bodies_are_read_while_large_ones_fill_the_pool() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpSocket, TcpStream};
+    // One execution slot: the pool holds one largest body (2 MiB).
+    let app = TestApp::spawn_api_only_with(&["--graphql-max-concurrent", "1"]).await;
+    let address: std::net::SocketAddr = app
+        .base_url
+        .trim_start_matches("http://")
+        .parse()
+        .expect("the API's address");
+    let large_from = |source: [u8; 4]| async move {
+        let socket = TcpSocket::new_v4().expect("socket");
+        socket
+            .bind((std::net::Ipv4Addr::from(source), 0).into())
+            .expect("bind");
+        let mut stream: TcpStream = socket.connect(address).await.expect("connect");
+        stream
+            .write_all(b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2097000\r\n\r\n")
+            .await
+            .expect("head");
+        stream
+            .write_all(&vec![b' '; 2_096_000])
+            .await
+            .expect("all but the end of the body");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        stream
+    };
+    let held = large_from([127, 0, 0, 11]).await;
+    // Another large body finds the pool full.
+    let mut second = large_from([127, 0, 0, 12]).await;
+    let mut answer = vec![0u8; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(10), second.read(&mut answer))
+        .await
+        .expect("an answer")
+        .expect("read");
+    let answer = String::from_utf8_lossy(&answer[..read]);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    // A mutation-sized request (10 KB) from yet another address is read and answered.
+    let query = format!("{{ __typename }}{}", " ".repeat(10_000));
+    let served = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 14]))
+        .build()
+        .expect("client")
+        .post(app.url("/graphql"))
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(served.status(), StatusCode::OK);
+    drop(held);
+    app.stop().await;
+}

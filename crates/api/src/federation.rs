@@ -5,7 +5,7 @@
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, OriginalUri, Path, Query, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, OriginalUri, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -18,6 +18,7 @@ use gazette_store::{ReadBudget, Reader, StoreError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::bodies::BodyRefused;
 use crate::state::AppState;
 
 const ACTIVITY_JSON: &str = "application/activity+json";
@@ -359,6 +360,7 @@ async fn followers(
 /// The inbox (the actor's and the shared one): a signed activity, verified and acted on.
 async fn receive(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     OriginalUri(uri): OriginalUri,
     method: Method,
     headers: HeaderMap,
@@ -374,17 +376,36 @@ async fn receive(
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<usize>().ok())
         .is_some_and(|length| length > INBOX_BODY_LIMIT);
-    let body = match too_large {
-        true => None,
-        false => axum::body::to_bytes(body, INBOX_BODY_LIMIT).await.ok(),
+    let client = crate::client::client_key(&headers, peer, state.config.trusted_proxy_hops);
+    let read = match too_large {
+        true => Err(BodyRefused::TooLarge),
+        false => crate::bodies::read(body, INBOX_BODY_LIMIT, &state.body_budget(&client)).await,
     };
-    let Some(body) = body else {
-        count("refused");
-        return (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("An activity may have at most {INBOX_BODY_LIMIT} bytes.\n"),
-        )
-            .into_response();
+    let body = match read {
+        Ok(body) => body,
+        Err(refused) => {
+            count("refused");
+            let (status, sentence) = match refused {
+                BodyRefused::TooLarge => (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("An activity may have at most {INBOX_BODY_LIMIT} bytes."),
+                ),
+                BodyRefused::Busy => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Too many large requests are being read: try again in a few seconds."
+                        .to_owned(),
+                ),
+                BodyRefused::TimedOut => (
+                    StatusCode::REQUEST_TIMEOUT,
+                    "The activity did not arrive in time.".to_owned(),
+                ),
+                BodyRefused::Broken => (
+                    StatusCode::BAD_REQUEST,
+                    "The activity could not be read to its end.".to_owned(),
+                ),
+            };
+            return (status, format!("{sentence}\n")).into_response();
+        }
     };
     // Signatures name the inbox as the sender addressed it: under the public URL.
     let prefix = url::Url::parse(&federation.site.public_url)

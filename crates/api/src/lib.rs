@@ -2,6 +2,7 @@
 //! playground (served from our own copy of its assets), the generated feeds, and health.
 
 mod auth;
+mod bodies;
 mod client;
 mod conditional;
 mod events;

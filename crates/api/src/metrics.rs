@@ -41,10 +41,11 @@ pub async fn serve(
     scrape: Scrape,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // A scraper or two: few connections, with the same header timeout as the API's.
+    // A scraper or two: few connections, with the same header timeout as the API's, and
+    // a few per address so that one cannot hold them all.
     let limits = crate::listener::ConnectionLimits {
         total: 64,
-        per_client: None,
+        per_client: Some(4),
     };
     crate::listener::serve(
         listener,

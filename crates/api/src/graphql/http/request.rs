@@ -3,18 +3,15 @@
 //! its size and its number of JSON values checked first (a list of a million zeros is 2 MB
 //! of text and hundreds of MB once parsed).
 
-use async_graphql::futures_util::TryStreamExt;
 use axum::body::Body;
 use axum::extract::Query;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
-use gazette_store::{BudgetExceeded, ReadBudget};
+use gazette_store::ReadBudget;
 use serde::Deserialize;
 use serde_json::Value;
 
 /// The largest request body: a 256 KiB post body, JSON-escaped, with room to spare.
 pub(crate) const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
-/// How long a body may take to arrive: less than the request timeout (30 s).
-const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// A request's parameters, from the JSON body or the query string.
 #[derive(Debug, Default)]
@@ -88,50 +85,32 @@ pub(super) fn from_query_string(uri: &Uri, max_values: usize) -> Result<Params, 
     })
 }
 
-/// The body's bytes, each chunk charged to `budget` as it arrives (its limit is
-/// [`MAX_BODY_BYTES`]; its pools are what all bodies being read at once, and one client's,
-/// may hold): 413 past the limit, 503 when the pools are full.
+/// The body's bytes ([`crate::bodies::read`]), or the answer to a client whose body was not
+/// read.
 async fn read_within(body: Body, budget: &ReadBudget) -> Result<Vec<u8>, Unreadable> {
-    let too_large = || {
-        Unreadable(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("The request body is larger than {MAX_BODY_BYTES} bytes: send less at once."),
-        )
-    };
-    let reading = async {
-        let mut chunks = std::pin::pin!(body.into_data_stream());
-        let mut bytes = Vec::new();
-        while let Some(chunk) = chunks.try_next().await.map_err(|_| {
-            Unreadable(
-                StatusCode::BAD_REQUEST,
-                "The request body could not be read to its end.".to_owned(),
-            )
-        })? {
-            match budget.charge_built(chunk.len()) {
-                Ok(()) => bytes.extend_from_slice(&chunk),
-                Err(BudgetExceeded::Answer { .. }) => return Err(too_large()),
-                Err(BudgetExceeded::Pool { .. }) => {
-                    return Err(Unreadable(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "The server is reading as many large requests as it takes at once: try again in a few seconds.".to_owned(),
-                    ));
-                }
-            }
-        }
-        Ok(bytes)
-    };
-    // Within the handler's own time, so that a body trickled past it is a refusal of its
-    // client (the request timeout's 408 would drop the handler before it could count one).
-    tokio::time::timeout(BODY_READ_TIMEOUT, reading)
+    use crate::bodies::BodyRefused;
+    crate::bodies::read(body, MAX_BODY_BYTES, budget)
         .await
-        .unwrap_or_else(|_| {
-            Err(Unreadable(
+        .map_err(|refused| match refused {
+            BodyRefused::TooLarge => Unreadable(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("The request body is larger than {MAX_BODY_BYTES} bytes: send less at once."),
+            ),
+            BodyRefused::Busy => Unreadable(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The server is reading as many large requests as it takes at once: try again in a few seconds.".to_owned(),
+            ),
+            BodyRefused::TimedOut => Unreadable(
                 StatusCode::REQUEST_TIMEOUT,
                 format!(
                     "The request body did not arrive within {} seconds.",
-                    BODY_READ_TIMEOUT.as_secs()
+                    crate::bodies::READ_TIMEOUT.as_secs()
                 ),
-            ))
+            ),
+            BodyRefused::Broken => Unreadable(
+                StatusCode::BAD_REQUEST,
+                "The request body could not be read to its end.".to_owned(),
+            ),
         })
 }
 
