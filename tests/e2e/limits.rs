@@ -398,6 +398,21 @@ async fn statements_that_run_too_long_are_stopped() {
     app.stop().await;
 }
 
+/// A connection to `app` from the loopback address `source` (127.0.0.0/8 are all this
+/// machine's, each a client address of its own).
+async fn connect_from(app: &TestApp, source: [u8; 4]) -> tokio::net::TcpStream {
+    let address: std::net::SocketAddr = app
+        .base_url
+        .trim_start_matches("http://")
+        .parse()
+        .expect("the API's address");
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind((std::net::Ipv4Addr::from(source), 0).into())
+        .expect("bind a loopback source");
+    socket.connect(address).await.expect("connect")
+}
+
 /// Connections are bounded (found by a probe that held 3,700 silent, half-sent and idle
 /// connections from one address for as long as it liked, and could hold every file
 /// descriptor): one address may keep `--http-max-connections-per-client` open, past which
@@ -407,20 +422,9 @@ async fn statements_that_run_too_long_are_stopped() {
 #[tokio::test]
 async fn connections_are_capped_per_address_and_silent_ones_closed() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::{TcpSocket, TcpStream};
+    use tokio::net::TcpStream;
     let app = TestApp::spawn_api_only_with(&["--http-max-connections-per-client", "4"]).await;
-    let address: std::net::SocketAddr = app
-        .base_url
-        .trim_start_matches("http://")
-        .parse()
-        .expect("the API's address");
-    let connect_from = |source: [u8; 4]| async move {
-        let socket = TcpSocket::new_v4().expect("socket");
-        socket
-            .bind((std::net::Ipv4Addr::from(source), 0).into())
-            .expect("bind a loopback source");
-        socket.connect(address).await.expect("connect")
-    };
+    let connect_from = |source: [u8; 4]| connect_from(&app, source);
     // Whether the server closed `stream` (end of stream, or a reset) within `wait`.
     async fn closed_within(stream: &mut TcpStream, wait: Duration) -> bool {
         let mut byte = [0u8; 1];
@@ -489,20 +493,9 @@ async fn connections_are_capped_per_address_and_silent_ones_closed() {
 #[tokio::test]
 async fn bodies_being_read_are_bounded_per_address() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::{TcpSocket, TcpStream};
+    use tokio::net::TcpStream;
     let app = TestApp::spawn_api_only().await;
-    let address: std::net::SocketAddr = app
-        .base_url
-        .trim_start_matches("http://")
-        .parse()
-        .expect("the API's address");
-    let connect_from = |source: [u8; 4]| async move {
-        let socket = TcpSocket::new_v4().expect("socket");
-        socket
-            .bind((std::net::Ipv4Addr::from(source), 0).into())
-            .expect("bind a loopback source");
-        socket.connect(address).await.expect("connect")
-    };
+    let connect_from = |source: [u8; 4]| connect_from(&app, source);
     const DECLARED: usize = 2_000_000;
     // A body of DECLARED bytes, of which `sent` are sent now.
     async fn start_body(stream: &mut TcpStream, sent: usize) {
@@ -612,20 +605,11 @@ async fn a_body_that_never_arrives_counts_as_a_refusal() {
 #[tokio::test]
 async fn small_bodies_are_read_while_large_ones_fill_the_pool() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::{TcpSocket, TcpStream};
     // One execution slot: the pool holds one largest body (2 MiB).
     let app = TestApp::spawn_api_only_with(&["--graphql-max-concurrent", "1"]).await;
-    let address: std::net::SocketAddr = app
-        .base_url
-        .trim_start_matches("http://")
-        .parse()
-        .expect("the API's address");
+    let shared = &app;
     let large_from = |source: [u8; 4]| async move {
-        let socket = TcpSocket::new_v4().expect("socket");
-        socket
-            .bind((std::net::Ipv4Addr::from(source), 0).into())
-            .expect("bind");
-        let mut stream: TcpStream = socket.connect(address).await.expect("connect");
+        let mut stream = connect_from(shared, source).await;
         stream
             .write_all(b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2097000\r\n\r\n")
             .await
