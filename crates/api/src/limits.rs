@@ -199,20 +199,21 @@ pub enum SocketRefusal {
 }
 
 #[derive(Default)]
-struct SocketCounts {
+struct Counts {
     total: usize,
     per_client: HashMap<ClientKey, usize>,
 }
 
-/// The open WebSockets of this process.
+/// Things open at once (WebSockets, connections), counted in all and per client, each
+/// until its [`Place`] drops.
 #[derive(Clone)]
-pub struct SocketRegistry {
-    counts: Arc<Mutex<SocketCounts>>,
+pub struct Places {
+    counts: Arc<Mutex<Counts>>,
     max_total: usize,
     max_per_client: usize,
 }
 
-impl SocketRegistry {
+impl Places {
     pub fn new(max_total: usize, max_per_client: usize) -> Self {
         Self {
             counts: Arc::default(),
@@ -221,9 +222,8 @@ impl SocketRegistry {
         }
     }
 
-    /// Counts a new socket of `client`, or says why it may not open. The socket counts
-    /// until the guard drops.
-    pub fn open(&self, client: ClientKey) -> Result<SocketGuard, SocketRefusal> {
+    /// Counts a new one of `client`, or says why it may not open.
+    pub fn enter(&self, client: ClientKey) -> Result<Place, SocketRefusal> {
         let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
         if counts.total >= self.max_total {
             return Err(SocketRefusal::ProcessFull);
@@ -234,23 +234,21 @@ impl SocketRegistry {
         }
         *of_client += 1;
         counts.total += 1;
-        gazette_metrics::metrics().websocket_connections.inc();
-        Ok(SocketGuard {
+        Ok(Place {
             counts: self.counts.clone(),
             client,
         })
     }
 }
 
-/// One open WebSocket, counted until dropped.
-pub struct SocketGuard {
-    counts: Arc<Mutex<SocketCounts>>,
+/// One thing open, counted until dropped.
+pub struct Place {
+    counts: Arc<Mutex<Counts>>,
     client: ClientKey,
 }
 
-impl Drop for SocketGuard {
+impl Drop for Place {
     fn drop(&mut self) {
-        gazette_metrics::metrics().websocket_connections.dec();
         let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
         counts.total = counts.total.saturating_sub(1);
         if let Some(of_client) = counts.per_client.get_mut(&self.client) {
@@ -259,6 +257,35 @@ impl Drop for SocketGuard {
                 counts.per_client.remove(&self.client);
             }
         }
+    }
+}
+
+/// The open WebSockets of this process.
+#[derive(Clone)]
+pub struct SocketRegistry(Places);
+
+impl SocketRegistry {
+    pub fn new(max_total: usize, max_per_client: usize) -> Self {
+        Self(Places::new(max_total, max_per_client))
+    }
+
+    /// Counts a new socket of `client`, or says why it may not open. The socket counts
+    /// until the guard drops.
+    pub fn open(&self, client: ClientKey) -> Result<SocketGuard, SocketRefusal> {
+        let place = self.0.enter(client)?;
+        gazette_metrics::metrics().websocket_connections.inc();
+        Ok(SocketGuard { _place: place })
+    }
+}
+
+/// One open WebSocket, counted until dropped.
+pub struct SocketGuard {
+    _place: Place,
+}
+
+impl Drop for SocketGuard {
+    fn drop(&mut self) {
+        gazette_metrics::metrics().websocket_connections.dec();
     }
 }
 

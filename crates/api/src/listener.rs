@@ -11,11 +11,9 @@
 //! WebSocket leaves these counts for the sockets' own caps (`--ws-max-connections`, and
 //! per client).
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::Router;
@@ -29,6 +27,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tower_service::Service;
 
+use crate::limits::Places;
+
 /// How long a connection may take to send a request's headers, and how long an idle
 /// keep-alive connection is kept.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(15);
@@ -41,50 +41,6 @@ pub struct ConnectionLimits {
     /// From one address (an IPv6 /64); not applied behind a trusted proxy, whose address
     /// every connection has.
     pub per_client: Option<usize>,
-}
-
-/// Open connections, in all and by client.
-#[derive(Debug, Default)]
-struct Open {
-    total: usize,
-    by_client: HashMap<ClientKey, usize>,
-}
-
-/// A connection's place among the open ones, given back when it closes.
-struct Place {
-    open: Arc<Mutex<Open>>,
-    client: ClientKey,
-}
-
-impl Drop for Place {
-    fn drop(&mut self) {
-        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        open.total = open.total.saturating_sub(1);
-        if let Some(count) = open.by_client.get_mut(&self.client) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                open.by_client.remove(&self.client);
-            }
-        }
-    }
-}
-
-/// A place for a new connection from `client`, or `None` when a cap is reached.
-fn enter(open: &Arc<Mutex<Open>>, limits: ConnectionLimits, client: ClientKey) -> Option<Place> {
-    let mut counts = open.lock().unwrap_or_else(PoisonError::into_inner);
-    if counts.total >= limits.total {
-        return None;
-    }
-    let from_client = counts.by_client.get(&client).copied().unwrap_or(0);
-    if limits.per_client.is_some_and(|most| from_client >= most) {
-        return None;
-    }
-    counts.total += 1;
-    *counts.by_client.entry(client.clone()).or_default() += 1;
-    Some(Place {
-        open: Arc::clone(open),
-        client,
-    })
 }
 
 /// Serves `app` on `listener` until `shutdown` completes; then connections finish their
@@ -101,7 +57,7 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
         .keep_alive(true);
-    let open = Arc::new(Mutex::new(Open::default()));
+    let open = Places::new(limits.total, limits.per_client.unwrap_or(usize::MAX));
     // Told to stop, each connection finishes the request it is on; the last one to end
     // closes `all_ended`.
     let (stop, stopping) = watch::channel(false);
@@ -121,7 +77,7 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let Some(place) = enter(&open, limits, ClientKey::from_ip(peer.ip())) else {
+        let Ok(place) = open.enter(ClientKey::from_ip(peer.ip())) else {
             tracing::debug!(%peer, "too many connections: closed at once");
             drop(stream);
             continue;
@@ -191,34 +147,17 @@ mod tests {
 
     #[test]
     fn places_are_capped_per_client_and_in_all_and_given_back() {
-        let open = Arc::new(Mutex::new(Open::default()));
-        let limits = ConnectionLimits {
-            total: 3,
-            per_client: Some(2),
-        };
-        let first = enter(&open, limits, client("192.0.2.1")).expect("a place");
-        let _second = enter(&open, limits, client("192.0.2.1")).expect("a place");
-        assert!(
-            enter(&open, limits, client("192.0.2.1")).is_none(),
-            "per client"
-        );
-        let _other = enter(&open, limits, client("192.0.2.2")).expect("another client");
-        assert!(
-            enter(&open, limits, client("192.0.2.3")).is_none(),
-            "in all"
-        );
+        let open = Places::new(3, 2);
+        let first = open.enter(client("192.0.2.1")).expect("a place");
+        let _second = open.enter(client("192.0.2.1")).expect("a place");
+        assert!(open.enter(client("192.0.2.1")).is_err(), "per client");
+        let _other = open.enter(client("192.0.2.2")).expect("another client");
+        assert!(open.enter(client("192.0.2.3")).is_err(), "in all");
         drop(first);
-        assert!(
-            enter(&open, limits, client("192.0.2.1")).is_some(),
-            "given back"
-        );
-        let behind_proxy = ConnectionLimits {
-            total: 10,
-            per_client: None,
-        };
-        let open = Arc::new(Mutex::new(Open::default()));
-        let places: Vec<Place> = (0..10)
-            .filter_map(|_| enter(&open, behind_proxy, client("192.0.2.9")))
+        assert!(open.enter(client("192.0.2.1")).is_ok(), "given back");
+        let behind_proxy = Places::new(10, usize::MAX);
+        let places: Vec<crate::limits::Place> = (0..10)
+            .filter_map(|_| behind_proxy.enter(client("192.0.2.9")).ok())
             .collect();
         assert_eq!(places.len(), 10);
     }
