@@ -646,3 +646,181 @@ async fn small_bodies_are_read_while_large_ones_fill_the_pool() {
     drop(held);
     app.stop().await;
 }
+
+/// A connection from `source` that takes at most a few KiB into its receive buffer: a
+/// client that does not read its answers leaves them with the server.
+async fn slow_reader_from(app: &TestApp, source: [u8; 4]) -> tokio::net::TcpStream {
+    let address: std::net::SocketAddr = app
+        .base_url
+        .trim_start_matches("http://")
+        .parse()
+        .expect("the API's address");
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("a small buffer");
+    socket
+        .bind((std::net::Ipv4Addr::from(source), 0).into())
+        .expect("bind a loopback source");
+    socket.connect(address).await.expect("connect")
+}
+
+/// Answers a client does not read are bounded (a probe held 66 MB with 1,000 unread
+/// answers, and one address may open 128 connections for answers of up to 10 MiB): what
+/// an answer holds past its first 64 KiB counts against the client's share (two whole
+/// answers) until the connection has taken it, an answer past the share is refused `503`,
+/// other clients are served meanwhile, and a connection whose writes make no progress for
+/// 20 s is closed, which gives its share back.
+#[tokio::test]
+async fn answers_a_client_does_not_read_are_bounded_and_given_up_on() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_api_only().await;
+    // One post of about 1 MB: sixteen aliases of its HTML make an answer of 8.4 MB, more
+    // than the kernel's buffers take for a connection that is not read.
+    sqlx::raw_sql(
+        "insert into authors (slug, name) values ('writer', 'Writer'); \
+         insert into posts (author_id, slug, title, body, body_html, status, published_at) \
+         select id, 'big-body', 'Big body', 'Short.', \
+                '<p>' || repeat('All work and no play. ', 24000) || '</p>', 'published', now() \
+         from authors where slug = 'writer'",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("the big post");
+    let fields: String = (0..16)
+        .map(|n| format!("a{n}: post(slug: \"big-body\") {{ bodyHtml }} "))
+        .collect();
+    let body = json!({ "query": format!("{{ {fields}}}") }).to_string();
+    let request = format!(
+        "POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut unread = Vec::new();
+    for _ in 0..2 {
+        let mut stream = slow_reader_from(&app, [127, 0, 0, 1]).await;
+        stream.write_all(request.as_bytes()).await.expect("request");
+        // The answer is built and waits before the next request comes.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        unread.push(stream);
+    }
+    let mut third = slow_reader_from(&app, [127, 0, 0, 1]).await;
+    third.write_all(request.as_bytes()).await.expect("request");
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(30), third.read_to_string(&mut answer))
+        .await
+        .expect("the refusal, before the unread answers are taken")
+        .expect("read");
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("SERVER_BUSY"), "{answer}");
+    assert!(answer.contains("waiting to be read"), "{answer}");
+    // Another address is served the whole answer meanwhile.
+    let other = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .expect("client");
+    let served = other
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(served.status(), StatusCode::OK);
+    let whole = served.bytes().await.expect("the answer").len();
+    assert!(whole > 8_000_000, "{whole} bytes");
+    // The unread connections make no progress: they are closed, the answers cut short.
+    tokio::time::sleep(Duration::from_secs(25)).await;
+    for mut stream in unread {
+        let mut received = Vec::new();
+        let ended = tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                let mut piece = vec![0u8; 65_536];
+                match stream.read(&mut piece).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(read) => received.extend_from_slice(&piece[..read]),
+                }
+            }
+        })
+        .await;
+        assert!(ended.is_ok(), "the stalled connection was closed");
+        assert!(
+            received.len() < whole,
+            "{} of {whole} bytes: the answer was cut short",
+            received.len()
+        );
+    }
+    // Its share given back, the address is served again.
+    let again = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 1]))
+        .build()
+        .expect("client")
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(again.status(), StatusCode::OK);
+    app.stop().await;
+}
+
+/// A page's form is read within the bodies' bounds (axum's `Form` read it outside them,
+/// with no time limit of its own): past its size at once `413`, into a full pool `503`,
+/// and one that never arrives `408` from the form itself, after 20 s.
+#[tokio::test]
+async fn page_forms_are_read_within_the_bodies_bounds() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // One execution slot: the pool holds one largest body (2 MiB).
+    let app = TestApp::spawn_api_only_with(&["--graphql-max-concurrent", "1"]).await;
+    let form_head = |length: usize| {
+        format!(
+            "POST /posts/any/comments HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {length}\r\n\r\n"
+        )
+    };
+    // The whole answer: the server closes a connection whose body it did not read.
+    async fn answer_of(stream: &mut tokio::net::TcpStream) -> String {
+        let mut answer = Vec::new();
+        tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut answer))
+            .await
+            .expect("an answer, then the end of the connection")
+            .expect("read");
+        String::from_utf8_lossy(&answer).into_owned()
+    }
+    let mut too_long = connect_from(&app, [127, 0, 0, 1]).await;
+    too_long
+        .write_all(form_head(200_000).as_bytes())
+        .await
+        .expect("head");
+    let answer = answer_of(&mut too_long).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    // A GraphQL body almost fills the pool; a large form finds it full.
+    let mut large = connect_from(&app, [127, 0, 0, 2]).await;
+    large
+        .write_all(b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2097000\r\n\r\n")
+        .await
+        .expect("head");
+    large
+        .write_all(&vec![b' '; 2_096_000])
+        .await
+        .expect("all but the end of the body");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut form = connect_from(&app, [127, 0, 0, 3]).await;
+    form.write_all(form_head(150_000).as_bytes())
+        .await
+        .expect("head");
+    form.write_all(&vec![b'a'; 140_000])
+        .await
+        .expect("most of the form");
+    let answer = answer_of(&mut form).await;
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("Send the form again"), "{answer}");
+    drop(large);
+    // A form that never arrives is answered by the form, not the request timeout (30 s).
+    let mut trickled = connect_from(&app, [127, 0, 0, 4]).await;
+    trickled
+        .write_all(format!("{}name=", form_head(100)).as_bytes())
+        .await
+        .expect("part of a form");
+    let answer = answer_of(&mut trickled).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("did not arrive in time"), "{answer}");
+    app.stop().await;
+}

@@ -22,6 +22,7 @@ mod pages;
 mod router;
 mod sitemap;
 mod state;
+mod unsent;
 
 pub use gazette_domain::commenting::{CommentPolicy, Moderation};
 pub use router::{router, serve};

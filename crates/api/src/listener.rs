@@ -7,13 +7,18 @@
 //! Here each connection is HTTP/1.1 (WebSocket upgrades included), must send a request's
 //! headers within [`HEADER_READ_TIMEOUT`] (idle keep-alive connections too), and counts
 //! against a process-wide cap and, when clients connect directly, a per-address one:
-//! past either it is closed as soon as it is accepted. A connection upgraded to a
+//! past either it is closed as soon as it is accepted. A connection whose writes make no
+//! progress for [`WRITE_STALL_TIMEOUT`] (a client that does not read its answers) is
+//! closed, and what its answer held is freed (see [`crate::unsent`]). A connection upgraded to a
 //! WebSocket leaves these counts for the sockets' own caps (`--ws-max-connections`, and
 //! per client).
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
@@ -23,6 +28,7 @@ use gazette_domain::ClientKey;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tower_service::Service;
@@ -32,6 +38,15 @@ use crate::limits::Places;
 /// How long a connection may take to send a request's headers, and how long an idle
 /// keep-alive connection is kept.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How long a connection's writes may make no progress: its client reads nothing while
+/// the kernel's buffers for it are full.
+pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// hyper's buffer per connection, for a request's head as it is read and for an answer's
+/// pieces waiting to be written (its default is 408 KiB): what a client that reads nothing
+/// holds, besides the kernel's buffers.
+const CONNECTION_BUFFER_BYTES: usize = 64 * 1024;
 
 /// How many connections may be open at once.
 #[derive(Debug, Clone, Copy)]
@@ -56,6 +71,7 @@ pub async fn serve(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(CONNECTION_BUFFER_BYTES)
         .keep_alive(true);
     let open = Places::new(limits.total, limits.per_client.unwrap_or(usize::MAX));
     // Told to stop, each connection finishes the request it is on; the last one to end
@@ -86,7 +102,10 @@ pub async fn serve(
             tracing::debug!(%error, "cannot set TCP_NODELAY");
         }
         let connection = builder
-            .serve_connection(TokioIo::new(stream), with_peer(app.clone(), peer))
+            .serve_connection(
+                TokioIo::new(WriteStall::new(stream)),
+                with_peer(app.clone(), peer),
+            )
             .with_upgrades();
         let (mut stopping, still_open) = (stopping.clone(), still_open.clone());
         tokio::spawn(async move {
@@ -135,6 +154,84 @@ fn with_peer(
         let mut app = app.clone();
         async move { app.call(request).await }
     })
+}
+
+/// A stream whose writes fail with `TimedOut` once they have waited [`WRITE_STALL_TIMEOUT`]
+/// without progress; any byte written starts the wait again.
+struct WriteStall<S> {
+    inner: S,
+    stalled_since: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<S> WriteStall<S> {
+    fn new(inner: S) -> Self {
+        Self {
+            inner,
+            stalled_since: None,
+        }
+    }
+
+    /// `poll`'s result, or `TimedOut` when it has been pending for too long.
+    fn watch<T>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        if poll.is_ready() {
+            self.stalled_since = None;
+            return poll;
+        }
+        let stalled = self
+            .stalled_since
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(WRITE_STALL_TIMEOUT)));
+        match stalled.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client read nothing for the write timeout",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for WriteStall<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for WriteStall<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.watch(cx, poll)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.watch(cx, poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.inner).poll_flush(cx);
+        self.watch(cx, poll)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.inner).poll_shutdown(cx);
+        self.watch(cx, poll)
+    }
 }
 
 #[cfg(test)]

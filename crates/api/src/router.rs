@@ -17,11 +17,9 @@ use tower_http::trace::TraceLayer;
 
 use crate::listener::ConnectionLimits;
 use crate::state::{ApiConfig, AppState, CorsOrigins};
-use crate::{federation, feeds, graphiql, graphql, health, metrics, old_links, pages, sitemap};
-
-/// The most a page's form may send: a comment's 10,000 characters, percent-encoded at up
-/// to 12 bytes each, and the other fields.
-const FORM_BODY_LIMIT: usize = 160 * 1024;
+use crate::{
+    federation, feeds, graphiql, graphql, health, metrics, old_links, pages, sitemap, unsent,
+};
 
 /// Every route Gazette serves.
 pub fn router(state: AppState) -> Router {
@@ -48,9 +46,7 @@ pub fn router(state: AppState) -> Router {
         .route("/posts/{slug}", get(pages::post_page))
         .route(
             "/posts/{slug}/comments",
-            get(pages::comment_form_address)
-                .post(pages::submit_comment)
-                .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT)),
+            get(pages::comment_form_address).post(pages::submit_comment),
         )
         .route("/moderation", get(pages::moderation::queue))
         .route(
@@ -70,6 +66,8 @@ pub fn router(state: AppState) -> Router {
         .route("/{year}/{month}/{slug}/", get(old_links::by_month))
         .route("/{year}/{month}/{day}/{slug}/", get(old_links::by_day))
         .merge(federation::routes())
+        // Inside the compression: what is held is the answer as built.
+        .route_layer(middleware::from_fn_with_state(state.clone(), unsent::hold))
         .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -97,12 +95,10 @@ pub fn router(state: AppState) -> Router {
     }
 }
 
-/// A moderation form's route: `GET` on its address leads to the queue, and the form's
-/// body is read up to the forms' limit.
+/// A moderation form's route: `GET` on its address leads to the queue (the form's body is
+/// read within the forms' bounds, `pages::form`).
 fn moderation_form(route: MethodRouter<AppState>) -> MethodRouter<AppState> {
-    route
-        .get(pages::moderation::to_queue)
-        .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
+    route.get(pages::moderation::to_queue)
 }
 
 fn feed_routes() -> Router<AppState> {

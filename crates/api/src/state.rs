@@ -159,6 +159,17 @@ impl Limits {
             .saturating_mul(gazette_store::LOADED_PER_BUILT + 1)
     }
 
+    /// What answers waiting for their clients to read them may hold in all: as much as the
+    /// answers being built.
+    pub fn unsent_pool_bytes(&self) -> usize {
+        self.answer_pool_bytes()
+    }
+
+    /// What one client's unread answers may hold: two whole answers.
+    pub fn unsent_share_bytes(&self) -> usize {
+        self.max_response_bytes.saturating_mul(2)
+    }
+
     /// What bounds one document: `subscription` selects the lower cost limit.
     pub fn document(&self, subscription: bool) -> DocumentLimits {
         let max_cost = match subscription {
@@ -230,6 +241,10 @@ pub struct Shared {
     /// and each client's share of it.
     pub answers: Arc<BudgetPool>,
     pub answer_shares: AnswerShares,
+    /// Answers built and not yet taken by their connections (see [`crate::unsent`]), in all
+    /// and per client.
+    pub unsent: Arc<BudgetPool>,
+    pub unsent_shares: AnswerShares,
     /// The bytes of GraphQL request bodies being read, in all and per client.
     pub bodies: Arc<BudgetPool>,
     pub body_shares: AnswerShares,
@@ -268,6 +283,8 @@ impl AppState {
             executions: ExecutionSlots::new(config.limits.max_concurrent),
             answers: BudgetPool::new(config.limits.answer_pool_bytes()),
             answer_shares: AnswerShares::new(config.limits.answer_share_bytes()),
+            unsent: BudgetPool::new(config.limits.unsent_pool_bytes()),
+            unsent_shares: AnswerShares::new(config.limits.unsent_share_bytes()),
             bodies: BudgetPool::new(
                 crate::graphql::http::MAX_BODY_BYTES.saturating_mul(config.limits.max_concurrent),
             ),
@@ -299,6 +316,12 @@ impl Shared {
             crate::graphql::http::MAX_BODY_BYTES,
             vec![self.bodies.clone(), self.body_shares.of(client)],
         )
+    }
+
+    /// The pools an answer waiting for `client` to read it is held in: the process's and the
+    /// client's share.
+    pub fn unsent_pools(&self, client: &ClientKey) -> Vec<Arc<BudgetPool>> {
+        vec![self.unsent.clone(), self.unsent_shares.of(client)]
     }
 
     pub fn answer_budget(&self, client: &ClientKey) -> ReadBudget {

@@ -56,6 +56,8 @@ pub struct Metrics {
 
     pub http_requests: IntCounterVec,
     pub http_duration: HistogramVec,
+    /// Bytes of large answers built and not yet taken by their connections.
+    pub http_unsent_bytes: IntGauge,
 
     graphql_operations: IntCounterVec,
     pub graphql_duration: HistogramVec,
@@ -203,6 +205,11 @@ impl Metrics {
                 "Time to answer an HTTP request (to the response head), by route pattern.",
                 LATENCY_BUCKETS,
                 &["route"],
+            ),
+            http_unsent_bytes: int_gauge(
+                &r,
+                "gazette_http_unsent_bytes",
+                "Bytes of answers over 64 KiB built and not yet taken by their connections (clients slow to read, or not reading).",
             ),
             graphql_operations: counter_vec(
                 &r,

@@ -6,8 +6,7 @@ use std::collections::HashMap;
 use std::fmt::Write;
 use std::net::SocketAddr;
 
-use axum::extract::rejection::FormRejection;
-use axum::extract::{ConnectInfo, Form, Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
@@ -19,6 +18,7 @@ use gazette_store::posts::{self, Post, PostColumns};
 use gazette_store::{ReadBudget, Reader};
 use serde::Deserialize;
 
+use super::form::{FormRefused, PageForm};
 use super::{PageOutcome, html_error, html_response, render_post, unavailable};
 use crate::client::client_key;
 use crate::html::escape;
@@ -311,7 +311,7 @@ pub async fn submit(
     Path(slug): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    form: Result<Form<Fields>, FormRejection>,
+    form: Result<PageForm<Fields>, FormRefused>,
 ) -> Response {
     if !super::from_this_site(&state, &headers) {
         return html_error(
@@ -321,13 +321,24 @@ pub async fn submit(
             "Comments are taken from the form on this site's own post pages. This one was sent from another site, so it was not taken.",
         );
     }
-    let Ok(Form(sent)) = form else {
-        return html_error(
-            &state,
-            StatusCode::BAD_REQUEST,
-            "The form could not be read",
-            "Nothing was posted: send your comment with the form under the post.",
-        );
+    let sent = match form {
+        Ok(PageForm(sent)) => sent,
+        Err(FormRefused::Unreadable) => {
+            return html_error(
+                &state,
+                StatusCode::BAD_REQUEST,
+                "The form could not be read",
+                "Nothing was posted: send your comment with the form under the post.",
+            );
+        }
+        Err(refused) => {
+            return html_error(
+                &state,
+                refused.status(),
+                "The form could not be read",
+                refused.sentence(),
+            );
+        }
     };
     let post = match posts::find_visible_by_slug(
         &state.pool,

@@ -4,6 +4,7 @@
 //! sites with their own front end point `--public-url` at it instead (docs/pages.md).
 
 mod comment_form;
+mod form;
 pub mod moderation;
 
 use std::fmt::Write;

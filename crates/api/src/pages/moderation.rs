@@ -6,8 +6,8 @@
 
 use std::fmt::Write;
 
-use axum::extract::rejection::{FormRejection, QueryRejection};
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
@@ -19,6 +19,7 @@ use gazette_store::tokens::{Role, TokenOwner};
 use gazette_store::{StoreError, authors, sessions, tokens};
 use serde::Deserialize;
 
+use super::form::{FormRefused, PageForm};
 use super::{document, from_this_site, html_response, unavailable};
 use crate::html::escape;
 use crate::state::AppState;
@@ -219,12 +220,17 @@ pub struct SignInFields {
 pub async fn sign_in(
     State(state): State<AppState>,
     headers: HeaderMap,
-    form: Result<Form<SignInFields>, FormRejection>,
+    form: Result<PageForm<SignInFields>, FormRefused>,
 ) -> Response {
     if !from_this_site(&state, &headers) {
         return forged(&state);
     }
-    let token = form.map(|Form(fields)| fields.token).unwrap_or_default();
+    if let Some(response) = not_read(&state, &form) {
+        return response;
+    }
+    let token = form
+        .map(|PageForm(fields)| fields.token)
+        .unwrap_or_default();
     let token = token.trim();
     if token.is_empty() {
         return sign_in_page(&state, StatusCode::BAD_REQUEST, Some("Enter an API token."));
@@ -262,8 +268,11 @@ pub struct ActionFields {
 pub async fn sign_out(
     State(state): State<AppState>,
     headers: HeaderMap,
-    form: Result<Form<ActionFields>, FormRejection>,
+    form: Result<PageForm<ActionFields>, FormRefused>,
 ) -> Response {
+    if let Some(response) = not_read(&state, &form) {
+        return response;
+    }
     let secret = match checked_session(&state, &headers, form.as_ref().ok()).await {
         Ok((secret, _)) => secret,
         Err(response) => return *response,
@@ -279,8 +288,11 @@ pub async fn act(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    form: Result<Form<ActionFields>, FormRejection>,
+    form: Result<PageForm<ActionFields>, FormRefused>,
 ) -> Response {
+    if let Some(response) = not_read(&state, &form) {
+        return response;
+    }
     let owner = match checked_session(&state, &headers, form.as_ref().ok()).await {
         Ok((_, owner)) => owner,
         Err(response) => return *response,
@@ -291,7 +303,9 @@ pub async fn act(
             &DomainError::not_found("There is no comment with this id."),
         );
     };
-    let action = form.map(|Form(fields)| fields.action).unwrap_or_default();
+    let action = form
+        .map(|PageForm(fields)| fields.action)
+        .unwrap_or_default();
     let viewer = Viewer::Token(owner);
     let (done, result) = match action.as_str() {
         "approve" => (
@@ -325,7 +339,7 @@ pub async fn act(
 async fn checked_session(
     state: &AppState,
     headers: &HeaderMap,
-    fields: Option<&Form<ActionFields>>,
+    fields: Option<&PageForm<ActionFields>>,
 ) -> Result<(String, TokenOwner), Box<Response>> {
     if !from_this_site(state, headers) {
         return Err(Box::new(forged(state)));
@@ -344,7 +358,7 @@ async fn checked_session(
         Err(error) => return Err(Box::new(unavailable(&error))),
     };
     let token = fields
-        .map(|Form(fields)| fields.form_token.as_str())
+        .map(|PageForm(fields)| fields.form_token.as_str())
         .unwrap_or_default();
     if !check_moderation_form_token(&state.config.commenting.edit_tokens, &secret, token) {
         return Err(Box::new(forged(state)));
@@ -441,6 +455,21 @@ fn sign_in_page(state: &AppState, status: StatusCode, problem: Option<&str>) -> 
 }
 
 /// A form not sent from this site's moderation page (or without its token).
+/// A form not read because of its size, the time it took, or a busy server: said so,
+/// rather than taken for an empty one; `None` for a form that was read, or could not be
+/// parsed (checked as empty).
+fn not_read<T>(state: &AppState, form: &Result<PageForm<T>, FormRefused>) -> Option<Response> {
+    match form {
+        Err(refused) if *refused != FormRefused::Unreadable => Some(private(super::html_error(
+            state,
+            refused.status(),
+            "The form could not be read",
+            refused.sentence(),
+        ))),
+        _ => None,
+    }
+}
+
 fn forged(state: &AppState) -> Response {
     private(super::html_error(
         state,
