@@ -726,8 +726,42 @@ async fn answers_a_client_does_not_read_are_bounded_and_given_up_on() {
     assert_eq!(served.status(), StatusCode::OK);
     let whole = served.bytes().await.expect("the answer").len();
     assert!(whole > 8_000_000, "{whole} bytes");
+    // A client that reads slowly (32 KB/s for 24 s, after a fast start that lets the
+    // kernel's buffer grow) makes progress all along, and gets its answer whole: before
+    // the kernel was told to keep little unsent, it saw no progress and was cut off.
+    let slow_reader = async {
+        let mut stream = slow_reader_from(&app, [127, 0, 0, 3]).await;
+        stream.write_all(request.as_bytes()).await.expect("request");
+        let mut received = Vec::new();
+        let mut piece = vec![0u8; 16_384];
+        let slow_from = tokio::time::Instant::now() + Duration::from_secs(2);
+        let fast_again = slow_from + Duration::from_secs(24);
+        loop {
+            let now = tokio::time::Instant::now();
+            if received.len() >= 1_500_000 && now < fast_again {
+                tokio::time::sleep_until(slow_from.max(now + Duration::from_millis(500))).await;
+            }
+            match stream.read(&mut piece).await.expect("read") {
+                0 => break,
+                read => received.extend_from_slice(&piece[..read]),
+            }
+        }
+        received
+    };
     // The unread connections make no progress: they are closed, the answers cut short.
-    tokio::time::sleep(Duration::from_secs(25)).await;
+    let ((), slowly) = tokio::join!(tokio::time::sleep(Duration::from_secs(25)), slow_reader);
+    let head_end = slowly
+        .windows(4)
+        .position(|end| end == b"\r\n\r\n")
+        .expect("a head")
+        + 4;
+    let head = String::from_utf8_lossy(&slowly[..head_end]).to_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(
+        head.contains(&format!("content-length: {}\r\n", slowly.len() - head_end)),
+        "{head}: {} bytes of body came to the slow reader",
+        slowly.len() - head_end
+    );
     for mut stream in unread {
         let mut received = Vec::new();
         let ended = tokio::time::timeout(Duration::from_secs(20), async {

@@ -43,10 +43,19 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(15);
 /// the kernel's buffers for it are full.
 pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// hyper's buffer per connection, for a request's head as it is read and for an answer's
-/// pieces waiting to be written (its default is 408 KiB): what a client that reads nothing
-/// holds, besides the kernel's buffers.
-const CONNECTION_BUFFER_BYTES: usize = 64 * 1024;
+/// hyper's buffer per connection: a request's head must fit in it (hyper takes URIs of
+/// up to 64 KiB, a GraphQL query in a GET's URL; the other headers get as much again),
+/// and an answer's pieces wait in it to be written. hyper's default is 408 KiB, held by
+/// every client that reads nothing.
+pub const CONNECTION_BUFFER_BYTES: usize = 128 * 1024;
+
+/// How much of an answer the kernel may hold unsent for a connection (`TCP_NOTSENT_LOWAT`).
+/// Without it the kernel takes up to 4 MiB (`tcp_wmem`) and says the socket is writable
+/// again only once a third of that is gone: a client reading 32 KB/s made no progress the
+/// write timeout could see, and was cut off. With it, a client reading faster than about
+/// 6 KB/s makes progress within the timeout, and one that reads nothing holds 128 KiB of
+/// the kernel's memory, not 4 MiB.
+const UNSENT_LOW_WATER: u32 = 128 * 1024;
 
 /// How many connections may be open at once.
 #[derive(Debug, Clone, Copy)]
@@ -100,6 +109,11 @@ pub async fn serve(
         };
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if let Err(error) = socket2::SockRef::from(&stream).set_tcp_notsent_lowat(UNSENT_LOW_WATER)
+        {
+            tracing::debug!(%error, "cannot set TCP_NOTSENT_LOWAT");
         }
         let connection = builder
             .serve_connection(

@@ -38,7 +38,6 @@ pub fn router(state: AppState) -> Router {
                 .layer(DefaultBodyLimit::disable()),
         )
         .route("/graphql/ws", get(graphql::ws::subscriptions))
-        .merge(graphiql::routes())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/favicon.ico", get(pages::favicon))
@@ -68,6 +67,8 @@ pub fn router(state: AppState) -> Router {
         .merge(federation::routes())
         // Inside the compression: what is held is the answer as built.
         .route_layer(middleware::from_fn_with_state(state.clone(), unsent::hold))
+        // Static files: the same bytes for everyone, nothing built per request to hold.
+        .merge(graphiql::routes())
         .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

@@ -159,10 +159,11 @@ impl Limits {
             .saturating_mul(gazette_store::LOADED_PER_BUILT + 1)
     }
 
-    /// What answers waiting for their clients to read them may hold in all: as much as the
-    /// answers being built.
+    /// What answers waiting for their clients to read them may hold in all: twelve clients'
+    /// shares, so that a few clients that do not read cannot have every other client's
+    /// large answers refused.
     pub fn unsent_pool_bytes(&self) -> usize {
-        self.answer_pool_bytes()
+        self.unsent_share_bytes().saturating_mul(12)
     }
 
     /// What one client's unread answers may hold: two whole answers.

@@ -6,11 +6,17 @@
 //! Two bounds, besides the connection caps ([`crate::listener`]):
 //! - in time: a connection whose writes make no progress for the listener's write timeout
 //!   is closed, and what it held is freed;
-//! - in bytes: an answer larger than [`UNCHARGED_BYTES`] holds the rest of its size in a
-//!   pool, in all and per client, until the connection has taken the whole of it (the
-//!   kernel and hyper's buffer take what they can; hyper asks for more only as it writes).
-//!   An answer the pools cannot hold is not sent: `503` (`SERVER_BUSY` for GraphQL), which
-//!   frees it at once. Small answers, most of them, are never charged.
+//! - in bytes: an answer larger than [`UNCHARGED_BYTES`] holds what it costs in a pool, in
+//!   all and per client, until the connection has taken the whole of it (the kernel and
+//!   hyper's buffer take what they can; hyper asks for more only as it writes). What it
+//!   costs: its own size, the copies waiting in hyper's buffer, and, when the client
+//!   accepts a compressed answer, the compressor's state (the compression layer is outside,
+//!   pulling from the answer as hyper writes). An answer the pools cannot hold is not
+//!   sent: `503` (`SERVER_BUSY` for GraphQL), which frees it at once.
+//!
+//! Not charged: small answers (most of them), `HEAD` answers (no body is sent), answers
+//! the response cache shares with every client ([`SharedAnswer`]), and static files and
+//! feeds, which are routed outside this layer.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -19,18 +25,28 @@ use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use gazette_domain::ClientKey;
 use gazette_store::ReadBudget;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 
-use crate::client::client_key;
+use crate::client::client_ip;
+use crate::listener::CONNECTION_BUFFER_BYTES;
 use crate::state::AppState;
 
 /// The part of each answer that is never charged: what most answers take, and about what
 /// the kernel's socket buffer takes at once.
 pub const UNCHARGED_BYTES: usize = 64 * 1024;
+
+/// What a compressor (gzip at its default level, as the compression layer uses) holds
+/// while it compresses one answer: measured about 430 KB per connection.
+const COMPRESSOR_BYTES: usize = 448 * 1024;
+
+/// Set on a response whose body the response cache shares: holding it costs no copy.
+#[derive(Debug, Clone, Copy)]
+pub struct SharedAnswer;
 
 /// The pieces an answer is handed to the connection in: hyper asks for the next one only
 /// when its buffer has room, so a connection that is not read holds its buffer, not the
@@ -40,11 +56,20 @@ const PIECE_BYTES: usize = 16 * 1024;
 /// Middleware: an answer over [`UNCHARGED_BYTES`] is held within the pools (see the module)
 /// or refused.
 pub async fn hold(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if request.method() == Method::HEAD {
+        return next.run(request).await;
+    }
+    let compressed = request
+        .headers()
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .any(|value| value.as_bytes() != b"identity" && !value.is_empty());
+    // The address only: its key is made for the few answers that are charged.
     let client = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(peer)| {
-            client_key(request.headers(), *peer, state.config.trusted_proxy_hops)
+            client_ip(request.headers(), *peer, state.config.trusted_proxy_hops)
         });
     let response = next.run(request).await;
     let size = HttpBody::size_hint(response.body()).exact();
@@ -52,14 +77,14 @@ pub async fn hold(State(state): State<AppState>, request: Request, next: Next) -
         // Streamed answers (WebSocket upgrades) are not buffers built per request.
         return response;
     };
-    let Some(charged) = size
-        .checked_sub(UNCHARGED_BYTES)
-        .filter(|&charged| charged > 0)
-    else {
+    if size <= UNCHARGED_BYTES || response.extensions().get::<SharedAnswer>().is_some() {
         return response;
-    };
-    let pools = match &client {
-        Some(client) => state.unsent_pools(client),
+    }
+    let charged = size
+        .saturating_add(CONNECTION_BUFFER_BYTES + PIECE_BYTES)
+        .saturating_add(if compressed { COMPRESSOR_BYTES } else { 0 });
+    let pools = match client {
+        Some(client) => state.unsent_pools(&ClientKey::from_ip(client)),
         None => vec![state.unsent.clone()],
     };
     let charge = ReadBudget::new(usize::MAX, pools);

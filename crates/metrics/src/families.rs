@@ -209,7 +209,7 @@ impl Metrics {
             http_unsent_bytes: int_gauge(
                 &r,
                 "gazette_http_unsent_bytes",
-                "Bytes of answers over 64 KiB built and not yet taken by their connections (clients slow to read, or not reading).",
+                "What answers over 64 KiB built and not yet taken by their connections cost, in bytes (the answer, hyper's buffer, a compressor): clients slow to read, or not reading.",
             ),
             graphql_operations: counter_vec(
                 &r,

@@ -270,6 +270,10 @@ pub async fn sign_out(
     headers: HeaderMap,
     form: Result<PageForm<ActionFields>, FormRefused>,
 ) -> Response {
+    // A forged form is refused as such, whatever its body.
+    if !from_this_site(&state, &headers) {
+        return forged(&state);
+    }
     if let Some(response) = not_read(&state, &form) {
         return response;
     }
@@ -290,6 +294,10 @@ pub async fn act(
     headers: HeaderMap,
     form: Result<PageForm<ActionFields>, FormRefused>,
 ) -> Response {
+    // A forged form is refused as such, whatever its body.
+    if !from_this_site(&state, &headers) {
+        return forged(&state);
+    }
     if let Some(response) = not_read(&state, &form) {
         return response;
     }

@@ -157,12 +157,16 @@ async fn execute(
             None,
             started.elapsed(),
         );
-        return (
+        let mut response = (
             StatusCode::OK,
             [(header::CONTENT_TYPE, media.content_type())],
             body,
         )
             .into_response();
+        response
+            .extensions_mut()
+            .insert(crate::unsent::SharedAnswer);
+        return response;
     }
     let mut report = Report::default();
     let operation = Operation {
