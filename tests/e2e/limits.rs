@@ -413,6 +413,31 @@ async fn connect_from(app: &TestApp, source: [u8; 4]) -> tokio::net::TcpStream {
     socket.connect(address).await.expect("connect")
 }
 
+/// An HTTP client whose requests come from `source`.
+fn client_from(source: [u8; 4]) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from(source))
+        .build()
+        .expect("client")
+}
+
+/// A connection from `source` that has sent all but the end of a 2 MiB GraphQL body, once
+/// the server has read what it sent.
+async fn almost_whole_large_body_from(app: &TestApp, source: [u8; 4]) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = connect_from(app, source).await;
+    stream
+        .write_all(b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2097000\r\n\r\n")
+        .await
+        .expect("head");
+    stream
+        .write_all(&vec![b' '; 2_096_000])
+        .await
+        .expect("all but the end of the body");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stream
+}
+
 /// Connections are bounded (found by a probe that held 3,700 silent, half-sent and idle
 /// connections from one address for as long as it liked, and could hold every file
 /// descriptor): one address may keep `--http-max-connections-per-client` open, past which
@@ -527,10 +552,7 @@ async fn bodies_being_read_are_bounded_per_address() {
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     assert!(answer.contains("try again"), "{answer}");
     // Another address is served meanwhile.
-    let served = reqwest::Client::builder()
-        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
-        .build()
-        .expect("client")
+    let served = client_from([127, 0, 0, 2])
         .post(app.url("/graphql"))
         .json(&json!({ "query": "{ __typename }" }))
         .send()
@@ -604,26 +626,12 @@ async fn a_body_that_never_arrives_counts_as_a_refusal() {
 /// addresses): only what a body holds past its first 64 KiB is charged.
 #[tokio::test]
 async fn small_bodies_are_read_while_large_ones_fill_the_pool() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncReadExt;
     // One execution slot: the pool holds one largest body (2 MiB).
     let app = TestApp::spawn_api_only_with(&["--graphql-max-concurrent", "1"]).await;
-    let shared = &app;
-    let large_from = |source: [u8; 4]| async move {
-        let mut stream = connect_from(shared, source).await;
-        stream
-            .write_all(b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2097000\r\n\r\n")
-            .await
-            .expect("head");
-        stream
-            .write_all(&vec![b' '; 2_096_000])
-            .await
-            .expect("all but the end of the body");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        stream
-    };
-    let held = large_from([127, 0, 0, 11]).await;
+    let held = almost_whole_large_body_from(&app, [127, 0, 0, 11]).await;
     // Another large body finds the pool full.
-    let mut second = large_from([127, 0, 0, 12]).await;
+    let mut second = almost_whole_large_body_from(&app, [127, 0, 0, 12]).await;
     let mut answer = vec![0u8; 4096];
     let read = tokio::time::timeout(Duration::from_secs(10), second.read(&mut answer))
         .await
@@ -633,10 +641,7 @@ async fn small_bodies_are_read_while_large_ones_fill_the_pool() {
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     // A mutation-sized request (10 KB) from yet another address is read and answered.
     let query = format!("{{ __typename }}{}", " ".repeat(10_000));
-    let served = reqwest::Client::builder()
-        .local_address(std::net::IpAddr::from([127, 0, 0, 14]))
-        .build()
-        .expect("client")
+    let served = client_from([127, 0, 0, 14])
         .post(app.url("/graphql"))
         .json(&json!({ "query": query }))
         .send()
@@ -712,10 +717,7 @@ async fn answers_a_client_does_not_read_are_bounded_and_given_up_on() {
     assert!(answer.contains("SERVER_BUSY"), "{answer}");
     assert!(answer.contains("waiting to be read"), "{answer}");
     // Another address is served the whole answer meanwhile.
-    let other = reqwest::Client::builder()
-        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
-        .build()
-        .expect("client");
+    let other = client_from([127, 0, 0, 2]);
     let served = other
         .post(app.url("/graphql"))
         .header("content-type", "application/json")
@@ -782,10 +784,7 @@ async fn answers_a_client_does_not_read_are_bounded_and_given_up_on() {
         );
     }
     // Its share given back, the address is served again.
-    let again = reqwest::Client::builder()
-        .local_address(std::net::IpAddr::from([127, 0, 0, 1]))
-        .build()
-        .expect("client")
+    let again = client_from([127, 0, 0, 1])
         .post(app.url("/graphql"))
         .header("content-type", "application/json")
         .body(body)
@@ -826,16 +825,7 @@ async fn page_forms_are_read_within_the_bodies_bounds() {
     let answer = answer_of(&mut too_long).await;
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     // A GraphQL body almost fills the pool; a large form finds it full.
-    let mut large = connect_from(&app, [127, 0, 0, 2]).await;
-    large
-        .write_all(b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2097000\r\n\r\n")
-        .await
-        .expect("head");
-    large
-        .write_all(&vec![b' '; 2_096_000])
-        .await
-        .expect("all but the end of the body");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let large = almost_whole_large_body_from(&app, [127, 0, 0, 2]).await;
     let mut form = connect_from(&app, [127, 0, 0, 3]).await;
     form.write_all(form_head(150_000).as_bytes())
         .await
