@@ -377,6 +377,10 @@ pub struct Settings {
     #[arg(long, env = "GAZETTE_HTTP_MAX_CONNECTIONS_PER_CLIENT", global = true, default_value_t = Limits::default().http_max_connections_per_client, value_parser = clap::value_parser!(u64).range(1..=1_000_000).map(usize_from))]
     pub http_max_connections_per_client: usize,
 
+    /// How long an HTTP connection's writes may make no progress (its client reads nothing) before it is closed, e.g. `60s`; 2 s while many connections stall or unread answers fill half their pool.
+    #[arg(long, env = "GAZETTE_HTTP_WRITE_TIMEOUT", global = true, default_value = "60s", value_parser = parse_duration)]
+    pub http_write_timeout: Duration,
+
     /// Most bytes of one WebSocket message from a client.
     #[arg(long, env = "GAZETTE_WS_MAX_MESSAGE_BYTES", global = true, default_value_t = Limits::default().ws_max_message_bytes, value_parser = clap::value_parser!(u64).range(1024..=16_777_216).map(usize_from))]
     pub ws_max_message_bytes: usize,
@@ -579,6 +583,7 @@ impl Settings {
             max_refusals_per_minute: self.graphql_max_refusals_per_minute,
             http_max_connections: self.http_max_connections,
             http_max_connections_per_client: self.http_max_connections_per_client,
+            http_write_timeout: self.http_write_timeout,
             ..Limits::default()
         }
     }

@@ -668,29 +668,24 @@ async fn slow_reader_from(app: &TestApp, source: [u8; 4]) -> tokio::net::TcpStre
     socket.connect(address).await.expect("connect")
 }
 
-/// Answers a client does not read are bounded (a probe held 66 MB with 1,000 unread
-/// answers, and one address may open 128 connections for answers of up to 10 MiB): what
-/// an answer holds past its first 64 KiB counts against the client's share (two whole
-/// answers) until the connection has taken it, an answer past the share is refused `503`,
-/// other clients are served meanwhile, and a connection whose writes make no progress for
-/// 20 s is closed, which gives its share back.
-#[tokio::test]
-async fn answers_a_client_does_not_read_are_bounded_and_given_up_on() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let app = TestApp::spawn_api_only().await;
-    // One post of about 1 MB: sixteen aliases of its HTML make an answer of 8.4 MB, more
-    // than the kernel's buffers take for a connection that is not read.
-    sqlx::raw_sql(
-        "insert into authors (slug, name) values ('writer', 'Writer'); \
-         insert into posts (author_id, slug, title, body, body_html, status, published_at) \
+/// A post whose HTML repeats a 22-byte sentence `repeats` times, and a query asking for it
+/// `aliases` times: its JSON body, and the whole request (closing the connection after).
+async fn large_answer_request(app: &TestApp, repeats: i32, aliases: usize) -> (String, String) {
+    sqlx::query("insert into authors (slug, name) values ('writer', 'Writer'); ")
+        .execute(&app.pool)
+        .await
+        .expect("the writer");
+    sqlx::query(
+        "insert into posts (author_id, slug, title, body, body_html, status, published_at) \
          select id, 'big-body', 'Big body', 'Short.', \
-                '<p>' || repeat('All work and no play. ', 24000) || '</p>', 'published', now() \
+                '<p>' || repeat('All work and no play. ', $1) || '</p>', 'published', now() \
          from authors where slug = 'writer'",
     )
+    .bind(repeats)
     .execute(&app.pool)
     .await
     .expect("the big post");
-    let fields: String = (0..16)
+    let fields: String = (0..aliases)
         .map(|n| format!("a{n}: post(slug: \"big-body\") {{ bodyHtml }} "))
         .collect();
     let body = json!({ "query": format!("{{ {fields}}}") }).to_string();
@@ -698,6 +693,93 @@ async fn answers_a_client_does_not_read_are_bounded_and_given_up_on() {
         "POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
+    (body, request)
+}
+
+/// The status line of an answer read whole from `stream` (after `wait`), and whether its
+/// body came whole (its `Content-Length`) or was cut short.
+async fn read_after(stream: &mut tokio::net::TcpStream, wait: Duration) -> (String, bool) {
+    use tokio::io::AsyncReadExt;
+    tokio::time::sleep(wait).await;
+    let mut received = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(30), async {
+        let mut piece = vec![0u8; 65_536];
+        while let Ok(read @ 1..) = stream.read(&mut piece).await {
+            received.extend_from_slice(&piece[..read]);
+        }
+    })
+    .await;
+    let head_end = received
+        .windows(4)
+        .position(|end| end == b"\r\n\r\n")
+        .map_or(received.len(), |end| end + 4);
+    let head = String::from_utf8_lossy(&received[..head_end]).to_lowercase();
+    let whole = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length: "))
+        .and_then(|length| length.trim().parse::<usize>().ok())
+        .is_some_and(|length| received.len() - head_end == length);
+    (head.lines().next().unwrap_or_default().to_owned(), whole)
+}
+
+/// Under pressure a stalled connection is closed after 2 s, not the write timeout (60 s):
+/// sixteen unread answers from eight addresses fill more than half the unsent pool (a
+/// probe filled it from 17 addresses and had every other client's large answers refused
+/// for as long as it liked), and within seconds enough of them are cut short to bring it
+/// back under half; the others wait for their clients.
+#[tokio::test]
+async fn unread_answers_filling_half_the_pool_are_given_up_on_within_seconds() {
+    use tokio::io::AsyncWriteExt;
+    // Answers of at most 3 MB: a share of 6 MB per address, a pool of 72 MB.
+    let app = TestApp::spawn_api_only_with(&["--graphql-max-response-bytes", "3000000"]).await;
+    // Answers of 2.5 MB: two per address, sixteen fill 41 MB.
+    let (_, request) = large_answer_request(&app, 9_500, 12).await;
+    let mut unread = Vec::new();
+    for address in 1..=8 {
+        for _ in 0..2 {
+            let mut stream = slow_reader_from(&app, [127, 0, 1, address]).await;
+            stream.write_all(request.as_bytes()).await.expect("request");
+            unread.push(stream);
+            // One answer built at a time: together they would not fit in what answers
+            // being built may hold.
+            tokio::time::sleep(Duration::from_millis(400)).await;
+        }
+    }
+    // Long enough for the answers to be built, and to stall past 2 s; far less than 60 s.
+    let mut cut = 0;
+    for (n, stream) in unread.iter_mut().enumerate() {
+        let wait = if n == 0 {
+            Duration::from_secs(12)
+        } else {
+            Duration::ZERO
+        };
+        let (status, whole) = read_after(stream, wait).await;
+        assert_eq!(status, "http/1.1 200 ok", "every answer was built and sent");
+        if !whole {
+            cut += 1;
+        }
+    }
+    // 42 MB held, 36 MB is half: three answers or more go.
+    assert!(
+        (3..16).contains(&cut),
+        "{cut} of 16 unread answers were cut short"
+    );
+    app.stop().await;
+}
+
+/// Answers a client does not read are bounded (a probe held 66 MB with 1,000 unread
+/// answers, and one address may open 128 connections for answers of up to 10 MiB): what
+/// an answer holds past its first 64 KiB counts against the client's share (two whole
+/// answers) until the connection has taken it, an answer past the share is refused `503`,
+/// other clients are served meanwhile, and a connection whose writes make no progress for
+/// the write timeout (20 s here) is closed, which gives its share back.
+#[tokio::test]
+async fn answers_a_client_does_not_read_are_bounded_and_given_up_on() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_api_only_with(&["--http-write-timeout", "20s"]).await;
+    // One post of about 1 MB: sixteen aliases of its HTML make an answer of 8.4 MB, more
+    // than the kernel's buffers take for a connection that is not read.
+    let (body, request) = large_answer_request(&app, 24_000, 16).await;
     let mut unread = Vec::new();
     for _ in 0..2 {
         let mut stream = slow_reader_from(&app, [127, 0, 0, 1]).await;
@@ -846,5 +928,107 @@ async fn page_forms_are_read_within_the_bodies_bounds() {
     let answer = answer_of(&mut trickled).await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("did not arrive in time"), "{answer}");
+    app.stop().await;
+}
+
+/// Subscription messages a client does not read are held within the same pools as large
+/// answers (a probe held 150 MB with 20 unread sockets of one address, none of it
+/// counted): past the address's share the socket is closed with 1013, its message freed.
+#[tokio::test]
+async fn unread_subscription_messages_are_held_within_the_clients_share() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    // Messages of at most 3 MB: a share of 6 MB per address.
+    let app = TestApp::spawn_api_only_with(&["--graphql-max-response-bytes", "3000000"]).await;
+    let admin = app.token("admin", Role::Admin).await;
+    sqlx::raw_sql(
+        "insert into authors (slug, name) values ('writer', 'Writer'); \
+         insert into posts (author_id, slug, title, body, body_html, status) \
+         select id, 'big-draft', 'Big draft', 'Short.', \
+                '<p>' || repeat('All work and no play. ', 9500) || '</p>', 'draft' \
+         from authors where slug = 'writer'",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("the big draft");
+    // Twelve copies of its HTML: a message of 2.5 MB; two fit in a share, three do not.
+    let fields: String = (0..12).map(|n| format!("a{n}: bodyHtml ")).collect();
+    let subscription = format!("subscription {{ postPublished {{ {fields}}} }}");
+    let mut sockets = Vec::new();
+    for _ in 0..3 {
+        let stream = slow_reader_from(&app, [127, 0, 0, 1]).await;
+        let url = format!(
+            "{}/graphql/ws",
+            app.base_url.replacen("http://", "ws://", 1)
+        );
+        let mut request = url.into_client_request().expect("request");
+        request.headers_mut().insert(
+            "sec-websocket-protocol",
+            "graphql-transport-ws".parse().expect("header"),
+        );
+        let (mut socket, _) = tokio_tungstenite::client_async(request, stream)
+            .await
+            .expect("a socket");
+        for message in [
+            json!({ "type": "connection_init", "payload": {} }),
+            json!({ "id": "1", "type": "subscribe", "payload": { "query": subscription } }),
+        ] {
+            socket
+                .send(Message::Text(message.to_string().into()))
+                .await
+                .expect("send");
+        }
+        let ack = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("an ack");
+        assert!(format!("{ack:?}").contains("connection_ack"), "{ack:?}");
+        sockets.push(socket);
+    }
+    // Let the subscriptions start before the post is published.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let id = app
+        .graphql_as(
+            Some(&admin),
+            r#"{ post(slug: "big-draft") { id } }"#,
+            json!({}),
+        )
+        .await["data"]["post"]["id"]
+        .clone();
+    let published = app
+        .graphql_as(
+            Some(&admin),
+            "mutation($id: ID!) { publishPost(input: {id: $id}) { post { id } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert!(published["errors"].is_null(), "{published}");
+    // The messages are built and wait; then each socket is read.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (mut delivered, mut refused) = (0, 0);
+    for mut socket in sockets {
+        let outcome = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(message) = socket.next().await {
+                match message {
+                    Ok(Message::Text(text)) if text.contains("\"next\"") => return "delivered",
+                    Ok(Message::Close(Some(frame))) if u16::from(frame.code) == 1013 => {
+                        return "refused";
+                    }
+                    Ok(Message::Close(frame)) => panic!("closed with {frame:?}"),
+                    Ok(_) => {}
+                    Err(error) => panic!("{error}"),
+                }
+            }
+            "ended"
+        })
+        .await
+        .expect("a message or a close");
+        match outcome {
+            "delivered" => delivered += 1,
+            "refused" => refused += 1,
+            other => panic!("{other}"),
+        }
+    }
+    assert_eq!((delivered, refused), (2, 1));
     app.stop().await;
 }

@@ -8,8 +8,9 @@
 //! headers within [`HEADER_READ_TIMEOUT`] (idle keep-alive connections too), and counts
 //! against a process-wide cap and, when clients connect directly, a per-address one:
 //! past either it is closed as soon as it is accepted. A connection whose writes make no
-//! progress for [`WRITE_STALL_TIMEOUT`] (a client that does not read its answers) is
-//! closed, and what its answer held is freed (see [`crate::unsent`]). A connection upgraded to a
+//! progress for the write timeout (a client that does not read its answers) is closed,
+//! and what its answer held is freed (see [`crate::unsent`]); under pressure ([`Stalls`])
+//! after [`PRESSURE_STALL`] already. A connection upgraded to a
 //! WebSocket leaves these counts for the sockets' own caps (`--ws-max-connections`, and
 //! per client).
 
@@ -18,13 +19,16 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use gazette_domain::ClientKey;
+use gazette_store::BudgetPool;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -39,9 +43,18 @@ use crate::limits::Places;
 /// keep-alive connection is kept.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// How long a connection's writes may make no progress: its client reads nothing while
-/// the kernel's buffers for it are full.
-pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a stalled connection is kept under pressure: long enough for a client that
+/// reads to drain what the kernel holds, short enough that clients that read nothing
+/// cannot keep the memory (see [`Stalls`]).
+pub const PRESSURE_STALL: Duration = Duration::from_secs(2);
+
+/// How many connections may be stalled at once before the listener is under pressure:
+/// each holds hyper's buffer and the kernel's unsent bytes (about 290 KB), which the
+/// unsent pools do not see for answers under 64 KiB.
+const STALLED_BEFORE_PRESSURE: usize = 256;
+
+/// How often a stalled connection looks at the clock and the pressure.
+const STALL_CHECK: Duration = Duration::from_secs(1);
 
 /// hyper's buffer per connection: a request's head must fit in it (hyper takes URIs of
 /// up to 64 KiB, a GraphQL query in a GET's URL; the other headers get as much again),
@@ -51,20 +64,53 @@ pub const CONNECTION_BUFFER_BYTES: usize = 128 * 1024;
 
 /// How much of an answer the kernel may hold unsent for a connection (`TCP_NOTSENT_LOWAT`).
 /// Without it the kernel takes up to 4 MiB (`tcp_wmem`) and says the socket is writable
-/// again only once a third of that is gone: a client reading 32 KB/s made no progress the
-/// write timeout could see, and was cut off. With it, a client reading faster than about
-/// 6 KB/s makes progress within the timeout, and one that reads nothing holds 128 KiB of
-/// the kernel's memory, not 4 MiB.
+/// again only once a third of that is gone: a client reading 32 KB/s made no progress a
+/// 20 s write timeout could see, and was cut off. With it, progress follows the client's
+/// reads, and one that reads nothing holds 128 KiB of the kernel's memory, not 4 MiB.
 const UNSENT_LOW_WATER: u32 = 128 * 1024;
 
 /// How many connections may be open at once.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ConnectionLimits {
     /// In the process.
     pub total: usize,
     /// From one address (an IPv6 /64); not applied behind a trusted proxy, whose address
     /// every connection has.
     pub per_client: Option<usize>,
+    /// How long a connection's writes may make no progress (at least [`PRESSURE_STALL`]).
+    pub write_timeout: Duration,
+    /// The pool of answers waiting to be read: over half full, the listener is under
+    /// pressure.
+    pub unsent: Option<Arc<BudgetPool>>,
+}
+
+/// The connections whose writes wait for their clients to read. Under pressure (more than
+/// [`STALLED_BEFORE_PRESSURE`] of them, or the unsent answers' pool over half full) a
+/// connection stalled for [`PRESSURE_STALL`] is closed, not after the whole write timeout:
+/// clients that keep their answers unread then have to read to hold them, and clients
+/// that read get the room (a probe filled the pool from 17 addresses and had every other
+/// client's large answers refused for as long as it liked).
+#[derive(Debug)]
+pub struct Stalls {
+    stalled: AtomicUsize,
+    unsent: Option<Arc<BudgetPool>>,
+    write_timeout: Duration,
+}
+
+impl Stalls {
+    fn under_pressure(&self) -> bool {
+        self.stalled.load(Ordering::Relaxed) > STALLED_BEFORE_PRESSURE
+            || self
+                .unsent
+                .as_ref()
+                .is_some_and(|pool| pool.held() > pool.limit() / 2)
+    }
+
+    /// Whether a connection stalled for `stalled_for` is given up on.
+    fn gives_up(&self, stalled_for: Duration) -> bool {
+        stalled_for >= self.write_timeout
+            || (stalled_for >= PRESSURE_STALL && self.under_pressure())
+    }
 }
 
 /// Serves `app` on `listener` until `shutdown` completes; then connections finish their
@@ -83,6 +129,11 @@ pub async fn serve(
         .max_buf_size(CONNECTION_BUFFER_BYTES)
         .keep_alive(true);
     let open = Places::new(limits.total, limits.per_client.unwrap_or(usize::MAX));
+    let stalls = Arc::new(Stalls {
+        stalled: AtomicUsize::new(0),
+        unsent: limits.unsent,
+        write_timeout: limits.write_timeout.max(PRESSURE_STALL),
+    });
     // Told to stop, each connection finishes the request it is on; the last one to end
     // closes `all_ended`.
     let (stop, stopping) = watch::channel(false);
@@ -117,7 +168,7 @@ pub async fn serve(
         }
         let connection = builder
             .serve_connection(
-                TokioIo::new(WriteStall::new(stream)),
+                TokioIo::new(WriteStall::new(stream, stalls.clone())),
                 with_peer(app.clone(), peer),
             )
             .with_upgrades();
@@ -170,37 +221,65 @@ fn with_peer(
     })
 }
 
-/// A stream whose writes fail with `TimedOut` once they have waited [`WRITE_STALL_TIMEOUT`]
-/// without progress; any byte written starts the wait again.
+/// A stream whose writes fail with `TimedOut` once they have waited without progress for
+/// as long as [`Stalls`] allows; any byte written starts the wait again.
 struct WriteStall<S> {
     inner: S,
-    stalled_since: Option<Pin<Box<tokio::time::Sleep>>>,
+    stalls: Arc<Stalls>,
+    /// Since when writes wait, while they do (counted in `stalls`).
+    stalled_since: Option<Instant>,
+    check: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl<S> WriteStall<S> {
-    fn new(inner: S) -> Self {
+    fn new(inner: S, stalls: Arc<Stalls>) -> Self {
         Self {
             inner,
+            stalls,
             stalled_since: None,
+            check: None,
         }
+    }
+
+    fn unstall(&mut self) {
+        if self.stalled_since.take().is_some() {
+            self.stalls.stalled.fetch_sub(1, Ordering::Relaxed);
+        }
+        self.check = None;
     }
 
     /// `poll`'s result, or `TimedOut` when it has been pending for too long.
     fn watch<T>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
         if poll.is_ready() {
-            self.stalled_since = None;
+            self.unstall();
             return poll;
         }
-        let stalled = self
-            .stalled_since
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(WRITE_STALL_TIMEOUT)));
-        match stalled.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "the client read nothing for the write timeout",
-            ))),
-            Poll::Pending => Poll::Pending,
+        let since = *self.stalled_since.get_or_insert_with(|| {
+            self.stalls.stalled.fetch_add(1, Ordering::Relaxed);
+            Instant::now()
+        });
+        loop {
+            let check = self
+                .check
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep(STALL_CHECK)));
+            if check.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            self.check = None;
+            if self.stalls.gives_up(since.elapsed()) {
+                self.unstall();
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the client read nothing for the write timeout",
+                )));
+            }
         }
+    }
+}
+
+impl<S> Drop for WriteStall<S> {
+    fn drop(&mut self) {
+        self.unstall();
     }
 }
 

@@ -46,6 +46,8 @@ pub async fn serve(
     let limits = crate::listener::ConnectionLimits {
         total: 64,
         per_client: Some(4),
+        write_timeout: std::time::Duration::from_secs(20),
+        unsent: None,
     };
     crate::listener::serve(
         listener,

@@ -172,13 +172,16 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (shutting_down, shutdown_seen) = watch::channel(false);
+    let state = AppState::new(reads, config, shutdown_seen);
+    let config = &state.config;
     let limits = ConnectionLimits {
         total: config.limits.http_max_connections,
         // Behind a trusted proxy every connection has the proxy's address.
         per_client: (config.trusted_proxy_hops == 0)
             .then_some(config.limits.http_max_connections_per_client),
+        write_timeout: config.limits.http_write_timeout,
+        unsent: Some(state.unsent.clone()),
     };
-    let state = AppState::new(reads, config, shutdown_seen);
     // After the signal, requests in flight get `SHUTDOWN_DRAIN` to finish (a statement is
     // stopped after 5 s anyway); WebSockets are closed with 1001 at once.
     let signalled = async move {

@@ -136,6 +136,9 @@ pub struct Limits {
     pub http_max_connections: usize,
     /// HTTP connections open at once from one address, when clients connect directly.
     pub http_max_connections_per_client: usize,
+    /// How long a connection's writes may make no progress (its client reads nothing)
+    /// before it is closed; under pressure (see `listener::Stalls`) much less.
+    pub http_write_timeout: Duration,
 }
 
 impl Limits {
@@ -213,6 +216,7 @@ impl Default for Limits {
             max_refusals_per_minute: 60,
             http_max_connections: 4_096,
             http_max_connections_per_client: 128,
+            http_write_timeout: Duration::from_secs(60),
         }
     }
 }

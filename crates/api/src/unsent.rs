@@ -53,6 +53,39 @@ pub struct SharedAnswer;
 /// answer's copy.
 const PIECE_BYTES: usize = 16 * 1024;
 
+/// What an answer or a message waiting to be taken holds in the pools, given back (and
+/// taken off the gauge) when dropped.
+pub struct Charge {
+    _pools: ReadBudget,
+    bytes: usize,
+}
+
+impl Drop for Charge {
+    fn drop(&mut self) {
+        gazette_metrics::metrics()
+            .http_unsent_bytes
+            .sub(i64::try_from(self.bytes).unwrap_or(i64::MAX));
+    }
+}
+
+/// Charges `bytes` to `client`'s share and the process's pool (only the process's without a
+/// client); `None` when either is full.
+pub fn charge(state: &AppState, client: Option<&ClientKey>, bytes: usize) -> Option<Charge> {
+    let pools = match client {
+        Some(client) => state.unsent_pools(client),
+        None => vec![state.unsent.clone()],
+    };
+    let budget = ReadBudget::new(usize::MAX, pools);
+    budget.charge_built(bytes).ok()?;
+    gazette_metrics::metrics()
+        .http_unsent_bytes
+        .add(i64::try_from(bytes).unwrap_or(i64::MAX));
+    Some(Charge {
+        _pools: budget,
+        bytes,
+    })
+}
+
 /// Middleware: an answer over [`UNCHARGED_BYTES`] is held within the pools (see the module)
 /// or refused.
 pub async fn hold(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -83,31 +116,24 @@ pub async fn hold(State(state): State<AppState>, request: Request, next: Next) -
     let charged = size
         .saturating_add(CONNECTION_BUFFER_BYTES + PIECE_BYTES)
         .saturating_add(if compressed { COMPRESSOR_BYTES } else { 0 });
-    let pools = match client {
-        Some(client) => state.unsent_pools(&ClientKey::from_ip(client)),
-        None => vec![state.unsent.clone()],
-    };
-    let charge = ReadBudget::new(usize::MAX, pools);
-    if charge.charge_built(charged).is_err() {
+    let client = client.map(ClientKey::from_ip);
+    let Some(charge) = charge(&state, client.as_ref(), charged) else {
         let json = response
             .headers()
             .get(header::CONTENT_TYPE)
             .is_some_and(|media| media.as_bytes().windows(4).any(|part| part == b"json"));
         return refused(json);
-    }
+    };
     let (parts, body) = response.into_parts();
     // A body of known size (a buffer built whole) is read at once, without a copy.
     let Ok(bytes) = axum::body::to_bytes(body, size).await else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    gazette_metrics::metrics()
-        .http_unsent_bytes
-        .add(i64::try_from(charged).unwrap_or(i64::MAX));
     Response::from_parts(
         parts,
         Body::new(Held {
             rest: bytes,
-            charge: Some((charge, charged)),
+            charge: Some(charge),
         }),
     )
 }
@@ -137,24 +163,7 @@ fn refused(json: bool) -> Response {
 /// An answer handed out in pieces, its charge held until the last piece is taken.
 struct Held {
     rest: Bytes,
-    charge: Option<(ReadBudget, usize)>,
-}
-
-impl Held {
-    fn release(&mut self) {
-        if let Some((charge, size)) = self.charge.take() {
-            drop(charge);
-            gazette_metrics::metrics()
-                .http_unsent_bytes
-                .sub(i64::try_from(size).unwrap_or(i64::MAX));
-        }
-    }
-}
-
-impl Drop for Held {
-    fn drop(&mut self) {
-        self.release();
-    }
+    charge: Option<Charge>,
 }
 
 impl HttpBody for Held {
@@ -176,7 +185,7 @@ impl HttpBody for Held {
         self.rest = rest;
         if self.rest.is_empty() {
             // The whole answer is the connection's now: its buffer is freed here.
-            self.release();
+            self.charge = None;
         }
         Poll::Ready(Some(Ok(Frame::data(piece))))
     }

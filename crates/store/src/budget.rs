@@ -45,6 +45,11 @@ impl BudgetPool {
         self.held.load(Ordering::Acquire)
     }
 
+    /// Bytes the pool may hold.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
     fn take(&self, bytes: usize) -> Result<(), BudgetExceeded> {
         let before = self.held.fetch_add(bytes, Ordering::AcqRel);
         if before.saturating_add(bytes) > self.limit {

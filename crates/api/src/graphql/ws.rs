@@ -270,6 +270,17 @@ impl Connection {
             tokio::select! {
                 message = graphql.next() => match message {
                     Some(WsMessage::Text(text)) => {
+                        // A large message waits for the client to read it within the same
+                        // pools as a large HTTP answer; past them the socket is closed, and
+                        // the message freed, rather than held for a client that may never
+                        // read (a probe held 150 MB with 20 sockets of one address).
+                        let _charge = match text.len() > crate::unsent::UNCHARGED_BYTES {
+                            true => match crate::unsent::charge(&self.state, Some(&self.client), text.len()) {
+                                Some(charge) => Some(charge),
+                                None => break Some(Closing::new(1013, "Try again later: messages to this client wait to be read")),
+                            },
+                            false => None,
+                        };
                         if sink.send(Message::Text(text.into())).await.is_err() {
                             break None;
                         }
