@@ -726,7 +726,8 @@ async fn read_after(stream: &mut tokio::net::TcpStream, wait: Duration) -> (Stri
 /// sixteen unread answers from eight addresses fill more than half the unsent pool (a
 /// probe filled it from 17 addresses and had every other client's large answers refused
 /// for as long as it liked), and within seconds enough of them are cut short to bring it
-/// back under half; the others wait for their clients.
+/// back under half; the others wait for their clients, and so does a lone reader holding
+/// less than half its share.
 #[tokio::test]
 async fn unread_answers_filling_half_the_pool_are_given_up_on_within_seconds() {
     use tokio::io::AsyncWriteExt;
@@ -745,6 +746,10 @@ async fn unread_answers_filling_half_the_pool_are_given_up_on_within_seconds() {
             tokio::time::sleep(Duration::from_millis(400)).await;
         }
     }
+    // A lone reader that holds one answer, less than half its share, is not the cause: it
+    // keeps the whole write timeout.
+    let mut lone = slow_reader_from(&app, [127, 0, 1, 9]).await;
+    lone.write_all(request.as_bytes()).await.expect("request");
     // Long enough for the answers to be built, and to stall past 2 s; far less than 60 s.
     let mut cut = 0;
     for (n, stream) in unread.iter_mut().enumerate() {
@@ -763,6 +768,48 @@ async fn unread_answers_filling_half_the_pool_are_given_up_on_within_seconds() {
     assert!(
         (3..16).contains(&cut),
         "{cut} of 16 unread answers were cut short"
+    );
+    let (status, whole) = read_after(&mut lone, Duration::ZERO).await;
+    assert_eq!(status, "http/1.1 200 ok");
+    assert!(whole, "the lone reader's answer came whole");
+    app.stop().await;
+}
+
+/// Many stalled connections put the listener under pressure, and then the addresses with
+/// more than eight of them lose theirs after 2 s, while a lone stalled reader keeps the
+/// whole write timeout (a first version cut every stalled connection: 257 connections
+/// from three addresses, reading GraphiQL's script slowly, had every slow reader's
+/// download cut).
+#[tokio::test]
+async fn many_stalled_connections_cost_their_addresses_not_a_lone_reader() {
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::spawn_api_only().await;
+    let request = b"GET /graphiql/assets/3.9.0/graphiql.min.js HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    let mut lone = slow_reader_from(&app, [127, 0, 2, 9]).await;
+    lone.write_all(request).await.expect("request");
+    let mut stalled = Vec::new();
+    for address in 1..=3 {
+        for _ in 0..90 {
+            let mut stream = slow_reader_from(&app, [127, 0, 2, address]).await;
+            stream.write_all(request).await.expect("request");
+            stalled.push(stream);
+        }
+    }
+    let (status, whole) = read_after(&mut lone, Duration::from_secs(10)).await;
+    assert_eq!(status, "http/1.1 200 ok");
+    assert!(whole, "the lone reader's answer came whole");
+    let mut cut = 0;
+    for stream in &mut stalled {
+        let (status, whole) = read_after(stream, Duration::ZERO).await;
+        assert_eq!(status, "http/1.1 200 ok");
+        if !whole {
+            cut += 1;
+        }
+    }
+    // 271 stalled, 256 allowed before pressure: fifteen or more go.
+    assert!(
+        (15..270).contains(&cut),
+        "{cut} of 270 stalled connections were cut short"
     );
     app.stop().await;
 }

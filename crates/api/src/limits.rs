@@ -159,6 +159,15 @@ impl Refusals {
 #[derive(Clone)]
 pub struct AnswerShares(Arc<AnswerSharesInner>);
 
+impl std::fmt::Debug for AnswerShares {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("AnswerShares")
+            .field("share", &self.0.share)
+            .finish_non_exhaustive()
+    }
+}
+
 struct AnswerSharesInner {
     share: usize,
     shares: Mutex<HashMap<ClientKey, std::sync::Weak<BudgetPool>>>,
@@ -171,6 +180,20 @@ impl AnswerShares {
             share,
             shares: Mutex::default(),
         }))
+    }
+
+    /// The bytes each share may hold.
+    pub fn share(&self) -> usize {
+        self.0.share
+    }
+
+    /// What `client`'s share holds now: nothing when it has none.
+    pub fn held_by(&self, client: &ClientKey) -> usize {
+        let shares = self.0.shares.lock().unwrap_or_else(PoisonError::into_inner);
+        shares
+            .get(client)
+            .and_then(std::sync::Weak::upgrade)
+            .map_or(0, |share| share.held())
     }
 
     /// `client`'s share: the one its answers being built now hold, or a new one.

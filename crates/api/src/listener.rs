@@ -14,13 +14,14 @@
 //! WebSocket leaves these counts for the sockets' own caps (`--ws-max-connections`, and
 //! per client).
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -37,7 +38,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tower_service::Service;
 
-use crate::limits::Places;
+use crate::limits::{AnswerShares, Places};
 
 /// How long a connection may take to send a request's headers, and how long an idle
 /// keep-alive connection is kept.
@@ -52,6 +53,10 @@ pub const PRESSURE_STALL: Duration = Duration::from_secs(2);
 /// each holds hyper's buffer and the kernel's unsent bytes (about 290 KB), which the
 /// unsent pools do not see for answers under 64 KiB.
 const STALLED_BEFORE_PRESSURE: usize = 256;
+
+/// How many stalled connections one address may have before, under pressure, they are
+/// its to lose: a browser opens six per site.
+const FAIR_STALLS_PER_CLIENT: usize = 8;
 
 /// How often a stalled connection looks at the clock and the pressure.
 const STALL_CHECK: Duration = Duration::from_secs(1);
@@ -79,37 +84,69 @@ pub struct ConnectionLimits {
     pub per_client: Option<usize>,
     /// How long a connection's writes may make no progress (at least [`PRESSURE_STALL`]).
     pub write_timeout: Duration,
-    /// The pool of answers waiting to be read: over half full, the listener is under
-    /// pressure.
-    pub unsent: Option<Arc<BudgetPool>>,
+    /// The pool of answers waiting to be read, and its shares per client: over half full,
+    /// the listener is under pressure.
+    pub unsent: Option<(Arc<BudgetPool>, AnswerShares)>,
 }
 
-/// The connections whose writes wait for their clients to read. Under pressure (more than
-/// [`STALLED_BEFORE_PRESSURE`] of them, or the unsent answers' pool over half full) a
-/// connection stalled for [`PRESSURE_STALL`] is closed, not after the whole write timeout:
-/// clients that keep their answers unread then have to read to hold them, and clients
-/// that read get the room (a probe filled the pool from 17 addresses and had every other
-/// client's large answers refused for as long as it liked).
+/// The connections whose writes wait for their clients to read. Under pressure, a
+/// connection stalled for [`PRESSURE_STALL`] is closed, not after the whole write timeout,
+/// when its client is the cause: more than [`STALLED_BEFORE_PRESSURE`] connections stall
+/// and its address has more than [`FAIR_STALLS_PER_CLIENT`] of them, or the unsent
+/// answers' pool is over half full and its address holds more than half its share.
+/// Clients that keep answers unread then have to read to hold them (a probe filled the
+/// pool from 17 addresses and had every other client's large answers refused for as long
+/// as it liked), and a lone slow reader keeps the whole write timeout (a first version cut
+/// every stalled connection under pressure, which 257 connections from three addresses
+/// could switch on). Behind a trusted proxy, whose address every connection has, only
+/// the write timeout applies: the proxy reads answers as fast as it is sent them.
 #[derive(Debug)]
 pub struct Stalls {
     stalled: AtomicUsize,
-    unsent: Option<Arc<BudgetPool>>,
+    per_client: Mutex<HashMap<ClientKey, usize>>,
+    unsent: Option<(Arc<BudgetPool>, AnswerShares)>,
     write_timeout: Duration,
+    /// Whether connections come from their clients (not through a proxy).
+    direct: bool,
 }
 
 impl Stalls {
-    fn under_pressure(&self) -> bool {
-        self.stalled.load(Ordering::Relaxed) > STALLED_BEFORE_PRESSURE
-            || self
-                .unsent
-                .as_ref()
-                .is_some_and(|pool| pool.held() > pool.limit() / 2)
+    fn per_client(&self) -> MutexGuard<'_, HashMap<ClientKey, usize>> {
+        self.per_client
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Whether a connection stalled for `stalled_for` is given up on.
-    fn gives_up(&self, stalled_for: Duration) -> bool {
-        stalled_for >= self.write_timeout
-            || (stalled_for >= PRESSURE_STALL && self.under_pressure())
+    fn enter(&self, client: &ClientKey) {
+        self.stalled.fetch_add(1, Ordering::Relaxed);
+        *self.per_client().entry(client.clone()).or_default() += 1;
+    }
+
+    fn leave(&self, client: &ClientKey) {
+        self.stalled.fetch_sub(1, Ordering::Relaxed);
+        let mut per_client = self.per_client();
+        if let Some(count) = per_client.get_mut(client) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                per_client.remove(client);
+            }
+        }
+    }
+
+    /// Whether a connection of `client`'s stalled for `stalled_for` is given up on.
+    fn gives_up(&self, stalled_for: Duration, client: &ClientKey) -> bool {
+        if stalled_for >= self.write_timeout {
+            return true;
+        }
+        if stalled_for < PRESSURE_STALL || !self.direct {
+            return false;
+        }
+        let many_stalled = self.stalled.load(Ordering::Relaxed) > STALLED_BEFORE_PRESSURE
+            && self.per_client().get(client).copied().unwrap_or(0) > FAIR_STALLS_PER_CLIENT;
+        let pool_filling = self.unsent.as_ref().is_some_and(|(pool, shares)| {
+            pool.held() > pool.limit() / 2 && shares.held_by(client) > shares.share() / 2
+        });
+        many_stalled || pool_filling
     }
 }
 
@@ -131,8 +168,10 @@ pub async fn serve(
     let open = Places::new(limits.total, limits.per_client.unwrap_or(usize::MAX));
     let stalls = Arc::new(Stalls {
         stalled: AtomicUsize::new(0),
+        per_client: Mutex::default(),
         unsent: limits.unsent,
         write_timeout: limits.write_timeout.max(PRESSURE_STALL),
+        direct: limits.per_client.is_some(),
     });
     // Told to stop, each connection finishes the request it is on; the last one to end
     // closes `all_ended`.
@@ -153,7 +192,8 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let Ok(place) = open.enter(ClientKey::from_ip(peer.ip())) else {
+        let client = ClientKey::from_ip(peer.ip());
+        let Ok(place) = open.enter(client.clone()) else {
             tracing::debug!(%peer, "too many connections: closed at once");
             drop(stream);
             continue;
@@ -168,7 +208,7 @@ pub async fn serve(
         }
         let connection = builder
             .serve_connection(
-                TokioIo::new(WriteStall::new(stream, stalls.clone())),
+                TokioIo::new(WriteStall::new(stream, stalls.clone(), client)),
                 with_peer(app.clone(), peer),
             )
             .with_upgrades();
@@ -226,16 +266,18 @@ fn with_peer(
 struct WriteStall<S> {
     inner: S,
     stalls: Arc<Stalls>,
+    client: ClientKey,
     /// Since when writes wait, while they do (counted in `stalls`).
     stalled_since: Option<Instant>,
     check: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl<S> WriteStall<S> {
-    fn new(inner: S, stalls: Arc<Stalls>) -> Self {
+    fn new(inner: S, stalls: Arc<Stalls>, client: ClientKey) -> Self {
         Self {
             inner,
             stalls,
+            client,
             stalled_since: None,
             check: None,
         }
@@ -243,7 +285,7 @@ impl<S> WriteStall<S> {
 
     fn unstall(&mut self) {
         if self.stalled_since.take().is_some() {
-            self.stalls.stalled.fetch_sub(1, Ordering::Relaxed);
+            self.stalls.leave(&self.client);
         }
         self.check = None;
     }
@@ -254,10 +296,13 @@ impl<S> WriteStall<S> {
             self.unstall();
             return poll;
         }
-        let since = *self.stalled_since.get_or_insert_with(|| {
-            self.stalls.stalled.fetch_add(1, Ordering::Relaxed);
-            Instant::now()
-        });
+        let since = match self.stalled_since {
+            Some(since) => since,
+            None => {
+                self.stalls.enter(&self.client);
+                *self.stalled_since.insert(Instant::now())
+            }
+        };
         loop {
             let check = self
                 .check
@@ -266,7 +311,7 @@ impl<S> WriteStall<S> {
                 return Poll::Pending;
             }
             self.check = None;
-            if self.stalls.gives_up(since.elapsed()) {
+            if self.stalls.gives_up(since.elapsed(), &self.client) {
                 self.unstall();
                 return Poll::Ready(Err(io::Error::new(
                     io::ErrorKind::TimedOut,

@@ -180,7 +180,7 @@ pub async fn serve(
         per_client: (config.trusted_proxy_hops == 0)
             .then_some(config.limits.http_max_connections_per_client),
         write_timeout: config.limits.http_write_timeout,
-        unsent: Some(state.unsent.clone()),
+        unsent: Some((state.unsent.clone(), state.unsent_shares.clone())),
     };
     // After the signal, requests in flight get `SHUTDOWN_DRAIN` to finish (a statement is
     // stopped after 5 s anyway); WebSockets are closed with 1001 at once.
