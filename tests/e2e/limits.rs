@@ -723,33 +723,28 @@ async fn read_after(stream: &mut tokio::net::TcpStream, wait: Duration) -> (Stri
 }
 
 /// Under pressure a stalled connection is closed after 2 s, not the write timeout (60 s):
-/// sixteen unread answers from eight addresses fill more than half the unsent pool (a
+/// sixteen unread answers from sixteen addresses fill more than half the unsent pool (a
 /// probe filled it from 17 addresses and had every other client's large answers refused
 /// for as long as it liked), and within seconds enough of them are cut short to bring it
-/// back under half; the others wait for their clients, and so does a lone reader holding
-/// less than half its share.
+/// back under half; the others wait for their clients.
 #[tokio::test]
 async fn unread_answers_filling_half_the_pool_are_given_up_on_within_seconds() {
     use tokio::io::AsyncWriteExt;
     // Answers of at most 3 MB: a share of 6 MB per address, a pool of 72 MB.
     let app = TestApp::spawn_api_only_with(&["--graphql-max-response-bytes", "3000000"]).await;
-    // Answers of 2.5 MB: two per address, sixteen fill 41 MB.
+    // Answers of 2.5 MB, one per address, less than half a share each (a probe held the
+    // pool from 34 addresses when only addresses over half their share were cut): sixteen
+    // fill 41 MB.
     let (_, request) = large_answer_request(&app, 9_500, 12).await;
     let mut unread = Vec::new();
-    for address in 1..=8 {
-        for _ in 0..2 {
-            let mut stream = slow_reader_from(&app, [127, 0, 1, address]).await;
-            stream.write_all(request.as_bytes()).await.expect("request");
-            unread.push(stream);
-            // One answer built at a time: together they would not fit in what answers
-            // being built may hold.
-            tokio::time::sleep(Duration::from_millis(400)).await;
-        }
+    for address in 1..=16 {
+        let mut stream = slow_reader_from(&app, [127, 0, 1, address]).await;
+        stream.write_all(request.as_bytes()).await.expect("request");
+        unread.push(stream);
+        // One answer built at a time: together they would not fit in what answers being
+        // built may hold.
+        tokio::time::sleep(Duration::from_millis(400)).await;
     }
-    // A lone reader that holds one answer, less than half its share, is not the cause: it
-    // keeps the whole write timeout.
-    let mut lone = slow_reader_from(&app, [127, 0, 1, 9]).await;
-    lone.write_all(request.as_bytes()).await.expect("request");
     // Long enough for the answers to be built, and to stall past 2 s; far less than 60 s.
     let mut cut = 0;
     for (n, stream) in unread.iter_mut().enumerate() {
@@ -769,9 +764,6 @@ async fn unread_answers_filling_half_the_pool_are_given_up_on_within_seconds() {
         (3..16).contains(&cut),
         "{cut} of 16 unread answers were cut short"
     );
-    let (status, whole) = read_after(&mut lone, Duration::ZERO).await;
-    assert_eq!(status, "http/1.1 200 ok");
-    assert!(whole, "the lone reader's answer came whole");
     app.stop().await;
 }
 

@@ -91,15 +91,17 @@ pub struct ConnectionLimits {
 
 /// The connections whose writes wait for their clients to read. Under pressure, a
 /// connection stalled for [`PRESSURE_STALL`] is closed, not after the whole write timeout,
-/// when its client is the cause: more than [`STALLED_BEFORE_PRESSURE`] connections stall
-/// and its address has more than [`FAIR_STALLS_PER_CLIENT`] of them, or the unsent
-/// answers' pool is over half full and its address holds more than half its share.
-/// Clients that keep answers unread then have to read to hold them (a probe filled the
-/// pool from 17 addresses and had every other client's large answers refused for as long
-/// as it liked), and a lone slow reader keeps the whole write timeout (a first version cut
-/// every stalled connection under pressure, which 257 connections from three addresses
-/// could switch on). Behind a trusted proxy, whose address every connection has, only
-/// the write timeout applies: the proxy reads answers as fast as it is sent them.
+/// when its client is a cause: more than [`STALLED_BEFORE_PRESSURE`] connections stall and
+/// its address has more than [`FAIR_STALLS_PER_CLIENT`] of them, or the unsent answers'
+/// pool is over half full and its address holds some of it. Clients that keep answers
+/// unread then have to read to hold them (a probe filled the pool from 17 addresses and
+/// had every other client's large answers refused for as long as it liked; another, from
+/// 34 addresses holding one answer each, when only addresses holding more than half their
+/// share were cut). Many stalled connections on small or static answers cost only the
+/// addresses with many of them: a lone slow reader keeps the whole write timeout (a first
+/// version cut every stalled connection, which 257 connections from three addresses could
+/// switch on). Behind a trusted proxy, whose address every connection has, only the write
+/// timeout applies: the proxy reads answers as fast as it is sent them.
 #[derive(Debug)]
 pub struct Stalls {
     stalled: AtomicUsize,
@@ -144,7 +146,7 @@ impl Stalls {
         let many_stalled = self.stalled.load(Ordering::Relaxed) > STALLED_BEFORE_PRESSURE
             && self.per_client().get(client).copied().unwrap_or(0) > FAIR_STALLS_PER_CLIENT;
         let pool_filling = self.unsent.as_ref().is_some_and(|(pool, shares)| {
-            pool.held() > pool.limit() / 2 && shares.held_by(client) > shares.share() / 2
+            pool.held() > pool.limit() / 2 && shares.held_by(client) > 0
         });
         many_stalled || pool_filling
     }
