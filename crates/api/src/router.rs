@@ -67,7 +67,6 @@ pub fn router(state: AppState) -> Router {
         .merge(federation::routes())
         // Inside the compression: what is held is the answer as built.
         .route_layer(middleware::from_fn_with_state(state.clone(), unsent::hold))
-        // Static files: the same bytes for everyone, nothing built per request to hold.
         .merge(graphiql::routes())
         .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(
@@ -108,6 +107,7 @@ fn feed_routes() -> Router<AppState> {
         .fold(Router::new(), |router, route| {
             router.route(&route.route(), feeds::handler(route))
         })
+        .merge(graphiql::asset_routes())
         .route("/syndication/{file}", get(feeds::channel_texts))
         .route("/sitemap.xml", get(sitemap::sitemap_xml))
         .route("/sitemaps/{file}", get(sitemap::sitemap_part))
