@@ -722,6 +722,19 @@ async fn read_after(stream: &mut tokio::net::TcpStream, wait: Duration) -> (Stri
     (head.lines().next().unwrap_or_default().to_owned(), whole)
 }
 
+/// How many of `streams`' answers (all `200`) were cut short, read after `wait`.
+async fn cut_short(streams: &mut [tokio::net::TcpStream], wait: Duration) -> usize {
+    let mut cut = 0;
+    for (n, stream) in streams.iter_mut().enumerate() {
+        let (status, whole) = read_after(stream, if n == 0 { wait } else { Duration::ZERO }).await;
+        assert_eq!(status, "http/1.1 200 ok", "every answer was built and sent");
+        if !whole {
+            cut += 1;
+        }
+    }
+    cut
+}
+
 /// Under pressure a stalled connection is closed after 2 s, not the write timeout (60 s):
 /// sixteen unread answers from sixteen addresses fill more than half the unsent pool (a
 /// probe filled it from 17 addresses and had every other client's large answers refused
@@ -746,19 +759,7 @@ async fn unread_answers_filling_half_the_pool_are_given_up_on_within_seconds() {
         tokio::time::sleep(Duration::from_millis(400)).await;
     }
     // Long enough for the answers to be built, and to stall past 2 s; far less than 60 s.
-    let mut cut = 0;
-    for (n, stream) in unread.iter_mut().enumerate() {
-        let wait = if n == 0 {
-            Duration::from_secs(12)
-        } else {
-            Duration::ZERO
-        };
-        let (status, whole) = read_after(stream, wait).await;
-        assert_eq!(status, "http/1.1 200 ok", "every answer was built and sent");
-        if !whole {
-            cut += 1;
-        }
-    }
+    let cut = cut_short(&mut unread, Duration::from_secs(12)).await;
     // 42 MB held, 36 MB is half: three answers or more go.
     assert!(
         (3..16).contains(&cut),
@@ -790,14 +791,7 @@ async fn many_stalled_connections_cost_their_addresses_not_a_lone_reader() {
     let (status, whole) = read_after(&mut lone, Duration::from_secs(10)).await;
     assert_eq!(status, "http/1.1 200 ok");
     assert!(whole, "the lone reader's answer came whole");
-    let mut cut = 0;
-    for stream in &mut stalled {
-        let (status, whole) = read_after(stream, Duration::ZERO).await;
-        assert_eq!(status, "http/1.1 200 ok");
-        if !whole {
-            cut += 1;
-        }
-    }
+    let cut = cut_short(&mut stalled, Duration::ZERO).await;
     // 271 stalled, 256 allowed before pressure: fifteen or more go.
     assert!(
         (15..270).contains(&cut),
@@ -808,8 +802,8 @@ async fn many_stalled_connections_cost_their_addresses_not_a_lone_reader() {
 
 /// Answers a client does not read are bounded (a probe held 66 MB with 1,000 unread
 /// answers, and one address may open 128 connections for answers of up to 10 MiB): what
-/// an answer holds past its first 64 KiB counts against the client's share (two whole
-/// answers) until the connection has taken it, an answer past the share is refused `503`,
+/// an answer over 64 KiB costs counts against the client's share (two whole answers)
+/// until the connection has taken it, an answer past the share is refused `503`,
 /// other clients are served meanwhile, and a connection whose writes make no progress for
 /// the write timeout (20 s here) is closed, which gives its share back.
 #[tokio::test]
