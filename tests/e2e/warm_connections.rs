@@ -1,13 +1,15 @@
 //! The connections the compiled read path keeps beside the pool (`store::warm`): the next
 //! read takes the one kept last, none is kept when the pool could not hand out another
-//! at once, and none outlives its idle limit or the pool's closing. On a real PostgreSQL;
-//! which backend a connection is, is PostgreSQL's own `pg_backend_pid()`.
+//! at once, and none outlives its idle limit or the pool's closing; a full pool's clean
+//! connection goes straight to a waiting read, a bounded number of times in a row. On a
+//! real PostgreSQL; which backend a connection is, is PostgreSQL's own `pg_backend_pid()`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use gazette_store::testing::TestDatabase;
-use gazette_store::{PgPool, PoolConnection, Postgres, WarmConnections};
+use gazette_store::{HAND_ON_AT_MOST, PgPool, WarmConnection, WarmConnections};
 use sqlx::postgres::PgPoolOptions;
 
 /// A pool that gives up on a connection after a second, as a replica's does.
@@ -37,7 +39,7 @@ async fn one_kept(max_connections: u32) -> (TestDatabase, PgPool, Arc<WarmConnec
     (database, pool, warm)
 }
 
-async fn backend(connection: &mut PoolConnection<Postgres>) -> i32 {
+async fn backend(connection: &mut WarmConnection) -> i32 {
     sqlx::query_scalar("select pg_backend_pid()")
         .fetch_one(&mut **connection)
         .await
@@ -137,4 +139,61 @@ async fn kept_connections_go_back_after_their_idle_limit_and_when_the_pool_close
     let connection = warm.take().await.expect("take");
     warm.keep(connection);
     assert_eq!(warm.kept(), 0, "nothing is kept once closing began");
+}
+
+#[tokio::test]
+async fn a_full_pool_hands_a_clean_connection_to_a_waiting_read_a_bounded_number_of_times() {
+    let database = TestDatabase::create().await;
+    // Every connection that goes back through the pool (and is pinged there) is counted.
+    let returned = Arc::new(AtomicUsize::new(0));
+    let counted = returned.clone();
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .after_release(move |_, _| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async { Ok(true) })
+        })
+        .connect_with(database.options().clone())
+        .await
+        .expect("connect to the test database");
+    let warm = WarmConnections::new(pool.clone());
+    let mut holding = warm.take().await.expect("take the pool's one connection");
+    let first_backend = backend(&mut holding).await;
+
+    for handed in 1..=u32::from(HAND_ON_AT_MOST) + 1 {
+        // The pool is full: the next read waits, at the pool and for a read to finish.
+        let waiter = {
+            let warm = warm.clone();
+            tokio::spawn(async move { warm.take().await })
+        };
+        until("the read waits for a connection", || warm.waiting() == 1).await;
+        warm.keep(holding);
+        holding = tokio::time::timeout(Duration::from_secs(10), waiter)
+            .await
+            .expect("the waiting read gets the connection")
+            .expect("the read's task")
+            .expect("a connection");
+        assert_eq!(backend(&mut holding).await, first_backend);
+        let through_the_pool = returned.load(Ordering::SeqCst);
+        if handed <= u32::from(HAND_ON_AT_MOST) {
+            assert_eq!(
+                through_the_pool, 0,
+                "hand-off {handed} went straight to the read"
+            );
+        } else {
+            // Once handed on that many times it goes back through the pool's queue,
+            // where a statement waiting there has its turn.
+            assert_eq!(
+                through_the_pool, 1,
+                "hand-off {handed} went through the pool"
+            );
+        }
+    }
+    assert_eq!(warm.waiting(), 0);
+    drop(holding);
+    until("the connection is back in the pool", || {
+        pool.num_idle() == 1
+    })
+    .await;
 }

@@ -57,7 +57,7 @@ pub async fn begin(conn: &mut PgConnection) -> Result<Transaction<'_>, StoreErro
     Ok(sqlx::Connection::begin(conn).await?)
 }
 pub use visibility::Reader;
-pub use warm::WarmConnections;
+pub use warm::{HAND_ON_AT_MOST, WarmConnection, WarmConnections};
 
 /// Whether `text` could be in a text column: PostgreSQL's text holds no NUL, and refuses
 /// a parameter with one as an error. A look-up by such a key (a slug from a URL) finds

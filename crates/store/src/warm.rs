@@ -16,24 +16,61 @@
 //! millisecond; a quiet server keeps nothing. A statement queued at a pool that filled up
 //! after a connection was kept waits [`KEEP_FOR`] more at worst (a replica's pool gives up
 //! after a second).
+//!
+//! When the pool is full, a read that finishes hands its clean connection straight to a
+//! read waiting for one here (which waits at the pool too, whichever comes first), again
+//! without the round trip. So that a statement queued at the pool (a resolver's, a
+//! write's) is not passed over for ever, a connection is handed on at most
+//! [`HAND_ON_AT_MOST`] times in a row, then goes back through the pool's queue.
 
+use std::collections::VecDeque;
+use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use sqlx::pool::PoolConnection;
-use sqlx::{PgPool, Postgres};
-use tokio::sync::Notify;
+use sqlx::{PgConnection, PgPool, Postgres};
+use tokio::sync::{Notify, oneshot};
 
 /// How long a connection is kept unused before the task gives it back (it looks every
 /// `KEEP_FOR` while anything is kept, so nothing is kept for twice that).
 const KEEP_FOR: Duration = Duration::from_millis(10);
+
+/// How many times in a row a connection goes from one read to another waiting here,
+/// before it goes back through the pool: a statement queued there waits for at most
+/// this many reads more on each connection.
+pub const HAND_ON_AT_MOST: u8 = 8;
+
+/// A connection taken from the keep, the pool or another read.
+#[derive(Debug)]
+pub struct WarmConnection {
+    connection: PoolConnection<Postgres>,
+    /// How many times it went from one read to another since it left the pool.
+    handed_on: u8,
+}
+
+impl Deref for WarmConnection {
+    type Target = PgConnection;
+
+    fn deref(&self) -> &PgConnection {
+        &self.connection
+    }
+}
+
+impl DerefMut for WarmConnection {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.connection
+    }
+}
 
 /// A pool and the clean connections kept beside it.
 #[derive(Debug)]
 pub struct WarmConnections {
     pool: PgPool,
     kept: Mutex<Vec<Kept>>,
+    /// Reads waiting for a connection while the pool is full, first come first served.
+    waiting: Mutex<VecDeque<oneshot::Sender<WarmConnection>>>,
     capacity: usize,
     /// Set when the database closes: closing waits for every connection to come back.
     closing: AtomicBool,
@@ -44,7 +81,7 @@ pub struct WarmConnections {
 
 #[derive(Debug)]
 struct Kept {
-    connection: PoolConnection<Postgres>,
+    connection: WarmConnection,
     since: Instant,
 }
 
@@ -56,6 +93,7 @@ impl WarmConnections {
         let warm = Arc::new(Self {
             pool,
             kept: Mutex::new(Vec::new()),
+            waiting: Mutex::new(VecDeque::new()),
             capacity,
             closing: AtomicBool::new(false),
             wake: Arc::new(Notify::new()),
@@ -70,17 +108,48 @@ impl WarmConnections {
         &self.pool
     }
 
-    /// The connection kept last, if it has not waited too long; else one from the pool.
-    pub async fn take(&self) -> Result<PoolConnection<Postgres>, sqlx::Error> {
+    /// The connection kept last, if it has not waited too long; else one from the pool,
+    /// or, when the pool is full, from whichever comes first: the pool or a read that
+    /// finishes.
+    pub async fn take(&self) -> Result<WarmConnection, sqlx::Error> {
         let kept = self.kept.lock().ok().and_then(|mut kept| kept.pop());
         match kept {
-            Some(kept) if kept.since.elapsed() <= KEEP_FOR => Ok(kept.connection),
+            Some(kept) if kept.since.elapsed() <= KEEP_FOR => return Ok(kept.connection),
             // The newest kept is stale: so are the others, which the task gives back.
-            stale => {
-                drop(stale);
-                self.pool.acquire().await
-            }
+            stale => drop(stale),
         }
+        if self.has_room() {
+            return self.acquire().await;
+        }
+        let (handing, handed) = oneshot::channel();
+        let in_line = self
+            .waiting
+            .lock()
+            .map(|mut waiting| {
+                // Reads the pool served first leave their places behind.
+                waiting.retain(|waiter| !waiter.is_closed());
+                waiting.push_back(handing);
+            })
+            // A poisoned lock's error holds its guard, which must not live across an await.
+            .is_ok();
+        if !in_line {
+            return self.acquire().await;
+        }
+        tokio::select! {
+            biased;
+            Ok(connection) = handed => Ok(connection),
+            // A connection handed on while this one came from the pool goes back to the
+            // pool with the dropped receiver, pinged there.
+            acquired = self.acquire() => acquired,
+        }
+    }
+
+    async fn acquire(&self) -> Result<WarmConnection, sqlx::Error> {
+        let connection = self.pool.acquire().await?;
+        Ok(WarmConnection {
+            connection,
+            handed_on: 0,
+        })
     }
 
     /// How many connections are kept now (idle, though the pool counts them as taken).
@@ -88,8 +157,19 @@ impl WarmConnections {
         self.kept.lock().map_or(0, |kept| kept.len())
     }
 
-    /// Takes back a connection whose statements all ran to the end.
-    pub fn keep(&self, connection: PoolConnection<Postgres>) {
+    /// How many reads wait here for a connection.
+    pub fn waiting(&self) -> usize {
+        self.waiting.lock().map_or(0, |waiting| {
+            waiting.iter().filter(|waiter| !waiter.is_closed()).count()
+        })
+    }
+
+    /// Takes back a connection whose statements all ran to the end: it goes to the read
+    /// that has waited longest here, else into the keep, else back to the pool.
+    pub fn keep(&self, connection: WarmConnection) {
+        let Some(connection) = self.hand_on(connection) else {
+            return;
+        };
         if !self.has_room() {
             return;
         }
@@ -107,6 +187,27 @@ impl WarmConnections {
         if kept.len() == 1 {
             self.wake.notify_one();
         }
+    }
+
+    /// Gives `connection` to the read that has waited longest here; back if none is
+    /// waiting or it was handed on [`HAND_ON_AT_MOST`] times already.
+    fn hand_on(&self, mut connection: WarmConnection) -> Option<WarmConnection> {
+        if connection.handed_on >= HAND_ON_AT_MOST || self.closing.load(Ordering::Acquire) {
+            return Some(connection);
+        }
+        connection.handed_on += 1;
+        let Ok(mut waiting) = self.waiting.lock() else {
+            return Some(connection);
+        };
+        while let Some(waiter) = waiting.pop_front() {
+            // A waiter the pool served first has dropped its end and refuses it.
+            match waiter.send(connection) {
+                Ok(()) => return None,
+                Err(refused) => connection = refused,
+            }
+        }
+        connection.handed_on -= 1;
+        Some(connection)
     }
 
     /// Whether another caller could still have a connection from the pool at once.

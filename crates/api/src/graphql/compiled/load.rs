@@ -15,7 +15,7 @@ use gazette_store::comments::{self, Columns, Comment, Parent, ThreadPage};
 use gazette_store::keyset::Position;
 use gazette_store::posts::{self, Post, PostColumns, PostFilter, PostKey, PostOrder};
 use gazette_store::tags::{self, Tag};
-use gazette_store::{PoolConnection, Postgres, ReadBudget, Reader, WarmConnections};
+use gazette_store::{ReadBudget, Reader, WarmConnection, WarmConnections};
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
 use super::Fallback;
@@ -128,7 +128,7 @@ pub struct Loads<'a> {
     /// The request's one connection, taken at its first statement: sqlx pings a
     /// connection each time it goes back to the pool, so taking one per statement cost a
     /// round trip more per statement.
-    connection: Mutex<Option<PoolConnection<Postgres>>>,
+    connection: Mutex<Option<WarmConnection>>,
     reader: Reader,
     budget: &'a ReadBudget,
     slots: Vec<OnceLock<Slot>>,
@@ -397,7 +397,7 @@ impl<'a> Loads<'a> {
         }
     }
 
-    async fn connection(&self) -> Result<MappedMutexGuard<'_, PoolConnection<Postgres>>, Fallback> {
+    async fn connection(&self) -> Result<MappedMutexGuard<'_, WarmConnection>, Fallback> {
         let mut held = self.connection.lock().await;
         if held.is_none() {
             *held = Some(self.warm.take().await.map_err(|_| Fallback)?);
