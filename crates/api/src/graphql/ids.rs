@@ -1,7 +1,5 @@
 //! Relay global ids: opaque to clients, `base64("Post:42")` inside, as graphql-relay does.
 
-use std::io::Write;
-
 use async_graphql::ID;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -95,13 +93,16 @@ impl GlobalId {
         // "Channel:-9223372036854775808" is 28 bytes; its base64, 40.
         let mut text = [0u8; 32];
         let mut encoded = [0u8; 48];
-        let mut writer = &mut text[..];
-        let written =
-            write!(writer, "{}:{}", self.kind.type_name(), self.id).map(|()| 32 - writer.len());
-        match written
-            .ok()
-            .and_then(|length| STANDARD.encode_slice(&text[..length], &mut encoded).ok())
-        {
+        let (name, mut number) = (self.kind.type_name().as_bytes(), itoa::Buffer::new());
+        let number = number.format(self.id).as_bytes();
+        let length = name.len() + 1 + number.len();
+        let written = text.get_mut(..length).map(|text| {
+            text[..name.len()].copy_from_slice(name);
+            text[name.len()] = b':';
+            text[name.len() + 1..].copy_from_slice(number);
+            length
+        });
+        match written.and_then(|length| STANDARD.encode_slice(&text[..length], &mut encoded).ok()) {
             Some(length) => {
                 out.push(b'"');
                 out.extend_from_slice(&encoded[..length]);

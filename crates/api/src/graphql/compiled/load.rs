@@ -3,13 +3,14 @@
 //! and the statement counts match), run back to back without a batching delay. What each
 //! field loads is kept in its slot, for the writer.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::OnceLock;
 
 use async_graphql::Value as ConstValue;
 use async_graphql::Variables;
+use foldhash::{HashMapExt, HashSetExt};
 use gazette_store::authors::{self, Author};
 use gazette_store::comments::{self, Columns, Comment, Parent, ThreadPage};
 use gazette_store::keyset::Position;
@@ -136,13 +137,19 @@ pub struct Loads<'a> {
 
 type Loading<'f> = Pin<Box<dyn Future<Output = Result<(), Fallback>> + Send + 'f>>;
 
+/// The request's own maps and sets of row ids, looked up once or more per row: foldhash
+/// (seeded per process) rather than SipHash, which was a twentieth of a thread page's
+/// server time. Their size is bounded by the rows the budget lets a request read.
+type IdMap<V> = foldhash::HashMap<i64, V>;
+type IdSet = foldhash::HashSet<i64>;
+
 /// The comments of a field's thread pages, by id: a comment's parent is looked up here
 /// first, and found without a statement or a copy.
 struct Known<'c> {
     /// The thread field's slot.
     slot: usize,
     /// Each comment, with its page's key and its place in the page.
-    comments: HashMap<i64, (&'c Comment, i64, usize)>,
+    comments: IdMap<(&'c Comment, i64, usize)>,
 }
 
 /// A post's thread page, read with the post.
@@ -160,7 +167,7 @@ pub struct Parents {
 }
 
 /// Where comments are in a thread field's pages, by id: the page's key, the place in it.
-type Places = HashMap<i64, (i64, usize)>;
+type Places = IdMap<(i64, usize)>;
 
 impl Parents {
     /// The parent with `id`, if the reader sees it.
@@ -895,18 +902,16 @@ impl<'a> Loads<'a> {
             .await?;
         let rows: Vec<&Comment> = pages.values().flat_map(|page| page.nodes.iter()).collect();
         // A thread page knows its own comments: their parents need no look-up.
-        let known = Known {
+        let mut known = Known {
             slot,
-            comments: pages
-                .iter()
-                .flat_map(|(key, page)| {
-                    page.nodes
-                        .iter()
-                        .enumerate()
-                        .map(|(index, comment)| (comment.id, (comment, *key, index)))
-                })
-                .collect(),
+            comments: IdMap::with_capacity(rows.len()),
         };
+        known.comments.extend(pages.iter().flat_map(|(key, page)| {
+            page.nodes
+                .iter()
+                .enumerate()
+                .map(|(index, comment)| (comment.id, (comment, *key, index)))
+        }));
         for nodes in node_selections(selection) {
             self.comments(nodes, rows.clone(), Some(&known)).await?;
         }
@@ -941,7 +946,7 @@ impl<'a> Loads<'a> {
                     CommentField::Parent(selection) => {
                         let wanted = distinct(rows.iter().filter_map(|comment| comment.parent_id));
                         let mut rows: Vec<&Comment> = Vec::with_capacity(wanted.len());
-                        let mut places = HashMap::new();
+                        let mut places = Places::with_capacity(wanted.len());
                         let mut missing = Vec::new();
                         for id in wanted {
                             match known.and_then(|known| known.comments.get(&id)) {
@@ -1077,7 +1082,7 @@ fn order_is_newest(name: &str) -> Result<bool, Fallback> {
 }
 
 fn distinct(ids: impl Iterator<Item = i64>) -> Vec<i64> {
-    let mut seen = HashSet::new();
+    let mut seen = IdSet::with_capacity(ids.size_hint().0);
     ids.filter(|id| seen.insert(*id)).collect()
 }
 

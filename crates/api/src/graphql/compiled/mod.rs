@@ -9,6 +9,7 @@
 //! stay the reference: the differential test (tests/e2e/compiled.rs) requires both paths
 //! to give the same answers.
 
+mod json;
 mod load;
 mod plan;
 mod write;

@@ -2,7 +2,6 @@
 //! the query asked for them, values as the resolvers would give them, texts charged to
 //! the answer's budget as the resolvers charge them.
 
-use std::io::Write;
 use std::sync::atomic::Ordering;
 
 use chrono::{DateTime, Utc};
@@ -13,12 +12,12 @@ use gazette_store::posts::{Post, PostStatus};
 use gazette_store::tags::Tag;
 use gazette_store::{ReadBudget, SiteConfig};
 
-use super::Fallback;
 use super::load::{Loads, NodeRow, Page, Slot};
 use super::plan::{
     AuthorField, CommentAuthorField, CommentField, ConnectionField, EdgeField, PageInfoField,
     PostField, RootField, Selection, TagField,
 };
+use super::{Fallback, json};
 use crate::graphql::ids::{GlobalId, NodeKind};
 
 /// The most an answer's buffer is sized for ahead (a plan's answers vary with its
@@ -442,7 +441,8 @@ impl<'a> Writer<'a> {
     }
 
     fn string(&mut self, text: &str) -> Result<(), Fallback> {
-        serde_json::to_writer(&mut self.out, text).map_err(|_| Fallback)
+        json::write_string(&mut self.out, text);
+        Ok(())
     }
 
     /// A text the resolvers charge to the answer's budget, once per occurrence.
@@ -474,8 +474,7 @@ impl<'a> Writer<'a> {
     }
 
     fn number(&mut self, number: i64) {
-        // Writing to a `Vec` cannot fail.
-        let _ = write!(self.out, "{number}");
+        self.raw(itoa::Buffer::new().format(number));
     }
 
     fn boolean(&mut self, value: bool) {
