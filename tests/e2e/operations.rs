@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::support::{
-    Scrape, Server, connect_at, connect_to, free_address, gazette, hold_in_transaction,
+    Scrape, Server, TestApp, connect_at, connect_to, free_address, gazette, hold_in_transaction,
     http_client, post_graphql, receive, subscribe_to_comments,
 };
 use gazette_store::testing::TestDatabase;
@@ -513,4 +513,42 @@ async fn a_taken_metrics_address_warns_by_default_and_fails_when_chosen() {
     assert_eq!(refused.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("cannot serve metrics on"), "{stderr}");
+}
+
+/// Found by a probe: with `--db-max-connections 2`, `serve` answered every query
+/// `DATABASE_UNAVAILABLE` after the pool's wait, because the API's and the worker's event
+/// listeners each held one of the pool's two connections for as long as they ran. The
+/// listeners now open connections of their own.
+#[tokio::test]
+async fn the_event_listeners_do_not_take_the_pools_connections() {
+    let app = TestApp::spawn_with(true, true, &["--db-max-connections", "2"]).await;
+    let mut watching = connect_to(&app.database).await;
+    // Both listeners (the API's and the worker's) are connected and listening.
+    let mut listening = 0;
+    for _ in 0..100 {
+        listening = sqlx::query_scalar::<_, i64>(
+            "select count(*) from pg_stat_activity
+             where datname = current_database() and query like 'LISTEN%'",
+        )
+        .fetch_one(&mut watching)
+        .await
+        .expect("count the listening sessions");
+        if listening >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(listening, 2, "the API's and the worker's listeners");
+    let answer = app
+        .graphql(
+            "{ posts(first: 5) { edges { node { title } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(answer.get("errors").is_none(), "{answer}");
+    assert_eq!(
+        answer["data"]["posts"]["edges"].as_array().map(Vec::len),
+        Some(1),
+        "the demo post: {answer}"
+    );
 }

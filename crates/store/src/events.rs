@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
+use sqlx::postgres::{PgListener, PgPoolOptions};
 
 use crate::error::StoreError;
 
@@ -54,8 +54,19 @@ pub struct Event {
 pub struct EventListener(PgListener);
 
 impl EventListener {
+    /// Listens on a connection of its own, opened with `pool`'s options: a listener holds
+    /// its connection for as long as it runs, and taken from `pool` it left one fewer for
+    /// statements (with `--db-max-connections 2`, `serve`'s two listeners took both and
+    /// every query waited until it gave up).
     pub async fn connect(pool: &PgPool) -> Result<Self, StoreError> {
-        let mut listener = PgListener::connect_with(pool).await?;
+        // As sqlx's own `PgListener::connect` does: a pool of one, only for reconnecting.
+        let own = PgPoolOptions::new()
+            .max_connections(1)
+            .max_lifetime(None)
+            .idle_timeout(None)
+            .connect_with((*pool.connect_options()).clone())
+            .await?;
+        let mut listener = PgListener::connect_with(&own).await?;
         listener.listen(CHANNEL).await?;
         Ok(Self(listener))
     }
