@@ -6,8 +6,8 @@
 //! client's share of that pool (so one client cannot take all of it); the worker and the
 //! pages read with [`ReadBudget::unlimited`].
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use futures_util::{Stream, TryStreamExt};
 
@@ -73,8 +73,10 @@ pub struct ReadBudget {
     limit: usize,
     loaded: AtomicUsize,
     built: AtomicUsize,
-    /// Set by the first refused charge: nothing more is read or built for this answer.
-    exceeded: AtomicBool,
+    /// The first refused charge's reason: nothing more is read or built for this answer,
+    /// and every later charge is refused for that reason (a full pool is not this
+    /// answer's size, and must not be reported as it).
+    refused: OnceLock<BudgetExceeded>,
     /// The process's pool, then the client's share of it.
     pools: Vec<Arc<BudgetPool>>,
 }
@@ -87,7 +89,7 @@ impl ReadBudget {
             limit,
             loaded: AtomicUsize::new(0),
             built: AtomicUsize::new(0),
-            exceeded: AtomicBool::new(false),
+            refused: OnceLock::new(),
             pools,
         }
     }
@@ -99,7 +101,7 @@ impl ReadBudget {
             limit: usize::MAX,
             loaded: AtomicUsize::new(0),
             built: AtomicUsize::new(0),
-            exceeded: AtomicBool::new(false),
+            refused: OnceLock::new(),
             pools: Vec::new(),
         }
     }
@@ -110,14 +112,14 @@ impl ReadBudget {
 
     /// Whether a charge was refused: the answer will not be given.
     pub fn is_exceeded(&self) -> bool {
-        self.exceeded.load(Ordering::Acquire)
+        self.refused.get().is_some()
     }
 
     /// Refuses at once when an earlier charge was refused (no more reads for this answer).
     pub fn check(&self) -> Result<(), BudgetExceeded> {
-        match self.is_exceeded() {
-            true => Err(BudgetExceeded::Answer { limit: self.limit }),
-            false => Ok(()),
+        match self.refused.get() {
+            Some(refusal) => Err(*refusal),
+            None => Ok(()),
         }
     }
 
@@ -152,7 +154,8 @@ impl ReadBudget {
             Some(refusal) => {
                 // Not held in the pool: only what was taken is given back on drop.
                 counter.fetch_sub(bytes, Ordering::AcqRel);
-                self.exceeded.store(true, Ordering::Release);
+                // The first reason stays: resolvers running at once may each be refused.
+                let _ = self.refused.set(refusal);
                 Err(refusal)
             }
             None => Ok(()),
@@ -223,7 +226,14 @@ mod tests {
             other.charge_loaded(50),
             Err(BudgetExceeded::Pool { limit: 300 })
         );
-        assert!(other.is_exceeded() && other.check().is_err());
+        assert!(other.is_exceeded());
+        // Later reads of that answer are refused for the same reason: the pool was full,
+        // the answer itself was not too large.
+        assert_eq!(other.check(), Err(BudgetExceeded::Pool { limit: 300 }));
+        assert_eq!(
+            other.charge_built(1),
+            Err(BudgetExceeded::Pool { limit: 300 })
+        );
         assert_eq!(
             budget.charge_built(1),
             Err(BudgetExceeded::Answer { limit: 60 })
