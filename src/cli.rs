@@ -33,6 +33,33 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+impl Cli {
+    /// Settings that each parse but cannot work together, in a sentence; checked before
+    /// anything is opened, bound or started.
+    pub fn conflict(&self) -> Option<String> {
+        let settings = &self.settings;
+        if settings.comment_form_lifetime <= settings.comment_form_min_fill {
+            return Some(format!(
+                "--comment-form-lifetime ({:?}) must be longer than --comment-form-min-fill ({:?}): a form could never be sent",
+                settings.comment_form_lifetime, settings.comment_form_min_fill
+            ));
+        }
+        let runs_the_worker = matches!(
+            self.command,
+            None | Some(Command::Serve) | Some(Command::Worker { .. })
+        );
+        if runs_the_worker && settings.db_max_connections < WORKER_MIN_CONNECTIONS {
+            return Some(format!(
+                "--db-max-connections must be at least {WORKER_MIN_CONNECTIONS} where the worker runs (serve, worker): it holds one connection for the changes it claims while it rebuilds feeds on another"
+            ));
+        }
+        None
+    }
+}
+
+/// The fewest connections the worker's feed runs work with.
+pub const WORKER_MIN_CONNECTIONS: u32 = 2;
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the API and the worker in one process (the default).
@@ -206,7 +233,7 @@ pub struct Settings {
     pub site_description: String,
 
     /// Language of the content (BCP 47 tag), shown in feeds.
-    #[arg(long, env = "GAZETTE_SITE_LANGUAGE", global = true, default_value = gazette_store::SiteConfig::DEFAULT_LANGUAGE)]
+    #[arg(long, env = "GAZETTE_SITE_LANGUAGE", global = true, default_value = gazette_store::SiteConfig::DEFAULT_LANGUAGE, value_parser = parse_language_tag)]
     pub site_language: String,
 
     /// When the worker regenerates feeds: a cron expression with seconds, in UTC.
@@ -378,7 +405,7 @@ pub struct Settings {
     pub http_max_connections_per_client: usize,
 
     /// How long an HTTP connection's writes may make no progress (its client reads nothing) before it is closed, e.g. `60s`; 2 s while many connections stall or unread answers fill half their pool.
-    #[arg(long, env = "GAZETTE_HTTP_WRITE_TIMEOUT", global = true, default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, env = "GAZETTE_HTTP_WRITE_TIMEOUT", global = true, default_value = "60s", value_parser = parse_nonzero_duration)]
     pub http_write_timeout: Duration,
 
     /// Most bytes of one WebSocket message from a client.
@@ -398,7 +425,7 @@ pub struct Settings {
     pub graphql_cache_max_bytes: usize,
 
     /// A WebSocket without a subscription (and without messages) for this long is closed, e.g. `60s`.
-    #[arg(long, env = "GAZETTE_WS_IDLE_TIMEOUT", global = true, default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, env = "GAZETTE_WS_IDLE_TIMEOUT", global = true, default_value = "60s", value_parser = parse_nonzero_duration)]
     pub ws_idle_timeout: Duration,
 
     /// Open WebSockets per client address (IPv6: per /64).
@@ -414,7 +441,7 @@ pub struct Settings {
     pub ws_max_subscriptions: usize,
 
     /// Log filter (tracing's EnvFilter syntax), e.g. `info` or `gazette=debug,sqlx=warn`.
-    #[arg(long, env = "GAZETTE_LOG", global = true, default_value = "info")]
+    #[arg(long, env = "GAZETTE_LOG", global = true, default_value = "info", value_parser = parse_log_filter)]
     pub log: String,
 
     /// How log lines are written: `text` for people, `json` (one object per line) for log shippers.
@@ -712,9 +739,40 @@ fn parse_duration(value: &str) -> Result<Duration, String> {
     let number: u64 = number.parse().map_err(|_| invalid())?;
     let millis = number
         .checked_mul(unit)
-        .filter(|millis| *millis <= 86_400_000)
-        .ok_or_else(invalid)?;
+        .filter(|millis| *millis <= MAX_DURATION_MILLIS)
+        .ok_or_else(|| format!("{value:?} is longer than 24h, the longest a duration may be"))?;
     Ok(Duration::from_millis(millis))
+}
+
+/// The longest duration a setting takes: a day.
+const MAX_DURATION_MILLIS: u64 = 86_400_000;
+
+/// A BCP 47 language tag's shape (`en`, `en-AU`, `zh-Hant-TW`): subtags of 1 to 8 letters
+/// or digits joined by `-`, the first 2 to 8 letters. It is written into every feed and
+/// page as it is given.
+fn parse_language_tag(value: &str) -> Result<String, String> {
+    let mut subtags = value.split('-');
+    let first_is_language = subtags.next().is_some_and(|first| {
+        (2..=8).contains(&first.len()) && first.bytes().all(|byte| byte.is_ascii_alphabetic())
+    });
+    let rest_are_subtags = subtags.all(|subtag| {
+        (1..=8).contains(&subtag.len()) && subtag.bytes().all(|byte| byte.is_ascii_alphanumeric())
+    });
+    match first_is_language && rest_are_subtags {
+        true => Ok(value.to_owned()),
+        false => Err(format!(
+            "{value:?} is not a language tag (BCP 47) such as en, en-AU or zh-Hant-TW"
+        )),
+    }
+}
+
+/// A filter tracing's `EnvFilter` can use; anything else would be ignored at start.
+fn parse_log_filter(value: &str) -> Result<String, String> {
+    tracing_subscriber::EnvFilter::try_new(value)
+        .map(|_| value.to_owned())
+        .map_err(|error| {
+            format!("{value:?} is not a log filter ({error}): write e.g. info or gazette=debug,sqlx=warn")
+        })
 }
 
 /// A fediverse user name: lowercase letters, digits and `_`, 1 to 30 of them.

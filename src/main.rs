@@ -1,6 +1,6 @@
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 // glibc's malloc spent a quarter of the CPU of a GraphQL request under load (many small,
 // short-lived allocations across threads); mimalloc handles that pattern far better
@@ -27,6 +27,12 @@ fn give_freed_memory_back_soon() {
 fn main() -> ExitCode {
     give_freed_memory_back_soon();
     let cli = gazette::Cli::parse();
+    if let Some(conflict) = cli.conflict() {
+        // As clap reports a value it cannot use: one sentence, exit code 2.
+        gazette::Cli::command()
+            .error(clap::error::ErrorKind::ArgumentConflict, conflict)
+            .exit();
+    }
     gazette::telemetry::init(&cli.settings.log, cli.settings.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,

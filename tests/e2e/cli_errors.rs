@@ -119,6 +119,57 @@ async fn unknown_setting_values_are_refused() {
             vec![],
             "invalid value 'root'",
         ),
+        // Found by probing the settings at the edges of their ranges: each of these was
+        // accepted and made something silently useless (a socket closed before it could
+        // subscribe, a form that could never be sent, a worker that never rebuilt a feed,
+        // a language tag written as is into every feed), or refused with a sentence that
+        // did not say why.
+        (
+            vec!["migrate", "--ws-idle-timeout", "0"],
+            vec![],
+            "must be longer than zero",
+        ),
+        (
+            vec!["migrate"],
+            vec![("GAZETTE_HTTP_WRITE_TIMEOUT", "0")],
+            "must be longer than zero",
+        ),
+        (
+            vec!["migrate", "--moderation-session-lifetime", "48h"],
+            vec![],
+            "longer than 24h, the longest a duration may be",
+        ),
+        (
+            vec!["migrate", "--site-language", "not a tag!!"],
+            vec![],
+            "is not a language tag",
+        ),
+        (
+            vec!["migrate", "--log", "gazette=notalevel"],
+            vec![],
+            "is not a log filter",
+        ),
+        (
+            vec![
+                "migrate",
+                "--comment-form-lifetime",
+                "3s",
+                "--comment-form-min-fill",
+                "3s",
+            ],
+            vec![],
+            "must be longer than --comment-form-min-fill",
+        ),
+        (
+            vec!["serve", "--db-max-connections", "1"],
+            vec![],
+            "--db-max-connections must be at least 2 where the worker runs",
+        ),
+        (
+            vec!["worker", "--once"],
+            vec![("GAZETTE_DB_MAX_CONNECTIONS", "1")],
+            "--db-max-connections must be at least 2 where the worker runs",
+        ),
     ] {
         let output = gazette(&args, &env).await;
         assert_clear_failure(&output, expected);
