@@ -329,3 +329,28 @@ async fn a_planted_link_is_never_followed() {
         "nothing was written into the link's target"
     );
 }
+
+/// Found by probing the settings' edges: the embedded cluster allowed 200 connections
+/// whatever `--db-max-connections` asked for (up to 1,000), so a larger pool met "too many
+/// clients" under load. The cluster now has room for twice the pool asked for.
+#[tokio::test]
+async fn the_embedded_cluster_has_room_for_the_pool_asked_for() {
+    let data = short_temp_dir("gz-e2e-");
+    let mut options = gazette_store::EmbeddedOptions::new(data.path());
+    assert_eq!(options.max_connections(), 200, "the default pool's");
+    options.durable = false;
+    options.pool_connections = 300;
+    let cluster = gazette_store::EmbeddedPostgres::start(&options)
+        .await
+        .expect("start the embedded cluster");
+    let mut connection = PgConnection::connect_with(&cluster.superuser_connect_options("postgres"))
+        .await
+        .expect("connect as its superuser");
+    let max: String = sqlx::query_scalar("show max_connections")
+        .fetch_one(&mut connection)
+        .await
+        .expect("show max_connections");
+    assert_eq!(max, "620", "twice the pool of 300, and twenty");
+    connection.close().await.expect("close");
+    cluster.stop().await.expect("stop the cluster");
+}

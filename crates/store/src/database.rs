@@ -67,6 +67,7 @@ impl Database {
                     bin_dir: config.postgres_bin_dir.clone(),
                     durable: true,
                     statement_statistics: false,
+                    pool_connections: config.max_connections,
                 };
                 let embedded = match access {
                     Access::Exclusive => EmbeddedPostgres::start(&options).await?,

@@ -111,6 +111,8 @@ pub struct EmbeddedOptions {
     pub durable: bool,
     /// Loads `pg_stat_statements`, which tests use to count the statements a request runs.
     pub statement_statistics: bool,
+    /// The most connections the process that starts it opens (`--db-max-connections`).
+    pub pool_connections: u32,
 }
 
 impl EmbeddedOptions {
@@ -120,7 +122,18 @@ impl EmbeddedOptions {
             bin_dir: None,
             durable: true,
             statement_statistics: false,
+            pool_connections: crate::DatabaseConfig::DEFAULT_MAX_CONNECTIONS,
         }
+    }
+
+    /// PostgreSQL's `max_connections` for the cluster: 200, or room for twice the pool
+    /// (and the listeners, a second process such as a `token` command, psql) when
+    /// `--db-max-connections` asks for more than 200 could hold.
+    pub fn max_connections(&self) -> u32 {
+        self.pool_connections
+            .saturating_mul(2)
+            .saturating_add(20)
+            .max(200)
     }
 }
 
@@ -438,8 +451,9 @@ impl EmbeddedPostgres {
              unix_socket_directories = '\"{}\"'\n\
              unix_socket_permissions = 0700\n\
              password_encryption = 'scram-sha-256'\n\
-             max_connections = 200\n",
-            self.root.display()
+             max_connections = {}\n",
+            self.root.display(),
+            options.max_connections()
         );
         if !options.durable {
             settings.push_str("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n");

@@ -206,6 +206,7 @@ async fn embedded_server() -> Result<TestServer, String> {
         bin_dir: None,
         durable: false,
         statement_statistics: true,
+        pool_connections: crate::DatabaseConfig::DEFAULT_MAX_CONNECTIONS,
     };
     let cluster = EmbeddedPostgres::start(&options)
         .await
