@@ -405,7 +405,7 @@ pub struct Settings {
     pub http_max_connections_per_client: usize,
 
     /// How long an HTTP connection's writes may make no progress (its client reads nothing) before it is closed, e.g. `60s`; 2 s while many connections stall or unread answers fill half their pool.
-    #[arg(long, env = "GAZETTE_HTTP_WRITE_TIMEOUT", global = true, default_value = "60s", value_parser = parse_nonzero_duration)]
+    #[arg(long, env = "GAZETTE_HTTP_WRITE_TIMEOUT", global = true, default_value = "60s", value_parser = parse_duration)]
     pub http_write_timeout: Duration,
 
     /// Most bytes of one WebSocket message from a client.

@@ -130,11 +130,6 @@ async fn unknown_setting_values_are_refused() {
             "must be longer than zero",
         ),
         (
-            vec!["migrate"],
-            vec![("GAZETTE_HTTP_WRITE_TIMEOUT", "0")],
-            "must be longer than zero",
-        ),
-        (
             vec!["migrate", "--moderation-session-lifetime", "48h"],
             vec![],
             "longer than 24h, the longest a duration may be",
