@@ -10,13 +10,13 @@
 //! same as `bigint[]` but needs an extension.
 
 use std::collections::HashMap;
-use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use sqlx::error::BoxDynError;
 use sqlx::postgres::{PgRow, PgValueFormat, PgValueRef};
-use sqlx::{PgConnection, PgExecutor, QueryBuilder, Row as _};
+use sqlx::{PgConnection, PgExecutor, QueryBuilder, Row as _, ValueRef as _};
 
+use crate::arrays::{self, Elements};
 use crate::budget::{ReadBudget, TextBytes};
 use crate::error::StoreError;
 use crate::positional::{Narrowed, Positional, column, expect_columns};
@@ -481,9 +481,9 @@ pub async fn thread_page(
 
 /// A post and the first page of its thread, read in one statement: a post page's two reads
 /// cost PostgreSQL a quarter more CPU as two statements (pgbench on the benchmark's
-/// data, docs/benchmarks.md). The post comes as one row and each comment as another
-/// (`union all`), so the post's texts are not repeated on every comment. `None` when
-/// `reader` does not see the post.
+/// data, docs/benchmarks.md). The statement returns one row: the post's columns, then the
+/// page's comments as parallel arrays ([`PageArrays`]), so the server decodes one row
+/// instead of a row per comment. `None` when `reader` does not see the post.
 pub async fn post_with_thread_page(
     exec: impl PgExecutor<'_>,
     post: PostKey<'_>,
@@ -492,30 +492,20 @@ pub async fn post_with_thread_page(
     page: ThreadPage<'_>,
     budget: &ReadBudget,
 ) -> Result<Option<(Post, Vec<Comment>)>, StoreError> {
-    // The post's row carries nulls where a comment's columns are, and a comment's row
-    // nulls where the post's are; the first branch names every column.
-    static POST_ROW: LazyLock<String> = LazyLock::new(|| {
-        let comment_nulls = COLUMN_NAMES
-            .iter()
-            .chain(["omitted_bytes"].iter())
-            .map(|name| format!("null as {name}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        format!(") select true as is_post, p.*, {comment_nulls} from p union all ")
-    });
-    static COMMENT_ROWS: LazyLock<String> = LazyLock::new(|| {
-        let post_nulls = vec!["null"; PostRow::COLUMNS].join(", ");
-        format!("select false, {post_nulls}, c.* from p cross join lateral (select ")
-    });
+    budget.check()?;
     let mut query = QueryBuilder::new(format!(
         "with p as (select {} from posts p where ",
         post_columns.select()
     ));
     post.push_condition(&mut query);
     reader.push_post_visible(&mut query, "p");
+    // `array_agg` takes the rows in the order the subquery sorted them: its query level
+    // joins nothing that could reorder them (PostgreSQL's manual, "Aggregate Functions"),
+    // and every array of the row is gathered in that same pass, so they line up.
     query
-        .push(POST_ROW.as_str())
-        .push(COMMENT_ROWS.as_str())
+        .push(") select p.*, c.* from p cross join lateral (select ")
+        .push(PageArrays::aggregates(page.columns))
+        .push(" from (select ")
         .push(page.columns.select())
         .push(" from comments c where c.post_id = p.id");
     reader.push_comment_visible(&mut query);
@@ -525,19 +515,15 @@ pub async fn post_with_thread_page(
     query
         .push(" order by c.path limit ")
         .push_bind(page.limit)
-        .push(") c");
-    let rows: Vec<PostPageRow> = budget.collect(query.build_query_as().fetch(exec)).await?;
-    // Rows of one branch keep their order in an `append`; where the post's row falls
-    // among them is not promised, so it is picked out by its flag.
-    let mut found = None;
-    let mut comments = Vec::with_capacity(rows.len());
-    for row in rows {
-        match row {
-            PostPageRow::Post(row) => found = Some(row.value),
-            PostPageRow::Comment(row) => comments.push(row.value),
-        }
-    }
-    Ok(found.map(|post| (post, comments)))
+        .push(") c) c");
+    let Some(row) = query.build().fetch_optional(exec).await? else {
+        return Ok(None);
+    };
+    let post = PostRow::from_columns(&row, 0)?;
+    budget.charge_loaded(post.text_bytes())?;
+    let post = post.value;
+    let comments = PageArrays::read(&row, PostRow::COLUMNS)?.comments(&post, budget)?;
+    Ok(Some((post, comments)))
 }
 
 /// A page of a thread: the comments after `after_path` (from the start without one), at
@@ -549,32 +535,218 @@ pub struct ThreadPage<'p> {
     pub columns: Columns,
 }
 
-/// A row of [`post_with_thread_page`].
-enum PostPageRow {
-    Post(PostRow),
-    Comment(PageRow),
+/// A post page's comments as the one row of [`post_with_thread_page`] holds them: an array
+/// per column, in thread order. A column the page does not read ([`Columns::Shown`]) is
+/// a null array, read as the narrow row read would have it (empty, or null).
+struct PageArrays<'r> {
+    ids: Elements<'r>,
+    parent_ids: Elements<'r>,
+    paths: Option<Elements<'r>>,
+    depths: Elements<'r>,
+    author_names: Elements<'r>,
+    author_emails: Option<Elements<'r>>,
+    author_urls: Elements<'r>,
+    author_ids: Elements<'r>,
+    bodies: Option<Elements<'r>>,
+    bodies_html: Elements<'r>,
+    statuses: Elements<'r>,
+    client_addresses: Option<Elements<'r>>,
+    client_mutation_ids: Option<Elements<'r>>,
+    created: Elements<'r>,
+    updated: Elements<'r>,
+    omitted: Elements<'r>,
 }
 
-impl<'r> sqlx::FromRow<'r, PgRow> for PostPageRow {
-    fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {
-        expect_columns(row, 0, &["is_post"])?;
-        match row.try_get(0)? {
-            true => Ok(Self::Post(PostRow::from_columns(row, 1)?)),
-            false => Ok(Self::Comment(PageRow::from_columns(
-                row,
-                1 + PostRow::COLUMNS,
-            )?)),
+/// The names of [`PageArrays`]' columns, in order (checked in debug builds).
+const PAGE_ARRAY_NAMES: [&str; 16] = [
+    "ids",
+    "parent_ids",
+    "paths",
+    "depths",
+    "author_names",
+    "author_emails",
+    "author_urls",
+    "author_ids",
+    "bodies",
+    "bodies_html",
+    "statuses",
+    "client_addresses",
+    "client_mutation_ids",
+    "created",
+    "updated",
+    "omitted",
+];
+
+impl<'r> PageArrays<'r> {
+    /// The aggregates over a subquery of [`Columns::select`]'s columns, named as
+    /// [`PAGE_ARRAY_NAMES`]. Paths come as text: `array_agg` cannot gather arrays of
+    /// different lengths.
+    fn aggregates(columns: Columns) -> String {
+        let (path, body, private) = match columns {
+            Columns::All => (true, true, true),
+            Columns::Shown { path, body } => (path, body, false),
+        };
+        let gathered = |read: bool, column: &str, null_type: &str| match read {
+            true => format!("array_agg({column})"),
+            false => format!("null::{null_type}[]"),
+        };
+        format!(
+            "array_agg(c.id) as ids, array_agg(c.parent_id) as parent_ids, {} as paths, \
+             array_agg(c.depth) as depths, array_agg(c.author_name) as author_names, \
+             {} as author_emails, array_agg(c.author_url) as author_urls, \
+             array_agg(c.author_id) as author_ids, {} as bodies, \
+             array_agg(c.body_html) as bodies_html, array_agg(c.status) as statuses, \
+             {} as client_addresses, {} as client_mutation_ids, \
+             array_agg(c.created_at) as created, array_agg(c.updated_at) as updated, \
+             array_agg(c.omitted_bytes) as omitted",
+            gathered(path, "c.path::text", "text"),
+            gathered(private, "c.author_email", "text"),
+            gathered(body, "c.body", "text"),
+            gathered(private, "c.client_address", "text"),
+            gathered(private, "c.client_mutation_id", "text"),
+        )
+    }
+
+    /// The arrays of `row` from column `first` on.
+    fn read(row: &'r PgRow, first: usize) -> Result<Self, sqlx::Error> {
+        expect_columns(row, first, &PAGE_ARRAY_NAMES)?;
+        let mut columns = (first..).map(|index| (index, PAGE_ARRAY_NAMES[index - first]));
+        let mut next = |element_type: i32| match columns.next() {
+            Some((index, name)) => array_column(row, index, name, element_type),
+            None => Err(sqlx::Error::ColumnIndexOutOfBounds {
+                index: first + PAGE_ARRAY_NAMES.len(),
+                len: row.len(),
+            }),
+        };
+        // `array_agg` over no rows is null: every array read is empty then.
+        let empty_if_null = |array: Option<Elements<'r>>| array.unwrap_or_else(Elements::empty);
+        Ok(Self {
+            ids: empty_if_null(next(arrays::INT8)?),
+            parent_ids: empty_if_null(next(arrays::INT8)?),
+            paths: next(arrays::TEXT)?,
+            depths: empty_if_null(next(arrays::INT4)?),
+            author_names: empty_if_null(next(arrays::TEXT)?),
+            author_emails: next(arrays::TEXT)?,
+            author_urls: empty_if_null(next(arrays::TEXT)?),
+            author_ids: empty_if_null(next(arrays::INT8)?),
+            bodies: next(arrays::TEXT)?,
+            bodies_html: empty_if_null(next(arrays::TEXT)?),
+            statuses: empty_if_null(next(arrays::TEXT)?),
+            client_addresses: next(arrays::TEXT)?,
+            client_mutation_ids: next(arrays::TEXT)?,
+            created: empty_if_null(next(arrays::TIMESTAMPTZ)?),
+            updated: empty_if_null(next(arrays::TIMESTAMPTZ)?),
+            omitted: empty_if_null(next(arrays::INT8)?),
+        })
+    }
+
+    /// The comments of `post`, each charged to `budget` as the narrow row read would
+    /// charge its row, before the next is made.
+    fn comments(mut self, post: &Post, budget: &ReadBudget) -> Result<Vec<Comment>, StoreError> {
+        let count = self.ids.len();
+        let mut comments = Vec::with_capacity(count);
+        for _ in 0..count {
+            let row = self.next(post).map_err(|source| {
+                StoreError::from(sqlx::Error::ColumnDecode {
+                    index: "a thread page's arrays".to_owned(),
+                    source,
+                })
+            })?;
+            budget.charge_loaded(row.text_bytes())?;
+            comments.push(row.value);
         }
+        Ok(comments)
+    }
+
+    fn next(&mut self, post: &Post) -> Result<PageRow, BoxDynError> {
+        let optional_text =
+            |elements: &mut Option<Elements<'r>>| -> Result<Option<String>, BoxDynError> {
+                match elements {
+                    Some(elements) => elements.next_bytes()?.map(arrays::text).transpose(),
+                    None => Ok(None),
+                }
+            };
+        let comment = Comment {
+            id: arrays::int8(self.ids.next_present()?)?,
+            post_id: post.id,
+            parent_id: self
+                .parent_ids
+                .next_bytes()?
+                .map(arrays::int8)
+                .transpose()?,
+            path: match &mut self.paths {
+                Some(paths) => arrays::int8_list(paths.next_present()?)?,
+                None => Vec::new(),
+            },
+            depth: arrays::int4(self.depths.next_present()?)?,
+            author_name: arrays::text(self.author_names.next_present()?)?,
+            author_email: optional_text(&mut self.author_emails)?,
+            author_url: self
+                .author_urls
+                .next_bytes()?
+                .map(arrays::text)
+                .transpose()?,
+            author_id: self
+                .author_ids
+                .next_bytes()?
+                .map(arrays::int8)
+                .transpose()?,
+            body: match &mut self.bodies {
+                Some(bodies) => arrays::text(bodies.next_present()?)?,
+                None => String::new(),
+            },
+            body_html: arrays::text(self.bodies_html.next_present()?)?,
+            status: comment_status(self.statuses.next_present()?)?,
+            client_address: optional_text(&mut self.client_addresses)?,
+            client_mutation_id: optional_text(&mut self.client_mutation_ids)?,
+            created_at: arrays::timestamptz(self.created.next_present()?)?,
+            updated_at: arrays::timestamptz(self.updated.next_present()?)?,
+            post_author_id: post.author_id,
+        };
+        let omitted_bytes = arrays::int8(self.omitted.next_present()?)?;
+        Ok(Narrowed::new(comment, omitted_bytes))
     }
 }
 
-impl TextBytes for PostPageRow {
-    fn text_bytes(&self) -> usize {
-        match self {
-            Self::Post(post) => post.text_bytes(),
-            Self::Comment(row) => row.text_bytes(),
-        }
+/// Column `index` of `row`, an array of `element_type` (`None` when null).
+fn array_column<'r>(
+    row: &'r PgRow,
+    index: usize,
+    name: &str,
+    element_type: i32,
+) -> Result<Option<Elements<'r>>, sqlx::Error> {
+    let value = row.try_get_raw(index)?;
+    if value.is_null() {
+        return Ok(None);
     }
+    let binary = match value.format() {
+        PgValueFormat::Binary => value.as_bytes(),
+        PgValueFormat::Text => Err("an array in text format".into()),
+    };
+    binary
+        .and_then(|bytes| Elements::of(Some(bytes), element_type))
+        .map(Some)
+        .map_err(|source| sqlx::Error::ColumnDecode {
+            index: name.to_owned(),
+            source,
+        })
+}
+
+/// A comment's stored status.
+fn comment_status(bytes: &[u8]) -> Result<CommentStatus, BoxDynError> {
+    Ok(match bytes {
+        b"published" => CommentStatus::Published,
+        b"pending" => CommentStatus::Pending,
+        b"spam" => CommentStatus::Spam,
+        b"deleted" => CommentStatus::Deleted,
+        _ => {
+            return Err(format!(
+                "an unknown comment status {:?}",
+                String::from_utf8_lossy(bytes)
+            )
+            .into());
+        }
+    })
 }
 
 /// How many comments of a post's thread `reader` sees.

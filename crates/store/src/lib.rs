@@ -4,6 +4,7 @@
 //!   cluster under the data directory) and runs the [`MIGRATOR`].
 //! - One module per domain holds its SQL next to the types it returns.
 
+mod arrays;
 pub mod authors;
 mod budget;
 pub mod channels;

@@ -25,6 +25,15 @@ pub(crate) struct Narrowed<T> {
     omitted_bytes: i64,
 }
 
+impl<T> Narrowed<T> {
+    pub(crate) fn new(value: T, omitted_bytes: i64) -> Self {
+        Self {
+            value,
+            omitted_bytes,
+        }
+    }
+}
+
 impl<T: Positional> Positional for Narrowed<T> {
     const COLUMNS: usize = T::COLUMNS + 1;
 
