@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use sqlx::error::BoxDynError;
 
 /// PostgreSQL's type oids for the element types read here.
+pub(crate) const BYTEA: i32 = 17;
 pub(crate) const INT4: i32 = 23;
 pub(crate) const INT8: i32 = 20;
 pub(crate) const TEXT: i32 = 25;
@@ -117,20 +118,13 @@ pub(crate) fn timestamptz(bytes: &[u8]) -> Result<DateTime<Utc>, BoxDynError> {
         .ok_or_else(|| "a time out of range".into())
 }
 
-/// A `bigint[]` written as text (`{1,2,3}`): how a page's comment paths come, since
-/// `array_agg` cannot gather arrays of different lengths.
-pub(crate) fn int8_list(bytes: &[u8]) -> Result<Vec<i64>, BoxDynError> {
-    let text = std::str::from_utf8(bytes)?;
-    let inner = text
-        .strip_prefix('{')
-        .and_then(|text| text.strip_suffix('}'))
-        .ok_or("a path that is not an array")?;
-    if inner.is_empty() {
-        return Ok(Vec::new());
-    }
-    inner
-        .split(',')
-        .map(|id| id.parse::<i64>().map_err(Into::into))
+/// A `bigint[]` without nulls, in its binary format: a comment's path, as a row carries it
+/// or, inside a page's arrays, as `array_send` wrote it (`array_agg` cannot gather arrays
+/// of different lengths).
+pub(crate) fn int8_array(bytes: &[u8]) -> Result<Vec<i64>, BoxDynError> {
+    let mut elements = Elements::of(Some(bytes), INT8)?;
+    (0..elements.len())
+        .map(|_| int8(elements.next_present()?))
         .collect()
 }
 
@@ -225,11 +219,19 @@ mod tests {
     }
 
     #[test]
-    fn paths_written_as_text() {
-        assert_eq!(int8_list(b"{}").expect("reads"), Vec::<i64>::new());
-        assert_eq!(int8_list(b"{12}").expect("reads"), vec![12]);
-        assert_eq!(int8_list(b"{1,20,300}").expect("reads"), vec![1, 20, 300]);
-        assert!(int8_list(b"1,2").is_err());
-        assert!(int8_list(b"{1,x}").is_err());
+    fn paths_as_sent() {
+        let ids: Vec<Vec<u8>> = [1i64, 20, 300]
+            .iter()
+            .map(|id| id.to_be_bytes().to_vec())
+            .collect();
+        let elements: Vec<Option<&[u8]>> = ids.iter().map(|id| Some(id.as_slice())).collect();
+        assert_eq!(
+            int8_array(&array(INT8, &elements)).expect("reads"),
+            vec![1, 20, 300]
+        );
+        let empty = [0u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 20];
+        assert_eq!(int8_array(&empty).expect("reads"), Vec::<i64>::new());
+        assert!(int8_array(&array(INT8, &[None])).is_err());
+        assert!(int8_array(&array(INT4, &[Some(&[0, 0, 0, 1])])).is_err());
     }
 }
