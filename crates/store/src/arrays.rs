@@ -55,10 +55,14 @@ impl<'r> Elements<'r> {
                     )
                     .into());
                 }
-                (
-                    usize::try_from(word(12)?)?,
-                    bytes.get(20..).ok_or("an array ends early")?,
-                )
+                let length = usize::try_from(word(12)?)?;
+                let rest = bytes.get(20..).ok_or("an array ends early")?;
+                // Every element takes four bytes at least: a length beyond that is not
+                // allocated for.
+                if length > rest.len() / 4 {
+                    return Err("an array longer than its bytes".into());
+                }
+                (length, rest)
             }
             dimensions => return Err(format!("an array of {dimensions} dimensions").into()),
         };
@@ -81,14 +85,22 @@ impl<'r> Elements<'r> {
             .ok_or("an array ends early")?;
         let size = i32::from_be_bytes(*size);
         self.remaining -= 1;
-        if size < 0 {
+        if size == -1 {
             self.rest = rest;
             return Ok(None);
         }
-        let size = usize::try_from(size)?;
+        let size = usize::try_from(size).map_err(|_| "an element of negative length")?;
         let element = rest.get(..size).ok_or("an array ends early")?;
         self.rest = &rest[size..];
         Ok(Some(element))
+    }
+
+    /// Checks that every element was read and nothing follows the last.
+    pub(crate) fn finish(&self) -> Result<(), BoxDynError> {
+        match (self.remaining, self.rest.is_empty()) {
+            (0, true) => Ok(()),
+            _ => Err("an array with more than was read".into()),
+        }
     }
 
     /// The next element, which must not be null.
@@ -123,9 +135,11 @@ pub(crate) fn timestamptz(bytes: &[u8]) -> Result<DateTime<Utc>, BoxDynError> {
 /// of different lengths).
 pub(crate) fn int8_array(bytes: &[u8]) -> Result<Vec<i64>, BoxDynError> {
     let mut elements = Elements::of(Some(bytes), INT8)?;
-    (0..elements.len())
+    let ids = (0..elements.len())
         .map(|_| int8(elements.next_present()?))
-        .collect()
+        .collect::<Result<_, BoxDynError>>()?;
+    elements.finish()?;
+    Ok(ids)
 }
 
 #[cfg(test)]
@@ -203,6 +217,17 @@ mod tests {
                 .is_err()
         );
         assert!(int4(&[0, 1]).is_err());
+        let mut too_long = array(INT8, &[Some(&1i64.to_be_bytes())]);
+        too_long[12..16].copy_from_slice(&1_000_000i32.to_be_bytes());
+        assert!(Elements::of(Some(&too_long), INT8).is_err());
+        let mut negative = array(TEXT, &[Some(b"x")]);
+        negative[20..24].copy_from_slice(&(-2i32).to_be_bytes());
+        assert!(
+            Elements::of(Some(&negative), TEXT)
+                .expect("reads")
+                .next_bytes()
+                .is_err()
+        );
         assert!(text(&[0xff]).is_err());
     }
 
@@ -232,6 +257,9 @@ mod tests {
         let empty = [0u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 20];
         assert_eq!(int8_array(&empty).expect("reads"), Vec::<i64>::new());
         assert!(int8_array(&array(INT8, &[None])).is_err());
+        let mut trailing = array(INT8, &elements);
+        trailing.extend_from_slice(&[0, 0, 0, 0]);
+        assert!(int8_array(&trailing).is_err());
         assert!(int8_array(&array(INT4, &[Some(&[0, 0, 0, 1])])).is_err());
     }
 }

@@ -616,6 +616,12 @@ impl<'r> PageArrays<'r> {
     /// charge its row, before the next is made.
     fn comments(mut self, post: &Post, budget: &ReadBudget) -> Result<Vec<Comment>, StoreError> {
         let count = self.ids.len();
+        self.check_lengths(count).map_err(|source| {
+            StoreError::from(sqlx::Error::ColumnDecode {
+                index: "a thread page's arrays".to_owned(),
+                source,
+            })
+        })?;
         let mut comments = Vec::with_capacity(count);
         for _ in 0..count {
             let row = self.next(post).map_err(|source| {
@@ -628,6 +634,38 @@ impl<'r> PageArrays<'r> {
             comments.push(row.value);
         }
         Ok(comments)
+    }
+
+    /// Every array read has `count` elements: they were gathered in one pass.
+    fn check_lengths(&self, count: usize) -> Result<(), BoxDynError> {
+        let required = [
+            &self.parent_ids,
+            &self.depths,
+            &self.author_names,
+            &self.author_urls,
+            &self.author_ids,
+            &self.bodies_html,
+            &self.statuses,
+            &self.created,
+            &self.updated,
+            &self.omitted,
+        ];
+        let optional = [
+            &self.paths,
+            &self.author_emails,
+            &self.bodies,
+            &self.client_addresses,
+            &self.client_mutation_ids,
+        ];
+        let lengths_agree = required.into_iter().all(|array| array.len() == count)
+            && optional
+                .into_iter()
+                .flatten()
+                .all(|array| array.len() == count);
+        match lengths_agree {
+            true => Ok(()),
+            false => Err("a thread page's arrays differ in length".into()),
+        }
     }
 
     fn next(&mut self, post: &Post) -> Result<PageRow, BoxDynError> {
