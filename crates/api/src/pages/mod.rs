@@ -243,9 +243,12 @@ async fn render_post(
     slug: &str,
     form: &FormView,
 ) -> Result<PageOutcome, StoreError> {
+    // One connection for the page's four statements: a connection given back to the pool
+    // costs a round trip (sqlx pings it) and a task.
+    let mut connection = pool.acquire().await?;
     // Pages are for the public: anyone's view, whoever asks.
     let Some(post) = posts::find_visible_by_slug(
-        pool,
+        &mut *connection,
         slug,
         Reader::PUBLIC,
         PostColumns::All,
@@ -255,17 +258,17 @@ async fn render_post(
     else {
         return Ok(PageOutcome::Missing);
     };
-    let author = authors::find_visible(pool, &[post.author_id], Reader::PUBLIC)
+    let author = authors::find_visible(&mut *connection, &[post.author_id], Reader::PUBLIC)
         .await?
         .remove(&post.author_id)
         .map(|author| author.name)
         .unwrap_or_default();
-    let post_tags = gazette_domain::policy::tags_of_read_posts(pool, &[post.id])
+    let post_tags = gazette_domain::policy::tags_of_read_posts(&mut *connection, &[post.id])
         .await?
         .remove(&post.id)
         .unwrap_or_default();
     let mut thread = comments::thread_page(
-        pool,
+        &mut *connection,
         post.id,
         Reader::PUBLIC,
         form.thread_after.as_deref(),
@@ -274,6 +277,8 @@ async fn render_post(
         &ReadBudget::unlimited(),
     )
     .await?;
+    // Back to the pool before the page is written.
+    drop(connection);
     let later = usize::try_from(THREAD_ON_PAGE).is_ok_and(|shown| thread.len() > shown);
     if later {
         thread.pop();
