@@ -103,6 +103,14 @@ impl<'r> Elements<'r> {
         }
     }
 
+    /// The next element decoded, `None` for a null.
+    pub(crate) fn next_optional<T>(
+        &mut self,
+        decode: impl FnOnce(&[u8]) -> Result<T, BoxDynError>,
+    ) -> Result<Option<T>, BoxDynError> {
+        self.next_bytes()?.map(decode).transpose()
+    }
+
     /// The next element, which must not be null.
     pub(crate) fn next_present(&mut self) -> Result<&'r [u8], BoxDynError> {
         self.next_bytes()?
@@ -173,15 +181,7 @@ mod tests {
         let bytes = array(INT8, &[Some(&one), None, Some(&two)]);
         let mut elements = Elements::of(Some(&bytes), INT8).expect("reads");
         assert_eq!(elements.len(), 3);
-        assert_eq!(
-            elements
-                .next_bytes()
-                .expect("reads")
-                .map(int8)
-                .transpose()
-                .expect("reads"),
-            Some(1)
-        );
+        assert_eq!(elements.next_optional(int8).expect("reads"), Some(1));
         assert_eq!(elements.next_bytes().expect("reads"), None);
         assert_eq!(
             int8(elements.next_present().expect("reads")).expect("reads"),

@@ -672,18 +672,14 @@ impl<'r> PageArrays<'r> {
         let optional_text =
             |elements: &mut Option<Elements<'r>>| -> Result<Option<String>, BoxDynError> {
                 match elements {
-                    Some(elements) => elements.next_bytes()?.map(arrays::text).transpose(),
+                    Some(elements) => elements.next_optional(arrays::text),
                     None => Ok(None),
                 }
             };
         let comment = Comment {
             id: arrays::int8(self.ids.next_present()?)?,
             post_id: post.id,
-            parent_id: self
-                .parent_ids
-                .next_bytes()?
-                .map(arrays::int8)
-                .transpose()?,
+            parent_id: self.parent_ids.next_optional(arrays::int8)?,
             path: match &mut self.paths {
                 Some(paths) => arrays::int8_array(paths.next_present()?)?,
                 None => Vec::new(),
@@ -691,16 +687,8 @@ impl<'r> PageArrays<'r> {
             depth: arrays::int4(self.depths.next_present()?)?,
             author_name: arrays::text(self.author_names.next_present()?)?,
             author_email: optional_text(&mut self.author_emails)?,
-            author_url: self
-                .author_urls
-                .next_bytes()?
-                .map(arrays::text)
-                .transpose()?,
-            author_id: self
-                .author_ids
-                .next_bytes()?
-                .map(arrays::int8)
-                .transpose()?,
+            author_url: self.author_urls.next_optional(arrays::text)?,
+            author_id: self.author_ids.next_optional(arrays::int8)?,
             body: match &mut self.bodies {
                 Some(bodies) => arrays::text(bodies.next_present()?)?,
                 None => String::new(),
