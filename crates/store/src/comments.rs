@@ -615,21 +615,17 @@ impl<'r> PageArrays<'r> {
     /// The comments of `post`, each charged to `budget` as the narrow row read would
     /// charge its row, before the next is made.
     fn comments(mut self, post: &Post, budget: &ReadBudget) -> Result<Vec<Comment>, StoreError> {
-        let count = self.ids.len();
-        self.check_lengths(count).map_err(|source| {
+        let undecodable = |source| {
             StoreError::from(sqlx::Error::ColumnDecode {
                 index: "a thread page's arrays".to_owned(),
                 source,
             })
-        })?;
+        };
+        let count = self.ids.len();
+        self.check_lengths(count).map_err(undecodable)?;
         let mut comments = Vec::with_capacity(count);
         for _ in 0..count {
-            let row = self.next(post).map_err(|source| {
-                StoreError::from(sqlx::Error::ColumnDecode {
-                    index: "a thread page's arrays".to_owned(),
-                    source,
-                })
-            })?;
+            let row = self.next(post).map_err(undecodable)?;
             budget.charge_loaded(row.text_bytes())?;
             comments.push(row.value);
         }
