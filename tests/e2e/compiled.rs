@@ -224,6 +224,20 @@ fn corpus(big_thread: &str, drafted: &str, nodes: &Value) -> Vec<(&'static str, 
             json!({ "id": big_thread }),
         ),
         (
+            "a thread's parents show the link and edit time its own comments do not",
+            "query($id: ID) { post(id: $id) { thread(first: 40) { nodes { id createdAt \
+             author { name } parent { id updatedAt author { url } } } } } }"
+                .to_owned(),
+            json!({ "id": big_thread }),
+        ),
+        (
+            "a post page's comments with their links and edit times",
+            "query($slug: String) { post(slug: $slug) { title thread(first: 20) { nodes { id \
+             updatedAt author { name url } } } } }"
+                .to_owned(),
+            json!({ "slug": "post-3" }),
+        ),
+        (
             "two pages of one thread: the first read with its post, the second alone",
             "query($slug: String) { post(slug: $slug) { title \
              a: thread(first: 3) { nodes { id body } } \
@@ -384,6 +398,15 @@ async fn compiled_answers_are_the_resolvers_answers_for_every_reader() {
             .await
             .expect(statement);
     }
+    // Some commenters left a link and some comments were edited: a page that does not
+    // read those columns must not answer for them.
+    sqlx::query(
+        "update comments set author_url = 'https://example.org/' || id, \
+         updated_at = created_at + interval '5 minutes' where id % 3 = 0",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("links and edits");
     // On post-2: a held comment, one marked spam and a deleted one, each with replies
     // (the deleted one stays as a tombstone while its replies show).
     for (status, rank) in [("pending", 1), ("spam", 2), ("deleted", 3)] {
