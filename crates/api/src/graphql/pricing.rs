@@ -17,8 +17,9 @@
 //!   what it returns and nested `possibleTypes`/`interfaces` expansions cost what they
 //!   would build.
 
+use std::cell::Cell;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, Field, OperationDefinition, OperationType, Selection,
@@ -240,20 +241,25 @@ pub fn check(
     sent_variables: serde_json::Map<String, serde_json::Value>,
 ) -> Result<Checked, ServerError> {
     check_text(query, &limits.document(false))?;
-    let document = Arc::new(parse(query)?);
-    check_parsed(model, limits, document, operation_name, sent_variables)
+    let parsed = ParsedDocument {
+        document: Arc::new(parse(query)?),
+        constant_price: Arc::default(),
+    };
+    check_parsed(model, limits, &parsed, operation_name, sent_variables)
 }
 
 /// [`check`] for a document parsed before (whose text passed [`check_text`]): its price
-/// depends on the variables, so it is priced again.
+/// depends on the variables, so it is priced again, unless an earlier request found it
+/// took none (`parsed.constant_price`).
 pub fn check_parsed(
     model: &SchemaModel,
     limits: &crate::state::Limits,
-    document: Arc<ExecutableDocument>,
+    parsed: &ParsedDocument,
     operation_name: Option<&str>,
     mut sent_variables: serde_json::Map<String, serde_json::Value>,
 ) -> Result<Checked, ServerError> {
-    if let Some(operation) = selected_operation(&document, operation_name) {
+    let document = &parsed.document;
+    if let Some(operation) = selected_operation(document, operation_name) {
         let declared: Vec<&str> = operation
             .variable_definitions
             .iter()
@@ -262,19 +268,35 @@ pub fn check_parsed(
         sent_variables.retain(|name, _| declared.contains(&name.as_str()));
     }
     let variables = Variables::from_json(serde_json::Value::Object(sent_variables));
-    let kind = operation_kind(&document, operation_name);
-    price(
-        model,
-        &document,
-        operation_name,
-        &variables,
-        &limits.document(kind == Some(OperationType::Subscription)),
-    )?;
+    let kind = operation_kind(document, operation_name);
+    let limits = limits.document(kind == Some(OperationType::Subscription));
+    // The shape checks passed under these limits before; the cost is compared again, as
+    // the operation's kind (its cost limit) can differ with the operation's name.
+    let known = parsed
+        .constant_price
+        .get()
+        .is_some_and(|&cost| cost <= limits.max_cost);
+    if !known {
+        let price = priced(model, document, operation_name, &variables, &limits)?;
+        // With one operation, the price is the same whichever name a request gives.
+        if !price.read_variables && document.operations.iter().count() == 1 {
+            let _ = parsed.constant_price.set(price.cost);
+        }
+    }
     Ok(Checked {
-        document,
+        document: document.clone(),
         variables,
         kind,
     })
+}
+
+/// A planned document kept parsed ([`crate::graphql::compiled::PlanCache::parsed`]), with
+/// its price once a request found it depends on no variable: pricing was a twentieth of a
+/// post page's server CPU (docs/benchmarks.md).
+#[derive(Clone)]
+pub struct ParsedDocument {
+    pub document: Arc<ExecutableDocument>,
+    pub constant_price: Arc<OnceLock<u64>>,
 }
 
 /// Parses a document whose text passed [`check_text`]; a syntax error is refused with
@@ -314,6 +336,22 @@ pub fn price(
     variables: &Variables,
     limits: &DocumentLimits,
 ) -> Result<u64, ServerError> {
+    priced(model, document, operation_name, variables, limits).map(|price| price.cost)
+}
+
+/// A document's cost, and whether it took any variable's value.
+struct Price {
+    cost: u64,
+    read_variables: bool,
+}
+
+fn priced(
+    model: &SchemaModel,
+    document: &ExecutableDocument,
+    operation_name: Option<&str>,
+    variables: &Variables,
+    limits: &DocumentLimits,
+) -> Result<Price, ServerError> {
     check_aliases(document, limits)?;
     let mut pricer = Pricer {
         model,
@@ -324,6 +362,7 @@ pub fn price(
         shapes: HashMap::new(),
         costs: HashMap::new(),
         meta_costs: HashMap::new(),
+        read_variables: Cell::new(false),
     };
     let selected = selected_operation(document, operation_name);
     if let Some(operation) = selected {
@@ -387,7 +426,10 @@ pub fn price(
             limits.max_cost,
         ));
     }
-    Ok(cost)
+    Ok(Price {
+        cost,
+        read_variables: pricer.read_variables.get(),
+    })
 }
 
 fn too_complex(message: String, cost: u64, limit: u64) -> ServerError {
@@ -455,6 +497,8 @@ struct Pricer<'a> {
     costs: HashMap<&'a str, u64>,
     /// Keyed by the selection set's address (stable while the document lives).
     meta_costs: HashMap<(usize, Meta), u64>,
+    /// Whether an argument priced so far took a variable's value.
+    read_variables: Cell<bool>,
 }
 
 impl<'a> Pricer<'a> {
@@ -742,6 +786,7 @@ impl<'a> Pricer<'a> {
             .node
             .clone()
             .into_const_with(|variable| {
+                self.read_variables.set(true);
                 self.variables
                     .get(&variable)
                     .cloned()
@@ -1165,6 +1210,58 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_price_that_takes_no_variable_is_kept_and_compared_with_each_requests_limit() {
+        let limits = crate::state::Limits::default();
+        let parsed = |query: &str| ParsedDocument {
+            document: Arc::new(parse(query).expect("parses")),
+            constant_price: Arc::default(),
+        };
+        let check = |parsed: &ParsedDocument, name: Option<&str>, variables: serde_json::Value| {
+            let variables = variables.as_object().cloned().unwrap_or_default();
+            check_parsed(&MODEL, &limits, parsed, name, variables)
+                .map(|_| ())
+                .map_err(|error| error.message)
+        };
+
+        // A page size written in the document: priced once, the price kept.
+        let written = "query Page($slug: String!) { post(slug: $slug) { thread(first: 100) { nodes { id } } } }";
+        let page = parsed(written);
+        assert_eq!(
+            check(&page, None, serde_json::json!({ "slug": "a" })),
+            Ok(())
+        );
+        assert_eq!(page.constant_price.get().copied(), priced(written).ok());
+        assert_eq!(
+            check(&page, Some("Page"), serde_json::json!({ "slug": "b" })),
+            Ok(())
+        );
+
+        // A page size from a variable: priced again on every request.
+        let asked = parsed("query Page($n: Int) { posts(first: $n) { nodes { id } } }");
+        assert_eq!(check(&asked, None, serde_json::json!({ "n": 5 })), Ok(()));
+        assert_eq!(asked.constant_price.get(), None);
+        let deep = parsed(
+            "query Page($n: Int) { posts(first: $n) { nodes { thread(first: 100) { nodes { id } } } } }",
+        );
+        assert_eq!(check(&deep, None, serde_json::json!({ "n": 1 })), Ok(()));
+        let refused = check(&deep, None, serde_json::json!({ "n": 100 }));
+        assert!(refused.is_err_and(|message| message.contains("would cost")));
+
+        // A subscription costing more than its lower limit, priced first under the query
+        // limit (an operation name it does not have), is still refused under its own.
+        let subscription = parsed(
+            "subscription Added { commentAdded(postId: \"UG9zdDox\") { post { thread(first: 100) { nodes { id } } } } }",
+        );
+        assert_eq!(
+            check(&subscription, Some("Other"), serde_json::json!({})),
+            Ok(())
+        );
+        assert!(subscription.constant_price.get().is_some());
+        let refused = check(&subscription, Some("Added"), serde_json::json!({}));
+        assert!(refused.is_err_and(|message| message.contains("would cost")));
     }
 
     #[test]

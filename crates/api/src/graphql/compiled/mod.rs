@@ -22,6 +22,7 @@ use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use gazette_store::{ReadBudget, Reader, SiteConfig, StoreError, WarmConnections};
 
 use crate::graphql::errors::ApiError;
+use crate::graphql::pricing::ParsedDocument;
 pub use plan::{Plan, compile};
 
 /// Why a plan did not answer: the resolvers answer instead (with the error, if any).
@@ -92,7 +93,7 @@ struct Documents {
 struct Document {
     operations: Operations,
     /// Kept for a short document with a plan, with what it is counted as.
-    parsed: Option<(Arc<ExecutableDocument>, usize)>,
+    parsed: Option<(ParsedDocument, usize)>,
 }
 
 impl Document {
@@ -143,7 +144,7 @@ impl PlanCache {
     }
 
     /// A planned document's parse, when it is kept.
-    pub fn parsed(&self, query: &str) -> Option<Arc<ExecutableDocument>> {
+    pub fn parsed(&self, query: &str) -> Option<ParsedDocument> {
         if !self.enabled || query.len() > MAX_PARSED_DOCUMENT_BYTES {
             return None;
         }
@@ -165,10 +166,11 @@ impl PlanCache {
         let plan = compile(document, operation_name).map(Arc::new);
         let fields = plan.as_ref().map_or(0, |plan| plan.slots);
         let parsed = (plan.is_some() && query.len() <= MAX_PARSED_DOCUMENT_BYTES).then(|| {
-            (
-                document.clone(),
-                parsed_nodes(document) * BYTES_PER_PARSED_NODE,
-            )
+            let parsed = ParsedDocument {
+                document: document.clone(),
+                constant_price: Arc::default(),
+            };
+            (parsed, parsed_nodes(document) * BYTES_PER_PARSED_NODE)
         });
         let bytes = query.len() + parsed.as_ref().map_or(0, |(_, bytes)| *bytes);
         let Ok(mut documents) = self.plans.write() else {

@@ -265,10 +265,10 @@ async fn check(operation: &Operation<'_>, report: &mut Report) -> Result<Checked
     let priced = match (parsed, query.len() <= pricing::INLINE_CHECK_BYTES) {
         // A planned document's text was checked and parsed before; only its price
         // depends on this request's variables.
-        (Some(document), _) => pricing::check_parsed(
+        (Some(parsed), _) => pricing::check_parsed(
             &state.schemas.model,
             limits,
-            document,
+            &parsed,
             operation_name.as_deref(),
             sent_variables,
         ),
