@@ -10,6 +10,7 @@
 //! same as `bigint[]` but needs an extension.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use sqlx::error::BoxDynError;
@@ -151,9 +152,45 @@ pub enum Columns {
 }
 
 impl Columns {
+    /// Every form, in the order of [`Columns::index`].
+    const EVERY: [Columns; 5] = [
+        Columns::Shown {
+            path: false,
+            body: false,
+        },
+        Columns::Shown {
+            path: false,
+            body: true,
+        },
+        Columns::Shown {
+            path: true,
+            body: false,
+        },
+        Columns::Shown {
+            path: true,
+            body: true,
+        },
+        Columns::All,
+    ];
+
+    fn index(self) -> usize {
+        match self {
+            Columns::Shown { path, body } => usize::from(path) * 2 + usize::from(body),
+            Columns::All => 4,
+        }
+    }
+
+    /// [`Columns::written`], once for each form (a page's statement is built on every
+    /// request).
+    fn select(self) -> &'static str {
+        static SELECTS: LazyLock<[String; 5]> =
+            LazyLock::new(|| Columns::EVERY.map(Columns::written));
+        &SELECTS[self.index()]
+    }
+
     /// [`COLUMNS`], or their narrow form, then `omitted_bytes`: what the left-out texts
     /// would have counted (as [`TextBytes`] counts them).
-    fn select(self) -> String {
+    fn written(self) -> String {
         match self {
             Columns::All => format!("{COLUMNS}, 0::bigint as omitted_bytes"),
             Columns::Shown { path, body } => {
@@ -549,11 +586,18 @@ const PAGE_ARRAY_NAMES: [&str; 16] = [
 ];
 
 impl<'r> PageArrays<'r> {
+    /// [`PageArrays::written`], once for each form of [`Columns`].
+    fn aggregates(columns: Columns) -> &'static str {
+        static AGGREGATES: LazyLock<[String; 5]> =
+            LazyLock::new(|| Columns::EVERY.map(PageArrays::written));
+        &AGGREGATES[columns.index()]
+    }
+
     /// The aggregates over a subquery of [`Columns::select`]'s columns, named as
     /// [`PAGE_ARRAY_NAMES`]. Paths come as `bytea` (`array_send`):
     /// `array_agg` cannot gather arrays of different lengths, and as text they cost
     /// PostgreSQL an `array_out` per comment.
-    fn aggregates(columns: Columns) -> String {
+    fn written(columns: Columns) -> String {
         let (path, body, private) = match columns {
             Columns::All => (true, true, true),
             Columns::Shown { path, body } => (path, body, false),
@@ -1057,4 +1101,25 @@ pub async fn awaiting_moderation_unchecked(exec: impl PgExecutor<'_>) -> Result<
         .fetch_one(exec)
         .await?;
     Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_form_of_columns_has_its_own_written_statement_parts() {
+        for (position, columns) in Columns::EVERY.into_iter().enumerate() {
+            assert_eq!(columns.index(), position, "{columns:?}");
+            assert_eq!(columns.select(), columns.written(), "{columns:?}");
+            assert_eq!(
+                PageArrays::aggregates(columns),
+                PageArrays::written(columns),
+                "{columns:?}"
+            );
+        }
+        let selects: std::collections::HashSet<&str> =
+            Columns::EVERY.into_iter().map(Columns::select).collect();
+        assert_eq!(selects.len(), Columns::EVERY.len());
+    }
 }

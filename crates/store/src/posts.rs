@@ -4,6 +4,7 @@
 //! OFFSET, so page 1,000 costs what page 1 costs.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
@@ -117,12 +118,21 @@ pub enum PostColumns {
 }
 
 impl PostColumns {
-    /// [`POST_COLUMNS`], or their narrow form, then `omitted_bytes`.
-    pub(crate) fn select(self) -> String {
+    /// [`POST_COLUMNS`], or their narrow form, then `omitted_bytes`; written once for each
+    /// of the four forms (a post page's statement is built on every request).
+    pub(crate) fn select(self) -> &'static str {
+        static SELECTS: LazyLock<[String; 4]> = LazyLock::new(|| {
+            [(false, false), (false, true), (true, false), (true, true)]
+                .map(|(body, body_html)| PostColumns::written(body, body_html))
+        });
         let (body, body_html) = match self {
             PostColumns::All => (true, true),
             PostColumns::Shown { body, body_html } => (body, body_html),
         };
+        &SELECTS[usize::from(body) * 2 + usize::from(body_html)]
+    }
+
+    fn written(body: bool, body_html: bool) -> String {
         // What a left-out text would have counted, as `TextBytes` counts it.
         let (body_column, body_bytes) = match body {
             true => ("p.body", "0::bigint"),
@@ -786,4 +796,20 @@ pub async fn next_scheduled_unchecked(
         .fetch_one(exec)
         .await?;
     Ok(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_form_of_post_columns_reads_what_it_names() {
+        for body in [false, true] {
+            for body_html in [false, true] {
+                let columns = PostColumns::Shown { body, body_html };
+                assert_eq!(columns.select(), PostColumns::written(body, body_html));
+            }
+        }
+        assert_eq!(PostColumns::All.select(), PostColumns::written(true, true));
+    }
 }
