@@ -270,17 +270,15 @@ pub fn check_parsed(
     let variables = Variables::from_json(serde_json::Value::Object(sent_variables));
     let kind = operation_kind(document, operation_name);
     let limits = limits.document(kind == Some(OperationType::Subscription));
-    // The shape checks passed under these limits before; the cost is compared again, as
-    // the operation's kind (its cost limit) can differ with the operation's name.
-    let known = parsed
-        .constant_price
-        .get()
-        .is_some_and(|&cost| cost <= limits.max_cost);
-    if !known {
-        let price = priced(model, document, operation_name, &variables, &limits)?;
+    // Kept only for a query, and used only for one: every limit is then the same as when
+    // it was kept (a subscription's cost limit is lower, and the expanded selections are
+    // checked against the cost limit too).
+    let query = kind == Some(OperationType::Query);
+    if !(query && parsed.constant_price.get().is_some()) {
+        let priced = price(model, document, operation_name, &variables, &limits)?;
         // With one operation, the price is the same whichever name a request gives.
-        if !price.read_variables && document.operations.iter().count() == 1 {
-            let _ = parsed.constant_price.set(price.cost);
+        if query && !priced.read_variables && document.operations.iter().count() == 1 {
+            let _ = parsed.constant_price.set(priced.cost);
         }
     }
     Ok(Checked {
@@ -291,8 +289,8 @@ pub fn check_parsed(
 }
 
 /// A planned document kept parsed ([`crate::graphql::compiled::PlanCache::parsed`]), with
-/// its price once a request found it depends on no variable: pricing was a twentieth of a
-/// post page's server CPU (docs/benchmarks.md).
+/// its price once a query request found it depends on no variable: pricing was about 3%
+/// of a post page's server CPU (docs/benchmarks.md).
 #[derive(Clone)]
 pub struct ParsedDocument {
     pub document: Arc<ExecutableDocument>,
@@ -326,26 +324,16 @@ fn plain_syntax_message(message: &str) -> String {
     format!("Syntax error: {detail}.")
 }
 
-/// Prices `document` for the operation `operation_name` selects (all operations, when none
-/// is selected yet), refusing it when any limit is passed; returns the cost. `max_cost` is
-/// the limit for this kind of request (subscriptions have a lower one).
-pub fn price(
-    model: &SchemaModel,
-    document: &ExecutableDocument,
-    operation_name: Option<&str>,
-    variables: &Variables,
-    limits: &DocumentLimits,
-) -> Result<u64, ServerError> {
-    priced(model, document, operation_name, variables, limits).map(|price| price.cost)
-}
-
 /// A document's cost, and whether it took any variable's value.
-struct Price {
-    cost: u64,
+pub struct Price {
+    pub cost: u64,
     read_variables: bool,
 }
 
-fn priced(
+/// Prices `document` for the operation `operation_name` selects (all operations, when none
+/// is selected yet), refusing it when any limit is passed. `max_cost` is the limit for
+/// this kind of request (subscriptions have a lower one).
+pub fn price(
     model: &SchemaModel,
     document: &ExecutableDocument,
     operation_name: Option<&str>,
@@ -1038,6 +1026,7 @@ mod tests {
             &Variables::from_json(variables),
             &limits(),
         )
+        .map(|price| price.cost)
         .map_err(|error| {
             format!(
                 "{}: {}",
@@ -1251,7 +1240,8 @@ mod tests {
         assert!(refused.is_err_and(|message| message.contains("would cost")));
 
         // A subscription costing more than its lower limit, priced first under the query
-        // limit (an operation name it does not have), is still refused under its own.
+        // limit (an operation name it does not have), is not kept, and is refused under
+        // its own.
         let subscription = parsed(
             "subscription Added { commentAdded(postId: \"UG9zdDox\") { post { thread(first: 100) { nodes { id } } } } }",
         );
@@ -1259,7 +1249,7 @@ mod tests {
             check(&subscription, Some("Other"), serde_json::json!({})),
             Ok(())
         );
-        assert!(subscription.constant_price.get().is_some());
+        assert_eq!(subscription.constant_price.get(), None);
         let refused = check(&subscription, Some("Added"), serde_json::json!({}));
         assert!(refused.is_err_and(|message| message.contains("would cost")));
     }
