@@ -1,5 +1,6 @@
 use std::process::ExitCode;
 
+use clap::error::{ContextKind, ContextValue};
 use clap::{CommandFactory, Parser};
 
 // glibc's malloc spent a quarter of the CPU of a GraphQL request under load (many small,
@@ -26,7 +27,7 @@ fn give_freed_memory_back_soon() {
 
 fn main() -> ExitCode {
     give_freed_memory_back_soon();
-    let cli = gazette::Cli::parse();
+    let cli = gazette::Cli::try_parse().unwrap_or_else(|error| naming_the_variable(error).exit());
     if let Some(conflict) = cli.conflict() {
         // As clap reports a value it cannot use: one sentence, exit code 2.
         gazette::Cli::command()
@@ -48,4 +49,57 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// clap names the flag of a value it refuses (`--seed <SEED>`) even when the value came
+/// from the flag's environment variable; a tip then names the variable, so that someone
+/// who set `GAZETTE_SEED=maybe` and never typed `--seed` sees what to change.
+fn naming_the_variable(mut error: clap::Error) -> clap::Error {
+    let Some(ContextValue::String(argument)) = error.get(ContextKind::InvalidArg) else {
+        return error;
+    };
+    let Some(long) = argument
+        .split_whitespace()
+        .next()
+        .and_then(|flag| flag.strip_prefix("--"))
+    else {
+        return error;
+    };
+    let command = gazette::Cli::command();
+    let variable = environment_variable(&command, long)
+        .and_then(|variable| variable.to_str())
+        .filter(|variable| std::env::var_os(variable).is_some());
+    let typed = std::env::args_os().any(|given| {
+        given.to_str().is_some_and(|given| {
+            given.strip_prefix("--").is_some_and(|given| {
+                given == long
+                    || given
+                        .strip_prefix(long)
+                        .is_some_and(|rest| rest.starts_with('='))
+            })
+        })
+    });
+    if let Some(variable) = variable
+        && !typed
+    {
+        let tip = format!("the value came from the environment variable {variable}");
+        error.insert(
+            ContextKind::Suggested,
+            ContextValue::StyledStrs(vec![tip.into()]),
+        );
+    }
+    error
+}
+
+/// The environment variable of the flag `--long`, in `command` or any of its subcommands.
+fn environment_variable<'c>(command: &'c clap::Command, long: &str) -> Option<&'c std::ffi::OsStr> {
+    command
+        .get_arguments()
+        .find(|argument| argument.get_long() == Some(long))
+        .and_then(clap::Arg::get_env)
+        .or_else(|| {
+            command
+                .get_subcommands()
+                .find_map(|subcommand| environment_variable(subcommand, long))
+        })
 }

@@ -91,6 +91,35 @@ async fn a_taken_port_is_refused() {
     assert_clear_failure(&output, &format!("cannot listen on {address}"));
 }
 
+/// clap names a refused value's flag; a value that came from the flag's environment
+/// variable is also named by that variable, the thing the user has to change.
+#[tokio::test]
+async fn a_refused_value_from_the_environment_names_its_variable() {
+    let from_environment = gazette(&["migrate"], &[("GAZETTE_SEED", "maybe")]).await;
+    assert_clear_failure(
+        &from_environment,
+        "invalid value 'maybe' for '--seed <SEED>'",
+    );
+    assert_clear_failure(
+        &from_environment,
+        "the value came from the environment variable GAZETTE_SEED",
+    );
+    assert_eq!(from_environment.status.code(), Some(2));
+    // Typed on the command line, which wins over the variable: no tip.
+    for args in [
+        vec!["migrate", "--seed", "maybe"],
+        vec!["migrate", "--seed=maybe"],
+    ] {
+        let typed = gazette(&args, &[("GAZETTE_SEED", "true")]).await;
+        assert_clear_failure(&typed, "invalid value 'maybe' for '--seed <SEED>'");
+        let stderr = String::from_utf8_lossy(&typed.stderr);
+        assert!(
+            !stderr.contains("environment variable"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn unknown_setting_values_are_refused() {
     for (args, env, expected) in [
