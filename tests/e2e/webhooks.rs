@@ -509,9 +509,24 @@ async fn failures_are_retried_410_disables_and_rotation_signs_twice() {
     );
     assert!(got[5..].iter().any(|received| received.id == got[0].id));
 
-    // An endpoint failing for more than five days is disabled, and shown as such.
+    // An endpoint failing for more than five days is disabled, and shown as such. A
+    // delivery that succeeds clears `failing_since`: every delivery so far settles first,
+    // or a late one (a busy machine) wipes the days set here.
+    let flaky_webhook = flaky_id.parse::<i64>().expect("a number");
+    eventually(200, || async {
+        let pending: i64 = sqlx::query_scalar(
+            "select count(*) from webhook_deliveries where webhook_id = $1 and status = 'pending'",
+        )
+        .bind(flaky_webhook)
+        .fetch_one(&app.pool)
+        .await
+        .expect("pending deliveries");
+        (pending == 0).then_some(())
+    })
+    .await
+    .expect("the flaky endpoint's deliveries settle");
     sqlx::query("update webhooks set failing_since = now() - interval '6 days' where id = $1")
-        .bind(flaky_id.parse::<i64>().expect("a number"))
+        .bind(flaky_webhook)
         .execute(&app.pool)
         .await
         .expect("failing for days");
