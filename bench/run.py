@@ -22,6 +22,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -167,6 +168,20 @@ def proc_ticks(pid, children_exited=False):
     return ticks
 
 
+def run_client(command):
+    """Runs a load generator (wrk, pgbench) to its end: (returncode, stdout, stderr, CPU
+    seconds it used). Its CPU comes from its own exit status (`wait4`), so that nothing
+    else this script starts meanwhile is counted with it."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen(command, stdout=out, stderr=err)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return (process.returncode, out.read().decode(errors="replace"),
+                err.read().decode(errors="replace"), usage.ru_utime + usage.ru_stime)
+
+
 class Server:
     def __init__(self, name, command, url, log_path, env=None, cwd=None):
         self.name = name
@@ -207,9 +222,9 @@ class Server:
     def cpu_ticks(self):
         return sum(proc_ticks(pid) for pid in self.pids())
 
-    def rss_bytes(self):
+    def rss_bytes(self, pids=None):
         total = 0
-        for pid in self.pids():
+        for pid in pids or self.pids():
             try:
                 for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                     if line.startswith("VmRSS:"):
@@ -236,8 +251,11 @@ class MemorySampler(threading.Thread):
         self.running = True
 
     def run(self):
+        # The processes are listed once: a `pgrep` every 0.2 s would take CPU from the run
+        # it measures.
+        pids = self.server.pids()
         while self.running:
-            self.peak = max(self.peak, self.server.rss_bytes())
+            self.peak = max(self.peak, self.server.rss_bytes(pids))
             time.sleep(0.2)
 
     def finish(self):
@@ -732,16 +750,18 @@ class Bench:
         result = {"key": key, "title": title, "target": target, "round": round_number}
         pg_ticks = self.cluster.cpu_ticks()
         if target == "sql":
-            out = subprocess.run(
+            code, out, err, client_seconds = run_client(
                 [str(Path(self.args.pg_bin) / "pgbench"), "-n", "-M", "prepared", "-c", str(connections),
                  "-j", "2", "-T", str(duration), "-D", f"first={self.first_commented}", "-D", f"posts={self.args.posts}",
-                 *self.pgbench_scripts(workload), self.cluster.url],
-                check=True, capture_output=True, text=True).stdout
+                 *self.pgbench_scripts(workload), self.cluster.url])
+            if code != 0:
+                raise Failure(f"pgbench failed on {key}: {out[-500:]} {err[-500:]}")
             tps = float(re.search(r"tps = ([0-9.]+) \(without initial", out).group(1))
             latency = float(re.search(r"latency average = ([0-9.]+) ms", out).group(1))
             failed = re.search(r"number of failed transactions: (\d+)", out)
             result.update(rps=tps, p50_ms=latency, p99_ms=None, bad=int(failed.group(1)) if failed else 0)
             served = tps * duration
+            result["client_cpu_ms"] = client_seconds * 1000 / max(served, 1)
             # pgbench's backends end with it: their CPU counts once the postmaster reaps them.
             time.sleep(1)
         else:
@@ -753,12 +773,10 @@ class Bench:
             ticks = server.cpu_ticks()
             sampler = MemorySampler(server)
             sampler.start()
-            wrk = subprocess.run(
-                ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "-s", str(script), server.url + path],
-                capture_output=True, text=True)
-            if wrk.returncode != 0:
-                raise Failure(f"wrk failed on {key} / {target}: {wrk.stdout[-500:]} {wrk.stderr[-500:]}")
-            out = wrk.stdout
+            code, out, err, client_seconds = run_client(
+                ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "-s", str(script), server.url + path])
+            if code != 0:
+                raise Failure(f"wrk failed on {key} / {target}: {out[-500:]} {err[-500:]}")
             peak = sampler.finish()
             cpu_ms = (server.cpu_ticks() - ticks) * 1000 / CLK_TCK
             line = next(line for line in out.splitlines() if line.startswith("WRK "))
@@ -767,6 +785,7 @@ class Bench:
             seconds = wrk["duration_us"] / 1e6
             result.update(rps=served / seconds, p50_ms=wrk["p50_us"] / 1000, p99_ms=wrk["p99_us"] / 1000,
                           bad=wrk["bad"] + wrk["socket_errors"], cpu_ms=cpu_ms / max(served, 1),
+                          client_cpu_ms=client_seconds * 1000 / max(served, 1),
                           rss_mb=peak / 2**20)
             if lookups is not None:
                 hits, misses = (after - before for after, before in zip(self.cache_lookups(), lookups))
@@ -967,7 +986,7 @@ class Bench:
                 "rps_max": max(r["rps"] for r in runs), "p50_ms": median("p50_ms"),
                 "p99_ms": median("p99_ms"), "statements": median("statements"),
                 "pg_ms": median("pg_ms"), "cpu_ms": median("cpu_ms"), "pg_cpu_ms": median("pg_cpu_ms"),
-                "hit_rate": median("hit_rate"),
+                "client_cpu_ms": median("client_cpu_ms"), "hit_rate": median("hit_rate"),
                 "rss_mb": max((r.get("rss_mb") or 0) for r in runs) or None,
                 "bad": sum(r["bad"] for r in runs),
             }
@@ -981,9 +1000,9 @@ class Bench:
         fmt = lambda v, spec: "" if v is None else format(v, spec)  # noqa: E731
         lines = [
             "| Workload | Target | req/s (median; min–max) | CPU ms / req: server + PostgreSQL = total "
-            "| p50 ms | p99 ms | statements / req | cache hit rate | server RSS MB | failed "
+            "| load generator CPU ms / req | p50 ms | p99 ms | statements / req | cache hit rate | server RSS MB | failed "
             "| vs PostGraphile, 2 workers | vs PostGraphile, 1 process | vs raw SQL | vs nginx |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for key in dict.fromkeys(r["key"] for r in self.results):
             for target, name in TARGETS.items():
@@ -1002,7 +1021,7 @@ class Bench:
                 hit_rate = {"gazette": fmt(row["hit_rate"], ".0%"), "gazette-uncached": "off"}.get(target, "")
                 lines.append(
                     f"| {row['title']} | {name} | {row['rps']:,.0f} ({row['rps_min']:,.0f}–{row['rps_max']:,.0f}) "
-                    f"| {cpu} | {fmt(row['p50_ms'], '.2f')} | {fmt(row['p99_ms'], '.2f')} "
+                    f"| {cpu} | {fmt(row['client_cpu_ms'], '.3f')} | {fmt(row['p50_ms'], '.2f')} | {fmt(row['p99_ms'], '.2f')} "
                     f"| {fmt(row['statements'], '.1f')} | {hit_rate} | {fmt(row['rss_mb'], '.0f')} "
                     f"| {row['bad']} | " + " | ".join(ratios) + " |")
         facts = self.facts
