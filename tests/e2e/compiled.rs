@@ -264,6 +264,48 @@ fn corpus(big_thread: &str, drafted: &str, nodes: &Value) -> Vec<(&'static str, 
             THREAD_PAGE.to_owned(),
             json!({ "id": big_thread, "after": "cG9zdHM6cHVibGlzaGVkOmRlc2N8MXx0eA" }),
         ),
+        // A plan takes a children's `totalCount` from the page when the page shows every
+        // child; after or before a cursor it cannot, and counts.
+        (
+            "children counted where a page is full",
+            "query($slug: String) { post(slug: $slug) { comments(first: 1) { totalCount \
+             nodes { id replies(first: 1) { totalCount } } } \
+             latest: comments(first: 2, orderBy: NEWEST) { totalCount \
+             nodes { id replies(last: 1) { totalCount } } } } }"
+                .to_owned(),
+            json!({ "slug": "post-2" }),
+        ),
+        (
+            "a thread counted after a cursor past its last comment",
+            "query($slug: String, $after: String) { post(slug: $slug) { \
+             thread(first: 5, after: $after) { totalCount nodes { id } } } }"
+                .to_owned(),
+            // thread|0|s9000000000000000000
+            json!({ "slug": "post-2", "after": "dGhyZWFkfDB8czkwMDAwMDAwMDAwMDAwMDAwMDA" }),
+        ),
+        (
+            "children counted after a cursor, replies read from the end",
+            "query($slug: String, $after: String) { post(slug: $slug) { \
+             comments(first: 1, after: $after) { totalCount nodes { id \
+               replies(last: 1) { totalCount nodes { id } } } } } }"
+                .to_owned(),
+            // comments:oldest|0|i0
+            json!({ "slug": "post-2", "after": "Y29tbWVudHM6b2xkZXN0fDB8aTA" }),
+        ),
+        (
+            "children counted before a cursor, replies after one",
+            "query($slug: String, $before: String, $after: String) { post(slug: $slug) { \
+             comments(last: 2, before: $before) { totalCount nodes { id \
+               replies(first: 1, after: $after) { totalCount pageInfo { hasNextPage } } } } } }"
+                .to_owned(),
+            json!({
+                "slug": "post-2",
+                // comments:oldest|9000000000000000000|i9000000000000000000
+                "before": "Y29tbWVudHM6b2xkZXN0fDkwMDAwMDAwMDAwMDAwMDAwMDB8aTkwMDAwMDAwMDAwMDAwMDAwMDA",
+                // replies:oldest|0|i0
+                "after": "cmVwbGllczpvbGRlc3R8MHxpMA",
+            }),
+        ),
         (
             "a required variable missing",
             "query($slug: String!) { post(slug: $slug) { id } }".to_owned(),

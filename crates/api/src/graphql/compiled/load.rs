@@ -12,7 +12,7 @@ use async_graphql::Value as ConstValue;
 use async_graphql::Variables;
 use foldhash::{HashMapExt, HashSetExt};
 use gazette_store::authors::{self, Author};
-use gazette_store::comments::{self, Columns, Comment, Parent, ThreadPage};
+use gazette_store::comments::{self, ChildPage, Columns, Comment, Parent, ThreadPage};
 use gazette_store::keyset::Position;
 use gazette_store::posts::{self, Post, PostColumns, PostFilter, PostKey, PostOrder};
 use gazette_store::tags::{self, Tag};
@@ -108,10 +108,17 @@ enum Count<'k> {
     Posts(&'k PostFilter),
     Tags,
     Authors,
-    /// The comments under each parent.
-    Children(Parent, &'k [i64]),
-    /// Each post's whole thread.
-    Threads(&'k [i64]),
+    /// The comments under each parent: `known` as they are, the others counted.
+    Children {
+        parent: Parent,
+        known: &'k HashMap<i64, i64>,
+        others: &'k [i64],
+    },
+    /// Each post's whole thread: `known` as they are, the others counted.
+    Threads {
+        known: &'k HashMap<i64, i64>,
+        others: &'k [i64],
+    },
 }
 
 /// A root field's `id` or `slug`, checked.
@@ -669,12 +676,21 @@ impl<'a> Loads<'a> {
             }
             Count::Tags => HashMap::from([(0, tags::count(connection, reader).await?)]),
             Count::Authors => HashMap::from([(0, authors::count(connection, reader).await?)]),
-            Count::Children(parent, keys) => {
-                comments::child_counts(connection, parent, keys, reader).await?
+            Count::Children {
+                parent,
+                known,
+                others,
+            } => {
+                let mut counts = known.clone();
+                if !others.is_empty() {
+                    counts
+                        .extend(comments::child_counts(connection, parent, others, reader).await?);
+                }
+                counts
             }
-            Count::Threads(post_ids) => {
-                let mut counts = HashMap::with_capacity(post_ids.len());
-                for post_id in post_ids {
+            Count::Threads { known, others } => {
+                let mut counts = known.clone();
+                for post_id in others {
                     let count = comments::thread_count(&mut *connection, *post_id, reader).await?;
                     counts.insert(*post_id, count);
                 }
@@ -820,7 +836,8 @@ impl<'a> Loads<'a> {
     }
 
     /// A page of children (a post's top-level comments, a comment's replies) for every
-    /// parent in `keys`: one statement, and one more for `totalCount` when asked.
+    /// parent in `keys`: one statement, and one more for `totalCount` when asked and a
+    /// page does not tell it.
     async fn children(
         &self,
         parent: Parent,
@@ -843,6 +860,7 @@ impl<'a> Loads<'a> {
             self.budget,
         )
         .await?;
+        let (known, others) = counts_told_by_pages(keys, &found, &child_page);
         let pages = keys
             .iter()
             .map(|key| {
@@ -853,8 +871,12 @@ impl<'a> Loads<'a> {
         let Slot::CommentPages(pages) = self.keep(slot, Slot::CommentPages(pages))? else {
             return Err(Fallback);
         };
-        self.keep_total_counts(selection, Count::Children(parent, keys))
-            .await?;
+        let count = Count::Children {
+            parent,
+            known: &known,
+            others: &others,
+        };
+        self.keep_total_counts(selection, count).await?;
         let rows: Vec<&Comment> = pages.values().flat_map(|page| page.nodes.iter()).collect();
         for nodes in node_selections(selection) {
             self.comments(nodes, rows.clone(), None).await?;
@@ -875,6 +897,9 @@ impl<'a> Loads<'a> {
     ) -> Result<(), Fallback> {
         let (request, after_path) = self.thread_request(first, after)?;
         let mut pages = HashMap::with_capacity(post_ids.len());
+        // As for children (`counts_told_by_pages`): a first page shorter than its window
+        // holds the whole thread.
+        let (mut known, mut others) = (HashMap::new(), Vec::new());
         for post_id in post_ids {
             let rows = match read.take() {
                 Some(read) if post_ids.len() == 1 => read.rows,
@@ -892,14 +917,23 @@ impl<'a> Loads<'a> {
                     .await?
                 }
             };
+            match i64::try_from(rows.len()) {
+                Ok(read) if after_path.is_none() && read < request.window.limit => {
+                    known.insert(*post_id, read);
+                }
+                _ => others.push(*post_id),
+            }
             let page = Page::new(&request, rows, THREAD_ORDERING, thread_position);
             pages.insert(*post_id, page);
         }
         let Slot::CommentPages(pages) = self.keep(slot, Slot::CommentPages(pages))? else {
             return Err(Fallback);
         };
-        self.keep_total_counts(selection, Count::Threads(post_ids))
-            .await?;
+        let count = Count::Threads {
+            known: &known,
+            others: &others,
+        };
+        self.keep_total_counts(selection, count).await?;
         let rows: Vec<&Comment> = pages.values().flat_map(|page| page.nodes.iter()).collect();
         // A thread page knows its own comments: their parents need no look-up.
         let mut known = Known {
@@ -1150,4 +1184,65 @@ pub fn node_selections<N>(selection: &Selection<ConnectionField<N>>) -> Vec<&Sel
         }
     }
     found
+}
+
+/// The children counts that `pages` (read for `keys` with `window`) already tell, and the
+/// keys whose count still has to be read. A page read without a cursor that came back
+/// shorter than its window (which is one row longer than the page asked for) holds every
+/// child its parent has for this reader, under the same rule `comments::child_counts`
+/// applies: its length is the count. Replies are mostly fewer than a page, so most nested
+/// `totalCount`s need no statement of their own.
+fn counts_told_by_pages<Row>(
+    keys: &[i64],
+    pages: &HashMap<i64, Vec<Row>>,
+    window: &ChildPage,
+) -> (HashMap<i64, i64>, Vec<i64>) {
+    let uncut = window.after.is_none() && window.before.is_none();
+    let mut known = HashMap::with_capacity(keys.len());
+    let mut others = Vec::new();
+    for key in keys {
+        let read = pages.get(key).map_or(0, Vec::len);
+        match i64::try_from(read) {
+            Ok(read) if uncut && read < window.limit => {
+                known.insert(*key, read);
+            }
+            _ => others.push(*key),
+        }
+    }
+    (known, others)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn window(after: Option<i64>, before: Option<i64>) -> ChildPage {
+        // `first: 2` asks for a window of three rows.
+        ChildPage {
+            after,
+            before,
+            limit: 3,
+            from_end: false,
+            newest_first: false,
+        }
+    }
+
+    #[test]
+    fn a_page_shorter_than_its_window_tells_its_count() {
+        // Parent 1 has no children, 2 has two (all of them read), 3 filled the window.
+        let pages = HashMap::from([(2, vec![(), ()]), (3, vec![(), (), ()])]);
+        let (known, others) = counts_told_by_pages(&[1, 2, 3], &pages, &window(None, None));
+        assert_eq!(known, HashMap::from([(1, 0), (2, 2)]));
+        assert_eq!(others, [3]);
+    }
+
+    #[test]
+    fn a_page_after_or_before_a_cursor_tells_no_count() {
+        let pages = HashMap::from([(2, vec![()])]);
+        for cut in [window(Some(10), None), window(None, Some(10))] {
+            let (known, others) = counts_told_by_pages(&[1, 2], &pages, &cut);
+            assert!(known.is_empty());
+            assert_eq!(others, [1, 2]);
+        }
+    }
 }
