@@ -284,27 +284,26 @@ fn corpus(big_thread: &str, drafted: &str, nodes: &Value) -> Vec<(&'static str, 
             json!({ "slug": "post-2", "after": "dGhyZWFkfDB8czkwMDAwMDAwMDAwMDAwMDAwMDA" }),
         ),
         (
-            "children counted after a cursor, replies read from the end",
+            "children read from the end, replies after a cursor past their last",
             "query($slug: String, $after: String) { post(slug: $slug) { \
-             comments(first: 1, after: $after) { totalCount nodes { id \
-               replies(last: 1) { totalCount nodes { id } } } } } }"
+             comments(last: 3) { totalCount nodes { id \
+               replies(first: 2, after: $after) { totalCount nodes { id } } } } } }"
                 .to_owned(),
-            // comments:oldest|0|i0
-            json!({ "slug": "post-2", "after": "Y29tbWVudHM6b2xkZXN0fDB8aTA" }),
-        ),
-        (
-            "children counted before a cursor, replies after one",
-            "query($slug: String, $before: String, $after: String) { post(slug: $slug) { \
-             comments(last: 2, before: $before) { totalCount nodes { id \
-               replies(first: 1, after: $after) { totalCount pageInfo { hasNextPage } } } } } }"
-                .to_owned(),
+            // replies:oldest|9000000000000000000|i9000000000000000000: every page empty,
+            // every count still the comment's replies.
             json!({
                 "slug": "post-2",
-                // comments:oldest|9000000000000000000|i9000000000000000000
-                "before": "Y29tbWVudHM6b2xkZXN0fDkwMDAwMDAwMDAwMDAwMDAwMDB8aTkwMDAwMDAwMDAwMDAwMDAwMDA",
-                // replies:oldest|0|i0
-                "after": "cmVwbGllczpvbGRlc3R8MHxpMA",
+                "after": "cmVwbGllczpvbGRlc3R8OTAwMDAwMDAwMDAwMDAwMDAwMHxpOTAwMDAwMDAwMDAwMDAwMDAwMA",
             }),
+        ),
+        (
+            "children before a cursor ahead of the first, replies from the end",
+            "query($slug: String, $before: String) { post(slug: $slug) { \
+             none: comments(last: 2, before: $before) { totalCount nodes { id } } \
+             comments(first: 4) { nodes { id replies(last: 1) { totalCount nodes { id } } } } } }"
+                .to_owned(),
+            // comments:oldest|0|i0: an empty page of a post with comments.
+            json!({ "slug": "post-2", "before": "Y29tbWVudHM6b2xkZXN0fDB8aTA" }),
         ),
         (
             "a required variable missing",

@@ -266,7 +266,9 @@ async fn nested_comment_lists_run_a_fixed_number_of_statements() {
 }
 
 /// The benchmark's own workloads (bench/queries), uncached, on synthetic sites of two
-/// sizes: each runs a fixed number of statements, whatever the site holds.
+/// sizes: each runs a fixed number of statements, whatever the site holds (a plan's
+/// count of replies is read only for a comment with more replies than its page shows,
+/// and the synthetic sites have none on the front page).
 #[tokio::test]
 async fn the_benchmark_workloads_run_a_fixed_number_of_statements() {
     let workloads = [
