@@ -211,15 +211,7 @@ async fn nested_comment_lists_run_a_fixed_number_of_statements() {
                 .expect("comments");
             // `fill` gave each post one comment; this test three more.
             assert_eq!(comments.len(), 4);
-            let replies: Vec<i64> = comments
-                .iter()
-                .map(|comment| {
-                    comment["node"]["replies"]["totalCount"]
-                        .as_i64()
-                        .expect("count")
-                })
-                .collect();
-            assert_eq!(replies, [0, 2, 2, 2]);
+            assert_eq!(reply_counts(comments), [0, 2, 2, 2]);
         }
     }
     // The resolvers (the document's first run): the page of posts, one batch of comment
@@ -251,18 +243,23 @@ async fn nested_comment_lists_run_a_fixed_number_of_statements() {
     let response = app.graphql(query, json!({ "first": 3 })).await;
     assert_eq!(app.database.statements_since_last_count().await, 4);
     let first_post = &response["data"]["posts"]["edges"][0]["node"]["comments"]["edges"];
-    let replies: Vec<i64> = first_post
+    let comments = first_post
         .as_array()
-        .unwrap_or_else(|| panic!("{response}"))
+        .unwrap_or_else(|| panic!("{response}"));
+    assert_eq!(reply_counts(comments), [0, 7, 2, 2], "{response}");
+    app.stop().await;
+}
+
+/// Each comment edge's `replies { totalCount }`.
+fn reply_counts(comments: &[serde_json::Value]) -> Vec<i64> {
+    comments
         .iter()
         .map(|comment| {
             comment["node"]["replies"]["totalCount"]
                 .as_i64()
                 .expect("count")
         })
-        .collect();
-    assert_eq!(replies, [0, 7, 2, 2], "{response}");
-    app.stop().await;
+        .collect()
 }
 
 /// The benchmark's own workloads (bench/queries), uncached, on synthetic sites of two
