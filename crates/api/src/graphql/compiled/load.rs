@@ -21,8 +21,8 @@ use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
 use super::Fallback;
 use super::plan::{
-    Arg, CommentField, ConnectionField, EdgeField, MAX_NODES, PageArgs, PageInfoField, Plan,
-    PostField, RootField, ScalarKind, Selection,
+    Arg, CommentAuthorField, CommentField, ConnectionField, EdgeField, MAX_NODES, PageArgs,
+    PageInfoField, Plan, PostField, RootField, ScalarKind, Selection,
 };
 use crate::graphql::authors::AUTHOR_ORDERING;
 use crate::graphql::connection::{self, PageRequest, Sides};
@@ -1150,20 +1150,32 @@ fn page_columns(connection: &Selection<ConnectionField<CommentField>>, thread: b
         }),
         _ => false,
     });
-    let body = node_selections(connection)
-        .into_iter()
-        .any(|nodes| shows_body(nodes, thread));
+    let nodes = node_selections(connection);
+    let shown =
+        |wanted: fn(&CommentField) -> bool| nodes.iter().any(|nodes| shows(nodes, thread, wanted));
     Columns::Shown {
         path: thread && cursors,
-        body,
+        body: shown(|field| matches!(field, CommentField::Body)),
+        link: shown(|field| match field {
+            CommentField::Author(author) => author
+                .iter()
+                .any(|field| matches!(field.kind, CommentAuthorField::Url)),
+            _ => false,
+        }),
+        edited: shown(|field| matches!(field, CommentField::UpdatedAt)),
     }
 }
 
-fn shows_body(selection: &Selection<CommentField>, thread: bool) -> bool {
+/// Whether `selection` shows a field `wanted` picks, on the comments of the page or, in
+/// a thread (whose page is where its comments' parents come from), on their parents.
+fn shows(
+    selection: &Selection<CommentField>,
+    thread: bool,
+    wanted: fn(&CommentField) -> bool,
+) -> bool {
     selection.iter().any(|field| match &field.kind {
-        CommentField::Body => true,
-        CommentField::Parent(parent) => thread && shows_body(parent, thread),
-        _ => false,
+        CommentField::Parent(parent) if thread && shows(parent, thread, wanted) => true,
+        kind => wanted(kind),
     })
 }
 
