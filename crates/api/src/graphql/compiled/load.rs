@@ -1135,8 +1135,9 @@ fn post_columns<'s>(selections: impl IntoIterator<Item = &'s Selection<PostField
 }
 
 /// The columns a page of comments is read with: the path only for a thread page's
-/// cursors, the Markdown source only when a comment of the page shows it — as a node or,
-/// in a thread page, as the parent of a later comment of the page.
+/// cursors; the Markdown source, the commenter's link and the time of the last edit only
+/// when a comment of the page shows them — as a node or, in a thread page, as the parent
+/// of a later comment of the page.
 fn page_columns(connection: &Selection<ConnectionField<CommentField>>, thread: bool) -> Columns {
     let cursors = connection.iter().any(|field| match &field.kind {
         ConnectionField::Edges(edges) => edges
