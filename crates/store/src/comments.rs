@@ -177,19 +177,38 @@ impl Columns {
     }
 
     fn index(self) -> usize {
+        if self == Columns::All {
+            return 16;
+        }
+        let reads = self.reads();
+        usize::from(reads.path) * 8
+            + usize::from(reads.body) * 4
+            + usize::from(reads.link) * 2
+            + usize::from(reads.edited)
+    }
+
+    /// What the form reads (`All`: everything, the private columns too).
+    fn reads(self) -> Reads {
         match self {
+            Columns::All => Reads {
+                path: true,
+                body: true,
+                link: true,
+                edited: true,
+                private: true,
+            },
             Columns::Shown {
                 path,
                 body,
                 link,
                 edited,
-            } => {
-                usize::from(path) * 8
-                    + usize::from(body) * 4
-                    + usize::from(link) * 2
-                    + usize::from(edited)
-            }
-            Columns::All => 16,
+            } => Reads {
+                path,
+                body,
+                link,
+                edited,
+                private: false,
+            },
         }
     }
 
@@ -206,29 +225,25 @@ impl Columns {
     fn written(self) -> String {
         match self {
             Columns::All => format!("{COLUMNS}, 0::bigint as omitted_bytes"),
-            Columns::Shown {
-                path,
-                body,
-                link,
-                edited,
-            } => {
+            Columns::Shown { .. } => {
+                let reads = self.reads();
                 // Summed as bigint: a body and an email over 2 GB together would overflow.
-                let (path_column, path_bytes) = match path {
+                let (path_column, path_bytes) = match reads.path {
                     true => ("c.path", "0"),
                     false => ("'{}'::bigint[] as path", "cardinality(c.path)::bigint * 8"),
                 };
-                let (body_column, body_bytes) = match body {
+                let (body_column, body_bytes) = match reads.body {
                     true => ("c.body", "0"),
                     false => ("''::text as body", "octet_length(c.body)::bigint"),
                 };
-                let (link_column, link_bytes) = match link {
+                let (link_column, link_bytes) = match reads.link {
                     true => ("c.author_url", "0"),
                     false => (
                         "null::text as author_url",
                         "coalesce(octet_length(c.author_url), 0)::bigint",
                     ),
                 };
-                let edited_column = match edited {
+                let edited_column = match reads.edited {
                     true => "c.updated_at",
                     false => "c.created_at as updated_at",
                 };
@@ -243,6 +258,17 @@ impl Columns {
             }
         }
     }
+}
+
+/// Which of a comment's columns a form of [`Columns`] reads.
+#[derive(Debug, Clone, Copy)]
+struct Reads {
+    path: bool,
+    body: bool,
+    link: bool,
+    edited: bool,
+    /// The commenter's email, address, mutation id and author id.
+    private: bool,
 }
 
 /// A comment read with [`Columns`], charged for what it would hold read whole.
@@ -627,15 +653,13 @@ impl<'r> PageArrays<'r> {
     /// `array_agg` cannot gather arrays of different lengths, and as text they cost
     /// PostgreSQL an `array_out` per comment.
     fn written(columns: Columns) -> String {
-        let (path, body, private, link, edited) = match columns {
-            Columns::All => (true, true, true, true, true),
-            Columns::Shown {
-                path,
-                body,
-                link,
-                edited,
-            } => (path, body, false, link, edited),
-        };
+        let Reads {
+            path,
+            body,
+            link,
+            edited,
+            private,
+        } = columns.reads();
         let gathered = |read: bool, column: &str, null_type: &str| match read {
             true => format!("array_agg({column})"),
             false => format!("null::{null_type}[]"),
