@@ -917,11 +917,11 @@ impl<'a> Loads<'a> {
                     .await?
                 }
             };
-            match i64::try_from(rows.len()) {
-                Ok(read) if after_path.is_none() && read < request.window.limit => {
-                    known.insert(*post_id, read);
+            match count_told_by_page(rows.len(), after_path.is_none(), request.window.limit) {
+                Some(count) => {
+                    known.insert(*post_id, count);
                 }
-                _ => others.push(*post_id),
+                None => others.push(*post_id),
             }
             let page = Page::new(&request, rows, THREAD_ORDERING, thread_position);
             pages.insert(*post_id, page);
@@ -1215,14 +1215,22 @@ fn counts_told_by_pages<Row>(
     let mut others = Vec::new();
     for key in keys {
         let read = pages.get(key).map_or(0, Vec::len);
-        match i64::try_from(read) {
-            Ok(read) if uncut && read < window.limit => {
-                known.insert(*key, read);
+        match count_told_by_page(read, uncut, window.limit) {
+            Some(count) => {
+                known.insert(*key, count);
             }
-            _ => others.push(*key),
+            None => others.push(*key),
         }
     }
     (known, others)
+}
+
+/// The count a page of `read` rows tells, if it tells one: read without a cursor
+/// (`uncut`) and shorter than its window of `limit` rows.
+fn count_told_by_page(read: usize, uncut: bool, limit: i64) -> Option<i64> {
+    i64::try_from(read)
+        .ok()
+        .filter(|read| uncut && *read < limit)
 }
 
 #[cfg(test)]
