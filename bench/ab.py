@@ -40,20 +40,18 @@ def main():
     parser.add_argument("workloads", nargs="+", help="q1, q2, q2r, q3...: the dir's <w>-gazette-uncached.lua")
     args = parser.parse_args()
 
-    data = args.dir / "pg"
-    port = int(re.search(r"^port = (\d+)", (data / "postgresql.conf").read_text(), re.M).group(1))
-    as_postgres = ["runuser", "-u", "postgres", "--"]
-    subprocess.run([*as_postgres, str(args.pg_bin / "pg_ctl"), "-D", str(data), "-l",
-                    str(args.dir / "pg.log"), "-w", "start"], check=True, capture_output=True)
-    cluster = run.Cluster.__new__(run.Cluster)
-    cluster.data = data
+    with run.earlier_cluster(args.dir, args.pg_bin) as (cluster, database):
+        measure_all(args, cluster, database)
+
+
+def measure_all(args, cluster, database):
     servers = {}
     try:
         for name, binary in (("A", args.a), ("B", args.b)):
             listen = run.free_port()
             servers[name] = run.Server(
                 name,
-                [binary, "api", "--database-url", f"postgres://postgres@127.0.0.1:{port}/gazette",
+                [binary, "api", "--database-url", database,
                  "--data-dir", str(args.dir / "gazette-data"), "--listen", f"127.0.0.1:{listen}",
                  "--seed", "false", "--graphql-cache-ttl", "0", "--comment-moderation", "open",
                  "--comment-rate-limit", "0", "--metrics-listen", "off"],
@@ -97,8 +95,6 @@ def main():
     finally:
         for server in servers.values():
             server.stop()
-        subprocess.run([*as_postgres, str(args.pg_bin / "pg_ctl"), "-D", str(data), "-w", "stop"],
-                       capture_output=True)
 
 
 def wrk(script, url, duration, connections):

@@ -12,6 +12,7 @@ correctness part, which CI runs. It prints no timings.
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import pwd
@@ -166,6 +167,24 @@ def proc_ticks(pid, children_exited=False):
     if children_exited:
         ticks += int(fields[13]) + int(fields[14])
     return ticks
+
+
+@contextlib.contextmanager
+def earlier_cluster(directory, pg_bin):
+    """The PostgreSQL cluster of an earlier run's `--dir`, started for the block: its
+    Cluster (for `cpu_ticks`) and the URL Gazette and pgbench connect with."""
+    data = Path(directory) / "pg"
+    port = int(re.search(r"^port = (\d+)", (data / "postgresql.conf").read_text(), re.M).group(1))
+    as_postgres = ["runuser", "-u", "postgres", "--"]
+    subprocess.run([*as_postgres, str(Path(pg_bin) / "pg_ctl"), "-D", str(data), "-l",
+                    str(Path(directory) / "pg.log"), "-w", "start"], check=True, capture_output=True)
+    cluster = Cluster.__new__(Cluster)
+    cluster.data = data
+    try:
+        yield cluster, f"postgres://postgres@127.0.0.1:{port}/gazette"
+    finally:
+        subprocess.run([*as_postgres, str(Path(pg_bin) / "pg_ctl"), "-D", str(data), "-w", "stop"],
+                       capture_output=True)
 
 
 def run_client(command):
