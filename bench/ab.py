@@ -40,18 +40,18 @@ def main():
     parser.add_argument("workloads", nargs="+", help="q1, q2, q2r, q3...: the dir's <w>-gazette-uncached.lua")
     args = parser.parse_args()
 
-    with run.earlier_cluster(args.dir, args.pg_bin) as (cluster, database):
-        measure_all(args, cluster, database)
+    with run.earlier_cluster(args.dir, args.pg_bin) as cluster:
+        measure_all(args, cluster)
 
 
-def measure_all(args, cluster, database):
+def measure_all(args, cluster):
     servers = {}
     try:
         for name, binary in (("A", args.a), ("B", args.b)):
             listen = run.free_port()
             servers[name] = run.Server(
                 name,
-                [binary, "api", "--database-url", database,
+                [binary, "api", "--database-url", cluster.url,
                  "--data-dir", str(args.dir / "gazette-data"), "--listen", f"127.0.0.1:{listen}",
                  "--seed", "false", "--graphql-cache-ttl", "0", "--comment-moderation", "open",
                  "--comment-rate-limit", "0", "--metrics-listen", "off"],

@@ -84,6 +84,7 @@ class Cluster:
         self.root = root
         self.data = root / "pg"
         self.user = "postgres" if os.geteuid() == 0 else None
+        self.port = PG_PORT
         self.url = f"postgres://postgres@127.0.0.1:{PG_PORT}/gazette"
 
     def _run(self, *args, **kwargs):
@@ -130,7 +131,7 @@ class Cluster:
     def psql(self, database, sql):
         out = subprocess.run(
             [str(self.bin / "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-             "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", "postgres", "-d", database, "-c", sql],
+             "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", database, "-c", sql],
             check=True, capture_output=True, text=True)
         return out.stdout.strip()
 
@@ -171,20 +172,17 @@ def proc_ticks(pid, children_exited=False):
 
 @contextlib.contextmanager
 def earlier_cluster(directory, pg_bin):
-    """The PostgreSQL cluster of an earlier run's `--dir`, started for the block: its
-    Cluster (for `cpu_ticks`) and the URL Gazette and pgbench connect with."""
-    data = Path(directory) / "pg"
-    port = int(re.search(r"^port = (\d+)", (data / "postgresql.conf").read_text(), re.M).group(1))
-    as_postgres = ["runuser", "-u", "postgres", "--"]
-    subprocess.run([*as_postgres, str(Path(pg_bin) / "pg_ctl"), "-D", str(data), "-l",
-                    str(Path(directory) / "pg.log"), "-w", "start"], check=True, capture_output=True)
-    cluster = Cluster.__new__(Cluster)
-    cluster.data = data
+    """The PostgreSQL cluster of an earlier run's `--dir` (its data kept), started for the
+    block; `url` is what Gazette and pgbench connect with."""
+    cluster = Cluster(Path(pg_bin), Path(directory))
+    cluster.port = int(re.search(r"^port = (\d+)", (cluster.data / "postgresql.conf").read_text(), re.M).group(1))
+    cluster.url = f"postgres://postgres@127.0.0.1:{cluster.port}/gazette"
+    cluster._run(cluster.bin / "pg_ctl", "-D", cluster.data, "-l", cluster.root / "pg.log", "-w", "start",
+                 stdout=subprocess.DEVNULL)
     try:
-        yield cluster, f"postgres://postgres@127.0.0.1:{port}/gazette"
+        yield cluster
     finally:
-        subprocess.run([*as_postgres, str(Path(pg_bin) / "pg_ctl"), "-D", str(data), "-w", "stop"],
-                       capture_output=True)
+        cluster.stop(quiet=True)
 
 
 def run_client(command):
