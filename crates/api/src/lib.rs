@@ -5,6 +5,7 @@ mod auth;
 mod bodies;
 mod client;
 mod conditional;
+mod edge;
 mod events;
 mod federation;
 mod feed_cache;

@@ -3,12 +3,11 @@
 //! moderation queue) is read here at each scrape.
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, Method, header};
-use axum::middleware::Next;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use gazette_metrics::{PoolStats, metrics};
@@ -122,33 +121,4 @@ fn stats(warm: &WarmConnections) -> PoolStats {
         idle: pool.num_idle() + warm.kept(),
         max: pool.options().get_max_connections(),
     }
-}
-
-/// Counts each request by route pattern (never the raw path: that is the client's to vary
-/// without bound), method and status, and times it to the response head.
-pub async fn track(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    // A shared string: cloning it costs no allocation.
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let method = match *request.method() {
-        Method::GET => "GET",
-        Method::HEAD => "HEAD",
-        Method::POST => "POST",
-        Method::OPTIONS => "OPTIONS",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        _ => "other",
-    };
-    let response = next.run(request).await;
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    let metrics = metrics();
-    metrics
-        .http_requests
-        .with_label_values(&[route, method, response.status().as_str()])
-        .inc();
-    metrics
-        .http_duration
-        .with_label_values(&[route])
-        .observe(started.elapsed().as_secs_f64());
-    response
 }

@@ -13,8 +13,8 @@ use tokio::sync::watch;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 
+use crate::edge::EdgeLayer;
 use crate::listener::ConnectionLimits;
 use crate::state::{ApiConfig, AppState, CorsOrigins};
 use crate::{
@@ -79,9 +79,7 @@ pub fn router(state: AppState) -> Router {
         // Set before the layers below, so these answers get their headers and metrics too.
         .fallback(pages::nowhere)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::map_response(security_headers))
-        .layer(TraceLayer::new_for_http())
-        .layer(middleware::from_fn(metrics::track))
+        .layer(EdgeLayer)
         .with_state(state);
     let routes = match scrape {
         Some(scrape) => routes
@@ -125,20 +123,6 @@ async fn method_not_allowed(method: Method) -> Response {
         ),
     )
         .into_response()
-}
-
-/// On every response: browsers must not guess a type other than the one sent (a feed or a
-/// `.txt` syndication document must never be run as a script or a page), and no other
-/// site may frame Gazette's pages (clickjacking).
-async fn security_headers(mut response: Response) -> Response {
-    let headers = response.headers_mut();
-    headers
-        .entry(header::X_CONTENT_TYPE_OPTIONS)
-        .or_insert(HeaderValue::from_static("nosniff"));
-    headers
-        .entry(header::X_FRAME_OPTIONS)
-        .or_insert(HeaderValue::from_static("DENY"));
-    response
 }
 
 /// Browsers may call the API from the configured origins: queries, mutations and feeds,
