@@ -1,11 +1,16 @@
-//! What every answer passes on its way out, in one layer: the security headers, the HTTP
-//! metrics, and the request's log span with a line for a server error.
+//! What the router's answers pass on their way out, in one layer: the security headers,
+//! the HTTP metrics, and the request's log span with a line for a server error. (CORS
+//! preflights, answered by the CORS layer outside it, and `/metrics`, merged after it,
+//! do not pass it.) Its log lines have the target `gazette_api::edge`: a debug span
+//! `request` (method, uri, version) and "finished processing request" at debug, and
+//! "response failed" at error for a 5xx, with `status` and `latency`.
 //!
 //! It was three layers (`from_fn(metrics::track)`, tower-http's `TraceLayer` and
 //! `map_response(security_headers)`), each with a future of its own around the next and
 //! `from_fn`'s boxed; the trace layer also wrapped every body to watch its end. On q2r
 //! they took about 8% of the server's CPU per request (docs/benchmarks.md).
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -21,7 +26,7 @@ use tracing::Span;
 use gazette_metrics::metrics;
 
 /// The layer: see the module.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 pub struct EdgeLayer;
 
 impl<S> Layer<S> for EdgeLayer {
@@ -37,12 +42,14 @@ pub struct Edge<S> {
     inner: S,
 }
 
+// Infallible, as axum's routes are: an error would pass this layer without headers,
+// metrics or a log line.
 impl<S> Service<Request> for Edge<S>
 where
-    S: Service<Request, Response = Response>,
+    S: Service<Request, Response = Response, Error = Infallible>,
 {
     type Response = Response;
-    type Error = S::Error;
+    type Error = Infallible;
     type Future = EdgeFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
@@ -50,6 +57,7 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
+        let started = Instant::now();
         // As tower-http's trace layer made it: events inside the request carry its method
         // and address when debug logging is on (a disabled span costs nothing more).
         let span = tracing::debug_span!(
@@ -68,7 +76,7 @@ where
         EdgeFuture {
             inner,
             span,
-            started: Instant::now(),
+            started,
             route,
             method,
         }
@@ -86,11 +94,11 @@ pin_project_lite::pin_project! {
     }
 }
 
-impl<F, E> Future for EdgeFuture<F>
+impl<F> Future for EdgeFuture<F>
 where
-    F: Future<Output = Result<Response, E>>,
+    F: Future<Output = Result<Response, Infallible>>,
 {
-    type Output = Result<Response, E>;
+    type Output = Result<Response, Infallible>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
@@ -124,7 +132,8 @@ where
     }
 }
 
-/// The metrics' method label: the methods Gazette serves, and "other" for the rest, so
+/// The metrics' method label: the common methods (PUT and DELETE only ever get 405), and
+/// "other" for the rest, so
 /// that a client inventing methods cannot grow the label set.
 fn method_label(method: &Method) -> &'static str {
     match *method {
@@ -138,7 +147,7 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-/// On every response: browsers must not guess a type other than the one sent (a feed or a
+/// On every answer of the router: browsers must not guess a type other than the one sent (a feed or a
 /// `.txt` syndication document must never be run as a script or a page), and no other
 /// site may frame Gazette's pages (clickjacking).
 fn security_headers(response: &mut Response) {

@@ -1,4 +1,4 @@
-//! `/metrics` for Prometheus, and the HTTP layer that counts every request. The families
+//! `/metrics` for Prometheus (the HTTP requests are counted by `edge.rs`). The families
 //! are gazette-metrics'; what is a state rather than an event (pool sizes, readiness, the
 //! moderation queue) is read here at each scrape.
 

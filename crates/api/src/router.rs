@@ -76,7 +76,7 @@ pub fn router(state: AppState) -> Router {
         // Feeds and channel texts are served from memory, gzipped ahead of time: no
         // per-request compression, and no timer for a response that never waits long.
         .merge(feed_routes())
-        // Set before the layers below, so these answers get their headers and metrics too.
+        // Set before the edge layer, so these answers get their headers and metrics too.
         .fallback(pages::nowhere)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(EdgeLayer)
