@@ -21,7 +21,6 @@ import json
 import os
 import resource
 import statistics
-import subprocess
 import threading
 import time
 import urllib.request
