@@ -55,7 +55,7 @@ def machine_busy_ticks():
     """Ticks every core has spent on anything but idling and waiting, from /proc/stat:
     counts work charged to no process of ours too (softirqs of loopback traffic)."""
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    user, nice, system, idle, iowait, irq, softirq, steal = fields[:8]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
     return user + nice + system + irq + softirq + steal
 
 
