@@ -447,6 +447,18 @@ async fn receive(
                 _ => "accepted",
             });
             tracing::debug!(?received, "inbox activity");
+            // As for a mutation: a comment this process has just written, changed or
+            // removed is what its next read sees, not a cached answer from before the
+            // change event arrives (other processes hear of it through that event).
+            if matches!(
+                received,
+                Received::Commented { .. }
+                    | Received::CommentChanged { .. }
+                    | Received::CommentDeleted { .. }
+                    | Received::ActorDeleted { comments: 1.. }
+            ) {
+                state.responses.clear();
+            }
             StatusCode::ACCEPTED.into_response()
         }
         Err(error) => {
