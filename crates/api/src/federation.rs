@@ -447,9 +447,8 @@ async fn receive(
                 _ => "accepted",
             });
             tracing::debug!(?received, "inbox activity");
-            // As for a mutation: a comment this process has just written, changed or
-            // removed is what its next read sees, not a cached answer from before the
-            // change event arrives (other processes hear of it through that event).
+            // Follows and reactions leave the cache to the change event: a peer's stream of
+            // likes does not empty it.
             if matches!(
                 received,
                 Received::Commented { .. }
@@ -457,7 +456,7 @@ async fn receive(
                     | Received::CommentDeleted { .. }
                     | Received::ActorDeleted { comments: 1.. }
             ) {
-                state.responses.clear();
+                state.wrote_content();
             }
             StatusCode::ACCEPTED.into_response()
         }

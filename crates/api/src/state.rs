@@ -309,9 +309,14 @@ impl AppState {
 }
 
 impl Shared {
-    /// The budget of one GraphQL answer for `client`: `--graphql-max-response-bytes` of
-    /// text built (and four times as much of rows loaded), drawn from the process's pool
-    /// and from the client's share of it.
+    /// This process has just changed content (a mutation, a comment form, a moderation
+    /// action, an inbox activity): its next read must see the change, not an answer the
+    /// response cache kept from before it. Other processes drop theirs when the change
+    /// event reaches them (LISTEN/NOTIFY), a moment later.
+    pub fn wrote_content(&self) {
+        self.responses.clear();
+    }
+
     /// What a GraphQL request's body may hold while it is read: its own limit, drawn from
     /// what all bodies being read at once may hold (as many as the execution slots) and
     /// from the client's share (two bodies), so slow bodies on many connections cannot
@@ -329,6 +334,9 @@ impl Shared {
         vec![self.unsent.clone(), self.unsent_shares.of(client)]
     }
 
+    /// The budget of one GraphQL answer for `client`: `--graphql-max-response-bytes` of
+    /// text built (and four times as much of rows loaded), drawn from the process's pool
+    /// and from the client's share of it.
     pub fn answer_budget(&self, client: &ClientKey) -> ReadBudget {
         ReadBudget::new(
             self.config.limits.max_response_bytes,

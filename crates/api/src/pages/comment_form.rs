@@ -422,6 +422,7 @@ pub async fn submit(
     .await;
     match added {
         Ok(added) => {
+            state.wrote_content();
             if !added.retried && added.comment.status == CommentStatus::Pending {
                 gazette_metrics::metrics().comments_held.inc();
             }

@@ -337,7 +337,10 @@ pub async fn act(
         }
     };
     match result {
-        Ok(_) => back_to_queue(&state, &format!("?done={done}"), None),
+        Ok(_) => {
+            state.wrote_content();
+            back_to_queue(&state, &format!("?done={done}"), None)
+        }
         Err(error) => refused(&state, &error),
     }
 }

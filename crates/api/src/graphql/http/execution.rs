@@ -478,13 +478,9 @@ fn respond_with(
     };
     drop(answer);
     match checked.kind {
-        // This process's own write is visible to its next read at once; other processes
-        // hear of it through the change event. A mutation that changed nothing (refused,
-        // or every field failed) leaves the cache alone: emptying it would be free work
-        // for anyone.
-        Some(OperationType::Mutation) if changed_something(&response.data) => {
-            state.responses.clear()
-        }
+        // A mutation that changed nothing (refused, or every field failed) leaves the
+        // cache alone: emptying it would be free work for anyone.
+        Some(OperationType::Mutation) if changed_something(&response.data) => state.wrote_content(),
         // A replica's answer may predate a change this process has already heard of: it
         // is never kept.
         Some(OperationType::Query) if ran && response.errors.is_empty() && !from_replica => {
