@@ -376,7 +376,6 @@ impl<'a> Writer<'a> {
                     self.out.push(b']');
                 }
                 ConnectionField::Edges(selection) => {
-                    let edge_type = type_name.replace("Connection", "Edge");
                     self.out.push(b'[');
                     for (position, row) in page.nodes.iter().enumerate() {
                         if position > 0 {
@@ -386,7 +385,9 @@ impl<'a> Writer<'a> {
                         for (index, field) in selection.iter().enumerate() {
                             self.key(index, &field.key)?;
                             match &field.kind {
-                                EdgeField::Typename => self.string(&edge_type)?,
+                                EdgeField::Typename => {
+                                    self.string(&type_name.replace("Connection", "Edge"))?
+                                }
                                 EdgeField::Cursor => self.string(&page.cursor(row))?,
                                 EdgeField::Node(selection) => node(self, selection, row)?,
                             }
@@ -470,7 +471,8 @@ impl<'a> Writer<'a> {
 
     /// As async-graphql writes a `DateTime`.
     fn time(&mut self, time: DateTime<Utc>) -> Result<(), Fallback> {
-        self.string(&time.to_rfc3339())
+        json::write_time(&mut self.out, time);
+        Ok(())
     }
 
     fn number(&mut self, number: i64) {
