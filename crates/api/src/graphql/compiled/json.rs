@@ -36,17 +36,18 @@ pub fn write_time(out: &mut Vec<u8>, time: DateTime<Utc>) {
     }
     out.reserve(40);
     out.push(b'"');
-    // Within 0..=9999: the check above.
-    push_digits(out, year.unsigned_abs(), 4);
-    out.push(b'-');
-    push_digits(out, time.month(), 2);
-    out.push(b'-');
-    push_digits(out, time.day(), 2);
-    out.push(b'T');
-    push_digits(out, time.hour(), 2);
-    out.push(b':');
-    push_digits(out, time.minute(), 2);
-    out.push(b':');
+    // The year is within 0..=9999: the check above.
+    let parts = [
+        (year.unsigned_abs(), 4, b'-'),
+        (time.month(), 2, b'-'),
+        (time.day(), 2, b'T'),
+        (time.hour(), 2, b':'),
+        (time.minute(), 2, b':'),
+    ];
+    for (value, width, separator) in parts {
+        push_digits(out, value, width);
+        out.push(separator);
+    }
     push_digits(out, time.second(), 2);
     let fraction = match nanos {
         0 => None,
