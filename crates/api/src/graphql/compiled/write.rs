@@ -376,6 +376,8 @@ impl<'a> Writer<'a> {
                     self.out.push(b']');
                 }
                 ConnectionField::Edges(selection) => {
+                    // Made once, and only when a selection asks for it.
+                    let mut edge_type = None;
                     self.out.push(b'[');
                     for (position, row) in page.nodes.iter().enumerate() {
                         if position > 0 {
@@ -386,7 +388,10 @@ impl<'a> Writer<'a> {
                             self.key(index, &field.key)?;
                             match &field.kind {
                                 EdgeField::Typename => {
-                                    self.string(&type_name.replace("Connection", "Edge"))?
+                                    let edge_type = edge_type.get_or_insert_with(|| {
+                                        type_name.replace("Connection", "Edge")
+                                    });
+                                    self.string(edge_type)?
                                 }
                                 EdgeField::Cursor => self.string(&page.cursor(row))?,
                                 EdgeField::Node(selection) => node(self, selection, row)?,
