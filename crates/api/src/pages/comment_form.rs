@@ -422,7 +422,11 @@ pub async fn submit(
     .await;
     match added {
         Ok(added) => {
-            state.wrote_content();
+            // A retry of a form already taken wrote nothing new: the first one emptied
+            // the cache, and a resubmitted form must not empty it again for free.
+            if !added.retried {
+                state.wrote_content();
+            }
             if !added.retried && added.comment.status == CommentStatus::Pending {
                 gazette_metrics::metrics().comments_held.inc();
             }
