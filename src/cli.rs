@@ -211,6 +211,10 @@ pub struct Settings {
     #[arg(long, env = "GAZETTE_DB_MAX_CONNECTIONS", global = true, default_value_t = DatabaseConfig::DEFAULT_MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub db_max_connections: u32,
 
+    /// Statements reading post pages of one shape that run at once on each database; a request arriving while they all run waits, and the next one reads its page with those of every request waiting then (`0`: each page its own statement).
+    #[arg(long, env = "GAZETTE_DB_POST_PAGE_STATEMENTS", global = true, default_value_t = DatabaseConfig::DEFAULT_POST_PAGE_STATEMENTS, value_parser = clap::value_parser!(u64).range(0..=1000).map(usize_from))]
+    pub db_post_page_statements: usize,
+
     /// Address and port the HTTP API listens on.
     #[arg(
         long,
@@ -521,6 +525,7 @@ impl Settings {
             max_connections: self.db_max_connections,
             statement_timeout: self.db_statement_timeout,
             generic_plans: self.db_generic_plans,
+            post_page_statements: self.db_post_page_statements,
         }
     }
 

@@ -20,6 +20,7 @@ mod limits;
 mod migrations;
 mod operations;
 mod page_forms;
+mod post_page_batches;
 mod posts;
 mod replicas;
 mod response_cache;

@@ -26,7 +26,7 @@ async fn pool_of(database: &TestDatabase, max_connections: u32) -> PgPool {
 async fn warm_pool(max_connections: u32) -> (TestDatabase, PgPool, Arc<WarmConnections>) {
     let database = TestDatabase::create().await;
     let pool = pool_of(&database, max_connections).await;
-    let warm = WarmConnections::new(pool.clone());
+    let warm = WarmConnections::new(pool.clone(), 0);
     (database, pool, warm)
 }
 
@@ -146,7 +146,7 @@ async fn kept_connections_go_back_after_their_idle_limit_and_when_the_pool_close
         .await
         .expect("the pool closes with nothing kept");
     let after_close = pool_of(&database, 4).await;
-    let warm = WarmConnections::new(after_close);
+    let warm = WarmConnections::new(after_close, 0);
     warm.close();
     let connection = warm.take().await.expect("take");
     warm.keep(connection);
@@ -169,7 +169,7 @@ async fn a_full_pool_hands_a_clean_connection_to_a_waiting_read_a_bounded_number
         .connect_with(database.options().clone())
         .await
         .expect("connect to the test database");
-    let warm = WarmConnections::new(pool.clone());
+    let warm = WarmConnections::new(pool.clone(), 0);
     let mut holding = warm.take().await.expect("take the pool's one connection");
     let first_backend = backend(&mut holding).await;
 

@@ -1,5 +1,5 @@
 //! One-dimensional arrays in PostgreSQL's binary format, read in place. A post page's
-//! comments come as one row of parallel arrays (`comments::post_with_thread_page`), which
+//! comments come as one row of parallel arrays (`comments::post_pages`), which
 //! costs the server a fraction of a row per comment: sqlx's row machinery (a message, a
 //! row and its column table per comment) and its generic array decoding (a type check
 //! and a clone of the element type per element) are skipped.

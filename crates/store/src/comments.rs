@@ -15,7 +15,7 @@ use std::sync::LazyLock;
 use chrono::{DateTime, Utc};
 use sqlx::error::BoxDynError;
 use sqlx::postgres::{PgRow, PgValueFormat, PgValueRef};
-use sqlx::{PgConnection, PgExecutor, QueryBuilder, Row as _, ValueRef as _};
+use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder, Row as _, ValueRef as _};
 
 use crate::arrays::{self, Elements};
 use crate::budget::{ReadBudget, TextBytes};
@@ -148,7 +148,7 @@ impl Positional for Comment {
 /// 6–11% less. What is left out comes back empty (a time left out reads as the
 /// creation time), and its texts still count against the read budget, so a narrow read
 /// is refused exactly when the whole one would be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Columns {
     All,
     Shown {
@@ -542,25 +542,42 @@ pub async fn thread_page(
     Ok(rows.into_iter().map(|row| row.value).collect())
 }
 
-/// A post and the first page of its thread, read in one statement: a post page's two reads
-/// cost PostgreSQL a quarter more CPU as two statements (pgbench on the benchmark's
-/// data, docs/benchmarks.md). The statement returns one row: the post's columns, then the
-/// page's comments as parallel arrays ([`PageArrays`]), so the server decodes one row
-/// instead of a row per comment. `None` when `reader` does not see the post.
-pub async fn post_with_thread_page(
+/// Post pages to read in one statement: posts by id or by slug.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PostKeys {
+    Ids(Vec<i64>),
+    Slugs(Vec<String>),
+}
+
+impl PostKeys {
+    fn push_condition(self, query: &mut QueryBuilder<Postgres>) {
+        match self {
+            PostKeys::Ids(ids) => query.push("p.id = any(").push_bind(ids),
+            PostKeys::Slugs(slugs) => query.push("p.slug = any(").push_bind(slugs),
+        };
+        query.push(")");
+    }
+}
+
+/// Posts and the first page of each one's thread, read in one statement: a post page's
+/// two reads cost PostgreSQL a quarter more CPU as two statements (pgbench on the
+/// benchmark's data, docs/benchmarks.md). Each post is one row: its columns, then its
+/// page's comments as parallel arrays ([`PageArrays`]), so the server decodes a row per
+/// post instead of a row per comment. Only the posts `reader` sees come back, in no
+/// particular order; [`PostPage::is`] tells which key a row answers. Nothing is charged
+/// to a budget here: the reader of each page does that ([`PostPage::read`]).
+pub async fn post_pages(
     exec: impl PgExecutor<'_>,
-    post: PostKey<'_>,
+    keys: PostKeys,
     post_columns: PostColumns,
     reader: Reader,
     page: ThreadPage<'_>,
-    budget: &ReadBudget,
-) -> Result<Option<(Post, Vec<Comment>)>, StoreError> {
-    budget.check()?;
+) -> Result<Vec<PostPage>, StoreError> {
     let mut query = QueryBuilder::new(format!(
         "with p as (select {} from posts p where ",
         post_columns.select()
     ));
-    post.push_condition(&mut query);
+    keys.push_condition(&mut query);
     reader.push_post_visible(&mut query, "p");
     // `array_agg` takes the rows in the order the subquery sorted them: its query level
     // joins nothing that could reorder them (PostgreSQL's manual, "Aggregate Functions"),
@@ -579,14 +596,58 @@ pub async fn post_with_thread_page(
         .push(" order by c.path limit ")
         .push_bind(page.limit)
         .push(") c) c");
-    let Some(row) = query.build().fetch_optional(exec).await? else {
-        return Ok(None);
+    let rows = query.build().fetch_all(exec).await?;
+    Ok(rows.into_iter().map(|row| PostPage { row }).collect())
+}
+
+/// One post and the first page of its thread ([`post_pages`] for one key), charged to
+/// `budget`. `None` when `reader` does not see the post.
+pub async fn post_page(
+    exec: impl PgExecutor<'_>,
+    post: PostKey<'_>,
+    post_columns: PostColumns,
+    reader: Reader,
+    page: ThreadPage<'_>,
+    budget: &ReadBudget,
+) -> Result<Option<(Post, Vec<Comment>)>, StoreError> {
+    budget.check()?;
+    let keys = match post {
+        PostKey::Id(id) => PostKeys::Ids(vec![id]),
+        // No text column holds a NUL, and PostgreSQL refuses a parameter with one.
+        PostKey::Slug(slug) if !crate::could_be_stored(slug) => return Ok(None),
+        PostKey::Slug(slug) => PostKeys::Slugs(vec![slug.to_owned()]),
     };
-    let post = PostRow::from_columns(&row, 0)?;
-    budget.charge_loaded(post.text_bytes())?;
-    let post = post.value;
-    let comments = PageArrays::read(&row, PostRow::COLUMNS)?.comments(&post, budget)?;
-    Ok(Some((post, comments)))
+    let pages = post_pages(exec, keys, post_columns, reader, page).await?;
+    match pages.iter().find(|found| found.is(post)) {
+        Some(found) => found.read(budget).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// A post and its thread page as [`post_pages`] read them, not decoded yet.
+#[derive(Debug)]
+pub struct PostPage {
+    row: PgRow,
+}
+
+impl PostPage {
+    /// Whether this is the post `key` names.
+    pub fn is(&self, key: PostKey<'_>) -> bool {
+        // Columns as `PostColumns::select` writes them: `p.id` first, `p.slug` third.
+        match key {
+            PostKey::Id(id) => column::<i64>(&self.row, 0).is_ok_and(|found| found == id),
+            PostKey::Slug(slug) => column::<&str>(&self.row, 2).is_ok_and(|found| found == slug),
+        }
+    }
+
+    /// The post and its comments, each charged to `budget` before the next is made.
+    pub fn read(&self, budget: &ReadBudget) -> Result<(Post, Vec<Comment>), StoreError> {
+        let post = PostRow::from_columns(&self.row, 0)?;
+        budget.charge_loaded(post.text_bytes())?;
+        let post = post.value;
+        let comments = PageArrays::read(&self.row, PostRow::COLUMNS)?.comments(&post, budget)?;
+        Ok((post, comments))
+    }
 }
 
 /// A page of a thread: the comments after `after_path` (from the start without one), at
@@ -598,7 +659,7 @@ pub struct ThreadPage<'p> {
     pub columns: Columns,
 }
 
-/// A post page's comments as the one row of [`post_with_thread_page`] holds them: an array
+/// A post page's comments as its row of [`post_pages`] holds them: an array
 /// per column, in thread order. A column the page does not read ([`Columns::Shown`]) is
 /// a null array, read as the narrow row read would have it (empty, or null).
 struct PageArrays<'r> {

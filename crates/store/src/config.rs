@@ -18,6 +18,9 @@ pub struct DatabaseConfig {
     /// Plan each prepared statement once per connection (PostgreSQL's `plan_cache_mode =
     /// force_generic_plan`) instead of again on every execution.
     pub generic_plans: bool,
+    /// Statements reading post pages of one shape that run at once on each database;
+    /// requests arriving meanwhile share the next (`0`: a statement per page).
+    pub post_page_statements: usize,
 }
 
 impl DatabaseConfig {
@@ -25,6 +28,7 @@ impl DatabaseConfig {
     pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
     pub const DEFAULT_STATEMENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
     pub const DEFAULT_GENERIC_PLANS: bool = true;
+    pub const DEFAULT_POST_PAGE_STATEMENTS: usize = 2;
 
     /// What every connection of the pools is started with.
     pub fn session(&self) -> Session {

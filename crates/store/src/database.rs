@@ -44,9 +44,13 @@ pub struct Database {
 impl Database {
     /// Connects to `DATABASE_URL`'s server, or starts (or attaches to) the embedded cluster.
     pub async fn open(config: &DatabaseConfig, access: Access) -> Result<Self, StoreError> {
-        let replicas =
-            ReadReplicas::connect(&config.read_urls, config.max_connections, config.session())
-                .await?;
+        let replicas = ReadReplicas::connect(
+            &config.read_urls,
+            config.max_connections,
+            config.session(),
+            config.post_page_statements,
+        )
+        .await?;
         let pool_options = pool_options(config.max_connections)
             // How long a request waits for a connection before it is answered "database
             // unavailable" (503): a restart or a saturated pool shows quickly, not as a hang.
@@ -93,7 +97,7 @@ impl Database {
                 source,
             })?;
         Ok(Self {
-            warm: WarmConnections::new(pool.clone()),
+            warm: WarmConnections::new(pool.clone(), config.post_page_statements),
             pool,
             replicas,
             embedded,

@@ -43,6 +43,11 @@ pub enum StoreError {
 
     #[error("database error")]
     Sql(#[source] sqlx::Error),
+
+    /// A post page read in one statement with other requests' came back without a row:
+    /// that statement failed, or the request running it ended first.
+    #[error("the statement reading this post page with others failed or was abandoned")]
+    SharedReadFailed,
 }
 
 /// PostgreSQL's `disk_full`.

@@ -6,6 +6,7 @@
 
 mod arrays;
 pub mod authors;
+mod batches;
 mod budget;
 pub mod channels;
 pub mod comments;
@@ -38,6 +39,7 @@ pub mod webhooks;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
+pub use batches::{FirstPostPage, MOST_PAGES_PER_STATEMENT};
 pub use budget::{BudgetExceeded, BudgetPool, LOADED_PER_BUILT, ReadBudget, TextBytes};
 pub use config::{DatabaseConfig, SiteConfig};
 pub use database::{Access, Database, MIGRATOR};

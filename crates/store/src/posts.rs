@@ -111,7 +111,7 @@ impl<'r> sqlx::FromRow<'r, PgRow> for Post {
 /// Markdown source nor the HTML of its posts need not read them (two thirds of a front
 /// page's bytes); what is left out comes back empty and still counts against the read
 /// budget, so a narrow read is refused exactly when the whole one would be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PostColumns {
     All,
     Shown { body: bool, body_html: bool },
@@ -158,16 +158,6 @@ pub(crate) type PostRow = Narrowed<Post>;
 pub enum PostKey<'k> {
     Id(i64),
     Slug(&'k str),
-}
-
-impl PostKey<'_> {
-    /// Appends the condition `p` is this post.
-    pub(crate) fn push_condition(self, query: &mut QueryBuilder<Postgres>) {
-        match self {
-            PostKey::Id(id) => query.push("p.id = ").push_bind(id),
-            PostKey::Slug(slug) => query.push("p.slug = ").push_bind(slug.to_owned()),
-        };
-    }
 }
 
 /// A post to insert; the caller renders `body_html` and the excerpt.

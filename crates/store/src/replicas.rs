@@ -56,6 +56,7 @@ impl ReadReplicas {
         urls: &[String],
         max_connections: u32,
         session: Session,
+        post_page_statements: usize,
     ) -> Result<Self, StoreError> {
         let mut replicas = Vec::with_capacity(urls.len());
         for url in urls {
@@ -69,7 +70,7 @@ impl ReadReplicas {
                 .acquire_timeout(REPLICA_ACQUIRE_TIMEOUT)
                 .connect_lazy_with(options);
             replicas.push(Replica {
-                warm: WarmConnections::new(pool.clone()),
+                warm: WarmConnections::new(pool.clone(), post_page_statements),
                 pool,
                 name,
                 answering: AtomicBool::new(false),
@@ -175,9 +176,12 @@ impl Reads {
         }
     }
 
-    /// Reads on the primary only.
-    pub fn primary_only(primary: PgPool) -> Self {
-        Self::new(WarmConnections::new(primary), ReadReplicas::default())
+    /// Reads on the primary only, `post_page_statements` as [`WarmConnections::new`] takes it.
+    pub fn primary_only(primary: PgPool, post_page_statements: usize) -> Self {
+        Self::new(
+            WarmConnections::new(primary, post_page_statements),
+            ReadReplicas::default(),
+        )
     }
 
     pub fn primary(&self) -> &PgPool {

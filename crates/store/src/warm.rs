@@ -30,6 +30,12 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use sqlx::pool::PoolConnection;
+
+use crate::batches::{FirstPostPage, PostPageBatches};
+use crate::budget::ReadBudget;
+use crate::comments::Comment;
+use crate::error::StoreError;
+use crate::posts::{Post, PostKey};
 use sqlx::{PgConnection, PgPool, Postgres};
 use tokio::sync::{Notify, oneshot};
 
@@ -79,6 +85,8 @@ pub struct WarmConnections {
     /// Wakes the task that gives connections back: something was kept, or the keep is
     /// dropped.
     wake: Arc<Notify>,
+    /// Post pages of requests arriving together, read in shared statements.
+    post_pages: PostPageBatches,
 }
 
 #[derive(Debug)]
@@ -89,8 +97,10 @@ struct Kept {
 
 impl WarmConnections {
     /// Keeps up to half of `pool`'s connections, with a task that gives them back (it
-    /// sleeps while nothing is kept, and ends with the keep).
-    pub fn new(pool: PgPool) -> Arc<Self> {
+    /// sleeps while nothing is kept, and ends with the keep); runs at most
+    /// `post_page_statements` statements of post pages of a shape at once (`0`: one per
+    /// page, see [`WarmConnections::post_page`]).
+    pub fn new(pool: PgPool, post_page_statements: usize) -> Arc<Self> {
         let capacity = (pool.options().get_max_connections() / 2) as usize;
         let warm = Arc::new(Self {
             pool,
@@ -99,6 +109,7 @@ impl WarmConnections {
             capacity,
             closing: AtomicBool::new(false),
             wake: Arc::new(Notify::new()),
+            post_pages: PostPageBatches::new(post_page_statements),
         });
         if capacity > 0 {
             tokio::spawn(give_back(Arc::downgrade(&warm), warm.wake.clone()));
@@ -108,6 +119,29 @@ impl WarmConnections {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// How many post page reads wait for the next shared statement of their shape.
+    pub fn post_pages_waiting(&self) -> usize {
+        self.post_pages.waiting()
+    }
+
+    /// Whether post pages are read in statements shared by the requests arriving
+    /// together ([`WarmConnections::post_page`]).
+    pub fn shares_post_pages(&self) -> bool {
+        self.post_pages.at_once() > 0
+    }
+
+    /// The post `key` names and the first page of its thread, charged to `budget`: read
+    /// in one statement with the pages of the same shape other requests wait for, on a
+    /// connection of this pool (see `batches`). `None` when the reader does not see it.
+    pub async fn post_page(
+        &self,
+        key: PostKey<'_>,
+        page: FirstPostPage,
+        budget: &ReadBudget,
+    ) -> Result<Option<(Post, Vec<Comment>)>, StoreError> {
+        self.post_pages.read(self, key, page, budget).await
     }
 
     /// The connection kept last, if it has not waited too long; else one from the pool,

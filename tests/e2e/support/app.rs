@@ -142,12 +142,13 @@ impl TestApp {
             metrics: None,
         };
         let task_pool = pool.clone();
+        let post_page_statements = settings.database().post_page_statements;
         let task = tokio::spawn(async move {
             let shutdown = async {
                 let _ = stopped.await;
             };
             run_services(
-                gazette_store::Reads::primary_only(task_pool),
+                gazette_store::Reads::primary_only(task_pool, post_page_statements),
                 &settings,
                 services,
                 shutdown,

@@ -16,7 +16,7 @@ use gazette_store::comments::{self, ChildPage, Columns, Comment, Parent, ThreadP
 use gazette_store::keyset::Position;
 use gazette_store::posts::{self, Post, PostColumns, PostFilter, PostKey, PostOrder};
 use gazette_store::tags::{self, Tag};
-use gazette_store::{ReadBudget, Reader, WarmConnection, WarmConnections};
+use gazette_store::{FirstPostPage, ReadBudget, Reader, WarmConnection, WarmConnections};
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
 use super::Fallback;
@@ -700,7 +700,7 @@ impl<'a> Loads<'a> {
     }
 
     /// One post, and the first page of its first `thread` field if it selects one: one
-    /// statement for both (`comments::post_with_thread_page`).
+    /// statement for both (`comments::post_pages`).
     async fn post_and_thread(
         &self,
         key: PostKey<'_>,
@@ -740,19 +740,29 @@ impl<'a> Loads<'a> {
             return Ok((post, None));
         };
         let (request, after_path) = self.thread_request(first, after)?;
-        let found = comments::post_with_thread_page(
-            &mut **self.connection().await?,
-            key,
-            columns,
-            self.reader,
-            ThreadPage {
-                after_path: after_path.as_deref(),
-                limit: request.window.limit,
-                columns: page_columns(thread_selection, true),
-            },
-            self.budget,
-        )
-        .await?;
+        let page = ThreadPage {
+            after_path: after_path.as_deref(),
+            limit: request.window.limit,
+            columns: page_columns(thread_selection, true),
+        };
+        let found = match page.after_path {
+            // A first page is read with those of the requests of its shape arriving
+            // together, in one statement (`WarmConnections::post_page`).
+            None if self.warm.shares_post_pages() => {
+                let first_page = FirstPostPage {
+                    reader: self.reader,
+                    post_columns: columns,
+                    comment_columns: page.columns,
+                    limit: page.limit,
+                };
+                self.warm.post_page(key, first_page, self.budget).await?
+            }
+            _ => {
+                let connection = &mut **self.connection().await?;
+                comments::post_page(connection, key, columns, self.reader, page, self.budget)
+                    .await?
+            }
+        };
         Ok(match found {
             Some((post, rows)) => (Some(post), Some(ThreadRows { slot, rows })),
             None => (None, None),
