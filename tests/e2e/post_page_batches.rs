@@ -13,6 +13,7 @@ use std::time::Duration;
 use gazette_store::comments::{self, Columns, Comment, CommentStatus, NewComment, ThreadPage};
 use gazette_store::posts::{self, NewPost, Post, PostColumns, PostKey, PostStatus};
 use gazette_store::testing::TestDatabase;
+use gazette_store::tokens::Role;
 use gazette_store::{
     FirstPostPage, PgPool, ReadBudget, Reader, StoreError, WarmConnections, authors,
 };
@@ -123,14 +124,20 @@ fn read(
 
 /// How many times post page statements ran since the counts were last reset.
 async fn post_page_statements(database: &TestDatabase) -> i64 {
+    statements_like(database, "%cross join lateral%").await
+}
+
+/// How many times statements whose text is `like` ran since the counts were last reset.
+async fn statements_like(database: &TestDatabase, like: &str) -> i64 {
     let mut connection = PgConnection::connect_with(database.options())
         .await
         .expect("connect");
     sqlx::query_scalar(
         "select coalesce(sum(calls), 0)::bigint from pg_stat_statements \
          where dbid = (select oid from pg_database where datname = current_database()) \
-           and query like '%cross join lateral%' and query not like '%pg_stat%'",
+           and query like $1 and query not like '%pg_stat%'",
     )
+    .bind(like)
     .fetch_one(&mut connection)
     .await
     .expect("pg_stat_statements")
@@ -193,13 +200,15 @@ async fn requests_in_line_share_one_statement_and_each_gets_its_own_page() {
     let database = TestDatabase::create().await;
     let pool = database.pool().await;
     let slugs = fill(&pool).await;
-    // Every post (the draft included), one twice, one that does not exist, and one no
-    // text column can hold, which must find nothing without failing the others.
+    // Every post (the draft included), one twice, one that does not exist, one no text
+    // column can hold and one longer than any slug, which must find nothing without
+    // failing the others (the last two are answered without joining the line).
     let mut keys = slugs.clone();
     keys.extend([
         "post-1".to_owned(),
         "missing".to_owned(),
         "post\0nul".to_owned(),
+        "long-".repeat(100),
     ]);
     let mut expected = Vec::new();
     for key in &keys {
@@ -223,8 +232,8 @@ async fn requests_in_line_share_one_statement_and_each_gets_its_own_page() {
         .collect();
     // A page over its own budget fails alone.
     let too_small = read(&warm, &keys[1], ReadBudget::new(8, Vec::new()));
-    // All but the NUL slug's (answered at once) wait in line.
-    let in_line = keys.len() - 2 + 1;
+    // All but the first and the two answered at once wait in line, with the small one.
+    let in_line = keys.len() - 3 + 1;
     until("every other request in line", || async {
         warm.post_pages_waiting() == in_line
     })
@@ -303,15 +312,25 @@ async fn a_turn_left_before_its_statement_passes_to_the_next_in_line() {
     assert_eq!(warm.post_pages_waiting(), 0);
 }
 
+/// `handle`'s read, which must end within ten seconds (a line that stopped never would).
+async fn ended(
+    handle: tokio::task::JoinHandle<Result<Found, StoreError>>,
+) -> Result<Found, StoreError> {
+    tokio::time::timeout(Duration::from_secs(10), handle)
+        .await
+        .expect("the read ended within ten seconds")
+        .expect("join")
+}
+
 #[tokio::test]
-async fn requests_read_for_by_one_that_left_are_told_and_the_line_goes_on() {
+async fn requests_taken_in_by_one_that_left_wait_for_the_next_statement() {
     let database = TestDatabase::create().await;
     let slugs = fill(&database.pool().await).await;
     let pool = pool_of_one(&database).await;
     let warm = WarmConnections::new(pool.clone(), 1);
     let taken = pool.acquire().await.expect("the only connection");
     let leaving = tokio::spawn(joined(&warm, &slugs[0]).await);
-    let stranded = [
+    let staying = [
         read(&warm, &slugs[1], ReadBudget::unlimited()),
         read(&warm, &slugs[3], ReadBudget::unlimited()),
     ];
@@ -323,8 +342,56 @@ async fn requests_read_for_by_one_that_left_are_told_and_the_line_goes_on() {
     until_a_statement_waits(&database).await;
     assert_eq!(warm.post_pages_waiting(), 0, "taken into the statement");
     leaving.abort();
-    for handle in stranded {
-        let told = handle.await.expect("join");
+    until("both back in line", || async {
+        warm.post_pages_waiting() == 1
+    })
+    .await;
+    release(holder).await;
+    let [second, fourth] = staying;
+    assert_eq!(
+        ended(second).await.expect("read"),
+        alone(&pool, &slugs[1]).await
+    );
+    assert_eq!(
+        ended(fourth).await.expect("read"),
+        alone(&pool, &slugs[3]).await
+    );
+    assert_eq!(warm.post_pages_waiting(), 0);
+}
+
+#[tokio::test]
+async fn a_failed_statement_fails_the_requests_it_read_for_and_the_line_goes_on() {
+    let database = TestDatabase::create().await;
+    let slugs = fill(&database.pool().await).await;
+    // Statements that wait for the lock past 300 ms fail.
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(
+            database
+                .options()
+                .clone()
+                .options([("statement_timeout", "300")]),
+        )
+        .await
+        .expect("pool");
+    let warm = WarmConnections::new(pool.clone(), 1);
+    let taken = pool.acquire().await.expect("the only connection");
+    let failing = tokio::spawn(joined(&warm, &slugs[0]).await);
+    let told = [
+        read(&warm, &slugs[1], ReadBudget::unlimited()),
+        read(&warm, &slugs[3], ReadBudget::unlimited()),
+    ];
+    until("both in line", || async { warm.post_pages_waiting() == 2 }).await;
+    let holder = hold_posts(&database).await;
+    drop(taken);
+    let failed = ended(failing).await;
+    assert!(
+        matches!(failed, Err(StoreError::StatementTimeout(_))),
+        "{failed:?}"
+    );
+    for handle in told {
+        let told = ended(handle).await;
         assert!(
             matches!(told, Err(StoreError::SharedReadFailed)),
             "{told:?}"
@@ -334,7 +401,7 @@ async fn requests_read_for_by_one_that_left_are_told_and_the_line_goes_on() {
     // The turn came back: the next read runs.
     let next = read(&warm, &slugs[4], ReadBudget::unlimited());
     assert_eq!(
-        next.await.expect("join").expect("read"),
+        ended(next).await.expect("read"),
         alone(&pool, &slugs[4]).await
     );
 }
@@ -342,54 +409,83 @@ async fn requests_read_for_by_one_that_left_are_told_and_the_line_goes_on() {
 const POST_PAGE: &str = "query PostPage($slug: String!) { post(slug: $slug) { id title \
     thread(first: 100) { totalCount edges { cursor node { id depth bodyHtml author { name } } } } } }";
 
-#[tokio::test]
-async fn post_pages_over_http_share_statements_and_answer_as_the_resolvers_do() {
-    let app = TestApp::spawn_api_only_with(&[
+/// An app whose compiled reads run every request (no response cache, all at once), with
+/// `args`, and a second instance on its data whose reads all run on the resolvers.
+async fn app_and_resolvers(args: &[&str]) -> (TestApp, TestApp) {
+    let mut all = vec![
         "--graphql-compiled-reads",
         "on",
-        "--db-post-page-statements",
-        "1",
-        // Every request reads: none is answered from memory, and all run at once.
         "--graphql-cache-ttl",
         "0",
         "--graphql-max-concurrent",
         "64",
-    ])
-    .await;
+    ];
+    all.extend_from_slice(args);
+    let app = TestApp::spawn_api_only_with(&all).await;
     let resolvers = app
         .another_instance_with(&["--graphql-compiled-reads", "off"])
         .await;
+    (app, resolvers)
+}
+
+/// The answer to `query` with `slug`, as `token`'s reader, sent now.
+fn spawn_request(
+    app: &TestApp,
+    token: Option<&str>,
+    query: &str,
+    slug: &str,
+) -> tokio::task::JoinHandle<serde_json::Value> {
+    let request = app.graphql_request(token, query, json!({ "slug": slug }));
+    tokio::spawn(crate::support::json_answer(request))
+}
+
+#[tokio::test]
+async fn post_pages_over_http_share_statements_per_reader_and_answer_as_the_resolvers_do() {
+    let (app, resolvers) = app_and_resolvers(&["--db-post-page-statements", "1"]).await;
     let slugs = fill(&app.pool).await;
-    let requests: Vec<&str> = (0..24).map(|n| slugs[n % slugs.len()].as_str()).collect();
+    // The public, the draft's author and an admin: three lines of their own.
+    let author = app.token("Ann", Role::Author).await;
+    let admin = app.token("Root", Role::Admin).await;
+    let readers = [None, Some(author.as_str()), Some(admin.as_str())];
+    let requests: Vec<(Option<&str>, &str)> = (0..30)
+        .map(|n| (readers[n % 3], slugs[n % slugs.len()].as_str()))
+        .collect();
     let mut expected = Vec::new();
-    for slug in &requests {
-        expected.push(resolvers.graphql(POST_PAGE, json!({ "slug": slug })).await);
+    for (token, slug) in &requests {
+        let variables = json!({ "slug": slug });
+        expected.push(resolvers.graphql_as(*token, POST_PAGE, variables).await);
     }
+    let draft = |n: usize| expected[n]["data"]["post"]["title"].clone();
     assert!(
-        expected[0]["data"]["post"]["title"].is_string(),
-        "{}",
-        expected[0]
+        draft(6).is_null(),
+        "the draft is not the public's: {}",
+        expected[6]
     );
-    assert!(expected[6]["data"]["post"].is_null(), "{}", expected[6]);
-    // The document's first request runs on the resolvers and plans it.
+    assert_eq!(
+        draft(13),
+        json!("Post 6"),
+        "the author's own draft: {}",
+        expected[13]
+    );
+    assert_eq!(
+        draft(20),
+        json!("Post 6"),
+        "an admin sees it: {}",
+        expected[20]
+    );
+    // A document's first request runs on the resolvers and plans it.
     app.graphql(POST_PAGE, json!({ "slug": "post-0" })).await;
     app.database.statements_since_last_count().await;
 
     let holder = hold_posts(&app.database).await;
-    let first = {
-        let request = app.graphql_request(None, POST_PAGE, json!({ "slug": requests[0] }));
-        tokio::spawn(crate::support::json_answer(request))
-    };
+    let first = spawn_request(&app, requests[0].0, POST_PAGE, requests[0].1);
     until_a_statement_waits(&app.database).await;
     let rest: Vec<_> = requests[1..]
         .iter()
-        .map(|slug| {
-            let request = app.graphql_request(None, POST_PAGE, json!({ "slug": slug }));
-            tokio::spawn(crate::support::json_answer(request))
-        })
+        .map(|(token, slug)| spawn_request(&app, *token, POST_PAGE, slug))
         .collect();
-    // Nothing outside the process sees its line: the requests are given a moment to
-    // reach it (a late one makes a third statement, which the count allows).
+    // Nothing outside the process sees its lines: the requests are given a moment to
+    // reach them (a late one makes another statement, which the count allows).
     tokio::time::sleep(Duration::from_millis(500)).await;
     release(holder).await;
     let mut answers = vec![first.await.expect("join")];
@@ -397,10 +493,59 @@ async fn post_pages_over_http_share_statements_and_answer_as_the_resolvers_do() 
         answers.push(handle.await.expect("join"));
     }
     assert_eq!(answers, expected);
+    // Each reader's first page alone, then the others of its line together.
     let statements = post_page_statements(&app.database).await;
     assert!(
-        (2..=3).contains(&statements),
+        (6..=8).contains(&statements),
         "{statements} statements for {} post pages",
         requests.len()
+    );
+}
+
+/// A post page after a list: the request holds a connection when it reads the page.
+const LIST_THEN_POST_PAGE: &str = "query ListThenPage($slug: String!) { \
+    posts(first: 2) { edges { node { slug } } } \
+    post(slug: $slug) { title thread(first: 10) { edges { node { id } } } } }";
+
+#[tokio::test]
+async fn a_request_holding_a_connection_reads_its_post_page_on_it() {
+    // Two connections, and more requests than that at once, each taking one for its
+    // list: were a post page to take a second, they could hold the whole pool waiting
+    // for each other's, until the pool gave up and they fell back to the resolvers.
+    let (app, resolvers) = app_and_resolvers(&[
+        "--db-max-connections",
+        "2",
+        "--db-post-page-statements",
+        "2",
+    ])
+    .await;
+    let slugs = fill(&app.pool).await;
+    let requests: Vec<&str> = (0..12).map(|n| slugs[n % slugs.len()].as_str()).collect();
+    let mut expected = Vec::new();
+    for slug in &requests {
+        let variables = json!({ "slug": slug });
+        expected.push(resolvers.graphql(LIST_THEN_POST_PAGE, variables).await);
+    }
+    app.graphql(LIST_THEN_POST_PAGE, json!({ "slug": "post-0" }))
+        .await;
+    app.database.statements_since_last_count().await;
+    let handles: Vec<_> = requests
+        .iter()
+        .map(|slug| spawn_request(&app, None, LIST_THEN_POST_PAGE, slug))
+        .collect();
+    let mut answers = Vec::new();
+    for handle in handles {
+        answers.push(handle.await.expect("join"));
+    }
+    assert_eq!(answers, expected);
+    // One page statement per request, on its own connection, and none on the resolvers
+    // (which read a post by its slug alone).
+    assert_eq!(
+        post_page_statements(&app.database).await,
+        requests.len() as i64
+    );
+    assert_eq!(
+        statements_like(&app.database, "%where p.slug = $1%").await,
+        0
     );
 }

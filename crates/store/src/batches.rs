@@ -169,6 +169,49 @@ fn pass_on(lines: Arc<Mutex<HashMap<Shape, Line>>>, shape: Shape) {
     }
 }
 
+/// The requests taken from a line into a statement, with the turn that runs it. Should
+/// the request running it leave before it ends (its client went away), they go back to
+/// the head of their line, and the turn to the first of them: they wait for the next
+/// statement instead of failing for another's leaving.
+struct TakenIn {
+    waiters: Vec<Waiter>,
+    lines: Arc<Mutex<HashMap<Shape, Line>>>,
+    shape: Shape,
+    turn: Option<Turn>,
+}
+
+impl TakenIn {
+    /// The waiters and the turn, once the statement has ended.
+    fn ended(mut self) -> (Vec<Waiter>, Option<Turn>) {
+        (std::mem::take(&mut self.waiters), self.turn.take())
+    }
+}
+
+impl Drop for TakenIn {
+    fn drop(&mut self) {
+        if !self.waiters.is_empty() {
+            let mut by_shape = lock(&self.lines);
+            let line = by_shape.entry(self.shape).or_default();
+            for waiter in self.waiters.drain(..).rev() {
+                line.waiting.push_front(waiter);
+            }
+        }
+        // Passed on after they are back in line, so it goes to the first of them.
+        drop(self.turn.take());
+    }
+}
+
+/// Whether a post could have `slug` (the `posts_slug_format` constraint): no text column
+/// holds a NUL, which PostgreSQL refuses as a parameter, and no slug is longer than 200
+/// characters. Any other text is asked for (and found or not) like the rest: one that
+/// cannot be stored would fail the statement for every request in it, and a long one
+/// would be copied into it for nothing.
+fn could_be_a_post_slug(slug: &str) -> bool {
+    const MOST_CHARACTERS: usize = 200;
+    crate::could_be_stored(slug)
+        && (slug.len() <= MOST_CHARACTERS || slug.chars().count() <= MOST_CHARACTERS)
+}
+
 /// Where a request stands after joining its shape's line.
 enum Joined {
     Run(Turn),
@@ -226,9 +269,8 @@ impl PostPageBatches {
             return page;
         }
         if let PostKey::Slug(slug) = key
-            && !crate::could_be_stored(slug)
+            && !could_be_a_post_slug(slug)
         {
-            // Asked alone, it would find nothing; in a statement, it would fail the others.
             return Ok(None);
         }
         let shape = Shape {
@@ -298,8 +340,14 @@ impl PostPageBatches {
                 return Err(error.into());
             }
         };
-        let waiting = self.take_waiting(shape, MOST_PAGES_PER_STATEMENT - 1);
-        let keys = std::iter::once(key).chain(waiting.iter().map(|waiter| waiter.key.borrowed()));
+        let taken = TakenIn {
+            waiters: self.take_waiting(shape, MOST_PAGES_PER_STATEMENT - 1),
+            lines: self.lines.clone(),
+            shape,
+            turn: Some(turn),
+        };
+        let keys =
+            std::iter::once(key).chain(taken.waiters.iter().map(|waiter| waiter.key.borrowed()));
         let keys = match key {
             PostKey::Id(_) => PostKeys::Ids(
                 keys.filter_map(|key| match key {
@@ -327,7 +375,10 @@ impl PostPageBatches {
         if read.is_ok() {
             warm.keep(connection);
         }
-        // The next statement may start while this one's rows are handed out.
+        // The statement ended (in rows or an error): the waiters taken in are answered
+        // (dropped unanswered on an error: they read on the resolvers), and the next
+        // statement may start while the rows are handed out.
+        let (waiting, turn) = taken.ended();
         drop(turn);
         let pages: Vec<Arc<PostPage>> = read?.into_iter().map(Arc::new).collect();
         let find = |key: PostKey<'_>| pages.iter().find(|found| found.is(key)).cloned();

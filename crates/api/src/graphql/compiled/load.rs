@@ -745,10 +745,15 @@ impl<'a> Loads<'a> {
             limit: request.window.limit,
             columns: page_columns(thread_selection, true),
         };
-        let found = match page.after_path {
-            // A first page is read with those of the requests of its shape arriving
-            // together, in one statement (`WarmConnections::post_page`).
-            None if self.warm.shares_post_pages() => {
+        // A first page is read with those of the requests of its shape arriving together,
+        // in one statement (`WarmConnections::post_page`), on a connection of its own: so
+        // only while the request holds none, or one request could hold two, and requests
+        // each holding one could wait for each other's second until the pool gives up.
+        let shared = page.after_path.is_none()
+            && self.warm.shares_post_pages()
+            && self.connection.lock().await.is_none();
+        let found = match shared {
+            true => {
                 let first_page = FirstPostPage {
                     reader: self.reader,
                     post_columns: columns,
@@ -757,7 +762,7 @@ impl<'a> Loads<'a> {
                 };
                 self.warm.post_page(key, first_page, self.budget).await?
             }
-            _ => {
+            false => {
                 let connection = &mut **self.connection().await?;
                 comments::post_page(connection, key, columns, self.reader, page, self.budget)
                     .await?
