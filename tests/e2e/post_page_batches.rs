@@ -98,6 +98,10 @@ async fn fill(pool: &PgPool) -> Vec<String> {
 }
 
 type Found = Option<(Post, Vec<Comment>)>;
+/// A read running in a task of its own.
+type Reading = tokio::task::JoinHandle<Result<Found, StoreError>>;
+/// A read polled by the test itself.
+type Pending = Pin<Box<dyn Future<Output = Result<Found, StoreError>> + Send>>;
 
 /// What `slug`'s page is, read alone.
 async fn alone(pool: &PgPool, slug: &str) -> Found {
@@ -113,11 +117,7 @@ async fn alone(pool: &PgPool, slug: &str) -> Found {
         .expect("read alone")
 }
 
-fn read(
-    warm: &Arc<WarmConnections>,
-    slug: &str,
-    budget: ReadBudget,
-) -> tokio::task::JoinHandle<Result<Found, StoreError>> {
+fn read(warm: &Arc<WarmConnections>, slug: &str, budget: ReadBudget) -> Reading {
     let (warm, slug) = (warm.clone(), slug.to_owned());
     tokio::spawn(async move { warm.post_page(PostKey::Slug(&slug), PAGE, &budget).await })
 }
@@ -255,22 +255,9 @@ async fn requests_in_line_share_one_statement_and_each_gets_its_own_page() {
     assert_eq!(warm.post_pages_waiting(), 0);
 }
 
-/// A pool of one connection that waits for it up to ten seconds.
-async fn pool_of_one(database: &TestDatabase) -> PgPool {
-    PgPoolOptions::new()
-        .max_connections(1)
-        .acquire_timeout(Duration::from_secs(10))
-        .connect_with(database.options().clone())
-        .await
-        .expect("pool")
-}
-
 /// A read of `slug` that has joined its line (and, alone there, holds the turn): polled
 /// once, not yet finished.
-async fn joined(
-    warm: &Arc<WarmConnections>,
-    slug: &str,
-) -> Pin<Box<dyn Future<Output = Result<Found, StoreError>> + Send>> {
+async fn joined(warm: &Arc<WarmConnections>, slug: &str) -> Pending {
     let (warm, slug) = (warm.clone(), slug.to_owned());
     let mut reading = Box::pin(async move {
         let budget = ReadBudget::unlimited();
@@ -284,38 +271,68 @@ async fn joined(
     reading
 }
 
-#[tokio::test]
-async fn a_turn_left_before_its_statement_passes_to_the_next_in_line() {
+/// A fresh database and a line on a pool of its one connection, with the reads that
+/// make it (see [`line_of_three`]).
+struct Line {
+    database: TestDatabase,
+    pool: PgPool,
+    slugs: Vec<String>,
+    warm: Arc<WarmConnections>,
+}
+
+/// The pool's one connection, which the test holds until it lets the first read run.
+type Taken = sqlx::pool::PoolConnection<sqlx::Postgres>;
+
+/// A line of three: the first read holding the turn, waiting for the pool's one
+/// connection (not spawned: the test drops it or spawns it), and the reads of the second
+/// and fourth posts waiting behind it. Statements are cancelled after `statement_timeout`
+/// when given.
+async fn line_of_three(statement_timeout: Option<&str>) -> (Line, Pending, Taken, [Reading; 2]) {
     let database = TestDatabase::create().await;
     let slugs = fill(&database.pool().await).await;
-    let pool = pool_of_one(&database).await;
+    let mut options = database.options().clone();
+    if let Some(timeout) = statement_timeout {
+        options = options.options([("statement_timeout", timeout)]);
+    }
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await
+        .expect("a pool of one connection");
     let warm = WarmConnections::new(pool.clone(), 1);
-    // The pool's one connection is taken: the first read waits for it with the turn.
     let taken = pool.acquire().await.expect("the only connection");
-    let leaving = joined(&warm, &slugs[0]).await;
-    let staying = [
+    let first = joined(&warm, &slugs[0]).await;
+    let behind = [
         read(&warm, &slugs[1], ReadBudget::unlimited()),
         read(&warm, &slugs[3], ReadBudget::unlimited()),
     ];
     until("both in line", || async { warm.post_pages_waiting() == 2 }).await;
-    drop(leaving);
-    drop(taken);
-    let [second, third] = staying;
-    assert_eq!(
-        second.await.expect("join").expect("read"),
-        alone(&pool, &slugs[1]).await
-    );
-    assert_eq!(
-        third.await.expect("join").expect("read"),
-        alone(&pool, &slugs[3]).await
-    );
-    assert_eq!(warm.post_pages_waiting(), 0);
+    let line = Line {
+        database,
+        pool,
+        slugs,
+        warm,
+    };
+    (line, first, taken, behind)
+}
+
+impl Line {
+    /// The reads behind the first end with the pages of the second and fourth posts,
+    /// and the line is empty.
+    async fn behind_read_as_alone(&self, behind: [Reading; 2]) {
+        for (handle, slug) in behind.into_iter().zip([&self.slugs[1], &self.slugs[3]]) {
+            assert_eq!(
+                ended(handle).await.expect("read"),
+                alone(&self.pool, slug).await
+            );
+        }
+        assert_eq!(self.warm.post_pages_waiting(), 0);
+    }
 }
 
 /// `handle`'s read, which must end within ten seconds (a line that stopped never would).
-async fn ended(
-    handle: tokio::task::JoinHandle<Result<Found, StoreError>>,
-) -> Result<Found, StoreError> {
+async fn ended(handle: Reading) -> Result<Found, StoreError> {
     tokio::time::timeout(Duration::from_secs(10), handle)
         .await
         .expect("the read ended within ten seconds")
@@ -323,74 +340,49 @@ async fn ended(
 }
 
 #[tokio::test]
+async fn a_turn_left_before_its_statement_passes_to_the_next_in_line() {
+    let (line, first, taken, behind) = line_of_three(None).await;
+    drop(first);
+    drop(taken);
+    line.behind_read_as_alone(behind).await;
+}
+
+#[tokio::test]
 async fn requests_taken_in_by_one_that_left_wait_for_the_next_statement() {
-    let database = TestDatabase::create().await;
-    let slugs = fill(&database.pool().await).await;
-    let pool = pool_of_one(&database).await;
-    let warm = WarmConnections::new(pool.clone(), 1);
-    let taken = pool.acquire().await.expect("the only connection");
-    let leaving = tokio::spawn(joined(&warm, &slugs[0]).await);
-    let staying = [
-        read(&warm, &slugs[1], ReadBudget::unlimited()),
-        read(&warm, &slugs[3], ReadBudget::unlimited()),
-    ];
-    until("both in line", || async { warm.post_pages_waiting() == 2 }).await;
+    let (line, first, taken, behind) = line_of_three(None).await;
+    let leaving = tokio::spawn(first);
     // The first read takes the connection and both waiting pages into its statement,
     // which waits for the lock; then its request leaves.
-    let holder = hold_posts(&database).await;
+    let holder = hold_posts(&line.database).await;
     drop(taken);
-    until_a_statement_waits(&database).await;
-    assert_eq!(warm.post_pages_waiting(), 0, "taken into the statement");
+    until_a_statement_waits(&line.database).await;
+    assert_eq!(
+        line.warm.post_pages_waiting(),
+        0,
+        "taken into the statement"
+    );
     leaving.abort();
-    until("both back in line", || async {
-        warm.post_pages_waiting() == 1
+    until("both back in line, the first with the turn", || async {
+        line.warm.post_pages_waiting() == 1
     })
     .await;
     release(holder).await;
-    let [second, fourth] = staying;
-    assert_eq!(
-        ended(second).await.expect("read"),
-        alone(&pool, &slugs[1]).await
-    );
-    assert_eq!(
-        ended(fourth).await.expect("read"),
-        alone(&pool, &slugs[3]).await
-    );
-    assert_eq!(warm.post_pages_waiting(), 0);
+    line.behind_read_as_alone(behind).await;
 }
 
 #[tokio::test]
 async fn a_failed_statement_fails_the_requests_it_read_for_and_the_line_goes_on() {
-    let database = TestDatabase::create().await;
-    let slugs = fill(&database.pool().await).await;
     // Statements that wait for the lock past 300 ms fail.
-    let pool = PgPoolOptions::new()
-        .max_connections(1)
-        .acquire_timeout(Duration::from_secs(10))
-        .connect_with(
-            database
-                .options()
-                .clone()
-                .options([("statement_timeout", "300")]),
-        )
-        .await
-        .expect("pool");
-    let warm = WarmConnections::new(pool.clone(), 1);
-    let taken = pool.acquire().await.expect("the only connection");
-    let failing = tokio::spawn(joined(&warm, &slugs[0]).await);
-    let told = [
-        read(&warm, &slugs[1], ReadBudget::unlimited()),
-        read(&warm, &slugs[3], ReadBudget::unlimited()),
-    ];
-    until("both in line", || async { warm.post_pages_waiting() == 2 }).await;
-    let holder = hold_posts(&database).await;
+    let (line, first, taken, behind) = line_of_three(Some("300")).await;
+    let failing = tokio::spawn(first);
+    let holder = hold_posts(&line.database).await;
     drop(taken);
     let failed = ended(failing).await;
     assert!(
         matches!(failed, Err(StoreError::StatementTimeout(_))),
         "{failed:?}"
     );
-    for handle in told {
+    for handle in behind {
         let told = ended(handle).await;
         assert!(
             matches!(told, Err(StoreError::SharedReadFailed)),
@@ -399,11 +391,9 @@ async fn a_failed_statement_fails_the_requests_it_read_for_and_the_line_goes_on(
     }
     release(holder).await;
     // The turn came back: the next read runs.
-    let next = read(&warm, &slugs[4], ReadBudget::unlimited());
-    assert_eq!(
-        ended(next).await.expect("read"),
-        alone(&pool, &slugs[4]).await
-    );
+    let next = read(&line.warm, &line.slugs[4], ReadBudget::unlimited());
+    let expected = alone(&line.pool, &line.slugs[4]).await;
+    assert_eq!(ended(next).await.expect("read"), expected);
 }
 
 const POST_PAGE: &str = "query PostPage($slug: String!) { post(slug: $slug) { id title \
