@@ -271,6 +271,34 @@ async fn joined(warm: &Arc<WarmConnections>, slug: &str) -> Pending {
     reading
 }
 
+#[tokio::test]
+async fn without_a_limit_every_page_is_a_statement_of_its_own_at_once() {
+    let database = TestDatabase::create().await;
+    let pool = database.pool().await;
+    let slugs = fill(&pool).await;
+    let mut expected = Vec::new();
+    for slug in &slugs {
+        expected.push(alone(&pool, slug).await);
+    }
+    database.statements_since_last_count().await;
+    let warm = WarmConnections::new(pool.clone(), 0);
+    assert!(!warm.shares_post_pages());
+    let holder = hold_posts(&database).await;
+    let reads: Vec<_> = slugs
+        .iter()
+        .map(|slug| read(&warm, slug, ReadBudget::unlimited()))
+        .collect();
+    until_a_statement_waits(&database).await;
+    assert_eq!(warm.post_pages_waiting(), 0, "nothing waits in line");
+    release(holder).await;
+    let mut found = Vec::new();
+    for handle in reads {
+        found.push(ended(handle).await.expect("read"));
+    }
+    assert_eq!(found, expected);
+    assert_eq!(post_page_statements(&database).await, slugs.len() as i64);
+}
+
 /// A fresh database and a line on a pool of its one connection, with the reads that
 /// make it (see [`line_of_three`]).
 struct Line {

@@ -220,7 +220,7 @@ enum Joined {
 
 impl PostPageBatches {
     /// Lines that run at most `at_once` statements each at a time; `0` runs every page
-    /// as its own statement, without lines.
+    /// as its own statement, at once.
     pub(crate) fn new(at_once: usize) -> Self {
         Self {
             at_once,
@@ -251,23 +251,6 @@ impl PostPageBatches {
         budget: &ReadBudget,
     ) -> Result<Option<(Post, Vec<Comment>)>, StoreError> {
         budget.check()?;
-        if self.at_once == 0 {
-            let mut connection = warm.take().await?;
-            let (post_columns, reader) = (page.post_columns, page.reader);
-            let page = comments::post_page(
-                &mut *connection,
-                key,
-                post_columns,
-                reader,
-                page.thread_page(),
-                budget,
-            )
-            .await;
-            if page.is_ok() {
-                warm.keep(connection);
-            }
-            return page;
-        }
         if let PostKey::Slug(slug) = key
             && !could_be_a_post_slug(slug)
         {
@@ -296,7 +279,8 @@ impl PostPageBatches {
     fn join(&self, shape: Shape, key: PostKey<'_>) -> Joined {
         let mut by_shape = lock(&self.lines);
         let line = by_shape.entry(shape).or_default();
-        if line.running < self.at_once {
+        // With no limit (`0`), every page runs at once, alone: its own statement.
+        if self.at_once == 0 || line.running < self.at_once {
             line.running += 1;
             return Joined::Run(Turn {
                 lines: Some(self.lines.clone()),
