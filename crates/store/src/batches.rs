@@ -13,8 +13,9 @@
 //! The request whose turn it is runs the statement for the others, on a connection of
 //! its own taken for it, and hands each waiting request its row undecoded; each decodes
 //! it and charges it to its own read budget. Should that request end early (its client
-//! left) or the statement fail, the requests it read for are told so (their answers are
-//! dropped) and read on the resolvers; the turn passes on in any case.
+//! left), the requests it took in go back to the head of the line for the next
+//! statement; should the statement fail, they are told so (their answers are dropped)
+//! and read on the resolvers. The turn passes on in any case.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -30,7 +31,7 @@ use crate::warm::WarmConnections;
 
 /// The most posts one statement reads: what a statement holds in memory at once (rows of
 /// at most a page of comments each) stays bounded however long the line.
-pub const MOST_PAGES_PER_STATEMENT: usize = 32;
+const MOST_PAGES_PER_STATEMENT: usize = 32;
 
 /// The post pages of one database's reads, in lines by shape.
 #[derive(Debug)]

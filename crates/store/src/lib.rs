@@ -39,7 +39,7 @@ pub mod webhooks;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
-pub use batches::{FirstPostPage, MOST_PAGES_PER_STATEMENT};
+pub use batches::FirstPostPage;
 pub use budget::{BudgetExceeded, BudgetPool, LOADED_PER_BUILT, ReadBudget, TextBytes};
 pub use config::{DatabaseConfig, SiteConfig};
 pub use database::{Access, Database, MIGRATOR};
