@@ -331,23 +331,19 @@ impl PostPageBatches {
             shape,
             turn: Some(turn),
         };
+        // One kind of key per line: `by_slug` is part of its shape.
+        let (mut ids, mut slugs) = (Vec::new(), Vec::new());
         let keys =
             std::iter::once(key).chain(taken.waiters.iter().map(|waiter| waiter.key.borrowed()));
-        let keys = match key {
-            PostKey::Id(_) => PostKeys::Ids(
-                keys.filter_map(|key| match key {
-                    PostKey::Id(id) => Some(id),
-                    PostKey::Slug(_) => None,
-                })
-                .collect(),
-            ),
-            PostKey::Slug(_) => PostKeys::Slugs(
-                keys.filter_map(|key| match key {
-                    PostKey::Slug(slug) => Some(slug.to_owned()),
-                    PostKey::Id(_) => None,
-                })
-                .collect(),
-            ),
+        for key in keys {
+            match key {
+                PostKey::Id(id) => ids.push(id),
+                PostKey::Slug(slug) => slugs.push(slug.to_owned()),
+            }
+        }
+        let keys = match shape.by_slug {
+            true => PostKeys::Slugs(slugs),
+            false => PostKeys::Ids(ids),
         };
         let FirstPostPage {
             reader,
