@@ -37,11 +37,22 @@ import chart  # noqa: E402
 import hostile  # noqa: E402
 import workloads  # noqa: E402
 
+_HANDED_OUT = set()
+
+
 def free_port():
-    """A loopback port nothing listens on now (a run never collides with another server)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A loopback port nothing listens on now (a run never collides with another server),
+    and not one handed out before in this run: the kernel may give a port it just freed to
+    the next probe, and two servers told the same port collide (PostGraphile's cluster
+    workers then fail to bind while its master keeps running, and the requests meant for
+    it reach another server)."""
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 PG_PORT = free_port()

@@ -561,7 +561,15 @@ impl Balancer {
 
 impl Drop for Balancer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // SIGTERM: the master stops its worker. SIGKILL would leave the worker running,
+        // still listening, after every run of the suite.
+        let terminated = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .is_ok_and(|status| status.success());
+        if !terminated {
+            let _ = self.child.kill();
+        }
         let _ = self.child.wait();
     }
 }
