@@ -222,10 +222,7 @@ pub async fn sign_in(
     headers: HeaderMap,
     form: Result<PageForm<SignInFields>, FormRefused>,
 ) -> Response {
-    if !from_this_site(&state, &headers) {
-        return forged(&state);
-    }
-    if let Some(response) = not_read(&state, &form) {
+    if let Some(response) = not_to_act_on(&state, &headers, &form) {
         return response;
     }
     let token = form
@@ -270,11 +267,7 @@ pub async fn sign_out(
     headers: HeaderMap,
     form: Result<PageForm<ActionFields>, FormRefused>,
 ) -> Response {
-    // A forged form is refused as such, whatever its body.
-    if !from_this_site(&state, &headers) {
-        return forged(&state);
-    }
-    if let Some(response) = not_read(&state, &form) {
+    if let Some(response) = not_to_act_on(&state, &headers, &form) {
         return response;
     }
     let secret = match checked_session(&state, &headers, form.as_ref().ok()).await {
@@ -294,11 +287,7 @@ pub async fn act(
     headers: HeaderMap,
     form: Result<PageForm<ActionFields>, FormRefused>,
 ) -> Response {
-    // A forged form is refused as such, whatever its body.
-    if !from_this_site(&state, &headers) {
-        return forged(&state);
-    }
-    if let Some(response) = not_read(&state, &form) {
+    if let Some(response) = not_to_act_on(&state, &headers, &form) {
         return response;
     }
     let owner = match checked_session(&state, &headers, form.as_ref().ok()).await {
@@ -465,11 +454,19 @@ fn sign_in_page(state: &AppState, status: StatusCode, problem: Option<&str>) -> 
     private(response)
 }
 
-/// A form not sent from this site's moderation page (or without its token).
-/// A form not read because of its size, the time it took, or a busy server: said so,
-/// rather than taken for an empty one; `None` for a form that was read, or could not be
-/// parsed (checked as empty).
-fn not_read<T>(state: &AppState, form: &Result<PageForm<T>, FormRefused>) -> Option<Response> {
+/// The page answering a form that is not to be acted on, whatever it holds; `None` for a
+/// form to go on with (one that was read, or could not be parsed: checked as empty).
+/// - Forged (not sent from this site): refused as such first, whatever its body.
+/// - Not read because of its size, the time it took, or a busy server: said so, rather
+///   than taken for an empty one.
+fn not_to_act_on<T>(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &Result<PageForm<T>, FormRefused>,
+) -> Option<Response> {
+    if !from_this_site(state, headers) {
+        return Some(forged(state));
+    }
     match form {
         Err(refused) if *refused != FormRefused::Unreadable => Some(private(super::html_error(
             state,
@@ -481,6 +478,7 @@ fn not_read<T>(state: &AppState, form: &Result<PageForm<T>, FormRefused>) -> Opt
     }
 }
 
+/// A form not sent from this site's moderation page (or without its token).
 fn forged(state: &AppState) -> Response {
     private(super::html_error(
         state,
