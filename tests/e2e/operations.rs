@@ -44,6 +44,8 @@ const FAMILIES: &[&str] = &[
     "gazette_db_pool_max_connections",
     "gazette_db_pool_acquire_seconds",
     "gazette_db_statements_per_request",
+    "gazette_db_post_pages_per_statement",
+    "gazette_db_post_pages_waiting",
     "gazette_feed_cache_requests_total",
     "gazette_worker_runs_total",
     "gazette_worker_run_duration_seconds",

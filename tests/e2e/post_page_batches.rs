@@ -21,7 +21,7 @@ use serde_json::json;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection};
 
-use crate::support::TestApp;
+use crate::support::{Scrape, Server, TestApp, http_client, post_graphql};
 
 const PAGE: FirstPostPage = FirstPostPage {
     reader: Reader::PUBLIC,
@@ -566,4 +566,88 @@ async fn a_request_holding_a_connection_reads_its_post_page_on_it() {
         statements_like(&app.database, "%where p.slug = $1%").await,
         0
     );
+}
+
+/// Operators see the lines at work, from a real `gazette api`: the pages each shared
+/// statement read in `gazette_db_post_pages_per_statement`, and the reads in line in
+/// `gazette_db_post_pages_waiting`.
+#[tokio::test]
+async fn the_lines_show_in_the_metrics() {
+    let database = TestDatabase::create().await;
+    let slugs = fill(&database.pool().await).await;
+    let mut server = Server::start(
+        "api",
+        &[
+            "--metrics-listen",
+            "api",
+            "--graphql-compiled-reads",
+            "on",
+            "--graphql-cache-ttl",
+            "0",
+            "--db-post-page-statements",
+            "1",
+        ],
+        &[("DATABASE_URL", database.url())],
+    )
+    .await;
+    let metrics = server.url("/metrics");
+    let client = http_client();
+    let page = |slug: &str| {
+        let (client, base) = (client.clone(), server.base.clone());
+        let body = json!({ "query": POST_PAGE, "variables": { "slug": slug } });
+        tokio::spawn(async move { post_graphql(&client, &base, body).await })
+    };
+    // A document's first request runs on the resolvers and plans it; the second reads
+    // its page alone.
+    for slug in ["post-0", "post-1"] {
+        page(slug).await.expect("join");
+    }
+    let before = Scrape::of(&metrics).await;
+    let statements = |scrape: &Scrape| scrape.sum("gazette_db_post_pages_per_statement_count", &[]);
+    let pages = |scrape: &Scrape| scrape.sum("gazette_db_post_pages_per_statement_sum", &[]);
+    let at_most = |scrape: &Scrape, le: &str| {
+        scrape.sum("gazette_db_post_pages_per_statement_bucket", &[("le", le)])
+    };
+    assert_eq!(statements(&before), 1.0, "{}", before.text);
+    assert_eq!(pages(&before), 1.0);
+
+    let holder = hold_posts(&database).await;
+    let first = page(&slugs[0]);
+    until_a_statement_waits(&database).await;
+    // Nine more of the published posts, some twice: all in line behind the first.
+    let rest: Vec<_> = slugs[..6]
+        .iter()
+        .cycle()
+        .skip(1)
+        .take(9)
+        .map(|slug| page(slug))
+        .collect();
+    until("nine reads in line, as the metrics say", || async {
+        Scrape::of(&metrics)
+            .await
+            .sum("gazette_db_post_pages_waiting", &[])
+            == 9.0
+    })
+    .await;
+    release(holder).await;
+    for answer in std::iter::once(first).chain(rest) {
+        let (status, answer) = answer.await.expect("join");
+        assert_eq!(status, reqwest::StatusCode::OK);
+        assert!(answer["data"]["post"]["title"].is_string(), "{answer}");
+    }
+
+    let after = Scrape::of(&metrics).await;
+    // The first page alone, then the nine in line in one statement.
+    assert_eq!(
+        statements(&after) - statements(&before),
+        2.0,
+        "{}",
+        after.text
+    );
+    assert_eq!(pages(&after) - pages(&before), 10.0);
+    assert_eq!(at_most(&after, "1") - at_most(&before, "1"), 1.0);
+    assert_eq!(at_most(&after, "8") - at_most(&before, "8"), 1.0);
+    assert_eq!(at_most(&after, "16") - at_most(&before, "16"), 2.0);
+    assert_eq!(after.sum("gazette_db_post_pages_waiting", &[]), 0.0);
+    server.stop().await;
 }

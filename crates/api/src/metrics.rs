@@ -85,6 +85,13 @@ async fn render(State(scrape): State<Scrape>) -> Response {
         );
         metrics.pool("replica", summed);
     }
+    let waiting = std::iter::once(&**scrape.reads.primary_warm())
+        .chain(replicas.pools())
+        .map(WarmConnections::post_pages_waiting)
+        .sum::<usize>();
+    metrics
+        .post_pages_waiting
+        .set(i64::try_from(waiting).unwrap_or(i64::MAX));
     let ready = tokio::time::timeout(SAMPLE_TIMEOUT, meta::ping(primary)).await;
     metrics.ready.set(i64::from(matches!(ready, Ok(Ok(())))));
     if scrape.moderation_queue {

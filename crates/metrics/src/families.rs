@@ -82,6 +82,10 @@ pub struct Metrics {
     pub replicas_healthy: IntGauge,
     pub replicas_configured: IntGauge,
     pub statements_per_request: HistogramVec,
+    /// Post pages each statement of a shared read (`--db-post-page-statements`) read.
+    pub post_pages_per_statement: Histogram,
+    /// Post page reads waiting in line for the next shared statement, all pools.
+    pub post_pages_waiting: IntGauge,
 
     pub feed_cache: IntCounterVec,
     /// Anonymous queries the response cache was asked for, by result (hit or miss).
@@ -120,6 +124,8 @@ const LAG_BUCKETS: &[f64] = &[
     0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0,
 ];
 const ACQUIRE_BUCKETS: &[f64] = &[0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 3.0];
+/// From a page read alone to the most one statement reads (32).
+const PAGES_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0];
 const STATEMENT_BUCKETS: &[f64] = &[
     0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 15.0, 20.0, 30.0, 50.0, 100.0,
 ];
@@ -300,6 +306,17 @@ impl Metrics {
                 "SQL statements one request ran, by kind (graphql, page).",
                 STATEMENT_BUCKETS,
                 &["kind"],
+            ),
+            post_pages_per_statement: histogram(
+                &r,
+                "gazette_db_post_pages_per_statement",
+                "Post pages each shared post page statement read, its own and those of the requests waiting in line (1: alone).",
+                PAGES_BUCKETS,
+            ),
+            post_pages_waiting: int_gauge(
+                &r,
+                "gazette_db_post_pages_waiting",
+                "Post page reads waiting in line for the next shared statement of their shape.",
             ),
             response_cache_bytes: int_gauge(
                 &r,

@@ -1,6 +1,7 @@
 //! SQL statements per request and the wait for a pooled connection, from the events sqlx
 //! already emits (`sqlx::query` per statement, `sqlx::pool::acquire` per acquisition): no
-//! wrapper around the pool, and nothing for the store's queries to remember.
+//! wrapper around the pool, and nothing for the store's queries to remember. The pages
+//! each shared post page statement reads come the same way, from the store's own event.
 //!
 //! A request counts its statements in a task-local counter; work it spawns (DataLoader
 //! batches) carries the counter along through [`spawn_counted`].
@@ -18,6 +19,9 @@ use crate::families::metrics;
 
 const STATEMENT_TARGET: &str = "sqlx::query";
 const ACQUIRE_TARGET: &str = "sqlx::pool::acquire";
+/// The store's `batches::STATEMENT_EVENT_TARGET` (the store names no metrics, and this
+/// crate depends on no store; the operations test sees the family move).
+const POST_PAGES_TARGET: &str = "gazette_store::post_pages";
 
 tokio::task_local! {
     static STATEMENTS: StatementCount;
@@ -64,6 +68,7 @@ pub fn sql_events_filter() -> Targets {
     Targets::new()
         .with_target(STATEMENT_TARGET, Level::TRACE)
         .with_target(ACQUIRE_TARGET, Level::TRACE)
+        .with_target(POST_PAGES_TARGET, Level::TRACE)
 }
 
 impl<S: Subscriber> Layer<S> for SqlEvents {
@@ -79,6 +84,13 @@ impl<S: Subscriber> Layer<S> for SqlEvents {
                     metrics().pool_acquire.observe(seconds);
                 }
             }
+            POST_PAGES_TARGET => {
+                let mut pages = PagesRead(None);
+                event.record(&mut pages);
+                if let Some(pages) = pages.0 {
+                    metrics().post_pages_per_statement.observe(pages as f64);
+                }
+            }
             _ => {}
         }
     }
@@ -89,6 +101,18 @@ struct AcquiredAfter(Option<f64>);
 impl Visit for AcquiredAfter {
     fn record_f64(&mut self, field: &Field, value: f64) {
         if field.name() == "acquired_after_secs" {
+            self.0 = Some(value);
+        }
+    }
+
+    fn record_debug(&mut self, _: &Field, _: &dyn std::fmt::Debug) {}
+}
+
+struct PagesRead(Option<u64>);
+
+impl Visit for PagesRead {
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if field.name() == "pages" {
             self.0 = Some(value);
         }
     }

@@ -33,6 +33,12 @@ use crate::warm::WarmConnections;
 /// at most a page of comments each) stays bounded however long the line.
 const MOST_PAGES_PER_STATEMENT: usize = 32;
 
+/// The `tracing` target of the event each statement of a line sends as it starts, with
+/// the number of `pages` it reads: gazette-metrics makes it
+/// `gazette_db_post_pages_per_statement`, as it makes sqlx's events its statement counts
+/// (the store names no metrics).
+const STATEMENT_EVENT_TARGET: &str = "gazette_store::post_pages";
+
 /// The post pages of one database's reads, in lines by shape.
 #[derive(Debug)]
 pub(crate) struct PostPageBatches {
@@ -345,6 +351,11 @@ impl PostPageBatches {
             true => PostKeys::Slugs(slugs),
             false => PostKeys::Ids(ids),
         };
+        tracing::trace!(
+            target: STATEMENT_EVENT_TARGET,
+            pages = 1 + taken.waiters.len() as u64,
+            "a post page statement"
+        );
         let FirstPostPage {
             reader,
             post_columns,
