@@ -78,17 +78,13 @@ impl<S: Subscriber> Layer<S> for SqlEvents {
                 let _ = STATEMENTS.try_with(|count| count.0.fetch_add(1, Ordering::Relaxed));
             }
             ACQUIRE_TARGET => {
-                let mut waited = AcquiredAfter(None);
-                event.record(&mut waited);
-                if let Some(seconds) = waited.0 {
+                if let Some(seconds) = number(event, "acquired_after_secs") {
                     metrics().pool_acquire.observe(seconds);
                 }
             }
             POST_PAGES_TARGET => {
-                let mut pages = PagesRead(None);
-                event.record(&mut pages);
-                if let Some(pages) = pages.0 {
-                    metrics().post_pages_per_statement.observe(pages as f64);
+                if let Some(pages) = number(event, "pages") {
+                    metrics().post_pages_per_statement.observe(pages);
                 }
             }
             _ => {}
@@ -96,24 +92,29 @@ impl<S: Subscriber> Layer<S> for SqlEvents {
     }
 }
 
-struct AcquiredAfter(Option<f64>);
+/// The number `event`'s field `name` holds, if it has one (sqlx's `acquired_after_secs`
+/// is a float, the store's `pages` a whole number).
+fn number(event: &Event<'_>, name: &'static str) -> Option<f64> {
+    let mut field = NumberField { name, value: None };
+    event.record(&mut field);
+    field.value
+}
 
-impl Visit for AcquiredAfter {
+struct NumberField {
+    name: &'static str,
+    value: Option<f64>,
+}
+
+impl Visit for NumberField {
     fn record_f64(&mut self, field: &Field, value: f64) {
-        if field.name() == "acquired_after_secs" {
-            self.0 = Some(value);
+        if field.name() == self.name {
+            self.value = Some(value);
         }
     }
 
-    fn record_debug(&mut self, _: &Field, _: &dyn std::fmt::Debug) {}
-}
-
-struct PagesRead(Option<u64>);
-
-impl Visit for PagesRead {
     fn record_u64(&mut self, field: &Field, value: u64) {
-        if field.name() == "pages" {
-            self.0 = Some(value);
+        if field.name() == self.name {
+            self.value = Some(value as f64);
         }
     }
 
