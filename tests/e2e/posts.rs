@@ -688,6 +688,21 @@ async fn filters_narrow_the_list() {
     assert_eq!(titles(&drafts(admin.clone()).await).len(), 2);
     let inverted = filtered(json!({ "publishedAfter": "2021-01-01T00:00:00Z", "publishedBefore": "2020-01-01T00:00:00Z" })).await;
     assert_eq!(error_code(&inverted), Some("BAD_USER_INPUT"));
+    // Found by a probe: a bound before PostgreSQL's first timestamp was `INTERNAL` (and an
+    // error in the log per request). A bound no post's date can pass is refused, by name.
+    for (field, bound) in [
+        ("publishedAfter", "-4714-01-01T00:00:00Z"),
+        ("publishedBefore", "-262143-01-01T00:00:00Z"),
+        ("publishedAfter", "0000-12-31T00:00:00Z"),
+    ] {
+        let refused = filtered(json!({ field: bound })).await;
+        assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
+        assert_eq!(
+            refused["errors"][0]["extensions"]["field"],
+            format!("filter.{field}"),
+            "{refused}"
+        );
+    }
     app.stop().await;
 }
 

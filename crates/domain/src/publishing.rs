@@ -555,8 +555,8 @@ pub fn writable_date(at: DateTime<Utc>) -> bool {
     (1..=9999).contains(&at.year())
 }
 
-/// The refusal of a date outside [`writable_date`]'s years.
-fn unwritable_date(field: &str) -> DomainError {
+/// The refusal of a date outside [`writable_date`]'s years (given or asked for).
+pub fn unwritable_date(field: &str) -> DomainError {
     DomainError::bad_input(
         field,
         format!("`{field}` must be between the years 1 and 9999."),

@@ -165,6 +165,16 @@ async fn store_filter(
             author_id = Some(id);
         }
     }
+    // PostgreSQL's timestamps reach further than any date a post can have, but not as far
+    // as chrono's: a bound no post can pass is refused, as a post's own date would be.
+    for (field, bound) in [
+        ("filter.publishedAfter", filter.published_after),
+        ("filter.publishedBefore", filter.published_before),
+    ] {
+        if bound.is_some_and(|at| !publishing::writable_date(at)) {
+            return Err(publishing::unwritable_date(field).into());
+        }
+    }
     if let (Some(after), Some(before)) = (filter.published_after, filter.published_before)
         && after >= before
     {
