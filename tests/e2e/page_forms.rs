@@ -582,6 +582,29 @@ async fn no_form_input_gets_a_server_error() {
         );
     }
     assert_eq!(comment_rows(&app).await, 0);
+    // Found by a probe: with a good token, a field that does not decode (a `%` without two
+    // hex digits, bytes that are no UTF-8) was stored as sent or with U+FFFD in it.
+    for mangled in [
+        format!("form_token={token}&name=%ZZ&body=%"),
+        format!("form_token={token}&name=%C3%28&body=hi"),
+        format!("form_token={token}&name=A&body=caf%E9"),
+    ] {
+        let response = app
+            .client
+            .post(app.url("/posts/open-for-comments/comments"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(mangled.clone())
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{mangled}");
+        let html = response.text().await.expect("page");
+        assert!(
+            html.contains("The form could not be read"),
+            "{mangled}: {html}"
+        );
+    }
+    assert_eq!(comment_rows(&app).await, 0);
     // Text cannot plant a form token in the page that comes back: escaping drops NULs.
     let planted = send_comment(
         &app,

@@ -91,11 +91,69 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for PageForm<T> {
                 BodyRefused::TimedOut => FormRefused::TimedOut,
                 BodyRefused::Broken => FormRefused::Unreadable,
             })?;
+        // axum's `Form` decodes leniently (`%ZZ` stays as sent, bytes that are no UTF-8
+        // become U+FFFD): such a form is refused, not stored mangled.
+        if !well_encoded(&bytes) {
+            return Err(FormRefused::Unreadable);
+        }
         // axum's `Form` checks the media type and parses the fields, from the bytes read.
         let request = Request::from_parts(parts, Body::from(bytes));
         let Form(fields) = Form::<T>::from_request(request, &())
             .await
             .map_err(|_| FormRefused::Unreadable)?;
         Ok(Self(fields))
+    }
+}
+
+/// Whether a form body decodes exactly: every `%` starts two hex digits, and what the
+/// fields decode to is UTF-8. Checked on the whole body at once: the separators (`&`,
+/// `=`) are ASCII, which no UTF-8 sequence runs across, so a field that is no UTF-8 on
+/// its own makes the whole no UTF-8.
+fn well_encoded(body: &[u8]) -> bool {
+    let mut decoded = Vec::with_capacity(body.len());
+    let mut bytes = body.iter().copied();
+    while let Some(byte) = bytes.next() {
+        match byte {
+            b'%' => {
+                let high = bytes.next().and_then(|digit| (digit as char).to_digit(16));
+                let low = bytes.next().and_then(|digit| (digit as char).to_digit(16));
+                let (Some(high), Some(low)) = (high, low) else {
+                    return false;
+                };
+                // Two hex digits are at most 255.
+                decoded.push((high * 16 + low) as u8);
+            }
+            b'+' => decoded.push(b' '),
+            other => decoded.push(other),
+        }
+    }
+    std::str::from_utf8(&decoded).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::well_encoded;
+
+    #[test]
+    fn forms_decode_exactly_or_are_refused() {
+        for good in [
+            &b""[..],
+            b"name=Ann&body=hi+there",
+            b"body=%C3%A9t%C3%A9%20%26%3D%2B",
+            "body=\u{e9}t\u{e9}".as_bytes(),
+            b"empty=&flag",
+        ] {
+            assert!(well_encoded(good), "{}", String::from_utf8_lossy(good));
+        }
+        for bad in [
+            &b"name=%ZZ"[..],
+            b"body=%",
+            b"body=%4",
+            b"name=%C3%28",
+            b"a=%C3&b=%A9",
+            b"body=\xff",
+        ] {
+            assert!(!well_encoded(bad), "{}", String::from_utf8_lossy(bad));
+        }
     }
 }
