@@ -180,6 +180,74 @@ async fn readers_comment_and_reply_with_the_form_under_the_post() {
     app.stop().await;
 }
 
+/// Found by a probe: 520 comments of the longest kind made a 19 MB page, which every
+/// reader, and every conditional GET or HEAD (the ETag is the page's hash), had the server
+/// read and build: one client on 32 connections held 300 MB and slowed everyone. A page
+/// now holds 1 MiB of comment HTML at most (PostgreSQL measures it before a text is
+/// read), then goes on over "Later comments" pages, and a new comment lands on the page
+/// that shows it.
+#[tokio::test]
+async fn a_thread_of_long_comments_pages_by_size() {
+    let app = TestApp::spawn_api_only_with(&MIN_FILL).await;
+    published_post(&app).await;
+    let slug = "open-for-comments";
+    // 40 comments of 40,000 bytes of HTML each: "Long 1" … "Long 40".
+    sqlx::query(
+        "insert into comments (post_id, author_name, body, body_html, created_at) \
+         select p.id, 'Reader', 'Long ' || n, \
+                rpad('<p>Long ' || n || '</p>', 40000, ' '), \
+                now() - interval '1 day' + n * interval '1 second' \
+         from posts p, generate_series(1, 40) n where p.slug = $1",
+    )
+    .bind(slug)
+    .execute(&app.pool)
+    .await
+    .expect("comments");
+    let shown = |html: &str| {
+        (1..=40)
+            .filter(|n| html.contains(&format!("<p>Long {n}</p>")))
+            .collect::<Vec<_>>()
+    };
+    // A comment is shown while those before it on the page hold less than 1 MiB:
+    // 26 × 40,000 = 1,040,000 bytes before the 27th, 1,080,000 before the 28th.
+    let first = page(&app, &format!("/posts/{slug}")).await;
+    assert_eq!(shown(&first), (1..=27).collect::<Vec<_>>());
+    assert!(first.len() < 1_200_000, "{} bytes", first.len());
+    let next = first
+        .find("rel=\"next\"")
+        .expect("a link to later comments");
+    let later_href = first[..next]
+        .rsplit("href=\"")
+        .next()
+        .and_then(|tail| tail.split('"').next())
+        .expect("its address")
+        .replace("&amp;", "&");
+    let later_path = later_href
+        .strip_prefix(&app.url(""))
+        .expect("on this site")
+        .to_owned();
+    let second = page(&app, &later_path).await;
+    assert_eq!(shown(&second), (28..=40).collect::<Vec<_>>());
+    assert!(!second.contains("rel=\"next\""));
+
+    // A new comment at the end is not on the first page (the HTML before it fills it):
+    // the form sends its writer to the page that opens with it.
+    let token = form_token(&first);
+    tokio::time::sleep(FILL_TIME).await;
+    let sent = send_comment(&app, slug, &token, "Last Reader", "The last word.").await;
+    assert_eq!(sent.status(), StatusCode::SEE_OTHER);
+    let last = id_of(&app, "Last Reader").await;
+    let landed = location(&sent);
+    assert!(landed.contains("?after="), "{landed}");
+    let landed_path = landed.strip_prefix(&app.url("")).expect("on this site");
+    let landing = page(&app, landed_path.split('#').next().expect("path")).await;
+    assert!(
+        landing.contains(&format!("id=\"comment-{last}\"")),
+        "the page {landed} shows it"
+    );
+    app.stop().await;
+}
+
 /// Found by reading the page code: a post's page showed its first 500 comments and no
 /// more, and a reader answering past them was sent to a page without their comment. The
 /// thread goes on over "Later comments" pages, replies keep the reader on their page,

@@ -490,18 +490,21 @@ pub async fn find_for_update_unchecked(
     Ok(comment)
 }
 
-/// Where a page of `per_page` comments showing the comment at `path` starts: `None` when
-/// it is among the thread's first `per_page` (as `reader` sees it), else the path of the
-/// comment just before it, which a page after it opens with. One statement.
+/// Where a page of [`thread_page_within`] (`per_page` comments, `max_html_bytes`) showing
+/// the comment at `path` starts: `None` when the thread's first page shows it (as `reader`
+/// sees it), else the path of the comment just before it, which a page after it opens
+/// with. One statement.
 pub async fn page_start_before(
     exec: impl PgExecutor<'_>,
     post_id: i64,
     path: &[i64],
     reader: Reader,
     per_page: i64,
+    max_html_bytes: i64,
 ) -> Result<Option<Vec<i64>>, StoreError> {
     let mut query = QueryBuilder::new(
-        "select c.path from comments c join posts p on p.id = c.post_id where c.post_id = ",
+        "select c.path, octet_length(c.body_html)::bigint from comments c \
+         join posts p on p.id = c.post_id where c.post_id = ",
     );
     query.push_bind(post_id);
     reader.push_comment_visible(&mut query);
@@ -509,11 +512,15 @@ pub async fn page_start_before(
     query
         .push(" order by c.path desc limit ")
         .push_bind(per_page);
-    let before: Vec<Vec<i64>> = query.build_query_scalar().fetch_all(exec).await?;
-    let on_first_page = usize::try_from(per_page).is_ok_and(|per_page| before.len() < per_page);
+    let before: Vec<(Vec<i64>, i64)> = query.build_query_as().fetch_all(exec).await?;
+    // Fewer than a page before it: they are all the comments before it, and the first page
+    // shows it unless their HTML fills the page first.
+    let html_before: i64 = before.iter().map(|(_, bytes)| bytes).sum();
+    let on_first_page = usize::try_from(per_page).is_ok_and(|per_page| before.len() < per_page)
+        && html_before < max_html_bytes;
     Ok(match on_first_page {
         true => None,
-        false => before.into_iter().next(),
+        false => before.into_iter().next().map(|(path, _)| path),
     })
 }
 
@@ -540,6 +547,60 @@ pub async fn thread_page(
     query.push(" order by c.path limit ").push_bind(limit);
     let rows: Vec<PageRow> = budget.collect(query.build_query_as().fetch(exec)).await?;
     Ok(rows.into_iter().map(|row| row.value).collect())
+}
+
+/// A comment of [`thread_page_within`], and whether the thread goes on after it.
+struct WithinRow {
+    comment: Comment,
+    more: bool,
+}
+
+impl<'r> sqlx::FromRow<'r, PgRow> for WithinRow {
+    fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {
+        expect_columns(row, Comment::COLUMNS, &["more"])?;
+        Ok(Self {
+            comment: Comment::from_columns(row, 0)?,
+            more: column(row, Comment::COLUMNS)?,
+        })
+    }
+}
+
+/// One page of a post's thread for a page a person reads, in display order after the
+/// comment at `after_path`: at most `limit` comments, and none once those before it on
+/// the page hold `max_html_bytes` of HTML (the first always). The size is known to
+/// PostgreSQL without reading the texts (`octet_length`), so a thread of long comments
+/// costs a page no more than its bound; with whether the thread goes on after the page.
+/// One statement, whatever the depth.
+pub async fn thread_page_within(
+    exec: impl PgExecutor<'_>,
+    post_id: i64,
+    reader: Reader,
+    after_path: Option<&[i64]>,
+    limit: i64,
+    max_html_bytes: i64,
+) -> Result<(Vec<Comment>, bool), StoreError> {
+    let mut query = QueryBuilder::new(format!(
+        "select t.* from (select {COLUMNS}, lead(c.id) over thread is not null as more, \
+         sum(octet_length(c.body_html)) over thread - octet_length(c.body_html) as html_before \
+         from comments c join posts p on p.id = c.post_id where c.post_id = "
+    ));
+    query.push_bind(post_id);
+    reader.push_comment_visible(&mut query);
+    if let Some(path) = after_path {
+        query.push(" and c.path > ").push_bind(path.to_vec());
+    }
+    query
+        .push(
+            " window thread as (order by c.path rows between unbounded preceding and current row)",
+        )
+        .push(" order by c.path limit ")
+        .push_bind(limit)
+        .push(") t where t.html_before < ")
+        .push_bind(max_html_bytes)
+        .push(" order by t.path");
+    let rows: Vec<WithinRow> = query.build_query_as().fetch_all(exec).await?;
+    let more = rows.last().is_some_and(|row| row.more);
+    Ok((rows.into_iter().map(|row| row.comment).collect(), more))
 }
 
 /// Post pages to read in one statement: posts by id or by slug.

@@ -30,6 +30,10 @@ pub use comment_form::{form_address as comment_form_address, submit as submit_co
 /// Comments on one page of a post's thread; a longer thread goes on over "Later comments"
 /// pages.
 const THREAD_ON_PAGE: i64 = 500;
+/// The comment HTML one page of a thread holds before it goes on over "Later comments"
+/// pages, whatever the count: 500 comments of the longest kind were a 19 MB page, which
+/// anyone could make every reader (and every conditional GET) build.
+const THREAD_HTML_ON_PAGE: i64 = 1024 * 1024;
 /// Posts on a page of a list (the latest posts, a tag's): one number for every list, as
 /// WordPress's "posts per page" serves its archives.
 const POSTS_ON_LIST_PAGE: i64 = 20;
@@ -267,22 +271,17 @@ async fn render_post(
         .await?
         .remove(&post.id)
         .unwrap_or_default();
-    let mut thread = comments::thread_page(
+    let (thread, later) = comments::thread_page_within(
         &mut *connection,
         post.id,
         Reader::PUBLIC,
         form.thread_after.as_deref(),
-        THREAD_ON_PAGE + 1,
-        comments::Columns::All,
-        &ReadBudget::unlimited(),
+        THREAD_ON_PAGE,
+        THREAD_HTML_ON_PAGE,
     )
     .await?;
     // Back to the pool before the page is written.
     drop(connection);
-    let later = usize::try_from(THREAD_ON_PAGE).is_ok_and(|shown| thread.len() > shown);
-    if later {
-        thread.pop();
-    }
     let site = &state.config.site;
     let comments_feed = site.url(&main_feed(Subject::PostComments).key(&post.slug));
 
