@@ -659,7 +659,7 @@ pub(crate) fn check_author_name(name: &str) -> Result<String, DomainError> {
 }
 
 /// Unicode's explicit embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069).
-fn is_direction_control(c: char) -> bool {
+pub(crate) fn is_direction_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 

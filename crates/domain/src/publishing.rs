@@ -520,6 +520,17 @@ fn check_tags(names: &[String]) -> Result<Vec<(String, String)>, DomainError> {
                 format!("Each tag has 1 to {MAX_TAG_CHARS} characters."),
             ));
         }
+        // A tag is a label in pages, feeds and addresses, as a commenter's name is a
+        // byline: the same characters are refused (feeds dropped them, pages showed them).
+        if name
+            .chars()
+            .any(|c| c.is_control() || crate::commenting::is_direction_control(c))
+        {
+            return Err(DomainError::bad_input(
+                "tags",
+                "A tag may not hold control characters or text-direction overrides.",
+            ));
+        }
         if !tags
             .iter()
             .any(|(_, existing)| existing.to_lowercase() == name.to_lowercase())
@@ -636,6 +647,10 @@ mod tests {
             ]
         );
         assert!(check_tags(&[" ".to_owned()]).is_err());
+        // Found by a probe: U+0001 reached the post's page and the tag's address.
+        for garbled in ["x\u{1}", "left\u{202E}right", "nul\u{0}"] {
+            assert!(check_tags(&[garbled.to_owned()]).is_err(), "{garbled:?}");
+        }
     }
 
     #[test]
