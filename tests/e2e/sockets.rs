@@ -347,8 +347,18 @@ async fn sockets_per_client_and_subscriptions_per_socket_are_capped() {
     match open(&app, "graphql-transport-ws").await {
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
             assert_eq!(response.status(), 429);
+            assert_eq!(response.headers()["retry-after"], "5");
         }
         other => panic!("a third socket from one address was accepted: {other:?}"),
+    }
+    // A socket that can never be taken as asked is not told to try again (found by a
+    // probe: a missing subprotocol's 400 said `Retry-After: 5`).
+    match open(&app, "no-such-protocol").await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 400);
+            assert!(response.headers().get("retry-after").is_none());
+        }
+        other => panic!("a socket without a known protocol was accepted: {other:?}"),
     }
     drop(second);
     // The place frees up once the server sees the socket gone.

@@ -140,8 +140,19 @@ fn origin_allowed(headers: &HeaderMap, config: &crate::state::ApiConfig) -> bool
         }
 }
 
+/// An upgrade refused with a sentence; `Retry-After` only where trying again can help (a
+/// busy server, a client over its share), not on a request that will never be taken.
 fn refused(status: StatusCode, message: &str) -> Response {
-    (status, [(header::RETRY_AFTER, "5")], format!("{message}\n")).into_response()
+    let mut response = (status, format!("{message}\n")).into_response();
+    if matches!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+    ) {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    }
+    response
 }
 
 /// Why the server ends a socket.
