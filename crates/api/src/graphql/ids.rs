@@ -136,6 +136,11 @@ impl GlobalId {
         let kind = NodeKind::ALL
             .into_iter()
             .find(|kind| kind.type_name() == type_name)?;
+        // Only the digits `to_id` writes: `Post:+2` or `Post:0002` would be a second id of
+        // one object, which clients' caches keyed by id (Relay, Apollo) keep apart.
+        if number.starts_with('0') || !number.bytes().all(|byte| byte.is_ascii_digit()) {
+            return None;
+        }
         let id = number.parse::<i64>().ok().filter(|id| *id > 0)?;
         Some(Self { kind, id })
     }
@@ -150,6 +155,11 @@ mod tests {
         let id = GlobalId::new(NodeKind::Post, 42);
         assert_eq!(id.to_id().0, "UG9zdDo0Mg==");
         assert_eq!(GlobalId::parse("UG9zdDo0Mg=="), Some(id));
+        // Found by a probe: "Post:000002" and "Post:+2" were Post 2 too.
+        for other_spelling in ["Post:000002", "Post:+2", "Post:2 ", "Post:", "Post:-2"] {
+            let encoded = STANDARD.encode(other_spelling);
+            assert_eq!(GlobalId::parse(&encoded), None, "{other_spelling}");
+        }
     }
 
     #[test]
