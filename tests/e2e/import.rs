@@ -895,6 +895,40 @@ async fn dates_no_feed_can_show_are_refused_and_tags_are_cut_to_the_limit() {
     app.stop().await;
 }
 
+/// Found by a probe: an export's tags skipped the tag rules (`evil&#x202E;txt.exe`, a TAB,
+/// a zero-width space alone were stored and shown). As a comment's name, what the rules
+/// refuse is taken out and said, and a tag left with nothing to show is left out.
+#[tokio::test]
+async fn an_exports_tags_pass_the_tag_rules() {
+    let app = TestApp::spawn_api_only().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("tags.xml");
+    let tags = "<category domain=\"post_tag\" nicename=\"rlo\">evil&#x202E;txt.exe</category>\
+        <category domain=\"post_tag\" nicename=\"tab\">a&#9;b</category>\
+        <category domain=\"post_tag\" nicename=\"blank\">&#x200B;</category>\
+        <category domain=\"post_tag\" nicename=\"plain\">Plain</category>";
+    std::fs::write(&file, hostile_export(&hostile_item("1", tags))).expect("write");
+    let (code, report, error) = run_import(&app, &file, &[]).await;
+    assert_eq!(code, Some(0), "{report}{error}");
+    assert_eq!(
+        report
+            .matches("control and text-direction characters were taken out of the tag")
+            .count(),
+        2,
+        "{report}"
+    );
+    assert!(
+        report.contains("a tag with no visible character was left out"),
+        "{report}"
+    );
+    let names: Vec<String> = sqlx::query_scalar("select name from tags order by name")
+        .fetch_all(&app.pool)
+        .await
+        .expect("tags");
+    assert_eq!(names, ["Plain", "ab", "eviltxt.exe"]);
+    app.stop().await;
+}
+
 /// Hostile and broken files: one sentence naming the line, exit code 1, nothing half-written.
 #[tokio::test]
 async fn hostile_exports_are_refused_with_a_sentence() {

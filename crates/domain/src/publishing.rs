@@ -521,7 +521,8 @@ fn check_tags(names: &[String]) -> Result<Vec<(String, String)>, DomainError> {
             ));
         }
         // A tag is a label in pages, feeds and addresses, as a commenter's name is a
-        // byline: the same characters are refused (feeds dropped them, pages showed them).
+        // byline: the same characters are refused (feeds dropped them, pages showed them),
+        // and one that shows nothing would be an empty link.
         if name
             .chars()
             .any(|c| c.is_control() || crate::commenting::is_direction_control(c))
@@ -529,6 +530,12 @@ fn check_tags(names: &[String]) -> Result<Vec<(String, String)>, DomainError> {
             return Err(DomainError::bad_input(
                 "tags",
                 "A tag may not hold control characters or text-direction overrides.",
+            ));
+        }
+        if !name.chars().any(crate::commenting::is_visible) {
+            return Err(DomainError::bad_input(
+                "tags",
+                "Each tag needs a visible character.",
             ));
         }
         if !tags
@@ -648,7 +655,13 @@ mod tests {
         );
         assert!(check_tags(&[" ".to_owned()]).is_err());
         // Found by a probe: U+0001 reached the post's page and the tag's address.
-        for garbled in ["x\u{1}", "left\u{202E}right", "nul\u{0}"] {
+        for garbled in [
+            "x\u{1}",
+            "left\u{202E}right",
+            "nul\u{0}",
+            "\u{200B}",
+            "\u{3164}",
+        ] {
             assert!(check_tags(&[garbled.to_owned()]).is_err(), "{garbled:?}");
         }
     }

@@ -566,17 +566,32 @@ impl PreparedPost {
             PostStatus::Draft => post.published_at,
             _ => Some(post.published_at.unwrap_or_else(Utc::now)),
         };
-        let tags = post
-            .tags
-            .iter()
-            .take(publishing::MAX_TAGS)
-            .map(|tag| {
-                let name = shorten(&tag.name, publishing::MAX_TAG_CHARS, "a tag's name");
+        // As a comment's name: what the tag rules refuse is taken out and said, and a tag
+        // left with nothing to show is left out.
+        let mut printable = Vec::new();
+        let mut changed = Vec::new();
+        for tag in post.tags.iter().take(publishing::MAX_TAGS) {
+            let (name, removed) = commenting::printable_name(tag.name.trim());
+            if removed {
+                changed.push(format!(
+                    "control and text-direction characters were taken out of the tag \"{name}\""
+                ));
+            }
+            match name.chars().any(commenting::is_visible) {
+                true => printable.push((name, tag)),
+                false => changed.push("a tag with no visible character was left out".to_owned()),
+            }
+        }
+        let tags = printable
+            .into_iter()
+            .map(|(name, tag)| {
+                let name = shorten(&name, publishing::MAX_TAG_CHARS, "a tag's name");
                 let slug =
                     gazette_content::slugify(tag.slug.as_deref().unwrap_or(&name), 100, "tag");
                 (name, slug)
             })
             .collect();
+        changes.extend(changed);
         let prepared = Self {
             author_id: 0,
             slug,
