@@ -248,6 +248,64 @@ async fn a_thread_of_long_comments_pages_by_size() {
     app.stop().await;
 }
 
+/// Found by a second probe: the bound counted only comments' HTML, while a page also
+/// prints each name twice and the link, escaped (an `&` is `&amp;`), and read each
+/// Markdown source it never shows: 500 comments of tiny HTML, long names and links and
+/// 40 KB sources made a 5.7 MB page that read 20 MB. What a page prints is counted now,
+/// and the sources are not read.
+#[tokio::test]
+async fn long_names_and_links_count_toward_a_pages_bound() {
+    let app = TestApp::spawn_api_only_with(&MIN_FILL).await;
+    published_post(&app).await;
+    let slug = "open-for-comments";
+    sqlx::query(
+        "insert into comments (post_id, author_name, author_url, body, body_html, created_at) \
+         select p.id, repeat('&', 77) || n, 'https://a.example/?' || repeat('&', 2029), \
+                repeat('😀', 9970), '<p>x' || n || '</p>', \
+                now() - interval '1 day' + n * interval '1 second' \
+         from posts p, generate_series(1, 300) n where p.slug = $1",
+    )
+    .bind(slug)
+    .execute(&app.pool)
+    .await
+    .expect("comments");
+    let ids: Vec<i64> = sqlx::query_scalar("select id from comments order by path")
+        .fetch_all(&app.pool)
+        .await
+        .expect("ids");
+    // Every page stays within its bound, and the pages together show each comment once.
+    let mut path = format!("/posts/{slug}");
+    let mut shown = Vec::new();
+    let mut pages = 0;
+    loop {
+        let html = page(&app, &path).await;
+        pages += 1;
+        assert!(html.len() < 1_200_000, "{path}: {} bytes", html.len());
+        shown.extend(
+            ids.iter()
+                .filter(|id| html.contains(&format!("id=\"comment-{id}\"")))
+                .copied(),
+        );
+        let Some(next) = html.find("rel=\"next\"") else {
+            break;
+        };
+        let href = html[..next]
+            .rsplit("href=\"")
+            .next()
+            .and_then(|tail| tail.split('"').next())
+            .expect("its address")
+            .replace("&amp;", "&");
+        path = href
+            .strip_prefix(&app.url(""))
+            .expect("on this site")
+            .to_owned();
+        assert!(pages < 20, "too many pages");
+    }
+    assert!(pages > 1, "300 such comments are more than a page");
+    assert_eq!(shown, ids);
+    app.stop().await;
+}
+
 /// Found by reading the page code: a post's page showed its first 500 comments and no
 /// more, and a reader answering past them was sent to a page without their comment. The
 /// thread goes on over "Later comments" pages, replies keep the reader on their page,

@@ -490,8 +490,8 @@ pub async fn find_for_update_unchecked(
     Ok(comment)
 }
 
-/// Where a page of [`thread_page_within`] (`per_page` comments, `max_html_bytes`) showing
-/// the comment at `path` starts: `None` when the thread's first page shows it (as `reader`
+/// Where a page of [`thread_page_within`] (`per_page` comments, `max_bytes`) showing the
+/// comment at `path` starts: `None` when the thread's first page shows it (as `reader`
 /// sees it), else the path of the comment just before it, which a page after it opens
 /// with. One statement.
 pub async fn page_start_before(
@@ -500,12 +500,12 @@ pub async fn page_start_before(
     path: &[i64],
     reader: Reader,
     per_page: i64,
-    max_html_bytes: i64,
+    max_bytes: i64,
 ) -> Result<Option<Vec<i64>>, StoreError> {
-    let mut query = QueryBuilder::new(
-        "select c.path, octet_length(c.body_html)::bigint from comments c \
-         join posts p on p.id = c.post_id where c.post_id = ",
-    );
+    let mut query = QueryBuilder::new(format!(
+        "select c.path, {PRINTED_BYTES} from comments c \
+         join posts p on p.id = c.post_id where c.post_id = "
+    ));
     query.push_bind(post_id);
     reader.push_comment_visible(&mut query);
     query.push(" and c.path < ").push_bind(path.to_vec());
@@ -514,10 +514,10 @@ pub async fn page_start_before(
         .push_bind(per_page);
     let before: Vec<(Vec<i64>, i64)> = query.build_query_as().fetch_all(exec).await?;
     // Fewer than a page before it: they are all the comments before it, and the first page
-    // shows it unless their HTML fills the page first.
-    let html_before: i64 = before.iter().map(|(_, bytes)| bytes).sum();
+    // shows it unless what they print fills the page first.
+    let printed_before: i64 = before.iter().map(|(_, bytes)| bytes).sum();
     let on_first_page = usize::try_from(per_page).is_ok_and(|per_page| before.len() < per_page)
-        && html_before < max_html_bytes;
+        && printed_before < max_bytes;
     Ok(match on_first_page {
         true => None,
         false => before.into_iter().next().map(|(path, _)| path),
@@ -549,6 +549,23 @@ pub async fn thread_page(
     Ok(rows.into_iter().map(|row| row.value).collect())
 }
 
+/// What a page a person reads shows of a comment (`render_comment` in the API's pages):
+/// its place, name, link and HTML; not its Markdown source, nor the commenter's email,
+/// address or mutation id.
+const PRINTED_COLUMNS: Columns = Columns::Shown {
+    path: true,
+    body: false,
+    link: true,
+    edited: false,
+};
+
+/// An upper bound of the bytes a page prints for comment `c`: its HTML, and its name (twice:
+/// the byline and the reply link's label) and link, each at most six times longer escaped
+/// (`"` is `&quot;`). Known to PostgreSQL without reading a text (`octet_length` does not
+/// detoast).
+const PRINTED_BYTES: &str = "(octet_length(c.body_html) + 6 * (2 * octet_length(c.author_name) \
+     + coalesce(octet_length(c.author_url), 0)))::bigint";
+
 /// A comment of [`thread_page_within`], and whether the thread goes on after it.
 struct WithinRow {
     comment: Comment,
@@ -557,32 +574,34 @@ struct WithinRow {
 
 impl<'r> sqlx::FromRow<'r, PgRow> for WithinRow {
     fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {
-        expect_columns(row, Comment::COLUMNS, &["more"])?;
+        expect_columns(row, PageRow::COLUMNS, &["more"])?;
         Ok(Self {
-            comment: Comment::from_columns(row, 0)?,
-            more: column(row, Comment::COLUMNS)?,
+            comment: PageRow::from_columns(row, 0)?.value,
+            more: column(row, PageRow::COLUMNS)?,
         })
     }
 }
 
 /// One page of a post's thread for a page a person reads, in display order after the
-/// comment at `after_path`: at most `limit` comments, and none once those before it on
-/// the page hold `max_html_bytes` of HTML (the first always). The size is known to
-/// PostgreSQL without reading the texts (`octet_length`), so a thread of long comments
-/// costs a page no more than its bound; with whether the thread goes on after the page.
-/// One statement, whatever the depth.
+/// comment at `after_path`, with only what the page shows of each ([`PRINTED_COLUMNS`]):
+/// at most `limit` comments, and none once those before it on the page would print
+/// `max_bytes` ([`PRINTED_BYTES`]; the first always). The sizes are known to PostgreSQL
+/// without reading the texts, so a thread of long comments costs a page no more than its
+/// bound; with whether the thread goes on after the page. One statement, whatever the
+/// depth.
 pub async fn thread_page_within(
     exec: impl PgExecutor<'_>,
     post_id: i64,
     reader: Reader,
     after_path: Option<&[i64]>,
     limit: i64,
-    max_html_bytes: i64,
+    max_bytes: i64,
 ) -> Result<(Vec<Comment>, bool), StoreError> {
     let mut query = QueryBuilder::new(format!(
-        "select t.* from (select {COLUMNS}, lead(c.id) over thread is not null as more, \
-         sum(octet_length(c.body_html)) over thread - octet_length(c.body_html) as html_before \
-         from comments c join posts p on p.id = c.post_id where c.post_id = "
+        "select t.* from (select {}, lead(c.id) over thread is not null as more, \
+         sum({PRINTED_BYTES}) over thread - {PRINTED_BYTES} as printed_before \
+         from comments c join posts p on p.id = c.post_id where c.post_id = ",
+        PRINTED_COLUMNS.select()
     ));
     query.push_bind(post_id);
     reader.push_comment_visible(&mut query);
@@ -595,8 +614,8 @@ pub async fn thread_page_within(
         )
         .push(" order by c.path limit ")
         .push_bind(limit)
-        .push(") t where t.html_before < ")
-        .push_bind(max_html_bytes)
+        .push(") t where t.printed_before < ")
+        .push_bind(max_bytes)
         .push(" order by t.path");
     let rows: Vec<WithinRow> = query.build_query_as().fetch_all(exec).await?;
     let more = rows.last().is_some_and(|row| row.more);

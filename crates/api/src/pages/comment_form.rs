@@ -440,7 +440,7 @@ pub async fn submit(
                         &added.comment.path,
                         Reader::PUBLIC,
                         super::THREAD_ON_PAGE,
-                        super::THREAD_HTML_ON_PAGE,
+                        super::THREAD_BYTES_ON_PAGE,
                     )
                     .await;
                     match start {

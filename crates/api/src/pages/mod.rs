@@ -30,10 +30,11 @@ pub use comment_form::{form_address as comment_form_address, submit as submit_co
 /// Comments on one page of a post's thread; a longer thread goes on over "Later comments"
 /// pages.
 const THREAD_ON_PAGE: i64 = 500;
-/// The comment HTML one page of a thread holds before it goes on over "Later comments"
-/// pages, whatever the count: 500 comments of the longest kind were a 19 MB page, which
-/// anyone could make every reader (and every conditional GET) build.
-const THREAD_HTML_ON_PAGE: i64 = 1024 * 1024;
+/// What one page of a thread may print of its comments (their HTML, names and links,
+/// counted as the store's `PRINTED_BYTES` bounds them) before it goes on over "Later
+/// comments" pages, whatever the count: 500 comments of the longest kind were a 19 MB
+/// page, which anyone could make every reader (and every conditional GET) build.
+const THREAD_BYTES_ON_PAGE: i64 = 1024 * 1024;
 /// Posts on a page of a list (the latest posts, a tag's): one number for every list, as
 /// WordPress's "posts per page" serves its archives.
 const POSTS_ON_LIST_PAGE: i64 = 20;
@@ -277,7 +278,7 @@ async fn render_post(
         Reader::PUBLIC,
         form.thread_after.as_deref(),
         THREAD_ON_PAGE,
-        THREAD_HTML_ON_PAGE,
+        THREAD_BYTES_ON_PAGE,
     )
     .await?;
     // Back to the pool before the page is written.
