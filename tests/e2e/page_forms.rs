@@ -55,6 +55,22 @@ async fn send_comment(
     .await
 }
 
+/// The path of a page's "Later comments" link (`rel="next"`), when it has one.
+fn later_comments(app: &TestApp, html: &str) -> Option<String> {
+    let next = html.find("rel=\"next\"")?;
+    let href = html[..next]
+        .rsplit("href=\"")
+        .next()
+        .and_then(|tail| tail.split('"').next())
+        .expect("its address")
+        .replace("&amp;", "&");
+    Some(
+        href.strip_prefix(&app.url(""))
+            .expect("on this site")
+            .to_owned(),
+    )
+}
+
 fn location(response: &reqwest::Response) -> String {
     response.headers()[header::LOCATION]
         .to_str()
@@ -213,19 +229,7 @@ async fn a_thread_of_long_comments_pages_by_size() {
     let first = page(&app, &format!("/posts/{slug}")).await;
     assert_eq!(shown(&first), (1..=27).collect::<Vec<_>>());
     assert!(first.len() < 1_200_000, "{} bytes", first.len());
-    let next = first
-        .find("rel=\"next\"")
-        .expect("a link to later comments");
-    let later_href = first[..next]
-        .rsplit("href=\"")
-        .next()
-        .and_then(|tail| tail.split('"').next())
-        .expect("its address")
-        .replace("&amp;", "&");
-    let later_path = later_href
-        .strip_prefix(&app.url(""))
-        .expect("on this site")
-        .to_owned();
+    let later_path = later_comments(&app, &first).expect("a link to later comments");
     let second = page(&app, &later_path).await;
     assert_eq!(shown(&second), (28..=40).collect::<Vec<_>>());
     assert!(!second.contains("rel=\"next\""));
@@ -286,19 +290,10 @@ async fn long_names_and_links_count_toward_a_pages_bound() {
                 .filter(|id| html.contains(&format!("id=\"comment-{id}\"")))
                 .copied(),
         );
-        let Some(next) = html.find("rel=\"next\"") else {
+        let Some(later) = later_comments(&app, &html) else {
             break;
         };
-        let href = html[..next]
-            .rsplit("href=\"")
-            .next()
-            .and_then(|tail| tail.split('"').next())
-            .expect("its address")
-            .replace("&amp;", "&");
-        path = href
-            .strip_prefix(&app.url(""))
-            .expect("on this site")
-            .to_owned();
+        path = later;
         assert!(pages < 20, "too many pages");
     }
     assert!(pages > 1, "300 such comments are more than a page");
@@ -340,19 +335,7 @@ async fn a_long_thread_pages_and_a_reply_lands_on_the_page_that_shows_it() {
     let first = page(&app, &format!("/posts/{slug}")).await;
     assert_eq!(shown(&first), (1..=500).collect::<Vec<_>>());
     assert!(!first.contains("First comments"));
-    let later_start = first
-        .find("rel=\"next\"")
-        .expect("a link to later comments");
-    let later_href = first[..later_start]
-        .rsplit("href=\"")
-        .next()
-        .and_then(|tail| tail.split('"').next())
-        .expect("its address")
-        .replace("&amp;", "&");
-    let later_path = later_href
-        .strip_prefix(&app.url(""))
-        .expect("on this site")
-        .to_owned();
+    let later_path = later_comments(&app, &first).expect("a link to later comments");
     let second = page(&app, &later_path).await;
     assert_eq!(shown(&second), (501..=520).collect::<Vec<_>>());
     assert!(second.contains("First comments"));
