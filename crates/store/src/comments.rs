@@ -535,18 +535,28 @@ pub async fn thread_page(
     columns: Columns,
     budget: &ReadBudget,
 ) -> Result<Vec<Comment>, StoreError> {
-    let mut query = QueryBuilder::new(format!(
-        "select {} from comments c join posts p on p.id = c.post_id where c.post_id = ",
-        columns.select()
-    ));
-    query.push_bind(post_id);
-    reader.push_comment_visible(&mut query);
-    if let Some(path) = after_path {
-        query.push(" and c.path > ").push_bind(path.to_vec());
-    }
+    let mut query = QueryBuilder::new(format!("select {} ", columns.select()));
+    push_thread_after(&mut query, post_id, reader, after_path);
     query.push(" order by c.path limit ").push_bind(limit);
     let rows: Vec<PageRow> = budget.collect(query.build_query_as().fetch(exec)).await?;
     Ok(rows.into_iter().map(|row| row.value).collect())
+}
+
+/// Appends `from` and `where` for post `post_id`'s comments `reader` sees after the
+/// comment at `after_path` (all of them without one).
+fn push_thread_after(
+    query: &mut QueryBuilder<Postgres>,
+    post_id: i64,
+    reader: Reader,
+    after_path: Option<&[i64]>,
+) {
+    query
+        .push("from comments c join posts p on p.id = c.post_id where c.post_id = ")
+        .push_bind(post_id);
+    reader.push_comment_visible(query);
+    if let Some(path) = after_path {
+        query.push(" and c.path > ").push_bind(path.to_vec());
+    }
 }
 
 /// What a page a person reads shows of a comment (`render_comment` in the API's pages):
@@ -599,15 +609,10 @@ pub async fn thread_page_within(
 ) -> Result<(Vec<Comment>, bool), StoreError> {
     let mut query = QueryBuilder::new(format!(
         "select t.* from (select {}, lead(c.id) over thread is not null as more, \
-         sum({PRINTED_BYTES}) over thread - {PRINTED_BYTES} as printed_before \
-         from comments c join posts p on p.id = c.post_id where c.post_id = ",
+         sum({PRINTED_BYTES}) over thread - {PRINTED_BYTES} as printed_before ",
         PRINTED_COLUMNS.select()
     ));
-    query.push_bind(post_id);
-    reader.push_comment_visible(&mut query);
-    if let Some(path) = after_path {
-        query.push(" and c.path > ").push_bind(path.to_vec());
-    }
+    push_thread_after(&mut query, post_id, reader, after_path);
     query
         .push(
             " window thread as (order by c.path rows between unbounded preceding and current row)",
