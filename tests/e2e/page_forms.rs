@@ -224,8 +224,9 @@ async fn a_thread_of_long_comments_pages_by_size() {
             .filter(|n| html.contains(&format!("<p>Long {n}</p>")))
             .collect::<Vec<_>>()
     };
-    // A comment is shown while those before it on the page hold less than 1 MiB:
-    // 26 × 40,000 = 1,040,000 bytes before the 27th, 1,080,000 before the 28th.
+    // A comment is shown while those before it on the page would print less than 1 MiB
+    // (HTML, and six times the name twice: 40,072 bytes each): 1,041,872 before the
+    // 27th, 1,081,944 before the 28th.
     let first = page(&app, &format!("/posts/{slug}")).await;
     assert_eq!(shown(&first), (1..=27).collect::<Vec<_>>());
     assert!(first.len() < 1_200_000, "{} bytes", first.len());
